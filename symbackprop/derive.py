@@ -1,0 +1,396 @@
+"""Reverse-mode derivation: one δ per node, chain-rule factorisations, gradients.
+
+The whole idea is :meth:`Derivation._backward`: walk the nodes from the loss backwards and give
+each one its adjoint δ_v = Σ_c δ_c · ∂c/∂v over its children c. Every δ is reused by all the
+parameters below it, instead of differentiating the expanded loss once per weight (seed 003).
+
+>>> import symbackprop as sb
+>>> net = sb.mlp([2, 2, 1], activation="sigmoid", loss="mse")
+>>> d = sb.derive(net)
+>>> d.chain(net.weight(2, 1, 1))
+Chain(dL/dw5 = dL/dyhat * dyhat/dz3 * dz3/dw5)
+>>> [f.result for f in d.chain(net.weight(2, 1, 1)).paths[0]]
+[-2*(y - yhat), yhat*(1 - yhat), h1]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+import sympy as sp
+
+from .graph import Graph, Kind
+
+__all__ = ["derive", "Derivation", "Chain", "Factor", "Delta", "MAX_CHAIN_PATHS"]
+
+#: chain() enumerates every path from a parameter to the loss; past this many it refuses and
+#: points at the δ form, which stays linear in the size of the net.
+MAX_CHAIN_PATHS = 4096
+
+# Tidying (factor, cancel) is for expressions a person reads; it is skipped above this size so
+# that derivation time stays linear in the number of weights.
+_TIDY_OPS = 120
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One factor ∂of/∂wrt of a chain, with its local result in textbook form."""
+
+    of: sp.Symbol
+    wrt: sp.Symbol
+    result: sp.Expr
+
+    @property
+    def derivative(self) -> sp.Derivative:
+        """The unevaluated ∂of/∂wrt."""
+        return sp.Derivative(self.of, self.wrt, evaluate=False)
+
+    def __str__(self) -> str:
+        return f"d{self.of}/d{self.wrt}"
+
+
+@dataclass(frozen=True)
+class Chain:
+    """∂L/∂p as a sum over paths of products of local derivatives (the chain rule).
+
+    ``paths[k]`` lists the factors of path k from the loss down to the parameter.
+    """
+
+    parameter: sp.Symbol
+    loss: sp.Symbol
+    paths: tuple[tuple[Factor, ...], ...]
+    delta_form: sp.Expr
+
+    def expr(self) -> sp.Expr:
+        """Σ over paths of the product of the local results: equals the gradient."""
+        return sp.Add(*[sp.Mul(*[f.result for f in path]) for path in self.paths])
+
+    def symbolic(self) -> sp.Expr:
+        """Σ over paths of the product of unevaluated ∂/∂ factors."""
+        return sp.Add(
+            *[sp.Mul(*[f.derivative for f in path], evaluate=False) for path in self.paths],
+            evaluate=False,
+        )
+
+    def __iter__(self) -> Iterator[tuple[Factor, ...]]:
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __repr__(self) -> str:
+        rhs = " + ".join(" * ".join(str(f) for f in path) for path in self.paths) or "0"
+        return f"Chain(d{self.loss}/d{self.parameter} = {rhs})"
+
+
+@dataclass(frozen=True)
+class Delta:
+    """δ of a node, ∂L/∂node, as a recursion over the δ of the nodes after it.
+
+    ``recursion`` uses the δ symbols of the next named δ-nodes (for an MLP, the pre-activations
+    of the next layer: δ^(l) = (Σ w δ^(l+1)) σ′(z^(l))); ``value`` is the same in node symbols.
+    """
+
+    node: sp.Symbol
+    symbol: sp.Symbol
+    recursion: sp.Expr
+    value: sp.Expr
+    assumes: tuple[str, ...] = ()
+
+
+class Derivation:
+    """Everything reverse mode knows about a graph: δs, chains and gradients.
+
+    Build it with :func:`derive`; it computes the δ recursion once and everything else lazily.
+    """
+
+    def __init__(self, graph: Graph) -> None:
+        graph.validate()
+        self.graph = graph
+        self.loss = graph.loss_symbol
+        self._children = graph._children()
+        self._exprs = {s: graph.expr(s) for s in graph.nodes}
+        # Textbook form: a local derivative written in node symbols, e.g. sigmoid(z3) -> yhat.
+        self._named = {
+            e: s for s, e in self._exprs.items() if isinstance(e, sp.Function)
+        }
+        self._terms: dict[sp.Symbol, dict[sp.Symbol, list[sp.Expr]]] = {}
+        self._local: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
+        self.delta_symbols = {v: self._make_delta_symbol(v) for v in graph.nodes}
+        self.deltas: dict[sp.Symbol, sp.Expr] = self._backward()
+        self._values: dict[sp.Symbol, sp.Expr] = {}
+        self._exact_values: dict[sp.Symbol, sp.Expr] = {}
+        self._expanded: dict[sp.Symbol, sp.Expr] = {}
+
+    # -- the reverse-mode loop ------------------------------------------------------------------
+    def _backward(self) -> dict[sp.Symbol, sp.Expr]:
+        """δ_v = Σ_c δ_c · ∂c/∂v for every symbol, visiting the graph from the loss backwards.
+
+        δ_c appears as a symbol (δ_L is 1), so each δ is a short expression that reuses the ones
+        after it: this is backpropagation, and its size is linear in the number of edges.
+        """
+        delta: dict[sp.Symbol, sp.Expr] = {self.loss: sp.S.One}
+        for v in reversed(self.graph.symbols):
+            terms = [
+                self._delta_ref(c) * self.local(c, v) for c in self._children[v] if c in delta
+            ]
+            if terms:
+                delta[v] = sp.Add(*terms)
+        return delta
+
+    # -- local derivatives ----------------------------------------------------------------------
+    def local(self, child: sp.Symbol, parent: sp.Symbol) -> sp.Expr:
+        """∂child/∂parent from child's own expression, in textbook form (node symbols).
+
+        >>> import symbackprop as sb
+        >>> net = sb.mlp([2, 2, 1]); d = sb.derive(net)
+        >>> d.local(net.symbol("yhat"), net.symbol("z3"))
+        yhat*(1 - yhat)
+        """
+        key = (child, parent)
+        if key not in self._local:
+            self._local[key] = self._textbook(self._diff(child, parent))
+        return self._local[key]
+
+    def _diff(self, child: sp.Symbol, parent: sp.Symbol) -> sp.Expr:
+        expr = self._exprs[child]
+        if not isinstance(expr, sp.Add):
+            return sp.diff(expr, parent)
+        # A pre-activation is a long sum; differentiate only the terms that hold the parent so
+        # that deriving a layer of width n costs O(n) per unit, not O(n^2).
+        index = self._terms.get(child)
+        if index is None:
+            index = {}
+            for term in expr.args:
+                for s in term.free_symbols:
+                    index.setdefault(s, []).append(term)
+            self._terms[child] = index
+        return sp.Add(*[sp.diff(t, parent) for t in index.get(parent, ())])
+
+    def _textbook(self, expr: sp.Expr) -> sp.Expr:
+        expr = expr.xreplace(self._named) if self._named else expr
+        if isinstance(expr, sp.Add) and sp.count_ops(expr) <= _TIDY_OPS:
+            factored = sp.factor(expr)
+            if sp.count_ops(factored) <= sp.count_ops(expr):
+                return factored
+        return expr
+
+    def _delta_ref(self, node: sp.Symbol) -> sp.Expr:
+        return sp.S.One if node == self.loss else self.delta_symbols[node]
+
+    def _make_delta_symbol(self, node: sp.Symbol) -> sp.Symbol:
+        key = self.graph.delta_key(node) or f"delta_{node.name}"
+        return _DeltaSymbol(key, real=True)
+
+    # -- δ ----------------------------------------------------------------------------------------
+    def delta_latex(self, node: sp.Symbol) -> str | None:
+        """The notation's spelling of δ for ``node`` (None: spell it δ_{node})."""
+        return self.graph.delta_latex(node)
+
+    def delta(self, node: sp.Symbol | str) -> Delta:
+        """δ of a node: its recursion over the next named δs, and its value in node symbols.
+
+        >>> import symbackprop as sb
+        >>> net = sb.mlp([2, 2, 1]); d = sb.derive(net)
+        >>> d.delta(net.pre(1, 1)).recursion
+        delta_z3*h1*w5*(1 - h1)
+        """
+        node = self.graph.symbol(node)
+        if self.graph.kind(node) not in (Kind.NODE, Kind.LOSS):
+            raise ValueError(f"{node} is a {self.graph.kind(node).value}; δ is defined for nodes")
+        named = set(self.graph.delta_nodes)
+        value = self.value(node)
+        return Delta(
+            node,
+            self.delta_symbols[node],
+            self._through(node, named),
+            value,
+            self._assumptions(self.exact_value(node), value),
+        )
+
+    def _through(self, node: sp.Symbol, named: set[sp.Symbol]) -> sp.Expr:
+        """node's recursion with every δ that is not a named δ-node replaced by its own."""
+        if node not in self.deltas or node == self.loss:
+            return sp.S.Zero if node != self.loss else sp.S.One
+        expr = self.deltas[node]
+        while True:
+            inner = {
+                s: self.deltas.get(n, sp.S.Zero)
+                for n, s in self.delta_symbols.items()
+                if s in expr.free_symbols and n not in named and n != self.loss
+            }
+            if not inner:
+                return expr
+            expr = expr.xreplace(inner)
+
+    def value(self, node: sp.Symbol | str) -> sp.Expr:
+        """∂L/∂node in node symbols (no δ symbols), simplified as a lecturer writes it.
+
+        With one-hot targets this uses Σ y_k = 1 (softmax + cross-entropy gives p_k − y_k).
+        """
+        node = self.graph.symbol(node)
+        if node not in self._values:
+            exact = self.exact_value(node)
+            self._values[node] = self._tidy(exact, one_hot=True)
+        return self._values[node]
+
+    def exact_value(self, node: sp.Symbol | str) -> sp.Expr:
+        """∂L/∂node in node symbols, valid for any targets (no one-hot assumption)."""
+        node = self.graph.symbol(node)
+        if node in self._exact_values:
+            return self._exact_values[node]
+        # Fill in the values of everything after `node` first, latest first, without recursion.
+        order = {s: i for i, s in enumerate(self.graph.symbols)}
+        pending, seen = [node], set()
+        while pending:
+            v = pending.pop()
+            if v in seen or v in self._exact_values:
+                continue
+            seen.add(v)
+            pending.extend(c for c in self._children[v] if c in self.deltas)
+        for v in sorted(seen, key=order.__getitem__, reverse=True):
+            if v == self.loss:
+                self._exact_values[v] = sp.S.One
+            elif v not in self.deltas:
+                self._exact_values[v] = sp.S.Zero
+            else:
+                expr = self.deltas[v].xreplace(
+                    {self.delta_symbols[c]: self._exact_values[c]
+                     for c in self._children[v] if c in self.deltas and c != self.loss}
+                )
+                self._exact_values[v] = self._tidy(expr, one_hot=False)
+        return self._exact_values[node]
+
+    def _tidy(self, expr: sp.Expr, one_hot: bool) -> sp.Expr:
+        if sp.count_ops(expr) > _TIDY_OPS:
+            return expr
+        if one_hot:
+            for group in self.graph.one_hot_groups:
+                if set(group) <= expr.free_symbols:
+                    nodes = sorted(expr.free_symbols & set(self._exprs), key=sp.default_sort_key)
+                    collected = sp.collect(sp.expand(expr), nodes)
+                    expr = collected.subs(sp.Add(*group), 1)
+        if any(isinstance(p, sp.Pow) and p.exp.is_negative for p in sp.preorder_traversal(expr)):
+            simpler = sp.factor(sp.cancel(expr))
+            if sp.count_ops(simpler) < sp.count_ops(expr):
+                expr = simpler
+        return expr
+
+    def _assumptions(self, exact: sp.Expr, value: sp.Expr) -> tuple[str, ...]:
+        if exact == value:
+            return ()
+        return tuple(
+            " + ".join(s.name for s in group) + " = 1"
+            for group in self.graph.one_hot_groups
+            if set(group) <= exact.free_symbols
+        )
+
+    # -- chains and gradients -------------------------------------------------------------------
+    def chain(self, parameter: sp.Symbol | str) -> Chain:
+        """The chain-rule factorisation of ∂L/∂parameter: a sum over paths of local factors.
+
+        >>> import symbackprop as sb
+        >>> net = sb.mlp([2, 2, 1]); d = sb.derive(net)
+        >>> d.chain("w1")
+        Chain(dL/dw1 = dL/dyhat * dyhat/dz3 * dz3/dh1 * dh1/dz1 * dz1/dw1)
+        """
+        p = self.graph.symbol(parameter)
+        paths: list[tuple[Factor, ...]] = []
+        stack: list[tuple[sp.Symbol, tuple[Factor, ...]]] = [(p, ())]
+        while stack:
+            v, below = stack.pop()
+            for c in reversed(self._children[v]):
+                if c not in self.deltas:
+                    continue
+                path = (Factor(c, v, self.local(c, v)), *below)
+                if c == self.loss:
+                    paths.append(path)
+                    if len(paths) > MAX_CHAIN_PATHS:
+                        raise ValueError(
+                            f"∂{self.loss}/∂{p} has more than {MAX_CHAIN_PATHS} chain-rule paths;"
+                            " use d.gradient(p, form='delta') or d.delta(node), which reuse δ"
+                        )
+                else:
+                    stack.append((c, path))
+        paths.sort(key=lambda path: [sp.default_sort_key(f.wrt) for f in path])
+        return Chain(p, self.loss, tuple(paths), self.deltas.get(p, sp.S.Zero))
+
+    def gradient(self, parameter: sp.Symbol | str, form: str = "expanded") -> sp.Expr:
+        """∂L/∂parameter.
+
+        ``form`` is ``"expanded"`` (inputs, targets and parameters only: the default),
+        ``"intermediate"`` (in node symbols, as the chain's factors give it) or ``"delta"``
+        (Σ δ_c · ∂c/∂p with δ symbols: the δ_j·a_i form, cheap at any size).
+
+        >>> import symbackprop as sb
+        >>> net = sb.mlp([2, 2, 1]); d = sb.derive(net)
+        >>> d.gradient("w5", form="delta"), d.gradient("w5", form="intermediate")
+        (delta_z3*h1, -2*h1*yhat*(1 - yhat)*(y - yhat))
+        """
+        p = self.graph.symbol(parameter)
+        if self.graph.kind(p) is not Kind.PARAMETER:
+            raise ValueError(f"{p} is a {self.graph.kind(p).value}, not a parameter")
+        if form == "delta":
+            return self.deltas.get(p, sp.S.Zero)
+        if form == "intermediate":
+            return self.value(p)
+        if form == "expanded":
+            if p not in self._expanded:
+                self._expanded[p] = self.graph.expand(self.exact_value(p))
+            return self._expanded[p]
+        raise ValueError(f"unknown form {form!r}; expected 'expanded', 'intermediate' or 'delta'")
+
+    @cached_property
+    def gradients(self) -> Mapping[sp.Symbol, sp.Expr]:
+        """Every parameter's expanded gradient, computed when first looked up."""
+        return _LazyGradients(self)
+
+    # -- numbers (numeric.py does the work; these are the DESIGN.md entry points) -----------------
+    def evaluate(self, values: Mapping) -> object:
+        """Values of every node, the loss and every gradient at ``values`` (name -> number)."""
+        return self.evaluator.evaluate(values)
+
+    @cached_property
+    def evaluator(self):
+        """The compiled numpy evaluator (lambdified once, with backprop as its CSE)."""
+        from .numeric import Evaluator
+
+        return Evaluator(self)
+
+    def __repr__(self) -> str:
+        g = self.graph
+        return (
+            f"<Derivation of {g.title}: {len(g.parameters)} parameters, "
+            f"{len(g.nodes)} nodes, loss {self.loss}>"
+        )
+
+
+class _DeltaSymbol(sp.Symbol):
+    """A δ symbol: its own class, so it never equals a graph symbol of the same name."""
+
+
+class _LazyGradients(Mapping):
+    def __init__(self, derivation: Derivation) -> None:
+        self._d = derivation
+
+    def __getitem__(self, key):
+        return self._d.gradient(key)
+
+    def __iter__(self):
+        return iter(self._d.graph.parameters)
+
+    def __len__(self) -> int:
+        return len(self._d.graph.parameters)
+
+
+def derive(graph: Graph) -> Derivation:
+    """Derive ∂L/∂p for every parameter of ``graph`` by reverse mode.
+
+    >>> import symbackprop as sb
+    >>> d = sb.derive(sb.mlp([2, 2, 1]))
+    >>> d.gradient("w6", form="delta")
+    delta_z3*h2
+    """
+    return Derivation(graph)

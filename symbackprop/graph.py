@@ -1,0 +1,256 @@
+"""A network as a graph of named SymPy symbols.
+
+Leaves are inputs, targets and parameters; every other node has a defining expression in
+symbols declared before it, so declaration order is a topological order and a cycle cannot be
+built. One node is the scalar loss.
+
+>>> import symbackprop as sb
+>>> g = sb.Graph()
+>>> x = g.input("x"); w = g.parameter("w"); y = g.target("y")
+>>> z = g.node("z", w * x)
+>>> a = g.node("a", sb.sigmoid(z))
+>>> L = g.loss("L", (y - a) ** 2)
+>>> [s.name for s in g.nodes]
+['z', 'a', 'L']
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+
+import sympy as sp
+
+__all__ = ["Graph", "Kind", "GraphError"]
+
+# Names are keys (in specs, value mappings, generated code), so they are kept to a small,
+# printable alphabet: letters, digits and the index punctuation that notations use.
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_^()\[\],.']{0,63}$")
+
+
+def _as_expr(name: str, expr) -> sp.Expr:
+    # Strings are refused on purpose: text is parsed only by spec.py's safe reader.
+    if isinstance(expr, sp.Expr):
+        return expr
+    if isinstance(expr, bool) or not isinstance(expr, int | float):
+        raise GraphError(f"the expression of {name!r} must be a SymPy expression or a number")
+    return sp.Integer(expr) if isinstance(expr, int) else sp.Float(expr)
+
+
+class GraphError(ValueError):
+    """A graph was built wrongly (bad name, undeclared symbol, missing loss, ...)."""
+
+
+class Kind(Enum):
+    INPUT = "input"
+    TARGET = "target"
+    PARAMETER = "parameter"
+    NODE = "node"
+    LOSS = "loss"
+
+
+@dataclass
+class _Entry:
+    symbol: sp.Symbol
+    kind: Kind
+    expr: sp.Expr | None = None
+    latex: str | None = None
+    role: str | None = None
+
+
+@dataclass
+class Graph:
+    """Named inputs, targets, parameters, intermediate nodes and one loss.
+
+    ``latex`` spellings are optional; a notation supplies them for the networks it builds.
+    """
+
+    title: str = "network"
+    _entries: dict[sp.Symbol, _Entry] = field(default_factory=dict, repr=False)
+    _by_name: dict[str, sp.Symbol] = field(default_factory=dict, repr=False)
+    _loss: sp.Symbol | None = field(default=None, repr=False)
+    _sums_to_one: list[tuple[sp.Symbol, ...]] = field(default_factory=list, repr=False)
+
+    # -- building ---------------------------------------------------------------------------
+    def _declare(
+        self, name: str, kind: Kind, expr=None, latex: str | None = None, role: str | None = None
+    ) -> sp.Symbol:
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise GraphError(
+                f"invalid name {name!r}: use a letter then letters, digits or _ ^ ( ) [ ] , . '"
+                " (at most 64 characters)"
+            )
+        if name in self._by_name:
+            raise GraphError(f"name {name!r} is declared twice")
+        if self._loss is not None:
+            raise GraphError(f"cannot add {name!r}: the loss is already set")
+        if expr is not None:
+            expr = _as_expr(name, expr)
+            unknown = sorted(
+                (s for s in expr.free_symbols if s not in self._entries), key=lambda s: s.name
+            )
+            if unknown:
+                names = ", ".join(s.name for s in unknown)
+                raise GraphError(f"the expression of {name!r} uses undeclared symbols: {names}")
+        symbol = sp.Symbol(name, real=True)
+        self._entries[symbol] = _Entry(symbol, kind, expr, latex, role)
+        self._by_name[name] = symbol
+        if kind is Kind.LOSS:
+            self._loss = symbol
+        return symbol
+
+    def input(self, name: str, *, latex: str | None = None) -> sp.Symbol:
+        """Declare an input and return its symbol."""
+        return self._declare(name, Kind.INPUT, latex=latex)
+
+    def target(self, name: str, *, latex: str | None = None) -> sp.Symbol:
+        """Declare a target (label) and return its symbol."""
+        return self._declare(name, Kind.TARGET, latex=latex)
+
+    def parameter(self, name: str, *, latex: str | None = None) -> sp.Symbol:
+        """Declare a trainable parameter and return its symbol."""
+        return self._declare(name, Kind.PARAMETER, latex=latex)
+
+    def node(self, name: str, expr: sp.Expr, *, latex: str | None = None) -> sp.Symbol:
+        """Add an intermediate ``name = expr`` (expr in earlier symbols); return its symbol."""
+        return self._declare(name, Kind.NODE, expr, latex)
+
+    def loss(self, name: str, expr: sp.Expr, *, latex: str | None = None) -> sp.Symbol:
+        """Set the scalar objective ``name = expr``; return its symbol."""
+        return self._declare(name, Kind.LOSS, expr, latex)
+
+    def targets_sum_to_one(self, targets: Iterable[sp.Symbol] | None = None) -> None:
+        """State that the targets are one-hot (sum to one), as softmax + cross-entropy assumes.
+
+        The derivation may then use Σ y_k = 1 to simplify δ, e.g. to p_k − y_k.
+        """
+        group = tuple(targets) if targets is not None else tuple(self.targets)
+        for s in group:
+            if self.kind(s) is not Kind.TARGET:
+                raise GraphError(f"{s} is not a target")
+        self._sums_to_one.append(group)
+
+    # -- reading ----------------------------------------------------------------------------
+    def _of(self, *kinds: Kind) -> list[sp.Symbol]:
+        return [e.symbol for e in self._entries.values() if e.kind in kinds]
+
+    @property
+    def inputs(self) -> list[sp.Symbol]:
+        return self._of(Kind.INPUT)
+
+    @property
+    def targets(self) -> list[sp.Symbol]:
+        return self._of(Kind.TARGET)
+
+    @property
+    def parameters(self) -> list[sp.Symbol]:
+        return self._of(Kind.PARAMETER)
+
+    @property
+    def nodes(self) -> list[sp.Symbol]:
+        """Intermediate nodes and the loss, in declaration (topological) order."""
+        return self._of(Kind.NODE, Kind.LOSS)
+
+    @property
+    def leaves(self) -> list[sp.Symbol]:
+        """Inputs, targets and parameters: the arguments of every evaluator."""
+        return self._of(Kind.INPUT, Kind.TARGET, Kind.PARAMETER)
+
+    @property
+    def symbols(self) -> list[sp.Symbol]:
+        return list(self._entries)
+
+    @property
+    def loss_symbol(self) -> sp.Symbol:
+        if self._loss is None:
+            raise GraphError("the graph has no loss: call g.loss(name, expr)")
+        return self._loss
+
+    @property
+    def one_hot_groups(self) -> list[tuple[sp.Symbol, ...]]:
+        return list(self._sums_to_one)
+
+    def __contains__(self, item) -> bool:
+        return item in self._entries or item in self._by_name
+
+    def symbol(self, name: str | sp.Symbol) -> sp.Symbol:
+        """The symbol called ``name`` (a symbol is returned as is, if it belongs here)."""
+        if isinstance(name, sp.Symbol):
+            if name in self._entries:
+                return name
+            raise GraphError(f"{name} is not a symbol of this graph")
+        try:
+            return self._by_name[name]
+        except (KeyError, TypeError):
+            raise GraphError(f"unknown name {name!r}") from None
+
+    def kind(self, symbol: sp.Symbol) -> Kind:
+        return self._entries[self.symbol(symbol)].kind
+
+    def expr(self, symbol: sp.Symbol) -> sp.Expr:
+        """The defining expression of a node (or the loss)."""
+        entry = self._entries[self.symbol(symbol)]
+        if entry.expr is None:
+            raise GraphError(f"{symbol} is a {entry.kind.value}, it has no expression")
+        return entry.expr
+
+    def latex_name(self, symbol: sp.Symbol) -> str | None:
+        return self._entries[self.symbol(symbol)].latex
+
+    def set_latex(self, symbol: sp.Symbol, latex: str) -> None:
+        self._entries[self.symbol(symbol)].latex = latex
+
+    def parents(self, symbol: sp.Symbol) -> list[sp.Symbol]:
+        """Symbols that the node's expression uses, in declaration order."""
+        entry = self._entries[self.symbol(symbol)]
+        if entry.expr is None:
+            return []
+        used = entry.expr.free_symbols
+        return [s for s in self._entries if s in used]
+
+    def children(self, symbol: sp.Symbol) -> list[sp.Symbol]:
+        """Nodes whose expressions use ``symbol``, in declaration order."""
+        return list(self._children().get(self.symbol(symbol), ()))
+
+    def _children(self) -> dict[sp.Symbol, list[sp.Symbol]]:
+        children: dict[sp.Symbol, list[sp.Symbol]] = {s: [] for s in self._entries}
+        for s, entry in self._entries.items():
+            if entry.expr is not None:
+                for parent in entry.expr.free_symbols:
+                    children[parent].append(s)
+        order = {s: i for i, s in enumerate(self._entries)}
+        for lst in children.values():
+            lst.sort(key=order.__getitem__)
+        return children
+
+    def forward_equations(self) -> list[tuple[sp.Symbol, sp.Expr]]:
+        """(node, expression) for every node and the loss, in order."""
+        return [(s, self._entries[s].expr) for s in self.nodes]
+
+    def expand(self, expr: sp.Expr) -> sp.Expr:
+        """Rewrite ``expr`` in inputs, targets and parameters only (no node symbols)."""
+        subs = {}
+        for s in self.nodes:
+            subs[s] = self._entries[s].expr.xreplace(subs)
+        return expr.xreplace(subs)
+
+    @property
+    def delta_nodes(self) -> list[sp.Symbol]:
+        """The nodes whose δ a derivation names (every node but the loss, unless a builder
+        chooses fewer, as an MLP does with its pre-activations)."""
+        return [s for s in self.nodes if s != self._loss]
+
+    def delta_latex(self, node: sp.Symbol) -> str | None:
+        """A notation's spelling of δ for ``node``, if it has one."""
+        return None
+
+    def delta_key(self, node: sp.Symbol) -> str | None:
+        return None
+
+    def validate(self) -> None:
+        """Raise GraphError unless the graph has a loss and every parameter is a leaf."""
+        loss = self.loss_symbol
+        if self._entries[loss].expr.free_symbols == set():
+            raise GraphError("the loss is a constant")
