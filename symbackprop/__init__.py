@@ -1,16 +1,20 @@
 """symbackprop: derive the equations of backpropagation symbolically."""
 
 from .derive import Chain, Delta, Derivation, Factor, derive
+from .document import Document, build_document
 from .functions import identity, leaky_relu, relu, sigmoid, softmax, softplus, tanh
 from .graph import Graph, GraphError, Kind
 from .mlp import MLP, mlp
 from .notation import NOTATIONS, Notation
 from .numeric import Evaluation, GradientCheck, WorkedExample, check_gradients, worked_example
+from .render import RenderError, compile_pdf, render
+from .verify import VerificationError
 
 __version__ = "0.1.0"
 __all__ = [
     "Graph", "GraphError", "Kind", "MLP", "mlp", "derive", "Derivation", "Chain", "Factor",
     "Delta", "Notation", "NOTATIONS", "sigmoid", "tanh", "relu", "leaky_relu", "softplus",
     "softmax", "identity", "check_gradients", "worked_example", "Evaluation",
-    "GradientCheck", "WorkedExample",
+    "GradientCheck", "WorkedExample", "render", "compile_pdf", "RenderError", "Document",
+    "build_document", "VerificationError",
 ]

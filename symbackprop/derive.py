@@ -16,7 +16,7 @@ Chain(dL/dw5 = dL/dyhat * dyhat/dz3 * dz3/dw5)
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import sympy as sp
@@ -79,6 +79,11 @@ class Chain:
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    _derivation: Derivation | None = field(default=None, repr=False, compare=False)
+
+    def _repr_latex_(self) -> str | None:
+        return _chain_latex(self) if self._derivation is not None else None
 
     def __repr__(self) -> str:
         rhs = " + ".join(" * ".join(str(f) for f in path) for path in self.paths) or "0"
@@ -315,7 +320,7 @@ class Derivation:
                 else:
                     stack.append((c, path))
         paths.sort(key=lambda path: [sp.default_sort_key(f.wrt) for f in path])
-        return Chain(p, self.loss, tuple(paths), self.deltas.get(p, sp.S.Zero))
+        return Chain(p, self.loss, tuple(paths), self.deltas.get(p, sp.S.Zero), self)
 
     def gradient(self, parameter: sp.Symbol | str, form: str = "expanded") -> sp.Expr:
         """∂L/∂parameter.
@@ -359,12 +364,24 @@ class Derivation:
 
         return Evaluator(self)
 
+    def _repr_latex_(self) -> str:
+        """Jupyter shows the gradients, in δ form and in node symbols."""
+        from .latex import derivation_latex
+
+        return derivation_latex(self)
+
     def __repr__(self) -> str:
         g = self.graph
         return (
             f"<Derivation of {g.title}: {len(g.parameters)} parameters, "
             f"{len(g.nodes)} nodes, loss {self.loss}>"
         )
+
+
+def _chain_latex(chain: Chain) -> str:
+    from .latex import chain_latex
+
+    return chain_latex(chain._derivation, chain)
 
 
 class _DeltaSymbol(sp.Symbol):

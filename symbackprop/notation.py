@@ -107,6 +107,18 @@ class Notation:
             "n": n,
         }
 
+    def latex_general(self, role: str, i: str = "i", j: str = "j", l: str = "l") -> str:  # noqa: E741
+        """The LaTeX spelling with letters for indices, for general formulas (δ_j^(l) = …).
+
+        >>> LAYERED.latex_general("weight", l="k")
+        'w_{ij}^{(k)}'
+        """
+        fields = {
+            "i": i, "j": j, "ij": i + j, "ji": j + i, "l": l, "n": j,
+            "lp1": f"{l}+1", "lm1": f"{l}-1",
+        }
+        return self.latexes[role].format(**fields)
+
     def key(self, role: str, **index: int) -> str:
         """The key (plain name) of a role at an index."""
         return self.keys[role].format(**self._fields(**index))

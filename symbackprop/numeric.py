@@ -131,6 +131,7 @@ class Evaluator:
             *self._grad_symbols.values(),
         ]
         ident = _identifiers(all_symbols)
+        self._divides: set[sp.Symbol] = set()  # nodes whose δ code divides (_delta_for_code)
         forward = [(ident[v], g.expr(v).xreplace(ident)) for v in g.nodes]
         backward = [
             (ident[derivation.delta_symbols[v]], self._delta_for_code(v).xreplace(ident))
@@ -158,13 +159,21 @@ class Evaluator:
 
     def _delta_for_code(self, v: sp.Symbol) -> sp.Expr:
         # Where the exact δ simplifies to a form without division (sigmoid + bce gives ŷ − y),
-        # compute that: it is cheaper and does not divide by ŷ(1 − ŷ).
+        # compute that: it is cheaper and does not divide by ŷ(1 − ŷ). The division may sit in
+        # the recursion itself or in a δ it uses (δ_z = δ_ŷ·ŷ(1 − ŷ) with δ_ŷ = (ŷ − y)/(ŷ(1 − ŷ))).
         d = self.derivation
         recursion = d.deltas[v]
-        if not _has_division(recursion):
+        divides = self._divides
+        used = recursion.free_symbols
+        uses = {n for n, s in d.delta_symbols.items() if s in used}
+        if not _has_division(recursion) and not uses & divides:
             return recursion
         exact = d.exact_value(v)
-        return exact if not _has_division(exact) else recursion
+        if not _has_division(exact):
+            return exact
+        if _has_division(recursion):
+            divides.add(v)
+        return recursion
 
     @property
     def source(self) -> str:
@@ -182,7 +191,8 @@ class Evaluator:
         missing = [s.name for s in self.leaves if s not in known]
         if missing:
             raise ValueError(f"values are missing for: {', '.join(missing)}")
-        extra = [s.name for s in known if s not in self.leaves]
+        leaves = set(self.leaves)
+        extra = [s.name for s in known if s not in leaves]
         if extra:
             raise ValueError(f"values given for nodes, which are computed: {', '.join(extra)}")
         out = []
@@ -307,7 +317,7 @@ def check_gradients(
     engine = ev.evaluate(at).gradients
     kinks = _kink_arguments(d.graph)
     kink_f = (
-        sp.lambdify(d.graph.leaves, kinks, modules=[NUMPY_FUNCTIONS, "numpy"])
+        sp.lambdify(d.graph.leaves, kinks, modules=[NUMPY_FUNCTIONS, "numpy"], cse=True)
         if kinks
         else None
     )
@@ -318,7 +328,7 @@ def check_gradients(
         plus, minus = dict(at), dict(at)
         plus[p.name], minus[p.name] = x0 + h, x0 - h
         if kink_f is not None:
-            crossed = _crosses_kink(kink_f, d.graph, plus, minus, at)
+            crossed = _crosses_kink(kink_f, kinks, d.graph, plus, minus, at)
             if crossed:
                 rows.append(
                     CheckRow(p.name, float(np.max(engine[p.name])), math.nan, 0.0, True,
@@ -342,14 +352,16 @@ def check_gradients(
     return GradientCheck(rows, eps, rtol, atol)
 
 
-def _crosses_kink(kink_f, graph, plus, minus, at) -> str:
-    def signs(vals):
+def _crosses_kink(kink_f, kinks, graph, plus, minus, at) -> str:
+    def values(vals):
         args = [np.asarray(vals[s.name], dtype=float) for s in graph.leaves]
-        return [np.sign(np.asarray(a)) for a in kink_f(*args)]
+        return [np.asarray(a, dtype=float) for a in kink_f(*args)]
 
-    kinks = _kink_arguments(graph)
-    for k, (a, b, c) in enumerate(zip(signs(plus), signs(minus), signs(at), strict=True)):
-        if np.any(a != b) or np.any(c == 0):
+    for k, (a, b, c) in enumerate(zip(values(plus), values(minus), values(at), strict=True)):
+        # Crossed: the step changes the argument's sign, or starts on the kink and moves off it.
+        # A parameter that does not move an argument sitting at 0 leaves it there: no kink.
+        moved = (a != c) | (b != c)
+        if np.any(np.sign(a) != np.sign(b)) or np.any((c == 0) & moved):
             return sp.sstr(kinks[k])
     return ""
 

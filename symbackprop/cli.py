@@ -1,0 +1,340 @@
+"""The ``symbackprop`` command.
+
+Subcommands: ``notes``, ``grad``, ``check``, ``example`` and ``demo``. Output goes to stdout or,
+with ``-o``, to a file that is written completely or not at all. Exit codes: 0 success, 1 a check
+failed, 2 bad input (one line on stderr, no traceback).
+
+>>> main(["grad", "--help"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+
+#: Seed 000's network and numbers (x, y and the initial weights are the seed's inputs).
+DEMO_VALUES = {
+    "x1": 0.5, "x2": 0.3, "y": 1.0,
+    "w1": 0.7, "w2": 0.3, "w3": 0.4, "w4": 0.6, "w5": 0.55, "w6": 0.45,
+}
+
+
+class UserError(Exception):
+    """Bad input: reported as one line, exit code 2."""
+
+
+class Progress:
+    """Stage messages on a terminal's stderr; silent when piped or redirected."""
+
+    def __init__(self, enabled: bool | None = None) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.start = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        if self.enabled:
+            print(f"[{time.perf_counter() - self.start:6.1f}s] {message}", file=sys.stderr)
+
+
+def write_output(text: str | bytes, path: str | None) -> None:
+    """Write to stdout, or atomically to ``path`` (a temporary file renamed into place)."""
+    if path is None or path == "-":
+        sys.stdout.write(text if isinstance(text, str) else text.decode())
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise UserError(f"{path} is a directory; give a file name")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = text.encode() if isinstance(text, str) else text
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a written file should not be private
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# -- loading --------------------------------------------------------------------------------------
+def _load(args) -> tuple:
+    """(graph, values, spec) from the SPEC argument, with --notation applied."""
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    graph, values = spec.graph, dict(spec.values)
+    notation = getattr(args, "notation", None)
+    if notation:
+        graph, values = _renotate(graph, values, notation)
+    return graph, values, spec
+
+
+def _renotate(graph, values: dict, notation: str):
+    from .mlp import MLP, mlp
+
+    if not isinstance(graph, MLP):
+        raise UserError("--notation applies to [network] specs; a [graph] spec names its own nodes")
+    new = mlp(graph.sizes, graph.activations, graph.loss_name, graph.bias_mode, notation, graph.title)
+    # Both nets declare their symbols in the same structural order, so names map one to one.
+    rename = {old.name: fresh.name for old, fresh in zip(graph.symbols, new.symbols, strict=True)}
+    return new, {rename.get(k, k): v for k, v in values.items()}
+
+
+def _need_values(graph, values: dict, what: str) -> None:
+    missing = [s.name for s in graph.leaves if s.name not in values]
+    if missing:
+        raise UserError(f"{what} needs [values] for: {', '.join(missing)}")
+
+
+# -- subcommands ----------------------------------------------------------------------------------
+def cmd_notes(args) -> int:
+    from .derive import derive
+    from .numeric import worked_example
+    from .render import compile_pdf, render
+
+    progress = Progress(None if not args.quiet else False)
+    graph, values, spec = _load(args)
+    kind = "slides" if args.slides else "markdown" if args.markdown else \
+        "fragment" if args.fragment else "article"
+    progress(f"deriving {graph.title}")
+    d = derive(graph)
+    example = None
+    have_values = values and all(s.name in values for s in graph.leaves)
+    if have_values and not args.no_example:
+        example = worked_example(
+            d, values, learning_rate=args.learning_rate or spec.learning_rate or 0.1,
+            digits=args.digits if args.digits is not None else (spec.digits or 3),
+            rounding=args.rounding,
+        )
+    progress(f"writing the {kind} (every equation is checked)")
+    text = render(example or d, kind, title=args.title or spec.title, author=spec.author,
+                  templates=args.templates, appendix=not args.no_appendix, contrast=args.contrast)
+    if args.pdf:
+        if kind in ("markdown", "fragment"):
+            raise UserError("--pdf makes a PDF of the article or --slides")
+        if not args.output or args.output == "-":
+            raise UserError("--pdf needs -o FILE.pdf")
+        progress("compiling the PDF")
+        compile_pdf(text, args.output)
+    else:
+        write_output(text, args.output)
+    progress("done")
+    return EXIT_OK
+
+
+def cmd_grad(args) -> int:
+    import sympy as sp
+
+    from .derive import derive
+    from .latex import TexPrinter
+
+    graph, _values, _spec = _load(args)
+    d = derive(graph)
+    params = [graph.symbol(args.param)] if args.param else graph.parameters
+    tex = TexPrinter(d) if args.latex else None
+    lines = []
+    for p in params:
+        expr = d.gradient(p, form=args.form)
+        if tex:
+            lhs = tex(sp.Derivative(graph.loss_symbol, p))
+            lines.append(f"{lhs} = {tex(expr)}")
+        else:
+            lines.append(f"d{graph.loss_symbol}/d{p} = {sp.sstr(expr)}")
+    write_output("\n".join(lines) + "\n", args.output)
+    return EXIT_OK
+
+
+def cmd_check(args) -> int:
+    from .numeric import check_gradients
+
+    graph, values, _spec = _load(args)
+    _need_values(graph, values, "check")
+    report = check_gradients(graph, values, eps=args.eps, rtol=args.rtol)
+    write_output(str(report) + "\n", args.output)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def cmd_example(args) -> int:
+    from .numeric import worked_example
+    from .render import render
+
+    graph, values, spec = _load(args)
+    _need_values(graph, values, "example")
+    ex = worked_example(
+        graph, values, learning_rate=args.learning_rate or spec.learning_rate or 0.1,
+        digits=args.digits if args.digits is not None else (spec.digits or 3),
+        rounding=args.rounding,
+    )
+    if args.latex or args.markdown:
+        text = render(ex, "markdown" if args.markdown else "fragment", title=spec.title)
+    else:
+        text = _example_text(ex)
+    write_output(text, args.output)
+    return EXIT_OK
+
+
+def _example_text(ex) -> str:
+    g = ex.derivation.graph
+    out = [f"Worked example ({ex.rounding} rounding, {ex.digits} decimals, "
+           f"learning rate {ex.learning_rate:g})", "", "forward pass:"]
+    out += [f"  {name} = {ex.show(v)}" for name, v in ex.nodes.items()]
+    out += ["", "gradients and one update step:"]
+    for p in g.parameters:
+        chains = [" * ".join(ex.show(f.value) for f in path) for path in ex.factors[p.name]]
+        prod = " + ".join(f"({c})" if len(chains) > 1 else c for c in chains) or "0"
+        out.append(f"  dL/d{p.name} = {prod} = {ex.show(ex.gradients[p.name])};"
+                   f"  {p.name}' = {ex.show(ex.updated[p.name])}")
+    return "\n".join(out) + "\n"
+
+
+def cmd_demo(args) -> int:
+    from .derive import derive
+    from .mlp import mlp
+    from .numeric import check_gradients, worked_example
+    from .render import compile_pdf, have_tex, render
+
+    progress = Progress(None if not args.quiet else False)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    progress("deriving seed 000's 2-2-1 sigmoid network")
+    net = mlp([2, 2, 1], activation="sigmoid", loss="mse", bias=False, notation="sequential",
+              title="Backpropagation with the chain rule: a 2-2-1 network")
+    d = derive(net)
+    report = check_gradients(d, DEMO_VALUES)
+    ex = worked_example(d, DEMO_VALUES, learning_rate=0.1, digits=3)
+    written = []
+    for kind, name in (("article", "seed000.tex"), ("slides", "seed000-slides.tex"),
+                       ("markdown", "seed000.md")):
+        progress(f"writing {name}")
+        text = render(ex, kind)
+        write_output(text, str(out / name))
+        written.append(out / name)
+        if kind in ("article", "slides") and have_tex() and not args.no_pdf:
+            progress(f"compiling {name} to PDF")
+            pdf = out / name.replace(".tex", ".pdf")
+            compile_pdf(text, pdf)
+            written.append(pdf)
+    print(f"Seed 000: dL/dw5 = {ex.show(ex.gradients['w5'])} (the seed wrote -0.01), "
+          f"updated w5 = {ex.show(ex.updated['w5'])} (the seed wrote 0.551)")
+    print(f"finite-difference check: {'ok' if report.ok else 'FAILED'}, "
+          f"max error {report.max_error:.1e}")
+    if not have_tex() and not args.no_pdf:
+        print("no pdflatex/latexmk found: wrote the LaTeX only (install TeX Live for PDFs)")
+    for path in written:
+        print(f"wrote {path}")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+# -- argument parsing -------------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="symbackprop",
+        description="Derive the equations of backpropagation symbolically, checked, as LaTeX.",
+    )
+    p.add_argument("--version", action="version", version=f"symbackprop {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sp, output_help="write to FILE instead of stdout"):
+        sp.add_argument("spec", metavar="SPEC", help="a TOML spec file (see docs/spec-format.md)")
+        sp.add_argument("-o", "--output", metavar="FILE", help=output_help)
+        sp.add_argument("--notation", choices=["sequential", "layered", "indexed", "matrix"],
+                        help="spell the network in another notation")
+
+    def numbers(sp):
+        sp.add_argument("--digits", type=int, help="decimals shown (default: the spec's, else 3)")
+        sp.add_argument("--learning-rate", type=float, help="η (default: the spec's, else 0.1)")
+        sp.add_argument("--rounding", choices=["display", "by_hand"], default="display",
+                        help="round only for display (default) or every intermediate, by hand")
+
+    n = sub.add_parser("notes", help="lecture notes: article, slides, Markdown or a fragment")
+    common(n, "write to FILE instead of stdout (with --pdf: the PDF)")
+    numbers(n)
+    kind = n.add_mutually_exclusive_group()
+    kind.add_argument("--slides", action="store_true", help="a beamer deck, a step per slide")
+    kind.add_argument("--markdown", action="store_true", help="Markdown with $$ math")
+    kind.add_argument("--fragment", action="store_true", help="align blocks to paste")
+    n.add_argument("--pdf", action="store_true", help="compile to PDF (needs latexmk/pdflatex)")
+    n.add_argument("--templates", metavar="DIR", help="a folder of templates overriding ours")
+    n.add_argument("--title", help="the document's title (default: the spec's)")
+    n.add_argument("--no-example", action="store_true", help="leave out the worked example")
+    n.add_argument("--no-appendix", action="store_true", help="leave out the appendix")
+    n.add_argument("--contrast", action="store_true",
+                   help="add the expanded derivative of one weight (without backpropagation)")
+    n.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    n.set_defaults(func=cmd_notes)
+
+    g = sub.add_parser("grad", help="symbolic gradients as text or LaTeX")
+    common(g)
+    g.add_argument("--param", metavar="NAME", help="only this parameter")
+    g.add_argument("--form", choices=["expanded", "intermediate", "delta"], default="intermediate",
+                   help="in leaves, in node symbols (default) or with δ symbols")
+    g.add_argument("--latex", action="store_true", help="print LaTeX")
+    g.set_defaults(func=cmd_grad)
+
+    c = sub.add_parser("check", help="compare every gradient with finite differences")
+    common(c)
+    c.add_argument("--eps", type=float, default=1e-6, help="relative step (default 1e-6)")
+    c.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance (default 1e-6)")
+    c.set_defaults(func=cmd_check)
+
+    e = sub.add_parser("example", help="the worked example with numbers")
+    common(e)
+    numbers(e)
+    fmt = e.add_mutually_exclusive_group()
+    fmt.add_argument("--latex", action="store_true", help="as LaTeX align blocks")
+    fmt.add_argument("--markdown", action="store_true", help="as Markdown")
+    e.set_defaults(func=cmd_example)
+
+    dm = sub.add_parser("demo", help="write seed 000's notes (and PDFs where TeX is present)")
+    dm.add_argument("-o", "--output", metavar="DIR", default="symbackprop-demo",
+                    help="folder to write into (default: symbackprop-demo)")
+    dm.add_argument("--no-pdf", action="store_true", help="write the LaTeX only")
+    dm.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    dm.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    from .graph import GraphError
+    from .render import RenderError
+    from .verify import VerificationError
+
+    args = _parser().parse_args(argv)
+    try:
+        spec_error: tuple = ()
+        try:
+            from .spec import SpecError
+
+            spec_error = (SpecError,)
+        except ImportError:  # pragma: no cover - spec.py is part of the package
+            pass
+        return args.func(args)
+    except VerificationError as err:
+        print(f"symbackprop: a derived equation failed its check: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except RenderError as err:
+        print(f"symbackprop: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except (UserError, GraphError, *spec_error, ValueError, OSError) as err:
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(f"symbackprop: error: {message}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("symbackprop: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
