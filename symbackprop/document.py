@@ -50,6 +50,7 @@ class Step:
 
     lines: list[Tex]
     relation: str = "="
+    note: Tex | None = None  # a short justification printed after the step
 
 
 @dataclass
@@ -72,7 +73,13 @@ class Paragraph:
 class Equations:
     equations: list[Equation]
     title: str = ""
+    columns: int = 1  # >1: short one-step equations side by side
     kind: ClassVar[str] = "equations"
+
+    @property
+    def rows(self) -> list[list[Equation]]:
+        return [self.equations[k:k + self.columns]
+                for k in range(0, len(self.equations), self.columns)]
 
 
 @dataclass
@@ -124,7 +131,7 @@ class Document:
 
 
 _METHOD_WORDS = {
-    "identical": "by definition",
+    "identical": "by direct comparison",
     "symbolic": "symbolically",
     "numeric": "numerically at random points",
     "numbers": "by recomputing the numbers",
@@ -146,11 +153,10 @@ class _Builder:
     def equation(self, label: str, lhs: sp.Expr, *rhs: sp.Expr | tuple[sp.Expr, Tex],
                  lhs_tex: Tex | None = None) -> Equation:
         """lhs = rhs1 = rhs2 …; each rhs is an expression, or (expression, how to print it)."""
-        meaning_lhs = self.meaning(lhs)
         steps, method = [], "identical"
         for r in rhs:
             expr, printed = r if isinstance(r, tuple) else (r, None)
-            check = verify(meaning_lhs, self.meaning(expr), label, self.g)
+            check = verify(lhs, expr, label, self.meaning)
             method = _weaker(method, check.method)
             lines = printed if isinstance(printed, list) else [printed or self.tex(expr)]
             steps.append(Step(lines))
@@ -284,10 +290,12 @@ class _Builder:
         eqs = []
         for c in self.g.nodes:
             for v in self.g.parents(c):
-                if c in self.d.deltas or c == self.d.loss:
+                if self.g.kind(v) in (Kind.INPUT, Kind.TARGET):
+                    continue  # no gradient flows into data
+                if c in self.d.deltas:
                     local = self.d.local(c, v)
                     eqs.append(self.equation(f"d{c}/d{v}", sp.Derivative(c, v), local))
-        s.blocks.append(Equations(eqs))
+        s.blocks.append(Equations(eqs, columns=3 if len(eqs) > 8 else 1))
         return s
 
     def deltas(self) -> Section:
@@ -306,12 +314,17 @@ class _Builder:
             rhs = [sp.Derivative(g.loss_symbol, v)]
             rec = delta.recursion
             rhs.append((rec, self._delta_recursion_tex(v, rec)))
+            notes = {}
             if delta.value != rec and sp.count_ops(delta.value) <= 40:
                 if delta.assumes:
-                    rhs.append(self._assuming(delta.value, delta.assumes))
-                else:
-                    rhs.append(delta.value)
-            eqs.append(self.equation(f"delta {v}", delta.symbol, *rhs))
+                    group = next(gr for gr in g.one_hot_groups
+                                 if set(gr) <= d.exact_value(v).free_symbols)
+                    notes[len(rhs)] = Tex(r"\text{since } " + t(sp.Add(*group)) + " = 1")
+                rhs.append(delta.value)
+            eq = self.equation(f"delta {v}", delta.symbol, *rhs)
+            for k, note in notes.items():
+                eq.steps[k].note = note
+            eqs.append(eq)
         s.blocks.append(Equations(eqs))
         if any(d.delta(v).assumes for v in named):
             s.blocks.append(Paragraph([
@@ -319,10 +332,6 @@ class _Builder:
                 "into the prediction minus the target."
             ]))
         return s
-
-    def _assuming(self, value: sp.Expr, assumes) -> sp.Expr:
-        # p - y holds only where the targets sum to one; verify() samples such targets.
-        return value
 
     def _delta_recursion_tex(self, v: sp.Symbol, rec: sp.Expr) -> Tex:
         # Print Σ_c δ_c ∂c/∂a · ∂a/∂v in the textbook's order when v feeds one activation.
@@ -397,7 +406,8 @@ class _Builder:
     def _lines(self, terms: list[str]) -> list[Tex]:
         if len(terms) <= 1:
             return [Tex(terms[0] if terms else "0")]
-        return [Tex(("+ " if k else "") + x) for k, x in enumerate(terms)]
+        return [Tex(x if not k else ("- " + x[1:].lstrip() if x.startswith("-") else "+ " + x))
+                for k, x in enumerate(terms)]
 
     def _delta_form_tex(self, form: sp.Expr) -> str:
         return self.tex.terms([self._ordered_term(term) for term in sp.Add.make_args(form)])
@@ -419,8 +429,7 @@ class _Builder:
                 for j in range(1, net.sizes[l] + 1):
                     lhs = sp.Derivative(net.loss_symbol, net.weight(l, i, j))
                     rhs = d.delta_symbols[net.pre(l, j)] * net.act(l - 1, i)
-                    verify(self.meaning(lhs), self.meaning(rhs), f"general form w({l},{i},{j})",
-                           self.g)
+                    verify(lhs, rhs, f"general form w({l},{i},{j})", self.meaning)
                     count += 1
         eqs = [Equation("general weight gradient",
                         Tex(rf"\frac{{\partial {self.tex(net.loss_symbol)}}}{{\partial {w}}}"),
@@ -429,8 +438,8 @@ class _Builder:
             for l in range(1, net.depth + 1):  # noqa: E741
                 for bsym in net.layer_biases(l):
                     lhs = sp.Derivative(net.loss_symbol, bsym)
-                    verify(self.meaning(lhs), self.meaning(d.gradient(bsym, form="delta")),
-                           f"general form {bsym}", self.g)
+                    verify(lhs, d.gradient(bsym, form="delta"), f"general form {bsym}",
+                           self.meaning)
             if net.bias_mode != "shared":
                 eqs.append(Equation("general bias gradient",
                                     Tex(rf"\frac{{\partial {self.tex(net.loss_symbol)}}}"
@@ -459,10 +468,10 @@ class _Builder:
             delta_step = Tex(rf"{t(p)} - \eta \, {t.factor(form) if form != 0 else '0'}")
             if isinstance(form, sp.Mul) and form.could_extract_minus_sign():
                 delta_step = Tex(rf"{t(p)} + \eta \, {self._delta_form_tex(-form)}")
-            eqs.append(Equation(f"update {p}", Tex(rf"{t(p)}'"), [Step([step]), Step([delta_step])],
-                                _METHOD_WORDS["identical"]))
-            self.meaning(form)  # the δ form's meaning exists (checked in the gradients section)
-        self.methods["identical"] = self.methods.get("identical", 0) + len(eqs)
+            check = verify(sp.Derivative(L, p), form, f"update {p}", self.meaning)
+            self.methods[check.method] = self.methods.get(check.method, 0) + 1
+            eqs.append(Equation(f"update {p}", Tex(rf"{{{t(p)}}}'"), [Step([step]), Step([delta_step])],
+                                _METHOD_WORDS[check.method]))
         s.blocks.append(Equations(eqs))
         if len(self.g.parameters) > 24:
             s.blocks.append(Paragraph([f"… and likewise for the other "
@@ -539,7 +548,7 @@ class _Builder:
                 ex.show(ex.gradients[p.name]))
             rel = "=" if ex.show(shown) == ex.show(new) else r"\approx"
             eqs.append(Equation(
-                f"update {p}", Tex(rf"{t(p)}'"),
+                f"update {p}", Tex(rf"{{{t(p)}}}'"),
                 [Step([Tex(rf"{t(p)} - {t(eta)} \frac{{\partial {t(g.loss_symbol)}}}"
                            rf"{{\partial {t(p)}}}")]),
                  Step([Tex(rf"{ex.show(ex.values[p.name])} - {_plain(ex.learning_rate)} "

@@ -77,7 +77,7 @@ class Graph:
     def _declare(
         self, name: str, kind: Kind, expr=None, latex: str | None = None, role: str | None = None
     ) -> sp.Symbol:
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise GraphError(
                 f"invalid name {name!r}: use a letter then letters, digits or _ ^ ( ) [ ] , . '"
                 " (at most 64 characters)"
@@ -86,7 +86,7 @@ class Graph:
             raise GraphError(f"name {name!r} is declared twice")
         if self._loss is not None:
             raise GraphError(f"cannot add {name!r}: the loss is already set")
-        if expr is not None:
+        if kind in (Kind.NODE, Kind.LOSS):  # None is not an expression either
             expr = _as_expr(name, expr)
             unknown = sorted(
                 (s for s in expr.free_symbols if s not in self._entries), key=lambda s: s.name

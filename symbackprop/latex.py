@@ -45,6 +45,16 @@ _LATEX_SPECIALS = {
     ">": r"\textgreater{}",
     "|": r"\textbar{}",
 }
+# Math characters that users (and our notation descriptions) write in prose; inputenc's utf8
+# does not know them, so they become the matching math commands.
+_UNICODE_MATH = {
+    "Σ": r"\Sigma", "σ": r"\sigma", "φ": r"\varphi", "δ": r"\delta", "η": r"\eta",
+    "θ": r"\theta", "λ": r"\lambda", "μ": r"\mu", "∂": r"\partial", "ŷ": r"\hat{y}",
+    "−": "-", "≥": r"\geq", "≤": r"\leq", "≠": r"\neq", "≈": r"\approx", "→": r"\to",
+    "⊙": r"\odot", "′": "'", "·": r"\cdot", "×": r"\times", "∇": r"\nabla", "ᵀ": "^{T}",
+}
+_LATEX_SPECIALS.update({k: rf"\ensuremath{{{v}}}" for k, v in _UNICODE_MATH.items()})
+_LATEX_SPECIALS["…"] = r"\ldots{}"
 _LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIALS))
 
 
@@ -131,6 +141,26 @@ class TexPrinter(LatexPrinter):
         den = self._print(var)
         power = f"^{{{count}}}" if count != 1 else ""
         return rf"\frac{{\partial{power} {num}}}{{\partial {den}{power}}}"
+
+    def _print_Add(self, expr: sp.Add, order=None) -> str:
+        # Lead with a positive term, as people write: ŷ − y rather than −y + ŷ.
+        terms = list(self._as_ordered_terms(expr, order=order))
+        if terms and terms[0].could_extract_minus_sign():
+            first = next((k for k, t in enumerate(terms) if not t.could_extract_minus_sign()), None)
+            if first is not None:
+                terms.insert(0, terms.pop(first))
+        tex = ""
+        for k, term in enumerate(terms):
+            if k and term.could_extract_minus_sign():
+                tex += " - "
+                term = -term
+            elif k:
+                tex += " + "
+            printed = self._print(term)
+            if self._needs_add_brackets(term):
+                printed = rf"\left({printed}\right)"
+            tex += printed
+        return tex
 
     def _print_Heaviside(self, expr: sp.Heaviside, exp=None) -> str:
         # H(z) with H(0) = 0: the indicator 1[z > 0], as ML texts write the ReLU derivative.

@@ -38,8 +38,9 @@ class MLP(Graph):
         notation: str | Notation = "sequential",
         title: str | None = None,
     ) -> None:
+        checked = _check_architecture(sizes, activation, loss, bias)  # before sizes is used
         super().__init__(title=title or "MLP " + "-".join(str(s) for s in sizes))
-        self.sizes, self.activations = _check_architecture(sizes, activation, loss, bias)
+        self.sizes, self.activations = checked
         self.loss_name = loss
         self.bias_mode = bias
         self.notation = _notation(notation)

@@ -30,7 +30,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -235,17 +235,19 @@ class _Token(NamedTuple):
 
 
 def _number(text: str, column: int) -> sp.Expr:
-    d = Decimal(text)  # the token matched _NUMBER, so this is a plain finite decimal
-    if abs(d) > MAX_NUMBER:
+    # The token matched _NUMBER, so this is a plain finite decimal. Only context-free Decimal
+    # operations are used: "1e999999999" must neither overflow nor be expanded.
+    d = Decimal(text)
+    if d and d.adjusted() > 12 or d.copy_abs() > MAX_NUMBER:
         raise _Fail(column, f"the number {_clip(text, 24)} is larger than 1e12 in magnitude")
-    if d and abs(d) < MIN_NUMBER:
+    if d and (d.adjusted() < -31 or d.copy_abs() < MIN_NUMBER):
         raise _Fail(column, f"the number {_clip(text, 24)} is smaller than 1e-30 in magnitude")
     num, den = d.as_integer_ratio()
     return sp.Rational(num, den)  # exact: 0.5 is 1/2
 
 
-def _tokenize(text: str) -> list[_Token]:
-    tokens: list[_Token] = []
+def _tokens(text: str) -> Iterator[_Token]:
+    """The tokens of ``text``, made one at a time so that errors come in reading order."""
     i, n = 0, len(text)
     while i < n:
         c, col = text[i], i + 1
@@ -268,7 +270,7 @@ def _tokenize(text: str) -> list[_Token]:
                 if text[end] == ".":
                     raise _Fail(col, f"malformed number {bad!r}")
                 raise _Fail(col, f"{bad!r}: a number cannot run into a name; write * between them")
-            tokens.append(_Token("num", m.group(), col, _number(m.group(), col)))
+            yield _Token("num", m.group(), col, _number(m.group(), col))
             i = end
             continue
         if c.isalpha() or c == "_":
@@ -281,28 +283,27 @@ def _tokenize(text: str) -> list[_Token]:
                 )
             if word.startswith("_"):
                 raise _Fail(col, f"name {word!r} is not allowed: names start with a letter")
-            if keyword.iskeyword(word) or keyword.issoftkeyword(word):
+            if keyword.iskeyword(word):
                 raise _Fail(col, f"Python keyword {word!r} is not part of the expression language")
             if m.end() < n and text[m.end()] == ".":
                 raise _Fail(m.end() + 1, f"'{word}.': attribute access is not allowed")
-            tokens.append(_Token("name", word, col))
+            yield _Token("name", word, col)
             i = m.end()
             continue
         if text.startswith("**", i):
-            tokens.append(_Token("op", "^", col))
+            yield _Token("op", "^", col)
             i += 2
             continue
         if c in "+-*/^":
-            tokens.append(_Token("op", c, col))
+            yield _Token("op", c, col)
         elif c in "(),":
-            tokens.append(_Token(c, c, col))
+            yield _Token(c, c, col)
         elif c in _PUNCTUATION:
             raise _Fail(col, _PUNCTUATION[c])
         else:
             raise _Fail(col, f"character {c!r} is not allowed")
         i += 1
-    tokens.append(_Token("end", "", n + 1))
-    return tokens
+    yield _Token("end", "", n + 1)
 
 
 def _bits(r: sp.Rational) -> int:
@@ -317,19 +318,16 @@ class _Parser:
     function '(' sum (',' sum)* ')' | '(' sum ')'.  So -x^2 is -(x^2) and a^b^c is a^(b^c).
     """
 
-    def __init__(self, tokens: list[_Token], names: Mapping[str, sp.Expr]) -> None:
-        self.tokens = tokens
-        self.pos = 0
+    def __init__(self, text: str, names: Mapping[str, sp.Expr]) -> None:
+        self.stream = _tokens(text)
+        self.tok = next(self.stream)  # one token of lookahead
         self.names = names
         self.depth = 0
 
-    @property
-    def tok(self) -> _Token:
-        return self.tokens[self.pos]
-
     def advance(self) -> _Token:
-        tok = self.tokens[self.pos]
-        self.pos += 1
+        tok = self.tok
+        if tok.kind != "end":
+            self.tok = next(self.stream)
         return tok
 
     def enter(self, column: int) -> None:
@@ -338,6 +336,8 @@ class _Parser:
             raise _Fail(column, f"nesting is deeper than {MAX_DEPTH}")
 
     def parse(self) -> sp.Expr:
+        if self.tok.kind == "end":
+            raise _Fail(0, "the expression is empty")
         expr = self.sum()
         tok = self.tok
         if tok.kind != "end":
@@ -412,7 +412,11 @@ class _Parser:
             if self.tok.kind == "(":
                 return self.call(tok)
             if tok.text in self.names:
-                return self.names[tok.text]
+                value = self.names[tok.text]
+                if not isinstance(value, sp.Expr):  # never hand text to SymPy (it would parse it)
+                    raise TypeError(f"names[{tok.text!r}] must be a SymPy expression, got "
+                                    f"{type(value).__name__}")
+                return value
             if tok.text in FUNCTIONS:
                 raise _Fail(tok.column, f"function {tok.text!r} needs its argument: {tok.text}(...)")
             if tok.text == "softmax":
@@ -513,10 +517,7 @@ def _parse(text: object, names: Mapping[str, sp.Expr]) -> sp.Expr:
     if len(text) > MAX_EXPRESSION_CHARS:
         raise _Fail(0, f"the expression is {len(text)} characters long; the limit is "
                     f"{MAX_EXPRESSION_CHARS}")
-    tokens = _tokenize(text)
-    if len(tokens) == 1:
-        raise _Fail(0, "the expression is empty")
-    expr = _Parser(tokens, names).parse()
+    expr = _Parser(text, names).parse()
     if not isinstance(expr, sp.Expr) or expr.has(*_NOT_FINITE):
         raise _Fail(0, "the expression is not finite and real (a division by zero, log(0), "
                     "sqrt of a negative number, ...)")
@@ -966,7 +967,7 @@ def _graph(g: dict, r: _Reader, title: str | None) -> Graph:
         if not _IDENTIFIER.match(name):
             raise r.error(key, f"invalid name {_show(name)}: use a letter, then letters, digits "
                           "or _ (spell it with latex = { ... })")
-        if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        if keyword.iskeyword(name):
             raise r.error(key, f"{_show(name)} is a Python keyword; choose another name")
         if name in FUNCTIONS or name == "softmax":
             raise r.error(key, f"{_show(name)} is the name of a function; choose another name")

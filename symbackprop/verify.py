@@ -1,22 +1,29 @@
 """Checks that a printed equality holds, before it is printed.
 
 Each side of an equation may use leaves, node symbols, δ symbols and unevaluated derivatives
-∂a/∂b. :class:`Meaning` rewrites a side into inputs, targets and parameters only, computing every
-∂L/∂v *independently of the reverse-mode engine*: by differentiating the loss with v held as a
-free variable, in elementary functions (σ as 1/(1 + e^(−x)), not through our textbook fdiff).
-:func:`verify` then decides lhs = rhs symbolically where that is cheap, else numerically at
-random points, and raises :class:`VerificationError` naming the equation if it fails.
+∂a/∂b. :class:`Meaning` gives each of those a value at random points *independently of the
+reverse-mode engine*:
+
+- a node is computed by a forward pass from its own expression;
+- a local derivative ∂a/∂b is SymPy's derivative of a's expression in elementary functions
+  (σ as 1/(1 + e^(−x)), not through our textbook ``fdiff``);
+- ∂L/∂v and δ_v come from forward-mode propagation of a unit tangent from v to the loss,
+  multiplying those local derivatives: no δ, no reverse mode.
+
+:func:`verify` decides lhs = rhs symbolically where that is cheap (no ∂L/∂v in it, small after
+expansion), else numerically at random points, and raises :class:`VerificationError` naming the
+equation when it fails.
 
 >>> import symbackprop as sb
 >>> net = sb.mlp([2, 2, 1]); d = sb.derive(net)
 >>> yhat, z3 = net.symbol("yhat"), net.symbol("z3")
->>> meaning = Meaning(d)
->>> verify(meaning(sp.Derivative(yhat, z3)), meaning(yhat * (1 - yhat)), "dyhat/dz3").method
-'numeric'
+>>> verify(sp.Derivative(yhat, z3), yhat * (1 - yhat), "dyhat/dz3", Meaning(d)).method
+'symbolic'
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +31,7 @@ import sympy as sp
 
 from . import functions
 from .derive import Derivation
+from .graph import Kind
 
 __all__ = ["Meaning", "verify", "Check", "VerificationError", "elementary"]
 
@@ -50,9 +58,10 @@ def elementary(expr: sp.Expr) -> sp.Expr:
     1/(1 + exp(-x))
     """
     return expr.replace(
-        lambda e: isinstance(e, functions.sigmoid | functions.softplus | functions.softmax),
-        lambda e: e.rewrite(sp.exp) if not isinstance(e, functions.softplus)
-        else e.rewrite(sp.log),
+        lambda e: isinstance(e, functions.sigmoid | functions.softmax),
+        lambda e: e.rewrite(sp.exp),
+    ).replace(
+        lambda e: isinstance(e, functions.softplus), lambda e: e.rewrite(sp.log)
     ).replace(
         lambda e: isinstance(e, functions.relu), lambda e: e.rewrite(sp.Max)
     ).replace(
@@ -60,81 +69,113 @@ def elementary(expr: sp.Expr) -> sp.Expr:
     )
 
 
+def _compile(symbols: list[sp.Symbol], expr: sp.Expr):
+    # Plain identifiers keep lambdify from dummifying names such as w_11^(2).
+    plain = [sp.Symbol(f"v{k}", real=True) for k in range(len(symbols))]
+    from .numeric import NUMPY_FUNCTIONS
+
+    return sp.lambdify(plain, expr.xreplace(dict(zip(symbols, plain, strict=True))),
+                       modules=[NUMPY_FUNCTIONS, "numpy"])
+
+
 class Meaning:
-    """Rewrites expressions of a derivation into leaves, with derivatives taken from scratch."""
+    """Values of nodes, local derivatives and ∂L/∂v at random points, from scratch."""
 
-    def __init__(self, derivation: Derivation) -> None:
+    def __init__(self, derivation: Derivation, points: int = _POINTS) -> None:
         self.d = derivation
-        self.graph = derivation.graph
+        self.graph = g = derivation.graph
         self._by_delta = {s: v for v, s in derivation.delta_symbols.items()}
-        self._adjoint: dict[sp.Symbol, sp.Expr] = {}
-        self._descendants = self._all_descendants()
-        self._order = {s: i for i, s in enumerate(self.graph.symbols)}
+        self._local_fn: dict[tuple[sp.Symbol, sp.Symbol], tuple] = {}
+        self._adjoints: list[dict[sp.Symbol, float]] = []
+        self.points = [self._forward(leaves) for leaves in self._random_leaves(points)]
+        self._adjoints = [{} for _ in self.points]
+        self._parents = {v: g.parents(v) for v in g.nodes}
 
-    def _all_descendants(self) -> dict[sp.Symbol, set[sp.Symbol]]:
-        out: dict[sp.Symbol, set[sp.Symbol]] = {}
-        children = self.d._children
-        for v in reversed(self.graph.symbols):
-            acc: set[sp.Symbol] = set()
-            for c in children[v]:
-                acc.add(c)
-                acc |= out[c]
-            out[v] = acc
+    def _random_leaves(self, n: int) -> list[dict[sp.Symbol, float]]:
+        # A fixed seed keeps rendering deterministic; magnitudes stay away from relu's kink.
+        g = self.graph
+        rng = np.random.default_rng(20230509)
+        out = []
+        for _ in range(n):
+            point = {}
+            for s in g.leaves:
+                v = float(rng.uniform(0.15, 0.85))
+                if g.kind(s) is not Kind.TARGET and rng.random() < 0.5:
+                    v = -v
+                point[s] = v
+            for group in g.one_hot_groups:  # a distribution that sums to one
+                total = sum(point[s] for s in group)
+                for s in group:
+                    point[s] /= total
+            out.append(point)
         return out
 
-    def adjoint(self, v: sp.Symbol) -> sp.Expr:
-        """∂L/∂v from the loss with v held free: no δ, no reverse mode, no textbook fdiff."""
-        if v not in self._adjoint:
+    def _forward(self, point: dict[sp.Symbol, float]) -> dict[sp.Symbol, float]:
+        for v, expr in self.graph.forward_equations():
+            args = sorted(expr.free_symbols, key=sp.default_sort_key)
+            point[v] = float(_compile(args, elementary(expr))(*(point[a] for a in args)))
+        return point
+
+    def local(self, a: sp.Symbol, b: sp.Symbol, k: int) -> float:
+        """∂a/∂b at point k, from a's expression in elementary functions."""
+        if (a, b) not in self._local_fn:
+            raw = sp.diff(elementary(self.graph.expr(a)), b)
+            args = sorted(raw.free_symbols, key=sp.default_sort_key)
+            self._local_fn[(a, b)] = (args, _compile(args, raw))
+        args, f = self._local_fn[(a, b)]
+        point = self.points[k]
+        return float(f(*(point[s] for s in args)))
+
+    def adjoint(self, v: sp.Symbol, k: int) -> float:
+        """∂L/∂v at point k by forward mode: a unit tangent at v carried to the loss."""
+        cache = self._adjoints[k]
+        if v not in cache:
             g = self.graph
-            subs: dict[sp.Symbol, sp.Expr] = {}
-            for u in g.nodes:  # expand only what lies after v, in terms of v
-                if u in self._descendants[v]:
-                    subs[u] = elementary(g.expr(u)).xreplace(subs)
-            loss = subs.get(g.loss_symbol, g.loss_symbol)
-            self._adjoint[v] = self._leaves(sp.diff(loss, v)) if loss != g.loss_symbol else (
-                sp.S.One if v == g.loss_symbol else sp.S.Zero
-            )
-        return self._adjoint[v]
+            tangent = {v: 1.0}
+            for u in g.nodes:
+                if u == v:
+                    continue
+                t = sum(self.local(u, p, k) * tangent[p] for p in self._parents[u] if p in tangent)
+                if t != 0.0 or any(p in tangent for p in self._parents[u]):
+                    tangent[u] = t
+            cache[v] = tangent.get(g.loss_symbol, 0.0) if v != g.loss_symbol else 1.0
+        return cache[v]
 
-    def _leaves(self, expr: sp.Expr) -> sp.Expr:
-        return elementary(self.graph.expand(expr))
+    def value(self, expr: sp.Expr, k: int) -> complex:
+        """``expr`` at point k."""
+        g, loss = self.graph, self.graph.loss_symbol
+        numbers: dict[sp.Basic, sp.Expr] = {}
+        for e in sp.preorder_traversal(expr):
+            if isinstance(e, sp.Derivative):
+                a, b = e.expr, e.variables[0]
+                numbers[e] = sp.Float(self.adjoint(b, k) if a == loss else self.local(a, b, k), 30)
+        for s in expr.free_symbols:
+            if s in self._by_delta:
+                numbers[s] = sp.Float(self.adjoint(self._by_delta[s], k), 30)
+            elif s in g:
+                numbers[s] = sp.Float(self.points[k][g.symbol(s)], 30)
+        return complex(sp.N(elementary(expr.xreplace(numbers)), 20))
 
-    def __call__(self, expr: sp.Expr) -> sp.Expr:
-        """``expr`` in inputs, targets and parameters only."""
+    def is_local(self, expr: sp.Expr) -> bool:
+        """No ∂L/∂v and no δ in it: it can be expanded into leaves and compared symbolically."""
+        loss = self.graph.loss_symbol
+        if any(s in self._by_delta for s in expr.free_symbols):
+            return False
+        return not any(isinstance(e, sp.Derivative) and e.expr == loss
+                       for e in sp.preorder_traversal(expr))
+
+    def expand(self, expr: sp.Expr) -> sp.Expr:
+        """A local expression in leaves and elementary functions."""
         g = self.graph
-        loss = g.loss_symbol
-
-        def derivative(e: sp.Derivative) -> sp.Expr:
-            (a, b), = [(e.expr, e.variables[0])]
-            if a == loss:
-                return self.adjoint(b)
-            return self._leaves(sp.diff(elementary(g.expr(a)), b))
-
-        expr = expr.replace(lambda e: isinstance(e, sp.Derivative), derivative)
-        expr = expr.xreplace(
-            {s: self.adjoint(v) for s, v in self._by_delta.items() if s in expr.free_symbols}
-        )
-        return self._leaves(expr)
+        expr = expr.replace(lambda e: isinstance(e, sp.Derivative),
+                            lambda e: sp.diff(elementary(g.expr(e.expr)), e.variables[0]))
+        return elementary(g.expand(expr))
 
 
-def _random_points(symbols: list[sp.Symbol], n: int) -> list[list[float]]:
-    # A fixed seed keeps rendering deterministic; values stay away from relu kinks at 0.
-    rng = np.random.default_rng(20230509)
-    pts = []
-    for _ in range(n):
-        vals = rng.uniform(0.15, 0.85, size=len(symbols)) * rng.choice([-1.0, 1.0], len(symbols))
-        pts.append([float(v) for v in vals])
-    return pts
+def verify(lhs: sp.Expr, rhs: sp.Expr, label: str, meaning: Meaning | None = None) -> Check:
+    """Decide lhs = rhs: identical, symbolically, else at the meaning's random points.
 
-
-def _positive_targets(symbols, graph):
-    from .graph import Kind
-
-    return [i for i, s in enumerate(symbols) if s in graph and graph.kind(s) is Kind.TARGET]
-
-
-def verify(lhs: sp.Expr, rhs: sp.Expr, label: str, graph=None) -> Check:
-    """Decide lhs = rhs (both in leaves): identical, symbolically, else at random points.
+    Without a ``meaning`` both sides are plain expressions (in any symbols).
 
     >>> x = sp.Symbol("x")
     >>> verify(sp.sin(x) ** 2 + sp.cos(x) ** 2, sp.S.One, "Pythagoras").method
@@ -142,35 +183,45 @@ def verify(lhs: sp.Expr, rhs: sp.Expr, label: str, graph=None) -> Check:
     """
     if lhs == rhs:
         return Check(label, "identical")
-    diff = elementary(lhs - rhs)
-    if sp.count_ops(diff) <= _SYMBOLIC_OPS:
-        try:
-            if sp.simplify(diff) == 0:
-                return Check(label, "symbolic")
-        except (TypeError, ValueError, NotImplementedError):  # pragma: no cover - SymPy gaps
-            pass
-    symbols = sorted((lhs.free_symbols | rhs.free_symbols), key=sp.default_sort_key)
-    from .numeric import NUMPY_FUNCTIONS
-
-    modules = [NUMPY_FUNCTIONS, "numpy"]
-    f_l = sp.lambdify(symbols, elementary(lhs), modules=modules)
-    f_r = sp.lambdify(symbols, elementary(rhs), modules=modules)
-    targets = _positive_targets(symbols, graph) if graph is not None else []
-    groups = [[symbols.index(s) for s in group if s in symbols]
-              for group in (graph.one_hot_groups if graph is not None else [])]
-    for point in _random_points(symbols, _POINTS):
-        for i in targets:  # targets are labels or probabilities: keep them in (0, 1)
-            point[i] = abs(point[i])
-        for group in groups:  # one-hot targets: a distribution that sums to one
-            total = sum(point[i] for i in group)
-            for i in group:
-                point[i] /= total
-        with np.errstate(all="ignore"):
-            a, b = complex(f_l(*point)), complex(f_r(*point))
-        if not (np.isfinite(a) and np.isfinite(b)) or abs(a - b) > _RTOL * max(1.0, abs(a), abs(b)):
-            where = ", ".join(f"{s}={v:.3g}" for s, v in zip(symbols, point, strict=True))
+    local = meaning is None or (meaning.is_local(lhs) and meaning.is_local(rhs))
+    if local:
+        a, b = (lhs, rhs) if meaning is None else (meaning.expand(lhs), meaning.expand(rhs))
+        if a == b:
+            return Check(label, "identical")
+        diff = elementary(a - b)
+        if sp.count_ops(diff) <= _SYMBOLIC_OPS:
+            try:
+                if sp.simplify(diff) == 0:
+                    return Check(label, "symbolic")
+            except (TypeError, ValueError, NotImplementedError):  # pragma: no cover
+                pass
+        if meaning is None:
+            return _numeric_free(a, b, label)
+    for k in range(len(meaning.points)):
+        left, right = meaning.value(lhs, k), meaning.value(rhs, k)
+        if not _agree(left, right):
+            where = ", ".join(f"{s}={v:.3g}" for s, v in meaning.points[k].items()
+                              if s in meaning.graph.leaves)
             raise VerificationError(
-                f"equation {label!r} does not hold: left side {a.real:.12g}, right side "
-                f"{b.real:.12g} at {where}"
+                f"equation {label!r} does not hold: left side {left.real:.12g}, right side "
+                f"{right.real:.12g} at {where}"
             )
+    return Check(label, "numeric")
+
+
+def _agree(a: complex, b: complex) -> bool:
+    finite = all(math.isfinite(x) for x in (a.real, a.imag, b.real, b.imag))
+    return finite and abs(a - b) <= _RTOL * max(1.0, abs(a), abs(b))
+
+
+def _numeric_free(a: sp.Expr, b: sp.Expr, label: str) -> Check:
+    symbols = sorted(a.free_symbols | b.free_symbols, key=sp.default_sort_key)
+    rng = np.random.default_rng(20230509)
+    for _ in range(_POINTS):
+        values = {s: sp.Float(rng.uniform(0.15, 0.85), 30) for s in symbols}
+        left = complex(sp.N(elementary(a).xreplace(values), 20))
+        right = complex(sp.N(elementary(b).xreplace(values), 20))
+        if not _agree(left, right):
+            raise VerificationError(f"equation {label!r} does not hold: {left.real:.12g} vs "
+                                    f"{right.real:.12g}")
     return Check(label, "numeric")
