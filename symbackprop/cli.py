@@ -198,6 +198,45 @@ def _example_text(ex) -> str:
     return "\n".join(out) + "\n"
 
 
+def cmd_grade(args) -> int:
+    from .derive import derive
+    from .grade import grade, load_claims, report
+
+    graph, values, spec = _load(args)
+    _need_values(graph, values, "grade")
+    claims = load_claims(args.claims)
+    rows = grade(derive(graph), values, claims,
+                 learning_rate=args.learning_rate or spec.learning_rate or 0.1)
+    write_output(report(rows), args.output)
+    return EXIT_OK if all(r.ok for r in rows) else EXIT_FAILED
+
+
+def cmd_exercises(args) -> int:
+    from .exercises import exercise_sheets
+    from .render import compile_pdf
+
+    progress = Progress(None if not args.quiet else False)
+    graph, _values, spec = _load(args)
+    progress(f"drawing {args.count} sets of values (seed {args.seed}) and working them out")
+    problems, answers = exercise_sheets(
+        graph, args.count, args.seed,
+        learning_rate=args.learning_rate or spec.learning_rate or 0.1,
+        digits=args.digits if args.digits is not None else (spec.digits or 3),
+        rounding=args.rounding, title=args.title or "", templates=args.templates,
+    )
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file; -o takes a folder for the two sheets")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in (("exercises", problems), ("answers", answers)):
+        if args.pdf:
+            progress(f"compiling {name}.pdf")
+            compile_pdf(text, out / f"{name}.pdf")
+        write_output(text, str(out / f"{name}.tex"))
+        print(f"wrote {out / (name + '.tex')}" + (f" and {name}.pdf" if args.pdf else ""))
+    return EXIT_OK
+
+
 def cmd_demo(args) -> int:
     from .derive import derive
     from .mlp import mlp
@@ -296,6 +335,25 @@ def _parser() -> argparse.ArgumentParser:
     fmt.add_argument("--markdown", action="store_true", help="as Markdown")
     e.set_defaults(func=cmd_example)
 
+    gr = sub.add_parser("grade", help="check a hand calculation's numbers, line by line")
+    common(gr)
+    gr.add_argument("claims", metavar="CLAIMS",
+                    help="a TOML file with a [claims] table, e.g. z1 = 0.47, \"dL/dw5\" = -0.01")
+    gr.add_argument("--learning-rate", type=float, help="η for claimed updates (default: the spec's)")
+    gr.set_defaults(func=cmd_grade)
+
+    ex = sub.add_parser("exercises", help="a problem sheet and its answer key, with random values")
+    common(ex, "folder for exercises.tex and answers.tex (default: exercises)")
+    numbers(ex)
+    ex.set_defaults(rounding="by_hand")
+    ex.add_argument("--count", type=int, default=4, help="how many exercises (default 4)")
+    ex.add_argument("--seed", type=int, default=0, help="random seed: the same seed, the same sheets")
+    ex.add_argument("--pdf", action="store_true", help="also compile both to PDF")
+    ex.add_argument("--templates", metavar="DIR", help="a folder of templates overriding ours")
+    ex.add_argument("--title", help="the sheets' title")
+    ex.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    ex.set_defaults(func=cmd_exercises, output="exercises")
+
     dm = sub.add_parser("demo", help="write seed 000's notes (and PDFs where TeX is present)")
     dm.add_argument("-o", "--output", metavar="DIR", default="symbackprop-demo",
                     help="folder to write into (default: symbackprop-demo)")
@@ -307,6 +365,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    from .grade import ClaimsError
     from .graph import GraphError
     from .render import RenderError
     from .verify import VerificationError
@@ -327,7 +386,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RenderError as err:
         print(f"symbackprop: {err}", file=sys.stderr)
         return EXIT_FAILED
-    except (UserError, GraphError, *spec_error, ValueError, OSError) as err:
+    except BrokenPipeError:
+        # The reader went away (| head); nothing more to say, and nothing to complain about.
+        sys.stderr.close()
+        return EXIT_OK
+    except (UserError, GraphError, ClaimsError, *spec_error, ValueError, OSError) as err:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(f"symbackprop: error: {message}", file=sys.stderr)
         return EXIT_INPUT

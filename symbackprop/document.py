@@ -14,6 +14,7 @@ added; a failure stops the build with the equation's name. Everything here is st
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -38,6 +39,7 @@ __all__ = [
     "build_document",
 ]
 
+_DOUBLE_PARENS = re.compile(r"\\left\(\\left\((-?[0-9.]+)\\right\)\\right\)")
 #: A chain with more paths than this is shown in δ form only (it would not fit a page).
 MAX_SHOWN_PATHS = 4
 #: Sums with more terms than this are broken across lines.
@@ -181,7 +183,9 @@ class _Builder:
         self.methods["numbers"] = self.methods.get("numbers", 0) + 1
         steps = [Step([self.tex(symbolic)])]
         if symbolic.free_symbols and not isinstance(symbolic, sp.Symbol):
-            steps.append(Step([printer(symbolic)]))
+            # A negative number is parenthesised; inside σ(…) that would double the brackets.
+            substituted = _DOUBLE_PARENS.sub(r"\\left(\1\\right)", printer(symbolic))
+            steps.append(Step([Tex(substituted)]))
         steps.append(Step([Tex(ex.show(value))], relation))
         return Equation(label, lhs, steps, _METHOD_WORDS["numbers"])
 
@@ -202,7 +206,9 @@ class _Builder:
         if self.options.get("contrast"):
             sections.append(self.contrast())
         if self.options.get("appendix", True):
-            sections.append(self.appendix())
+            appendix = self.appendix()
+            if appendix.subsections:
+                sections.append(appendix)
         checked = sum(self.methods.values())
         return Document(self.options.get("title") or self.g.title, self.options.get("author", ""),
                         getattr(getattr(self.g, "notation", None), "name", "custom"), sections,
@@ -294,7 +300,9 @@ class _Builder:
                     continue  # no gradient flows into data
                 if c in self.d.deltas:
                     local = self.d.local(c, v)
-                    eqs.append(self.equation(f"d{c}/d{v}", sp.Derivative(c, v), local))
+                    lhs = sp.Derivative(c, v)
+                    eqs.append(self.equation(f"d{c}/d{v}", self._as_local(lhs), local,
+                                             lhs_tex=self.tex(lhs)))
         s.blocks.append(Equations(eqs, columns=3 if len(eqs) > 8 else 1))
         return s
 
@@ -387,6 +395,13 @@ class _Builder:
                     for l in range(net.depth, 0, -1)]  # noqa: E741
         return [("Parameters", self.g.parameters)]
 
+    def _as_local(self, expr: sp.Expr) -> sp.Expr:
+        """∂L/∂v on an edge or as a chain's factor is L's own partial derivative; Meaning reads
+        ∂L/∂v as the total one, which differs where v also reaches L another way (weight decay)."""
+        L = self.g.loss_symbol
+        return expr.replace(lambda e: isinstance(e, sp.Derivative) and e.expr == L,
+                            lambda e: sp.diff(elementary(self.g.expr(L)), e.variables[0]))
+
     def _gradient_equation(self, p: sp.Symbol) -> Equation:
         d, t, L = self.d, self.tex, self.g.loss_symbol
         lhs = sp.Derivative(L, p)
@@ -397,7 +412,7 @@ class _Builder:
         if len(chain) <= MAX_SHOWN_PATHS:
             symbolic = [t.product([f.derivative for f in path], sep=" ") for path in chain.paths]
             results = [t.product([f.result for f in path]) for path in chain.paths]
-            rhs.append((chain.symbolic(), self._lines(symbolic)))
+            rhs.append((self._as_local(chain.symbolic()), self._lines(symbolic)))
             rhs.append((chain.expr(), self._lines(results)))
         form = d.gradient(p, form="delta")
         rhs.append((form, Tex(self._delta_form_tex(form))))
@@ -615,7 +630,8 @@ class _Builder:
         for v in self.g.nodes:
             e = self.g.expr(v)
             acts |= {type(f).__name__ for f in sp.preorder_traversal(e) if isinstance(f, sp.Function)}
-        s.subsections.append(self._sigmoid_appendix())
+        if acts & {"sigmoid", "softplus"}:  # softplus' is σ
+            s.subsections.append(self._sigmoid_appendix())
         if "tanh" in acts:
             s.subsections.append(self._tanh_appendix())
         if "softmax" in acts and self.g.one_hot_groups:

@@ -65,6 +65,8 @@ def escape_latex(text: str) -> str:
     '50\\\\% of \\\\textbackslash{}input\\\\{x\\\\}'
     """
     text = "".join(ch for ch in str(text) if ch.isprintable() or ch in "\n\t")
+    # A blank line is \par, which ends \title{...} or \author{...} with an error: keep one newline.
+    text = re.sub(r"\n\s*\n", "\n", text)
     return _LATEX_RE.sub(lambda m: _LATEX_SPECIALS[m.group()], text)
 
 
@@ -78,6 +80,7 @@ def escape_markdown(text: str) -> str:
     'a\\\\_b \\\\$x\\\\$'
     """
     text = "".join(ch for ch in str(text) if ch.isprintable() or ch in "\n\t")
+    text = re.sub(r"\s*\n\s*", " ", text)  # a newline would end a heading or an *emphasis*
     return _MD_RE.sub(r"\\\1", text)
 
 

@@ -1,0 +1,90 @@
+"""Exercise sheets: random values for a network, a problem sheet and its answer key.
+
+The answers are worked examples, so every number in the key is computed and checked like the
+numbers in the notes. The same seed gives the same sheets.
+
+>>> import symbackprop as sb
+>>> sets = draw_values(sb.mlp([2, 2, 1]), count=2, seed=7)
+>>> len(sets), sorted(sets[0]) == sorted(s.name for s in sb.mlp([2, 2, 1]).leaves)
+(2, True)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .derive import derive
+from .document import build_document
+from .graph import Graph, Kind
+from .mlp import MLP
+from .numeric import worked_example
+from .render import environment
+
+__all__ = ["draw_values", "exercise_sheets"]
+
+
+def draw_values(graph: Graph, count: int, seed: int) -> list[dict[str, float]]:
+    """``count`` sets of values with few digits, so that they can be worked by hand."""
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 200:
+        raise ValueError(f"count must be an integer from 1 to 200, got {count!r}")
+    rng = np.random.default_rng(seed)
+    loss = getattr(graph, "loss_name", "")
+    one_hot = {s for group in graph.one_hot_groups for s in group}
+    sets = []
+    for _ in range(count):
+        values: dict[str, float] = {}
+        for s in graph.leaves:
+            kind = graph.kind(s)
+            if kind is Kind.INPUT:
+                values[s.name] = round(float(rng.uniform(-1, 1)), 1)
+            elif kind is Kind.PARAMETER:
+                values[s.name] = round(float(rng.uniform(-1, 1)), 2)
+            elif s not in one_hot:
+                values[s.name] = float(rng.integers(0, 2)) if loss == "bce" else \
+                    round(float(rng.uniform(0, 1)), 1)
+        for group in graph.one_hot_groups:
+            hot = int(rng.integers(0, len(group)))
+            values.update({s.name: float(k == hot) for k, s in enumerate(group)})
+        sets.append(values)
+    return sets
+
+
+def exercise_sheets(
+    graph: Graph,
+    count: int,
+    seed: int,
+    *,
+    learning_rate: float = 0.1,
+    digits: int = 3,
+    rounding: str = "by_hand",
+    title: str = "",
+    templates: str | Path | None = None,
+) -> tuple[str, str]:
+    """(problem sheet, answer key) as LaTeX documents."""
+    d = derive(graph)
+    examples = [worked_example(d, v, learning_rate=learning_rate, digits=digits, rounding=rounding)
+                for v in draw_values(graph, count, seed)]
+    docs = [build_document(d, ex, appendix=False) for ex in examples]
+    worked = [next(s for s in doc.sections if s.title == "A worked example") for doc in docs]
+    network = docs[0].sections[0]
+    t = docs[0]
+    from .latex import TexPrinter
+
+    tex = TexPrinter(d)
+    problems = []
+    for ex in examples:
+        given = [(tex(s), f"{ex.values[s.name]:g}") for s in graph.leaves]
+        problems.append({"given": given})
+    params = ", ".join(tex(p) for p in graph.parameters[:8]) + (
+        r", \ldots" if len(graph.parameters) > 8 else "")
+    env = environment(templates=templates)
+    context = dict(
+        title=title or f"Exercises: {graph.title}", network=network, problems=problems,
+        worked=worked, learning_rate=f"{learning_rate:g}", digits=digits, params=params,
+        loss=tex(graph.loss_symbol), seed=seed, check_statement=t.check_statement,
+        layered=isinstance(graph, MLP),
+    )
+    template = env.get_template("exercises.tex.j2")
+    return (template.render(answers=False, **context), template.render(answers=True, **context))
