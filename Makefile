@@ -31,3 +31,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist demo *.egg-info .pytest_cache .ruff_cache .hypothesis
+
+gallery: $(STAMP)
+	$(BIN)/python docs/examples/make_gallery.py

@@ -42,6 +42,8 @@ __all__ = [
 _DOUBLE_PARENS = re.compile(r"\\left\(\\left\((-?[0-9.]+)\\right\)\\right\)")
 #: A chain with more paths than this is shown in δ form only (it would not fit a page).
 MAX_SHOWN_PATHS = 4
+#: A formula longer than this (in LaTeX characters) would run off the page: it is left out.
+MAX_LINE = 160
 #: Sums with more terms than this are broken across lines.
 TERMS_PER_LINE = 4
 
@@ -323,7 +325,8 @@ class _Builder:
             rec = delta.recursion
             rhs.append((rec, self._delta_recursion_tex(v, rec)))
             notes = {}
-            if delta.value != rec and sp.count_ops(delta.value) <= 40:
+            if delta.value != rec and sp.count_ops(delta.value) <= 40 \
+                    and len(t(delta.value)) <= MAX_LINE:
                 if delta.assumes:
                     group = next(gr for gr in g.one_hot_groups
                                  if set(gr) <= d.exact_value(v).free_symbols)
@@ -810,14 +813,15 @@ def _tikz_mlp(net: MLP, t: TexPrinter) -> Tex:
 
 
 def _tikz_graph(d: Derivation, t: TexPrinter) -> Tex:
+    """Inputs, nodes and the loss in columns by depth; a node's parameters are its label."""
     g = d.graph
     depth: dict[sp.Symbol, int] = {}
     for s in g.symbols:
-        parents = g.parents(s)
+        parents = [p for p in g.parents(s) if g.kind(p) is not Kind.PARAMETER]
         depth[s] = 1 + max((depth[p] for p in parents), default=-1)
     columns: dict[int, list[sp.Symbol]] = {}
     for s in g.symbols:
-        if g.kind(s) in (Kind.TARGET,):
+        if g.kind(s) in (Kind.TARGET, Kind.PARAMETER):
             continue
         columns.setdefault(depth[s], []).append(s)
     lines = [r"\begin{tikzpicture}[>=stealth, unit/.style={circle, draw, minimum size=9mm, "
@@ -828,7 +832,11 @@ def _tikz_graph(d: Derivation, t: TexPrinter) -> Tex:
             ids[s] = f"v{len(ids)}"
             y = (len(syms) - 1) / 2 - k
             style = "unit" if g.kind(s) in (Kind.NODE, Kind.LOSS) else "unit, dashed"
-            lines.append(rf"\node[{style}] ({ids[s]}) at ({c * 2.6:.2f},{y * 1.4:.2f}) "
+            params = [p for p in g.parents(s) if g.kind(p) is Kind.PARAMETER]
+            if params:
+                names = ", ".join(t(p) for p in params)
+                style += rf", label={{[font=\scriptsize]above:${names}$}}"
+            lines.append(rf"\node[{style}] ({ids[s]}) at ({c * 2.6:.2f},{y * 1.6:.2f}) "
                          rf"{{${t(s)}$}};")
     for s in g.nodes:
         for p in g.parents(s):
