@@ -1,0 +1,42 @@
+"""Shared fixtures and the hypothesis profile of the test suite."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import symbackprop as sb
+
+# Reproducible property tests: the same examples on every run and every machine, no deadline
+# (deriving a deep net takes a while on a small CI box; speed is not what these tests judge).
+settings.register_profile(
+    "ci",
+    deadline=None,
+    derandomize=True,
+    max_examples=25,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+#: Seed 000's numbers: inputs, label and the six initial weights of its 2-2-1 network.
+SEED000_VALUES = dict(x1=0.5, x2=0.3, y=1.0, w1=0.7, w2=0.3, w3=0.4, w4=0.6, w5=0.55, w6=0.45)
+
+
+@pytest.fixture
+def seed000_values() -> dict[str, float]:
+    """A fresh copy of seed 000's values (tests may change it freely)."""
+    return dict(SEED000_VALUES)
+
+
+@pytest.fixture(scope="session")
+def seed000_net() -> sb.MLP:
+    """Seed 000's network: 2-2-1, sigmoid everywhere, MSE, no biases, sequential names."""
+    return sb.mlp([2, 2, 1], activation="sigmoid", loss="mse", bias=False, notation="sequential")
+
+
+@pytest.fixture(scope="session")
+def seed000_derivation(seed000_net) -> sb.Derivation:
+    return sb.derive(seed000_net)

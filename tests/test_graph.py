@@ -1,0 +1,199 @@
+"""The Graph API: declaring leaves, nodes and a loss; validation; structure queries."""
+
+from __future__ import annotations
+
+import pytest
+import sympy as sp
+
+import symbackprop as sb
+from symbackprop import Graph, GraphError, Kind
+
+
+def small_graph() -> tuple[Graph, dict[str, sp.Symbol]]:
+    g = Graph(title="small")
+    x = g.input("x")
+    w = g.parameter("w")
+    y = g.target("y")
+    b = g.parameter("b")
+    z = g.node("z", w * x + b)
+    a = g.node("a", sb.sigmoid(z))
+    L = g.loss("L", (y - a) ** 2)
+    return g, dict(x=x, w=w, y=y, b=b, z=z, a=a, L=L)
+
+
+def test_declarations_return_real_symbols_named_as_declared():
+    _, s = small_graph()
+    for name, symbol in s.items():
+        assert isinstance(symbol, sp.Symbol)
+        assert symbol.name == name
+        assert symbol.is_real
+
+
+def test_kinds_in_declaration_order():
+    g, s = small_graph()
+    assert g.inputs == [s["x"]]
+    assert g.targets == [s["y"]]
+    assert g.parameters == [s["w"], s["b"]]
+    assert g.nodes == [s["z"], s["a"], s["L"]]
+    assert g.leaves == [s["x"], s["w"], s["y"], s["b"]]
+    assert g.symbols == [s[k] for k in ("x", "w", "y", "b", "z", "a", "L")]
+    assert g.loss_symbol == s["L"]
+    assert g.kind(s["x"]) is Kind.INPUT
+    assert g.kind("w") is Kind.PARAMETER
+    assert g.kind(s["y"]) is Kind.TARGET
+    assert g.kind("z") is Kind.NODE
+    assert g.kind("L") is Kind.LOSS
+
+
+def test_expressions_and_forward_equations():
+    g, s = small_graph()
+    assert g.expr(s["z"]) == s["w"] * s["x"] + s["b"]
+    assert g.expr("a") == sb.sigmoid(s["z"])
+    assert g.forward_equations() == [
+        (s["z"], s["w"] * s["x"] + s["b"]),
+        (s["a"], sb.sigmoid(s["z"])),
+        (s["L"], (s["y"] - s["a"]) ** 2),
+    ]
+    with pytest.raises(GraphError, match="no expression"):
+        g.expr(s["x"])
+
+
+def test_symbol_lookup():
+    g, s = small_graph()
+    assert g.symbol("w") is s["w"]
+    assert g.symbol(s["w"]) is s["w"]
+    assert "w" in g and s["w"] in g and "nope" not in g
+    with pytest.raises(GraphError, match="'nope'"):
+        g.symbol("nope")
+    # A symbol of the same name but other assumptions is not this graph's symbol.
+    with pytest.raises(GraphError, match="not a symbol of this graph"):
+        g.symbol(sp.Symbol("w"))
+
+
+def test_undeclared_symbol_is_named():
+    g = Graph()
+    x = g.input("x")
+    q, r = sp.symbols("q r", real=True)
+    with pytest.raises(GraphError, match=r"undeclared symbols: q, r"):
+        g.node("z", q * x + r)
+    # nothing was declared by the failed call
+    assert "z" not in g
+    g.node("z", 2 * x)
+
+
+def test_duplicate_name():
+    g = Graph()
+    g.input("x")
+    with pytest.raises(GraphError, match="'x' is declared twice"):
+        g.parameter("x")
+    with pytest.raises(GraphError, match="declared twice"):
+        g.node("x", sp.Integer(1))
+
+
+@pytest.mark.parametrize(
+    "name", ["", "1x", "a b", "x-y", "_x", "x\n", "δ", "x" * 65, "x;import os", None, 3]
+)
+def test_invalid_names(name):
+    g = Graph()
+    with pytest.raises(GraphError, match="invalid name"):
+        g.input(name)
+
+
+@pytest.mark.parametrize("name", ["x", "x1", "w_12^(1)", "W^[2]_11", "h1'", "A.b,c"])
+def test_valid_names_with_index_punctuation(name):
+    g = Graph()
+    assert g.input(name).name == name
+
+
+@pytest.mark.parametrize("bad", ["x*2", b"x", None, True, [1], 1j])
+def test_expressions_must_be_sympy_or_numbers(bad):
+    g = Graph()
+    g.input("x")
+    with pytest.raises(GraphError, match="must be a SymPy expression or a number"):
+        g.node("z", bad)
+
+
+def test_numbers_become_sympy_numbers():
+    g = Graph()
+    assert g.expr(g.node("c", 3)) == sp.Integer(3)
+    assert g.expr(g.node("d", 0.5)) == sp.Float(0.5)
+
+
+def test_missing_loss():
+    g = Graph()
+    w = g.parameter("w")
+    g.node("z", 2 * w)
+    with pytest.raises(GraphError, match="no loss"):
+        _ = g.loss_symbol
+    with pytest.raises(GraphError, match="no loss"):
+        sb.derive(g)
+
+
+def test_constant_loss_is_refused():
+    g = Graph()
+    g.parameter("w")
+    g.loss("L", sp.Integer(2))
+    with pytest.raises(GraphError, match="constant"):
+        sb.derive(g)
+
+
+def test_nothing_after_the_loss():
+    g = Graph()
+    w = g.parameter("w")
+    g.loss("L", w**2)
+    with pytest.raises(GraphError, match="loss is already set"):
+        g.parameter("v")
+
+
+def test_parents_and_children():
+    g = Graph()
+    x = g.input("x")
+    w = g.parameter("w")
+    a = g.node("a", w * x)
+    b = g.node("b", sb.tanh(a))
+    c = g.node("c", a * b + w)
+    L = g.loss("L", c**2)
+    assert g.parents(c) == [w, a, b]
+    assert g.parents(x) == []
+    assert g.children(w) == [a, c]
+    assert g.children(a) == [b, c]
+    assert g.children("b") == [c]
+    assert g.children(L) == []
+
+
+def test_expand_removes_every_node_symbol():
+    g, s = small_graph()
+    expanded = g.expand(s["L"])
+    assert expanded == (s["y"] - sb.sigmoid(s["w"] * s["x"] + s["b"])) ** 2
+    assert expanded.free_symbols <= set(g.leaves)
+    assert g.expand(s["a"] * s["z"]) == sb.sigmoid(s["w"] * s["x"] + s["b"]) * (
+        s["w"] * s["x"] + s["b"]
+    )
+    assert g.expand(s["w"]) == s["w"]
+
+
+def test_latex_names():
+    g = Graph()
+    x = g.input("x1", latex="x_{1}")
+    w = g.parameter("w")
+    assert g.latex_name(x) == "x_{1}"
+    assert g.latex_name(w) is None
+    g.set_latex(w, r"\omega")
+    assert g.latex_name("w") == r"\omega"
+
+
+def test_targets_sum_to_one():
+    g = Graph()
+    y1, y2 = g.target("y1"), g.target("y2")
+    x = g.input("x")
+    g.targets_sum_to_one()
+    assert g.one_hot_groups == [(y1, y2)]
+    with pytest.raises(GraphError, match="not a target"):
+        g.targets_sum_to_one([y1, x])
+
+
+def test_default_delta_nodes_are_all_nodes_but_the_loss():
+    g, s = small_graph()
+    assert g.delta_nodes == [s["z"], s["a"]]
+    assert g.delta_key(s["z"]) is None
+    assert g.delta_latex(s["z"]) is None

@@ -1,0 +1,309 @@
+"""Numbers from a derivation: the evaluator, finite-difference checks, worked examples."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symbackprop as sb
+from symbackprop.numeric import NUMPY_FUNCTIONS, round_half_up
+
+
+def sig(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+def seed000_by_hand(v: dict[str, float]) -> dict[str, float]:
+    """Seed 000's forward pass and ∂L/∂w5, ∂L/∂w1 written out with math (no engine code)."""
+    z1 = v["w1"] * v["x1"] + v["w3"] * v["x2"]
+    z2 = v["w2"] * v["x1"] + v["w4"] * v["x2"]
+    h1, h2 = sig(z1), sig(z2)
+    z3 = v["w5"] * h1 + v["w6"] * h2
+    yhat = sig(z3)
+    L = (v["y"] - yhat) ** 2
+    dz3 = -2 * (v["y"] - yhat) * yhat * (1 - yhat)
+    return dict(
+        z1=z1, z2=z2, h1=h1, h2=h2, z3=z3, yhat=yhat, L=L,
+        dw5=dz3 * h1, dw6=dz3 * h2, dw1=dz3 * v["w5"] * h1 * (1 - h1) * v["x1"],
+    )
+
+
+# -- evaluate ------------------------------------------------------------------------------------
+def test_evaluate_returns_nodes_loss_and_gradients(seed000_derivation, seed000_values):
+    ev = seed000_derivation.evaluate(seed000_values)
+    assert list(ev.nodes) == ["z1", "z2", "h1", "h2", "z3", "yhat", "L"]
+    assert list(ev.gradients) == ["w1", "w2", "w3", "w4", "w5", "w6"]
+    assert set(ev.deltas) >= {"z1", "z2", "z3"}
+    assert ev.loss == ev.nodes["L"]
+    ref = seed000_by_hand(seed000_values)
+    for name in ("z1", "z2", "h1", "h2", "z3", "yhat", "L"):
+        assert ev.nodes[name] == pytest.approx(ref[name], rel=1e-13)
+    for name in ("w5", "w6", "w1"):
+        assert ev.gradients[name] == pytest.approx(ref["d" + name], rel=1e-12)
+    assert all(isinstance(x, float) for x in [*ev.nodes.values(), *ev.gradients.values()])
+
+
+def test_loss_only(seed000_derivation, seed000_values):
+    assert seed000_derivation.evaluator.loss(seed000_values) == pytest.approx(
+        seed000_by_hand(seed000_values)["L"], rel=1e-13
+    )
+
+
+def test_symbols_as_keys(seed000_net, seed000_derivation, seed000_values):
+    by_symbol = {seed000_net.symbol(k): v for k, v in seed000_values.items()}
+    assert seed000_derivation.evaluate(by_symbol).gradients == (
+        seed000_derivation.evaluate(seed000_values).gradients
+    )
+
+
+def test_arrays_broadcast_elementwise(seed000_derivation, seed000_values):
+    d = seed000_derivation
+    batch = dict(seed000_values)
+    batch["x1"] = np.linspace(-1.0, 1.0, 5)
+    batch["y"] = np.array([0.0, 1.0, 0.0, 1.0, 0.5])
+    ev = d.evaluate(batch)
+    for table in (ev.nodes, ev.gradients, ev.deltas):
+        for name, value in table.items():
+            assert isinstance(value, np.ndarray), name
+            assert value.shape == (5,), name
+    assert ev.loss.shape == (5,)
+    for k in range(5):
+        one = dict(batch, x1=float(batch["x1"][k]), y=float(batch["y"][k]))
+        single = d.evaluate(one)
+        for name, value in single.gradients.items():
+            assert ev.gradients[name][k] == pytest.approx(value, rel=1e-14, abs=1e-300)
+        assert ev.loss[k] == pytest.approx(single.loss, rel=1e-14)
+
+
+def test_constant_gradient_broadcasts_too():
+    g = sb.Graph()
+    x, w, u, y = g.input("x"), g.parameter("w"), g.parameter("u"), g.target("y")
+    g.loss("L", (y - w * x) ** 2)
+    d = sb.derive(g)
+    ev = d.evaluate(dict(x=np.arange(4.0), w=0.5, u=1.0, y=1.0))
+    assert ev.gradients["u"].shape == (4,)
+    assert np.all(ev.gradients["u"] == 0.0)
+    assert np.allclose(ev.gradients["w"], -2 * (1.0 - 0.5 * np.arange(4.0)) * np.arange(4.0))
+    del u
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (dict(add={"w7": 0.1}), "w7"),
+        (dict(drop="w3"), "missing for: w3"),
+        (dict(drop="y"), "missing for: y"),
+        (dict(add={"z1": 0.5}), "z1"),
+        (dict(add={"w1": "0.7"}), "w1"),
+        (dict(add={"w1": True}), "w1"),
+        (dict(add={"w1": None}), "w1"),
+    ],
+)
+def test_bad_values_name_the_culprit(seed000_derivation, seed000_values, change, message):
+    values = dict(seed000_values)
+    values.update(change.get("add", {}))
+    values.pop(change.get("drop", ""), None)
+    with pytest.raises(ValueError, match=message):
+        seed000_derivation.evaluate(values)
+
+
+def test_generated_source(seed000_derivation):
+    src = seed000_derivation.evaluator.source
+    for line in [
+        "z1 = w1*x1 + w3*x2",
+        "z2 = w2*x1 + w4*x2",
+        "h1 = sigmoid(z1)",
+        "z3 = h1*w5 + h2*w6",
+        "yhat = sigmoid(z3)",
+        "L = (y - yhat)**2",
+        "delta_z3 = ",
+        "delta_z1 = ",
+        "dL_dw5 = delta_z3*h1",
+        "dL_dw1 = delta_z1*x1",
+    ]:
+        assert line in src, line
+    # the forward pass comes before the backward pass, and δ of z3 before δ of z1
+    assert src.index("L = ") < src.index("delta_z3 = ") < src.index("delta_z1 = ")
+    assert "exp(" not in src
+
+
+def test_identifiers_for_punctuated_names():
+    net = sb.mlp([2, 2, 1], bias=True, notation="layered")
+    d = sb.derive(net)
+    values = {s.name: 0.1 * k for k, s in enumerate(net.leaves, start=1)}
+    ev = d.evaluate(values)
+    assert "w_12^(1)" in ev.gradients and "S_1^(2)" in ev.nodes
+    compile(d.evaluator.source, "<evaluator>", "exec")
+    assert sb.check_gradients(d, values).ok
+
+
+def test_sigmoid_bce_gradient_is_finite_when_the_output_saturates():
+    # z = 40 rounds σ(z) to 1.0: the code must use δ_z = ŷ − y, not δ_ŷ · ŷ(1 − ŷ) = (−inf)·0.
+    net = sb.mlp([1, 1], activation="sigmoid", loss="bce")
+    d = sb.derive(net)
+    ev = d.evaluate(dict(x1=2.0, w1=20.0, y=0.25))
+    assert ev.nodes["yhat"] == 1.0
+    assert ev.gradients["w1"] == pytest.approx((1.0 - 0.25) * 2.0, rel=1e-12)
+    assert "delta_z1 = -y + yhat" in d.evaluator.source
+
+
+# -- numpy implementations ---------------------------------------------------------------------
+def test_numpy_functions_match_sympy():
+    z = sp.Symbol("z", real=True)
+    xs = np.array([-3.5, -0.2, 0.4, 2.9])
+    cases = {
+        "sigmoid": sb.sigmoid(z),
+        "softplus": sb.softplus(z),
+        "relu": sb.relu(z),
+    }
+    for name, expr in cases.items():
+        for x in xs:
+            expected = float(expr.subs(z, sp.Float(x)).evalf(30))
+            assert NUMPY_FUNCTIONS[name](x) == pytest.approx(expected, rel=1e-14), name
+    assert NUMPY_FUNCTIONS["leaky_relu"](-2.0, 0.01) == pytest.approx(-0.02)
+    assert NUMPY_FUNCTIONS["leaky_relu"](3.0, 0.01) == 3.0
+    p = [NUMPY_FUNCTIONS["softmax"](k, 1.0, 2.0, 3.0) for k in (1, 2, 3)]
+    assert sum(p) == pytest.approx(1.0)
+    assert p[2] == pytest.approx(math.exp(3) / (math.exp(1) + math.exp(2) + math.exp(3)))
+
+
+def test_numpy_functions_are_stable_at_extremes():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert NUMPY_FUNCTIONS["sigmoid"](-1000.0) == 0.0
+        assert NUMPY_FUNCTIONS["sigmoid"](1000.0) == 1.0
+        assert NUMPY_FUNCTIONS["softplus"](1000.0) == 1000.0
+        assert NUMPY_FUNCTIONS["softmax"](1, 1000.0, 0.0) == 1.0
+
+
+# -- finite differences ------------------------------------------------------------------------
+def test_check_gradients_seed000(seed000_derivation, seed000_values):
+    result = sb.check_gradients(seed000_derivation, seed000_values)
+    assert result.ok
+    assert result.max_error < 1e-6
+    assert [r.name for r in result.rows] == ["w1", "w2", "w3", "w4", "w5", "w6"]
+    assert result.skipped == []
+    ref = seed000_by_hand(seed000_values)
+    row = {r.name: r for r in result.rows}["w5"]
+    assert row.engine == pytest.approx(ref["dw5"], rel=1e-12)
+    assert row.finite_difference == pytest.approx(ref["dw5"], rel=1e-6)
+    assert "all gradients agree" in str(result)
+
+
+def test_check_gradients_accepts_a_graph(seed000_net, seed000_values):
+    assert sb.check_gradients(seed000_net, seed000_values).ok
+
+
+def test_check_gradients_on_a_batch(seed000_derivation, seed000_values):
+    batch = dict(seed000_values, x2=np.array([-1.0, 0.0, 0.3, 2.0]))
+    assert sb.check_gradients(seed000_derivation, batch).ok
+
+
+def test_wrong_delta_is_caught(seed000_net, seed000_values):
+    d = sb.derive(seed000_net)  # a private derivation: it is tampered with
+    z1 = seed000_net.pre(1, 1)
+    assert "evaluator" not in d.__dict__  # the evaluator is built after the tampering
+    d.deltas[z1] = 2 * d.deltas[z1]  # as if σ' had been taken twice
+    result = sb.check_gradients(d, seed000_values)
+    assert not result.ok
+    bad = sorted(r.name for r in result.rows if not r.ok)
+    assert bad == ["w1", "w3"]  # exactly the weights into z1
+    assert "WRONG" in str(result) and "SOME GRADIENTS DISAGREE" in str(result)
+
+
+def test_wrong_parameter_gradient_is_caught(seed000_net, seed000_values):
+    d = sb.derive(seed000_net)
+    w6 = seed000_net.weight(2, 2, 1)
+    h1 = seed000_net.symbol("h1")
+    d.deltas[w6] = d.deltas[w6].xreplace({seed000_net.symbol("h2"): h1})  # wrong input
+    result = sb.check_gradients(d, seed000_values)
+    assert [r.name for r in result.rows if not r.ok] == ["w6"]
+
+
+def test_relu_kink_rows_are_skipped_with_a_reason():
+    net = sb.mlp([2, 2, 1], activation="relu")
+    d = sb.derive(net)
+    # z1 = w1*x1 + w3*x2 = 0.5*0.4 - 0.5*0.4 = 0 exactly: h1 sits on relu's kink
+    values = dict(x1=0.4, x2=0.4, y=1.0, w1=0.5, w2=0.3, w3=-0.5, w4=0.6, w5=0.55, w6=0.45)
+    assert d.evaluate(values).nodes["z1"] == 0.0
+    result = sb.check_gradients(d, values)
+    skipped = {r.name: r.skipped for r in result.skipped}
+    assert set(skipped) == {"w1", "w3"}  # the weights that move z1 off 0
+    for reason in skipped.values():
+        assert "kink" in reason and "w1*x1 + w3*x2" in reason
+    # the other rows are still compared with finite differences
+    checked = [r for r in result.rows if not r.skipped]
+    assert [r.name for r in checked] == ["w2", "w4", "w5", "w6"]
+    assert all(np.isfinite(r.finite_difference) for r in checked)
+    assert result.ok
+    assert "skipped" in str(result)
+
+
+def test_relu_kink_crossed_by_the_step_is_skipped():
+    net = sb.mlp([1, 1], activation="relu")
+    d = sb.derive(net)
+    values = dict(x1=1.0, w1=1e-9, y=1.0)  # a step of 1e-6 in w1 crosses z = 0
+    result = sb.check_gradients(d, values)
+    assert [r.name for r in result.skipped] == ["w1"]
+    values["w1"] = 0.3
+    result = sb.check_gradients(d, values)
+    assert result.skipped == [] and result.ok
+
+
+# -- worked examples -------------------------------------------------------------------------------
+def test_worked_example_display_mode(seed000_derivation, seed000_values):
+    ex = sb.worked_example(seed000_derivation, seed000_values, learning_rate=0.1, digits=3)
+    ref = seed000_by_hand(seed000_values)
+    assert ex.rounding == "display"
+    assert ex.nodes["h1"] == pytest.approx(ref["h1"], rel=1e-13)  # carried in full
+    assert ex.loss == pytest.approx(ref["L"], rel=1e-13)
+    assert ex.gradients["w5"] == pytest.approx(ref["dw5"], rel=1e-12)
+    assert ex.updated["w5"] == pytest.approx(0.55 - 0.1 * ref["dw5"], rel=1e-12)
+    assert ex.show(ex.nodes["z1"]) == "0.470"
+    assert ex.show(ex.loss) == "0.126"
+    assert ex.show(ex.nodes["yhat"]) == "0.646"
+    (path,) = ex.factors["w5"]
+    assert [(f.of, f.wrt) for f in path] == [("L", "yhat"), ("yhat", "z3"), ("z3", "w5")]
+    assert math.prod(f.value for f in path) == pytest.approx(ex.gradients["w5"], rel=1e-12)
+
+
+def test_worked_example_by_hand_rounds_every_step(seed000_derivation, seed000_values):
+    ex = sb.worked_example(seed000_derivation, seed000_values, digits=3, rounding="by_hand")
+    assert ex.nodes["h1"] == 0.615 and ex.nodes["h2"] == 0.582
+    assert ex.nodes["z3"] == round_half_up(0.615 * 0.55 + 0.582 * 0.45, 3) == 0.6
+    assert ex.nodes["yhat"] == round_half_up(sig(0.6), 3) == 0.646
+    # with ŷ rounded first, L = (1 − 0.646)² = 0.125316 -> 0.125 (display mode shows 0.126)
+    assert ex.loss == 0.125
+    (path,) = ex.factors["w5"]
+    assert [f.value for f in path] == [-0.708, 0.229, 0.615]
+    assert ex.gradients["w5"] == round_half_up(-0.708 * 0.229 * 0.615, 3) == -0.1
+    assert ex.updated["w5"] == 0.56
+
+
+def test_worked_example_arguments(seed000_derivation, seed000_values):
+    with pytest.raises(ValueError, match="rounding"):
+        sb.worked_example(seed000_derivation, seed000_values, rounding="banker")
+    with pytest.raises(ValueError, match="digits"):
+        sb.worked_example(seed000_derivation, seed000_values, digits=-1)
+    with pytest.raises(ValueError, match="digits"):
+        sb.worked_example(seed000_derivation, seed000_values, digits=2.5)
+    with pytest.raises(ValueError, match="w9"):
+        sb.worked_example(seed000_derivation, dict(seed000_values, w9=1.0))
+
+
+@pytest.mark.parametrize(
+    ("x", "digits", "expected"),
+    [(0.0625, 3, 0.063), (-0.7087, 2, -0.71), (2.5, 0, 3.0), (0.1255, 3, 0.126),
+     (-0.0005, 3, -0.001), (0.12449, 3, 0.124)],
+)
+def test_round_half_up(x, digits, expected):
+    assert round_half_up(x, digits) == expected
+
+
+def test_round_half_up_passes_non_finite_through():
+    assert math.isnan(round_half_up(math.nan, 3))
+    assert round_half_up(math.inf, 3) == math.inf
