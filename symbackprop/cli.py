@@ -97,6 +97,19 @@ def _need_values(graph, values: dict, what: str) -> None:
         raise UserError(f"{what} needs [values] for: {', '.join(missing)}")
 
 
+def _example_options(args, spec) -> dict:
+    """The worked example's η, digits and rounding: the command line's, else the spec's, else
+    the defaults."""
+    def first(*choices):
+        return next(c for c in choices if c is not None)
+
+    return dict(
+        learning_rate=first(args.learning_rate, spec.learning_rate, 0.1),
+        digits=first(args.digits, spec.digits, 3),
+        rounding=args.rounding or spec.rounding or "display",
+    )
+
+
 # -- subcommands ----------------------------------------------------------------------------------
 def cmd_notes(args) -> int:
     from .derive import derive
@@ -113,10 +126,7 @@ def cmd_notes(args) -> int:
     have_values = values and all(s.name in values for s in graph.leaves)
     if have_values and not args.no_example:
         example = worked_example(
-            d, values, learning_rate=args.learning_rate or spec.learning_rate or 0.1,
-            digits=args.digits if args.digits is not None else (spec.digits or 3),
-            rounding=args.rounding,
-        )
+            d, values, **_example_options(args, spec))
     progress(f"writing the {kind} (every equation is checked)")
     text = render(example or d, kind, title=args.title or spec.title, author=spec.author,
                   templates=args.templates, appendix=not args.no_appendix, contrast=args.contrast)
@@ -172,10 +182,7 @@ def cmd_example(args) -> int:
     graph, values, spec = _load(args)
     _need_values(graph, values, "example")
     ex = worked_example(
-        graph, values, learning_rate=args.learning_rate or spec.learning_rate or 0.1,
-        digits=args.digits if args.digits is not None else (spec.digits or 3),
-        rounding=args.rounding,
-    )
+        graph, values, **_example_options(args, spec))
     if args.latex or args.markdown:
         text = render(ex, "markdown" if args.markdown else "fragment", title=spec.title)
     else:
@@ -220,9 +227,7 @@ def cmd_exercises(args) -> int:
     progress(f"drawing {args.count} sets of values (seed {args.seed}) and working them out")
     problems, answers = exercise_sheets(
         graph, args.count, args.seed,
-        learning_rate=args.learning_rate or spec.learning_rate or 0.1,
-        digits=args.digits if args.digits is not None else (spec.digits or 3),
-        rounding=args.rounding, title=args.title or "", templates=args.templates,
+        **_example_options(args, spec), title=args.title or "", templates=args.templates,
     )
     out = Path(args.output)
     if out.exists() and not out.is_dir():
@@ -293,8 +298,9 @@ def _parser() -> argparse.ArgumentParser:
     def numbers(sp):
         sp.add_argument("--digits", type=int, help="decimals shown (default: the spec's, else 3)")
         sp.add_argument("--learning-rate", type=float, help="η (default: the spec's, else 0.1)")
-        sp.add_argument("--rounding", choices=["display", "by_hand"], default="display",
-                        help="round only for display (default) or every intermediate, by hand")
+        sp.add_argument("--rounding", choices=["display", "by_hand"],
+                        help="round only for display, or every intermediate by hand "
+                        "(default: the spec's, else display)")
 
     n = sub.add_parser("notes", help="lecture notes: article, slides, Markdown or a fragment")
     common(n, "write to FILE instead of stdout (with --pdf: the PDF)")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 import keyword
 import math
+import numbers
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,7 +67,14 @@ def _softmax(k, *zs):
     return exps[int(k) - 1] / sum(exps)
 
 
+def _heaviside(x, at_zero=0.5):
+    return np.heaviside(np.asarray(x, dtype=float), float(at_zero))
+
+
 NUMPY_FUNCTIONS = {
+    # SymPy's own NumPy printing rewrites Heaviside as a Piecewise, which folds the leaky_relu
+    # inside its argument into nested selects that numpy.select rejects; np.heaviside does not.
+    "Heaviside": _heaviside,
     "sigmoid": _sigmoid,
     "softplus": _softplus,
     "relu": _relu,
@@ -412,7 +420,8 @@ class WorkedExample:
 
     def show(self, x: float) -> str:
         """``x`` at the example's number of decimals (half up)."""
-        return f"{round_half_up(x, self.digits):.{self.digits}f}"
+        # + 0.0 turns a rounded -0.0 into 0.0: "-0.000" is not a number anyone writes.
+        return f"{round_half_up(x, self.digits) + 0.0:.{self.digits}f}"
 
     def to_latex(self, **options) -> str:
         """The worked example as a LaTeX fragment (see symbackprop.render)."""
@@ -441,6 +450,10 @@ def worked_example(
         raise ValueError(f"rounding must be 'display' or 'by_hand', got {rounding!r}")
     if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= 15:
         raise ValueError(f"digits must be an integer from 0 to 15, got {digits!r}")
+    if isinstance(learning_rate, bool) or not (
+        isinstance(learning_rate, numbers.Real) and math.isfinite(learning_rate) and learning_rate > 0
+    ):
+        raise ValueError(f"the learning rate must be a positive number, got {learning_rate!r}")
     d = derivation if isinstance(derivation, Derivation) else derive(derivation)
     g = d.graph
     at = {g.symbol(k).name: v for k, v in values.items()}

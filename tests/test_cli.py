@@ -390,6 +390,25 @@ def test_example_latex_and_markdown(tmp_path, spec):
     assert "$$" in md and "-0.0998" in md and "0.5600" in md
 
 
+def test_example_takes_rounding_and_digits_from_the_spec_and_flags_override(tmp_path):
+    spec = tmp_path / "by_hand.toml"
+    spec.write_text(SEED000_SPEC.replace("digits = 3", 'digits = 0\nrounding = "by_hand"'),
+                    encoding="utf-8")
+    out = run("example", str(spec), cwd=tmp_path, check=True).stdout
+    assert out.startswith("Worked example (by_hand rounding, 0 decimals")
+    assert "-0" not in out.replace("-0.", "")  # a rounded -0.1 shows as 0, never as -0
+    out = run("example", str(spec), "--rounding", "display", "--digits", "2", cwd=tmp_path,
+              check=True).stdout
+    assert out.startswith("Worked example (display rounding, 2 decimals")
+
+
+@pytest.mark.parametrize("rate", ["0", "-0.1", "nan"])
+def test_example_refuses_a_learning_rate_that_is_not_positive(tmp_path, spec, rate):
+    result = run("example", str(spec), f"--learning-rate={rate}", cwd=tmp_path)
+    assert result.returncode == 2 and "learning rate must be a positive number" in result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
+
+
 # -- errors ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("sub", ["notes", "grad", "check", "example"])
 def test_missing_spec_file(tmp_path, sub):
