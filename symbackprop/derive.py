@@ -21,7 +21,7 @@ from functools import cached_property
 
 import sympy as sp
 
-from .graph import Graph, Kind
+from .graph import Graph, Kind, product
 
 __all__ = ["derive", "Derivation", "Chain", "Factor", "Delta", "MAX_CHAIN_PATHS"]
 
@@ -105,6 +105,20 @@ class Delta:
     assumes: tuple[str, ...] = ()
 
 
+def _diff_term(term: sp.Expr, parent: sp.Symbol) -> sp.Expr:
+    """∂term/∂parent, without sp.diff's machinery for the common term w·a of a weighted sum:
+    it is the other factor, found without a derivative dispatch (most of deriving a wide layer)."""
+    if term == parent:
+        return sp.S.One
+    if isinstance(term, sp.Mul):
+        rest = [a for a in term.args if a != parent]
+        if len(rest) == len(term.args) - 1 and not any(
+            a.has(parent) for a in rest if not isinstance(a, sp.Symbol)
+        ):
+            return rest[0] if len(rest) == 1 else sp.Mul(*rest)
+    return sp.diff(term, parent)
+
+
 class Derivation:
     """Everything reverse mode knows about a graph: δs, chains and gradients.
 
@@ -139,7 +153,8 @@ class Derivation:
         delta: dict[sp.Symbol, sp.Expr] = {self.loss: sp.S.One}
         for v in reversed(self.graph.symbols):
             terms = [
-                self._delta_ref(c) * self.local(c, v) for c in self._children[v] if c in delta
+                product(self._delta_ref(c), self.local(c, v))
+                for c in self._children[v] if c in delta
             ]
             if terms:
                 delta[v] = sp.Add(*terms)
@@ -172,7 +187,7 @@ class Derivation:
                 for s in term.free_symbols:
                     index.setdefault(s, []).append(term)
             self._terms[child] = index
-        return sp.Add(*[sp.diff(t, parent) for t in index.get(parent, ())])
+        return sp.Add(*[_diff_term(t, parent) for t in index.get(parent, ())])
 
     def _textbook(self, expr: sp.Expr) -> sp.Expr:
         expr = expr.xreplace(self._named) if self._named else expr
@@ -200,7 +215,7 @@ class Derivation:
         >>> import symbackprop as sb
         >>> net = sb.mlp([2, 2, 1]); d = sb.derive(net)
         >>> d.delta(net.pre(1, 1)).recursion
-        delta_z3*h1*w5*(1 - h1)
+        h1*w5*delta_z3*(1 - h1)
         """
         node = self.graph.symbol(node)
         if self.graph.kind(node) not in (Kind.NODE, Kind.LOSS):
@@ -332,7 +347,7 @@ class Derivation:
         >>> import symbackprop as sb
         >>> net = sb.mlp([2, 2, 1]); d = sb.derive(net)
         >>> d.gradient("w5", form="delta"), d.gradient("w5", form="intermediate")
-        (delta_z3*h1, -2*h1*yhat*(1 - yhat)*(y - yhat))
+        (h1*delta_z3, -2*h1*yhat*(1 - yhat)*(y - yhat))
         """
         p = self.graph.symbol(parameter)
         if self.graph.kind(p) is not Kind.PARAMETER:
@@ -408,6 +423,6 @@ def derive(graph: Graph) -> Derivation:
     >>> import symbackprop as sb
     >>> d = sb.derive(sb.mlp([2, 2, 1]))
     >>> d.gradient("w6", form="delta")
-    delta_z3*h2
+    h2*delta_z3
     """
     return Derivation(graph)

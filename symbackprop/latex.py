@@ -209,7 +209,7 @@ def derivation_latex(derivation: Derivation, limit: int = 12) -> str:
 
     >>> import symbackprop as sb
     >>> derivation_latex(sb.derive(sb.mlp([1, 1])))[:30]
-    '$\\\\displaystyle \\\\begin{aligned}\\n'
+    '$\\\\displaystyle \\\\begin{aligned}'
     """
     t = TexPrinter(derivation)
     g = derivation.graph

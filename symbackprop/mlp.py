@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sympy as sp
 
 from . import functions
-from .graph import Graph, GraphError
+from .graph import Graph, GraphError, product
 from .notation import Notation, notation
 
 __all__ = ["MLP", "mlp", "BIAS_MODES"]
@@ -91,7 +91,7 @@ class MLP(Graph):
                     )
             pres = []
             for j in range(1, sizes[l] + 1):
-                z = sp.Add(*[self._weights[(l, i, j)] * self._act[(l - 1, i)]
+                z = sp.Add(*[product(self._weights[(l, i, j)], self._act[(l - 1, i)])
                              for i in range(1, sizes[l - 1] + 1)])
                 if self.bias_mode == "threshold":
                     z = z - self._biases[(l, j)]  # S = Σ w x − b, i.e. w_0j = b with x_0 = −1

@@ -16,8 +16,8 @@ equation when it fails.
 
 >>> import symbackprop as sb
 >>> net = sb.mlp([2, 2, 1]); d = sb.derive(net)
->>> yhat, z3 = net.symbol("yhat"), net.symbol("z3")
->>> verify(sp.Derivative(yhat, z3), yhat * (1 - yhat), "dyhat/dz3", Meaning(d)).method
+>>> h1, z1 = net.symbol("h1"), net.symbol("z1")
+>>> verify(sp.Derivative(h1, z1), h1 * (1 - h1), "dh1/dz1", Meaning(d)).method
 'symbolic'
 """
 
