@@ -129,7 +129,8 @@ def cmd_notes(args) -> int:
             d, values, **_example_options(args, spec))
     progress(f"writing the {kind} (every equation is checked)")
     text = render(example or d, kind, title=args.title or spec.title, author=spec.author,
-                  templates=args.templates, appendix=not args.no_appendix, contrast=args.contrast)
+                  templates=args.templates, appendix=not args.no_appendix, contrast=args.contrast,
+                  matrix=args.matrix)
     if args.pdf:
         if kind in ("markdown", "fragment"):
             raise UserError("--pdf makes a PDF of the article or --slides")
@@ -150,6 +151,8 @@ def cmd_grad(args) -> int:
     from .latex import TexPrinter
 
     graph, _values, _spec = _load(args)
+    if args.matrix or args.code:
+        return _grad_matrix_or_code(graph, args)
     d = derive(graph)
     params = [graph.symbol(args.param)] if args.param else graph.parameters
     tex = TexPrinter(d) if args.latex else None
@@ -162,6 +165,31 @@ def cmd_grad(args) -> int:
         else:
             lines.append(f"d{graph.loss_symbol}/d{p} = {sp.sstr(expr)}")
     write_output("\n".join(lines) + "\n", args.output)
+    return EXIT_OK
+
+
+def _grad_matrix_or_code(graph, args) -> int:
+    from .matrix import MatrixCodePrinter, MatrixLatexPrinter, matrix_form
+    from .mlp import MLP
+
+    if not isinstance(graph, MLP):
+        if args.matrix:
+            raise UserError("--matrix needs a [network] spec: a general graph has no layers")
+        from .derive import derive
+
+        write_output(derive(graph).evaluator.source, args.output)  # the scalar evaluator
+        return EXIT_OK
+    form = matrix_form(graph)
+    if args.code:
+        text = form.evaluator().source
+    elif args.latex:
+        printer = MatrixLatexPrinter()
+        text = "\n".join(eq.latex(printer) for eq in form.equations) + "\n"
+    else:  # as the code writes them: @ for products, * entry by entry, .T
+        printer = MatrixCodePrinter()
+        text = "\n".join(f"{printer.doprint(eq.lhs)} = {printer.doprint(eq.rhs)}"
+                         for eq in form.equations) + "\n"
+    write_output(text, args.output)
     return EXIT_OK
 
 
@@ -316,6 +344,8 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--no-appendix", action="store_true", help="leave out the appendix")
     n.add_argument("--contrast", action="store_true",
                    help="add the expanded derivative of one weight (without backpropagation)")
+    n.add_argument("--matrix", action=argparse.BooleanOptionalAction, default=None,
+                   help="add the matrix form (default: only in the matrix notation)")
     n.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
     n.set_defaults(func=cmd_notes)
 
@@ -325,6 +355,10 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--form", choices=["expanded", "intermediate", "delta"], default="intermediate",
                    help="in leaves, in node symbols (default) or with δ symbols")
     g.add_argument("--latex", action="store_true", help="print LaTeX")
+    g.add_argument("--matrix", action="store_true",
+                   help="the matrix form (seed 004): one equation per layer, any width")
+    g.add_argument("--code", action="store_true",
+                   help="the generated numpy code of the gradients (batched for a [network])")
     g.set_defaults(func=cmd_grad)
 
     c = sub.add_parser("check", help="compare every gradient with finite differences")

@@ -139,6 +139,7 @@ _METHOD_WORDS = {
     "symbolic": "symbolically",
     "numeric": "numerically at random points",
     "numbers": "by recomputing the numbers",
+    "matrix": "entry by entry against the scalar derivation",
 }
 
 
@@ -203,6 +204,9 @@ class _Builder:
         general = self.general_form()
         if general:
             sections.insert(5, general)
+        wants_matrix = self.options.get("matrix")
+        if self.mlp and (wants_matrix or wants_matrix is None and self.mlp.notation.name == "matrix"):
+            sections.insert(len(sections) - 1, self.matrix_form())  # before gradient descent
         if self.example is not None:
             sections.append(self.worked())
         if self.options.get("contrast"):
@@ -470,6 +474,50 @@ class _Builder:
             + (", and a threshold bias enters with a minus sign" if sign else "") + "."
         ]))
         s.blocks.append(Equations(eqs))
+        return s
+
+    def matrix_form(self) -> Section:
+        """Seed 004's matrix equations, derived by matrix.py and checked entry by entry against
+        this derivation (small sizes, a batch of two, random numbers) before they are printed."""
+        from .matrix import MatrixLatexPrinter, matrix_form
+
+        form = matrix_form(self.mlp)
+        try:
+            form.check()
+        except AssertionError as err:
+            raise VerificationError(str(err)) from None
+        p = MatrixLatexPrinter(loss=self.tex(self.g.loss_symbol))
+
+        def block(equations) -> Equations:
+            return Equations([Equation(f"matrix {eq.kind} {eq.layer}", Tex(p.doprint(eq.lhs)),
+                                       [Step([Tex(p.doprint(eq.rhs))])], _METHOD_WORDS["matrix"])
+                              for eq in equations])
+
+        self.methods["matrix"] = self.methods.get("matrix", 0) + len(form.equations)
+        s = Section("The matrix form")
+        s.blocks.append(Paragraph([
+            "For a batch of ", Tex("m"), " samples, one per column, every layer takes one line. "
+            "Layer ", Tex("l"), " has ", Tex("n_{l}"), " units, ", Tex(r"A^{[0]} = X"),
+            " holds the inputs and ", Tex("Y"), " the targets; ", Tex(r"\odot"),
+            " multiplies entry by entry and ", Tex(r"\mathbf{1}"), " is a vector of ones."
+        ]))
+        s.blocks.append(block([*form.forward, form.loss]))
+        mean = form.reduction == "mean"
+        s.blocks.append(Paragraph([
+            "Backward, ", Tex(r"\delta^{[l]}"), " holds in column ", Tex("i"),
+            " the derivative of sample ", Tex("i"), "'s own loss with respect to ",
+            Tex(r"Z^{[l]}"), ". Each line is one rule of backpropagation: a product ",
+            Tex("W A"), " passes ", Tex(r"W^{\top} \delta"), " back, an activation multiplies "
+            "by its derivative."
+        ]))
+        s.blocks.append(block(form.deltas))
+        s.blocks.append(Paragraph(
+            ["The gradients add up the samples' contributions and divide by ", Tex("m"),
+             ", since the loss is the mean over the batch:"] if mean else
+            ["The gradients add up the samples' contributions (the loss is the sum over the "
+             "batch):"]
+        ))
+        s.blocks.append(block(form.gradients))
         return s
 
     def updates(self) -> Section:
@@ -854,6 +902,7 @@ def build_document(
     author: str = "",
     appendix: bool = True,
     contrast: bool = False,
+    matrix: bool | None = None,
 ) -> Document:
     """The notes for a derivation (and a worked example), every equation verified.
 
@@ -862,5 +911,6 @@ def build_document(
     >>> doc.title
     'Tiny'
     """
-    options = {"title": title, "author": author, "appendix": appendix, "contrast": contrast}
+    options = {"title": title, "author": author, "appendix": appendix, "contrast": contrast,
+               "matrix": matrix}
     return _Builder(derivation, example, options).build()

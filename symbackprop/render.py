@@ -147,6 +147,7 @@ def render(
     templates: str | Path | None = None,
     appendix: bool = True,
     contrast: bool = False,
+    matrix: bool | None = None,
 ) -> str:
     """Render notes as LaTeX (``article``, ``slides``, ``fragment``) or ``markdown``.
 
@@ -169,7 +170,7 @@ def render(
             example = worked_example(d, values, learning_rate=learning_rate, digits=digits,
                                      rounding=rounding)
         doc = build_document(d, example, title=title, author=author, appendix=appendix,
-                             contrast=contrast)
+                             contrast=contrast, matrix=matrix)
     env = environment(markdown=kind == "markdown", templates=templates)
     wanted = [s.title for s in doc.sections if s.title != "The network"]
     if isinstance(obj, WorkedExample) and kind == "fragment":

@@ -350,6 +350,24 @@ def test_grad_unknown_parameter(tmp_path, spec):
     assert not (tmp_path / "g.txt").exists()
 
 
+def test_grad_matrix_form_and_code(tmp_path, spec):
+    text = run("grad", str(spec), "--matrix", cwd=tmp_path, check=True).stdout
+    assert "delta2 = (2/n_2*(A2 - Y))*A2*(1 - A2)\ndelta1 = (W2.T @ delta2)*A1*(1 - A1)\n" in text
+    assert text.splitlines()[0] == "Z1 = W1 @ X"
+    tex = run("grad", str(spec), "--matrix", "--latex", cwd=tmp_path, check=True).stdout
+    assert r"\delta^{[1]} = \left({W^{[2]}}^{\top} \delta^{[2]}\right) \odot" in tex
+    code = run("grad", str(spec), "--code", "-o", "grad.py", cwd=tmp_path, check=True)
+    assert code.stdout == ""
+    assert "def gradients(X, Y, W1, W2):" in (tmp_path / "grad.py").read_text(encoding="utf-8")
+    graph = tmp_path / "graph.toml"
+    graph.write_text('[graph]\ninputs = ["x"]\ntargets = ["y"]\nparameters = ["w"]\n'
+                     'loss = { name = "L", expr = "(y - w*x)^2" }\n', encoding="utf-8")
+    scalar = run("grad", str(graph), "--code", cwd=tmp_path, check=True).stdout
+    assert "dL_dw = " in scalar
+    result = run("grad", str(graph), "--matrix", cwd=tmp_path)
+    assert result.returncode == 2 and "--matrix needs a [network] spec" in result.stderr
+
+
 # -- check ----------------------------------------------------------------------------------------
 def test_check(tmp_path, spec):
     result = run("check", str(spec), cwd=tmp_path, check=True)
