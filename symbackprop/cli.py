@@ -121,7 +121,8 @@ def cmd_notes(args) -> int:
     kind = "slides" if args.slides else "markdown" if args.markdown else \
         "fragment" if args.fragment else "article"
     progress(f"deriving {graph.title}")
-    d = derive(graph)
+    d = derive(graph, lambda k, n: progress(f"backward sweep: {k} of {n} symbols") if n > 2000
+               else None)
     example = None
     have_values = values and all(s.name in values for s in graph.leaves)
     if have_values and not args.no_example:

@@ -217,6 +217,8 @@ class MatrixForm:
             for l in range(1, L + 1)
         ]
         self.L = sp.Symbol("L", real=True)
+        #: The MLP this form was made from, if any: its names let evaluate() take a value table.
+        self.network: MLP | None = None
 
     # -- forward ---------------------------------------------------------------------------
     def _pre_activation(self, l: int) -> sp.MatrixExpr:
@@ -381,8 +383,10 @@ def matrix_form(
     1/n_2*(A2 - Y)
     """
     if isinstance(network, MLP):
-        return MatrixForm(network.sizes, network.activations, network.loss_name,
+        form = MatrixForm(network.sizes, network.activations, network.loss_name,
                           network.bias_mode, reduction)
+        form.network = network
+        return form
     sizes, acts = _check_architecture(network, activation, loss, bias)
     return MatrixForm(sizes, acts, loss, bias, reduction)
 
@@ -687,6 +691,7 @@ class BatchResult:
     loss: float
     weight_gradients: list
     bias_gradients: list | None
+    gradients: dict[str, float] | None = None  # by parameter name, from evaluate()
 
 
 class BatchEvaluator:
@@ -752,6 +757,56 @@ class BatchEvaluator:
     def loss(self, X, Y, weights: Sequence, biases: Sequence | None = None) -> float:
         """The batch loss only (the forward pass)."""
         return self._loss(*self._arguments(X, Y, weights, biases))
+
+    def evaluate(self, values: Mapping[str, object]) -> BatchResult:
+        """The same, from a table of the network's own names: an array of m samples per input
+        and target, a number per parameter. ``gradients`` maps each parameter's name to its
+        gradient over the batch.
+
+        >>> import symbackprop as sb
+        >>> net = sb.mlp([2, 2, 1])
+        >>> f = sb.matrix_form(net).evaluator()
+        >>> v = dict(x1=[0.5, 0.1], x2=[0.3, 0.2], y=[1.0, 0.0],
+        ...          w1=0.7, w2=0.3, w3=0.4, w4=0.6, w5=0.55, w6=0.45)
+        >>> sorted(f.evaluate(v).gradients) == sorted(p.name for p in net.parameters)
+        True
+        """
+        net = self.form.network
+        if net is None:
+            raise ValueError("evaluate() needs the form of a network: matrix_form(net)")
+        missing = [s.name for s in net.leaves if s.name not in values]
+        if missing:
+            raise ValueError(f"no value for: {', '.join(missing)}")
+        rows = [np.atleast_1d(np.asarray(values[s.name], dtype=float))
+                for s in [*net.inputs, *net.targets]]
+        m = max(len(r) for r in rows)
+        rows = [np.broadcast_to(r, (m,)) for r in rows]
+        X, Y = np.array(rows[: len(net.inputs)]), np.array(rows[len(net.inputs):])
+        depth, sizes = net.depth, net.sizes
+
+        def number(s: sp.Symbol) -> float:
+            return float(values[s.name])
+
+        W = [np.array([[number(net.weight(l, i, j)) for i in range(1, sizes[l - 1] + 1)]
+                       for j in range(1, sizes[l] + 1)]) for l in range(1, depth + 1)]
+        B = None
+        if net.bias_mode == "shared":
+            B = [number(net.bias(l, 1)) for l in range(1, depth + 1)]
+        elif net.bias_mode:
+            B = [np.array([number(net.bias(l, j)) for j in range(1, sizes[l] + 1)])
+                 for l in range(1, depth + 1)]
+        out = self(X, Y, W, B)
+        gradients: dict[str, float] = {}
+        for l in range(1, depth + 1):
+            for i in range(1, sizes[l - 1] + 1):
+                for j in range(1, sizes[l] + 1):
+                    gradients[net.weight(l, i, j).name] = float(out.weight_gradients[l - 1][j - 1, i - 1])
+            if net.bias_mode == "shared":
+                gradients[net.bias(l, 1).name] = float(out.bias_gradients[l - 1])
+            elif net.bias_mode:
+                for j in range(1, sizes[l] + 1):
+                    gradients[net.bias(l, j).name] = float(out.bias_gradients[l - 1][j - 1])
+        return BatchResult(out.loss, out.weight_gradients, out.bias_gradients, gradients)
 
     def save(self, path) -> None:
         """Write the generated source to a file (it imports numpy and the activations)."""

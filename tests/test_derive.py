@@ -331,3 +331,12 @@ def test_derivation_repr(seed000_derivation):
     assert repr(seed000_derivation) == (
         "<Derivation of MLP 2-2-1: 6 parameters, 7 nodes, loss L>"
     )
+
+
+def test_derive_reports_progress_on_long_sweeps():
+    net = sb.mlp([50, 50, 1])
+    calls: list[tuple[int, int]] = []
+    sb.derive(net, progress=lambda done, total: calls.append((done, total)))
+    total = len(net.symbols)
+    assert total > 2000
+    assert calls == [(k, total) for k in range(0, total, 2000)]

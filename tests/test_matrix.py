@@ -292,3 +292,23 @@ def test_other_backends_where_installed(backend):
     assert float(got.loss) == pytest.approx(want.loss, rel=1e-6)
     assert np.asarray(got.weight_gradients[0]) == pytest.approx(want.weight_gradients[0], rel=1e-5)
     assert backend in BACKENDS
+
+
+def test_evaluate_takes_the_networks_own_names_and_a_batch_of_samples():
+    net = sb.mlp([2, 3, 2], ["tanh", "softmax"], "cross_entropy", bias=True, notation="layered")
+    d = sb.derive(net)
+    rng = np.random.default_rng(5)
+    values = {p.name: float(rng.uniform(-1, 1)) for p in net.parameters}
+    samples = [{**values, **{x.name: float(rng.uniform(-2, 2)) for x in net.inputs}} for _ in range(4)]
+    for k, s in enumerate(samples):
+        s.update({t.name: float(j == k % 2) for j, t in enumerate(net.targets)})
+    batch = {**values, **{s.name: [v[s.name] for v in samples] for s in [*net.inputs, *net.targets]}}
+    out = sb.matrix_form(net).evaluator().evaluate(batch)
+    evs = [d.evaluate(s) for s in samples]
+    assert out.loss == pytest.approx(sum(e.loss for e in evs))  # cross-entropy sums the batch
+    for p in net.parameters:
+        assert out.gradients[p.name] == pytest.approx(sum(e.gradients[p.name] for e in evs))
+    with pytest.raises(ValueError, match="no value for: w_11"):
+        sb.matrix_form(net).evaluator().evaluate({k: v for k, v in batch.items() if k != "w_11^(1)"})
+    with pytest.raises(ValueError, match="needs the form of a network"):
+        sb.matrix_form([2, 1]).evaluator().evaluate(batch)
