@@ -97,6 +97,14 @@ def _need_values(graph, values: dict, what: str) -> None:
         raise UserError(f"{what} needs [values] for: {', '.join(missing)}")
 
 
+def _templates(args) -> str | None:
+    """The --templates folder, which must exist (a typo should not fall back to ours silently)."""
+    folder = getattr(args, "templates", None)
+    if folder is not None and not Path(folder).is_dir():
+        raise UserError(f"--templates: no such folder: {folder}")
+    return folder
+
+
 def _example_options(args, spec) -> dict:
     """The worked example's η, digits and rounding: the command line's, else the spec's, else
     the defaults."""
@@ -130,7 +138,7 @@ def cmd_notes(args) -> int:
             d, values, **_example_options(args, spec))
     progress(f"writing the {kind} (every equation is checked)")
     text = render(example or d, kind, title=args.title or spec.title, author=spec.author,
-                  templates=args.templates, appendix=not args.no_appendix, contrast=args.contrast,
+                  templates=_templates(args), appendix=not args.no_appendix, contrast=args.contrast,
                   matrix=args.matrix)
     if args.pdf:
         if kind in ("markdown", "fragment"):
@@ -256,7 +264,7 @@ def cmd_exercises(args) -> int:
     progress(f"drawing {args.count} sets of values (seed {args.seed}) and working them out")
     problems, answers = exercise_sheets(
         graph, args.count, args.seed,
-        **_example_options(args, spec), title=args.title or "", templates=args.templates,
+        **_example_options(args, spec), title=args.title or "", templates=_templates(args),
     )
     out = Path(args.output)
     if out.exists() and not out.is_dir():
@@ -404,6 +412,14 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(err: BaseException, limit: int = 500) -> str:
+    """An error as one printable line: it may quote a user's text (a name with a newline, a NUL,
+    a terminal escape), which must neither break the line nor reach the terminal raw."""
+    text = str(err) or type(err).__name__
+    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in " ".join(text.split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     from .grade import ClaimsError
@@ -422,18 +438,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
         return args.func(args)
     except VerificationError as err:
-        print(f"symbackprop: a derived equation failed its check: {err}", file=sys.stderr)
+        print(f"symbackprop: a derived equation failed its check: {_one_line(err)}",
+              file=sys.stderr)
         return EXIT_FAILED
     except RenderError as err:
-        print(f"symbackprop: {err}", file=sys.stderr)
+        print(f"symbackprop: {_one_line(err)}", file=sys.stderr)
         return EXIT_FAILED
     except BrokenPipeError:
         # The reader went away (| head); nothing more to say, and nothing to complain about.
         sys.stderr.close()
         return EXIT_OK
     except (UserError, GraphError, ClaimsError, *spec_error, ValueError, OSError) as err:
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        print(f"symbackprop: error: {message}", file=sys.stderr)
+        print(f"symbackprop: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("symbackprop: interrupted", file=sys.stderr)

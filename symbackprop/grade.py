@@ -20,6 +20,7 @@ of the true value, which allows for intermediates rounded along the way.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import tomllib
@@ -34,6 +35,8 @@ __all__ = ["Claim", "grade", "load_claims", "ClaimsError", "report"]
 
 _DERIVATIVE = re.compile(r"^d(?P<of>[^/]+)/d(?P<wrt>.+)$")
 _MAX_CLAIMS_BYTES = 256_000
+_MAX_DECIMALS = 15
+_MAX_CLAIM = Decimal("1e15")
 
 
 class ClaimsError(ValueError):
@@ -80,9 +83,27 @@ def load_claims(path: str | Path) -> dict[str, Decimal]:
     claims = {}
     for key, value in data["claims"].items():
         if isinstance(value, bool) or not isinstance(value, Decimal | int):
-            raise ClaimsError(f"{path}: claims.{key}: expected a number, got {type(value).__name__}")
-        claims[key] = Decimal(value)
+            raise ClaimsError(f"{path}: claims.{_shown(key)}: expected a number, got "
+                              f"{type(value).__name__}")
+        claims[key] = _claimed(key, value, f"{path}: ")
     return claims
+
+
+def _shown(key: str) -> str:
+    """A claim's key as one short line (it is the user's text, shown in a message)."""
+    text = json.dumps(str(key), ensure_ascii=True)[1:-1]
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _claimed(key: str, value, where: str = "") -> Decimal:
+    """The claimed number, finite and written with at most 15 decimals (as a hand would)."""
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    if not number.is_finite() or abs(number) > _MAX_CLAIM:
+        raise ClaimsError(f"{where}claims.{_shown(key)}: expected a finite number below 1e15, "
+                          f"got {_shown(str(value))}")
+    if -number.as_tuple().exponent > _MAX_DECIMALS:
+        raise ClaimsError(f"{where}claims.{_shown(key)}: more than {_MAX_DECIMALS} decimals")
+    return number
 
 
 def _truth(d: Derivation, values: Mapping, learning_rate: float) -> dict[str, float]:
@@ -108,10 +129,36 @@ def _truth(d: Derivation, values: Mapping, learning_rate: float) -> dict[str, fl
     return truth
 
 
+def _by_hand(d: Derivation, values: Mapping, learning_rate: float, digits: int) -> dict[str, float]:
+    """What a hand calculation gets when it rounds every intermediate to ``digits`` decimals."""
+    from .numeric import worked_example
+
+    ex = worked_example(d, values, learning_rate=learning_rate, digits=min(digits, 15),
+                        rounding="by_hand")
+    loss = d.graph.loss_symbol.name
+    out = dict(ex.nodes)
+    out.update({f"d{loss}/d{p}": v for p, v in ex.gradients.items()})
+    out.update({f"{p}'": v for p, v in ex.updated.items()})
+    return out
+
+
 def _slip(key: str, claimed: float, correct: float, tol: float, truth: dict[str, float],
-          claims: Mapping[str, Decimal], learning_rate: float, values: Mapping) -> str:
+          claims: Mapping[str, Decimal], learning_rate: float, values: Mapping,
+          by_hand=None) -> str:
     def near(x: float) -> bool:
         return abs(claimed - x) <= tol
+
+    if by_hand is not None:
+        # Intermediates rounded as they were written down, at the claim's precision or coarser:
+        # the claim is then what the rounded numbers give, within one unit of that coarser digit.
+        decimals = max(0, round(-math.log10(tol / (1 + 1e-9))))
+        for digits in range(decimals, max(0, decimals - 3), -1):
+            rounded = by_hand(digits).get(key)
+            # At the claim's own precision, within its unit; coarser, the same number exactly.
+            allowed = tol if digits == decimals else 0.5 * 10.0 ** -decimals
+            if rounded is not None and abs(claimed - rounded) <= allowed:
+                unit = "decimal" if digits == 1 else "decimals"
+                return f"intermediates rounded to {digits} {unit} before they were used"
 
     if key.endswith("'"):
         p = key[:-1]
@@ -145,13 +192,20 @@ def grade(
 ) -> list[Claim]:
     """Judge each claim against the engine's value at the claim's own precision."""
     truth = _truth(derivation, values, learning_rate)
+    hand: dict[int, dict[str, float]] = {}
+
+    def by_hand(digits: int) -> dict[str, float]:
+        if digits not in hand:
+            hand[digits] = _by_hand(derivation, values, learning_rate, digits)
+        return hand[digits]
+
     out = []
     for key, raw in claims.items():
-        claimed = raw if isinstance(raw, Decimal) else Decimal(str(raw))
+        claimed = _claimed(key, raw)
         if key not in truth:
             known = ", ".join(sorted(k for k in truth if "/" not in k and "'" not in k)[:12])
             raise ClaimsError(
-                f"claims.{key}: not a quantity of this network (names like {known}, "
+                f"claims.{_shown(key)}: not a quantity of this network (names like {known}, "
                 f"'dL/dw5' or \"w5'\")"
             )
         correct = truth[key]
@@ -159,7 +213,7 @@ def grade(
         tol = 10.0 ** (-decimals) * (1 + 1e-9)
         ok = math.isfinite(correct) and abs(float(claimed) - correct) <= tol
         slip = "" if ok else _slip(key, float(claimed), correct, tol, truth, claims,
-                                   learning_rate, values)
+                                   learning_rate, values, by_hand)
         out.append(Claim(key, claimed, correct, ok, slip))
     return out
 

@@ -310,7 +310,10 @@ class MatrixForm:
     @cached_property
     def gradients(self) -> list[MatrixEquation]:
         """∂L/∂W^[l] = r δ^[l] A^[l−1]ᵀ and ∂L/∂b^[l] = ±r δ^[l] 1 (r = 1/m for a mean)."""
-        r, m = self.batch_scale, self.m
+        return self._gradients(self.batch_scale)
+
+    def _gradients(self, r: sp.Expr) -> list[MatrixEquation]:
+        m = self.m
         out = []
         for l in range(self.depth, 0, -1):
             d = self.delta[l]
@@ -507,9 +510,29 @@ class MatrixCodePrinter(PythonCodePrinter):
     """Array code for the matrix equations: ``@`` for products, ``*`` for ⊙, ``.T``, and the
     all-ones products as sums over samples or units, or as broadcasting."""
 
-    def __init__(self) -> None:
+    def __init__(self, numpy_methods: bool = False) -> None:
         super().__init__({"fully_qualified_modules": False, "allow_unknown_functions": True,
                           "inline": True})
+        # numpy, jax and cupy arrays sum with .sum(axis=…, keepdims=True); torch spells it
+        # differently, so other backends call the namespace's sample_sum / unit_sum.
+        self.numpy_methods = numpy_methods
+
+    def _sum(self, which: str, text: str) -> str:
+        if not self.numpy_methods:
+            return f"{which}({text})"
+        axis = 1 if which == "sample_sum" else 0
+        inner = text if text.isidentifier() else f"({text})"
+        return f"{inner}.sum(axis={axis}, keepdims=True)"
+
+    def _print_HadamardProduct(self, expr: sp.HadamardProduct, coeff=sp.S.One) -> str:
+        # Scalars out front once: 2/n*((A - Y)*A*(1 - A)), not (2/n*(A - Y))*A*(1 - A).
+        factors = []
+        for a in expr.args:
+            c, rest = a.as_coeff_mmul() if isinstance(a, sp.MatMul) else (sp.S.One, a)
+            coeff *= c
+            factors.append(rest)
+        text = "*".join(self._atom(f) for f in factors)
+        return text if coeff == 1 else f"{self._print(coeff)}*({text})"
 
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
         return "X" if expr.name == "A0" else expr.name
@@ -535,6 +558,8 @@ class MatrixCodePrinter(PythonCodePrinter):
     def _print_MatMul(self, expr: sp.MatMul) -> str:
         coeff, matrices = expr.as_coeff_matrices()
         matrices = list(matrices)
+        if len(matrices) == 1 and isinstance(matrices[0], sp.HadamardProduct):
+            return self._print_HadamardProduct(matrices[0], coeff)
         if len(matrices) == 1 and isinstance(matrices[0], sp.OneMatrix):
             return self._print(coeff)  # a scalar times all-ones: numpy broadcasts the scalar
         wrap: list[str] = []
@@ -551,7 +576,7 @@ class MatrixCodePrinter(PythonCodePrinter):
         text = " @ ".join(self._atom(a) for a in matrices) if len(matrices) > 1 \
             else self._print(matrices[0])
         for fn in reversed(wrap):
-            text = f"{fn}({text})"
+            text = self._sum(fn, text)
         if coeff == 1:
             return text
         if coeff == -1:
@@ -570,9 +595,6 @@ class MatrixCodePrinter(PythonCodePrinter):
         for p in parts[1:]:
             text += f" - {p[1:]}" if p.startswith("-") else f" + {p}"
         return text
-
-    def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
-        return "*".join(self._atom(a) for a in expr.args)
 
     def _print_HadamardPower(self, expr: sp.HadamardPower) -> str:
         return f"{self._atom(expr.base)}**{self._print(expr.exp)}"
@@ -720,7 +742,7 @@ class BatchEvaluator:
                 from None
         self.form = form
         self.backend = backend
-        self.source = _generate(form)
+        self.source = _generate(form, backend)
         scope: dict[str, object] = dict(namespace)
         _assert_engine_made(self.source, scope)
         # The source is printed from the engine's own equations: fixed names (W1, delta1, ...),
@@ -823,7 +845,7 @@ globals().update(BACKENDS["numpy"]())
 '''
 
 
-_GENERATED_NAME = re.compile(r"(?:[WbZA]|delta|dW|db|n_)[0-9]+|[XYLm]|float|sum|shape|T")
+_GENERATED_NAME = re.compile(r"(?:[WbZA]|delta|dW|db|n_)[0-9]+|[XYLm]|float|sum|shape|T|axis|keepdims|True")
 
 
 def _assert_engine_made(source: str, namespace: Mapping[str, object]) -> None:
@@ -856,8 +878,8 @@ def _stable_loss_entry(form: MatrixForm) -> sp.MatrixExpr:
     return _to_matrix(entry, env, shape)
 
 
-def _generate(form: MatrixForm) -> str:
-    p = MatrixCodePrinter()
+def _generate(form: MatrixForm, backend: str = "numpy") -> str:
+    p = MatrixCodePrinter(numpy_methods=backend in ("numpy", "jax", "cupy"))
     L = form.depth
     params = [f"W{l}" for l in range(1, L + 1)]
     if form.bias_mode:
@@ -868,8 +890,17 @@ def _generate(form: MatrixForm) -> str:
     total = f"float(({p.doprint(entry)}).sum())"
     scale = form.batch_scale * form.unit_scale
     loss = f"    L = {p.doprint(scale)}*{total}" if scale != 1 else f"    L = {total}"
-    backward = [f"    {p.doprint(eq.lhs)} = {p.doprint(eq.rhs)}"
-                for eq in [*form.deltas, *form.gradients]]
+    # The 1/m of a mean is applied once, to δ^[L] (every δ below is linear in it), rather than
+    # to every gradient: the same numbers with 2L fewer array operations.
+    r = form.batch_scale
+    output, *hidden = form.deltas
+    backward = [f"    {p.doprint(eq.lhs)} = {p.doprint(eq.rhs)}" for eq in hidden]
+    if r != 1:
+        backward.insert(0, f"    {p.doprint(output.lhs)} = {p.doprint(r * output.rhs)}"
+                           f"  # δ^[{L}] of the equations, times {p.doprint(r)}: see the gradients")
+    else:
+        backward.insert(0, f"    {p.doprint(output.lhs)} = {p.doprint(output.rhs)}")
+    backward += [f"    {p.doprint(eq.lhs)} = {p.doprint(eq.rhs)}" for eq in form._gradients(sp.S.One)]
     dW = ", ".join(f"dW{l}" for l in range(1, L + 1))
     db = ", ".join(f"db{l}" for l in range(1, L + 1))
     returns = f"    return L, [{dW}], " + (f"[{db}]" if form.bias_mode else "None")

@@ -67,6 +67,45 @@ def _softmax(k, *zs):
     return exps[int(k) - 1] / sum(exps)
 
 
+def _log_softmax(k, *zs):
+    zs = np.broadcast_arrays(*[np.asarray(z, dtype=float) for z in zs])
+    top = np.maximum.reduce(zs)
+    return zs[int(k) - 1] - top - np.log(sum(np.exp(z - top) for z in zs))
+
+
+def _clamped_log(x):
+    # As torch's BCELoss: the log of a probability is clamped at −100, so a prediction of exactly
+    # 0 gives a large finite loss instead of inf (and its gradient stays finite).
+    with np.errstate(divide="ignore"):
+        return np.maximum(np.log(np.asarray(x, dtype=float)), -100.0)
+
+
+class log_softmax(sp.Function):  # noqa: N801 - printed by name into lambdified code
+    """log softmax(k, z1, …, zn), only in generated code: z_k − log Σ exp(z), never log(0)."""
+
+
+class clamped_log(sp.Function):  # noqa: N801
+    """log(x) clamped at −100, only in generated code (torch's BCELoss does the same)."""
+
+
+def _stable_loss(g: Graph, expr: sp.Expr) -> sp.Expr:
+    """The loss with every log of a probability computed from its logits, as torch's
+    BCEWithLogitsLoss and CrossEntropyLoss do: log σ(z) = −softplus(−z), log(1 − σ(z)) =
+    −softplus(z), log softmax_k(z) = z_k − logsumexp(z). So σ(±1000) or a softmax that
+    underflows gives a finite loss. Any other log is clamped at −100, as BCELoss does."""
+    logits: dict[sp.Expr, sp.Expr] = {}
+    for v in g.nodes:
+        e = g.expr(v)
+        if isinstance(e, functions.sigmoid):
+            z = e.args[0]
+            logits[sp.log(v)] = -functions.softplus(-z)
+            logits[sp.log(1 - v)] = -functions.softplus(z)
+        elif isinstance(e, functions.softmax):
+            logits[sp.log(v)] = log_softmax(*e.args)
+    stable = expr.xreplace(logits)
+    return stable.replace(lambda e: isinstance(e, sp.log), lambda e: clamped_log(e.args[0]))
+
+
 def _heaviside(x, at_zero=0.5):
     return np.heaviside(np.asarray(x, dtype=float), float(at_zero))
 
@@ -75,6 +114,8 @@ NUMPY_FUNCTIONS = {
     # SymPy's own NumPy printing rewrites Heaviside as a Piecewise, which folds the leaky_relu
     # inside its argument into nested selects that numpy.select rejects; np.heaviside does not.
     "Heaviside": _heaviside,
+    "log_softmax": _log_softmax,
+    "clamped_log": _clamped_log,
     "sigmoid": _sigmoid,
     "softplus": _softplus,
     "relu": _relu,
@@ -140,7 +181,8 @@ class Evaluator:
         ]
         ident = _identifiers(all_symbols)
         self._divides: set[sp.Symbol] = set()  # nodes whose δ code divides (_delta_for_code)
-        forward = [(ident[v], g.expr(v).xreplace(ident)) for v in g.nodes]
+        forward = [(ident[v], (_stable_loss(g, g.expr(v)) if v == g.loss_symbol else g.expr(v))
+                    .xreplace(ident)) for v in g.nodes]
         backward = [
             (ident[derivation.delta_symbols[v]], self._delta_for_code(v).xreplace(ident))
             for v in backward_nodes
@@ -208,7 +250,9 @@ class Evaluator:
             v = known[s]
             if isinstance(v, bool) or not isinstance(v, int | float | np.ndarray | np.number):
                 raise ValueError(f"value of {s.name} must be a number or a numpy array, got {v!r}")
-            out.append(np.asarray(v, dtype=float) if isinstance(v, np.ndarray) else float(v))
+            # numpy scalars, so that a division by zero is inf (with numpy's warning), as it is
+            # for arrays, rather than Python's ZeroDivisionError
+            out.append(np.asarray(v, dtype=float) if isinstance(v, np.ndarray) else np.float64(v))
         return out
 
     def evaluate(self, values: Mapping) -> Evaluation:

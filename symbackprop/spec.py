@@ -98,12 +98,15 @@ class SpecError(ValueError):
         self.reason = _one_line(reason)
         self.source = source
         self.key = key
-        parts = [p for p in (source, key) if p]
-        super().__init__(": ".join([*(_one_line(p) for p in parts), self.reason]))
+        parts = [_one_line(source, 200) if source else "", _one_line(key, 80) if key else ""]
+        super().__init__(": ".join([*(p for p in parts if p), self.reason]))
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+def _one_line(text: str, limit: int | None = None) -> str:
+    """One printable line: a key may be the user's text (a newline, a NUL, 100 000 characters),
+    so control characters are written as escapes and a long text is cut."""
+    line = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in " ".join(str(text).split()))
+    return line if limit is None or len(line) <= limit else line[: limit - 1] + "…"
 
 
 # -- showing user data in messages ----------------------------------------------------------------
@@ -616,10 +619,50 @@ def _latex_problem(text: object) -> str | None:
         i += 1
     if depth:
         return f"{depth} '{{' not closed"
-    return None
+    return _double_script(text)
 
 
 _SCRIPT = {"_": "below", "^": "above"}
+
+
+def _double_script(text: str) -> str | None:
+    """TeX stops with "Double subscript" on a_b_c (or x^2^3, x^2'): refuse it here instead."""
+    words = {"_": "subscript", "^": "superscript"}
+    # Per open group: the scripts the current atom has, and whether the group is a script's
+    # argument (x_{…}), after which the atom goes on, or a nucleus of its own ({…}_1).
+    stack: list[tuple[set[str], bool]] = [(set(), False)]
+    after_script = False
+    i = 0
+    while i < len(text):
+        c = text[i]
+        scripts = stack[-1][0]
+        if c in "_^":
+            if c in scripts:
+                return f"column {i + 1}: a second {words[c]} on one symbol"
+            scripts.add(c)
+            after_script = True
+        elif c == "'" and not after_script:
+            if "^" in scripts:
+                return f"column {i + 1}: a prime after a superscript"
+        elif c == "{":
+            stack.append((set(), after_script))
+            after_script = False
+        elif c == "}":
+            _inner, was_argument = stack.pop()
+            if not was_argument:
+                stack[-1][0].clear()  # the group was an atom: scripts may follow it afresh
+        elif after_script:
+            after_script = False  # one token is the script's whole argument
+            if c == "\\":
+                i = _COMMAND.match(text, i).end()
+                continue
+        elif c != " ":
+            scripts.clear()  # a new atom
+            if c == "\\":
+                i = _COMMAND.match(text, i).end()
+                continue
+        i += 1
+    return None
 
 
 def check_latex(text: str, *, where: str = "latex") -> str:

@@ -352,7 +352,7 @@ def test_grad_unknown_parameter(tmp_path, spec):
 
 def test_grad_matrix_form_and_code(tmp_path, spec):
     text = run("grad", str(spec), "--matrix", cwd=tmp_path, check=True).stdout
-    assert "delta2 = (2/n_2*(A2 - Y))*A2*(1 - A2)\ndelta1 = (W2.T @ delta2)*A1*(1 - A1)\n" in text
+    assert "delta2 = 2/n_2*((A2 - Y)*A2*(1 - A2))\ndelta1 = (W2.T @ delta2)*A1*(1 - A1)\n" in text
     assert text.splitlines()[0] == "Z1 = W1 @ X"
     tex = run("grad", str(spec), "--matrix", "--latex", cwd=tmp_path, check=True).stdout
     assert r"\delta^{[1]} = \left({W^{[2]}}^{\top} \delta^{[2]}\right) \odot" in tex

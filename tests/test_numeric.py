@@ -307,3 +307,41 @@ def test_round_half_up(x, digits, expected):
 def test_round_half_up_passes_non_finite_through():
     assert math.isnan(round_half_up(math.nan, 3))
     assert round_half_up(math.inf, 3) == math.inf
+
+
+# -- saturated outputs: logs of probabilities come from the logits ---------------------------------
+@pytest.mark.parametrize(("activation", "loss", "expected"), [
+    ("sigmoid", "bce", 1000.0),          # mean of softplus(1000) and softplus(1000)
+    ("softmax", "cross_entropy", 2000.0),  # −log softmax of a logit 2000 below the other
+    ("softplus", "mse", 500000.5),
+])
+def test_saturated_outputs_give_finite_losses_and_gradients_without_warnings(activation, loss,
+                                                                             expected):
+    import warnings
+
+    net = sb.mlp([1, 2], activation=activation, loss=loss)
+    d = sb.derive(net)
+    values = {"x1": 1.0, "y1": 0.0, "y2": 1.0, "w1": 1000.0, "w2": -1000.0}
+    with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise"):
+        warnings.simplefilter("error")
+        ev = d.evaluate(values)
+    assert ev.loss == pytest.approx(expected)
+    assert all(np.isfinite(g) for g in ev.gradients.values())
+
+
+def test_loss_code_reads_logs_from_logits():
+    net = sb.mlp([2, 2, 2], activation=["tanh", "softmax"], loss="cross_entropy")
+    source = sb.derive(net).evaluator.source
+    assert "L = -y1*log_softmax(1, z3, z4) - y2*log_softmax(2, z3, z4)" in source
+    bce = sb.derive(sb.mlp([2, 1], activation="sigmoid", loss="bce")).evaluator.source
+    assert "softplus(-z1)" in bce and "log(" not in bce
+
+
+def test_a_log_of_zero_elsewhere_is_clamped_as_torch_does():
+    g = sb.Graph()
+    x, w, y = g.input("x"), g.parameter("w"), g.target("y")
+    p = g.node("p", w * x)  # a "probability" that is not a sigmoid output
+    g.loss("L", -y * sp.log(p))
+    with np.errstate(divide="ignore"):  # ∂L/∂p = −y/p is inf at p = 0, as it should be
+        ev = sb.derive(g).evaluate({"x": 0.0, "w": 1.0, "y": 1.0})
+    assert ev.loss == 100.0
