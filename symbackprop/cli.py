@@ -97,6 +97,19 @@ def _need_values(graph, values: dict, what: str) -> None:
         raise UserError(f"{what} needs [values] for: {', '.join(missing)}")
 
 
+def _check_notes_size(graph) -> None:
+    """Refuse notes for a net too large for them before deriving it, with the way out."""
+    from .document import MAX_NOTES_PARAMETERS
+
+    n = len(graph.parameters)
+    if n > MAX_NOTES_PARAMETERS:
+        raise UserError(
+            f"the network has {n} parameters; notes write equations for every one and are "
+            f"readable up to {MAX_NOTES_PARAMETERS}: use the matrix form instead "
+            "(symbackprop grad SPEC --matrix, --matrix --latex, or --code)"
+        )
+
+
 def _templates(args) -> str | None:
     """The --templates folder, which must exist (a typo should not fall back to ours silently)."""
     folder = getattr(args, "templates", None)
@@ -128,6 +141,7 @@ def cmd_notes(args) -> int:
     graph, values, spec = _load(args)
     kind = "slides" if args.slides else "markdown" if args.markdown else \
         "fragment" if args.fragment else "article"
+    _check_notes_size(graph)
     progress(f"deriving {graph.title}")
     d = derive(graph, lambda k, n: progress(f"backward sweep: {k} of {n} symbols") if n > 2000
                else None)
@@ -261,6 +275,7 @@ def cmd_exercises(args) -> int:
 
     progress = Progress(None if not args.quiet else False)
     graph, _values, spec = _load(args)
+    _check_notes_size(graph)
     progress(f"drawing {args.count} sets of values (seed {args.seed}) and working them out")
     problems, answers = exercise_sheets(
         graph, args.count, args.seed,

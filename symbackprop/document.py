@@ -44,6 +44,9 @@ _DOUBLE_PARENS = re.compile(r"\\left\(\\left\((-?[0-9.]+)\\right\)\\right\)")
 MAX_SHOWN_PATHS = 4
 #: A formula longer than this (in LaTeX characters) would run off the page: it is left out.
 MAX_LINE = 160
+#: Notes write several equations per parameter (about 10 ms each): above this many parameters
+#: they would run to hundreds of pages, and the matrix form says the same in a dozen lines.
+MAX_NOTES_PARAMETERS = 1000
 #: Sums with more terms than this are broken across lines.
 TERMS_PER_LINE = 4
 
@@ -393,6 +396,20 @@ class _Builder:
             sub.blocks.append(Equations([self._gradient_equation(p) for p in params]))
             if sub is not s:
                 s.subsections.append(sub)
+        unused = [p for p in self.g.parameters if self.d.gradient(p, form="delta") == 0]
+        if unused:
+            # Said in words: a zero is easy to misread as a slip of the engine.
+            t = self.tex
+            names: list = []
+            for k, p in enumerate(unused):
+                names += ([", "] if 0 < k < len(unused) - 1 else [" and "] if k else []) + [Tex(t(p))]
+            s.blocks.append(Paragraph([
+                "The loss does not depend on ", *names,
+                ": no path leads from " + ("it" if len(unused) == 1 else "them")
+                + " to the loss, so " + ("its gradient is" if len(unused) == 1 else
+                                          "their gradients are") + " 0 and gradient descent "
+                "leaves " + ("it" if len(unused) == 1 else "them") + " unchanged."
+            ]))
         return s
 
     def _param_groups(self) -> list[tuple[str, list[sp.Symbol]]]:
@@ -911,6 +928,13 @@ def build_document(
     >>> doc.title
     'Tiny'
     """
+    n = len(derivation.graph.parameters)
+    if n > MAX_NOTES_PARAMETERS:
+        raise ValueError(
+            f"the network has {n} parameters; notes write equations for every one and are "
+            f"readable up to {MAX_NOTES_PARAMETERS}: for a network this size use the matrix "
+            "form (symbackprop grad SPEC --matrix, or sb.matrix_form(net))"
+        )
     options = {"title": title, "author": author, "appendix": appendix, "contrast": contrast,
                "matrix": matrix}
     return _Builder(derivation, example, options).build()

@@ -125,6 +125,22 @@ NUMPY_FUNCTIONS = {
 _RESERVED = set(NUMPY_FUNCTIONS) | set(dir(__builtins__)) | {"numpy", "np", "math"}
 
 
+def _subclassed_functions(exprs) -> dict[str, object]:
+    """Numpy implementations for a user's subclasses of the engine's activations (a sigmoid
+    with its own derivative, say): the value is the parent's, whatever the derivative says."""
+    out: dict[str, object] = {}
+    for e in exprs:
+        for f in e.atoms(sp.Function):
+            cls = type(f)
+            if cls.__name__ in NUMPY_FUNCTIONS:
+                continue
+            for parent in cls.__mro__[1:]:
+                if parent.__name__ in NUMPY_FUNCTIONS and parent.__module__ == functions.__name__:
+                    out[cls.__name__] = NUMPY_FUNCTIONS[parent.__name__]
+                    break
+    return out
+
+
 def _identifiers(symbols: Sequence[sp.Symbol]) -> dict[sp.Symbol, sp.Symbol]:
     """Readable, unique Python identifiers for symbols whose names may hold ^ ( ) [ ] , ."""
     taken: set[str] = set()
@@ -197,7 +213,7 @@ class Evaluator:
         self._param_names = [p.name for p in g.parameters]
         outputs = [a for a, _ in forward] + [a for a, _ in backward] + [a for a, _ in grads]
         steps = forward + backward + grads
-        modules = [NUMPY_FUNCTIONS, "numpy"]
+        modules = [_subclassed_functions(e for _, e in steps), NUMPY_FUNCTIONS, "numpy"]
         self._full = sp.lambdify(
             args, outputs, modules=modules, cse=lambda _exprs: (steps, outputs),
             docstring_limit=0,

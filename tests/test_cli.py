@@ -461,3 +461,15 @@ def test_notation_for_a_graph_spec_is_refused(tmp_path):
     ok = run("grad", "graph.toml", cwd=tmp_path, check=True)
     assert ok.stdout.startswith("dL/dw = ")
     assert_one_line_error(run("grad", "graph.toml", "--notation", "layered", cwd=tmp_path))
+
+
+@pytest.mark.parametrize("sub", ["notes", "exercises"])
+def test_notes_of_a_network_too_large_point_to_the_matrix_form(tmp_path, sub):
+    spec = tmp_path / "big.toml"
+    spec.write_text("[network]\nsizes = [64, 64, 1]\n", encoding="utf-8")
+    result = run(sub, str(spec), "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "4160 parameters" in result.stderr and "--matrix" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.toml"]
+    matrix = run("grad", str(spec), "--matrix", cwd=tmp_path, check=True).stdout
+    assert matrix.startswith("Z1 = W1 @ X\n")

@@ -392,3 +392,23 @@ def test_document_is_plain_strings():
                 walk(getattr(obj, name), f"{path}.{name}")
 
     walk(seed000_doc())
+
+
+def test_a_parameter_the_loss_does_not_use_is_stated_to_have_gradient_zero():
+    g = sb.Graph(title="unused")
+    x, w, y = g.input("x"), g.parameter("w"), g.target("y")
+    g.parameter("u")  # declared, never used
+    a = g.node("a", w * x)
+    g.loss("L", (y - a) ** 2)
+    doc = sb.build_document(sb.derive(g), appendix=False)
+    section = next(s for s in doc.sections if s.title == "Gradients of the parameters")
+    said = ["".join(map(str, b.parts)) for b in section.blocks if isinstance(b, Paragraph)]
+    assert any(t.startswith("The loss does not depend on u: ") and "its gradient is 0" in t
+               for t in said)
+    assert sb.derive(g).evaluate({"x": 1.0, "w": 0.5, "u": 0.3, "y": 1.0}).gradients["u"] == 0
+
+
+def test_notes_of_a_network_too_large_say_to_use_the_matrix_form():
+    net = sb.mlp([40, 25, 1], bias=True)  # 1051 parameters
+    with pytest.raises(ValueError, match="1051 parameters.*matrix_form"):
+        sb.build_document(sb.derive(net))

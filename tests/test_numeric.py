@@ -345,3 +345,45 @@ def test_a_log_of_zero_elsewhere_is_clamped_as_torch_does():
     with np.errstate(divide="ignore"):  # ∂L/∂p = −y/p is inf at p = 0, as it should be
         ev = sb.derive(g).evaluate({"x": 0.0, "w": 1.0, "y": 1.0})
     assert ev.loss == 100.0
+
+
+# -- the check catches a wrong derivative ------------------------------------------------------
+class _careless_sigmoid(sb.sigmoid):  # noqa: N801 - a sigmoid whose derivative forgets (1 − σ)
+    def fdiff(self, argindex=1):
+        return self
+
+
+def _mutated(mutation: str) -> tuple[sb.Derivation, dict]:
+    net = sb.mlp([2, 2, 1])
+    d = sb.derive(net)
+    s = net.symbol
+    if mutation == "sign of the output δ":
+        d.deltas[s("z3")] = -d.deltas[s("z3")]
+    elif mutation == "factor 2 in one hidden δ":
+        d.deltas[s("z1")] = 2 * d.deltas[s("z1")]
+    elif mutation == "wrong activation in one gradient":
+        d.deltas[s("w5")] = d.deltas[s("w5")].xreplace({s("h1"): s("h2")})
+    return d, dict(x1=0.5, x2=0.3, y=1.0, w1=0.7, w2=0.3, w3=0.4, w4=0.6, w5=0.55, w6=0.45)
+
+
+@pytest.mark.parametrize(("mutation", "wrong"), [
+    ("sign of the output δ", {"w1", "w2", "w3", "w4", "w5", "w6"}),
+    ("factor 2 in one hidden δ", {"w1", "w3"}),
+    ("wrong activation in one gradient", {"w5"}),
+])
+def test_check_gradients_catches_a_mutated_derivation(mutation, wrong):
+    d, values = _mutated(mutation)  # mutated before the evaluator is generated from it
+    result = sb.check_gradients(d, values)
+    assert not result.ok
+    assert {r.name for r in result.rows if not r.ok} == wrong
+    assert "WRONG" in str(result)
+
+
+def test_check_gradients_catches_a_wrong_derivative_rule():
+    g = sb.Graph()
+    x, w, y = g.input("x"), g.parameter("w"), g.target("y")
+    a = g.node("a", _careless_sigmoid(w * x))
+    g.loss("L", (y - a) ** 2)
+    values = {"x": 0.8, "w": -0.4, "y": 1.0}
+    result = sb.check_gradients(sb.derive(g), values)
+    assert not result.ok and [r.name for r in result.rows if not r.ok] == ["w"]

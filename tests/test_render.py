@@ -170,6 +170,13 @@ b = g.node("b", sb.tanh(w * a + v))
 c = g.node("c", a * b)
 g.loss("L", (y - c) ** 2 / 2)
 out["graph markdown"] = sb.render(g, "markdown")
+out["graph evaluator code"] = sb.derive(g).evaluator.source
+m = sb.mlp([2, 3, 2], ["tanh", "softmax"], "cross_entropy", bias=True, notation="matrix")
+out["matrix notation article"] = sb.render(m, "article")
+out["seed000 evaluator code"] = sb.derive(net).evaluator.source
+mf = sb.matrix_form(m)
+out["matrix form latex"] = "\\n".join(mf.latex())
+out["matrix evaluator code"] = mf.evaluator().source
 sys.stdout.write(json.dumps(out))
 """
 
@@ -184,9 +191,10 @@ def _render_in_subprocess(hashseed: str, tmp_path: Path) -> dict:
 
 
 def test_rendering_is_identical_across_hash_seeds(tmp_path):
+    # Notes of every kind and notation, and the generated code, byte for byte.
     a = _render_in_subprocess("0", tmp_path)
     b = _render_in_subprocess("123", tmp_path)
-    assert a.keys() == b.keys()
+    assert len(a) == 11 and a.keys() == b.keys()
     for key in a:
         assert a[key] == b[key], f"{key} differs between PYTHONHASHSEED=0 and 123"
     # and the same as this process renders
