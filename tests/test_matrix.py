@@ -289,8 +289,10 @@ def test_other_backends_where_installed(backend):
     as_array = (lambda a: xp.tensor(a, dtype=xp.float64)) if backend == "torch" else xp.asarray
     got = f.evaluator(backend)(as_array(X), as_array(Y), [as_array(w) for w in W],
                                [as_array(b) for b in B])
-    assert float(got.loss) == pytest.approx(want.loss, rel=1e-6)
-    assert np.asarray(got.weight_gradients[0]) == pytest.approx(want.weight_gradients[0], rel=1e-5)
+    # jax computes in float32 unless told otherwise: agreement to single precision
+    assert float(got.loss) == pytest.approx(want.loss, rel=1e-5)
+    for g, w in zip(got.weight_gradients, want.weight_gradients, strict=True):
+        assert np.asarray(g) == pytest.approx(w, rel=1e-4, abs=1e-7)
     assert backend in BACKENDS
 
 
