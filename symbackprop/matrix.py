@@ -409,7 +409,25 @@ def _matrix_latex_name(name: str, loss: str = r"\mathcal{L}") -> str:
     return name
 
 
-class MatrixLatexPrinter(LatexPrinter):
+class _MatrixPrinting:
+    """What the LaTeX and the code printer share: f(Z) printed as the scalar f applied to Z,
+    and sums written with their positive terms first (Y − A, not −A + Y)."""
+
+    def _print_ElementwiseApplyFunction(self, expr: ElementwiseApplyFunction) -> str:
+        var, body = expr.function.variables[0], expr.function.expr
+        holder = sp.Symbol("MATRIXARGUMENT")
+        text = self._print(body.xreplace({var: holder}))
+        return text.replace("MATRIXARGUMENT", self._print(expr.expr))
+
+    def _print_MatAdd(self, expr: sp.MatAdd) -> str:
+        parts = sorted((self._print(a) for a in expr.args), key=lambda t: t.startswith("-"))
+        text = parts[0]
+        for t in parts[1:]:
+            text += f" - {t[1:].lstrip()}" if t.startswith("-") else f" + {t}"
+        return text
+
+
+class MatrixLatexPrinter(_MatrixPrinting, LatexPrinter):
     """LaTeX of matrix equations as seed 004 writes them: W^{[l]}, ⊙, ᵀ, 1 for all-ones."""
 
     def __init__(self, loss: str = r"\mathcal{L}", **settings) -> None:
@@ -470,14 +488,6 @@ class MatrixLatexPrinter(LatexPrinter):
             inner = rf"\left({inner}\right)"
         return rf"{{{inner}}}^{{\top}}"  # braces: W^{[2]} already has a superscript
 
-    def _print_MatAdd(self, expr: sp.MatAdd) -> str:
-        # Positive terms first, as a lecture writes Y − A rather than −A + Y.
-        parts = [self._print(a) for a in expr.args]
-        parts.sort(key=lambda t: t.startswith("-"))
-        text = parts[0]
-        for t in parts[1:]:
-            text += f" - {t[1:].lstrip()}" if t.startswith("-") else f" + {t}"
-        return text
 
     def _wrap(self, expr: sp.Basic) -> str:
         text = self._print(expr)
@@ -493,12 +503,6 @@ class MatrixLatexPrinter(LatexPrinter):
         power = self._print(expr.exp)
         return rf"{base}^{{{power}}}" if self._entry else rf"{base}^{{\odot {power}}}"
 
-    def _print_ElementwiseApplyFunction(self, expr: ElementwiseApplyFunction) -> str:
-        var, body = expr.function.variables[0], expr.function.expr
-        holder = sp.Symbol("MATRIXARGUMENT")
-        text = self._print(body.xreplace({var: holder}))
-        return text.replace("MATRIXARGUMENT", self._print(expr.expr))
-
     def _print_ColumnSoftmax(self, expr: ColumnSoftmax) -> str:
         return rf"\operatorname{{softmax}}\left({self._print(expr.arg)}\right)"
 
@@ -506,7 +510,7 @@ class MatrixLatexPrinter(LatexPrinter):
         return rf"\log \operatorname{{softmax}}\left({self._print(expr.arg)}\right)"
 
 
-class MatrixCodePrinter(PythonCodePrinter):
+class MatrixCodePrinter(_MatrixPrinting, PythonCodePrinter):
     """Array code for the matrix equations: ``@`` for products, ``*`` for ⊙, ``.T``, and the
     all-ones products as sums over samples or units, or as broadcasting."""
 
@@ -588,22 +592,9 @@ class MatrixCodePrinter(PythonCodePrinter):
         simple = len(matrices) == 1 and isinstance(matrices[0], sp.MatrixSymbol)
         return text if simple or text.endswith(")") and text[0].isalpha() else f"({text})"
 
-    def _print_MatAdd(self, expr: sp.MatAdd) -> str:
-        parts = [self._print(a) for a in expr.args]
-        parts.sort(key=lambda t: t.startswith("-"))
-        text = parts[0]
-        for p in parts[1:]:
-            text += f" - {p[1:]}" if p.startswith("-") else f" + {p}"
-        return text
 
     def _print_HadamardPower(self, expr: sp.HadamardPower) -> str:
         return f"{self._atom(expr.base)}**{self._print(expr.exp)}"
-
-    def _print_ElementwiseApplyFunction(self, expr: ElementwiseApplyFunction) -> str:
-        var, body = expr.function.variables[0], expr.function.expr
-        holder = sp.Symbol("MATRIXARGUMENT")
-        text = self._print(body.xreplace({var: holder}))
-        return text.replace("MATRIXARGUMENT", self._print(expr.expr))
 
     def _print_ColumnSoftmax(self, expr: ColumnSoftmax) -> str:
         return f"softmax_columns({self._print(expr.arg)})"
