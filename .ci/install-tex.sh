@@ -11,13 +11,19 @@ PACKAGES=(
   texlive-pictures           # pgf / tikz (beamer needs pgf too)
   lmodern                    # lmodern.sty + T1 Latin Modern Type 1 fonts
   latexmk
-  poppler-utils              # pdftoppm
+  poppler-utils              # pdftoppm, pdftotext
+  texlive-lang-korean        # kotex, for Korean documents
+  texlive-xetex              # xelatex, the engine Korean documents compile with
+  fonts-nanum                # a Korean font for xelatex
 )
 
 tex_works() {
   command -v pdflatex >/dev/null 2>&1 || return 1
   command -v latexmk  >/dev/null 2>&1 || return 1
   command -v pdftoppm >/dev/null 2>&1 || return 1
+  command -v xelatex  >/dev/null 2>&1 || return 1
+  kpsewhich kotex.sty >/dev/null 2>&1 || return 1
+  fc-list | grep -qi nanum || return 1
   local dir rc=0
   dir="$(mktemp -d)"
   cat > "$dir/check.tex" <<'TEX'
