@@ -23,7 +23,7 @@ tex_works() {
   command -v pdftoppm >/dev/null 2>&1 || return 1
   command -v xelatex  >/dev/null 2>&1 || return 1
   kpsewhich kotex.sty >/dev/null 2>&1 || return 1
-  fc-list | grep -qi nanum || return 1
+  fc-list : family | grep -i nanum >/dev/null || return 1
   local dir rc=0
   dir="$(mktemp -d)"
   cat > "$dir/check.tex" <<'TEX'
