@@ -1,10 +1,11 @@
 """symbackprop: derive the equations of backpropagation symbolically."""
 
+from .codegen import BatchEvaluator
 from .derive import Chain, Delta, Derivation, Factor, derive
 from .document import Document, build_document
 from .functions import identity, leaky_relu, relu, sigmoid, softmax, softplus, tanh
 from .graph import Graph, GraphError, Kind
-from .matrix import BatchEvaluator, MatrixForm, matrix_form
+from .matrix import MatrixForm, matrix_form
 from .mlp import MLP, mlp
 from .notation import NOTATIONS, Notation
 from .numeric import Evaluation, GradientCheck, WorkedExample, check_gradients, worked_example

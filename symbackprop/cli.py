@@ -192,7 +192,8 @@ def cmd_grad(args) -> int:
 
 
 def _grad_matrix_or_code(graph, args) -> int:
-    from .matrix import MatrixCodePrinter, MatrixLatexPrinter, matrix_form
+    from .codegen import MatrixCodePrinter
+    from .matrix import MatrixLatexPrinter, matrix_form
     from .mlp import MLP
 
     if not isinstance(graph, MLP):

@@ -229,7 +229,7 @@ def test_a_hostile_spec_through_the_installed_command(tmp_path):
 
 def test_no_user_text_can_reach_eval_exec_sympify_or_pickle():
     # The package calls none of them, except exec of the matrix evaluator's generated code,
-    # whose every name is checked against the generator's own (matrix._assert_engine_made).
+    # whose every name is checked against the generator's own (codegen._assert_engine_made).
     calls = re.compile(r"(?<!def )\b(eval|exec|sympify|parse_expr|S)\(|\bpickle\b|\bmarshal\b")
     found = []
     for path in sorted((REPO / "symbackprop").glob("*.py")):

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from texutil import compile_snippet, needs_tex
 
 import symbackprop as sb
-from symbackprop.matrix import BACKENDS, MatrixLatexPrinter
+from symbackprop.codegen import BACKENDS
+from symbackprop.matrix import MatrixLatexPrinter
 from symbackprop.mlp import BIAS_MODES
 
 ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity", "softmax"]

@@ -1,0 +1,450 @@
+"""Code from the matrix equations: a batched evaluator of the loss and every gradient.
+
+The backward pass it runs is the matrix form's own equations (see :mod:`symbackprop.matrix`),
+printed by :class:`MatrixCodePrinter` into a few array operations per layer. A backend is a
+namespace of array functions (numpy always; torch, jax, cupy where installed), so one printer
+serves every array library.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.printing.pycode import PythonCodePrinter
+
+from . import functions
+from .matrix import (
+    ColumnLogSoftmax,
+    ColumnSoftmax,
+    MatrixForm,
+    _a,
+    _MatrixPrinting,
+    _to_matrix,
+    _y,
+    _z,
+    matrix_form,  # noqa: F401  (the docstrings' examples use it)
+)
+
+__all__ = ["BatchEvaluator", "BatchResult", "MatrixCodePrinter", "BACKENDS"]
+
+
+class MatrixCodePrinter(_MatrixPrinting, PythonCodePrinter):
+    """Array code for the matrix equations: ``@`` for products, ``*`` for ⊙, ``.T``, and the
+    all-ones products as sums over samples or units, or as broadcasting."""
+
+    def __init__(self, numpy_methods: bool = False) -> None:
+        super().__init__({"fully_qualified_modules": False, "allow_unknown_functions": True,
+                          "inline": True})
+        # numpy, jax and cupy arrays sum with .sum(axis=…, keepdims=True); torch spells it
+        # differently, so other backends call the namespace's sample_sum / unit_sum.
+        self.numpy_methods = numpy_methods
+
+    def _sum(self, which: str, text: str) -> str:
+        if not self.numpy_methods:
+            return f"{which}({text})"
+        axis = 1 if which == "sample_sum" else 0
+        inner = text if text.isidentifier() else f"({text})"
+        return f"{inner}.sum(axis={axis}, keepdims=True)"
+
+    def _print_HadamardProduct(self, expr: sp.HadamardProduct, coeff=sp.S.One) -> str:
+        # Scalars out front once: 2/n*((A - Y)*A*(1 - A)), not (2/n*(A - Y))*A*(1 - A).
+        factors = []
+        for a in expr.args:
+            c, rest = a.as_coeff_mmul() if isinstance(a, sp.MatMul) else (sp.S.One, a)
+            coeff *= c
+            factors.append(rest)
+        text = "*".join(self._atom(f) for f in factors)
+        return text if coeff == 1 else f"{self._print(coeff)}*({text})"
+
+    def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
+        return "X" if expr.name == "A0" else expr.name
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        return expr.name
+
+    def _print_Heaviside(self, expr: sp.Heaviside) -> str:
+        return f"heaviside({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print_OneMatrix(self, expr: sp.OneMatrix) -> str:
+        return "1"
+
+    def _print_Transpose(self, expr: sp.Transpose) -> str:
+        return f"{self._atom(expr.arg)}.T"
+
+    def _atom(self, expr: sp.Basic) -> str:
+        text = self._print(expr)
+        atoms = (sp.MatrixSymbol, sp.OneMatrix, sp.Transpose, ElementwiseApplyFunction,
+                 ColumnSoftmax)
+        return text if isinstance(expr, atoms) else f"({text})"
+
+    def _print_MatMul(self, expr: sp.MatMul) -> str:
+        coeff, matrices = expr.as_coeff_matrices()
+        matrices = list(matrices)
+        if len(matrices) == 1 and isinstance(matrices[0], sp.HadamardProduct):
+            return self._print_HadamardProduct(matrices[0], coeff)
+        if len(matrices) == 1 and isinstance(matrices[0], sp.OneMatrix):
+            return self._print(coeff)  # a scalar times all-ones: numpy broadcasts the scalar
+        wrap: list[str] = []
+        # An all-ones factor in front sums over units (1ᵀ·M), behind it sums over samples
+        # (M·1); what it repeats (1·M, M·1ᵀ, and the repetition in 1 1ᵀ·M) is broadcasting.
+        if isinstance(matrices[0], sp.OneMatrix) and len(matrices) > 1:
+            if matrices[0].shape[1] != 1:
+                wrap.append("unit_sum")
+            matrices = matrices[1:]
+        if isinstance(matrices[-1], sp.OneMatrix) and len(matrices) > 1:
+            if matrices[-1].shape[0] != 1:
+                wrap.append("sample_sum")
+            matrices = matrices[:-1]
+        text = " @ ".join(self._atom(a) for a in matrices) if len(matrices) > 1 \
+            else self._print(matrices[0])
+        for fn in reversed(wrap):
+            text = self._sum(fn, text)
+        if coeff == 1:
+            return text
+        if coeff == -1:
+            return f"-{self._atom_text(text, matrices)}"
+        return f"{self._print(coeff)}*{self._atom_text(text, matrices)}"
+
+    @staticmethod
+    def _atom_text(text: str, matrices) -> str:
+        simple = len(matrices) == 1 and isinstance(matrices[0], sp.MatrixSymbol)
+        return text if simple or text.endswith(")") and text[0].isalpha() else f"({text})"
+
+
+    def _print_HadamardPower(self, expr: sp.HadamardPower) -> str:
+        return f"{self._atom(expr.base)}**{self._print(expr.exp)}"
+
+    def _print_ColumnSoftmax(self, expr: ColumnSoftmax) -> str:
+        return f"softmax_columns({self._print(expr.arg)})"
+
+    def _print_ColumnLogSoftmax(self, expr: ColumnLogSoftmax) -> str:
+        return f"log_softmax_columns({self._print(expr.arg)})"
+
+
+# -- backends --------------------------------------------------------------------------------------
+def _numpy_namespace() -> dict[str, object]:
+    from .numeric import NUMPY_FUNCTIONS
+
+    def softmax_columns(z):
+        e = np.exp(z - z.max(axis=0, keepdims=True))
+        return e / e.sum(axis=0, keepdims=True)
+
+    def log_softmax_columns(z):
+        shifted = z - z.max(axis=0, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+
+    def log(x):
+        # As torch's BCELoss: a log of a probability is clamped at −100, so ŷ = 0 gives a large
+        # finite loss, not inf. Sigmoid and softmax outputs never get here: their logs are
+        # computed from the logits.
+        with np.errstate(divide="ignore"):
+            return np.maximum(np.log(x), -100.0)
+
+    return {
+        **{k: v for k, v in NUMPY_FUNCTIONS.items() if k != "softmax"},
+        "heaviside": lambda x, h: np.heaviside(x, float(h)),
+        "tanh": np.tanh, "exp": np.exp, "log": log, "sqrt": np.sqrt,
+        "softmax_columns": softmax_columns, "log_softmax_columns": log_softmax_columns,
+        "sample_sum": lambda x: x.sum(axis=1, keepdims=True),
+        "unit_sum": lambda x: x.sum(axis=0, keepdims=True),
+        "np": np,
+    }
+
+
+def _torch_namespace() -> dict[str, object]:
+    import torch
+
+    return {
+        "sigmoid": torch.sigmoid, "softplus": torch.nn.functional.softplus,
+        "relu": torch.relu, "tanh": torch.tanh, "exp": torch.exp, "sqrt": torch.sqrt,
+        "log": lambda x: torch.clamp(torch.log(x), min=-100.0),
+        "leaky_relu": lambda x, s: torch.where(x > 0, x, float(s) * x),
+        "heaviside": lambda x, h: torch.heaviside(x, torch.tensor(float(h), dtype=x.dtype)),
+        "softmax_columns": lambda z: torch.softmax(z, dim=0),
+        "log_softmax_columns": lambda z: torch.log_softmax(z, dim=0),
+        "sample_sum": lambda x: x.sum(dim=1, keepdim=True),
+        "unit_sum": lambda x: x.sum(dim=0, keepdim=True),
+    }
+
+
+def _jax_namespace() -> dict[str, object]:
+    import jax
+    import jax.numpy as jnp
+
+    return {
+        "sigmoid": jax.nn.sigmoid, "softplus": jax.nn.softplus, "relu": jax.nn.relu,
+        "tanh": jnp.tanh, "exp": jnp.exp, "sqrt": jnp.sqrt,
+        "log": lambda x: jnp.maximum(jnp.log(x), -100.0),
+        "leaky_relu": lambda x, s: jnp.where(x > 0, x, float(s) * x),
+        "heaviside": lambda x, h: jnp.heaviside(x, float(h)),
+        "softmax_columns": lambda z: jax.nn.softmax(z, axis=0),
+        "log_softmax_columns": lambda z: jax.nn.log_softmax(z, axis=0),
+        "sample_sum": lambda x: x.sum(axis=1, keepdims=True),
+        "unit_sum": lambda x: x.sum(axis=0, keepdims=True),
+    }
+
+
+def _cupy_namespace() -> dict[str, object]:
+    import cupy
+
+    space = {k: v for k, v in _numpy_namespace().items() if k != "np"}
+    space.update({
+        "tanh": cupy.tanh, "exp": cupy.exp, "sqrt": cupy.sqrt,
+        "sigmoid": lambda x: cupy.exp(-cupy.logaddexp(0.0, -x)),
+        "softplus": lambda x: cupy.logaddexp(0.0, x),
+        "relu": lambda x: cupy.maximum(x, 0.0),
+        "leaky_relu": lambda x, s: cupy.where(x > 0, x, float(s) * x),
+        "heaviside": lambda x, h: cupy.heaviside(x, float(h)),
+        "log": lambda x: cupy.maximum(cupy.log(x), -100.0),
+        "softmax_columns": lambda z: (lambda e: e / e.sum(axis=0, keepdims=True))(
+            cupy.exp(z - z.max(axis=0, keepdims=True))),
+        "log_softmax_columns": lambda z: (lambda s: s - cupy.log(cupy.exp(s).sum(axis=0,
+                                                                                keepdims=True)))(
+            z - z.max(axis=0, keepdims=True)),
+    })
+    return space
+
+
+#: Array libraries the generated code can run on: name -> function returning its namespace.
+BACKENDS: dict[str, Callable[[], dict[str, object]]] = {
+    "numpy": _numpy_namespace,
+    "torch": _torch_namespace,
+    "jax": _jax_namespace,
+    "cupy": _cupy_namespace,
+}
+
+
+# -- the batched evaluator -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BatchResult:
+    """The loss of a batch and the gradients of every weight matrix and bias, layer 1 first."""
+
+    loss: float
+    weight_gradients: list
+    bias_gradients: list | None
+    gradients: dict[str, float] | None = None  # by parameter name, from evaluate()
+
+
+class BatchEvaluator:
+    """Loss and gradients of a whole batch, from code generated out of the matrix equations.
+
+    ``f(X, Y, weights, biases)`` takes X of shape (n_0, m), Y of shape (n_L, m), the weight
+    matrices (n_l, n_{l−1}) and the biases (n_l,) (scalars for a shared bias, None without
+    biases). ``source`` is the generated code: a few array operations per layer, no loop over
+    weights. ``backend`` is ``"numpy"`` or, where installed, ``"torch"``, ``"jax"``, ``"cupy"``.
+
+    >>> import numpy as np
+    >>> f = matrix_form([2, 2, 1]).evaluator()
+    >>> X, Y = np.array([[0.5], [0.3]]), np.array([[1.0]])
+    >>> W = [np.array([[0.7, 0.4], [0.3, 0.6]]), np.array([[0.55, 0.45]])]
+    >>> round(float(f(X, Y, W).weight_gradients[1][0, 0]), 4)  # seed 000's ∂L/∂w5
+    -0.0998
+    """
+
+    def __init__(self, form: MatrixForm, backend: str = "numpy") -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; expected one of: {', '.join(BACKENDS)}")
+        try:
+            namespace = BACKENDS[backend]()
+        except ImportError as err:
+            raise ImportError(f"the {backend} backend needs {err.name}, which is not installed") \
+                from None
+        self.form = form
+        self.backend = backend
+        self.source = _generate(form, backend)
+        scope: dict[str, object] = dict(namespace)
+        _assert_engine_made(self.source, scope)
+        # The source is printed from the engine's own equations: fixed names (W1, delta1, ...),
+        # numbers and the namespace's functions, which _assert_engine_made has just confirmed.
+        exec(compile(self.source, "<symbackprop matrix form>", "exec"), scope)
+        self._gradients = scope["gradients"]
+        self._forward = scope["forward"]
+        self._loss = scope["loss"]
+
+    def _arguments(self, X, Y, weights, biases) -> list:
+        form = self.form
+        if len(weights) != form.depth:
+            raise ValueError(f"expected {form.depth} weight matrices, got {len(weights)}")
+        args = [X] + ([Y] if Y is not None else []) + list(weights)
+        if form.bias_mode:
+            if biases is None or len(biases) != form.depth:
+                raise ValueError(f"expected {form.depth} biases")
+            if form.bias_mode == "shared":
+                args += list(biases)
+            else:
+                args += [b.reshape(-1, 1) for b in biases]
+        return args
+
+    def __call__(self, X, Y, weights: Sequence, biases: Sequence | None = None) -> BatchResult:
+        loss, dW, db = self._gradients(*self._arguments(X, Y, weights, biases))
+        if db is not None:  # back to the shapes the biases came in: (n_l,), or a scalar
+            db = [g.sum() if self.form.bias_mode == "shared" else g.reshape(-1) for g in db]
+        return BatchResult(loss, list(dW), None if db is None else list(db))
+
+    def forward(self, X, weights: Sequence, biases: Sequence | None = None):
+        """The output activations A^[L], shape (n_L, m)."""
+        return self._forward(*self._arguments(X, None, weights, biases))
+
+    def loss(self, X, Y, weights: Sequence, biases: Sequence | None = None) -> float:
+        """The batch loss only (the forward pass)."""
+        return self._loss(*self._arguments(X, Y, weights, biases))
+
+    def evaluate(self, values: Mapping[str, object]) -> BatchResult:
+        """The same, from a table of the network's own names: an array of m samples per input
+        and target, a number per parameter. ``gradients`` maps each parameter's name to its
+        gradient over the batch.
+
+        >>> import symbackprop as sb
+        >>> net = sb.mlp([2, 2, 1])
+        >>> f = sb.matrix_form(net).evaluator()
+        >>> v = dict(x1=[0.5, 0.1], x2=[0.3, 0.2], y=[1.0, 0.0],
+        ...          w1=0.7, w2=0.3, w3=0.4, w4=0.6, w5=0.55, w6=0.45)
+        >>> sorted(f.evaluate(v).gradients) == sorted(p.name for p in net.parameters)
+        True
+        """
+        net = self.form.network
+        if net is None:
+            raise ValueError("evaluate() needs the form of a network: matrix_form(net)")
+        missing = [s.name for s in net.leaves if s.name not in values]
+        if missing:
+            raise ValueError(f"no value for: {', '.join(missing)}")
+        rows = [np.atleast_1d(np.asarray(values[s.name], dtype=float))
+                for s in [*net.inputs, *net.targets]]
+        m = max(len(r) for r in rows)
+        rows = [np.broadcast_to(r, (m,)) for r in rows]
+        X, Y = np.array(rows[: len(net.inputs)]), np.array(rows[len(net.inputs):])
+        depth, sizes = net.depth, net.sizes
+
+        def number(s: sp.Symbol) -> float:
+            return float(values[s.name])
+
+        W = [np.array([[number(net.weight(l, i, j)) for i in range(1, sizes[l - 1] + 1)]
+                       for j in range(1, sizes[l] + 1)]) for l in range(1, depth + 1)]
+        B = None
+        if net.bias_mode == "shared":
+            B = [number(net.bias(l, 1)) for l in range(1, depth + 1)]
+        elif net.bias_mode:
+            B = [np.array([number(net.bias(l, j)) for j in range(1, sizes[l] + 1)])
+                 for l in range(1, depth + 1)]
+        out = self(X, Y, W, B)
+        gradients: dict[str, float] = {}
+        for l in range(1, depth + 1):
+            for i in range(1, sizes[l - 1] + 1):
+                for j in range(1, sizes[l] + 1):
+                    gradients[net.weight(l, i, j).name] = float(out.weight_gradients[l - 1][j - 1, i - 1])
+            if net.bias_mode == "shared":
+                gradients[net.bias(l, 1).name] = float(out.bias_gradients[l - 1])
+            elif net.bias_mode:
+                for j in range(1, sizes[l] + 1):
+                    gradients[net.bias(l, j).name] = float(out.bias_gradients[l - 1][j - 1])
+        return BatchResult(out.loss, out.weight_gradients, out.bias_gradients, gradients)
+
+    def save(self, path) -> None:
+        """Write the generated source to a file (it imports numpy and the activations)."""
+        from pathlib import Path
+
+        Path(path).write_text(_HEADER + self.source, encoding="utf-8")
+
+
+_HEADER = '''"""Generated by symbackprop from the matrix form of the network. Numpy backend."""
+from symbackprop.codegen import BACKENDS
+
+globals().update(BACKENDS["numpy"]())
+
+'''
+
+
+_GENERATED_NAME = re.compile(r"(?:[WbZA]|delta|dW|db|n_)[0-9]+|[XYLm]|float|sum|shape|T|axis|keepdims|True")
+
+
+def _assert_engine_made(source: str, namespace: Mapping[str, object]) -> None:
+    """Refuse to run code with any name the generator does not write: a second lock behind
+    the fact that no user text reaches the equations (names are W1, delta2, …, never a key)."""
+    allowed = {"def", "return", "None", "forward", "loss", "gradients", *namespace}
+    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+    for tok in tokens:
+        if tok.type == tokenize.NAME and tok.string not in allowed \
+                and not _GENERATED_NAME.fullmatch(tok.string):
+            raise RuntimeError(f"generated code uses an unexpected name {tok.string!r}")
+
+
+def _stable_loss_entry(form: MatrixForm) -> sp.MatrixExpr:
+    """The loss terms for code: logs of sigmoid and softmax outputs computed from the logits
+    (as torch's BCEWithLogitsLoss and CrossEntropyLoss do), so Z = ±1000 gives finite numbers."""
+    L = form.depth
+    name = form.activations[-1]
+    shape = (form.n[L], form.m)
+    entry = form.entry_loss
+    env = {_y: form.Y, _a: form.A[L]}
+    if name == "sigmoid":
+        entry = entry.xreplace({sp.log(_a): -functions.softplus(-_z),
+                                sp.log(1 - _a): -functions.softplus(_z)})
+        env[_z] = form.Z[L]
+    elif name == "softmax" and entry.has(sp.log(_a)):
+        logp = sp.Symbol("logp", real=True)
+        entry = entry.xreplace({sp.log(_a): logp})
+        env[logp] = ColumnLogSoftmax(form.Z[L])
+    return _to_matrix(entry, env, shape)
+
+
+def _generate(form: MatrixForm, backend: str = "numpy") -> str:
+    p = MatrixCodePrinter(numpy_methods=backend in ("numpy", "jax", "cupy"))
+    L = form.depth
+    params = [f"W{l}" for l in range(1, L + 1)]
+    if form.bias_mode:
+        params += [f"b{l}" for l in range(1, L + 1)]
+    sizes = ["    m = X.shape[1]"] + [f"    n_{L} = W{L}.shape[0]"]
+    forward = [f"    {p.doprint(eq.lhs)} = {p.doprint(eq.rhs)}" for eq in form.forward]
+    entry = _stable_loss_entry(form)
+    total = f"float(({p.doprint(entry)}).sum())"
+    scale = form.batch_scale * form.unit_scale
+    loss = f"    L = {p.doprint(scale)}*{total}" if scale != 1 else f"    L = {total}"
+    # The 1/m of a mean is applied once, to δ^[L] (every δ below is linear in it), rather than
+    # to every gradient: the same numbers with 2L fewer array operations.
+    r = form.batch_scale
+    output, *hidden = form.deltas
+    backward = [f"    {p.doprint(eq.lhs)} = {p.doprint(eq.rhs)}" for eq in hidden]
+    if r != 1:
+        backward.insert(0, f"    {p.doprint(output.lhs)} = {p.doprint(r * output.rhs)}"
+                           f"  # δ^[{L}] of the equations, times {p.doprint(r)}: see the gradients")
+    else:
+        backward.insert(0, f"    {p.doprint(output.lhs)} = {p.doprint(output.rhs)}")
+    backward += [f"    {p.doprint(eq.lhs)} = {p.doprint(eq.rhs)}" for eq in form._gradients(sp.S.One)]
+    dW = ", ".join(f"dW{l}" for l in range(1, L + 1))
+    db = ", ".join(f"db{l}" for l in range(1, L + 1))
+    returns = f"    return L, [{dW}], " + (f"[{db}]" if form.bias_mode else "None")
+    signature = ", ".join(["X", "Y", *params])
+    fsig = ", ".join(["X", *params])
+    sizes_needed = "\n".join(sizes)
+    lines = [
+        f"def forward({fsig}):",
+        '    """The output A^[L] of a batch X (one sample per column)."""',
+        *forward,
+        f"    return A{L}",
+        "",
+        "",
+        f"def loss({signature}):",
+        '    """The batch loss: the forward pass only."""',
+        sizes_needed,
+        *forward,
+        loss,
+        "    return L",
+        "",
+        "",
+        f"def gradients({signature}):",
+        '    """The batch loss and ∂L/∂W^[l], ∂L/∂b^[l] for every layer, by backpropagation."""',
+        sizes_needed,
+        *forward,
+        loss,
+        *backward,
+        returns,
+        "",
+    ]
+    return "\n".join(lines)
