@@ -295,7 +295,7 @@ def test_notes_user_templates(tmp_path, spec):
     folder.mkdir()
     (folder / "article.tex.j2").write_text(
         "% CUSTOM << doc.title >>: << doc.checked >> equations\n"
-        "<% for s in doc.sections %>[<< s.title >>]<% endfor %>\n", encoding="utf-8")
+        "<% for s in doc.sections %>[<< s.key >>]<% endfor %>\n", encoding="utf-8")
     tex = run("notes", str(spec), "--templates", str(folder), cwd=tmp_path, check=True).stdout
     assert tex.startswith("% CUSTOM Seed 000: ")
     assert "[A worked example]" in tex
