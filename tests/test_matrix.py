@@ -136,7 +136,7 @@ def test_notes_in_matrix_notation_carry_the_matrix_form_and_say_it_was_checked()
     doc = sb.build_document(sb.derive(net), appendix=False)
     section = next(s for s in doc.sections if title(s) == "The matrix form")
     checks = [eq.check for b in section.blocks if hasattr(b, "equations") for eq in b.equations]
-    assert len(checks) == 11 and set(checks) == {"entry by entry against the scalar derivation"}
+    assert len(checks) == 11 and set(checks) == {"matrix"}
     assert "The matrix form" not in [title(s) for s in sb.build_document(
         sb.derive(sb.mlp([2, 2, 1])), appendix=False).sections]
     assert "The matrix form" in [title(s) for s in sb.build_document(
