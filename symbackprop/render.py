@@ -88,7 +88,7 @@ def environment(markdown: bool = False, templates: str | Path | None = None,
         comment_start_string="<#", comment_end_string="#>",
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined, autoescape=True, finalize=finalize,
-        extensions=["jinja2.ext.i18n"],
+        extensions=["jinja2.ext.i18n", "jinja2.ext.do"],
     )
     env.install_gettext_translations(translations(check_language(language)), newstyle=True)
 
@@ -110,26 +110,33 @@ def environment(markdown: bool = False, templates: str | Path | None = None,
 
 
 def _frames(doc: Document) -> list[dict]:
-    """A frame per figure and one per (sub)section of prose and equations.
-
-    The section's frame allows frame breaks, so TeX itself measures what fits on each slide.
-    """
+    """Slides: a frame per figure, then one frame per section that breaks where TeX finds it
+    full (``allowframebreaks``), so the fill is measured, not guessed. Subsections become
+    headings inside it; prose that stands alone (after a figure) leads the next frame."""
     frames: list[dict] = []
+    pending: list[dict] = []
 
-    def walk(parent, section) -> None:
-        blocks = [b for b in section.blocks if b.kind != "figure"]
+    def items(section, depth: int) -> list[dict]:
+        out = [{"heading": section if depth else None, "block": None}] if depth else []
         for b in section.blocks:
             if b.kind == "figure":
-                frames.append({"section": section, "parent": parent, "blocks": [b],
-                               "figure": True})
-        if blocks:
-            frames.append({"section": section, "parent": parent, "blocks": blocks,
-                           "figure": False})
+                frames.append({"section": section, "figure": b, "body": []})
+            else:
+                out.append({"heading": None, "block": b})
         for sub in section.subsections:
-            walk(section, sub)
+            out += items(sub, depth + 1)
+        return out
 
     for section in doc.sections:
-        walk(None, section)
+        body = items(section, 0)
+        if all(i["block"] is None or i["block"].kind == "paragraph" for i in body) and \
+                any(f["section"] is section for f in frames):
+            pending += body  # the words under a figure open the next section's frame
+            continue
+        frames.append({"section": section, "figure": None, "body": pending + body})
+        pending = []
+    if pending:
+        frames.append({"section": doc.sections[-1], "figure": None, "body": pending})
     return frames
 
 
@@ -192,15 +199,17 @@ def have_tex() -> bool:
     return bool(shutil.which("latexmk") or shutil.which("pdflatex"))
 
 
-#: The TeX engine of each language: Korean needs xelatex (kotex with a Nanum font).
-ENGINES = {"ko": "xelatex"}
+#: The TeX engine of each language that needs another than pdflatex. Korean does not: kotex
+#: typesets Hangul under pdflatex in ko.TeX's Nanum Type 1 fonts, with beamer and hyperref
+#: (xelatex's hyperref driver needs a font, pzdr, that a minimal TeX lacks).
+ENGINES: dict[str, str] = {}
 
 
 def tex_engine(tex: str, language: str | None = None) -> str:
     """pdflatex, or the engine the language needs (also read from ``% !TEX program = …``).
 
     >>> tex_engine("", "ko"), tex_engine("% !TEX program = xelatex"), tex_engine("")
-    ('xelatex', 'xelatex', 'pdflatex')
+    ('pdflatex', 'xelatex', 'pdflatex')
     """
     if language is not None:
         return ENGINES.get(check_language(language), "pdflatex")
@@ -211,12 +220,12 @@ def tex_engine(tex: str, language: str | None = None) -> str:
 
 
 def compile_pdf(tex: str, output: str | Path, timeout: float = 180,
-                language: str | None = None) -> Path:
+                language: str | None = None, log: str | Path | None = None) -> Path:
     """Compile LaTeX to ``output`` with latexmk (or the engine twice), shell escape off.
 
-    The engine is pdflatex, or xelatex for Korean (``language``, else the template's
-    ``% !TEX program`` line). The PDF is written to a temporary folder and moved into place
-    only when it is complete.
+    The engine is the language's (see ENGINES; pdflatex for English and Korean), else the one a
+    ``% !TEX program`` first line names. The PDF is written to a temporary folder and moved into place
+    only when it is complete. ``log``: where to keep TeX's log (to read its warnings).
     """
     output = Path(output)
     engine = tex_engine(tex, language)
@@ -248,6 +257,8 @@ def compile_pdf(tex: str, output: str | Path, timeout: float = 180,
         partial = output.with_name(output.name + ".part")
         shutil.copyfile(Path(tmp) / "notes.pdf", partial)
         partial.replace(output)
+        if log is not None:
+            shutil.copyfile(Path(tmp) / "notes.log", log)
     return output
 
 
