@@ -9,6 +9,7 @@ from ..graph import Kind
 from ..latex import Tex, TexPrinter
 from ..mlp import MLP
 from .base import _letters
+from .drawing import Box, label_size, place_labels
 from .model import Figure, Paragraph, Section
 
 
@@ -50,7 +51,7 @@ class NetworkSection:
                 "example": self.example is not None, "matrix": any(
                     s.key == "matrix" for s in getattr(self, "_sections", []))}
         if self.mlp:
-            args.update(widths=Tex("-".join(str(n) for n in self.mlp.sizes)),
+            args.update(widths=Tex(r"\text{-}".join(str(n) for n in self.mlp.sizes)),
                         activations=list(dict.fromkeys(self.mlp.activations)),
                         loss=self.mlp.loss_name)
         return Paragraph("abstract", args)
@@ -99,25 +100,46 @@ def tikz_network(d: Derivation, t: TexPrinter, with_nodes: bool = False):
 
 
 def _tikz_mlp(net: MLP, t: TexPrinter) -> Tex:
+    """Units in columns; each weight labels its edge where the label meets nothing else."""
     tall = max(net.sizes)
-    dx, dy = 3.4, 1.7 if tall <= 4 else 1.2
-    lines = [r"\begin{tikzpicture}[>=stealth, unit/.style={circle, draw, minimum size=11mm, "
-             r"inner sep=1pt, font=\small}, w/.style={font=\scriptsize, fill=white, inner sep=1pt}]"]
+    labels = {}
     for l, n in enumerate(net.sizes):  # noqa: E741
         for j in range(1, n + 1):
-            y = (n + 1) / 2 - j
-            if l == 0:
-                label = t(net.act(0, j))
-            else:
-                label = rf"{t(net.pre(l, j))}\,|\,{t(net.act(l, j))}"
-            lines.append(rf"\node[unit] (n{l}-{j}) at ({l * dx:.2f},{y * dy:.2f}) {{${label}$}};")
-    for l in range(1, len(net.sizes)):  # noqa: E741
-        for i in range(1, net.sizes[l - 1] + 1):
-            for j in range(1, net.sizes[l] + 1):
-                pos = 0.3 if (i + j) % 2 else 0.55
-                w = t(net.weight(l, i, j))
-                lines.append(rf"\draw[->] (n{l - 1}-{i}) -- node[w, pos={pos}] {{${w}$}} "
-                             rf"(n{l}-{j});")
+            labels[l, j] = (t(net.act(0, j)) if l == 0 else
+                            rf"{t(net.pre(l, j))}\,|\,{t(net.act(l, j))}")
+    # A unit is a circle around its label: the widest label sets every unit's size.
+    radius = max(0.55, max(label_size(x, script=False)[0] for x in labels.values()) / 2 + 0.08)
+    dy = max(1.7 if tall <= 4 else 1.35, 2 * radius + 0.35)
+    # Wider gaps give the labels room; widen until every layer's labels fit (or give up).
+    for widen in (1.0, 1.3, 1.6):
+        dx = (max(3.4, 2 * radius + 2.2) + 0.8 * max(0, tall - 2)) * widen
+        at = {(col, j): (col * dx, ((n + 1) / 2 - j) * dy)
+              for col, n in enumerate(net.sizes) for j in range(1, n + 1)}
+        units = [Box(x, y, 2 * radius, 2 * radius) for x, y in at.values()]
+        placed = {}
+        for l in range(1, len(net.sizes)):  # noqa: E741
+            pairs = [(i, j) for i in range(1, net.sizes[l - 1] + 1)
+                     for j in range(1, net.sizes[l] + 1)]
+            edges = [(at[l - 1, i], at[l, j], t(net.weight(l, i, j))) for i, j in pairs]
+            placed[l] = (pairs, edges, place_labels(edges, units))
+        if all(centres is not None for _, _, centres in placed.values()):
+            break
+    lines = [r"\begin{tikzpicture}[>=stealth, unit/.style={circle, draw, "
+             rf"minimum size={2 * radius:.2f}cm, inner sep=1pt, font=\small}}, "
+             r"w/.style={font=\scriptsize, fill=white, inner sep=1pt}]"]
+    for (col, j), (x, y) in at.items():
+        lines.append(rf"\node[unit] (n{col}-{j}) at ({x:.2f},{y:.2f}) {{${labels[col, j]}$}};")
+    for l, (pairs, edges, centres) in placed.items():  # noqa: E741
+        for i, j in pairs:
+            lines.append(rf"\draw[->] (n{l - 1}-{i}) -- (n{l}-{j});")
+        if centres is not None:
+            for (_, _, w), (x, y) in zip(edges, centres, strict=True):
+                lines.append(rf"\node[w] at ({x:.2f},{y:.2f}) {{${w}$}};")
+        else:
+            # Too many to label one by one: the bundle carries the layer's weight in general.
+            name = net.notation.latex_general("weight", l=str(l))
+            top = (max(net.sizes[l - 1], net.sizes[l]) - 1) / 2 * dy + radius + 0.35
+            lines.append(rf"\node[font=\small] at ({(l - 0.5) * dx:.2f},{top:.2f}) {{${name}$}};")
     last = len(net.sizes) - 1
     lines.append(rf"\node[unit] (loss) at ({(last + 0.9) * dx:.2f},0) "
                  rf"{{${t(net.loss_symbol)}$}};")
