@@ -87,8 +87,15 @@ def text(pdf: Path) -> str:
                           check=True, text=True).stdout
 
 
+#: Words of mathematics that read like English in a PDF's text layer.
+MATH_WORDS = {"log", "exp", "tanh", "sin", "cos", "softmax", "max", "min", "sum"}
+
+
 def english_runs(text: str, ignore: str = "") -> list[str]:
-    """Runs of three or more English words: prose a Korean document left untranslated."""
+    """Runs of three or more English words of three letters or more (math names aside):
+    prose a Korean document left untranslated."""
     for phrase in filter(None, ignore.split("\n")):
         text = text.replace(phrase, " ")
-    return [m.group(0) for m in re.finditer(r"\b[A-Za-z]{2,}(?:[ ,.;:]+[A-Za-z]{2,}){2,}\b", text)]
+    runs = re.finditer(r"\b[A-Za-z]{3,}(?:[ ,.;:()]+[A-Za-z]{3,}){2,}\b", text)
+    return [m.group(0) for m in runs
+            if sum(w.lower() not in MATH_WORDS for w in re.findall("[A-Za-z]+", m.group(0))) >= 3]
