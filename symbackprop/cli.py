@@ -153,14 +153,16 @@ def cmd_notes(args) -> int:
     progress(f"writing the {kind} (every equation is checked)")
     text = render(example or d, kind, title=args.title or spec.title, author=spec.author,
                   templates=_templates(args), appendix=not args.no_appendix, contrast=args.contrast,
-                  matrix=args.matrix)
+                  matrix=args.matrix, language=args.lang or "en",
+                  only=[o.strip() for o in args.only.split(",")] if args.only else None,
+                  full=args.full)
     if args.pdf:
         if kind in ("markdown", "fragment"):
             raise UserError("--pdf makes a PDF of the article or --slides")
         if not args.output or args.output == "-":
             raise UserError("--pdf needs -o FILE.pdf")
         progress("compiling the PDF")
-        compile_pdf(text, args.output)
+        compile_pdf(text, args.output, language=args.lang or "en")
     else:
         write_output(text, args.output)
     progress("done")
@@ -365,6 +367,9 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--pdf", action="store_true", help="compile to PDF (needs latexmk/pdflatex)")
     n.add_argument("--templates", metavar="DIR", help="a folder of templates overriding ours")
     n.add_argument("--title", help="the document's title (default: the spec's)")
+    n.add_argument("--lang", help="the document's language: en (default) or ko")
+    n.add_argument("--only", help="parameters whose whole chain is written out, e.g. w5,w1")
+    n.add_argument("--full", action="store_true", help="write out every parameter's chain")
     n.add_argument("--no-example", action="store_true", help="leave out the worked example")
     n.add_argument("--no-appendix", action="store_true", help="leave out the appendix")
     n.add_argument("--contrast", action="store_true",

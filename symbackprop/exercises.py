@@ -61,29 +61,30 @@ def exercise_sheets(
     rounding: str = "by_hand",
     title: str = "",
     templates: str | Path | None = None,
+    language: str = "en",
 ) -> tuple[str, str]:
     """(problem sheet, answer key) as LaTeX documents."""
     d = derive(graph)
     examples = [worked_example(d, v, learning_rate=learning_rate, digits=digits, rounding=rounding)
                 for v in draw_values(graph, count, seed)]
-    docs = [build_document(d, ex, appendix=False) for ex in examples]
-    worked = [next(s for s in doc.sections if s.title == "A worked example") for doc in docs]
+    docs = [build_document(d, ex, appendix=False, full=True) for ex in examples]
+    worked = [doc.section("worked") for doc in docs]
     network = docs[0].sections[0]
     t = docs[0]
-    from .latex import TexPrinter
+    from .latex import Tex, TexPrinter
 
     tex = TexPrinter(d)
     problems = []
     for ex in examples:
-        given = [(tex(s), f"{ex.values[s.name]:g}") for s in graph.leaves]
+        given = [Tex(f"{tex(s)} = {ex.values[s.name]:g}") for s in graph.leaves]
         problems.append({"given": given})
     params = ", ".join(tex(p) for p in graph.parameters[:8]) + (
         r", \ldots" if len(graph.parameters) > 8 else "")
-    env = environment(templates=templates)
+    env = environment(templates=templates, language=language)
     context = dict(
         title=title or f"Exercises: {graph.title}", network=network, problems=problems,
         worked=worked, learning_rate=f"{learning_rate:g}", digits=digits, params=params,
-        loss=tex(graph.loss_symbol), seed=seed, check_statement=t.check_statement,
+        loss=tex(graph.loss_symbol), seed=seed, doc=t,
         layered=isinstance(graph, MLP),
     )
     template = env.get_template("exercises.tex.j2")

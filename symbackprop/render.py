@@ -25,12 +25,14 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from .derive import Derivation, derive
-from .document import Document, Equations, Figure, Paragraph, build_document
+from .document import Document, build_document
 from .graph import Graph
+from .i18n import check_language, translations
 from .latex import Tex, escape_latex, escape_markdown
 from .numeric import WorkedExample, worked_example
 
 __all__ = ["render", "compile_pdf", "environment", "template_dir", "have_tex", "RenderError",
+           "section_title", "paragraph_text", "tex_engine",
            "KINDS"]
 
 KINDS = {
@@ -58,8 +60,10 @@ def _relation(r: str) -> str:
     return Tex("=" if r == "=" else r)
 
 
-def environment(markdown: bool = False, templates: str | Path | None = None) -> jinja2.Environment:
-    """The jinja2 environment: LaTeX-safe delimiters, escaping by default, user folder first."""
+def environment(markdown: bool = False, templates: str | Path | None = None,
+                language: str = "en") -> jinja2.Environment:
+    """The jinja2 environment: LaTeX-safe delimiters, escaping by default, user folder first,
+    and jinja2's i18n extension speaking ``language`` (``_()`` and ``<% trans %>``)."""
     folders = [str(template_dir())]
     if templates is not None:
         user = Path(templates)
@@ -84,54 +88,56 @@ def environment(markdown: bool = False, templates: str | Path | None = None) -> 
         comment_start_string="<#", comment_end_string="#>",
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined, autoescape=True, finalize=finalize,
+        extensions=["jinja2.ext.i18n", "jinja2.ext.do"],
     )
+    env.install_gettext_translations(translations(check_language(language)), newstyle=True)
+
+    # Values entering a translated sentence must already be Markup (gettext's % would escape
+    # them for HTML): math becomes inline math, text is escaped for the output format.
+    def math(value) -> Markup:
+        return Markup(f"${value}$") if isinstance(value, Tex) else Markup(escape(str(value)))
+
+    def math_list(values) -> Markup:
+        return Markup(", ").join(math(v) for v in values)
+
+    env.filters["m"] = math
+    env.filters["mlist"] = math_list
+    env.filters["mathtext"] = lambda v: Markup(f"${v}$")
+    env.globals["language"] = language
     env.tests["tex"] = lambda v: isinstance(v, Tex)
     env.filters["relation"] = _relation
     return env
 
 
 def _frames(doc: Document) -> list[dict]:
-    """One frame per equation (and one per figure), with the prose that leads up to it."""
+    """Slides: a frame per figure, then one frame per section that breaks where TeX finds it
+    full (``allowframebreaks``), so the fill is measured, not guessed. Subsections become
+    headings inside it; prose that stands alone (after a figure) leads the next frame."""
     frames: list[dict] = []
+    pending: list[dict] = []
 
-    def walk(title: str, section) -> None:
-        pending: list[Paragraph] = []
+    def items(section, depth: int) -> list[dict]:
+        out = [{"heading": section if depth else None, "block": None}] if depth else []
         for b in section.blocks:
-            if isinstance(b, Paragraph):
-                pending.append(b)
-            elif isinstance(b, Figure):
-                frames.append({"title": title, "figure": b, "paragraphs": pending,
-                               "equation": None})
-                pending = []
-            elif isinstance(b, Equations):
-                for k, chunk in enumerate(_chunks(b.equations)):
-                    frames.append({"title": title, "figure": None,
-                                   "paragraphs": pending if k == 0 else [],
-                                   "equation": Equations(chunk)})
-                pending = []
-        if pending:
-            frames.append({"title": title, "figure": None, "paragraphs": pending,
-                           "equation": None})
+            if b.kind == "figure":
+                frames.append({"section": section, "figure": b, "body": []})
+            else:
+                out.append({"heading": None, "block": b})
         for sub in section.subsections:
-            walk(f"{title}: {sub.title}" if len(title) < 30 else sub.title, sub)
+            out += items(sub, depth + 1)
+        return out
 
     for section in doc.sections:
-        walk(section.title, section)
+        body = items(section, 0)
+        if all(i["block"] is None or i["block"].kind == "paragraph" for i in body) and \
+                any(f["section"] is section for f in frames):
+            pending += body  # the words under a figure open the next section's frame
+            continue
+        frames.append({"section": section, "figure": None, "body": pending + body})
+        pending = []
+    if pending:
+        frames.append({"section": doc.sections[-1], "figure": None, "body": pending})
     return frames
-
-
-def _chunks(equations: list, budget: int = 7) -> list[list]:
-    """Group equations into slides: a long derivation alone, short ones a few to a slide."""
-    chunks: list[list] = []
-    used = budget
-    for eq in equations:
-        size = 1 + sum(len(step.lines) for step in eq.steps)
-        if used + size > budget:
-            chunks.append([])
-            used = 0
-        chunks[-1].append(eq)
-        used += size
-    return chunks
 
 
 def render(
@@ -148,11 +154,17 @@ def render(
     appendix: bool = True,
     contrast: bool = False,
     matrix: bool | None = None,
+    only: list[str] | None = None,
+    full: bool = False,
+    abstract: bool = True,
+    language: str = "en",
 ) -> str:
     """Render notes as LaTeX (``article``, ``slides``, ``fragment``) or ``markdown``.
 
     ``obj`` is a graph, a derivation, a worked example (its numbers are included) or a built
-    Document. With ``values`` a worked example is added.
+    Document. With ``values`` a worked example is added. ``language`` is ``"en"`` or ``"ko"``
+    (see :data:`symbackprop.i18n.LANGUAGES`); ``only`` names the parameters whose whole chain
+    is written out, ``full`` writes out every one.
 
     >>> import symbackprop as sb
     >>> md = sb.render(sb.mlp([1, 1]), kind="markdown")
@@ -170,11 +182,13 @@ def render(
             example = worked_example(d, values, learning_rate=learning_rate, digits=digits,
                                      rounding=rounding)
         doc = build_document(d, example, title=title, author=author, appendix=appendix,
-                             contrast=contrast, matrix=matrix)
-    env = environment(markdown=kind == "markdown", templates=templates)
-    wanted = [s.title for s in doc.sections if s.title != "The network"]
+                             contrast=contrast, matrix=matrix, only=only, full=full,
+                             abstract=abstract, language=language)
+    language = doc.language if isinstance(obj, Document) else language
+    env = environment(markdown=kind == "markdown", templates=templates, language=language)
+    wanted = [s.key for s in doc.sections if s.key != "network"]
     if isinstance(obj, WorkedExample) and kind == "fragment":
-        wanted = ["A worked example"]
+        wanted = ["worked"]
     template = env.get_template(KINDS[kind])
     return template.render(doc=doc, frames=_frames(doc) if kind == "slides" else [],
                            wanted=wanted)
@@ -185,22 +199,47 @@ def have_tex() -> bool:
     return bool(shutil.which("latexmk") or shutil.which("pdflatex"))
 
 
-def compile_pdf(tex: str, output: str | Path, timeout: float = 180) -> Path:
-    """Compile LaTeX to ``output`` with latexmk (or pdflatex twice), shell escape off.
+#: The TeX engine of each language that needs another than pdflatex. Korean does not: kotex
+#: typesets Hangul under pdflatex in ko.TeX's Nanum Type 1 fonts, with beamer and hyperref
+#: (xelatex's hyperref driver needs a font, pzdr, that a minimal TeX lacks).
+ENGINES: dict[str, str] = {}
 
-    The PDF is written to a temporary folder and moved into place only when it is complete.
+
+def tex_engine(tex: str, language: str | None = None) -> str:
+    """pdflatex, or the engine the language needs (also read from ``% !TEX program = …``).
+
+    >>> tex_engine("", "ko"), tex_engine("% !TEX program = xelatex"), tex_engine("")
+    ('pdflatex', 'xelatex', 'pdflatex')
+    """
+    if language is not None:
+        return ENGINES.get(check_language(language), "pdflatex")
+    first = tex.lstrip().split("\n", 1)[0]
+    if first.startswith("% !TEX program ="):
+        return "xelatex" if first.split("=", 1)[1].strip() == "xelatex" else "pdflatex"
+    return "pdflatex"
+
+
+def compile_pdf(tex: str, output: str | Path, timeout: float = 180,
+                language: str | None = None, log: str | Path | None = None) -> Path:
+    """Compile LaTeX to ``output`` with latexmk (or the engine twice), shell escape off.
+
+    The engine is the language's (see ENGINES; pdflatex for English and Korean), else the one a
+    ``% !TEX program`` first line names. The PDF is written to a temporary folder and moved into place
+    only when it is complete. ``log``: where to keep TeX's log (to read its warnings).
     """
     output = Path(output)
+    engine = tex_engine(tex, language)
     with tempfile.TemporaryDirectory(prefix="symbackprop-") as tmp:
         src = Path(tmp) / "notes.tex"
         src.write_text(tex, encoding="utf-8")
         flags = ["-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape"]
+        mode = "-pdfxe" if engine == "xelatex" else "-pdf"
         if shutil.which("latexmk"):
-            commands = [["latexmk", "-pdf", "-quiet", *flags, "notes.tex"]]
-        elif shutil.which("pdflatex"):
-            commands = [["pdflatex", *flags, "notes.tex"]] * 2
+            commands = [["latexmk", mode, "-quiet", *flags, "notes.tex"]]
+        elif shutil.which(engine):
+            commands = [[engine, *flags, "notes.tex"]] * 2
         else:
-            raise RenderError("no TeX found: install latexmk or pdflatex to make PDFs")
+            raise RenderError(f"no TeX found: install latexmk or {engine} to make PDFs")
         env = {**os.environ, "openout_any": "p", "shell_escape": "f"}
         for cmd in commands:
             try:
@@ -218,4 +257,27 @@ def compile_pdf(tex: str, output: str | Path, timeout: float = 180) -> Path:
         partial = output.with_name(output.name + ".part")
         shutil.copyfile(Path(tmp) / "notes.pdf", partial)
         partial.replace(output)
+        if log is not None:
+            shutil.copyfile(Path(tmp) / "notes.log", log)
     return output
+
+
+def _say(source: str, language: str, **context) -> str:
+    env = environment(language=language)
+    return env.from_string('<% import "_prose.j2" as P %>' + source).render(**context).strip()
+
+
+def section_title(section, language: str = "en") -> str:
+    """A section's title as the documents print it (LaTeX-escaped text with inline math).
+
+    >>> import symbackprop as sb
+    >>> doc = sb.build_document(sb.derive(sb.mlp([1, 1])))
+    >>> section_title(doc.sections[0]), section_title(doc.sections[0], "ko")
+    ('The network', '신경망')
+    """
+    return _say('<< P["title_" ~ s.key](s.args) >>', language, s=section)
+
+
+def paragraph_text(paragraph, language: str = "en") -> str:
+    """A paragraph's sentence as the documents print it (LaTeX, math in ``$…$``)."""
+    return " ".join(_say("<< P[p.key](p.args) >>", language, p=paragraph).split())

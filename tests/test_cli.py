@@ -155,7 +155,7 @@ def test_demo_without_pdf(tmp_path):
     assert article.startswith(r"\documentclass[11pt]{article}")
     assert "-0.100" in article and "0.560" in article
     assert (out / "seed000-slides.tex").read_text(encoding="utf-8").startswith(
-        r"\documentclass[aspectratio=169]{beamer}")
+        r"\documentclass[aspectratio=169,11pt]{beamer}")
     assert (out / "seed000.md").read_text(encoding="utf-8").startswith("# ")
     for name in names:
         assert f"wrote {Path('out') / name}" in result.stdout
@@ -218,7 +218,7 @@ def test_notes_to_file(tmp_path, spec):
 
 def test_notes_slides(tmp_path, spec):
     tex = run("notes", str(spec), "--slides", cwd=tmp_path, check=True).stdout
-    assert tex.startswith(r"\documentclass[aspectratio=169]{beamer}")
+    assert tex.startswith(r"\documentclass[aspectratio=169,11pt]{beamer}")
     assert tex.count(r"\begin{frame}") > 10
 
 
@@ -295,14 +295,14 @@ def test_notes_user_templates(tmp_path, spec):
     folder.mkdir()
     (folder / "article.tex.j2").write_text(
         "% CUSTOM << doc.title >>: << doc.checked >> equations\n"
-        "<% for s in doc.sections %>[<< s.title >>]<% endfor %>\n", encoding="utf-8")
+        "<% for s in doc.sections %>[<< s.key >>]<% endfor %>\n", encoding="utf-8")
     tex = run("notes", str(spec), "--templates", str(folder), cwd=tmp_path, check=True).stdout
     assert tex.startswith("% CUSTOM Seed 000: ")
-    assert "[A worked example]" in tex
+    assert "[worked]" in tex
     # kinds that are not overridden still use ours
     slides = run("notes", str(spec), "--slides", "--templates", str(folder), cwd=tmp_path,
                  check=True).stdout
-    assert slides.startswith(r"\documentclass[aspectratio=169]{beamer}")
+    assert slides.startswith(r"\documentclass[aspectratio=169,11pt]{beamer}")
 
 
 def test_notes_missing_template_folder(tmp_path, spec):

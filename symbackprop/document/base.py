@@ -1,0 +1,125 @@
+"""The builders' common ground: the derivation, the printer and equations verified as made."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import sympy as sp
+
+from ..derive import Derivation
+from ..latex import Tex, TexPrinter
+from ..mlp import MLP
+from ..numeric import WorkedExample
+from ..verify import Meaning, VerificationError, verify
+from .model import Equation, Step
+
+_DOUBLE_PARENS = re.compile(r"\\left\(\\left\((-?[0-9.]+)\\right\)\\right\)")
+
+#: A chain with more paths than this is shown in δ form only (it would not fit a page).
+MAX_SHOWN_PATHS = 4
+#: A formula longer than this (in LaTeX characters) would run off the page: it is left out.
+MAX_LINE = 160
+#: Notes write several equations per parameter (about 10 ms each): above this many parameters
+#: they would run to hundreds of pages, and the matrix form says the same in a dozen lines.
+MAX_NOTES_PARAMETERS = 1000
+#: Sums with more terms than this are broken across lines.
+TERMS_PER_LINE = 4
+
+
+class Base:
+    """What every section builder shares: the derivation, its printer, and verified equations."""
+
+    def __init__(self, d: Derivation, example: WorkedExample | None, options: dict) -> None:
+        self.d = d
+        self.g = d.graph
+        self.example = example
+        self.tex = TexPrinter(d)
+        self.meaning = Meaning(d)
+        self.methods: dict[str, int] = {}
+        self.options = options
+        self.mlp = self.g if isinstance(self.g, MLP) else None
+        #: Numbers the worked example has computed beyond the nodes (the δs), by symbol name.
+        self.known: dict[str, float] = {}
+
+    def count(self, method: str, n: int = 1) -> None:
+        """Record that ``n`` equations were checked by ``method`` (one of METHODS)."""
+        self.methods[method] = self.methods.get(method, 0) + n
+
+    # -- equations, each verified as it is made ----------------------------------------------
+    def equation(self, label: str, lhs: sp.Expr, *rhs: sp.Expr | tuple[sp.Expr, Tex],
+                 lhs_tex: Tex | None = None) -> Equation:
+        """lhs = rhs1 = rhs2 …; each rhs is an expression, or (expression, how to print it)."""
+        steps, method = [], "identical"
+        for r in rhs:
+            expr, printed = r if isinstance(r, tuple) else (r, None)
+            check = verify(lhs, expr, label, self.meaning)
+            method = _weaker(method, check.method)
+            lines = printed if isinstance(printed, list) else [printed or self.tex(expr)]
+            steps.append(Step(lines))
+        self.count(method)
+        return Equation(label, lhs_tex or self.tex(lhs), steps, method)
+
+    def numbers(self, label: str, lhs: Tex, symbolic: sp.Expr, value: float) -> Equation:
+        """symbolic form = numbers substituted = result, checked against the carried values."""
+        ex = self.example
+        shown = {s: ex.show(self._value(s)) for s in symbolic.free_symbols}
+        printer = TexPrinter(self.d, mul_symbol="dot")
+        printer.names.update(
+            {s: (rf"\left({v}\right)" if v.startswith("-") else v) for s, v in shown.items()}
+        )
+        full = _evaluate(symbolic, {s: self._value(s) for s in symbolic.free_symbols})
+        if ex.rounding == "display" and not _close(full, value):
+            raise VerificationError(
+                f"equation {label!r} does not hold: {symbolic} = {full!r}, not {value!r}"
+            )
+        from_shown = _evaluate(symbolic, {s: float(v) for s, v in shown.items()})
+        relation = "=" if ex.show(from_shown) == ex.show(value) else r"\approx"
+        self.count("numbers")
+        steps = [Step([self.tex(symbolic)])]
+        if symbolic.free_symbols and not isinstance(symbolic, sp.Symbol):
+            # A negative number is parenthesised; inside σ(…) that would double the brackets.
+            substituted = _DOUBLE_PARENS.sub(r"\\left(\1\\right)", printer(symbolic))
+            steps.append(Step([Tex(substituted)]))
+        steps.append(Step([Tex(ex.show(value))], relation))
+        return Equation(label, lhs, steps, "numbers")
+
+    def _value(self, s: sp.Symbol) -> float:
+        ex = self.example
+        for table in (ex.nodes, ex.values, self.known):
+            if s.name in table:
+                return table[s.name]
+        return math.nan
+
+
+def _layer(offset: int) -> str:
+    """``l``, ``l+1`` or ``l-1``: a layer index written as a textbook writes it."""
+    return "l" if offset == 0 else f"l{offset:+d}"
+
+
+def _letters(offset: int, unit: str = "i") -> dict[str, str]:
+    """Notation fields for layer l+offset with the unit letter ``unit`` (never ``l-1+1``)."""
+    return {"i": unit, "j": unit, "ij": unit, "ji": unit, "l": _layer(offset), "n": unit,
+            "lp1": _layer(offset + 1), "lm1": _layer(offset - 1)}
+
+
+def _weaker(a: str, b: str) -> str:
+    order = ["identical", "symbolic", "numeric"]
+    return order[max(order.index(a), order.index(b))]
+
+
+def _evaluate(expr: sp.Expr, values: dict) -> float:
+    from ..numeric import _number
+
+    return _number(expr, values)
+
+
+def _close(a: float, b: float, digits: int | None = None, by_hand: bool = False) -> bool:
+    if by_hand and digits is not None:
+        return abs(a - b) <= 10 * 10.0 ** (-digits) * max(1.0, abs(b))
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+def _plain(x: float) -> str:
+    return f"{x:g}"
+

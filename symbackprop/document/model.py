@@ -1,0 +1,128 @@
+"""The Document's data: sections of prose and verified equations, all as prepared strings.
+
+Prose is data: a :class:`Paragraph` names the sentence it says (``key``, a macro in
+``templates/_prose.j2``) and carries only what varies in it (``args``: math as
+:class:`~symbackprop.latex.Tex`, counts, choices). The words themselves, in every language, live in
+the templates and the message catalogs, so the engine holds no sentence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ..latex import Tex
+
+__all__ = ["Step", "Equation", "Paragraph", "Equations", "Figure", "Section", "Document",
+           "METHODS"]
+
+#: How an equation was checked, weakest last; templates say each in words.
+METHODS = ("identical", "symbolic", "numeric", "numbers", "matrix")
+
+
+@dataclass
+class Step:
+    """One ``= rhs`` of a chained equation; ``lines`` breaks a long sum across lines."""
+
+    lines: list[Tex]
+    relation: str = "="
+    note: Tex | None = None  # a short justification printed after the step
+
+
+@dataclass
+class Equation:
+    label: str
+    lhs: Tex
+    steps: list[Step]
+    check: str = ""  # one of METHODS
+    #: Edges of the network drawing (pairs of node names) whose factors this equation multiplies.
+    path: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Paragraph:
+    """A sentence of the notes: ``key`` names it, ``args`` fill it (Tex, numbers, choice keys)."""
+
+    key: str
+    args: dict[str, Any] = field(default_factory=dict)
+    kind: ClassVar[str] = "paragraph"
+
+
+@dataclass
+class Equations:
+    equations: list[Equation]
+    title: str = ""
+    columns: int = 1  # >1: short one-step equations side by side
+    kind: ClassVar[str] = "equations"
+
+    @property
+    def rows(self) -> list[list[Equation]]:
+        return [self.equations[k:k + self.columns]
+                for k in range(0, len(self.equations), self.columns)]
+
+
+@dataclass
+class Figure:
+    tikz: Tex
+    caption: Paragraph
+    wide: bool = False  # wider than 2.2 times its height: fit to the width, else to the height
+    #: TikZ node names by graph symbol name, for highlighting a path on the drawing.
+    nodes: dict[str, str] = field(default_factory=dict)
+    kind: ClassVar[str] = "figure"
+
+
+@dataclass
+class Section:
+    """``key`` names the section (its title is the template's ``title_<key>``, filled by args)."""
+
+    key: str
+    args: dict[str, Any] = field(default_factory=dict)
+    blocks: list = field(default_factory=list)
+    subsections: list[Section] = field(default_factory=list)
+
+    def find(self, key: str) -> Section:
+        """The first section below this one (or itself) with this key."""
+        for s in self.walk():
+            if s.key == key:
+                return s
+        raise KeyError(key)
+
+    def walk(self):
+        yield self
+        for sub in self.subsections:
+            yield from sub.walk()
+
+
+@dataclass
+class Document:
+    title: str
+    author: str
+    notation: str
+    sections: list[Section]
+    checked: int
+    methods: dict[str, int]  # METHODS key -> how many equations were checked that way
+    #: What the abstract says about the network (a Paragraph), or None for no abstract.
+    abstract: Paragraph | None = None
+    language: str = "en"
+
+    @property
+    def equations(self) -> list[Equation]:
+        out: list[Equation] = []
+        for s in self.sections:
+            for sub in s.walk():
+                for b in sub.blocks:
+                    if isinstance(b, Equations):
+                        out.extend(b.equations)
+        return out
+
+    def section(self, key: str) -> Section:
+        """The first section (at any depth) with this key."""
+        for s in self.sections:
+            for sub in s.walk():
+                if sub.key == key:
+                    return sub
+        raise KeyError(key)
+
+    @property
+    def keys(self) -> list[str]:
+        return [s.key for s in self.sections]

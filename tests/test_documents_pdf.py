@@ -1,0 +1,125 @@
+"""Every document kind, compiled in English and Korean, read back as a reader would.
+
+Each PDF is compiled once (cached per test worker) and then checked: TeX's log has no
+Overfull \\vbox and no Overfull \\hbox over 5 pt; no two words on a page overlap (figure labels);
+no ASCII notation (``^(``, ``^[``, ``_ij^``) or raw LaTeX leaks into the text; and a Korean
+document says nothing in English beyond the names the user gave it. Seed 000 and a 3-4-2
+tanh/softmax net with threshold biases run by default; the rest of the gallery is ``slow``
+(``make test`` runs it too).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tempfile
+from pathlib import Path
+
+import pdfcheck
+import pytest
+from texutil import REPO, TEX_MISSING
+
+import symbackprop as sb
+from symbackprop.exercises import exercise_sheets
+from symbackprop.i18n import LANGUAGES
+from symbackprop.render import compile_pdf, have_tex
+from symbackprop.spec import load_spec
+
+pytestmark = pytest.mark.skipif(not have_tex(), reason=TEX_MISSING)
+
+GALLERY = ["seed000", "seed001", "seed002", "seed003", "seed004"]
+KINDS = ["article", "slides", "fragment", "exercises", "answers"]
+FAST = {("seed000", "article"), ("seed000", "slides"), ("net342", "article"),
+        ("net342", "slides"), ("seed000", "answers")}
+WORK = Path(tempfile.mkdtemp(prefix="symbackprop-pdf-"))
+
+
+def _net342() -> tuple[sb.Graph, dict, str]:
+    net = sb.mlp([3, 4, 2], ["tanh", "softmax"], "cross_entropy", bias="threshold",
+                 notation="layered")
+    values = {p.name: round(0.1 * ((k % 5) - 2), 2) for k, p in enumerate(net.parameters)}
+    values.update({"x_1^(0)": 0.5, "x_2^(0)": -0.2, "x_3^(0)": 0.1, "y_1": 1.0, "y_2": 0.0})
+    return net, values, "A 3-4-2 network"
+
+
+def _case(name: str) -> tuple[sb.Graph, dict, str]:
+    if name == "net342":
+        return _net342()
+    spec = load_spec(REPO / "docs" / "examples" / f"{name}.toml")
+    return spec.graph, spec.values, spec.title
+
+
+_WRAPPER = (r"\documentclass[11pt]{article}" "\n" r"\usepackage[T1]{fontenc}" "\n"
+            r"\usepackage[utf8]{inputenc}" "\n" r"\usepackage{lmodern}" "\n" "{korean}"
+            r"\usepackage[margin=2.2cm]{geometry}" "\n" r"\usepackage{amsmath}" "\n"
+            r"\allowdisplaybreaks" "\n" r"\begin{document}" "\n{body}\n" r"\end{document}" "\n")
+
+
+def _source(name: str, kind: str, language: str) -> tuple[str, str]:
+    graph, values, title = _case(name)
+    d = sb.derive(graph)
+    example = sb.worked_example(d, values, learning_rate=0.1) if values else None
+    if kind in ("exercises", "answers"):
+        sheet, key = exercise_sheets(graph, 1, seed=3, language=language)
+        return (sheet if kind == "exercises" else key), title
+    tex = sb.render(example or d, "fragment" if kind == "fragment" else kind, title=title,
+                    language=language)
+    if kind == "fragment":
+        korean = "\\usepackage{kotex}\n" if language == "ko" else ""
+        tex = _WRAPPER.replace("{korean}", korean).replace("{body}", tex)
+    return tex, title
+
+
+@functools.cache
+def compiled(name: str, kind: str, language: str) -> tuple[Path, str, str]:
+    """(pdf, log text, the user's title) of one document, compiled once per worker."""
+    tex, title = _source(name, kind, language)
+    pdf = WORK / f"{name}-{kind}-{language}.pdf"
+    log = pdf.with_suffix(".log")
+    compile_pdf(tex, pdf, language=language, log=log)
+    return pdf, log.read_text(errors="replace"), title
+
+
+def _cases():
+    for name in [*GALLERY, "net342"]:
+        for kind in KINDS:
+            for language in LANGUAGES:
+                marks = [] if (name, kind) in FAST else [pytest.mark.slow]
+                yield pytest.param(name, kind, language, marks=marks,
+                                   id=f"{name}-{kind}-{language}")
+
+
+@pytest.mark.parametrize("name, kind, language", list(_cases()))
+def test_document_reads_cleanly(name, kind, language):
+    pdf, log, title = compiled(name, kind, language)
+    assert pdfcheck.overfull(log) == []
+    hits = pdfcheck.collisions(pdf)
+    assert hits == [], [(a.text, b.text, a.page) for a, b in hits[:5]]
+    said = pdfcheck.text(pdf)
+    for ascii_math in ("^(", "^[", "_ij^", "\\frac", "_{"):
+        assert ascii_math not in said, ascii_math
+    if language == "ko":
+        # The title and the graph's own names are the user's; every other word is ours.
+        runs = pdfcheck.english_runs(said, ignore=title)
+        assert runs == [], runs[:5]
+        assert re.search("[가-힣]", said)
+
+
+def test_collision_check_sees_labels_printed_over_each_other(tmp_path):
+    from texutil import compile_snippet
+
+    pdf = compile_snippet(r"\begin{tikzpicture}\node at (0,0) {weight}; "
+                          r"\node at (0.05,0.02) {weigh};\end{tikzpicture}", tmp_path / "x.pdf",
+                          preamble=r"\usepackage{tikz}")
+    assert pdfcheck.collisions(pdf)
+
+
+def test_overfull_reads_the_log():
+    log = ("Overfull \\hbox (3.1pt too wide) in paragraph\n"
+           "Overfull \\hbox (12.5pt too wide) in paragraph\nOverfull \\vbox (1.0pt too high)\n")
+    assert len(pdfcheck.overfull(log)) == 2
+
+
+def test_english_runs_finds_untranslated_prose():
+    assert pdfcheck.english_runs("역전파 the error signal 값") == ["the error signal"]
+    assert pdfcheck.english_runs("입력: x1, y 값") == []
