@@ -77,6 +77,13 @@ def _load(args) -> tuple:
     notation = getattr(args, "notation", None)
     if notation:
         graph, values = _renotate(graph, values, notation)
+    from .verify import undefined_node
+
+    bad = undefined_node(graph, values)
+    if bad:
+        raise UserError(f"{args.spec}: values: at these values the node {bad} is not a real "
+                        "number (a log or square root of a negative number); give values where "
+                        "the graph is defined")
     return graph, values, spec
 
 
@@ -437,6 +444,8 @@ def _one_line(err: BaseException, limit: int = 500) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    import numpy as np
+
     from .grade import ClaimsError
     from .graph import GraphError
     from .render import RenderError
@@ -451,7 +460,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             spec_error = (SpecError,)
         except ImportError:  # pragma: no cover - spec.py is part of the package
             pass
-        return args.func(args)
+        with np.errstate(all="ignore"):  # a nan is reported in words, never as a warning
+            return args.func(args)
     except VerificationError as err:
         print(f"symbackprop: a derived equation failed its check: {_one_line(err)}",
               file=sys.stderr)

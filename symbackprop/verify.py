@@ -34,7 +34,7 @@ from . import functions
 from .derive import Derivation
 from .graph import Kind
 
-__all__ = ["Meaning", "verify", "Check", "VerificationError", "elementary"]
+__all__ = ["Meaning", "verify", "Check", "VerificationError", "elementary", "undefined_node"]
 
 _POINTS = 3
 _RTOL = 1e-9
@@ -165,7 +165,9 @@ class Meaning:
         for v, expr in self.graph.forward_equations():
             if v not in self._node_fn:
                 args = sorted(expr.free_symbols, key=sp.default_sort_key)
-                self._node_fn[v] = (args, _compile(args, elementary(expr)))
+                body = elementary(expr)
+                self._node_fn[v] = (args, _compile(args, body) if not body.has(*_UNDEFINED)
+                                    else _nowhere)
             args, f = self._node_fn[v]
             point[v] = _number(f, [point[a] for a in args])
         return point
@@ -175,7 +177,9 @@ class Meaning:
         """∂a/∂b at point k, from a's expression in elementary functions."""
         if (a, b) not in self._local_fn:
             raw = self.local_expr(a, b)
-            if raw.is_Number:
+            if raw.has(*_UNDEFINED):  # e.g. 1/relu(w) differentiated: nowhere a number
+                self._local_fn[(a, b)] = ((), math.nan)
+            elif raw.is_Number:
                 self._local_fn[(a, b)] = ((), float(raw))
             elif raw.is_Symbol:
                 self._local_fn[(a, b)] = ((), raw)
@@ -284,6 +288,9 @@ class Meaning:
         return elementary(g.expand(expr))
 
 
+_UNDEFINED = (sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity)
+
+
 class _Unknown(Exception):
     """An expression the float evaluator does not know: SymPy evaluates it instead."""
 
@@ -353,17 +360,39 @@ _FLOAT = {
 }
 
 
-def _evaluate(expr: sp.Basic, numbers: Mapping[sp.Basic, float]) -> float:
+class _Domain(Exception):
+    """A finite argument outside a function's real domain (log of a negative number, ...)."""
+
+
+def _strict_log(x: float) -> float:
+    if x < 0:
+        raise _Domain
+    return _log(x)
+
+
+def _strict_pow(base: float, exponent: float) -> float:
+    if base < 0 and exponent != int(exponent):
+        raise _Domain
+    return _pow(base, exponent)
+
+
+# The same meanings, except that leaving the real domain is an error, not a nan. An infinity
+# (log(0), exp(1000)) is not: rounding makes those of saturated sigmoids, where the exact
+# answer is finite and the evaluator's stable forms compute it.
+_STRICT = {**_FLOAT, sp.log: _strict_log, sp.Pow: _strict_pow}
+
+
+def _evaluate(expr: sp.Basic, numbers: Mapping[sp.Basic, float], table=_FLOAT) -> float:
     """``expr`` in floats, with ``numbers`` for its symbols and derivatives; nan outside the
     domain. Raises _Unknown for a kind of node it does not know."""
     if expr in numbers:
         return numbers[expr]
     if expr.is_Number or expr in (sp.pi, sp.E):
         return float(expr)
-    f = _FLOAT.get(type(expr)) or _FLOAT.get(getattr(expr, "func", None))
+    f = table.get(type(expr)) or table.get(getattr(expr, "func", None))
     if f is None:
         raise _Unknown(type(expr).__name__)
-    args = [_evaluate(a, numbers) for a in expr.args]
+    args = [_evaluate(a, numbers, table) for a in expr.args]
     if any(math.isnan(a) for a in args):
         return math.nan
     try:
@@ -372,6 +401,10 @@ def _evaluate(expr: sp.Basic, numbers: Mapping[sp.Basic, float]) -> float:
         return math.nan
     except OverflowError:
         return math.inf
+
+
+def _nowhere(*_args: float) -> float:
+    return math.nan
 
 
 def _number(f, args: list[float]) -> float:
@@ -384,6 +417,31 @@ def _number(f, args: list[float]) -> float:
         return float(x)
     except (TypeError, ValueError):  # complex
         return math.nan
+
+
+def undefined_node(graph, values: Mapping[str, float]) -> str | None:
+    """The first node that leaves the real numbers at ``values`` (leaf names to numbers): a log
+    or a fractional power of a negative number; None if there is none or values are missing.
+
+    >>> import symbackprop as sb
+    >>> g = sb.Graph("g"); x = g.input("x"); w = g.parameter("w")
+    >>> a = g.node("a", sp.log(w) * x); L = g.loss("L", a ** 2)
+    >>> undefined_node(g, {"x": 1.0, "w": -2.0}), undefined_node(g, {"x": 1.0, "w": 2.0})
+    ('a', None)
+    """
+    numbers: dict[sp.Basic, float] = {}
+    for s in graph.leaves:
+        if s.name not in values:
+            return None
+        numbers[s] = float(values[s.name])
+    for v, expr in graph.forward_equations():
+        try:
+            numbers[v] = _evaluate(expr, numbers, _STRICT)
+        except _Unknown:
+            return None
+        except _Domain:
+            return v.name
+    return None
 
 
 def _symbolically_equal(lhs: sp.Expr, rhs: sp.Expr, meaning: Meaning | None) -> str | None:

@@ -8,6 +8,7 @@ functions (:data:`FUNCTIONS`). Nothing is ever passed to ``eval``, ``exec``, ``c
 from __future__ import annotations
 
 import keyword
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
@@ -231,7 +232,7 @@ class _Parser:
             op = self.advance()
             right = self.term()
             terms.append(right if op.text == "+" else -right)
-        return sp.Add(*terms) if len(terms) > 1 else terms[0]
+        return _bounded(sp.Add(*terms), terms[0]) if len(terms) > 1 else terms[0]
 
     def term(self) -> sp.Expr:
         factors = [self.unary()]
@@ -243,7 +244,7 @@ class _Parser:
                     raise _Fail(op.column, "division by zero")
                 right = sp.Pow(right, -1)
             factors.append(right)
-        return sp.Mul(*factors) if len(factors) > 1 else factors[0]
+        return _bounded(sp.Mul(*factors), factors[0]) if len(factors) > 1 else factors[0]
 
     def unary(self) -> sp.Expr:
         tok = self.tok
@@ -338,7 +339,63 @@ class _Parser:
                 name.column, f"{name.text}() takes {want} argument{'s' if most > 1 else ''}, "
                 f"got {len(args)}"
             )
-        return f(*args)
+        for arg in args:  # before SymPy sees them: exp(exp(1e6)) would keep it busy for minutes
+            _bounded(arg, name)
+        return _bounded(f(*args), name)
+
+
+#: The float meaning of a constant's parts, by SymPy class: constants are computed in floats
+#: (cheap, bounded) before SymPy is given them to keep.
+_CONSTANT = {
+    sp.Add: lambda *xs: math.fsum(xs),
+    sp.Mul: lambda *xs: math.prod(xs),
+    sp.Pow: lambda b, e: b ** e,
+    sp.exp: math.exp,
+    sp.log: math.log,
+    sp.tanh: math.tanh,
+    sp.Abs: abs,
+    functions.sigmoid: lambda x: 0.5 * (1 + math.tanh(x / 2)),
+    functions.softplus: lambda x: max(x, 0.0) + math.log1p(math.exp(-abs(x))),
+    functions.relu: lambda x: max(x, 0.0),
+    functions.leaky_relu: lambda x, slope: x if x > 0 else slope * x,
+}
+
+
+def _constant(expr: sp.Expr) -> float:
+    """The value of a constant expression as a float; _Fail if it is not finite and real."""
+    if expr.is_Rational:
+        return int(expr.p) / int(expr.q)
+    if expr.is_NumberSymbol or expr.is_Float:
+        return float(expr)
+    f = _CONSTANT.get(expr.func)
+    if f is None:
+        if expr.has(*_NOT_FINITE):
+            raise ValueError("not finite and real")
+        raise _Fail(0, f"the constant {_clip(sp.sstr(expr), 40)} cannot be computed")
+    x = f(*(_constant(a) for a in expr.args))  # ValueError, OverflowError: caught by _bounded
+    if isinstance(x, complex) or not math.isfinite(x):
+        raise ValueError("not finite and real")
+    return x
+
+
+def _bounded(expr: sp.Expr, where: object) -> sp.Expr:
+    """``expr``, if it is not a constant or a finite real one of magnitude at most MAX_NUMBER.
+
+    Every constant, written or computed (powers, functions of numbers), stays within the limit
+    for written numbers: SymPy and numpy then evaluate it quickly and exactly as a float.
+    """
+    if expr.free_symbols or not isinstance(expr, sp.Expr):
+        return expr
+    column = where.column if isinstance(where, _Token) else 0
+    try:
+        value = _constant(expr)
+    except (ValueError, OverflowError, ZeroDivisionError, TypeError):
+        raise _Fail(column, f"the constant {_clip(sp.sstr(expr), 40)} is not finite and "
+                    "real (log or sqrt of a negative number, an overflow, ...)") from None
+    if abs(value) > MAX_NUMBER:
+        raise _Fail(column, f"the constant {_clip(sp.sstr(expr), 40)} is about {value:.3g}; "
+                    f"constants are at most 1e12 in magnitude")
+    return expr
 
 
 def _power(base: sp.Expr, exponent: sp.Expr, column: int) -> sp.Expr:
@@ -355,7 +412,17 @@ def _power(base: sp.Expr, exponent: sp.Expr, column: int) -> sp.Expr:
             raise _Fail(column, "division by zero (0 to a negative power)")
         if base != 0 and abs(int(exponent.p)) * _bits(base) > _MAX_CONSTANT_BITS * int(exponent.q):
             raise _Fail(column, "the power is a constant too large to compute")
+    if not base.free_symbols:
+        _bounded(base, None)
+        if base.is_negative and not exponent.is_integer:  # (-2)^(1/3) is complex in SymPy
+            raise _Fail(column, f"a negative constant to the fractional power "
+                        f"{_clip(sp.sstr(exponent), 24)} is not a real number")
     result = sp.Pow(base, exponent)
+    if not result.free_symbols:
+        try:
+            _bounded(result, None)
+        except _Fail as err:
+            raise _Fail(column, err.message) from None
     for part in result.args if isinstance(result, sp.Mul) else (result,):
         if (
             isinstance(part, sp.Pow)

@@ -504,8 +504,19 @@ def _values(value: Any, graph: Graph, r: _Reader) -> dict[str, float]:
             raise r.error(key, f"{_show(name)} is computed by the graph; give values only for "
                           "inputs, targets and parameters")
         out[name] = r.number(v, key)
+    if isinstance(graph, MLP) and graph.loss_name in ("bce", "cross_entropy"):
+        # Cross-entropies are losses of probabilities: a target outside [0, 1] has no meaning
+        # (and bce's minimum is then not at the target).
+        for s in graph.targets:
+            if s.name in out and not 0 <= out[s.name] <= 1:
+                raise r.error(_key("values", s.name), f"a {graph.loss_name} target is a "
+                              f"probability from 0 to 1, got {_show(out[s.name])}")
     for group in graph.one_hot_groups:
         names = [s.name for s in group]
+        for n in names:
+            if n in out and out[n] < 0:
+                raise r.error(_key("values", n), f"a one-hot target is a probability, at least "
+                              f"0, got {_show(out[n])}")
         if all(n in out for n in names):
             total = sum(out[n] for n in names)
             if abs(total - 1) > 1e-9:
