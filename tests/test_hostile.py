@@ -18,7 +18,7 @@ import pytest
 from texutil import REPO
 
 from symbackprop.cli import main as cli
-from symbackprop.render import render
+from symbackprop.render import have_tex, render
 from symbackprop.spec import SpecError, parse_spec
 
 #: Code, dunders, lambdas, huge powers, deep nesting, NUL and control bytes, long names, TeX.
@@ -338,3 +338,75 @@ def test_cross_entropy_targets_must_be_probabilities(loss, value, fragment):
             f"[values]\n{targets}")
     with pytest.raises(SpecError, match=fragment):
         parse_spec(text)
+
+
+NET_SPEC = "[network]\nsizes = [1, 1]\n[values]\nx1 = 0.5\ny = 0.2\nw1 = 0.3\n"
+
+
+@pytest.mark.parametrize("args", [["check", "--eps", "0"], ["check", "--eps=-1e-6"],
+                                  ["check", "--eps", "nan"], ["check", "--rtol", "nan"],
+                                  ["check", "--rtol", "-1"], ["check", "--rtol", "inf"],
+                                  ["grade", "--learning-rate", "0"],
+                                  ["example", "--learning-rate", "0"],
+                                  ["example", "--digits", "99"],
+                                  ["exercises", "--count", "1000000"]])
+def test_11_14_nonsense_numbers_on_the_command_line_are_refused(tmp_path, capsys, args):
+    # --eps 0 made every correct gradient WRONG; grade --learning-rate 0 became 0.1 silently.
+    spec = tmp_path / "s.toml"
+    spec.write_text(NET_SPEC)
+    claims = tmp_path / "c.toml"
+    claims.write_text('[claims]\n"w1\'" = 0.3\n')
+    extra = [str(claims)] if args[0] == "grade" else []
+    with pytest.raises(SystemExit) as info:
+        cli([args[0], str(spec), *extra, *args[1:]])
+    assert info.value.code == 2
+    assert "expected a" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml", "s.toml"]
+
+
+def test_14_grade_uses_the_learning_rate_given(tmp_path, capsys):
+    spec = tmp_path / "s.toml"
+    spec.write_text(NET_SPEC)
+    claims = tmp_path / "c.toml"
+    claims.write_text('[claims]\n"w1\'" = 0.3\n')
+    cli(["grade", str(spec), str(claims), "--learning-rate", "1e-300"])
+    out = capsys.readouterr().out
+    assert "0.3" in out and "0 of 1" not in out  # η ≈ 0: w1' = w1 is right
+
+
+@pytest.mark.parametrize("command", [["notes"], ["example"], ["grad"]])
+def test_output_never_replaces_the_input_spec(tmp_path, capsys, command):
+    spec = tmp_path / "s.toml"
+    spec.write_text(NET_SPEC)
+    code = cli([*command, str(spec), "-o", str(spec)])
+    assert code == 2 and "spec file itself" in capsys.readouterr().err
+    assert spec.read_text() == NET_SPEC
+
+
+def test_12_exercises_write_both_sheets_or_neither(tmp_path, capsys):
+    # The sheet was written, then the key failed and the sheet stayed behind.
+    spec = tmp_path / "s.toml"
+    spec.write_text(NET_SPEC)
+    (tmp_path / "ex" / "answers.tex").mkdir(parents=True)
+    code = cli(["exercises", str(spec), "-o", str(tmp_path / "ex"), "-q"])
+    assert code == 2 and "is a directory" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "ex").iterdir()) == ["answers.tex"]
+
+
+@pytest.mark.skipif(not have_tex(), reason="needs pdflatex")
+def test_07_a_pdf_is_written_through_a_fresh_name_never_a_planted_link(tmp_path, capsys):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "n.pdf.part").symlink_to(victim)
+    spec = tmp_path / "s.toml"
+    spec.write_text(NET_SPEC)
+    assert cli(["notes", str(spec), "--pdf", "-o", str(out / "n.pdf"), "-q"]) == 0
+    assert victim.read_text() == "precious"
+    assert (out / "n.pdf").read_bytes().startswith(b"%PDF")
+    assert sorted(p.name for p in out.iterdir()) == ["n.pdf", "n.pdf.part"]  # nothing left over
+    # A directory in the way fails before TeX runs, and leaves nothing behind.
+    (out / "d.pdf").mkdir()
+    assert cli(["notes", str(spec), "--pdf", "-o", str(out / "d.pdf"), "-q"]) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["d.pdf", "n.pdf", "n.pdf.part"]
