@@ -397,6 +397,14 @@ def _integer(least: int, most: int):
 MAX_EXERCISES = 100
 
 
+def _typesettable_title(args) -> None:
+    from .latex import untypesettable
+
+    bad = untypesettable(getattr(args, "title", None) or "")
+    if bad:
+        raise UserError(f"--title: the character {bad} cannot be typeset in the documents")
+
+
 def _refuse_overwriting_inputs(args) -> None:
     """-o must not name the spec or the claims file: the output would replace the input."""
     output = getattr(args, "output", None)
@@ -519,6 +527,23 @@ def _one_line(err: BaseException, limit: int = 500) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _template_error_place(err: BaseException) -> str | None:
+    """"FILE, line N" of a jinja2 error in a template (a user's --templates folder may have a
+    typo), or None if ``err`` is not a template's error."""
+    if "jinja2" not in sys.modules:
+        return None
+    import traceback
+
+    import jinja2
+
+    if not isinstance(err, jinja2.TemplateError):
+        return None
+    if isinstance(err, jinja2.TemplateSyntaxError) and err.lineno:
+        return f"{err.filename or err.name}, line {err.lineno}"
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.endswith(".j2")]
+    return f"{frames[-1].filename}, line {frames[-1].lineno}" if frames else "?"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     import numpy as np
@@ -538,6 +563,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ImportError:  # pragma: no cover - spec.py is part of the package
             pass
         _refuse_overwriting_inputs(args)
+        _typesettable_title(args)
         with np.errstate(all="ignore"):  # a nan is reported in words, never as a warning
             return args.func(args)
     except VerificationError as err:
@@ -557,6 +583,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("symbackprop: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:
+        where = _template_error_place(err)
+        if where is None:
+            raise
+        print(f"symbackprop: error: template {where}: {_one_line(err)}", file=sys.stderr)
+        return EXIT_INPUT
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -410,3 +410,63 @@ def test_07_a_pdf_is_written_through_a_fresh_name_never_a_planted_link(tmp_path,
     (out / "d.pdf").mkdir()
     assert cli(["notes", str(spec), "--pdf", "-o", str(out / "d.pdf"), "-q"]) == 1
     assert sorted(p.name for p in out.iterdir()) == ["d.pdf", "n.pdf", "n.pdf.part"]
+
+
+def test_08_claims_are_read_up_to_the_limit_only(tmp_path, capsys):
+    # stat() of /dev/zero says 0 bytes; the whole "file" was then read into memory.
+    spec = tmp_path / "s.toml"
+    spec.write_text(NET_SPEC)
+    code = cli(["grade", str(spec), "/dev/zero"])
+    err = capsys.readouterr().err
+    assert code == 2 and "larger than" in err and err.count("\n") == 1
+
+
+def test_09_deeply_nested_claims_are_one_line(tmp_path, capsys):
+    spec = tmp_path / "s.toml"
+    spec.write_text(NET_SPEC)
+    claims = tmp_path / "c.toml"
+    claims.write_text("claims = " + "[" * 5000 + "]" * 5000 + "\n")
+    code = cli(["grade", str(spec), str(claims)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "nested" in err
+
+
+@pytest.mark.parametrize("title", ["역전파 노트", "Backprop \U0001F600", "Ħello", "日本語"])
+def test_13_titles_that_tex_cannot_typeset_are_refused_up_front(tmp_path, capsys, title):
+    with pytest.raises(SpecError, match=r"title: the character .* cannot be typeset"):
+        parse_spec(f'title = "{title}"\n' + NET_SPEC)
+    spec = tmp_path / "s.toml"
+    spec.write_text(NET_SPEC)
+    code = cli(["notes", str(spec), "--title", title, "-o", str(tmp_path / "n.tex")])
+    assert code == 2 and "cannot be typeset" in capsys.readouterr().err
+    assert not (tmp_path / "n.tex").exists()
+
+
+@pytest.mark.skipif(not have_tex(), reason="needs pdflatex")
+def test_13_every_character_allowed_in_a_title_compiles(tmp_path):
+    from symbackprop.latex import _TYPESET_EXTRA, escape_latex
+
+    text = escape_latex("".join(sorted(_TYPESET_EXTRA)) + "".join(map(chr, range(32, 127))))
+    (tmp_path / "t.tex").write_text(
+        "\\documentclass{article}\\usepackage[T1]{fontenc}\\usepackage[utf8]{inputenc}"
+        "\\usepackage{lmodern}\\usepackage{amsmath,amssymb}\\begin{document}\\title{" + text
+        + "}\\maketitle\\end{document}\n", encoding="utf-8")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                          "-no-shell-escape", "t.tex"], cwd=tmp_path, capture_output=True,
+                         text=True, errors="replace", timeout=120, check=False)
+    assert run.returncode == 0, [ln for ln in run.stdout.splitlines() if ln.startswith("!")]
+
+
+@pytest.mark.parametrize("template", ["<% if %>\n", "<< doc.__class__ >>\n",
+                                      "<< doc.nothing.at_all >>\n"])
+def test_15_template_errors_name_the_template_and_line(tmp_path, capsys, template):
+    spec = tmp_path / "s.toml"
+    spec.write_text(NET_SPEC)
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "article.tex.j2").write_text("\n" + template)
+    code = cli(["notes", str(spec), "--templates", str(tmp_path / "t"), "-o",
+                str(tmp_path / "n.tex")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "article.tex.j2, line 2" in err
+    assert not (tmp_path / "n.tex").exists()

@@ -14,6 +14,7 @@ import sympy as sp
 
 from .. import functions
 from ..graph import Graph, GraphError
+from ..latex import untypesettable
 from ..mlp import MLP, mlp
 from ..notation import NOTATIONS, ROLES, Notation
 from .errors import (
@@ -100,6 +101,14 @@ class _Reader:
         if any(ord(c) < 32 and c not in "\t\n" or ord(c) == 127 for c in value):
             raise self.error(key, "control characters are not allowed")
         return value
+
+    def prose(self, value: Any, key: str) -> str:
+        """Text that documents print (a title): refused up front if TeX cannot typeset it."""
+        text = self.text(value, key)
+        bad = untypesettable(text)
+        if bad:
+            raise self.error(key, f"the character {bad} cannot be typeset in the documents")
+        return text
 
     def choice(self, value: Any, key: str, choices, what: str) -> str:
         if not isinstance(value, str):
@@ -195,8 +204,8 @@ def _build(data: dict, r: _Reader) -> Spec:
     r.table(data, "", _TOP_KEYS)
     if ("network" in data) == ("graph" in data):
         raise r.error("", "a spec needs exactly one of the tables [network] or [graph]")
-    title = r.text(data["title"], "title") if "title" in data else None
-    author = r.text(data["author"], "author") if "author" in data else ""
+    title = r.prose(data["title"], "title") if "title" in data else None
+    author = r.prose(data["author"], "author") if "author" in data else ""
     if "network" in data:
         graph, notation_used = _network(data, r, title)
     else:
