@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import gc
 import importlib.util
 import multiprocessing as mp
@@ -334,6 +335,44 @@ def seed000_notes() -> int:
     return len(sb.render(ex, "article"))
 
 
+def residual_chain_spec(depth: int) -> str:
+    """A residual chain n_k = sigmoid(n_{k-1}) + n_{k-1}*w: one parameter, ``depth`` nodes."""
+    nodes = ['{ name = "n1", expr = "w*x" }'] + [
+        f'{{ name = "n{k}", expr = "sigmoid(n{k - 1}) + n{k - 1}*w" }}' for k in range(2, depth + 1)]
+    return ('[graph]\ninputs = ["x"]\ntargets = ["y"]\nparameters = ["w"]\nnodes = [\n  '
+            + ",\n  ".join(nodes) + f'\n]\nloss = {{ name = "L", expr = "(y - n{depth})^2" }}\n'
+            "[values]\nx = 0.5\ny = 0.2\nw = 0.3\n")
+
+
+def spec_notes(text: str) -> int:
+    """Notes of a spec as ``symbackprop notes`` makes them: every equation verified."""
+    from symbackprop.spec import parse_spec
+
+    spec = parse_spec(text, "bench.toml")
+    return len(sb.render(sb.derive(spec.graph), "article"))
+
+
+def bench_large_notes(quick: bool) -> tuple[list[Row], dict]:
+    # Verification is local (each equation at the forward pass's values), so a document costs
+    # about linearly in its size: these two were exponential in depth before.
+    sizes = [5, 5, 2] if quick else [30, 30, 3]
+    depth = 4 if quick else 16
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:], strict=False))
+    cases = [(f"MLP {'-'.join(map(str, sizes))} ({weights} params)", "notes_wide",
+              "[network]\nsizes = [" + ", ".join(map(str, sizes)) + "]\n"),
+             (f"residual chain, depth {depth}", "notes_deep", residual_chain_spec(depth))]
+    rows, facts = [], {}
+    ctx = mp.get_context("spawn")
+    for case, fact, text in cases:
+        log(f"rendering notes: {case}")
+        with ctx.Pool(1) as pool:
+            took, grown, _ = pool.apply(_timed_child, (functools.partial(spec_notes, text),))
+        rows.append(Row("d", case, "notes, first in a new process", took, None, grown,
+                        note="article LaTeX, every equation verified"))
+        facts[fact] = (case, took)
+    return rows, facts
+
+
 def bench_notes() -> tuple[list[Row], dict]:
     log("rendering seed 000's notes")
     # What a user waits for: the first render in a new process (SymPy's caches cold, templates
@@ -426,6 +465,10 @@ def targets(facts: dict) -> list[str]:
         check(None, "faster than torch CPU autograd at batch 1 and 64: torch is not installed")
     for case, ratio in facts.get("grad_over_forward", {}).items():
         check(ratio <= 3.0, f"{case}: gradient / forward = {ratio:.2f} (target ≤ 3)")
+    for fact in ("notes_wide", "notes_deep"):
+        if fact in facts:
+            case, took = facts[fact]
+            check(took < 10.0, f"notes of {case}: {human_time(took)} (target < 10 s)")
     notes = facts.get("notes")
     check(None if notes is None else notes < 1.0,
           f"seed 000 notes rendered without pdflatex: {human_time(notes)} (target < 1 s)")
@@ -466,6 +509,9 @@ def main(argv: list[str] | None = None) -> int:
         rows += r
         facts.update(f)
     r, f = bench_notes()
+    rows += r
+    facts.update(f)
+    r, f = bench_large_notes(args.quick)
     rows += r
     facts.update(f)
     text = "\n".join([

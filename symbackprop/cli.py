@@ -44,6 +44,31 @@ class Progress:
             print(f"[{time.perf_counter() - self.start:6.1f}s] {message}", file=sys.stderr)
 
 
+def write_outputs(files: dict[Path, str | bytes]) -> None:
+    """Write several files all or nothing: every one to a fresh temporary file first, then
+    each renamed into place; on a failure before the renames, nothing is left behind."""
+    for target in files:
+        if target.is_dir():
+            raise UserError(f"{target} is a directory; give a file name")
+    made: list[tuple[str, Path]] = []
+    try:
+        for target, text in files.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            made.append((tmp, target))
+            with os.fdopen(fd, "wb") as f:
+                f.write(text.encode() if isinstance(text, str) else text)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+    except BaseException:
+        for tmp, _target in made:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    for tmp, target in made:
+        os.replace(tmp, target)
+
+
 def write_output(text: str | bytes, path: str | None) -> None:
     """Write to stdout, or atomically to ``path`` (a temporary file renamed into place)."""
     if path is None or path == "-":
@@ -77,6 +102,13 @@ def _load(args) -> tuple:
     notation = getattr(args, "notation", None)
     if notation:
         graph, values = _renotate(graph, values, notation)
+    from .verify import undefined_node
+
+    bad = undefined_node(graph, values)
+    if bad:
+        raise UserError(f"{args.spec}: values: at these values the node {bad} is not a real "
+                        "number (a log or square root of a negative number); give values where "
+                        "the graph is defined")
     return graph, values, spec
 
 
@@ -267,7 +299,8 @@ def cmd_grade(args) -> int:
     _need_values(graph, values, "grade")
     claims = load_claims(args.claims)
     rows = grade(derive(graph), values, claims,
-                 learning_rate=args.learning_rate or spec.learning_rate or 0.1)
+                 learning_rate=next(r for r in (args.learning_rate, spec.learning_rate, 0.1)
+                                    if r is not None))
     write_output(report(rows), args.output)
     return EXIT_OK if all(r.ok for r in rows) else EXIT_FAILED
 
@@ -287,12 +320,15 @@ def cmd_exercises(args) -> int:
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} is a file; -o takes a folder for the two sheets")
-    out.mkdir(parents=True, exist_ok=True)
+    files: dict[Path, str | bytes] = {}
     for name, text in (("exercises", problems), ("answers", answers)):
+        files[out / f"{name}.tex"] = text
         if args.pdf:
             progress(f"compiling {name}.pdf")
-            compile_pdf(text, out / f"{name}.pdf")
-        write_output(text, str(out / f"{name}.tex"))
+            with tempfile.TemporaryDirectory(prefix="symbackprop-") as tmp:
+                files[out / f"{name}.pdf"] = compile_pdf(text, Path(tmp) / "x.pdf").read_bytes()
+    write_outputs(files)  # all of them or none
+    for name in ("exercises", "answers"):
         print(f"wrote {out / (name + '.tex')}" + (f" and {name}.pdf" if args.pdf else ""))
     return EXIT_OK
 
@@ -335,6 +371,59 @@ def cmd_demo(args) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+def _positive(text: str) -> float:
+    """An argparse type: a finite number above zero (a step, a tolerance, a learning rate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return value
+
+
+def _integer(least: int, most: int):
+    """An argparse type: an integer from ``least`` to ``most``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not least <= value <= most:
+            raise argparse.ArgumentTypeError(f"expected an integer from {least} to {most}, "
+                                             f"got {text!r}")
+        return value
+    return parse
+
+
+#: The most exercises one sheet holds (each is a full worked example).
+MAX_EXERCISES = 100
+
+
+def _typesettable_title(args) -> None:
+    from .latex import untypesettable
+
+    bad = untypesettable(getattr(args, "title", None) or "")
+    if bad:
+        raise UserError(f"--title: the character {bad} cannot be typeset in the documents")
+
+
+def _refuse_overwriting_inputs(args) -> None:
+    """-o must not name the spec or the claims file: the output would replace the input."""
+    output = getattr(args, "output", None)
+    if not output or output == "-" or not Path(output).exists():
+        return
+    for name in ("spec", "claims"):
+        given = getattr(args, name, None)
+        if given and Path(given).exists() and os.path.samefile(given, output):
+            raise UserError(f"-o {output} is the {name} file itself; write somewhere else")
+        if name == "spec" and given and Path(output).is_dir() and Path(given).exists() and any(
+                os.path.samefile(given, Path(output) / f) for f in ("exercises.tex", "answers.tex",
+                                                                     "exercises.pdf", "answers.pdf")
+                if (Path(output) / f).exists()):
+            raise UserError(f"-o {output} would overwrite the spec file; write somewhere else")
+
+
 # -- argument parsing -------------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -351,8 +440,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="spell the network in another notation")
 
     def numbers(sp):
-        sp.add_argument("--digits", type=int, help="decimals shown (default: the spec's, else 3)")
-        sp.add_argument("--learning-rate", type=float, help="η (default: the spec's, else 0.1)")
+        sp.add_argument("--digits", type=_integer(0, 15),
+                        help="decimals shown (default: the spec's, else 3)")
+        sp.add_argument("--learning-rate", type=_positive, help="η (default: the spec's, else 0.1)")
         sp.add_argument("--rounding", choices=["display", "by_hand"],
                         help="round only for display, or every intermediate by hand "
                         "(default: the spec's, else display)")
@@ -393,8 +483,8 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="compare every gradient with finite differences")
     common(c)
-    c.add_argument("--eps", type=float, default=1e-6, help="relative step (default 1e-6)")
-    c.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance (default 1e-6)")
+    c.add_argument("--eps", type=_positive, default=1e-6, help="relative step (default 1e-6)")
+    c.add_argument("--rtol", type=_positive, default=1e-6, help="relative tolerance (default 1e-6)")
     c.set_defaults(func=cmd_check)
 
     e = sub.add_parser("example", help="the worked example with numbers")
@@ -409,14 +499,16 @@ def _parser() -> argparse.ArgumentParser:
     common(gr)
     gr.add_argument("claims", metavar="CLAIMS",
                     help="a TOML file with a [claims] table, e.g. z1 = 0.47, \"dL/dw5\" = -0.01")
-    gr.add_argument("--learning-rate", type=float, help="η for claimed updates (default: the spec's)")
+    gr.add_argument("--learning-rate", type=_positive,
+                    help="η for claimed updates (default: the spec's)")
     gr.set_defaults(func=cmd_grade)
 
     ex = sub.add_parser("exercises", help="a problem sheet and its answer key, with random values")
     common(ex, "folder for exercises.tex and answers.tex (default: exercises)")
     numbers(ex)
     ex.set_defaults(rounding="by_hand")
-    ex.add_argument("--count", type=int, default=4, help="how many exercises (default 4)")
+    ex.add_argument("--count", type=_integer(1, MAX_EXERCISES), default=4,
+                    help=f"how many exercises (default 4, at most {MAX_EXERCISES})")
     ex.add_argument("--seed", type=int, default=0, help="random seed: the same seed, the same sheets")
     ex.add_argument("--pdf", action="store_true", help="also compile both to PDF")
     ex.add_argument("--templates", metavar="DIR", help="a folder of templates overriding ours")
@@ -441,8 +533,27 @@ def _one_line(err: BaseException, limit: int = 500) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _template_error_place(err: BaseException) -> str | None:
+    """"FILE, line N" of a jinja2 error in a template (a user's --templates folder may have a
+    typo), or None if ``err`` is not a template's error."""
+    if "jinja2" not in sys.modules:
+        return None
+    import traceback
+
+    import jinja2
+
+    if not isinstance(err, jinja2.TemplateError):
+        return None
+    if isinstance(err, jinja2.TemplateSyntaxError) and err.lineno:
+        return f"{err.filename or err.name}, line {err.lineno}"
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.endswith(".j2")]
+    return f"{frames[-1].filename}, line {frames[-1].lineno}" if frames else "?"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    import numpy as np
+
     from .grade import ClaimsError
     from .graph import GraphError
     from .render import RenderError
@@ -457,7 +568,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             spec_error = (SpecError,)
         except ImportError:  # pragma: no cover - spec.py is part of the package
             pass
-        return args.func(args)
+        _refuse_overwriting_inputs(args)
+        _typesettable_title(args)
+        with np.errstate(all="ignore"):  # a nan is reported in words, never as a warning
+            return args.func(args)
     except VerificationError as err:
         print(f"symbackprop: a derived equation failed its check: {_one_line(err)}",
               file=sys.stderr)
@@ -475,6 +589,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("symbackprop: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:
+        where = _template_error_place(err)
+        if where is None:
+            raise
+        print(f"symbackprop: error: template {where}: {_one_line(err)}", file=sys.stderr)
+        return EXIT_INPUT
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -69,13 +69,20 @@ def load_claims(path: str | Path) -> dict[str, Decimal]:
     """Read ``[claims]`` from a TOML file; numbers keep the digits they were written with."""
     path = Path(path)
     try:
-        if path.stat().st_size > _MAX_CLAIMS_BYTES:
+        # Read at most the limit and one byte: stat() says nothing of /dev/zero or a pipe.
+        with open(path, "rb") as fh:
+            raw = fh.read(_MAX_CLAIMS_BYTES + 1)
+        if len(raw) > _MAX_CLAIMS_BYTES:
             raise ClaimsError(f"{path}: larger than {_MAX_CLAIMS_BYTES} bytes")
-        data = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+        data = tomllib.loads(raw.decode("utf-8"), parse_float=Decimal)
     except FileNotFoundError:
         raise ClaimsError(f"{path}: no such file") from None
+    except OSError as err:
+        raise ClaimsError(f"{path}: cannot read the file: {err.strerror or err}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ClaimsError(f"{path}: not valid TOML: {str(err).splitlines()[0]}") from None
+    except RecursionError:
+        raise ClaimsError(f"{path}: not valid TOML: nested too deeply") from None
     unknown = sorted(set(data) - {"claims"})
     if unknown or not isinstance(data.get("claims"), dict):
         raise ClaimsError(f"{path}: expected one [claims] table of name = number"

@@ -21,7 +21,8 @@ from sympy.printing.latex import LatexPrinter
 
 from .derive import Derivation
 
-__all__ = ["TexPrinter", "Tex", "escape_latex", "escape_markdown", "symbol_latex"]
+__all__ = ["TexPrinter", "Tex", "escape_latex", "escape_markdown", "symbol_latex", "typesettable",
+           "untypesettable"]
 
 
 class Tex(str):
@@ -56,6 +57,37 @@ _UNICODE_MATH = {
 _LATEX_SPECIALS.update({k: rf"\ensuremath{{{v}}}" for k, v in _UNICODE_MATH.items()})
 _LATEX_SPECIALS["…"] = r"\ldots{}"
 _LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIALS))
+
+
+# Beyond ASCII, what T1 fonts with inputenc's utf8 typeset: Latin-1's letters, Latin
+# Extended-A, common punctuation, and the math characters above.
+_TYPESET_EXTRA = frozenset(
+    [chr(c) for c in range(0xC0, 0x180) if chr(c) not in "×÷ĦħĸĿŀŉŦŧſ"]  # t1enc.dfu's
+    + list("“”‘’–—«»¿¡§©°\u00a0…") + list(_UNICODE_MATH)
+)
+
+
+def typesettable(ch: str) -> bool:
+    """Whether a document can typeset the character ``ch`` in prose (a title, an author).
+
+    The one place that decides it: a language that brings its own fonts extends it here.
+
+    >>> typesettable("é"), typesettable("σ"), typesettable("역")
+    (True, True, False)
+    """
+    return (" " <= ch <= "~") or ch in "\n\t" or ch in _TYPESET_EXTRA
+
+
+def untypesettable(text: str) -> str | None:
+    """The first character of ``text`` that documents cannot typeset, described; else None.
+
+    >>> untypesettable("Backprop, é"), untypesettable("역전파")
+    (None, "'역' (U+C5ED)")
+    """
+    for ch in text:
+        if not typesettable(ch):
+            return f"{ch!r} (U+{ord(ch):04X})"
+    return None
 
 
 def escape_latex(text: str) -> str:

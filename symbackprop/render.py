@@ -253,10 +253,20 @@ def compile_pdf(tex: str, output: str | Path, timeout: float = 180,
                 errors = [ln for ln in text.splitlines() if ln.startswith("!")]
                 first = errors[0] if errors else (text.strip().splitlines() or ["?"])[-1]
                 raise RenderError(f"{cmd[0]} failed: {first}")
+        if output.is_dir():
+            raise RenderError(f"{output} is a directory; give a file name")
         output.parent.mkdir(parents=True, exist_ok=True)
-        partial = output.with_name(output.name + ".part")
-        shutil.copyfile(Path(tmp) / "notes.pdf", partial)
-        partial.replace(output)
+        # A fresh name (mkstemp opens with O_EXCL, so a planted link is never followed), moved
+        # into place only when complete, and removed on any failure.
+        fd, partial = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write((Path(tmp) / "notes.pdf").read_bytes())
+            os.chmod(partial, 0o644)
+            os.replace(partial, output)
+        except BaseException:
+            Path(partial).unlink(missing_ok=True)
+            raise
         if log is not None:
             shutil.copyfile(Path(tmp) / "notes.log", log)
     return output

@@ -18,7 +18,7 @@ import pytest
 from texutil import REPO
 
 from symbackprop.cli import main as cli
-from symbackprop.render import render
+from symbackprop.render import have_tex, render
 from symbackprop.spec import SpecError, parse_spec
 
 #: Code, dunders, lambdas, huge powers, deep nesting, NUL and control bytes, long names, TeX.
@@ -232,10 +232,241 @@ def test_no_user_text_can_reach_eval_exec_sympify_or_pickle():
     # whose every name is checked against the generator's own (codegen._assert_engine_made).
     calls = re.compile(r"(?<!def )\b(eval|exec|sympify|parse_expr|S)\(|\bpickle\b|\bmarshal\b")
     found = []
-    for path in sorted((REPO / "symbackprop").glob("*.py")):
+    for path in sorted((REPO / "symbackprop").rglob("*.py")):  # packages too (spec/)
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             code = line.split("#", 1)[0]
             if calls.search(code) and not code.strip().startswith((">>>", '"', "'")):
                 found.append(f"{path.name}:{n}: {line.strip()}")
     assert len(found) == 1 and found[0].startswith("matrix.py:"), found
     assert "exec(compile(self.source, " in found[0]
+
+
+# -- robustness, round two (issue 14): each reproducer in ../shared/reproducers as a test ---------
+FUZZ = REPO.parent.parent / "shared" / "reproducers" / "fuzz"
+
+
+def run_spec(tmp_path, capsys, text: str, *args: str) -> tuple[int, str, str]:
+    """Run the CLI in-process on a spec text; (exit code, stdout, stderr)."""
+    spec = tmp_path / "s.toml"
+    spec.write_text(text, encoding="utf-8")
+    code = cli([args[0], str(spec), *args[1:]])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_graph(expr: str, values: str = "x = 0.5\ny = 0.2\nw = 0.25\n") -> str:
+    return ('[graph]\ninputs = ["x"]\ntargets = ["y"]\nparameters = ["w"]\n'
+            f'nodes = [{{ name = "a", expr = "{expr}" }}]\n'
+            'loss = { name = "L", expr = "(y - a)^2 / 2" }\n' f"[values]\n{values}")
+
+
+@pytest.mark.parametrize("expr", ["log(w)*x", "w^0.5*x", "sqrt(w - 0.2)*x"])
+def test_06_notes_verify_at_points_in_the_domain(tmp_path, capsys, expr):
+    # The verifier's random points made w negative, so log(w) was nan and notes refused a
+    # correct graph; it now verifies at the spec's values (perturbed), inside the domain.
+    code, _, err = run_spec(tmp_path, capsys, one_graph(expr), "notes", "-o",
+                            str(tmp_path / "n.tex"))
+    assert code == 0, err
+    assert (tmp_path / "n.tex").read_text().count("\\begin{document}") == 1
+
+
+@pytest.mark.parametrize(("expr", "fragment"), [
+    ("w*sigmoid(exp(1e12))", "not finite and real"),               # 17: MemoryError
+    ("w*tanh(exp(1e12)^2)", "not finite and real"),                # 17: crashed per hash seed
+    ("w*x + exp(softplus(exp(softplus(1e6))))", "not finite and real"),  # 20: 85 s in SymPy
+    ("w*(-2)^(1/3)", "fractional power"),                          # 18: complex in SymPy
+    ("w*log(1e12^2)", "at most 1e12"),                             # 18: beyond int64
+    ("w*abs(log(-1))", "not finite and real"),                     # was π
+    ("w*sqrt(-1e-3)", "not finite and real"),
+    ("w*exp(100)", "at most 1e12"),
+])
+def test_17_18_20_constants_are_bounded_before_sympy_evaluates_them(expr, fragment):
+    for seed_text in ("0", "1", "2"):  # the same answer whatever the hash seed
+        run = subprocess.run(
+            [sys.executable, "-c", "import sys; from symbackprop.spec import parse_spec\n"
+             "try:\n parse_spec(sys.argv[1])\nexcept Exception as e: print(type(e).__name__, e)",
+             one_graph(expr)], capture_output=True, text=True, timeout=60, check=False,
+            env={"PYTHONPATH": str(REPO), "PYTHONHASHSEED": seed_text, "PATH": ""})
+        assert run.stdout.startswith("SpecError") and fragment in run.stdout, run
+        if expr.startswith("w*x + exp"):
+            break
+
+
+def test_constants_inside_the_limits_are_kept_exactly():
+    spec = parse_spec(one_graph("w*x*exp(1)*sqrt(2)*log(3)*(1/3)^16"))
+    a = spec.graph.expr(spec.graph.symbol("a"))
+    assert "sqrt(2)" in str(a) and "E" in str(a)
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in FUZZ.glob("*.toml")) if FUZZ.is_dir()
+                         else [])
+@pytest.mark.parametrize("command", ["grad", "check", "notes"])
+def test_21_fuzz_cases_answer_in_one_line(tmp_path, capsys, case, command):
+    args = [command, str(FUZZ / case)] + (["-o", str(tmp_path / "n.tex")] if command == "notes"
+                                          else [])
+    code = cli(args)
+    _, err = capsys.readouterr()
+    assert code in (0, 1, 2) and err.count("\n") <= 1, err
+    assert "Traceback" not in err and "Warning" not in err
+
+
+def test_values_outside_the_domain_are_refused_up_front(tmp_path, capsys):
+    code, _, err = run_spec(tmp_path, capsys, one_graph("log(w)*x", "x = 0.5\ny = 0.2\nw = -1\n"),
+                            "check")
+    assert code == 2 and err.count("\n") == 1
+    assert "node a is not a real number" in err
+
+
+def test_numpy_warnings_do_not_leak(tmp_path, capsys):
+    # relu(w) = 0 at w = 0 divides by zero in the finite differences: a skipped row, in words.
+    code, _, err = run_spec(tmp_path, capsys, one_graph("x/(1 + relu(w))",
+                                                        "x = 0.5\ny = 0.2\nw = 0\n"), "check")
+    assert "Warning" not in err, err
+
+
+@pytest.mark.parametrize(("loss", "value", "fragment"), [
+    ("bce", "1.5", "probability from 0 to 1"),
+    ("bce", "-0.1", "probability from 0 to 1"),
+    ("cross_entropy", "-0.5", "probability"),
+])
+def test_cross_entropy_targets_must_be_probabilities(loss, value, fragment):
+    act = "softmax" if loss == "cross_entropy" else "sigmoid"
+    out = 2 if loss == "cross_entropy" else 1
+    other = 1 - float(value)
+    targets = f"y1 = {value}\ny2 = {other}\n" if out == 2 else f"y = {value}\n"
+    text = (f'[network]\nsizes = [1, {out}]\nactivation = "{act}"\nloss = "{loss}"\n'
+            f"[values]\n{targets}")
+    with pytest.raises(SpecError, match=fragment):
+        parse_spec(text)
+
+
+NET_SPEC = "[network]\nsizes = [1, 1]\n[values]\nx1 = 0.5\ny = 0.2\nw1 = 0.3\n"
+
+
+@pytest.mark.parametrize("args", [["check", "--eps", "0"], ["check", "--eps=-1e-6"],
+                                  ["check", "--eps", "nan"], ["check", "--rtol", "nan"],
+                                  ["check", "--rtol", "-1"], ["check", "--rtol", "inf"],
+                                  ["grade", "--learning-rate", "0"],
+                                  ["example", "--learning-rate", "0"],
+                                  ["example", "--digits", "99"],
+                                  ["exercises", "--count", "1000000"]])
+def test_11_14_nonsense_numbers_on_the_command_line_are_refused(tmp_path, capsys, args):
+    # --eps 0 made every correct gradient WRONG; grade --learning-rate 0 became 0.1 silently.
+    spec = tmp_path / "s.toml"
+    spec.write_text(NET_SPEC)
+    claims = tmp_path / "c.toml"
+    claims.write_text('[claims]\n"w1\'" = 0.3\n')
+    extra = [str(claims)] if args[0] == "grade" else []
+    with pytest.raises(SystemExit) as info:
+        cli([args[0], str(spec), *extra, *args[1:]])
+    assert info.value.code == 2
+    assert "expected a" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml", "s.toml"]
+
+
+def test_14_grade_uses_the_learning_rate_given(tmp_path, capsys):
+    spec = tmp_path / "s.toml"
+    spec.write_text(NET_SPEC)
+    claims = tmp_path / "c.toml"
+    claims.write_text('[claims]\n"w1\'" = 0.3\n')
+    cli(["grade", str(spec), str(claims), "--learning-rate", "1e-300"])
+    out = capsys.readouterr().out
+    assert "0.3" in out and "0 of 1" not in out  # η ≈ 0: w1' = w1 is right
+
+
+@pytest.mark.parametrize("command", [["notes"], ["example"], ["grad"]])
+def test_output_never_replaces_the_input_spec(tmp_path, capsys, command):
+    spec = tmp_path / "s.toml"
+    spec.write_text(NET_SPEC)
+    code = cli([*command, str(spec), "-o", str(spec)])
+    assert code == 2 and "spec file itself" in capsys.readouterr().err
+    assert spec.read_text() == NET_SPEC
+
+
+def test_12_exercises_write_both_sheets_or_neither(tmp_path, capsys):
+    # The sheet was written, then the key failed and the sheet stayed behind.
+    spec = tmp_path / "s.toml"
+    spec.write_text(NET_SPEC)
+    (tmp_path / "ex" / "answers.tex").mkdir(parents=True)
+    code = cli(["exercises", str(spec), "-o", str(tmp_path / "ex"), "-q"])
+    assert code == 2 and "is a directory" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "ex").iterdir()) == ["answers.tex"]
+
+
+@pytest.mark.skipif(not have_tex(), reason="needs pdflatex")
+def test_07_a_pdf_is_written_through_a_fresh_name_never_a_planted_link(tmp_path, capsys):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "n.pdf.part").symlink_to(victim)
+    spec = tmp_path / "s.toml"
+    spec.write_text(NET_SPEC)
+    assert cli(["notes", str(spec), "--pdf", "-o", str(out / "n.pdf"), "-q"]) == 0
+    assert victim.read_text() == "precious"
+    assert (out / "n.pdf").read_bytes().startswith(b"%PDF")
+    assert sorted(p.name for p in out.iterdir()) == ["n.pdf", "n.pdf.part"]  # nothing left over
+    # A directory in the way fails before TeX runs, and leaves nothing behind.
+    (out / "d.pdf").mkdir()
+    assert cli(["notes", str(spec), "--pdf", "-o", str(out / "d.pdf"), "-q"]) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["d.pdf", "n.pdf", "n.pdf.part"]
+
+
+def test_08_claims_are_read_up_to_the_limit_only(tmp_path, capsys):
+    # stat() of /dev/zero says 0 bytes; the whole "file" was then read into memory.
+    spec = tmp_path / "s.toml"
+    spec.write_text(NET_SPEC)
+    code = cli(["grade", str(spec), "/dev/zero"])
+    err = capsys.readouterr().err
+    assert code == 2 and "larger than" in err and err.count("\n") == 1
+
+
+def test_09_deeply_nested_claims_are_one_line(tmp_path, capsys):
+    spec = tmp_path / "s.toml"
+    spec.write_text(NET_SPEC)
+    claims = tmp_path / "c.toml"
+    claims.write_text("claims = " + "[" * 5000 + "]" * 5000 + "\n")
+    code = cli(["grade", str(spec), str(claims)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "nested" in err
+
+
+@pytest.mark.parametrize("title", ["역전파 노트", "Backprop \U0001F600", "Ħello", "日本語"])
+def test_13_titles_that_tex_cannot_typeset_are_refused_up_front(tmp_path, capsys, title):
+    with pytest.raises(SpecError, match=r"title: the character .* cannot be typeset"):
+        parse_spec(f'title = "{title}"\n' + NET_SPEC)
+    spec = tmp_path / "s.toml"
+    spec.write_text(NET_SPEC)
+    code = cli(["notes", str(spec), "--title", title, "-o", str(tmp_path / "n.tex")])
+    assert code == 2 and "cannot be typeset" in capsys.readouterr().err
+    assert not (tmp_path / "n.tex").exists()
+
+
+@pytest.mark.skipif(not have_tex(), reason="needs pdflatex")
+def test_13_every_character_allowed_in_a_title_compiles(tmp_path):
+    from symbackprop.latex import _TYPESET_EXTRA, escape_latex
+
+    text = escape_latex("".join(sorted(_TYPESET_EXTRA)) + "".join(map(chr, range(32, 127))))
+    (tmp_path / "t.tex").write_text(
+        "\\documentclass{article}\\usepackage[T1]{fontenc}\\usepackage[utf8]{inputenc}"
+        "\\usepackage{lmodern}\\usepackage{amsmath,amssymb}\\begin{document}\\title{" + text
+        + "}\\maketitle\\end{document}\n", encoding="utf-8")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                          "-no-shell-escape", "t.tex"], cwd=tmp_path, capture_output=True,
+                         text=True, errors="replace", timeout=120, check=False)
+    assert run.returncode == 0, [ln for ln in run.stdout.splitlines() if ln.startswith("!")]
+
+
+@pytest.mark.parametrize("template", ["<% if %>\n", "<< doc.__class__ >>\n",
+                                      "<< doc.nothing.at_all >>\n"])
+def test_15_template_errors_name_the_template_and_line(tmp_path, capsys, template):
+    spec = tmp_path / "s.toml"
+    spec.write_text(NET_SPEC)
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "article.tex.j2").write_text("\n" + template)
+    code = cli(["notes", str(spec), "--templates", str(tmp_path / "t"), "-o",
+                str(tmp_path / "n.tex")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "article.tex.j2, line 2" in err
+    assert not (tmp_path / "n.tex").exists()

@@ -35,7 +35,7 @@ class Base:
         self.g = d.graph
         self.example = example
         self.tex = TexPrinter(d)
-        self.meaning = Meaning(d)
+        self.meaning = Meaning(d, values=example.values if example else None)
         self.methods: dict[str, int] = {}
         self.options = options
         self.mlp = self.g if isinstance(self.g, MLP) else None
