@@ -322,6 +322,11 @@ class Derivation:
         Chain(dL/dw1 = dL/dyhat * dyhat/dz3 * dz3/dh1 * dh1/dz1 * dz1/dw1)
         """
         p = self.graph.symbol(parameter)
+        if self.path_count(p) > MAX_CHAIN_PATHS:
+            raise ValueError(
+                f"∂{self.loss}/∂{p} has more than {MAX_CHAIN_PATHS} chain-rule paths;"
+                " use d.gradient(p, form='delta') or d.delta(node), which reuse δ"
+            )
         paths: list[tuple[Factor, ...]] = []
         stack: list[tuple[sp.Symbol, tuple[Factor, ...]]] = [(p, ())]
         while stack:
@@ -332,15 +337,29 @@ class Derivation:
                 path = (Factor(c, v, self.local(c, v)), *below)
                 if c == self.loss:
                     paths.append(path)
-                    if len(paths) > MAX_CHAIN_PATHS:
-                        raise ValueError(
-                            f"∂{self.loss}/∂{p} has more than {MAX_CHAIN_PATHS} chain-rule paths;"
-                            " use d.gradient(p, form='delta') or d.delta(node), which reuse δ"
-                        )
                 else:
                     stack.append((c, path))
         paths.sort(key=lambda path: [sp.default_sort_key(f.wrt) for f in path])
         return Chain(p, self.loss, tuple(paths), self.deltas.get(p, sp.S.Zero), self)
+
+    def path_count(self, parameter: sp.Symbol | str) -> int:
+        """How many chain-rule paths lead from ``parameter`` to the loss, counted by dynamic
+        programming (paths(v) = Σ paths(c) over v's children), without listing them.
+
+        >>> import symbackprop as sb
+        >>> d = sb.derive(sb.mlp([2, 2, 2, 1]))
+        >>> d.path_count("w1"), d.path_count("w9")
+        (2, 1)
+        """
+        p = self.graph.symbol(parameter)
+        counts = self.__dict__.get("_path_counts")
+        if counts is None:
+            counts = {self.loss: 1}
+            for v in reversed(self.graph.symbols):
+                if v != self.loss:
+                    counts[v] = sum(counts.get(c, 0) for c in self._children[v] if c in self.deltas)
+            self._path_counts = counts
+        return counts.get(p, 0)
 
     def gradient(self, parameter: sp.Symbol | str, form: str = "expanded") -> sp.Expr:
         """∂L/∂parameter.
