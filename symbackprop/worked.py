@@ -11,7 +11,7 @@ function of the node values: one evaluation per example, never one per printed n
 >>> v = dict(x1=0.5, x2=0.3, y=1.0, w1=0.7, w2=0.3, w3=0.4, w4=0.6, w5=0.55, w6=0.45)
 >>> ex = sb.worked_example(d, v)
 >>> ex.show(ex.deltas["z3"]), ex.show(ex.gradients["w5"])
-('-0.155', '-0.100')
+('-0.162', '-0.100')
 """
 
 from __future__ import annotations
