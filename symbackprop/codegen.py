@@ -288,6 +288,11 @@ class BatchEvaluator:
             db = [g.sum() if self.form.bias_mode == "shared" else g.reshape(-1) for g in db]
         return BatchResult(loss, list(dW), None if db is None else list(db))
 
+    def _repr_markdown_(self) -> str:
+        from .reprs import batch_evaluator_markdown
+
+        return batch_evaluator_markdown(self)
+
     def forward(self, X, weights: Sequence, biases: Sequence | None = None):
         """The output activations A^[L], shape (n_L, m)."""
         return self._forward(*self._arguments(X, None, weights, biases))

@@ -104,6 +104,11 @@ class Delta:
     value: sp.Expr
     assumes: tuple[str, ...] = ()
 
+    def _repr_latex_(self) -> str:
+        from .reprs import delta_latex
+
+        return delta_latex(self)
+
 
 def _diff_term(term: sp.Expr, parent: sp.Symbol) -> sp.Expr:
     """∂term/∂parent, without sp.diff's machinery for the common term w·a of a weighted sum:

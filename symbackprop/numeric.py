@@ -301,6 +301,11 @@ class Evaluation:
     deltas: dict[str, float | np.ndarray]
     loss: float | np.ndarray
 
+    def _repr_markdown_(self) -> str:
+        from .reprs import evaluation_markdown
+
+        return evaluation_markdown(self)
+
 
 class Evaluator:
     """The numpy functions of one derivation, lambdified once.
@@ -462,6 +467,11 @@ class GradientCheck:
     @property
     def skipped(self) -> list[CheckRow]:
         return [r for r in self.rows if r.skipped]
+
+    def _repr_markdown_(self) -> str:
+        from .reprs import gradient_check_markdown
+
+        return gradient_check_markdown(self)
 
     def __str__(self) -> str:
         lines = [f"{'parameter':<16}{'engine':>16}{'finite diff.':>16}{'error':>12}  status"]

@@ -104,7 +104,8 @@ def test_every_combination_compiles(tmp_path):
 ])
 def test_matrix_equations_equal_the_scalar_derivation(activations, loss, bias):
     f = sb.matrix_form([3] * len(activations) + [2], activations, loss, bias)
-    assert f.check(batch=3) < 1e-12
+    report = f.check(batch=3)
+    assert report.ok and report.max_error < 1e-12
 
 
 @settings(max_examples=12)
@@ -119,7 +120,7 @@ def test_random_architectures_agree_with_the_scalar_derivation(depth, widths, ac
     if output == "softmax":
         sizes[-1] = max(2, sizes[-1])
     f = sb.matrix_form(sizes, [*acts[: depth - 1], output], loss, bias)
-    assert f.check(sizes=sizes, batch=2, seed=seed) < 1e-12
+    assert f.check(sizes=sizes, batch=2, seed=seed).max_error < 1e-12
 
 
 def test_check_catches_a_wrong_equation():
@@ -127,8 +128,12 @@ def test_check_catches_a_wrong_equation():
     right = f.deltas
     wrong = [right[0], type(right[1])("delta", 1, right[1].lhs, f.W[2].T * f.delta[2])]  # no σ′
     f.__dict__["deltas"] = wrong
-    with pytest.raises(AssertionError, match="delta of layer 1"):
+    with pytest.raises(AssertionError, match="delta of layer 1") as caught:
         f.check()
+    report = caught.value.report
+    assert not report.ok and not report
+    assert [(r.kind, r.layer) for r in report.rows if not r.ok] == [("delta", 1), ("weight", 1)]
+    assert "WRONG" in str(report) and "SOME EQUATIONS DISAGREE" in str(report)
 
 
 def test_notes_in_matrix_notation_carry_the_matrix_form_and_say_it_was_checked():
