@@ -216,6 +216,9 @@ def _reserved_names() -> frozenset[str]:
     names = set(NUMPY_FUNCTIONS) | set(dir(builtins)) | set(dir(np)) | set(dir(math))
     names |= set(dir(sp)) | set(keyword.kwlist) | set(keyword.softkwlist)
     names |= {"numpy", "np", "math", "mpmath", "sympy", "scipy", "torch", "jax", "jnp", "builtins"}
+    # and what export.py's standalone modules define around the lines
+    names |= {"Result", "LEAVES", "PARAMETERS", "ctx", "grad_output", "cotangent", "saved",
+              "NamedTuple", "typing", "functools", "others", "zs", "top"}
     return frozenset(names)
 
 
@@ -307,6 +310,17 @@ class Evaluation:
         return evaluation_markdown(self)
 
 
+@dataclass(frozen=True)
+class _Code:
+    """The evaluator's lines in collision-free identifiers: (identifier, expression) pairs."""
+
+    args: list[sp.Symbol]
+    forward: list[tuple[sp.Symbol, sp.Expr]]
+    backward: list[tuple[sp.Symbol, sp.Expr]]
+    gradients: list[tuple[sp.Symbol, sp.Expr]]
+    loss: sp.Symbol
+
+
 class Evaluator:
     """The numpy functions of one derivation, lambdified once.
 
@@ -346,6 +360,8 @@ class Evaluator:
         self._param_names = [p.name for p in g.parameters]
         outputs = [a for a, _ in forward] + [a for a, _ in backward] + [a for a, _ in grads]
         steps = forward + backward + grads
+        # What export.py prints into standalone modules: the same lines, other printers.
+        self.code = _Code(args, forward, backward, grads, ident[g.loss_symbol])
         modules = [_subclassed_functions(e for _, e in steps), NUMPY_FUNCTIONS, "numpy"]
         self._full = sp.lambdify(
             args, outputs, modules=modules, cse=lambda _exprs: (steps, outputs),
