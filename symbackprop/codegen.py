@@ -411,6 +411,10 @@ def _generate(form: MatrixForm, backend: str = "numpy") -> str:
     # to every gradient: the same numbers with 2L fewer array operations.
     r = form.batch_scale
     output, *hidden = form.deltas
+    # The printed δ^[L] = A − Y of softmax + cross-entropy assumes one-hot columns; the code
+    # computes the form that holds for any targets (2·one-hot, label smoothing, soft labels).
+    output = type(output)(output.kind, output.layer, output.lhs,
+                          form.output_delta_for_any_targets())
     backward = [f"    {p.doprint(eq.lhs)} = {p.doprint(eq.rhs)}" for eq in hidden]
     if r != 1:
         backward.insert(0, f"    {p.doprint(output.lhs)} = {p.doprint(r * output.rhs)}"

@@ -283,6 +283,30 @@ class MatrixForm:
             return _to_matrix(sp.expand(pg - k * _a), env, shape)
         return self._softmax_rule(self.A[L], _to_matrix(upstream, env, shape))
 
+    def output_delta_for_any_targets(self) -> sp.MatrixExpr:
+        """δ^[L] without the one-hot assumption: for softmax + cross-entropy, where the
+        printed δ = A − Y needs every target column to sum to 1, it is A ⊙ (1 1ᵀ Y) − Y
+        (scaled). The code evaluators compute this form; it equals A − Y for one-hot Y.
+
+        >>> from symbackprop.codegen import MatrixCodePrinter
+        >>> f = matrix_form([2, 3], ["softmax"], "cross_entropy")
+        >>> MatrixCodePrinter(True).doprint(f.output_delta_for_any_targets())
+        '(Y.sum(axis=0, keepdims=True))*A1 - Y'
+        """
+        L = self.depth
+        upstream = self.unit_scale * sp.diff(self.entry_loss, _a)
+        if self.activations[-1] != "softmax":
+            return self._output_delta()
+        pg = sp.cancel(_a * upstream)
+        k = sp.cancel(pg / _y)
+        if k.free_symbols & {_a, _y, _z}:
+            return self._output_delta()
+        rows = self.n[L]
+        column_sums = sp.OneMatrix(rows, 1) * (sp.OneMatrix(1, rows) * self.Y)
+        env = {_y: self.Y, _a: self.A[L], _z: self.Z[L]}
+        return _to_matrix(sp.expand(pg), env, (rows, self.m)) \
+            - k * sp.HadamardProduct(self.A[L], column_sums)
+
     def _softmax_rule(self, P: sp.MatrixExpr, G: sp.MatrixExpr) -> sp.MatrixExpr:
         rows = P.shape[0]
         pg = sp.HadamardProduct(P, G)

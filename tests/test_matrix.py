@@ -320,3 +320,22 @@ def test_evaluate_takes_the_networks_own_names_and_a_batch_of_samples():
         sb.matrix_form(net).evaluator().evaluate({k: v for k, v in batch.items() if k != "w_11^(1)"})
     with pytest.raises(ValueError, match="needs the form of a network"):
         sb.matrix_form([2, 1]).evaluator().evaluate(batch)
+
+
+@pytest.mark.parametrize("targets", ["twice one-hot", "all one half", "soft labels"])
+def test_softmax_cross_entropy_code_is_exact_for_targets_that_are_not_one_hot(targets):
+    # issue 15, defect 5: δ = A − Y assumed each target column sums to 1 (dW was half of
+    # torch's for 2·one-hot, of the wrong sign for 0.5 everywhere)
+    rng = np.random.default_rng(3)
+    X, W = rng.normal(size=(2, 4)), [rng.normal(size=(3, 2))]
+    Y = {"twice one-hot": 2 * np.eye(3)[:, [0, 1, 2, 0]], "all one half": np.full((3, 4), 0.5),
+         "soft labels": rng.dirichlet([1, 1, 1], size=4).T}[targets]
+    f = sb.matrix_form([2, 3], ["softmax"], "cross_entropy").evaluator()
+    got = f(X, Y, W).weight_gradients[0]
+    h = 1e-6
+    for i, j in np.ndindex(3, 2):
+        plus, minus = W[0].copy(), W[0].copy()
+        plus[i, j] += h
+        minus[i, j] -= h
+        fd = (f.loss(X, Y, [plus]) - f.loss(X, Y, [minus])) / (2 * h)
+        assert got[i, j] == pytest.approx(fd, rel=1e-6, abs=1e-8)
