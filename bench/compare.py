@@ -135,7 +135,7 @@ def _jax_methods(sizes, softmax):
 def methods_for(sizes, softmax):
     activations = ["sigmoid"] * (len(sizes) - 2) + ["softmax" if softmax else "sigmoid"]
     loss = "cross_entropy" if softmax else "mse"
-    form = sb.matrix_form(sizes, activations, loss, bias=True)
+    form = sb.matrix_form(sizes, activations, loss, bias=True, reduction="mean")
     numpy_engine = form.evaluator()
     out = {"hand numpy": ((lambda X, Y, W, B: _softmax_hand(X, Y, W, B)) if softmax
                           else (lambda X, Y, W, B: backprop(X, Y, W, B)[1]), np.asarray),
