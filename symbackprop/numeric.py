@@ -294,10 +294,10 @@ def compile_numeric(args: Sequence[sp.Symbol], exprs: Sequence[sp.Expr]):
     [5.43656365691809, 1.0]
     """
     exprs = list(exprs)
-    symbols = set(args).union(*(sp.sympify(e).free_symbols for e in exprs))
+    symbols = set(args).union(*(e.free_symbols for e in exprs))
     ident = _identifiers(sorted(symbols, key=sp.default_sort_key))
     modules = [_subclassed_functions(exprs), NUMPY_FUNCTIONS, "numpy"]
-    return sp.lambdify([ident[a] for a in args], [sp.sympify(e).xreplace(ident) for e in exprs],
+    return sp.lambdify([ident[a] for a in args], [e.xreplace(ident) for e in exprs],
                        modules=modules, cse=True, docstring_limit=0)
 
 
@@ -619,7 +619,8 @@ def _number(expr: sp.Expr, known: Mapping[sp.Symbol, float]) -> float:
 
     Arithmetic is numpy's: 1/0 is inf, never ZeroDivisionError.
     """
-    symbols = tuple(sorted(sp.sympify(expr).free_symbols, key=sp.default_sort_key))
+    expr = expr if isinstance(expr, sp.Basic) else sp.Float(expr)
+    symbols = tuple(sorted(expr.free_symbols, key=sp.default_sort_key))
     f = _compiled(expr, symbols)
     with np.errstate(all="ignore"):
         return float(f(*(np.float64(known[s]) for s in symbols))[0])

@@ -189,7 +189,7 @@ def _compile_locals(d: Derivation, pairs):
     from .numeric import compile_numeric
 
     g = d.graph
-    return compile_numeric([*g.leaves, *g.nodes], [d.local(c, v) for c, v in pairs] or [0])
+    return compile_numeric([*g.leaves, *g.nodes], [d.local(c, v) for c, v in pairs] or [sp.S.Zero])
 
 
 def _cached(d: Derivation, key, make):
