@@ -514,6 +514,13 @@ def main(argv: list[str] | None = None) -> int:
     r, f = bench_large_notes(args.quick)
     rows += r
     facts.update(f)
+    # The peers side by side, in a fresh process: its thread pinning must precede numpy's import.
+    import subprocess
+
+    log("compare.py: engine vs torch / jax / numpy, interleaved")
+    compared = subprocess.run([sys.executable, str(HERE / "compare.py"),
+                               *(["--quick"] if args.quick else [])],
+                              capture_output=True, text=True, check=True).stdout
     text = "\n".join([
         f"# symbackprop benchmark{' (quick)' if args.quick else ''}",
         "",
@@ -526,6 +533,9 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *targets(facts),
         "",
+        "**Side by side** (bench/compare.py)",
+        "",
+        compared,
     ])
     print(text)
     Path(args.output).write_text(text, encoding="utf-8")

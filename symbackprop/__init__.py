@@ -3,13 +3,16 @@
 from .codegen import BatchEvaluator
 from .derive import Chain, Delta, Derivation, Factor, derive
 from .document import Document, build_document
+from .exercises import exercise_sheets as exercises
 from .functions import identity, leaky_relu, relu, sigmoid, softmax, softplus, tanh
+from .grade import grade
 from .graph import Graph, GraphError, Kind
-from .matrix import MatrixForm, matrix_form
+from .matrix import MatrixCheck, MatrixForm, matrix_form
 from .mlp import MLP, mlp
 from .notation import NOTATIONS, Notation
 from .numeric import Evaluation, GradientCheck, WorkedExample, check_gradients, worked_example
 from .render import RenderError, compile_pdf, render
+from .spec import SpecError, load_spec, parse_spec
 from .verify import VerificationError
 
 __version__ = "0.1.0"
@@ -19,4 +22,5 @@ __all__ = [
     "softmax", "identity", "check_gradients", "worked_example", "Evaluation",
     "GradientCheck", "WorkedExample", "render", "compile_pdf", "RenderError", "Document",
     "build_document", "VerificationError", "matrix_form", "MatrixForm", "BatchEvaluator",
+    "load_spec", "parse_spec", "SpecError", "grade", "exercises", "MatrixCheck",
 ]

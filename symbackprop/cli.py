@@ -230,16 +230,25 @@ def _grad_matrix_or_code(graph, args) -> int:
     from .matrix import MatrixLatexPrinter, matrix_form
     from .mlp import MLP
 
-    if not isinstance(graph, MLP):
+    target = getattr(args, "target", "numpy")
+    if target != "numpy" and not args.code:
+        raise UserError("--target goes with --code")
+    if args.matrix and target != "numpy":
+        raise UserError("--matrix writes numpy code; --target torch or jax writes a graph's module")
+    if not isinstance(graph, MLP) or target != "numpy":
         if args.matrix:
             raise UserError("--matrix needs a [network] spec: a general graph has no layers")
         from .derive import derive
+        from .export import scalar_module
 
-        write_output(derive(graph).evaluator.source, args.output)  # the scalar evaluator
+        # a standalone module: it imports only numpy (or torch, jax)
+        write_output(scalar_module(derive(graph), target), args.output)
         return EXIT_OK
     form = matrix_form(graph)
     if args.code:
-        text = form.evaluator().source
+        from .export import matrix_module
+
+        text = matrix_module(form)  # standalone, shapes checked
     elif args.latex:
         printer = MatrixLatexPrinter()
         text = "\n".join(eq.latex(printer) for eq in form.equations) + "\n"
@@ -478,7 +487,10 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--matrix", action="store_true",
                    help="the matrix form (seed 004): one equation per layer, any width")
     g.add_argument("--code", action="store_true",
-                   help="the generated numpy code of the gradients (batched for a [network])")
+                   help="a standalone module of the loss and its gradients (batched numpy for a "
+                        "[network]); it imports only numpy, or torch / jax with --target")
+    g.add_argument("--target", choices=["numpy", "torch", "jax"], default="numpy",
+                   help="--code for torch (an autograd.Function) or jax (a custom_vjp function)")
     g.set_defaults(func=cmd_grad)
 
     c = sub.add_parser("check", help="compare every gradient with finite differences")

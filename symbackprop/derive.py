@@ -104,6 +104,11 @@ class Delta:
     value: sp.Expr
     assumes: tuple[str, ...] = ()
 
+    def _repr_latex_(self) -> str:
+        from .reprs import delta_latex
+
+        return delta_latex(self)
+
 
 def _diff_term(term: sp.Expr, parent: sp.Symbol) -> sp.Expr:
     """∂term/∂parent, without sp.diff's machinery for the common term w·a of a weighted sum:
@@ -117,6 +122,39 @@ def _diff_term(term: sp.Expr, parent: sp.Symbol) -> sp.Expr:
         ):
             return rest[0] if len(rest) == 1 else sp.Mul(*rest)
     return sp.diff(term, parent)
+
+
+def _small(expr: sp.Expr, limit: int = 4 * _TIDY_OPS) -> bool:
+    """At most ``limit`` nodes in ``expr``'s tree: a walk that stops as soon as it is over,
+    visiting a shared subexpression once."""
+    seen: set[sp.Basic] = set()
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        if len(seen) > limit:
+            return False
+        stack.extend(e.args)
+    return True
+
+
+def _diff_function(expr: sp.Expr, parent: sp.Symbol) -> sp.Expr:
+    """∂expr/∂parent by the function's own fdiff (σ′ = σ(1 − σ)) and the chain rule through
+    its arguments: sp.diff's general machinery costs ~8 ms an activation node."""
+    if isinstance(expr, sp.Function) and not isinstance(expr, sp.Derivative):
+        terms = []
+        try:
+            for i, arg in enumerate(expr.args, start=1):
+                if arg == parent:
+                    terms.append(expr.fdiff(i))
+                elif arg.has(parent):
+                    terms.append(expr.fdiff(i) * _diff_function(arg, parent))
+        except sp.ArgumentIndexError:
+            return sp.diff(expr, parent)
+        return sp.Add(*terms)
+    return sp.diff(expr, parent)
 
 
 class Derivation:
@@ -182,7 +220,7 @@ class Derivation:
     def _diff(self, child: sp.Symbol, parent: sp.Symbol) -> sp.Expr:
         expr = self._exprs[child]
         if not isinstance(expr, sp.Add):
-            return sp.diff(expr, parent)
+            return _diff_function(expr, parent)
         # A pre-activation is a long sum; differentiate only the terms that hold the parent so
         # that deriving a layer of width n costs O(n) per unit, not O(n^2).
         index = self._terms.get(child)
@@ -196,7 +234,7 @@ class Derivation:
 
     def _textbook(self, expr: sp.Expr) -> sp.Expr:
         expr = expr.xreplace(self._named) if self._named else expr
-        if isinstance(expr, sp.Add) and sp.count_ops(expr) <= _TIDY_OPS:
+        if isinstance(expr, sp.Add) and _small(expr) and sp.count_ops(expr) <= _TIDY_OPS:
             factored = sp.factor(expr)
             if sp.count_ops(factored) <= sp.count_ops(expr):
                 return factored
@@ -289,7 +327,9 @@ class Derivation:
         return self._exact_values[node]
 
     def _tidy(self, expr: sp.Expr, one_hot: bool) -> sp.Expr:
-        if sp.count_ops(expr) > _TIDY_OPS:
+        # _small first: count_ops walks the whole tree, which grows exponentially with depth
+        # for δ values in node symbols (82-98% of a deep net's δ time went to that walk).
+        if not _small(expr) or sp.count_ops(expr) > _TIDY_OPS:
             return expr
         if one_hot:
             for group in self.graph.one_hot_groups:
@@ -322,6 +362,11 @@ class Derivation:
         Chain(dL/dw1 = dL/dyhat * dyhat/dz3 * dz3/dh1 * dh1/dz1 * dz1/dw1)
         """
         p = self.graph.symbol(parameter)
+        if self.path_count(p) > MAX_CHAIN_PATHS:
+            raise ValueError(
+                f"∂{self.loss}/∂{p} has more than {MAX_CHAIN_PATHS} chain-rule paths;"
+                " use d.gradient(p, form='delta') or d.delta(node), which reuse δ"
+            )
         paths: list[tuple[Factor, ...]] = []
         stack: list[tuple[sp.Symbol, tuple[Factor, ...]]] = [(p, ())]
         while stack:
@@ -332,15 +377,29 @@ class Derivation:
                 path = (Factor(c, v, self.local(c, v)), *below)
                 if c == self.loss:
                     paths.append(path)
-                    if len(paths) > MAX_CHAIN_PATHS:
-                        raise ValueError(
-                            f"∂{self.loss}/∂{p} has more than {MAX_CHAIN_PATHS} chain-rule paths;"
-                            " use d.gradient(p, form='delta') or d.delta(node), which reuse δ"
-                        )
                 else:
                     stack.append((c, path))
         paths.sort(key=lambda path: [sp.default_sort_key(f.wrt) for f in path])
         return Chain(p, self.loss, tuple(paths), self.deltas.get(p, sp.S.Zero), self)
+
+    def path_count(self, parameter: sp.Symbol | str) -> int:
+        """How many chain-rule paths lead from ``parameter`` to the loss, counted by dynamic
+        programming (paths(v) = Σ paths(c) over v's children), without listing them.
+
+        >>> import symbackprop as sb
+        >>> d = sb.derive(sb.mlp([2, 2, 2, 1]))
+        >>> d.path_count("w1"), d.path_count("w9")
+        (2, 1)
+        """
+        p = self.graph.symbol(parameter)
+        counts = self.__dict__.get("_path_counts")
+        if counts is None:
+            counts = {self.loss: 1}
+            for v in reversed(self.graph.symbols):
+                if v != self.loss:
+                    counts[v] = sum(counts.get(c, 0) for c in self._children[v] if c in self.deltas)
+            self._path_counts = counts
+        return counts.get(p, 0)
 
     def gradient(self, parameter: sp.Symbol | str, form: str = "expanded") -> sp.Expr:
         """∂L/∂parameter.

@@ -92,6 +92,12 @@ class Graph:
     _loss: sp.Symbol | None = field(default=None, repr=False)
     _sums_to_one: list[tuple[sp.Symbol, ...]] = field(default_factory=list, repr=False)
 
+    def _repr_html_(self) -> str:
+        """Jupyter draws the graph: an SVG, leaves on the left, the loss on the right."""
+        from .reprs import graph_svg
+
+        return graph_svg(self)
+
     # -- building ---------------------------------------------------------------------------
     def _declare(
         self, name: str, kind: Kind, expr=None, latex: str | None = None, role: str | None = None

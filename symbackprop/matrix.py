@@ -23,6 +23,7 @@ HadamardProduct(W2.T*delta2, A1, -A1 + 1)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -92,6 +93,9 @@ class MatrixEquation:
     def latex(self, printer: MatrixLatexPrinter | None = None) -> str:
         p = printer or MatrixLatexPrinter()
         return f"{p.doprint(self.lhs)} = {p.doprint(self.rhs)}"
+
+    def _repr_latex_(self) -> str:
+        return f"$\\displaystyle {self.latex()}$"
 
 
 # -- the scalar facts the matrix rules need, taken from functions.py ----------------------------
@@ -279,6 +283,30 @@ class MatrixForm:
             return _to_matrix(sp.expand(pg - k * _a), env, shape)
         return self._softmax_rule(self.A[L], _to_matrix(upstream, env, shape))
 
+    def output_delta_for_any_targets(self) -> sp.MatrixExpr:
+        """δ^[L] without the one-hot assumption: for softmax + cross-entropy, where the
+        printed δ = A − Y needs every target column to sum to 1, it is A ⊙ (1 1ᵀ Y) − Y
+        (scaled). The code evaluators compute this form; it equals A − Y for one-hot Y.
+
+        >>> from symbackprop.codegen import MatrixCodePrinter
+        >>> f = matrix_form([2, 3], ["softmax"], "cross_entropy")
+        >>> MatrixCodePrinter(True).doprint(f.output_delta_for_any_targets())
+        '(Y.sum(axis=0, keepdims=True))*A1 - Y'
+        """
+        L = self.depth
+        upstream = self.unit_scale * sp.diff(self.entry_loss, _a)
+        if self.activations[-1] != "softmax":
+            return self._output_delta()
+        pg = sp.cancel(_a * upstream)
+        k = sp.cancel(pg / _y)
+        if k.free_symbols & {_a, _y, _z}:
+            return self._output_delta()
+        rows = self.n[L]
+        column_sums = sp.OneMatrix(rows, 1) * (sp.OneMatrix(1, rows) * self.Y)
+        env = {_y: self.Y, _a: self.A[L], _z: self.Z[L]}
+        return _to_matrix(sp.expand(pg), env, (rows, self.m)) \
+            - k * sp.HadamardProduct(self.A[L], column_sums)
+
     def _softmax_rule(self, P: sp.MatrixExpr, G: sp.MatrixExpr) -> sp.MatrixExpr:
         rows = P.shape[0]
         pg = sp.HadamardProduct(P, G)
@@ -342,11 +370,17 @@ class MatrixForm:
         raise KeyError(f"no {kind} equation for layer {layer}")
 
     # -- checking ------------------------------------------------------------------------------
-    def check(self, sizes: Sequence[int] | None = None, batch: int = 2, seed: int = 0) -> float:
+    def check(self, sizes: Sequence[int] | None = None, batch: int = 2,
+              seed: int = 0) -> MatrixCheck:
         """Instantiate the equations and compare every entry with the scalar derivation.
 
-        Sizes default to this form's (capped at 3 units a layer); returns the largest
-        relative difference, and raises AssertionError naming the equation if one fails.
+        Sizes default to this form's (capped at 3 units a layer). The report has one row per
+        equation (its largest relative difference), ``ok`` and ``max_error``. An equation that
+        disagrees raises MatrixCheckError (an AssertionError) naming it; its ``report`` has all.
+
+        >>> report = matrix_form([2, 3, 1]).check()
+        >>> report.ok, report.max_error < 1e-12, len(report.rows)
+        (True, True, 9)
         """
         return _check(self, sizes, batch, seed)
 
@@ -510,7 +544,54 @@ class MatrixLatexPrinter(_MatrixPrinting, LatexPrinter):
 
 
 # -- the check against the scalar derivation ----------------------------------------------------------
-def _check(form: MatrixForm, sizes: Sequence[int] | None, batch: int, seed: int) -> float:
+@dataclass(frozen=True)
+class MatrixCheckRow:
+    """One matrix equation against the scalar derivation: its largest relative difference."""
+
+    kind: str
+    layer: int
+    equation: str
+    error: float
+    ok: bool
+
+
+@dataclass(frozen=True)
+class MatrixCheck:
+    """What ``MatrixForm.check()`` found: a row per equation, at the sizes and batch it used."""
+
+    rows: tuple[MatrixCheckRow, ...]
+    sizes: tuple[int, ...]
+    batch: int
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.rows)
+
+    @property
+    def max_error(self) -> float:
+        return max((r.error for r in self.rows), default=0.0)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        lines = [f"{'equation':<12}{'layer':>6}{'rel. error':>14}  status"]
+        lines += [f"{r.kind:<12}{r.layer:>6}{r.error:>14.2e}  {'ok' if r.ok else 'WRONG'}"
+                  for r in self.rows]
+        sizes = "-".join(map(str, self.sizes))
+        verdict = "every equation agrees" if self.ok else "SOME EQUATIONS DISAGREE"
+        lines.append(f"max error {self.max_error:.2e} at sizes {sizes}, batch {self.batch}: "
+                     f"{verdict}")
+        return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        from .reprs import matrix_check_markdown
+
+        return matrix_check_markdown(self)
+
+
+def _check(form: MatrixForm, sizes: Sequence[int] | None, batch: int, seed: int) -> MatrixCheck:
     from .derive import derive
     from .mlp import mlp
 
@@ -587,14 +668,29 @@ def _check(form: MatrixForm, sizes: Sequence[int] | None, batch: int, seed: int)
         return np.array([[r * sum(ev.gradients[net.bias(l, j).name] for ev in scalar)]
                          for j in units])
 
-    worst = 0.0
+    rows = []
     for eq in form.equations:
         got, want = evaluate(eq.rhs), expected(eq)
         err = float(np.max(np.abs(got - want) / np.maximum(1.0, np.abs(want))))
-        if not err <= 1e-9:
-            raise AssertionError(
-                f"matrix equation {eq.kind} of layer {eq.layer} ({eq.lhs} = {eq.rhs}) differs "
-                f"from the scalar derivation by {err:.3g} at sizes {sizes}, batch {batch}")
-        worst = max(worst, err)
+        rows.append(MatrixCheckRow(eq.kind, eq.layer, f"{eq.lhs} = {eq.rhs}",
+                                   err if err == err else math.inf, err <= _CHECK_TOLERANCE))
         remember(eq.lhs, got if isinstance(eq.lhs, sp.MatrixSymbol) else got[0, 0])
-    return worst
+    report = MatrixCheck(tuple(rows), tuple(sizes), batch, _CHECK_TOLERANCE)
+    wrong = [r for r in rows if not r.ok]
+    if wrong:
+        r = wrong[0]
+        raise MatrixCheckError(
+            f"matrix equation {r.kind} of layer {r.layer} ({r.equation}) differs from the "
+            f"scalar derivation by {r.error:.3g} at sizes {list(sizes)}, batch {batch}", report)
+    return report
+
+
+class MatrixCheckError(AssertionError):
+    """An equation of the matrix form disagrees with the scalar derivation; ``report`` has all."""
+
+    def __init__(self, message: str, report: MatrixCheck) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+_CHECK_TOLERANCE = 1e-9

@@ -13,14 +13,13 @@ lambdify as its CSE assignments, in order, and the generated code reads like the
 
 from __future__ import annotations
 
+import functools
 import inspect
 import keyword
 import math
-import numbers
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
@@ -51,6 +50,19 @@ def _softplus(x):
     return np.logaddexp(0.0, np.asarray(x, dtype=float))
 
 
+try:  # scipy's fused, equally stable kernels where installed: 2-4x faster on large arrays
+    from scipy.special import expit as _expit
+    from scipy.special import log_expit as _log_expit
+
+    def _sigmoid(x):  # noqa: F811
+        return _expit(np.asarray(x, dtype=float))
+
+    def _softplus(x):  # noqa: F811 - softplus(x) = −log σ(−x)
+        return -_log_expit(-np.asarray(x, dtype=float))
+except ImportError:  # numpy alone: exp(−logaddexp(0, −x)) never overflows either
+    pass
+
+
 def _relu(x):
     return np.maximum(np.asarray(x, dtype=float), 0.0)
 
@@ -73,26 +85,50 @@ def _log_softmax(k, *zs):
     return zs[int(k) - 1] - top - np.log(sum(np.exp(z - top) for z in zs))
 
 
-def _clamped_log(x):
-    # As torch's BCELoss: the log of a probability is clamped at −100, so a prediction of exactly
-    # 0 gives a large finite loss instead of inf (and its gradient stays finite).
-    with np.errstate(divide="ignore"):
-        return np.maximum(np.log(np.asarray(x, dtype=float)), -100.0)
+def _log_softmax_complement(k, *zs):
+    # log(1 − softmax_k(z)) = logsumexp(z without z_k) − logsumexp(z): finite however far z_k
+    # stands above the others, where 1 − p_k rounds to 0.
+    zs = np.broadcast_arrays(*[np.asarray(z, dtype=float) for z in zs])
+    k = int(k) - 1
+    others = [z for i, z in enumerate(zs) if i != k]
+    if not others:
+        return np.full(zs[0].shape, -np.inf)[()]
+    return _logsumexp(others) - _logsumexp(zs)
+
+
+def _logsumexp(zs):
+    top = np.maximum.reduce(zs)
+    top = np.where(np.isfinite(top), top, 0.0)
+    return top + np.log(sum(np.exp(z - top) for z in zs))
+
+
+def _softmax_ratio(j, k, *zs):
+    # p_j / (1 − p_k) = exp(z_j) / Σ_{i≠k} exp(z_i): a softmax over the others, exact where
+    # p_j and 1 − p_k both underflow (softmax + bce at saturation).
+    zs = np.broadcast_arrays(*[np.asarray(z, dtype=float) for z in zs])
+    j, k = int(j) - 1, int(k) - 1
+    others = [z for i, z in enumerate(zs) if i != k]
+    return np.exp(zs[j] - _logsumexp(others))
 
 
 class log_softmax(sp.Function):  # noqa: N801 - printed by name into lambdified code
     """log softmax(k, z1, …, zn), only in generated code: z_k − log Σ exp(z), never log(0)."""
 
 
-class clamped_log(sp.Function):  # noqa: N801
-    """log(x) clamped at −100, only in generated code (torch's BCELoss does the same)."""
+class log_softmax_complement(sp.Function):  # noqa: N801
+    """log(1 − softmax(k, z1, …, zn)), only in generated code, from the logits."""
+
+
+class softmax_ratio(sp.Function):  # noqa: N801
+    """softmax_j / (1 − softmax_k) of the same logits, only in generated code."""
 
 
 def _stable_loss(g: Graph, expr: sp.Expr) -> sp.Expr:
     """The loss with every log of a probability computed from its logits, as torch's
     BCEWithLogitsLoss and CrossEntropyLoss do: log σ(z) = −softplus(−z), log(1 − σ(z)) =
-    −softplus(z), log softmax_k(z) = z_k − logsumexp(z). So σ(±1000) or a softmax that
-    underflows gives a finite loss. Any other log is clamped at −100, as BCELoss does."""
+    −softplus(z), log softmax_k(z) = z_k − logsumexp(z), log(1 − softmax_k(z)) from the
+    logsumexp of the others. So σ(±1000) or a softmax that underflows gives a finite loss.
+    Any other log is left as it is: no clamping, so the loss and its gradient always agree."""
     logits: dict[sp.Expr, sp.Expr] = {}
     for v in g.nodes:
         e = g.expr(v)
@@ -102,8 +138,68 @@ def _stable_loss(g: Graph, expr: sp.Expr) -> sp.Expr:
             logits[sp.log(1 - v)] = -functions.softplus(z)
         elif isinstance(e, functions.softmax):
             logits[sp.log(v)] = log_softmax(*e.args)
-    stable = expr.xreplace(logits)
-    return stable.replace(lambda e: isinstance(e, sp.log), lambda e: clamped_log(e.args[0]))
+            logits[sp.log(1 - v)] = log_softmax_complement(*e.args)
+    return expr.xreplace(logits)
+
+
+def _stable_ratios(g: Graph, expr: sp.Expr) -> sp.Expr:
+    """``expr`` with each p_j/(1 − p_k) of one softmax computed from the logits.
+
+    The exact δ of softmax + bce keeps such ratios (they do not cancel); both p_j and 1 − p_k
+    underflow at saturation, where the ratio, a softmax over the other logits, is finite.
+    """
+    complements: dict[sp.Expr, tuple] = {}
+    for v in g.nodes:
+        e = g.expr(v)
+        if isinstance(e, functions.softmax):
+            members = {int(g.expr(u).args[0]): u for u in g.nodes
+                       if isinstance(g.expr(u), functions.softmax) and g.expr(u).args[1:] == e.args[1:]}
+            k = int(e.args[0])
+            complements[1 - v] = (k, e.args[1:], members, 1)
+            complements[v - 1] = (k, e.args[1:], members, -1)
+    if not complements:
+        return expr
+
+    def pair(term: sp.Expr) -> sp.Expr:
+        top, bottom = [], []
+        for f in sp.Mul.make_args(sp.factor(sp.cancel(term))):
+            base, power = f.as_base_exp()
+            if f.is_number or not power.is_negative:
+                top.append(f)
+            elif base not in complements or not power.is_Integer:
+                bottom.append(base**-power)
+            else:
+                bottom.extend([base] * int(-power))
+        dens, bottom = bottom, []
+        for base in dens:
+            if base not in complements:
+                bottom.append(base)
+                continue
+            k, zs, members, sign = complements[base]
+            found = next(((i, j) for i, t in enumerate(top)
+                          for j, p in members.items() if t == p), None)
+            if found is None:
+                bottom.append(base)
+                continue
+            i, j = found
+            top[i] = sign * softmax_ratio(j, k, *zs)
+        return sp.Mul(*top) / sp.Mul(*bottom)
+
+    def stable(e: sp.Expr) -> sp.Expr:
+        if not _has_division(e):
+            return e
+        if isinstance(e, sp.Add):
+            return sp.Add(*[stable(a) for a in e.args])
+        if isinstance(e, sp.Mul):
+            args = [stable(a) for a in e.args]
+            out = sp.Mul(*args)
+            if any(isinstance(a, sp.Add) and _has_division(a) for a in args) \
+                    or not _has_division(out):
+                return out
+            return pair(out)
+        return e
+
+    return stable(expr)
 
 
 def _heaviside(x, at_zero=0.5):
@@ -115,14 +211,31 @@ NUMPY_FUNCTIONS = {
     # inside its argument into nested selects that numpy.select rejects; np.heaviside does not.
     "Heaviside": _heaviside,
     "log_softmax": _log_softmax,
-    "clamped_log": _clamped_log,
+    "log_softmax_complement": _log_softmax_complement,
+    "softmax_ratio": _softmax_ratio,
     "sigmoid": _sigmoid,
     "softplus": _softplus,
     "relu": _relu,
     "leaky_relu": _leaky_relu,
     "softmax": _softmax,
 }
-_RESERVED = set(NUMPY_FUNCTIONS) | set(dir(__builtins__)) | {"numpy", "np", "math"}
+
+
+def _reserved_names() -> frozenset[str]:
+    """Every name generated code may read: lambdify's namespaces (numpy, math, SymPy's printer
+    output such as ``e`` and ``pi``), builtins, keywords and the engine's own functions."""
+    import builtins
+
+    names = set(NUMPY_FUNCTIONS) | set(dir(builtins)) | set(dir(np)) | set(dir(math))
+    names |= set(dir(sp)) | set(keyword.kwlist) | set(keyword.softkwlist)
+    names |= {"numpy", "np", "math", "mpmath", "sympy", "scipy", "torch", "jax", "jnp", "builtins"}
+    # and what export.py's standalone modules define around the lines
+    names |= {"Result", "LEAVES", "PARAMETERS", "ctx", "grad_output", "cotangent", "saved",
+              "NamedTuple", "typing", "functools", "others", "zs", "top"}
+    return frozenset(names)
+
+
+_RESERVED = _reserved_names()
 
 
 def _subclassed_functions(exprs) -> dict[str, object]:
@@ -142,20 +255,50 @@ def _subclassed_functions(exprs) -> dict[str, object]:
 
 
 def _identifiers(symbols: Sequence[sp.Symbol]) -> dict[sp.Symbol, sp.Symbol]:
-    """Readable, unique Python identifiers for symbols whose names may hold ^ ( ) [ ] , ."""
+    """Readable, unique Python identifiers for symbols whose names may hold ^ ( ) [ ] , .
+
+    A user's name never becomes a name the generated code reads (``exp``, ``e``, ``sign``,
+    ``np``...), nor another symbol's identifier (a node named ``dL_dw`` and the gradient of
+    ``w``): it gets a suffix. Names that start with ``_`` are lambdify's own, so never used.
+
+    >>> _identifiers([sp.Symbol("e"), sp.Symbol("exp_"), sp.Symbol("x^(1)")])
+    {e: e_1, exp_: exp_1, x^(1): x_1}
+    """
     taken: set[str] = set()
     out = {}
     for s in symbols:
         base = re.sub(r"[^0-9A-Za-z_]+", "_", s.name).strip("_") or "v"
         if base[0].isdigit():
             base = "v_" + base
-        name, k = base, 1
-        while name in taken or name in _RESERVED or keyword.iskeyword(name):
+        name, k = base, 0
+        while name in taken or name in _RESERVED or not name.isidentifier():
             k += 1
             name = f"{base}_{k}"
         taken.add(name)
         out[s] = sp.Symbol(name, real=True)
     return out
+
+
+class _EngineSymbol(sp.Symbol):
+    """A name the engine makes (dL_dw): its own class, never equal to a user's symbol."""
+
+
+def compile_numeric(args: Sequence[sp.Symbol], exprs: Sequence[sp.Expr]):
+    """One numpy function of ``args`` returning every expression of ``exprs``, compiled once.
+
+    Every symbol is renamed to a collision-free identifier first, so any user name is safe.
+
+    >>> x, e = sp.symbols("x e")
+    >>> f = compile_numeric([x, e], [sp.E * e * x, sp.sign(e)])
+    >>> [float(v) for v in f(np.float64(1.0), np.float64(2.0))]
+    [5.43656365691809, 1.0]
+    """
+    exprs = list(exprs)
+    symbols = set(args).union(*(e.free_symbols for e in exprs))
+    ident = _identifiers(sorted(symbols, key=sp.default_sort_key))
+    modules = [_subclassed_functions(exprs), NUMPY_FUNCTIONS, "numpy"]
+    return sp.lambdify([ident[a] for a in args], [e.xreplace(ident) for e in exprs],
+                       modules=modules, cse=True, docstring_limit=0)
 
 
 def _as_float_or_array(x, shape):
@@ -174,6 +317,22 @@ class Evaluation:
     deltas: dict[str, float | np.ndarray]
     loss: float | np.ndarray
 
+    def _repr_markdown_(self) -> str:
+        from .reprs import evaluation_markdown
+
+        return evaluation_markdown(self)
+
+
+@dataclass(frozen=True)
+class _Code:
+    """The evaluator's lines in collision-free identifiers: (identifier, expression) pairs."""
+
+    args: list[sp.Symbol]
+    forward: list[tuple[sp.Symbol, sp.Expr]]
+    backward: list[tuple[sp.Symbol, sp.Expr]]
+    gradients: list[tuple[sp.Symbol, sp.Expr]]
+    loss: sp.Symbol
+
 
 class Evaluator:
     """The numpy functions of one derivation, lambdified once.
@@ -188,7 +347,7 @@ class Evaluator:
         self.graph = g
         self.leaves = g.leaves
         backward_nodes = [v for v in reversed(g.nodes) if v in derivation.deltas and v != g.loss_symbol]
-        self._grad_symbols = {p: sp.Symbol(f"dL_d{p.name}", real=True) for p in g.parameters}
+        self._grad_symbols = {p: _EngineSymbol(f"dL_d{p.name}", real=True) for p in g.parameters}
         all_symbols = [
             *self.leaves,
             *g.nodes,
@@ -204,7 +363,8 @@ class Evaluator:
             for v in backward_nodes
         ]
         grads = [
-            (ident[self._grad_symbols[p]], derivation.deltas.get(p, sp.S.Zero).xreplace(ident))
+            (ident[self._grad_symbols[p]],
+             (self._delta_for_code(p) if p in derivation.deltas else sp.S.Zero).xreplace(ident))
             for p in g.parameters
         ]
         args = [ident[s] for s in self.leaves]
@@ -213,6 +373,8 @@ class Evaluator:
         self._param_names = [p.name for p in g.parameters]
         outputs = [a for a, _ in forward] + [a for a, _ in backward] + [a for a, _ in grads]
         steps = forward + backward + grads
+        # What export.py prints into standalone modules: the same lines, other printers.
+        self.code = _Code(args, forward, backward, grads, ident[g.loss_symbol])
         modules = [_subclassed_functions(e for _, e in steps), NUMPY_FUNCTIONS, "numpy"]
         self._full = sp.lambdify(
             args, outputs, modules=modules, cse=lambda _exprs: (steps, outputs),
@@ -224,6 +386,7 @@ class Evaluator:
         )
 
     def _delta_for_code(self, v: sp.Symbol) -> sp.Expr:
+        # For a node's δ line and a parameter's gradient line alike (σ(w·x) divides in w's).
         # Where the exact δ simplifies to a form without division (sigmoid + bce gives ŷ − y),
         # compute that: it is cheaper and does not divide by ŷ(1 − ŷ). The division may sit in
         # the recursion itself or in a δ it uses (δ_z = δ_ŷ·ŷ(1 − ŷ) with δ_ŷ = (ŷ − y)/(ŷ(1 − ŷ))).
@@ -234,7 +397,7 @@ class Evaluator:
         uses = {n for n, s in d.delta_symbols.items() if s in used}
         if not _has_division(recursion) and not uses & divides:
             return recursion
-        exact = d.exact_value(v)
+        exact = _stable_ratios(self.graph, d.exact_value(v))
         if not _has_division(exact):
             return exact
         if _has_division(recursion):
@@ -334,6 +497,11 @@ class GradientCheck:
     def skipped(self) -> list[CheckRow]:
         return [r for r in self.rows if r.skipped]
 
+    def _repr_markdown_(self) -> str:
+        from .reprs import gradient_check_markdown
+
+        return gradient_check_markdown(self)
+
     def __str__(self) -> str:
         lines = [f"{'parameter':<16}{'engine':>16}{'finite diff.':>16}{'error':>12}  status"]
         for r in self.rows:
@@ -345,6 +513,9 @@ class GradientCheck:
         lines.append(f"max error {self.max_error:.2e} (rtol {self.rtol:g}, atol {self.atol:g}): {verdict}")
         return "\n".join(lines)
 
+
+# A few ulps of the loss per evaluation (its last operations each round once).
+_ROUNDOFF = 8 * np.finfo(float).eps
 
 _KINKED = (functions.relu, functions.leaky_relu, sp.Heaviside, sp.Abs, sp.Max, sp.Min)
 
@@ -370,7 +541,8 @@ def check_gradients(
 ) -> GradientCheck:
     """Compare every gradient with central finite differences of the loss.
 
-    A row is ok when |engine − fd| ≤ atol + rtol·max(|engine|, |fd|); rows whose step crosses a
+    A row is ok when |engine − fd| ≤ atol + rtol·max(|engine|, |fd|) + 8ε·|L|/(2h), the last
+    term the round-off of the loss difference (it matters when |L| is large); rows whose step crosses a
     kink of relu / leaky_relu are skipped and say so.
 
     >>> import symbackprop as sb
@@ -403,10 +575,14 @@ def check_gradients(
                              f"the step crosses a kink ({crossed} = 0)")
                 )
                 continue
-        fd = (np.asarray(ev.loss(plus)) - np.asarray(ev.loss(minus))) / (2 * h)
+        loss_plus, loss_minus = np.asarray(ev.loss(plus)), np.asarray(ev.loss(minus))
+        fd = (loss_plus - loss_minus) / (2 * h)
         g = np.asarray(engine[p.name], dtype=float)
         err = np.abs(g - fd)
-        tol = atol + rtol * np.maximum(np.abs(g), np.abs(fd))
+        # The difference of two losses carries their round-off, about ε·|L| each, divided by
+        # 2h: with a large |L| that alone exceeds rtol·|g| (L = 10⁶u² + w²/100 and ∂L/∂w).
+        roundoff = _ROUNDOFF * np.maximum(np.abs(loss_plus), np.abs(loss_minus)) / (2 * h)
+        tol = atol + rtol * np.maximum(np.abs(g), np.abs(fd)) + roundoff
         worst = int(np.argmax(err - tol)) if err.ndim else 0
         rows.append(
             CheckRow(
@@ -434,115 +610,22 @@ def _crosses_kink(kink_f, kinks, graph, plus, minus, at) -> str:
     return ""
 
 
-# -- worked examples -------------------------------------------------------------------------------
-def round_half_up(x: float, digits: int) -> float:
-    """Round as by hand (0.0625 -> 0.063 at 3 digits), not to even.
-
-    >>> round_half_up(0.0625, 3), round_half_up(-0.7087, 2)
-    (0.063, -0.71)
-    """
-    if not math.isfinite(x):
-        return x
-    q = Decimal(1).scaleb(-digits)
-    return float(Decimal(repr(float(x))).quantize(q, rounding=ROUND_HALF_UP))
-
-
-@dataclass(frozen=True)
-class FactorValue:
-    of: str
-    wrt: str
-    expr: sp.Expr
-    value: float
-
-
-@dataclass
-class WorkedExample:
-    """The numbers of one gradient-descent step, each as a symbolic form and a value.
-
-    ``rounding`` is ``"display"`` (full precision carried, rounded only when shown) or
-    ``"by_hand"`` (each intermediate rounded to ``digits`` decimals before it is used, so that
-    a student's hand calculation matches line by line).
-    """
-
-    derivation: Derivation
-    values: dict[str, float]
-    learning_rate: float
-    digits: int
-    rounding: str
-    nodes: dict[str, float] = field(default_factory=dict)
-    factors: dict[str, list[list[FactorValue]]] = field(default_factory=dict)
-    gradients: dict[str, float] = field(default_factory=dict)
-    updated: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def loss(self) -> float:
-        return self.nodes[self.derivation.loss.name]
-
-    def show(self, x: float) -> str:
-        """``x`` at the example's number of decimals (half up)."""
-        # + 0.0 turns a rounded -0.0 into 0.0: "-0.000" is not a number anyone writes.
-        return f"{round_half_up(x, self.digits) + 0.0:.{self.digits}f}"
-
-    def to_latex(self, **options) -> str:
-        """The worked example as a LaTeX fragment (see symbackprop.render)."""
-        from .render import render
-
-        return render(self, kind="fragment", **options)
-
-
-def worked_example(
-    derivation: Derivation | Graph,
-    values: Mapping,
-    learning_rate: float = 0.1,
-    digits: int = 3,
-    rounding: str = "display",
-) -> WorkedExample:
-    """Forward pass, loss, every chain factor, every gradient and one update step, in numbers.
-
-    >>> import symbackprop as sb
-    >>> d = sb.derive(sb.mlp([2, 2, 1]))
-    >>> v = dict(x1=0.5, x2=0.3, y=1.0, w1=0.7, w2=0.3, w3=0.4, w4=0.6, w5=0.55, w6=0.45)
-    >>> ex = sb.worked_example(d, v, learning_rate=0.1, digits=3)
-    >>> ex.show(ex.nodes["z1"]), ex.show(ex.gradients["w5"]), ex.show(ex.updated["w5"])
-    ('0.470', '-0.100', '0.560')
-    """
-    if rounding not in ("display", "by_hand"):
-        raise ValueError(f"rounding must be 'display' or 'by_hand', got {rounding!r}")
-    if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= 15:
-        raise ValueError(f"digits must be an integer from 0 to 15, got {digits!r}")
-    if isinstance(learning_rate, bool) or not (
-        isinstance(learning_rate, numbers.Real) and math.isfinite(learning_rate) and learning_rate > 0
-    ):
-        raise ValueError(f"the learning rate must be a positive number, got {learning_rate!r}")
-    d = derivation if isinstance(derivation, Derivation) else derive(derivation)
-    g = d.graph
-    at = {g.symbol(k).name: v for k, v in values.items()}
-    d.evaluator._args(at)  # validates names and numbers with one clear message
-    ex = WorkedExample(d, {k: float(v) for k, v in at.items()}, float(learning_rate), digits, rounding)
-    by_hand = rounding == "by_hand"
-
-    def keep(x: float) -> float:
-        return round_half_up(x, digits) if by_hand else float(x)
-
-    known: dict[sp.Symbol, float] = {s: ex.values[s.name] for s in g.leaves}
-    for v, expr in g.forward_equations():
-        known[v] = keep(_number(expr, known))
-        ex.nodes[v.name] = known[v]
-    for p in g.parameters:
-        chain = d.chain(p)
-        paths, total = [], 0.0
-        for path in chain.paths:
-            row = [FactorValue(f.of.name, f.wrt.name, f.result, keep(_number(f.result, known)))
-                   for f in path]
-            paths.append(row)
-            total += math.prod(f.value for f in row)
-        ex.factors[p.name] = paths
-        ex.gradients[p.name] = keep(total)
-        ex.updated[p.name] = keep(known[p] - ex.learning_rate * ex.gradients[p.name])
-    return ex
+# -- worked examples live in worked.py; these names stay importable from here ------------------
+from .worked import WorkedExample, round_half_up, worked_example  # noqa: E402
 
 
 def _number(expr: sp.Expr, known: Mapping[sp.Symbol, float]) -> float:
-    symbols = sorted(expr.free_symbols, key=sp.default_sort_key)
-    f = sp.lambdify(symbols, expr, modules=[NUMPY_FUNCTIONS, "numpy"])
-    return float(f(*(known[s] for s in symbols)))
+    """``expr`` at ``known`` (symbol -> number), compiled once per distinct expression.
+
+    Arithmetic is numpy's: 1/0 is inf, never ZeroDivisionError.
+    """
+    expr = expr if isinstance(expr, sp.Basic) else sp.Float(expr)
+    symbols = tuple(sorted(expr.free_symbols, key=sp.default_sort_key))
+    f = _compiled(expr, symbols)
+    with np.errstate(all="ignore"):
+        return float(f(*(np.float64(known[s]) for s in symbols))[0])
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(expr: sp.Expr, symbols: tuple[sp.Symbol, ...]):
+    return compile_numeric(symbols, [expr])

@@ -23,5 +23,8 @@ def test_quick_benchmark_prints_every_section_and_the_targets(tmp_path):
                    "engine: scalar lambdified", "torch CPU autograd", "gradient / forward",
                    "notes, first in a new process", "Machine: ", "**Targets**"):
         assert needle in text, needle
-    targets = text.split("**Targets**", 1)[1].strip().splitlines()
+    targets, side = text.split("**Targets**", 1)[1].split("**Side by side**", 1)
+    assert "| net, batch | hand numpy | engine matrix (numpy) |" in side
+    assert "every d.delta(node)" in side
+    targets = targets.strip().splitlines()
     assert targets and all(t.startswith(("- PASS", "- MISS", "- NOT MEASURED")) for t in targets)

@@ -363,7 +363,9 @@ def test_grad_matrix_form_and_code(tmp_path, spec):
     graph.write_text('[graph]\ninputs = ["x"]\ntargets = ["y"]\nparameters = ["w"]\n'
                      'loss = { name = "L", expr = "(y - w*x)^2" }\n', encoding="utf-8")
     scalar = run("grad", str(graph), "--code", cwd=tmp_path, check=True).stdout
-    assert "dL_dw = " in scalar
+    assert "dL_dw = " in scalar and "def loss_and_gradients(x, y, w):" in scalar
+    torch = run("grad", str(graph), "--code", "--target", "torch", cwd=tmp_path, check=True)
+    assert "class LossAndGradients(torch.autograd.Function):" in torch.stdout
     result = run("grad", str(graph), "--matrix", cwd=tmp_path)
     assert result.returncode == 2 and "--matrix needs a [network] spec" in result.stderr
 

@@ -105,7 +105,8 @@ def test_every_combination_compiles(tmp_path):
 ])
 def test_matrix_equations_equal_the_scalar_derivation(activations, loss, bias):
     f = sb.matrix_form([3] * len(activations) + [2], activations, loss, bias)
-    assert f.check(batch=3) < 1e-12
+    report = f.check(batch=3)
+    assert report.ok and report.max_error < 1e-12
 
 
 @settings(max_examples=12)
@@ -120,7 +121,7 @@ def test_random_architectures_agree_with_the_scalar_derivation(depth, widths, ac
     if output == "softmax":
         sizes[-1] = max(2, sizes[-1])
     f = sb.matrix_form(sizes, [*acts[: depth - 1], output], loss, bias)
-    assert f.check(sizes=sizes, batch=2, seed=seed) < 1e-12
+    assert f.check(sizes=sizes, batch=2, seed=seed).max_error < 1e-12
 
 
 def test_check_catches_a_wrong_equation():
@@ -128,8 +129,12 @@ def test_check_catches_a_wrong_equation():
     right = f.deltas
     wrong = [right[0], type(right[1])("delta", 1, right[1].lhs, f.W[2].T * f.delta[2])]  # no σ′
     f.__dict__["deltas"] = wrong
-    with pytest.raises(AssertionError, match="delta of layer 1"):
+    with pytest.raises(AssertionError, match="delta of layer 1") as caught:
         f.check()
+    report = caught.value.report
+    assert not report.ok and not report
+    assert [(r.kind, r.layer) for r in report.rows if not r.ok] == [("delta", 1), ("weight", 1)]
+    assert "WRONG" in str(report) and "SOME EQUATIONS DISAGREE" in str(report)
 
 
 def test_notes_in_matrix_notation_carry_the_matrix_form_and_say_it_was_checked():
@@ -316,3 +321,22 @@ def test_evaluate_takes_the_networks_own_names_and_a_batch_of_samples():
         sb.matrix_form(net).evaluator().evaluate({k: v for k, v in batch.items() if k != "w_11^(1)"})
     with pytest.raises(ValueError, match="needs the form of a network"):
         sb.matrix_form([2, 1]).evaluator().evaluate(batch)
+
+
+@pytest.mark.parametrize("targets", ["twice one-hot", "all one half", "soft labels"])
+def test_softmax_cross_entropy_code_is_exact_for_targets_that_are_not_one_hot(targets):
+    # issue 15, defect 5: δ = A − Y assumed each target column sums to 1 (dW was half of
+    # torch's for 2·one-hot, of the wrong sign for 0.5 everywhere)
+    rng = np.random.default_rng(3)
+    X, W = rng.normal(size=(2, 4)), [rng.normal(size=(3, 2))]
+    Y = {"twice one-hot": 2 * np.eye(3)[:, [0, 1, 2, 0]], "all one half": np.full((3, 4), 0.5),
+         "soft labels": rng.dirichlet([1, 1, 1], size=4).T}[targets]
+    f = sb.matrix_form([2, 3], ["softmax"], "cross_entropy").evaluator()
+    got = f(X, Y, W).weight_gradients[0]
+    h = 1e-6
+    for i, j in np.ndindex(3, 2):
+        plus, minus = W[0].copy(), W[0].copy()
+        plus[i, j] += h
+        minus[i, j] -= h
+        fd = (f.loss(X, Y, [plus]) - f.loss(X, Y, [minus])) / (2 * h)
+        assert got[i, j] == pytest.approx(fd, rel=1e-6, abs=1e-8)

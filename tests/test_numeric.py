@@ -337,14 +337,17 @@ def test_loss_code_reads_logs_from_logits():
     assert "softplus(-z1)" in bce and "log(" not in bce
 
 
-def test_a_log_of_zero_elsewhere_is_clamped_as_torch_does():
+def test_a_log_that_is_not_a_probability_is_not_clamped():
+    # issue 15, defect 4: −log(a) + a at a = e^−150 is 150, and its gradient agrees with it.
     g = sb.Graph()
-    x, w, y = g.input("x"), g.parameter("w"), g.target("y")
-    p = g.node("p", w * x)  # a "probability" that is not a sigmoid output
-    g.loss("L", -y * sp.log(p))
-    with np.errstate(divide="ignore"):  # ∂L/∂p = −y/p is inf at p = 0, as it should be
-        ev = sb.derive(g).evaluate({"x": 0.0, "w": 1.0, "y": 1.0})
-    assert ev.loss == 100.0
+    x, w = g.input("x"), g.parameter("w")
+    a = g.node("a", sp.exp(w * x))
+    g.loss("L", -sp.log(a) + a)
+    d = sb.derive(g)
+    ev = d.evaluate({"x": 1.0, "w": -150.0})
+    assert ev.loss == pytest.approx(150.0)
+    assert ev.gradients["w"] == pytest.approx(-1.0)
+    assert sb.check_gradients(d, {"x": 1.0, "w": -150.0}).ok
 
 
 # -- the check catches a wrong derivative ------------------------------------------------------
@@ -387,3 +390,165 @@ def test_check_gradients_catches_a_wrong_derivative_rule():
     values = {"x": 0.8, "w": -0.4, "y": 1.0}
     result = sb.check_gradients(sb.derive(g), values)
     assert not result.ok and [r.name for r in result.rows if not r.ok] == ["w"]
+
+
+# -- issue 15's defects and issue 14's reproducers 01-04, 19, 22 -------------------------------------
+def _bce_of(expr_of_w):
+    g = sb.Graph()
+    x, y, w = g.input("x"), g.target("y"), g.parameter("w")
+    a = g.node("a", sb.sigmoid(expr_of_w(w, x)))
+    g.loss("L", -(y * sp.log(a) + (1 - y) * sp.log(1 - a)))
+    return g
+
+
+def test_saturated_sigmoid_with_an_inline_argument_gives_torchs_gradient():
+    # defect 1: the parameter's own line divided by a(1 − a); BCEWithLogits gives exactly 1.0
+    ev = sb.derive(_bce_of(lambda w, x: w * x)).evaluate(dict(x=1.0, y=0.0, w=40.0))
+    assert ev.gradients["w"] == 1.0
+
+
+def test_saturated_softmax_with_inline_logits_and_cross_entropy_is_finite():
+    g = sb.Graph()
+    x = g.input("x")
+    ys = [g.target(f"y{k}") for k in (1, 2, 3)]
+    ws = [g.parameter(f"w{k}") for k in (1, 2, 3)]
+    ps = [g.node(f"p{k}", sb.softmax(k, *[w * x for w in ws])) for k in (1, 2, 3)]
+    g.loss("L", -sum(yk * sp.log(pk) for yk, pk in zip(ys, ps, strict=True)))
+    ev = sb.derive(g).evaluate(dict(x=1.0, y1=0.0, y2=1.0, y3=0.0, w1=400.0, w2=-400.0, w3=0.0))
+    assert ev.gradients == pytest.approx({"w1": 1.0, "w2": -1.0, "w3": 0.0}, abs=1e-12)
+    assert ev.loss == pytest.approx(800.0)
+
+
+def test_softmax_bce_at_saturation_is_finite_and_exact():
+    # reproducer 22; the exact values are from 60-digit mpmath (x = 1, z = w)
+    net = sb.mlp([1, 3], activation="softmax", loss="bce")
+    d = sb.derive(net)
+    values = dict(x1=1.0, y1=1.0, y2=0.0, y3=0.0, w1=40.0, w2=-40.0, w3=0.0)
+    ev = d.evaluate(values)
+    exact = {"w1": -2.832236170194393e-18, "w2": 1.2032342585636101e-35, "w3": 2.832236170194393e-18}
+    assert ev.gradients == pytest.approx(exact, abs=2e-18)
+    assert ev.gradients["w2"] == pytest.approx(exact["w2"], rel=1e-6)
+    assert sb.check_gradients(d, values).ok
+    far = dict(values, w1=400.0, w2=-400.0)  # 1 − p1 underflows to 0 entirely
+    assert all(np.isfinite(list(d.evaluate(far).gradients.values())))
+
+
+def test_a_node_named_like_a_generated_gradient_does_not_collide():
+    # defect 2: a node named dL_dw shadowed the evaluator's variable for ∂L/∂w
+    g = sb.Graph()
+    x, y, w, u = g.input("x"), g.target("y"), g.parameter("w"), g.parameter("u")
+    n = g.node("dL_dw", w * x)
+    a = g.node("a", sb.tanh(n * u))
+    g.loss("L", (y - a) ** 2)
+    values = dict(x=1.0, y=0.3, w=0.5, u=0.7)
+    t = math.tanh(0.35)
+    ev = sb.derive(g).evaluate(values)
+    assert ev.gradients["u"] == pytest.approx(-2 * (0.3 - t) * (1 - t * t) * 0.5)
+    assert ev.gradients["w"] == pytest.approx(-2 * (0.3 - t) * (1 - t * t) * 0.7)
+
+
+def _namespace_names() -> list[str]:
+    import keyword
+
+    names = set(dir(np)) | set(dir(math)) | set(dir(sp)) | set(keyword.kwlist)
+    names |= set(keyword.softkwlist) | set(NUMPY_FUNCTIONS)
+    names |= {n + "_" for n in names}  # reproducer 19: exp_ became exp
+    names |= {"dL_dw", "delta_a", "e", "E", "pi", "np", "numpy", "math", "Heaviside", "sign"}
+    ok = []
+    for n in sorted(names):
+        try:
+            sb.Graph().parameter(n)
+        except sb.GraphError:
+            continue  # not a name the graph takes (_private, __dunder__)
+        ok.append(n)
+    return ok
+
+
+def test_no_user_name_can_shadow_what_generated_code_reads():
+    # reproducers 03, 04, 19: every name of numpy, math, SymPy and Python's keywords, each with
+    # and without a trailing _, as parameters of one graph whose code reads e, sign, Heaviside.
+    names = _namespace_names()
+    assert len(names) > 2500
+    g = sb.Graph()
+    x, y = g.input("x_in"), g.target("y_in")
+    ps = [g.parameter(n) for n in names]
+    # in sums of 500: Python's compiler recurses once per + of one line (limit ~2500 terms)
+    parts = [g.node(f"s_{k}", sp.Add(*[p * x for p in ps[k:k + 500]]))
+             for k in range(0, len(ps), 500)]
+    s = g.node("s", sp.Add(*parts))
+    a = g.node("a", sb.relu(sp.E * s))
+    g.loss("L", (y - a) ** 2 + sp.Abs(s))
+    rng = np.random.default_rng(0)
+    values = {n: float(v) for n, v in zip(names, rng.uniform(0, 1e-3, len(names)), strict=True)}
+    values |= {"x_in": 1.5, "y_in": 0.25}
+    ev = sb.derive(g).evaluate(values)
+    total = sum(values[n] for n in names) * 1.5
+    common = (-2 * (0.25 - math.e * total) * math.e + 1.0) * 1.5
+    assert ev.loss == pytest.approx((0.25 - math.e * total) ** 2 + total)
+    assert np.allclose(list(ev.gradients.values()), common, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["e", "Heaviside", "sign", "exp_", "np", "Integer", "lambda_"])
+def test_colliding_names_in_the_worked_example_and_the_check(name):
+    g = sb.Graph()
+    x, y, p = g.input("x"), g.target("y"), g.parameter(name)
+    a = g.node("a", sb.relu(sp.E * p * x) + sp.Abs(p))
+    g.loss("L", (y - a) ** 2)
+    values = {"x": 1.0, "y": 0.5, name: 2.0}
+    a_true = math.e * 2 + 2
+    ex = sb.worked_example(g, values)
+    assert ex.nodes["a"] == pytest.approx(a_true)
+    assert ex.gradients[name] == pytest.approx(-2 * (0.5 - a_true) * (math.e + 1))
+    assert sb.check_gradients(g, values).ok
+
+
+@pytest.mark.parametrize("x1", [1e30, 1e200, 1e300])
+def test_worked_examples_of_huge_values_round_without_error(x1):
+    # reproducer 01: quantize ran out of decimal digits; squaring 1e200 raised OverflowError
+    net = sb.mlp([1, 1], activation="identity")
+    ex = sb.worked_example(net, dict(x1=x1, y=1.0, w1=1.0), learning_rate=1e308)
+    assert ex.show(ex.nodes["yhat"]) == f"{round_half_up(x1, 3):.3f}"
+    assert math.isinf(ex.loss) or ex.loss > 1e59
+    assert round_half_up(1.7976931348623157e308, 15) == 1.7976931348623157e308
+
+
+@pytest.mark.parametrize("rounding", ["display", "by_hand"])
+def test_worked_example_divides_as_the_evaluator_does(rounding):
+    # reproducer 02: a factor that divides by zero gave ZeroDivisionError; display rounding
+    # now reads the evaluator's stable gradient (ŷ − y), as `check` does.
+    net = sb.mlp([1, 1], loss="bce")
+    values = dict(x1=1.0, y=1.0, w1=40.0)
+    ex = sb.worked_example(net, values, rounding=rounding)
+    assert ex.gradients["w1"] == pytest.approx(sb.derive(net).evaluate(values).gradients["w1"],
+                                                abs=1e-3)
+    assert "yhat" in ex.deltas and ("yhat", "z1") in ex.local_derivatives
+    g = sb.Graph()
+    x, y, w = g.input("x"), g.target("y"), g.parameter("w")
+    a = g.node("a", x / w)
+    g.loss("L", (y - a) ** 2)
+    ex = sb.worked_example(g, dict(x=1.0, y=0.5, w=0.0), rounding=rounding)
+    assert math.isinf(ex.nodes["a"])
+
+
+def test_worked_example_compiles_once_per_derivation(monkeypatch):
+    # issue 14: 5,360 lambdify calls for one 8-8-8-1 example; now a fixed few per derivation
+    d = sb.derive(sb.mlp([2, 3, 1]))
+    values = dict(x1=0.5, x2=0.3, y=1.0) | {p.name: 0.1 * k for k, p in enumerate(d.graph.parameters)}
+    sb.worked_example(d, values, rounding="by_hand")
+    calls = []
+    real = sp.lambdify
+    monkeypatch.setattr(sp, "lambdify", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for rounding in ("display", "by_hand"):
+        ex = sb.worked_example(d, values, rounding=rounding)
+        assert set(ex.deltas) == {v.name for v in d.graph.nodes} - {"L"}
+    assert calls == []
+
+
+def test_large_losses_do_not_make_the_check_report_a_false_wrong():
+    # defect 3: the finite-difference tolerance now includes the round-off of L
+    g = sb.Graph()
+    w, u, x = g.parameter("w"), g.parameter("u"), g.input("x")
+    a = g.node("a", u * x)
+    g.loss("L", 10**6 * a**2 + w**2 / 100)
+    for values in (dict(x=1.0, u=1.0, w=1.0), dict(x=2.0, u=-5.1, w=2.3)):
+        assert sb.check_gradients(g, values).ok

@@ -47,4 +47,4 @@ def test_the_bias_gradient_sums_over_the_batch():
 
 
 def test_the_matrix_equations_agree_with_the_scalar_derivation_entry_by_entry():
-    assert sb.matrix_form(seed004()).check(sizes=[2, 3, 2], batch=4) < 1e-12
+    assert sb.matrix_form(seed004()).check(sizes=[2, 3, 2], batch=4).max_error < 1e-12

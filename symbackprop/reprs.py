@@ -1,0 +1,166 @@
+"""How the engine's objects show themselves in Jupyter: Markdown tables, LaTeX, an SVG of a graph.
+
+Each object's ``_repr_*_`` method calls one function here, lazily, so the engine modules stay
+free of presentation code. Numbers are formatted here; SymPy objects become LaTeX through
+SymPy's printer, and the SVG of a graph comes from a small layered layout and a jinja2 template.
+
+>>> import symbackprop as sb
+>>> d = sb.derive(sb.mlp([2, 2, 1]))
+>>> v = dict(x1=0.5, x2=0.3, y=1.0, w1=0.7, w2=0.3, w3=0.4, w4=0.6, w5=0.55, w6=0.45)
+>>> print(sb.check_gradients(d, v)._repr_markdown_().splitlines()[6])
+| $w_{5}$ | -0.0997525403 | -0.0997525403 | 1.8e-11 | ok |
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+
+import sympy as sp
+
+__all__ = [
+    "evaluation_markdown", "gradient_check_markdown", "worked_example_markdown",
+    "matrix_check_markdown", "batch_evaluator_markdown", "graph_svg", "delta_latex",
+]
+
+
+def _tex_name(name: str) -> str:
+    return f"${sp.latex(sp.Symbol(name))}$"
+
+
+def _number(x) -> str:
+    try:
+        return f"{float(x):.9g}"
+    except (TypeError, ValueError):  # an array: its shape and range
+        import numpy as np
+
+        a = np.asarray(x, dtype=float)
+        return f"array {a.shape}, {a.min():.6g} … {a.max():.6g}" if a.size else "array ()"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _values_table(title: str, values: Mapping[str, object], show=_number) -> str:
+    rows = [[_tex_name(k), show(v)] for k, v in values.items()]
+    return f"**{title}**\n\n" + _table(["", "value"], rows) if rows else ""
+
+
+def evaluation_markdown(ev) -> str:
+    """An Evaluation: loss, then nodes, δs and gradients as tables."""
+    parts = [f"**loss** {_number(ev.loss)}",
+             _values_table("nodes", ev.nodes), _values_table("δ = ∂L/∂node", ev.deltas),
+             _values_table("gradients", ev.gradients)]
+    return "\n\n".join(p for p in parts if p)
+
+
+def gradient_check_markdown(check) -> str:
+    """A GradientCheck: one row per parameter, and the verdict."""
+    rows = []
+    for r in check.rows:
+        status = f"skipped: {r.skipped}" if r.skipped else ("ok" if r.ok else "**WRONG**")
+        rows.append([_tex_name(r.name), f"{r.engine:.9g}", f"{r.finite_difference:.9g}",
+                     f"{r.error:.2g}", status])
+    verdict = "all gradients agree" if check.ok else "**some gradients disagree**"
+    return (_table(["parameter", "engine", "finite difference", "error", "status"], rows)
+            + f"\n\nmax error {check.max_error:.2e} (rtol {check.rtol:g}, atol {check.atol:g}): "
+            + verdict)
+
+
+def worked_example_markdown(ex) -> str:
+    """A WorkedExample: forward values, δs, gradients and the update, at its digits."""
+    g = ex.derivation.graph
+    rows = [[_tex_name(p.name), ex.show(ex.values[p.name]), ex.show(ex.gradients[p.name]),
+             ex.show(ex.updated[p.name])] for p in g.parameters]
+    head = (f"**Worked example**: {ex.rounding.replace('_', ' ')} rounding, {ex.digits} "
+            f"decimals, learning rate {ex.learning_rate:g}; loss {ex.show(ex.loss)}")
+    parts = [head, _values_table("forward pass", ex.nodes, ex.show),
+             _values_table("δ = ∂L/∂node", ex.deltas, ex.show),
+             "**gradients and one update step**\n\n"
+             + _table(["parameter", "value", "∂L/∂parameter", "updated"], rows)]
+    return "\n\n".join(p for p in parts if p)
+
+
+def matrix_check_markdown(report) -> str:
+    """A MatrixCheck: one row per matrix equation."""
+    rows = [[r.kind, str(r.layer), f"{r.error:.2e}", "ok" if r.ok else "**WRONG**"]
+            for r in report.rows]
+    sizes = "-".join(map(str, report.sizes))
+    return (_table(["equation", "layer", "relative error", "status"], rows)
+            + f"\n\nsizes {sizes}, batch {report.batch}: "
+            + ("every equation agrees" if report.ok else "**some equations disagree**"))
+
+
+def batch_evaluator_markdown(evaluator) -> str:
+    """A BatchEvaluator: what it computes and its generated code."""
+    form = evaluator.form
+    sizes = "-".join(map(str, form.sizes))
+    return (f"**BatchEvaluator** ({evaluator.backend}) of the {sizes} "
+            f"{'/'.join(form.activations)} net with {form.loss_name} loss\n\n"
+            f"```python\n{evaluator.source.rstrip()}\n```")
+
+
+def delta_latex(delta) -> str:
+    """A Delta: its recursion and its value in node symbols."""
+    sym = sp.latex(delta.symbol)
+    lines = [rf"{sym} &= {sp.latex(delta.recursion)}"]
+    if delta.value != delta.recursion:
+        lines.append(rf"&= {sp.latex(delta.value)}")
+    note = r"\quad\text{(" + ", ".join(delta.assumes) + ")}" if delta.assumes else ""
+    return r"$\displaystyle \begin{aligned}" + r" \\ ".join(lines) + note + r"\end{aligned}$"
+
+
+_SVG = """<svg xmlns="http://www.w3.org/2000/svg" width="{{ width }}" height="{{ height }}" \
+font-family="sans-serif" font-size="12">
+{% for e in edges %}<line x1="{{ e.x1 }}" y1="{{ e.y1 }}" x2="{{ e.x2 }}" y2="{{ e.y2 }}" \
+stroke="#999" stroke-width="1"/>
+{% endfor %}{% for n in nodes %}<g><title>{{ n.title }}</title>\
+<circle cx="{{ n.x }}" cy="{{ n.y }}" r="{{ radius }}" fill="{{ n.fill }}" stroke="#333"/>\
+<text x="{{ n.x }}" y="{{ n.y + 4 }}" text-anchor="middle">{{ n.label }}</text></g>
+{% endfor %}</svg>"""
+
+_FILL = {"input": "#dbe9f6", "target": "#f6e3db", "parameter": "#fff4c2", "node": "#e4f3e0",
+         "loss": "#f3d9e8"}
+
+
+def graph_svg(graph, max_symbols: int = 200) -> str:
+    """An SVG of the graph: leaves on the left, each node one column after its last parent.
+
+    Parameters are left out past ``max_symbols`` symbols (a large net is a wall of weights).
+    """
+    import jinja2
+
+    symbols = list(graph.symbols)
+    kinds = {s: graph.kind(s).value for s in symbols}
+    if len(symbols) > max_symbols:
+        symbols = [s for s in symbols if kinds[s] != "parameter"]
+    keep = set(symbols)
+    depth: dict[sp.Symbol, int] = {}
+    for s in symbols:
+        parents = [p for p in graph.parents(s) if p in keep] if kinds[s] in ("node", "loss") else []
+        depth[s] = 1 + max((depth[p] for p in parents), default=-1)
+    columns: dict[int, list[sp.Symbol]] = {}
+    for s in symbols:
+        columns.setdefault(depth[s], []).append(s)
+    step_x, step_y, radius = 90, 44, 17
+    tallest = max((len(c) for c in columns.values()), default=1)
+    height = step_y * tallest + 20
+    where = {}
+    for col, members in columns.items():
+        top = (height - step_y * len(members)) / 2 + step_y / 2
+        for k, s in enumerate(members):
+            where[s] = (40 + step_x * col, top + step_y * k)
+    edges = [dict(x1=where[p][0] + radius, y1=where[p][1], x2=where[s][0] - radius,
+                  y2=where[s][1])
+             for s in symbols if kinds[s] in ("node", "loss")
+             for p in graph.parents(s) if p in keep]
+    nodes = [dict(x=where[s][0], y=where[s][1], fill=_FILL[kinds[s]], label=html.escape(s.name[:6]),
+                  title=html.escape(f"{kinds[s]} {s.name}"
+                                    + (f" = {graph.expr(s)}" if kinds[s] in ("node", "loss") else "")))
+             for s in symbols]
+    template = jinja2.Environment(autoescape=False).from_string(_SVG)
+    return template.render(width=80 + step_x * max(columns, default=0), height=height,
+                           edges=edges, nodes=nodes, radius=radius)
