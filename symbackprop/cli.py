@@ -256,16 +256,33 @@ def _example_text(ex) -> str:
     return "\n".join(out) + "\n"
 
 
+def cmd_lint(args) -> int:
+    from .derive import derive
+    from .lint import lint, read_lint_symbols, read_tex, report
+
+    tex = read_tex(args.tex)  # refused before anything else is read or written
+    graph, values, spec = _load(args)
+    _need_values(graph, values, "lint")
+    result = lint(tex, derive(graph), values, symbols=read_lint_symbols(args.spec),
+                  learning_rate=args.learning_rate or spec.learning_rate or 0.1,
+                  language=args.language)
+    write_output(report(result, Path(args.tex).name, language=args.language), args.output)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
 def cmd_grade(args) -> int:
     from .derive import derive
     from .grade import grade, load_claims, report
 
+    if str(args.claims).endswith(".tex"):  # an answer in LaTeX: graded line by line by lint
+        args.tex = args.claims
+        return cmd_lint(args)
     graph, values, spec = _load(args)
     _need_values(graph, values, "grade")
     claims = load_claims(args.claims)
     rows = grade(derive(graph), values, claims,
                  learning_rate=args.learning_rate or spec.learning_rate or 0.1)
-    write_output(report(rows), args.output)
+    write_output(report(rows, language=args.language), args.output)
     return EXIT_OK if all(r.ok for r in rows) else EXIT_FAILED
 
 
@@ -404,7 +421,19 @@ def _parser() -> argparse.ArgumentParser:
     gr.add_argument("claims", metavar="CLAIMS",
                     help="a TOML file with a [claims] table, e.g. z1 = 0.47, \"dL/dw5\" = -0.01")
     gr.add_argument("--learning-rate", type=float, help="η for claimed updates (default: the spec's)")
+    gr.add_argument("--language", default="en", help="the report's language (default en)")
     gr.set_defaults(func=cmd_grade)
+
+    li = sub.add_parser("lint", help="check the equations of a LaTeX derivation, line by line")
+    li.add_argument("tex", metavar="NOTES.tex", help="the LaTeX file to check")
+    li.add_argument("--spec", required=True, metavar="SPEC",
+                    help="the network's TOML spec, with its values (and [lint.symbols])")
+    li.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    li.add_argument("--notation", choices=["sequential", "layered", "indexed", "matrix"],
+                    help="read the notes in another notation")
+    li.add_argument("--learning-rate", type=float, help="η (default: the spec's, else 0.1)")
+    li.add_argument("--language", default="en", help="the report's language (default en)")
+    li.set_defaults(func=cmd_lint)
 
     ex = sub.add_parser("exercises", help="a problem sheet and its answer key, with random values")
     common(ex, "folder for exercises.tex and answers.tex (default: exercises)")
