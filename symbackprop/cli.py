@@ -294,9 +294,14 @@ def cmd_exercises(args) -> int:
     graph, _values, spec = _load(args)
     _check_notes_size(graph)
     progress(f"drawing {args.count} sets of values (seed {args.seed}) and working them out")
+    options = _example_options(args, spec)
+    variants, extra = _quiz(args, graph, spec, options)
     problems, answers = exercise_sheets(
-        graph, args.count, args.seed,
-        **_example_options(args, spec), title=args.title or "", templates=_templates(args),
+        graph, args.count, args.seed, **options, title=args.title or "",
+        templates=_templates(args),
+        value_sets=[v.values for v in variants] if variants else None,
+        labels=[" ".join(filter(None, (v.student.id, v.student.name))) for v in variants]
+        if args.roster else None,
     )
     out = Path(args.output)
     if out.exists() and not out.is_dir():
@@ -308,7 +313,33 @@ def cmd_exercises(args) -> int:
             compile_pdf(text, out / f"{name}.pdf")
         write_output(text, str(out / f"{name}.tex"))
         print(f"wrote {out / (name + '.tex')}" + (f" and {name}.pdf" if args.pdf else ""))
+    for name, text in extra:
+        write_output(text, str(out / name))
+        print(f"wrote {out / name}")
     return EXIT_OK
+
+
+def _quiz(args, graph, spec, options) -> tuple[list, list]:
+    """Per-student variants (--roster, --nice, --format moodle) and the files they add."""
+    from .quiz import Student, make_quiz, moodle_xml, quiz_key, read_roster
+
+    if not (args.roster or args.nice or args.format == "moodle"):
+        return [], []
+    students = read_roster(args.roster) if args.roster else [
+        Student(str(k)) for k in range(1, args.count + 1)]
+    variants = make_quiz(graph, students, args.seed, nice=args.nice,
+                         learning_rate=options["learning_rate"], digits=options["digits"],
+                         language=args.language)
+    title = args.title or spec.title or graph.title
+    extra = [("quiz-key.tex", quiz_key(variants, title, language=args.language))]
+    if args.format == "moodle":
+        from .derive import derive
+        from .latex import TexPrinter
+
+        tex = TexPrinter(derive(graph))
+        network = [f"{tex(lhs)} = {tex(rhs)}" for lhs, rhs in graph.forward_equations()[:16]]
+        extra.append(("quiz.xml", moodle_xml(variants, title, network, language=args.language)))
+    return variants, extra
 
 
 def cmd_demo(args) -> int:
@@ -445,6 +476,14 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--templates", metavar="DIR", help="a folder of templates overriding ours")
     ex.add_argument("--title", help="the sheets' title")
     ex.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    ex.add_argument("--roster", metavar="CSV",
+                    help="one variant per student (a CSV with an id column), reproducible from "
+                    "the id and --seed; writes quiz-key.tex too")
+    ex.add_argument("--nice", action="store_true",
+                    help="tidy values: one or two decimals, no saturated σ")
+    ex.add_argument("--format", choices=["latex", "moodle"], default="latex",
+                    help="moodle: also quiz.xml for Moodle's question import (default latex)")
+    ex.add_argument("--language", default="en", help="the quiz's language (default en)")
     ex.set_defaults(func=cmd_exercises, output="exercises")
 
     dm = sub.add_parser("demo", help="write seed 000's notes (and PDFs where TeX is present)")

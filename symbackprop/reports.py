@@ -10,6 +10,7 @@ in (``symbackprop.i18n.translations``) without touching the callers; until then 
 
 from __future__ import annotations
 
+import html
 from functools import lru_cache
 
 import jinja2
@@ -17,17 +18,39 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .render import template_dir
 
-__all__ = ["environment", "render_text", "text"]
+__all__ = ["environment", "latex_environment", "render_text", "text"]
 
 
 @lru_cache(maxsize=8)
-def environment(language: str = "en", xml: bool = False) -> jinja2.Environment:
-    """A sandboxed environment with ``jinja2.ext.i18n``; XML templates are escaped for XML."""
+def environment(language: str = "en") -> jinja2.Environment:
+    """A sandboxed environment with ``jinja2.ext.i18n`` and an ``html`` escaping filter.
+
+    Text reports are plain; the Moodle template passes every value through ``|html`` (its
+    question texts are HTML inside XML).
+    """
     env = SandboxedEnvironment(
         loader=jinja2.FileSystemLoader(str(template_dir())),
         extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
-        keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=xml,
+        keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False,
     )
+    env.filters["html"] = lambda value: html.escape(str(value), quote=True)
+    _install(env, language)
+    return env
+
+
+def latex_environment(language: str = "en", templates=None) -> jinja2.Environment:
+    """render.py's LaTeX environment (its delimiters and escaping) with ``jinja2.ext.i18n``."""
+    from .latex import Tex
+    from .render import environment as tex_environment
+
+    env = tex_environment(templates=templates)
+    env.add_extension("jinja2.ext.i18n")
+    env.filters["tex"] = Tex  # LaTeX the engine printed: passed through unescaped
+    _install(env, language)
+    return env
+
+
+def _install(env: jinja2.Environment, language: str) -> None:
     translations = None
     try:  # the documents helper's catalogs, where present
         from .i18n import translations as _catalog  # type: ignore[import-not-found]
@@ -39,13 +62,11 @@ def environment(language: str = "en", xml: bool = False) -> jinja2.Environment:
         env.install_gettext_translations(translations, newstyle=True)
     else:
         env.install_null_translations(newstyle=True)
-    return env
 
 
 def render_text(template: str, language: str = "en", **context) -> str:
     """Render one of our text or XML templates."""
-    return environment(language, template.endswith(".xml.j2")).get_template(template).render(
-        **context)
+    return environment(language).get_template(template).render(**context)
 
 
 def text(template: str, language: str = "en", *, macro: str, args: tuple = ()) -> str:

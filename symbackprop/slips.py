@@ -54,15 +54,19 @@ class Slip:
 class HandCalculator:
     """Forward and backward pass by hand, at full precision, with or without a slip."""
 
-    def __init__(self, derivation: Derivation, values: Mapping, learning_rate: float = 0.1):
+    def __init__(self, derivation: Derivation, values: Mapping, learning_rate: float = 0.1,
+                 like: HandCalculator | None = None):
         self.derivation = derivation
         self.graph = g = derivation.graph
         self.values = {g.symbol(k): float(v) for k, v in values.items() if k in g}
         self.learning_rate = float(learning_rate)
         self.loss = g.loss_symbol
-        self._forward = {n: _function(g.expr(n)) for n in g.nodes}
-        self._edges = [(c, p) for c in g.nodes for p in g.parents(c)]
-        self._local = {e: _function(derivation.local(*e)) for e in self._edges}
+        if like is not None and like.derivation is derivation:  # reuse the compiled functions
+            self._forward, self._edges, self._local = like._forward, like._edges, like._local
+        else:
+            self._forward = {n: _function(g.expr(n)) for n in g.nodes}
+            self._edges = [(c, p) for c in g.nodes for p in g.parents(c)]
+            self._local = {e: _function(derivation.local(*e)) for e in self._edges}
         self._cache: dict[str, dict[str, float]] = {}
         self.truth = self.quantities()
 
