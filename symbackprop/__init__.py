@@ -4,6 +4,7 @@ from .derive import Chain, Delta, Derivation, Factor, derive
 from .document import Document, build_document
 from .functions import identity, leaky_relu, relu, sigmoid, softmax, softplus, tanh
 from .graph import Graph, GraphError, Kind
+from .lint import LintResult, lint
 from .matrix import BatchEvaluator, MatrixForm, matrix_form
 from .mlp import MLP, mlp
 from .notation import NOTATIONS, Notation
@@ -18,4 +19,5 @@ __all__ = [
     "softmax", "identity", "check_gradients", "worked_example", "Evaluation",
     "GradientCheck", "WorkedExample", "render", "compile_pdf", "RenderError", "Document",
     "build_document", "VerificationError", "matrix_form", "MatrixForm", "BatchEvaluator",
+    "lint", "LintResult",
 ]

@@ -155,8 +155,12 @@ def find_math(text: str) -> list[MathSpan]:
         body = next(g for g in (m.group("dd"), m.group("br"), m.group("pa"), m.group("d"))
                     if g is not None)
         line += _leading_lines(body)
+        body = _TAGS.sub(" ", body)
         spans.append(MathSpan(body, line, m.group("d") is None and m.group("pa") is None))
     return spans
+
+
+_TAGS = re.compile(r"\\(?:label|tag)\*?\{[^{}]*\}|\\(?:nonumber|notag)(?![A-Za-z])")
 
 
 def _rows(body: str, line: int) -> Iterator[MathSpan]:
@@ -164,7 +168,7 @@ def _rows(body: str, line: int) -> Iterator[MathSpan]:
     for row in re.split(r"\\\\(?:\[[^\]]*\])?", body):
         row_line = line + _leading_lines(row)
         line += row.count("\n")
-        clean = re.sub(r"\\(?:label|tag)\*?\{[^{}]*\}|\\(?:nonumber|notag)\b", "", row)
+        clean = _TAGS.sub(" ", row)
         clean = clean.replace("&", " ")
         if clean.strip():
             yield MathSpan(clean, row_line, True)
@@ -300,6 +304,9 @@ def parse_side(text: str, resolve: Resolver, index: dict[str, int] | None = None
         side.expr, side.problem = None, err.args
     except RecursionError:
         side.expr, side.problem = None, ("nested", "")
+    except (TypeError, ArithmeticError, AttributeError, IndexError, ValueError):
+        # SymPy refusing a combination (a derivative of a number, 0^-1 …): not read, not checked
+        side.expr, side.problem = None, ("cannot_read", text[:40])
     return side
 
 
@@ -489,7 +496,7 @@ class _Reader:
                 primes += 1
                 continue
             group, after = _group(self.toks, self.k)
-            text = "".join(self.index.get(t, t) if len(t) == 1 else t for t in group)
+            text = "".join(str(self.index.get(t, t)) if len(t) == 1 else t for t in group)
             if mark == "_" and not sub:
                 sub, self.k = text, after
             elif mark == "^" and not sup:
@@ -524,6 +531,8 @@ class _Reader:
             return sp.E
         if tok in (r"\eta", r"\alpha") and not sub:
             return LEARNING_RATE
+        if len(tok) == 1 and tok.isalpha() and self.peek() in ("(", r"\left"):
+            raise Unsupported("unknown_function", spelling)  # f(u): a function not defined here
         if len(tok) == 1 and tok.isalpha() and not sub and not sup and not primes:
             free = sp.Symbol(f"free_{tok}", real=True)
             self.side.free.add(free)

@@ -116,6 +116,7 @@ class SymbolTable:
         tex = TexPrinter(derivation)
         loss = g.loss_symbol
         self.table: dict[str, object] = {}
+        self.names_delta: dict[str, sp.Expr] = {}
         for s in g.symbols:
             for spelling in (g.latex_name(s), tex(s)):
                 if spelling:
@@ -128,7 +129,6 @@ class SymbolTable:
             key = g.delta_key(node)
             for spelling in filter(None, spellings):
                 self.table.setdefault(canonical(spelling), delta)
-            self.names_delta = getattr(self, "names_delta", {})
             self.names_delta[f"delta_{node.name}"] = delta
             if key:
                 self.names_delta[key] = delta
@@ -142,6 +142,8 @@ class SymbolTable:
                 self.table[canonical(spelling) + "()"] = ACTIVATIONS[target]
             elif isinstance(target, str) and target in g:
                 self.table[canonical(spelling)] = g.symbol(target)
+            elif isinstance(target, str) and target in self.names_delta:
+                self.table[canonical(spelling)] = self.names_delta[target]
             else:
                 raise ValueError(f"lint.symbols: {str(spelling)[:40]!r} = {str(target)[:40]!r} "
                                  "names nothing in this network")
@@ -153,7 +155,7 @@ class SymbolTable:
             return found
         if spelling in self.names:
             return self.names[spelling]
-        if spelling in getattr(self, "names_delta", {}):
+        if spelling in self.names_delta:
             return self.names_delta[spelling]
         for prefix in ("\\delta_", "delta_"):
             if spelling.startswith(prefix):
@@ -179,14 +181,20 @@ def read_lint_symbols(spec_path: str | Path) -> dict[str, object]:
 class _Checker:
     """Values and general forms of everything a side may name, at the spec and at random points."""
 
-    def __init__(self, derivation: Derivation, values: Mapping, learning_rate: float):
+    def __init__(self, derivation: Derivation, values: Mapping | None, learning_rate: float):
         from .slips import HandCalculator
 
         self.d, self.g = derivation, derivation.graph
         self.lr = float(learning_rate)
-        self.calc = HandCalculator(derivation, values, learning_rate)
-        self.at = self.calc.forward()
+        self.has_values = values is not None
         rng = random.Random(20231105)
+        if values is None:  # no numbers: symbolic checks only, at random points
+            values = {s.name: 0.5 for s in self.g.leaves}
+            self.calc = HandCalculator(derivation, values, learning_rate)
+            self.at = self._random_point(rng)
+        else:
+            self.calc = HandCalculator(derivation, values, learning_rate)
+            self.at = self.calc.forward()
         self.points = [self._random_point(rng) for _ in range(_POINTS)]
         self._total: dict[tuple, sp.Expr] = {}
 
@@ -291,10 +299,13 @@ def _literal_number(side: Side) -> Decimal | None:
     return None
 
 
-def lint(tex: str, derivation: Derivation, values: Mapping, *, learning_rate: float = 0.1,
-         symbols: Mapping[str, object] | None = None, language: str = "en") -> LintResult:
+def lint(tex: str, derivation: Derivation, values: Mapping | None = None, *,
+         learning_rate: float = 0.1, symbols: Mapping[str, object] | None = None,
+         language: str = "en") -> LintResult:
     """Check every equation in ``tex`` against ``derivation`` at ``values``.
 
+    Without ``values`` only the general (symbolic) equalities are checked; written numbers are
+    listed as not checked. ``symbols`` maps extra spellings to names (``[lint.symbols]``).
     ``language`` is accepted for symmetry with :func:`report` (lint's result is data).
     """
     from .grade import Grader
@@ -363,9 +374,15 @@ def _compare(reference, side: Side, concrete: sp.Expr, verdict: LintSide, checke
             if network or ref_side.literals or side.literals:
                 verdict.reason = "mixed_free"
                 return
+            if ref_expr in free:  # y = …: a definition of y, not an identity
+                verdict.reason = "definition"
+                return
             ok = _identity(ref_expr, concrete, checker, free)
             verdict.verdict = "right" if ok else "wrong"
             verdict.general = not ok
+            return
+        if not checker.has_values and (ref_side.literals or side.literals):
+            verdict.reason = "no_values"
             return
         ref_value = checker.value(ref_expr, ref_side.literals)
         value = checker.value(concrete, side.literals)
@@ -387,17 +404,28 @@ def _compare(reference, side: Side, concrete: sp.Expr, verdict: LintSide, checke
     if ok:
         return
     decimals = max([-v.as_tuple().exponent for v in side.literals.values()] + [3]) + 1
-    verdict.right = f"{ref_value:.{min(decimals, 12)}f}"
+    verdict.right = f"{ref_value:.{min(decimals, 12)}f}" if checker.has_values else ""
     if not side.literals and not verdict.general:
         from .latex import TexPrinter
 
-        verdict.right_latex = TexPrinter(checker.d)(ref_expr)
-    verdict.slip = _diagnose(key, ref_side, value, tol, checker, grader, claims, number)
+        shown = ref_expr
+        if shown.is_Symbol and shown in checker.g and checker.g.kind(shown) is not Kind.PARAMETER \
+                and checker.g.kind(shown) in (Kind.NODE, Kind.LOSS):
+            shown = checker.g.expr(shown)  # a node: what it is defined as
+        verdict.right_latex = TexPrinter(checker.d)(shown)
+    verdict.slip = _diagnose(key, ref_side, value, tol, checker, grader, claims, number,
+                             side.expr)
 
 
 def _diagnose(key: str, ref_side: Side, value: float, tol: float, checker: _Checker, grader,
-              claims: dict, number: Decimal | None) -> Slip | None:
+              claims: dict, number: Decimal | None, written=None) -> Slip | None:
     ref = ref_side.expr
+    g = checker.g
+    if isinstance(ref, sp.Derivative) and isinstance(written, sp.Derivative) and \
+            ref.expr == written.expr == g.loss_symbol:
+        node, other = ref.variables[0], written.variables[0]
+        if node in g and other in g.children(node) and g.kind(other) is Kind.NODE:
+            return Slip("activation_for_pre_activation")
     if isinstance(ref, sp.Derivative) and ref.expr.is_Symbol and ref.expr in checker.g:
         function = checker.at.get(ref.expr)
         if function is not None and abs(value - function) <= max(tol, 1e-9):

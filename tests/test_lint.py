@@ -139,6 +139,33 @@ def test_seed000_exactly_its_wrong_lines():
     assert checked >= 30
 
 
+def test_seed001_has_no_wrong_line_and_lists_its_typos():
+    # The slides are right once their spellings are mapped ([lint.symbols]); what lint cannot
+    # read is listed: the χ typed for x in (5)-(10), the \mathcal{Q} typed for φ, and the
+    # general formulas in j, k and n.
+    result = lint_file("seed001")
+    assert result.ok
+    unchecked = {s.what for line in result.lines for s in line.sides if s.reason}
+    assert {r"\chi_0^(0)", r"\chi_1^(0)", r"\chi_2^(0)", r"\mathcal{Q}"} <= unchecked
+    right = [(line.line, s.text) for line in result.lines for s in line.sides
+             if s.verdict == "right"]
+    assert len(right) >= 30
+    assert (31, r"w_{11}^{(2)} \varphi'(s_1^{(1)})") in right  # (17), through φ′
+
+
+def test_seed004_its_output_delta_taken_against_the_activation():
+    # δ^[L] = ∂L/∂A^[L] = Ŷ − Y: δ is ∂L/∂Z^[L] = Ŷ − Y (softmax with cross-entropy), while
+    # ∂L/∂A^[L] = −Y/Ŷ. Checked at the first output unit; the matrix equations in a general
+    # layer l (and their · for ⊙) are listed as not checked.
+    result = lint_file("seed004")
+    (line,) = result.wrong
+    (wrong,) = [s for s in line.sides if s.verdict == "wrong"]
+    assert (line.line, wrong.text) == (26, r"\frac{\partial L}{\partial \mathbf{A}^{[L]}}")
+    assert wrong.slip.name == "activation_for_pre_activation"
+    assert line.sides[2].verdict == "right"  # Ŷ − Y
+    assert sum(line.unchecked for line in result.lines) >= 10
+
+
 def test_cli_lint_reports_and_exits_1(tmp_path):
     r = subprocess.run([sys.executable, "-m", "symbackprop", "lint", str(REF / "seed000.tex"),
                         "--spec", str(REF / "seed000.toml")], capture_output=True, text=True)
@@ -198,3 +225,11 @@ def test_cli_refuses_hostile_files_and_writes_nothing(tmp_path):
     assert r.stderr.count("\n") == 1 and "\\def is refused" in r.stderr
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["bad.tex"]
     assert time.perf_counter() - start < 30
+
+
+def test_without_values_general_equalities_are_still_checked(d):
+    result = sb.lint(r"\[ z_3 = h_1 w_6 + h_2 w_5 \quad z_1 = x_1 w_1 + x_2 w_3 = 0.47 \]", d)
+    (wrong,) = result.wrong
+    assert wrong.sides[1].right_latex == "h_{1} w_{5} + h_{2} w_{6}"
+    assert [s.verdict for s in result.lines[1].sides] == ["reference", "right", "not checked"]
+    assert result.lines[1].sides[2].reason == "no_values"
