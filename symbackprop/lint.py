@@ -65,6 +65,8 @@ class LintSide:
     right_latex: str = ""  # the engine's form of the quantity (wrong symbolic sides)
     slip: Slip | None = None
     general: bool = False  # wrong in general though right at these numbers
+    note: str = ""  # "rounding": right within one unit, yet not the value rounded
+    rounded: str = ""  # the value rounded to the written digits (with note "rounding")
 
 
 @dataclass
@@ -82,6 +84,10 @@ class LintLine:
     @property
     def unchecked(self) -> bool:
         return any(s.verdict == "not checked" for s in self.sides)
+
+    @property
+    def noted(self) -> bool:
+        return any(s.note for s in self.sides)
 
 
 @dataclass
@@ -340,7 +346,7 @@ def _check_chain(line: int, text: str, sides: list[Side], checker: _Checker, gra
                 s.expr is not None and LEARNING_RATE in s.expr.free_symbols for s in sides[1:]):
         first.expr = Updated(first.expr.name + "'", real=True)  # w = w − η ∂L/∂w: an update
     out = LintLine(line, " ".join(text.split()))
-    reference = None
+    reference, last = None, None
     for side in sides:
         verdict = LintSide(side.text, side.relation, "not checked")
         out.sides.append(verdict)
@@ -355,7 +361,7 @@ def _check_chain(line: int, text: str, sides: list[Side], checker: _Checker, gra
             reference = (side, concrete)
             verdict.verdict = "reference"
             continue
-        _compare(reference, side, concrete, verdict, checker, grader, claims)
+        last = _compare(reference, side, concrete, verdict, checker, grader, claims, last)
     if all(s.verdict in ("reference", "not checked") for s in out.sides):
         for s in out.sides:  # nothing was compared: the readable side was not checked either
             if s.verdict == "reference":
@@ -364,7 +370,8 @@ def _check_chain(line: int, text: str, sides: list[Side], checker: _Checker, gra
 
 
 def _compare(reference, side: Side, concrete: sp.Expr, verdict: LintSide, checker: _Checker,
-             grader, claims: dict) -> None:
+             grader, claims: dict, previous: float | None = None) -> float | None:
+    """Judge one side against the chain's reference; returns the side's value (for the next)."""
     ref_side, ref_expr = reference
     free = ref_side.free | side.free
     network = {s for s in (ref_expr.free_symbols | concrete.free_symbols)
@@ -402,7 +409,9 @@ def _compare(reference, side: Side, concrete: sp.Expr, verdict: LintSide, checke
         verdict.general = not ok
     verdict.verdict = "right" if ok else "wrong"
     if ok:
-        return
+        if number is not None:
+            _rounding_note(verdict, number, ref_value, previous)
+        return value
     decimals = max([-v.as_tuple().exponent for v in side.literals.values()] + [3]) + 1
     verdict.right = f"{ref_value:.{min(decimals, 12)}f}" if checker.has_values else ""
     if not side.literals and not verdict.general:
@@ -415,6 +424,17 @@ def _compare(reference, side: Side, concrete: sp.Expr, verdict: LintSide, checke
         verdict.right_latex = TexPrinter(checker.d)(shown)
     verdict.slip = _diagnose(key, ref_side, value, tol, checker, grader, claims, number,
                              side.expr)
+    return value
+
+
+def _rounding_note(verdict: LintSide, number: Decimal, exact: float, previous: float | None):
+    """A right number that neither the exact value nor the line's own step rounds to (0.645 for
+    σ(0.6) = 0.6457): within the one-unit rule, but truncated rather than rounded."""
+    digits = max(0, -number.as_tuple().exponent)
+    shown = f"{exact:.{digits}f}"
+    candidates = [exact] + ([previous] if previous is not None else [])
+    if all(Decimal(f"{x:.{digits}f}") != number for x in candidates):
+        verdict.note, verdict.rounded = "rounding", shown
 
 
 def _diagnose(key: str, ref_side: Side, value: float, tol: float, checker: _Checker, grader,

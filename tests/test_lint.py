@@ -137,6 +137,14 @@ def test_seed000_exactly_its_wrong_lines():
     }
     checked = sum(s.verdict == "right" for line in result.lines for s in line.sides)
     assert checked >= 30
+    # ŷ = σ(0.6) = 0.645: right within one unit of its last digit (the rule grade uses, which
+    # allows for rounded intermediates), so not wrong; but σ(0.60025) = 0.64571 and the line's
+    # own σ(0.6) = 0.64566 both round to 0.646, so lint notes the truncation.
+    notes = [(line.line, s.text, s.rounded) for line in result.lines for s in line.sides
+             if s.note]
+    assert notes == [(23, "0.645", "0.646")]
+    assert "seed000.tex:23: note: 0.645 is within one unit of its last digit, but the value " \
+        "rounds to 0.646" in report(result, "seed000.tex")
 
 
 def test_seed001_has_no_wrong_line_and_lists_its_typos():
