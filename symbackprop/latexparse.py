@@ -312,8 +312,9 @@ def parse_side(text: str, resolve: Resolver, index: dict[str, int] | None = None
 
 class _Reader:
     def __init__(self, toks: list[str], resolve: Resolver, side: Side, index: dict[str, int]):
-        self.toks = [t for t in toks if t.lstrip("\\") not in IGNORED or t in ("\\,",)]
-        self.toks = [t for t in self.toks if t not in (r"\,", r"\;", r"\!", r"\ ", "~")]
+        # Spacing and sizing commands carry no mathematics; a plain comma or ! still does.
+        self.toks = [t for t in toks if not (t.startswith("\\") and t[1:] in IGNORED)
+                     and t not in (r"\ ", "~")]
         self.k, self.resolve, self.side, self.index, self.depth = 0, resolve, side, index, 0
 
     def peek(self, ahead: int = 0) -> str:
@@ -406,8 +407,6 @@ class _Reader:
             return sp.sqrt(self.group_expression())
         if tok == r"\sum":
             return self.sum()
-        if tok in (r"\text", r"\mathrm", r"\operatorname") and self.peek(2) in ("sech", "s"):
-            pass
         return self.name()
 
     def parenthesised(self) -> sp.Expr:
@@ -478,7 +477,6 @@ class _Reader:
         return sp.Add(*terms)
 
     def name(self) -> sp.Expr:
-        start = self.k
         tok = self.take()
         if tok.startswith("\\") and tok[1:] in DECORATIONS or tok in (r"\operatorname",):
             group, self.k = _group(self.toks, self.k)
@@ -518,8 +516,6 @@ class _Reader:
                 result = sp.diff(result, argument) if argument.is_Symbol else _prime(function,
                                                                                       argument)
             return result
-        if primes and tok == r"\sigma" and self.peek() in ("(", r"\left"):
-            pass
         resolved = self.resolve(spelling + "'" * primes)
         if resolved is None and primes:
             base = self.resolve(spelling)
@@ -537,7 +533,6 @@ class _Reader:
             free = sp.Symbol(f"free_{tok}", real=True)
             self.side.free.add(free)
             return free
-        del start
         raise Unsupported("unknown_symbol", spelling)
 
 
@@ -559,7 +554,7 @@ def _derivative_parts(num: list[str], den: list[str]) -> tuple[list[str], list[s
     def strip(part: list[str]) -> list[str] | None:
         if part and part[0] == r"\partial":
             return part[1:]
-        if part and part[0] == "d" and len(part) >= 1:
+        if part and part[0] == "d":
             return part[1:]
         return None
     of, wrt = strip(num), strip(den)

@@ -241,3 +241,10 @@ def test_without_values_general_equalities_are_still_checked(d):
     assert wrong.sides[1].right_latex == "h_{1} w_{5} + h_{2} w_{6}"
     assert [s.verdict for s in result.lines[1].sides] == ["reference", "right", "not checked"]
     assert result.lines[1].sides[2].reason == "no_values"
+
+
+def test_a_comma_is_not_a_product(d, seed000_values):
+    (line,) = check(d, seed000_values, r"$z_1 = x_1 w_1, x_2 w_3$").lines
+    assert line.sides[1].verdict == "not checked" and line.sides[1].reason == "cannot_read"
+    (line,) = check(d, seed000_values, r"$z_1 = x_1\,w_1 + x_2\!w_3 \; = 0.47$").lines
+    assert [s.verdict for s in line.sides] == ["reference", "right", "right"]
