@@ -35,6 +35,7 @@ MAX_DEPTH = 60
 MAX_SIDE = 4000
 MAX_SUM_TERMS = 64
 MAX_EXPONENT = 64
+MAX_EQUATIONS = 5000
 
 #: Commands that define, expand or read: a document holding one is refused as a whole.
 FORBIDDEN = frozenset(
@@ -140,6 +141,8 @@ def find_math(text: str) -> list[MathSpan]:
     """
     check_document(text)
     text = _strip_comments(text)
+    if text.count("$") + text.count("\\[") + text.count("\\begin") > 2 * MAX_EQUATIONS:
+        raise LatexError(f"more than {MAX_EQUATIONS} pieces of mathematics: split the file")
     envs = "|".join(re.escape(e) for e in DISPLAY_ENVS)
     pattern = re.compile(
         r"\\begin\{(?P<env>" + envs + r")\}(?P<envbody>.*?)\\end\{(?P=env)\}"

@@ -203,6 +203,7 @@ class _Checker:
             self.at = self.calc.forward()
         self.points = [self._random_point(rng) for _ in range(_POINTS)]
         self._total: dict[tuple, sp.Expr] = {}
+        self._compiled: dict[sp.Expr, tuple] = {}
 
     def _random_point(self, rng: random.Random) -> dict:
         g = self.g
@@ -268,7 +269,9 @@ class _Checker:
         missing = expr.free_symbols - set(at)
         if missing:
             raise KeyError(missing)
-        return _call(_function(expr), at)
+        if expr not in self._compiled:  # a side is evaluated at several points: compile once
+            self._compiled[expr] = _function(expr)
+        return _call(self._compiled[expr], at)
 
     def uncertainty(self, expr: sp.Expr, literals: Mapping[sp.Symbol, Decimal]) -> float:
         """How far a side may be off because its written numbers are rounded (first order)."""

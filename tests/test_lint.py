@@ -248,3 +248,8 @@ def test_a_comma_is_not_a_product(d, seed000_values):
     assert line.sides[1].verdict == "not checked" and line.sides[1].reason == "cannot_read"
     (line,) = check(d, seed000_values, r"$z_1 = x_1\,w_1 + x_2\!w_3 \; = 0.47$").lines
     assert [s.verdict for s in line.sides] == ["reference", "right", "right"]
+
+
+def test_a_file_with_too_much_mathematics_is_refused_in_one_line(d, seed000_values):
+    with pytest.raises(LatexError, match="more than 5000 pieces of mathematics"):
+        check(d, seed000_values, "$z_1 = 1$ " * 5001)
