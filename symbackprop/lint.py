@@ -67,6 +67,7 @@ class LintSide:
     general: bool = False  # wrong in general though right at these numbers
     note: str = ""  # "rounding": right within one unit, yet not the value rounded
     rounded: str = ""  # the value rounded to the written digits (with note "rounding")
+    value: str = ""  # what a wrong formula evaluates to at the spec's values
 
 
 @dataclass
@@ -417,6 +418,8 @@ def _compare(reference, side: Side, concrete: sp.Expr, verdict: LintSide, checke
         return value
     decimals = max([-v.as_tuple().exponent for v in side.literals.values()] + [3]) + 1
     verdict.right = f"{ref_value:.{min(decimals, 12)}f}" if checker.has_values else ""
+    if checker.has_values and number is None and math.isfinite(value):
+        verdict.value = f"{value:.{min(decimals, 12)}f}"  # what the written formula gives
     if not side.literals and not verdict.general:
         from .latex import TexPrinter
 
