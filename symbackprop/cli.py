@@ -262,12 +262,26 @@ def cmd_lint(args) -> int:
 
     tex = read_tex(args.tex)  # refused before anything else is read or written
     graph, values, spec = _load(args)
+    values = _student_values(args, graph, spec, values)
     _need_values(graph, values, "lint")
     result = lint(tex, derive(graph), values, symbols=read_lint_symbols(args.spec),
                   learning_rate=args.learning_rate or spec.learning_rate or 0.1,
                   language=args.language)
     write_output(report(result, Path(args.tex).name, language=args.language), args.output)
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _student_values(args, graph, spec, values: dict) -> dict:
+    """--student ID: the values of that student's quiz variant (same --seed and --nice as the
+    exercises command that made it), instead of the spec's."""
+    if not getattr(args, "student", None):
+        return values
+    from .quiz import Student, make_quiz
+
+    (variant,) = make_quiz(graph, [Student(args.student)], args.seed, nice=args.nice,
+                           learning_rate=args.learning_rate or spec.learning_rate or 0.1,
+                           digits=spec.digits or 3)
+    return variant.values
 
 
 def cmd_grade(args) -> int:
@@ -278,6 +292,7 @@ def cmd_grade(args) -> int:
         args.tex = args.claims
         return cmd_lint(args)
     graph, values, spec = _load(args)
+    values = _student_values(args, graph, spec, values)
     _need_values(graph, values, "grade")
     claims = load_claims(args.claims)
     rows = grade(derive(graph), values, claims,
@@ -402,6 +417,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="round only for display, or every intermediate by hand "
                         "(default: the spec's, else display)")
 
+    def student(sp):
+        sp.add_argument("--student", metavar="ID",
+                        help="judge against this student's quiz variant (see exercises --roster)")
+        sp.add_argument("--seed", type=int, default=0, help="the quiz's --seed (default 0)")
+        sp.add_argument("--nice", action="store_true", help="the quiz was made with --nice")
+
     n = sub.add_parser("notes", help="lecture notes: article, slides, Markdown or a fragment")
     common(n, "write to FILE instead of stdout (with --pdf: the PDF)")
     numbers(n)
@@ -453,6 +474,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="a TOML file with a [claims] table, e.g. z1 = 0.47, \"dL/dw5\" = -0.01")
     gr.add_argument("--learning-rate", type=float, help="η for claimed updates (default: the spec's)")
     gr.add_argument("--language", default="en", help="the report's language (default en)")
+    student(gr)
     gr.set_defaults(func=cmd_grade)
 
     li = sub.add_parser("lint", help="check the equations of a LaTeX derivation, line by line")
@@ -464,6 +486,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="read the notes in another notation")
     li.add_argument("--learning-rate", type=float, help="η (default: the spec's, else 0.1)")
     li.add_argument("--language", default="en", help="the report's language (default en)")
+    student(li)
     li.set_defaults(func=cmd_lint)
 
     ex = sub.add_parser("exercises", help="a problem sheet and its answer key, with random values")

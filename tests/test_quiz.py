@@ -171,3 +171,20 @@ def test_cli_exercises_with_a_roster_writes_sheets_key_and_moodle_xml(tmp_path):
                        text=True)
     assert r.returncode == 2 and "appears twice" in r.stderr and r.stderr.count("\n") == 1
     assert not (tmp_path / "none").exists()
+
+
+def test_a_students_answer_is_graded_against_their_own_variant(tmp_path, net):
+    spec = REPO / "docs" / "examples" / "seed000.toml"
+    from symbackprop.spec import load_spec
+
+    (v,) = make_quiz(load_spec(spec).graph, [Student("s7")], seed=5, nice=True)
+    q = next(q for q in v.questions if q.key == "dL/dw1")
+    answer = tmp_path / "s7.tex"
+    answer.write_text(rf"$\frac{{\partial L}}{{\partial w_1}} = {q.shown}$", encoding="utf-8")
+    base = [sys.executable, "-m", "symbackprop", "grade", str(spec), str(answer)]
+    r = subprocess.run(base + ["--student", "s7", "--seed", "5", "--nice"], capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and "1 equations: 0 wrong, 0 with sides" in r.stdout, r.stdout
+    r = subprocess.run(base + ["--student", "s8", "--seed", "5", "--nice"], capture_output=True,
+                       text=True)
+    assert r.returncode == 1 and "WRONG" in r.stdout
