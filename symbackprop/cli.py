@@ -279,8 +279,7 @@ def _student_values(args, graph, spec, values: dict) -> dict:
     from .quiz import Student, make_quiz
 
     (variant,) = make_quiz(graph, [Student(args.student)], args.seed, nice=args.nice,
-                           learning_rate=args.learning_rate or spec.learning_rate or 0.1,
-                           digits=spec.digits or 3)
+                           learning_rate=args.learning_rate or spec.learning_rate or 0.1)
     return variant.values
 
 

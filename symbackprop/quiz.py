@@ -142,9 +142,13 @@ def student_seed(course_seed: int, student_id: str) -> int:
     return int(digest[:16], 16)
 
 
-def nice_values(graph: Graph, seed: int, digits: int = 3, tries: int = 500,
+def nice_values(graph: Graph, seed: int, tries: int = 500,
                 derivation: Derivation | None = None) -> dict[str, float]:
-    """Values a hand calculation stays tidy with (one or two decimals, no saturated σ)."""
+    """Values a hand calculation stays tidy with (one or two decimals, no saturated σ).
+
+    They depend on the seed only (not on the digits asked), so a variant is the same whatever
+    the sheet's precision.
+    """
     rng = np.random.default_rng(seed)
     d = derivation or derive(graph)
     like = HandCalculator(d, {s.name: 0.5 for s in graph.leaves})
@@ -168,12 +172,12 @@ def nice_values(graph: Graph, seed: int, digits: int = 3, tries: int = 500,
             hot = int(rng.integers(0, len(group)))
             values.update({s.name: float(k == hot) for k, s in enumerate(group)})
         best = best or values
-        if _tidy(HandCalculator(d, values, like=like), digits):
+        if _tidy(HandCalculator(d, values, like=like)):
             return values
     return best  # every try saturated: the tidiest rule cannot hold for this network
 
 
-def _tidy(calc: HandCalculator, digits: int) -> bool:
+def _tidy(calc: HandCalculator) -> bool:
     at = calc.forward()
     g = calc.graph
     for c, p in calc._edges:
@@ -181,13 +185,13 @@ def _tidy(calc: HandCalculator, digits: int) -> bool:
                 abs(at[p]) > _SATURATED:
             return False
     loss = g.loss_symbol.name
-    smallest = 5 * 10.0 ** -digits
+    smallest = 0.005  # no gradient that rounds to 0.00 (at two decimals or more it shows)
     return all(abs(calc.truth[f"d{loss}/d{p.name}"]) >= smallest for p in g.parameters)
 
 
-def _draw(graph: Graph, seed: int, nice: bool, digits: int, d: Derivation) -> dict[str, float]:
+def _draw(graph: Graph, seed: int, nice: bool, d: Derivation) -> dict[str, float]:
     if nice:
-        return nice_values(graph, seed, digits, derivation=d)
+        return nice_values(graph, seed, derivation=d)
     from .exercises import draw_values
 
     return draw_values(graph, 1, seed % (2**32))[0]
@@ -205,7 +209,7 @@ def make_quiz(graph: Graph, students: Sequence[Student], seed: int = 0, *, nice:
     variants = []
     for student in students:
         s = student_seed(seed, student.id)
-        values = _draw(graph, s, nice, digits, d)
+        values = _draw(graph, s, nice, d)
         v = Variant(student, s, values, [(tex(x), f"{values[x.name]:g}") for x in graph.leaves])
         v.questions = _questions(d, values, learning_rate, digits, tex, language, like)
         variants.append(v)
