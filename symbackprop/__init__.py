@@ -7,6 +7,7 @@ from .exercises import exercise_sheets as exercises
 from .functions import identity, leaky_relu, relu, sigmoid, softmax, softplus, tanh
 from .grade import grade
 from .graph import Graph, GraphError, Kind
+from .lint import LintResult, lint
 from .matrix import MatrixCheck, MatrixForm, matrix_form
 from .mlp import MLP, mlp
 from .notation import NOTATIONS, Notation
@@ -23,4 +24,5 @@ __all__ = [
     "GradientCheck", "WorkedExample", "render", "compile_pdf", "RenderError", "Document",
     "build_document", "VerificationError", "matrix_form", "MatrixForm", "BatchEvaluator",
     "load_spec", "parse_spec", "SpecError", "grade", "exercises", "MatrixCheck",
+    "lint", "LintResult",
 ]

@@ -300,17 +300,48 @@ def _example_text(ex) -> str:
     return "\n".join(out) + "\n"
 
 
+def cmd_lint(args) -> int:
+    from .derive import derive
+    from .lint import lint, read_lint_symbols, read_tex, report
+
+    tex = read_tex(args.tex)  # refused before anything else is read or written
+    graph, values, spec = _load(args)
+    values = _student_values(args, graph, spec, values)
+    _need_values(graph, values, "lint")
+    result = lint(tex, derive(graph), values, symbols=read_lint_symbols(args.spec),
+                  learning_rate=args.learning_rate or spec.learning_rate or 0.1,
+                  language=args.language)
+    write_output(report(result, Path(args.tex).name, language=args.language), args.output)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _student_values(args, graph, spec, values: dict) -> dict:
+    """--student ID: the values of that student's quiz variant (same --seed and --nice as the
+    exercises command that made it), instead of the spec's."""
+    if not getattr(args, "student", None):
+        return values
+    from .quiz import Student, make_quiz
+
+    (variant,) = make_quiz(graph, [Student(args.student)], args.seed, nice=args.nice,
+                           learning_rate=args.learning_rate or spec.learning_rate or 0.1)
+    return variant.values
+
+
 def cmd_grade(args) -> int:
     from .derive import derive
     from .grade import grade, load_claims, report
 
+    if str(args.claims).endswith(".tex"):  # an answer in LaTeX: graded line by line by lint
+        args.tex = args.claims
+        return cmd_lint(args)
     graph, values, spec = _load(args)
+    values = _student_values(args, graph, spec, values)
     _need_values(graph, values, "grade")
     claims = load_claims(args.claims)
     rows = grade(derive(graph), values, claims,
                  learning_rate=next(r for r in (args.learning_rate, spec.learning_rate, 0.1)
                                     if r is not None))
-    write_output(report(rows), args.output)
+    write_output(report(rows, language=args.language), args.output)
     return EXIT_OK if all(r.ok for r in rows) else EXIT_FAILED
 
 
@@ -322,9 +353,14 @@ def cmd_exercises(args) -> int:
     graph, _values, spec = _load(args)
     _check_notes_size(graph)
     progress(f"drawing {args.count} sets of values (seed {args.seed}) and working them out")
+    options = _example_options(args, spec)
+    variants, extra = _quiz(args, graph, spec, options)
     problems, answers = exercise_sheets(
-        graph, args.count, args.seed,
-        **_example_options(args, spec), title=args.title or "", templates=_templates(args),
+        graph, args.count, args.seed, **options, title=args.title or "",
+        templates=_templates(args),
+        value_sets=[v.values for v in variants] if variants else None,
+        labels=[" ".join(filter(None, (v.student.id, v.student.name))) for v in variants]
+        if args.roster else None,
     )
     out = Path(args.output)
     if out.exists() and not out.is_dir():
@@ -339,7 +375,33 @@ def cmd_exercises(args) -> int:
     write_outputs(files)  # all of them or none
     for name in ("exercises", "answers"):
         print(f"wrote {out / (name + '.tex')}" + (f" and {name}.pdf" if args.pdf else ""))
+    for name, text in extra:
+        write_output(text, str(out / name))
+        print(f"wrote {out / name}")
     return EXIT_OK
+
+
+def _quiz(args, graph, spec, options) -> tuple[list, list]:
+    """Per-student variants (--roster, --nice, --format moodle) and the files they add."""
+    from .quiz import Student, make_quiz, moodle_xml, quiz_key, read_roster
+
+    if not (args.roster or args.nice or args.format == "moodle"):
+        return [], []
+    students = read_roster(args.roster) if args.roster else [
+        Student(str(k)) for k in range(1, args.count + 1)]
+    variants = make_quiz(graph, students, args.seed, nice=args.nice,
+                         learning_rate=options["learning_rate"], digits=options["digits"],
+                         language=args.language)
+    title = args.title or spec.title or graph.title
+    extra = [("quiz-key.tex", quiz_key(variants, title, language=args.language))]
+    if args.format == "moodle":
+        from .derive import derive
+        from .latex import TexPrinter
+
+        tex = TexPrinter(derive(graph))
+        network = [f"{tex(lhs)} = {tex(rhs)}" for lhs, rhs in graph.forward_equations()[:16]]
+        extra.append(("quiz.xml", moodle_xml(variants, title, network, language=args.language)))
+    return variants, extra
 
 
 def cmd_demo(args) -> int:
@@ -456,6 +518,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="round only for display, or every intermediate by hand "
                         "(default: the spec's, else display)")
 
+    def student(sp):
+        sp.add_argument("--student", metavar="ID",
+                        help="judge against this student's quiz variant (see exercises --roster)")
+        sp.add_argument("--seed", type=int, default=0, help="the quiz's --seed (default 0)")
+        sp.add_argument("--nice", action="store_true", help="the quiz was made with --nice")
+
     n = sub.add_parser("notes", help="lecture notes: article, slides, Markdown or a fragment")
     common(n, "write to FILE instead of stdout (with --pdf: the PDF)")
     numbers(n)
@@ -513,7 +581,21 @@ def _parser() -> argparse.ArgumentParser:
                     help="a TOML file with a [claims] table, e.g. z1 = 0.47, \"dL/dw5\" = -0.01")
     gr.add_argument("--learning-rate", type=_positive,
                     help="η for claimed updates (default: the spec's)")
+    gr.add_argument("--lang", dest="language", default="en", help="the report's language (default en)")
+    student(gr)
     gr.set_defaults(func=cmd_grade)
+
+    li = sub.add_parser("lint", help="check the equations of a LaTeX derivation, line by line")
+    li.add_argument("tex", metavar="NOTES.tex", help="the LaTeX file to check")
+    li.add_argument("--spec", required=True, metavar="SPEC",
+                    help="the network's TOML spec, with its values (and [lint.symbols])")
+    li.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    li.add_argument("--notation", choices=["sequential", "layered", "indexed", "matrix"],
+                    help="read the notes in another notation")
+    li.add_argument("--learning-rate", type=float, help="η (default: the spec's, else 0.1)")
+    li.add_argument("--lang", dest="language", default="en", help="the report's language (default en)")
+    student(li)
+    li.set_defaults(func=cmd_lint)
 
     ex = sub.add_parser("exercises", help="a problem sheet and its answer key, with random values")
     common(ex, "folder for exercises.tex and answers.tex (default: exercises)")
@@ -526,6 +608,14 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--templates", metavar="DIR", help="a folder of templates overriding ours")
     ex.add_argument("--title", help="the sheets' title")
     ex.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    ex.add_argument("--roster", metavar="CSV",
+                    help="one variant per student (a CSV with an id column), reproducible from "
+                    "the id and --seed; writes quiz-key.tex too")
+    ex.add_argument("--nice", action="store_true",
+                    help="tidy values: one or two decimals, no saturated σ")
+    ex.add_argument("--format", choices=["latex", "moodle"], default="latex",
+                    help="moodle: also quiz.xml for Moodle's question import (default latex)")
+    ex.add_argument("--lang", dest="language", default="en", help="the quiz's language (default en)")
     ex.set_defaults(func=cmd_exercises, output="exercises")
 
     dm = sub.add_parser("demo", help="write seed 000's notes (and PDFs where TeX is present)")

@@ -62,11 +62,18 @@ def exercise_sheets(
     title: str = "",
     templates: str | Path | None = None,
     language: str = "en",
+    value_sets: list[dict[str, float]] | None = None,
+    labels: list[str] | None = None,
 ) -> tuple[str, str]:
-    """(problem sheet, answer key) as LaTeX documents."""
+    """(problem sheet, answer key) as LaTeX documents.
+
+    ``value_sets`` (one per exercise, e.g. a quiz's per-student values) replaces the random draw;
+    ``labels`` name each exercise (a student's id and name).
+    """
     d = derive(graph)
+    sets = value_sets if value_sets is not None else draw_values(graph, count, seed)
     examples = [worked_example(d, v, learning_rate=learning_rate, digits=digits, rounding=rounding)
-                for v in draw_values(graph, count, seed)]
+                for v in sets]
     docs = [build_document(d, ex, appendix=False, full=True) for ex in examples]
     worked = [doc.section("worked") for doc in docs]
     network = docs[0].sections[0]
@@ -75,9 +82,9 @@ def exercise_sheets(
 
     tex = TexPrinter(d)
     problems = []
-    for ex in examples:
+    for k, ex in enumerate(examples):
         given = [Tex(f"{tex(s)} = {ex.values[s.name]:g}") for s in graph.leaves]
-        problems.append({"given": given})
+        problems.append({"given": given, "label": labels[k] if labels else ""})
     params = ", ".join(tex(p) for p in graph.parameters[:8]) + (
         r", \ldots" if len(graph.parameters) > 8 else "")
     env = environment(templates=templates, language=language)

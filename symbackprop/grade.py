@@ -14,8 +14,8 @@ of the true value, which allows for intermediates rounded along the way.
 >>> d = sb.derive(sb.mlp([2, 2, 1]))
 >>> v = dict(x1=0.5, x2=0.3, y=1.0, w1=0.7, w2=0.3, w3=0.4, w4=0.6, w5=0.55, w6=0.45)
 >>> rows = grade(d, v, {"dL/dw5": Decimal("-0.01")}, learning_rate=0.1)
->>> rows[0].ok, rows[0].slip
-(False, 'a factor of 10')
+>>> rows[0].ok, rows[0].slip.name
+(False, 'factor_10')
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from .derive import Derivation
+from .slips import Slip
 
-__all__ = ["Claim", "grade", "load_claims", "ClaimsError", "report"]
+__all__ = ["Claim", "Grader", "grade", "load_claims", "ClaimsError", "report"]
 
 _DERIVATIVE = re.compile(r"^d(?P<of>[^/]+)/d(?P<wrt>.+)$")
 _MAX_CLAIMS_BYTES = 256_000
@@ -51,18 +52,17 @@ class Claim:
     claimed: Decimal
     correct: float
     ok: bool
-    slip: str = ""
+    slip: Slip | None = None
+    written: str = ""
 
     @property
     def decimals(self) -> int:
         return max(0, -self.claimed.as_tuple().exponent)
 
-    def line(self) -> str:
-        shown = f"{self.correct:.{self.decimals + 1}f}" if math.isfinite(self.correct) else "?"
-        verdict = "right" if self.ok else f"WRONG (correct: {shown}"
-        if not self.ok:
-            verdict += f"; likely slip: {self.slip})" if self.slip else ")"
-        return f"{self.key:<14} = {str(self.claimed):<10} {verdict}"
+    @property
+    def shown(self) -> str:
+        """The correct value, one digit finer than the claim."""
+        return f"{self.correct:.{self.decimals + 1}f}" if math.isfinite(self.correct) else "?"
 
 
 def load_claims(path: str | Path) -> dict[str, Decimal]:
@@ -113,82 +113,141 @@ def _claimed(key: str, value, where: str = "") -> Decimal:
     return number
 
 
-def _truth(d: Derivation, values: Mapping, learning_rate: float) -> dict[str, float]:
-    """Every quantity a hand calculation may claim, at full precision."""
-    ev = d.evaluate(values)
-    g = d.graph
-    truth: dict[str, float] = {k: float(v) for k, v in values.items()}
-    truth.update({k: float(v) for k, v in ev.nodes.items()})
-    loss = g.loss_symbol.name
-    for p, grad in ev.gradients.items():
-        truth[f"d{loss}/d{p}"] = float(grad)
-        truth[f"{p}'"] = float(values[p]) - learning_rate * float(grad)
-    for name, delta in ev.deltas.items():
-        truth[f"d{loss}/d{name}"] = float(delta)
-    at = {g.symbol(k): v for k, v in truth.items() if k in g}
-    from .numeric import _number
+class Grader:
+    """The engine's numbers and the slips' numbers for one network at one set of values.
 
-    for child in g.nodes:
-        for parent in g.parents(child):
-            key = f"d{child.name}/d{parent.name}"
-            if key not in truth:
-                truth[key] = _number(d.local(child, parent), at)
-    return truth
+    >>> import symbackprop as sb
+    >>> d = sb.derive(sb.mlp([2, 2, 1]))
+    >>> v = dict(x1=0.5, x2=0.3, y=1.0, w1=0.7, w2=0.3, w3=0.4, w4=0.6, w5=0.55, w6=0.45)
+    >>> Grader(d, v, 0.1).judge("δ_z3", Decimal("-0.16")).key
+    'dL/dz3'
+    """
 
+    def __init__(self, derivation: Derivation, values: Mapping, learning_rate: float = 0.1,
+                 calculator=None):
+        from .slips import HandCalculator
 
-def _by_hand(d: Derivation, values: Mapping, learning_rate: float, digits: int) -> dict[str, float]:
-    """What a hand calculation gets when it rounds every intermediate to ``digits`` decimals."""
-    from .numeric import worked_example
+        self.derivation, self.values, self.learning_rate = derivation, values, learning_rate
+        self.calc = calculator or HandCalculator(derivation, values, learning_rate)
+        self.truth = self.calc.truth
+        self._hand: dict[int, dict[str, float]] = {}
+        self._names = None
 
-    ex = worked_example(d, values, learning_rate=learning_rate, digits=min(digits, 15),
-                        rounding="by_hand")
-    loss = d.graph.loss_symbol.name
-    out = dict(ex.nodes)
-    out.update({f"d{loss}/d{p}": v for p, v in ex.gradients.items()})
-    out.update({f"{p}'": v for p, v in ex.updated.items()})
-    return out
+    def key(self, written: str) -> str:
+        """grade's name for a claim written as the notes print it (δ_z3, \\delta_{z_3}, dL/dz3)."""
+        key = str(written).strip()
+        if key in self.truth:
+            return key
+        if self._names is None:
+            from .lint import SymbolTable
 
+            self._names = SymbolTable(self.derivation)
+        from .latexparse import canonical, parse_side
+        from .lint import _key
 
-def _slip(key: str, claimed: float, correct: float, tol: float, truth: dict[str, float],
-          claims: Mapping[str, Decimal], learning_rate: float, values: Mapping,
-          by_hand=None) -> str:
-    def near(x: float) -> bool:
-        return abs(claimed - x) <= tol
+        direct = self._names(canonical(key))
+        found = _key(direct, self.derivation.graph) if direct is not None else ""
+        m = None if found else _DERIVATIVE.match(key.replace("∂", "d"))
+        if m:
+            of, wrt = (_key(parse_side(part, self._names).expr, self.derivation.graph)
+                       if parse_side(part, self._names).expr is not None else ""
+                       for part in (m.group("of"), m.group("wrt")))
+            found = f"d{of}/d{wrt}" if of and wrt else ""
+        elif not found:
+            side = parse_side(key, self._names)
+            if side.expr is not None and not side.free and not side.literals:
+                found = _key(side.expr, self.derivation.graph)
+        if found in self.truth:
+            return found
+        known = ", ".join(sorted(k for k in self.truth if "/" not in k and "'" not in k)[:12])
+        raise ClaimsError(
+            f"claims.{_shown(key)}: not a quantity of this network (names like {known}, "
+            f"'dL/dw5', 'delta_z3' or \"w5'\")"
+        )
 
-    if by_hand is not None:
-        # Intermediates rounded as they were written down, at the claim's precision or coarser:
-        # the claim is then what the rounded numbers give, within one unit of that coarser digit.
-        decimals = max(0, round(-math.log10(tol / (1 + 1e-9))))
+    def judge(self, written: str, raw, claims: Mapping[str, Decimal] | None = None) -> Claim:
+        """One claim judged at its own precision, with its likely slip when wrong."""
+        key = self.key(written)
+        claimed = _claimed(written, raw)
+        correct = self.truth[key]
+        decimals = max(0, -claimed.as_tuple().exponent)
+        tol = 10.0 ** (-decimals) * (1 + 1e-9)
+        ok = math.isfinite(correct) and abs(float(claimed) - correct) <= tol
+        slip = None if ok else self.diagnose(key, claimed, claims or {})
+        return Claim(key, claimed, correct, ok, slip, written=str(written))
+
+    def by_hand(self, digits: int) -> dict[str, float]:
+        """What a hand calculation gets when it rounds every intermediate to ``digits``."""
+        if digits not in self._hand:
+            from .numeric import worked_example
+
+            ex = worked_example(self.derivation, self.values, learning_rate=self.learning_rate,
+                                digits=min(digits, 15), rounding="by_hand")
+            loss = self.derivation.graph.loss_symbol.name
+            out = dict(ex.nodes)
+            out.update({f"d{loss}/d{p}": v for p, v in ex.gradients.items()})
+            out.update({f"{p}'": v for p, v in ex.updated.items()})
+            self._hand[digits] = out
+        return self._hand[digits]
+
+    def diagnose(self, key: str, claimed: Decimal, claims: Mapping[str, Decimal]) -> Slip | None:
+        """The likely slip behind a wrong written number (None: no known slip gives it)."""
+        decimals = max(0, -claimed.as_tuple().exponent)
+        tol = 10.0 ** (-decimals) * (1 + 1e-9)
+        value = float(claimed)
+        rounded = self._rounded(key, value, decimals, tol)
+        if rounded is not None:
+            return rounded
+        carried = self._carried(key, value, tol, claims)
+        if carried is not None:
+            return carried
+        return self.diagnose_value(key, value, tol, claims)
+
+    def diagnose_value(self, key: str, value: float, tol: float,
+                       claims: Mapping[str, Decimal]) -> Slip | None:
+        """The slip whose result is nearest ``value``, among those within ``tol`` of it."""
+        correct = self.truth[key]
+        found = list(self.calc.candidates(key))
+        found += [(Slip(name), candidate) for candidate, name in (
+            (correct / 10, "factor_10"), (correct * 10, "factor_10"),
+            (correct / 100, "factor_100"), (correct * 100, "factor_100"), (-correct, "sign"),
+            (correct / 2, "two_missing"), (correct * 2, "half_missing"))]
+        near = [(abs(value - slipped), k, slip) for k, (slip, slipped) in enumerate(found)
+                if abs(value - slipped) <= tol]
+        return min(near, key=lambda t: t[:2])[2] if near else None
+
+    def _rounded(self, key: str, value: float, decimals: int, tol: float) -> Slip | None:
+        # One intermediate written down coarser than the claim and used so: which one.
+        for digits in range(decimals - 1, max(0, decimals - 3), -1):
+            for node in self.calc.intermediates():
+                if node.name == key:
+                    continue
+                got = self.calc.rounded(node, digits).get(key)
+                if got is not None and abs(value - got) <= 0.5 * 10.0 ** -decimals and \
+                        abs(got - self.truth[key]) > 1e-12:
+                    return Slip("rounded_early", {"node": node.name, "digits": digits})
+        # Every intermediate rounded as it was written down.
         for digits in range(decimals, max(0, decimals - 3), -1):
-            rounded = by_hand(digits).get(key)
-            # At the claim's own precision, within its unit; coarser, the same number exactly.
+            got = self.by_hand(digits).get(key)
             allowed = tol if digits == decimals else 0.5 * 10.0 ** -decimals
-            if rounded is not None and abs(claimed - rounded) <= allowed:
-                unit = "decimal" if digits == 1 else "decimals"
-                return f"intermediates rounded to {digits} {unit} before they were used"
+            if got is not None and abs(value - got) <= allowed:
+                return Slip("rounded_all", {"digits": digits})
+        return None
 
-    if key.endswith("'"):
+    def _carried(self, key: str, value: float, tol: float,
+                 claims: Mapping[str, Decimal]) -> Slip | None:
+        if not key.endswith("'"):
+            return None
         p = key[:-1]
-        loss = next(iter(k for k in truth if k.startswith("d") and k.endswith(f"/d{p}")), "")
-        grad_key = loss if loss in claims else None
-        if grad_key is not None:
-            used = float(values[p]) - learning_rate * float(claims[grad_key])
-            grad_wrong = abs(float(claims[grad_key]) - truth[grad_key]) > 10.0 ** (
-                claims[grad_key].as_tuple().exponent)
-            if near(used) and grad_wrong:
-                return f"carried from the claimed {grad_key} = {claims[grad_key]}, which is wrong"
-        if loss and near(float(values[p]) + learning_rate * truth[loss]):
-            return "a sign: the step went with the gradient instead of against it"
-    candidates = [
-        (correct / 10, "a factor of 10"), (correct * 10, "a factor of 10"),
-        (correct / 100, "a factor of 100"), (correct * 100, "a factor of 100"),
-        (-correct, "a sign"), (correct / 2, "a missing factor 2 (or an extra ½)"),
-        (correct * 2, "a missing ½ (or an extra factor 2)"),
-    ]
-    for value, name in candidates:
-        if near(value):
-            return name
-    return ""
+        grad_key = f"d{self.derivation.graph.loss_symbol.name}/d{p}"
+        written = claims.get(grad_key)
+        if written is None:
+            return None
+        used = float(self.values[p]) - self.learning_rate * float(written)
+        unit = 10.0 ** written.as_tuple().exponent
+        if abs(value - used) <= tol and abs(float(written) - self.truth[grad_key]) > unit:
+            return Slip("carried", {"key": grad_key, "value": str(written)})
+        return None
 
 
 def grade(
@@ -197,38 +256,23 @@ def grade(
     claims: Mapping[str, Decimal | float | int],
     learning_rate: float = 0.1,
 ) -> list[Claim]:
-    """Judge each claim against the engine's value at the claim's own precision."""
-    truth = _truth(derivation, values, learning_rate)
-    hand: dict[int, dict[str, float]] = {}
+    """Judge each claim against the engine's value at the claim's own precision.
 
-    def by_hand(digits: int) -> dict[str, float]:
-        if digits not in hand:
-            hand[digits] = _by_hand(derivation, values, learning_rate, digits)
-        return hand[digits]
-
-    out = []
-    for key, raw in claims.items():
-        claimed = _claimed(key, raw)
-        if key not in truth:
-            known = ", ".join(sorted(k for k in truth if "/" not in k and "'" not in k)[:12])
-            raise ClaimsError(
-                f"claims.{_shown(key)}: not a quantity of this network (names like {known}, "
-                f"'dL/dw5' or \"w5'\")"
-            )
-        correct = truth[key]
-        decimals = max(0, -claimed.as_tuple().exponent)
-        tol = 10.0 ** (-decimals) * (1 + 1e-9)
-        ok = math.isfinite(correct) and abs(float(claimed) - correct) <= tol
-        slip = "" if ok else _slip(key, float(claimed), correct, tol, truth, claims,
-                                   learning_rate, values, by_hand)
-        out.append(Claim(key, claimed, correct, ok, slip))
-    return out
+    Keys may be written as the notes print them: ``delta_z3``, ``δ_z3``, ``\\delta_{z_3}``,
+    ``dL/dz3``, ``∂L/∂z_3``, ``\\hat{y}``.
+    """
+    grader = Grader(derivation, values, learning_rate)
+    by_key = {grader.key(k): _claimed(k, v) for k, v in claims.items()}
+    return [grader.judge(k, v, by_key) for k, v in claims.items()]
 
 
-def report(rows: list[Claim]) -> str:
+def report(rows: list[Claim], language: str = "en") -> str:
     """The graded claims as a table, one line each, and a summary."""
-    wrong = [r for r in rows if not r.ok]
-    lines = [r.line() for r in rows]
-    lines.append(f"{len(rows) - len(wrong)} of {len(rows)} right"
-                 + (f"; wrong: {', '.join(r.key for r in wrong)}" if wrong else ""))
-    return "\n".join(lines) + "\n"
+    from .reports import render_text
+
+    wrong = [r.key for r in rows if not r.ok]
+    shown = [dict(key=r.written or r.key, claimed=str(r.claimed), ok=r.ok, shown=r.shown,
+                  slip=r.slip.name if r.slip else "", d=dict(r.slip.detail) if r.slip else {})
+             for r in rows]
+    return render_text("grade.txt.j2", language, rows=shown, right=len(rows) - len(wrong),
+                       total=len(rows), wrong=wrong)

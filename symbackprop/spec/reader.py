@@ -135,7 +135,8 @@ class _Reader:
         return value
 
 
-_TOP_KEYS = ("title", "author", "network", "graph", "notation", "values", "training")
+_TOP_KEYS = ("title", "author", "network", "graph", "notation", "values", "training",
+             "lint")  # [lint.symbols]: read by lint.py itself
 
 
 def parse_spec(text: str, source: str = "<spec>") -> Spec:

@@ -1,0 +1,267 @@
+"""The slips of a hand calculation, each worked out: what a student gets who makes it.
+
+A :class:`HandCalculator` runs the forward and backward pass numerically over a Derivation's
+own local factors, so each slip is one small change to that pass (σ′ evaluated at the activation,
+tanh′ written as sech, the δ of the wrong layer, …) and gives every quantity a claims file names:
+node values, ``dL/dv`` for nodes and parameters, local factors ``dc/dp`` and updates ``p'``.
+``grade`` and ``lint`` compare a wrong number with these to name its slip; ``quiz`` uses them as
+multiple-choice distractors.
+
+>>> import symbackprop as sb
+>>> d = sb.derive(sb.mlp([2, 2, 1]))
+>>> v = dict(x1=0.5, x2=0.3, y=1.0, w1=0.7, w2=0.3, w3=0.4, w4=0.6, w5=0.55, w6=0.45)
+>>> calc = HandCalculator(d, v, learning_rate=0.1)
+>>> round(calc.truth["dL/dw5"], 4), round(calc.slipped("sigma_prime_at_a")["dL/dw5"], 4)
+(-0.0998, -0.0984)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from .derive import Derivation
+from .functions import sigmoid
+from .graph import Kind
+
+__all__ = ["Slip", "HandCalculator", "SLIPS"]
+
+#: Slips that change the calculation itself, in the order they are tried (most specific first).
+SLIPS = (
+    "sigma_prime_at_a", "tanh_prime_sech", "tanh_prime_one_minus_z2", "one_over_m_missing",
+    "one_over_m_doubled", "factor_2", "transposed_index", "wrong_layer_delta",
+    "updated_weights_used", "learning_rate_sign",
+)
+
+
+@dataclass(frozen=True)
+class Slip:
+    """A named slip and what it concerns (``detail``: e.g. which intermediate was rounded).
+
+    The sentence that describes it lives in templates/_slips.txt.j2, keyed by ``name``.
+    """
+
+    name: str
+    detail: Mapping[str, object] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class HandCalculator:
+    """Forward and backward pass by hand, at full precision, with or without a slip."""
+
+    def __init__(self, derivation: Derivation, values: Mapping, learning_rate: float = 0.1,
+                 like: HandCalculator | None = None):
+        self.derivation = derivation
+        self.graph = g = derivation.graph
+        self.values = {g.symbol(k): float(v) for k, v in values.items() if k in g}
+        self.learning_rate = float(learning_rate)
+        self.loss = g.loss_symbol
+        if like is not None and like.derivation is derivation:  # reuse the compiled functions
+            self._forward, self._edges, self._local = like._forward, like._edges, like._local
+        else:
+            self._forward = {n: _function(g.expr(n)) for n in g.nodes}
+            self._edges = [(c, p) for c in g.nodes for p in g.parents(c)]
+            self._local = {e: _function(derivation.local(*e)) for e in self._edges}
+        self._cache: dict[str, dict[str, float]] = {}
+        self.truth = self.quantities()
+
+    # -- the pass ---------------------------------------------------------------------------------
+    def forward(self, rounded: Mapping[sp.Symbol, int] | None = None) -> dict[sp.Symbol, float]:
+        """Every value; a node in ``rounded`` is rounded to that many decimals before use."""
+        at = dict(self.values)
+        for n in self.graph.nodes:
+            value = _call(self._forward[n], at)
+            if rounded and n in rounded:
+                value = round(value, rounded[n])
+            at[n] = value
+        return at
+
+    def quantities(self, at: Mapping[sp.Symbol, float] | None = None,
+                   local: Callable[[sp.Symbol, sp.Symbol, dict], float] | None = None,
+                   weights_at: Mapping[sp.Symbol, float] | None = None) -> dict[str, float]:
+        """Every claimable quantity by name, from one forward and one backward pass.
+
+        ``local(child, parent, at)`` replaces a local factor's value; ``weights_at`` holds the
+        parameter values the backward pass's local factors read (the forward pass keeps its own).
+        """
+        at = dict(self.forward() if at is None else at)
+        back = {**at, **(weights_at or {})}
+        factor = {}
+        for c, p in self._edges:
+            factor[(c, p)] = local(c, p, back) if local else _call(self._local[(c, p)], back)
+        g, loss = self.graph, self.loss.name
+        delta: dict[sp.Symbol, float] = {self.loss: 1.0}
+        for v in reversed(g.symbols):
+            terms = [delta[c] * factor[(c, v)] for c in g.children(v) if c in delta]
+            if terms:
+                delta[v] = math.fsum(terms)
+        out = {s.name: float(x) for s, x in at.items()}
+        for v, dv in delta.items():
+            if v != self.loss:
+                out[f"d{loss}/d{v.name}"] = dv
+        for p in g.parameters:
+            grad = delta.get(p, 0.0)
+            out[f"d{loss}/d{p.name}"] = grad
+            out[f"{p.name}'"] = self.values[p] - self.learning_rate * grad
+        for (c, p), x in factor.items():
+            out.setdefault(f"d{c.name}/d{p.name}", x)
+        return out
+
+    # -- slips ------------------------------------------------------------------------------------
+    def slipped(self, name: str) -> dict[str, float]:
+        """The quantities a hand calculation gets with the slip ``name`` (empty: not possible here)."""
+        if name not in self._cache:
+            self._cache[name] = getattr(self, f"_slip_{name}")()
+        return self._cache[name]
+
+    def rounded(self, node: sp.Symbol, digits: int) -> dict[str, float]:
+        """The quantities when only ``node`` is rounded to ``digits`` decimals before use."""
+        key = f"rounded:{node.name}:{digits}"
+        if key not in self._cache:
+            self._cache[key] = self.quantities(self.forward({node: digits}))
+        return self._cache[key]
+
+    def candidates(self, key: str) -> Iterator[tuple[Slip, float]]:
+        """(slip, the value it gives for ``key``) for every slip that changes ``key``."""
+        true = self.truth.get(key)
+        for name in SLIPS:
+            value = self.slipped(name).get(key)
+            if value is not None and true is not None and not _same(value, true):
+                yield Slip(name, self._detail(name, key)), value
+
+    def _detail(self, name: str, key: str) -> dict[str, object]:
+        if name == "transposed_index":
+            return {"other": self._transposed.get(key.split("/d")[-1].rstrip("'"), "")}
+        if name in ("one_over_m_missing", "one_over_m_doubled"):
+            return {"m": self._mean_size()}
+        if name == "factor_2":
+            return {"half": getattr(self.graph, "loss_name", "") == "half_sse"}
+        return {}
+
+    def _activation_edges(self, function) -> list[tuple[sp.Symbol, sp.Symbol]]:
+        g = self.graph
+        return [(c, p) for c, p in self._edges if g.expr(c) == function(p)]
+
+    def _with_locals(self, edges, value) -> dict[str, float]:
+        if not edges:
+            return {}
+        chosen = set(edges)
+
+        def local(c, p, at):
+            if (c, p) in chosen:
+                return value(at[c], at[p])
+            return _call(self._local[(c, p)], at)
+        return self.quantities(local=local)
+
+    def _slip_sigma_prime_at_a(self):
+        def at_a(a, _z):
+            s = 1 / (1 + math.exp(-a))
+            return s * (1 - s)
+        return self._with_locals(self._activation_edges(sigmoid), at_a)
+
+    def _slip_tanh_prime_sech(self):
+        return self._with_locals(self._activation_edges(sp.tanh), lambda _a, z: 1 / math.cosh(z))
+
+    def _slip_tanh_prime_one_minus_z2(self):
+        return self._with_locals(self._activation_edges(sp.tanh), lambda _a, z: 1 - z * z)
+
+    def _mean_size(self) -> int:
+        """m of a loss that is a mean over m outputs (0: not a mean, or m = 1)."""
+        if getattr(self.graph, "loss_name", "mse") not in ("mse", "bce"):
+            return 0
+        coeff, _ = sp.factor_terms(self.graph.expr(self.loss)).as_coeff_Mul()
+        return int(coeff.q) if coeff.is_Rational and coeff.p == 1 and coeff.q > 1 else 0
+
+    def _scaled_loss(self, scale: float) -> dict[str, float]:
+        def local(c, p, at):
+            value = _call(self._local[(c, p)], at)
+            return value * scale if c == self.loss else value
+        q = self.quantities(local=local)
+        q[self.loss.name] = self.truth[self.loss.name] * scale
+        return q
+
+    def _slip_one_over_m_missing(self):
+        m = self._mean_size()
+        return self._scaled_loss(m) if m else {}
+
+    def _slip_one_over_m_doubled(self):
+        m = self._mean_size()
+        return self._scaled_loss(1 / m) if m else {}
+
+    def _slip_factor_2(self):
+        # (y − ŷ)² differentiated as if it were ½(y − ŷ)² (the 2 forgotten), or the reverse.
+        name = getattr(self.graph, "loss_name", "")
+        if name in ("mse", "sse"):
+            return self._scaled_loss(0.5)
+        if name == "half_sse":
+            return self._scaled_loss(2.0)
+        return {}
+
+    @property
+    def _transposed(self) -> dict[str, str]:
+        weights = getattr(self.graph, "_weights", {})
+        out = {}
+        for (l, i, j), w in weights.items():  # noqa: E741
+            other = weights.get((l, j, i))
+            if other is not None and other != w:
+                out[w.name] = other.name
+        return out
+
+    def _slip_transposed_index(self):
+        loss, t = self.loss.name, self.truth
+        out = {}
+        for w, other in self._transposed.items():
+            out[f"d{loss}/d{w}"] = t[f"d{loss}/d{other}"]
+            out[f"{w}'"] = self.values[self.graph.symbol(w)] - self.learning_rate * out[
+                f"d{loss}/d{w}"]
+        return out
+
+    def _slip_wrong_layer_delta(self):
+        g, loss, t = self.graph, self.loss.name, self.truth
+        weights, pres = getattr(g, "_weights", {}), getattr(g, "_pre", {})
+        out = {}
+        for (l, _i, j), w in weights.items():  # noqa: E741
+            for other_l in (l + 1, l - 1):
+                node = pres.get((other_l, j)) or pres.get((other_l, 1))
+                if node is None:
+                    continue
+                here = pres[(l, j)]
+                factor = t[f"d{here.name}/d{w.name}"]
+                out[f"d{loss}/d{w.name}"] = factor * t[f"d{loss}/d{node.name}"]
+                out[f"{w.name}'"] = self.values[w] - self.learning_rate * out[f"d{loss}/d{w.name}"]
+                break
+        return out
+
+    def _slip_updated_weights_used(self):
+        updated = {p: self.truth[f"{p.name}'"] for p in self.graph.parameters}
+        return self.quantities(weights_at=updated)
+
+    def _slip_learning_rate_sign(self):
+        loss = self.loss.name
+        return {f"{p.name}'": self.values[p] + self.learning_rate * self.truth[f"d{loss}/d{p.name}"]
+                for p in self.graph.parameters}
+
+    def intermediates(self) -> list[sp.Symbol]:
+        """The nodes a hand calculation writes down (and may round) before the loss."""
+        return [n for n in self.graph.nodes if self.graph.kind(n) is Kind.NODE]
+
+
+def _function(expr: sp.Expr):
+    from .numeric import NUMPY_FUNCTIONS
+
+    symbols = tuple(sorted(expr.free_symbols, key=sp.default_sort_key))
+    return symbols, sp.lambdify(symbols, expr, modules=[NUMPY_FUNCTIONS, "numpy"])
+
+
+def _call(fn, at: Mapping[sp.Symbol, float]) -> float:
+    symbols, f = fn
+    return float(f(*(at[s] for s in symbols)))
+
+
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-12 * max(1.0, abs(a), abs(b))
