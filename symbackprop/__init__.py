@@ -7,6 +7,21 @@ from .functions import identity, leaky_relu, relu, sigmoid, softmax, softplus, t
 from .graph import Graph, GraphError, Kind
 from .matrix import MatrixForm, matrix_form
 from .mlp import MLP, mlp
+from .models import (
+                     RNN,
+                     Attention,
+                     Conv,
+                     Network,
+                     attention,
+                     batch_norm,
+                     conv1d,
+                     conv2d,
+                     dense,
+                     layer_norm,
+                     network,
+                     residual,
+                     rnn,
+)
 from .notation import NOTATIONS, Notation
 from .numeric import Evaluation, GradientCheck, WorkedExample, check_gradients, worked_example
 from .render import RenderError, compile_pdf, render
@@ -19,4 +34,6 @@ __all__ = [
     "softmax", "identity", "check_gradients", "worked_example", "Evaluation",
     "GradientCheck", "WorkedExample", "render", "compile_pdf", "RenderError", "Document",
     "build_document", "VerificationError", "matrix_form", "MatrixForm", "BatchEvaluator",
+    "RNN", "rnn", "Conv", "conv1d", "conv2d", "Attention", "attention", "Network", "network",
+    "dense", "layer_norm", "batch_norm", "residual",
 ]
