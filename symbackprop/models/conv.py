@@ -59,27 +59,29 @@ class Conv(Model):
             self._sym["x", *pos] = self.add(self.input, *sub("x", *pos))
         single = self.n_out == 1
         for k in range(1, self.n_out + 1):
-            self._sym["y", k] = self.add(self.target, *(("y", "y") if single else sub("y", k)))
+            self._sym[("y",) if single else ("y", k)] = self.add(
+                self.target, *(("y", "y") if single else sub("y", k)))
         for pos in self._positions(self.kernel):
             self._sym["w", *pos] = self.add(self.parameter, *sub("w", *pos))
         if self.has_bias:
-            self._sym["b"] = self.add(self.parameter, "b", "b")
+            self._sym["b",] = self.add(self.parameter, "b", "b")
         feats = self._positions(self.out_shape)
         for k in range(1, self.n_out + 1):
             for pos in feats:
                 key, tex = sub("v", *(pos if single else (k, *pos)), sep=not single)
-                self._sym["v", k, *pos] = self.add(self.parameter, key, tex)
+                self._sym[("v", *pos) if single else ("v", k, *pos)] = self.add(
+                    self.parameter, key, tex)
         if self.has_bias:
             for k in range(1, self.n_out + 1):
-                self._sym["c", k] = self.add(self.parameter, *(("c", "c") if single else
-                                                               sub("c", k)))
+                self._sym[("c",) if single else ("c", k)] = self.add(
+                    self.parameter, *(("c", "c") if single else sub("c", k)))
         acts = []
         for pos in feats:
             terms = [self._sym["w", *off] * self._sym["x", *(p + o - 1 for p, o in
                                                              zip(pos, off, strict=True))]
                      for off in self._positions(self.kernel)]
             if self.has_bias:
-                terms.append(self._sym["b"])
+                terms.append(self._sym["b",])
             z = self.add(self.node, *sub("z", *pos), sp.Add(*terms))
             self._sym["z", *pos] = z
             key, tex = sub("delta", *pos)
@@ -89,18 +91,21 @@ class Conv(Model):
             self._sym["a", *pos] = acts[-1]
         pres = []
         for k in range(1, self.n_out + 1):
-            terms = [self._sym["v", k, *pos] * a for pos, a in zip(feats, acts, strict=True)]
+            terms = [self._sym[("v", *pos) if single else ("v", k, *pos)] * a
+                     for pos, a in zip(feats, acts, strict=True)]
             if self.has_bias:
-                terms.append(self._sym["c", k])
+                terms.append(self._sym[("c",) if single else ("c", k)])
             o = self.add(self.node, *(("o", "o") if single else sub("o", k)), sp.Add(*terms))
             pres.append(o)
+            self._sym[("o",) if single else ("o", k)] = o
             self.name_delta(o, *(("delta_o", r"\delta^{o}") if single else
                                  (f"delta_o_{k}", rf"\delta^{{o}}_{{{k}}}")))
         outs = []
         for k, e in enumerate(functions.activation(self.output_activation, pres), start=1):
             outs.append(self.add(self.node, *(("yhat", r"\hat{y}") if single else
                                               (f"yhat_{k}", rf"\hat{{y}}_{{{k}}}")), e))
-        targets = [self._sym["y", k] for k in range(1, self.n_out + 1)]
+            self._sym[("yhat",) if single else ("yhat", k)] = outs[-1]
+        targets = [self._sym[("y",) if single else ("y", k)] for k in range(1, self.n_out + 1)]
         if self.output_activation == "softmax" and self.loss_name == "cross_entropy":
             self.targets_sum_to_one(targets)
         self.add(self.loss, "L", "L", functions.loss(self.loss_name, targets, outs))

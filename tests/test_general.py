@@ -1,0 +1,66 @@
+"""General forms with symbolic sizes: each δ and gradient equation agrees entry by entry with
+the scalar derivation of the unrolled model, at several sizes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import sympy as sp
+
+from symbackprop.models import forms
+
+
+@pytest.fixture(scope="module")
+def rnn():
+    return forms.rnn_form()
+
+
+@pytest.mark.parametrize("sizes", [
+    {"T": 1, "n_x": 1, "n_h": 1, "n_y": 1},
+    {"T": 3, "n_x": 2, "n_h": 2, "n_y": 1},
+    {"T": 4, "n_x": 1, "n_h": 3, "n_y": 2},
+])
+def test_bptt_general_form_matches_the_unrolled_derivation(rnn, sizes):
+    assert rnn.check(sizes) < 1e-9
+
+
+@pytest.mark.parametrize("options", [
+    {"every_step": False},
+    {"output_activation": "sigmoid", "loss": "bce", "bias": False},
+    {"output_activation": "tanh", "loss": "half_sse", "every_step": False},
+])
+def test_rnn_variants(options):
+    assert forms.rnn_form(**options).check({"T": 3, "n_x": 1, "n_h": 2, "n_y": 2}) < 1e-9
+
+
+def test_bptt_equations_read_as_the_textbook(rnn):
+    lines = "\n".join(rnn.latex())
+    assert r"\sum_{i=1}^{n_{h}} \left(1 - h_{t + 1,i}^{2}\right) W_{i,j} \delta_{t + 1,i}" in lines
+    assert (r"\frac{\partial L}{\partial W_{j,k}} = \sum_{t=1}^{T} \left(1 - h_{t,j}^{2}\right)"
+            r" \delta_{t,j} h_{t - 1,k}") in lines
+
+
+@pytest.mark.parametrize("sizes", [{"n": 3, "K": 1}, {"n": 5, "K": 3}, {"n": 6, "K": 6}])
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+def test_convolution_general_form_matches(sizes, activation):
+    assert forms.conv1d_form(activation).check(sizes) < 1e-9
+
+
+def test_convolution_gradients_are_a_correlation_and_a_full_convolution():
+    form = forms.conv1d_form("tanh")
+    assert form.equation("gradient", "w").latex() == (
+        r"\frac{\partial L}{\partial w_{k}} = \sum_{i=1}^{n - K + 1} \delta_{i} x_{i + k - 1}")
+    assert form.equation("gradient", "x").latex() == (
+        r"\frac{\partial L}{\partial x_{i}} = \sum_{k=1}^{K} \delta_{i - k + 1} w_{k}")
+
+
+def test_a_wrong_general_equation_is_caught(rnn):
+    broken = forms.rnn_form()
+    eqs = broken.equations()
+    W = next(e for e in eqs if e.kind == "gradient" and e.name == "W")
+    wrong = dataclasses.replace(W, rhs=W.rhs.xreplace({sp.Symbol("T", integer=True,
+                                                                 positive=True): 2}))
+    broken.equations = lambda: [*(e for e in eqs if e is not W), wrong]
+    with pytest.raises(AssertionError, match="general form gives"):
+        broken.check({"T": 3, "n_x": 1, "n_h": 1, "n_y": 1})
