@@ -4,23 +4,25 @@ from .codegen import BatchEvaluator
 from .derive import Chain, Delta, Derivation, Factor, derive
 from .document import Document, build_document
 from .functions import identity, leaky_relu, relu, sigmoid, softmax, softplus, tanh
+from .general import GeneralForm
 from .graph import Graph, GraphError, Kind
 from .matrix import MatrixForm, matrix_form
 from .mlp import MLP, mlp
 from .models import (
-                     RNN,
-                     Attention,
-                     Conv,
-                     Network,
-                     attention,
-                     batch_norm,
-                     conv1d,
-                     conv2d,
-                     dense,
-                     layer_norm,
-                     network,
-                     residual,
-                     rnn,
+    RNN,
+    Attention,
+    Conv,
+    Network,
+    attention,
+    batch_norm,
+    conv1d,
+    conv2d,
+    dense,
+    general_form,
+    layer_norm,
+    network,
+    residual,
+    rnn,
 )
 from .notation import NOTATIONS, Notation
 from .numeric import Evaluation, GradientCheck, WorkedExample, check_gradients, worked_example
@@ -35,5 +37,5 @@ __all__ = [
     "GradientCheck", "WorkedExample", "render", "compile_pdf", "RenderError", "Document",
     "build_document", "VerificationError", "matrix_form", "MatrixForm", "BatchEvaluator",
     "RNN", "rnn", "Conv", "conv1d", "conv2d", "Attention", "attention", "Network", "network",
-    "dense", "layer_norm", "batch_norm", "residual",
+    "dense", "layer_norm", "batch_norm", "residual", "general_form", "GeneralForm",
 ]

@@ -104,6 +104,7 @@ class GeneralLatexPrinter(LatexPrinter):
         return super()._print_Symbol(expr)
 
     _print_Add = TexPrinter._print_Add
+    _print_Heaviside = TexPrinter._print_Heaviside
 
     def _print_KroneckerDelta(self, expr, exp=None) -> str:
         i, j = expr.args
@@ -155,7 +156,8 @@ class GeneralForm:
                  build: Callable[[Mapping[str, int]], tuple[object, Callable]],
                  delta_latex: Mapping[str, str] | None = None,
                  facts: Callable[[sp.Expr], sp.Expr] | None = None,
-                 input_gradients: Sequence[str] = ()) -> None:
+                 input_gradients: Sequence[str] = (),
+                 check_sizes: Sequence[Mapping[str, int]] = ()) -> None:
         self.title = title
         self.quantities = {q.name: q for q in (*quantities, loss)}
         self.loss = loss
@@ -164,6 +166,8 @@ class GeneralForm:
         self._build = build
         self._facts = facts or (lambda e: e)
         self.input_gradients = tuple(input_gradients)
+        self.check_sizes = [dict(c) for c in check_sizes]
+        self._verified = False
         self.delta_base = {n: sp.IndexedBase(f"delta_{n}") for n in self.quantities}
         latex = {q.name: q.latex for q in self.quantities.values()}
         for n in self.quantities:
@@ -241,9 +245,17 @@ class GeneralForm:
                 wild = {i: sp.Wild(f"w_{i.name}") for i in q.indices}
                 rules.append((q.expr.xreplace(wild), q.at(*wild.values())))
 
+        powers = [(q.expr.base, q.expr.exp, q.entry) for q in self.quantities.values()
+                  if isinstance(q.expr, sp.Pow) and not q.indices]
+
         def apply(expr: sp.Expr) -> sp.Expr:
             for pattern, name in rules:
                 expr = expr.replace(pattern, name)
+            for base, exp, name in powers:
+                expr = expr.replace(
+                    lambda e, b=base, x=exp: isinstance(e, sp.Pow) and e.base == b
+                    and (e.exp / x).is_integer,
+                    lambda e, x=exp, n=name: n ** (e.exp / x))
             return expr
         return apply
 
@@ -291,7 +303,10 @@ class GeneralForm:
     def _tidy(self, expr: sp.Expr) -> sp.Expr:
         expr = self._ratios(self._textbook(expr))
         expr = self._facts(self._textbook(expr))
+        expr = _into_sums(expr)
         expr = sp.Add(*[_shorter(_merge_sum(t)) for t in sp.Add.make_args(expr)])
+        if not expr.has(sp.Sum):
+            expr = _shorter(expr)
         return _rename_bound(expr)
 
     def delta(self, name: str) -> sp.Expr:
@@ -319,8 +334,17 @@ class GeneralForm:
                 return eq
         raise KeyError(f"no {kind} equation for {name!r} in {self.title}")
 
+    def verify(self) -> float:
+        """:meth:`check` at each of the form's small check sizes (once); the largest error."""
+        worst = max((self.check(sizes) for sizes in self.check_sizes), default=0.0)
+        self._verified = True
+        return worst
+
     def latex(self) -> list[str]:
-        """Every equation as a line of LaTeX (forward, named δs, gradients)."""
+        """Every equation as a line of LaTeX (forward, named δs, gradients), verified first
+        against the scalar derivation at the form's check sizes."""
+        if not self._verified:
+            self.verify()
         return [eq.latex() for eq in self.equations()]
 
     def _repr_latex_(self) -> str:
@@ -423,6 +447,45 @@ def _factored(expr: sp.Expr) -> sp.Expr:
     return expr
 
 
+def _into_sums(expr: sp.Expr) -> sp.Expr:
+    """Z · Σ_i (−α_i g_i / Z) → −Σ_i α_i g_i: a factor moves into a sum (or a bracket) only
+    where it cancels there, and a sign moves out of a sum."""
+    if not expr.args or isinstance(expr, sp.Indexed):
+        return expr
+    expr = expr.func(*[_into_sums(a) for a in expr.args])
+    if isinstance(expr, sp.Sum):
+        bound = {v for v, *_ in expr.limits}
+        outside, inside = expr.function.as_independent(*bound, as_Add=False)
+        if outside != 1 and inside != 1:
+            return outside * sp.Sum(inside, *expr.limits)
+        if expr.function.could_extract_minus_sign():
+            return -sp.Sum(-expr.function, *expr.limits)
+    if not isinstance(expr, sp.Mul):
+        return expr
+    factors = list(expr.args)
+    changed = True
+    while changed:
+        changed = False
+        for a in [f for f in factors if isinstance(f, sp.Add | sp.Sum)]:
+            for f in [f for f in factors if f is not a and not isinstance(f, sp.Add | sp.Sum)]:
+                moved = _move_in(f, a)
+                if sp.count_ops(moved) < sp.count_ops(a) + sp.count_ops(f):
+                    factors.remove(a)
+                    factors.remove(f)
+                    factors.append(moved)
+                    changed = True
+                    break
+            if changed:
+                break
+    return sp.Mul(*factors)
+
+
+def _move_in(factor: sp.Expr, into: sp.Expr) -> sp.Expr:
+    if isinstance(into, sp.Sum):
+        return _into_sums(sp.Sum(factor * into.function, *into.limits))
+    return sp.Add(*[_into_sums(factor * t) for t in into.args])
+
+
 def _shorter(term: sp.Expr) -> sp.Expr:
     """A term (or the body of a sum) factored when that is shorter: ŷ(1 − ŷ)(−y/ŷ + …) → ŷ − y."""
     coeff, rest = term.as_independent(sp.Sum, as_Add=False)
@@ -431,7 +494,10 @@ def _shorter(term: sp.Expr) -> sp.Expr:
     if sp.count_ops(term) > 60:
         return term
     factored = sp.factor(term)
-    return factored if sp.count_ops(factored) < sp.count_ops(term) else term
+    if sp.count_ops(factored) < sp.count_ops(term):
+        return factored
+    common = sp.factor_terms(term)  # 2(ŷ − y) rather than 2ŷ − 2y
+    return common if sp.count_ops(common) <= sp.count_ops(term) else term
 
 
 def _expand(expr: sp.Expr) -> sp.Expr:

@@ -64,3 +64,50 @@ def test_a_wrong_general_equation_is_caught(rnn):
     broken.equations = lambda: [*(e for e in eqs if e is not W), wrong]
     with pytest.raises(AssertionError, match="general form gives"):
         broken.check({"T": 3, "n_x": 1, "n_h": 1, "n_y": 1})
+
+
+@pytest.mark.parametrize("sizes", [{"n": 1, "d": 1, "d_v": 1}, {"n": 3, "d": 2, "d_v": 2}])
+def test_attention_general_form_matches(sizes):
+    assert forms.attention_form().check(sizes) < 1e-9
+
+
+def test_attention_score_gradient_is_the_softmax_jacobian_form():
+    form = forms.attention_form()
+    assert form.equation("delta", "s").latex() == (
+        r"\delta_{j} = \left(g_{j} - \sum_{i=1}^{n} \alpha_{i} g_{i}\right) \alpha_{j}")
+
+
+@pytest.mark.parametrize("n", [2, 4])
+def test_layer_norm_general_form_matches(n):
+    assert forms.layer_norm_form().check({"n": n}) < 1e-9
+
+
+def test_layer_norm_input_gradient_is_the_three_term_delta():
+    rhs = forms.layer_norm_form().equation("gradient", "x").latex().split(" = ")[1]
+    assert rhs == (r"\frac{g_{j}}{\sigma} - \frac{\hat{x}_{j} \sum_{i=1}^{n} g_{i} \hat{x}_{i}}"
+                   r"{n \sigma} - \frac{\sum_{i=1}^{n} g_{i}}{n \sigma}")
+
+
+def test_general_form_of_built_models_and_refusals():
+    import symbackprop as sb
+
+    assert sb.general_form(sb.rnn(2, 2, 1, 3, every_step=False)).title == "Elman RNN (BPTT)"
+    assert sb.general_form(sb.conv1d(5, 2, "tanh")).sizes.keys() == {"n", "K"}
+    assert sb.general_form(sb.attention(3, 2)).named == ("alpha", "s")
+    assert sb.general_form(sb.network(3, [sb.layer_norm()])).title == "layer norm"
+    with pytest.raises(ValueError, match="no general form"):
+        sb.general_form(sb.conv2d((3, 3), (2, 2)))
+
+
+def test_general_forms_compile_in_latex(tmp_path):
+    from texutil import compile_snippet, have_tex
+
+    if not have_tex():
+        pytest.skip("no TeX")
+    body = []
+    for form in (forms.rnn_form(), forms.conv1d_form(), forms.attention_form(),
+                 forms.layer_norm_form()):
+        body.append(r"\begin{align*}" + r"\\".join(
+            line.replace(" = ", " &= ", 1) for line in form.latex()) + r"\end{align*}")
+    assert compile_snippet("\n".join(body), tmp_path / "forms.pdf",
+                           preamble="\\usepackage{amsmath,amssymb}\n").exists()

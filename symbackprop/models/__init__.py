@@ -7,8 +7,9 @@
 
 from .attention import Attention, attention
 from .conv import Conv, conv1d, conv2d
+from .forms import general_form
 from .norm import Network, batch_norm, dense, layer_norm, network, residual
 from .rnn import RNN, rnn
 
 __all__ = ["RNN", "rnn", "Conv", "conv1d", "conv2d", "Attention", "attention", "Network",
-           "network", "dense", "layer_norm", "batch_norm", "residual"]
+           "network", "dense", "layer_norm", "batch_norm", "residual", "general_form"]

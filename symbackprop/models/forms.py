@@ -20,7 +20,7 @@ from .. import functions
 from ..general import GeneralForm, Quantity
 from ..matrix import _entry_loss
 
-__all__ = ["rnn_form", "conv1d_form"]
+__all__ = ["rnn_form", "conv1d_form", "attention_form", "layer_norm_form", "general_form"]
 
 _ix = sp.symbols("t i j k m p q", integer=True)
 t, i, j, k, m, p, q = _ix
@@ -82,7 +82,9 @@ def rnn_form(output_activation: str = "identity", loss: str = "mse", every_step:
 
     return GeneralForm("Elman RNN (BPTT)", [x, y, *params, a, h, o, yhat], L, ["h"],
                        {"T": T, "n_x": n_x, "n_h": n_h, "n_y": n_y}, build,
-                       {"h": r"\delta"})
+                       {"h": r"\delta"}, check_sizes=[
+                           {"T": 3, "n_x": 2, "n_h": 2, "n_y": 1},
+                           {"T": 2, "n_x": 1, "n_h": 3, "n_y": 2}])
 
 
 def conv1d_form(activation: str = "relu", output_activation: str = "identity",
@@ -114,4 +116,144 @@ def conv1d_form(activation: str = "relu", output_activation: str = "identity",
         return net, _lookup(net)
 
     return GeneralForm("1-D convolution", [x, y, *params, z, act, o, yhat], L, ["z"],
-                       {"n": n, "K": K}, build, {"z": r"\delta"}, input_gradients=["x"])
+                       {"n": n, "K": K}, build, {"z": r"\delta"}, input_gradients=["x"],
+                       check_sizes=[{"n": 5, "K": 3}, {"n": 4, "K": 1}])
+
+
+def attention_form(loss: str = "mse") -> GeneralForm:
+    """One scaled dot-product head of :func:`symbackprop.attention`, for any n keys and d.
+
+    The softmax is written as its two steps, e_j = exp(s_j), Z = Σ_j e_j, α_j = e_j/Z, so that
+    reverse mode derives its Jacobian form ∂L/∂s_j = α_j (g_j − Σ_i α_i g_i) itself.
+    """
+    from .attention import attention
+
+    n, d, d_v = _size("n"), _size("d"), _size("d_v")
+    qv = Quantity("q", "q", "parameter", (i,), ((1, d),))
+    kv = Quantity("k", "k", "parameter", (j, i), ((1, n), (1, d)))
+    vv = Quantity("v", "v", "parameter", (j, i), ((1, n), (1, d_v)))
+    y = Quantity("y", "y", "target", (i,), ((1, d_v),))
+    s = Quantity("s", "s", "node", (j,), ((1, n),),
+                 sp.Sum(qv.at(i) * kv.at(j, i), (i, 1, d)) / sp.sqrt(d))
+    e = Quantity("e", "e", "node", (j,), ((1, n),), sp.exp(s.at(j)))
+    Z = Quantity("Z", "Z", "node", (), (), sp.Sum(e.at(j), (j, 1, n)))
+    alpha = Quantity("alpha", r"\alpha", "node", (j,), ((1, n),), e.at(j) / Z.at())
+    o = Quantity("o", "o", "node", (i,), ((1, d_v),), sp.Sum(alpha.at(j) * vv.at(j, i),
+                                                              (j, 1, n)))
+    L = Quantity("L", "L", "loss", (), (),
+                 sp.Sum(_entry_loss_of(loss, y.at(i), o.at(i), d_v), (i, 1, d_v)))
+
+    def build(sizes):
+        net = attention(sizes["n"], sizes["d"], sizes["d_v"], loss)
+        return net, _lookup(net)
+
+    return GeneralForm("scaled dot-product attention", [qv, kv, vv, y, s, e, Z, alpha, o], L,
+                       ["alpha", "s"], {"n": n, "d": d, "d_v": d_v}, build,
+                       {"alpha": "g", "s": r"\delta"},
+                       check_sizes=[{"n": 3, "d": 2, "d_v": 2}, {"n": 2, "d": 1, "d_v": 3}])
+
+
+def _sums_to_zero(*bases: str):
+    """Facts: Σ_j x̂_j = 0 and Σ_j (x_j − μ) = 0 once the mean is subtracted."""
+    def is_zero(summand: sp.Expr, v: sp.Symbol) -> bool:
+        hits = [f for f in sp.Mul.make_args(summand) if f.has(v)]
+        return (len(hits) == 1 and isinstance(hits[0], sp.Indexed)
+                and hits[0].base.name in bases and tuple(hits[0].indices) == (v,))
+
+    def visit(expr: sp.Expr) -> sp.Expr:
+        if isinstance(expr, sp.Sum):
+            body = visit(expr.function)
+            if any(is_zero(body, v) for v, *_ in expr.limits):
+                return sp.S.Zero
+            return sp.Sum(body, *expr.limits)
+        if expr.args and not isinstance(expr, sp.Indexed):
+            return expr.func(*[visit(a) for a in expr.args])
+        return expr
+
+    def apply(expr: sp.Expr) -> sp.Expr:
+        expr = sp.expand(expr, power_base=False, power_exp=False, log=False)
+        return visit(sp.Add(*[_pull_in(t) for t in sp.Add.make_args(expr)]))
+    return apply
+
+
+def _pull_in(term: sp.Expr) -> sp.Expr:
+    """c · Σ_j f(j) as Σ_j c f(j) when c holds another sum (so each sum sees its own body)."""
+    sums = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.Sum)]
+    if len(sums) < 2:
+        return term
+    first, rest = sums[0], term / sums[0]
+    return sp.Sum(first.function * rest, *first.limits)
+
+
+def layer_norm_form(loss: str = "mse") -> GeneralForm:
+    """Layer norm over n features, with γ, β and a loss on its output, for any n::
+
+        μ = (1/n) Σ_j x_j   c_j = x_j − μ   σ² = (1/n) Σ_j c_j²   σ = √(σ² + ε)
+        x̂_j = c_j/σ         x̃_j = γ_j x̂_j + β_j
+
+    ∂L/∂x_m comes out as the three-term δ, (1/σ)(g_m − (1/n) Σ_j g_j − x̂_m (1/n) Σ_j g_j x̂_j),
+    with g_j = ∂L/∂x̂_j, once Σ_j x̂_j = 0 is used.
+    """
+    from .norm import EPSILON, layer_norm, network
+
+    n = _size("n")
+    x = Quantity("x", "x", "input", (j,), ((1, n),))
+    y = Quantity("y", "y", "target", (j,), ((1, n),))
+    gamma = Quantity("gamma", r"\gamma", "parameter", (j,), ((1, n),))
+    beta = Quantity("beta", r"\beta", "parameter", (j,), ((1, n),))
+    mu = Quantity("mu", r"\mu", "node", (), (), sp.Sum(x.at(j), (j, 1, n)) / n)
+    c = Quantity("c", "c", "node", (j,), ((1, n),), x.at(j) - mu.at())
+    var = Quantity("var", r"\sigma^{2}", "node", (), (), sp.Sum(c.at(j) ** 2, (j, 1, n)) / n)
+    sigma = Quantity("sigma", r"\sigma", "node", (), (), sp.sqrt(var.at() + EPSILON))
+    xhat = Quantity("xhat", r"\hat{x}", "node", (j,), ((1, n),), c.at(j) / sigma.at())
+    xt = Quantity("xt", r"\tilde{x}", "node", (j,), ((1, n),),
+                  gamma.at(j) * xhat.at(j) + beta.at(j))
+    L = Quantity("L", "L", "loss", (), (),
+                 sp.Sum(_entry_loss_of(loss, y.at(j), xt.at(j), n), (j, 1, n)))
+    keys = {"x": "x_{}", "y": "y_{}", "gamma": "gamma_{}^[1]", "beta": "beta_{}^[1]",
+            "mu": "mu^[1]", "var": "var^[1]", "xhat": "xhat_{}^[1]", "xt": "xt_{}^[1]"}
+
+    def build(sizes):
+        net = network(sizes["n"], [layer_norm()], loss)
+
+        def lookup(name, ix):
+            if name not in keys:
+                return None
+            key = keys[name].format(*ix)
+            return net.symbol(key) if key in net else None
+        return net, lookup
+
+    return GeneralForm("layer norm", [x, y, gamma, beta, mu, c, var, sigma, xhat, xt], L,
+                       ["xhat"], {"n": n}, build, {"xhat": "g"},
+                       facts=_sums_to_zero("xhat", "c"), input_gradients=["x"],
+                       check_sizes=[{"n": 3}, {"n": 2}])
+
+
+def general_form(model) -> GeneralForm:
+    """The general form of a built model (an RNN, a 1-D convolution with one output, an
+    attention head without projections, or a network that is one layer norm).
+
+    >>> import symbackprop as sb
+    >>> form = sb.general_form(sb.rnn(1, 2, 1, steps=4))
+    >>> form.title, sorted(form.sizes)
+    ('Elman RNN (BPTT)', ['T', 'n_h', 'n_x', 'n_y'])
+    """
+    from .attention import Attention
+    from .conv import Conv
+    from .norm import LayerNorm, Network
+    from .rnn import RNN
+
+    if isinstance(model, RNN):
+        return rnn_form(model.output_activation, model.loss_name, model.every_step,
+                        model.has_bias)
+    if isinstance(model, Conv) and len(model.shape) == 1 and model.n_out == 1:
+        return conv1d_form(model.activation, model.output_activation, model.loss_name,
+                           model.has_bias)
+    if isinstance(model, Attention) and not model.projections:
+        return attention_form(model.loss_name)
+    if isinstance(model, Network) and model.batch == 1 and \
+            model.blocks == (LayerNorm(True),):
+        return layer_norm_form(model.loss_name)
+    raise ValueError(f"no general form is derived for {model.title!r} yet: RNNs, 1-D "
+                     "convolutions with one output, attention without projections and a "
+                     "single layer norm have one")
