@@ -115,6 +115,11 @@ class GeneralLatexPrinter(LatexPrinter):
         return rf"\frac{{\partial {self._print(expr.expr)}}}{{\partial {self._print(var)}}}"
 
 
+def _basic(x) -> sp.Expr:
+    """An index bound or index as a SymPy object (bounds may be written as plain ints)."""
+    return x if isinstance(x, sp.Basic) else sp.Integer(x)
+
+
 def _occurrences(expr: sp.Expr, q: Quantity) -> list[sp.Expr]:
     if q.indices:
         found = {a for a in expr.atoms(sp.Indexed) if a.base.name == q.name}
@@ -204,14 +209,14 @@ class GeneralForm:
         for summand, limits in _terms(c.expr):
             for occ in _occurrences(summand, q):
                 local = self._textbook(_factored(_local(summand, occ)))
-                variables = [(v, sp.sympify(lo), sp.sympify(hi))
+                variables = [(v, _basic(lo), _basic(hi))
                              for v, (lo, hi) in zip(c.indices, c.ranges, strict=True)]
                 variables += [tuple(lim) for lim in limits]
                 # fresh names, so that the consumer's indices cannot meet q's
                 fresh = {v: sp.Dummy(v.name, integer=True) for v, _, _ in variables}
                 variables = [(fresh[v], lo.xreplace(fresh), hi.xreplace(fresh))
                              for v, lo, hi in variables]
-                occ_ix = [sp.sympify(i).xreplace(fresh) for i in
+                occ_ix = [_basic(i).xreplace(fresh) for i in
                           (occ.indices if q.indices else ())]
                 body = self._delta_at(c.name, [i.xreplace(fresh) for i in c.indices]) * \
                     local.xreplace(fresh)
@@ -347,6 +352,12 @@ class GeneralForm:
             self.verify()
         return [eq.latex() for eq in self.equations()]
 
+    def evaluator(self, sizes: Mapping[str, int], backend: str = "numpy"):
+        """A batched evaluator generated from these equations at ``sizes`` (numpy or torch)."""
+        from .models.batched import BatchedEvaluator
+
+        return BatchedEvaluator(self, sizes, backend)
+
     def _repr_latex_(self) -> str:
         return "$\\displaystyle \\begin{aligned}" + r" \\ ".join(
             line.replace(" = ", " &= ", 1) for line in self.latex()) + r"\end{aligned}$"
@@ -403,8 +414,8 @@ class GeneralForm:
             its range, zero outside (h_0 = 0, zero padding)."""
             q = self.quantities[name]
             for i, (lo, hi) in zip(ix, q.ranges, strict=True):
-                if not int(sp.sympify(lo).xreplace(size_subs)) <= i <= int(
-                        sp.sympify(hi).xreplace(size_subs)):
+                if not int(_basic(lo).xreplace(size_subs)) <= i <= int(
+                        _basic(hi).xreplace(size_subs)):
                     return 0.0
             if q.expr is None:
                 return 0.0
@@ -414,8 +425,8 @@ class GeneralForm:
             if eq.kind == "forward":
                 continue
             q = self.quantities[eq.name]
-            ranges = [(int(sp.sympify(lo).xreplace(size_subs)),
-                       int(sp.sympify(hi).xreplace(size_subs)))
+            ranges = [(int(_basic(lo).xreplace(size_subs)),
+                       int(_basic(hi).xreplace(size_subs)))
                       for lo, hi in q.ranges]
             for ix in np.ndindex(*[hi - lo + 1 for lo, hi in ranges]):
                 point = tuple(lo + k for (lo, _), k in zip(ranges, ix, strict=True))
