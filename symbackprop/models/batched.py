@@ -192,6 +192,9 @@ class BatchedEvaluator:
         for v, (lo, hi) in zip(values, self.ranges[base], strict=True):
             ok &= (v >= lo) & (v <= hi)
             pos.append(self._const(np.clip(v - lo, 0, hi - lo).astype(np.int64)))
+        view = _as_view([self.consts[p] for p in pos], self.n)
+        if view is not None and ok.all():  # the whole array in axis order: a reshape, no gather
+            return f"A[{name!r}].reshape({'(-1, ' if batched else '(1, '}{view})"
         got = f"A[{name!r}][:, {', '.join(pos)}]" if batched else \
             f"A[{name!r}][{', '.join(pos)}][None]"
         return got if ok.all() else f"({got} * {self._const(ok.astype(float)[None])})"
@@ -219,8 +222,11 @@ class BatchedEvaluator:
         for a, d in zip(own, dims, strict=True):
             full[a] = d
         shape = "(A['_batch'], " + "".join(f"{d}, " for d in full[1:]) + ")"
-        out = f"perm(bcast({code}, {shape}), {tuple(perm)}).reshape((A['_batch'], " + \
-            "".join(f"{d}, " for d in dims) + "))"
+        moved = f"bcast({code}, {shape})"
+        moving = [a for a, d in zip(own, dims, strict=True) if d > 1]
+        if moving != sorted(moving):  # only the order of axes longer than 1 matters
+            moved = f"perm({moved}, {tuple(perm)})"
+        out = f"{moved}.reshape((A['_batch'], " + "".join(f"{d}, " for d in dims) + "))"
         return out if batched else f"bmean({out})"
 
     def _store(self, members: list[tuple[str, Quantity, sp.Expr, bool]]) -> None:
@@ -230,16 +236,16 @@ class BatchedEvaluator:
         step = None
         for _target, q, rhs, _b in members:
             step = step or _recursion(rhs, names, q)
-        for target, q, _rhs, batched in members:
-            dims = [hi - lo + 1 for lo, hi in self.ranges[q.name]]
-            lead = "A['_batch'], " if batched else ""
-            self.lines.append(f"A[{target!r}] = zeros(({lead}" +
-                              "".join(f"{d}, " for d in dims) + "))")
         if step is None:
             for target, q, rhs, batched in members:
                 self.lines.append(f"A[{target!r}] = " +
                                   self._fit(self._code(rhs, self._grid(q, {})), q, {}, batched))
             return
+        for target, q, _rhs, batched in members:
+            dims = [hi - lo + 1 for lo, hi in self.ranges[q.name]]
+            lead = "A['_batch'], " if batched else ""
+            self.lines.append(f"A[{target!r}] = zeros(({lead}" +
+                              "".join(f"{d}, " for d in dims) + "))")
         var, direction = step
         q0 = members[0][1]
         lo, hi = self.ranges[q0.name][q0.indices.index(var)]
@@ -275,6 +281,21 @@ class BatchedEvaluator:
                                   e.base.name == own,
                                   lambda e, t=target: sp.IndexedBase(t)[e.indices])
             self._store([(target, q, rhs, batched)])
+
+
+def _as_view(pos: list[np.ndarray], n: int) -> str | None:
+    """The target shape if gathering at ``pos`` reads the whole array in axis order, else None."""
+    shape = [1] * n
+    last = -1
+    for p in pos:
+        varying = [a for a in range(n) if p.shape[a] > 1]
+        if len(varying) != 1 or varying[0] <= last:
+            return None
+        axis = varying[0]
+        if not np.array_equal(p.reshape(-1), np.arange(p.shape[axis])):
+            return None
+        shape[axis], last = p.shape[axis], axis
+    return "".join(f"{d}, " for d in shape) + ")"
 
 
 def _recursion(rhs: sp.Expr, names: set[str], q: Quantity):
