@@ -77,7 +77,7 @@ def test_attention_score_gradient_is_the_softmax_jacobian_form():
         r"\delta_{j} = \left(g_{j} - \sum_{i=1}^{n} \alpha_{i} g_{i}\right) \alpha_{j}")
 
 
-@pytest.mark.parametrize("n", [2, 4])
+@pytest.mark.parametrize("n", [1, 3])
 def test_layer_norm_general_form_matches(n):
     assert forms.layer_norm_form().check({"n": n}) < 1e-9
 
