@@ -96,7 +96,7 @@ def test_general_form_of_built_models_and_refusals():
     assert sb.general_form(sb.attention(3, 2)).named == ("alpha", "s")
     assert sb.general_form(sb.network(3, [sb.layer_norm()])).title == "layer norm"
     with pytest.raises(ValueError, match="no general form"):
-        sb.general_form(sb.conv2d((3, 3), (2, 2)))
+        sb.general_form(sb.conv2d((3, 3), (2, 2), outputs=2))
 
 
 def test_general_forms_compile_in_latex(tmp_path):
@@ -111,3 +111,21 @@ def test_general_forms_compile_in_latex(tmp_path):
             line.replace(" = ", " &= ", 1) for line in form.latex()) + r"\end{align*}")
     assert compile_snippet("\n".join(body), tmp_path / "forms.pdf",
                            preamble="\\usepackage{amsmath,amssymb}\n").exists()
+
+
+@pytest.mark.parametrize("sizes", [{"H": 3, "W": 3, "P": 2, "Q": 2}, {"H": 2, "W": 4, "P": 2, "Q": 3}])
+def test_conv2d_general_form_matches(sizes):
+    form = forms.conv2d_form("sigmoid")
+    assert form.check(sizes) < 1e-9
+    assert form.equation("gradient", "w").latex().endswith(
+        r"\delta_{i,j} x_{i + p - 1,j + q - 1}")
+
+
+def test_batch_norm_general_form_is_the_three_term_delta_over_the_batch():
+    import symbackprop as sb
+
+    form = sb.general_form(sb.network(1, [sb.batch_norm()], batch=3))
+    assert form.check({"m": 4}) < 1e-9
+    assert form.equation("gradient", "x").latex().split(" = ")[1] == (
+        r"\frac{g_{j}}{\sigma} - \frac{\hat{x}_{j} \sum_{i=1}^{m} g_{i} \hat{x}_{i}}"
+        r"{m \sigma} - \frac{\sum_{i=1}^{m} g_{i}}{m \sigma}")

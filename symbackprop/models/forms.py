@@ -20,7 +20,8 @@ from .. import functions
 from ..general import GeneralForm, Quantity
 from ..matrix import _entry_loss
 
-__all__ = ["rnn_form", "conv1d_form", "attention_form", "layer_norm_form", "general_form"]
+__all__ = ["rnn_form", "conv1d_form", "conv2d_form", "attention_form", "layer_norm_form",
+           "general_form"]
 
 _ix = sp.symbols("t i j k m p q", integer=True)
 t, i, j, k, m, p, q = _ix
@@ -120,6 +121,44 @@ def conv1d_form(activation: str = "relu", output_activation: str = "identity",
                        check_sizes=[{"n": 5, "K": 3}, {"n": 4, "K": 1}])
 
 
+def conv2d_form(activation: str = "relu", output_activation: str = "identity",
+                loss: str = "mse", bias: bool = True) -> GeneralForm:
+    """The small 2-D convolution of :func:`symbackprop.conv2d` with one output, for any
+    input H×W and kernel P×Q: z_{ij} = Σ_{p,q} w_{pq} x_{i+p−1, j+q−1} + b."""
+    from .conv import conv2d
+
+    H, Wd, P, Q = (_size(s) for s in ("H", "W", "P", "Q"))
+    f, g = _elementwise(activation), _elementwise(output_activation)
+    out = ((1, H - P + 1), (1, Wd - Q + 1))
+    x = Quantity("x", "x", "input", (i, j), ((1, H), (1, Wd)))
+    y = Quantity("y", "y", "target")
+    w = Quantity("w", "w", "parameter", (p, q), ((1, P), (1, Q)))
+    v = Quantity("v", "v", "parameter", (i, j), out)
+    params = [w, v]
+    pre = sp.Sum(w.at(p, q) * x.at(i + p - 1, j + q - 1), (p, 1, P), (q, 1, Q))
+    head = sp.Sum(v.at(i, j) * sp.IndexedBase("a")[i, j], (i, 1, H - P + 1), (j, 1, Wd - Q + 1))
+    if bias:
+        b, c = Quantity("b", "b", "parameter"), Quantity("c", "c", "parameter")
+        params = [w, b, v, c]
+        pre, head = pre + b.at(), head + c.at()
+    z = Quantity("z", "z", "node", (i, j), out, pre)
+    act = Quantity("a", "a", "node", (i, j), out, f(z.at(i, j)))
+    o = Quantity("o", "o", "node", (), (), head)
+    yhat = Quantity("yhat", r"\hat{y}", "node", (), (), g(o.at()))
+    L = Quantity("L", "L", "loss", (), (), _entry_loss_of(loss, y.at(), yhat.at(), 1))
+
+    def build(sizes):
+        net = conv2d((sizes["H"], sizes["W"]), (sizes["P"], sizes["Q"]), activation, 1,
+                     output_activation, loss, bias)
+        return net, _lookup(net)
+
+    return GeneralForm("2-D convolution", [x, y, *params, z, act, o, yhat], L, ["z"],
+                       {"H": H, "W": Wd, "P": P, "Q": Q}, build, {"z": r"\delta"},
+                       input_gradients=["x"],
+                       check_sizes=[{"H": 3, "W": 4, "P": 2, "Q": 2},
+                                    {"H": 2, "W": 3, "P": 1, "Q": 2}])
+
+
 def attention_form(loss: str = "mse") -> GeneralForm:
     """One scaled dot-product head of :func:`symbackprop.attention`, for any n keys and d.
 
@@ -185,7 +224,7 @@ def _pull_in(term: sp.Expr) -> sp.Expr:
     return sp.Sum(first.function * rest, *first.limits)
 
 
-def layer_norm_form(loss: str = "mse") -> GeneralForm:
+def layer_norm_form(loss: str = "mse", over: str = "features") -> GeneralForm:
     """Layer norm over n features, with γ, β and a loss on its output, for any n::
 
         μ = (1/n) Σ_j x_j   c_j = x_j − μ   σ² = (1/n) Σ_j c_j²   σ = √(σ² + ε)
@@ -193,28 +232,46 @@ def layer_norm_form(loss: str = "mse") -> GeneralForm:
 
     ∂L/∂x_m comes out as the three-term δ, (1/σ)(g_m − (1/n) Σ_j g_j − x̂_m (1/n) Σ_j g_j x̂_j),
     with g_j = ∂L/∂x̂_j, once Σ_j x̂_j = 0 is used.
-    """
-    from .norm import EPSILON, layer_norm, network
 
-    n = _size("n")
+    ``over="batch"`` is batch norm of one feature over a batch of m samples (x_j is sample j,
+    as Ioffe and Szegedy write x_i over the mini-batch; one γ and one β): the same derivation
+    with n → m.
+    """
+    from .norm import EPSILON, batch_norm, layer_norm, network
+
+    batch = over == "batch"
+    if over not in ("features", "batch"):
+        raise ValueError(f"over must be 'features' or 'batch', got {over!r}")
+    n = _size("m" if batch else "n")
     x = Quantity("x", "x", "input", (j,), ((1, n),))
     y = Quantity("y", "y", "target", (j,), ((1, n),))
-    gamma = Quantity("gamma", r"\gamma", "parameter", (j,), ((1, n),))
-    beta = Quantity("beta", r"\beta", "parameter", (j,), ((1, n),))
+    if batch:
+        gamma = Quantity("gamma", r"\gamma", "parameter")
+        beta = Quantity("beta", r"\beta", "parameter")
+    else:
+        gamma = Quantity("gamma", r"\gamma", "parameter", (j,), ((1, n),))
+        beta = Quantity("beta", r"\beta", "parameter", (j,), ((1, n),))
     mu = Quantity("mu", r"\mu", "node", (), (), sp.Sum(x.at(j), (j, 1, n)) / n)
     c = Quantity("c", "c", "node", (j,), ((1, n),), x.at(j) - mu.at())
     var = Quantity("var", r"\sigma^{2}", "node", (), (), sp.Sum(c.at(j) ** 2, (j, 1, n)) / n)
     sigma = Quantity("sigma", r"\sigma", "node", (), (), sp.sqrt(var.at() + EPSILON))
     xhat = Quantity("xhat", r"\hat{x}", "node", (j,), ((1, n),), c.at(j) / sigma.at())
     xt = Quantity("xt", r"\tilde{x}", "node", (j,), ((1, n),),
-                  gamma.at(j) * xhat.at(j) + beta.at(j))
+                  gamma.at(*gamma.indices) * xhat.at(j) + beta.at(*beta.indices))
     L = Quantity("L", "L", "loss", (), (),
                  sp.Sum(_entry_loss_of(loss, y.at(j), xt.at(j), n), (j, 1, n)))
     keys = {"x": "x_{}", "y": "y_{}", "gamma": "gamma_{}^[1]", "beta": "beta_{}^[1]",
             "mu": "mu^[1]", "var": "var^[1]", "xhat": "xhat_{}^[1]", "xt": "xt_{}^[1]"}
+    if batch:  # one feature, sample j
+        keys = {"x": "x_1^({})", "y": "y_1^({})", "gamma": "gamma_1^[1]", "beta": "beta_1^[1]",
+                "mu": "mu_1^[1]", "var": "var_1^[1]", "xhat": "xhat_1^[1]({})",
+                "xt": "xt_1^[1]({})"}
 
     def build(sizes):
-        net = network(sizes["n"], [layer_norm()], loss)
+        if batch:
+            net = network(1, [batch_norm()], loss, batch=sizes["m"])
+        else:
+            net = network(sizes["n"], [layer_norm()], loss)
 
         def lookup(name, ix):
             if name not in keys:
@@ -223,10 +280,12 @@ def layer_norm_form(loss: str = "mse") -> GeneralForm:
             return net.symbol(key) if key in net else None
         return net, lookup
 
-    return GeneralForm("layer norm", [x, y, gamma, beta, mu, c, var, sigma, xhat, xt], L,
-                       ["xhat"], {"n": n}, build, {"xhat": "g"},
+    size = "m" if batch else "n"
+    return GeneralForm("batch norm" if batch else "layer norm",
+                       [x, y, gamma, beta, mu, c, var, sigma, xhat, xt], L,
+                       ["xhat"], {size: n}, build, {"xhat": "g"},
                        facts=_sums_to_zero("xhat", "c"), input_gradients=["x"],
-                       check_sizes=[{"n": 3}, {"n": 2}])
+                       check_sizes=[{size: 3}, {size: 2}])
 
 
 def general_form(model) -> GeneralForm:
@@ -240,20 +299,22 @@ def general_form(model) -> GeneralForm:
     """
     from .attention import Attention
     from .conv import Conv
-    from .norm import LayerNorm, Network
+    from .norm import BatchNorm, LayerNorm, Network
     from .rnn import RNN
 
     if isinstance(model, RNN):
         return rnn_form(model.output_activation, model.loss_name, model.every_step,
                         model.has_bias)
-    if isinstance(model, Conv) and len(model.shape) == 1 and model.n_out == 1:
-        return conv1d_form(model.activation, model.output_activation, model.loss_name,
-                           model.has_bias)
+    if isinstance(model, Conv) and model.n_out == 1:
+        make = conv1d_form if len(model.shape) == 1 else conv2d_form
+        return make(model.activation, model.output_activation, model.loss_name, model.has_bias)
     if isinstance(model, Attention) and not model.projections:
         return attention_form(model.loss_name)
     if isinstance(model, Network) and model.batch == 1 and \
             model.blocks == (LayerNorm(True),):
         return layer_norm_form(model.loss_name)
-    raise ValueError(f"no general form is derived for {model.title!r} yet: RNNs, 1-D "
-                     "convolutions with one output, attention without projections and a "
-                     "single layer norm have one")
+    if isinstance(model, Network) and model.n_in == 1 and model.blocks == (BatchNorm(True),):
+        return layer_norm_form(model.loss_name, over="batch")
+    raise ValueError(f"no general form is derived for {model.title!r} yet: RNNs, "
+                     "convolutions with one output, attention without projections, a single "
+                     "layer norm and batch norm of one feature have one")
