@@ -45,6 +45,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import sympy as sp  # noqa: E402
+from bench_models import bench_models, model_targets  # noqa: E402
 from handwritten import backprop, forward_loss  # noqa: E402
 
 import symbackprop as sb  # noqa: E402
@@ -421,6 +422,7 @@ SECTIONS = {
     "b": "b) Gradients of a batch, sigmoid MSE nets with biases (ratio: to hand-written numpy)",
     "c": "c) Gradient time over forward-only time (the value is the ratio)",
     "d": "d) Lecture notes",
+    "e": "e) Beyond the MLP: RNN and convolution, derived and evaluated (bench_models.py)",
 }
 
 
@@ -472,6 +474,7 @@ def targets(facts: dict) -> list[str]:
     notes = facts.get("notes")
     check(None if notes is None else notes < 1.0,
           f"seed 000 notes rendered without pdflatex: {human_time(notes)} (target < 1 s)")
+    model_targets(facts, check, human_time)
     return lines
 
 
@@ -512,6 +515,9 @@ def main(argv: list[str] | None = None) -> int:
     rows += r
     facts.update(f)
     r, f = bench_large_notes(args.quick)
+    rows += r
+    facts.update(f)
+    r, f = bench_models(args.quick, Row, REPEATS)
     rows += r
     facts.update(f)
     # The peers side by side, in a fresh process: its thread pinning must precede numpy's import.

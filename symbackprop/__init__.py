@@ -5,11 +5,28 @@ from .derive import Chain, Delta, Derivation, Factor, derive
 from .document import Document, build_document
 from .exercises import exercise_sheets as exercises
 from .functions import identity, leaky_relu, relu, sigmoid, softmax, softplus, tanh
+from .general import GeneralForm
 from .grade import grade
 from .graph import Graph, GraphError, Kind
 from .lint import LintResult, lint
 from .matrix import MatrixCheck, MatrixForm, matrix_form
 from .mlp import MLP, mlp
+from .models import (
+    RNN,
+    Attention,
+    Conv,
+    Network,
+    attention,
+    batch_norm,
+    conv1d,
+    conv2d,
+    dense,
+    general_form,
+    layer_norm,
+    network,
+    residual,
+    rnn,
+)
 from .notation import NOTATIONS, Notation
 from .numeric import Evaluation, GradientCheck, WorkedExample, check_gradients, worked_example
 from .render import RenderError, compile_pdf, render
@@ -25,4 +42,6 @@ __all__ = [
     "build_document", "VerificationError", "matrix_form", "MatrixForm", "BatchEvaluator",
     "load_spec", "parse_spec", "SpecError", "grade", "exercises", "MatrixCheck",
     "lint", "LintResult",
+    "RNN", "rnn", "Conv", "conv1d", "conv2d", "Attention", "attention", "Network", "network",
+    "dense", "layer_norm", "batch_norm", "residual", "general_form", "GeneralForm",
 ]

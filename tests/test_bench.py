@@ -17,11 +17,12 @@ def test_quick_benchmark_prints_every_section_and_the_targets(tmp_path):
     text = out.read_text(encoding="utf-8")
     assert text.strip() == run.stdout.strip()  # the file holds the table it printed
     header = "| case | method | time per call | ratio | peak memory | note |"
-    assert text.count(header) == 4
+    assert text.count(header) == 5
     for needle in ("naive: diff of expanded loss", "engine: derive + all δ forms",
                    "matrix form", "hand-written numpy", "engine: batched evaluator",
                    "engine: scalar lambdified", "torch CPU autograd", "gradient / forward",
-                   "notes, first in a new process", "Machine: ", "**Targets**"):
+                   "notes, first in a new process", "Machine: ", "**Targets**",
+                   "engine: batched evaluator (numpy)", "general form: derive + check"):
         assert needle in text, needle
     targets, side = text.split("**Targets**", 1)[1].split("**Side by side**", 1)
     assert "| net, batch | hand numpy | engine matrix (numpy) |" in side

@@ -255,7 +255,13 @@ _BIAS = {True: True, False: False, "threshold": "threshold", "shared": "shared"}
 
 
 def _network(data: dict, r: _Reader, title: str | None) -> tuple[MLP, str | Notation]:
-    net = r.table(data["network"], "network", _NETWORK_KEYS, required=("sizes",))
+    if isinstance(data["network"], dict) and data["network"].get("kind", "mlp") != "mlp":
+        from ..models.spec import read_network  # rnn, conv1d, conv2d, attention, blocks
+
+        graph = read_network(data["network"], r, title)
+        _respell(graph, data["network"], r)
+        return graph, None
+    net = r.table(data["network"], "network", ("kind", *_NETWORK_KEYS), required=("sizes",))
     sizes = r.array(net["sizes"], "network.sizes", MAX_LAYERS + 1)
     if len(sizes) < 2:
         raise r.error("network.sizes", "expected at least an input and an output layer, e.g. "
@@ -299,13 +305,17 @@ def _network(data: dict, r: _Reader, title: str | None) -> tuple[MLP, str | Nota
     except (GraphError, ValueError) as err:
         where = "notation" if which == "custom" else "network"
         raise r.error(where, str(err)) from None
+    _respell(graph, net, r)
+    return graph, notation_used
+
+
+def _respell(graph: Graph, net: dict, r: _Reader) -> None:
     if "latex" in net:
         for name, spelling in _latex_table(net["latex"], "network.latex", r).items():
             if name not in graph:
                 raise r.error(_key("network.latex", name), f"unknown name {_show(name)}"
                               f"{_suggest(name, [s.name for s in graph.symbols])}")
             graph.set_latex(graph.symbol(name), spelling)
-    return graph, notation_used
 
 
 def _custom_notation(value: Any, r: _Reader) -> Notation:

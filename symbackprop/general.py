@@ -1,0 +1,550 @@
+"""The general form of a model: reverse mode over indexed operations with symbolic sizes.
+
+A model is a list of :class:`Quantity` families, each defined entry by entry, ``h[t, j] =
+tanh(a[t, j])``, with index ranges such as 1 ≤ t ≤ T that stay symbols. Sums appear only at the
+top level of a definition (``a[t, j] = b[j] + Σ_k W[j, k] h[t−1, k] + Σ_i U[j, i] x[t, i]``), so
+each definition is linear in its sums and every occurrence of an input is one term.
+
+Reverse mode is one rule, the chain rule with its index bookkeeping (micrograd's ``_backward``
+written for index families): an occurrence ``Q[f(J, K)]`` in the definition of ``C[J]``, under
+sums over K, sends to ``Q[I]``
+
+    Σ_{J, K : f(J, K) = I} δC[J] · ∂C[J]/∂Q[f(J, K)]
+
+and the constraint f(J, K) = I is solved for as many of J, K as it fixes (it is linear), so
+that h[t−1, k] gives δa[t+1, ·] (BPTT), x[i+k−1] gives Σ_k δz[m−k+1] w[k] (a full convolution
+with the flipped kernel) and w[k] gives Σ_i δz[i] x[i+k−1] (a correlation). Every quantity,
+δs included, is zero outside its index range (δ_{T+1} = 0, zero padding).
+
+Local derivatives are taken by SymPy and written in node names (tanh′(a) = 1 − h², as
+:mod:`symbackprop.derive` does). The δs a builder does not name are substituted away, so the
+printed recursion is the textbook's.
+
+>>> from symbackprop.models.forms import conv1d_form
+>>> form = conv1d_form("tanh")
+>>> print(form.equation("gradient", "x").latex())
+\\frac{\\partial L}{\\partial x_{i}} = \\sum_{k=1}^{K} \\delta_{i - k + 1} w_{k}
+>>> form.check({"n": 5, "K": 3}) < 1e-12
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+
+from .latex import TexPrinter
+
+__all__ = ["Quantity", "GeneralEquation", "GeneralForm", "GeneralLatexPrinter"]
+
+_POOL = "ijklmnpqrsuv"
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """An indexed family: ``name[indices]`` over ``ranges``; a leaf (kind input, target,
+    parameter) or a node with a definition ``expr`` in other quantities' entries."""
+
+    name: str
+    latex: str
+    kind: str
+    indices: tuple[sp.Symbol, ...] = ()
+    ranges: tuple[tuple[sp.Expr, sp.Expr], ...] = ()
+    expr: sp.Expr | None = None
+
+    @property
+    def base(self) -> sp.IndexedBase | sp.Symbol:
+        return sp.IndexedBase(self.name) if self.indices else sp.Symbol(self.name, real=True)
+
+    def at(self, *ix) -> sp.Expr:
+        """The entry at ``ix`` (the quantity itself when it has no indices)."""
+        return self.base[ix] if self.indices else self.base
+
+    @property
+    def entry(self) -> sp.Expr:
+        return self.at(*self.indices)
+
+
+@dataclass(frozen=True)
+class GeneralEquation:
+    """One equation of a general form: ``lhs = rhs``; kind is forward, delta or gradient."""
+
+    kind: str
+    name: str
+    lhs: sp.Expr
+    rhs: sp.Expr
+    printer: GeneralLatexPrinter = field(repr=False, compare=False, default=None)
+
+    def latex(self) -> str:
+        p = self.printer or GeneralLatexPrinter({})
+        return f"{p.doprint(self.lhs)} = {p.doprint(self.rhs)}"
+
+
+class GeneralLatexPrinter(LatexPrinter):
+    """Indexed entries as textbooks write them: h_{t,j}, \\delta_{t+1,i}, ∂L/∂W_{p,q}."""
+
+    def __init__(self, names: Mapping[str, str], **settings) -> None:
+        super().__init__({"mul_symbol": None, **settings})
+        self.names = dict(names)
+
+    def _stem(self, name: str) -> str:
+        return self.names.get(name, name)
+
+    def _print_Indexed(self, expr: sp.Indexed) -> str:
+        ix = ",".join(self._print(i) for i in expr.indices)
+        return f"{self._stem(expr.base.name)}_{{{ix}}}"
+
+    def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
+        if expr.name in self.names:
+            return self.names[expr.name]
+        return super()._print_Symbol(expr)
+
+    _print_Add = TexPrinter._print_Add
+    _print_Heaviside = TexPrinter._print_Heaviside
+
+    def _print_KroneckerDelta(self, expr, exp=None) -> str:
+        i, j = expr.args
+        return rf"\mathbb{{1}}\left[{self._print(i)} = {self._print(j)}\right]"
+
+    def _print_Derivative(self, expr: sp.Derivative) -> str:
+        (var, _count), = expr.variable_count
+        return rf"\frac{{\partial {self._print(expr.expr)}}}{{\partial {self._print(var)}}}"
+
+
+def _basic(x) -> sp.Expr:
+    """An index bound or index as a SymPy object (bounds may be written as plain ints)."""
+    return x if isinstance(x, sp.Basic) else sp.Integer(x)
+
+
+def _occurrences(expr: sp.Expr, q: Quantity) -> list[sp.Expr]:
+    if q.indices:
+        found = {a for a in expr.atoms(sp.Indexed) if a.base.name == q.name}
+    else:
+        found = {q.base} & expr.free_symbols
+    return sorted(found, key=sp.default_sort_key)
+
+
+def _terms(expr: sp.Expr) -> list[tuple[sp.Expr, tuple]]:
+    """expr as (summand, limits) pairs; expr must be linear in its (top-level) sums."""
+    out: list[tuple[sp.Expr, tuple]] = []
+    for term in sp.Add.make_args(sp.expand(expr, deep=False, mul=True, power_base=False,
+                                           power_exp=False, log=False, multinomial=False)):
+        coeff, rest = term.as_independent(sp.Sum, as_Add=False)
+        if isinstance(rest, sp.Sum):
+            for inner, lims in _terms(rest.function):
+                out.append((coeff * inner, tuple(rest.limits) + lims))
+        else:
+            out.append((term, ()))
+    return out
+
+
+def _local(summand: sp.Expr, occ: sp.Expr) -> sp.Expr:
+    u = sp.Dummy("u", real=True)
+    return sp.diff(summand.xreplace({occ: u}), u).xreplace({u: occ})
+
+
+class GeneralForm:
+    """Forward definitions, the derived δ of every quantity, and gradients, with symbolic sizes.
+
+    ``named`` lists the quantities whose δ the textbook names (kept as δ symbols in the
+    printed equations); the others are substituted away. ``instance(sizes)`` returns, for an
+    instantiated scalar model, a function that maps a quantity's name and integer indices to
+    that model's symbol, so that :meth:`check` can compare every entry.
+    """
+
+    def __init__(self, title: str, quantities: Sequence[Quantity], loss: Quantity,
+                 named: Sequence[str], sizes: Mapping[str, sp.Symbol],
+                 build: Callable[[Mapping[str, int]], tuple[object, Callable]],
+                 delta_latex: Mapping[str, str] | None = None,
+                 facts: Callable[[sp.Expr], sp.Expr] | None = None,
+                 input_gradients: Sequence[str] = (),
+                 check_sizes: Sequence[Mapping[str, int]] = ()) -> None:
+        self.title = title
+        self.quantities = {q.name: q for q in (*quantities, loss)}
+        self.loss = loss
+        self.named = tuple(named)
+        self.sizes = dict(sizes)
+        self._build = build
+        self._facts = facts or (lambda e: e)
+        self.input_gradients = tuple(input_gradients)
+        self.check_sizes = [dict(c) for c in check_sizes]
+        self._verified = False
+        self.delta_base = {n: sp.IndexedBase(f"delta_{n}") for n in self.quantities}
+        latex = {q.name: q.latex for q in self.quantities.values()}
+        for n in self.quantities:
+            latex[f"delta_{n}"] = (delta_latex or {}).get(n, rf"\delta^{{{latex[n]}}}")
+        latex.update({str(s): sp.latex(s) for s in self.sizes.values()})
+        self.printer = GeneralLatexPrinter(latex)
+        self._textbook = self._textbook_rules()
+        self.deltas = self._backward()
+
+    # -- reverse mode -----------------------------------------------------------------------------
+    def _delta_at(self, name: str, ix) -> sp.Expr:
+        if name == self.loss.name:
+            return sp.S.One
+        q = self.quantities[name]
+        return self.delta_base[name][tuple(ix)] if q.indices else sp.Symbol(f"delta_{name}")
+
+    def _consumers(self, q: Quantity) -> list[Quantity]:
+        return [c for c in self.quantities.values()
+                if c.expr is not None and _occurrences(c.expr, q)]
+
+    def _backward(self) -> dict[str, sp.Expr]:
+        """δQ[I] = Σ over consumers and occurrences of the chain rule, from the loss back."""
+        deltas: dict[str, sp.Expr] = {}
+        for q in reversed(list(self.quantities.values())):
+            if q is self.loss or q.kind == "target" or (
+                    q.kind == "input" and q.name not in self.input_gradients):
+                continue
+            deltas[q.name] = sp.Add(*[t for c in self._consumers(q)
+                                      for t in self._contributions(c, q)])
+        return deltas
+
+    def _contributions(self, c: Quantity, q: Quantity) -> list[sp.Expr]:
+        out = []
+        for summand, limits in _terms(c.expr):
+            for occ in _occurrences(summand, q):
+                local = self._textbook(_factored(_local(summand, occ)))
+                variables = [(v, _basic(lo), _basic(hi))
+                             for v, (lo, hi) in zip(c.indices, c.ranges, strict=True)]
+                variables += [tuple(lim) for lim in limits]
+                # fresh names, so that the consumer's indices cannot meet q's
+                fresh = {v: sp.Dummy(v.name, integer=True) for v, _, _ in variables}
+                variables = [(fresh[v], lo.xreplace(fresh), hi.xreplace(fresh))
+                             for v, lo, hi in variables]
+                occ_ix = [_basic(i).xreplace(fresh) for i in
+                          (occ.indices if q.indices else ())]
+                body = self._delta_at(c.name, [i.xreplace(fresh) for i in c.indices]) * \
+                    local.xreplace(fresh)
+                solved: dict[sp.Symbol, sp.Expr] = {}
+                for target, expr in zip(q.indices, occ_ix, strict=True):
+                    eq = (expr - target).xreplace(solved)
+                    free = [v for v, _, _ in variables if v not in solved and eq.has(v)]
+                    pick = next((v for v in free if abs(eq.coeff(v)) == 1), None)
+                    if pick is None:
+                        if free:
+                            raise ValueError(f"cannot solve the index of {occ} in {c.name}")
+                        # a fixed index (the loss only at t = T): 1[t = T] · the entry at t
+                        fixed = target + eq
+                        body = body.xreplace({fixed: target}) * sp.KroneckerDelta(target, fixed)
+                        continue
+                    value = sp.solve(eq, pick)[0]
+                    solved = {k: v.xreplace({pick: value}) for k, v in solved.items()}
+                    solved[pick] = value
+                body = body.xreplace(solved)
+                rest = [(v, lo.xreplace(solved), hi.xreplace(solved))
+                        for v, lo, hi in variables if v not in solved]
+                out.append(sp.Sum(body, *rest) if rest else body)
+        return out
+
+    def _textbook_rules(self) -> Callable[[sp.Expr], sp.Expr]:
+        rules = []
+        for q in self.quantities.values():
+            if q.expr is None or q is self.loss or not q.indices and isinstance(q.expr, sp.Add):
+                continue
+            if isinstance(q.expr, sp.Function | sp.Mul | sp.Pow) and not q.expr.has(sp.Sum):
+                wild = {i: sp.Wild(f"w_{i.name}") for i in q.indices}
+                rules.append((q.expr.xreplace(wild), q.at(*wild.values())))
+
+        powers = [(q.expr.base, q.expr.exp, q.entry) for q in self.quantities.values()
+                  if isinstance(q.expr, sp.Pow) and not q.indices]
+
+        def apply(expr: sp.Expr) -> sp.Expr:
+            for pattern, name in rules:
+                expr = expr.replace(pattern, name)
+            for base, exp, name in powers:
+                expr = expr.replace(
+                    lambda e, b=base, x=exp: isinstance(e, sp.Pow) and e.base == b
+                    and (e.exp / x).is_integer,
+                    lambda e, x=exp, n=name: n ** (e.exp / x))
+            return expr
+        return apply
+
+    def _ratios(self, expr: sp.Expr) -> sp.Expr:
+        """Where q = P/B (α_j = e_j/Z, x̂_j = c_j/σ), write P as q·B, so that B cancels."""
+        for q in self.quantities.values():
+            if not isinstance(q.expr, sp.Mul):
+                continue
+            entries = [f for f in q.expr.args if isinstance(f, sp.Indexed | sp.Symbol)
+                       and f.free_symbols >= set(q.indices)]
+            if len(entries) != 1 or not isinstance(entries[0], sp.Indexed):
+                continue
+            top = entries[0]
+            if tuple(top.indices) != tuple(q.indices):
+                continue
+            rest = q.expr / top
+            expr = expr.replace(
+                lambda e, b=top.base: isinstance(e, sp.Indexed) and e.base == b,
+                lambda e, q=q, rest=rest: q.at(*e.indices) / rest.xreplace(
+                    dict(zip(q.indices, e.indices, strict=True))))
+        return expr
+
+    # -- the δs as printed: unnamed δs substituted ------------------------------------------------
+    def _substituted(self, expr: sp.Expr) -> sp.Expr:
+        for _ in range(len(self.quantities) + 1):
+            hit = False
+            for name, base in self.delta_base.items():
+                if name in self.named or name not in self.deltas:
+                    continue
+                q = self.quantities[name]
+                if q.indices:
+                    def repl(e, q=q, name=name):
+                        return self.deltas[name].xreplace(dict(zip(q.indices, e.indices,
+                                                                   strict=True)))
+                    new = expr.replace(lambda e, b=base: isinstance(e, sp.Indexed) and
+                                       e.base == b, repl)
+                else:
+                    new = expr.xreplace({sp.Symbol(f"delta_{name}"): self.deltas[name]})
+                if new != expr:
+                    hit, expr = True, new
+            if not hit:
+                break
+        return self._tidy(expr)
+
+    def _tidy(self, expr: sp.Expr) -> sp.Expr:
+        expr = self._ratios(self._textbook(expr))
+        expr = self._facts(self._textbook(expr))
+        expr = _into_sums(expr)
+        expr = sp.Add(*[_shorter(_merge_sum(t)) for t in sp.Add.make_args(expr)])
+        if not expr.has(sp.Sum):
+            expr = _shorter(expr)
+        return _rename_bound(expr)
+
+    def delta(self, name: str) -> sp.Expr:
+        """∂L/∂name[I] in named δs and forward quantities (a recursion for a named δ)."""
+        return self._substituted(self.deltas[name])
+
+    # -- equations -----------------------------------------------------------------------------------
+    def equations(self) -> list[GeneralEquation]:
+        p = self.printer
+        eqs = [GeneralEquation("forward", q.name, q.entry, q.expr, p)
+               for q in self.quantities.values() if q.expr is not None]
+        for name in self.named:
+            q = self.quantities[name]
+            eqs.append(GeneralEquation("delta", name, self._delta_at(name, q.indices),
+                                       self.delta(name), p))
+        for q in self.quantities.values():
+            if q.kind == "parameter" or q.name in self.input_gradients:
+                lhs = sp.Derivative(self.loss.base, q.entry)
+                eqs.append(GeneralEquation("gradient", q.name, lhs, self.delta(q.name), p))
+        return eqs
+
+    def equation(self, kind: str, name: str) -> GeneralEquation:
+        for eq in self.equations():
+            if eq.kind == kind and eq.name == name:
+                return eq
+        raise KeyError(f"no {kind} equation for {name!r} in {self.title}")
+
+    def verify(self) -> float:
+        """:meth:`check` at each of the form's small check sizes (once); the largest error."""
+        worst = max((self.check(sizes) for sizes in self.check_sizes), default=0.0)
+        self._verified = True
+        return worst
+
+    def latex(self) -> list[str]:
+        """Every equation as a line of LaTeX (forward, named δs, gradients), verified first
+        against the scalar derivation at the form's check sizes."""
+        if not self._verified:
+            self.verify()
+        return [eq.latex() for eq in self.equations()]
+
+    def evaluator(self, sizes: Mapping[str, int], backend: str = "numpy"):
+        """A batched evaluator generated from these equations at ``sizes`` (numpy or torch)."""
+        from .models.batched import BatchedEvaluator
+
+        return BatchedEvaluator(self, sizes, backend)
+
+    def _repr_latex_(self) -> str:
+        return "$\\displaystyle \\begin{aligned}" + r" \\ ".join(
+            line.replace(" = ", " &= ", 1) for line in self.latex()) + r"\end{aligned}$"
+
+    # -- the check against the scalar derivation ---------------------------------------------------
+    def check(self, sizes: Mapping[str, int], seed: int = 0) -> float:
+        """Instantiate ``sizes``, evaluate every δ and gradient equation entry by entry, and
+        compare with the scalar derivation of the same model; return the largest error."""
+        from .derive import derive
+
+        graph, symbol_of = self._build(sizes)
+        rng = np.random.default_rng(seed)
+        values = {s.name: float(rng.uniform(-0.9, 0.9)) for s in graph.leaves}
+        scalar = derive(graph)
+        ev = scalar.evaluate(values)
+
+        def input_delta(s: sp.Symbol) -> float:
+            numbers = {sym: ev.deltas.get(v.name, 0.0) for v, sym in
+                       scalar.delta_symbols.items()}
+            numbers.update({v: known[v.name] for v in graph.symbols if v.name in known})
+            return float(scalar.deltas.get(s, sp.S.Zero).xreplace(numbers))
+        known = {**values, **ev.nodes}
+        size_subs = {self.sizes[k]: v for k, v in sizes.items()}
+        worst = 0.0
+
+        def number(expr) -> float:
+            expr = expr.xreplace(size_subs).doit()
+            subs = {}
+            for atom in expr.atoms(sp.Indexed):
+                base = atom.base.name
+                ix = tuple(int(i) for i in atom.indices)
+                name = base[6:] if base.startswith("delta_") else base
+                s = symbol_of(name, ix)
+                if s is None:
+                    subs[atom] = 0.0 if base.startswith("delta_") else defined(name, ix)
+                else:
+                    table = ev.deltas if base.startswith("delta_") else known
+                    subs[atom] = table.get(s.name, 0.0)
+            labels = {a.base.label for a in expr.atoms(sp.Indexed)}
+            for atom in expr.atoms(sp.Symbol) - labels:
+                name = atom.name[6:] if atom.name.startswith("delta_") else atom.name
+                if atom in size_subs.values() or atom.is_number:
+                    continue
+                s = symbol_of(name, ())
+                table = ev.deltas if atom.name.startswith("delta_") else known
+                if s is not None:
+                    subs[atom] = table.get(s.name, 0.0)
+                else:
+                    subs[atom] = 0.0 if atom.name.startswith("delta_") else defined(name, ())
+            return float(expr.xreplace(subs))
+
+        def defined(name: str, ix: tuple) -> float:
+            """A forward quantity the scalar model does not name: from its definition inside
+            its range, zero outside (h_0 = 0, zero padding)."""
+            q = self.quantities[name]
+            for i, (lo, hi) in zip(ix, q.ranges, strict=True):
+                if not int(_basic(lo).xreplace(size_subs)) <= i <= int(
+                        _basic(hi).xreplace(size_subs)):
+                    return 0.0
+            if q.expr is None:
+                return 0.0
+            return number(q.expr.xreplace(dict(zip(q.indices, ix, strict=True))))
+
+        for eq in self.equations():
+            if eq.kind == "forward":
+                continue
+            q = self.quantities[eq.name]
+            ranges = [(int(_basic(lo).xreplace(size_subs)),
+                       int(_basic(hi).xreplace(size_subs)))
+                      for lo, hi in q.ranges]
+            for ix in np.ndindex(*[hi - lo + 1 for lo, hi in ranges]):
+                point = tuple(lo + k for (lo, _), k in zip(ranges, ix, strict=True))
+                s = symbol_of(q.name, point)
+                if s is None:
+                    continue
+                if q.kind == "input":
+                    expected = input_delta(s)
+                elif eq.kind == "gradient":
+                    expected = ev.gradients[s.name]
+                else:
+                    expected = ev.deltas.get(s.name, 0.0)
+                got = number(eq.rhs.xreplace(dict(zip(q.indices, point, strict=True))))
+                err = abs(got - expected) / max(1.0, abs(expected))
+                if not err < 1e-9:
+                    raise AssertionError(f"{self.title}: {eq.kind} {q.name}{list(point)}: "
+                                         f"general form gives {got}, the scalar derivation "
+                                         f"{expected}")
+                worst = max(worst, err)
+        return worst
+
+
+def _factored(expr: sp.Expr) -> sp.Expr:
+    """A short local derivative factored as lecturers write it: 2(ŷ − y)/n, not −2y/n + 2ŷ/n."""
+    if isinstance(expr, sp.Add) and sp.count_ops(expr) <= 12:
+        factored = sp.factor_terms(expr)
+        if sp.count_ops(factored) <= sp.count_ops(expr):
+            return factored
+    return expr
+
+
+def _into_sums(expr: sp.Expr) -> sp.Expr:
+    """Z · Σ_i (−α_i g_i / Z) → −Σ_i α_i g_i: a factor moves into a sum (or a bracket) only
+    where it cancels there, and a sign moves out of a sum."""
+    if not expr.args or isinstance(expr, sp.Indexed):
+        return expr
+    expr = expr.func(*[_into_sums(a) for a in expr.args])
+    if isinstance(expr, sp.Sum):
+        bound = {v for v, *_ in expr.limits}
+        outside, inside = expr.function.as_independent(*bound, as_Add=False)
+        if outside != 1 and inside != 1:
+            return outside * sp.Sum(inside, *expr.limits)
+        if expr.function.could_extract_minus_sign():
+            return -sp.Sum(-expr.function, *expr.limits)
+    if not isinstance(expr, sp.Mul):
+        return expr
+    factors = list(expr.args)
+    changed = True
+    while changed:
+        changed = False
+        for a in [f for f in factors if isinstance(f, sp.Add | sp.Sum)]:
+            for f in [f for f in factors if f is not a and not isinstance(f, sp.Add | sp.Sum)]:
+                moved = _move_in(f, a)
+                if sp.count_ops(moved) < sp.count_ops(a) + sp.count_ops(f):
+                    factors.remove(a)
+                    factors.remove(f)
+                    factors.append(moved)
+                    changed = True
+                    break
+            if changed:
+                break
+    return sp.Mul(*factors)
+
+
+def _move_in(factor: sp.Expr, into: sp.Expr) -> sp.Expr:
+    if isinstance(into, sp.Sum):
+        return _into_sums(sp.Sum(factor * into.function, *into.limits))
+    return sp.Add(*[_into_sums(factor * t) for t in into.args])
+
+
+def _shorter(term: sp.Expr) -> sp.Expr:
+    """A term (or the body of a sum) factored when that is shorter: ŷ(1 − ŷ)(−y/ŷ + …) → ŷ − y."""
+    coeff, rest = term.as_independent(sp.Sum, as_Add=False)
+    if isinstance(rest, sp.Sum):
+        return coeff * sp.Sum(_shorter(rest.function), *rest.limits)
+    if sp.count_ops(term) > 60:
+        return term
+    factored = sp.factor(term)
+    if sp.count_ops(factored) < sp.count_ops(term):
+        return factored
+    common = sp.factor_terms(term)  # 2(ŷ − y) rather than 2ŷ − 2y
+    return common if sp.count_ops(common) <= sp.count_ops(term) else term
+
+
+def _expand(expr: sp.Expr) -> sp.Expr:
+    return sp.expand(expr, power_base=False, power_exp=False, log=False, multinomial=False)
+
+
+def _merge_sum(term: sp.Expr) -> sp.Expr:
+    """c · Σ_k f as Σ_k c f is left alone; nested sums become one Sum with several limits."""
+    coeff, rest = term.as_independent(sp.Sum, as_Add=False)
+    if isinstance(rest, sp.Sum) and isinstance(rest.function, sp.Sum):
+        inner = _merge_sum(rest.function)
+        if isinstance(inner, sp.Sum):
+            return coeff * sp.Sum(inner.function, *inner.limits, *rest.limits)
+    return term
+
+
+def _rename_bound(expr: sp.Expr) -> sp.Expr:
+    """Give summation variables short letters that the free indices and outer sums do not use."""
+    taken = frozenset(s.name for s in expr.free_symbols)
+
+    def visit(e, used):
+        if isinstance(e, sp.Sum):
+            mapping, used = {}, set(used)
+            for v, *_ in e.limits:
+                if isinstance(v, sp.Dummy) and v.name not in used:
+                    mapping[v] = sp.Symbol(v.name, integer=True)
+                    used.add(v.name)
+                elif isinstance(v, sp.Dummy) or v.name in used:
+                    letter = next(c for c in _POOL if c not in used)
+                    mapping[v] = sp.Symbol(letter, integer=True)
+                    used.add(letter)
+                else:
+                    used.add(v.name)
+            limits = [(mapping.get(v, v), lo, hi) for v, lo, hi in e.limits]
+            return sp.Sum(visit(e.function.xreplace(mapping), used), *limits)
+        if e.args and not isinstance(e, sp.Indexed):
+            return e.func(*[visit(a, used) for a in e.args])
+        return e
+    return visit(expr, taken)

@@ -1,0 +1,310 @@
+"""Batched evaluators generated from a general form's own (verified) equations.
+
+At given sizes, every forward definition and every printed δ and gradient equation becomes
+one line of array code: each index (free or summed) owns an axis, an entry such as
+x[t, i+k−1] is a gather with constant index arrays (zero outside its range, as the general
+form assumes), and Σ_k is a sum over k's axis. A definition or δ that refers to itself at a
+shifted index (h[t−1] in the forward pass, δ[t+1] in BPTT) is evaluated step by step along
+that index, in the direction the shift demands; everything else is one vectorised line.
+Samples run along a leading batch axis; parameter gradients are averaged over the batch.
+
+>>> import numpy as np
+>>> from symbackprop.models.forms import conv1d_form
+>>> ev = BatchedEvaluator(conv1d_form("tanh"), {"n": 5, "K": 3})
+>>> rng = np.random.default_rng(0)
+>>> out = ev({"x": rng.normal(size=(4, 5)), "y": rng.normal(size=4)},
+...          {"w": rng.normal(size=3), "b": 0.1, "v": rng.normal(size=3), "c": 0.0})
+>>> out.gradients["w"].shape, out.loss.shape
+((3,), (4,))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from .. import functions
+from ..general import GeneralForm, Quantity, _basic
+
+__all__ = ["BatchedEvaluator", "BatchedResult"]
+
+
+@dataclass
+class BatchedResult:
+    """Per-sample losses, batch-mean parameter gradients, and every array computed."""
+
+    loss: object
+    gradients: dict[str, object]
+    arrays: dict[str, object]
+
+
+def _backend(name: str) -> dict[str, object]:
+    if name == "numpy":
+        return {
+            "xp": np, "tensor": np.asarray,
+            "ksum": lambda a, axis: np.sum(a, axis=axis, keepdims=True),
+            "bcast": lambda x, s: np.broadcast_to(np.asarray(x, dtype=float), s),
+            "perm": np.transpose, "bmean": lambda x: x.mean(axis=0),
+            "heaviside": lambda z: (z > 0).astype(float),
+            "sigmoid": lambda z: 0.5 * (1 + np.tanh(0.5 * z)),
+            "relu": lambda z: np.maximum(z, 0.0),
+            "zeros": lambda shape: np.zeros(shape),
+        }
+    if name == "torch":
+        import torch
+
+        def tensor(a):
+            a = np.asarray(a)
+            return torch.as_tensor(a, dtype=torch.int64 if a.dtype.kind == "i" else torch.float64)
+        return {
+            "xp": torch, "tensor": tensor,
+            "ksum": lambda a, axis: a.sum(dim=axis, keepdim=True),
+            "bcast": lambda x, s: torch.broadcast_to(torch.as_tensor(x, dtype=torch.float64), s),
+            "perm": lambda x, p: x.permute(p), "bmean": lambda x: x.mean(dim=0),
+            "heaviside": lambda z: (z > 0).to(torch.float64),
+            "sigmoid": torch.sigmoid, "relu": torch.relu,
+            "zeros": lambda shape: torch.zeros(shape, dtype=torch.float64),
+        }
+    raise ValueError(f"unknown backend {name!r}; expected numpy or torch")
+
+
+_CALLS = {sp.tanh: "xp.tanh", sp.exp: "xp.exp", functions.sigmoid: "sigmoid",
+          sp.Heaviside: "heaviside", functions.relu: "relu", sp.log: "xp.log"}
+
+
+class BatchedEvaluator:
+    """Forward pass, named δs and gradients of ``form`` at ``sizes``, for a batch at once.
+
+    Call it with ``inputs`` (inputs and targets: arrays with a leading batch axis, then the
+    quantity's own index ranges) and ``parameters`` (arrays of their index ranges).
+    """
+
+    def __init__(self, form: GeneralForm, sizes: Mapping[str, int], backend: str = "numpy"):
+        self.form, self.backend = form, backend
+        self.subs = {form.sizes[k]: int(v) for k, v in sizes.items()}
+        self.qs = form.quantities
+        self.ranges = {n: [(int(_basic(lo).xreplace(self.subs)),
+                            int(_basic(hi).xreplace(self.subs))) for lo, hi in q.ranges]
+                       for n, q in self.qs.items()}
+        self.equations = [eq for eq in form.equations() if eq.kind != "forward"]
+        symbols: list[sp.Symbol] = []
+        for expr in [*(q.expr for q in self.qs.values() if q.expr is not None),
+                     *(eq.rhs for eq in self.equations)]:
+            for sm in expr.atoms(sp.Sum):
+                symbols += [v for v, *_ in sm.limits]
+        for q in self.qs.values():
+            symbols += list(q.indices)
+        self.axes = {v: k + 1 for k, v in enumerate(dict.fromkeys(symbols))}
+        self.n = len(self.axes)
+        self.consts: dict[str, object] = {}
+        self.lines: list[str] = []
+        self._generate()
+        self.namespace = dict(_backend(backend))
+        tensor = self.namespace["tensor"]
+        self.namespace.update({k: tensor(v) for k, v in self.consts.items()})
+        self.source = "def evaluate(A):\n" + "".join(f"    {ln}\n" for ln in self.lines) + \
+            "    return A\n"
+        code = compile(self.source, f"<batched {form.title}>", "exec")
+        exec(code, self.namespace)  # noqa: S102 - code the engine wrote from its own equations
+        self._run = self.namespace["evaluate"]
+
+    def __call__(self, inputs: Mapping[str, object], parameters: Mapping[str, object]
+                 ) -> BatchedResult:
+        tensor = self.namespace["tensor"]
+        A: dict[str, object] = {}
+        for name, q in self.qs.items():
+            if q.kind in ("input", "target"):
+                A[name] = tensor(np.asarray(inputs[name], dtype=float)) if not hasattr(
+                    inputs[name], "dtype") or isinstance(inputs[name], np.ndarray) else inputs[name]
+            elif q.kind == "parameter":
+                A[name] = tensor(np.asarray(parameters[name], dtype=float)) if not hasattr(
+                    parameters[name], "dtype") or isinstance(parameters[name], np.ndarray) \
+                    else parameters[name]
+        batch = next(int(A[q.name].shape[0]) for q in self.qs.values()
+                     if q.kind in ("input", "target"))
+        A["_batch"] = batch
+        A = self._run(A)
+        grads = {eq.name: A[f"grad_{eq.name}"] for eq in self.equations
+                 if eq.kind == "gradient"}
+        return BatchedResult(A[self.form.loss.name], grads, A)
+
+    # -- expressions to code -------------------------------------------------------------------
+    def _const(self, value) -> str:
+        name = f"_c{len(self.consts)}"
+        self.consts[name] = value
+        return name
+
+    def _values(self, e: sp.Expr, grid) -> np.ndarray:
+        e = _basic(e).xreplace(self.subs)
+        f = sp.lambdify(list(grid), e, "numpy")
+        out = np.asarray(f(*grid.values())) * np.ones((), dtype=np.int64)
+        return out.reshape((1,) * (self.n - out.ndim) + out.shape) if out.ndim < self.n else out
+
+    def _code(self, expr: sp.Expr, grid: dict[sp.Symbol, object]) -> str:
+        """Code for ``expr`` over the index grid (index symbol -> int array or int)."""
+        if expr.free_symbols & set(self.subs):
+            expr = expr.xreplace(self.subs)
+        if isinstance(expr, sp.Indexed):
+            return self._gather(expr.base.name, expr.indices, grid)
+        if isinstance(expr, sp.Symbol):
+            return self._gather(expr.name, (), grid)
+        if expr.is_number:
+            return repr(float(expr))
+        if isinstance(expr, sp.Sum):
+            inner, axes = dict(grid), []
+            for v, lo, hi in expr.limits:
+                lo, hi = (int(_basic(b).xreplace(self.subs)) for b in (lo, hi))
+                shape = [1] * self.n
+                shape[self.axes[v] - 1] = hi - lo + 1
+                inner[v] = np.arange(lo, hi + 1).reshape(shape)
+                axes.append(self.axes[v])
+            return f"ksum({self._code(expr.function, inner)}, {tuple(axes)})"
+        if isinstance(expr, sp.Add):
+            return "(" + " + ".join(self._code(a, grid) for a in expr.args) + ")"
+        if isinstance(expr, sp.Mul):
+            return "(" + " * ".join(self._code(a, grid) for a in expr.args) + ")"
+        if isinstance(expr, sp.Pow):
+            return f"({self._code(expr.base, grid)} ** {float(expr.exp)!r})"
+        if isinstance(expr, sp.KroneckerDelta):
+            a, b = (self._values(e, grid) for e in expr.args)
+            return self._const((a == b).astype(float)[None])
+        if expr.func in _CALLS:
+            return f"{_CALLS[expr.func]}({self._code(expr.args[0], grid)})"
+        raise NotImplementedError(f"no batched code for {type(expr).__name__}: {expr}")
+
+    def _is_batched(self, name: str) -> bool:
+        base = name[6:] if name.startswith("delta_") else name
+        return self.qs[base].kind != "parameter"
+
+    def _gather(self, name: str, indices, grid) -> str:
+        """name[indices] over the grid as a (batch, axis…) array, zero outside its range."""
+        base = name[6:] if name.startswith("delta_") else name
+        batched = self._is_batched(name)
+        if not indices:
+            return f"A[{name!r}].reshape((-1,) + (1,) * {self.n})" if batched else \
+                f"A[{name!r}]"
+        values = np.broadcast_arrays(*[self._values(e, grid) for e in indices])
+        ok = np.ones(values[0].shape, dtype=bool)
+        pos = []
+        for v, (lo, hi) in zip(values, self.ranges[base], strict=True):
+            ok &= (v >= lo) & (v <= hi)
+            pos.append(self._const(np.clip(v - lo, 0, hi - lo).astype(np.int64)))
+        view = _as_view([self.consts[p] for p in pos], self.n)
+        if view is not None and ok.all():  # the whole array in axis order: a reshape, no gather
+            return f"A[{name!r}].reshape({'(-1, ' if batched else '(1, '}{view})"
+        got = f"A[{name!r}][:, {', '.join(pos)}]" if batched else \
+            f"A[{name!r}][{', '.join(pos)}][None]"
+        return got if ok.all() else f"({got} * {self._const(ok.astype(float)[None])})"
+
+    # -- the program ---------------------------------------------------------------------------------
+    def _grid(self, q: Quantity, fixed: Mapping[sp.Symbol, int]):
+        grid: dict[sp.Symbol, object] = {}
+        for v, (lo, hi) in zip(q.indices, self.ranges[q.name], strict=True):
+            if v in fixed:
+                grid[v] = fixed[v]
+                continue
+            shape = [1] * self.n
+            shape[self.axes[v] - 1] = hi - lo + 1
+            grid[v] = np.arange(lo, hi + 1).reshape(shape)
+        return grid
+
+    def _fit(self, code: str, q: Quantity, fixed: Mapping[sp.Symbol, int],
+             batched: bool) -> str:
+        """The (batch, axis…) result as an array of q's own shape (batch first if batched)."""
+        own = [self.axes[v] for v in q.indices]
+        perm = [0, *own, *(a for a in range(1, self.n + 1) if a not in own)]
+        dims = [1 if v in fixed else hi - lo + 1
+                for v, (lo, hi) in zip(q.indices, self.ranges[q.name], strict=True)]
+        full = [1] * (self.n + 1)
+        for a, d in zip(own, dims, strict=True):
+            full[a] = d
+        shape = "(A['_batch'], " + "".join(f"{d}, " for d in full[1:]) + ")"
+        moved = f"bcast({code}, {shape})"
+        moving = [a for a, d in zip(own, dims, strict=True) if d > 1]
+        if moving != sorted(moving):  # only the order of axes longer than 1 matters
+            moved = f"perm({moved}, {tuple(perm)})"
+        out = f"{moved}.reshape((A['_batch'], " + "".join(f"{d}, " for d in dims) + "))"
+        return out if batched else f"bmean({out})"
+
+    def _store(self, members: list[tuple[str, Quantity, sp.Expr, bool]]) -> None:
+        """Compute target = rhs for each member; a group that refers to itself at a shifted
+        index runs step by step along it."""
+        names = {m[0] for m in members}
+        step = None
+        for _target, q, rhs, _b in members:
+            step = step or _recursion(rhs, names, q)
+        if step is None:
+            for target, q, rhs, batched in members:
+                self.lines.append(f"A[{target!r}] = " +
+                                  self._fit(self._code(rhs, self._grid(q, {})), q, {}, batched))
+            return
+        for target, q, _rhs, batched in members:
+            dims = [hi - lo + 1 for lo, hi in self.ranges[q.name]]
+            lead = "A['_batch'], " if batched else ""
+            self.lines.append(f"A[{target!r}] = zeros(({lead}" +
+                              "".join(f"{d}, " for d in dims) + "))")
+        var, direction = step
+        q0 = members[0][1]
+        lo, hi = self.ranges[q0.name][q0.indices.index(var)]
+        for value in (range(lo, hi + 1) if direction > 0 else range(hi, lo - 1, -1)):
+            for target, q, rhs, batched in members:
+                fixed = {var: value}
+                where = ", ".join([":"] * batched + [f"{value - lo}:{value - lo + 1}"
+                                                     if v == var else ":" for v in q.indices])
+                self.lines.append(f"A[{target!r}][{where}] = " + self._fit(
+                    self._code(rhs, self._grid(q, fixed)), q, fixed, batched))
+
+    def _generate(self) -> None:
+        nodes = [q for q in self.qs.values() if q.expr is not None]
+        k = 0
+        while k < len(nodes):  # a group runs to the last quantity it uses before definition
+            end = k
+            for j in range(k, len(nodes)):
+                used = {a.base.name for a in nodes[j].expr.atoms(sp.Indexed)}
+                later = [m for m in range(j, len(nodes)) if nodes[m].name in used]
+                if j <= end and later:
+                    end = max(end, *later)
+            group = nodes[k:end + 1]
+            self._store([(q.name, q, q.expr, q.kind != "parameter") for q in group])
+            k = end + 1
+        for eq in self.equations:
+            q = self.qs[eq.name]
+            target = f"delta_{eq.name}" if eq.kind == "delta" else f"grad_{eq.name}"
+            batched = q.kind != "parameter"
+            rhs = eq.rhs
+            if eq.kind == "delta":
+                own = f"delta_{eq.name}"
+                rhs = rhs.replace(lambda e, own=own: isinstance(e, sp.Indexed) and
+                                  e.base.name == own,
+                                  lambda e, t=target: sp.IndexedBase(t)[e.indices])
+            self._store([(target, q, rhs, batched)])
+
+
+def _as_view(pos: list[np.ndarray], n: int) -> str | None:
+    """The target shape if gathering at ``pos`` reads the whole array in axis order, else None."""
+    shape = [1] * n
+    last = -1
+    for p in pos:
+        varying = [a for a in range(n) if p.shape[a] > 1]
+        if len(varying) != 1 or varying[0] <= last:
+            return None
+        axis = varying[0]
+        if not np.array_equal(p.reshape(-1), np.arange(p.shape[axis])):
+            return None
+        shape[axis], last = p.shape[axis], axis
+    return "".join(f"{d}, " for d in shape) + ")"
+
+
+def _recursion(rhs: sp.Expr, names: set[str], q: Quantity):
+    """(index, +1 or −1) if rhs uses the group's entries at a shifted index, else None."""
+    for atom in rhs.atoms(sp.Indexed):
+        if atom.base.name not in names:
+            continue
+        for v, e in zip(q.indices, atom.indices, strict=True):
+            shift = _basic(e - v)
+            if shift.is_number and shift != 0:
+                return v, (1 if shift < 0 else -1)
+    return None

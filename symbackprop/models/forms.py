@@ -1,0 +1,320 @@
+"""The general forms of the models, with symbolic sizes, each tied to its scalar builder.
+
+Each function describes the model's forward pass once, as index families over symbolic ranges
+(:class:`symbackprop.general.Quantity`); :class:`~symbackprop.general.GeneralForm` derives the
+δs and gradients, and ``form.check(sizes)`` compares every entry with the scalar derivation of
+the builder's graph at those sizes.
+
+>>> form = rnn_form()
+>>> print(form.equation("gradient", "W").latex().split(" = ")[1])
+\\sum_{t=1}^{T} \\left(1 - h_{t,j}^{2}\\right) \\delta_{t,j} h_{t - 1,k}
+>>> form.check({"T": 3, "n_x": 1, "n_h": 2, "n_y": 1}) < 1e-9
+True
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from .. import functions
+from ..general import GeneralForm, Quantity
+from ..matrix import _entry_loss
+
+__all__ = ["rnn_form", "conv1d_form", "conv2d_form", "attention_form", "layer_norm_form",
+           "general_form"]
+
+_ix = sp.symbols("t i j k m p q", integer=True)
+t, i, j, k, m, p, q = _ix
+
+
+def _size(name: str) -> sp.Symbol:
+    return sp.Symbol(name, integer=True, positive=True)
+
+
+def _entry_loss_of(loss: str, y: sp.Expr, yhat: sp.Expr, count: sp.Expr) -> sp.Expr:
+    one, mean = _entry_loss(loss)
+    e = one.xreplace({sp.Symbol("y", real=True): y, sp.Symbol("a", real=True): yhat})
+    return e / count if mean else e
+
+
+def _elementwise(name: str):
+    if name not in functions.ACTIVATIONS:
+        raise ValueError(f"the general form takes an elementwise activation, not {name!r}")
+    return functions.ACTIVATIONS[name]
+
+
+def _lookup(net):
+    return lambda name, ix: net._sym.get((name, *ix))
+
+
+def rnn_form(output_activation: str = "identity", loss: str = "mse", every_step: bool = True,
+             bias: bool = True) -> GeneralForm:
+    """BPTT for the Elman RNN of :func:`symbackprop.rnn`, for any T and sizes (h_0 = 0)."""
+    from .rnn import rnn
+
+    T, n_x, n_h, n_y = (_size(s) for s in ("T", "n_x", "n_h", "n_y"))
+    f = _elementwise(output_activation)
+    x = Quantity("x", "x", "input", (t, i), ((1, T), (1, n_x)))
+    y = Quantity("y", "y", "target", (t, k), ((1, T), (1, n_y)))
+    U = Quantity("U", "U", "parameter", (j, i), ((1, n_h), (1, n_x)))
+    W = Quantity("W", "W", "parameter", (j, k), ((1, n_h), (1, n_h)))
+    V = Quantity("V", "V", "parameter", (k, j), ((1, n_y), (1, n_h)))
+    params = [U, W, V]
+    pre = (sp.Sum(W.at(j, k) * sp.IndexedBase("h")[t - 1, k], (k, 1, n_h))
+           + sp.Sum(U.at(j, i) * x.at(t, i), (i, 1, n_x)))
+    out = sp.Sum(V.at(k, j) * sp.IndexedBase("h")[t, j], (j, 1, n_h))
+    if bias:
+        b = Quantity("b", "b", "parameter", (j,), ((1, n_h),))
+        c = Quantity("c", "c", "parameter", (k,), ((1, n_y),))
+        params += [b, c]
+        pre, out = b.at(j) + pre, c.at(k) + out
+    a = Quantity("a", "a", "node", (t, j), ((1, T), (1, n_h)), pre)
+    h = Quantity("h", "h", "node", (t, j), ((1, T), (1, n_h)), sp.tanh(a.at(t, j)))
+    o = Quantity("o", "o", "node", (t, k), ((1, T), (1, n_y)), out)
+    yhat = Quantity("yhat", r"\hat{y}", "node", (t, k), ((1, T), (1, n_y)), f(o.at(t, k)))
+    per_step = _entry_loss_of(loss, y.at(t, k), yhat.at(t, k), n_y)
+    L = Quantity("L", "L", "loss", (), (), sp.Sum(per_step, (k, 1, n_y), (t, 1, T))
+                 if every_step else sp.Sum(per_step.xreplace({t: T}), (k, 1, n_y)))
+
+    def build(sizes):
+        net = rnn(sizes["n_x"], sizes["n_h"], sizes["n_y"], sizes["T"], output_activation,
+                  loss, every_step, bias)
+        return net, _lookup(net)
+
+    return GeneralForm("Elman RNN (BPTT)", [x, y, *params, a, h, o, yhat], L, ["h"],
+                       {"T": T, "n_x": n_x, "n_h": n_h, "n_y": n_y}, build,
+                       {"h": r"\delta"}, check_sizes=[
+                           {"T": 3, "n_x": 2, "n_h": 2, "n_y": 1},
+                           {"T": 2, "n_x": 1, "n_h": 3, "n_y": 2}])
+
+
+def conv1d_form(activation: str = "relu", output_activation: str = "identity",
+                loss: str = "mse", bias: bool = True) -> GeneralForm:
+    """The 1-D convolution of :func:`symbackprop.conv1d` with one output, for any n and K."""
+    from .conv import conv1d
+
+    n, K = _size("n"), _size("K")
+    f, g = _elementwise(activation), _elementwise(output_activation)
+    x = Quantity("x", "x", "input", (i,), ((1, n),))
+    y = Quantity("y", "y", "target")
+    w = Quantity("w", "w", "parameter", (k,), ((1, K),))
+    v = Quantity("v", "v", "parameter", (i,), ((1, n - K + 1),))
+    params = [w, v]
+    pre = sp.Sum(w.at(k) * x.at(i + k - 1), (k, 1, K))
+    head = sp.Sum(v.at(i) * sp.IndexedBase("a")[i], (i, 1, n - K + 1))
+    if bias:
+        b, c = Quantity("b", "b", "parameter"), Quantity("c", "c", "parameter")
+        params = [w, b, v, c]
+        pre, head = pre + b.at(), head + c.at()
+    z = Quantity("z", "z", "node", (i,), ((1, n - K + 1),), pre)
+    act = Quantity("a", "a", "node", (i,), ((1, n - K + 1),), f(z.at(i)))
+    o = Quantity("o", "o", "node", (), (), head)
+    yhat = Quantity("yhat", r"\hat{y}", "node", (), (), g(o.at()))
+    L = Quantity("L", "L", "loss", (), (), _entry_loss_of(loss, y.at(), yhat.at(), 1))
+
+    def build(sizes):
+        net = conv1d(sizes["n"], sizes["K"], activation, 1, output_activation, loss, bias)
+        return net, _lookup(net)
+
+    return GeneralForm("1-D convolution", [x, y, *params, z, act, o, yhat], L, ["z"],
+                       {"n": n, "K": K}, build, {"z": r"\delta"}, input_gradients=["x"],
+                       check_sizes=[{"n": 5, "K": 3}, {"n": 4, "K": 1}])
+
+
+def conv2d_form(activation: str = "relu", output_activation: str = "identity",
+                loss: str = "mse", bias: bool = True) -> GeneralForm:
+    """The small 2-D convolution of :func:`symbackprop.conv2d` with one output, for any
+    input H×W and kernel P×Q: z_{ij} = Σ_{p,q} w_{pq} x_{i+p−1, j+q−1} + b."""
+    from .conv import conv2d
+
+    H, Wd, P, Q = (_size(s) for s in ("H", "W", "P", "Q"))
+    f, g = _elementwise(activation), _elementwise(output_activation)
+    out = ((1, H - P + 1), (1, Wd - Q + 1))
+    x = Quantity("x", "x", "input", (i, j), ((1, H), (1, Wd)))
+    y = Quantity("y", "y", "target")
+    w = Quantity("w", "w", "parameter", (p, q), ((1, P), (1, Q)))
+    v = Quantity("v", "v", "parameter", (i, j), out)
+    params = [w, v]
+    pre = sp.Sum(w.at(p, q) * x.at(i + p - 1, j + q - 1), (p, 1, P), (q, 1, Q))
+    head = sp.Sum(v.at(i, j) * sp.IndexedBase("a")[i, j], (i, 1, H - P + 1), (j, 1, Wd - Q + 1))
+    if bias:
+        b, c = Quantity("b", "b", "parameter"), Quantity("c", "c", "parameter")
+        params = [w, b, v, c]
+        pre, head = pre + b.at(), head + c.at()
+    z = Quantity("z", "z", "node", (i, j), out, pre)
+    act = Quantity("a", "a", "node", (i, j), out, f(z.at(i, j)))
+    o = Quantity("o", "o", "node", (), (), head)
+    yhat = Quantity("yhat", r"\hat{y}", "node", (), (), g(o.at()))
+    L = Quantity("L", "L", "loss", (), (), _entry_loss_of(loss, y.at(), yhat.at(), 1))
+
+    def build(sizes):
+        net = conv2d((sizes["H"], sizes["W"]), (sizes["P"], sizes["Q"]), activation, 1,
+                     output_activation, loss, bias)
+        return net, _lookup(net)
+
+    return GeneralForm("2-D convolution", [x, y, *params, z, act, o, yhat], L, ["z"],
+                       {"H": H, "W": Wd, "P": P, "Q": Q}, build, {"z": r"\delta"},
+                       input_gradients=["x"],
+                       check_sizes=[{"H": 3, "W": 4, "P": 2, "Q": 2},
+                                    {"H": 2, "W": 3, "P": 1, "Q": 2}])
+
+
+def attention_form(loss: str = "mse") -> GeneralForm:
+    """One scaled dot-product head of :func:`symbackprop.attention`, for any n keys and d.
+
+    The softmax is written as its two steps, e_j = exp(s_j), Z = Σ_j e_j, α_j = e_j/Z, so that
+    reverse mode derives its Jacobian form ∂L/∂s_j = α_j (g_j − Σ_i α_i g_i) itself.
+    """
+    from .attention import attention
+
+    n, d, d_v = _size("n"), _size("d"), _size("d_v")
+    qv = Quantity("q", "q", "parameter", (i,), ((1, d),))
+    kv = Quantity("k", "k", "parameter", (j, i), ((1, n), (1, d)))
+    vv = Quantity("v", "v", "parameter", (j, i), ((1, n), (1, d_v)))
+    y = Quantity("y", "y", "target", (i,), ((1, d_v),))
+    s = Quantity("s", "s", "node", (j,), ((1, n),),
+                 sp.Sum(qv.at(i) * kv.at(j, i), (i, 1, d)) / sp.sqrt(d))
+    e = Quantity("e", "e", "node", (j,), ((1, n),), sp.exp(s.at(j)))
+    Z = Quantity("Z", "Z", "node", (), (), sp.Sum(e.at(j), (j, 1, n)))
+    alpha = Quantity("alpha", r"\alpha", "node", (j,), ((1, n),), e.at(j) / Z.at())
+    o = Quantity("o", "o", "node", (i,), ((1, d_v),), sp.Sum(alpha.at(j) * vv.at(j, i),
+                                                              (j, 1, n)))
+    L = Quantity("L", "L", "loss", (), (),
+                 sp.Sum(_entry_loss_of(loss, y.at(i), o.at(i), d_v), (i, 1, d_v)))
+
+    def build(sizes):
+        net = attention(sizes["n"], sizes["d"], sizes["d_v"], loss)
+        return net, _lookup(net)
+
+    return GeneralForm("scaled dot-product attention", [qv, kv, vv, y, s, e, Z, alpha, o], L,
+                       ["alpha", "s"], {"n": n, "d": d, "d_v": d_v}, build,
+                       {"alpha": "g", "s": r"\delta"},
+                       check_sizes=[{"n": 3, "d": 2, "d_v": 2}, {"n": 2, "d": 1, "d_v": 3}])
+
+
+def _sums_to_zero(*bases: str):
+    """Facts: Σ_j x̂_j = 0 and Σ_j (x_j − μ) = 0 once the mean is subtracted."""
+    def is_zero(summand: sp.Expr, v: sp.Symbol) -> bool:
+        hits = [f for f in sp.Mul.make_args(summand) if f.has(v)]
+        return (len(hits) == 1 and isinstance(hits[0], sp.Indexed)
+                and hits[0].base.name in bases and tuple(hits[0].indices) == (v,))
+
+    def visit(expr: sp.Expr) -> sp.Expr:
+        if isinstance(expr, sp.Sum):
+            body = visit(expr.function)
+            if any(is_zero(body, v) for v, *_ in expr.limits):
+                return sp.S.Zero
+            return sp.Sum(body, *expr.limits)
+        if expr.args and not isinstance(expr, sp.Indexed):
+            return expr.func(*[visit(a) for a in expr.args])
+        return expr
+
+    def apply(expr: sp.Expr) -> sp.Expr:
+        expr = sp.expand(expr, power_base=False, power_exp=False, log=False)
+        return visit(sp.Add(*[_pull_in(t) for t in sp.Add.make_args(expr)]))
+    return apply
+
+
+def _pull_in(term: sp.Expr) -> sp.Expr:
+    """c · Σ_j f(j) as Σ_j c f(j) when c holds another sum (so each sum sees its own body)."""
+    sums = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.Sum)]
+    if len(sums) < 2:
+        return term
+    first, rest = sums[0], term / sums[0]
+    return sp.Sum(first.function * rest, *first.limits)
+
+
+def layer_norm_form(loss: str = "mse", over: str = "features") -> GeneralForm:
+    """Layer norm over n features, with γ, β and a loss on its output, for any n::
+
+        μ = (1/n) Σ_j x_j   c_j = x_j − μ   σ² = (1/n) Σ_j c_j²   σ = √(σ² + ε)
+        x̂_j = c_j/σ         x̃_j = γ_j x̂_j + β_j
+
+    ∂L/∂x_m comes out as the three-term δ, (1/σ)(g_m − (1/n) Σ_j g_j − x̂_m (1/n) Σ_j g_j x̂_j),
+    with g_j = ∂L/∂x̂_j, once Σ_j x̂_j = 0 is used.
+
+    ``over="batch"`` is batch norm of one feature over a batch of m samples (x_j is sample j,
+    as Ioffe and Szegedy write x_i over the mini-batch; one γ and one β): the same derivation
+    with n → m.
+    """
+    from .norm import EPSILON, batch_norm, layer_norm, network
+
+    batch = over == "batch"
+    if over not in ("features", "batch"):
+        raise ValueError(f"over must be 'features' or 'batch', got {over!r}")
+    n = _size("m" if batch else "n")
+    x = Quantity("x", "x", "input", (j,), ((1, n),))
+    y = Quantity("y", "y", "target", (j,), ((1, n),))
+    if batch:
+        gamma = Quantity("gamma", r"\gamma", "parameter")
+        beta = Quantity("beta", r"\beta", "parameter")
+    else:
+        gamma = Quantity("gamma", r"\gamma", "parameter", (j,), ((1, n),))
+        beta = Quantity("beta", r"\beta", "parameter", (j,), ((1, n),))
+    mu = Quantity("mu", r"\mu", "node", (), (), sp.Sum(x.at(j), (j, 1, n)) / n)
+    c = Quantity("c", "c", "node", (j,), ((1, n),), x.at(j) - mu.at())
+    var = Quantity("var", r"\sigma^{2}", "node", (), (), sp.Sum(c.at(j) ** 2, (j, 1, n)) / n)
+    sigma = Quantity("sigma", r"\sigma", "node", (), (), sp.sqrt(var.at() + EPSILON))
+    xhat = Quantity("xhat", r"\hat{x}", "node", (j,), ((1, n),), c.at(j) / sigma.at())
+    xt = Quantity("xt", r"\tilde{x}", "node", (j,), ((1, n),),
+                  gamma.at(*gamma.indices) * xhat.at(j) + beta.at(*beta.indices))
+    L = Quantity("L", "L", "loss", (), (),
+                 sp.Sum(_entry_loss_of(loss, y.at(j), xt.at(j), n), (j, 1, n)))
+    keys = {"x": "x_{}", "y": "y_{}", "gamma": "gamma_{}^[1]", "beta": "beta_{}^[1]",
+            "mu": "mu^[1]", "var": "var^[1]", "xhat": "xhat_{}^[1]", "xt": "xt_{}^[1]"}
+    if batch:  # one feature, sample j
+        keys = {"x": "x_1^({})", "y": "y_1^({})", "gamma": "gamma_1^[1]", "beta": "beta_1^[1]",
+                "mu": "mu_1^[1]", "var": "var_1^[1]", "xhat": "xhat_1^[1]({})",
+                "xt": "xt_1^[1]({})"}
+
+    def build(sizes):
+        if batch:
+            net = network(1, [batch_norm()], loss, batch=sizes["m"])
+        else:
+            net = network(sizes["n"], [layer_norm()], loss)
+
+        def lookup(name, ix):
+            if name not in keys:
+                return None
+            key = keys[name].format(*ix)
+            return net.symbol(key) if key in net else None
+        return net, lookup
+
+    size = "m" if batch else "n"
+    return GeneralForm("batch norm" if batch else "layer norm",
+                       [x, y, gamma, beta, mu, c, var, sigma, xhat, xt], L,
+                       ["xhat"], {size: n}, build, {"xhat": "g"},
+                       facts=_sums_to_zero("xhat", "c"), input_gradients=["x"],
+                       check_sizes=[{size: 3}, {size: 2}])
+
+
+def general_form(model) -> GeneralForm:
+    """The general form of a built model (an RNN, a 1-D convolution with one output, an
+    attention head without projections, or a network that is one layer norm).
+
+    >>> import symbackprop as sb
+    >>> form = sb.general_form(sb.rnn(1, 2, 1, steps=4))
+    >>> form.title, sorted(form.sizes)
+    ('Elman RNN (BPTT)', ['T', 'n_h', 'n_x', 'n_y'])
+    """
+    from .attention import Attention
+    from .conv import Conv
+    from .norm import BatchNorm, LayerNorm, Network
+    from .rnn import RNN
+
+    if isinstance(model, RNN):
+        return rnn_form(model.output_activation, model.loss_name, model.every_step,
+                        model.has_bias)
+    if isinstance(model, Conv) and model.n_out == 1:
+        make = conv1d_form if len(model.shape) == 1 else conv2d_form
+        return make(model.activation, model.output_activation, model.loss_name, model.has_bias)
+    if isinstance(model, Attention) and not model.projections:
+        return attention_form(model.loss_name)
+    if isinstance(model, Network) and model.batch == 1 and \
+            model.blocks == (LayerNorm(True),):
+        return layer_norm_form(model.loss_name)
+    if isinstance(model, Network) and model.n_in == 1 and model.blocks == (BatchNorm(True),):
+        return layer_norm_form(model.loss_name, over="batch")
+    raise ValueError(f"no general form is derived for {model.title!r} yet: RNNs, "
+                     "convolutions with one output, attention without projections, a single "
+                     "layer norm and batch norm of one feature have one")

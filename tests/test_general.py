@@ -1,0 +1,131 @@
+"""General forms with symbolic sizes: each δ and gradient equation agrees entry by entry with
+the scalar derivation of the unrolled model, at several sizes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import sympy as sp
+
+from symbackprop.models import forms
+
+
+@pytest.fixture(scope="module")
+def rnn():
+    return forms.rnn_form()
+
+
+@pytest.mark.parametrize("sizes", [
+    {"T": 1, "n_x": 1, "n_h": 1, "n_y": 1},
+    {"T": 3, "n_x": 2, "n_h": 2, "n_y": 1},
+    {"T": 4, "n_x": 1, "n_h": 3, "n_y": 2},
+])
+def test_bptt_general_form_matches_the_unrolled_derivation(rnn, sizes):
+    assert rnn.check(sizes) < 1e-9
+
+
+@pytest.mark.parametrize("options", [
+    {"every_step": False},
+    {"output_activation": "sigmoid", "loss": "bce", "bias": False},
+    {"output_activation": "tanh", "loss": "half_sse", "every_step": False},
+])
+def test_rnn_variants(options):
+    assert forms.rnn_form(**options).check({"T": 3, "n_x": 1, "n_h": 2, "n_y": 2}) < 1e-9
+
+
+def test_bptt_equations_read_as_the_textbook(rnn):
+    lines = "\n".join(rnn.latex())
+    assert r"\sum_{i=1}^{n_{h}} \left(1 - h_{t + 1,i}^{2}\right) W_{i,j} \delta_{t + 1,i}" in lines
+    assert (r"\frac{\partial L}{\partial W_{j,k}} = \sum_{t=1}^{T} \left(1 - h_{t,j}^{2}\right)"
+            r" \delta_{t,j} h_{t - 1,k}") in lines
+
+
+@pytest.mark.parametrize("sizes", [{"n": 3, "K": 1}, {"n": 5, "K": 3}, {"n": 6, "K": 6}])
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+def test_convolution_general_form_matches(sizes, activation):
+    assert forms.conv1d_form(activation).check(sizes) < 1e-9
+
+
+def test_convolution_gradients_are_a_correlation_and_a_full_convolution():
+    form = forms.conv1d_form("tanh")
+    assert form.equation("gradient", "w").latex() == (
+        r"\frac{\partial L}{\partial w_{k}} = \sum_{i=1}^{n - K + 1} \delta_{i} x_{i + k - 1}")
+    assert form.equation("gradient", "x").latex() == (
+        r"\frac{\partial L}{\partial x_{i}} = \sum_{k=1}^{K} \delta_{i - k + 1} w_{k}")
+
+
+def test_a_wrong_general_equation_is_caught(rnn):
+    broken = forms.rnn_form()
+    eqs = broken.equations()
+    W = next(e for e in eqs if e.kind == "gradient" and e.name == "W")
+    wrong = dataclasses.replace(W, rhs=W.rhs.xreplace({sp.Symbol("T", integer=True,
+                                                                 positive=True): 2}))
+    broken.equations = lambda: [*(e for e in eqs if e is not W), wrong]
+    with pytest.raises(AssertionError, match="general form gives"):
+        broken.check({"T": 3, "n_x": 1, "n_h": 1, "n_y": 1})
+
+
+@pytest.mark.parametrize("sizes", [{"n": 1, "d": 1, "d_v": 1}, {"n": 3, "d": 2, "d_v": 2}])
+def test_attention_general_form_matches(sizes):
+    assert forms.attention_form().check(sizes) < 1e-9
+
+
+def test_attention_score_gradient_is_the_softmax_jacobian_form():
+    form = forms.attention_form()
+    assert form.equation("delta", "s").latex() == (
+        r"\delta_{j} = \left(g_{j} - \sum_{i=1}^{n} \alpha_{i} g_{i}\right) \alpha_{j}")
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_layer_norm_general_form_matches(n):
+    assert forms.layer_norm_form().check({"n": n}) < 1e-9
+
+
+def test_layer_norm_input_gradient_is_the_three_term_delta():
+    rhs = forms.layer_norm_form().equation("gradient", "x").latex().split(" = ")[1]
+    assert rhs == (r"\frac{g_{j}}{\sigma} - \frac{\hat{x}_{j} \sum_{i=1}^{n} g_{i} \hat{x}_{i}}"
+                   r"{n \sigma} - \frac{\sum_{i=1}^{n} g_{i}}{n \sigma}")
+
+
+def test_general_form_of_built_models_and_refusals():
+    import symbackprop as sb
+
+    assert sb.general_form(sb.rnn(2, 2, 1, 3, every_step=False)).title == "Elman RNN (BPTT)"
+    assert sb.general_form(sb.conv1d(5, 2, "tanh")).sizes.keys() == {"n", "K"}
+    assert sb.general_form(sb.attention(3, 2)).named == ("alpha", "s")
+    assert sb.general_form(sb.network(3, [sb.layer_norm()])).title == "layer norm"
+    with pytest.raises(ValueError, match="no general form"):
+        sb.general_form(sb.conv2d((3, 3), (2, 2), outputs=2))
+
+
+def test_general_forms_compile_in_latex(tmp_path):
+    from texutil import compile_snippet, have_tex
+
+    if not have_tex():
+        pytest.skip("no TeX")
+    body = []
+    for form in (forms.rnn_form(), forms.conv1d_form(), forms.attention_form(),
+                 forms.layer_norm_form()):
+        body.append(r"\begin{align*}" + r"\\".join(
+            line.replace(" = ", " &= ", 1) for line in form.latex()) + r"\end{align*}")
+    assert compile_snippet("\n".join(body), tmp_path / "forms.pdf",
+                           preamble="\\usepackage{amsmath,amssymb}\n").exists()
+
+
+@pytest.mark.parametrize("sizes", [{"H": 3, "W": 3, "P": 2, "Q": 2}, {"H": 2, "W": 4, "P": 2, "Q": 3}])
+def test_conv2d_general_form_matches(sizes):
+    form = forms.conv2d_form("sigmoid")
+    assert form.check(sizes) < 1e-9
+    assert form.equation("gradient", "w").latex().endswith(
+        r"\delta_{i,j} x_{i + p - 1,j + q - 1}")
+
+
+def test_batch_norm_general_form_is_the_three_term_delta_over_the_batch():
+    import symbackprop as sb
+
+    form = sb.general_form(sb.network(1, [sb.batch_norm()], batch=3))
+    assert form.check({"m": 4}) < 1e-9
+    assert form.equation("gradient", "x").latex().split(" = ")[1] == (
+        r"\frac{g_{j}}{\sigma} - \frac{\hat{x}_{j} \sum_{i=1}^{m} g_{i} \hat{x}_{i}}"
+        r"{m \sigma} - \frac{\sum_{i=1}^{m} g_{i}}{m \sigma}")
