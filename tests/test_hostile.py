@@ -228,8 +228,6 @@ def test_a_hostile_spec_through_the_installed_command(tmp_path):
 
 
 def test_no_user_text_can_reach_eval_exec_sympify_or_pickle():
-    # The package calls none of them, except exec of the matrix evaluator's generated code,
-    # whose every name is checked against the generator's own (codegen._assert_engine_made).
     calls = re.compile(r"(?<!def )\b(eval|exec|sympify|parse_expr|S)\(|\bpickle\b|\bmarshal\b")
     found = []
     for path in sorted((REPO / "symbackprop").rglob("*.py")):  # packages too (spec/)
@@ -237,7 +235,9 @@ def test_no_user_text_can_reach_eval_exec_sympify_or_pickle():
             code = line.split("#", 1)[0]
             if calls.search(code) and not code.strip().startswith((">>>", '"', "'")):
                 found.append(f"{path.name}:{n}: {line.strip()}")
-    assert len(found) == 1 and found[0].startswith("codegen.py:"), found
+    # Two places run generated code: the matrix evaluator and the models' batched evaluator,
+    # each behind a check of every name in the code (_assert_engine_made).
+    assert [f.split(":")[0] for f in found] == ["codegen.py", "batched.py"], found
     assert "exec(compile(self.source, " in found[0]
 
 

@@ -107,6 +107,7 @@ class BatchedEvaluator:
         self.namespace.update({k: tensor(v) for k, v in self.consts.items()})
         self.source = "def evaluate(A):\n" + "".join(f"    {ln}\n" for ln in self.lines) + \
             "    return A\n"
+        _assert_engine_made(self.source, self.namespace)
         code = compile(self.source, f"<batched {form.title}>", "exec")
         exec(code, self.namespace)  # noqa: S102 - code the engine wrote from its own equations
         self._run = self.namespace["evaluate"]
@@ -308,3 +309,18 @@ def _recursion(rhs: sp.Expr, names: set[str], q: Quantity):
             if shift.is_number and shift != 0:
                 return v, (1 if shift < 0 else -1)
     return None
+
+
+def _assert_engine_made(source: str, namespace: Mapping[str, object]) -> None:
+    """Refuse to run code with a name the generator does not write, or a string that is not a
+    quantity's identifier: a second lock behind the fact that quantity names come from the
+    builders, never from user text."""
+    import io
+    import tokenize
+
+    allowed = {"def", "return", "None", "evaluate", "A", *namespace}
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.NAME and tok.string not in allowed:
+            raise RuntimeError(f"generated code uses an unexpected name {tok.string!r}")
+        if tok.type == tokenize.STRING and not tok.string[1:-1].isidentifier():
+            raise RuntimeError(f"generated code uses an unexpected string {tok.string}")
