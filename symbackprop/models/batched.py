@@ -319,8 +319,10 @@ def _assert_engine_made(source: str, namespace: Mapping[str, object]) -> None:
     import tokenize
 
     allowed = {"def", "return", "None", "evaluate", "A", *namespace}
+    previous = None
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-        if tok.type == tokenize.NAME and tok.string not in allowed:
+        attribute, previous = previous == ".", tok.string
+        if tok.type == tokenize.NAME and tok.string not in allowed and not attribute:
             raise RuntimeError(f"generated code uses an unexpected name {tok.string!r}")
         if tok.type == tokenize.STRING and not tok.string[1:-1].isidentifier():
             raise RuntimeError(f"generated code uses an unexpected string {tok.string}")
