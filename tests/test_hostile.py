@@ -470,3 +470,14 @@ def test_15_template_errors_name_the_template_and_line(tmp_path, capsys, templat
     assert code == 2 and err.count("\n") == 1, err
     assert "article.tex.j2, line 2" in err
     assert not (tmp_path / "n.tex").exists()
+
+
+def test_16_a_400_node_relu_chain_is_checked(tmp_path, capsys):
+    # Each kink's argument was expanded into leaves (depth 400): RecursionError.
+    nodes = ['{ name = "n1", expr = "w*x" }'] + [
+        f'{{ name = "n{k}", expr = "relu(n{k - 1}*w)" }}' for k in range(2, 401)]
+    text = ('[graph]\ninputs = ["x"]\ntargets = ["y"]\nparameters = ["w"]\nnodes = [\n'
+            + ",\n".join(nodes) + '\n]\nloss = { name = "L", expr = "(y - n400)^2" }\n'
+            "[values]\nx = 0.5\ny = 0.3\nw = 1.001\n")
+    code, out, err = run_spec(tmp_path, capsys, text, "check")
+    assert code == 0 and "all gradients agree" in out, err
