@@ -481,3 +481,38 @@ def test_16_a_400_node_relu_chain_is_checked(tmp_path, capsys):
             "[values]\nx = 0.5\ny = 0.3\nw = 1.001\n")
     code, out, err = run_spec(tmp_path, capsys, text, "check")
     assert code == 0 and "all gradients agree" in out, err
+
+
+TEX_BREAKERS = ["\\hat", "w\\mathbf", "\\operatorname", "x_\\hat{y}", "x^'", "\\ddot_1", "x'_1'",
+                "x^2'", "a_b_c", "x^", "\\mathbf_1"]
+TEX_FINE = ["\\hat{y}_1", "\\hat y", "x''", "x'_1", "x'^2", "w_{11}^{(2)}", "\\mathbf{W}^{[1]}",
+            "x_\\alpha", "x_1'", "\\hat\\alpha", "x^2_1", "\\operatorname{ReLU}", "y^{*}",
+            "x_(1)", "\\tilde{w}_{ij}"]
+
+
+@pytest.mark.parametrize("spelling", TEX_BREAKERS)
+def test_10_spellings_tex_would_stop_on_are_refused_naming_the_key(spelling):
+    text = f"[network]\nsizes = [1, 1]\n[network.latex]\nw1 = {json.dumps(spelling)}\n"
+    with pytest.raises(SpecError, match=r"^<spec>: network\.latex\.w1: column \d+"):
+        parse_spec(text)
+
+
+def test_10_notation_patterns_are_checked_with_letters_too():
+    text = ('[network]\nsizes = [2, 2, 1]\nnotation = "custom"\n[notation]\nbase = "layered"\n'
+            '[notation.latex]\nact = "\\\\pi{j}^{{({l})}}"\n')
+    with pytest.raises(SpecError, match=r"notation\.latex\.act: .*\\pij"):
+        parse_spec(text)
+
+
+@pytest.mark.skipif(not have_tex(), reason="needs pdflatex")
+def test_10_every_accepted_spelling_compiles(tmp_path):
+    for s in TEX_FINE:
+        parse_spec(f"[network]\nsizes = [1, 1]\n[network.latex]\nw1 = {json.dumps(s)}\n")
+    body = " ".join(f"${s}$" for s in TEX_FINE)
+    (tmp_path / "t.tex").write_text(
+        "\\documentclass{article}\\usepackage{amsmath,amssymb}\\begin{document}" + body
+        + "\\end{document}\n", encoding="utf-8")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                          "-no-shell-escape", "t.tex"], cwd=tmp_path, capture_output=True,
+                         text=True, errors="replace", timeout=120, check=False)
+    assert run.returncode == 0, [ln for ln in run.stdout.splitlines() if ln.startswith("!")]
