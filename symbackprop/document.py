@@ -431,9 +431,11 @@ class _Builder:
         lhs = sp.Derivative(L, p)
         if p not in d.deltas:
             return self.equation(f"dL/d{p}", lhs, sp.S.Zero)
-        chain = d.chain(p)
         rhs: list = []
-        if len(chain) <= MAX_SHOWN_PATHS:
+        # Count the paths before listing them: a deep net has exponentially many (2^15 in a
+        # [2]*16 MLP), and only the δ form is printed then.
+        chain = d.chain(p) if self._path_count(p) <= MAX_SHOWN_PATHS else None
+        if chain is not None and len(chain) <= MAX_SHOWN_PATHS:
             symbolic = [t.product([f.derivative for f in path], sep=" ") for path in chain.paths]
             results = [t.product([f.result for f in path]) for path in chain.paths]
             rhs.append((self._as_local(chain.symbolic()), self._lines(symbolic)))
@@ -441,6 +443,17 @@ class _Builder:
         form = d.gradient(p, form="delta")
         rhs.append((form, Tex(self._delta_form_tex(form))))
         return self.equation(f"dL/d{p}", lhs, *rhs)
+
+    def _path_count(self, v: sp.Symbol) -> int:
+        """Chain-rule paths from v to the loss, counted without listing them."""
+        counts = self.__dict__.setdefault("_path_counts", {})
+        if v not in counts:
+            if v == self.g.loss_symbol:
+                counts[v] = 1
+            else:
+                counts[v] = sum(self._path_count(c) for c in self.g.children(v)
+                                if c in self.d.deltas)
+        return counts[v]
 
     def _lines(self, terms: list[str]) -> list[Tex]:
         if len(terms) <= 1:
