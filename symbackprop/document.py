@@ -447,11 +447,17 @@ class _Builder:
     def _path_count(self, v: sp.Symbol) -> int:
         """Chain-rule paths from v to the loss, counted without listing them."""
         counts = self.__dict__.setdefault("_path_counts", {})
+        if "_path_children" not in self.__dict__:  # once: Graph.children rebuilds per call
+            children: dict[sp.Symbol, list[sp.Symbol]] = {}
+            for node in self.g.nodes:
+                for parent in self.g.parents(node):
+                    children.setdefault(parent, []).append(node)
+            self.__dict__["_path_children"] = children
         if v not in counts:
             if v == self.g.loss_symbol:
                 counts[v] = 1
             else:
-                counts[v] = sum(self._path_count(c) for c in self.g.children(v)
+                counts[v] = sum(self._path_count(c) for c in self._path_children.get(v, ())
                                 if c in self.d.deltas)
         return counts[v]
 
