@@ -83,7 +83,7 @@ def known(err: BaseException, declared: set[str]) -> str | None:
     return None
 
 
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "25")), deadline=None,
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(case=specs())
 def test_every_spec_ends_in_an_answer_or_one_line(tmp_path_factory, capsys, case):
