@@ -521,12 +521,14 @@ _KINKED = (functions.relu, functions.leaky_relu, sp.Heaviside, sp.Abs, sp.Max, s
 
 
 def _kink_arguments(graph: Graph) -> list[sp.Expr]:
-    """Arguments of the non-smooth functions in the forward pass, in leaf symbols."""
+    """Arguments of the non-smooth functions in the forward pass, in leaves and node symbols
+    (never expanded into leaves: that is exponential in depth, and recursed past Python's
+    limit on a 400-node relu chain)."""
     found: list[sp.Expr] = []
     for _, expr in graph.forward_equations():
         for f in sp.preorder_traversal(expr):
             if isinstance(f, _KINKED) and f.args:
-                arg = graph.expand(f.args[0])
+                arg = f.args[0]
                 if arg not in found:
                     found.append(arg)
     return found
@@ -557,7 +559,8 @@ def check_gradients(
     engine = ev.evaluate(at).gradients
     kinks = _kink_arguments(d.graph)
     kink_f = (
-        sp.lambdify(d.graph.leaves, kinks, modules=[NUMPY_FUNCTIONS, "numpy"], cse=True)
+        sp.lambdify([*d.graph.leaves, *d.graph.nodes], kinks, modules=[NUMPY_FUNCTIONS, "numpy"],
+                    cse=True)
         if kinks
         else None
     )
@@ -568,7 +571,7 @@ def check_gradients(
         plus, minus = dict(at), dict(at)
         plus[p.name], minus[p.name] = x0 + h, x0 - h
         if kink_f is not None:
-            crossed = _crosses_kink(kink_f, kinks, d.graph, plus, minus, at)
+            crossed = _crosses_kink(kink_f, kinks, d.graph, plus, minus, at, ev)
             if crossed:
                 rows.append(
                     CheckRow(p.name, float(np.max(engine[p.name])), math.nan, 0.0, True,
@@ -596,9 +599,11 @@ def check_gradients(
     return GradientCheck(rows, eps, rtol, atol)
 
 
-def _crosses_kink(kink_f, kinks, graph, plus, minus, at) -> str:
+def _crosses_kink(kink_f, kinks, graph, plus, minus, at, ev) -> str:
     def values(vals):
-        args = [np.asarray(vals[s.name], dtype=float) for s in graph.leaves]
+        nodes = ev.evaluate(vals).nodes
+        args = [np.asarray(vals[s.name], dtype=float) for s in graph.leaves] + [
+            np.asarray(nodes[s.name], dtype=float) for s in graph.nodes]
         return [np.asarray(a, dtype=float) for a in kink_f(*args)]
 
     for k, (a, b, c) in enumerate(zip(values(plus), values(minus), values(at), strict=True)):
@@ -606,7 +611,10 @@ def _crosses_kink(kink_f, kinks, graph, plus, minus, at) -> str:
         # A parameter that does not move an argument sitting at 0 leaves it there: no kink.
         moved = (a != c) | (b != c)
         if np.any(np.sign(a) != np.sign(b)) or np.any((c == 0) & moved):
-            return sp.sstr(kinks[k])
+            arg = kinks[k]
+            if arg in graph.nodes:  # the node, and one level of what it is (never the leaves)
+                return f"{sp.sstr(arg)} = {sp.sstr(graph.expr(arg))}"
+            return sp.sstr(arg)
     return ""
 
 

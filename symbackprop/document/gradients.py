@@ -70,9 +70,11 @@ class GradientsSection:
         lhs = sp.Derivative(L, p)
         if p not in d.deltas:
             return self.equation(f"dL/d{p}", lhs, sp.S.Zero)
-        chain = d.chain(p)
         rhs: list = []
-        if whole_chain and len(chain) <= MAX_SHOWN_PATHS:
+        # Count the paths before listing them: a deep net has exponentially many (2^15 in a
+        # [2]*16 MLP), and only the δ form is printed then.
+        if whole_chain and d.path_count(p) <= MAX_SHOWN_PATHS:
+            chain = d.chain(p)
             symbolic = [t.product([f.derivative for f in path], sep=" ") for path in chain.paths]
             results = [t.product([f.result for f in path]) for path in chain.paths]
             rhs.append((self._as_local(chain.symbolic()), self._lines(symbolic)))

@@ -338,13 +338,16 @@ def _custom_notation(value: Any, r: _Reader) -> Notation:
         raise r.error("notation", str(err)) from None
     for role in ROLES:  # every spelling the notation can produce goes into LaTeX unescaped
         where = _key("notation.latex", role)
-        try:
-            sample = result.latex(role, i=1, j=2, l=1, n=3)
-        except (KeyError, IndexError, ValueError) as err:
-            raise r.error(where, f"the pattern cannot be filled in: {err}") from None
-        problem = _latex_problem(sample)
-        if problem:
-            raise r.error(where, f"{problem} (in {_show(sample)})")
+        # Numbers in a worked example, letters in "the general form": \pi{j} is \pi2 but \pij.
+        for letters in (False, True):
+            try:
+                sample = (result.latex_general(role) if letters
+                          else result.latex(role, i=1, j=2, l=1, n=3))
+            except (KeyError, IndexError, ValueError, TypeError) as err:
+                raise r.error(where, f"the pattern cannot be filled in: {err}") from None
+            problem = _latex_problem(sample)
+            if problem:
+                raise r.error(where, f"{problem} (in {_show(sample)})")
     return result
 
 

@@ -26,6 +26,15 @@ LATEX_COMMANDS = frozenset(
         "ell partial nabla prime top ast star dagger cdot circ infty"
     ).split()
 )
+#: The commands of LATEX_COMMANDS that take an argument (\\hat{y}); the rest are symbols.
+_TAKES_ARGUMENT = frozenset(
+    (
+        "hat bar tilde vec dot ddot check breve acute grave widehat widetilde overline underline "
+        "mathbf mathrm mathit mathsf mathtt mathcal mathbb mathfrak boldsymbol operatorname"
+    ).split()
+)
+#: Single characters TeX takes as a whole script or argument (x_1, x^*, \\hat x).
+_ONE_TOKEN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789()[]+-*/,.|")
 _LATEX_PLAIN = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _^{}()[],'+-*/.|"
 )
@@ -52,6 +61,13 @@ def _latex_problem(text: object) -> str | None:
                     f"column {col}: the command \\{_clip(m.group(1), 24)} is not allowed; "
                     f"allowed: Greek letters, \\hat, \\bar, \\tilde, \\mathbf, \\mathrm, …"
                 )
+            if m.group(1) in _TAKES_ARGUMENT:
+                j = m.end()
+                while j < n and text[j] == " ":
+                    j += 1
+                if not _an_argument(text, j):
+                    return (f"column {col}: \\{m.group(1)} needs its argument, e.g. "
+                            f"\\{m.group(1)}{{y}}")
             i = m.end()
             continue
         if c not in _LATEX_PLAIN:
@@ -63,9 +79,11 @@ def _latex_problem(text: object) -> str | None:
             if depth < 0:
                 return f"column {col}: '}}' closes no '{{'"
         elif c in "_^":
-            # '^^' would also be TeX's hex escape (^^5c is a backslash), so it is refused.
-            if i + 1 >= n or text[i + 1] in "_^} ":
-                return f"column {col}: {c!r} must be followed by what it puts {_SCRIPT[c]}"
+            # '^^' would also be TeX's hex escape (^^5c is a backslash), so it is refused; a
+            # script takes one token or a group: x_\hat{y} and x^' are TeX errors.
+            if i + 1 >= n or not _an_argument(text, i + 1, script=True):
+                return (f"column {col}: {c!r} must be followed by what it puts {_SCRIPT[c]}: "
+                        f"a letter, a digit or a group {c}{{…}}")
         i += 1
     if depth:
         return f"{depth} '{{' not closed"
@@ -75,25 +93,46 @@ def _latex_problem(text: object) -> str | None:
 _SCRIPT = {"_": "below", "^": "above"}
 
 
+def _an_argument(text: str, j: int, script: bool = False) -> bool:
+    """Whether text[j:] starts with what TeX takes as one argument: a group, one plain
+    character, or a symbol command (not one that itself needs an argument)."""
+    if j >= len(text):
+        return False
+    if text[j] == "{":
+        return True
+    if text[j] == "\\":
+        m = _COMMAND.match(text, j)
+        return bool(m) and m.group(1) not in _TAKES_ARGUMENT
+    return text[j] in _ONE_TOKEN
+
+
 def _double_script(text: str) -> str | None:
     """TeX stops with "Double subscript" on a_b_c (or x^2^3, x^2'): refuse it here instead."""
     words = {"_": "subscript", "^": "superscript"}
     # Per open group: the scripts the current atom has, and whether the group is a script's
     # argument (x_{…}), after which the atom goes on, or a nucleus of its own ({…}_1).
     stack: list[tuple[set[str], bool]] = [(set(), False)]
-    after_script = False
+    after_script = primed = False
     i = 0
     while i < len(text):
         c = text[i]
         scripts = stack[-1][0]
+        if c != "'":
+            primed = primed and c == "^" and text[i - 1] == "'"
         if c in "_^":
-            if c in scripts:
+            # x'^2 is allowed: TeX joins a superscript right after primes to them.
+            if c in scripts and not (c == "^" and primed and text[i - 1] == "'"):
                 return f"column {i + 1}: a second {words[c]} on one symbol"
             scripts.add(c)
             after_script = True
         elif c == "'" and not after_script:
-            if "^" in scripts:
+            # x' is x^{\\prime}, and primes in a row are one superscript; x'_1' has two.
+            if "^" in scripts and not (i and text[i - 1] == "'"):
                 return f"column {i + 1}: a prime after a superscript"
+            scripts.add("^")
+            primed = True
+            i += 1
+            continue
         elif c == "{":
             stack.append((set(), after_script))
             after_script = False
