@@ -334,6 +334,10 @@ class _Code:
     loss: sp.Symbol
 
 
+#: numpy's float64 as a function of the generated code (the "numpy" module provides it).
+_FLOAT64 = sp.Function("float64")
+
+
 class Evaluator:
     """The numpy functions of one derivation, lambdified once.
 
@@ -376,6 +380,10 @@ class Evaluator:
         # What export.py prints into standalone modules: the same lines, other printers.
         self.code = _Code(args, forward, backward, grads, ident[g.loss_symbol])
         modules = [_subclassed_functions(e for _, e in steps), NUMPY_FUNCTIONS, "numpy"]
+        # A line that is a bare number would be a Python int or float in the generated code,
+        # and 1/a would then raise ZeroDivisionError instead of giving inf as numpy does.
+        steps = [(a, _FLOAT64(e) if e.is_Number else e) for a, e in steps]
+        forward = [(a, _FLOAT64(e) if e.is_Number else e) for a, e in forward]
         self._full = sp.lambdify(
             args, outputs, modules=modules, cse=lambda _exprs: (steps, outputs),
             docstring_limit=0,
@@ -556,7 +564,12 @@ def check_gradients(
     d = derivation if isinstance(derivation, Derivation) else derive(derivation)
     ev = d.evaluator
     at = {d.graph.symbol(k).name: v for k, v in values.items()}
-    engine = ev.evaluate(at).gradients
+    evaluation = ev.evaluate(at)
+    if not np.all(np.isfinite(evaluation.loss)):
+        # Finite differences of an infinite or undefined loss say nothing about the gradients.
+        raise ValueError(f"the loss is not finite at these values (L = {evaluation.loss}); "
+                         "no gradient can be checked there")
+    engine = evaluation.gradients
     kinks = _kink_arguments(d.graph)
     kink_f = (
         sp.lambdify([*d.graph.leaves, *d.graph.nodes], kinks, modules=[NUMPY_FUNCTIONS, "numpy"],
