@@ -112,7 +112,7 @@ def environment(markdown: bool = False, templates: str | Path | None = None,
 
 #: Lines of equations beside the drawing on one overlay frame, and the longest line that fits
 #: in the column beside it (in printed symbols, roughly: commands and braces do not count).
-OVERLAY_LINES = 9
+OVERLAY_LINES = 6
 OVERLAY_WIDTH = 32
 _UNPRINTED = re.compile(r"\\[A-Za-z]+|[{}^_ ]")
 
