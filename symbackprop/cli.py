@@ -200,8 +200,8 @@ def cmd_notes(args) -> int:
     progress(f"writing the {kind} (every equation is checked)")
     text = render(example or d, kind, title=args.title or spec.title, author=spec.author,
                   templates=_templates(args), appendix=not args.no_appendix, contrast=args.contrast,
-                  matrix=args.matrix, language=args.lang or "en",
-                  only=[o.strip() for o in args.only.split(",")] if args.only else None,
+                  matrix=args.matrix, language=args.lang or spec.language,
+                  only=[o.strip() for o in args.only.split(",")] if args.only else spec.only,
                   full=args.full)
     if args.pdf:
         if kind in ("markdown", "fragment"):
@@ -209,7 +209,7 @@ def cmd_notes(args) -> int:
         if not args.output or args.output == "-":
             raise UserError("--pdf needs -o FILE.pdf")
         progress("compiling the PDF")
-        compile_pdf(text, args.output, language=args.lang or "en")
+        compile_pdf(text, args.output, language=args.lang or spec.language)
     else:
         write_output(text, args.output)
     progress("done")

@@ -14,6 +14,7 @@ True
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -25,7 +26,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from .derive import Derivation, derive
-from .document import Document, build_document
+from .document import Document, Equation, Equations, Step, build_document
 from .graph import Graph
 from .i18n import check_language, translations
 from .latex import Tex, escape_latex, escape_markdown
@@ -109,18 +110,79 @@ def environment(markdown: bool = False, templates: str | Path | None = None,
     return env
 
 
+#: Lines of equations beside the drawing on one overlay frame, and the longest line that fits
+#: in the column beside it (in printed symbols, roughly: commands and braces do not count).
+OVERLAY_LINES = 6
+OVERLAY_WIDTH = 32
+_UNPRINTED = re.compile(r"\\[A-Za-z]+|[{}^_ ]")
+
+
+def _walkable(eq: Equation) -> bool:
+    """Whether a chain fits beside the drawing (a longer one stays in the section's frames)."""
+    lines = [line for step in eq.steps for line in step.lines]
+    return bool(eq.paths) and len(lines) <= OVERLAY_LINES and \
+        max(len(_UNPRINTED.sub("", line)) for line in lines) <= OVERLAY_WIDTH
+
+
+def _walkthrough(section, figure) -> list[dict]:
+    """Overlay frames for the chains of ``section``: the drawing beside the equations, and on
+    overlay k the path whose factors line k multiplies drawn in red on the network."""
+    frames: list[dict] = []
+    for sub in section.walk():
+        for b in sub.blocks:
+            if b.kind != "equations":
+                continue
+            for eq in b.equations:
+                if not _walkable(eq):
+                    continue
+                rows = sum(len(step.lines) for step in eq.steps)
+                if not frames or frames[-1]["rows"] + rows > OVERLAY_LINES or \
+                        frames[-1]["heading"] is not sub:
+                    frames.append({"section": section, "heading": sub if sub is not section
+                                   else None, "equations": [], "rows": 0, "highlights": [],
+                                   "figure": None, "walk": True, "body": []})
+                frame = frames[-1]
+                first = len(frame["highlights"]) + 1
+                steps = []
+                for n, step in enumerate(eq.steps):
+                    if n < 2 and len(step.lines) == len(eq.paths):
+                        lines = [Tex(rf"\alert<{first + k}>{{{line}}}")
+                                 for k, line in enumerate(step.lines)]
+                        step = Step(lines, step.relation, step.note)
+                    steps.append(step)
+                frame["equations"].append(Equation(eq.label, eq.lhs, steps, eq.check))
+                frame["highlights"] += eq.paths
+                frame["rows"] += rows
+    for frame in frames:
+        drawn = []
+        for k, edges in enumerate(frame["highlights"], start=1):
+            lines = "".join(rf"\draw[->, red!80!black, line width=1.6pt] ({a}) -- ({b}); "
+                            for a, b in edges)
+            drawn.append(rf"\only<{k}>{{{lines}}}")
+        frame["tikz"] = Tex(figure.tikz.replace(r"\end{tikzpicture}",
+                                                "\n".join(drawn) + "\n" + r"\end{tikzpicture}"))
+        frame["block"] = Equations(frame["equations"])
+    return frames
+
+
 def _frames(doc: Document) -> list[dict]:
     """Slides: a frame per figure, then one frame per section that breaks where TeX finds it
     full (``allowframebreaks``), so the fill is measured, not guessed. Subsections become
-    headings inside it; prose that stands alone (after a figure) leads the next frame."""
+    headings inside it; prose that stands alone (after a figure) leads the next frame. The
+    chains of the gradients step through on overlays beside the drawing."""
     frames: list[dict] = []
     pending: list[dict] = []
+    figure = next((b for s in doc.sections for b in s.blocks if b.kind == "figure"), None)
 
     def items(section, depth: int) -> list[dict]:
         out = [{"heading": section if depth else None, "block": None}] if depth else []
         for b in section.blocks:
             if b.kind == "figure":
                 frames.append({"section": section, "figure": b, "body": []})
+            elif b.kind == "equations" and figure is not None and any(map(_walkable, b.equations)):
+                rest = [e for e in b.equations if not _walkable(e)]
+                if rest:
+                    out.append({"heading": None, "block": Equations(rest, b.title, b.columns)})
             else:
                 out.append({"heading": None, "block": b})
         for sub in section.subsections:
@@ -129,6 +191,17 @@ def _frames(doc: Document) -> list[dict]:
 
     for section in doc.sections:
         body = items(section, 0)
+        walk = _walkthrough(section, figure) if figure is not None else []
+        if walk:
+            # The words first, then the walk through the chains, then what is left.
+            words = [i for i in body if i["block"] is not None and i["block"].kind == "paragraph"]
+            rest = [i for i in body if i not in words]
+            walk[0]["body"] = pending + words  # said above the first chain, not alone
+            frames.extend(walk)
+            if any(i["block"] is not None for i in rest):
+                frames.append({"section": section, "figure": None, "body": rest})
+            pending = []
+            continue
         if all(i["block"] is None or i["block"].kind == "paragraph" for i in body) and \
                 any(f["section"] is section for f in frames):
             pending += body  # the words under a figure open the next section's frame

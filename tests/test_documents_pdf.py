@@ -82,7 +82,9 @@ def compiled(name: str, kind: str, language: str) -> tuple[Path, str, str]:
 
 def _cases():
     for name in [*GALLERY, "net342"]:
-        for kind in KINDS:
+        # A fragment and a problem sheet differ little between specs: two specs check them.
+        kinds = KINDS if name in ("seed000", "net342") else ["article", "slides", "answers"]
+        for kind in kinds:
             for language in LANGUAGES:
                 marks = [] if (name, kind) in FAST else [pytest.mark.slow]
                 yield pytest.param(name, kind, language, marks=marks,
@@ -102,7 +104,8 @@ def test_document_reads_cleanly(name, kind, language):
         # The title and the graph's own names are the user's; every other word is ours.
         runs = pdfcheck.english_runs(said, ignore=title)
         assert runs == [], runs[:5]
-        assert re.search("[가-힣]", said)
+        if kind != "fragment":  # a fragment is equations only
+            assert re.search("[가-힣]", said)
 
 
 def test_collision_check_sees_labels_printed_over_each_other(tmp_path):

@@ -89,3 +89,28 @@ def test_same_mathematics_in_both_languages():
     en, ko = (sb.build_document(d, language=lang) for lang in ("en", "ko"))
     assert [e.lhs for e in en.equations] == [e.lhs for e in ko.equations]
     assert [e.steps for e in en.equations] == [e.steps for e in ko.equations]
+
+
+def test_spec_chooses_language_and_only(tmp_path):
+    from symbackprop.spec import SpecError, parse_spec
+
+    spec = parse_spec('language = "ko"\nonly = ["w5"]\n[network]\nsizes = [2, 2, 1]\n', "s.toml")
+    assert spec.language == "ko" and spec.only == ["w5"]
+    assert parse_spec("[network]\nsizes = [2, 2, 1]\n", "s.toml").language == "en"
+    with pytest.raises(SpecError, match=r'^s.toml: language: unknown language "fr"'):
+        parse_spec('language = "fr"\n[network]\nsizes = [2, 2, 1]\n', "s.toml")
+    with pytest.raises(SpecError, match=r'^s.toml: only\[0\]: unknown parameter "w9"'):
+        parse_spec('only = ["w9"]\n[network]\nsizes = [2, 2, 1]\n', "s.toml")
+
+
+def test_cli_notes_in_korean_and_only(tmp_path):
+    spec = tmp_path / "s.toml"
+    spec.write_text('title = "t"\n[network]\nsizes = [2, 3, 2]\n', encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "symbackprop", "notes", str(spec), "--lang", "ko",
+                          "--only", "w1,w7"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert r"\section{순전파}" in run.stdout and r"\usepackage{kotex}" in run.stdout
+    bad = subprocess.run([sys.executable, "-m", "symbackprop", "notes", str(spec), "--lang", "xx"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unknown language" in bad.stderr

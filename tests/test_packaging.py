@@ -14,7 +14,8 @@ from texutil import REPO
 
 pytestmark = pytest.mark.slow
 
-TEMPLATES = ["article.tex.j2", "slides.tex.j2", "fragment.tex.j2", "notes.md.j2", "_macros.tex.j2"]
+TEMPLATES = ["article.tex.j2", "slides.tex.j2", "fragment.tex.j2", "notes.md.j2", "_macros.tex.j2",
+             "_prose.j2"]
 OFFLINE_HINTS = ("No matching distribution found", "Could not find a version", "NewConnectionError",
                  "Temporary failure in name resolution", "Network is unreachable")
 
@@ -53,6 +54,8 @@ def test_wheel_carries_the_templates(wheel):
         for t in TEMPLATES:
             assert z.read(f"symbackprop/templates/{t}") == (REPO / "templates" / t).read_bytes()
         assert "symbackprop/__init__.py" in names and "symbackprop/cli.py" in names
+        # and the compiled catalogs, so that an installed package speaks Korean
+        assert "symbackprop/locales/ko/LC_MESSAGES/symbackprop.mo" in names
         assert not any(n.startswith("tests/") for n in names)
 
 

@@ -454,3 +454,15 @@ def _balanced(tex: str) -> None:
         else:
             assert stack and stack.pop() == name
     assert not stack
+
+
+def test_slides_step_through_each_chain_on_the_drawing():
+    """Overlay k draws in red the edges of the path whose factors line k multiplies."""
+    tex = sb.render(seed000_doc(), "slides")
+    frames = tex.count(r"\begin{frame}")
+    assert frames <= 20  # seed 000's deck (was 51 frames)
+    # w5's chain runs along the edge h1 -> z3 and z3/yhat -> L
+    assert r"\only<1>{\draw[->, red!80!black, line width=1.6pt] (n2-1) -- (loss); " \
+           r"\draw[->, red!80!black, line width=1.6pt] (n1-1) -- (n2-1); }" in tex
+    assert r"\alert<1>{" in tex and r"\alert<2>{" in tex
+    assert r"{\small" not in tex.split(r"\frametitle")[1].split("\n")[1]  # prose is body

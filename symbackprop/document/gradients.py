@@ -81,7 +81,10 @@ class GradientsSection:
             rhs.append((chain.expr(), self._lines(results)))
         form = d.gradient(p, form="delta")
         rhs.append((form, Tex(self._delta_form_tex(form))))
-        return self.equation(f"dL/d{p}", lhs, *rhs)
+        eq = self.equation(f"dL/d{p}", lhs, *rhs)
+        if whole_chain and len(chain) <= MAX_SHOWN_PATHS:
+            eq.paths = [self.drawn_path(path) for path in chain.paths]
+        return eq
 
     def _lines(self, terms: list[str]) -> list[Tex]:
         if len(terms) <= 1:

@@ -35,8 +35,9 @@ class Equation:
     lhs: Tex
     steps: list[Step]
     check: str = ""  # one of METHODS
-    #: Edges of the network drawing (pairs of node names) whose factors this equation multiplies.
-    path: list[tuple[str, str]] = field(default_factory=list)
+    #: For a chain: per path, the edges of the network drawing (pairs of TikZ node names) whose
+    #: local derivatives the path multiplies (slides highlight them one overlay at a time).
+    paths: list[list[tuple[str, str]]] = field(default_factory=list)
 
 
 @dataclass
@@ -66,8 +67,8 @@ class Figure:
     tikz: Tex
     caption: Paragraph
     wide: bool = False  # wider than 2.2 times its height: fit to the width, else to the height
-    #: TikZ node names by graph symbol name, for highlighting a path on the drawing.
-    nodes: dict[str, str] = field(default_factory=dict)
+    #: TikZ node names by graph symbol name (a weight: its edge's two ends), for highlighting.
+    nodes: dict[str, str | tuple[str, str]] = field(default_factory=dict)
     kind: ClassVar[str] = "figure"
 
 

@@ -44,6 +44,21 @@ class NetworkSection:
         s.blocks.append(Paragraph("symbols", shown))
         return s
 
+    def drawn_path(self, factors) -> list[tuple[str, str]]:
+        """The drawing's edges that a chain's factors run along (∂c/∂v: from v's node to c's;
+        a weight: its own edge). Factors within one drawn node (∂h/∂z) have no edge."""
+        if not hasattr(self, "_drawn"):
+            self._drawn = tikz_network(self.d, self.tex, with_nodes=True)[1]
+        at = self._drawn
+        edges = []
+        for f in factors:
+            wrt, of = at.get(f.wrt.name), at.get(f.of.name)
+            if isinstance(wrt, tuple):
+                edges.append(wrt)
+            elif isinstance(wrt, str) and isinstance(of, str) and wrt != of:
+                edges.append((wrt, of))
+        return list(dict.fromkeys(edges))
+
     def abstract(self) -> Paragraph:
         """What the notes are about: the network, its loss, and what is derived."""
         g = self.g
@@ -152,6 +167,10 @@ def _tikz_mlp(net: MLP, t: TexPrinter) -> Tex:
             nodes[net.act(l, j).name] = f"n{l}-{j}"
             if l:
                 nodes[net.pre(l, j).name] = f"n{l}-{j}"
+    for l in range(1, len(net.sizes)):  # noqa: E741
+        for i in range(1, net.sizes[l - 1] + 1):
+            for j in range(1, net.sizes[l] + 1):
+                nodes[net.weight(l, i, j).name] = (f"n{l - 1}-{i}", f"n{l}-{j}")
     return Tex("\n".join(lines)), nodes
 
 

@@ -56,6 +56,8 @@ class Spec:
     notation: str | Notation | None
     source: str
     rounding: str | None = None
+    language: str = "en"  # the document's language (symbackprop.i18n.LANGUAGES)
+    only: list[str] | None = None  # parameters whose whole chain the notes write out
 
     @property
     def kind(self) -> str:
@@ -135,8 +137,8 @@ class _Reader:
         return value
 
 
-_TOP_KEYS = ("title", "author", "network", "graph", "notation", "values", "training",
-             "lint")  # [lint.symbols]: read by lint.py itself
+_TOP_KEYS = ("title", "author", "language", "only", "network", "graph", "notation", "values",
+             "training", "lint")  # [lint.symbols]: read by lint.py itself
 
 
 def parse_spec(text: str, source: str = "<spec>") -> Spec:
@@ -235,7 +237,18 @@ def _build(data: dict, r: _Reader) -> Spec:
         if "rounding" in t:
             rounding = r.choice(t["rounding"], "training.rounding", ("display", "by_hand"),
                                 "rounding")
+    from ..i18n import LANGUAGES
+
+    language = r.choice(data["language"], "language", LANGUAGES, "language") \
+        if "language" in data else "en"
+    only = None
+    if "only" in data:
+        names = {p.name for p in graph.parameters}
+        only = [r.choice(x, f"only[{k}]", sorted(names), "parameter")
+                for k, x in enumerate(r.array(data["only"], "only"))]
     return Spec(
+        language=language,
+        only=only,
         graph=graph,
         values=values,
         learning_rate=learning_rate,
