@@ -32,6 +32,9 @@ def test_seed000s_own_numbers(seed000, seed000_values):
     assert rows["yhat"].ok and rows["z1"].ok and rows["dyhat/dz3"].ok
     text = report(list(rows.values()))
     assert text.endswith("10 of 12 right; wrong: dL/dw5, w5'\n")
+    korean = report(list(rows.values()), language="ko")
+    assert korean.endswith("12개 중 10개 정답; 오답: dL/dw5, w5'\n")
+    assert "10배 차이" in korean and "WRONG" not in korean and "slip" not in korean
 
 
 @pytest.mark.parametrize(("key", "claimed", "slip"), [
