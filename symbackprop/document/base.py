@@ -89,6 +89,11 @@ class Base:
         for table in (ex.nodes, ex.values, self.known):
             if s.name in table:
                 return table[s.name]
+        # A δ the gradient's δ form uses but the section of named δs does not list (an RNN's
+        # δ of a_t, where its textbook names δ_t on h_t): the engine's own number.
+        node = next((v for v, sym in self.d.delta_symbols.items() if sym == s), None)
+        if node is not None and node.name in ex.deltas:
+            return ex.deltas[node.name]
         return math.nan
 
 
