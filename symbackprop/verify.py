@@ -179,8 +179,11 @@ class Meaning:
             raw = self.local_expr(a, b)
             if raw.has(*_UNDEFINED):  # e.g. 1/relu(w) differentiated: nowhere a number
                 self._local_fn[(a, b)] = ((), math.nan)
-            elif raw.is_Number:
-                self._local_fn[(a, b)] = ((), float(raw))
+            elif not raw.free_symbols:  # a number, or a constant such as e
+                try:
+                    self._local_fn[(a, b)] = ((), float(raw))
+                except TypeError:  # complex or undefined
+                    self._local_fn[(a, b)] = ((), math.nan)
             elif raw.is_Symbol:
                 self._local_fn[(a, b)] = ((), raw)
             else:

@@ -85,3 +85,26 @@ def test_every_spec_ends_in_an_answer_or_one_line(tmp_path_factory, capsys, case
         assert err.count("\n") <= 1 and "Warning" not in err, (err, text)
         if code == 2:
             return  # refused: the later commands would refuse it too
+
+
+FOUND = {  # cases the fuzzer found after the merge of issues 14 and 15, kept as plain tests
+    "loss 1/0 at the values (a node that is the number 0)":
+        ('[graph]\ninputs = ["x_"]\ntargets = ["little_endian"]\nparameters = ["exp_"]\n'
+         'nodes = [{ name = "a", expr = "((0)^2) / ((exp_) / (1e-3))" }]\n'
+         'loss = { name = "L", expr = "((1e-3)^2) / ((a) / (1e-3))" }\n[values]\n'
+         '"exp_" = 1e3\n"little_endian" = 0\n"x_" = 1e3\n'),
+    "a local derivative that is the constant e":
+        ('[graph]\ninputs = ["Abs"]\ntargets = ["AccumBounds"]\nparameters = ["Add"]\n'
+         'nodes = [{ name = "a", expr = "Abs" }]\nloss = { name = "L", expr = "(a) * (exp(1))" }\n'
+         '[values]\n"Abs" = 0\n"AccumBounds" = 0\n"Add" = 0\n'),
+}
+
+
+@pytest.mark.parametrize("text", FOUND.values(), ids=FOUND.keys())
+def test_cases_the_fuzzer_found(tmp_path, capsys, text):
+    spec = tmp_path / "s.toml"
+    spec.write_text(text, encoding="utf-8")
+    for command in (["check", str(spec)], ["notes", str(spec), "-o", str(tmp_path / "n.tex"), "-q"]):
+        code = cli(command)
+        err = capsys.readouterr().err
+        assert code in (0, 1, 2) and err.count("\n") <= 1, err
