@@ -73,8 +73,8 @@ class GradientsSection:
         rhs: list = []
         # Count the paths before listing them: a deep net has exponentially many (2^15 in a
         # [2]*16 MLP), and only the δ form is printed then.
-        if whole_chain and d.path_count(p) <= MAX_SHOWN_PATHS:
-            chain = d.chain(p)
+        chain = d.chain(p) if whole_chain and d.path_count(p) <= MAX_SHOWN_PATHS else None
+        if chain is not None:
             symbolic = [t.product([f.derivative for f in path], sep=" ") for path in chain.paths]
             results = [t.product([f.result for f in path]) for path in chain.paths]
             rhs.append((self._as_local(chain.symbolic()), self._lines(symbolic)))
@@ -82,7 +82,7 @@ class GradientsSection:
         form = d.gradient(p, form="delta")
         rhs.append((form, Tex(self._delta_form_tex(form))))
         eq = self.equation(f"dL/d{p}", lhs, *rhs)
-        if whole_chain and len(chain) <= MAX_SHOWN_PATHS:
+        if chain is not None:
             eq.paths = [self.drawn_path(path) for path in chain.paths]
         return eq
 
