@@ -186,6 +186,7 @@ def cmd_notes(args) -> int:
 
     progress = Progress(None if not args.quiet else False)
     graph, values, spec = _load(args)
+    _typesettable_title(args, args.lang or spec.language)
     kind = "slides" if args.slides else "markdown" if args.markdown else \
         "fragment" if args.fragment else "article"
     _check_notes_size(graph)
@@ -495,10 +496,14 @@ def _integer(least: int, most: int):
 MAX_EXERCISES = 100
 
 
-def _typesettable_title(args) -> None:
+def _typesettable_title(args, language: str | None = None) -> None:
+    """--title must be typeset in the document's language. Before the spec is read its
+    language is unknown: then only what no shipped language typesets is refused here, and
+    notes check again once the spec has said its language."""
     from .latex import untypesettable
 
-    bad = untypesettable(getattr(args, "title", None) or "")
+    language = language or getattr(args, "lang", None) or getattr(args, "language", None) or "ko"
+    bad = untypesettable(getattr(args, "title", None) or "", language)
     if bad:
         raise UserError(f"--title: the character {bad} cannot be typeset in the documents")
 

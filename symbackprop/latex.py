@@ -67,25 +67,34 @@ _TYPESET_EXTRA = frozenset(
 )
 
 
-def typesettable(ch: str) -> bool:
-    """Whether a document can typeset the character ``ch`` in prose (a title, an author).
+def typesettable(ch: str, language: str = "en") -> bool:
+    """Whether a document in ``language`` can typeset the character ``ch`` in prose (a title,
+    an author).
 
-    The one place that decides it: a language that brings its own fonts extends it here.
+    The one place that decides it: a language that brings its own fonts extends it here
+    (Korean documents load kotex, which typesets Hangul).
 
-    >>> typesettable("é"), typesettable("σ"), typesettable("역")
-    (True, True, False)
+    >>> typesettable("é"), typesettable("σ"), typesettable("역"), typesettable("역", "ko")
+    (True, True, False, True)
     """
-    return (" " <= ch <= "~") or ch in "\n\t" or ch in _TYPESET_EXTRA
+    if (" " <= ch <= "~") or ch in "\n\t" or ch in _TYPESET_EXTRA:
+        return True
+    return language == "ko" and any(lo <= ord(ch) <= hi for lo, hi in _HANGUL)
 
 
-def untypesettable(text: str) -> str | None:
-    """The first character of ``text`` that documents cannot typeset, described; else None.
+#: Hangul syllables, jamo and compatibility jamo: what kotex typesets with the Nanum fonts.
+_HANGUL = ((0xAC00, 0xD7A3), (0x1100, 0x11FF), (0x3130, 0x318F))
 
-    >>> untypesettable("Backprop, é"), untypesettable("역전파")
-    (None, "'역' (U+C5ED)")
+
+def untypesettable(text: str, language: str = "en") -> str | None:
+    """The first character of ``text`` that documents in ``language`` cannot typeset,
+    described; else None.
+
+    >>> untypesettable("Backprop, é"), untypesettable("역전파"), untypesettable("역전파", "ko")
+    (None, "'역' (U+C5ED)", None)
     """
     for ch in text:
-        if not typesettable(ch):
+        if not typesettable(ch, language):
             return f"{ch!r} (U+{ord(ch):04X})"
     return None
 

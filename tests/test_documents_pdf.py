@@ -20,6 +20,7 @@ import pytest
 from texutil import REPO, TEX_MISSING
 
 import symbackprop as sb
+from symbackprop.cli import main as cli
 from symbackprop.exercises import exercise_sheets
 from symbackprop.i18n import LANGUAGES
 from symbackprop.render import compile_pdf, have_tex
@@ -32,6 +33,7 @@ KINDS = ["article", "slides", "fragment", "exercises", "answers"]
 FAST = {("seed000", "article"), ("seed000", "slides"), ("net342", "article"),
         ("net342", "slides"), ("seed000", "answers")}
 WORK = Path(tempfile.mkdtemp(prefix="symbackprop-pdf-"))
+GALLERY_DIR = REPO / "docs" / "examples"
 
 
 def _net342() -> tuple[sb.Graph, dict, str]:
@@ -106,6 +108,8 @@ def test_document_reads_cleanly(name, kind, language):
         assert runs == [], runs[:5]
         if kind != "fragment":  # a fragment is equations only
             assert re.search("[가-힣]", said)
+        # LaTeX's own words are ours too: the abstract's heading is the catalog's, not \abstractname.
+        assert "Abstract" not in said
 
 
 def test_collision_check_sees_labels_printed_over_each_other(tmp_path):
@@ -126,3 +130,21 @@ def test_overfull_reads_the_log():
 def test_english_runs_finds_untranslated_prose():
     assert pdfcheck.english_runs("역전파 the error signal 값") == ["the error signal"]
     assert pdfcheck.english_runs("입력: x1, y 값") == []
+
+
+def test_a_korean_title_compiles_in_a_korean_document_and_is_refused_in_an_english_one(tmp_path):
+    spec = (GALLERY_DIR / "seed000.toml").read_text(encoding="utf-8")
+    korean = tmp_path / "ko.toml"
+    korean.write_text('title = "역전파 예제"\nlanguage = "ko"\n' + _without_title(spec), "utf-8")
+    english = tmp_path / "en.toml"
+    english.write_text('title = "역전파 예제"\n' + _without_title(spec), "utf-8")
+    assert cli(["notes", str(korean), "--pdf", "-o", str(tmp_path / "ko.pdf"), "-q"]) == 0
+    said = pdfcheck.text(tmp_path / "ko.pdf")
+    assert "역전파 예제" in said and "요약" in said
+    assert cli(["notes", str(english), "--pdf", "-o", str(tmp_path / "en.pdf"), "-q"]) == 2
+    assert not (tmp_path / "en.pdf").exists()
+
+
+def _without_title(spec: str) -> str:
+    return "\n".join(line for line in spec.splitlines()
+                     if not line.startswith(("title", "language", "author")))

@@ -104,10 +104,10 @@ class _Reader:
             raise self.error(key, "control characters are not allowed")
         return value
 
-    def prose(self, value: Any, key: str) -> str:
+    def prose(self, value: Any, key: str, language: str = "en") -> str:
         """Text that documents print (a title): refused up front if TeX cannot typeset it."""
         text = self.text(value, key)
-        bad = untypesettable(text)
+        bad = untypesettable(text, language)
         if bad:
             raise self.error(key, f"the character {bad} cannot be typeset in the documents")
         return text
@@ -207,8 +207,13 @@ def _build(data: dict, r: _Reader) -> Spec:
     r.table(data, "", _TOP_KEYS)
     if ("network" in data) == ("graph" in data):
         raise r.error("", "a spec needs exactly one of the tables [network] or [graph]")
-    title = r.prose(data["title"], "title") if "title" in data else None
-    author = r.prose(data["author"], "author") if "author" in data else ""
+    # The language first: it decides which characters a title may have (Hangul in Korean).
+    from ..i18n import LANGUAGES
+
+    language = r.choice(data["language"], "language", LANGUAGES, "language") \
+        if "language" in data else "en"
+    title = r.prose(data["title"], "title", language) if "title" in data else None
+    author = r.prose(data["author"], "author", language) if "author" in data else ""
     if "network" in data:
         graph, notation_used = _network(data, r, title)
     else:
@@ -237,10 +242,6 @@ def _build(data: dict, r: _Reader) -> Spec:
         if "rounding" in t:
             rounding = r.choice(t["rounding"], "training.rounding", ("display", "by_hand"),
                                 "rounding")
-    from ..i18n import LANGUAGES
-
-    language = r.choice(data["language"], "language", LANGUAGES, "language") \
-        if "language" in data else "en"
     only = None
     if "only" in data:
         names = {p.name for p in graph.parameters}
