@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench gallery clean setup
+.PHONY: demo test test-slow test-all lint bench gallery clean setup
 
 setup: $(STAMP)
 
@@ -18,11 +18,17 @@ demo: $(STAMP)
 	$(BIN)/symbackprop demo -o demo
 
 # Two workers: the suite is CPU-bound and this project's machines have two cores.
+# make test leaves out the tests marked slow (every document kind of the whole gallery compiled
+# in both languages, the wheel built and installed, the long property runs); make test-slow runs
+# just those, and CI runs both.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2
-
-test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -m "not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -m slow
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check symbackprop tests bench
