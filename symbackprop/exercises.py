@@ -32,23 +32,41 @@ def draw_values(graph: Graph, count: int, seed: int) -> list[dict[str, float]]:
     rng = np.random.default_rng(seed)
     loss = getattr(graph, "loss_name", "")
     one_hot = {s for group in graph.one_hot_groups for s in group}
+    evaluator = derive(graph).evaluator
     sets = []
     for _ in range(count):
-        values: dict[str, float] = {}
-        for s in graph.leaves:
-            kind = graph.kind(s)
-            if kind is Kind.INPUT:
-                values[s.name] = round(float(rng.uniform(-1, 1)), 1)
-            elif kind is Kind.PARAMETER:
-                values[s.name] = round(float(rng.uniform(-1, 1)), 2)
-            elif s not in one_hot:
-                values[s.name] = float(rng.integers(0, 2)) if loss == "bce" else \
-                    round(float(rng.uniform(0, 1)), 1)
-        for group in graph.one_hot_groups:
-            hot = int(rng.integers(0, len(group)))
-            values.update({s.name: float(k == hot) for k, s in enumerate(group)})
+        # Redraw a set whose loss or gradients are not finite (x/w at a drawn w = 0.00): an
+        # exercise needs an answer. Twenty tries, then the last draw stands (and is refused).
+        for _attempt in range(20):
+            values = _draw(graph, rng, loss, one_hot)
+            if _finite(evaluator, values):
+                break
         sets.append(values)
     return sets
+
+
+def _finite(evaluator, values: dict[str, float]) -> bool:
+    result = evaluator.evaluate(values)
+    return bool(np.isfinite(result.loss)) and all(
+        bool(np.isfinite(g)) for g in result.gradients.values())
+
+
+def _draw(graph: Graph, rng, loss: str, one_hot: set) -> dict[str, float]:
+    """One set of values: inputs to one decimal, parameters to two, targets 0/1 or one decimal."""
+    values: dict[str, float] = {}
+    for s in graph.leaves:
+        kind = graph.kind(s)
+        if kind is Kind.INPUT:
+            values[s.name] = round(float(rng.uniform(-1, 1)), 1)
+        elif kind is Kind.PARAMETER:
+            values[s.name] = round(float(rng.uniform(-1, 1)), 2)
+        elif s not in one_hot:
+            values[s.name] = float(rng.integers(0, 2)) if loss == "bce" else \
+                round(float(rng.uniform(0, 1)), 1)
+    for group in graph.one_hot_groups:
+        hot = int(rng.integers(0, len(group)))
+        values.update({s.name: float(k == hot) for k, s in enumerate(group)})
+    return values
 
 
 def exercise_sheets(

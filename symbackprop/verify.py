@@ -119,9 +119,16 @@ class Meaning:
         then random points (signs random, then all positive), then the given values as they are.
         """
         points: list[dict] = []
-        for leaves in self._candidates(n, values):
+        saturating = [v for v in self.graph.nodes
+                      if isinstance(self.graph.expr(v), functions.sigmoid | functions.softmax)]
+        candidates = list(self._candidates(n, values))
+        for k, leaves in enumerate(candidates):
             point = self._forward(leaves)
-            if all(math.isfinite(x) for x in point.values()):
+            # A saturated sigmoid or softmax (1 − σ below 1e-7) leaves too few digits for a
+            # float comparison: such points are taken only as the last resort (the given values).
+            last = k == len(candidates) - 1
+            if all(math.isfinite(x) for x in point.values()) and (
+                    last or not any(min(point[v], 1 - point[v]) < 1e-7 for v in saturating)):
                 points.append(point)
                 if len(points) == n:
                     break

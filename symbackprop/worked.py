@@ -143,6 +143,10 @@ def worked_example(
         result = ev.evaluate(ex.values)
         nodes, deltas, grads = result.nodes, result.deltas, result.gradients
     ex.nodes = {v.name: float(nodes[v.name]) for v in g.nodes}
+    if not math.isfinite(ex.nodes[g.loss_symbol.name]):
+        # A worked example of an infinite or undefined loss would print inf and nan as steps.
+        raise ValueError(f"the loss is not finite at these values ({g.loss_symbol.name} = "
+                         f"{ex.nodes[g.loss_symbol.name]}); give values where it is")
     ex.deltas = {k: float(x) for k, x in deltas.items()}
     known = {s: ex.values[s.name] for s in g.leaves} | {v: ex.nodes[v.name] for v in g.nodes}
     ex.local_derivatives = _local_values(d, known, digits if by_hand else None)
@@ -180,9 +184,35 @@ def _local_values(d: Derivation, known: Mapping[sp.Symbol, float],
     with np.errstate(all="ignore"):
         out = f(*(np.float64(known[s]) for s in [*g.leaves, *g.nodes]))
     values = [float(np.asarray(x, dtype=float)) for x in out]
+    if not all(math.isfinite(x) for x in values):
+        values = _precise_where_floats_fail(d, known, pairs, values)
     if digits is not None:
         values = [round_half_up(x, digits) for x in values]
     return {(c.name, v.name): x for (c, v), x in zip(pairs, values, strict=True)}
+
+
+def _precise_where_floats_fail(d: Derivation, known: Mapping[sp.Symbol, float], pairs,
+                               values: list[float]) -> list[float]:
+    """Local derivatives that are nan or inf in floats, recomputed with every node in 50 digits.
+
+    Floats round a saturated σ to exactly 1, so ∂L/∂ŷ = (ŷ − y)/(ŷ(ŷ − 1)) becomes 0/0; from
+    the leaves in 50 digits it is the finite number the evaluator's stable forms agree with.
+    """
+    from .verify import elementary
+
+    g = d.graph
+    precise = {s: sp.Float(known[s], 50) for s in g.leaves}
+    for v in g.nodes:
+        precise[v] = sp.N(elementary(g.expr(v)).xreplace(precise), 50)
+    out = []
+    for (c, v), x in zip(pairs, values, strict=True):
+        if not math.isfinite(x):
+            try:
+                x = float(sp.N(elementary(d.local(c, v)).xreplace(precise), 50))
+            except TypeError:  # complex or undefined: it stays as it was
+                pass
+        out.append(x)
+    return out
 
 
 def _compile_locals(d: Derivation, pairs):

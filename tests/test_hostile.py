@@ -520,3 +520,33 @@ def test_10_every_accepted_spelling_compiles(tmp_path):
                           "-no-shell-escape", "t.tex"], cwd=tmp_path, capture_output=True,
                          text=True, errors="replace", timeout=120, check=False)
     assert run.returncode == 0, [ln for ln in run.stdout.splitlines() if ln.startswith("!")]
+
+
+SATURATED_BCE = '[network]\nsizes = [1, 1]\nloss = "bce"\n[values]\nx1 = 1.0\ny = 1.0\nw1 = 40.0\n'
+SATURATED_CE = ('[network]\nsizes = [2, 2]\nactivation = "softmax"\nloss = "cross_entropy"\n'
+                '[values]\nx1 = 0.5\nx2 = 0.3\ny1 = 1.0\ny2 = 0.0\nw1 = 1000.0\nw2 = -1000.0\n'
+                'w3 = 0.2\nw4 = 0.1\n')
+DIVISION = ('[graph]\ninputs = ["x"]\ntargets = ["y"]\nparameters = ["w"]\n'
+            'nodes = [{ name = "a", expr = "x/w" }]\nloss = { name = "L", expr = "(y - a)^2" }\n'
+            '[values]\nx = 1.0\ny = 0.5\nw = {w}\n')
+
+
+@pytest.mark.parametrize("text", [SATURATED_BCE, SATURATED_CE], ids=["sigmoid+bce", "softmax+ce"])
+def test_02_saturated_outputs_give_notes_and_examples_without_nan(tmp_path, capsys, text):
+    # Floats round σ(40) to 1, so 0·log(1 − ŷ) and (ŷ − y)/(ŷ(ŷ − 1)) are nan in floats: the
+    # worked example's factors come from 50 digits there, and the verifier avoids such points.
+    code, out, err = run_spec(tmp_path, capsys, text, "example")
+    assert code == 0 and "nan" not in out and not err, (out, err)
+    code, _, err = run_spec(tmp_path, capsys, text, "notes", "-o", str(tmp_path / "n.tex"))
+    assert code == 0 and not err, err
+    assert "nan" not in (tmp_path / "n.tex").read_text(encoding="utf-8")
+
+
+def test_02_an_infinite_loss_is_refused_and_exercises_draw_values_where_it_is_finite(tmp_path,
+                                                                                     capsys):
+    code, out, err = run_spec(tmp_path, capsys, DIVISION.replace("{w}", "0.0"), "example")
+    assert code == 2 and err.count("\n") == 1 and "not finite" in err and not out
+    code, _, err = run_spec(tmp_path, capsys, DIVISION.replace("{w}", "0.5"), "exercises",
+                            "-o", str(tmp_path / "ex"), "--count", "100")
+    assert code == 0, err
+    assert "nan" not in (tmp_path / "ex" / "answers.tex").read_text(encoding="utf-8")

@@ -11,7 +11,7 @@ from ..derive import Derivation
 from ..latex import Tex, TexPrinter
 from ..mlp import MLP
 from ..numeric import WorkedExample
-from ..verify import Meaning, VerificationError, verify
+from ..verify import Meaning, VerificationError, elementary, verify
 from .model import Equation, Step
 
 _DOUBLE_PARENS = re.compile(r"\\left\(\\left\((-?[0-9.]+)\\right\)\\right\)")
@@ -69,6 +69,8 @@ class Base:
             {s: (rf"\left({v}\right)" if v.startswith("-") else v) for s, v in shown.items()}
         )
         full = _evaluate(symbolic, {s: self._value(s) for s in symbolic.free_symbols})
+        if not math.isfinite(full):
+            full = self._precise(symbolic)
         if ex.rounding == "display" and not _close(full, value):
             raise VerificationError(
                 f"equation {label!r} does not hold: {symbolic} = {full!r}, not {value!r}"
@@ -83,6 +85,24 @@ class Base:
             steps.append(Step([Tex(substituted)]))
         steps.append(Step([Tex(ex.show(value))], relation))
         return Equation(label, lhs, steps, "numbers")
+
+    def _precise(self, expr: sp.Expr) -> float:
+        """``expr`` with every node recomputed from the leaves in 50 digits. Floats round a
+        saturated σ to exactly 1, so 0·log(1 − ŷ) becomes nan; these digits keep what the
+        evaluator's stable forms keep."""
+        if "_precise_nodes" not in self.__dict__:
+            g, values = self.g, self.example.values
+            known = {s: sp.Float(values[s.name], 50) for s in g.leaves}
+            for v in g.nodes:
+                known[v] = sp.N(elementary(g.expr(v)).xreplace(known), 50)
+            self._precise_nodes = known
+        known = dict(self._precise_nodes)
+        known.update({s: sp.Float(self._value(s), 50) for s in expr.free_symbols
+                      if s not in known})
+        try:
+            return float(sp.N(elementary(expr).xreplace(known), 50))
+        except TypeError:  # complex or undefined
+            return math.nan
 
     def _value(self, s: sp.Symbol) -> float:
         ex = self.example
