@@ -143,10 +143,6 @@ def worked_example(
         result = ev.evaluate(ex.values)
         nodes, deltas, grads = result.nodes, result.deltas, result.gradients
     ex.nodes = {v.name: float(nodes[v.name]) for v in g.nodes}
-    if not math.isfinite(ex.nodes[g.loss_symbol.name]):
-        # A worked example of an infinite or undefined loss would print inf and nan as steps.
-        raise ValueError(f"the loss is not finite at these values ({g.loss_symbol.name} = "
-                         f"{ex.nodes[g.loss_symbol.name]}); give values where it is")
     ex.deltas = {k: float(x) for k, x in deltas.items()}
     known = {s: ex.values[s.name] for s in g.leaves} | {v: ex.nodes[v.name] for v in g.nodes}
     ex.local_derivatives = _local_values(d, known, digits if by_hand else None)
