@@ -334,9 +334,11 @@ class Derivation:
         if one_hot:
             for group in self.graph.one_hot_groups:
                 if set(group) <= expr.free_symbols:
-                    nodes = sorted(expr.free_symbols & set(self._exprs), key=sp.default_sort_key)
-                    collected = sp.collect(sp.expand(expr), nodes)
-                    expr = collected.subs(sp.Add(*group), 1)
+                    reduced = _sum_to_one(expr, group)
+                    if reduced != sp.expand(expr):
+                        factored = sp.factor(reduced)
+                        expr = factored if sp.count_ops(factored) <= sp.count_ops(reduced) \
+                            else reduced
         if any(isinstance(p, sp.Pow) and p.exp.is_negative for p in sp.preorder_traversal(expr)):
             simpler = sp.factor(sp.cancel(expr))
             if sp.count_ops(simpler) < sp.count_ops(expr):
@@ -493,3 +495,30 @@ def derive(graph: Graph, progress: Callable[[int, int], None] | None = None) -> 
     h2*delta_z3
     """
     return Derivation(graph, progress)
+
+
+def _sum_to_one(expr: sp.Expr, group: tuple[sp.Symbol, ...]) -> sp.Expr:
+    """``expr`` with Σ_k y_k = 1 used wherever a product is multiplied by every y_k of a one-hot
+    group: ŷ₁y₁ + ŷ₁y₂ − y₁ becomes ŷ₁ − y₁ (softmax + cross-entropy's p − y), also inside the
+    sums of a hidden layer's gradient.
+
+    >>> y1, y2, p = sp.symbols("y1 y2 p")
+    >>> _sum_to_one(p*y1 + p*y2 - y1, (y1, y2))
+    p - y1
+    """
+    members = set(group)
+    by_rest: dict[sp.Expr, list[sp.Symbol]] = {}
+    kept: list[sp.Expr] = []
+    for term in sp.Add.make_args(sp.expand(expr)):
+        factors = sp.Mul.make_args(term)
+        ys = [f for f in factors if f in members]
+        if len(ys) == 1:
+            by_rest.setdefault(sp.Mul(*[f for f in factors if f != ys[0]]), []).append(ys[0])
+        else:
+            kept.append(term)
+    for rest, ys in by_rest.items():
+        if len(ys) == len(members) and set(ys) == members:
+            kept.append(rest)
+        else:
+            kept.extend(rest * y for y in ys)
+    return sp.Add(*kept)
