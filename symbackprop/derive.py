@@ -336,7 +336,7 @@ class Derivation:
                 if set(group) <= expr.free_symbols:
                     reduced = _sum_to_one(expr, group)
                     if reduced != sp.expand(expr):
-                        factored = sp.factor(reduced)
+                        factored = _textbook_signs(sp.factor(reduced), set(self._exprs))
                         expr = factored if sp.count_ops(factored) <= sp.count_ops(reduced) \
                             else reduced
         if any(isinstance(p, sp.Pow) and p.exp.is_negative for p in sp.preorder_traversal(expr)):
@@ -522,3 +522,32 @@ def _sum_to_one(expr: sp.Expr, group: tuple[sp.Symbol, ...]) -> sp.Expr:
         else:
             kept.extend(rest * y for y in ys)
     return sp.Add(*kept)
+
+
+def _textbook_signs(expr: sp.Expr, nodes: set[sp.Symbol]) -> sp.Expr:
+    """A product's sums turned the way textbooks write them, its sign kept: 1 − a, not a − 1,
+    and ŷ − y (the network's node first), not −(y − ŷ).
+
+    >>> a, y, p = sp.symbols("a y p")
+    >>> _textbook_signs(sp.factor(a*(a - 1)*(y - p)), {a, p})
+    a*(1 - a)*(p - y)
+    """
+    if not isinstance(expr, sp.Mul):
+        return expr
+    coeff, factors = expr.as_coeff_mul()
+    turned, flips = [], 0
+    for f in factors:
+        if f.is_Add and _reads_backwards(f, nodes):
+            turned.append(sp.Add(*(-t for t in f.args)))
+            flips += 1
+        else:
+            turned.append(f)
+    return sp.Mul(-coeff if flips % 2 else coeff, *turned)
+
+
+def _reads_backwards(total: sp.Add, nodes: set[sp.Symbol]) -> bool:
+    constant, terms = total.as_coeff_add()
+    if constant:
+        return constant < 0
+    with_nodes = [t for t in terms if t.free_symbols & nodes]
+    return bool(with_nodes) and all(t.could_extract_minus_sign() for t in with_nodes)
