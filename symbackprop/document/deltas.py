@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..derive import _small
 from ..latex import Tex
 from .base import MAX_LINE
 from .model import Equations, Paragraph, Section
@@ -25,7 +26,9 @@ class DeltasSection:
             rec = delta.recursion
             rhs.append((rec, self._delta_recursion_tex(v, rec)))
             notes = {}
-            if delta.value != rec and sp.count_ops(delta.value) <= 40 \
+            # _small first: count_ops walks the whole tree, which for an RNN's δ in node
+            # symbols grows exponentially with the number of steps.
+            if delta.value != rec and _small(delta.value, 200) and sp.count_ops(delta.value) <= 40 \
                     and len(t(delta.value)) <= MAX_LINE:
                 if delta.assumes:
                     group = next(gr for gr in g.one_hot_groups
