@@ -23,6 +23,7 @@ from .appendix import AppendixSection
 from .base import MAX_LINE, MAX_NOTES_PARAMETERS, MAX_SHOWN_PATHS, TERMS_PER_LINE, Base
 from .deltas import DeltasSection
 from .forward import ForwardSection
+from .general import ModelFormSection
 from .gradients import GradientsSection
 from .locals import LocalsSection
 from .model import (
@@ -55,11 +56,14 @@ __all__ = [
     "TERMS_PER_LINE",
 ]
 
-class _Builder(NetworkSection, ForwardSection, LocalsSection, DeltasSection, GradientsSection,
-               WorkedSection, AppendixSection, Base):
+class _Builder(NetworkSection, ModelFormSection, ForwardSection, LocalsSection, DeltasSection,
+               GradientsSection, WorkedSection, AppendixSection, Base):
     def build(self) -> Document:
         sections = [self.network(), self.forward(), self.locals_(), self.deltas(),
                     self.gradients(), self.updates()]
+        model_form = self.model_form()
+        if model_form:  # a model's general form first, its unrolled instance after it
+            sections.insert(1, model_form)
         general = self.general_form()
         if general:
             sections.insert(5, general)

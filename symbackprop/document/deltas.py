@@ -15,6 +15,9 @@ class DeltasSection:
         d, g, t = self.d, self.g, self.tex
         s = Section("deltas")
         named = [v for v in g.delta_nodes if v in d.deltas]
+        every = len(named)
+        if self.focus is not None:  # the rest follow the general form's recursion
+            named = [v for v in named if v in self.focus.deltas]
         s.blocks.append(Paragraph("deltas_intro", {
             "definition": Tex(r"\delta_v = \frac{\partial " + t(g.loss_symbol) + r"}{\partial v}"),
             "recursion": Tex(r"\delta_v = \sum_c \delta_c \, \frac{\partial c}{\partial v}"),
@@ -40,6 +43,7 @@ class DeltasSection:
                 eq.steps[k].note = note
             eqs.append(eq)
         s.blocks.append(Equations(eqs))
+        self.rest(s, every - len(named))
         if any(d.delta(v).assumes for v in named):
             s.blocks.append(Paragraph("one_hot"))
         return s

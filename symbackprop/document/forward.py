@@ -16,8 +16,10 @@ class ForwardSection:
         s.blocks.append(Paragraph("forward_intro"))
         for key, args, nodes in self._layers():
             sub = Section(key, args)
-            eqs = [self.equation(f"forward {v}", v, self._forward_rhs(v)) for v in nodes]
+            shown = [v for v in nodes if self.shows(v)]
+            eqs = [self.equation(f"forward {v}", v, self._forward_rhs(v)) for v in shown]
             sub.blocks.append(Equations(eqs))
+            self.rest(sub, len(nodes) - len(shown))
             s.subsections.append(sub)
         sub = Section("loss")
         loss = g.loss_symbol

@@ -11,6 +11,8 @@ from .model import Equation, Equations, Paragraph, Section, Step
 
 #: Up to this many parameters (seed 000's net has 6) every chain is written out by default.
 SMALL_NET = 9
+#: A model's notes (its general form first) write a chain out only when it is this short.
+FOCUS_SHOWN_PATHS = 2
 
 
 class GradientsSection:
@@ -18,7 +20,7 @@ class GradientsSection:
         s = Section("gradients")
         s.blocks.append(Paragraph("gradients_intro"))
         shown = self.shown_parameters()
-        if len(shown) < len(self.g.parameters):
+        if len(shown) < len(self.g.parameters) and self.focus is None:
             s.blocks.append(Paragraph("gradients_selection", {
                 "shown": [Tex(self.tex(p)) for p in shown], "full": not self.options.get("only"),
             }))
@@ -26,7 +28,8 @@ class GradientsSection:
         for key, args, params in groups:
             sub = Section(key, args) if len(groups) > 1 else s
             chains = [p for p in params if p in shown]
-            short = [p for p in params if p not in shown]
+            # With a focus, the general form gives the rest (said once, below).
+            short = [p for p in params if p not in shown] if self.focus is None else []
             if chains:
                 sub.blocks.append(Equations([self._gradient_equation(p, True) for p in chains]))
             if short:
@@ -34,6 +37,8 @@ class GradientsSection:
                 sub.blocks.append(Equations(eqs, columns=2 if len(eqs) > 3 else 1))
             if sub is not s:
                 s.subsections.append(sub)
+        if self.focus is not None:
+            self.rest(s, len(self.g.parameters) - len(shown))
         unused = [p for p in self.g.parameters if self.d.gradient(p, form="delta") == 0]
         if unused:
             # Said in words: a zero is easy to misread as a slip of the engine.
@@ -46,6 +51,8 @@ class GradientsSection:
         g, only = self.g, self.options.get("only")
         if only is not None:
             return [p for p in g.parameters if p.name in set(only)]
+        if self.focus is not None:
+            return list(self.focus.parameters)
         if self.options.get("full") or not self.mlp or len(g.parameters) <= SMALL_NET:
             return list(g.parameters)
         net = self.mlp
@@ -73,7 +80,8 @@ class GradientsSection:
         rhs: list = []
         # Count the paths before listing them: a deep net has exponentially many (2^15 in a
         # [2]*16 MLP), and only the δ form is printed then.
-        chain = d.chain(p) if whole_chain and d.path_count(p) <= MAX_SHOWN_PATHS else None
+        most = MAX_SHOWN_PATHS if self.focus is None else FOCUS_SHOWN_PATHS
+        chain = d.chain(p) if whole_chain and d.path_count(p) <= most else None
         if chain is not None:
             symbolic = [t.product([f.derivative for f in path], sep=" ") for path in chain.paths]
             results = [t.product([f.result for f in path]) for path in chain.paths]

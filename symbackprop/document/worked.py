@@ -22,13 +22,15 @@ class WorkedSection:
         fwd = Section("worked_forward")
         fwd.blocks.append(Equations([
             self.numbers(f"value of {v}", t(v), g.expr(v), ex.nodes[v.name]) for v in g.nodes
+            if self.shows(v)
         ]))
         s.subsections.append(fwd)
         back = Section("worked_backward")
         shown = self.shown_parameters()
         eqs = []
         seen = set()
-        for p in shown:
+        # A model's notes give these inside the δ numbers below (its general form comes first).
+        for p in shown if self.focus is None else []:
             for path in ex.factors.get(p.name, []):
                 for f in path:
                     key = (f.of, f.wrt)
@@ -89,6 +91,8 @@ class WorkedSection:
             else:
                 value = engine[v.name]
             self.known[sym.name] = value
+            if self.focus is not None and v not in self.focus.deltas:
+                continue
             eqs.append(self.numbers(f"value of {sym}", t(sym), rec, value))
         return eqs
 
