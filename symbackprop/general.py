@@ -30,6 +30,7 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -364,8 +365,9 @@ class GeneralForm:
 
     # -- the check against the scalar derivation ---------------------------------------------------
     def check(self, sizes: Mapping[str, int], seed: int = 0) -> float:
-        """Instantiate ``sizes``, evaluate every δ and gradient equation entry by entry, and
-        compare with the scalar derivation of the same model; return the largest error."""
+        """Instantiate ``sizes``, evaluate every equation (the forward definitions too) entry
+        by entry, and compare with the scalar derivation of the same model; return the largest
+        error."""
         from .derive import derive
 
         graph, symbol_of = self._build(sizes)
@@ -383,31 +385,17 @@ class GeneralForm:
         size_subs = {self.sizes[k]: v for k, v in sizes.items()}
         worst = 0.0
 
+        def entry(name: str, ix: tuple) -> float:
+            stem = name[6:] if name.startswith("delta_") else name
+            s = symbol_of(stem, ix)
+            if s is None:
+                return 0.0 if name.startswith("delta_") else defined(stem, ix)
+            return (ev.deltas if name.startswith("delta_") else known).get(s.name, 0.0)
+
         def number(expr) -> float:
-            expr = expr.xreplace(size_subs).doit()
-            subs = {}
-            for atom in expr.atoms(sp.Indexed):
-                base = atom.base.name
-                ix = tuple(int(i) for i in atom.indices)
-                name = base[6:] if base.startswith("delta_") else base
-                s = symbol_of(name, ix)
-                if s is None:
-                    subs[atom] = 0.0 if base.startswith("delta_") else defined(name, ix)
-                else:
-                    table = ev.deltas if base.startswith("delta_") else known
-                    subs[atom] = table.get(s.name, 0.0)
-            labels = {a.base.label for a in expr.atoms(sp.Indexed)}
-            for atom in expr.atoms(sp.Symbol) - labels:
-                name = atom.name[6:] if atom.name.startswith("delta_") else atom.name
-                if atom in size_subs.values() or atom.is_number:
-                    continue
-                s = symbol_of(name, ())
-                table = ev.deltas if atom.name.startswith("delta_") else known
-                if s is not None:
-                    subs[atom] = table.get(s.name, 0.0)
-                else:
-                    subs[atom] = 0.0 if atom.name.startswith("delta_") else defined(name, ())
-            return float(expr.xreplace(subs))
+            # Sums run in Python over their integer bounds: SymPy's doit() built each unrolled
+            # sum symbolically first, most of a check's time.
+            return _numeric(expr.xreplace(size_subs), {}, entry)
 
         def defined(name: str, ix: tuple) -> float:
             """A forward quantity the scalar model does not name: from its definition inside
@@ -422,18 +410,18 @@ class GeneralForm:
             return number(q.expr.xreplace(dict(zip(q.indices, ix, strict=True))))
 
         for eq in self.equations():
-            if eq.kind == "forward":
-                continue
             q = self.quantities[eq.name]
             ranges = [(int(_basic(lo).xreplace(size_subs)),
                        int(_basic(hi).xreplace(size_subs)))
                       for lo, hi in q.ranges]
             for ix in np.ndindex(*[hi - lo + 1 for lo, hi in ranges]):
                 point = tuple(lo + k for (lo, _), k in zip(ranges, ix, strict=True))
-                s = symbol_of(q.name, point)
+                s = graph.loss_symbol if q is self.loss else symbol_of(q.name, point)
                 if s is None:
                     continue
-                if q.kind == "input":
+                if eq.kind == "forward":  # the printed definitions are the builder's too
+                    expected = known[s.name]
+                elif q.kind == "input":
                     expected = input_delta(s)
                 elif eq.kind == "gradient":
                     expected = ev.gradients[s.name]
@@ -447,6 +435,50 @@ class GeneralForm:
                                          f"{expected}")
                 worst = max(worst, err)
         return worst
+
+
+_MATH = {sp.tanh: math.tanh, sp.exp: math.exp, sp.log: math.log, sp.cosh: math.cosh}
+
+
+def _numeric(expr: sp.Expr, bound: dict[sp.Symbol, int],
+             entry: Callable[[str, tuple], float]) -> float:
+    """``expr`` at integer sizes as a float: Σ by iteration with ``bound`` indices, an entry
+    ``name[ix]`` (or a scalar ``name``) from ``entry``.
+
+    >>> i, n = sp.symbols("i n", integer=True)
+    >>> x = sp.IndexedBase("x")
+    >>> _numeric(sp.Sum(2 * x[i], (i, 1, 3)), {}, lambda name, ix: float(ix[0]))
+    12.0
+    """
+    if expr.is_Number or isinstance(expr, sp.NumberSymbol):
+        return float(expr)
+    if isinstance(expr, sp.Symbol):
+        return float(bound[expr]) if expr in bound else entry(expr.name, ())
+    if isinstance(expr, sp.Indexed):
+        ix = tuple(int(_numeric(i, bound, entry)) for i in expr.indices)
+        return entry(expr.base.name, ix)
+    if isinstance(expr, sp.Add):
+        return math.fsum(_numeric(a, bound, entry) for a in expr.args)
+    if isinstance(expr, sp.Mul):
+        out = 1.0
+        for a in expr.args:
+            out *= _numeric(a, bound, entry)
+        return out
+    if isinstance(expr, sp.Pow):
+        return _numeric(expr.base, bound, entry) ** _numeric(expr.exp, bound, entry)
+    if isinstance(expr, sp.Sum):
+        (v, lo, hi), *rest = expr.limits
+        inner = sp.Sum(expr.function, *rest) if rest else expr.function
+        start, stop = int(_numeric(lo, bound, entry)), int(_numeric(hi, bound, entry))
+        return math.fsum(_numeric(inner, {**bound, v: k}, entry)
+                         for k in range(start, stop + 1))
+    if isinstance(expr, sp.KroneckerDelta):
+        a, b = (_numeric(x, bound, entry) for x in expr.args)
+        return float(a == b)
+    args = [_numeric(a, bound, entry) for a in expr.args]
+    if expr.func in _MATH:
+        return _MATH[expr.func](*args)
+    return float(expr.func(*[sp.Float(a) for a in args]))
 
 
 def _factored(expr: sp.Expr) -> sp.Expr:

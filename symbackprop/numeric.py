@@ -388,10 +388,10 @@ class Evaluator:
             args, outputs, modules=modules, cse=lambda _exprs: (steps, outputs),
             docstring_limit=0,
         )
-        self._forward = sp.lambdify(
-            args, ident[g.loss_symbol], modules=modules,
-            cse=lambda _exprs: (forward, ident[g.loss_symbol]), docstring_limit=0,
-        )
+        # The forward pass alone is compiled when loss() first needs it: printing the lines a
+        # second time was a third of building a long RNN's evaluator, which notes never use.
+        self._forward_parts = (args, ident[g.loss_symbol], modules, forward)
+        self._forward_fn = None
 
     def _delta_for_code(self, v: sp.Symbol) -> sp.Expr:
         # For a node's δ line and a parameter's gradient line alike (σ(w·x) divides in w's).
@@ -461,6 +461,13 @@ class Evaluator:
         shape = np.broadcast_shapes(*(np.shape(a) for a in args))
         with np.errstate(all="ignore"):
             return _as_float_or_array(self._forward(*args), shape)
+
+    def _forward(self, *args):
+        if self._forward_fn is None:
+            leaves, loss, modules, forward = self._forward_parts
+            self._forward_fn = sp.lambdify(leaves, loss, modules=modules,
+                                           cse=lambda _exprs: (forward, loss), docstring_limit=0)
+        return self._forward_fn(*args)
 
 
 def _has_division(expr: sp.Expr) -> bool:

@@ -75,13 +75,41 @@ _REWRITE = {
 }
 
 
+_COMPILED: dict[tuple[int, sp.Expr], object] = {}
+
+
 def _compile(symbols: list[sp.Symbol], expr: sp.Expr):
-    # Plain identifiers keep lambdify from dummifying names such as w_11^(2).
+    # Plain identifiers keep lambdify from dummifying names such as w_11^(2). They also make
+    # the nodes of an unrolled model one shape (every a_t of an RNN is v0*v6 + v1*v4 + …), so
+    # each shape is compiled once: lambdify's printing was most of a long RNN's check time.
     plain = [sp.Symbol(f"v{k}", real=True) for k in range(len(symbols))]
     from .numeric import NUMPY_FUNCTIONS
 
-    return sp.lambdify(plain, expr.xreplace(dict(zip(symbols, plain, strict=True))),
-                       modules=[NUMPY_FUNCTIONS, "numpy"])
+    body = expr.xreplace(dict(zip(symbols, plain, strict=True)))
+    key = (len(plain), body)
+    if key not in _COMPILED:
+        if len(_COMPILED) > 4096:
+            _COMPILED.clear()
+        _COMPILED[key] = sp.lambdify(plain, body, modules=[NUMPY_FUNCTIONS, "numpy"])
+    return _COMPILED[key]
+
+
+_DIFFS: dict[tuple[sp.Expr, sp.Symbol], sp.Expr] = {}
+
+
+def _shaped_diff(expr: sp.Expr, b: sp.Symbol) -> sp.Expr:
+    """d expr/db, taken once per shape: the edges of an unrolled model repeat a few shapes
+    (every ∂a_t/∂h_{t−1} is one), and SymPy's diff was most of checking their gradients."""
+    syms = sorted(expr.free_symbols, key=sp.default_sort_key)
+    plain = {s: sp.Symbol(f"v{k}", real=True) for k, s in enumerate(syms)}
+    if not all(s.is_real for s in syms) or b not in plain:
+        return sp.diff(expr, b)
+    key = (expr.xreplace(plain), plain[b])
+    if key not in _DIFFS:
+        if len(_DIFFS) > 4096:
+            _DIFFS.clear()
+        _DIFFS[key] = sp.diff(*key)
+    return _DIFFS[key].xreplace({v: s for s, v in plain.items()})
 
 
 class Meaning:
@@ -214,7 +242,7 @@ class Meaning:
             expr = self.node_expr(a)
             if isinstance(expr, sp.Add):  # a wide sum: only the terms in b (linear in size)
                 expr = sp.Add(*(t for t in expr.args if t.has(b)))
-            self._raw_local[(a, b)] = sp.diff(expr, b)
+            self._raw_local[(a, b)] = _shaped_diff(expr, b)
         return self._raw_local[(a, b)]
 
     def adjoint(self, v: sp.Symbol, k: int) -> float:

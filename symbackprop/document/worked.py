@@ -80,10 +80,16 @@ class WorkedSection:
         ex, d, t = self.example, self.d, self.tex
         named = self._backward_order([v for v in self.g.delta_nodes if v in d.deltas])
         engine = self.d.evaluate(ex.values).deltas
-        eqs = []
+        eqs, names = [], set(self.g.delta_nodes)
         for v in named:
-            rec = d.delta(v).recursion
             sym = d.delta_symbols[v]
+            if self.focus is not None and v not in self.focus.deltas:
+                # Left to the general form: its number as a reader would carry it.
+                value = engine[v.name]
+                self.known[sym.name] = (float(ex.show(value)) if ex.rounding == "by_hand"
+                                        else value)
+                continue
+            rec = d._through(v, names)  # the recursion alone: δ values in node symbols can be huge
             if ex.rounding == "by_hand":
                 # A student rounds each δ before reusing it: so do we, from the shown numbers.
                 known = {x: float(ex.show(self._value(x))) for x in rec.free_symbols}
@@ -91,8 +97,6 @@ class WorkedSection:
             else:
                 value = engine[v.name]
             self.known[sym.name] = value
-            if self.focus is not None and v not in self.focus.deltas:
-                continue
             eqs.append(self.numbers(f"value of {sym}", t(sym), rec, value))
         return eqs
 
