@@ -95,6 +95,8 @@ def exercise_sheets(
     docs = [build_document(d, ex, appendix=False, full=True) for ex in examples]
     worked = [doc.section("worked") for doc in docs]
     network = docs[0].sections[0]
+    # A model's sheet gives its general form too (derived and checked), as its notes do.
+    general = docs[0].section("model_form") if "model_form" in docs[0].keys else None
     t = docs[0]
     from .latex import Tex, TexPrinter
 
@@ -107,7 +109,8 @@ def exercise_sheets(
         r", \ldots" if len(graph.parameters) > 8 else "")
     env = environment(templates=templates, language=language)
     context = dict(
-        title=title or f"Exercises: {graph.title}", network=network, problems=problems,
+        title=title or f"Exercises: {graph.title}", network=network, general=general,
+        problems=problems,
         worked=worked, learning_rate=f"{learning_rate:g}", digits=digits, params=params,
         loss=tex(graph.loss_symbol), seed=seed, doc=t,
         layered=isinstance(graph, MLP),

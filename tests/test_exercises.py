@@ -28,3 +28,10 @@ def test_sheets_take_a_rosters_values_and_labels(net):
     assert "w_{5} = 0.55" in problems and "0.560" in answers  # seed 000's updated w5
     plain, _ = exercise_sheets(net, 2, 0)
     assert r"\section*{Exercise 2}" in plain and "(s1" not in plain
+
+
+def test_a_models_sheet_gives_its_general_form_first():
+    problems, answers = exercise_sheets(sb.conv1d(4, 2), 1, seed=0)
+    for sheet in (problems, answers):
+        assert sheet.index(r"\section*{The general form}") < sheet.index(r"\section*{Exercise 1")
+        assert r"\sum_{i=1}^{n - K + 1} \delta_{i} x_{i + k - 1}" in sheet
