@@ -84,3 +84,16 @@ def test_a_model_without_a_general_form_still_gets_focused_notes():
 def test_korean_notes_say_the_general_form_in_korean():
     tex = sb.render(sb.derive(sb.conv1d(4, 2)), "article", language="ko")
     assert "일반형" in tex and "일반식" in tex
+
+
+def test_a_long_model_reads_its_indices_right_and_breaks_its_sums():
+    net = sb.rnn(1, 2, 1, steps=12)  # 85 nodes: not drawn
+    fam = families(net)
+    assert fam[net.symbol("L_10")] == ("L", (10,)) and fam[net.symbol("h_10,2")][1] == (10, 2)
+    doc = sb.build_document(sb.derive(net))
+    assert not [b for b in doc.section("network").blocks if b.kind == "figure"]
+    assert "forward L_10" not in {eq.label for eq in doc.equations}
+    grad = next(eq for eq in doc.equations if eq.label == "dL/dU_11")
+    lines = grad.steps[-1].lines
+    assert len(lines) > 1 and all(len(x) <= 160 for x in lines)
+    assert lines[0].index(r"\delta_{a_{1,1}}") < lines[0].index(r"\delta_{a_{2,1}}")

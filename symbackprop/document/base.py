@@ -79,10 +79,18 @@ class Base:
         relation = "=" if ex.show(from_shown) == ex.show(value) else r"\approx"
         self.count("numbers")
         steps = [Step([self.tex(symbolic)])]
+        # A model's long sums (∂L/∂U_11 over 16 steps) are broken across lines.
+        long = (getattr(self, "focus", None) is not None and isinstance(symbolic, sp.Add)
+                and len(steps[0].lines[0]) > MAX_LINE)
+        if long:
+            terms = self.in_order(symbolic)
+            steps = [Step(broken([self.tex(a) for a in terms], self.tex))]
         if symbolic.free_symbols and not isinstance(symbolic, sp.Symbol):
             # A negative number is parenthesised; inside σ(…) that would double the brackets.
-            substituted = _DOUBLE_PARENS.sub(r"\\left(\1\\right)", printer(symbolic))
-            steps.append(Step([Tex(substituted)]))
+            def substituted(e: sp.Expr) -> str:
+                return _DOUBLE_PARENS.sub(r"\\left(\1\\right)", printer(e))
+            steps.append(Step(broken([substituted(a) for a in terms], self.tex) if long
+                              else [Tex(substituted(symbolic))]))
         steps.append(Step([Tex(ex.show(value))], relation))
         return Equation(label, lhs, steps, "numbers")
 
@@ -115,6 +123,26 @@ class Base:
         if node is not None and node.name in ex.deltas:
             return ex.deltas[node.name]
         return math.nan
+
+
+def broken(terms: list[str], tex: TexPrinter) -> list[Tex]:
+    """Printed terms as one line, or as many lines as keep each within MAX_LINE (of LaTeX, a
+    fair proxy for width); at most TERMS_PER_LINE terms to a line.
+
+    >>> broken(["a", "-b"], TexPrinter.__new__(TexPrinter))
+    ['a - b']
+    """
+    whole = tex.terms(terms)
+    if len(whole) <= MAX_LINE:
+        return [whole]
+    chunks: list[list[str]] = [[]]
+    for term in terms:
+        if chunks[-1] and (len(chunks[-1]) == TERMS_PER_LINE
+                           or len(tex.terms([*chunks[-1], term])) > MAX_LINE):
+            chunks.append([])
+        chunks[-1].append(term)
+    lines = [tex.terms(chunk) for chunk in chunks]
+    return [Tex(x if not k or x.startswith("-") else "+ " + x) for k, x in enumerate(lines)]
 
 
 def _layer(offset: int) -> str:

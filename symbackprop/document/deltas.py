@@ -6,7 +6,7 @@ import sympy as sp
 
 from ..derive import _small
 from ..latex import Tex
-from .base import MAX_LINE
+from .base import MAX_LINE, broken
 from .model import Equations, Paragraph, Section
 
 
@@ -27,7 +27,10 @@ class DeltasSection:
             delta = d.delta(v)
             rhs = [sp.Derivative(g.loss_symbol, v)]
             rec = delta.recursion
-            rhs.append((rec, self._delta_recursion_tex(v, rec)))
+            printed = self._delta_recursion_tex(v, rec)
+            if self.focus is not None and len(printed) > MAX_LINE and isinstance(rec, sp.Add):
+                printed = broken([self._ordered_term(x) for x in self.in_order(rec)], t)
+            rhs.append((rec, printed))
             notes = {}
             # _small first: count_ops walks the whole tree, which for an RNN's δ in node
             # symbols grows exponentially with the number of steps.

@@ -43,16 +43,27 @@ def families(graph: Graph) -> dict[sp.Symbol, tuple[str, tuple[int, ...]]]:
     (``a_2,1``, ``z_12^[1](2)``: sample first, then the subscripts).
     """
     known = {s: (key[0], tuple(key[1:])) for key, s in getattr(graph, "_sym", {}).items()}
+    parsed = {}
     for s in graph.symbols:
-        if s in known:
-            continue
-        m = _KEY.match(s.name)
-        if not m:
-            continue
-        text = m["ix"] or ""
-        ix = tuple(int(x) for x in (text.split(",") if "," in text else text))
-        sample = (int(m["sample"]),) if m["sample"] else ()
-        stem = m["stem"] + (f"[{m['layer']}]" if m["layer"] else "")
+        m = _KEY.match(s.name) if s not in known else None
+        if m:
+            stem = m["stem"] + (f"[{m['layer']}]" if m["layer"] else "")
+            parsed[s] = (stem, m["ix"] or "", (int(m["sample"]),) if m["sample"] else ())
+    # Subscripts run together (W_12) only when every index is below 10, so a family whose
+    # plain subscripts differ in length (L_9, L_10) has one index.
+    lengths: dict[str, set[int]] = {}
+    for stem, text, _ in parsed.values():
+        if text and "," not in text:
+            lengths.setdefault(stem, set()).add(len(text))
+    for s, (stem, text, sample) in parsed.items():
+        if not text:
+            ix = ()
+        elif "," in text:
+            ix = tuple(int(x) for x in text.split(","))
+        elif len(lengths[stem]) > 1:
+            ix = (int(text),)
+        else:
+            ix = tuple(int(x) for x in text)
         known[s] = (stem, sample + ix)
     return known
 
@@ -102,6 +113,15 @@ class ModelFormSection:
     def shows(self, v: sp.Symbol) -> bool:
         """Whether the unrolled instance writes ``v`` (a node; leaves always appear)."""
         return self.focus is None or v not in self.focus.hidden
+
+    def in_order(self, expr: sp.Add) -> list[sp.Expr]:
+        """A long sum's terms in the graph's order (step 1, 2, …, 16), not SymPy's (1, 10, 11,
+        …): by the latest node each term uses, a δ standing for its node."""
+        if "_order" not in self.__dict__:
+            self._order = {s: k for k, s in enumerate(self.g.symbols)}
+            self._order.update({sym: self._order[v] for v, sym in self.d.delta_symbols.items()})
+        return sorted(expr.args, key=lambda term: max(
+            (self._order.get(s, -1) for s in term.free_symbols), default=-1))
 
     def rest(self, section: Section, left_out: int) -> None:
         """Say, where representatives stand for the rest, how many the general form covers."""

@@ -6,7 +6,7 @@ import sympy as sp
 
 from ..latex import Tex
 from ..verify import VerificationError, elementary, verify
-from .base import MAX_SHOWN_PATHS, _letters
+from .base import MAX_LINE, MAX_SHOWN_PATHS, _letters, broken
 from .model import Equation, Equations, Paragraph, Section, Step
 
 #: Up to this many parameters (seed 000's net has 6) every chain is written out by default.
@@ -88,7 +88,11 @@ class GradientsSection:
             rhs.append((self._as_local(chain.symbolic()), self._lines(symbolic)))
             rhs.append((chain.expr(), self._lines(results)))
         form = d.gradient(p, form="delta")
-        rhs.append((form, Tex(self._delta_form_tex(form))))
+        if self.focus is not None and isinstance(form, sp.Add):  # a model's sums run long
+            rhs.append((form, broken([self._ordered_term(x) for x in self.in_order(form)],
+                                     self.tex)))
+        else:
+            rhs.append((form, Tex(self._delta_form_tex(form))))
         eq = self.equation(f"dL/d{p}", lhs, *rhs)
         if chain is not None:
             eq.paths = [self.drawn_path(path) for path in chain.paths]
@@ -183,8 +187,10 @@ class GradientsSection:
                 delta_step = Tex(rf"{t(p)} + \eta \, {self._delta_form_tex(-form)}")
             check = verify(sp.Derivative(L, p), form, f"update {p}", self.meaning)
             self.count(check.method)
-            eqs.append(Equation(f"update {p}", Tex(rf"{{{t(p)}}}'"), [Step([step]), Step([delta_step])],
-                                check.method))
+            steps = [Step([step]), Step([delta_step])]
+            if self.focus is not None and len(delta_step) > MAX_LINE:
+                steps = steps[:1]  # a model's long δ form is in the gradients section above
+            eqs.append(Equation(f"update {p}", Tex(rf"{{{t(p)}}}'"), steps, check.method))
         s.blocks.append(Equations(eqs))
         if len(self.g.parameters) > len(shown):
             s.blocks.append(Paragraph("descent_rest", {"count": len(self.g.parameters) - len(shown)}))

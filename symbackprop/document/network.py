@@ -12,6 +12,9 @@ from .base import _letters
 from .drawing import Box, label_size, place_labels
 from .model import Figure, Paragraph, Section
 
+#: A model with more nodes than this is not drawn (its notes give the general form instead).
+MAX_DRAWN_NODES = 80
+
 
 class NetworkSection:
     def network(self) -> Section:
@@ -34,9 +37,12 @@ class NetworkSection:
                 "parameters": len(g.parameters), "nodes": len(g.nodes) - 1,
             }))
         wide = self.mlp is not None and (len(self.mlp.sizes) + 0.9) > 2.2 * max(self.mlp.sizes) * 0.5
-        tikz, nodes = tikz_network(self.d, t, with_nodes=True)
-        s.blocks.append(Figure(tikz, Paragraph("caption_network", {"mlp": self.mlp is not None}),
-                               wide, nodes))
+        # A long unrolled model (an RNN over 16 steps: 305 nodes) is no picture, and TeX's
+        # dimensions overflow on it; its general form, which comes next, is the picture.
+        if self.focus is None or len(g.nodes) <= MAX_DRAWN_NODES:
+            tikz, nodes = tikz_network(self.d, t, with_nodes=True)
+            s.blocks.append(Figure(tikz, Paragraph("caption_network",
+                                                   {"mlp": self.mlp is not None}), wide, nodes))
         shown = {}
         for name, syms in (("inputs", g.inputs), ("targets", g.targets),
                            ("parameters", g.parameters)):
