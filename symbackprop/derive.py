@@ -278,11 +278,15 @@ class Derivation:
         if node not in self.deltas or node == self.loss:
             return sp.S.Zero if node != self.loss else sp.S.One
         expr = self.deltas[node]
+        if "_node_of_delta" not in self.__dict__:
+            self._node_of_delta = {s: n for n, s in self.delta_symbols.items()}
+        node_of = self._node_of_delta
         while True:
+            # From the expression's own symbols, not every δ of the graph (305 in a long RNN).
             inner = {
-                s: self.deltas.get(n, sp.S.Zero)
-                for n, s in self.delta_symbols.items()
-                if s in expr.free_symbols and n not in named and n != self.loss
+                s: self.deltas.get(node_of[s], sp.S.Zero)
+                for s in expr.free_symbols
+                if s in node_of and node_of[s] not in named and node_of[s] != self.loss
             }
             if not inner:
                 return expr

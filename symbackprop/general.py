@@ -321,6 +321,12 @@ class GeneralForm:
 
     # -- equations -----------------------------------------------------------------------------------
     def equations(self) -> list[GeneralEquation]:
+        # Derived once: the check at each size and the document all read the same equations.
+        if self.__dict__.get("_equations") is None:
+            self._equations = self._derive_equations()
+        return list(self._equations)
+
+    def _derive_equations(self) -> list[GeneralEquation]:
         p = self.printer
         eqs = [GeneralEquation("forward", q.name, q.entry, q.expr, p)
                for q in self.quantities.values() if q.expr is not None]

@@ -531,6 +531,8 @@ def verify(lhs: sp.Expr, rhs: sp.Expr, label: str, meaning: Meaning | None = Non
     """
     if lhs == rhs:
         return Check(label, "identical")
+    if meaning is not None and lhs in meaning._order and meaning.graph.expr(lhs) == rhs:
+        return Check(label, "identical")  # a node's own definition (cancel() took 20 ms each)
     if meaning is None or (meaning.is_local(lhs) and meaning.is_local(rhs)):
         method = _symbolically_equal(lhs, rhs, meaning)
         if method:
