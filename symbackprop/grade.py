@@ -132,6 +132,7 @@ class Grader:
         self.truth = self.calc.truth
         self._hand: dict[int, dict[str, float]] = {}
         self._names = None
+        self.seen: set[str] = set()  # the slips diagnosed so far, in the order claims come
 
     def key(self, written: str) -> str:
         """grade's name for a claim written as the notes print it (δ_z3, \\delta_{z_3}, dL/dz3)."""
@@ -215,12 +216,13 @@ class Grader:
         decimals = max(0, -claimed.as_tuple().exponent)
         tol = 10.0 ** (-decimals) * (1 + 1e-9)
         value = float(claimed)
-        rounded = self._rounded(key, value, decimals, tol)
-        if rounded is not None:
-            return rounded
+        # A wrong number this claim was computed from explains it better than rounding does.
         carried = self._carried(key, value, tol, claims)
         if carried is not None:
             return carried
+        rounded = self._rounded(key, value, decimals, tol)
+        if rounded is not None:
+            return rounded
         return self.diagnose_value(key, value, tol, claims)
 
     def diagnose_value(self, key: str, value: float, tol: float,
@@ -232,9 +234,15 @@ class Grader:
             (correct / 10, "factor_10"), (correct * 10, "factor_10"),
             (correct / 100, "factor_100"), (correct * 100, "factor_100"), (-correct, "sign"),
             (correct / 2, "two_missing"), (correct * 2, "half_missing"))]
-        near = [(abs(value - slipped), k, slip) for k, (slip, slipped) in enumerate(found)
-                if abs(value - slipped) <= tol]
-        return min(near, key=lambda t: t[:2])[2] if near else None
+        # A slip already seen in this work explains a later number before a coincidence does
+        # (a softmax′ slip above, then a gradient computed from it).
+        near = [(slip.name not in self.seen, abs(value - slipped), k, slip)
+                for k, (slip, slipped) in enumerate(found) if abs(value - slipped) <= tol]
+        if not near:
+            return None
+        slip = min(near, key=lambda t: t[:3])[3]
+        self.seen.add(slip.name)
+        return slip
 
     def _rounded(self, key: str, value: float, decimals: int, tol: float) -> Slip | None:
         # One intermediate written down coarser than the claim and used so: which one.

@@ -519,7 +519,8 @@ class _Reader:
             if mark == "_" and not sub:
                 sub, self.k = text, after
             elif mark == "^" and not sup:
-                if self.resolve(_spell(tok, sub, text)) is None and _is_power(text):
+                if self.resolve(_spell(tok, sub, text)) is None and (
+                        _is_power(text) or tok == "e" and not sub):  # e^{s_1} is exp(s_1)
                     self.k -= 1  # a power: leave it to power()
                     break
                 sup, self.k = text, after

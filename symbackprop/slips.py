@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .derive import Derivation
-from .functions import sigmoid
+from .functions import sigmoid, softmax
 from .graph import Kind
 
 __all__ = ["Slip", "HandCalculator", "SLIPS", "matrix_entries"]
@@ -35,6 +35,7 @@ SLIPS = (
     "sigma_prime_at_a", "tanh_prime_sech", "tanh_prime_one_minus_z2", "one_over_m_missing",
     "one_over_m_doubled", "factor_2", "transposed_index", "wrong_layer_delta",
     "updated_weights_used", "learning_rate_sign", "delta_one_path", "shared_one_use",
+    "softmax_diagonal",
 )
 
 
@@ -134,6 +135,23 @@ class HandCalculator:
             value = self.slipped(name).get(key)
             if value is not None and true is not None and not _same(value, true):
                 yield Slip(name, self._detail(name, key)), value
+        yield from self._other_parameter(key)
+
+    def _other_parameter(self, key: str) -> Iterator[tuple[Slip, float]]:
+        """The gradient of another parameter of the same kind (a kernel index shifted, keys
+        swapped): tried after every other slip, as any number may happen to match one."""
+        loss = self.loss.name
+        prefix = f"d{loss}/d"
+        if not key.startswith(prefix) or key[len(prefix):] not in self.graph:
+            return
+        mine = self.graph.symbol(key[len(prefix):])
+        if self.graph.kind(mine) is not Kind.PARAMETER:
+            return
+        stem = _stem(mine.name)
+        for p in self.graph.parameters:
+            if p != mine and _stem(p.name) == stem and \
+                    not _same(self.truth[prefix + p.name], self.truth[key]):
+                yield Slip("other_parameter", {"other": p.name}), self.truth[prefix + p.name]
 
     def _detail(self, name: str, key: str) -> dict[str, object]:
         if name == "transposed_index":
@@ -322,6 +340,24 @@ class HandCalculator:
                 out += [(c, v) for c in kids if dist[c] > nearest]
         return out
 
+    def _slip_softmax_diagonal(self):
+        # softmax′ written as p_k(1 − p_k), as if it were σ′: the cross terms −p_k p_j left out
+        # (attention's α_j, an MLP's softmax output).
+        g = self.graph
+        cross = set()
+        for c in g.nodes:
+            e = g.expr(c)
+            if isinstance(e, softmax) and e.args[1:]:
+                k = int(e.args[0])
+                cross |= {(c, z) for j, z in enumerate(e.args[1:], start=1)
+                          if j != k and z.is_Symbol and (c, z) in self._local}
+        if not cross:
+            return {}
+
+        def local(c, p, at):
+            return 0.0 if (c, p) in cross else _call(self._local[(c, p)], at)
+        return self.quantities(local=local)
+
     def _slip_delta_one_path(self):
         # BPTT's δ_t without the term from step t + 1, a batch/layer norm with μ and σ² held
         # constant, a residual block's branch forgotten: only the shortest way to the loss kept.
@@ -366,6 +402,11 @@ class HandCalculator:
     def intermediates(self) -> list[sp.Symbol]:
         """The nodes a hand calculation writes down (and may round) before the loss."""
         return [n for n in self.graph.nodes if self.graph.kind(n) is Kind.NODE]
+
+
+def _stem(name: str) -> str:
+    """A parameter's letter(s) and layer, without its unit indices: W_12^[1] → W^[1]."""
+    return re.sub(r"_[0-9,]+", "", name)
 
 
 _ENTRY = re.compile(r"^(?P<stem>[^_,]+)_(?:(?P<i>\d)(?P<j>\d)|(?P<I>\d+),(?P<J>\d+))"
