@@ -319,4 +319,5 @@ def quiz_key(variants: Sequence[Variant], title: str, language: str = "en") -> s
     from .reports import latex_environment
 
     env = latex_environment(language)
-    return env.get_template("quiz-key.tex.j2").render(variants=variants, title=title)
+    return env.get_template("quiz-key.tex.j2").render(variants=variants, title=title,
+                                                      language=language)

@@ -32,10 +32,10 @@ __all__ = ["Slip", "HandCalculator", "SLIPS", "matrix_entries"]
 
 #: Slips that change the calculation itself, in the order they are tried (most specific first).
 SLIPS = (
-    "sigma_prime_at_a", "tanh_prime_sech", "tanh_prime_one_minus_z2", "one_over_m_missing",
-    "one_over_m_doubled", "factor_2", "transposed_index", "wrong_layer_delta",
-    "updated_weights_used", "learning_rate_sign", "delta_one_path", "shared_one_use",
-    "softmax_diagonal",
+    "sigma_prime_at_a", "tanh_prime_sech", "tanh_prime_one_minus_z2", "softmax_diagonal",
+    "one_over_m_missing", "one_over_m_doubled", "factor_2", "transposed_index",
+    "shared_one_use", "delta_one_path", "wrong_layer_delta", "updated_weights_used",
+    "learning_rate_sign",
 )
 
 

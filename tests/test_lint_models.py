@@ -219,3 +219,16 @@ def test_the_cli_refuses_by_hand_sheets_of_a_batch_norm_and_writes_them_for_disp
     r = subprocess.run(base + ["-o", str(tmp_path / "b"), "--rounding", "display"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_the_korean_key_of_an_attention_quiz_compiles_with_its_softmax_distractor(tmp_path):
+    from symbackprop.quiz import quiz_key
+    from symbackprop.render import compile_pdf, have_tex
+
+    spec = load_spec(EXAMPLES / "model-attention.toml")
+    variants = make_quiz(spec.graph, [Student("s1", "Ada")], seed=0, nice=True, language="ko")
+    key = quiz_key(variants, spec.title, language="ko")
+    assert r"\usepackage{kotex}" in key and "소프트맥스의 도함수를" in key
+    if have_tex():
+        compile_pdf(key, tmp_path / "key.pdf")
+        assert (tmp_path / "key.pdf").stat().st_size > 1000
