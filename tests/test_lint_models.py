@@ -232,3 +232,19 @@ def test_the_korean_key_of_an_attention_quiz_compiles_with_its_softmax_distracto
     if have_tex():
         compile_pdf(key, tmp_path / "key.pdf")
         assert (tmp_path / "key.pdf").stat().st_size > 1000
+
+
+def test_the_docs_table_of_slips_per_network_is_the_engines():
+    from symbackprop.slips import SLIPS, HandCalculator
+
+    doc = (REPO / "docs" / "lint.md").read_text(encoding="utf-8")
+    header = next(line for line in doc.splitlines() if line.startswith("| slip | MLP σ"))
+    specs = ["seed000", "seed004"] + [f"model-{m}" for m in MODELS]
+    assert header.count("|") == len(specs) + 2
+    applicable = []
+    for name in specs:
+        s = load_spec(EXAMPLES / f"{name}.toml")
+        applicable.append(set(HandCalculator(sb.derive(s.graph), s.values).applicable()))
+    for slip in SLIPS:
+        row = f"| `{slip}` | " + " | ".join("✓" if slip in a else "–" for a in applicable) + " |"
+        assert row in doc, row
