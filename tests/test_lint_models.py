@@ -248,3 +248,20 @@ def test_the_docs_table_of_slips_per_network_is_the_engines():
     for slip in SLIPS:
         row = f"| `{slip}` | " + " | ".join("✓" if slip in a else "–" for a in applicable) + " |"
         assert row in doc, row
+
+
+def test_a_layer_norm_and_a_residual_are_read_as_the_notes_write_them():
+    # σ² is printed (σ^{[2]})², so σ^{[2]} reads as its square root; ε is the norm's constant.
+    tex = "\n".join([
+        r"\[ \mu^{[2]} = \frac{a_1^{[1]} + a_2^{[1]}}{2} = -0.612 \]",
+        r"\[ (\sigma^{[2]})^2 = \frac{(a_1^{[1]} - \mu^{[2]})^2 + (a_2^{[1]} - \mu^{[2]})^2}{2}"
+        r" = 0.072 \]",
+        r"\[ \hat{x}_1^{[2]} = \frac{a_1^{[1]} - \mu^{[2]}}{\sqrt{(\sigma^{[2]})^2 + \epsilon}}"
+        r" = 1.000 \]",
+        r"\[ r_1^{[4]} = a_1^{[3]} + \tilde{x}_1^{[2]} = -1.401 \]",
+        r"\[ \hat{x}_2^{[2]} = \gamma_2^{[2]} = 1.000 \]",
+    ])
+    spec = load_spec(EXAMPLES / "model-blocks.toml")
+    result = lint(tex, sb.derive(spec.graph), spec.values)
+    verdicts = [[s.verdict for s in line.sides[1:]] for line in result.lines]
+    assert verdicts == [["right", "right"]] * 4 + [["wrong", "wrong"]]  # x̂_2 is −1.000, γ_2 0.9
