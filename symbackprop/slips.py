@@ -69,7 +69,7 @@ class HandCalculator:
             self._forward = {n: _function(g.expr(n)) for n in g.nodes}
             self._edges = [(c, p) for c in g.nodes for p in g.parents(c)]
             self._local = {e: _function(derivation.local(*e)) for e in self._edges}
-        self._cache: dict[str, dict[str, float]] = {}
+        self._cache: dict[str, dict[str, float] | list] = {}
         self.truth = self.quantities()
 
     # -- the pass ---------------------------------------------------------------------------------
@@ -132,6 +132,12 @@ class HandCalculator:
         """(slip, the value it gives for ``key``) for every slip that changes ``key``."""
         true = self.truth.get(key)
         for name in SLIPS:
+            if name == "delta_one_path":  # one variant per kind of fork: each its own slip
+                for through, quantities in self._one_path_variants():
+                    value = quantities.get(key)
+                    if value is not None and true is not None and not _same(value, true):
+                        yield Slip(name, {"through": through}), value
+                continue
             value = self.slipped(name).get(key)
             if value is not None and true is not None and not _same(value, true):
                 yield Slip(name, self._detail(name, key)), value
@@ -358,9 +364,28 @@ class HandCalculator:
             return 0.0 if (c, p) in cross else _call(self._local[(c, p)], at)
         return self.quantities(local=local)
 
+    def _one_path_variants(self) -> list[tuple[str, dict[str, float]]]:
+        """delta_one_path, once for each kind of node that forks (h_t of an RNN at every step;
+        a layer's activations into a norm's μ and σ²; a residual's input into its block), so
+        that a norm's slip is not mixed with a residual's."""
+        if "one_path_variants" not in self._cache:
+            groups: dict[str, set] = {}
+            for c, v in self._shortcut_edges():
+                groups.setdefault(_stem(v.name), set()).add((c, v))
+            out = []
+            for _stem_name, dropped in sorted(groups.items()):
+                def local(c, p, at, dropped=dropped):
+                    return 0.0 if (c, p) in dropped else _call(self._local[(c, p)], at)
+                through = sorted({c.name for c, _v in dropped})
+                out.append((", ".join(through[:3]) + (", …" if len(through) > 3 else ""),
+                            self.quantities(local=local)))
+            self._cache["one_path_variants"] = out
+        return self._cache["one_path_variants"]
+
     def _slip_delta_one_path(self):
         # BPTT's δ_t without the term from step t + 1, a batch/layer norm with μ and σ² held
-        # constant, a residual block's branch forgotten: only the shortest way to the loss kept.
+        # constant, a residual block's branch forgotten: only the shortest way to the loss kept
+        # (every kind at once here; candidates() tries each kind alone).
         dropped = set(self._shortcut_edges())
         if not dropped:
             return {}

@@ -99,6 +99,42 @@ def test_layer_norm_with_mu_and_sigma_held_constant():
     assert "mu^[2]" in row.slip.detail["through"]
 
 
+def test_a_norms_slip_is_told_apart_from_a_residuals():
+    # x → dense 3 tanh → layer norm → residual(dense 3 tanh) → dense 1: the norm's μ and σ²
+    # held constant is one slip, the block's branch forgotten another; each is named alone.
+    d = sb.derive(sb.network(2, [sb.dense(3, "tanh"), sb.layer_norm(),
+                                 sb.residual(sb.dense(3, "tanh")), sb.dense(1)]))
+    x, y = [0.5, -0.4], 0.3
+    W1 = [[0.3, -0.2], [0.8, 0.1], [-0.5, 0.6]]
+    W3 = [[0.2, -0.1, 0.4], [0.3, 0.5, -0.2], [-0.6, 0.1, 0.2]]
+    b1, gamma, beta, b3, W5 = [0.1, -0.2, 0.05], [0.9, 1.1, -0.7], [0.1, 0.0, -0.1], \
+        [0.0, 0.1, -0.1], [0.4, -0.6, 0.3]
+    values = {"x_1": x[0], "x_2": x[1], "y_1": y, "b_1^[5]": 0.2}
+    for i in range(3):
+        values.update({f"W_{i + 1}{j + 1}^[1]": W1[i][j] for j in range(2)})
+        values.update({f"W_{i + 1}{j + 1}^[3]": W3[i][j] for j in range(3)})
+        values.update({f"b_{i + 1}^[1]": b1[i], f"gamma_{i + 1}^[2]": gamma[i],
+                       f"beta_{i + 1}^[2]": beta[i], f"b_{i + 1}^[3]": b3[i],
+                       f"W_1{i + 1}^[5]": W5[i]})
+    a = [tanh(W1[i][0] * x[0] + W1[i][1] * x[1] + b1[i]) for i in range(3)]
+    mu = sum(a) / 3
+    var = sum((ai - mu) ** 2 for ai in a) / 3
+    xt = [gamma[i] * (a[i] - mu) / sqrt(var + 1e-5) + beta[i] for i in range(3)]
+    u = [tanh(sum(W3[i][j] * xt[j] for j in range(3)) + b3[i]) for i in range(3)]
+    yhat = sum(W5[i] * (u[i] + xt[i]) for i in range(3)) + 0.2
+    d_r = [-2 * (y - yhat) * W5[i] for i in range(3)]
+    d_xt = [d_r[j] + sum(d_r[i] * (1 - u[i] ** 2) * W3[i][j] for i in range(3))
+            for j in range(3)]
+    norm_slip = d_xt[0] * gamma[0] / sqrt(var + 1e-5) * (1 - a[0] ** 2) * x[0]
+    (row,) = grade(d, values, {"dL/dW_11^[1]": claim(norm_slip, 7)})
+    assert row.slip.name == "delta_one_path" and row.slip.detail == {
+        "through": "mu^[2], var^[2]"}
+    branch_slip = d_r[0]  # ∂L/∂x̃_1 through the skip only
+    (row,) = grade(d, values, {"dL/dxt_1^[2]": claim(branch_slip, 7)})
+    assert row.slip.name == "delta_one_path" and row.slip.detail == {
+        "through": "z_1^[3], z_2^[3], z_3^[3]"}
+
+
 @pytest.mark.parametrize("spec, absent", [
     ("seed000", {"tanh_prime_sech", "delta_one_path", "shared_one_use"}),
     ("model-conv1d", {"sigma_prime_at_a", "transposed_index"}),
