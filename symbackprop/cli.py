@@ -378,6 +378,7 @@ def cmd_exercises(args) -> int:
     graph, _values, spec = _load(args)
     _check_notes_size(graph)
     progress(f"drawing {args.count} sets of values (seed {args.seed}) and working them out")
+    args.rounding = args.rounding or spec.rounding or "by_hand"  # a sheet is worked by hand
     options = _example_options(args, spec)
     variants, extra = _quiz(args, graph, spec, options)
     problems, answers = exercise_sheets(
@@ -629,7 +630,6 @@ def _parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("exercises", help="a problem sheet and its answer key, with random values")
     common(ex, "folder for exercises.tex and answers.tex (default: exercises)")
     numbers(ex)
-    ex.set_defaults(rounding="by_hand")
     ex.add_argument("--count", type=_integer(1, MAX_EXERCISES), default=4,
                     help=f"how many exercises (default 4, at most {MAX_EXERCISES})")
     ex.add_argument("--seed", type=int, default=0, help="random seed: the same seed, the same sheets")

@@ -21,6 +21,7 @@ from .graph import Graph, Kind
 from .mlp import MLP
 from .numeric import worked_example
 from .render import environment
+from .verify import VerificationError
 
 __all__ = ["draw_values", "exercise_sheets"]
 
@@ -92,7 +93,16 @@ def exercise_sheets(
     sets = value_sets if value_sets is not None else draw_values(graph, count, seed)
     examples = [worked_example(d, v, learning_rate=learning_rate, digits=digits, rounding=rounding)
                 for v in sets]
-    docs = [build_document(d, ex, appendix=False, full=True) for ex in examples]
+    try:
+        docs = [build_document(d, ex, appendix=False, full=True) for ex in examples]
+    except VerificationError as err:
+        if rounding != "by_hand":
+            raise
+        # A normalisation over two values (batch or layer norm) makes some gradients a
+        # difference of nearly equal numbers: rounded by hand they are noise, not an answer.
+        raise ValueError(f"rounding each intermediate to {digits} decimals by hand loses this "
+                         f"network's gradients ({err}); use --rounding display (or rounding = "
+                         "\"display\" in the spec's [training]), or more --digits") from None
     worked = [doc.section("worked") for doc in docs]
     network = docs[0].sections[0]
     # A model's sheet gives its general form too (derived and checked), as its notes do.

@@ -132,6 +132,7 @@ class Grader:
         self.truth = self.calc.truth
         self._hand: dict[int, dict[str, float]] = {}
         self._names = None
+        self.seen: set[str] = set()  # the slips diagnosed so far, in the order claims come
 
     def key(self, written: str) -> str:
         """grade's name for a claim written as the notes print it (δ_z3, \\delta_{z_3}, dL/dz3)."""
@@ -149,21 +150,41 @@ class Grader:
         found = _key(direct, self.derivation.graph) if direct is not None else ""
         m = None if found else _DERIVATIVE.match(key.replace("∂", "d"))
         if m:
-            of, wrt = (_key(parse_side(part, self._names).expr, self.derivation.graph)
-                       if parse_side(part, self._names).expr is not None else ""
-                       for part in (m.group("of"), m.group("wrt")))
+            of, wrt = (self._part(part) for part in (m.group("of"), m.group("wrt")))
             found = f"d{of}/d{wrt}" if of and wrt else ""
+        elif not found and key.endswith("'") and self._part(key[:-1]) in self._parameters:
+            found = self._part(key[:-1]) + "'"  # W_hh': the update of a parameter
         elif not found:
             side = parse_side(key, self._names)
             if side.expr is not None and not side.free and not side.literals:
                 found = _key(side.expr, self.derivation.graph)
         if found in self.truth:
             return found
+        g = self.derivation.graph
         known = ", ".join(sorted(k for k in self.truth if "/" not in k and "'" not in k)[:12])
+        p, node = g.parameters[0].name, next(iter(g.delta_nodes), g.nodes[0]).name
+        loss = g.loss_symbol.name
         raise ClaimsError(
             f"claims.{_shown(key)}: not a quantity of this network (names like {known}, "
-            f"'dL/dw5', 'delta_z3' or \"w5'\")"
+            f"'d{loss}/d{p}', 'delta_{node}' or \"{p}'\")"
         )
+
+    @property
+    def _parameters(self) -> set[str]:
+        return {p.name for p in self.derivation.graph.parameters}
+
+    def _part(self, part: str) -> str:
+        """One side of ``dA/dB`` in a claim key: a plain name first (``W_hh`` is the matrix
+        W_{hh}, not W_h·h as LaTeX would read it), else read as LaTeX."""
+        from .latexparse import canonical, parse_side
+        from .lint import _key
+
+        graph = self.derivation.graph
+        direct = self._names(canonical(part))
+        if direct is not None:
+            return _key(direct, graph)
+        expr = parse_side(part, self._names).expr
+        return _key(expr, graph) if expr is not None else ""
 
     def judge(self, written: str, raw, claims: Mapping[str, Decimal] | None = None) -> Claim:
         """One claim judged at its own precision, with its likely slip when wrong."""
@@ -195,12 +216,13 @@ class Grader:
         decimals = max(0, -claimed.as_tuple().exponent)
         tol = 10.0 ** (-decimals) * (1 + 1e-9)
         value = float(claimed)
-        rounded = self._rounded(key, value, decimals, tol)
-        if rounded is not None:
-            return rounded
+        # A wrong number this claim was computed from explains it better than rounding does.
         carried = self._carried(key, value, tol, claims)
         if carried is not None:
             return carried
+        rounded = self._rounded(key, value, decimals, tol)
+        if rounded is not None:
+            return rounded
         return self.diagnose_value(key, value, tol, claims)
 
     def diagnose_value(self, key: str, value: float, tol: float,
@@ -212,9 +234,15 @@ class Grader:
             (correct / 10, "factor_10"), (correct * 10, "factor_10"),
             (correct / 100, "factor_100"), (correct * 100, "factor_100"), (-correct, "sign"),
             (correct / 2, "two_missing"), (correct * 2, "half_missing"))]
-        near = [(abs(value - slipped), k, slip) for k, (slip, slipped) in enumerate(found)
-                if abs(value - slipped) <= tol]
-        return min(near, key=lambda t: t[:2])[2] if near else None
+        # A slip already seen in this work explains a later number before a coincidence does
+        # (a softmax′ slip above, then a gradient computed from it).
+        near = [(slip.name not in self.seen, abs(value - slipped), k, slip)
+                for k, (slip, slipped) in enumerate(found) if abs(value - slipped) <= tol]
+        if not near:
+            return None
+        slip = min(near, key=lambda t: t[:3])[3]
+        self.seen.add(slip.name)
+        return slip
 
     def _rounded(self, key: str, value: float, decimals: int, tol: float) -> Slip | None:
         # One intermediate written down coarser than the claim and used so: which one.

@@ -26,6 +26,7 @@ from decimal import Decimal
 import sympy as sp
 
 from .functions import sigmoid
+from .latexmacros import MacroError, expand_macros
 
 __all__ = ["LatexError", "Unsupported", "MathSpan", "Side", "find_math", "split_chain",
            "parse_side", "canonical", "LEARNING_RATE", "Updated"]
@@ -38,9 +39,10 @@ MAX_EXPONENT = 64
 MAX_EQUATIONS = 5000
 
 #: Commands that define, expand or read: a document holding one is refused as a whole.
+#: (\newcommand and its kin are read by latexmacros, with limits, and are not here.)
 FORBIDDEN = frozenset(
-    "input include InputIfFileExists def edef gdef xdef let futurelet newcommand renewcommand "
-    "providecommand DeclareRobustCommand DeclareMathOperator newenvironment renewenvironment "
+    "input include InputIfFileExists def edef gdef xdef let futurelet "
+    "DeclareRobustCommand newenvironment renewenvironment "
     "catcode lccode uccode write write18 immediate openin openout read readline csname "
     "expandafter noexpand scantokens everyjob everypar endlinechar directlua luaexec "
     "ShellEscape usepackage@ makeatletter".split())
@@ -105,8 +107,9 @@ class Side:
 
 
 # -- the document ---------------------------------------------------------------------------------
-def check_document(text: str) -> None:
-    """Refuse a document that is too large, too deep, or asks TeX to define or read."""
+def check_document(text: str) -> str:
+    """Refuse a document that is too large, too deep, or asks TeX to define or read; return it
+    with its own macros (``\\newcommand`` …) expanded, within the limits of latexmacros."""
     if len(text) > MAX_DOCUMENT:
         raise LatexError(f"the document is larger than {MAX_DOCUMENT} characters")
     if "^^" in text:
@@ -117,14 +120,30 @@ def check_document(text: str) -> None:
         if m.group(1) in FORBIDDEN:
             line = text.count("\n", 0, m.start()) + 1
             raise LatexError(f"line {line}: \\{m.group(1)} is refused: lint reads the "
-                             "mathematics and never defines, expands or inputs anything")
+                             "mathematics and never defines, expands or inputs anything "
+                             "but \\newcommand, \\renewcommand and \\DeclareMathOperator")
+    _check_depth(text)
+    stripped = _strip_comments(text)
+    try:
+        expanded = expand_macros(stripped)
+    except MacroError as err:
+        raise LatexError(str(err)) from None
+    if expanded is not stripped:
+        if len(expanded) > MAX_DOCUMENT:
+            raise LatexError(f"the document with its macros expanded is larger than "
+                             f"{MAX_DOCUMENT} characters")
+        _check_depth(expanded, " once its macros are expanded")
+    return expanded
+
+
+def _check_depth(text: str, after: str = "") -> None:
     depth = deepest = 0
     for ch in text:
         if ch == "{":
             depth += 1
             deepest = max(deepest, depth)
             if deepest > MAX_DEPTH:
-                raise LatexError(f"braces nested deeper than {MAX_DEPTH}")
+                raise LatexError(f"braces nested deeper than {MAX_DEPTH}{after}")
         elif ch == "}":
             depth = max(0, depth - 1)
 
@@ -139,8 +158,7 @@ def find_math(text: str) -> list[MathSpan]:
     >>> [(m.text, m.line) for m in find_math("a $x = 1$\\n\\\\[ y = 2 \\\\]")]
     [('x = 1', 1), (' y = 2 ', 2)]
     """
-    check_document(text)
-    text = _strip_comments(text)
+    text = _strip_comments(check_document(text))
     if text.count("$") + text.count("\\[") + text.count("\\begin") > 2 * MAX_EQUATIONS:
         raise LatexError(f"more than {MAX_EQUATIONS} pieces of mathematics: split the file")
     envs = "|".join(re.escape(e) for e in DISPLAY_ENVS)
@@ -501,7 +519,8 @@ class _Reader:
             if mark == "_" and not sub:
                 sub, self.k = text, after
             elif mark == "^" and not sup:
-                if self.resolve(_spell(tok, sub, text)) is None and _is_power(text):
+                if self.resolve(_spell(tok, sub, text)) is None and (
+                        _is_power(text) or tok == "e" and not sub):  # e^{s_1} is exp(s_1)
                     self.k -= 1  # a power: leave it to power()
                     break
                 sup, self.k = text, after

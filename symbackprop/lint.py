@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ __all__ = ["lint", "read_tex", "LintResult", "LintLine", "LintSide", "SymbolTabl
            "read_lint_symbols", "report"]
 
 _POINTS = 3
+_SQUARED = re.compile(r"\\left\((.+)\\right\)\^\{?2\}?")
 _MAX_TABLE = 500
 
 
@@ -128,6 +130,16 @@ class SymbolTable:
             for spelling in (g.latex_name(s), tex(s)):
                 if spelling:
                     self.table.setdefault(canonical(spelling), s)
+                    squared = _SQUARED.fullmatch(spelling)
+                    if squared:  # a variance printed (σ^{[2]})²: σ^{[2]} is its square root
+                        self.table.setdefault(canonical(squared.group(1)), sp.sqrt(s))
+        constants = {a for n in g.nodes for a in g.expr(n).atoms(sp.NumberSymbol)}
+        for c in constants:  # a norm's ε: a constant the notes name
+            spelling = sp.latex(c)
+            if spelling.startswith("\\") and spelling[1:].isalpha():
+                self.table.setdefault(canonical(spelling), c)
+                if spelling == r"\epsilon":
+                    self.table.setdefault(canonical(r"\varepsilon"), c)
         for node in g.nodes:
             if node == loss:
                 continue

@@ -42,6 +42,7 @@ _ID_COLUMNS = ("id", "student_id", "student id", "studentid", "username", "user"
                "number", "student number", "matriculation", "학번")
 _NAME_COLUMNS = ("name", "full name", "fullname", "student", "이름")
 _SATURATED = 2.5  # |z| above this: σ′(z) < 0.071, a flat and untidy step
+_PATIENCE = 60  # draws tried for gradients that do not round to zero, once one is unsaturated
 
 
 class RosterError(ValueError):
@@ -156,8 +157,8 @@ def nice_values(graph: Graph, seed: int, tries: int = 500,
     tenths = [k / 10 for k in range(-10, 11) if k]
     twentieths = [k / 20 for k in range(-20, 21) if k]
     loss = getattr(graph, "loss_name", "")
-    best = None
-    for _ in range(tries):
+    best = unsaturated = None
+    for attempt in range(tries):
         values: dict[str, float] = {}
         for s in graph.leaves:
             kind = graph.kind(s)
@@ -171,22 +172,30 @@ def nice_values(graph: Graph, seed: int, tries: int = 500,
         for group in graph.one_hot_groups:
             hot = int(rng.integers(0, len(group)))
             values.update({s.name: float(k == hot) for k, s in enumerate(group)})
-        best = best or values
-        if _tidy(HandCalculator(d, values, like=like)):
+        saturated, small = _untidy(HandCalculator(d, values, like=like))
+        if not saturated and not small:
             return values
-    return best  # every try saturated: the tidiest rule cannot hold for this network
+        if not saturated and unsaturated is None:
+            unsaturated = values
+        best = best or values
+        if unsaturated is not None and attempt >= _PATIENCE:
+            # Some gradient is tiny at every draw so far (a norm over two values makes the
+            # first layer's nearly zero whatever the numbers): keep the first unsaturated draw
+            # rather than try hundreds more.
+            return unsaturated
+    return unsaturated or best  # the tidiest rule cannot hold for this network
 
 
-def _tidy(calc: HandCalculator) -> bool:
+def _untidy(calc: HandCalculator) -> tuple[bool, bool]:
+    """(a σ or tanh saturated, a gradient that rounds to zero) at the calculator's values."""
     at = calc.forward()
     g = calc.graph
-    for c, p in calc._edges:
-        if g.kind(p) is Kind.NODE and g.kind(c) is Kind.NODE and len(g.parents(c)) == 1 and \
-                abs(at[p]) > _SATURATED:
-            return False
+    saturated = any(g.kind(p) is Kind.NODE and g.kind(c) is Kind.NODE and len(g.parents(c)) == 1
+                    and abs(at[p]) > _SATURATED for c, p in calc._edges)
     loss = g.loss_symbol.name
     smallest = 0.005  # no gradient that rounds to 0.00 (at two decimals or more it shows)
-    return all(abs(calc.truth[f"d{loss}/d{p.name}"]) >= smallest for p in g.parameters)
+    small = any(abs(calc.truth[f"d{loss}/d{p.name}"]) < smallest for p in g.parameters)
+    return saturated, small
 
 
 def _draw(graph: Graph, seed: int, nice: bool, d: Derivation) -> dict[str, float]:
@@ -220,7 +229,7 @@ def _asked(d: Derivation) -> list[tuple[str, str, sp.Expr]]:
     """(kind, key, quantity) of the questions: output, loss, two gradients, an update."""
     g = d.graph
     loss = g.loss_symbol
-    outputs = getattr(g, "outputs", None) or [g.parents(loss)[-1]]
+    outputs = getattr(g, "outputs", None) or _predictions(g) or [g.parents(loss)[-1]]
     last = [p for p in g.parameters if any(c in g.parents(loss) or c in outputs or
                                            any(o in g.children(c) for o in outputs)
                                            for c in g.children(p))]
@@ -238,6 +247,14 @@ def _asked(d: Derivation) -> list[tuple[str, str, sp.Expr]]:
     if hidden_w != out_w:
         asked.append(("multichoice", f"d{loss.name}/d{out_w.name}", sp.Derivative(loss, out_w)))
     return asked
+
+
+def _predictions(g: Graph) -> list[sp.Symbol]:
+    """The nodes a loss compares with a target (ŷ, an RNN's last ŷ_t, attention's o), the last
+    one first: what a student is asked to compute before the loss."""
+    compared = [n for n in g.nodes if g.kind(n) is Kind.NODE and any(
+        any(g.kind(q) is Kind.TARGET for q in g.parents(c)) for c in g.children(n))]
+    return compared[::-1]
 
 
 def _questions(d, values, learning_rate, digits, tex, language, like) -> list[Question]:
@@ -302,4 +319,5 @@ def quiz_key(variants: Sequence[Variant], title: str, language: str = "en") -> s
     from .reports import latex_environment
 
     env = latex_environment(language)
-    return env.get_template("quiz-key.tex.j2").render(variants=variants, title=title)
+    return env.get_template("quiz-key.tex.j2").render(variants=variants, title=title,
+                                                      language=language)
