@@ -26,7 +26,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from .derive import Derivation, derive
-from .document import Document, Equation, Equations, Step, build_document
+from .document import Document, Equation, Equations, Step, build_document, layout
 from .graph import Graph
 from .i18n import check_language, translations
 from .latex import Tex, escape_latex, escape_markdown
@@ -107,6 +107,8 @@ def environment(markdown: bool = False, templates: str | Path | None = None,
     env.globals["language"] = language
     env.tests["tex"] = lambda v: isinstance(v, Tex)
     env.filters["relation"] = _relation
+    env.filters["width"] = layout.width
+    env.filters["rows"] = layout.rows
     return env
 
 

@@ -6,6 +6,7 @@ import sympy as sp
 
 from ..latex import Tex
 from .base import TERMS_PER_LINE
+from .layout import pack
 from .model import Equations, Paragraph, Section
 
 
@@ -17,7 +18,7 @@ class ForwardSection:
         for key, args, nodes in self._layers():
             sub = Section(key, args)
             eqs = [self.equation(f"forward {v}", v, self._forward_rhs(v)) for v in nodes]
-            sub.blocks.append(Equations(eqs))
+            sub.blocks.extend(pack(eqs, kinds=[type(self.g.expr(v)) for v in nodes]))
             s.subsections.append(sub)
         sub = Section("loss")
         loss = g.loss_symbol

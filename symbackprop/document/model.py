@@ -53,7 +53,9 @@ class Paragraph:
 class Equations:
     equations: list[Equation]
     title: str = ""
-    columns: int = 1  # >1: short one-step equations side by side
+    columns: int = 1  # >1: short equations side by side
+    #: Each equation on as few rows as fit (document/layout.py), not one row per step.
+    compact: bool = False
     kind: ClassVar[str] = "equations"
 
     @property
