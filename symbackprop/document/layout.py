@@ -147,7 +147,8 @@ def pack(equations: list[Equation], limit: float = ROW_LIMIT, reorder: bool = Fa
             return 1
         return 3 if w <= (limit - 2 * ROW_GAP) / 3 else 2
 
-    kind_of = {id(eq): k for eq, k in zip(equations, kinds or [None] * len(equations))}
+    kind_of = {id(eq): k for eq, k in
+               zip(equations, kinds or [None] * len(equations), strict=True)}
     if reorder:
         equations = sorted(equations, key=lambda eq: columns(eq) == 1)
     blocks: list[Equations] = []
