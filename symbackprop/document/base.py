@@ -14,7 +14,10 @@ from ..numeric import WorkedExample
 from ..verify import Meaning, VerificationError, elementary, verify
 from .model import Equation, Step
 
-_DOUBLE_PARENS = re.compile(r"\\left\(\\left\((-?[0-9.]+)\\right\)\\right\)")
+# A negative number alone as a function's argument needs no brackets of its own: σ(−0.13),
+# softmax(−0.16, 0.23), not σ((−0.13)); within a product or a power it keeps them.
+_ARGUMENT_PARENS = re.compile(
+    r"(\\left\(|, )\\left\((-[0-9.]+)\\right\)(?=\s*(?:, |\\right\)))")
 
 #: A chain with more paths than this is shown in δ form only (it would not fit a page).
 MAX_SHOWN_PATHS = 4
@@ -78,10 +81,16 @@ class Base:
         from_shown = _evaluate(symbolic, {s: float(v) for s, v in shown.items()})
         relation = "=" if ex.show(from_shown) == ex.show(value) else r"\approx"
         self.count("numbers")
-        steps = [Step([self.tex(symbolic)])]
+        if isinstance(symbolic, sp.Add) and hasattr(self, "_textbook_terms"):
+            # Σ w x first and the bias last, as the forward pass prints it.
+            terms = self._textbook_terms(symbolic)
+            first = self.tex.terms(self.tex(a) for a in terms)
+            substituted = printer.terms(printer(a) for a in terms)
+        else:
+            first, substituted = self.tex(symbolic), printer(symbolic)
+        steps = [Step([first])]
         if symbolic.free_symbols and not isinstance(symbolic, sp.Symbol):
-            # A negative number is parenthesised; inside σ(…) that would double the brackets.
-            substituted = _DOUBLE_PARENS.sub(r"\\left(\1\\right)", printer(symbolic))
+            substituted = _ARGUMENT_PARENS.sub(r"\1\2", substituted)
             steps.append(Step([Tex(substituted)]))
         steps.append(Step([Tex(ex.show(value))], relation))
         return Equation(label, lhs, steps, "numbers")
