@@ -206,7 +206,10 @@ def _frames(doc: Document) -> list[dict]:
             continue
         if all(i["block"] is None or i["block"].kind == "paragraph" for i in body) and \
                 any(f["section"] is section for f in frames):
-            pending += body  # the words under a figure open the next section's frame
+            # The words about a figure go under it, on its frame (the drawing shrinks to
+            # leave them room), rather than crowd the next section's frame.
+            figure_frame = next(f for f in reversed(frames) if f["section"] is section)
+            figure_frame["body"] = figure_frame["body"] + body
             continue
         frames.append({"section": section, "figure": None, "body": pending + body})
         pending = []

@@ -84,7 +84,7 @@ def place_labels(edges: list[tuple[tuple[float, float], tuple[float, float], str
     >>> place_labels([((0, 0), (3, 0), "w_{1}")], [])
     [(1.5, 0.0)]
     >>> place_labels([((0, 0), (3, 1), "a"), ((0, 1), (3, 0), "b")], [])
-    [(1.05, 0.35), (1.95, 0.35)]
+    [(1.05, 0.35), (0.66, 0.78)]
     """
     placed: list[Box] = []
     centres = []

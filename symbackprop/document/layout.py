@@ -155,8 +155,13 @@ def pack(equations: list[Equation], limit: float = ROW_LIMIT, reorder: bool = Fa
     run: list[Equation] = []
 
     def flush() -> None:
-        if len(run) > 1:
-            blocks.append(Equations(list(run), columns=min(map(columns, run)), compact=True))
+        width = min(map(columns, run), default=1)
+        if len(run) > 1 and blocks and blocks[-1].columns == width:
+            # Another kind in the same grid: one display, a new row.
+            blocks[-1].breaks.append(len(blocks[-1].equations))
+            blocks[-1].equations.extend(run)
+        elif len(run) > 1:
+            blocks.append(Equations(list(run), columns=width, compact=True))
         elif run:
             blocks.append(Equations(list(run), compact=True))
         run.clear()

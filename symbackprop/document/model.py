@@ -58,10 +58,18 @@ class Equations:
     compact: bool = False
     kind: ClassVar[str] = "equations"
 
+    #: Where a new row starts besides every ``columns`` equations (indices into equations):
+    #: two kinds of equation (sums, activations) share a display but never a row.
+    breaks: list[int] = field(default_factory=list)
+
     @property
     def rows(self) -> list[list[Equation]]:
-        return [self.equations[k:k + self.columns]
-                for k in range(0, len(self.equations), self.columns)]
+        out: list[list[Equation]] = []
+        for k, eq in enumerate(self.equations):
+            if not out or len(out[-1]) == self.columns or k in self.breaks:
+                out.append([])
+            out[-1].append(eq)
+        return out
 
 
 @dataclass
