@@ -162,6 +162,8 @@ def pack(equations: list[Equation], limit: float = ROW_LIMIT, reorder: bool = Fa
             blocks[-1].equations.extend(run)
         elif len(run) > 1:
             blocks.append(Equations(list(run), columns=width, compact=True))
+        elif run and blocks and blocks[-1].columns == 1:
+            blocks[-1].equations.extend(run)  # one display, not two a paragraph apart
         elif run:
             blocks.append(Equations(list(run), compact=True))
         run.clear()
