@@ -340,7 +340,9 @@ class Derivation:
                 if set(group) <= expr.free_symbols:
                     reduced = _sum_to_one(expr, group)
                     if reduced != sp.expand(expr):
-                        factored = _textbook_signs(sp.factor(reduced), set(self._exprs))
+                        factored = _per_weight(
+                            _textbook_signs(sp.factor(reduced), set(self._exprs)),
+                            set(self._exprs), set(group))
                         expr = factored if sp.count_ops(factored) <= sp.count_ops(reduced) \
                             else reduced
         if any(isinstance(p, sp.Pow) and p.exp.is_negative for p in sp.preorder_traversal(expr)):
@@ -547,6 +549,27 @@ def _textbook_signs(expr: sp.Expr, nodes: set[sp.Symbol]) -> sp.Expr:
         else:
             turned.append(f)
     return sp.Mul(-coeff if flips % 2 else coeff, *turned)
+
+
+def _per_weight(expr: sp.Expr, nodes: set[sp.Symbol], targets: set[sp.Symbol]) -> sp.Expr:
+    """A product's sums grouped per weight, as textbooks write a hidden δ of softmax +
+    cross-entropy: w₁₁(ŷ₁ − y₁) + w₂₁(ŷ₂ − y₂), not w₁₁ŷ₁ − w₁₁y₁ − w₂₁y₂ + w₂₁ŷ₂.
+
+    >>> a, w1, w2, p1, p2, y1, y2 = sp.symbols("a w1 w2 p1 p2 y1 y2")
+    >>> _per_weight(a*(w1*p1 - w1*y1 - w2*y2 + w2*p2), {a, p1, p2}, {y1, y2})
+    a*(w1*(p1 - y1) + w2*(p2 - y2))
+    """
+    if not isinstance(expr, sp.Mul):
+        return expr
+    out = []
+    for f in expr.args:
+        weights = sorted(f.free_symbols - nodes - targets, key=sp.default_sort_key) \
+            if f.is_Add and f.free_symbols & targets else []
+        grouped = sp.collect(f, weights, evaluate=False) if weights else {}
+        if grouped and all(k in weights for k in grouped) and len(grouped) > 1:
+            f = sp.Add(*(w * _textbook_signs(sp.factor(c), nodes) for w, c in grouped.items()))
+        out.append(f)
+    return sp.Mul(*out)
 
 
 def _reads_backwards(total: sp.Add, nodes: set[sp.Symbol]) -> bool:

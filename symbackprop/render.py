@@ -26,7 +26,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from .derive import Derivation, derive
-from .document import Document, Equation, Equations, Step, build_document
+from .document import Document, Equation, Equations, Step, build_document, layout
 from .graph import Graph
 from .i18n import check_language, translations
 from .latex import Tex, escape_latex, escape_markdown
@@ -107,6 +107,8 @@ def environment(markdown: bool = False, templates: str | Path | None = None,
     env.globals["language"] = language
     env.tests["tex"] = lambda v: isinstance(v, Tex)
     env.filters["relation"] = _relation
+    env.filters["width"] = layout.width
+    env.filters["rows"] = layout.rows
     return env
 
 
@@ -204,7 +206,10 @@ def _frames(doc: Document) -> list[dict]:
             continue
         if all(i["block"] is None or i["block"].kind == "paragraph" for i in body) and \
                 any(f["section"] is section for f in frames):
-            pending += body  # the words under a figure open the next section's frame
+            # The words about a figure go under it, on its frame (the drawing shrinks to
+            # leave them room), rather than crowd the next section's frame.
+            figure_frame = next(f for f in reversed(frames) if f["section"] is section)
+            figure_frame["body"] = figure_frame["body"] + body
             continue
         frames.append({"section": section, "figure": None, "body": pending + body})
         pending = []

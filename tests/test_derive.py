@@ -251,6 +251,19 @@ def test_softmax_cross_entropy_delta_is_p_minus_y():
         assert sp.expand(exact - (p * sum(net.targets) - y)) == 0
 
 
+def test_softmax_cross_entropy_hidden_delta_grouped_per_weight():
+    # A textbook writes a hidden δ as σ'·Σ_k w_k (p_k − y_k): one bracket per weight.
+    net = sb.mlp([2, 3, 2], activation=["sigmoid", "softmax"], loss="cross_entropy")
+    d = sb.derive(net)
+    v = net.pre(1, 1)
+    a = net.act(1, 1)
+    w = [net.weight(2, 1, k) for k in (1, 2)]
+    p, y = net.outputs, net.targets
+    expected = a * (1 - a) * (w[0] * (p[0] - y[0]) + w[1] * (p[1] - y[1]))
+    assert d.delta(v).value == expected  # structurally, not only equal
+    assert sp.expand(d.exact_value(v).subs(y[1], 1 - y[0]) - expected.subs(y[1], 1 - y[0])) == 0
+
+
 def test_softmax_cross_entropy_delta_numerically():
     net = sb.mlp([3, 4, 3], activation=["tanh", "softmax"], loss="cross_entropy", bias=True)
     d = sb.derive(net)

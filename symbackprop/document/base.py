@@ -14,7 +14,10 @@ from ..numeric import WorkedExample
 from ..verify import Meaning, VerificationError, elementary, verify
 from .model import Equation, Step
 
-_DOUBLE_PARENS = re.compile(r"\\left\(\\left\((-?[0-9.]+)\\right\)\\right\)")
+# A negative number alone as a function's argument needs no brackets of its own: σ(−0.13),
+# softmax(−0.16, 0.23), not σ((−0.13)); within a product or a power it keeps them.
+_ARGUMENT_PARENS = re.compile(
+    r"(\\left\(|, )\\left\((-[0-9.]+)\\right\)(?=\s*(?:, |\\right\)))")
 
 #: A chain with more paths than this is shown in δ form only (it would not fit a page).
 MAX_SHOWN_PATHS = 4
@@ -78,19 +81,32 @@ class Base:
         from_shown = _evaluate(symbolic, {s: float(v) for s, v in shown.items()})
         relation = "=" if ex.show(from_shown) == ex.show(value) else r"\approx"
         self.count("numbers")
-        steps = [Step([self.tex(symbolic)])]
-        # A model's long sums (∂L/∂U_11 over 16 steps) are broken across lines.
+        # A model's long sums (∂L/∂U_11 over 16 steps) are broken across lines, in graph order;
+        # otherwise Σ w x first and the bias last, as the forward pass prints it.
         long = (getattr(self, "focus", None) is not None and isinstance(symbolic, sp.Add)
-                and len(steps[0].lines[0]) > MAX_LINE)
+                and len(self.tex(symbolic)) > MAX_LINE)
+        terms = None
         if long:
             terms = self.in_order(symbolic)
+        elif isinstance(symbolic, sp.Add) and hasattr(self, "_textbook_terms"):
+            terms = self._textbook_terms(symbolic)
+
+        def substituted(text: str) -> str:
+            return _ARGUMENT_PARENS.sub(r"\1\2", text)
+
+        if long:
             steps = [Step(broken([self.tex(a) for a in terms], self.tex))]
+        elif terms:
+            steps = [Step([self.tex.terms(self.tex(a) for a in terms)])]
+        else:
+            steps = [Step([self.tex(symbolic)])]
         if symbolic.free_symbols and not isinstance(symbolic, sp.Symbol):
-            # A negative number is parenthesised; inside σ(…) that would double the brackets.
-            def substituted(e: sp.Expr) -> str:
-                return _DOUBLE_PARENS.sub(r"\\left(\1\\right)", printer(e))
-            steps.append(Step(broken([substituted(a) for a in terms], self.tex) if long
-                              else [Tex(substituted(symbolic))]))
+            if long:
+                steps.append(Step(broken([substituted(printer(a)) for a in terms], self.tex)))
+            elif terms:
+                steps.append(Step([Tex(substituted(printer.terms(printer(a) for a in terms)))]))
+            else:
+                steps.append(Step([Tex(substituted(printer(symbolic)))]))
         steps.append(Step([Tex(ex.show(value))], relation))
         return Equation(label, lhs, steps, "numbers")
 

@@ -7,7 +7,8 @@ import sympy as sp
 from ..derive import _small
 from ..latex import Tex
 from .base import MAX_LINE, broken
-from .model import Equations, Paragraph, Section
+from .layout import pack
+from .model import Paragraph, Section
 
 
 class DeltasSection:
@@ -45,7 +46,7 @@ class DeltasSection:
             for k, note in notes.items():
                 eq.steps[k].note = note
             eqs.append(eq)
-        s.blocks.append(Equations(eqs))
+        s.blocks.extend(pack(eqs))
         self.rest(s, every - len(named))
         if any(d.delta(v).assumes for v in named):
             s.blocks.append(Paragraph("one_hot"))

@@ -6,6 +6,7 @@ import sympy as sp
 
 from ..latex import Tex
 from .base import TERMS_PER_LINE
+from .layout import pack
 from .model import Equations, Paragraph, Section
 
 
@@ -18,7 +19,7 @@ class ForwardSection:
             sub = Section(key, args)
             shown = [v for v in nodes if self.shows(v)]
             eqs = [self.equation(f"forward {v}", v, self._forward_rhs(v)) for v in shown]
-            sub.blocks.append(Equations(eqs))
+            sub.blocks.extend(pack(eqs, kinds=[type(self.g.expr(v)) for v in shown]))
             self.rest(sub, len(nodes) - len(shown))
             s.subsections.append(sub)
         sub = Section("loss")

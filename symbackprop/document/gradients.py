@@ -7,6 +7,7 @@ import sympy as sp
 from ..latex import Tex
 from ..verify import VerificationError, elementary, verify
 from .base import MAX_LINE, MAX_SHOWN_PATHS, _letters, broken
+from .layout import pack
 from .model import Equation, Equations, Paragraph, Section, Step
 
 #: Up to this many parameters (seed 000's net has 6) every chain is written out by default.
@@ -34,7 +35,7 @@ class GradientsSection:
                 sub.blocks.append(Equations([self._gradient_equation(p, True) for p in chains]))
             if short:
                 eqs = [self._gradient_equation(p, False) for p in short]
-                sub.blocks.append(Equations(eqs, columns=2 if len(eqs) > 3 else 1))
+                sub.blocks.extend(pack(eqs))
             if sub is not s:
                 s.subsections.append(sub)
         if self.focus is not None:
@@ -157,20 +158,20 @@ class GradientsSection:
             raise VerificationError(str(err)) from None
         p = MatrixLatexPrinter(loss=self.tex(self.g.loss_symbol))
 
-        def block(equations) -> Equations:
-            return Equations([Equation(f"matrix {eq.kind} {eq.layer}", Tex(p.doprint(eq.lhs)),
-                                       [Step([Tex(p.doprint(eq.rhs))])], "matrix")
-                              for eq in equations])
+        def block(equations) -> list[Equations]:
+            return pack([Equation(f"matrix {eq.kind} {eq.layer}", Tex(p.doprint(eq.lhs)),
+                                  [Step([Tex(p.doprint(eq.rhs))])], "matrix")
+                         for eq in equations])
 
         self.count("matrix", len(form.equations))
         s = Section("matrix")
         s.blocks.append(Paragraph("matrix_intro"))
-        s.blocks.append(block([*form.forward, form.loss]))
+        s.blocks.extend(block([*form.forward, form.loss]))
         mean = form.reduction == "mean"
         s.blocks.append(Paragraph("matrix_backward"))
-        s.blocks.append(block(form.deltas))
+        s.blocks.extend(block(form.deltas))
         s.blocks.append(Paragraph("matrix_gradients", {"mean": mean}))
-        s.blocks.append(block(form.gradients))
+        s.blocks.extend(block(form.gradients))
         return s
 
     def updates(self) -> Section:
@@ -191,7 +192,7 @@ class GradientsSection:
             if self.focus is not None and len(delta_step) > MAX_LINE:
                 steps = steps[:1]  # a model's long δ form is in the gradients section above
             eqs.append(Equation(f"update {p}", Tex(rf"{{{t(p)}}}'"), steps, check.method))
-        s.blocks.append(Equations(eqs))
+        s.blocks.extend(pack(eqs))
         if len(self.g.parameters) > len(shown):
             s.blocks.append(Paragraph("descent_rest", {"count": len(self.g.parameters) - len(shown)}))
         return s

@@ -53,13 +53,23 @@ class Paragraph:
 class Equations:
     equations: list[Equation]
     title: str = ""
-    columns: int = 1  # >1: short one-step equations side by side
+    columns: int = 1  # >1: short equations side by side
+    #: Each equation on as few rows as fit (document/layout.py), not one row per step.
+    compact: bool = False
     kind: ClassVar[str] = "equations"
+
+    #: Where a new row starts besides every ``columns`` equations (indices into equations):
+    #: two kinds of equation (sums, activations) share a display but never a row.
+    breaks: list[int] = field(default_factory=list)
 
     @property
     def rows(self) -> list[list[Equation]]:
-        return [self.equations[k:k + self.columns]
-                for k in range(0, len(self.equations), self.columns)]
+        out: list[list[Equation]] = []
+        for k, eq in enumerate(self.equations):
+            if not out or len(out[-1]) == self.columns or k in self.breaks:
+                out.append([])
+            out[-1].append(eq)
+        return out
 
 
 @dataclass

@@ -120,6 +120,11 @@ def tikz_network(d: Derivation, t: TexPrinter, with_nodes: bool = False):
     return (tikz, nodes) if with_nodes else tikz
 
 
+#: The widest drawing (cm) whose \scriptsize labels stay legible once it is shrunk to the text
+#: width (16.6 cm): about 70 % of their size.
+MAX_DRAWING_WIDTH = 23.5
+
+
 def _tikz_mlp(net: MLP, t: TexPrinter) -> Tex:
     """Units in columns; each weight labels its edge where the label meets nothing else."""
     tall = max(net.sizes)
@@ -131,8 +136,11 @@ def _tikz_mlp(net: MLP, t: TexPrinter) -> Tex:
     # A unit is a circle around its label: the widest label sets every unit's size.
     radius = max(0.55, max(label_size(x, script=False)[0] for x in labels.values()) / 2 + 0.08)
     dy = max(1.7 if tall <= 4 else 1.35, 2 * radius + 0.35)
-    # Wider gaps give the labels room; widen until every layer's labels fit (or give up).
-    for widen in (1.0, 1.3, 1.6):
+    # Wider gaps give the labels room; widen until every layer's labels fit, as long as the
+    # drawing, shrunk to the page, keeps them legible. Else the layers that do not fit at the
+    # narrowest (or all, if even that is too wide) carry their weight matrix's name instead.
+    layouts = []
+    for widen in (1.0, 1.15, 1.3, 1.45, 1.6):
         dx = (max(3.4, 2 * radius + 2.2) + 0.8 * max(0, tall - 2)) * widen
         at = {(col, j): (col * dx, ((n + 1) / 2 - j) * dy)
               for col, n in enumerate(net.sizes) for j in range(1, n + 1)}
@@ -143,8 +151,14 @@ def _tikz_mlp(net: MLP, t: TexPrinter) -> Tex:
                      for j in range(1, net.sizes[l] + 1)]
             edges = [(at[l - 1, i], at[l, j], t(net.weight(l, i, j))) for i, j in pairs]
             placed[l] = (pairs, edges, place_labels(edges, units))
-        if all(centres is not None for _, _, centres in placed.values()):
+        legible = (len(net.sizes) - 0.1) * dx + radius <= MAX_DRAWING_WIDTH
+        layouts.append((dx, at, placed, legible))
+        if legible and all(centres is not None for _, _, centres in placed.values()):
             break
+    else:
+        dx, at, placed, legible = layouts[0]
+        if not legible:
+            placed = {l: (pairs, edges, None) for l, (pairs, edges, _) in placed.items()}  # noqa: E741
     lines = [r"\begin{tikzpicture}[>=stealth, unit/.style={circle, draw, "
              rf"minimum size={2 * radius:.2f}cm, inner sep=1pt, font=\small}}, "
              r"w/.style={font=\scriptsize, fill=white, inner sep=1pt}]"]

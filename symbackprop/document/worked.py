@@ -7,7 +7,8 @@ import sympy as sp
 from ..latex import Tex
 from ..verify import VerificationError
 from .base import _close, _evaluate, _plain
-from .model import Equation, Equations, Paragraph, Section, Step
+from .layout import pack
+from .model import Equation, Paragraph, Section, Step
 
 
 class WorkedSection:
@@ -20,10 +21,10 @@ class WorkedSection:
             "by_hand": ex.rounding == "by_hand", "digits": ex.digits,
         }))
         fwd = Section("worked_forward")
-        fwd.blocks.append(Equations([
+        fwd.blocks.extend(pack([
             self.numbers(f"value of {v}", t(v), g.expr(v), ex.nodes[v.name]) for v in g.nodes
             if self.shows(v)
-        ]))
+        ], kinds=[type(g.expr(v)) for v in g.nodes if self.shows(v)]))
         s.subsections.append(fwd)
         back = Section("worked_backward")
         shown = self.shown_parameters()
@@ -41,14 +42,14 @@ class WorkedSection:
                     eqs.append(self._factor_numbers(f, lhs))
         if eqs:
             back.blocks.append(Paragraph("worked_locals"))
-            back.blocks.append(Equations(eqs))
+            back.blocks.extend(pack(eqs, reorder=True))
         deltas = self._delta_numbers()
         if deltas:
             back.blocks.append(Paragraph("worked_deltas"))
-            back.blocks.append(Equations(deltas))
+            back.blocks.extend(pack(deltas))
         grads = [self._gradient_numbers(p) for p in shown]
         back.blocks.append(Paragraph("worked_gradients"))
-        back.blocks.append(Equations(grads))
+        back.blocks.extend(pack(grads))
         s.subsections.append(back)
         upd = Section("worked_update")
         eqs = []
@@ -71,7 +72,7 @@ class WorkedSection:
                  Step([Tex(ex.show(new))], rel)],
                 "numbers"))
             self.count("numbers")
-        upd.blocks.append(Equations(eqs))
+        upd.blocks.extend(pack(eqs))
         s.subsections.append(upd)
         return s
 
@@ -89,7 +90,13 @@ class WorkedSection:
                 self.known[sym.name] = (float(ex.show(value)) if ex.rounding == "by_hand"
                                         else value)
                 continue
+            delta = d.delta(v)
             rec = d._through(v, names)  # the recursion alone: δ values in node symbols can be huge
+            if delta.assumes and not (rec.free_symbols & set(d.delta_symbols.values())) \
+                    and _close(_evaluate(delta.value, {s: self._value(s) for s in
+                                                       delta.value.free_symbols}),
+                               engine[v.name]):
+                rec = delta.value  # the targets are one-hot: ŷ − y, as the δ section says
             if ex.rounding == "by_hand":
                 # A student rounds each δ before reusing it: so do we, from the shown numbers.
                 known = {x: float(ex.show(self._value(x))) for x in rec.free_symbols}
