@@ -98,6 +98,14 @@ class GeneralLatexPrinter(LatexPrinter):
         ix = ",".join(self._print(i) for i in expr.indices)
         return f"{self._stem(expr.base.name)}_{{{ix}}}"
 
+    def _print_Pow(self, expr: sp.Pow, exp=None) -> str:
+        # a stem with a superscript (a^{[1]}) is braced before it is raised: {a^{[1]}_{s,j}}^{2}
+        base = expr.base
+        if isinstance(base, sp.Indexed) and "^" in self._stem(base.base.name) and \
+                expr.exp.is_Integer and expr.exp > 1:
+            return f"{{{self._print(base)}}}^{{{self._print(expr.exp)}}}"
+        return super()._print_Pow(expr)
+
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
         if expr.name in self.names:
             return self.names[expr.name]
@@ -173,6 +181,7 @@ class GeneralForm:
         self.input_gradients = tuple(input_gradients)
         self.check_sizes = [dict(c) for c in check_sizes]
         self._verified = False
+        self._equations: list[GeneralEquation] | None = None
         self.delta_base = {n: sp.IndexedBase(f"delta_{n}") for n in self.quantities}
         latex = {q.name: q.latex for q in self.quantities.values()}
         for n in self.quantities:
@@ -250,17 +259,26 @@ class GeneralForm:
                 wild = {i: sp.Wild(f"w_{i.name}") for i in q.indices}
                 rules.append((q.expr.xreplace(wild), q.at(*wild.values())))
 
-        powers = [(q.expr.base, q.expr.exp, q.entry) for q in self.quantities.values()
-                  if isinstance(q.expr, sp.Pow) and not q.indices]
+        # σ = √(v + ε) also names (v + ε)^(−1/2), (v + ε)^(3/2), …: any integer power of it
+        powers = []
+        for q in self.quantities.values():
+            if isinstance(q.expr, sp.Pow) and q is not self.loss:
+                wild = {i: sp.Wild(f"w_{i.name}") for i in q.indices}
+                powers.append((q.expr.base.xreplace(wild), q.expr.exp, q, list(wild.values())))
+
+        def power_of(e, base, exp):
+            if not isinstance(e, sp.Pow) or not (e.exp / exp).is_integer:
+                return None
+            return e.base.match(base) if base.has(sp.Wild) else ({} if e.base == base else None)
 
         def apply(expr: sp.Expr) -> sp.Expr:
             for pattern, name in rules:
                 expr = expr.replace(pattern, name)
-            for base, exp, name in powers:
+            for base, exp, q, wilds in powers:
                 expr = expr.replace(
-                    lambda e, b=base, x=exp: isinstance(e, sp.Pow) and e.base == b
-                    and (e.exp / x).is_integer,
-                    lambda e, x=exp, n=name: n ** (e.exp / x))
+                    lambda e, b=base, x=exp: power_of(e, b, x) is not None,
+                    lambda e, b=base, x=exp, q=q, w=wilds: q.at(*[
+                        power_of(e, b, x)[v] for v in w]) ** (e.exp / x))
             return expr
         return apply
 
@@ -320,6 +338,12 @@ class GeneralForm:
 
     # -- equations -----------------------------------------------------------------------------------
     def equations(self) -> list[GeneralEquation]:
+        """Forward definitions, then the named δs, then ∂L/∂ of every parameter (and input)."""
+        if self._equations is None:  # derived once: every equation is a few SymPy passes
+            self._equations = self._derive_equations()
+        return list(self._equations)
+
+    def _derive_equations(self) -> list[GeneralEquation]:
         p = self.printer
         eqs = [GeneralEquation("forward", q.name, q.entry, q.expr, p)
                for q in self.quantities.values() if q.expr is not None]
@@ -371,15 +395,7 @@ class GeneralForm:
         graph, symbol_of = self._build(sizes)
         rng = np.random.default_rng(seed)
         values = {s.name: float(rng.uniform(-0.9, 0.9)) for s in graph.leaves}
-        scalar = derive(graph)
-        ev = scalar.evaluate(values)
-
-        def input_delta(s: sp.Symbol) -> float:
-            numbers = {sym: ev.deltas.get(v.name, 0.0) for v, sym in
-                       scalar.delta_symbols.items()}
-            numbers.update({v: known[v.name] for v in graph.symbols if v.name in known})
-            return float(scalar.deltas.get(s, sp.S.Zero).xreplace(numbers))
-        known = {**values, **ev.nodes}
+        known, scalar_deltas = _scalar_numbers(derive(graph), values)
         size_subs = {self.sizes[k]: v for k, v in sizes.items()}
         worst = 0.0
 
@@ -394,7 +410,7 @@ class GeneralForm:
                 if s is None:
                     subs[atom] = 0.0 if base.startswith("delta_") else defined(name, ix)
                 else:
-                    table = ev.deltas if base.startswith("delta_") else known
+                    table = scalar_deltas if base.startswith("delta_") else known
                     subs[atom] = table.get(s.name, 0.0)
             labels = {a.base.label for a in expr.atoms(sp.Indexed)}
             for atom in expr.atoms(sp.Symbol) - labels:
@@ -402,7 +418,7 @@ class GeneralForm:
                 if atom in size_subs.values() or atom.is_number:
                     continue
                 s = symbol_of(name, ())
-                table = ev.deltas if atom.name.startswith("delta_") else known
+                table = scalar_deltas if atom.name.startswith("delta_") else known
                 if s is not None:
                     subs[atom] = table.get(s.name, 0.0)
                 else:
@@ -433,12 +449,7 @@ class GeneralForm:
                 s = symbol_of(q.name, point)
                 if s is None:
                     continue
-                if q.kind == "input":
-                    expected = input_delta(s)
-                elif eq.kind == "gradient":
-                    expected = ev.gradients[s.name]
-                else:
-                    expected = ev.deltas.get(s.name, 0.0)
+                expected = scalar_deltas.get(s.name, 0.0)
                 got = number(eq.rhs.xreplace(dict(zip(q.indices, point, strict=True))))
                 err = abs(got - expected) / max(1.0, abs(expected))
                 if not err < 1e-9:
@@ -447,6 +458,29 @@ class GeneralForm:
                                          f"{expected}")
                 worst = max(worst, err)
         return worst
+
+
+def _scalar_numbers(scalar, values: Mapping[str, float]) -> tuple[dict, dict]:
+    """Every node's value and every δ (nodes, parameters, inputs) of a scalar derivation at
+    ``values``, by name: its own recursions evaluated in order, loss side first. (Its compiled
+    evaluator would first tidy the exact δ values of the divisions in a norm, which costs
+    seconds of factoring here and changes no number.)"""
+    graph = scalar.graph
+    numbers: dict[sp.Symbol, float] = {s: values[s.name] for s in graph.leaves}
+    for v in graph.nodes:
+        numbers[v] = float(graph.expr(v).xreplace(numbers))
+    deltas: dict[str, float] = {}
+    for v in [*reversed(graph.nodes), *graph.leaves]:
+        if v == graph.loss_symbol:
+            value = 1.0
+        elif v in scalar.deltas:
+            value = float(scalar.deltas[v].xreplace(numbers))
+        else:
+            continue
+        deltas[v.name] = value
+        if v in scalar.delta_symbols:
+            numbers[scalar.delta_symbols[v]] = value
+    return {s.name: numbers[s] for s in graph.symbols}, deltas
 
 
 def _factored(expr: sp.Expr) -> sp.Expr:
@@ -504,7 +538,10 @@ def _shorter(term: sp.Expr) -> sp.Expr:
         return coeff * sp.Sum(_shorter(rest.function), *rest.limits)
     if sp.count_ops(term) > 60:
         return term
-    factored = sp.factor(term)
+    # a bracket without sums, such as tanh′ = 1 − a², is kept whole: (a − 1)(a + 1) is no textbook's
+    kept = {f: sp.Dummy() for f in sp.Mul.make_args(term) if isinstance(f, sp.Add)
+            and not f.has(sp.Sum)} if isinstance(term, sp.Mul) else {}
+    factored = sp.factor(term.xreplace(kept)).xreplace({v: k for k, v in kept.items()})
     if sp.count_ops(factored) < sp.count_ops(term):
         return factored
     common = sp.factor_terms(term)  # 2(ŷ − y) rather than 2ŷ − 2y

@@ -345,8 +345,9 @@ def layer_norm_form(loss: str = "mse", over: str = "features") -> GeneralForm:
 
 
 def general_form(model) -> GeneralForm:
-    """The general form of a built model (an RNN, a 1-D convolution with one output, an
-    attention head without projections, or a network that is one layer norm).
+    """The general form of a built model: an RNN, a 1-D or 2-D convolution (one output or
+    several), an attention head (with or without projections), or a block network (a single
+    layer norm, or batch norm of one feature, keeps its own short form).
 
     >>> import symbackprop as sb
     >>> form = sb.general_form(sb.rnn(1, 2, 1, steps=4))
@@ -372,6 +373,9 @@ def general_form(model) -> GeneralForm:
         return layer_norm_form(model.loss_name)
     if isinstance(model, Network) and model.n_in == 1 and model.blocks == (BatchNorm(True),):
         return layer_norm_form(model.loss_name, over="batch")
+    if isinstance(model, Network):
+        from .blocks_form import network_form
+
+        return network_form(model.blocks, model.loss_name)
     raise ValueError(f"no general form is derived for {model.title!r} yet: RNNs, "
-                     "convolutions with one output, attention without projections, a single "
-                     "layer norm and batch norm of one feature have one")
+                     "convolutions and networks with elementwise outputs, and attention have one")
