@@ -376,6 +376,18 @@ class GeneralForm:
             self.verify()
         return [eq.latex() for eq in self.equations()]
 
+    def require(self, sizes: Mapping[str, int]) -> None:
+        """Refuse sizes that miss one of the form's sizes or name one it does not have."""
+        missing, unknown = set(self.sizes) - set(sizes), set(sizes) - set(self.sizes)
+        if missing or unknown:
+            raise ValueError(f"{self.title} takes the sizes {', '.join(sorted(self.sizes))}; "
+                             + "; ".join(f"{what}: {', '.join(sorted(names))}" for what, names
+                                         in (("missing", missing), ("unknown", unknown))
+                                         if names))
+        for name, value in sizes.items():
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise ValueError(f"the size {name} must be a positive integer, got {value!r}")
+
     def evaluator(self, sizes: Mapping[str, int], backend: str = "numpy"):
         """A batched evaluator generated from these equations at ``sizes`` (numpy or torch)."""
         from .models.batched import BatchedEvaluator
@@ -392,6 +404,7 @@ class GeneralForm:
         compare with the scalar derivation of the same model; return the largest error."""
         from .derive import derive
 
+        self.require(sizes)
         graph, symbol_of = self._build(sizes)
         rng = np.random.default_rng(seed)
         values = {s.name: float(rng.uniform(-0.9, 0.9)) for s in graph.leaves}

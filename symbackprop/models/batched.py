@@ -83,6 +83,7 @@ class BatchedEvaluator:
     """
 
     def __init__(self, form: GeneralForm, sizes: Mapping[str, int], backend: str = "numpy"):
+        form.require(sizes)
         self.form, self.backend = form, backend
         self.subs = {form.sizes[k]: int(v) for k, v in sizes.items()}
         self.qs = form.quantities
@@ -271,7 +272,10 @@ class BatchedEvaluator:
             group = nodes[k:end + 1]
             self._store([(q.name, q, q.expr, q.kind != "parameter") for q in group])
             k = end + 1
-        for eq in self.equations:
+        position = {name: n for n, name in enumerate(self.qs)}
+        deltas = sorted((eq for eq in self.equations if eq.kind == "delta"),
+                        key=lambda eq: -position[eq.name])  # loss side first: δ^{[l]} needs δ^{[l+1]}
+        for eq in [*deltas, *(eq for eq in self.equations if eq.kind != "delta")]:
             q = self.qs[eq.name]
             target = f"delta_{eq.name}" if eq.kind == "delta" else f"grad_{eq.name}"
             batched = q.kind != "parameter"
