@@ -389,7 +389,8 @@ class GeneralForm:
                 raise ValueError(f"the size {name} must be a positive integer, got {value!r}")
 
     def evaluator(self, sizes: Mapping[str, int], backend: str = "numpy"):
-        """A batched evaluator generated from these equations at ``sizes`` (numpy or torch)."""
+        """A batched evaluator generated from these equations at ``sizes`` (backend numpy,
+        torch or jax; jax runs jit-compiled, one program per batch size, in float64)."""
         from .models.batched import BatchedEvaluator
 
         return BatchedEvaluator(self, sizes, backend)

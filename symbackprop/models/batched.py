@@ -20,6 +20,7 @@ Samples run along a leading batch axis; parameter gradients are averaged over th
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -68,7 +69,33 @@ def _backend(name: str) -> dict[str, object]:
             "sigmoid": torch.sigmoid, "relu": torch.relu,
             "zeros": lambda shape: torch.zeros(shape, dtype=torch.float64),
         }
-    raise ValueError(f"unknown backend {name!r}; expected numpy or torch")
+    if name == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        def jtensor(a):
+            a = np.asarray(a)
+            return jnp.asarray(a, dtype=jnp.int64 if a.dtype.kind == "i" else jnp.float64)
+        return {
+            "xp": jnp, "tensor": jtensor,
+            "ksum": lambda a, axis: jnp.sum(a, axis=axis, keepdims=True),
+            "bcast": lambda x, s: jnp.broadcast_to(jnp.asarray(x, dtype=jnp.float64), s),
+            "perm": jnp.transpose, "bmean": lambda x: x.mean(axis=0),
+            "heaviside": lambda z: (z > 0).astype(jnp.float64),
+            "sigmoid": jax.nn.sigmoid, "relu": jax.nn.relu,
+            "zeros": lambda shape: jnp.zeros(shape, dtype=jnp.float64),
+        }
+    raise ValueError(f"unknown backend {name!r}; expected numpy, torch or jax")
+
+
+def _float64(backend: str):
+    """jax computes in float32 unless x64 is on: the evaluator turns it on for its own work
+    only (tracing, constants, calls), as numpy and torch compute in float64 here too."""
+    if backend == "jax":
+        import jax
+
+        return jax.enable_x64(True)
+    return contextlib.nullcontext()
 
 
 _CALLS = {sp.tanh: "xp.tanh", sp.exp: "xp.exp", functions.sigmoid: "sigmoid",
@@ -105,16 +132,22 @@ class BatchedEvaluator:
         self._generate()
         self.namespace = dict(_backend(backend))
         tensor = self.namespace["tensor"]
-        self.namespace.update({k: tensor(v) for k, v in self.consts.items()})
+        with _float64(backend):
+            self.namespace.update({k: tensor(v) for k, v in self.consts.items()})
         self.source = "def evaluate(A):\n" + "".join(f"    {ln}\n" for ln in self.lines) + \
             "    return A\n"
         _assert_engine_made(self.source, self.namespace)
         code = compile(self.source, f"<batched {form.title}>", "exec")
         exec(code, self.namespace)  # noqa: S102 - code the engine wrote from its own equations
         self._run = self.namespace["evaluate"]
+        self._compiled: dict[int, object] = {}  # jax: one jit-compiled program per batch size
 
     def __call__(self, inputs: Mapping[str, object], parameters: Mapping[str, object]
                  ) -> BatchedResult:
+        with _float64(self.backend):
+            return self._call(inputs, parameters)
+
+    def _call(self, inputs, parameters) -> BatchedResult:
         tensor = self.namespace["tensor"]
         A: dict[str, object] = {}
         for name, q in self.qs.items():
@@ -127,11 +160,25 @@ class BatchedEvaluator:
                     else parameters[name]
         batch = next(int(A[q.name].shape[0]) for q in self.qs.values()
                      if q.kind in ("input", "target"))
-        A["_batch"] = batch
-        A = self._run(A)
+        if self.backend == "jax":
+            A = dict(self._jitted(batch)(A))
+        else:
+            A["_batch"] = batch
+            A = self._run(A)
         grads = {eq.name: A[f"grad_{eq.name}"] for eq in self.equations
                  if eq.kind == "gradient"}
         return BatchedResult(A[self.form.loss.name], grads, A)
+
+    def _jitted(self, batch: int):
+        if batch not in self._compiled:
+            import jax
+
+            def run(arrays, run=self._run, batch=batch):
+                out = run({**arrays, "_batch": batch})
+                del out["_batch"]
+                return out
+            self._compiled[batch] = jax.jit(run)
+        return self._compiled[batch]
 
     # -- expressions to code -------------------------------------------------------------------
     def _const(self, value) -> str:
@@ -256,8 +303,11 @@ class BatchedEvaluator:
                 fixed = {var: value}
                 where = ", ".join([":"] * batched + [f"{value - lo}:{value - lo + 1}"
                                                      if v == var else ":" for v in q.indices])
-                self.lines.append(f"A[{target!r}][{where}] = " + self._fit(
-                    self._code(rhs, self._grid(q, fixed)), q, fixed, batched))
+                code = self._fit(self._code(rhs, self._grid(q, fixed)), q, fixed, batched)
+                if self.backend == "jax":  # immutable arrays: a functional update
+                    self.lines.append(f"A[{target!r}] = A[{target!r}].at[{where}].set({code})")
+                else:
+                    self.lines.append(f"A[{target!r}][{where}] = {code}")
 
     def _generate(self) -> None:
         nodes = [q for q in self.qs.values() if q.expr is not None]
