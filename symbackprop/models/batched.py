@@ -148,16 +148,14 @@ class BatchedEvaluator:
             return self._call(inputs, parameters)
 
     def _call(self, inputs, parameters) -> BatchedResult:
-        tensor = self.namespace["tensor"]
+        # jit takes numpy arrays as they are (one transfer per call, no conversion op each)
+        tensor = (lambda a: a) if self.backend == "jax" else self.namespace["tensor"]
         A: dict[str, object] = {}
         for name, q in self.qs.items():
-            if q.kind in ("input", "target"):
-                A[name] = tensor(np.asarray(inputs[name], dtype=float)) if not hasattr(
-                    inputs[name], "dtype") or isinstance(inputs[name], np.ndarray) else inputs[name]
-            elif q.kind == "parameter":
-                A[name] = tensor(np.asarray(parameters[name], dtype=float)) if not hasattr(
-                    parameters[name], "dtype") or isinstance(parameters[name], np.ndarray) \
-                    else parameters[name]
+            if q.kind in ("input", "target", "parameter"):
+                given = (inputs if q.kind != "parameter" else parameters)[name]
+                A[name] = tensor(np.asarray(given, dtype=float)) if not hasattr(
+                    given, "dtype") or isinstance(given, np.ndarray) else given
         batch = next(int(A[q.name].shape[0]) for q in self.qs.values()
                      if q.kind in ("input", "target"))
         if self.backend == "jax":
