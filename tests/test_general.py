@@ -109,11 +109,18 @@ def test_general_form_of_built_models_and_refusals():
 def test_general_forms_compile_in_latex(tmp_path):
     from texutil import compile_snippet, have_tex
 
+    import symbackprop as sb
+
     if not have_tex():
         pytest.skip("no TeX")
     body = []
+    from symbackprop.models.blocks_form import network_form
+
+    network = network_form([sb.dense(2, "tanh"), sb.batch_norm(),
+                            sb.residual(sb.dense(2, "tanh"), sb.layer_norm()), sb.dense(1)])
     for form in (forms.rnn_form(), forms.conv1d_form(), forms.attention_form(),
-                 forms.layer_norm_form()):
+                 forms.layer_norm_form(), forms.attention_form(projections=True),
+                 forms.conv2d_form(outputs=True), network):
         body.append(r"\begin{align*}" + r"\\".join(
             line.replace(" = ", " &= ", 1) for line in form.latex()) + r"\end{align*}")
     assert compile_snippet("\n".join(body), tmp_path / "forms.pdf",
@@ -169,3 +176,11 @@ def test_attention_projection_gradients_read_as_the_textbook():
         r"\frac{q_{i} \sum_{j=1}^{n} \delta_{j} c_{j,l}}{\sqrt{d}}")
     assert form.equation("delta", "s").latex() == (
         r"\delta_{j} = \left(g_{j} - \sum_{i=1}^{n} \alpha_{i} g_{i}\right) \alpha_{j}")
+
+
+def test_sizes_are_checked_in_one_line():
+    form = forms.conv1d_form(outputs=True)
+    with pytest.raises(ValueError, match=r"takes the sizes K, n, n_y; missing: n_y; unknown: m$"):
+        form.evaluator({"n": 4, "K": 2, "m": 3})
+    with pytest.raises(ValueError, match="must be a positive integer, got 0"):
+        form.check({"n": 4, "K": 2, "n_y": 0})

@@ -233,15 +233,22 @@ class BatchedEvaluator:
         if not indices:
             return f"A[{name!r}].reshape((-1,) + (1,) * {self.n})" if batched else \
                 f"A[{name!r}]"
-        values = np.broadcast_arrays(*[self._values(e, grid) for e in indices])
+        raw = [self._values(e, grid) for e in indices]
+        view = _as_view([v - lo for v, (lo, _) in zip(raw, self.ranges[base], strict=True)],
+                        self.n, self.ranges[base])
+        if view is not None:  # the whole array, each index along one axis: no gather
+            shape, order = view
+            moved = f"A[{name!r}]"
+            if order != sorted(order):  # W_{i,j} read with j's axis first: a transpose
+                lead = [0] if batched else []
+                moved = f"perm({moved}, {tuple(lead + [d + len(lead) for d in order])})"
+            return f"{moved}.reshape({'(-1, ' if batched else '(1, '}{shape})"
+        values = np.broadcast_arrays(*raw)
         ok = np.ones(values[0].shape, dtype=bool)
         pos = []
         for v, (lo, hi) in zip(values, self.ranges[base], strict=True):
             ok &= (v >= lo) & (v <= hi)
             pos.append(self._const(np.clip(v - lo, 0, hi - lo).astype(np.int64)))
-        view = _as_view([self.consts[p] for p in pos], self.n)
-        if view is not None and ok.all():  # the whole array in axis order: a reshape, no gather
-            return f"A[{name!r}].reshape({'(-1, ' if batched else '(1, '}{view})"
         got = f"A[{name!r}][:, {', '.join(pos)}]" if batched else \
             f"A[{name!r}][{', '.join(pos)}][None]"
         return got if ok.all() else f"({got} * {self._const(ok.astype(float)[None])})"
@@ -336,19 +343,22 @@ class BatchedEvaluator:
             self._store([(target, q, rhs, batched)])
 
 
-def _as_view(pos: list[np.ndarray], n: int) -> str | None:
-    """The target shape if gathering at ``pos`` reads the whole array in axis order, else None."""
+def _as_view(pos: list[np.ndarray], n: int, ranges) -> tuple[str, list[int]] | None:
+    """(target shape, the array's dimensions in axis order) if reading at ``pos`` takes the
+    whole array with each index running along its own axis, else None (a gather)."""
     shape = [1] * n
-    last = -1
-    for p in pos:
-        varying = [a for a in range(n) if p.shape[a] > 1]
-        if len(varying) != 1 or varying[0] <= last:
+    axes = []
+    for p, (lo, hi) in zip(pos, ranges, strict=True):
+        varying = [a for a in range(p.ndim) if p.shape[a] > 1]
+        if len(varying) != 1 or p.ndim != n:
             return None
         axis = varying[0]
-        if not np.array_equal(p.reshape(-1), np.arange(p.shape[axis])):
+        if axis in axes or not np.array_equal(p.reshape(-1), np.arange(hi - lo + 1)):
             return None
-        shape[axis], last = p.shape[axis], axis
-    return "".join(f"{d}, " for d in shape) + ")"
+        shape[axis] = p.shape[axis]
+        axes.append(axis)
+    order = sorted(range(len(axes)), key=axes.__getitem__)
+    return "".join(f"{d}, " for d in shape) + ")", order
 
 
 def _recursion(rhs: sp.Expr, names: set[str], q: Quantity):
