@@ -129,6 +129,9 @@ class BatchedEvaluator:
         self.n = len(self.axes)
         self.consts: dict[str, object] = {}
         self.lines: list[str] = []
+        # a Σ already computed (the same code) is reused: an unnamed δ substituted into several
+        # equations (W^{[3]}δ^{[3]} in g^{[2]}, ∂L/∂γ^{[2]}, ∂L/∂β^{[2]}) is computed once
+        self._memo: dict[str, str] | None = {}
         self._generate()
         self.namespace = dict(_backend(backend))
         tensor = self.namespace["tensor"]
@@ -208,7 +211,13 @@ class BatchedEvaluator:
                 shape[self.axes[v] - 1] = hi - lo + 1
                 inner[v] = np.arange(lo, hi + 1).reshape(shape)
                 axes.append(self.axes[v])
-            return f"ksum({self._code(expr.function, inner)}, {tuple(axes)})"
+            code = f"ksum({self._code(expr.function, inner)}, {tuple(axes)})"
+            if self._memo is None:  # inside a step-by-step group arrays change between lines
+                return code
+            if code not in self._memo:
+                self._memo[code] = f"A['_s{len(self._memo)}']"
+                self.lines.append(f"{self._memo[code]} = {code}")
+            return self._memo[code]
         if isinstance(expr, sp.Add):
             return "(" + " + ".join(self._code(a, grid) for a in expr.args) + ")"
         if isinstance(expr, sp.Mul):
@@ -295,6 +304,11 @@ class BatchedEvaluator:
                 self.lines.append(f"A[{target!r}] = " +
                                   self._fit(self._code(rhs, self._grid(q, {})), q, {}, batched))
             return
+        memo, self._memo = self._memo, None
+        self._step(members, step)
+        self._memo = memo
+
+    def _step(self, members, step) -> None:
         for target, q, _rhs, batched in members:
             dims = [hi - lo + 1 for lo, hi in self.ranges[q.name]]
             lead = "A['_batch'], " if batched else ""
