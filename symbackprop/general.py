@@ -557,9 +557,24 @@ def _shorter(term: sp.Expr) -> sp.Expr:
             and not f.has(sp.Sum)} if isinstance(term, sp.Mul) else {}
     factored = sp.factor(term.xreplace(kept)).xreplace({v: k for k, v in kept.items()})
     if sp.count_ops(factored) < sp.count_ops(term):
-        return factored
+        return _sign_inside(factored)
     common = sp.factor_terms(term)  # 2(ŷ − y) rather than 2ŷ − 2y
     return common if sp.count_ops(common) <= sp.count_ops(term) else term
+
+
+def _sign_inside(expr: sp.Expr) -> sp.Expr:
+    """−c(x̂ Σ gx̂ − n g + Σ g) → c(n g − Σ g − x̂ Σ gx̂): a leading minus goes into a bracket
+    of sums, which then opens with its positive term as the three-term δ is written."""
+    if not (isinstance(expr, sp.Mul) and expr.could_extract_minus_sign()):
+        return expr
+    for f in expr.args:
+        if isinstance(f, sp.Add) and f.has(sp.Sum):
+            flipped = sp.Add(*[-t for t in f.args])
+            # the outer minus counts as one: flip unless that leaves more minus signs
+            if sum(t.could_extract_minus_sign() for t in flipped.args) <= 1 + sum(
+                    t.could_extract_minus_sign() for t in f.args):
+                return -expr / f * flipped
+    return expr
 
 
 def _expand(expr: sp.Expr) -> sp.Expr:

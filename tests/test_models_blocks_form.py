@@ -51,7 +51,7 @@ def test_norms_give_the_three_term_delta_over_their_own_axis(built):
     assert r"\sum_{i=1}^{m} g^{[2]}_{i,j} \hat{x}^{[2]}_{i,j}" in batch  # over the samples
     layer = built["dense-layer-norm"].equation("delta", "z1").latex()
     assert r"\sum_{i=1}^{n_{1}} g^{[2]}_{s,i} \hat{x}^{[2]}_{s,i}" in layer  # over the features
-    assert r"\left(1 - {a^{[1]}_{s,j}}^{2}\right)" in layer
+    assert r"\left(1 - {a^{[1]}_{s,j}}^{2}\right) \left(n_{1} g^{[2]}_{s,j} - " in layer
 
 
 def test_a_residual_sends_the_gradient_along_both_paths(built):
