@@ -422,7 +422,8 @@ SECTIONS = {
     "b": "b) Gradients of a batch, sigmoid MSE nets with biases (ratio: to hand-written numpy)",
     "c": "c) Gradient time over forward-only time (the value is the ratio)",
     "d": "d) Lecture notes",
-    "e": "e) Beyond the MLP: RNN and convolution, derived and evaluated (bench_models.py)",
+    "e": "e) Beyond the MLP: RNN, convolution, attention and block networks, derived and evaluated "
+         "(bench_models.py)",
 }
 
 

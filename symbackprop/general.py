@@ -38,12 +38,10 @@ import numpy as np
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
+from .general_tidy import _factored, _into_sums, _merge_sum, _rename_bound, _shorter
 from .latex import TexPrinter
 
 __all__ = ["Quantity", "GeneralEquation", "GeneralForm", "GeneralLatexPrinter"]
-
-_POOL = "ijklmnpqrsuv"
-
 
 @dataclass(frozen=True)
 class Quantity:
@@ -98,6 +96,14 @@ class GeneralLatexPrinter(LatexPrinter):
     def _print_Indexed(self, expr: sp.Indexed) -> str:
         ix = ",".join(self._print(i) for i in expr.indices)
         return f"{self._stem(expr.base.name)}_{{{ix}}}"
+
+    def _print_Pow(self, expr: sp.Pow, exp=None) -> str:
+        # a stem with a superscript (a^{[1]}) is braced before it is raised: {a^{[1]}_{s,j}}^{2}
+        base = expr.base
+        if isinstance(base, sp.Indexed) and "^" in self._stem(base.base.name) and \
+                expr.exp.is_Integer and expr.exp > 1:
+            return f"{{{self._print(base)}}}^{{{self._print(expr.exp)}}}"
+        return super()._print_Pow(expr)
 
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
         if expr.name in self.names:
@@ -174,6 +180,7 @@ class GeneralForm:
         self.input_gradients = tuple(input_gradients)
         self.check_sizes = [dict(c) for c in check_sizes]
         self._verified = False
+        self._equations: list[GeneralEquation] | None = None
         self.delta_base = {n: sp.IndexedBase(f"delta_{n}") for n in self.quantities}
         latex = {q.name: q.latex for q in self.quantities.values()}
         for n in self.quantities:
@@ -251,17 +258,26 @@ class GeneralForm:
                 wild = {i: sp.Wild(f"w_{i.name}") for i in q.indices}
                 rules.append((q.expr.xreplace(wild), q.at(*wild.values())))
 
-        powers = [(q.expr.base, q.expr.exp, q.entry) for q in self.quantities.values()
-                  if isinstance(q.expr, sp.Pow) and not q.indices]
+        # σ = √(v + ε) also names (v + ε)^(−1/2), (v + ε)^(3/2), …: any integer power of it
+        powers = []
+        for q in self.quantities.values():
+            if isinstance(q.expr, sp.Pow) and q is not self.loss:
+                wild = {i: sp.Wild(f"w_{i.name}") for i in q.indices}
+                powers.append((q.expr.base.xreplace(wild), q.expr.exp, q, list(wild.values())))
+
+        def power_of(e, base, exp):
+            if not isinstance(e, sp.Pow) or not (e.exp / exp).is_integer:
+                return None
+            return e.base.match(base) if base.has(sp.Wild) else ({} if e.base == base else None)
 
         def apply(expr: sp.Expr) -> sp.Expr:
             for pattern, name in rules:
                 expr = expr.replace(pattern, name)
-            for base, exp, name in powers:
+            for base, exp, q, wilds in powers:
                 expr = expr.replace(
-                    lambda e, b=base, x=exp: isinstance(e, sp.Pow) and e.base == b
-                    and (e.exp / x).is_integer,
-                    lambda e, x=exp, n=name: n ** (e.exp / x))
+                    lambda e, b=base, x=exp: power_of(e, b, x) is not None,
+                    lambda e, b=base, x=exp, q=q, w=wilds: q.at(*[
+                        power_of(e, b, x)[v] for v in w]) ** (e.exp / x))
             return expr
         return apply
 
@@ -321,8 +337,8 @@ class GeneralForm:
 
     # -- equations -----------------------------------------------------------------------------------
     def equations(self) -> list[GeneralEquation]:
-        # Derived once: the check at each size and the document all read the same equations.
-        if self.__dict__.get("_equations") is None:
+        """Forward definitions, then the named δs, then ∂L/∂ of every parameter (and input)."""
+        if self._equations is None:  # derived once: every equation is a few SymPy passes
             self._equations = self._derive_equations()
         return list(self._equations)
 
@@ -359,8 +375,21 @@ class GeneralForm:
             self.verify()
         return [eq.latex() for eq in self.equations()]
 
+    def require(self, sizes: Mapping[str, int]) -> None:
+        """Refuse sizes that miss one of the form's sizes or name one it does not have."""
+        missing, unknown = set(self.sizes) - set(sizes), set(sizes) - set(self.sizes)
+        if missing or unknown:
+            raise ValueError(f"{self.title} takes the sizes {', '.join(sorted(self.sizes))}; "
+                             + "; ".join(f"{what}: {', '.join(sorted(names))}" for what, names
+                                         in (("missing", missing), ("unknown", unknown))
+                                         if names))
+        for name, value in sizes.items():
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise ValueError(f"the size {name} must be a positive integer, got {value!r}")
+
     def evaluator(self, sizes: Mapping[str, int], backend: str = "numpy"):
-        """A batched evaluator generated from these equations at ``sizes`` (numpy or torch)."""
+        """A batched evaluator generated from these equations at ``sizes`` (backend numpy,
+        torch or jax; jax runs jit-compiled, one program per batch size, in float64)."""
         from .models.batched import BatchedEvaluator
 
         return BatchedEvaluator(self, sizes, backend)
@@ -376,18 +405,11 @@ class GeneralForm:
         error."""
         from .derive import derive
 
+        self.require(sizes)
         graph, symbol_of = self._build(sizes)
         rng = np.random.default_rng(seed)
         values = {s.name: float(rng.uniform(-0.9, 0.9)) for s in graph.leaves}
-        scalar = derive(graph)
-        ev = scalar.evaluate(values)
-
-        def input_delta(s: sp.Symbol) -> float:
-            numbers = {sym: ev.deltas.get(v.name, 0.0) for v, sym in
-                       scalar.delta_symbols.items()}
-            numbers.update({v: known[v.name] for v in graph.symbols if v.name in known})
-            return float(scalar.deltas.get(s, sp.S.Zero).xreplace(numbers))
-        known = {**values, **ev.nodes}
+        known, scalar_deltas = _scalar_numbers(derive(graph), values)
         size_subs = {self.sizes[k]: v for k, v in sizes.items()}
         worst = 0.0
 
@@ -396,7 +418,7 @@ class GeneralForm:
             s = symbol_of(stem, ix)
             if s is None:
                 return 0.0 if name.startswith("delta_") else defined(stem, ix)
-            return (ev.deltas if name.startswith("delta_") else known).get(s.name, 0.0)
+            return (scalar_deltas if name.startswith("delta_") else known).get(s.name, 0.0)
 
         def number(expr) -> float:
             # Sums run in Python over their integer bounds: SymPy's doit() built each unrolled
@@ -427,12 +449,8 @@ class GeneralForm:
                     continue
                 if eq.kind == "forward":  # the printed definitions are the builder's too
                     expected = known[s.name]
-                elif q.kind == "input":
-                    expected = input_delta(s)
-                elif eq.kind == "gradient":
-                    expected = ev.gradients[s.name]
                 else:
-                    expected = ev.deltas.get(s.name, 0.0)
+                    expected = scalar_deltas.get(s.name, 0.0)
                 got = number(eq.rhs.xreplace(dict(zip(q.indices, point, strict=True))))
                 err = abs(got - expected) / max(1.0, abs(expected))
                 if not err < 1e-9:
@@ -487,102 +505,24 @@ def _numeric(expr: sp.Expr, bound: dict[sp.Symbol, int],
     return float(expr.func(*[sp.Float(a) for a in args]))
 
 
-def _factored(expr: sp.Expr) -> sp.Expr:
-    """A short local derivative factored as lecturers write it: 2(ŷ − y)/n, not −2y/n + 2ŷ/n."""
-    if isinstance(expr, sp.Add) and sp.count_ops(expr) <= 12:
-        factored = sp.factor_terms(expr)
-        if sp.count_ops(factored) <= sp.count_ops(expr):
-            return factored
-    return expr
-
-
-def _into_sums(expr: sp.Expr) -> sp.Expr:
-    """Z · Σ_i (−α_i g_i / Z) → −Σ_i α_i g_i: a factor moves into a sum (or a bracket) only
-    where it cancels there, and a sign moves out of a sum."""
-    if not expr.args or isinstance(expr, sp.Indexed):
-        return expr
-    expr = expr.func(*[_into_sums(a) for a in expr.args])
-    if isinstance(expr, sp.Sum):
-        bound = {v for v, *_ in expr.limits}
-        outside, inside = expr.function.as_independent(*bound, as_Add=False)
-        if outside != 1 and inside != 1:
-            return outside * sp.Sum(inside, *expr.limits)
-        if expr.function.could_extract_minus_sign():
-            return -sp.Sum(-expr.function, *expr.limits)
-    if not isinstance(expr, sp.Mul):
-        return expr
-    factors = list(expr.args)
-    changed = True
-    while changed:
-        changed = False
-        for a in [f for f in factors if isinstance(f, sp.Add | sp.Sum)]:
-            for f in [f for f in factors if f is not a and not isinstance(f, sp.Add | sp.Sum)]:
-                moved = _move_in(f, a)
-                if sp.count_ops(moved) < sp.count_ops(a) + sp.count_ops(f):
-                    factors.remove(a)
-                    factors.remove(f)
-                    factors.append(moved)
-                    changed = True
-                    break
-            if changed:
-                break
-    return sp.Mul(*factors)
-
-
-def _move_in(factor: sp.Expr, into: sp.Expr) -> sp.Expr:
-    if isinstance(into, sp.Sum):
-        return _into_sums(sp.Sum(factor * into.function, *into.limits))
-    return sp.Add(*[_into_sums(factor * t) for t in into.args])
-
-
-def _shorter(term: sp.Expr) -> sp.Expr:
-    """A term (or the body of a sum) factored when that is shorter: ŷ(1 − ŷ)(−y/ŷ + …) → ŷ − y."""
-    coeff, rest = term.as_independent(sp.Sum, as_Add=False)
-    if isinstance(rest, sp.Sum):
-        return coeff * sp.Sum(_shorter(rest.function), *rest.limits)
-    if sp.count_ops(term) > 60:
-        return term
-    factored = sp.factor(term)
-    if sp.count_ops(factored) < sp.count_ops(term):
-        return factored
-    common = sp.factor_terms(term)  # 2(ŷ − y) rather than 2ŷ − 2y
-    return common if sp.count_ops(common) <= sp.count_ops(term) else term
-
-
-def _expand(expr: sp.Expr) -> sp.Expr:
-    return sp.expand(expr, power_base=False, power_exp=False, log=False, multinomial=False)
-
-
-def _merge_sum(term: sp.Expr) -> sp.Expr:
-    """c · Σ_k f as Σ_k c f is left alone; nested sums become one Sum with several limits."""
-    coeff, rest = term.as_independent(sp.Sum, as_Add=False)
-    if isinstance(rest, sp.Sum) and isinstance(rest.function, sp.Sum):
-        inner = _merge_sum(rest.function)
-        if isinstance(inner, sp.Sum):
-            return coeff * sp.Sum(inner.function, *inner.limits, *rest.limits)
-    return term
-
-
-def _rename_bound(expr: sp.Expr) -> sp.Expr:
-    """Give summation variables short letters that the free indices and outer sums do not use."""
-    taken = frozenset(s.name for s in expr.free_symbols)
-
-    def visit(e, used):
-        if isinstance(e, sp.Sum):
-            mapping, used = {}, set(used)
-            for v, *_ in e.limits:
-                if isinstance(v, sp.Dummy) and v.name not in used:
-                    mapping[v] = sp.Symbol(v.name, integer=True)
-                    used.add(v.name)
-                elif isinstance(v, sp.Dummy) or v.name in used:
-                    letter = next(c for c in _POOL if c not in used)
-                    mapping[v] = sp.Symbol(letter, integer=True)
-                    used.add(letter)
-                else:
-                    used.add(v.name)
-            limits = [(mapping.get(v, v), lo, hi) for v, lo, hi in e.limits]
-            return sp.Sum(visit(e.function.xreplace(mapping), used), *limits)
-        if e.args and not isinstance(e, sp.Indexed):
-            return e.func(*[visit(a, used) for a in e.args])
-        return e
-    return visit(expr, taken)
+def _scalar_numbers(scalar, values: Mapping[str, float]) -> tuple[dict, dict]:
+    """Every node's value and every δ (nodes, parameters, inputs) of a scalar derivation at
+    ``values``, by name: its own recursions evaluated in order, loss side first. (Its compiled
+    evaluator would first tidy the exact δ values of the divisions in a norm, which costs
+    seconds of factoring here and changes no number.)"""
+    graph = scalar.graph
+    numbers: dict[sp.Symbol, float] = {s: values[s.name] for s in graph.leaves}
+    for v in graph.nodes:
+        numbers[v] = float(graph.expr(v).xreplace(numbers))
+    deltas: dict[str, float] = {}
+    for v in [*reversed(graph.nodes), *graph.leaves]:
+        if v == graph.loss_symbol:
+            value = 1.0
+        elif v in scalar.deltas:
+            value = float(scalar.deltas[v].xreplace(numbers))
+        else:
+            continue
+        deltas[v.name] = value
+        if v in scalar.delta_symbols:
+            numbers[scalar.delta_symbols[v]] = value
+    return {s.name: numbers[s] for s in graph.symbols}, deltas

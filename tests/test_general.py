@@ -7,6 +7,8 @@ import dataclasses
 
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from symbackprop.models import forms
 
@@ -95,18 +97,29 @@ def test_general_form_of_built_models_and_refusals():
     assert sb.general_form(sb.conv1d(5, 2, "tanh")).sizes.keys() == {"n", "K"}
     assert sb.general_form(sb.attention(3, 2)).named == ("alpha", "s")
     assert sb.general_form(sb.network(3, [sb.layer_norm()])).title == "layer norm"
+    assert sb.general_form(sb.conv2d((3, 3), (2, 2), outputs=2)).sizes.keys() == {
+        "H", "W", "P", "Q", "n_y"}
+    assert sb.general_form(sb.attention(2, 2, projections=True)).sizes.keys() == {
+        "n", "d", "d_v", "d_in"}
     with pytest.raises(ValueError, match="no general form"):
-        sb.general_form(sb.conv2d((3, 3), (2, 2), outputs=2))
+        sb.general_form(sb.conv1d(4, 2, outputs=3, output_activation="softmax",
+                                  loss="cross_entropy"))
 
 
 def test_general_forms_compile_in_latex(tmp_path):
     from texutil import compile_snippet, have_tex
 
+    import symbackprop as sb
+
     if not have_tex():
         pytest.skip("no TeX")
     body = []
+    from symbackprop.models.blocks_form import network_form
+
+    network = network_form([sb.dense(2, "tanh"), sb.batch_norm(),
+                            sb.residual(sb.dense(2, "tanh"), sb.layer_norm()), sb.dense(1)])
     for form in (forms.rnn_form(), forms.conv1d_form(), forms.attention_form(),
-                 forms.layer_norm_form()):
+                 forms.layer_norm_form(), network):
         body.append(r"\begin{align*}" + r"\\".join(
             line.replace(" = ", " &= ", 1) for line in form.latex()) + r"\end{align*}")
     assert compile_snippet("\n".join(body), tmp_path / "forms.pdf",
@@ -129,3 +142,44 @@ def test_batch_norm_general_form_is_the_three_term_delta_over_the_batch():
     assert form.equation("gradient", "x").latex().split(" = ")[1] == (
         r"\frac{g_{j}}{\sigma} - \frac{\hat{x}_{j} \sum_{i=1}^{m} g_{i} \hat{x}_{i}}"
         r"{m \sigma} - \frac{\sum_{i=1}^{m} g_{i}}{m \sigma}")
+
+
+@settings(max_examples=3, deadline=None)
+@given(n=st.integers(2, 5), K=st.integers(1, 3), n_y=st.integers(1, 3))
+def test_multi_output_convolution_general_form_matches(n, K, n_y):
+    K = min(K, n)
+    assert forms.conv1d_form("tanh", "sigmoid", "bce", outputs=True).check(
+        {"n": n, "K": K, "n_y": n_y}) < 1e-9
+
+
+def test_multi_output_convolution_sums_over_the_outputs():
+    form = forms.conv2d_form("sigmoid", outputs=True)
+    assert form.check({"H": 3, "W": 3, "P": 2, "Q": 1, "n_y": 2}) < 1e-9
+    assert form.equation("gradient", "v").latex() == (
+        r"\frac{\partial L}{\partial v_{r,i,j}} = "
+        r"\frac{2 \left(\hat{y}_{r} - y_{r}\right) a_{i,j}}{n_{y}}")
+    assert r"\sum_{r=1}^{n_{y}}" in form.equation("delta", "z").latex()
+
+
+@settings(max_examples=3, deadline=None)
+@given(n=st.integers(1, 3), d=st.integers(1, 2), d_v=st.integers(1, 2), d_in=st.integers(1, 3))
+def test_attention_with_projections_general_form_matches(n, d, d_v, d_in):
+    assert forms.attention_form(projections=True).check(
+        {"n": n, "d": d, "d_v": d_v, "d_in": d_in}) < 1e-9
+
+
+def test_attention_projection_gradients_read_as_the_textbook():
+    form = forms.attention_form(projections=True)
+    assert form.equation("gradient", "K").latex() == (
+        r"\frac{\partial L}{\partial W^{K}_{i,l}} = "
+        r"\frac{q_{i} \sum_{j=1}^{n} \delta_{j} c_{j,l}}{\sqrt{d}}")
+    assert form.equation("delta", "s").latex() == (
+        r"\delta_{j} = \left(g_{j} - \sum_{i=1}^{n} \alpha_{i} g_{i}\right) \alpha_{j}")
+
+
+def test_sizes_are_checked_in_one_line():
+    form = forms.conv1d_form(outputs=True)
+    with pytest.raises(ValueError, match=r"takes the sizes K, n, n_y; missing: n_y; unknown: m$"):
+        form.evaluator({"n": 4, "K": 2, "m": 3})
+    with pytest.raises(ValueError, match="must be a positive integer, got 0"):
+        form.check({"n": 4, "K": 2, "n_y": 0})

@@ -81,3 +81,67 @@ def test_batched_layer_norm_matches_torch_layer_norm():
     np.testing.assert_allclose(out.gradients["gamma"], g.grad.numpy(), rtol=1e-9)
     np.testing.assert_allclose(out.gradients["beta"], b.grad.numpy(), rtol=1e-9)
     np.testing.assert_allclose(out.gradients["x"], xt.grad.numpy() * B, rtol=1e-8)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_batched_multi_output_conv1d_matches_torch_conv1d(backend):
+    n, K, n_y = 8, 3, 3
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(B, n)), rng.normal(size=(B, n_y))
+    P = {"w": rng.normal(size=K), "b": 0.1, "v": rng.normal(size=(n_y, n - K + 1)),
+         "c": rng.normal(size=n_y)}
+    out = forms.conv1d_form("tanh", outputs=True).evaluator(
+        {"n": n, "K": K, "n_y": n_y}, backend)({"x": x, "y": y}, P)
+    w, b, v, c = _t(P["w"][None, None]), _t([P["b"]]), _t(P["v"]), _t(P["c"])
+    a = torch.tanh(F.conv1d(torch.tensor(x[:, None, :]), w, b))[:, 0]
+    ((F.linear(a, v, c) - torch.tensor(y)) ** 2).mean(dim=1).mean().backward()
+    for name, g in (("w", w.grad[0, 0]), ("b", b.grad[0]), ("v", v.grad), ("c", c.grad)):
+        np.testing.assert_allclose(np.asarray(out.gradients[name]), g.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_batched_attention_with_projections_matches_torch_sdpa(backend):
+    n, d, d_v, d_in = 4, 2, 3, 3
+    rng = np.random.default_rng(5)
+    y, x, c = rng.normal(size=(B, d_v)), rng.normal(size=(B, d_in)), rng.normal(size=(B, n, d_in))
+    P = {"Q": rng.normal(size=(d, d_in)), "K": rng.normal(size=(d, d_in)),
+         "V": rng.normal(size=(d_v, d_in))}
+    out = forms.attention_form(projections=True).evaluator(
+        {"n": n, "d": d, "d_v": d_v, "d_in": d_in}, backend)({"y": y, "x": x, "xc": c}, P)
+    WQ, WK, WV = (_t(P[w]) for w in "QKV")
+    xs, cs = torch.tensor(x), torch.tensor(c)
+    o = F.scaled_dot_product_attention(F.linear(xs, WQ)[:, None], F.linear(cs, WK),
+                                       F.linear(cs, WV))[:, 0]
+    ((o - torch.tensor(y)) ** 2).mean(dim=1).mean().backward()
+    for name, g in (("Q", WQ.grad), ("K", WK.grad), ("V", WV.grad)):
+        np.testing.assert_allclose(np.asarray(out.gradients[name]), g.numpy(), rtol=1e-9)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_batched_block_network_matches_torch_modules(backend):
+    from symbackprop import batch_norm, dense, layer_norm, residual
+    from symbackprop.models.blocks_form import network_form
+
+    m, n_0, n_1 = 6, 3, 4
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(m, n_0)), rng.normal(size=(m, 2))
+    P = {"W1": rng.normal(size=(n_1, n_0)), "b1": rng.normal(size=n_1),
+         "gamma2": rng.normal(size=n_1), "beta2": rng.normal(size=n_1),
+         "W3": rng.normal(size=(n_1, n_1)), "b3": rng.normal(size=n_1),
+         "gamma4": rng.normal(size=n_1), "beta4": rng.normal(size=n_1),
+         "W6": rng.normal(size=(2, n_1)), "b6": rng.normal(size=2)}
+    form = network_form([dense(n_1, "tanh"), batch_norm(),
+                         residual(dense(n_1, "tanh"), layer_norm()), dense(2)])
+    out = form.evaluator({"m": m, "n_0": n_0, "n_1": n_1, "n_6": 2}, backend)(
+        {"x": x[None], "y": y[None]}, P)  # one mini-batch of m samples
+    T = {k: _t(v) for k, v in P.items()}
+    a = F.batch_norm(torch.tanh(F.linear(torch.tensor(x), T["W1"], T["b1"])), None, None,
+                     T["gamma2"], T["beta2"], training=True, eps=1e-5)
+    inner = torch.tanh(F.linear(a, T["W3"], T["b3"]))
+    r = a + F.layer_norm(inner, (n_1,), T["gamma4"], T["beta4"], eps=1e-5)
+    loss = ((F.linear(r, T["W6"], T["b6"]) - torch.tensor(y)) ** 2).mean()
+    loss.backward()
+    np.testing.assert_allclose(np.asarray(out.loss), [loss.item()], rtol=1e-11)
+    for name, t in T.items():
+        np.testing.assert_allclose(np.asarray(out.gradients[name]), t.grad.numpy(), rtol=1e-8,
+                                   atol=1e-12)

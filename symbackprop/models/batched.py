@@ -20,6 +20,7 @@ Samples run along a leading batch axis; parameter gradients are averaged over th
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -68,7 +69,33 @@ def _backend(name: str) -> dict[str, object]:
             "sigmoid": torch.sigmoid, "relu": torch.relu,
             "zeros": lambda shape: torch.zeros(shape, dtype=torch.float64),
         }
-    raise ValueError(f"unknown backend {name!r}; expected numpy or torch")
+    if name == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        def jtensor(a):
+            a = np.asarray(a)
+            return jnp.asarray(a, dtype=jnp.int64 if a.dtype.kind == "i" else jnp.float64)
+        return {
+            "xp": jnp, "tensor": jtensor,
+            "ksum": lambda a, axis: jnp.sum(a, axis=axis, keepdims=True),
+            "bcast": lambda x, s: jnp.broadcast_to(jnp.asarray(x, dtype=jnp.float64), s),
+            "perm": jnp.transpose, "bmean": lambda x: x.mean(axis=0),
+            "heaviside": lambda z: (z > 0).astype(jnp.float64),
+            "sigmoid": jax.nn.sigmoid, "relu": jax.nn.relu,
+            "zeros": lambda shape: jnp.zeros(shape, dtype=jnp.float64),
+        }
+    raise ValueError(f"unknown backend {name!r}; expected numpy, torch or jax")
+
+
+def _float64(backend: str):
+    """jax computes in float32 unless x64 is on: the evaluator turns it on for its own work
+    only (tracing, constants, calls), as numpy and torch compute in float64 here too."""
+    if backend == "jax":
+        import jax
+
+        return jax.enable_x64(True)
+    return contextlib.nullcontext()
 
 
 _CALLS = {sp.tanh: "xp.tanh", sp.exp: "xp.exp", functions.sigmoid: "sigmoid",
@@ -83,6 +110,7 @@ class BatchedEvaluator:
     """
 
     def __init__(self, form: GeneralForm, sizes: Mapping[str, int], backend: str = "numpy"):
+        form.require(sizes)
         self.form, self.backend = form, backend
         self.subs = {form.sizes[k]: int(v) for k, v in sizes.items()}
         self.qs = form.quantities
@@ -101,36 +129,57 @@ class BatchedEvaluator:
         self.n = len(self.axes)
         self.consts: dict[str, object] = {}
         self.lines: list[str] = []
+        # a Σ already computed (the same code) is reused: an unnamed δ substituted into several
+        # equations (W^{[3]}δ^{[3]} in g^{[2]}, ∂L/∂γ^{[2]}, ∂L/∂β^{[2]}) is computed once
+        self._memo: dict[str, str] | None = {}
         self._generate()
         self.namespace = dict(_backend(backend))
         tensor = self.namespace["tensor"]
-        self.namespace.update({k: tensor(v) for k, v in self.consts.items()})
+        with _float64(backend):
+            self.namespace.update({k: tensor(v) for k, v in self.consts.items()})
         self.source = "def evaluate(A):\n" + "".join(f"    {ln}\n" for ln in self.lines) + \
             "    return A\n"
         _assert_engine_made(self.source, self.namespace)
         code = compile(self.source, f"<batched {form.title}>", "exec")
         exec(code, self.namespace)  # noqa: S102 - code the engine wrote from its own equations
         self._run = self.namespace["evaluate"]
+        self._compiled: dict[int, object] = {}  # jax: one jit-compiled program per batch size
 
     def __call__(self, inputs: Mapping[str, object], parameters: Mapping[str, object]
                  ) -> BatchedResult:
-        tensor = self.namespace["tensor"]
+        with _float64(self.backend):
+            return self._call(inputs, parameters)
+
+    def _call(self, inputs, parameters) -> BatchedResult:
+        # jit takes numpy arrays as they are (one transfer per call, no conversion op each)
+        tensor = (lambda a: a) if self.backend == "jax" else self.namespace["tensor"]
         A: dict[str, object] = {}
         for name, q in self.qs.items():
-            if q.kind in ("input", "target"):
-                A[name] = tensor(np.asarray(inputs[name], dtype=float)) if not hasattr(
-                    inputs[name], "dtype") or isinstance(inputs[name], np.ndarray) else inputs[name]
-            elif q.kind == "parameter":
-                A[name] = tensor(np.asarray(parameters[name], dtype=float)) if not hasattr(
-                    parameters[name], "dtype") or isinstance(parameters[name], np.ndarray) \
-                    else parameters[name]
+            if q.kind in ("input", "target", "parameter"):
+                given = (inputs if q.kind != "parameter" else parameters)[name]
+                A[name] = tensor(np.asarray(given, dtype=float)) if not hasattr(
+                    given, "dtype") or isinstance(given, np.ndarray) else given
         batch = next(int(A[q.name].shape[0]) for q in self.qs.values()
                      if q.kind in ("input", "target"))
-        A["_batch"] = batch
-        A = self._run(A)
+        if self.backend == "jax":
+            A = dict(self._jitted(batch)(A))
+        else:
+            A["_batch"] = batch
+            A = self._run(A)
         grads = {eq.name: A[f"grad_{eq.name}"] for eq in self.equations
                  if eq.kind == "gradient"}
         return BatchedResult(A[self.form.loss.name], grads, A)
+
+    def _jitted(self, batch: int):
+        if batch not in self._compiled:
+            import jax
+
+            def run(arrays, run=self._run, batch=batch):
+                out = run({**arrays, "_batch": batch})
+                del out["_batch"]
+                return out
+            self._compiled[batch] = jax.jit(run)
+        return self._compiled[batch]
 
     # -- expressions to code -------------------------------------------------------------------
     def _const(self, value) -> str:
@@ -162,7 +211,13 @@ class BatchedEvaluator:
                 shape[self.axes[v] - 1] = hi - lo + 1
                 inner[v] = np.arange(lo, hi + 1).reshape(shape)
                 axes.append(self.axes[v])
-            return f"ksum({self._code(expr.function, inner)}, {tuple(axes)})"
+            code = f"ksum({self._code(expr.function, inner)}, {tuple(axes)})"
+            if self._memo is None:  # inside a step-by-step group arrays change between lines
+                return code
+            if code not in self._memo:
+                self._memo[code] = f"A['_s{len(self._memo)}']"
+                self.lines.append(f"{self._memo[code]} = {code}")
+            return self._memo[code]
         if isinstance(expr, sp.Add):
             return "(" + " + ".join(self._code(a, grid) for a in expr.args) + ")"
         if isinstance(expr, sp.Mul):
@@ -187,15 +242,22 @@ class BatchedEvaluator:
         if not indices:
             return f"A[{name!r}].reshape((-1,) + (1,) * {self.n})" if batched else \
                 f"A[{name!r}]"
-        values = np.broadcast_arrays(*[self._values(e, grid) for e in indices])
+        raw = [self._values(e, grid) for e in indices]
+        view = _as_view([v - lo for v, (lo, _) in zip(raw, self.ranges[base], strict=True)],
+                        self.n, self.ranges[base])
+        if view is not None:  # the whole array, each index along one axis: no gather
+            shape, order = view
+            moved = f"A[{name!r}]"
+            if order != sorted(order):  # W_{i,j} read with j's axis first: a transpose
+                lead = [0] if batched else []
+                moved = f"perm({moved}, {tuple(lead + [d + len(lead) for d in order])})"
+            return f"{moved}.reshape({'(-1, ' if batched else '(1, '}{shape})"
+        values = np.broadcast_arrays(*raw)
         ok = np.ones(values[0].shape, dtype=bool)
         pos = []
         for v, (lo, hi) in zip(values, self.ranges[base], strict=True):
             ok &= (v >= lo) & (v <= hi)
             pos.append(self._const(np.clip(v - lo, 0, hi - lo).astype(np.int64)))
-        view = _as_view([self.consts[p] for p in pos], self.n)
-        if view is not None and ok.all():  # the whole array in axis order: a reshape, no gather
-            return f"A[{name!r}].reshape({'(-1, ' if batched else '(1, '}{view})"
         got = f"A[{name!r}][:, {', '.join(pos)}]" if batched else \
             f"A[{name!r}][{', '.join(pos)}][None]"
         return got if ok.all() else f"({got} * {self._const(ok.astype(float)[None])})"
@@ -242,6 +304,11 @@ class BatchedEvaluator:
                 self.lines.append(f"A[{target!r}] = " +
                                   self._fit(self._code(rhs, self._grid(q, {})), q, {}, batched))
             return
+        memo, self._memo = self._memo, None
+        self._step(members, step)
+        self._memo = memo
+
+    def _step(self, members, step) -> None:
         for target, q, _rhs, batched in members:
             dims = [hi - lo + 1 for lo, hi in self.ranges[q.name]]
             lead = "A['_batch'], " if batched else ""
@@ -255,8 +322,11 @@ class BatchedEvaluator:
                 fixed = {var: value}
                 where = ", ".join([":"] * batched + [f"{value - lo}:{value - lo + 1}"
                                                      if v == var else ":" for v in q.indices])
-                self.lines.append(f"A[{target!r}][{where}] = " + self._fit(
-                    self._code(rhs, self._grid(q, fixed)), q, fixed, batched))
+                code = self._fit(self._code(rhs, self._grid(q, fixed)), q, fixed, batched)
+                if self.backend == "jax":  # immutable arrays: a functional update
+                    self.lines.append(f"A[{target!r}] = A[{target!r}].at[{where}].set({code})")
+                else:
+                    self.lines.append(f"A[{target!r}][{where}] = {code}")
 
     def _generate(self) -> None:
         nodes = [q for q in self.qs.values() if q.expr is not None]
@@ -271,7 +341,10 @@ class BatchedEvaluator:
             group = nodes[k:end + 1]
             self._store([(q.name, q, q.expr, q.kind != "parameter") for q in group])
             k = end + 1
-        for eq in self.equations:
+        position = {name: n for n, name in enumerate(self.qs)}
+        deltas = sorted((eq for eq in self.equations if eq.kind == "delta"),
+                        key=lambda eq: -position[eq.name])  # loss side first: δ^{[l]} needs δ^{[l+1]}
+        for eq in [*deltas, *(eq for eq in self.equations if eq.kind != "delta")]:
             q = self.qs[eq.name]
             target = f"delta_{eq.name}" if eq.kind == "delta" else f"grad_{eq.name}"
             batched = q.kind != "parameter"
@@ -284,19 +357,22 @@ class BatchedEvaluator:
             self._store([(target, q, rhs, batched)])
 
 
-def _as_view(pos: list[np.ndarray], n: int) -> str | None:
-    """The target shape if gathering at ``pos`` reads the whole array in axis order, else None."""
+def _as_view(pos: list[np.ndarray], n: int, ranges) -> tuple[str, list[int]] | None:
+    """(target shape, the array's dimensions in axis order) if reading at ``pos`` takes the
+    whole array with each index running along its own axis, else None (a gather)."""
     shape = [1] * n
-    last = -1
-    for p in pos:
-        varying = [a for a in range(n) if p.shape[a] > 1]
-        if len(varying) != 1 or varying[0] <= last:
+    axes = []
+    for p, (lo, hi) in zip(pos, ranges, strict=True):
+        varying = [a for a in range(p.ndim) if p.shape[a] > 1]
+        if len(varying) != 1 or p.ndim != n:
             return None
         axis = varying[0]
-        if not np.array_equal(p.reshape(-1), np.arange(p.shape[axis])):
+        if axis in axes or not np.array_equal(p.reshape(-1), np.arange(hi - lo + 1)):
             return None
-        shape[axis], last = p.shape[axis], axis
-    return "".join(f"{d}, " for d in shape) + ")"
+        shape[axis] = p.shape[axis]
+        axes.append(axis)
+    order = sorted(range(len(axes)), key=axes.__getitem__)
+    return "".join(f"{d}, " for d in shape) + ")", order
 
 
 def _recursion(rhs: sp.Expr, names: set[str], q: Quantity):

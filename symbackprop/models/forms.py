@@ -88,89 +88,140 @@ def rnn_form(output_activation: str = "identity", loss: str = "mse", every_step:
                            {"T": 2, "n_x": 1, "n_h": 3, "n_y": 2}])
 
 
+def _head(outputs: bool, ranges, a_entry, a_ix, output_activation: str, loss: str,
+          bias: bool):
+    """The dense head of a convolution: ŷ = g(Σ v a + c), one output or n_y outputs (index r)."""
+    g = _elementwise(output_activation)
+    r = sp.Symbol("r", integer=True)
+    n_y = _size("n_y")
+    out_ix, out_rng = ((r,), ((1, n_y),)) if outputs else ((), ())
+    y = Quantity("y", "y", "target", out_ix, out_rng)
+    v = Quantity("v", "v", "parameter", (*out_ix, *a_ix), (*out_rng, *ranges))
+    head = sp.Sum(v.at(*out_ix, *a_ix) * a_entry, *[(ix, lo, hi) for ix, (lo, hi)
+                                                    in zip(a_ix, ranges, strict=True)])
+    params = [v]
+    if bias:
+        c = Quantity("c", "c", "parameter", out_ix, out_rng)
+        params.append(c)
+        head += c.at(*out_ix)
+    o = Quantity("o", "o", "node", out_ix, out_rng, head)
+    yhat = Quantity("yhat", r"\hat{y}", "node", out_ix, out_rng, g(o.at(*out_ix)))
+    entry = _entry_loss_of(loss, y.at(*out_ix), yhat.at(*out_ix), n_y if outputs else 1)
+    L = Quantity("L", "L", "loss", (), (), sp.Sum(entry, (r, 1, n_y)) if outputs else entry)
+    return y, params, [o, yhat], L, ({"n_y": n_y} if outputs else {})
+
+
+def _conv_lookup(net, outputs: bool):
+    """Quantity entries to the builder's symbols; one output is keyed without its index."""
+    head = {"y", "v", "c", "o", "yhat"}
+
+    def lookup(name, ix):
+        if outputs and name in head and net.n_out == 1:
+            ix = ix[1:]
+        return net._sym.get((name, *ix))
+    return lookup
+
+
 def conv1d_form(activation: str = "relu", output_activation: str = "identity",
-                loss: str = "mse", bias: bool = True) -> GeneralForm:
-    """The 1-D convolution of :func:`symbackprop.conv1d` with one output, for any n and K."""
+                loss: str = "mse", bias: bool = True, outputs: bool = False) -> GeneralForm:
+    """The 1-D convolution of :func:`symbackprop.conv1d`, for any n and K; with
+    ``outputs=True`` its head has n_y outputs ŷ_r (elementwise output activation)."""
     from .conv import conv1d
 
     n, K = _size("n"), _size("K")
-    f, g = _elementwise(activation), _elementwise(output_activation)
+    f = _elementwise(activation)
     x = Quantity("x", "x", "input", (i,), ((1, n),))
-    y = Quantity("y", "y", "target")
     w = Quantity("w", "w", "parameter", (k,), ((1, K),))
-    v = Quantity("v", "v", "parameter", (i,), ((1, n - K + 1),))
-    params = [w, v]
+    params = [w]
     pre = sp.Sum(w.at(k) * x.at(i + k - 1), (k, 1, K))
-    head = sp.Sum(v.at(i) * sp.IndexedBase("a")[i], (i, 1, n - K + 1))
     if bias:
-        b, c = Quantity("b", "b", "parameter"), Quantity("c", "c", "parameter")
-        params = [w, b, v, c]
-        pre, head = pre + b.at(), head + c.at()
+        b = Quantity("b", "b", "parameter")
+        params.append(b)
+        pre = pre + b.at()
     z = Quantity("z", "z", "node", (i,), ((1, n - K + 1),), pre)
     act = Quantity("a", "a", "node", (i,), ((1, n - K + 1),), f(z.at(i)))
-    o = Quantity("o", "o", "node", (), (), head)
-    yhat = Quantity("yhat", r"\hat{y}", "node", (), (), g(o.at()))
-    L = Quantity("L", "L", "loss", (), (), _entry_loss_of(loss, y.at(), yhat.at(), 1))
+    y, head, nodes, L, more = _head(outputs, ((1, n - K + 1),), act.at(i), (i,),
+                                    output_activation, loss, bias)
 
     def build(sizes):
-        net = conv1d(sizes["n"], sizes["K"], activation, 1, output_activation, loss, bias)
-        return net, _lookup(net)
+        net = conv1d(sizes["n"], sizes["K"], activation, sizes.get("n_y", 1),
+                     output_activation, loss, bias)
+        return net, _conv_lookup(net, outputs)
 
-    return GeneralForm("1-D convolution", [x, y, *params, z, act, o, yhat], L, ["z"],
-                       {"n": n, "K": K}, build, {"z": r"\delta"}, input_gradients=["x"],
-                       check_sizes=[{"n": 5, "K": 3}, {"n": 4, "K": 1}])
+    checks = [{"n": 5, "K": 3}, {"n": 4, "K": 1}]
+    if outputs:
+        checks = [{"n": 5, "K": 3, "n_y": 2}, {"n": 4, "K": 2, "n_y": 1}]
+    return GeneralForm("1-D convolution", [x, y, *params, *head, z, act, *nodes], L, ["z"],
+                       {"n": n, "K": K, **more}, build, {"z": r"\delta"}, input_gradients=["x"],
+                       check_sizes=checks)
 
 
 def conv2d_form(activation: str = "relu", output_activation: str = "identity",
-                loss: str = "mse", bias: bool = True) -> GeneralForm:
-    """The small 2-D convolution of :func:`symbackprop.conv2d` with one output, for any
-    input H×W and kernel P×Q: z_{ij} = Σ_{p,q} w_{pq} x_{i+p−1, j+q−1} + b."""
+                loss: str = "mse", bias: bool = True, outputs: bool = False) -> GeneralForm:
+    """The small 2-D convolution of :func:`symbackprop.conv2d`, for any input H×W and kernel
+    P×Q: z_{ij} = Σ_{p,q} w_{pq} x_{i+p−1, j+q−1} + b; ``outputs=True`` as in
+    :func:`conv1d_form`."""
     from .conv import conv2d
 
     H, Wd, P, Q = (_size(s) for s in ("H", "W", "P", "Q"))
-    f, g = _elementwise(activation), _elementwise(output_activation)
+    f = _elementwise(activation)
     out = ((1, H - P + 1), (1, Wd - Q + 1))
     x = Quantity("x", "x", "input", (i, j), ((1, H), (1, Wd)))
-    y = Quantity("y", "y", "target")
     w = Quantity("w", "w", "parameter", (p, q), ((1, P), (1, Q)))
-    v = Quantity("v", "v", "parameter", (i, j), out)
-    params = [w, v]
+    params = [w]
     pre = sp.Sum(w.at(p, q) * x.at(i + p - 1, j + q - 1), (p, 1, P), (q, 1, Q))
-    head = sp.Sum(v.at(i, j) * sp.IndexedBase("a")[i, j], (i, 1, H - P + 1), (j, 1, Wd - Q + 1))
     if bias:
-        b, c = Quantity("b", "b", "parameter"), Quantity("c", "c", "parameter")
-        params = [w, b, v, c]
-        pre, head = pre + b.at(), head + c.at()
+        b = Quantity("b", "b", "parameter")
+        params.append(b)
+        pre = pre + b.at()
     z = Quantity("z", "z", "node", (i, j), out, pre)
     act = Quantity("a", "a", "node", (i, j), out, f(z.at(i, j)))
-    o = Quantity("o", "o", "node", (), (), head)
-    yhat = Quantity("yhat", r"\hat{y}", "node", (), (), g(o.at()))
-    L = Quantity("L", "L", "loss", (), (), _entry_loss_of(loss, y.at(), yhat.at(), 1))
+    y, head, nodes, L, more = _head(outputs, out, act.at(i, j), (i, j), output_activation,
+                                    loss, bias)
 
     def build(sizes):
-        net = conv2d((sizes["H"], sizes["W"]), (sizes["P"], sizes["Q"]), activation, 1,
-                     output_activation, loss, bias)
-        return net, _lookup(net)
+        net = conv2d((sizes["H"], sizes["W"]), (sizes["P"], sizes["Q"]), activation,
+                     sizes.get("n_y", 1), output_activation, loss, bias)
+        return net, _conv_lookup(net, outputs)
 
-    return GeneralForm("2-D convolution", [x, y, *params, z, act, o, yhat], L, ["z"],
-                       {"H": H, "W": Wd, "P": P, "Q": Q}, build, {"z": r"\delta"},
-                       input_gradients=["x"],
-                       check_sizes=[{"H": 3, "W": 4, "P": 2, "Q": 2},
-                                    {"H": 2, "W": 3, "P": 1, "Q": 2}])
+    checks = [{"H": 3, "W": 4, "P": 2, "Q": 2}, {"H": 2, "W": 3, "P": 1, "Q": 2}]
+    if outputs:
+        checks = [{**c, "n_y": n_y} for c, n_y in zip(checks, (2, 3), strict=True)]
+    return GeneralForm("2-D convolution", [x, y, *params, *head, z, act, *nodes], L, ["z"],
+                       {"H": H, "W": Wd, "P": P, "Q": Q, **more}, build, {"z": r"\delta"},
+                       input_gradients=["x"], check_sizes=checks)
 
 
-def attention_form(loss: str = "mse") -> GeneralForm:
+def attention_form(loss: str = "mse", projections: bool = False) -> GeneralForm:
     """One scaled dot-product head of :func:`symbackprop.attention`, for any n keys and d.
 
     The softmax is written as its two steps, e_j = exp(s_j), Z = Σ_j e_j, α_j = e_j/Z, so that
-    reverse mode derives its Jacobian form ∂L/∂s_j = α_j (g_j − Σ_i α_i g_i) itself.
+    reverse mode derives its Jacobian form ∂L/∂s_j = α_j (g_j − Σ_i α_i g_i) itself. With
+    ``projections=True``, q = W^Q x, k_j = W^K c_j and v_j = W^V c_j are computed from the
+    inputs x and c_j (of size d_in), and the gradients go to the three matrices.
     """
     from .attention import attention
 
     n, d, d_v = _size("n"), _size("d"), _size("d_v")
-    qv = Quantity("q", "q", "parameter", (i,), ((1, d),))
-    kv = Quantity("k", "k", "parameter", (j, i), ((1, n), (1, d)))
-    vv = Quantity("v", "v", "parameter", (j, i), ((1, n), (1, d_v)))
+    sizes = {"n": n, "d": d, "d_v": d_v}
+    if projections:
+        d_in, l_ = _size("d_in"), sp.Symbol("l", integer=True)
+        sizes["d_in"] = d_in
+        x = Quantity("x", "x", "input", (l_,), ((1, d_in),))
+        xc = Quantity("xc", "c", "input", (j, l_), ((1, n), (1, d_in)))
+        mats = [Quantity(w, f"W^{{{w}}}", "parameter", (i, l_), ((1, size), (1, d_in)))
+                for w, size in (("Q", d), ("K", d), ("V", d_v))]
+        qv = Quantity("q", "q", "node", (i,), ((1, d),),
+                      sp.Sum(mats[0].at(i, l_) * x.at(l_), (l_, 1, d_in)))
+        kv, vv = (Quantity(name, name, "node", (j, i), ((1, n), (1, size)),
+                           sp.Sum(mat.at(i, l_) * xc.at(j, l_), (l_, 1, d_in)))
+                  for name, mat, size in (("k", mats[1], d), ("v", mats[2], d_v)))
+        leaves = [x, xc, *mats, qv, kv, vv]
+    else:
+        qv = Quantity("q", "q", "parameter", (i,), ((1, d),))
+        kv = Quantity("k", "k", "parameter", (j, i), ((1, n), (1, d)))
+        vv = Quantity("v", "v", "parameter", (j, i), ((1, n), (1, d_v)))
+        leaves = [qv, kv, vv]
     y = Quantity("y", "y", "target", (i,), ((1, d_v),))
     s = Quantity("s", "s", "node", (j,), ((1, n),),
                  sp.Sum(qv.at(i) * kv.at(j, i), (i, 1, d)) / sp.sqrt(d))
@@ -183,13 +234,18 @@ def attention_form(loss: str = "mse") -> GeneralForm:
                  sp.Sum(_entry_loss_of(loss, y.at(i), o.at(i), d_v), (i, 1, d_v)))
 
     def build(sizes):
-        net = attention(sizes["n"], sizes["d"], sizes["d_v"], loss)
+        net = attention(sizes["n"], sizes["d"], sizes["d_v"], loss, projections,
+                        sizes.get("d_in"))
         return net, _lookup(net)
 
-    return GeneralForm("scaled dot-product attention", [qv, kv, vv, y, s, e, Z, alpha, o], L,
-                       ["alpha", "s"], {"n": n, "d": d, "d_v": d_v}, build,
-                       {"alpha": "g", "s": r"\delta"},
-                       check_sizes=[{"n": 3, "d": 2, "d_v": 2}, {"n": 2, "d": 1, "d_v": 3}])
+    checks = [{"n": 3, "d": 2, "d_v": 2}, {"n": 2, "d": 1, "d_v": 3}]
+    if projections:
+        checks = [{**c, "d_in": d_in} for c, d_in in zip(checks, (2, 3), strict=True)]
+    return GeneralForm("scaled dot-product attention" + (" with projections" if projections
+                                                         else ""),
+                       [*leaves, y, s, e, Z, alpha, o], L,
+                       ["alpha", "s"], sizes, build, {"alpha": "g", "s": r"\delta"},
+                       check_sizes=checks)
 
 
 def _sums_to_zero(*bases: str):
@@ -289,8 +345,9 @@ def layer_norm_form(loss: str = "mse", over: str = "features") -> GeneralForm:
 
 
 def general_form(model) -> GeneralForm:
-    """The general form of a built model (an RNN, a 1-D convolution with one output, an
-    attention head without projections, or a network that is one layer norm).
+    """The general form of a built model: an RNN, a 1-D or 2-D convolution (one output or
+    several), an attention head (with or without projections), or a block network (a single
+    layer norm, or batch norm of one feature, keeps its own short form).
 
     >>> import symbackprop as sb
     >>> form = sb.general_form(sb.rnn(1, 2, 1, steps=4))
@@ -305,16 +362,20 @@ def general_form(model) -> GeneralForm:
     if isinstance(model, RNN):
         return rnn_form(model.output_activation, model.loss_name, model.every_step,
                         model.has_bias)
-    if isinstance(model, Conv) and model.n_out == 1:
+    if isinstance(model, Conv) and model.output_activation in functions.ACTIVATIONS:
         make = conv1d_form if len(model.shape) == 1 else conv2d_form
-        return make(model.activation, model.output_activation, model.loss_name, model.has_bias)
-    if isinstance(model, Attention) and not model.projections:
-        return attention_form(model.loss_name)
+        return make(model.activation, model.output_activation, model.loss_name, model.has_bias,
+                    outputs=model.n_out > 1)
+    if isinstance(model, Attention):
+        return attention_form(model.loss_name, model.projections)
     if isinstance(model, Network) and model.batch == 1 and \
             model.blocks == (LayerNorm(True),):
         return layer_norm_form(model.loss_name)
     if isinstance(model, Network) and model.n_in == 1 and model.blocks == (BatchNorm(True),):
         return layer_norm_form(model.loss_name, over="batch")
+    if isinstance(model, Network):
+        from .blocks_form import network_form
+
+        return network_form(model.blocks, model.loss_name)
     raise ValueError(f"no general form is derived for {model.title!r} yet: RNNs, "
-                     "convolutions with one output, attention without projections, a single "
-                     "layer norm and batch norm of one feature have one")
+                     "convolutions and networks with elementwise outputs, and attention have one")

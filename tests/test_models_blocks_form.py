@@ -1,0 +1,73 @@
+"""The general form of block networks (dense, layer norm, batch norm, residual) with symbolic
+widths and batch size: every δ and gradient equation against the scalar derivation of
+``sb.network`` at several sizes, and the equations as textbooks print them."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import symbackprop as sb
+from symbackprop.models.blocks_form import network_form
+
+STRUCTURES = {
+    "mlp": [sb.dense(3, "tanh"), sb.dense(1, "sigmoid")],
+    "batch-norm": [sb.batch_norm()],
+    "dense-layer-norm": [sb.dense(2, "tanh"), sb.layer_norm(), sb.dense(1)],
+    "residual": [sb.dense(2, "tanh"), sb.batch_norm(),
+                 sb.residual(sb.dense(2, "relu"), sb.layer_norm(affine=False))],
+}
+
+
+@pytest.fixture(scope="module")
+def built():
+    return {name: network_form(blocks) for name, blocks in STRUCTURES.items()}
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURES))
+def test_network_forms_match_the_scalar_derivation_at_their_check_sizes(built, name):
+    assert built[name].verify() < 1e-9
+
+
+@settings(max_examples=3, deadline=None)
+@given(m=st.integers(2, 3), n_0=st.integers(1, 3), n_1=st.integers(2, 3))
+def test_batch_norm_of_several_features_matches_for_any_sizes(built, m, n_0, n_1):
+    assert built["batch-norm"].check({"m": m, "n_0": n_0}) < 1e-9
+    assert built["residual"].check({"m": m, "n_0": n_0, "n_1": n_1}) < 1e-9
+
+
+def test_the_dense_recursion_reads_as_the_textbook(built):
+    form = built["mlp"]
+    assert form.equation("delta", "z1").latex() == (
+        r"\delta^{[1]}_{s,j} = \left(1 - {a^{[1]}_{s,j}}^{2}\right) "
+        r"\sum_{i=1}^{n_{2}} W^{[2]}_{i,j} \delta^{[2]}_{s,i}")
+    assert form.equation("gradient", "W1").latex() == (
+        r"\frac{\partial L}{\partial W^{[1]}_{j,i}} = \sum_{s=1}^{m} \delta^{[1]}_{s,j} x_{s,i}")
+
+
+def test_norms_give_the_three_term_delta_over_their_own_axis(built):
+    batch = built["residual"].equation("delta", "z1").latex()
+    assert r"\sum_{i=1}^{m} g^{[2]}_{i,j} \hat{x}^{[2]}_{i,j}" in batch  # over the samples
+    layer = built["dense-layer-norm"].equation("delta", "z1").latex()
+    assert r"\sum_{i=1}^{n_{1}} g^{[2]}_{s,i} \hat{x}^{[2]}_{s,i}" in layer  # over the features
+    assert r"\left(1 - {a^{[1]}_{s,j}}^{2}\right) \left(n_{1} g^{[2]}_{s,j} - " in layer
+
+
+def test_a_residual_sends_the_gradient_along_both_paths(built):
+    g = built["residual"].equation("delta", "xhat2").latex()  # through F, and straight to L
+    assert r"W^{[3]}_{i,j} \delta^{[3]}_{s,i}" in g and r"r^{[5]}_{s,j}" in g
+    form = network_form([sb.dense(2, "tanh"), sb.residual(sb.dense(2, "tanh")), sb.dense(1)])
+    delta = form.equation("delta", "z1").latex()
+    assert r"W^{[2]}_{i,j} \delta^{[2]}_{s,i}" in delta and r"W^{[4]}_{i,j} \delta^{[4]}_{s,i}" \
+        in delta
+
+
+def test_general_form_of_a_network_and_refusals():
+    net = sb.network(2, [sb.dense(2, "tanh"), sb.batch_norm(), sb.dense(1)], batch=2)
+    form = sb.general_form(net)
+    assert form.title == "block network" and set(form.sizes) == {"m", "n_0", "n_1", "n_3"}
+    with pytest.raises(ValueError, match="no general form"):
+        network_form([sb.dense(3, "softmax")], "cross_entropy")
+    with pytest.raises(ValueError, match="a softmax dense block has none"):
+        network_form([sb.dense(2, "tanh"), sb.dense(3, "softmax")])
