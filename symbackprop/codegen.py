@@ -22,6 +22,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from . import functions
 from .matrix import (
     ColumnLogSoftmax,
+    ColumnLogSoftmaxComplement,
     ColumnSoftmax,
     MatrixForm,
     _a,
@@ -127,8 +128,25 @@ class MatrixCodePrinter(_MatrixPrinting, PythonCodePrinter):
     def _print_ColumnLogSoftmax(self, expr: ColumnLogSoftmax) -> str:
         return f"log_softmax_columns({self._print(expr.arg)})"
 
+    def _print_ColumnLogSoftmaxComplement(self, expr: ColumnLogSoftmaxComplement) -> str:
+        return f"log_softmax_complement_columns({self._print(expr.arg)})"
+
 
 # -- backends --------------------------------------------------------------------------------------
+def _log_softmax_complement(xp, z):
+    """log(1 − softmax(z)) down each column: for row k, the logsumexp of the other rows minus the
+    logsumexp of all. Exact where p_k rounds to 1; −inf for a single row (1 − p is 0 there)."""
+    n = z.shape[0]
+    others = xp.where(xp.eye(n, dtype=bool)[:, :, None], -xp.inf, z[None, :, :])  # (k, row, m)
+
+    def logsumexp(a, axis):
+        top = a.max(axis=axis, keepdims=True)
+        top = xp.where(xp.isfinite(top), top, 0.0)
+        return top + xp.log(xp.exp(a - top).sum(axis=axis, keepdims=True))
+
+    return logsumexp(others, 1)[:, 0, :] - logsumexp(z, 0)
+
+
 def _numpy_namespace() -> dict[str, object]:
     from .numeric import NUMPY_FUNCTIONS
 
@@ -141,17 +159,21 @@ def _numpy_namespace() -> dict[str, object]:
         return shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
 
     def log(x):
-        # As torch's BCELoss: a log of a probability is clamped at −100, so ŷ = 0 gives a large
-        # finite loss, not inf. Sigmoid and softmax outputs never get here: their logs are
-        # computed from the logits.
+        # Not clamped: the logs of sigmoid and softmax outputs never get here (they are computed
+        # from the logits), and clamping any other would give a loss its gradient disagrees
+        # with. log(0) is −inf, as the gradient's 1/0 is inf.
         with np.errstate(divide="ignore"):
-            return np.maximum(np.log(x), -100.0)
+            return np.log(x)
+
+    def log_softmax_complement_columns(z):
+        return _log_softmax_complement(np, z)
 
     return {
         **{k: v for k, v in NUMPY_FUNCTIONS.items() if k != "softmax"},
         "heaviside": lambda x, h: np.heaviside(x, float(h)),
         "tanh": np.tanh, "exp": np.exp, "log": log, "sqrt": np.sqrt,
         "softmax_columns": softmax_columns, "log_softmax_columns": log_softmax_columns,
+        "log_softmax_complement_columns": log_softmax_complement_columns,
         "sample_sum": lambda x: x.sum(axis=1, keepdims=True),
         "unit_sum": lambda x: x.sum(axis=0, keepdims=True),
         "np": np,
@@ -164,11 +186,15 @@ def _torch_namespace() -> dict[str, object]:
     return {
         "sigmoid": torch.sigmoid, "softplus": torch.nn.functional.softplus,
         "relu": torch.relu, "tanh": torch.tanh, "exp": torch.exp, "sqrt": torch.sqrt,
-        "log": lambda x: torch.clamp(torch.log(x), min=-100.0),
+        "log": torch.log,
         "leaky_relu": lambda x, s: torch.where(x > 0, x, float(s) * x),
         "heaviside": lambda x, h: torch.heaviside(x, torch.tensor(float(h), dtype=x.dtype)),
         "softmax_columns": lambda z: torch.softmax(z, dim=0),
         "log_softmax_columns": lambda z: torch.log_softmax(z, dim=0),
+        "log_softmax_complement_columns": lambda z: (
+            torch.logsumexp(z[None].expand(z.shape[0], *z.shape).masked_fill(
+                torch.eye(z.shape[0], dtype=torch.bool)[:, :, None], -torch.inf), dim=1)
+            - torch.logsumexp(z, dim=0, keepdim=True)),
         "sample_sum": lambda x: x.sum(dim=1, keepdim=True),
         "unit_sum": lambda x: x.sum(dim=0, keepdim=True),
     }
@@ -181,11 +207,12 @@ def _jax_namespace() -> dict[str, object]:
     return {
         "sigmoid": jax.nn.sigmoid, "softplus": jax.nn.softplus, "relu": jax.nn.relu,
         "tanh": jnp.tanh, "exp": jnp.exp, "sqrt": jnp.sqrt,
-        "log": lambda x: jnp.maximum(jnp.log(x), -100.0),
+        "log": jnp.log,
         "leaky_relu": lambda x, s: jnp.where(x > 0, x, float(s) * x),
         "heaviside": lambda x, h: jnp.heaviside(x, float(h)),
         "softmax_columns": lambda z: jax.nn.softmax(z, axis=0),
         "log_softmax_columns": lambda z: jax.nn.log_softmax(z, axis=0),
+        "log_softmax_complement_columns": lambda z: _log_softmax_complement(jnp, z),
         "sample_sum": lambda x: x.sum(axis=1, keepdims=True),
         "unit_sum": lambda x: x.sum(axis=0, keepdims=True),
     }
@@ -202,7 +229,8 @@ def _cupy_namespace() -> dict[str, object]:
         "relu": lambda x: cupy.maximum(x, 0.0),
         "leaky_relu": lambda x, s: cupy.where(x > 0, x, float(s) * x),
         "heaviside": lambda x, h: cupy.heaviside(x, float(h)),
-        "log": lambda x: cupy.maximum(cupy.log(x), -100.0),
+        "log": cupy.log,
+        "log_softmax_complement_columns": lambda z: _log_softmax_complement(cupy, z),
         "softmax_columns": lambda z: (lambda e: e / e.sum(axis=0, keepdims=True))(
             cupy.exp(z - z.max(axis=0, keepdims=True))),
         "log_softmax_columns": lambda z: (lambda s: s - cupy.log(cupy.exp(s).sum(axis=0,
@@ -388,10 +416,11 @@ def _stable_loss_entry(form: MatrixForm) -> sp.MatrixExpr:
         entry = entry.xreplace({sp.log(_a): -functions.softplus(-_z),
                                 sp.log(1 - _a): -functions.softplus(_z)})
         env[_z] = form.Z[L]
-    elif name == "softmax" and entry.has(sp.log(_a)):
-        logp = sp.Symbol("logp", real=True)
-        entry = entry.xreplace({sp.log(_a): logp})
+    elif name == "softmax" and entry.has(sp.log(_a), sp.log(1 - _a)):
+        logp, log1mp = sp.symbols("logp log1mp", real=True)
+        entry = entry.xreplace({sp.log(_a): logp, sp.log(1 - _a): log1mp})
         env[logp] = ColumnLogSoftmax(form.Z[L])
+        env[log1mp] = ColumnLogSoftmaxComplement(form.Z[L])
     return _to_matrix(entry, env, shape)
 
 

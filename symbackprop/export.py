@@ -283,9 +283,16 @@ _MATRIX_HELPERS = {
     "tanh": "tanh = numpy.tanh",
     "exp": "exp = numpy.exp",
     "sqrt": "sqrt = numpy.sqrt",
-    "log": ("def log(x):\n    # As torch's BCELoss: a log of a probability is clamped at -100.\n"
-            "    with numpy.errstate(divide='ignore'):\n"
-            "        return numpy.maximum(numpy.log(x), -100.0)"),
+    "log": "log = numpy.log",
+    "log_softmax_complement_columns": (
+        "def log_softmax_complement_columns(z):\n"
+        "    # log(1 - softmax) from the logits: logsumexp of the other rows minus that of all\n"
+        "    n = z.shape[0]\n"
+        "    others = numpy.where(numpy.eye(n, dtype=bool)[:, :, None], -numpy.inf, z[None])\n"
+        "    top = others.max(axis=1, keepdims=True)\n"
+        "    top = numpy.where(numpy.isfinite(top), top, 0.0)\n"
+        "    rest = top[:, 0] + numpy.log(numpy.exp(others - top).sum(axis=1))\n"
+        "    return rest - (z.max(axis=0) + numpy.log(numpy.exp(z - z.max(axis=0)).sum(axis=0)))"),
     "softmax_columns": ("def softmax_columns(z):\n"
                         "    e = numpy.exp(z - z.max(axis=0, keepdims=True))\n"
                         "    return e / e.sum(axis=0, keepdims=True)"),

@@ -83,6 +83,14 @@ class ColumnLogSoftmax(ColumnSoftmax):
         return sp.log(super()._entry(i, j))
 
 
+class ColumnLogSoftmaxComplement(ColumnSoftmax):
+    """log(1 − softmax) of each column, from the logits: the logsumexp of the other entries
+    minus the logsumexp of all, finite where 1 − p rounds to 0 (softmax + bce at saturation)."""
+
+    def _entry(self, i, j, **kwargs):
+        return sp.log(1 - super()._entry(i, j))
+
+
 @dataclass(frozen=True)
 class MatrixEquation:
     """One equation of the matrix form: ``lhs = rhs``.

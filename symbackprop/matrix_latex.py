@@ -18,7 +18,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.latex import LatexPrinter
 
 if TYPE_CHECKING:
-    from .matrix import ColumnLogSoftmax, ColumnSoftmax
+    from .matrix import ColumnLogSoftmax, ColumnLogSoftmaxComplement, ColumnSoftmax
 
 __all__ = ["MatrixLatexPrinter"]
 
@@ -136,3 +136,6 @@ class MatrixLatexPrinter(_MatrixPrinting, LatexPrinter):
 
     def _print_ColumnLogSoftmax(self, expr: ColumnLogSoftmax) -> str:
         return rf"\log \operatorname{{softmax}}\left({self._print(expr.arg)}\right)"
+
+    def _print_ColumnLogSoftmaxComplement(self, expr: ColumnLogSoftmaxComplement) -> str:
+        return rf"\log \left(1 - \operatorname{{softmax}}\left({self._print(expr.arg)}\right)\right)"
