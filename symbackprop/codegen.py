@@ -147,6 +147,17 @@ def _log_softmax_complement(xp, z):
     return logsumexp(others, 1)[:, 0, :] - logsumexp(z, 0)
 
 
+def _sigmoid_into(minus_z):
+    """σ(z) = 1/(1 + e^−z), written over the array −z it is given: one exp and three in-place
+    passes, about 3× faster than scipy's expit and 5× than exp(−logaddexp(0, −z)) on large
+    arrays. It is as exact: e^−z is exact in relative terms on both sides, and for z < −709,
+    where it overflows, σ is 0 (the true value is below the smallest normal float)."""
+    with np.errstate(over="ignore"):
+        np.exp(minus_z, out=minus_z)
+    minus_z += 1.0
+    return np.reciprocal(minus_z, out=minus_z)
+
+
 def _numpy_namespace() -> dict[str, object]:
     from .numeric import NUMPY_FUNCTIONS
 
@@ -170,6 +181,10 @@ def _numpy_namespace() -> dict[str, object]:
 
     return {
         **{k: v for k, v in NUMPY_FUNCTIONS.items() if k != "softmax"},
+        "sigmoid": lambda z: _sigmoid_into(np.negative(z)),
+        "sigmoid_into": lambda z: _sigmoid_into(np.negative(z, out=z)),
+        "tanh_into": lambda z: np.tanh(z, out=z),
+        "relu_into": lambda z: np.maximum(z, 0.0, out=z),
         "heaviside": lambda x, h: np.heaviside(x, float(h)),
         "tanh": np.tanh, "exp": np.exp, "log": log, "sqrt": np.sqrt,
         "softmax_columns": softmax_columns, "log_softmax_columns": log_softmax_columns,
@@ -430,55 +445,136 @@ def _generate(form: MatrixForm, backend: str = "numpy") -> str:
     params = [f"W{l}" for l in range(1, L + 1)]
     if form.bias_mode:
         params += [f"b{l}" for l in range(1, L + 1)]
-    sizes = ["    m = X.shape[1]"] + [f"    n_{L} = W{L}.shape[0]"]
-    forward = [f"    {p.doprint(eq.lhs)} = {p.doprint(eq.rhs)}" for eq in form.forward]
+    sizes = [("m", None, "m = X.shape[1]"), (f"n_{L}", None, f"n_{L} = W{L}.shape[0]")]
+    forward = [_step(p, eq.lhs, eq.rhs) for eq in form.forward]
     entry = _stable_loss_entry(form)
     total = f"float(({p.doprint(entry)}).sum())"
     scale = form.batch_scale * form.unit_scale
-    loss = f"    L = {p.doprint(scale)}*{total}" if scale != 1 else f"    L = {total}"
+    loss = [("L", None, f"L = {p.doprint(scale)}*{total}" if scale != 1 else f"L = {total}")]
     # The 1/m of a mean is applied once, to δ^[L] (every δ below is linear in it), rather than
     # to every gradient: the same numbers with 2L fewer array operations.
     r = form.batch_scale
     output, *hidden = form.deltas
     # The printed δ^[L] = A − Y of softmax + cross-entropy assumes one-hot columns; the code
     # computes the form that holds for any targets (2·one-hot, label smoothing, soft labels).
-    output = type(output)(output.kind, output.layer, output.lhs,
-                          form.output_delta_for_any_targets())
-    backward = [f"    {p.doprint(eq.lhs)} = {p.doprint(eq.rhs)}" for eq in hidden]
+    backward = [_step(p, output.lhs, r * form.output_delta_for_any_targets())]
     if r != 1:
-        backward.insert(0, f"    {p.doprint(output.lhs)} = {p.doprint(r * output.rhs)}"
-                           f"  # δ^[{L}] of the equations, times {p.doprint(r)}: see the gradients")
-    else:
-        backward.insert(0, f"    {p.doprint(output.lhs)} = {p.doprint(output.rhs)}")
-    backward += [f"    {p.doprint(eq.lhs)} = {p.doprint(eq.rhs)}" for eq in form._gradients(sp.S.One)]
+        backward.insert(0, (None, None, f"# δ^[{L}] of the equations, times {p.doprint(r)}: "
+                                        "see the gradients"))
+    backward += [_step(p, eq.lhs, eq.rhs) for eq in hidden]
+    backward += [_step(p, eq.lhs, eq.rhs) for eq in form._gradients(sp.S.One)]
     dW = ", ".join(f"dW{l}" for l in range(1, L + 1))
     db = ", ".join(f"db{l}" for l in range(1, L + 1))
-    returns = f"    return L, [{dW}], " + (f"[{db}]" if form.bias_mode else "None")
+    returns = f"return L, [{dW}], " + (f"[{db}]" if form.bias_mode else "None")
     signature = ", ".join(["X", "Y", *params])
     fsig = ", ".join(["X", *params])
-    sizes_needed = "\n".join(sizes)
+    # numpy runs the steps in place where the array is the function's own (a product's or a
+    # sum's fresh result); the other backends get the equations line for line.
+    body = _in_place if backend == "numpy" else _as_written
     lines = [
         f"def forward({fsig}):",
         '    """The output A^[L] of a batch X (one sample per column)."""',
-        *forward,
-        f"    return A{L}",
+        *body(p, forward, f"return A{L}"),
         "",
         "",
         f"def loss({signature}):",
         '    """The batch loss: the forward pass only."""',
-        sizes_needed,
-        *forward,
-        loss,
-        "    return L",
+        *body(p, sizes + forward + loss, "return L"),
         "",
         "",
         f"def gradients({signature}):",
         '    """The batch loss and ∂L/∂W^[l], ∂L/∂b^[l] for every layer, by backpropagation."""',
-        sizes_needed,
-        *forward,
-        loss,
-        *backward,
-        returns,
+        *body(p, sizes + forward + loss + backward, returns),
         "",
     ]
     return "\n".join(lines)
+
+
+def _step(p: MatrixCodePrinter, lhs: sp.Basic, rhs: sp.Basic) -> tuple[str, sp.Basic, str]:
+    """One assignment: the name it binds, the expression, and the line as the equation reads."""
+    name = p.doprint(lhs)
+    return name, rhs, f"{name} = {p.doprint(rhs)}"
+
+
+def _as_written(p: MatrixCodePrinter, steps, returns: str) -> list[str]:
+    return [f"    {text}" for _, _, text in steps] + [f"    {returns}"]
+
+
+def _names(text: str) -> set[str]:
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+
+
+def _in_place(p: MatrixCodePrinter, steps, returns: str) -> list[str]:
+    """The steps with numpy's in-place operators where they save a temporary array.
+
+    ``Z = W @ A + b`` becomes ``Z = W @ A; Z += b``; ``A = σ(Z)`` overwrites Z when no later
+    line reads Z; ``δ = (Wᵀ δ') ⊙ A ⊙ (1 − A)`` becomes ``δ = Wᵀ @ δ'; δ *= A; δ *= 1 − A``.
+    Only arrays the function itself has just made are written over, never an argument.
+    """
+    later: list[set[str]] = [set() for _ in steps]
+    seen = _names(returns)
+    for i in range(len(steps) - 1, -1, -1):
+        later[i] = set(seen)
+        seen |= _names(steps[i][2])
+    out = []
+    for (name, rhs, text), used_later in zip(steps, later, strict=True):
+        fused = None if rhs is None else _fused(p, name, rhs, used_later)
+        out += [f"    {line}" for line in (fused or [text])]
+    return out + [f"    {returns}"]
+
+
+_INTO = {"sigmoid": "sigmoid_into", "tanh": "tanh_into", "relu": "relu_into"}
+
+
+def _fresh(expr: sp.Basic) -> bool:
+    """Whether printing ``expr`` makes a new array of the full shape (which may be written over):
+    a product of two or more matrices, or a sum or difference of whole matrices."""
+    if isinstance(expr, sp.MatMul):
+        _, matrices = expr.as_coeff_matrices()
+        return len(matrices) >= 2 and not any(isinstance(m, sp.OneMatrix) for m in matrices)
+    if isinstance(expr, sp.MatAdd):
+        return all(isinstance(a, sp.MatrixSymbol) or isinstance(a, sp.MatMul)
+                   and len(a.as_coeff_matrices()[1]) == 1
+                   and isinstance(a.as_coeff_matrices()[1][0], sp.MatrixSymbol) for a in expr.args)
+    return False
+
+
+def _fused(p: MatrixCodePrinter, name: str, rhs: sp.Basic, used_later: set[str]) -> list[str] | None:
+    if isinstance(rhs, sp.MatAdd) and _fresh(rhs.args[0]) and not isinstance(rhs.args[0], sp.MatAdd):
+        lines = [f"{name} = {p.doprint(rhs.args[0])}"]
+        for term in rhs.args[1:]:
+            text = p.doprint(term)
+            lines.append(f"{name} -= {text[1:].lstrip()}" if text.startswith("-")
+                         else f"{name} += {text}")
+        return lines
+    if isinstance(rhs, ElementwiseApplyFunction) and isinstance(rhs.expr, sp.MatrixSymbol):
+        body = rhs.function.expr
+        argument = p.doprint(rhs.expr)
+        if isinstance(body, sp.Function) and body.args == rhs.function.variables \
+                and body.func.__name__ in _INTO and argument not in used_later \
+                and argument.startswith("Z"):
+            return [f"{name} = {_INTO[body.func.__name__]}({argument})  # over {argument}"]
+        return None
+    coeff = sp.S.One
+    if isinstance(rhs, sp.MatMul):
+        coeff, matrices = rhs.as_coeff_matrices()
+        if len(matrices) != 1 or not isinstance(matrices[0], sp.HadamardProduct):
+            return None
+        rhs = matrices[0]
+    if not isinstance(rhs, sp.HadamardProduct):
+        return None
+    factors = []
+    for f in rhs.args:  # scalars out front, as the printer writes them: c·(A − Y) ⊙ … → (A − Y) ⊙ …
+        c, matrices = f.as_coeff_matrices() if isinstance(f, sp.MatMul) else (1, [f])
+        coeff, f = (coeff * c, matrices[0]) if len(matrices) == 1 else (coeff, f)
+        factors.append(f)
+    lead = next((f for f in factors if _fresh(f)), None)
+    if lead is None:
+        return None
+    factors.remove(lead)
+    lines = [f"{name} = {p.doprint(lead)}"]
+    lines += [f"{name} *= {p._atom(f) if not isinstance(f, sp.MatAdd) else p.doprint(f)}"
+              for f in factors]
+    if coeff != 1:
+        lines.append(f"{name} *= {p.doprint(coeff)}")
+    return lines

@@ -275,7 +275,16 @@ def _jax_function(d: Derivation, name, args, forward, backward) -> str:
 
 # -- the matrix form's batched module --------------------------------------------------------------
 _MATRIX_HELPERS = {
-    "sigmoid": _HELPERS["numpy"]["sigmoid"],
+    "_sigmoid_into": ("def _sigmoid_into(minus_z):\n"
+                      "    # 1/(1 + exp(-z)) written over -z: exact, and 0 where exp(-z) overflows\n"
+                      "    with numpy.errstate(over='ignore'):\n"
+                      "        numpy.exp(minus_z, out=minus_z)\n"
+                      "    minus_z += 1.0\n"
+                      "    return numpy.reciprocal(minus_z, out=minus_z)"),
+    "sigmoid": "def sigmoid(z):\n    return _sigmoid_into(numpy.negative(z))",
+    "sigmoid_into": "def sigmoid_into(z):\n    return _sigmoid_into(numpy.negative(z, out=z))",
+    "tanh_into": "def tanh_into(z):\n    return numpy.tanh(z, out=z)",
+    "relu_into": "def relu_into(z):\n    return numpy.maximum(z, 0.0, out=z)",
     "softplus": _HELPERS["numpy"]["softplus"],
     "relu": _HELPERS["numpy"]["relu"],
     "leaky_relu": _HELPERS["numpy"]["leaky_relu"],
@@ -319,6 +328,8 @@ def matrix_module(form) -> str:
     source = _generate(form, "numpy")
     names = {tok.string for tok in tokenize.generate_tokens(io.StringIO(source).readline)
              if tok.type == tokenize.NAME}
+    if names & {"sigmoid", "sigmoid_into"}:
+        names.add("_sigmoid_into")
     helpers = [text for n, text in _MATRIX_HELPERS.items() if n in names]
     sizes = [int(s) for s in form.sizes]
     return "\n".join([

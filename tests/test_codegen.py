@@ -52,3 +52,41 @@ def test_softmax_bce_loss_at_saturation_is_exact_not_clamped():
     assert f.loss(X, Y, W) == pytest.approx(want, rel=1e-13)
     with np.errstate(all="ignore"):  # its gradient is the documented limit (nan here)
         assert f(X, Y, W).loss == pytest.approx(want, rel=1e-13)
+
+
+def _random_problem(sizes, bias, batch, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(sizes[0], batch))
+    Y = rng.uniform(size=(sizes[-1], batch))
+    W = [rng.normal(size=(b, a)) for a, b in zip(sizes, sizes[1:], strict=False)]
+    B = None if not bias else [rng.normal() for _ in sizes[1:]] if bias == "shared" \
+        else [rng.normal(size=b) for b in sizes[1:]]
+    return X, Y, W, B
+
+
+@pytest.mark.parametrize("bias", [False, True, "threshold", "shared"])
+@pytest.mark.parametrize("output", ["sigmoid", "tanh", "relu", "softplus", "identity", "softmax"])
+def test_in_place_code_equals_the_equations_as_written_and_leaves_arguments_alone(output, bias):
+    # The numpy code writes over the arrays it has just made (Z = W @ A; Z += b; σ over Z;
+    # δ = Wᵀ @ δ'; δ *= A …); the other backends' code is the equations line for line. Run both
+    # on numpy arrays: the same numbers, and X, Y, W, b unchanged.
+    from symbackprop.codegen import BACKENDS, _generate
+
+    loss = {"softmax": "cross_entropy", "sigmoid": "bce"}.get(output, "mse")
+    sizes = [3, 4, 4, 2]
+    form = sb.matrix_form(sizes, ["sigmoid", "tanh" if output != "tanh" else "relu", output],
+                          loss, bias=bias)
+    f = form.evaluator()
+    assert "_into(" in f.source or "+= b" in f.source or " *= " in f.source
+    written: dict = dict(BACKENDS["numpy"]())
+    exec(compile(_generate(form, "jax"), "as_written", "exec"), written)  # the engine's own code
+    X, Y, W, B = _random_problem(sizes, bias, batch=5)
+    before = [a.copy() for a in (X, Y, *W, *(np.atleast_1d(b) for b in B or []))]
+    got = f(X, Y, W, B)
+    args = f._arguments(X, Y, W, B)
+    loss_value, dW, db = written["gradients"](*args)
+    assert got.loss == pytest.approx(loss_value, rel=1e-13)
+    for a, b in zip(got.weight_gradients, dW, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    after = [a.copy() for a in (X, Y, *W, *(np.atleast_1d(b) for b in B or []))]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
