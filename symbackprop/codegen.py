@@ -449,8 +449,19 @@ def _stable_loss_entry(form: MatrixForm) -> sp.MatrixExpr:
     return _to_matrix(entry, env, shape)
 
 
-def _generate(form: MatrixForm, backend: str = "numpy") -> str:
-    p = MatrixCodePrinter(numpy_methods=backend in ("numpy", "jax", "cupy"))
+@dataclass(frozen=True)
+class _Program:
+    """The generated code's parts: parameter names, then steps (name, expression, line)."""
+
+    params: list[str]
+    sizes: list
+    forward: list
+    loss: list
+    backward: list
+    returns: str
+
+
+def _program(form: MatrixForm, p: MatrixCodePrinter, exported: bool = False) -> _Program:
     L = form.depth
     params = [f"W{l}" for l in range(1, L + 1)]
     if form.bias_mode:
@@ -458,7 +469,8 @@ def _generate(form: MatrixForm, backend: str = "numpy") -> str:
     sizes = [("m", None, "m = X.shape[1]"), (f"n_{L}", None, f"n_{L} = W{L}.shape[0]")]
     forward = [_step(p, eq.lhs, eq.rhs) for eq in form.forward]
     entry = _stable_loss_entry(form)
-    total = f"float(({p.doprint(entry)}).sum())"
+    # An exported torch or jax module keeps the loss an array (autograd and tracing need it).
+    total = f"({p.doprint(entry)}).sum()" if exported else f"float(({p.doprint(entry)}).sum())"
     scale = form.batch_scale * form.unit_scale
     loss = [("L", None, f"L = {p.doprint(scale)}*{total}" if scale != 1 else f"L = {total}")]
     # The 1/m of a mean is applied once, to δ^[L] (every δ below is linear in it), rather than
@@ -475,29 +487,59 @@ def _generate(form: MatrixForm, backend: str = "numpy") -> str:
     backward += [_step(p, eq.lhs, eq.rhs) for eq in form._gradients(sp.S.One)]
     dW = ", ".join(f"dW{l}" for l in range(1, L + 1))
     db = ", ".join(f"db{l}" for l in range(1, L + 1))
-    returns = f"return L, [{dW}], " + (f"[{db}]" if form.bias_mode else "None")
-    signature = ", ".join(["X", "Y", *params])
-    fsig = ", ".join(["X", *params])
+    returns = f"[{dW}], " + (f"[{db}]" if form.bias_mode else "None")
+    return _Program(params, sizes, forward, loss, backward, returns)
+
+
+def _generate(form: MatrixForm, backend: str = "numpy") -> str:
+    p = MatrixCodePrinter(numpy_methods=backend in ("numpy", "jax", "cupy"))
+    code = _program(form, p)
+    signature = ", ".join(["X", "Y", *code.params])
+    fsig = ", ".join(["X", *code.params])
     # numpy runs the steps in place where the array is the function's own (a product's or a
     # sum's fresh result); the other backends get the equations line for line.
     body = _in_place if backend == "numpy" else _as_written
     lines = [
         f"def forward({fsig}):",
         '    """The output A^[L] of a batch X (one sample per column)."""',
-        *body(p, forward, f"return A{L}"),
+        *body(p, code.forward, f"return A{form.depth}"),
         "",
         "",
         f"def loss({signature}):",
         '    """The batch loss: the forward pass only."""',
-        *body(p, sizes + forward + loss, "return L"),
+        *body(p, code.sizes + code.forward + code.loss, "return L"),
         "",
         "",
         f"def gradients({signature}):",
         '    """The batch loss and ∂L/∂W^[l], ∂L/∂b^[l] for every layer, by backpropagation."""',
-        *body(p, sizes + forward + loss + backward, returns),
+        *body(p, code.sizes + code.forward + code.loss + code.backward, f"return L, {code.returns}"),
         "",
     ]
     return "\n".join(lines)
+
+
+def _split_passes(form: MatrixForm, backend: str) -> str:
+    """``_forward_pass`` (the loss and what the backward pass reads of it) and ``_backward_pass``
+    (the derived δ and gradient lines), for exported torch and jax modules."""
+    p = MatrixCodePrinter(numpy_methods=backend != "torch")
+    code = _program(form, p, exported=True)
+    forward_names = [name for name, _, _ in code.forward]
+    read = set().union(*(_names(text) for _, _, text in code.backward))
+    saved = [n for n in forward_names if n in read]
+    signature = ", ".join(["X", "Y", *code.params])
+    keep = ", ".join(saved) + ("," if len(saved) == 1 else "")
+    return "\n".join([
+        f"def _forward_pass({signature}):",
+        '    """The forward pass and the loss; also the arrays the backward pass reads."""',
+        *_as_written(p, code.sizes + code.forward + code.loss, f"return L, ({keep})"),
+        "",
+        "",
+        f"def _backward_pass({signature}, saved):",
+        '    """The derived backward pass: δ^[L], the δ recursion and the gradients."""',
+        *([f"    {keep} = saved"] if saved else []),
+        *_as_written(p, code.sizes + code.backward, f"return {code.returns}"),
+        "",
+    ])
 
 
 def _step(p: MatrixCodePrinter, lhs: sp.Basic, rhs: sp.Basic) -> tuple[str, sp.Basic, str]:
