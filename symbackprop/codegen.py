@@ -188,8 +188,12 @@ def _numpy_namespace() -> dict[str, object]:
 
     return {
         **{k: v for k, v in NUMPY_FUNCTIONS.items() if k != "softmax"},
+        # these keep the arrays' dtype (float32 in, float32 out); numeric.py's cast to float64
         "sigmoid": _sigmoid,
         "sigmoid_into": _sigmoid_into,
+        "relu": lambda x: np.maximum(x, 0.0),
+        "softplus": lambda x: np.logaddexp(0.0, x),
+        "leaky_relu": lambda x, s: np.where(x > 0, x, float(s) * x),
         "tanh_into": lambda z: np.tanh(z, out=z),
         "relu_into": lambda z: np.maximum(z, 0.0, out=z),
         "heaviside": lambda x, h: np.heaviside(x, float(h)),
@@ -288,7 +292,9 @@ class BatchEvaluator:
     ``f(X, Y, weights, biases)`` takes X of shape (n_0, m), Y of shape (n_L, m), the weight
     matrices (n_l, n_{l−1}) and the biases (n_l,) (scalars for a shared bias, None without
     biases). ``source`` is the generated code: a few array operations per layer, no loop over
-    weights. ``backend`` is ``"numpy"`` or, where installed, ``"torch"``, ``"jax"``, ``"cupy"``.
+    weights. ``backend`` is ``"auto"`` (the code of the arrays' own library: numpy's for numpy
+    arrays, torch's for tensors, …), ``"numpy"`` or, where installed, ``"torch"``, ``"jax"``,
+    ``"cupy"``. The arithmetic is in the arrays' dtype: float32 arrays give float32 gradients.
 
     >>> import numpy as np
     >>> f = matrix_form([2, 2, 1]).evaluator()
@@ -298,25 +304,45 @@ class BatchEvaluator:
     -0.0998
     """
 
-    def __init__(self, form: MatrixForm, backend: str = "numpy") -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; expected one of: {', '.join(BACKENDS)}")
-        try:
-            namespace = BACKENDS[backend]()
-        except ImportError as err:
-            raise ImportError(f"the {backend} backend needs {err.name}, which is not installed") \
-                from None
+    def __init__(self, form: MatrixForm, backend: str = "auto") -> None:
+        if backend not in BACKENDS and backend != "auto":
+            raise ValueError(f"unknown backend {backend!r}; expected auto or one of: "
+                             f"{', '.join(BACKENDS)}")
         self.form = form
         self.backend = backend
-        self.source = _generate(form, backend)
-        scope: dict[str, object] = dict(namespace)
-        _assert_engine_made(self.source, scope)
-        # The source is printed from the engine's own equations: fixed names (W1, delta1, ...),
-        # numbers and the namespace's functions, which _assert_engine_made has just confirmed.
-        exec(compile(self.source, "<symbackprop matrix form>", "exec"), scope)
-        self._gradients = scope["gradients"]
-        self._forward = scope["forward"]
-        self._loss = scope["loss"]
+        self._compiled: dict[str, tuple] = {}
+        # auto: numpy's code now (the fastest on numpy arrays at every batch size measured, see
+        # bench/results.md), another library's on the first call with its arrays, so tensors
+        # are never copied to numpy and back.
+        first = "numpy" if backend == "auto" else backend
+        self._gradients, self._forward, self._loss = self._compile(first)
+        self.source = self._compiled[first][3]
+
+    def _compile(self, backend: str) -> tuple:
+        if backend not in self._compiled:
+            try:
+                namespace = BACKENDS[backend]()
+            except ImportError as err:
+                raise ImportError(f"the {backend} backend needs {err.name}, which is not "
+                                  "installed") from None
+            source = _generate(self.form, backend)
+            scope: dict[str, object] = dict(namespace)
+            _assert_engine_made(source, scope)
+            # The source is printed from the engine's own equations: fixed names (W1, delta1,
+            # …), numbers and the namespace's functions, which _assert_engine_made confirmed.
+            exec(compile(source, "<symbackprop matrix form>", "exec"), scope)
+            self._compiled[backend] = (scope["gradients"], scope["forward"], scope["loss"], source)
+        return self._compiled[backend][:3]
+
+    def _functions(self, X) -> tuple:
+        """(gradients, forward, loss) for X's array library: under auto, torch tensors run the
+        torch code, jax arrays the jax code, cupy arrays the cupy code, anything else numpy's."""
+        if self.backend != "auto":
+            return self._gradients, self._forward, self._loss
+        library = type(X).__module__.partition(".")[0]
+        if library in ("torch", "jax", "jaxlib", "cupy"):
+            return self._compile("jax" if library == "jaxlib" else library)
+        return self._gradients, self._forward, self._loss
 
     def _arguments(self, X, Y, weights, biases) -> list:
         form = self.form
@@ -333,8 +359,9 @@ class BatchEvaluator:
         return args
 
     def __call__(self, X, Y, weights: Sequence, biases: Sequence | None = None) -> BatchResult:
+        gradients = self._functions(X)[0]
         with np.errstate(over="ignore"):  # e^−z of the sigmoid at z < −709: inf, and σ = 1/inf = 0
-            loss, dW, db = self._gradients(*self._arguments(X, Y, weights, biases))
+            loss, dW, db = gradients(*self._arguments(X, Y, weights, biases))
         if db is not None:  # back to the shapes the biases came in: (n_l,), or a scalar
             db = [g.sum() if self.form.bias_mode == "shared" else g.reshape(-1) for g in db]
         return BatchResult(loss, list(dW), None if db is None else list(db))
@@ -347,12 +374,12 @@ class BatchEvaluator:
     def forward(self, X, weights: Sequence, biases: Sequence | None = None):
         """The output activations A^[L], shape (n_L, m)."""
         with np.errstate(over="ignore"):
-            return self._forward(*self._arguments(X, None, weights, biases))
+            return self._functions(X)[1](*self._arguments(X, None, weights, biases))
 
     def loss(self, X, Y, weights: Sequence, biases: Sequence | None = None) -> float:
         """The batch loss only (the forward pass)."""
         with np.errstate(over="ignore"):
-            return self._loss(*self._arguments(X, Y, weights, biases))
+            return self._functions(X)[2](*self._arguments(X, Y, weights, biases))
 
     def evaluate(self, values: Mapping[str, object]) -> BatchResult:
         """The same, from a table of the network's own names: an array of m samples per input
@@ -421,7 +448,7 @@ _GENERATED_NAME = re.compile(r"(?:[WbZA]|delta|dW|db|n_)[0-9]+|[XYLm]|float|sum|
 def _assert_engine_made(source: str, namespace: Mapping[str, object]) -> None:
     """Refuse to run code with any name the generator does not write: a second lock behind
     the fact that no user text reaches the equations (names are W1, delta2, …, never a key)."""
-    allowed = {"def", "return", "None", "forward", "loss", "gradients", *namespace}
+    allowed = {"def", "return", "None", "if", "else", "forward", "loss", "gradients", *namespace}
     tokens = tokenize.generate_tokens(io.StringIO(source).readline)
     for tok in tokens:
         if tok.type == tokenize.NAME and tok.string not in allowed \
@@ -592,6 +619,13 @@ def _fresh(expr: sp.Basic) -> bool:
 
 
 def _fused(p: MatrixCodePrinter, name: str, rhs: sp.Basic, used_later: set[str]) -> list[str] | None:
+    if name.startswith("dW") and isinstance(rhs, sp.MatMul) and len(rhs.args) == 2 \
+            and isinstance(rhs.args[1], sp.Transpose):
+        # δ Aᵀ of a single sample is an outer product, which BLAS's k = 1 GEMM does 2× slower
+        # than a broadcast product (784-256-10 at batch 1: 240 µs against 110 µs).
+        text = p.doprint(rhs)
+        return [f"{name} = {text} if m > 1 else {text.replace(' @ ', ' * ')}"
+                "  # one sample: an outer product"]
     if isinstance(rhs, sp.MatAdd) and _fresh(rhs.args[0]) and not isinstance(rhs.args[0], sp.MatAdd):
         lines = [f"{name} = {p.doprint(rhs.args[0])}"]
         for term in rhs.args[1:]:

@@ -408,7 +408,7 @@ class MatrixForm:
         body = r" \\ ".join(line.replace(" = ", " &= ", 1) for line in self.latex())
         return rf"$\displaystyle \begin{{aligned}} {body} \end{{aligned}}$"
 
-    def evaluator(self, backend: str = "numpy") -> BatchEvaluator:
+    def evaluator(self, backend: str = "auto") -> BatchEvaluator:
         """A function of a batch that returns the loss and every gradient (see BatchEvaluator)."""
         from .codegen import BatchEvaluator
 

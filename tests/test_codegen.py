@@ -90,3 +90,36 @@ def test_in_place_code_equals_the_equations_as_written_and_leaves_arguments_alon
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
     after = [a.copy() for a in (X, Y, *W, *(np.atleast_1d(b) for b in B or []))]
     assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+@pytest.mark.parametrize("hidden", ["sigmoid", "relu", "leaky_relu", "softplus", "tanh"])
+def test_float32_arrays_give_float32_gradients_close_to_float64(hidden):
+    f = sb.matrix_form([3, 4, 3], [hidden, "softmax"], "cross_entropy", bias=True).evaluator()
+    X, _, W, B = _random_problem([3, 4, 3], True, batch=6)
+    Y = np.eye(3)[:, [0, 1, 2, 0, 1, 2]]
+    wide = f(X, Y, W, B)
+
+    def narrow(a):
+        return a.astype(np.float32)
+
+    single = f(narrow(X), narrow(Y), [narrow(w) for w in W], [narrow(b) for b in B])
+    for got, want in zip([*single.weight_gradients, *single.bias_gradients],
+                         [*wide.weight_gradients, *wide.bias_gradients], strict=True):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    assert single.loss == pytest.approx(wide.loss, rel=1e-5)
+
+
+def test_auto_backend_runs_the_code_of_the_arrays_own_library():
+    f = sb.matrix_form([3, 4, 2], ["tanh", "softmax"], "cross_entropy", bias=True).evaluator()
+    assert f.backend == "auto" and "sigmoid_into" not in f.source and "+= b1" in f.source
+    X, _, W, B = _random_problem([3, 4, 2], True, batch=5)
+    Y = np.eye(2)[:, [0, 1, 1, 0, 1]]
+    want = f(X, Y, W, B)
+    torch = pytest.importorskip("torch")
+    t = torch.from_numpy
+    got = f(t(X), t(Y), [t(w) for w in W], [t(b) for b in B])
+    assert all(isinstance(g, torch.Tensor) for g in got.weight_gradients)  # no copy to numpy
+    for a, b in zip(got.weight_gradients, want.weight_gradients, strict=True):
+        np.testing.assert_allclose(a.numpy(), b, rtol=1e-12)
+    assert set(f._compiled) == {"numpy", "torch"}
