@@ -52,6 +52,8 @@ _MATRIX_HELPERS = {
         "sigmoid": "def sigmoid(z):\n    return _sigmoid_into(numpy.negative(z))",
         "sigmoid_into": "def sigmoid_into(z):\n    return _sigmoid_into(numpy.negative(z, out=z))",
         "tanh_into": "def tanh_into(z):\n    return numpy.tanh(z, out=z)",
+        "outer": ("def outer(d, a):\n    # d a^T of one sample: einsum's loop is 3x faster than "
+                  "BLAS's k = 1 GEMM\n    return numpy.einsum('ik,jk->ij', d, a)"),
         "relu_into": "def relu_into(z):\n    return numpy.maximum(z, 0.0, out=z)",
         "softplus": _HELPERS["numpy"]["softplus"],
         "relu": _HELPERS["numpy"]["relu"],

@@ -64,9 +64,11 @@ def _random_problem(sizes, bias, batch, seed=0):
     return X, Y, W, B
 
 
+@pytest.mark.parametrize("batch", [1, 5])  # one sample takes the outer-product line
 @pytest.mark.parametrize("bias", [False, True, "threshold", "shared"])
 @pytest.mark.parametrize("output", ["sigmoid", "tanh", "relu", "softplus", "identity", "softmax"])
-def test_in_place_code_equals_the_equations_as_written_and_leaves_arguments_alone(output, bias):
+def test_in_place_code_equals_the_equations_as_written_and_leaves_arguments_alone(output, bias,
+                                                                                  batch):
     # The numpy code writes over the arrays it has just made (Z = W @ A; Z += b; σ over Z;
     # δ = Wᵀ @ δ'; δ *= A …); the other backends' code is the equations line for line. Run both
     # on numpy arrays: the same numbers, and X, Y, W, b unchanged.
@@ -80,7 +82,7 @@ def test_in_place_code_equals_the_equations_as_written_and_leaves_arguments_alon
     assert "_into(" in f.source or "+= b" in f.source or " *= " in f.source
     written: dict = dict(BACKENDS["numpy"]())
     exec(compile(_generate(form, "jax"), "as_written", "exec"), written)  # the engine's own code
-    X, Y, W, B = _random_problem(sizes, bias, batch=5)
+    X, Y, W, B = _random_problem(sizes, bias, batch=batch)
     before = [a.copy() for a in (X, Y, *W, *(np.atleast_1d(b) for b in B or []))]
     got = f(X, Y, W, B)
     args = f._arguments(X, Y, W, B)
