@@ -42,7 +42,8 @@ def _sigmoid_of_minus(minus_z):
 
 
 def _sigmoid(z):
-    return _sigmoid_of_minus(np.negative(z, dtype=np.result_type(z, 1.0)))
+    with np.errstate(over="ignore"):  # called on its own too, not only inside the evaluator
+        return _sigmoid_of_minus(np.negative(z, dtype=np.result_type(z, 1.0)))
 
 
 def _sigmoid_into(z):
