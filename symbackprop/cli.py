@@ -252,9 +252,7 @@ def _grad_matrix_or_code(graph, args) -> int:
     target = getattr(args, "target", "numpy")
     if target != "numpy" and not args.code:
         raise UserError("--target goes with --code")
-    if args.matrix and target != "numpy":
-        raise UserError("--matrix writes numpy code; --target torch or jax writes a graph's module")
-    if not isinstance(graph, MLP) or target != "numpy":
+    if not isinstance(graph, MLP):
         if args.matrix:
             raise UserError("--matrix needs a [network] spec: a general graph has no layers")
         from .derive import derive
@@ -267,7 +265,7 @@ def _grad_matrix_or_code(graph, args) -> int:
     if args.code:
         from .export import matrix_module
 
-        text = matrix_module(form)  # standalone, shapes checked
+        text = matrix_module(form, target)  # standalone, shapes checked
     elif args.latex:
         printer = MatrixLatexPrinter()
         text = "\n".join(eq.latex(printer) for eq in form.equations) + "\n"

@@ -23,18 +23,20 @@ HadamardProduct(W2.T*delta2, A1, -A1 + 1)
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-import numpy as np
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
-from sympy.printing.latex import LatexPrinter
 
 from . import functions
+
+# The check report and the LaTeX printer live in their own modules; their names stay importable
+# from here, where they were first defined.
+from .matrix_check import MatrixCheck, MatrixCheckError, MatrixCheckRow, _check
+from .matrix_latex import MatrixLatexPrinter, _MatrixPrinting  # noqa: F401  (codegen's)
 from .mlp import BIAS_MODES, MLP, _check_architecture
 
 if TYPE_CHECKING:
@@ -45,6 +47,10 @@ __all__ = [
     "MatrixEquation",
     "ColumnSoftmax",
     "matrix_form",
+    "MatrixLatexPrinter",
+    "MatrixCheck",
+    "MatrixCheckError",
+    "MatrixCheckRow",
 ]
 
 # Scalar stand-ins for one entry: the target y, the activation a and the pre-activation z.
@@ -75,6 +81,14 @@ class ColumnLogSoftmax(ColumnSoftmax):
 
     def _entry(self, i, j, **kwargs):
         return sp.log(super()._entry(i, j))
+
+
+class ColumnLogSoftmaxComplement(ColumnSoftmax):
+    """log(1 − softmax) of each column, from the logits: the logsumexp of the other entries
+    minus the logsumexp of all, finite where 1 − p rounds to 0 (softmax + bce at saturation)."""
+
+    def _entry(self, i, j, **kwargs):
+        return sp.log(1 - super()._entry(i, j))
 
 
 @dataclass(frozen=True)
@@ -394,7 +408,7 @@ class MatrixForm:
         body = r" \\ ".join(line.replace(" = ", " &= ", 1) for line in self.latex())
         return rf"$\displaystyle \begin{{aligned}} {body} \end{{aligned}}$"
 
-    def evaluator(self, backend: str = "numpy") -> BatchEvaluator:
+    def evaluator(self, backend: str = "auto") -> BatchEvaluator:
         """A function of a batch that returns the loss and every gradient (see BatchEvaluator)."""
         from .codegen import BatchEvaluator
 
@@ -426,271 +440,3 @@ def matrix_form(
     sizes, acts = _check_architecture(network, activation, loss, bias)
     return MatrixForm(sizes, acts, loss, bias, reduction)
 
-
-# -- printing ------------------------------------------------------------------------------------
-def _matrix_latex_name(name: str, loss: str = r"\mathcal{L}") -> str:
-    """W2 -> W^{[2]}, delta2 -> \\delta^{[2]}, dW2 -> ∂L/∂W^{[2]}, A0 -> A^{[0]}."""
-    if name == "L":
-        return loss
-    for prefix, spelled in (("delta", r"\delta"), ("dW", "W"), ("db", "b"), ("W", "W"),
-                            ("b", "b"), ("Z", "Z"), ("A", "A")):
-        layer = name[len(prefix):]
-        if name.startswith(prefix) and layer.isdigit():
-            if prefix.startswith("d") and prefix != "delta":
-                return rf"\frac{{\partial {loss}}}{{\partial {spelled}^{{[{layer}]}}}}"
-            return rf"{spelled}^{{[{layer}]}}"
-    return name
-
-
-class _MatrixPrinting:
-    """What the LaTeX and the code printer share: f(Z) printed as the scalar f applied to Z,
-    and sums written with their positive terms first (Y − A, not −A + Y)."""
-
-    def _print_ElementwiseApplyFunction(self, expr: ElementwiseApplyFunction) -> str:
-        var, body = expr.function.variables[0], expr.function.expr
-        holder = sp.Symbol("MATRIXARGUMENT")
-        text = self._print(body.xreplace({var: holder}))
-        return text.replace("MATRIXARGUMENT", self._print(expr.expr))
-
-    def _print_MatAdd(self, expr: sp.MatAdd) -> str:
-        parts = sorted((self._print(a) for a in expr.args), key=lambda t: t.startswith("-"))
-        text = parts[0]
-        for t in parts[1:]:
-            text += f" - {t[1:].lstrip()}" if t.startswith("-") else f" + {t}"
-        return text
-
-
-class MatrixLatexPrinter(_MatrixPrinting, LatexPrinter):
-    """LaTeX of matrix equations as seed 004 writes them: W^{[l]}, ⊙, ᵀ, 1 for all-ones."""
-
-    def __init__(self, loss: str = r"\mathcal{L}", **settings) -> None:
-        super().__init__({"mul_symbol": None, **settings})
-        self.loss = loss  # the loss's spelling, as the rest of the notes write it
-        self._entry = False  # inside a Σ over entries: print Y_{ji}, products, powers
-
-    def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
-        name = _matrix_latex_name(expr.name, self.loss)
-        return rf"{{{name}}}_{{ji}}" if self._entry else name
-
-    def _print_MatMul(self, expr: sp.MatMul) -> str:
-        coeff, matrices = expr.as_coeff_matrices()
-        ones = sp.OneMatrix
-        summed = (len(matrices) == 3 and isinstance(matrices[0], ones)
-                  and isinstance(matrices[2], ones) and matrices[0].shape[0] == 1
-                  and matrices[2].shape[1] == 1)
-        if not summed or self._entry:
-            return super()._print_MatMul(expr)
-        # 1ᵀ M 1 is the sum of M's entries: written as the double sum lecture notes use.
-        rows, cols = matrices[1].shape
-        self._entry = True
-        try:
-            body = self._print(matrices[1])
-        finally:
-            self._entry = False
-        if isinstance(matrices[1], sp.MatAdd):
-            body = rf"\left({body}\right)"
-        sums = (rf"\sum_{{i=1}}^{{{self._print(cols)}}} \sum_{{j=1}}^{{{self._print(rows)}}} "
-                f"{body}")
-        if coeff == 1:
-            return sums
-        if coeff == -1:
-            return f"- {sums}"
-        return f"{self._print(coeff)} {sums}"
-
-    def _print_Heaviside(self, expr: sp.Heaviside, exp=None) -> str:
-        # H(z) with H(0) = 0: the indicator 1[Z > 0], entry by entry.
-        return rf"\mathbb{{1}}\left[{self._print(expr.args[0])} > 0\right]"
-
-    def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
-        spelled = _matrix_latex_name(expr.name, self.loss)  # L, and b^{[l]} of a shared bias
-        return spelled if spelled != expr.name else super()._print_Symbol(expr)
-
-    def _print_OneMatrix(self, expr: sp.OneMatrix) -> str:
-        rows, cols = expr.shape
-        if self._entry:
-            return "1"
-        if rows == 1:
-            return rf"\mathbf{{1}}_{{{self._print(cols)}}}^{{\top}}"
-        if cols == 1:
-            return rf"\mathbf{{1}}_{{{self._print(rows)}}}"
-        return r"\mathbf{1}"
-
-    def _print_Transpose(self, expr: sp.Transpose) -> str:
-        inner = self._print(expr.arg)
-        if not isinstance(expr.arg, sp.MatrixSymbol):
-            inner = rf"\left({inner}\right)"
-        return rf"{{{inner}}}^{{\top}}"  # braces: W^{[2]} already has a superscript
-
-
-    def _wrap(self, expr: sp.Basic) -> str:
-        text = self._print(expr)
-        compound = isinstance(expr, sp.MatAdd | sp.MatMul | sp.HadamardProduct)
-        return rf"\left({text}\right)" if compound else text
-
-    def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
-        parts = [self._wrap(a) for a in expr.args]
-        return " ".join(parts) if self._entry else r" \odot ".join(parts)
-
-    def _print_HadamardPower(self, expr: sp.HadamardPower) -> str:
-        base = rf"\left({self._print(expr.base)}\right)"
-        power = self._print(expr.exp)
-        return rf"{base}^{{{power}}}" if self._entry else rf"{base}^{{\odot {power}}}"
-
-    def _print_ColumnSoftmax(self, expr: ColumnSoftmax) -> str:
-        return rf"\operatorname{{softmax}}\left({self._print(expr.arg)}\right)"
-
-    def _print_ColumnLogSoftmax(self, expr: ColumnLogSoftmax) -> str:
-        return rf"\log \operatorname{{softmax}}\left({self._print(expr.arg)}\right)"
-
-
-# -- the check against the scalar derivation ----------------------------------------------------------
-@dataclass(frozen=True)
-class MatrixCheckRow:
-    """One matrix equation against the scalar derivation: its largest relative difference."""
-
-    kind: str
-    layer: int
-    equation: str
-    error: float
-    ok: bool
-
-
-@dataclass(frozen=True)
-class MatrixCheck:
-    """What ``MatrixForm.check()`` found: a row per equation, at the sizes and batch it used."""
-
-    rows: tuple[MatrixCheckRow, ...]
-    sizes: tuple[int, ...]
-    batch: int
-    tolerance: float
-
-    @property
-    def ok(self) -> bool:
-        return all(r.ok for r in self.rows)
-
-    @property
-    def max_error(self) -> float:
-        return max((r.error for r in self.rows), default=0.0)
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    def __str__(self) -> str:
-        lines = [f"{'equation':<12}{'layer':>6}{'rel. error':>14}  status"]
-        lines += [f"{r.kind:<12}{r.layer:>6}{r.error:>14.2e}  {'ok' if r.ok else 'WRONG'}"
-                  for r in self.rows]
-        sizes = "-".join(map(str, self.sizes))
-        verdict = "every equation agrees" if self.ok else "SOME EQUATIONS DISAGREE"
-        lines.append(f"max error {self.max_error:.2e} at sizes {sizes}, batch {self.batch}: "
-                     f"{verdict}")
-        return "\n".join(lines)
-
-    def _repr_markdown_(self) -> str:
-        from .reprs import matrix_check_markdown
-
-        return matrix_check_markdown(self)
-
-
-def _check(form: MatrixForm, sizes: Sequence[int] | None, batch: int, seed: int) -> MatrixCheck:
-    from .derive import derive
-    from .mlp import mlp
-
-    if sizes is None:
-        sizes = [min(s, 3) for s in form.sizes]
-        if form.activations[-1] == "softmax":
-            sizes[-1] = max(sizes[-1], 2)
-    sizes = list(sizes)
-    net = mlp(sizes, list(form.activations), form.loss_name, form.bias_mode, "sequential")
-    d = derive(net)
-    L, rng = form.depth, np.random.default_rng(seed)
-    params = {p.name: float(rng.uniform(-1, 1)) for p in net.parameters}
-    samples = []
-    for _ in range(batch):
-        values = dict(params)
-        values.update({x.name: float(rng.uniform(-2, 2)) for x in net.inputs})
-        if form.loss_name == "cross_entropy":
-            hot = int(rng.integers(len(net.targets)))
-            values.update({t.name: float(k == hot) for k, t in enumerate(net.targets)})
-        else:
-            values.update({t.name: float(rng.uniform(0, 1)) for t in net.targets})
-        samples.append(values)
-    scalar = [d.evaluate(v) for v in samples]
-    shapes = {n: size for n, size in zip(form.n, sizes, strict=True)}
-    shapes[form.m] = batch
-
-    def concrete(symbol):
-        return symbol.subs(shapes) if isinstance(symbol, sp.MatrixSymbol) else symbol
-
-    known: dict[sp.Basic, sp.Float] = {}
-
-    def remember(symbol, array) -> None:
-        symbol = concrete(symbol)
-        if isinstance(symbol, sp.MatrixSymbol):
-            for (i, j), v in np.ndenumerate(np.atleast_2d(array)):
-                known[symbol[i, j]] = sp.Float(float(v), 30)
-        else:
-            known[symbol] = sp.Float(float(array), 30)
-
-    def evaluate(expr) -> np.ndarray:
-        explicit = sp.Matrix(expr.subs(shapes).as_explicit()) if hasattr(expr, "shape") \
-            else sp.Matrix([[expr]])
-        return np.array([[float(e.xreplace(known).evalf(30)) for e in row]
-                         for row in explicit.tolist()])
-
-    def column(f) -> np.ndarray:
-        return np.array([[f(ev, k) for k, ev in enumerate(scalar)]])
-
-    r = 1 / batch if form.reduction == "mean" else 1
-    remember(form.X, [[v[x.name] for v in samples] for x in net.inputs])
-    remember(form.Y, [[v[t.name] for v in samples] for t in net.targets])
-    for l in range(1, L + 1):
-        remember(form.W[l], [[params[net.weight(l, i, j).name] for i in range(1, sizes[l - 1] + 1)]
-                             for j in range(1, sizes[l] + 1)])
-        if form.bias_mode == "shared":
-            remember(form.b[l], params[net.bias(l, 1).name])
-        elif form.bias_mode:
-            remember(form.b[l], [[params[net.bias(l, j).name]] for j in range(1, sizes[l] + 1)])
-
-    def expected(eq: MatrixEquation) -> np.ndarray:
-        l, units = eq.layer, range(1, sizes[eq.layer] + 1)
-        if eq.kind in ("forward", "activation", "delta"):
-            node = net.pre if eq.kind != "activation" else net.act
-            table = "deltas" if eq.kind == "delta" else "nodes"
-            return np.array([[getattr(ev, table)[node(l, j).name] for ev in scalar]
-                             for j in units])
-        if eq.kind == "loss":
-            return np.array([[r * sum(ev.loss for ev in scalar)]])
-        if eq.kind == "weight":
-            return np.array([[r * sum(ev.gradients[net.weight(l, i, j).name] for ev in scalar)
-                              for i in range(1, sizes[l - 1] + 1)] for j in units])
-        if form.bias_mode == "shared":
-            return np.array([[r * sum(ev.gradients[net.bias(l, 1).name] for ev in scalar)]])
-        return np.array([[r * sum(ev.gradients[net.bias(l, j).name] for ev in scalar)]
-                         for j in units])
-
-    rows = []
-    for eq in form.equations:
-        got, want = evaluate(eq.rhs), expected(eq)
-        err = float(np.max(np.abs(got - want) / np.maximum(1.0, np.abs(want))))
-        rows.append(MatrixCheckRow(eq.kind, eq.layer, f"{eq.lhs} = {eq.rhs}",
-                                   err if err == err else math.inf, err <= _CHECK_TOLERANCE))
-        remember(eq.lhs, got if isinstance(eq.lhs, sp.MatrixSymbol) else got[0, 0])
-    report = MatrixCheck(tuple(rows), tuple(sizes), batch, _CHECK_TOLERANCE)
-    wrong = [r for r in rows if not r.ok]
-    if wrong:
-        r = wrong[0]
-        raise MatrixCheckError(
-            f"matrix equation {r.kind} of layer {r.layer} ({r.equation}) differs from the "
-            f"scalar derivation by {r.error:.3g} at sizes {list(sizes)}, batch {batch}", report)
-    return report
-
-
-class MatrixCheckError(AssertionError):
-    """An equation of the matrix form disagrees with the scalar derivation; ``report`` has all."""
-
-    def __init__(self, message: str, report: MatrixCheck) -> None:
-        super().__init__(message)
-        self.report = report
-
-
-_CHECK_TOLERANCE = 1e-9

@@ -238,7 +238,7 @@ def test_no_user_text_can_reach_eval_exec_sympify_or_pickle():
     # Two places run generated code: the matrix evaluator and the models' batched evaluator,
     # each behind a check of every name in the code (_assert_engine_made).
     assert [f.split(":")[0] for f in found] == ["codegen.py", "batched.py"], found
-    assert "exec(compile(self.source, " in found[0]
+    assert "exec(compile(source, \"<symbackprop matrix form>\"" in found[0]
 
 
 # -- robustness, round two (issue 14): each reproducer in ../shared/reproducers as a test ---------
