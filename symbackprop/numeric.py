@@ -554,7 +554,12 @@ def check_gradients(
     d = derivation if isinstance(derivation, Derivation) else derive(derivation)
     ev = d.evaluator
     at = {d.graph.symbol(k).name: v for k, v in values.items()}
-    engine = ev.evaluate(at).gradients
+    result = ev.evaluate(at)
+    if not np.all(np.isfinite(result.loss)):
+        raise ValueError(
+            f"the loss is {np.asarray(result.loss).flat[0]:g} at these values (beyond float64), "
+            "so finite differences cannot check its gradients")
+    engine = result.gradients
     kinks = _kink_arguments(d.graph)
     kink_f = (
         sp.lambdify(d.graph.leaves, kinks, modules=[NUMPY_FUNCTIONS, "numpy"], cse=True)

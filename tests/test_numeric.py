@@ -552,3 +552,10 @@ def test_large_losses_do_not_make_the_check_report_a_false_wrong():
     g.loss("L", 10**6 * a**2 + w**2 / 100)
     for values in (dict(x=1.0, u=1.0, w=1.0), dict(x=2.0, u=-5.1, w=2.3)):
         assert sb.check_gradients(g, values).ok
+
+
+def test_a_loss_beyond_float64_is_refused_by_the_check_in_one_line():
+    # reproducer 01's last case: (1e200)² overflows; the check said WRONG with nan
+    net = sb.mlp([1, 1], activation="identity")
+    with pytest.raises(ValueError, match="the loss is inf at these values"):
+        sb.check_gradients(net, dict(x1=1e200, y=0.0, w1=1.0))
