@@ -25,7 +25,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 import numpy as np
 import sympy as sp
 
-from .derive import MAX_CHAIN_PATHS, Derivation, derive
+from .derive import Derivation, derive
 from .graph import Graph
 
 __all__ = ["WorkedExample", "FactorValue", "worked_example", "round_half_up"]
@@ -64,7 +64,8 @@ class WorkedExample:
     ``"by_hand"`` (each intermediate rounded to ``digits`` decimals before it is used, so that
     a student's hand calculation matches line by line). ``deltas`` holds δ = ∂L/∂v of every
     node v but the loss, ``local_derivatives`` every local derivative ∂child/∂parent by (child, parent)
-    names; ``factors`` lists each parameter's chain paths (empty past ``MAX_CHAIN_PATHS``).
+    names; ``factors`` lists each parameter's chain paths (past ``derive.MAX_CHAIN_PATHS``
+    paths, a ValueError, as ``d.chain`` gives).
     """
 
     derivation: Derivation
@@ -165,8 +166,8 @@ def worked_example(
 
 
 def _paths(d: Derivation, p: sp.Symbol, local: Mapping[tuple[str, str], float]):
-    if d.path_count(p) > MAX_CHAIN_PATHS:
-        return []
+    # Past MAX_CHAIN_PATHS, d.chain refuses (ValueError, counted by DP before any listing):
+    # a document printing factors must not print an empty chain as a zero gradient.
     return [[FactorValue(f.of.name, f.wrt.name, f.result, local[(f.of.name, f.wrt.name)])
              for f in path] for path in d.chain(p).paths]
 
