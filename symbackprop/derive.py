@@ -234,7 +234,7 @@ class Derivation:
 
     def _textbook(self, expr: sp.Expr) -> sp.Expr:
         expr = expr.xreplace(self._named) if self._named else expr
-        if isinstance(expr, sp.Add) and _small(expr) and sp.count_ops(expr) <= _TIDY_OPS:
+        if isinstance(expr, sp.Add) and _small(expr, 2 * _TIDY_OPS):
             factored = sp.factor(expr)
             if sp.count_ops(factored) <= sp.count_ops(expr):
                 return factored
@@ -279,10 +279,11 @@ class Derivation:
             return sp.S.Zero if node != self.loss else sp.S.One
         expr = self.deltas[node]
         while True:
+            free = expr.free_symbols  # once: SymPy walks the tree on every access
             inner = {
                 s: self.deltas.get(n, sp.S.Zero)
                 for n, s in self.delta_symbols.items()
-                if s in expr.free_symbols and n not in named and n != self.loss
+                if s in free and n not in named and n != self.loss
             }
             if not inner:
                 return expr
@@ -329,7 +330,7 @@ class Derivation:
     def _tidy(self, expr: sp.Expr, one_hot: bool) -> sp.Expr:
         # _small first: count_ops walks the whole tree, which grows exponentially with depth
         # for δ values in node symbols (82-98% of a deep net's δ time went to that walk).
-        if not _small(expr) or sp.count_ops(expr) > _TIDY_OPS:
+        if not _small(expr, 2 * _TIDY_OPS):
             return expr
         if one_hot:
             for group in self.graph.one_hot_groups:

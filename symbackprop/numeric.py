@@ -567,8 +567,10 @@ def check_gradients(
     evaluation = ev.evaluate(at)
     if not np.all(np.isfinite(evaluation.loss)):
         # Finite differences of an infinite or undefined loss say nothing about the gradients.
-        raise ValueError(f"the loss is not finite at these values (L = {evaluation.loss}); "
-                         "no gradient can be checked there")
+        loss = np.asarray(evaluation.loss, dtype=float).flat[0]
+        beyond = " (beyond float64)" if np.isinf(loss) else ""
+        raise ValueError(f"the loss is {loss:g} at these values{beyond}, "
+                         "so finite differences cannot check its gradients")
     engine = evaluation.gradients
     kinks = _kink_arguments(d.graph)
     kink_f = (

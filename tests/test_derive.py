@@ -340,3 +340,18 @@ def test_derive_reports_progress_on_long_sweeps():
     total = len(net.symbols)
     assert total > 2000
     assert calls == [(k, total) for k in range(0, total, 2000)]
+
+
+def test_path_count_by_dynamic_programming_matches_the_listed_chains():
+    net = sb.mlp([2, 3, 2, 1])
+    d = sb.derive(net)
+    for p in net.parameters:
+        assert d.path_count(p) == len(d.chain(p).paths)
+
+
+def test_a_chain_with_too_many_paths_is_refused():
+    d = sb.derive(sb.mlp([1, 9, 9, 9, 9, 9, 1]))  # 9⁴ = 6561 paths from a first-layer weight
+    p = d.graph.parameters[0]
+    assert d.path_count(p) == 9 ** 4
+    with pytest.raises(ValueError, match="chain-rule paths"):
+        d.chain(p)

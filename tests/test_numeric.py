@@ -552,3 +552,29 @@ def test_large_losses_do_not_make_the_check_report_a_false_wrong():
     g.loss("L", 10**6 * a**2 + w**2 / 100)
     for values in (dict(x=1.0, u=1.0, w=1.0), dict(x=2.0, u=-5.1, w=2.3)):
         assert sb.check_gradients(g, values).ok
+
+
+def test_a_loss_beyond_float64_is_refused_by_the_check_in_one_line():
+    # reproducer 01's last case: (1e200)² overflows; the check said WRONG with nan
+    net = sb.mlp([1, 1], activation="identity")
+    with pytest.raises(ValueError, match="the loss is inf at these values"):
+        sb.check_gradients(net, dict(x1=1e200, y=0.0, w1=1.0))
+
+
+def test_a_worked_example_past_the_path_limit_keeps_its_gradients_from_delta(monkeypatch):
+    # The worked example is built from δ values: a parameter with too many chain paths to list
+    # still gets its gradient (documents print it from δ), and the CLI text never shows "0 =".
+    import symbackprop.worked as worked
+    from symbackprop.cli import _example_text
+
+    net = sb.mlp([1, 2, 2, 1], activation="sigmoid")
+    d = sb.derive(net)
+    values = {s.name: 0.3 + 0.1 * i for i, s in enumerate(net.leaves)}
+    full = sb.worked_example(d, values)
+    monkeypatch.setattr(worked, "MAX_CHAIN_PATHS", 1)
+    ex = sb.worked_example(d, values)
+    w = net.weight(1, 1, 1)
+    assert d.path_count(w) == 2 and ex.factors[w.name] == []
+    assert ex.gradients == full.gradients and ex.gradients[w.name] != 0
+    line = next(s for s in _example_text(ex).splitlines() if s.startswith(f"  dL/d{w.name} ="))
+    assert line.startswith(f"  dL/d{w.name} = {ex.show(ex.gradients[w.name])};"), line
