@@ -355,3 +355,21 @@ def test_a_chain_with_too_many_paths_is_refused():
     assert d.path_count(p) == 9 ** 4
     with pytest.raises(ValueError, match="chain-rule paths"):
         d.chain(p)
+
+
+@pytest.mark.parametrize("graph", [
+    lambda: sb.mlp([3, 4, 4, 2], activation="tanh", bias=True),
+    lambda: sb.mlp([3, 4, 3], activation=["sigmoid", "softmax"], loss="cross_entropy"),
+    lambda: sb.rnn(1, 2, 1, 3),
+], ids=["mlp", "softmax", "rnn"])
+def test_delta_values_are_exactly_the_substituted_recursion(graph):
+    # The fast substitution (product() for δ_c·w terms) must give the very expression xreplace
+    # gives: values are compared, cached and printed, so the same args in the same order.
+    d = sb.derive(graph())
+    want = {d.loss: sp.S.One}
+    for v in reversed(d.graph.symbols):
+        if v in d.deltas and v != d.loss:
+            rule = {d.delta_symbols[c]: want[c] for c in d._children[v]
+                    if c in d.deltas and c != d.loss}
+            want[v] = d._tidy(d.deltas[v].xreplace(rule), one_hot=False)
+            assert sp.srepr(d.exact_value(v)) == sp.srepr(want[v]), v
