@@ -115,6 +115,12 @@ def _diff_term(term: sp.Expr, parent: sp.Symbol) -> sp.Expr:
     it is the other factor, found without a derivative dispatch (most of deriving a wide layer)."""
     if term == parent:
         return sp.S.One
+    if isinstance(term, sp.Mul) and len(term.args) == 2:  # w·a: the other symbol
+        a, b = term.args
+        if a == parent and isinstance(b, sp.Symbol) and b != parent:
+            return b
+        if b == parent and isinstance(a, sp.Symbol) and a != parent:
+            return a
     if isinstance(term, sp.Mul):
         rest = [a for a in term.args if a != parent]
         if len(rest) == len(term.args) - 1 and not any(
@@ -212,13 +218,12 @@ class Derivation:
         """
         delta: dict[sp.Symbol, sp.Expr] = {self.loss: sp.S.One}
         symbols = self.graph.symbols
+        refs = {**self.delta_symbols, self.loss: sp.S.One}  # _delta_ref, looked up per edge
+        local, children = self.local, self._children
         for k, v in enumerate(reversed(symbols)):
             if self._progress and k % 2000 == 0:
                 self._progress(k, len(symbols))
-            terms = [
-                product(self._delta_ref(c), self.local(c, v))
-                for c in self._children[v] if c in delta
-            ]
+            terms = [product(refs[c], local(c, v)) for c in children[v] if c in delta]
             if terms:
                 delta[v] = sp.Add(*terms)
         return delta
@@ -233,9 +238,13 @@ class Derivation:
         yhat*(1 - yhat)
         """
         key = (child, parent)
-        if key not in self._local:
-            self._local[key] = self._textbook(self._diff(child, parent))
-        return self._local[key]
+        found = self._local.get(key)
+        if found is None:
+            found = self._diff(child, parent)
+            if not isinstance(found, sp.Symbol):  # w·a's ∂/∂a is w: nothing to tidy
+                found = self._textbook(found)
+            self._local[key] = found
+        return found
 
     def _diff(self, child: sp.Symbol, parent: sp.Symbol) -> sp.Expr:
         expr = self._exprs[child]
@@ -247,10 +256,16 @@ class Derivation:
         if index is None:
             index = {}
             for term in expr.args:
-                for s in term.free_symbols:
+                # w·a (most terms) holds its two symbols as args: no free_symbols walk
+                plain = isinstance(term, sp.Mul) and len(term.args) == 2 and all(
+                    isinstance(a, sp.Symbol) for a in term.args)
+                for s in term.args if plain else term.free_symbols:
                     index.setdefault(s, []).append(term)
             self._terms[child] = index
-        return sp.Add(*[_diff_term(t, parent) for t in index.get(parent, ())])
+        terms = index.get(parent, ())
+        if len(terms) == 1:  # the usual case: parent is in one term of the sum
+            return _diff_term(terms[0], parent)
+        return sp.Add(*[_diff_term(t, parent) for t in terms])
 
     def _textbook(self, expr: sp.Expr) -> sp.Expr:
         expr = expr.xreplace(self._named) if self._named else expr

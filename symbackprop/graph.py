@@ -17,14 +17,20 @@ built. One node is the scalar loss.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
 import sympy as sp
-from sympy.core.basic import _args_sortkey
-from sympy.core.mul import _mulsort
+
+try:  # SymPy's own ordering helpers (Basic.compare's parts); plain compare where absent
+    from sympy.core.basic import _cmp_name
+except ImportError:  # pragma: no cover - older SymPy
+    def _cmp_name(x: type, y: type) -> int:
+        return 0
+_args_sortkey = functools.cmp_to_key(sp.Basic.compare)
 
 __all__ = ["Graph", "Kind", "GraphError", "product"]
 
@@ -45,15 +51,29 @@ def product(a: sp.Expr, b: sp.Expr) -> sp.Expr:
     if isinstance(a, sp.Symbol) and isinstance(b, sp.Mul):
         a, b = b, a
     if isinstance(b, sp.Symbol):
-        if isinstance(a, sp.Symbol) and a != b:
-            args = [a, b]
-            _mulsort(args)
-            return sp.Mul._from_args(args)
+        if isinstance(a, sp.Symbol) and a != b and a.is_commutative and b.is_commutative:
+            return sp.Mul._from_args((a, b) if _before(a, b) else (b, a), True)
         if isinstance(a, sp.Mul) and _sorts_in(a, b):
             coeff, factors = (a.args[:1], a.args[1:]) if a.args[0].is_Number else ((), a.args)
             at = bisect.bisect(factors, _args_sortkey(b), key=_args_sortkey)
             return sp.Mul._from_args((*coeff, *factors[:at], b, *factors[at:]), True)
     return a * b
+
+
+_CLASS_ORDER: dict[tuple[type, type], int] = {}
+
+
+def _before(a: sp.Basic, b: sp.Basic) -> bool:
+    """a sorts before b in Mul's order (Basic.compare), with the class-name part memoised:
+    for δ·w it looks the class names up in a list and raises ValueError, per edge."""
+    ta, tb = type(a), type(b)
+    if ta is not tb:
+        c = _CLASS_ORDER.get((ta, tb))
+        if c is None:
+            c = _CLASS_ORDER[(ta, tb)] = _cmp_name(ta, tb)
+        if c:
+            return c < 0
+    return a.compare(b) < 0
 
 
 def _sorts_in(m: sp.Mul, s: sp.Symbol) -> bool:
@@ -267,14 +287,12 @@ class Graph:
         return list(self._children().get(self.symbol(symbol), ()))
 
     def _children(self) -> dict[sp.Symbol, list[sp.Symbol]]:
+        # Nodes are visited in declaration order, so each list is built already in that order.
         children: dict[sp.Symbol, list[sp.Symbol]] = {s: [] for s in self._entries}
         for s, entry in self._entries.items():
             if entry.expr is not None:
                 for parent in entry.expr.free_symbols:
                     children[parent].append(s)
-        order = {s: i for i, s in enumerate(self._entries)}
-        for lst in children.values():
-            lst.sort(key=order.__getitem__)
         return children
 
     def forward_equations(self) -> list[tuple[sp.Symbol, sp.Expr]]:

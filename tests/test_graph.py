@@ -221,6 +221,13 @@ def test_product_is_exactly_mul_for_every_pair_of_a_product_and_a_symbol():
     a, b, c, p, pool = _factor_pool()
     products = {sp.Mul(*f) for k in (1, 2) for f in itertools.combinations(pool, k)}
     products |= {sp.Mul(*f) for f in itertools.combinations(pool[4:14], 3)}
+    from symbackprop.derive import _DeltaSymbol
+
+    for d in (_DeltaSymbol("delta_z", real=True), _DeltaSymbol("A", real=True)):
+        for s in (a, b, p, sp.Dummy("a")):
+            assert sp.srepr(product(d, s)) == sp.srepr(d * s) == sp.srepr(product(s, d))
+    n, m2 = sp.symbols("n m", commutative=False)
+    assert sp.srepr(product(m2, n)) == sp.srepr(m2 * n) and sp.srepr(product(a, n)) == sp.srepr(a * n)
     for m in products:
         for s in (a, b, c, p):
             for x, y in ((m, s), (s, m)):
