@@ -9,8 +9,8 @@ rounds, each round timing every method once in turn (so a burst of load hits all
 each cell reports the minimum over rounds and the spread (max − min)/min. Gradients are checked
 equal to the hand-written numpy backprop before anything is timed. Ratios are to that backprop.
 
-Also the symbolic targets: every δ of a 128-128-128-1 net, and the scalar evaluator's
-construction for graphs of up to 50 nodes.
+The symbolic targets (every δ of a 128-128-128-1 net, evaluator construction) are timed by
+bench/bench_symbolic.py.
 """
 
 from __future__ import annotations
@@ -184,28 +184,6 @@ def compare(sizes, batch, softmax, rounds, budget):
     return {name: (min(ts), (max(ts) - min(ts)) / min(ts)) for name, ts in times.items()}
 
 
-def symbolic(quick: bool) -> list[str]:
-    lines = []
-    sizes = [8, 8, 8, 1] if quick else [128, 128, 128, 1]
-    d = sb.derive(sb.mlp(sizes))
-    nodes = d.graph.nodes
-    start = time.perf_counter()
-    for v in nodes:
-        d.delta(v)
-    t = time.perf_counter() - start
-    lines.append(f"| every d.delta(node) of {'-'.join(map(str, sizes))} ({len(nodes)} nodes) "
-                 f"| {t:.2f} s | target < 2 s: {'met' if t < 2 else 'NOT MET'} |")
-    worst = 0.0
-    for sizes in ([4, 8, 8, 1], [3, 5, 5, 5, 1], [2, 6, 6, 6, 1]):
-        net = sb.mlp(sizes, activation="tanh")
-        start = time.perf_counter()
-        _ = sb.derive(net).evaluator
-        worst = max(worst, time.perf_counter() - start)
-    lines.append(f"| derive + scalar evaluator, MLPs of up to 50 nodes (worst) | {worst:.2f} s "
-                 f"| target < 0.5 s: {'met' if worst < 0.5 else 'NOT MET'} |")
-    return lines
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -234,11 +212,6 @@ def main(argv=None) -> int:
             cells.append(f"{t / hand:.2f} ({spread:.0%})")
         label = "-".join(map(str, sizes)) + (" softmax+CE" if softmax else "") + f", {batch}"
         print(f"| {label} | {hand * 1e6:.0f} µs | " + " | ".join(cells) + " |")
-    print()
-    print("| symbolic | time | |")
-    print("|---|---|---|")
-    for line in symbolic(args.quick):
-        print(line)
     return 0
 
 
