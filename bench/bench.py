@@ -531,6 +531,10 @@ def main(argv: list[str] | None = None) -> int:
     compared = subprocess.run([sys.executable, str(HERE / "compare.py"),
                                *(["--quick"] if args.quick else [])],
                               capture_output=True, text=True, check=True).stdout
+    log("bench_symbolic.py: issue 15's symbolic targets, interleaved rounds")
+    symbolic = subprocess.run([sys.executable, str(HERE / "bench_symbolic.py"),
+                               *(["--quick"] if args.quick else [])],
+                              capture_output=True, text=True, check=True).stdout
     text = "\n".join([
         f"# symbackprop benchmark{' (quick)' if args.quick else ''}",
         "",
@@ -546,6 +550,9 @@ def main(argv: list[str] | None = None) -> int:
         "**Side by side** (bench/compare.py)",
         "",
         compared,
+        "**Symbolic targets** (bench/bench_symbolic.py)",
+        "",
+        symbolic,
     ])
     print(text)
     Path(args.output).write_text(text, encoding="utf-8")

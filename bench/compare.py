@@ -1,7 +1,6 @@
 """Side-by-side gradient timings, interleaved, one thread, float64: the engine against its peers.
 
     python bench/compare.py            # the nets of issue 15 at batch 1 to 4096
-    python bench/compare.py --no-symbolic   # the batched table only
     python bench/compare.py --quick    # one small case, a smoke test of the script
 
 Methodology (a loaded 2-core machine gave impossible figures when methods ran one after
@@ -13,8 +12,8 @@ time other processes held the core, which made one method's figures vary up to 5
 round; with every library pinned to one thread, CPU time is the time the work takes. Gradients are checked
 equal to the hand-written numpy backprop before anything is timed. Ratios are to that backprop.
 
-Also the symbolic targets: every δ of a 128-128-128-1 net, and the scalar evaluator's
-construction for graphs of up to 50 nodes.
+The symbolic targets (every δ of a 128-128-128-1 net, evaluator construction) are timed by
+bench/bench_symbolic.py.
 """
 
 from __future__ import annotations
@@ -191,28 +190,6 @@ def compare(sizes, batch, softmax, rounds, budget):
     return {name: (min(ts), (max(ts) - min(ts)) / min(ts)) for name, ts in times.items()}
 
 
-def symbolic(quick: bool) -> list[str]:
-    lines = []
-    sizes = [8, 8, 8, 1] if quick else [128, 128, 128, 1]
-    d = sb.derive(sb.mlp(sizes))
-    nodes = d.graph.nodes
-    start = time.perf_counter()
-    for v in nodes:
-        d.delta(v)
-    t = time.perf_counter() - start
-    lines.append(f"| every d.delta(node) of {'-'.join(map(str, sizes))} ({len(nodes)} nodes) "
-                 f"| {t:.2f} s | target < 2 s: {'met' if t < 2 else 'NOT MET'} |")
-    worst = 0.0
-    for sizes in ([4, 8, 8, 1], [3, 5, 5, 5, 1], [2, 6, 6, 6, 1]):
-        net = sb.mlp(sizes, activation="tanh")
-        start = time.perf_counter()
-        _ = sb.derive(net).evaluator
-        worst = max(worst, time.perf_counter() - start)
-    lines.append(f"| derive + scalar evaluator, MLPs of up to 50 nodes (worst) | {worst:.2f} s "
-                 f"| target < 0.5 s: {'met' if worst < 0.5 else 'NOT MET'} |")
-    return lines
-
-
 PEERS = ("torch eager", "jax.jit")
 TARGET = 1.1  # the default evaluator within 1.1× of the fastest peer (issue 15)
 
@@ -221,7 +198,6 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--no-symbolic", action="store_true", help="the batched table only")
     args = ap.parse_args(argv)
     cases = [([8, 8, 1], 16, False)] if args.quick else [
         *[([64, 64, 64, 1], b, False) for b in (1, 16, 64, 256, 1024, 4096)],
@@ -265,13 +241,6 @@ def main(argv=None) -> int:
                                            if v != "met") + ")"))
     else:
         print("Peers: neither torch nor jax is installed, so the target is not measured.")
-    if args.no_symbolic:
-        return 0
-    print()
-    print("| symbolic | time | |")
-    print("|---|---|---|")
-    for line in symbolic(args.quick):
-        print(line)
     return 0
 
 

@@ -315,8 +315,10 @@ def _example_text(ex) -> str:
     out += ["", "gradients and one update step:"]
     for p in g.parameters:
         chains = [" * ".join(ex.show(f.value) for f in path) for path in ex.factors[p.name]]
-        prod = " + ".join(f"({c})" if len(chains) > 1 else c for c in chains) or "0"
-        out.append(f"  dL/d{p.name} = {prod} = {ex.show(ex.gradients[p.name])};"
+        prod = " + ".join(f"({c})" if len(chains) > 1 else c for c in chains)
+        # No listed path: 0 when p does not reach L, else too many paths to list (not 0).
+        prod = f"{prod} = " if prod else "0 = " if not ex.derivation.path_count(p) else ""
+        out.append(f"  dL/d{p.name} = {prod}{ex.show(ex.gradients[p.name])};"
                    f"  {p.name}' = {ex.show(ex.updated[p.name])}")
     return "\n".join(out) + "\n"
 

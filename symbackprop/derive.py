@@ -32,6 +32,12 @@ MAX_CHAIN_PATHS = 4096
 # Tidying (factor, cancel) is for expressions a person reads; it is skipped above this size so
 # that derivation time stays linear in the number of weights.
 _TIDY_OPS = 120
+# cancel + factor of a quotient (σ + bce's δ becomes ŷ − y) is polynomial gcd and factoring in
+# every symbol: on general graphs of 10–12 nodes, quotients of 50–66 tree nodes in 12–14
+# symbols took 2–4 s each and never simplified; the ones that do (softmax + CE: 39 nodes,
+# 10 symbols, 0.05 s) are under these bounds.
+_CANCEL_NODES = 48
+_CANCEL_SYMBOLS = 10
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,12 @@ def _diff_term(term: sp.Expr, parent: sp.Symbol) -> sp.Expr:
     it is the other factor, found without a derivative dispatch (most of deriving a wide layer)."""
     if term == parent:
         return sp.S.One
+    if isinstance(term, sp.Mul) and len(term.args) == 2:  # w·a: the other symbol
+        a, b = term.args
+        if a == parent and isinstance(b, sp.Symbol) and b != parent:
+            return b
+        if b == parent and isinstance(a, sp.Symbol) and a != parent:
+            return a
     if isinstance(term, sp.Mul):
         rest = [a for a in term.args if a != parent]
         if len(rest) == len(term.args) - 1 and not any(
@@ -138,6 +150,38 @@ def _small(expr: sp.Expr, limit: int = 4 * _TIDY_OPS) -> bool:
             return False
         stack.extend(e.args)
     return True
+
+
+def _node_count(expr: sp.Expr) -> int:
+    """Distinct subexpressions of ``expr`` (a small one: callers bound it with _small)."""
+    seen: set[sp.Basic] = set()
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if e not in seen:
+            seen.add(e)
+            stack.extend(e.args)
+    return len(seen)
+
+
+def _replace_deltas(expr: sp.Expr, rule: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
+    """``expr.xreplace(rule)``, the same expression, but a term δ_c·w of a sum is rebuilt by
+    product() (a δ value times a weight: most terms of a wide net's δ values; Mul's flattening
+    of them was 80% of computing every δ of a 128-128-128-1 net)."""
+    if not isinstance(expr, sp.Add):
+        return expr.xreplace(rule)
+    args, changed = [], False
+    for term in expr.args:
+        pair = term.args if isinstance(term, sp.Mul) and len(term.args) == 2 else ()
+        if pair and pair[1] in rule:
+            pair = pair[::-1]
+        if pair and pair[0] in rule and isinstance(pair[1], sp.Symbol) and pair[1] not in rule:
+            new = product(rule[pair[0]], pair[1])
+        else:
+            new = term.xreplace(rule)
+        changed = changed or new is not term
+        args.append(new)
+    return expr.func(*args) if changed else expr
 
 
 def _diff_function(expr: sp.Expr, parent: sp.Symbol) -> sp.Expr:
@@ -192,13 +236,12 @@ class Derivation:
         """
         delta: dict[sp.Symbol, sp.Expr] = {self.loss: sp.S.One}
         symbols = self.graph.symbols
+        refs = {**self.delta_symbols, self.loss: sp.S.One}  # _delta_ref, looked up per edge
+        local, children = self.local, self._children
         for k, v in enumerate(reversed(symbols)):
             if self._progress and k % 2000 == 0:
                 self._progress(k, len(symbols))
-            terms = [
-                product(self._delta_ref(c), self.local(c, v))
-                for c in self._children[v] if c in delta
-            ]
+            terms = [product(refs[c], local(c, v)) for c in children[v] if c in delta]
             if terms:
                 delta[v] = sp.Add(*terms)
         return delta
@@ -213,9 +256,13 @@ class Derivation:
         yhat*(1 - yhat)
         """
         key = (child, parent)
-        if key not in self._local:
-            self._local[key] = self._textbook(self._diff(child, parent))
-        return self._local[key]
+        found = self._local.get(key)
+        if found is None:
+            found = self._diff(child, parent)
+            if not isinstance(found, sp.Symbol):  # w·a's ∂/∂a is w: nothing to tidy
+                found = self._textbook(found)
+            self._local[key] = found
+        return found
 
     def _diff(self, child: sp.Symbol, parent: sp.Symbol) -> sp.Expr:
         expr = self._exprs[child]
@@ -227,14 +274,20 @@ class Derivation:
         if index is None:
             index = {}
             for term in expr.args:
-                for s in term.free_symbols:
+                # w·a (most terms) holds its two symbols as args: no free_symbols walk
+                plain = isinstance(term, sp.Mul) and len(term.args) == 2 and all(
+                    isinstance(a, sp.Symbol) for a in term.args)
+                for s in term.args if plain else term.free_symbols:
                     index.setdefault(s, []).append(term)
             self._terms[child] = index
-        return sp.Add(*[_diff_term(t, parent) for t in index.get(parent, ())])
+        terms = index.get(parent, ())
+        if len(terms) == 1:  # the usual case: parent is in one term of the sum
+            return _diff_term(terms[0], parent)
+        return sp.Add(*[_diff_term(t, parent) for t in terms])
 
     def _textbook(self, expr: sp.Expr) -> sp.Expr:
         expr = expr.xreplace(self._named) if self._named else expr
-        if isinstance(expr, sp.Add) and _small(expr) and sp.count_ops(expr) <= _TIDY_OPS:
+        if isinstance(expr, sp.Add) and _small(expr, 2 * _TIDY_OPS):
             factored = sp.factor(expr)
             if sp.count_ops(factored) <= sp.count_ops(expr):
                 return factored
@@ -278,15 +331,14 @@ class Derivation:
         if node not in self.deltas or node == self.loss:
             return sp.S.Zero if node != self.loss else sp.S.One
         expr = self.deltas[node]
-        if "_node_of_delta" not in self.__dict__:
-            self._node_of_delta = {s: n for n, s in self.delta_symbols.items()}
-        node_of = self._node_of_delta
         while True:
-            # From the expression's own symbols, not every δ of the graph (305 in a long RNN).
+            # free_symbols once (SymPy walks the tree on every access), mapped back to nodes
+            # rather than testing every δ symbol of the net against it.
+            nodes = self._delta_nodes()
             inner = {
-                s: self.deltas.get(node_of[s], sp.S.Zero)
+                s: self.deltas.get(n, sp.S.Zero)
                 for s in expr.free_symbols
-                if s in node_of and node_of[s] not in named and node_of[s] != self.loss
+                if (n := nodes.get(s)) is not None and n not in named and n != self.loss
             }
             if not inner:
                 return expr
@@ -309,7 +361,7 @@ class Derivation:
         if node in self._exact_values:
             return self._exact_values[node]
         # Fill in the values of everything after `node` first, latest first, without recursion.
-        order = {s: i for i, s in enumerate(self.graph.symbols)}
+        order = self._order()
         pending, seen = [node], set()
         while pending:
             v = pending.pop()
@@ -323,18 +375,32 @@ class Derivation:
             elif v not in self.deltas:
                 self._exact_values[v] = sp.S.Zero
             else:
-                expr = self.deltas[v].xreplace(
-                    {self.delta_symbols[c]: self._exact_values[c]
-                     for c in self._children[v] if c in self.deltas and c != self.loss}
-                )
+                expr = _replace_deltas(self.deltas[v], {
+                    self.delta_symbols[c]: self._exact_values[c]
+                    for c in self._children[v] if c in self.deltas and c != self.loss
+                })
                 self._exact_values[v] = self._tidy(expr, one_hot=False)
         return self._exact_values[node]
+
+    def _delta_nodes(self) -> dict[sp.Symbol, sp.Symbol]:
+        nodes = self.__dict__.get("_node_of_delta")
+        if nodes is None:
+            nodes = self._node_of_delta = {s: n for n, s in self.delta_symbols.items()}
+        return nodes
+
+    def _order(self) -> dict[sp.Symbol, int]:
+        # Built once: rebuilding it per δ cost 17 ms a call on a 128-wide net (2 s of all δs).
+        order = self.__dict__.get("_symbol_order")
+        if order is None:
+            order = self._symbol_order = {s: i for i, s in enumerate(self.graph.symbols)}
+        return order
 
     def _tidy(self, expr: sp.Expr, one_hot: bool) -> sp.Expr:
         # _small first: count_ops walks the whole tree, which grows exponentially with depth
         # for δ values in node symbols (82-98% of a deep net's δ time went to that walk).
-        if not _small(expr) or sp.count_ops(expr) > _TIDY_OPS:
+        if not _small(expr, 2 * _TIDY_OPS):
             return expr
+        start = expr
         if one_hot:
             for group in self.graph.one_hot_groups:
                 if set(group) <= expr.free_symbols:
@@ -345,10 +411,17 @@ class Derivation:
                             set(self._exprs), set(group))
                         expr = factored if sp.count_ops(factored) <= sp.count_ops(reduced) \
                             else reduced
-        if any(isinstance(p, sp.Pow) and p.exp.is_negative for p in sp.preorder_traversal(expr)):
-            simpler = sp.factor(sp.cancel(expr))
-            if sp.count_ops(simpler) < sp.count_ops(expr):
-                expr = simpler
+        if one_hot and expr is start:
+            return expr  # value() of an exact value Σy = 1 left alone: already cancelled once
+        if any(isinstance(p, sp.Pow) and p.exp.is_negative for p in sp.preorder_traversal(expr)) \
+                and _small(expr, _CANCEL_NODES) and len(expr.free_symbols) <= _CANCEL_SYMBOLS:
+            cancelled = sp.cancel(expr)
+            # A cancel that more than doubles the tree (43 → 389 nodes) has never factored
+            # back to something simpler here, and factoring it is the slow part: skip it.
+            if _small(cancelled, 2 * _node_count(expr) + 8):
+                simpler = sp.factor(cancelled)
+                if sp.count_ops(simpler) < sp.count_ops(expr):
+                    expr = simpler
         return expr
 
     def _assumptions(self, exact: sp.Expr, value: sp.Expr) -> tuple[str, ...]:

@@ -16,13 +16,21 @@ built. One node is the scalar loss.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
 import sympy as sp
-from sympy.core.mul import _mulsort
+
+try:  # SymPy's own ordering helpers (Basic.compare's parts); plain compare where absent
+    from sympy.core.basic import _cmp_name
+except ImportError:  # pragma: no cover - older SymPy
+    def _cmp_name(x: type, y: type) -> int:
+        return 0
+_args_sortkey = functools.cmp_to_key(sp.Basic.compare)
 
 __all__ = ["Graph", "Kind", "GraphError", "product"]
 
@@ -32,17 +40,56 @@ def product(a: sp.Expr, b: sp.Expr) -> sp.Expr:
 
     Two distinct symbols (w·a in a weighted sum, δ·w in a δ recursion: nearly every edge of a
     wide net) skip Mul's flattening, which finds nothing to combine there and costs ten times
-    more; building and deriving a 128-128-128-1 net is mostly such products.
+    more; building and deriving a 128-128-128-1 net is mostly such products. So does a product
+    times a symbol that is none of its factors' bases (a δ value times the next weight: most of
+    every δ value of a wide net): the symbol is only sorted in.
 
-    >>> a, b = sp.symbols("a b")
-    >>> product(b, a) == a * b
-    True
+    >>> a, b, c = sp.symbols("a b c")
+    >>> product(b, a) == a * b, product(-2 * a * c, b) == -2 * a * b * c
+    (True, True)
     """
-    if isinstance(a, sp.Symbol) and isinstance(b, sp.Symbol) and a != b:
-        args = [a, b]
-        _mulsort(args)
-        return sp.Mul._from_args(args)
+    if isinstance(a, sp.Symbol) and isinstance(b, sp.Mul):
+        a, b = b, a
+    if isinstance(b, sp.Symbol):
+        if isinstance(a, sp.Symbol) and a != b and a.is_commutative and b.is_commutative:
+            return sp.Mul._from_args((a, b) if _before(a, b) else (b, a), True)
+        if isinstance(a, sp.Mul) and _sorts_in(a, b):
+            coeff, factors = (a.args[:1], a.args[1:]) if a.args[0].is_Number else ((), a.args)
+            at = bisect.bisect(factors, _args_sortkey(b), key=_args_sortkey)
+            return sp.Mul._from_args((*coeff, *factors[:at], b, *factors[at:]), True)
     return a * b
+
+
+_CLASS_ORDER: dict[tuple[type, type], int] = {}
+
+
+def _before(a: sp.Basic, b: sp.Basic) -> bool:
+    """a sorts before b in Mul's order (Basic.compare), with the class-name part memoised:
+    for δ·w it looks the class names up in a list and raises ValueError, per edge."""
+    ta, tb = type(a), type(b)
+    if ta is not tb:
+        c = _CLASS_ORDER.get((ta, tb))
+        if c is None:
+            c = _CLASS_ORDER[(ta, tb)] = _cmp_name(ta, tb)
+        if c:
+            return c < 0
+    return a.compare(b) < 0
+
+
+def _sorts_in(m: sp.Mul, s: sp.Symbol) -> bool:
+    # Mul's flattening would only sort s in: everything commutes, the coefficient (if any) is a
+    # plain rational (oo·s depends on s's sign), no other factor is a number (I, zoo, π: kept
+    # to Mul) and none is s or a power of s.
+    if not (m.is_commutative and s.is_commutative):
+        return False
+    first = m.args[0]
+    if first.is_Number and not first.is_Rational:
+        return False
+    for f in m.args[1:] if first.is_Number else m.args:
+        if f.is_number or f == s or (f.is_Pow and f.base == s):
+            return False
+    return True
+
 
 # Names are keys (in specs, value mappings, generated code), so they are kept to a small,
 # printable alphabet: letters, digits and the index punctuation that notations use.
@@ -240,14 +287,12 @@ class Graph:
         return list(self._children().get(self.symbol(symbol), ()))
 
     def _children(self) -> dict[sp.Symbol, list[sp.Symbol]]:
+        # Nodes are visited in declaration order, so each list is built already in that order.
         children: dict[sp.Symbol, list[sp.Symbol]] = {s: [] for s in self._entries}
         for s, entry in self._entries.items():
             if entry.expr is not None:
                 for parent in entry.expr.free_symbols:
                     children[parent].append(s)
-        order = {s: i for i, s in enumerate(self._entries)}
-        for lst in children.values():
-            lst.sort(key=order.__getitem__)
         return children
 
     def forward_equations(self) -> list[tuple[sp.Symbol, sp.Expr]]:

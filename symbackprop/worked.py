@@ -165,6 +165,8 @@ def worked_example(
 
 
 def _paths(d: Derivation, p: sp.Symbol, local: Mapping[tuple[str, str], float]):
+    # Past the limit no path is listed (the count is DP, no listing): documents and the gradient
+    # itself are built from δ values, so a net with many paths still gets its worked example.
     if d.path_count(p) > MAX_CHAIN_PATHS:
         return []
     return [[FactorValue(f.of.name, f.wrt.name, f.result, local[(f.of.name, f.wrt.name)])

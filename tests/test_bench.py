@@ -26,6 +26,7 @@ def test_quick_benchmark_prints_every_section_and_the_targets(tmp_path):
         assert needle in text, needle
     targets, side = text.split("**Targets**", 1)[1].split("**Side by side**", 1)
     assert "| net, batch | hand numpy | engine matrix (numpy) |" in side
-    assert "every d.delta(node)" in side
+    assert "every d.delta(node)" in side.split("**Symbolic targets**", 1)[1]
+    assert "general graphs of 10–12 nodes" in side and "form='intermediate'" in side
     targets = targets.strip().splitlines()
     assert targets and all(t.startswith(("- PASS", "- MISS", "- NOT MEASURED")) for t in targets)

@@ -353,3 +353,36 @@ def test_derive_reports_progress_on_long_sweeps():
     total = len(net.symbols)
     assert total > 2000
     assert calls == [(k, total) for k in range(0, total, 2000)]
+
+
+def test_path_count_by_dynamic_programming_matches_the_listed_chains():
+    net = sb.mlp([2, 3, 2, 1])
+    d = sb.derive(net)
+    for p in net.parameters:
+        assert d.path_count(p) == len(d.chain(p).paths)
+
+
+def test_a_chain_with_too_many_paths_is_refused():
+    d = sb.derive(sb.mlp([1, 9, 9, 9, 9, 9, 1]))  # 9⁴ = 6561 paths from a first-layer weight
+    p = d.graph.parameters[0]
+    assert d.path_count(p) == 9 ** 4
+    with pytest.raises(ValueError, match="chain-rule paths"):
+        d.chain(p)
+
+
+@pytest.mark.parametrize("graph", [
+    lambda: sb.mlp([3, 4, 4, 2], activation="tanh", bias=True),
+    lambda: sb.mlp([3, 4, 3], activation=["sigmoid", "softmax"], loss="cross_entropy"),
+    lambda: sb.rnn(1, 2, 1, 3),
+], ids=["mlp", "softmax", "rnn"])
+def test_delta_values_are_exactly_the_substituted_recursion(graph):
+    # The fast substitution (product() for δ_c·w terms) must give the very expression xreplace
+    # gives: values are compared, cached and printed, so the same args in the same order.
+    d = sb.derive(graph())
+    want = {d.loss: sp.S.One}
+    for v in reversed(d.graph.symbols):
+        if v in d.deltas and v != d.loss:
+            rule = {d.delta_symbols[c]: want[c] for c in d._children[v]
+                    if c in d.deltas and c != d.loss}
+            want[v] = d._tidy(d.deltas[v].xreplace(rule), one_hot=False)
+            assert sp.srepr(d.exact_value(v)) == sp.srepr(want[v]), v

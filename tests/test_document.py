@@ -413,3 +413,30 @@ def test_notes_of_a_network_too_large_say_to_use_the_matrix_form():
     net = sb.mlp([40, 25, 1], bias=True)  # 1051 parameters
     with pytest.raises(ValueError, match="1051 parameters.*matrix_form"):
         sb.build_document(sb.derive(net))
+
+
+def _align_bodies(tex: str) -> list[str]:
+    assert tex.count(r"\begin{align*}") == tex.count(r"\end{align*}")
+    return re.findall(r"\\begin\{align\*\}(.*?)\\end\{align\*\}", tex, flags=re.S)
+
+
+def test_a_tall_block_of_equations_is_typeset_one_align_per_equation(monkeypatch):
+    # TeX holds a whole align* twice: a 20-20-20-1 net's gradients in one align exceeded its
+    # capacity. Past MAX_ALIGN_ROWS rows a block closes and reopens the align per equation.
+    import symbackprop.document.model as model
+
+    net = sb.mlp([2, 3, 1])
+    d = sb.derive(net)
+    whole = sb.render(d, "fragment", full=True)
+    monkeypatch.setattr(model, "MAX_ALIGN_ROWS", 4)
+    split = sb.render(d, "fragment", full=True)
+    assert len(_align_bodies(split)) > len(_align_bodies(whole))
+    for body in _align_bodies(split):
+        rows = body.count("\\\\") + 1
+        # one equation per align (its own steps' rows), or up to 4 side-by-side rows
+        assert rows <= 4 or "\\\\[4pt]" not in body, body
+    # Nothing is lost or reordered: the same equations, only the align boundaries differ.
+    def flat(tex):
+        tex = re.sub(r"\\\\\[[24]pt\]|\\(end|begin)\{align\*\}", " ", tex)
+        return " ".join(tex.split())
+    assert flat(split) == flat(whole)

@@ -148,3 +148,16 @@ def test_a_korean_title_compiles_in_a_korean_document_and_is_refused_in_an_engli
 def _without_title(spec: str) -> str:
     return "\n".join(line for line in spec.splitlines()
                      if not line.startswith(("title", "language", "author")))
+
+
+@pytest.mark.slow
+def test_notes_of_a_20_20_20_1_net_with_every_chain_compile(tmp_path):
+    # Issue 15: one align* of 9,700 rows exceeded TeX's capacity. Every gradient of layer 2
+    # (400 weights, 1,200 rows) now gets its own align; the PDF compiles.
+    tex = sb.render(sb.derive(sb.mlp([20, 20, 20, 1])), "article", full=True, appendix=False)
+    assert max(body.count("\\\\") for body in re.findall(
+        r"\\begin\{align\*\}(.*?)\\end\{align\*\}", tex, flags=re.S)) < 210
+    pdf = tmp_path / "n20.pdf"
+    compile_pdf(tex, pdf, language="en", log=tmp_path / "n20.log")
+    assert pdf.stat().st_size > 0
+    assert "TeX capacity exceeded" not in (tmp_path / "n20.log").read_text(errors="replace")

@@ -197,3 +197,39 @@ def test_default_delta_nodes_are_all_nodes_but_the_loss():
     assert g.delta_nodes == [s["z"], s["a"]]
     assert g.delta_key(s["z"]) is None
     assert g.delta_latex(s["z"]) is None
+
+
+# -- product(): Mul's result without its flattening, where nothing combines -------------------------
+def _factor_pool():
+    a, b, c = sp.symbols("a b c", real=True)
+    p = sp.Symbol("p", positive=True)
+    return a, b, c, p, [
+        a, b, c, p, a**2, 1 / b, sp.exp(a), sp.exp(c), 1 - a, a - b, sp.tanh(c),
+        sp.Rational(-3, 2), sp.Integer(2), sp.pi,
+        sp.sqrt(2), sp.Float(0.5), sp.I, sp.oo, sp.zoo, sp.Abs(a), (a * b) ** sp.Rational(1, 2),
+        sp.Symbol("n", commutative=False), sp.Add(a, b, evaluate=False),
+        sp.Mul(-1, 2, a - b, evaluate=False),
+    ]
+
+
+def test_product_is_exactly_mul_for_every_pair_of_a_product_and_a_symbol():
+    # Exactly: the same args in the same order, since cached and compared expressions must agree.
+    import itertools
+
+    from symbackprop.graph import product
+
+    a, b, c, p, pool = _factor_pool()
+    products = {sp.Mul(*f) for k in (1, 2) for f in itertools.combinations(pool, k)}
+    products |= {sp.Mul(*f) for f in itertools.combinations(pool[4:14], 3)}
+    from symbackprop.derive import _DeltaSymbol
+
+    for d in (_DeltaSymbol("delta_z", real=True), _DeltaSymbol("A", real=True)):
+        for s in (a, b, p, sp.Dummy("a")):
+            assert sp.srepr(product(d, s)) == sp.srepr(d * s) == sp.srepr(product(s, d))
+    n, m2 = sp.symbols("n m", commutative=False)
+    assert sp.srepr(product(m2, n)) == sp.srepr(m2 * n) and sp.srepr(product(a, n)) == sp.srepr(a * n)
+    for m in products:
+        for s in (a, b, c, p):
+            for x, y in ((m, s), (s, m)):
+                got, want = product(x, y), x * y
+                assert got == want and sp.srepr(got) == sp.srepr(want), (x, y)

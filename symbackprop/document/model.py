@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from ..latex import Tex
 
 __all__ = ["Step", "Equation", "Paragraph", "Equations", "Figure", "Section", "Document",
-           "METHODS"]
+           "METHODS", "MAX_ALIGN_ROWS"]
 
 #: How an equation was checked, weakest last; templates say each in words.
 METHODS = ("identical", "symbolic", "numeric", "numbers", "matrix")
@@ -49,6 +49,12 @@ class Paragraph:
     kind: ClassVar[str] = "paragraph"
 
 
+#: A block of equations taller than this many rows is typeset as one align* per equation
+#: (per parameter), side-by-side rows in aligns of this many: TeX holds a whole align in memory
+#: twice, and a 20-20-20-1 net's gradients in one align exceeded its capacity.
+MAX_ALIGN_ROWS = 200
+
+
 @dataclass
 class Equations:
     equations: list[Equation]
@@ -70,6 +76,20 @@ class Equations:
                 out.append([])
             out[-1].append(eq)
         return out
+
+    @property
+    def line_count(self) -> int:
+        """Rows the block takes typeset in one column (every step's lines)."""
+        return sum(len(step.lines) for eq in self.equations for step in eq.steps)
+
+    @property
+    def split(self) -> bool:
+        """Too tall for one align*: the templates close and reopen it (see MAX_ALIGN_ROWS)."""
+        return self.line_count > MAX_ALIGN_ROWS
+
+    @property
+    def max_rows(self) -> int:
+        return MAX_ALIGN_ROWS
 
 
 @dataclass

@@ -1,0 +1,143 @@
+"""gradcheck.py: the engine's gradients against central finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_numeric import seed000_by_hand
+
+import symbackprop as sb
+
+
+# -- rows and verdicts ------------------------------------------------------------------------
+def test_check_gradients_seed000(seed000_derivation, seed000_values):
+    result = sb.check_gradients(seed000_derivation, seed000_values)
+    assert result.ok
+    assert result.max_error < 1e-6
+    assert [r.name for r in result.rows] == ["w1", "w2", "w3", "w4", "w5", "w6"]
+    assert result.skipped == []
+    ref = seed000_by_hand(seed000_values)
+    row = {r.name: r for r in result.rows}["w5"]
+    assert row.engine == pytest.approx(ref["dw5"], rel=1e-12)
+    assert row.finite_difference == pytest.approx(ref["dw5"], rel=1e-6)
+    assert "all gradients agree" in str(result)
+
+
+def test_check_gradients_accepts_a_graph(seed000_net, seed000_values):
+    assert sb.check_gradients(seed000_net, seed000_values).ok
+
+
+def test_check_gradients_on_a_batch(seed000_derivation, seed000_values):
+    batch = dict(seed000_values, x2=np.array([-1.0, 0.0, 0.3, 2.0]))
+    assert sb.check_gradients(seed000_derivation, batch).ok
+
+
+def test_wrong_delta_is_caught(seed000_net, seed000_values):
+    d = sb.derive(seed000_net)  # a private derivation: it is tampered with
+    z1 = seed000_net.pre(1, 1)
+    assert "evaluator" not in d.__dict__  # the evaluator is built after the tampering
+    d.deltas[z1] = 2 * d.deltas[z1]  # as if σ' had been taken twice
+    result = sb.check_gradients(d, seed000_values)
+    assert not result.ok
+    bad = sorted(r.name for r in result.rows if not r.ok)
+    assert bad == ["w1", "w3"]  # exactly the weights into z1
+    assert "WRONG" in str(result) and "SOME GRADIENTS DISAGREE" in str(result)
+
+
+def test_wrong_parameter_gradient_is_caught(seed000_net, seed000_values):
+    d = sb.derive(seed000_net)
+    w6 = seed000_net.weight(2, 2, 1)
+    h1 = seed000_net.symbol("h1")
+    d.deltas[w6] = d.deltas[w6].xreplace({seed000_net.symbol("h2"): h1})  # wrong input
+    result = sb.check_gradients(d, seed000_values)
+    assert [r.name for r in result.rows if not r.ok] == ["w6"]
+
+
+def test_relu_kink_rows_are_skipped_with_a_reason():
+    net = sb.mlp([2, 2, 1], activation="relu")
+    d = sb.derive(net)
+    # z1 = w1*x1 + w3*x2 = 0.5*0.4 - 0.5*0.4 = 0 exactly: h1 sits on relu's kink
+    values = dict(x1=0.4, x2=0.4, y=1.0, w1=0.5, w2=0.3, w3=-0.5, w4=0.6, w5=0.55, w6=0.45)
+    assert d.evaluate(values).nodes["z1"] == 0.0
+    result = sb.check_gradients(d, values)
+    skipped = {r.name: r.skipped for r in result.skipped}
+    assert set(skipped) == {"w1", "w3"}  # the weights that move z1 off 0
+    for reason in skipped.values():
+        assert "kink" in reason and "w1*x1 + w3*x2" in reason
+    # the other rows are still compared with finite differences
+    checked = [r for r in result.rows if not r.skipped]
+    assert [r.name for r in checked] == ["w2", "w4", "w5", "w6"]
+    assert all(np.isfinite(r.finite_difference) for r in checked)
+    assert result.ok
+    assert "skipped" in str(result)
+
+
+def test_relu_kink_crossed_by_the_step_is_skipped():
+    net = sb.mlp([1, 1], activation="relu")
+    d = sb.derive(net)
+    values = dict(x1=1.0, w1=1e-9, y=1.0)  # a step of 1e-6 in w1 crosses z = 0
+    result = sb.check_gradients(d, values)
+    assert [r.name for r in result.skipped] == ["w1"]
+    values["w1"] = 0.3
+    result = sb.check_gradients(d, values)
+    assert result.skipped == [] and result.ok
+
+
+# -- the check catches a wrong derivative ------------------------------------------------------
+class _careless_sigmoid(sb.sigmoid):  # noqa: N801 - a sigmoid whose derivative forgets (1 − σ)
+    def fdiff(self, argindex=1):
+        return self
+
+
+def _mutated(mutation: str) -> tuple[sb.Derivation, dict]:
+    net = sb.mlp([2, 2, 1])
+    d = sb.derive(net)
+    s = net.symbol
+    if mutation == "sign of the output δ":
+        d.deltas[s("z3")] = -d.deltas[s("z3")]
+    elif mutation == "factor 2 in one hidden δ":
+        d.deltas[s("z1")] = 2 * d.deltas[s("z1")]
+    elif mutation == "wrong activation in one gradient":
+        d.deltas[s("w5")] = d.deltas[s("w5")].xreplace({s("h1"): s("h2")})
+    return d, dict(x1=0.5, x2=0.3, y=1.0, w1=0.7, w2=0.3, w3=0.4, w4=0.6, w5=0.55, w6=0.45)
+
+
+@pytest.mark.parametrize(("mutation", "wrong"), [
+    ("sign of the output δ", {"w1", "w2", "w3", "w4", "w5", "w6"}),
+    ("factor 2 in one hidden δ", {"w1", "w3"}),
+    ("wrong activation in one gradient", {"w5"}),
+])
+def test_check_gradients_catches_a_mutated_derivation(mutation, wrong):
+    d, values = _mutated(mutation)  # mutated before the evaluator is generated from it
+    result = sb.check_gradients(d, values)
+    assert not result.ok
+    assert {r.name for r in result.rows if not r.ok} == wrong
+    assert "WRONG" in str(result)
+
+
+def test_check_gradients_catches_a_wrong_derivative_rule():
+    g = sb.Graph()
+    x, w, y = g.input("x"), g.parameter("w"), g.target("y")
+    a = g.node("a", _careless_sigmoid(w * x))
+    g.loss("L", (y - a) ** 2)
+    values = {"x": 0.8, "w": -0.4, "y": 1.0}
+    result = sb.check_gradients(sb.derive(g), values)
+    assert not result.ok and [r.name for r in result.rows if not r.ok] == ["w"]
+
+
+# -- large and overflowing losses ------------------------------------------------------------
+def test_large_losses_do_not_make_the_check_report_a_false_wrong():
+    # defect 3: the finite-difference tolerance now includes the round-off of L
+    g = sb.Graph()
+    w, u, x = g.parameter("w"), g.parameter("u"), g.input("x")
+    a = g.node("a", u * x)
+    g.loss("L", 10**6 * a**2 + w**2 / 100)
+    for values in (dict(x=1.0, u=1.0, w=1.0), dict(x=2.0, u=-5.1, w=2.3)):
+        assert sb.check_gradients(g, values).ok
+
+
+def test_a_loss_beyond_float64_is_refused_by_the_check_in_one_line():
+    # reproducer 01's last case: (1e200)² overflows; the check said WRONG with nan
+    net = sb.mlp([1, 1], activation="identity")
+    with pytest.raises(ValueError, match="the loss is inf at these values"):
+        sb.check_gradients(net, dict(x1=1e200, y=0.0, w1=1.0))
