@@ -432,7 +432,7 @@ def test_a_worked_example_past_the_path_limit_keeps_its_gradients_from_delta(mon
     # The worked example is built from δ values: a parameter with too many chain paths to list
     # still gets its gradient (documents print it from δ), and the CLI text never shows "0 =".
     import symbackprop.worked as worked
-    from symbackprop.cli import _example_text
+    from symbackprop.commands import _example_text
 
     net = sb.mlp([1, 2, 2, 1], activation="sigmoid")
     d = sb.derive(net)
