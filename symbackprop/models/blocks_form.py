@@ -173,18 +173,8 @@ def _sums_to_zero_on(centred: dict[str, int]):
         return axis is not None and hit.indices[axis] == v and not any(
             ix.has(v) for n, ix in enumerate(hit.indices) if n != axis)
 
-    def visit(expr: sp.Expr) -> sp.Expr:
-        if isinstance(expr, sp.Sum):
-            body = visit(expr.function)
-            if any(is_zero(t, v) for v, *_ in expr.limits for t in [body]):
-                return sp.S.Zero
-            return sp.Sum(body, *expr.limits)
-        if expr.args and not isinstance(expr, sp.Indexed):
-            return expr.func(*[visit(a) for a in expr.args])
-        return expr
-
     def apply(expr: sp.Expr) -> sp.Expr:
-        from .forms import _pull_in
+        from .forms import _pull_in, _zero_sums
 
         # factor by factor, so that an activation's (1 − a²) stays outside the norm's terms
         if isinstance(expr, sp.Mul):
@@ -192,7 +182,7 @@ def _sums_to_zero_on(centred: dict[str, int]):
         if not isinstance(expr, sp.Add):
             return expr
         expr = sp.expand(expr, power_base=False, power_exp=False, log=False)
-        return visit(sp.Add(*[_pull_in(t) for t in sp.Add.make_args(expr)]))
+        return _zero_sums(sp.Add(*[_pull_in(t) for t in sp.Add.make_args(expr)]), is_zero)
     return apply
 
 

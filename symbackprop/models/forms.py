@@ -255,20 +255,22 @@ def _sums_to_zero(*bases: str):
         return (len(hits) == 1 and isinstance(hits[0], sp.Indexed)
                 and hits[0].base.name in bases and tuple(hits[0].indices) == (v,))
 
-    def visit(expr: sp.Expr) -> sp.Expr:
-        if isinstance(expr, sp.Sum):
-            body = visit(expr.function)
-            if any(is_zero(body, v) for v, *_ in expr.limits):
-                return sp.S.Zero
-            return sp.Sum(body, *expr.limits)
-        if expr.args and not isinstance(expr, sp.Indexed):
-            return expr.func(*[visit(a) for a in expr.args])
-        return expr
-
     def apply(expr: sp.Expr) -> sp.Expr:
         expr = sp.expand(expr, power_base=False, power_exp=False, log=False)
-        return visit(sp.Add(*[_pull_in(t) for t in sp.Add.make_args(expr)]))
+        return _zero_sums(sp.Add(*[_pull_in(t) for t in sp.Add.make_args(expr)]), is_zero)
     return apply
+
+
+def _zero_sums(expr: sp.Expr, is_zero) -> sp.Expr:
+    """``expr`` with every Σ whose body ``is_zero(body, index)`` says sums to zero dropped."""
+    if isinstance(expr, sp.Sum):
+        body = _zero_sums(expr.function, is_zero)
+        if any(is_zero(body, v) for v, *_ in expr.limits):
+            return sp.S.Zero
+        return sp.Sum(body, *expr.limits)
+    if expr.args and not isinstance(expr, sp.Indexed):
+        return expr.func(*[_zero_sums(a, is_zero) for a in expr.args])
+    return expr
 
 
 def _pull_in(term: sp.Expr) -> sp.Expr:
