@@ -14,6 +14,7 @@ into its bracket of sums, nested sums merged, and summation variables given shor
 from __future__ import annotations
 
 import sympy as sp
+from sympy.core.parameters import distribute
 
 _POOL = "ijklmnpqrsuv"
 
@@ -70,7 +71,7 @@ def _shorter(term: sp.Expr) -> sp.Expr:
     """A term (or the body of a sum) factored when that is shorter: ŷ(1 − ŷ)(−y/ŷ + …) → ŷ − y."""
     coeff, rest = term.as_independent(sp.Sum, as_Add=False)
     if isinstance(rest, sp.Sum):
-        return coeff * sp.Sum(_shorter(rest.function), *rest.limits)
+        return _common_factor(coeff) * sp.Sum(_shorter(rest.function), *rest.limits)
     if sp.count_ops(term) > 60:
         return term
     # a bracket without sums, such as tanh′ = 1 − a², is kept whole: (a − 1)(a + 1) is no textbook's
@@ -81,6 +82,17 @@ def _shorter(term: sp.Expr) -> sp.Expr:
         return _sign_inside(factored)
     common = sp.factor_terms(term)  # 2(ŷ − y) rather than 2ŷ − 2y
     return common if sp.count_ops(common) <= sp.count_ops(term) else term
+
+
+def _common_factor(expr: sp.Expr) -> sp.Expr:
+    """(2o − 2y) x/d → 2(o − y) x/d: a number common to the terms of a bracket (outside any sum)
+    is pulled out of it, as a textbook writes the bracket."""
+    if isinstance(expr, sp.Mul):
+        return sp.Mul(*[_common_factor(f) for f in expr.args])
+    if isinstance(expr, sp.Add) and not expr.has(sp.Sum):
+        common = sp.factor_terms(expr)
+        return common if sp.count_ops(common) < sp.count_ops(expr) else expr
+    return expr
 
 
 def _sign_inside(expr: sp.Expr) -> sp.Expr:
@@ -113,7 +125,15 @@ def _merge_sum(term: sp.Expr) -> sp.Expr:
 
 
 def _rename_bound(expr: sp.Expr) -> sp.Expr:
-    """Give summation variables short letters that the free indices and outer sums do not use."""
+    """Give summation variables short letters that the free indices and outer sums do not use.
+
+    The expression is rebuilt with SymPy's number-into-bracket distribution off, so that a
+    factored 2(ŷ − y) stays factored rather than becoming 2ŷ − 2y again."""
+    with distribute(False):
+        return _renamed(expr)
+
+
+def _renamed(expr: sp.Expr) -> sp.Expr:
     taken = frozenset(s.name for s in expr.free_symbols)
 
     def visit(e, used):

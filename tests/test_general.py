@@ -177,6 +177,13 @@ def test_attention_projection_gradients_read_as_the_textbook():
         r"\delta_{j} = \left(g_{j} - \sum_{i=1}^{n} \alpha_{i} g_{i}\right) \alpha_{j}")
 
 
+def test_a_common_number_is_pulled_out_of_a_bracket_and_stays_out(rnn):
+    v = forms.attention_form(projections=True).equation("gradient", "V").latex()
+    assert r"2 \left(o_{i} - y_{i}\right) \sum_{j=1}^{n}" in v  # not (2o − 2y)
+    c = rnn.equation("gradient", "c").latex()
+    assert r"\sum_{t=1}^{T} 2 \left(\hat{y}_{t,k} - y_{t,k}\right)" in c
+
+
 def test_sizes_are_checked_in_one_line():
     form = forms.conv1d_form(outputs=True)
     with pytest.raises(ValueError, match=r"takes the sizes K, n, n_y; missing: n_y; unknown: m$"):
