@@ -184,6 +184,13 @@ def test_a_common_number_is_pulled_out_of_a_bracket_and_stays_out(rnn):
     assert r"\sum_{t=1}^{T} 2 \left(\hat{y}_{t,k} - y_{t,k}\right)" in c
 
 
+def test_a_norms_beta_gradient_is_one_sum_over_the_batch():
+    form = forms.layer_norm_form(over="batch")
+    assert form.check({"m": 3}) < 1e-9
+    assert form.equation("gradient", "beta").latex() == (
+        r"\frac{\partial L}{\partial \beta} = \sum_{j=1}^{m} \tilde{g}_{j}")
+
+
 def test_sizes_are_checked_in_one_line():
     form = forms.conv1d_form(outputs=True)
     with pytest.raises(ValueError, match=r"takes the sizes K, n, n_y; missing: n_y; unknown: m$"):

@@ -55,12 +55,23 @@ def test_norms_give_the_three_term_delta_over_their_own_axis(built):
 
 
 def test_a_residual_sends_the_gradient_along_both_paths(built):
-    g = built["residual"].equation("delta", "xhat2").latex()  # through F, and straight to L
+    g = built["residual"].equation("delta", "xt2").latex()  # through F, and straight to L
     assert r"W^{[3]}_{i,j} \delta^{[3]}_{s,i}" in g and r"r^{[5]}_{s,j}" in g
     form = network_form([sb.dense(2, "tanh"), sb.residual(sb.dense(2, "tanh")), sb.dense(1)])
     delta = form.equation("delta", "z1").latex()
     assert r"W^{[2]}_{i,j} \delta^{[2]}_{s,i}" in delta and r"W^{[4]}_{i,j} \delta^{[4]}_{s,i}" \
         in delta
+
+
+def test_a_norms_affine_gradients_are_one_sum_over_the_batch(built):
+    form = built["residual"]  # Ioffe and Szegedy: g̃ = ∂L/∂x̃, g = ∂L/∂x̂ = γ g̃
+    assert form.equation("gradient", "beta2").latex() == (
+        r"\frac{\partial L}{\partial \beta^{[2]}_{j}} = \sum_{s=1}^{m} \tilde{g}^{[2]}_{s,j}")
+    assert form.equation("gradient", "gamma2").latex().endswith(
+        r"= \sum_{s=1}^{m} \tilde{g}^{[2]}_{s,j} \hat{x}^{[2]}_{s,j}")
+    assert form.equation("delta", "xhat2").latex() == (
+        r"g^{[2]}_{s,j} = \tilde{g}^{[2]}_{s,j} \gamma^{[2]}_{j}")
+    assert "xt4" not in form.named  # a norm without γ and β has no g̃
 
 
 def test_general_form_of_a_network_and_refusals():

@@ -142,8 +142,14 @@ class _Layout:
         position = 0 if batch else 1
         self.centred.update({c.name: position, xhat.name: position})
         out = gamma.at(j_) * xhat.at(s_, j_) + beta.at(j_) if block.affine else xhat.at(s_, j_)
-        return self._add(f"xt{l}", rf"\tilde{{x}}^{{[{l}]}}", "node", (s_, j_), width, out,
-                         ("xt", l)), width
+        xt = self._add(f"xt{l}", rf"\tilde{{x}}^{{[{l}]}}", "node", (s_, j_), width, out,
+                       ("xt", l))
+        if block.affine:
+            # g̃ = ∂L/∂x̃ is named too (Ioffe and Szegedy's ∂ℓ/∂y): then ∂L/∂β_j = Σ_s g̃_{s,j}
+            # and ∂L/∂γ_j = Σ_s g̃_{s,j} x̂_{s,j} read as one sum over the batch, and g = γ_j g̃
+            self.named.append(xt.name)
+            self.delta_latex[xt.name] = rf"\tilde{{g}}^{{[{l}]}}"
+        return xt, width
 
 
 def _rebuilt(blocks: Sequence, units: list[int]) -> list:

@@ -341,7 +341,8 @@ def layer_norm_form(loss: str = "mse", over: str = "features") -> GeneralForm:
     size = "m" if batch else "n"
     return GeneralForm("batch norm" if batch else "layer norm",
                        [x, y, gamma, beta, mu, c, var, sigma, xhat, xt], L,
-                       ["xhat"], {size: n}, build, {"xhat": "g"},
+                       # g̃ = ∂L/∂x̃ named as in the block network: ∂L/∂β = Σ_j g̃_j
+                       ["xhat", "xt"], {size: n}, build, {"xhat": "g", "xt": r"\tilde{g}"},
                        facts=_sums_to_zero("xhat", "c"), input_gradients=["x"],
                        check_sizes=[{size: 3}, {size: 2}])
 
