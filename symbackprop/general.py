@@ -108,7 +108,14 @@ class GeneralLatexPrinter(LatexPrinter):
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
         if expr.name in self.names:
             return self.names[expr.name]
+        stem, _, sub = expr.name.partition("_")
+        if len(sub) > 1 and sub.isalpha():  # a word, not indices: d_{\mathrm{in}}, as in print
+            return rf"{super()._print_Symbol(sp.Symbol(stem))}_{{\mathrm{{{sub}}}}}"
         return super()._print_Symbol(expr)
+
+    def size(self, size: sp.Symbol) -> str:
+        """A size as printed: n_{h}, d_{\\mathrm{in}} (a word in a subscript stands upright)."""
+        return self._print_Symbol(size)
 
     _print_Add = TexPrinter._print_Add
     _print_Heaviside = TexPrinter._print_Heaviside
@@ -185,8 +192,8 @@ class GeneralForm:
         latex = {q.name: q.latex for q in self.quantities.values()}
         for n in self.quantities:
             latex[f"delta_{n}"] = (delta_latex or {}).get(n, rf"\delta^{{{latex[n]}}}")
-        latex.update({str(s): sp.latex(s) for s in self.sizes.values()})
         self.printer = GeneralLatexPrinter(latex)
+        self.printer.names.update({str(s): self.printer.size(s) for s in self.sizes.values()})
         self._textbook = self._textbook_rules()
         self.deltas = self._backward()
 

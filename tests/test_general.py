@@ -197,3 +197,9 @@ def test_sizes_are_checked_in_one_line():
         form.evaluator({"n": 4, "K": 2, "m": 3})
     with pytest.raises(ValueError, match="must be a positive integer, got 0"):
         form.check({"n": 4, "K": 2, "n_y": 0})
+
+
+def test_a_word_in_a_size_subscript_stands_upright():
+    q = forms.attention_form(projections=True).equation("forward", "q").latex()
+    assert r"\sum_{l=1}^{d_{\mathrm{in}}}" in q and r"d_{in}" not in q
+    assert r"\sum_{i=1}^{n_{h}}" in "\n".join(forms.rnn_form().latex())  # one letter: italic
