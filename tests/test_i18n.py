@@ -114,3 +114,13 @@ def test_cli_notes_in_korean_and_only(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "symbackprop", "notes", str(spec), "--lang", "xx"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unknown language" in bad.stderr
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", r"\title{An Elman RNN over 1 step: 2 inputs, 1 hidden unit and 1 output}"),
+    ("ko", r"\title{1단계로 펼친 Elman RNN: 입력 2개, 은닉 유닛 1개, 출력 1개}")])
+def test_a_models_default_title_is_translated_and_agrees_with_its_counts(language, expected):
+    tex = sb.render(sb.derive(sb.rnn(2, 1, 1, steps=1)), kind="article", language=language)
+    assert expected in tex
+    conv = sb.render(sb.derive(sb.conv2d((3, 3), (2, 2))), kind="markdown", language=language)
+    assert r"$3\times 3$" in conv.splitlines()[0] or r"$3\times 3$" in conv

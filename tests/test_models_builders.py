@@ -129,3 +129,12 @@ def test_rnn_notes_compile_with_readable_names(tmp_path):
     assert r"\mathit" not in tex and r"h_{2}" in tex and r"\delta_{1}" in tex
     if have_tex():
         assert sb.compile_pdf(tex, tmp_path / "rnn.pdf").stat().st_size > 0
+
+
+def test_default_titles_read_as_a_lecturer_prints_them():
+    assert sb.rnn(1, 2, 1, steps=4).title == (
+        "Elman RNN over 4 steps: 1 input, 2 hidden units, 1 output")
+    assert sb.conv1d(7, 3).title == "1-D convolution: 7 inputs, kernel 3"
+    assert sb.conv1d(1, 1).title == "1-D convolution: 1 input, kernel 1"
+    assert sb.attention(1, 2).title == "Attention over 1 key, d = 2"
+    assert sb.rnn(1, 1, 1, steps=2, title="Mine").heading is None  # the user's title stands

@@ -83,7 +83,8 @@ class _Builder(NetworkSection, ModelFormSection, ForwardSection, LocalsSection, 
         return Document(self.options.get("title") or self.g.title, self.options.get("author", ""),
                         getattr(getattr(self.g, "notation", None), "name", "custom"), sections,
                         checked, dict(sorted(self.methods.items())), abstract,
-                        self.options.get("language", "en"))
+                        self.options.get("language", "en"),
+                        None if self.options.get("title") else getattr(self.g, "heading", None))
 
 
 def build_document(

@@ -135,6 +135,9 @@ class Document:
     #: What the abstract says about the network (a Paragraph), or None for no abstract.
     abstract: Paragraph | None = None
     language: str = "en"
+    #: A model's default title as a ``heading_<kind>`` macro and its numbers (the templates
+    #: translate it), or None: the title is ``title`` as it stands.
+    heading: tuple[str, dict] | None = None
 
     @property
     def equations(self) -> list[Equation]:

@@ -19,7 +19,7 @@ import sympy as sp
 
 from .. import functions
 from ..graph import GraphError
-from .base import Model, choice, positive, sub
+from .base import Model, choice, plural, positive, sub
 
 __all__ = ["Attention", "attention"]
 
@@ -37,7 +37,9 @@ class Attention(Model):
         self.loss_name = choice(loss, "attention loss", _LOSSES)
         self.projections = bool(projections)
         self.d_in = positive(d_in if d_in is not None else d, "the input size")
-        super().__init__(title or f"attention: {keys} keys, d = {d}")
+        super().__init__(title or f"Attention over {plural(self.n, 'key')}, d = {self.d}")
+        if not title:
+            self.heading = ("attention", {"keys": self.n, "d": self.d})
         self._sym: dict[tuple, sp.Symbol] = {}
         self._build()
 

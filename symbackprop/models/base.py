@@ -40,6 +40,15 @@ def sub(stem: str, *ix: int, sep: bool = False) -> tuple[str, str]:
     return f"{stem}_{text}", f"{stem}_{{{text}}}"
 
 
+def plural(count: int, noun: str) -> str:
+    """``count noun`` with the noun agreeing (the English titles and messages of the engine).
+
+    >>> plural(1, "input"), plural(4, "step"), plural(2, "hidden unit")
+    ('1 input', '4 steps', '2 hidden units')
+    """
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def positive(value, what: str, limit: int = 4096) -> int:
     """``value`` as a positive integer, else a GraphError naming ``what``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -57,6 +66,10 @@ def choice(value, what: str, allowed) -> str:
 
 class Model(Graph):
     """A Graph built by a model builder: textbook LaTeX names and the δs the textbook names."""
+
+    #: What the documents title the model when the user gave no title: a ``heading_<kind>``
+    #: macro of templates/_prose.j2 and its numbers, so the title is translated and pluralised.
+    heading: tuple[str, dict] | None = None
 
     def __init__(self, title: str) -> None:
         super().__init__(title=title)

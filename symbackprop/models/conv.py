@@ -19,7 +19,7 @@ import sympy as sp
 
 from .. import functions
 from ..graph import GraphError
-from .base import Model, choice, positive, sub
+from .base import Model, choice, plural, positive, sub
 
 __all__ = ["Conv", "conv1d", "conv2d"]
 
@@ -40,9 +40,12 @@ class Conv(Model):
         choice(loss, "loss", tuple(functions.LOSSES))
         if loss == "cross_entropy" and output_activation != "softmax":
             raise GraphError("loss 'cross_entropy' needs output_activation='softmax'")
-        dims = "×".join(map(str, self.shape))
-        super().__init__(title or f"conv{len(shape)}d: {dims} input, kernel "
-                         + "×".join(map(str, self.kernel)))
+        dims, kernel = "×".join(map(str, self.shape)), "×".join(map(str, self.kernel))
+        inputs = plural(self.shape[0], "input") if len(self.shape) == 1 else f"{dims} input"
+        super().__init__(title or f"{len(self.shape)}-D convolution: {inputs}, kernel {kernel}")
+        if not title:
+            self.heading = ("conv", {"dims": len(self.shape), "shape": list(self.shape),
+                                     "kernel": list(self.kernel), "inputs": self.shape[0]})
         self.activation, self.output_activation, self.loss_name = (
             activation, output_activation, loss)
         self.has_bias = bool(bias)

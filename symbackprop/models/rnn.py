@@ -25,7 +25,7 @@ import sympy as sp
 
 from .. import functions
 from ..graph import GraphError
-from .base import Model, choice, positive, sub
+from .base import Model, choice, plural, positive, sub
 
 __all__ = ["RNN", "rnn", "RNN_NOTATIONS"]
 
@@ -54,7 +54,12 @@ class RNN(Model):
         choice(notation, "RNN notation", tuple(RNN_NOTATIONS))
         if loss == "cross_entropy" and output_activation != "softmax":
             raise GraphError("loss 'cross_entropy' needs output_activation='softmax'")
-        super().__init__(title or f"RNN {inputs}-{hidden}-{outputs}, T = {steps}")
+        super().__init__(title or f"Elman RNN over {plural(steps, 'step')}: "
+                         f"{plural(inputs, 'input')}, {plural(hidden, 'hidden unit')}, "
+                         f"{plural(outputs, 'output')}")
+        if not title:
+            self.heading = ("rnn", {"steps": self.steps, "inputs": self.n_in,
+                                    "hidden": self.n_h, "outputs": self.n_out})
         self.output_activation, self.loss_name = output_activation, loss
         self.every_step, self.has_bias, self.notation = bool(every_step), bool(bias), notation
         self._sym: dict[tuple, sp.Symbol] = {}

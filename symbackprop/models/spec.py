@@ -6,7 +6,7 @@ line naming its key, as for an MLP. Nothing here parses text as an expression.
 >>> from symbackprop.spec import parse_spec
 >>> spec = parse_spec('[network]\\nkind = "rnn"\\ninputs = 1\\nhidden = 2\\noutputs = 1\\nsteps = 3')
 >>> spec.graph.title
-'RNN 1-2-1, T = 3'
+'Elman RNN over 3 steps: 1 input, 2 hidden units, 1 output'
 """
 
 from __future__ import annotations
