@@ -217,12 +217,9 @@ class Grader:
         tol = 10.0 ** (-decimals) * (1 + 1e-9)
         value = float(claimed)
         # A wrong number this claim was computed from explains it better than rounding does.
-        carried = self._carried(key, value, tol, claims)
-        if carried is not None:
-            return carried
-        rounded = self._rounded(key, value, decimals, tol)
-        if rounded is not None:
-            return rounded
+        slip = self._carried(key, value, tol, claims) or self._rounded(key, value, decimals, tol)
+        if slip is not None:
+            return slip.spelled(self.derivation.graph)
         return self.diagnose_value(key, value, tol, claims)
 
     def diagnose_value(self, key: str, value: float, tol: float,
@@ -242,7 +239,7 @@ class Grader:
             return None
         slip = min(near, key=lambda t: t[:3])[3]
         self.seen.add(slip.name)
-        return slip
+        return slip.spelled(self.derivation.graph)
 
     def _rounded(self, key: str, value: float, decimals: int, tol: float) -> Slip | None:
         # One intermediate written down coarser than the claim and used so: which one.
@@ -298,9 +295,10 @@ def report(rows: list[Claim], language: str = "en") -> str:
     """The graded claims as a table, one line each, and a summary."""
     from .reports import render_text
 
-    wrong = [r.key for r in rows if not r.ok]
+    wrong = [r.written or r.key for r in rows if not r.ok]  # as the claims wrote them
     shown = [dict(key=r.written or r.key, claimed=str(r.claimed), ok=r.ok, shown=r.shown,
-                  slip=r.slip.name if r.slip else "", d=dict(r.slip.detail) if r.slip else {})
+                  slip=r.slip.name if r.slip else "",
+                  d=dict(r.slip.shown or r.slip.detail) if r.slip else {})
              for r in rows]
     return render_text("grade.txt.j2", language, rows=shown, right=len(rows) - len(wrong),
                        total=len(rows), wrong=wrong)

@@ -295,7 +295,7 @@ def _choices(grader, key: str, answer: float, digits: int, language: str, text) 
             continue
         shown.add(label)
         phrase = text("_slips.txt.j2", language, macro="slip_text",
-                      args=(slip.name, dict(slip.detail)))
+                      args=(slip.name, dict(slip.shown or slip.detail)))
         wrong.append(Choice(label, False, slip, phrase))
     return (correct, *wrong)
 

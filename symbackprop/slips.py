@@ -48,9 +48,39 @@ class Slip:
 
     name: str
     detail: Mapping[str, object] = field(default_factory=dict)
+    #: ``detail`` with its quantities spelled as the notes print them (W_hh, not the key Whh),
+    #: for report text; empty: the detail as it stands.
+    shown: Mapping[str, object] = field(default_factory=dict, compare=False)
 
     def __str__(self) -> str:
         return self.name
+
+    def spelled(self, graph) -> Slip:
+        """This slip with ``shown`` filled in ``graph``'s notation.
+
+        >>> import symbackprop as sb
+        >>> net = sb.rnn(1, 1, 1, steps=2, notation="karpathy")
+        >>> Slip("carried", {"key": "dL/dWhh", "value": "0.1"}).spelled(net).shown["key"]
+        'dL/dW_hh'
+        """
+        shown = {k: spelled(v, graph) if isinstance(v, str) else v
+                 for k, v in self.detail.items()}
+        return Slip(self.name, self.detail, shown)
+
+
+def spelled(text: str, graph) -> str:
+    """grade's and lint's names (``Whh``, ``dL/dWhh``, ``Whh'``, ``a_2, a_3``) as the notes
+    print them, in plain text: a subscript loses its braces (W_{hh} → W_hh)."""
+    def one(name: str) -> str:
+        latex = graph.latex_name(name) if name in graph else None
+        return re.sub(r"_\{([^{}]*)\}", r"_\1", latex) if latex else name
+
+    derivative = re.fullmatch(r"d(.+)/d(.+)", text)
+    if derivative and all(part in graph for part in derivative.groups()):
+        return "d{}/d{}".format(*map(one, derivative.groups()))
+    if text.endswith("'") and text[:-1] in graph:
+        return one(text[:-1]) + "'"
+    return ", ".join(one(part) for part in text.split(", "))
 
 
 class HandCalculator:

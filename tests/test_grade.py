@@ -172,7 +172,7 @@ def test_which_intermediate_was_rounded_too_early(seed000, seed000_values):
     (row,) = grade(seed000, seed000_values, {"yhat": claim(yhat, 4)})
     assert row.slip.name == "rounded_early"
     assert row.slip.detail == {"node": "h1", "digits": 2}
-    assert "h1 rounded to 2 decimals before it was used" in report([row])
+    assert "h_1 rounded to 2 decimals before it was used" in report([row])  # as the notes
 
 
 @pytest.mark.parametrize("written", ["delta_z3", "δ_z3", r"\delta_{z_3}", "dL/dz3", "∂L/∂z_3",
@@ -186,4 +186,4 @@ def test_report_names_the_slip_in_words(seed000, seed000_values):
     claims = load_claims(GALLERY / "seed000-claims.toml")
     text = report(grade(seed000, seed000_values, claims, learning_rate=0.1))
     assert "dL/dw5         = -0.01      WRONG (correct: -0.100; likely slip: a factor of 10)" in text
-    assert "carried from the claimed dL/dw5 = -0.01, which is wrong" in text
+    assert "carried from the claimed dL/dw_5 = -0.01, which is wrong" in text

@@ -81,6 +81,7 @@ def test_the_cli_reports_a_model_transcription_in_the_notes_words_and_in_korean(
     assert r.returncode == 1, r.stderr
     assert "rnn.tex:35: WRONG" in r.stdout and "rnn.tex:38: WRONG" in r.stdout
     assert "a shared parameter counted at one use only (a_3)" in r.stdout
+    assert "carried from the claimed dL/dW_hh = -0.012" in r.stdout  # the notes' W_hh, not Whh
     assert "28 equations: 2 wrong" in r.stdout
     korean = report(lint_reference("attention"), "attention.tex", language="ko")
     assert "attention.tex:26:" in korean and "소프트맥스" in korean, korean
@@ -126,6 +127,7 @@ def test_grade_reads_the_notes_names_and_names_each_slip(name, tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 1, r.stderr
     assert f"{len(rows) - len(slips)} of {len(rows)} right" in r.stdout
+    assert "Whh" not in r.stdout  # every name as the notes print it (W_hh' as claimed)
 
 
 def _toml_key(key: str) -> str:
