@@ -175,6 +175,12 @@ def _example_options(args, spec) -> dict:
 
 
 # -- subcommands ----------------------------------------------------------------------------------
+def _spec_title(spec) -> str | None:
+    """The spec's title; None for a model the spec left untitled, whose documents then word
+    (and translate) its default title from the model's heading."""
+    return None if getattr(spec.graph, "heading", None) else spec.title
+
+
 def cmd_notes(args) -> int:
     from .derive import derive
     from .numeric import worked_example
@@ -195,7 +201,7 @@ def cmd_notes(args) -> int:
         example = worked_example(
             d, values, **_example_options(args, spec))
     progress(f"writing the {kind} (every equation is checked)")
-    text = render(example or d, kind, title=args.title or spec.title, author=spec.author,
+    text = render(example or d, kind, title=args.title or _spec_title(spec), author=spec.author,
                   templates=_templates(args), appendix=not args.no_appendix, contrast=args.contrast,
                   matrix=args.matrix, language=args.lang or spec.language,
                   only=[o.strip() for o in args.only.split(",")] if args.only else spec.only,
@@ -296,7 +302,7 @@ def cmd_example(args) -> int:
     ex = worked_example(
         graph, values, **_example_options(args, spec))
     if args.latex or args.markdown:
-        text = render(ex, "markdown" if args.markdown else "fragment", title=spec.title)
+        text = render(ex, "markdown" if args.markdown else "fragment", title=_spec_title(spec))
     else:
         text = _example_text(ex)
     write_output(text, args.output)

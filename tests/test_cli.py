@@ -479,3 +479,11 @@ def test_notes_of_a_network_too_large_point_to_the_matrix_form(tmp_path, sub):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.toml"]
     matrix = run("grad", str(spec), "--matrix", cwd=tmp_path, check=True).stdout
     assert matrix.startswith("Z1 = W1 @ X\n")
+
+
+def test_an_untitled_model_spec_gets_its_default_title_in_the_documents_language(tmp_path):
+    spec = tmp_path / "rnn.toml"
+    spec.write_text('[network]\nkind = "rnn"\ninputs = 1\nhidden = 2\noutputs = 1\nsteps = 3\n',
+                    encoding="utf-8")
+    r = run("notes", str(spec), "--lang", "ko", cwd=tmp_path, check=True)
+    assert r"\title{3단계로 펼친 Elman RNN: 입력 1개, 은닉 유닛 2개, 출력 1개}" in r.stdout
