@@ -124,3 +124,6 @@ def test_a_models_default_title_is_translated_and_agrees_with_its_counts(languag
     assert expected in tex
     conv = sb.render(sb.derive(sb.conv2d((3, 3), (2, 2))), kind="markdown", language=language)
     assert r"$3\times 3$" in conv.splitlines()[0] or r"$3\times 3$" in conv
+    net = sb.network(2, [sb.dense(2, "tanh"), sb.batch_norm()], batch=2)
+    words = {"en": "batch norm", "ko": "배치 정규화"}[language]
+    assert f"(tanh) $\\to$ {words}}}" in sb.render(sb.derive(net), language=language)

@@ -138,3 +138,9 @@ def test_default_titles_read_as_a_lecturer_prints_them():
     assert sb.conv1d(1, 1).title == "1-D convolution: 1 input, kernel 1"
     assert sb.attention(1, 2).title == "Attention over 1 key, d = 2"
     assert sb.rnn(1, 1, 1, steps=2, title="Mine").heading is None  # the user's title stands
+    net = sb.network(2, [sb.dense(2, "tanh"), sb.residual(sb.dense(2)), sb.batch_norm()],
+                     batch=2)
+    assert net.title == ("Network of 2 inputs over a batch of 2: "
+                         "dense 2 (tanh) → residual(dense 2) → batch norm")
+    assert net.heading[1]["blocks"][1] == {
+        "kind": "residual", "blocks": [{"kind": "dense", "units": 2, "activation": "identity"}]}

@@ -29,7 +29,7 @@ from sympy.core.numbers import NumberSymbol
 
 from .. import functions
 from ..graph import GraphError
-from .base import Model, choice, index, positive
+from .base import Model, choice, index, plural, positive
 
 __all__ = ["Network", "network", "dense", "layer_norm", "batch_norm", "residual", "Block"]
 
@@ -134,7 +134,13 @@ class Network(Model):
         if not blocks:
             raise GraphError("a network needs at least one block")
         self.blocks = tuple(blocks)
-        super().__init__(title or "network " + " → ".join(_describe(b) for b in self.blocks))
+        blocks_text = " → ".join(_describe(b) for b in self.blocks)
+        batch_text = f" over a batch of {self.batch}" if self.batch > 1 else ""
+        super().__init__(title or f"Network of {plural(self.n_in, 'input')}{batch_text}: "
+                         + blocks_text)
+        if not title:
+            self.heading = ("network", {"inputs": self.n_in, "batch": self.batch,
+                                        "blocks": [_outline(b) for b in self.blocks]})
         self._layer = 0
         self.outputs_: list[list[sp.Symbol]] = []
         self._build()
@@ -259,10 +265,20 @@ class Network(Model):
 
 def _describe(block: Block) -> str:
     if isinstance(block, Dense):
-        return f"dense {block.units} {block.activation}"
+        return f"dense {block.units}" + (
+            f" ({block.activation})" if block.activation != "identity" else "")
     if isinstance(block, Residual):
         return "residual(" + ", ".join(_describe(b) for b in block.blocks) + ")"
     return "layer norm" if isinstance(block, LayerNorm) else "batch norm"
+
+
+def _outline(block: Block) -> dict:
+    """A block as the document's title macro reads it (heading_network in _prose.j2)."""
+    if isinstance(block, Dense):
+        return {"kind": "dense", "units": block.units, "activation": block.activation}
+    if isinstance(block, Residual):
+        return {"kind": "residual", "blocks": [_outline(b) for b in block.blocks]}
+    return {"kind": "layer_norm" if isinstance(block, LayerNorm) else "batch_norm"}
 
 
 def network(inputs: int, blocks: Sequence[Block], loss: str = "mse", batch: int = 1,
