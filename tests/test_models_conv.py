@@ -164,3 +164,44 @@ def test_bad_channel_specs_give_one_line_naming_the_key(body, key, message):
     with pytest.raises(SpecError, match=message) as info:
         parse_spec("[network]\n" + body, "m.toml")
     assert info.value.key == key and "\n" not in str(info.value)
+
+
+# -- documents ------------------------------------------------------------------------------------
+CHANNELS_SPEC = "docs/examples/model-conv1d-channels.toml"
+
+
+@pytest.fixture(scope="module")
+def channel_notes():
+    spec = sb.load_spec(CHANNELS_SPEC)
+    d = sb.derive(spec.graph)
+    return {lang: sb.render(sb.worked_example(d, spec.values), "article", title=spec.title,
+                            language=lang) for lang in ("en", "ko")}
+
+
+def test_channel_notes_open_with_the_general_form_and_keep_labels_and_numbers_narrow(
+        channel_notes):
+    from symbackprop.document.layout import TEXT_WIDTH, width
+
+    tex = channel_notes["en"]
+    assert tex.index(r"\frac{\partial L}{\partial w_{o,c,k}}") < tex.index(r"w_{1,1,1} x_{1,1}")
+    # a node using five parameters is labelled with its first and last
+    assert r"label={[font=\scriptsize]above:$w_{1,1,1}, \ldots, b_{1}$}" in tex
+    # the head's eight products in numbers are broken over lines (unbroken: 73 em)
+    numbers = [ln for ln in tex.splitlines() if ln.startswith(r" &= \left(")]
+    assert numbers and max(width(ln[4:].removesuffix(r" \\*")) for ln in numbers) < TEXT_WIDTH
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_channel_notes_compile_without_overfull_lines(channel_notes, language, tmp_path):
+    import pdfcheck
+    from texutil import have_tex
+
+    from symbackprop.render import compile_pdf
+
+    if not have_tex():
+        pytest.skip("TeX is not installed")
+    pdf, log = tmp_path / "notes.pdf", tmp_path / "notes.log"
+    compile_pdf(channel_notes[language], pdf, language=language, log=log)
+    assert pdfcheck.overfull(log.read_text(errors="replace")) == []
+    assert pdfcheck.collisions(pdf) == []
