@@ -86,9 +86,12 @@ class Base:
         # otherwise Σ w x first and the bias last, as the forward pass prints it.
         # The numbers decide too: eight products with signed factors print twice as wide as
         # their symbols (a head over two channels' features ran 270 pt past the margin).
-        model_sum = getattr(self, "focus", None) is not None and isinstance(symbolic, sp.Add)
-        long_symbols = model_sum and len(self.tex(symbolic)) > MAX_LINE
-        long = long_symbols or model_sum and (
+        # (any model's: its answer key writes every equation out, with no focus)
+        from ..models.base import Model
+
+        long_symbols = (getattr(self, "focus", None) is not None and isinstance(symbolic, sp.Add)
+                        and len(self.tex(symbolic)) > MAX_LINE)
+        long = long_symbols or isinstance(self.g, Model) and isinstance(symbolic, sp.Add) and (
             width(printer(symbolic)) > ROW_LIMIT - width(lhs) - RELATION)
         terms = None
         if long_symbols:
