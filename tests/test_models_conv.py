@@ -205,3 +205,12 @@ def test_channel_notes_compile_without_overfull_lines(channel_notes, language, t
     compile_pdf(channel_notes[language], pdf, language=language, log=log)
     assert pdfcheck.overfull(log.read_text(errors="replace")) == []
     assert pdfcheck.collisions(pdf) == []
+
+
+def test_channel_answer_key_keeps_its_numbers_within_the_page():
+    from symbackprop.document.layout import TEXT_WIDTH, width
+    from symbackprop.exercises import exercise_sheets
+
+    _, key = exercise_sheets(sb.conv1d(4, 2, "tanh", in_channels=2, out_channels=2), 1, seed=0)
+    numbers = [ln for ln in key.splitlines() if ln.startswith(" &= ") and r"\cdot" in ln]
+    assert numbers and max(width(ln[4:].split(r" \\")[0]) for ln in numbers) < TEXT_WIDTH
