@@ -79,11 +79,11 @@ def test_bad_channels_give_one_clear_error(build, message):
 def test_general_form_with_channels_prints_the_textbook_sums():
     eqs = {e.name: e.latex() for e in forms.conv1d_form("tanh", channels=True).equations()
            if e.kind != "forward"}
-    assert eqs["w"] == (r"\frac{\partial L}{\partial w_{o,c,k}} = \sum_{i=1}^{n - K + 1} "
-                        r"\delta_{o,i} x_{c,i + k - 1}")
-    assert eqs["x"] == (r"\frac{\partial L}{\partial x_{c,i}} = \sum_{\substack{1 \leq o \leq "
-                        r"C_{out}\\1 \leq k \leq K}} \delta_{o,i - k + 1} w_{o,c,k}")
-    assert eqs["b"] == r"\frac{\partial L}{\partial b_{o}} = \sum_{i=1}^{n - K + 1} \delta_{o,i}"
+    assert eqs["w"] == (r"\frac{\partial L}{\partial w_{m,\ell,k}} = \sum_{i=1}^{n - K + 1} "
+                        r"\delta_{m,i} x_{\ell,i + k - 1}")
+    assert eqs["x"] == (r"\frac{\partial L}{\partial x_{\ell,i}} = \sum_{\substack{1 \leq m \leq "
+                        r"C_{out}\\1 \leq k \leq K}} \delta_{m,i - k + 1} w_{m,\ell,k}")
+    assert eqs["b"] == r"\frac{\partial L}{\partial b_{m}} = \sum_{i=1}^{n - K + 1} \delta_{m,i}"
 
 
 @FEW
@@ -183,7 +183,7 @@ def test_channel_notes_open_with_the_general_form_and_keep_labels_and_numbers_na
     from symbackprop.document.layout import TEXT_WIDTH, width
 
     tex = channel_notes["en"]
-    assert tex.index(r"\frac{\partial L}{\partial w_{o,c,k}}") < tex.index(r"w_{1,1,1} x_{1,1}")
+    assert tex.index(r"\frac{\partial L}{\partial w_{m,\ell,k}}") < tex.index(r"w_{1,1,1} x_{1,1}")
     # a node using five parameters is labelled with its first and last
     assert r"label={[font=\scriptsize]above:$w_{1,1,1}, \ldots, b_{1}$}" in tex
     # the head's eight products in numbers are broken over lines (unbroken: 73 em)

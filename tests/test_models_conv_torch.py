@@ -63,7 +63,7 @@ def test_batched_conv1d_with_channels_matches_torch_conv1d(backend):
         {"n": n, "K": K, "C_in": c_in, "C_out": c_out, "n_y": n_y}, backend)({"x": x, "y": y}, P)
     xt, w, b, v, c = _t(x), _t(P["w"]), _t(P["b"]), _t(P["v"]), _t(P["c"])
     a = torch.tanh(F.conv1d(xt, w, b))                        # (B, C_out, n − K + 1)
-    o = F.linear(a.flatten(1), v.flatten(1), c)               # the head over every a_{o,i}
+    o = F.linear(a.flatten(1), v.flatten(1), c)               # the head over every a_{m,i}
     per_sample = ((o - torch.tensor(y)) ** 2).mean(dim=1)
     per_sample.mean().backward()
     np.testing.assert_allclose(np.asarray(out.loss), per_sample.detach().numpy(), rtol=1e-12)

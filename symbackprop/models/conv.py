@@ -6,8 +6,8 @@
 z_{ij} = Σ_{p,q} w_{pq} x_{i+p−1, j+q−1} + b. δ_i = ∂L/∂z_i is the δ the derivation names.
 
 With C_in input channels and C_out kernels (filters) every name carries its channels, as
-textbooks write them: z_{o,i} = Σ_c Σ_k w_{o,c,k} x_{c,i+k−1} + b_o, a_{o,i} = f(z_{o,i}), and
-the head reads every a_{o,i} (v_{o,i}). With one channel each, the names are the ones above.
+textbooks write them: z_{m,i} = Σ_ℓ Σ_k w_{m,ℓ,k} x_{ℓ,i+k−1} + b_m, a_{m,i} = f(z_{m,i}), and
+the head reads every a_{m,i} (v_{m,i}). With one channel each, the names are the ones above.
 
 >>> import symbackprop as sb
 >>> net = sb.conv1d(4, 3)
@@ -49,7 +49,7 @@ class Conv(Model):
         self.c_in = positive(in_channels, "the number of input channels", 16)
         self.c_out = positive(out_channels, "the number of output channels", 16)
         # one channel each keeps the single-channel names (x_i, w_k, b); else every name
-        # carries its channels (x_{c,i}, w_{o,c,k}, b_o), as the general form prints them
+        # carries its channels (x_{ℓ,i}, w_{m,ℓ,k}, b_m), as the general form prints them
         self.channels = self.c_in > 1 or self.c_out > 1
         self.out_shape = tuple(s - k + 1 for s, k in zip(self.shape, self.kernel, strict=True))
         # every z entry is C_in·|kernel| products: bound the scalar graph before it is built

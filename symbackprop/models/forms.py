@@ -25,8 +25,9 @@ __all__ = ["rnn_form", "conv1d_form", "conv2d_form", "attention_form", "layer_no
 
 _ix = sp.symbols("t i j k m p q", integer=True)
 t, i, j, k, m, p, q = _ix
-# a convolution's channels: w_{o,c,k} maps input channel c to output channel (kernel) o
-o_, c_ = sp.symbols("o c", integer=True)
+# a convolution's channels: w_{m,ℓ,k} maps input channel ℓ to output channel (feature map) m,
+# Goodfellow et al.'s letters (ch. 9); o and c already name the head's pre-activation and bias
+o_, c_ = m, sp.Symbol("ell", integer=True)
 
 
 def _size(name: str) -> sp.Symbol:
@@ -131,7 +132,7 @@ def _conv_lookup(net, outputs: bool, channels: bool = False):
 
 
 def _channels(channels: bool):
-    """The channel form's index prefixes and sizes: (c,) over C_in for an input entry, (o,)
+    """The channel form's index prefixes and sizes: (ℓ,) over C_in for an input entry, (m,)
     over C_out for a kernel's output; empty for the single-channel form."""
     if not channels:
         return (), (), (), (), {}
@@ -145,11 +146,11 @@ def conv1d_form(activation: str = "relu", output_activation: str = "identity",
     """The 1-D convolution of :func:`symbackprop.conv1d`, for any n and K; with
     ``outputs=True`` its head has n_y outputs ŷ_r (elementwise output activation). With
     ``channels=True``, C_in input channels and C_out kernels:
-    z_{o,i} = Σ_c Σ_k w_{o,c,k} x_{c,i+k−1} + b_o.
+    z_{m,i} = Σ_ℓ Σ_k w_{m,ℓ,k} x_{ℓ,i+k−1} + b_m.
 
     >>> form = conv1d_form("tanh", channels=True)
     >>> print(form.equation("gradient", "w").latex())
-    \\frac{\\partial L}{\\partial w_{o,c,k}} = \\sum_{i=1}^{n - K + 1} \\delta_{o,i} x_{c,i + k - 1}
+    \\frac{\\partial L}{\\partial w_{m,\\ell,k}} = \\sum_{i=1}^{n - K + 1} \\delta_{m,i} x_{\\ell,i + k - 1}
     """
     from .conv import conv1d
 
@@ -194,7 +195,7 @@ def conv2d_form(activation: str = "relu", output_activation: str = "identity",
     """The small 2-D convolution of :func:`symbackprop.conv2d`, for any input H×W and kernel
     P×Q: z_{ij} = Σ_{p,q} w_{pq} x_{i+p−1, j+q−1} + b; ``outputs=True`` as in
     :func:`conv1d_form`; ``channels=True``:
-    z_{o,i,j} = Σ_c Σ_{p,q} w_{o,c,p,q} x_{c,i+p−1,j+q−1} + b_o."""
+    z_{m,i,j} = Σ_ℓ Σ_{p,q} w_{m,ℓ,p,q} x_{ℓ,i+p−1,j+q−1} + b_m."""
     from .conv import conv2d
 
     H, Wd, P, Q = (_size(s) for s in ("H", "W", "P", "Q"))
