@@ -127,3 +127,10 @@ def test_a_models_default_title_is_translated_and_agrees_with_its_counts(languag
     net = sb.network(2, [sb.dense(2, "tanh"), sb.batch_norm()], batch=2)
     words = {"en": "batch norm", "ko": "배치 정규화"}[language]
     assert f"(tanh) $\\to$ {words}}}" in sb.render(sb.derive(net), language=language)
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", "with 1 input channel and 2 kernels"), ("ko", "입력 채널 1개, 커널 2개")])
+def test_a_convolutions_default_title_counts_its_channels(language, expected):
+    conv = sb.conv1d(3, 2, in_channels=1, out_channels=2)
+    assert expected in sb.render(sb.derive(conv), kind="markdown", language=language)

@@ -136,6 +136,8 @@ def test_default_titles_read_as_a_lecturer_prints_them():
         "Elman RNN over 4 steps: 1 input, 2 hidden units, 1 output")
     assert sb.conv1d(7, 3).title == "1-D convolution: 7 inputs, kernel 3"
     assert sb.conv1d(1, 1).title == "1-D convolution: 1 input, kernel 1"
+    assert sb.conv1d(5, 2, in_channels=1, out_channels=2).title == (
+        "1-D convolution: 5 inputs, kernel 2, 1 input channel and 2 kernels")
     assert sb.attention(1, 2).title == "Attention over 1 key, d = 2"
     assert sb.rnn(1, 1, 1, steps=2, title="Mine").heading is None  # the user's title stands
     net = sb.network(2, [sb.dense(2, "tanh"), sb.residual(sb.dense(2)), sb.batch_norm()],

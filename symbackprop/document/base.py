@@ -12,6 +12,7 @@ from ..latex import Tex, TexPrinter
 from ..mlp import MLP
 from ..numeric import WorkedExample
 from ..verify import Meaning, VerificationError, elementary, verify
+from .layout import RELATION, ROW_LIMIT, width
 from .model import Equation, Step
 
 # A negative number alone as a function's argument needs no brackets of its own: σ(−0.13),
@@ -83,10 +84,17 @@ class Base:
         self.count("numbers")
         # A model's long sums (∂L/∂U_11 over 16 steps) are broken across lines, in graph order;
         # otherwise Σ w x first and the bias last, as the forward pass prints it.
-        long = (getattr(self, "focus", None) is not None and isinstance(symbolic, sp.Add)
-                and len(self.tex(symbolic)) > MAX_LINE)
+        # The numbers decide too: eight products with signed factors print twice as wide as
+        # their symbols (a head over two channels' features ran 270 pt past the margin).
+        # (any model's: its answer key writes every equation out, with no focus)
+        from ..models.base import Model
+
+        long_symbols = (getattr(self, "focus", None) is not None and isinstance(symbolic, sp.Add)
+                        and len(self.tex(symbolic)) > MAX_LINE)
+        long = long_symbols or isinstance(self.g, Model) and isinstance(symbolic, sp.Add) and (
+            width(printer(symbolic)) > ROW_LIMIT - width(lhs) - RELATION)
         terms = None
-        if long:
+        if long_symbols:
             terms = self.in_order(symbolic)
         elif isinstance(symbolic, sp.Add) and hasattr(self, "_textbook_terms"):
             terms = self._textbook_terms(symbolic)

@@ -14,6 +14,9 @@ from .model import Figure, Paragraph, Section
 
 #: A model with more nodes than this is not drawn (its notes give the general form instead).
 MAX_DRAWN_NODES = 80
+#: A node's label of parameters wider than this (cm; the columns are 2.6 apart) is shortened to
+#: its first and last (w_{1,1,1}, …, b_{1}: a convolution with channels)
+MAX_LABEL_WIDTH = 3.0
 
 
 class NetworkSection:
@@ -217,6 +220,8 @@ def _tikz_graph(d: Derivation, t: TexPrinter) -> Tex:
             params = [p for p in g.parents(s) if g.kind(p) is Kind.PARAMETER]
             if params:
                 names = ", ".join(t(p) for p in params)
+                if label_size(names)[0] > MAX_LABEL_WIDTH:  # would run into its neighbours'
+                    names = rf"{t(params[0])}, \ldots, {t(params[-1])}"
                 style += rf", label={{[font=\scriptsize]above:${names}$}}"
             lines.append(rf"\node[{style}] ({ids[s]}) at ({c * 2.6:.2f},{y * 1.6:.2f}) "
                          rf"{{${t(s)}$}};")

@@ -25,6 +25,9 @@ __all__ = ["rnn_form", "conv1d_form", "conv2d_form", "attention_form", "layer_no
 
 _ix = sp.symbols("t i j k m p q", integer=True)
 t, i, j, k, m, p, q = _ix
+# a convolution's channels: w_{m,ℓ,k} maps input channel ℓ to output channel (feature map) m,
+# Goodfellow et al.'s letters (ch. 9); o and c already name the head's pre-activation and bias
+o_, c_ = m, sp.Symbol("ell", integer=True)
 
 
 def _size(name: str) -> sp.Symbol:
@@ -111,85 +114,125 @@ def _head(outputs: bool, ranges, a_entry, a_ix, output_activation: str, loss: st
     return y, params, [o, yhat], L, ({"n_y": n_y} if outputs else {})
 
 
-def _conv_lookup(net, outputs: bool):
-    """Quantity entries to the builder's symbols; one output is keyed without its index."""
+def _conv_lookup(net, outputs: bool, channels: bool = False):
+    """Quantity entries to the builder's symbols; one output is keyed without its index, and
+    a network of one channel each (C_in = C_out = 1) without its channel indices."""
     head = {"y", "v", "c", "o", "yhat"}
+    # where the channel indices sit in the channel form's entries
+    chans = {"x": (0,), "w": (0, 1), "b": (0,), "z": (0,), "a": (0,),
+             "v": (1,) if outputs else (0,)}
 
     def lookup(name, ix):
+        if channels and not net.channels and name in chans:
+            ix = tuple(v for n, v in enumerate(ix) if n not in chans[name])
         if outputs and name in head and net.n_out == 1:
             ix = ix[1:]
         return net._sym.get((name, *ix))
     return lookup
 
 
+def _channels(channels: bool):
+    """The channel form's index prefixes and sizes: (ℓ,) over C_in for an input entry, (m,)
+    over C_out for a kernel's output; empty for the single-channel form."""
+    if not channels:
+        return (), (), (), (), {}
+    C_in, C_out = _size("C_in"), _size("C_out")
+    return (c_,), ((1, C_in),), (o_,), ((1, C_out),), {"C_in": C_in, "C_out": C_out}
+
+
 def conv1d_form(activation: str = "relu", output_activation: str = "identity",
-                loss: str = "mse", bias: bool = True, outputs: bool = False) -> GeneralForm:
+                loss: str = "mse", bias: bool = True, outputs: bool = False,
+                channels: bool = False) -> GeneralForm:
     """The 1-D convolution of :func:`symbackprop.conv1d`, for any n and K; with
-    ``outputs=True`` its head has n_y outputs ŷ_r (elementwise output activation)."""
+    ``outputs=True`` its head has n_y outputs ŷ_r (elementwise output activation). With
+    ``channels=True``, C_in input channels and C_out kernels:
+    z_{m,i} = Σ_ℓ Σ_k w_{m,ℓ,k} x_{ℓ,i+k−1} + b_m.
+
+    >>> form = conv1d_form("tanh", channels=True)
+    >>> print(form.equation("gradient", "w").latex())
+    \\frac{\\partial L}{\\partial w_{m,\\ell,k}} = \\sum_{i=1}^{n - K + 1} \\delta_{m,i} x_{\\ell,i + k - 1}
+    """
     from .conv import conv1d
 
     n, K = _size("n"), _size("K")
     f = _elementwise(activation)
-    x = Quantity("x", "x", "input", (i,), ((1, n),))
-    w = Quantity("w", "w", "parameter", (k,), ((1, K),))
+    ci, ci_r, co, co_r, chans = _channels(channels)
+    x = Quantity("x", "x", "input", (*ci, i), (*ci_r, (1, n)))
+    w = Quantity("w", "w", "parameter", (*co, *ci, k), (*co_r, *ci_r, (1, K)))
     params = [w]
-    pre = sp.Sum(w.at(k) * x.at(i + k - 1), (k, 1, K))
+    pre = sp.Sum(w.at(*co, *ci, k) * x.at(*ci, i + k - 1),
+                 *[(v, lo, hi) for v, (lo, hi) in zip(ci, ci_r, strict=True)], (k, 1, K))
     if bias:
-        b = Quantity("b", "b", "parameter")
+        b = Quantity("b", "b", "parameter", co, co_r)
         params.append(b)
-        pre = pre + b.at()
-    z = Quantity("z", "z", "node", (i,), ((1, n - K + 1),), pre)
-    act = Quantity("a", "a", "node", (i,), ((1, n - K + 1),), f(z.at(i)))
-    y, head, nodes, L, more = _head(outputs, ((1, n - K + 1),), act.at(i), (i,),
-                                    output_activation, loss, bias)
+        pre = pre + b.at(*co)
+    z = Quantity("z", "z", "node", (*co, i), (*co_r, (1, n - K + 1)), pre)
+    act = Quantity("a", "a", "node", (*co, i), (*co_r, (1, n - K + 1)), f(z.at(*co, i)))
+    y, head, nodes, L, more = _head(outputs, (*co_r, (1, n - K + 1)), act.at(*co, i),
+                                    (*co, i), output_activation, loss, bias)
 
     def build(sizes):
         net = conv1d(sizes["n"], sizes["K"], activation, sizes.get("n_y", 1),
-                     output_activation, loss, bias)
-        return net, _conv_lookup(net, outputs)
+                     output_activation, loss, bias, in_channels=sizes.get("C_in", 1),
+                     out_channels=sizes.get("C_out", 1))
+        return net, _conv_lookup(net, outputs, channels)
 
     checks = [{"n": 5, "K": 3}, {"n": 4, "K": 1}]
     if outputs:
         checks = [{"n": 5, "K": 3, "n_y": 2}, {"n": 4, "K": 2, "n_y": 1}]
-    return GeneralForm("1-D convolution", [x, y, *params, *head, z, act, *nodes], L, ["z"],
-                       {"n": n, "K": K, **more}, build, {"z": r"\delta"}, input_gradients=["x"],
-                       check_sizes=checks)
+    if channels:
+        checks = [{**c, "C_in": c_in, "C_out": c_out}
+                  for c, (c_in, c_out) in zip(checks, ((2, 3), (3, 1)), strict=True)]
+    return GeneralForm("1-D convolution" + (" with channels" if channels else ""),
+                       [x, y, *params, *head, z, act, *nodes], L, ["z"],
+                       {"n": n, "K": K, **chans, **more}, build, {"z": r"\delta"},
+                       input_gradients=["x"], check_sizes=checks)
 
 
 def conv2d_form(activation: str = "relu", output_activation: str = "identity",
-                loss: str = "mse", bias: bool = True, outputs: bool = False) -> GeneralForm:
+                loss: str = "mse", bias: bool = True, outputs: bool = False,
+                channels: bool = False) -> GeneralForm:
     """The small 2-D convolution of :func:`symbackprop.conv2d`, for any input H×W and kernel
     P×Q: z_{ij} = Σ_{p,q} w_{pq} x_{i+p−1, j+q−1} + b; ``outputs=True`` as in
-    :func:`conv1d_form`."""
+    :func:`conv1d_form`; ``channels=True``:
+    z_{m,i,j} = Σ_ℓ Σ_{p,q} w_{m,ℓ,p,q} x_{ℓ,i+p−1,j+q−1} + b_m."""
     from .conv import conv2d
 
     H, Wd, P, Q = (_size(s) for s in ("H", "W", "P", "Q"))
     f = _elementwise(activation)
-    out = ((1, H - P + 1), (1, Wd - Q + 1))
-    x = Quantity("x", "x", "input", (i, j), ((1, H), (1, Wd)))
-    w = Quantity("w", "w", "parameter", (p, q), ((1, P), (1, Q)))
+    ci, ci_r, co, co_r, chans = _channels(channels)
+    out = (*co_r, (1, H - P + 1), (1, Wd - Q + 1))
+    x = Quantity("x", "x", "input", (*ci, i, j), (*ci_r, (1, H), (1, Wd)))
+    w = Quantity("w", "w", "parameter", (*co, *ci, p, q), (*co_r, *ci_r, (1, P), (1, Q)))
     params = [w]
-    pre = sp.Sum(w.at(p, q) * x.at(i + p - 1, j + q - 1), (p, 1, P), (q, 1, Q))
+    pre = sp.Sum(w.at(*co, *ci, p, q) * x.at(*ci, i + p - 1, j + q - 1),
+                 *[(v, lo, hi) for v, (lo, hi) in zip(ci, ci_r, strict=True)],
+                 (p, 1, P), (q, 1, Q))
     if bias:
-        b = Quantity("b", "b", "parameter")
+        b = Quantity("b", "b", "parameter", co, co_r)
         params.append(b)
-        pre = pre + b.at()
-    z = Quantity("z", "z", "node", (i, j), out, pre)
-    act = Quantity("a", "a", "node", (i, j), out, f(z.at(i, j)))
-    y, head, nodes, L, more = _head(outputs, out, act.at(i, j), (i, j), output_activation,
-                                    loss, bias)
+        pre = pre + b.at(*co)
+    z = Quantity("z", "z", "node", (*co, i, j), out, pre)
+    act = Quantity("a", "a", "node", (*co, i, j), out, f(z.at(*co, i, j)))
+    y, head, nodes, L, more = _head(outputs, out, act.at(*co, i, j), (*co, i, j),
+                                    output_activation, loss, bias)
 
     def build(sizes):
         net = conv2d((sizes["H"], sizes["W"]), (sizes["P"], sizes["Q"]), activation,
-                     sizes.get("n_y", 1), output_activation, loss, bias)
-        return net, _conv_lookup(net, outputs)
+                     sizes.get("n_y", 1), output_activation, loss, bias,
+                     in_channels=sizes.get("C_in", 1), out_channels=sizes.get("C_out", 1))
+        return net, _conv_lookup(net, outputs, channels)
 
     checks = [{"H": 3, "W": 4, "P": 2, "Q": 2}, {"H": 2, "W": 3, "P": 1, "Q": 2}]
     if outputs:
         checks = [{**c, "n_y": n_y} for c, n_y in zip(checks, (2, 3), strict=True)]
-    return GeneralForm("2-D convolution", [x, y, *params, *head, z, act, *nodes], L, ["z"],
-                       {"H": H, "W": Wd, "P": P, "Q": Q, **more}, build, {"z": r"\delta"},
-                       input_gradients=["x"], check_sizes=checks)
+    if channels:
+        checks = [{**c, "C_in": c_in, "C_out": c_out}
+                  for c, (c_in, c_out) in zip(checks, ((2, 2), (1, 3)), strict=True)]
+    return GeneralForm("2-D convolution" + (" with channels" if channels else ""),
+                       [x, y, *params, *head, z, act, *nodes], L, ["z"],
+                       {"H": H, "W": Wd, "P": P, "Q": Q, **chans, **more}, build,
+                       {"z": r"\delta"}, input_gradients=["x"], check_sizes=checks)
 
 
 def attention_form(loss: str = "mse", projections: bool = False) -> GeneralForm:
@@ -368,7 +411,7 @@ def general_form(model) -> GeneralForm:
     if isinstance(model, Conv) and model.output_activation in functions.ACTIVATIONS:
         make = conv1d_form if len(model.shape) == 1 else conv2d_form
         return make(model.activation, model.output_activation, model.loss_name, model.has_bias,
-                    outputs=model.n_out > 1)
+                    outputs=model.n_out > 1, channels=model.channels)
     if isinstance(model, Attention):
         return attention_form(model.loss_name, model.projections)
     if isinstance(model, Network) and model.batch == 1 and \
