@@ -182,7 +182,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="tidy values: one or two decimals, no saturated σ")
     ex.add_argument("--format", choices=["latex", "moodle"], default="latex",
                     help="moodle: also quiz.xml for Moodle's question import (default latex)")
-    ex.add_argument("--lang", dest="language", default="en", help="the quiz's language (default en)")
+    ex.add_argument("--lang", dest="language",
+                    help="the sheets' and the quiz's language (default: the spec's, else en)")
     ex.set_defaults(func=cmd_exercises, output="exercises")
 
     dm = sub.add_parser("demo", help="write seed 000's notes (and PDFs where TeX is present)")

@@ -381,11 +381,12 @@ def cmd_exercises(args) -> int:
     _check_notes_size(graph)
     progress(f"drawing {args.count} sets of values (seed {args.seed}) and working them out")
     args.rounding = args.rounding or spec.rounding or "by_hand"  # a sheet is worked by hand
+    args.language = args.language or spec.language or "en"
     options = _example_options(args, spec)
     variants, extra = _quiz(args, graph, spec, options)
     problems, answers = exercise_sheets(
         graph, args.count, args.seed, **options, title=args.title or "",
-        templates=_templates(args),
+        templates=_templates(args), language=args.language,
         value_sets=[v.values for v in variants] if variants else None,
         labels=[" ".join(filter(None, (v.student.id, v.student.name))) for v in variants]
         if args.roster else None,
@@ -399,7 +400,8 @@ def cmd_exercises(args) -> int:
         if args.pdf:
             progress(f"compiling {name}.pdf")
             with tempfile.TemporaryDirectory(prefix="symbackprop-") as tmp:
-                files[out / f"{name}.pdf"] = compile_pdf(text, Path(tmp) / "x.pdf").read_bytes()
+                files[out / f"{name}.pdf"] = compile_pdf(text, Path(tmp) / "x.pdf",
+                                                      language=args.language).read_bytes()
     write_outputs(files)  # all of them or none
     for name in ("exercises", "answers"):
         print(f"wrote {out / (name + '.tex')}" + (f" and {name}.pdf" if args.pdf else ""))

@@ -119,7 +119,7 @@ def exercise_sheets(
         r", \ldots" if len(graph.parameters) > 8 else "")
     env = environment(templates=templates, language=language)
     context = dict(
-        title=title or f"Exercises: {graph.title}", network=network, general=general,
+        title=title, network=network, general=general,
         problems=problems,
         worked=worked, learning_rate=f"{learning_rate:g}", digits=digits, params=params,
         loss=tex(graph.loss_symbol), seed=seed, doc=t,

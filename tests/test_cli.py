@@ -487,3 +487,16 @@ def test_an_untitled_model_spec_gets_its_default_title_in_the_documents_language
                     encoding="utf-8")
     r = run("notes", str(spec), "--lang", "ko", cwd=tmp_path, check=True)
     assert r"\title{3단계로 펼친 Elman RNN: 입력 1개, 은닉 유닛 2개, 출력 1개}" in r.stdout
+
+
+@pytest.mark.parametrize(("lang", "title"), [
+    (None, r"\title{Exercises: An Elman RNN over 2 steps"),
+    ("ko", r"\title{연습 문제: 2단계로 펼친 Elman RNN")])
+def test_exercise_sheets_are_in_the_asked_language(tmp_path, lang, title):
+    spec = tmp_path / "rnn.toml"
+    spec.write_text('[network]\nkind = "rnn"\ninputs = 1\nhidden = 1\noutputs = 1\nsteps = 2\n',
+                    encoding="utf-8")
+    run("exercises", str(spec), "--count", "1", *(["--lang", lang] if lang else []),
+        cwd=tmp_path, check=True)
+    for name in ("exercises", "answers"):
+        assert title in (tmp_path / "exercises" / f"{name}.tex").read_text(encoding="utf-8")
