@@ -29,6 +29,7 @@ import sympy as sp
 
 from .. import functions
 from ..general import GeneralForm, Quantity, _basic
+from .lowering import contraction
 
 __all__ = ["BatchedEvaluator", "BatchedResult"]
 
@@ -48,7 +49,7 @@ def _backend(name: str) -> dict[str, object]:
             "xp": np, "tensor": np.asarray,
             "ksum": lambda a, axis: np.sum(a, axis=axis, keepdims=True),
             "bcast": lambda x, s: np.broadcast_to(np.asarray(x, dtype=float), s),
-            "perm": np.transpose, "bmean": lambda x: x.mean(axis=0),
+            "perm": np.transpose, "bmean": lambda x: x.mean(axis=0), "matmul": np.matmul,
             "heaviside": lambda z: (z > 0).astype(float),
             "sigmoid": lambda z: 0.5 * (1 + np.tanh(0.5 * z)),
             "relu": lambda z: np.maximum(z, 0.0),
@@ -65,6 +66,7 @@ def _backend(name: str) -> dict[str, object]:
             "ksum": lambda a, axis: a.sum(dim=axis, keepdim=True),
             "bcast": lambda x, s: torch.broadcast_to(torch.as_tensor(x, dtype=torch.float64), s),
             "perm": lambda x, p: x.permute(p), "bmean": lambda x: x.mean(dim=0),
+            "matmul": torch.matmul,
             "heaviside": lambda z: (z > 0).to(torch.float64),
             "sigmoid": torch.sigmoid, "relu": torch.relu,
             "zeros": lambda shape: torch.zeros(shape, dtype=torch.float64),
@@ -80,7 +82,7 @@ def _backend(name: str) -> dict[str, object]:
             "xp": jnp, "tensor": jtensor,
             "ksum": lambda a, axis: jnp.sum(a, axis=axis, keepdims=True),
             "bcast": lambda x, s: jnp.broadcast_to(jnp.asarray(x, dtype=jnp.float64), s),
-            "perm": jnp.transpose, "bmean": lambda x: x.mean(axis=0),
+            "perm": jnp.transpose, "bmean": lambda x: x.mean(axis=0), "matmul": jnp.matmul,
             "heaviside": lambda z: (z > 0).astype(jnp.float64),
             "sigmoid": jax.nn.sigmoid, "relu": jax.nn.relu,
             "zeros": lambda shape: jnp.zeros(shape, dtype=jnp.float64),
@@ -109,9 +111,12 @@ class BatchedEvaluator:
     quantity's own index ranges) and ``parameters`` (arrays of their index ranges).
     """
 
-    def __init__(self, form: GeneralForm, sizes: Mapping[str, int], backend: str = "numpy"):
+    def __init__(self, form: GeneralForm, sizes: Mapping[str, int], backend: str = "numpy",
+                 *, lower: bool = True):
         form.require(sizes)
-        self.form, self.backend = form, backend
+        # lower=False keeps every Σ an outer product summed along its axes (the reference the
+        # tests hold the matmul lowering to)
+        self.form, self.backend, self.lower = form, backend, lower
         self.subs = {form.sizes[k]: int(v) for k, v in sizes.items()}
         self.qs = form.quantities
         self.ranges = {n: [(int(_basic(lo).xreplace(self.subs)),
@@ -128,6 +133,7 @@ class BatchedEvaluator:
         self.axes = {v: k + 1 for k, v in enumerate(dict.fromkeys(symbols))}
         self.n = len(self.axes)
         self.consts: dict[str, object] = {}
+        self._const_names: dict[tuple, str] = {}
         self.lines: list[str] = []
         # a Σ already computed (the same code) is reused: an unnamed δ substituted into several
         # equations (W^{[3]}δ^{[3]} in g^{[2]}, ∂L/∂γ^{[2]}, ∂L/∂β^{[2]}) is computed once
@@ -183,9 +189,11 @@ class BatchedEvaluator:
 
     # -- expressions to code -------------------------------------------------------------------
     def _const(self, value) -> str:
-        name = f"_c{len(self.consts)}"
-        self.consts[name] = value
-        return name
+        # one name per distinct array, so that equal gathers print equal code (the Σ memo)
+        key = (value.dtype.str, value.shape, value.tobytes())
+        known = self._const_names.setdefault(key, f"_c{len(self.consts)}")
+        self.consts[known] = value
+        return known
 
     def _values(self, e: sp.Expr, grid) -> np.ndarray:
         e = _basic(e).xreplace(self.subs)
@@ -211,17 +219,25 @@ class BatchedEvaluator:
                 shape[self.axes[v] - 1] = hi - lo + 1
                 inner[v] = np.arange(lo, hi + 1).reshape(shape)
                 axes.append(self.axes[v])
-            code = f"ksum({self._code(expr.function, inner)}, {tuple(axes)})"
+            code = self._contracted(expr.function, inner, set(axes)) or \
+                f"ksum({self._code(expr.function, inner)}, {tuple(axes)})"
             if self._memo is None:  # inside a step-by-step group arrays change between lines
                 return code
             if code not in self._memo:
                 self._memo[code] = f"A['_s{len(self._memo)}']"
                 self.lines.append(f"{self._memo[code]} = {code}")
             return self._memo[code]
-        if isinstance(expr, sp.Add):
-            return "(" + " + ".join(self._code(a, grid) for a in expr.args) + ")"
-        if isinstance(expr, sp.Mul):
-            return "(" + " * ".join(self._code(a, grid) for a in expr.args) + ")"
+        if isinstance(expr, sp.Add):  # −1·x printed as a subtraction: one array operation less
+            plus = [a for a in expr.args if not a.could_extract_minus_sign()]
+            minus = [-a for a in expr.args if a.could_extract_minus_sign()]
+            code = " + ".join(self._code(a, grid) for a in plus) if plus else \
+                f"-{self._code(minus.pop(0), grid)}"
+            return "(" + code + "".join(f" - {self._code(a, grid)}" for a in minus) + ")"
+        if isinstance(expr, sp.Mul):  # x·y^−1 printed as a division
+            over = [a.base for a in expr.args if isinstance(a, sp.Pow) and a.exp == -1]
+            times = [a for a in expr.args if not (isinstance(a, sp.Pow) and a.exp == -1)]
+            code = " * ".join(self._code(a, grid) for a in times) if times else "1.0"
+            return "(" + code + "".join(f" / {self._code(a, grid)}" for a in over) + ")"
         if isinstance(expr, sp.Pow):
             return f"({self._code(expr.base, grid)} ** {float(expr.exp)!r})"
         if isinstance(expr, sp.KroneckerDelta):
@@ -230,6 +246,60 @@ class BatchedEvaluator:
         if expr.func in _CALLS:
             return f"{_CALLS[expr.func]}({self._code(expr.args[0], grid)})"
         raise NotImplementedError(f"no batched code for {type(expr).__name__}: {expr}")
+
+    def _contracted(self, function: sp.Expr, grid, summed: set[int]) -> str | None:
+        """Σ of c·f·g (a number c, two array factors) as one matrix product, or None."""
+        if not self.lower or not isinstance(function, sp.Mul):
+            return None
+        numbers = [a for a in function.args if a.is_number]
+        factors = [a for a in function.args if not a.is_number]
+        if len(factors) != 2:
+            return None
+        dims = [self._dims(f, grid) for f in factors]
+        code = contraction(self._code(factors[0], grid), dims[0],
+                           self._code(factors[1], grid), dims[1], summed, self.n)
+        if code is None or not numbers:
+            return code
+        return f"({self._code(sp.Mul(*numbers), grid)} * {code})"
+
+    def _dims(self, expr: sp.Expr, grid) -> dict[int, int | None]:
+        """{axis: length} of the axes longer than 1 in ``expr``'s code; the batch axis 0 has
+        length None (known when called). A reshape needs these; a matmul needs them sorted."""
+        if expr.free_symbols & set(self.subs):
+            expr = expr.xreplace(self.subs)
+        if isinstance(expr, sp.Indexed | sp.Symbol):
+            name = expr.base.name if isinstance(expr, sp.Indexed) else expr.name
+            out: dict[int, int | None] = {0: None} if self._is_batched(name) else {}
+            if isinstance(expr, sp.Indexed):  # the shape _gather's code has
+                base = name[6:] if name.startswith("delta_") else name
+                raw = [self._values(e, grid) for e in expr.indices]
+                view = _as_view([v - lo for v, (lo, _) in zip(raw, self.ranges[base],
+                                                              strict=True)],
+                                self.n, self.ranges[base])
+                shape = view[0] if view is not None else np.broadcast_shapes(
+                    *(v.shape for v in raw))
+                out.update({a + 1: d for a, d in enumerate(shape) if d > 1})
+            return out
+        if isinstance(expr, sp.KroneckerDelta):
+            shape = np.broadcast_shapes(*(self._values(e, grid).shape for e in expr.args))
+            return {a + 1: d for a, d in enumerate(shape) if d > 1}
+        if expr.is_number:
+            return {}
+        if isinstance(expr, sp.Sum):
+            inner = dict(grid)
+            for v, lo, hi in expr.limits:
+                lo, hi = (int(_basic(b).xreplace(self.subs)) for b in (lo, hi))
+                shape = [1] * self.n
+                shape[self.axes[v] - 1] = hi - lo + 1
+                inner[v] = np.arange(lo, hi + 1).reshape(shape)
+            out = self._dims(expr.function, inner)
+            for v, *_ in expr.limits:
+                out.pop(self.axes[v], None)
+            return out
+        out = {}
+        for a in expr.args:
+            out.update(self._dims(a, grid))
+        return out
 
     def _is_batched(self, name: str) -> bool:
         base = name[6:] if name.startswith("delta_") else name
@@ -251,7 +321,8 @@ class BatchedEvaluator:
             if order != sorted(order):  # W_{i,j} read with j's axis first: a transpose
                 lead = [0] if batched else []
                 moved = f"perm({moved}, {tuple(lead + [d + len(lead) for d in order])})"
-            return f"{moved}.reshape({'(-1, ' if batched else '(1, '}{shape})"
+            return f"{moved}.reshape(({'-1' if batched else '1'}, " + \
+                "".join(f"{d}, " for d in shape) + "))"
         values = np.broadcast_arrays(*raw)
         ok = np.ones(values[0].shape, dtype=bool)
         pos = []
@@ -274,9 +345,10 @@ class BatchedEvaluator:
             grid[v] = np.arange(lo, hi + 1).reshape(shape)
         return grid
 
-    def _fit(self, code: str, q: Quantity, fixed: Mapping[sp.Symbol, int],
+    def _fit(self, rhs: sp.Expr, grid, q: Quantity, fixed: Mapping[sp.Symbol, int],
              batched: bool) -> str:
         """The (batch, axis…) result as an array of q's own shape (batch first if batched)."""
+        code = self._code(rhs, grid)
         own = [self.axes[v] for v in q.indices]
         perm = [0, *own, *(a for a in range(1, self.n + 1) if a not in own)]
         dims = [1 if v in fixed else hi - lo + 1
@@ -285,12 +357,17 @@ class BatchedEvaluator:
         for a, d in zip(own, dims, strict=True):
             full[a] = d
         shape = "(A['_batch'], " + "".join(f"{d}, " for d in full[1:]) + ")"
-        moved = f"bcast({code}, {shape})"
+        has = set(self._dims(rhs, grid)) if self.lower else set()
+        spans = bool(has) and {a for a, d in zip(own, dims, strict=True) if d > 1} <= has
+        # an array that already spans every axis it must (the batch too, unless averaged
+        # away) needs no broadcast copy: a reshape (a view) gives it q's shape
+        moved = code if spans and (0 in has or not batched) else f"bcast({code}, {shape})"
         moving = [a for a, d in zip(own, dims, strict=True) if d > 1]
         if moving != sorted(moving):  # only the order of axes longer than 1 matters
             moved = f"perm({moved}, {tuple(perm)})"
-        out = f"{moved}.reshape((A['_batch'], " + "".join(f"{d}, " for d in dims) + "))"
-        return out if batched else f"bmean({out})"
+        lead = "A['_batch'], " if moved != code or 0 in has else ""
+        out = f"{moved}.reshape(({lead}" + "".join(f"{d}, " for d in dims) + "))"
+        return out if batched or not lead else f"bmean({out})"
 
     def _store(self, members: list[tuple[str, Quantity, sp.Expr, bool]]) -> None:
         """Compute target = rhs for each member; a group that refers to itself at a shifted
@@ -302,7 +379,7 @@ class BatchedEvaluator:
         if step is None:
             for target, q, rhs, batched in members:
                 self.lines.append(f"A[{target!r}] = " +
-                                  self._fit(self._code(rhs, self._grid(q, {})), q, {}, batched))
+                                  self._fit(rhs, self._grid(q, {}), q, {}, batched))
             return
         memo, self._memo = self._memo, None
         self._step(members, step)
@@ -322,7 +399,7 @@ class BatchedEvaluator:
                 fixed = {var: value}
                 where = ", ".join([":"] * batched + [f"{value - lo}:{value - lo + 1}"
                                                      if v == var else ":" for v in q.indices])
-                code = self._fit(self._code(rhs, self._grid(q, fixed)), q, fixed, batched)
+                code = self._fit(rhs, self._grid(q, fixed), q, fixed, batched)
                 if self.backend == "jax":  # immutable arrays: a functional update
                     self.lines.append(f"A[{target!r}] = A[{target!r}].at[{where}].set({code})")
                 else:
@@ -357,13 +434,16 @@ class BatchedEvaluator:
             self._store([(target, q, rhs, batched)])
 
 
-def _as_view(pos: list[np.ndarray], n: int, ranges) -> tuple[str, list[int]] | None:
+def _as_view(pos: list[np.ndarray], n: int, ranges) -> tuple[list[int], list[int]] | None:
     """(target shape, the array's dimensions in axis order) if reading at ``pos`` takes the
     whole array with each index running along its own axis, else None (a gather)."""
     shape = [1] * n
     axes = []
     for p, (lo, hi) in zip(pos, ranges, strict=True):
         varying = [a for a in range(p.ndim) if p.shape[a] > 1]
+        if hi == lo and not p.any():  # a length-1 range: the reshape fits it anywhere
+            axes.append(n + len(axes))
+            continue
         if len(varying) != 1 or p.ndim != n:
             return None
         axis = varying[0]
@@ -372,7 +452,7 @@ def _as_view(pos: list[np.ndarray], n: int, ranges) -> tuple[str, list[int]] | N
         shape[axis] = p.shape[axis]
         axes.append(axis)
     order = sorted(range(len(axes)), key=axes.__getitem__)
-    return "".join(f"{d}, " for d in shape) + ")", order
+    return shape, order
 
 
 def _recursion(rhs: sp.Expr, names: set[str], q: Quantity):

@@ -1,0 +1,60 @@
+"""Array code for a Σ of a product of two factors, lowered to one batched matrix product.
+
+The batched evaluator gives each index (free or summed) its own axis, so Σ_k W[j,k] a[k]
+is naively an outer product over (j, k) summed along k's axis: one large temporary, and no
+BLAS. Here the axes of the two factors are sorted into those both keep (a stack of matrices),
+those only the left or only the right one has (rows and columns), and the summed ones (the
+inner dimension); each factor is transposed and reshaped into that layout, multiplied with
+``matmul``, and the product is put back on the evaluator's axes (summed ones kept as length 1).
+Dimensions are described as {axis: length}; the batch axis 0 has length None (known only
+when called), written -1 in a reshape, so it may occur in at most one merged dimension.
+
+>>> print(contraction("W", {1: 3, 2: 4}, "a", {0: None, 2: 4}, {2}, n=2))
+perm(matmul(W.reshape((3, 4)), perm(a, (2, 0, 1)).reshape((4, -1))).reshape((3, -1, 1)), (1, 0, 2))
+"""
+
+from __future__ import annotations
+
+from math import prod
+
+__all__ = ["contraction"]
+
+
+def _length(dims: dict[int, int | None], axes: list[int]) -> str:
+    """The merged length of ``axes`` in a reshape: -1 if it holds the batch axis."""
+    return "-1" if 0 in axes else str(prod(dims[a] for a in axes))
+
+
+def _arranged(code: str, dims: dict[int, int | None], stack: list[int], first: list[int],
+              second: list[int], n: int) -> str:
+    """``code`` (an array over axes 0..n, of length 1 off ``dims``) as one dimension per stack
+    axis, then the matrix (first merged, second merged); an empty group has length 1."""
+    order = stack + first + second
+    rest = [a for a in range(n + 1) if a not in order]
+    if order != sorted(order):  # axes off dims have length 1: only the order of the others counts
+        code = f"perm({code}, {tuple(order + rest)})"
+    shape = [_length(dims, [a]) for a in stack] + [_length(dims, first), _length(dims, second)]
+    return f"{code}.reshape(({', '.join(shape)}))"
+
+
+def contraction(left: str, left_dims: dict[int, int | None], right: str,
+                right_dims: dict[int, int | None], summed: set[int], n: int) -> str | None:
+    """Code for Σ over the ``summed`` axes of left·right as a matmul, or None when a summed
+    axis is missing from a factor (no matrix product: the caller sums the plain product)."""
+    if not summed or not summed <= set(left_dims) & set(right_dims):
+        return None
+    stack = sorted(set(left_dims) & set(right_dims) - summed)
+    rows = sorted(set(left_dims) - set(right_dims))
+    cols = sorted(set(right_dims) - set(left_dims))
+    inner = sorted(summed)
+    a = _arranged(left, left_dims, stack, rows, inner, n)
+    b = _arranged(right, right_dims, stack, inner, cols, n)
+    dims = {**left_dims, **right_dims}
+    order = stack + rows + cols
+    rest = [a for a in range(n + 1) if a not in order]
+    shape = [_length(dims, [a]) for a in order] + ["1"] * len(rest)
+    out = f"matmul({a}, {b}).reshape(({', '.join(shape)}))"
+    full = order + rest
+    if full != sorted(full):  # back to the evaluator's axis order: a view, no copy
+        out = f"perm({out}, {tuple(sorted(range(n + 1), key=full.__getitem__))})"
+    return out
