@@ -134,6 +134,7 @@ class BatchedEvaluator:
         self.n = len(self.axes)
         self.consts: dict[str, object] = {}
         self._const_names: dict[tuple, str] = {}
+        self._hoisted: list[str] = []
         self.lines: list[str] = []
         # a Σ already computed (the same code) is reused: an unnamed δ substituted into several
         # equations (W^{[3]}δ^{[3]} in g^{[2]}, ∂L/∂γ^{[2]}, ∂L/∂β^{[2]}) is computed once
@@ -218,7 +219,10 @@ class BatchedEvaluator:
                 shape = [1] * self.n
                 shape[self.axes[v] - 1] = hi - lo + 1
                 inner[v] = np.arange(lo, hi + 1).reshape(shape)
-                axes.append(self.axes[v])
+                if hi > lo or not self.lower:  # a Σ over one term is that term
+                    axes.append(self.axes[v])
+            if not axes:
+                return self._code(expr.function, inner)
             code = self._contracted(expr.function, inner, set(axes)) or \
                 f"ksum({self._code(expr.function, inner)}, {tuple(axes)})"
             if self._memo is None:  # inside a step-by-step group arrays change between lines
@@ -248,16 +252,38 @@ class BatchedEvaluator:
         raise NotImplementedError(f"no batched code for {type(expr).__name__}: {expr}")
 
     def _contracted(self, function: sp.Expr, grid, summed: set[int]) -> str | None:
-        """Σ of c·f·g (a number c, two array factors) as one matrix product, or None."""
+        """Σ of c·f·g·… (a number c, array factors) as one matrix product of two groups of
+        factors, or None. Of the splits that keep every summed axis in both groups, the one
+        whose elementwise products are smallest wins."""
         if not self.lower or not isinstance(function, sp.Mul):
             return None
         numbers = [a for a in function.args if a.is_number]
         factors = [a for a in function.args if not a.is_number]
-        if len(factors) != 2:
+        if not 2 <= len(factors) <= 6:
             return None
         dims = [self._dims(f, grid) for f in factors]
-        code = contraction(self._code(factors[0], grid), dims[0],
-                           self._code(factors[1], grid), dims[1], summed, self.n)
+
+        def size(d):  # the batch length is unknown here: count it as 64
+            return int(np.prod([64 if v is None else v for v in d.values()]))
+        best = None
+        for mask in range(1, 2 ** (len(factors) - 1)):
+            left = [k for k in range(len(factors)) if mask >> k & 1]
+            right = [k for k in range(len(factors)) if not mask >> k & 1]
+            ld = {a: d for k in left for a, d in dims[k].items()}
+            rd = {a: d for k in right for a, d in dims[k].items()}
+            if not summed <= set(ld) & set(rd):
+                continue
+            cost = sum(size(ld) for _ in left[1:]) + sum(size(rd) for _ in right[1:])
+            if best is None or cost < best[0]:
+                best = (cost, left, right, ld, rd)
+        if best is None:
+            return None
+        _, left, right, ld, rd = best
+
+        def group(ks):
+            codes = [self._code(factors[k], grid) for k in ks]
+            return codes[0] if len(codes) == 1 else "(" + " * ".join(codes) + ")"
+        code = contraction(group(left), ld, group(right), rd, summed, self.n)
         if code is None or not numbers:
             return code
         return f"({self._code(sp.Mul(*numbers), grid)} * {code})"
@@ -381,11 +407,24 @@ class BatchedEvaluator:
                 self.lines.append(f"A[{target!r}] = " +
                                   self._fit(rhs, self._grid(q, {}), q, {}, batched))
             return
+        hoisted = {}
+        for target, q, rhs, batched in members:  # terms free of the recursion: one line for all t
+            terms = sp.Add.make_args(rhs)
+            free = [t for t in terms if self.lower and not any(
+                a.base.name in names for a in t.atoms(sp.Indexed))]
+            if free and len(free) < len(terms):
+                hoisted[target] = name = f"_p{len(self._hoisted)}"
+                self._hoisted.append(name)
+                self.lines.append(f"A[{name!r}] = " +
+                                  self._fit(sp.Add(*free), self._grid(q, {}), q, {}, batched))
+        members = [(t, q, sp.Add(*(a for a in sp.Add.make_args(rhs) if any(
+            i.base.name in names for i in a.atoms(sp.Indexed)))) if t in hoisted else rhs, b)
+                   for t, q, rhs, b in members]
         memo, self._memo = self._memo, None
-        self._step(members, step)
+        self._step(members, step, hoisted)
         self._memo = memo
 
-    def _step(self, members, step) -> None:
+    def _step(self, members, step, hoisted: Mapping[str, str]) -> None:
         for target, q, _rhs, batched in members:
             dims = [hi - lo + 1 for lo, hi in self.ranges[q.name]]
             lead = "A['_batch'], " if batched else ""
@@ -400,6 +439,8 @@ class BatchedEvaluator:
                 where = ", ".join([":"] * batched + [f"{value - lo}:{value - lo + 1}"
                                                      if v == var else ":" for v in q.indices])
                 code = self._fit(rhs, self._grid(q, fixed), q, fixed, batched)
+                if target in hoisted:
+                    code = f"({code} + A[{hoisted[target]!r}][{where}])"
                 if self.backend == "jax":  # immutable arrays: a functional update
                     self.lines.append(f"A[{target!r}] = A[{target!r}].at[{where}].set({code})")
                 else:
