@@ -29,7 +29,7 @@ import sympy as sp
 
 from .. import functions
 from ..general import GeneralForm, Quantity, _basic
-from .lowering import contraction
+from .lowering import contraction, permuted, reshaped
 
 __all__ = ["BatchedEvaluator", "BatchedResult"]
 
@@ -389,10 +389,11 @@ class BatchedEvaluator:
         # away) needs no broadcast copy: a reshape (a view) gives it q's shape
         moved = code if spans and (0 in has or not batched) else f"bcast({code}, {shape})"
         moving = [a for a, d in zip(own, dims, strict=True) if d > 1]
-        if moving != sorted(moving):  # only the order of axes longer than 1 matters
-            moved = f"perm({moved}, {tuple(perm)})"
         lead = "A['_batch'], " if moved != code or 0 in has else ""
-        out = f"{moved}.reshape(({lead}" + "".join(f"{d}, " for d in dims) + "))"
+        if moving != sorted(moving):  # only the order of axes longer than 1 matters
+            moved = permuted(moved, tuple(perm)) if self.lower else f"perm({moved}, {tuple(perm)})"
+        shape = f"(({lead}" + "".join(f"{d}, " for d in dims) + "))"
+        out = reshaped(moved, shape[1:-1]) if self.lower else f"{moved}.reshape{shape}"
         return out if batched or not lead else f"bmean({out})"
 
     def _store(self, members: list[tuple[str, Quantity, sp.Expr, bool]]) -> None:

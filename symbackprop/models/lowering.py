@@ -15,9 +15,50 @@ perm(matmul(W.reshape((3, 4)), perm(a, (2, 0, 1)).reshape((4, -1))).reshape((3, 
 
 from __future__ import annotations
 
+import re
 from math import prod
 
-__all__ = ["contraction"]
+__all__ = ["contraction", "permuted", "reshaped"]
+
+_LAST_RESHAPE = re.compile(r"^(.*)\.reshape\(\([^()]*\)\)$", re.S)
+_OUTER_PERM = re.compile(r"^perm\((.*), \(([\d, ]+)\)\)$", re.S)
+
+
+def _balanced(code: str) -> bool:
+    depth = 0
+    for ch in code:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def reshaped(code: str, shape: str) -> str:
+    """``code``.reshape(shape); a reshape of a reshape is one reshape (row-major order is
+    kept by both), which saves one dispatch: torch pays several µs for each.
+
+    >>> reshaped("x.reshape((1, 4, 1))", "(4,)")
+    'x.reshape((4,))'
+    """
+    found = _LAST_RESHAPE.match(code)
+    if found and _balanced(found.group(1)):
+        code = found.group(1)
+    return f"{code}.reshape({shape})"
+
+
+def permuted(code: str, order: tuple[int, ...]) -> str:
+    """perm(code, order); a permutation of a permutation is one.
+
+    >>> permuted("perm(x, (1, 0, 2))", (2, 1, 0))
+    'perm(x, (2, 0, 1))'
+    """
+    found = _OUTER_PERM.match(code)
+    if found and _balanced(found.group(1)):
+        inner = tuple(int(d) for d in found.group(2).split(",") if d.strip())
+        code, order = found.group(1), tuple(inner[d] for d in order)
+    if order == tuple(sorted(order)):
+        return code
+    return f"perm({code}, {order})"
 
 
 def _length(dims: dict[int, int | None], axes: list[int]) -> str:
@@ -32,9 +73,9 @@ def _arranged(code: str, dims: dict[int, int | None], stack: list[int], first: l
     order = stack + first + second
     rest = [a for a in range(n + 1) if a not in order]
     if order != sorted(order):  # axes off dims have length 1: only the order of the others counts
-        code = f"perm({code}, {tuple(order + rest)})"
+        code = permuted(code, tuple(order + rest))
     shape = [_length(dims, [a]) for a in stack] + [_length(dims, first), _length(dims, second)]
-    return f"{code}.reshape(({', '.join(shape)}))"
+    return reshaped(code, f"({', '.join(shape)})")
 
 
 def contraction(left: str, left_dims: dict[int, int | None], right: str,
@@ -56,5 +97,5 @@ def contraction(left: str, left_dims: dict[int, int | None], right: str,
     out = f"matmul({a}, {b}).reshape(({', '.join(shape)}))"
     full = order + rest
     if full != sorted(full):  # back to the evaluator's axis order: a view, no copy
-        out = f"perm({out}, {tuple(sorted(range(n + 1), key=full.__getitem__))})"
+        out = permuted(out, tuple(sorted(range(n + 1), key=full.__getitem__)))
     return out
