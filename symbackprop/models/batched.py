@@ -301,7 +301,7 @@ class BatchedEvaluator:
                 raw = [self._values(e, grid) for e in expr.indices]
                 view = _as_view([v - lo for v, (lo, _) in zip(raw, self.ranges[base],
                                                               strict=True)],
-                                self.n, self.ranges[base])
+                                self.n, self.ranges[base], self.lower)
                 shape = view[0] if view is not None else np.broadcast_shapes(
                     *(v.shape for v in raw))
                 out.update({a + 1: d for a, d in enumerate(shape) if d > 1})
@@ -340,10 +340,12 @@ class BatchedEvaluator:
                 f"A[{name!r}]"
         raw = [self._values(e, grid) for e in indices]
         view = _as_view([v - lo for v, (lo, _) in zip(raw, self.ranges[base], strict=True)],
-                        self.n, self.ranges[base])
+                        self.n, self.ranges[base], self.lower)
         if view is not None:  # the whole array, each index along one axis: no gather
-            shape, order = view
+            shape, order, at = view
             moved = f"A[{name!r}]"
+            if any(a != ":" for a in at):  # h[t+1] at a fixed t: a basic slice, no gather
+                moved += f"[{', '.join([':'] * batched + at)}]"
             if order != sorted(order):  # W_{i,j} read with j's axis first: a transpose
                 lead = [0] if batched else []
                 moved = f"perm({moved}, {tuple(lead + [d + len(lead) for d in order])})"
@@ -476,16 +478,22 @@ class BatchedEvaluator:
             self._store([(target, q, rhs, batched)])
 
 
-def _as_view(pos: list[np.ndarray], n: int, ranges) -> tuple[list[int], list[int]] | None:
-    """(target shape, the array's dimensions in axis order) if reading at ``pos`` takes the
-    whole array with each index running along its own axis, else None (a gather)."""
+def _as_view(pos: list[np.ndarray], n: int, ranges, slices: bool = False
+             ) -> tuple[list[int], list[int], list[str]] | None:
+    """(target shape, the array's dimensions in axis order, a slice per dimension) if reading
+    at ``pos`` takes the whole array with each index running along its own axis, or (with
+    ``slices``) at one fixed entry of it, else None (a gather)."""
     shape = [1] * n
-    axes = []
+    axes, at = [], []
     for p, (lo, hi) in zip(pos, ranges, strict=True):
         varying = [a for a in range(p.ndim) if p.shape[a] > 1]
-        if hi == lo and not p.any():  # a length-1 range: the reshape fits it anywhere
+        fixed = int(p.flat[0]) if p.size and (p == p.flat[0]).all() else None
+        if (hi == lo and fixed == 0) or (slices and fixed is not None and 0 <= fixed <= hi - lo):
+            # one entry: length 1 after the slice, so the reshape fits it anywhere
             axes.append(n + len(axes))
+            at.append(":" if hi == lo else f"{fixed}:{fixed + 1}")
             continue
+        at.append(":")
         if len(varying) != 1 or p.ndim != n:
             return None
         axis = varying[0]
@@ -494,7 +502,7 @@ def _as_view(pos: list[np.ndarray], n: int, ranges) -> tuple[list[int], list[int
         shape[axis] = p.shape[axis]
         axes.append(axis)
     order = sorted(range(len(axes)), key=axes.__getitem__)
-    return shape, order
+    return shape, order, at
 
 
 def _recursion(rhs: sp.Expr, names: set[str], q: Quantity):
