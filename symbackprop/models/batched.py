@@ -135,6 +135,7 @@ class BatchedEvaluator:
         self.consts: dict[str, object] = {}
         self._const_names: dict[tuple, str] = {}
         self._hoisted: list[str] = []
+        self._index_values: dict[tuple, np.ndarray] = {}
         self.lines: list[str] = []
         # a Σ already computed (the same code) is reused: an unnamed δ substituted into several
         # equations (W^{[3]}δ^{[3]} in g^{[2]}, ∂L/∂γ^{[2]}, ∂L/∂β^{[2]}) is computed once
@@ -197,10 +198,16 @@ class BatchedEvaluator:
         return known
 
     def _values(self, e: sp.Expr, grid) -> np.ndarray:
-        e = _basic(e).xreplace(self.subs)
-        f = sp.lambdify(list(grid), e, "numpy")
-        out = np.asarray(f(*grid.values())) * np.ones((), dtype=np.int64)
-        return out.reshape((1,) * (self.n - out.ndim) + out.shape) if out.ndim < self.n else out
+        # a grid holds ints and aranges along one axis each (shape and start say which): the
+        # lowering asks for the same index values several times, and lambdify is the cost
+        key = (e, tuple((v, g if isinstance(g, int) else (g.shape, int(g.flat[0])))
+                        for v, g in grid.items()))
+        if key not in self._index_values:
+            f = sp.lambdify(list(grid), _basic(e).xreplace(self.subs), "numpy")
+            out = np.asarray(f(*grid.values())) * np.ones((), dtype=np.int64)
+            self._index_values[key] = out.reshape((1,) * (self.n - out.ndim) + out.shape) \
+                if out.ndim < self.n else out
+        return self._index_values[key]
 
     def _code(self, expr: sp.Expr, grid: dict[sp.Symbol, object]) -> str:
         """Code for ``expr`` over the index grid (index symbol -> int array or int)."""
