@@ -108,7 +108,9 @@ class BatchedEvaluator:
     """Forward pass, named δs and gradients of ``form`` at ``sizes``, for a batch at once.
 
     Call it with ``inputs`` (inputs and targets: arrays with a leading batch axis, then the
-    quantity's own index ranges) and ``parameters`` (arrays of their index ranges).
+    quantity's own index ranges) and ``parameters`` (arrays of their index ranges). Its Σs of
+    products run as matrix products (``lower=False``: as outer products summed along their
+    axes, the plain reading of the equations that the lowered code is tested against).
     """
 
     def __init__(self, form: GeneralForm, sizes: Mapping[str, int], backend: str = "numpy",
