@@ -29,7 +29,7 @@ import sympy as sp
 
 from .. import functions
 from ..general import GeneralForm, Quantity, _basic
-from .lowering import contraction, permuted, reshaped
+from .lowering import as_view, contraction, permuted, reshaped
 
 __all__ = ["BatchedEvaluator", "BatchedResult"]
 
@@ -308,7 +308,7 @@ class BatchedEvaluator:
             if isinstance(expr, sp.Indexed):  # the shape _gather's code has
                 base = name[6:] if name.startswith("delta_") else name
                 raw = [self._values(e, grid) for e in expr.indices]
-                view = _as_view([v - lo for v, (lo, _) in zip(raw, self.ranges[base],
+                view = as_view([v - lo for v, (lo, _) in zip(raw, self.ranges[base],
                                                               strict=True)],
                                 self.n, self.ranges[base], self.lower)
                 shape = view[0] if view is not None else np.broadcast_shapes(
@@ -348,7 +348,7 @@ class BatchedEvaluator:
             return f"A[{name!r}].reshape((-1,) + (1,) * {self.n})" if batched else \
                 f"A[{name!r}]"
         raw = [self._values(e, grid) for e in indices]
-        view = _as_view([v - lo for v, (lo, _) in zip(raw, self.ranges[base], strict=True)],
+        view = as_view([v - lo for v, (lo, _) in zip(raw, self.ranges[base], strict=True)],
                         self.n, self.ranges[base], self.lower)
         if view is not None:  # the whole array, each index along one axis: no gather
             shape, order, at = view
@@ -485,33 +485,6 @@ class BatchedEvaluator:
                                   e.base.name == own,
                                   lambda e, t=target: sp.IndexedBase(t)[e.indices])
             self._store([(target, q, rhs, batched)])
-
-
-def _as_view(pos: list[np.ndarray], n: int, ranges, slices: bool = False
-             ) -> tuple[list[int], list[int], list[str]] | None:
-    """(target shape, the array's dimensions in axis order, a slice per dimension) if reading
-    at ``pos`` takes the whole array with each index running along its own axis, or (with
-    ``slices``) at one fixed entry of it, else None (a gather)."""
-    shape = [1] * n
-    axes, at = [], []
-    for p, (lo, hi) in zip(pos, ranges, strict=True):
-        varying = [a for a in range(p.ndim) if p.shape[a] > 1]
-        fixed = int(p.flat[0]) if p.size and (p == p.flat[0]).all() else None
-        if (hi == lo and fixed == 0) or (slices and fixed is not None and 0 <= fixed <= hi - lo):
-            # one entry: length 1 after the slice, so the reshape fits it anywhere
-            axes.append(n + len(axes))
-            at.append(":" if hi == lo else f"{fixed}:{fixed + 1}")
-            continue
-        at.append(":")
-        if len(varying) != 1 or p.ndim != n:
-            return None
-        axis = varying[0]
-        if axis in axes or not np.array_equal(p.reshape(-1), np.arange(hi - lo + 1)):
-            return None
-        shape[axis] = p.shape[axis]
-        axes.append(axis)
-    order = sorted(range(len(axes)), key=axes.__getitem__)
-    return shape, order, at
 
 
 def _recursion(rhs: sp.Expr, names: set[str], q: Quantity):

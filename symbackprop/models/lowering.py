@@ -8,6 +8,8 @@ inner dimension); each factor is transposed and reshaped into that layout, multi
 ``matmul``, and the product is put back on the evaluator's axes (summed ones kept as length 1).
 Dimensions are described as {axis: length}; the batch axis 0 has length None (known only
 when called), written -1 in a reshape, so it may occur in at most one merged dimension.
+``as_view`` tells when an entry such as W[j, k], or h[t+1] at a fixed t, is a view or a slice
+of the stored array rather than a gather.
 
 >>> print(contraction("W", {1: 3, 2: 4}, "a", {0: None, 2: 4}, {2}, n=2))
 perm(matmul(W.reshape((3, 4)), perm(a, (2, 0, 1)).reshape((4, -1))).reshape((3, -1, 1)), (1, 0, 2))
@@ -18,7 +20,9 @@ from __future__ import annotations
 import re
 from math import prod
 
-__all__ = ["contraction", "permuted", "reshaped"]
+import numpy as np
+
+__all__ = ["as_view", "contraction", "permuted", "reshaped"]
 
 _LAST_RESHAPE = re.compile(r"^(.*)\.reshape\(\([^()]*\)\)$", re.S)
 _OUTER_PERM = re.compile(r"^perm\((.*), \(([\d, ]+)\)\)$", re.S)
@@ -99,3 +103,36 @@ def contraction(left: str, left_dims: dict[int, int | None], right: str,
     if full != sorted(full):  # back to the evaluator's axis order: a view, no copy
         out = permuted(out, tuple(sorted(range(n + 1), key=full.__getitem__)))
     return out
+
+
+def as_view(pos: list[np.ndarray], n: int, ranges, slices: bool = False
+             ) -> tuple[list[int], list[int], list[str]] | None:
+    """(target shape, the array's dimensions in axis order, a slice per dimension) if reading
+    at ``pos`` takes the whole array with each index running along its own axis, or (with
+    ``slices``) at one fixed entry of it, else None (a gather).
+
+    >>> as_view([np.arange(3).reshape(1, 3)], 2, [(1, 3)])   # x[k], k on axis 2 of 2
+    ([1, 3], [0], [':'])
+    >>> as_view([np.array(1)], 2, [(1, 3)], slices=True)      # x[2]: the second entry
+    ([1, 1], [0], ['1:2'])
+    """
+    shape = [1] * n
+    axes, at = [], []
+    for p, (lo, hi) in zip(pos, ranges, strict=True):
+        varying = [a for a in range(p.ndim) if p.shape[a] > 1]
+        fixed = int(p.flat[0]) if p.size and (p == p.flat[0]).all() else None
+        if (hi == lo and fixed == 0) or (slices and fixed is not None and 0 <= fixed <= hi - lo):
+            # one entry: length 1 after the slice, so the reshape fits it anywhere
+            axes.append(n + len(axes))
+            at.append(":" if hi == lo else f"{fixed}:{fixed + 1}")
+            continue
+        at.append(":")
+        if len(varying) != 1 or p.ndim != n:
+            return None
+        axis = varying[0]
+        if axis in axes or not np.array_equal(p.reshape(-1), np.arange(hi - lo + 1)):
+            return None
+        shape[axis] = p.shape[axis]
+        axes.append(axis)
+    order = sorted(range(len(axes)), key=axes.__getitem__)
+    return shape, order, at
