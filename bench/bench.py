@@ -2,6 +2,7 @@
 
     python bench/bench.py              # the full run (a few minutes), writes bench/results.md
     python bench/bench.py --quick      # tiny sizes, a smoke test of the script itself
+    python bench/bench.py --only e     # section e alone, its rows and targets updated in place
 
 Sections:
   a) deriving every gradient: sympy.diff of the fully expanded loss (what one does without
@@ -430,9 +431,11 @@ SECTIONS = {
 }
 
 
-def table(rows: list[Row]) -> str:
+def table(rows: list[Row], sections: tuple[str, ...] = tuple(SECTIONS)) -> str:
     out = []
     for key, title in SECTIONS.items():
+        if key not in sections:
+            continue
         out += [f"**{title}**", "",
                 "| case | method | time per call | ratio | peak memory | note |",
                 "|---|---|---|---|---|---|"]
@@ -501,13 +504,53 @@ def machine() -> str:
             f"torch {torch}")
 
 
+def only_models(quick: bool, output: Path) -> int:
+    """Re-measure section e and splice its table and its target lines into ``output`` (an
+    earlier full run's file), saying when; sections a–d and their targets stay as measured."""
+    old = output.read_text(encoding="utf-8").splitlines()
+    head = next((k for k, line in enumerate(old) if line.startswith("**e) ")), None)
+    end = next((k for k, line in enumerate(old) if line == "**Targets**"), None)
+    if head is None or end is None or end < head:
+        log(f"{output} has no section e and targets to update: run the full bench first")
+        return 2
+    rows, facts = bench_models(quick, Row, REPEATS)
+    lines: list[str] = []
+
+    def check(ok: bool | None, text: str) -> None:
+        lines.append(f"- {'PASS' if ok else 'MISS' if ok is not None else 'NOT MEASURED'}: {text}")
+    model_targets(facts, check, human_time)
+    when = dt.datetime.now(dt.UTC)
+    section = table(rows, ("e",)).splitlines()
+    section[1:1] = ["", f"Section e re-measured {when:%Y-%m-%d %H:%M} UTC with `python "
+                        f"bench/bench.py --only e{' --quick' if quick else ''}`."]
+    cases = tuple(facts["models"])
+    text = old[:head] + section + old[end:]
+    kept = [line for line in text if not (line[:2] == "- " and line.split(": ", 1)[-1]
+                                          .startswith(cases))]
+    at = next((k for k, line in enumerate(text) if line[:2] == "- " and
+               line.split(": ", 1)[-1].startswith(cases)), None)
+    if at is None:  # no earlier section-e targets: they go last in the targets list
+        at = next(k for k, line in enumerate(kept) if line == "**Targets**") + 2
+        while at < len(kept) and kept[at].startswith("- "):
+            at += 1
+    kept[at:at] = lines
+    output.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    print("\n".join(section + ["", *lines]))
+    log(f"section e updated in {output}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     parser.add_argument("--output", default=str(HERE / "results.md"), help="the results file")
+    parser.add_argument("--only", choices=["e"],
+                        help="re-measure one section and update it in the results file")
     args = parser.parse_args(argv)
     global REPEATS
     REPEATS = 1 if args.quick else REPEATS
+    if args.only == "e":
+        return only_models(args.quick, Path(args.output))
     started = dt.datetime.now(dt.UTC)
     rows: list[Row] = []
     facts: dict = {}

@@ -29,6 +29,7 @@ import sympy as sp
 
 from .. import functions
 from ..general import GeneralForm, Quantity, _basic
+from .lowering import as_view, contraction, permuted, reshaped
 
 __all__ = ["BatchedEvaluator", "BatchedResult"]
 
@@ -48,7 +49,7 @@ def _backend(name: str) -> dict[str, object]:
             "xp": np, "tensor": np.asarray,
             "ksum": lambda a, axis: np.sum(a, axis=axis, keepdims=True),
             "bcast": lambda x, s: np.broadcast_to(np.asarray(x, dtype=float), s),
-            "perm": np.transpose, "bmean": lambda x: x.mean(axis=0),
+            "perm": np.transpose, "bmean": lambda x: x.mean(axis=0), "matmul": np.matmul,
             "heaviside": lambda z: (z > 0).astype(float),
             "sigmoid": lambda z: 0.5 * (1 + np.tanh(0.5 * z)),
             "relu": lambda z: np.maximum(z, 0.0),
@@ -65,6 +66,7 @@ def _backend(name: str) -> dict[str, object]:
             "ksum": lambda a, axis: a.sum(dim=axis, keepdim=True),
             "bcast": lambda x, s: torch.broadcast_to(torch.as_tensor(x, dtype=torch.float64), s),
             "perm": lambda x, p: x.permute(p), "bmean": lambda x: x.mean(dim=0),
+            "matmul": torch.matmul,
             "heaviside": lambda z: (z > 0).to(torch.float64),
             "sigmoid": torch.sigmoid, "relu": torch.relu,
             "zeros": lambda shape: torch.zeros(shape, dtype=torch.float64),
@@ -80,7 +82,7 @@ def _backend(name: str) -> dict[str, object]:
             "xp": jnp, "tensor": jtensor,
             "ksum": lambda a, axis: jnp.sum(a, axis=axis, keepdims=True),
             "bcast": lambda x, s: jnp.broadcast_to(jnp.asarray(x, dtype=jnp.float64), s),
-            "perm": jnp.transpose, "bmean": lambda x: x.mean(axis=0),
+            "perm": jnp.transpose, "bmean": lambda x: x.mean(axis=0), "matmul": jnp.matmul,
             "heaviside": lambda z: (z > 0).astype(jnp.float64),
             "sigmoid": jax.nn.sigmoid, "relu": jax.nn.relu,
             "zeros": lambda shape: jnp.zeros(shape, dtype=jnp.float64),
@@ -106,12 +108,17 @@ class BatchedEvaluator:
     """Forward pass, named δs and gradients of ``form`` at ``sizes``, for a batch at once.
 
     Call it with ``inputs`` (inputs and targets: arrays with a leading batch axis, then the
-    quantity's own index ranges) and ``parameters`` (arrays of their index ranges).
+    quantity's own index ranges) and ``parameters`` (arrays of their index ranges). Its Σs of
+    products run as matrix products (``lower=False``: as outer products summed along their
+    axes, the plain reading of the equations that the lowered code is tested against).
     """
 
-    def __init__(self, form: GeneralForm, sizes: Mapping[str, int], backend: str = "numpy"):
+    def __init__(self, form: GeneralForm, sizes: Mapping[str, int], backend: str = "numpy",
+                 *, lower: bool = True):
         form.require(sizes)
-        self.form, self.backend = form, backend
+        # lower=False keeps every Σ an outer product summed along its axes (the reference the
+        # tests hold the matmul lowering to)
+        self.form, self.backend, self.lower = form, backend, lower
         self.subs = {form.sizes[k]: int(v) for k, v in sizes.items()}
         self.qs = form.quantities
         self.ranges = {n: [(int(_basic(lo).xreplace(self.subs)),
@@ -128,6 +135,9 @@ class BatchedEvaluator:
         self.axes = {v: k + 1 for k, v in enumerate(dict.fromkeys(symbols))}
         self.n = len(self.axes)
         self.consts: dict[str, object] = {}
+        self._const_names: dict[tuple, str] = {}
+        self._hoisted: list[str] = []
+        self._index_values: dict[tuple, np.ndarray] = {}
         self.lines: list[str] = []
         # a Σ already computed (the same code) is reused: an unnamed δ substituted into several
         # equations (W^{[3]}δ^{[3]} in g^{[2]}, ∂L/∂γ^{[2]}, ∂L/∂β^{[2]}) is computed once
@@ -183,15 +193,23 @@ class BatchedEvaluator:
 
     # -- expressions to code -------------------------------------------------------------------
     def _const(self, value) -> str:
-        name = f"_c{len(self.consts)}"
-        self.consts[name] = value
-        return name
+        # one name per distinct array, so that equal gathers print equal code (the Σ memo)
+        key = (value.dtype.str, value.shape, value.tobytes())
+        known = self._const_names.setdefault(key, f"_c{len(self.consts)}")
+        self.consts[known] = value
+        return known
 
     def _values(self, e: sp.Expr, grid) -> np.ndarray:
-        e = _basic(e).xreplace(self.subs)
-        f = sp.lambdify(list(grid), e, "numpy")
-        out = np.asarray(f(*grid.values())) * np.ones((), dtype=np.int64)
-        return out.reshape((1,) * (self.n - out.ndim) + out.shape) if out.ndim < self.n else out
+        # a grid holds ints and aranges along one axis each (shape and start say which): the
+        # lowering asks for the same index values several times, and lambdify is the cost
+        key = (e, tuple((v, g if isinstance(g, int) else (g.shape, int(g.flat[0])))
+                        for v, g in grid.items()))
+        if key not in self._index_values:
+            f = sp.lambdify(list(grid), _basic(e).xreplace(self.subs), "numpy")
+            out = np.asarray(f(*grid.values())) * np.ones((), dtype=np.int64)
+            self._index_values[key] = out.reshape((1,) * (self.n - out.ndim) + out.shape) \
+                if out.ndim < self.n else out
+        return self._index_values[key]
 
     def _code(self, expr: sp.Expr, grid: dict[sp.Symbol, object]) -> str:
         """Code for ``expr`` over the index grid (index symbol -> int array or int)."""
@@ -210,18 +228,29 @@ class BatchedEvaluator:
                 shape = [1] * self.n
                 shape[self.axes[v] - 1] = hi - lo + 1
                 inner[v] = np.arange(lo, hi + 1).reshape(shape)
-                axes.append(self.axes[v])
-            code = f"ksum({self._code(expr.function, inner)}, {tuple(axes)})"
+                if hi > lo or not self.lower:  # a Σ over one term is that term
+                    axes.append(self.axes[v])
+            if not axes:
+                return self._code(expr.function, inner)
+            code = self._contracted(expr.function, inner, set(axes)) or \
+                f"ksum({self._code(expr.function, inner)}, {tuple(axes)})"
             if self._memo is None:  # inside a step-by-step group arrays change between lines
                 return code
             if code not in self._memo:
                 self._memo[code] = f"A['_s{len(self._memo)}']"
                 self.lines.append(f"{self._memo[code]} = {code}")
             return self._memo[code]
-        if isinstance(expr, sp.Add):
-            return "(" + " + ".join(self._code(a, grid) for a in expr.args) + ")"
-        if isinstance(expr, sp.Mul):
-            return "(" + " * ".join(self._code(a, grid) for a in expr.args) + ")"
+        if isinstance(expr, sp.Add):  # −1·x printed as a subtraction: one array operation less
+            plus = [a for a in expr.args if not a.could_extract_minus_sign()]
+            minus = [-a for a in expr.args if a.could_extract_minus_sign()]
+            code = " + ".join(self._code(a, grid) for a in plus) if plus else \
+                f"-{self._code(minus.pop(0), grid)}"
+            return "(" + code + "".join(f" - {self._code(a, grid)}" for a in minus) + ")"
+        if isinstance(expr, sp.Mul):  # x·y^−1 printed as a division
+            over = [a.base for a in expr.args if isinstance(a, sp.Pow) and a.exp == -1]
+            times = [a for a in expr.args if not (isinstance(a, sp.Pow) and a.exp == -1)]
+            code = " * ".join(self._code(a, grid) for a in times) if times else "1.0"
+            return "(" + code + "".join(f" / {self._code(a, grid)}" for a in over) + ")"
         if isinstance(expr, sp.Pow):
             return f"({self._code(expr.base, grid)} ** {float(expr.exp)!r})"
         if isinstance(expr, sp.KroneckerDelta):
@@ -230,6 +259,82 @@ class BatchedEvaluator:
         if expr.func in _CALLS:
             return f"{_CALLS[expr.func]}({self._code(expr.args[0], grid)})"
         raise NotImplementedError(f"no batched code for {type(expr).__name__}: {expr}")
+
+    def _contracted(self, function: sp.Expr, grid, summed: set[int]) -> str | None:
+        """Σ of c·f·g·… (a number c, array factors) as one matrix product of two groups of
+        factors, or None. Of the splits that keep every summed axis in both groups, the one
+        whose elementwise products are smallest wins."""
+        if not self.lower or not isinstance(function, sp.Mul):
+            return None
+        numbers = [a for a in function.args if a.is_number]
+        factors = [a for a in function.args if not a.is_number]
+        if not 2 <= len(factors) <= 6:
+            return None
+        dims = [self._dims(f, grid) for f in factors]
+
+        def size(d):  # the batch length is unknown here: count it as 64
+            return int(np.prod([64 if v is None else v for v in d.values()]))
+        best = None
+        for mask in range(1, 2 ** (len(factors) - 1)):
+            left = [k for k in range(len(factors)) if mask >> k & 1]
+            right = [k for k in range(len(factors)) if not mask >> k & 1]
+            ld = {a: d for k in left for a, d in dims[k].items()}
+            rd = {a: d for k in right for a, d in dims[k].items()}
+            if not summed <= set(ld) & set(rd):
+                continue
+            cost = sum(size(ld) for _ in left[1:]) + sum(size(rd) for _ in right[1:])
+            if best is None or cost < best[0]:
+                best = (cost, left, right, ld, rd)
+        if best is None:
+            return None
+        _, left, right, ld, rd = best
+
+        def group(ks):
+            codes = [self._code(factors[k], grid) for k in ks]
+            return codes[0] if len(codes) == 1 else "(" + " * ".join(codes) + ")"
+        code = contraction(group(left), ld, group(right), rd, summed, self.n)
+        if code is None or not numbers:
+            return code
+        return f"({self._code(sp.Mul(*numbers), grid)} * {code})"
+
+    def _dims(self, expr: sp.Expr, grid) -> dict[int, int | None]:
+        """{axis: length} of the axes longer than 1 in ``expr``'s code; the batch axis 0 has
+        length None (known when called). A reshape needs these; a matmul needs them sorted."""
+        if expr.free_symbols & set(self.subs):
+            expr = expr.xreplace(self.subs)
+        if isinstance(expr, sp.Indexed | sp.Symbol):
+            name = expr.base.name if isinstance(expr, sp.Indexed) else expr.name
+            out: dict[int, int | None] = {0: None} if self._is_batched(name) else {}
+            if isinstance(expr, sp.Indexed):  # the shape _gather's code has
+                base = name[6:] if name.startswith("delta_") else name
+                raw = [self._values(e, grid) for e in expr.indices]
+                view = as_view([v - lo for v, (lo, _) in zip(raw, self.ranges[base],
+                                                              strict=True)],
+                                self.n, self.ranges[base], self.lower)
+                shape = view[0] if view is not None else np.broadcast_shapes(
+                    *(v.shape for v in raw))
+                out.update({a + 1: d for a, d in enumerate(shape) if d > 1})
+            return out
+        if isinstance(expr, sp.KroneckerDelta):
+            shape = np.broadcast_shapes(*(self._values(e, grid).shape for e in expr.args))
+            return {a + 1: d for a, d in enumerate(shape) if d > 1}
+        if expr.is_number:
+            return {}
+        if isinstance(expr, sp.Sum):
+            inner = dict(grid)
+            for v, lo, hi in expr.limits:
+                lo, hi = (int(_basic(b).xreplace(self.subs)) for b in (lo, hi))
+                shape = [1] * self.n
+                shape[self.axes[v] - 1] = hi - lo + 1
+                inner[v] = np.arange(lo, hi + 1).reshape(shape)
+            out = self._dims(expr.function, inner)
+            for v, *_ in expr.limits:
+                out.pop(self.axes[v], None)
+            return out
+        out = {}
+        for a in expr.args:
+            out.update(self._dims(a, grid))
+        return out
 
     def _is_batched(self, name: str) -> bool:
         base = name[6:] if name.startswith("delta_") else name
@@ -243,15 +348,18 @@ class BatchedEvaluator:
             return f"A[{name!r}].reshape((-1,) + (1,) * {self.n})" if batched else \
                 f"A[{name!r}]"
         raw = [self._values(e, grid) for e in indices]
-        view = _as_view([v - lo for v, (lo, _) in zip(raw, self.ranges[base], strict=True)],
-                        self.n, self.ranges[base])
+        view = as_view([v - lo for v, (lo, _) in zip(raw, self.ranges[base], strict=True)],
+                        self.n, self.ranges[base], self.lower)
         if view is not None:  # the whole array, each index along one axis: no gather
-            shape, order = view
+            shape, order, at = view
             moved = f"A[{name!r}]"
+            if any(a != ":" for a in at):  # h[t+1] at a fixed t: a basic slice, no gather
+                moved += f"[{', '.join([':'] * batched + at)}]"
             if order != sorted(order):  # W_{i,j} read with j's axis first: a transpose
                 lead = [0] if batched else []
                 moved = f"perm({moved}, {tuple(lead + [d + len(lead) for d in order])})"
-            return f"{moved}.reshape({'(-1, ' if batched else '(1, '}{shape})"
+            return f"{moved}.reshape(({'-1' if batched else '1'}, " + \
+                "".join(f"{d}, " for d in shape) + "))"
         values = np.broadcast_arrays(*raw)
         ok = np.ones(values[0].shape, dtype=bool)
         pos = []
@@ -274,9 +382,10 @@ class BatchedEvaluator:
             grid[v] = np.arange(lo, hi + 1).reshape(shape)
         return grid
 
-    def _fit(self, code: str, q: Quantity, fixed: Mapping[sp.Symbol, int],
+    def _fit(self, rhs: sp.Expr, grid, q: Quantity, fixed: Mapping[sp.Symbol, int],
              batched: bool) -> str:
         """The (batch, axis…) result as an array of q's own shape (batch first if batched)."""
+        code = self._code(rhs, grid)
         own = [self.axes[v] for v in q.indices]
         perm = [0, *own, *(a for a in range(1, self.n + 1) if a not in own)]
         dims = [1 if v in fixed else hi - lo + 1
@@ -285,12 +394,18 @@ class BatchedEvaluator:
         for a, d in zip(own, dims, strict=True):
             full[a] = d
         shape = "(A['_batch'], " + "".join(f"{d}, " for d in full[1:]) + ")"
-        moved = f"bcast({code}, {shape})"
+        has = set(self._dims(rhs, grid)) if self.lower else set()
+        spans = bool(has) and {a for a, d in zip(own, dims, strict=True) if d > 1} <= has
+        # an array that already spans every axis it must (the batch too, unless averaged
+        # away) needs no broadcast copy: a reshape (a view) gives it q's shape
+        moved = code if spans and (0 in has or not batched) else f"bcast({code}, {shape})"
         moving = [a for a, d in zip(own, dims, strict=True) if d > 1]
+        lead = "A['_batch'], " if moved != code or 0 in has else ""
         if moving != sorted(moving):  # only the order of axes longer than 1 matters
-            moved = f"perm({moved}, {tuple(perm)})"
-        out = f"{moved}.reshape((A['_batch'], " + "".join(f"{d}, " for d in dims) + "))"
-        return out if batched else f"bmean({out})"
+            moved = permuted(moved, tuple(perm)) if self.lower else f"perm({moved}, {tuple(perm)})"
+        shape = f"(({lead}" + "".join(f"{d}, " for d in dims) + "))"
+        out = reshaped(moved, shape[1:-1]) if self.lower else f"{moved}.reshape{shape}"
+        return out if batched or not lead else f"bmean({out})"
 
     def _store(self, members: list[tuple[str, Quantity, sp.Expr, bool]]) -> None:
         """Compute target = rhs for each member; a group that refers to itself at a shifted
@@ -302,13 +417,26 @@ class BatchedEvaluator:
         if step is None:
             for target, q, rhs, batched in members:
                 self.lines.append(f"A[{target!r}] = " +
-                                  self._fit(self._code(rhs, self._grid(q, {})), q, {}, batched))
+                                  self._fit(rhs, self._grid(q, {}), q, {}, batched))
             return
+        hoisted = {}
+        for target, q, rhs, batched in members:  # terms free of the recursion: one line for all t
+            terms = sp.Add.make_args(rhs)
+            free = [t for t in terms if self.lower and not any(
+                a.base.name in names for a in t.atoms(sp.Indexed))]
+            if free and len(free) < len(terms):
+                hoisted[target] = name = f"_p{len(self._hoisted)}"
+                self._hoisted.append(name)
+                self.lines.append(f"A[{name!r}] = " +
+                                  self._fit(sp.Add(*free), self._grid(q, {}), q, {}, batched))
+        members = [(t, q, sp.Add(*(a for a in sp.Add.make_args(rhs) if any(
+            i.base.name in names for i in a.atoms(sp.Indexed)))) if t in hoisted else rhs, b)
+                   for t, q, rhs, b in members]
         memo, self._memo = self._memo, None
-        self._step(members, step)
+        self._step(members, step, hoisted)
         self._memo = memo
 
-    def _step(self, members, step) -> None:
+    def _step(self, members, step, hoisted: Mapping[str, str]) -> None:
         for target, q, _rhs, batched in members:
             dims = [hi - lo + 1 for lo, hi in self.ranges[q.name]]
             lead = "A['_batch'], " if batched else ""
@@ -322,7 +450,9 @@ class BatchedEvaluator:
                 fixed = {var: value}
                 where = ", ".join([":"] * batched + [f"{value - lo}:{value - lo + 1}"
                                                      if v == var else ":" for v in q.indices])
-                code = self._fit(self._code(rhs, self._grid(q, fixed)), q, fixed, batched)
+                code = self._fit(rhs, self._grid(q, fixed), q, fixed, batched)
+                if target in hoisted:
+                    code = f"({code} + A[{hoisted[target]!r}][{where}])"
                 if self.backend == "jax":  # immutable arrays: a functional update
                     self.lines.append(f"A[{target!r}] = A[{target!r}].at[{where}].set({code})")
                 else:
@@ -355,24 +485,6 @@ class BatchedEvaluator:
                                   e.base.name == own,
                                   lambda e, t=target: sp.IndexedBase(t)[e.indices])
             self._store([(target, q, rhs, batched)])
-
-
-def _as_view(pos: list[np.ndarray], n: int, ranges) -> tuple[str, list[int]] | None:
-    """(target shape, the array's dimensions in axis order) if reading at ``pos`` takes the
-    whole array with each index running along its own axis, else None (a gather)."""
-    shape = [1] * n
-    axes = []
-    for p, (lo, hi) in zip(pos, ranges, strict=True):
-        varying = [a for a in range(p.ndim) if p.shape[a] > 1]
-        if len(varying) != 1 or p.ndim != n:
-            return None
-        axis = varying[0]
-        if axis in axes or not np.array_equal(p.reshape(-1), np.arange(hi - lo + 1)):
-            return None
-        shape[axis] = p.shape[axis]
-        axes.append(axis)
-    order = sorted(range(len(axes)), key=axes.__getitem__)
-    return "".join(f"{d}, " for d in shape) + ")", order
 
 
 def _recursion(rhs: sp.Expr, names: set[str], q: Quantity):

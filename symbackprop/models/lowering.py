@@ -1,0 +1,138 @@
+"""Array code for a Σ of a product of two factors, lowered to one batched matrix product.
+
+The batched evaluator gives each index (free or summed) its own axis, so Σ_k W[j,k] a[k]
+is naively an outer product over (j, k) summed along k's axis: one large temporary, and no
+BLAS. Here the axes of the two factors are sorted into those both keep (a stack of matrices),
+those only the left or only the right one has (rows and columns), and the summed ones (the
+inner dimension); each factor is transposed and reshaped into that layout, multiplied with
+``matmul``, and the product is put back on the evaluator's axes (summed ones kept as length 1).
+Dimensions are described as {axis: length}; the batch axis 0 has length None (known only
+when called), written -1 in a reshape, so it may occur in at most one merged dimension.
+``as_view`` tells when an entry such as W[j, k], or h[t+1] at a fixed t, is a view or a slice
+of the stored array rather than a gather.
+
+>>> print(contraction("W", {1: 3, 2: 4}, "a", {0: None, 2: 4}, {2}, n=2))
+perm(matmul(W.reshape((3, 4)), perm(a, (2, 0, 1)).reshape((4, -1))).reshape((3, -1, 1)), (1, 0, 2))
+"""
+
+from __future__ import annotations
+
+import re
+from math import prod
+
+import numpy as np
+
+__all__ = ["as_view", "contraction", "permuted", "reshaped"]
+
+_LAST_RESHAPE = re.compile(r"^(.*)\.reshape\(\([^()]*\)\)$", re.S)
+_OUTER_PERM = re.compile(r"^perm\((.*), \(([\d, ]+)\)\)$", re.S)
+
+
+def _balanced(code: str) -> bool:
+    depth = 0
+    for ch in code:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def reshaped(code: str, shape: str) -> str:
+    """``code``.reshape(shape); a reshape of a reshape is one reshape (row-major order is
+    kept by both), which saves one dispatch: torch pays several µs for each.
+
+    >>> reshaped("x.reshape((1, 4, 1))", "(4,)")
+    'x.reshape((4,))'
+    """
+    found = _LAST_RESHAPE.match(code)
+    if found and _balanced(found.group(1)):
+        code = found.group(1)
+    return f"{code}.reshape({shape})"
+
+
+def permuted(code: str, order: tuple[int, ...]) -> str:
+    """perm(code, order); a permutation of a permutation is one.
+
+    >>> permuted("perm(x, (1, 0, 2))", (2, 1, 0))
+    'perm(x, (2, 0, 1))'
+    """
+    found = _OUTER_PERM.match(code)
+    if found and _balanced(found.group(1)):
+        inner = tuple(int(d) for d in found.group(2).split(",") if d.strip())
+        code, order = found.group(1), tuple(inner[d] for d in order)
+    if order == tuple(sorted(order)):
+        return code
+    return f"perm({code}, {order})"
+
+
+def _length(dims: dict[int, int | None], axes: list[int]) -> str:
+    """The merged length of ``axes`` in a reshape: -1 if it holds the batch axis."""
+    return "-1" if 0 in axes else str(prod(dims[a] for a in axes))
+
+
+def _arranged(code: str, dims: dict[int, int | None], stack: list[int], first: list[int],
+              second: list[int], n: int) -> str:
+    """``code`` (an array over axes 0..n, of length 1 off ``dims``) as one dimension per stack
+    axis, then the matrix (first merged, second merged); an empty group has length 1."""
+    order = stack + first + second
+    rest = [a for a in range(n + 1) if a not in order]
+    if order != sorted(order):  # axes off dims have length 1: only the order of the others counts
+        code = permuted(code, tuple(order + rest))
+    shape = [_length(dims, [a]) for a in stack] + [_length(dims, first), _length(dims, second)]
+    return reshaped(code, f"({', '.join(shape)})")
+
+
+def contraction(left: str, left_dims: dict[int, int | None], right: str,
+                right_dims: dict[int, int | None], summed: set[int], n: int) -> str | None:
+    """Code for Σ over the ``summed`` axes of left·right as a matmul, or None when a summed
+    axis is missing from a factor (no matrix product: the caller sums the plain product)."""
+    if not summed or not summed <= set(left_dims) & set(right_dims):
+        return None
+    stack = sorted(set(left_dims) & set(right_dims) - summed)
+    rows = sorted(set(left_dims) - set(right_dims))
+    cols = sorted(set(right_dims) - set(left_dims))
+    inner = sorted(summed)
+    a = _arranged(left, left_dims, stack, rows, inner, n)
+    b = _arranged(right, right_dims, stack, inner, cols, n)
+    dims = {**left_dims, **right_dims}
+    order = stack + rows + cols
+    rest = [a for a in range(n + 1) if a not in order]
+    shape = [_length(dims, [a]) for a in order] + ["1"] * len(rest)
+    out = f"matmul({a}, {b}).reshape(({', '.join(shape)}))"
+    full = order + rest
+    if full != sorted(full):  # back to the evaluator's axis order: a view, no copy
+        out = permuted(out, tuple(sorted(range(n + 1), key=full.__getitem__)))
+    return out
+
+
+def as_view(pos: list[np.ndarray], n: int, ranges, slices: bool = False
+             ) -> tuple[list[int], list[int], list[str]] | None:
+    """(target shape, the array's dimensions in axis order, a slice per dimension) if reading
+    at ``pos`` takes the whole array with each index running along its own axis, or (with
+    ``slices``) at one fixed entry of it, else None (a gather).
+
+    >>> as_view([np.arange(3).reshape(1, 3)], 2, [(1, 3)])   # x[k], k on axis 2 of 2
+    ([1, 3], [0], [':'])
+    >>> as_view([np.array(1)], 2, [(1, 3)], slices=True)      # x[2]: the second entry
+    ([1, 1], [0], ['1:2'])
+    """
+    shape = [1] * n
+    axes, at = [], []
+    for p, (lo, hi) in zip(pos, ranges, strict=True):
+        varying = [a for a in range(p.ndim) if p.shape[a] > 1]
+        fixed = int(p.flat[0]) if p.size and (p == p.flat[0]).all() else None
+        if (hi == lo and fixed == 0) or (slices and fixed is not None and 0 <= fixed <= hi - lo):
+            # one entry: length 1 after the slice, so the reshape fits it anywhere
+            axes.append(n + len(axes))
+            at.append(":" if hi == lo else f"{fixed}:{fixed + 1}")
+            continue
+        at.append(":")
+        if len(varying) != 1 or p.ndim != n:
+            return None
+        axis = varying[0]
+        if axis in axes or not np.array_equal(p.reshape(-1), np.arange(hi - lo + 1)):
+            return None
+        shape[axis] = p.shape[axis]
+        axes.append(axis)
+    order = sorted(range(len(axes)), key=axes.__getitem__)
+    return shape, order, at
