@@ -88,6 +88,31 @@ def _conv_case(n: int, K: int):
             sb.conv1d(n, K, "tanh"))
 
 
+def _channel_conv_case(n: int, K: int, c_in: int, c_out: int):
+    rng = np.random.default_rng(4)
+    data = {"x": rng.normal(size=(BATCH, c_in, n)), "y": rng.normal(size=BATCH)}
+    params = {"w": rng.normal(size=(c_out, c_in, K)) / np.sqrt(c_in * K),
+              "b": rng.normal(size=c_out) * 0.1,
+              "v": rng.normal(size=(c_out, n - K + 1)) * 0.1, "c": 0.0}
+
+    def torch_step():
+        import torch
+        F = torch.nn.functional
+
+        w, b, v = (torch.tensor(params[k], requires_grad=True) for k in ("w", "b", "v"))
+        x, y = torch.tensor(data["x"]), torch.tensor(data["y"])
+
+        def step():
+            w.grad = b.grad = v.grad = None
+            a = torch.tanh(F.conv1d(x, w, b))
+            (((a * v).sum(dim=(1, 2)) + params["c"] - y) ** 2).mean().backward()
+            return {"w": w.grad, "b": b.grad, "v": v.grad}
+        return step
+
+    return (forms.conv1d_form("tanh", channels=True),
+            {"n": n, "K": K, "C_in": c_in, "C_out": c_out}, data, params, torch_step, None)
+
+
 def _attention_case(n: int, d: int, d_in: int):
     rng = np.random.default_rng(2)
     data = {"y": rng.normal(size=(BATCH, d)), "x": rng.normal(size=(BATCH, d_in)),
@@ -185,6 +210,7 @@ def bench_models(quick: bool, Row, repeat: int = 5, notes_limit: float = 120.0):
     have_torch = importlib.util.find_spec("torch") is not None
     backends = ["numpy"] + [b for b in ("torch", "jax") if importlib.util.find_spec(b)]
     cases = [("RNN T=16, 8 hidden", _rnn_case(16, 2, 8, 1)), ("conv1d length 64", _conv_case(64, 3)),
+             ("conv1d length 64, 4 → 8 channels, kernel 5", _channel_conv_case(64, 5, 4, 8)),
              ("attention + projections, 16 keys, d = 8", _attention_case(16, 8, 8)),
              ("network dense-BN-residual(dense-LN)-dense, 16 wide", _network_case(4, 16))]
     if quick:

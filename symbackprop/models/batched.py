@@ -20,7 +20,6 @@ Samples run along a leading batch axis; parameter gradients are averaged over th
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -29,7 +28,8 @@ import sympy as sp
 
 from .. import functions
 from ..general import GeneralForm, Quantity, _basic
-from .lowering import as_view, contraction, permuted, reshaped
+from .array_namespaces import backend_namespace, float64_context
+from .lowering import as_view, contraction, gathered_in_order, permuted, reshaped
 
 __all__ = ["BatchedEvaluator", "BatchedResult"]
 
@@ -41,63 +41,6 @@ class BatchedResult:
     loss: object
     gradients: dict[str, object]
     arrays: dict[str, object]
-
-
-def _backend(name: str) -> dict[str, object]:
-    if name == "numpy":
-        return {
-            "xp": np, "tensor": np.asarray,
-            "ksum": lambda a, axis: np.sum(a, axis=axis, keepdims=True),
-            "bcast": lambda x, s: np.broadcast_to(np.asarray(x, dtype=float), s),
-            "perm": np.transpose, "bmean": lambda x: x.mean(axis=0), "matmul": np.matmul,
-            "heaviside": lambda z: (z > 0).astype(float),
-            "sigmoid": lambda z: 0.5 * (1 + np.tanh(0.5 * z)),
-            "relu": lambda z: np.maximum(z, 0.0),
-            "zeros": lambda shape: np.zeros(shape),
-        }
-    if name == "torch":
-        import torch
-
-        def tensor(a):
-            a = np.asarray(a)
-            return torch.as_tensor(a, dtype=torch.int64 if a.dtype.kind == "i" else torch.float64)
-        return {
-            "xp": torch, "tensor": tensor,
-            "ksum": lambda a, axis: a.sum(dim=axis, keepdim=True),
-            "bcast": lambda x, s: torch.broadcast_to(torch.as_tensor(x, dtype=torch.float64), s),
-            "perm": lambda x, p: x.permute(p), "bmean": lambda x: x.mean(dim=0),
-            "matmul": torch.matmul,
-            "heaviside": lambda z: (z > 0).to(torch.float64),
-            "sigmoid": torch.sigmoid, "relu": torch.relu,
-            "zeros": lambda shape: torch.zeros(shape, dtype=torch.float64),
-        }
-    if name == "jax":
-        import jax
-        import jax.numpy as jnp
-
-        def jtensor(a):
-            a = np.asarray(a)
-            return jnp.asarray(a, dtype=jnp.int64 if a.dtype.kind == "i" else jnp.float64)
-        return {
-            "xp": jnp, "tensor": jtensor,
-            "ksum": lambda a, axis: jnp.sum(a, axis=axis, keepdims=True),
-            "bcast": lambda x, s: jnp.broadcast_to(jnp.asarray(x, dtype=jnp.float64), s),
-            "perm": jnp.transpose, "bmean": lambda x: x.mean(axis=0), "matmul": jnp.matmul,
-            "heaviside": lambda z: (z > 0).astype(jnp.float64),
-            "sigmoid": jax.nn.sigmoid, "relu": jax.nn.relu,
-            "zeros": lambda shape: jnp.zeros(shape, dtype=jnp.float64),
-        }
-    raise ValueError(f"unknown backend {name!r}; expected numpy, torch or jax")
-
-
-def _float64(backend: str):
-    """jax computes in float32 unless x64 is on: the evaluator turns it on for its own work
-    only (tracing, constants, calls), as numpy and torch compute in float64 here too."""
-    if backend == "jax":
-        import jax
-
-        return jax.enable_x64(True)
-    return contextlib.nullcontext()
 
 
 _CALLS = {sp.tanh: "xp.tanh", sp.exp: "xp.exp", functions.sigmoid: "sigmoid",
@@ -143,9 +86,9 @@ class BatchedEvaluator:
         # equations (W^{[3]}δ^{[3]} in g^{[2]}, ∂L/∂γ^{[2]}, ∂L/∂β^{[2]}) is computed once
         self._memo: dict[str, str] | None = {}
         self._generate()
-        self.namespace = dict(_backend(backend))
+        self.namespace = dict(backend_namespace(backend))
         tensor = self.namespace["tensor"]
-        with _float64(backend):
+        with float64_context(backend):
             self.namespace.update({k: tensor(v) for k, v in self.consts.items()})
         self.source = "def evaluate(A):\n" + "".join(f"    {ln}\n" for ln in self.lines) + \
             "    return A\n"
@@ -157,7 +100,7 @@ class BatchedEvaluator:
 
     def __call__(self, inputs: Mapping[str, object], parameters: Mapping[str, object]
                  ) -> BatchedResult:
-        with _float64(self.backend):
+        with float64_context(self.backend):
             return self._call(inputs, parameters)
 
     def _call(self, inputs, parameters) -> BatchedResult:
@@ -293,6 +236,8 @@ class BatchedEvaluator:
             codes = [self._code(factors[k], grid) for k in ks]
             return codes[0] if len(codes) == 1 else "(" + " * ".join(codes) + ")"
         code = contraction(group(left), ld, group(right), rd, summed, self.n)
+        if code is not None:
+            code = gathered_in_order(code, self.consts, self._const)
         if code is None or not numbers:
             return code
         return f"({self._code(sp.Mul(*numbers), grid)} * {code})"
@@ -365,10 +310,15 @@ class BatchedEvaluator:
         pos = []
         for v, (lo, hi) in zip(values, self.ranges[base], strict=True):
             ok &= (v >= lo) & (v <= hi)
-            pos.append(self._const(np.clip(v - lo, 0, hi - lo).astype(np.int64)))
-        got = f"A[{name!r}][:, {', '.join(pos)}]" if batched else \
-            f"A[{name!r}][{', '.join(pos)}][None]"
-        return got if ok.all() else f"({got} * {self._const(ok.astype(float)[None])})"
+            pos.append(np.clip(v - lo, 0, hi - lo).astype(np.int64))
+        if batched:  # one flat index: the gather comes out C-ordered, batch axis first
+            width = tuple(hi - lo + 1 for lo, hi in self.ranges[base])
+            got = f"take(A[{name!r}], {self._const(np.ravel_multi_index(tuple(pos), width))})"
+        else:
+            got = f"A[{name!r}][{', '.join(self._const(p) for p in pos)}][None]"
+        # in place: a gather is a fresh array, and a second one as large cost 10× the product
+        # here (fresh pages), the full convolution's δ_{m,i−k+1} being the case
+        return got if ok.all() else f"imul({got}, {self._const(ok.astype(float)[None])})"
 
     # -- the program ---------------------------------------------------------------------------------
     def _grid(self, q: Quantity, fixed: Mapping[sp.Symbol, int]):

@@ -22,10 +22,16 @@ from math import prod
 
 import numpy as np
 
-__all__ = ["as_view", "contraction", "permuted", "reshaped"]
+__all__ = ["as_view", "contraction", "gathered_in_order", "permuted", "reshaped"]
 
 _LAST_RESHAPE = re.compile(r"^(.*)\.reshape\(\([^()]*\)\)$", re.S)
 _OUTER_PERM = re.compile(r"^perm\((.*), \(([\d, ]+)\)\)$", re.S)
+# perm of a gather take(x, _c0), or of a masked one imul(take(x, _c0), _c1), the zeros
+# outside x's range being the mask
+_PERMUTED_GATHER = re.compile(
+    r"perm\((?:imul\((?P<masked>take\(A\['\w+'\], (?P<mi>_c\d+)\)), (?P<mask>_c\d+)\)"
+    r"|(?P<plain>take\(A\['\w+'\], (?P<pi>_c\d+)\)))"
+    r", \((?P<order>[\d, ]+)\)\)")
 
 
 def _balanced(code: str) -> bool:
@@ -136,3 +142,35 @@ def as_view(pos: list[np.ndarray], n: int, ranges, slices: bool = False
         axes.append(axis)
     order = sorted(range(len(axes)), key=axes.__getitem__)
     return shape, order, at
+
+
+def gathered_in_order(code: str, consts: dict[str, np.ndarray], const) -> str:
+    """``code`` with each permuted gather of a batched array replaced by a gather whose index
+    arrays (and mask) are transposed once, when the evaluator is built: the gather then writes
+    its result in the order the matmul reads it, where the permutation copied it once more
+    (the full convolution's δ_{m,i−k+1} spent most of a channel convolution's call there).
+    ``const`` registers an array and returns its name.
+
+    >>> consts = {"_c0": np.arange(6).reshape(2, 3)}
+    >>> def const(a):
+    ...     consts[f"_c{len(consts)}"] = a
+    ...     return f"_c{len(consts) - 1}"
+    >>> gathered_in_order("perm(take(A['x'], _c0), (0, 2, 1))", consts, const)
+    "take(A['x'], _c1)"
+    >>> consts["_c1"].tolist()
+    [[0, 3], [1, 4], [2, 5]]
+    """
+    def fused(found: re.Match) -> str:
+        order = tuple(int(d) for d in found.group("order").split(",") if d.strip())
+        names = [found.group("mi") or found.group("pi")]
+        inner = tuple(d - 1 for d in order[1:])
+        if order[0] != 0 or any(consts[c].ndim != len(inner) for c in names):
+            return found.group(0)  # the batch axis moves, or an index is not on the grid
+        moved = [const(np.ascontiguousarray(consts[c].transpose(inner))) for c in names]
+        head = (found.group("masked") or found.group("plain")).rsplit(", ", 1)[0]
+        gather = f"{head}, {moved[0]})"
+        if found.group("mask") is None:
+            return gather
+        mask = const(np.ascontiguousarray(consts[found.group("mask")].transpose(order)))
+        return f"imul({gather}, {mask})"
+    return _PERMUTED_GATHER.sub(fused, code)
