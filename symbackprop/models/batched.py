@@ -47,6 +47,7 @@ def _backend(name: str) -> dict[str, object]:
         return {
             "xp": np, "tensor": np.asarray,
             "ksum": lambda a, axis: np.sum(a, axis=axis, keepdims=True),
+            "kmax": lambda a, axis: np.max(a, axis=axis, keepdims=True),
             "bcast": lambda x, s: np.broadcast_to(np.asarray(x, dtype=float), s),
             "perm": np.transpose, "bmean": lambda x: x.mean(axis=0),
             "heaviside": lambda z: (z > 0).astype(float),
@@ -63,6 +64,7 @@ def _backend(name: str) -> dict[str, object]:
         return {
             "xp": torch, "tensor": tensor,
             "ksum": lambda a, axis: a.sum(dim=axis, keepdim=True),
+            "kmax": lambda a, axis: torch.amax(a, dim=axis, keepdim=True),
             "bcast": lambda x, s: torch.broadcast_to(torch.as_tensor(x, dtype=torch.float64), s),
             "perm": lambda x, p: x.permute(p), "bmean": lambda x: x.mean(dim=0),
             "heaviside": lambda z: (z > 0).to(torch.float64),
@@ -79,6 +81,7 @@ def _backend(name: str) -> dict[str, object]:
         return {
             "xp": jnp, "tensor": jtensor,
             "ksum": lambda a, axis: jnp.sum(a, axis=axis, keepdims=True),
+            "kmax": lambda a, axis: jnp.max(a, axis=axis, keepdims=True),
             "bcast": lambda x, s: jnp.broadcast_to(jnp.asarray(x, dtype=jnp.float64), s),
             "perm": jnp.transpose, "bmean": lambda x: x.mean(axis=0),
             "heaviside": lambda z: (z > 0).astype(jnp.float64),
@@ -98,6 +101,70 @@ def _float64(backend: str):
     return contextlib.nullcontext()
 
 
+class _ClassMax(sp.Function):
+    """max over the index ``v`` of ``expr`` (code only: the softmax's shift, never printed)."""
+
+    nargs = 2
+
+
+def _stable_softmax(form: GeneralForm) -> tuple[dict[str, Quantity], dict[str, sp.Expr]]:
+    """The quantities to compute, in order, and their definitions, with every softmax (e =
+    exp(o), Z = Σ_k e, ŷ = e/Z) computed stably: log e = o − max_k o first (e and Z are then
+    the textbook's scaled by exp(−max_k o), which cancels in ŷ), and log ŷ in the loss taken as
+    log e − log Z, so that a saturated softmax gives no overflow and no 0 · log 0.
+
+    A softmax is left as written where a δ or gradient equation reads e or Z itself (the
+    scaling would not cancel there)."""
+    qs = dict(form.quantities)
+    defs = {n: q.expr for n, q in qs.items() if q.expr is not None}
+    read = {a.base.name if isinstance(a, sp.Indexed) else a.name
+            for eq in form.equations() if eq.kind != "forward"
+            for a in eq.rhs.atoms(sp.Indexed, sp.Symbol)}
+    order = list(qs)
+    for q in form.quantities.values():
+        hit = _softmax_of(qs, q)
+        if hit is None or {hit[0].name, hit[1].name} & read:
+            continue
+        e, Z, cls = hit
+        o = e.expr.args[0]
+        log_e = Quantity(f"{e.name}_log", "", "node", e.indices, e.ranges,
+                         o - _ClassMax(o, cls))
+        qs[log_e.name] = log_e
+        order.insert(order.index(e.name), log_e.name)
+        defs[log_e.name], defs[e.name] = log_e.expr, sp.exp(log_e.entry)
+        log_q = log_e.entry - sp.log(Z.at(*[v for v in e.indices if v != cls]))
+
+        def is_log(x, q=q) -> bool:
+            return x.func == sp.log and isinstance(x.args[0], sp.Indexed) and \
+                x.args[0].base.name == q.name
+
+        def log_of(x, q=q, log_q=log_q) -> sp.Expr:
+            return log_q.xreplace(dict(zip(q.indices, x.args[0].indices, strict=True)))
+        defs = {n: expr.replace(is_log, log_of) if expr.has(sp.log) else expr
+                for n, expr in defs.items()}
+    return {n: qs[n] for n in order}, defs
+
+
+def _softmax_of(qs: Mapping[str, Quantity], q: Quantity):
+    """(e, Z, class index) if q is ŷ = e/Z with e = exp(o) and Z = Σ of e over one index."""
+    if not isinstance(q.expr, sp.Mul) or len(q.expr.args) != 2:
+        return None
+    num = next((f for f in q.expr.args if isinstance(f, sp.Indexed)), None)
+    den = next((f.base for f in q.expr.args if isinstance(f, sp.Pow) and f.exp == -1), None)
+    if num is None or not isinstance(den, sp.Indexed | sp.Symbol):
+        return None
+    e = qs.get(num.base.name)
+    Z = qs.get(den.base.name if isinstance(den, sp.Indexed) else den.name)
+    if e is None or Z is None or e.expr is None or e.expr.func != sp.exp or \
+            not isinstance(Z.expr, sp.Sum) or len(Z.expr.limits) != 1:
+        return None
+    (cls, *_), body = Z.expr.limits[0], Z.expr.function
+    if not (isinstance(body, sp.Indexed) and body.base.name == e.name and cls in body.indices
+            and tuple(num.indices) == tuple(e.indices) == tuple(q.indices)):
+        return None
+    return e, Z, e.indices[list(body.indices).index(cls)]
+
+
 _CALLS = {sp.tanh: "xp.tanh", sp.exp: "xp.exp", functions.sigmoid: "sigmoid",
           sp.Heaviside: "heaviside", functions.relu: "relu", sp.log: "xp.log"}
 
@@ -113,14 +180,13 @@ class BatchedEvaluator:
         form.require(sizes)
         self.form, self.backend = form, backend
         self.subs = {form.sizes[k]: int(v) for k, v in sizes.items()}
-        self.qs = form.quantities
+        self.qs, self.defs = _stable_softmax(form)
         self.ranges = {n: [(int(_basic(lo).xreplace(self.subs)),
                             int(_basic(hi).xreplace(self.subs))) for lo, hi in q.ranges]
                        for n, q in self.qs.items()}
         self.equations = [eq for eq in form.equations() if eq.kind != "forward"]
         symbols: list[sp.Symbol] = []
-        for expr in [*(q.expr for q in self.qs.values() if q.expr is not None),
-                     *(eq.rhs for eq in self.equations)]:
+        for expr in [*self.defs.values(), *(eq.rhs for eq in self.equations)]:
             for sm in expr.atoms(sp.Sum):
                 symbols += [v for v, *_ in sm.limits]
         for q in self.qs.values():
@@ -227,6 +293,8 @@ class BatchedEvaluator:
         if isinstance(expr, sp.KroneckerDelta):
             a, b = (self._values(e, grid) for e in expr.args)
             return self._const((a == b).astype(float)[None])
+        if isinstance(expr, _ClassMax):
+            return f"kmax({self._code(expr.args[0], grid)}, {self.axes[expr.args[1]]})"
         if expr.func in _CALLS:
             return f"{_CALLS[expr.func]}({self._code(expr.args[0], grid)})"
         raise NotImplementedError(f"no batched code for {type(expr).__name__}: {expr}")
@@ -329,17 +397,17 @@ class BatchedEvaluator:
                     self.lines.append(f"A[{target!r}][{where}] = {code}")
 
     def _generate(self) -> None:
-        nodes = [q for q in self.qs.values() if q.expr is not None]
+        nodes = [q for q in self.qs.values() if q.name in self.defs]
         k = 0
         while k < len(nodes):  # a group runs to the last quantity it uses before definition
             end = k
             for j in range(k, len(nodes)):
-                used = {a.base.name for a in nodes[j].expr.atoms(sp.Indexed)}
+                used = {a.base.name for a in self.defs[nodes[j].name].atoms(sp.Indexed)}
                 later = [m for m in range(j, len(nodes)) if nodes[m].name in used]
                 if j <= end and later:
                     end = max(end, *later)
             group = nodes[k:end + 1]
-            self._store([(q.name, q, q.expr, q.kind != "parameter") for q in group])
+            self._store([(q.name, q, self.defs[q.name], q.kind != "parameter") for q in group])
             k = end + 1
         position = {name: n for n, name in enumerate(self.qs)}
         deltas = sorted((eq for eq in self.equations if eq.kind == "delta"),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .. import functions
-from ..general import GeneralForm, Quantity
+from ..general import GeneralForm, Quantity, _basic
 from ..matrix import _entry_loss
 
 __all__ = ["rnn_form", "conv1d_form", "conv2d_form", "attention_form", "layer_norm_form",
@@ -43,6 +43,45 @@ def _elementwise(name: str):
     return functions.ACTIVATIONS[name]
 
 
+def _softmax(o: Quantity, cls: sp.Symbol, name: str = "yhat", latex: str = r"\hat{y}",
+             layer: str = "") -> list[Quantity]:
+    """ŷ = softmax(o) over the index ``cls``, as its steps e = exp(o), Z = Σ e, ŷ = e/Z, so that
+    reverse mode derives the softmax Jacobian itself (as :func:`attention_form` does); a
+    block network's ``layer`` tags e^{[l]} and Z^{[l]}."""
+    at = o.indices.index(cls)
+    kept = tuple(v for v in o.indices if v != cls)
+    kept_rng = tuple(r for v, r in zip(o.indices, o.ranges, strict=True) if v != cls)
+    tag = f"^{{[{layer}]}}" if layer else ""
+    e = Quantity(f"e{layer}", f"e{tag}", "node", o.indices, o.ranges, sp.exp(o.entry))
+    Z = Quantity(f"Z{layer}", f"Z{tag}", "node", kept, kept_rng,
+                 sp.Sum(e.entry, (cls, *o.ranges[at])))
+    return [e, Z, Quantity(name, latex, "node", o.indices, o.ranges, e.entry / Z.at(*kept))]
+
+
+def _one_hot(target: Quantity, cls: sp.Symbol):
+    """The fact Σ_k y_k = 1 over the class index of one-hot targets (softmax + cross-entropy),
+    as :mod:`symbackprop.textbook` uses it for the scalar derivation: ŷ Σ_k y_k − y → ŷ − y."""
+    at = target.indices.index(cls)
+    lo, hi = target.ranges[at]
+
+    def is_total(e: sp.Expr) -> bool:  # Σ_k c y_{…,k,…} over the whole class range
+        if not isinstance(e, sp.Sum) or len(e.limits) != 1:
+            return False
+        (v, a, b) = e.limits[0]
+        f = e.function.as_independent(v, as_Add=False)[1]
+        return (isinstance(f, sp.Indexed) and f.base.name == target.name and f.indices[at] == v
+                and sum(ix.has(v) for ix in f.indices) == 1 and (a, b) == (_basic(lo), hi))
+
+    def apply(expr: sp.Expr) -> sp.Expr:
+        new = expr.replace(is_total, lambda e: e.function.as_independent(
+            e.limits[0][0], as_Add=False)[0])
+        # expanded once it applied, so that what Σy = 1 leaves cancels: (1 − y/ŷ)ŷ → ŷ − y
+        return new if new == expr else sp.expand(new, power_base=False, power_exp=False,
+                                                 log=False)
+    statement = sp.Eq(sp.Sum(target.entry, (cls, lo, hi)), 1)
+    return apply, statement
+
+
 def _lookup(net):
     return lambda name, ix: net._sym.get((name, *ix))
 
@@ -53,7 +92,8 @@ def rnn_form(output_activation: str = "identity", loss: str = "mse", every_step:
     from .rnn import rnn
 
     T, n_x, n_h, n_y = (_size(s) for s in ("T", "n_x", "n_h", "n_y"))
-    f = _elementwise(output_activation)
+    softmax = output_activation == "softmax"
+    f = None if softmax else _elementwise(output_activation)
     x = Quantity("x", "x", "input", (t, i), ((1, T), (1, n_x)))
     y = Quantity("y", "y", "target", (t, k), ((1, T), (1, n_y)))
     U = Quantity("U", "U", "parameter", (j, i), ((1, n_h), (1, n_x)))
@@ -71,7 +111,12 @@ def rnn_form(output_activation: str = "identity", loss: str = "mse", every_step:
     a = Quantity("a", "a", "node", (t, j), ((1, T), (1, n_h)), pre)
     h = Quantity("h", "h", "node", (t, j), ((1, T), (1, n_h)), sp.tanh(a.at(t, j)))
     o = Quantity("o", "o", "node", (t, k), ((1, T), (1, n_y)), out)
-    yhat = Quantity("yhat", r"\hat{y}", "node", (t, k), ((1, T), (1, n_y)), f(o.at(t, k)))
+    if softmax:
+        heads = _softmax(o, k)
+    else:
+        heads = [Quantity("yhat", r"\hat{y}", "node", (t, k), ((1, T), (1, n_y)),
+                          f(o.at(t, k)))]
+    yhat = heads[-1]
     per_step = _entry_loss_of(loss, y.at(t, k), yhat.at(t, k), n_y)
     L = Quantity("L", "L", "loss", (), (), sp.Sum(per_step, (k, 1, n_y), (t, 1, T))
                  if every_step else sp.Sum(per_step.xreplace({t: T}), (k, 1, n_y)))
@@ -81,17 +126,22 @@ def rnn_form(output_activation: str = "identity", loss: str = "mse", every_step:
                   loss, every_step, bias)
         return net, _lookup(net)
 
-    return GeneralForm("Elman RNN (BPTT)", [x, y, *params, a, h, o, yhat], L, ["h"],
+    facts, assumed = _one_hot(y, k) if softmax and loss == "cross_entropy" else (None, None)
+    return GeneralForm("Elman RNN (BPTT)", [x, y, *params, a, h, o, *heads], L,
+                       ["h", "o"] if softmax else ["h"],
                        {"T": T, "n_x": n_x, "n_h": n_h, "n_y": n_y}, build,
-                       {"h": r"\delta"}, check_sizes=[
-                           {"T": 3, "n_x": 2, "n_h": 2, "n_y": 1},
-                           {"T": 2, "n_x": 1, "n_h": 3, "n_y": 2}])
+                       {"h": r"\delta", "o": r"\delta^{o}"}, facts=facts,
+                       assumptions=[assumed] if assumed is not None else (), check_sizes=[
+                           {"T": 3, "n_x": 2, "n_h": 2, "n_y": 2 if softmax else 1},
+                           {"T": 2, "n_x": 1, "n_h": 3, "n_y": 3 if softmax else 2}])
 
 
 def _head(outputs: bool, ranges, a_entry, a_ix, output_activation: str, loss: str,
           bias: bool):
-    """The dense head of a convolution: ŷ = g(Σ v a + c), one output or n_y outputs (index r)."""
-    g = _elementwise(output_activation)
+    """The dense head of a convolution: ŷ = g(Σ v a + c), one output or n_y outputs (index r);
+    a softmax head (over r) is written as its steps, and with cross-entropy uses Σ_r y_r = 1."""
+    softmax = output_activation == "softmax"
+    g = None if softmax else _elementwise(output_activation)
     r = sp.Symbol("r", integer=True)
     n_y = _size("n_y")
     out_ix, out_rng = ((r,), ((1, n_y),)) if outputs else ((), ())
@@ -105,10 +155,13 @@ def _head(outputs: bool, ranges, a_entry, a_ix, output_activation: str, loss: st
         params.append(c)
         head += c.at(*out_ix)
     o = Quantity("o", "o", "node", out_ix, out_rng, head)
-    yhat = Quantity("yhat", r"\hat{y}", "node", out_ix, out_rng, g(o.at(*out_ix)))
+    nodes = [o, *_softmax(o, r)] if softmax else [
+        o, Quantity("yhat", r"\hat{y}", "node", out_ix, out_rng, g(o.at(*out_ix)))]
+    yhat = nodes[-1]
     entry = _entry_loss_of(loss, y.at(*out_ix), yhat.at(*out_ix), n_y if outputs else 1)
     L = Quantity("L", "L", "loss", (), (), sp.Sum(entry, (r, 1, n_y)) if outputs else entry)
-    return y, params, [o, yhat], L, ({"n_y": n_y} if outputs else {})
+    facts, assumed = _one_hot(y, r) if softmax and loss == "cross_entropy" else (None, None)
+    return y, params, nodes, L, ({"n_y": n_y} if outputs else {}), facts, assumed
 
 
 def _conv_lookup(net, outputs: bool):
@@ -120,6 +173,12 @@ def _conv_lookup(net, outputs: bool):
             ix = ix[1:]
         return net._sym.get((name, *ix))
     return lookup
+
+
+def _named(softmax: bool) -> list[str]:
+    """A convolution's named δs: δ_i of the feature map, and δ^o of a softmax head (ŷ − y with
+    cross-entropy)."""
+    return ["z", "o"] if softmax else ["z"]
 
 
 def conv1d_form(activation: str = "relu", output_activation: str = "identity",
@@ -140,8 +199,9 @@ def conv1d_form(activation: str = "relu", output_activation: str = "identity",
         pre = pre + b.at()
     z = Quantity("z", "z", "node", (i,), ((1, n - K + 1),), pre)
     act = Quantity("a", "a", "node", (i,), ((1, n - K + 1),), f(z.at(i)))
-    y, head, nodes, L, more = _head(outputs, ((1, n - K + 1),), act.at(i), (i,),
-                                    output_activation, loss, bias)
+    outputs = outputs or output_activation == "softmax"  # a softmax is over the n_y outputs
+    y, head, nodes, L, more, facts, assumed = _head(outputs, ((1, n - K + 1),), act.at(i), (i,),
+                                                    output_activation, loss, bias)
 
     def build(sizes):
         net = conv1d(sizes["n"], sizes["K"], activation, sizes.get("n_y", 1),
@@ -151,9 +211,13 @@ def conv1d_form(activation: str = "relu", output_activation: str = "identity",
     checks = [{"n": 5, "K": 3}, {"n": 4, "K": 1}]
     if outputs:
         checks = [{"n": 5, "K": 3, "n_y": 2}, {"n": 4, "K": 2, "n_y": 1}]
-    return GeneralForm("1-D convolution", [x, y, *params, *head, z, act, *nodes], L, ["z"],
-                       {"n": n, "K": K, **more}, build, {"z": r"\delta"}, input_gradients=["x"],
-                       check_sizes=checks)
+    if output_activation == "softmax":  # one output's softmax is 1: check over several
+        checks[1]["n_y"] = 3
+    return GeneralForm("1-D convolution", [x, y, *params, *head, z, act, *nodes], L,
+                       _named(output_activation == "softmax"), {"n": n, "K": K, **more}, build,
+                       {"z": r"\delta", "o": r"\delta^{o}"}, input_gradients=["x"],
+                       check_sizes=checks, facts=facts,
+                       assumptions=() if assumed is None else [assumed])
 
 
 def conv2d_form(activation: str = "relu", output_activation: str = "identity",
@@ -176,8 +240,9 @@ def conv2d_form(activation: str = "relu", output_activation: str = "identity",
         pre = pre + b.at()
     z = Quantity("z", "z", "node", (i, j), out, pre)
     act = Quantity("a", "a", "node", (i, j), out, f(z.at(i, j)))
-    y, head, nodes, L, more = _head(outputs, out, act.at(i, j), (i, j), output_activation,
-                                    loss, bias)
+    outputs = outputs or output_activation == "softmax"
+    y, head, nodes, L, more, facts, assumed = _head(outputs, out, act.at(i, j), (i, j),
+                                                    output_activation, loss, bias)
 
     def build(sizes):
         net = conv2d((sizes["H"], sizes["W"]), (sizes["P"], sizes["Q"]), activation,
@@ -187,9 +252,12 @@ def conv2d_form(activation: str = "relu", output_activation: str = "identity",
     checks = [{"H": 3, "W": 4, "P": 2, "Q": 2}, {"H": 2, "W": 3, "P": 1, "Q": 2}]
     if outputs:
         checks = [{**c, "n_y": n_y} for c, n_y in zip(checks, (2, 3), strict=True)]
-    return GeneralForm("2-D convolution", [x, y, *params, *head, z, act, *nodes], L, ["z"],
-                       {"H": H, "W": Wd, "P": P, "Q": Q, **more}, build, {"z": r"\delta"},
-                       input_gradients=["x"], check_sizes=checks)
+    return GeneralForm("2-D convolution", [x, y, *params, *head, z, act, *nodes], L,
+                       _named(output_activation == "softmax"),
+                       {"H": H, "W": Wd, "P": P, "Q": Q, **more}, build,
+                       {"z": r"\delta", "o": r"\delta^{o}"}, input_gradients=["x"],
+                       check_sizes=checks, facts=facts,
+                       assumptions=() if assumed is None else [assumed])
 
 
 def attention_form(loss: str = "mse", projections: bool = False) -> GeneralForm:
@@ -364,7 +432,7 @@ def general_form(model) -> GeneralForm:
     if isinstance(model, RNN):
         return rnn_form(model.output_activation, model.loss_name, model.every_step,
                         model.has_bias)
-    if isinstance(model, Conv) and model.output_activation in functions.ACTIVATIONS:
+    if isinstance(model, Conv):
         make = conv1d_form if len(model.shape) == 1 else conv2d_form
         return make(model.activation, model.output_activation, model.loss_name, model.has_bias,
                     outputs=model.n_out > 1)
