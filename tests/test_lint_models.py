@@ -152,7 +152,7 @@ def test_layer_norm_and_residual_names_are_read_too():
 
 
 # -- exercises: per-student variants on every model kind ---------------------------------------
-MODELS = ["rnn", "conv1d", "conv2d", "attention", "batchnorm", "blocks"]
+MODELS = ["rnn", "conv1d", "conv2d", "attention", "batchnorm", "blocks", "rnn-softmax"]
 
 
 @pytest.mark.parametrize("model", MODELS)

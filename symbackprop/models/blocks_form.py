@@ -33,7 +33,7 @@ import sympy as sp
 
 from .. import functions
 from ..general import GeneralForm, Quantity
-from .forms import _entry_loss_of, _one_hot, _size, _softmax
+from .forms import _entry_loss_of, _one_hot, _size, _softmax, _total
 
 __all__ = ["network_form"]
 
@@ -66,7 +66,7 @@ class _Layout:
             self.one_hot = _one_hot(y, j_)  # the scalar network's targets are one-hot too
         entry = _entry_loss_of(loss, y.at(s_, k_), out.at(s_, k_), width)
         self.loss = Quantity("L", "L", "loss", (), (),
-                             sp.Sum(entry / self.m, (k_, 1, width), (s_, 1, self.m)))
+                             _total(entry / self.m, (k_, 1, width), (s_, 1, self.m)))
 
     def _add(self, name, latex, kind, indices, width=None, expr=None, key=None) -> Quantity:
         ranges = tuple((1, self.m) if ix == s_ else (1, width) for ix in indices)

@@ -37,6 +37,13 @@ def _entry_loss_of(loss: str, y: sp.Expr, yhat: sp.Expr, count: sp.Expr) -> sp.E
     return e / count if mean else e
 
 
+def _total(entry: sp.Expr, *limits) -> sp.Expr:
+    """Σ of the loss entries, a minus in front rather than inside: −Σ_t Σ_k y log ŷ."""
+    if entry.could_extract_minus_sign():
+        return -sp.Sum(-entry, *limits)
+    return sp.Sum(entry, *limits)
+
+
 def _elementwise(name: str):
     if name not in functions.ACTIVATIONS:
         raise ValueError(f"the general form takes an elementwise activation, not {name!r}")
@@ -118,8 +125,8 @@ def rnn_form(output_activation: str = "identity", loss: str = "mse", every_step:
                           f(o.at(t, k)))]
     yhat = heads[-1]
     per_step = _entry_loss_of(loss, y.at(t, k), yhat.at(t, k), n_y)
-    L = Quantity("L", "L", "loss", (), (), sp.Sum(per_step, (k, 1, n_y), (t, 1, T))
-                 if every_step else sp.Sum(per_step.xreplace({t: T}), (k, 1, n_y)))
+    L = Quantity("L", "L", "loss", (), (), _total(per_step, (k, 1, n_y), (t, 1, T))
+                 if every_step else _total(per_step.xreplace({t: T}), (k, 1, n_y)))
 
     def build(sizes):
         net = rnn(sizes["n_x"], sizes["n_h"], sizes["n_y"], sizes["T"], output_activation,
@@ -159,7 +166,7 @@ def _head(outputs: bool, ranges, a_entry, a_ix, output_activation: str, loss: st
         o, Quantity("yhat", r"\hat{y}", "node", out_ix, out_rng, g(o.at(*out_ix)))]
     yhat = nodes[-1]
     entry = _entry_loss_of(loss, y.at(*out_ix), yhat.at(*out_ix), n_y if outputs else 1)
-    L = Quantity("L", "L", "loss", (), (), sp.Sum(entry, (r, 1, n_y)) if outputs else entry)
+    L = Quantity("L", "L", "loss", (), (), _total(entry, (r, 1, n_y)) if outputs else entry)
     facts, assumed = _one_hot(y, r) if softmax and loss == "cross_entropy" else (None, None)
     return y, params, nodes, L, ({"n_y": n_y} if outputs else {}), facts, assumed
 
