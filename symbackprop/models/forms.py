@@ -424,7 +424,8 @@ def layer_norm_form(loss: str = "mse", over: str = "features") -> GeneralForm:
 def general_form(model) -> GeneralForm:
     """The general form of a built model: an RNN, a 1-D or 2-D convolution (one output or
     several), an attention head (with or without projections), or a block network (a single
-    layer norm, or batch norm of one feature, keeps its own short form).
+    layer norm, or batch norm of one feature, keeps its own short form), with an elementwise
+    or a softmax output (softmax + cross-entropy assumes one-hot targets: ``form.assumptions``).
 
     >>> import symbackprop as sb
     >>> form = sb.general_form(sb.rnn(1, 2, 1, steps=4))
@@ -454,5 +455,5 @@ def general_form(model) -> GeneralForm:
         from .blocks_form import network_form
 
         return network_form(model.blocks, model.loss_name)
-    raise ValueError(f"no general form is derived for {model.title!r} yet: RNNs, "
-                     "convolutions and networks with elementwise outputs, and attention have one")
+    raise ValueError(f"no general form is derived for {model.title!r}: the RNN, convolution, "
+                     "attention and network builders' models have one")
