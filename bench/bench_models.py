@@ -1,8 +1,9 @@
 """Benchmark rows for the models beyond the MLP (section e of bench.py).
 
-For an RNN (T = 16, 8 hidden units) and a 1-D convolution over 64 inputs: the scalar derivation
-and its notes. For those two, attention with projections (16 keys) and a block network (dense,
-batch norm, residual dense + layer norm, dense; a mini-batch of 64): the general form (derive +
+For an RNN (T = 16, 8 hidden units; mse, and Goodfellow's softmax + cross-entropy over 4
+classes) and a 1-D convolution over 64 inputs: the scalar derivation and its notes. For those,
+attention with projections (16 keys) and a block network (dense, batch norm, residual dense +
+layer norm, dense; a mini-batch of 64): the general form (derive +
 check), then the batched evaluator generated from it (build, and one call at batch 64: loss and
 every gradient) on numpy, torch and jax (jit) against torch eager autograd on torch's own
 modules. Every backend's gradients are compared with torch's before anything is timed; then the
@@ -30,9 +31,12 @@ def _once(fn):
     return time.perf_counter() - start, out
 
 
-def _rnn_case(T: int, n_x: int, n_h: int, n_y: int):
+def _rnn_case(T: int, n_x: int, n_h: int, n_y: int, softmax: bool = False):
+    """Goodfellow's RNN; ``softmax``: ŷ_t = softmax(o_t), cross-entropy, one-hot targets."""
     rng = np.random.default_rng(0)
-    data = {"x": rng.normal(size=(BATCH, T, n_x)), "y": rng.normal(size=(BATCH, T, n_y))}
+    labels = rng.integers(n_y, size=(BATCH, T))
+    data = {"x": rng.normal(size=(BATCH, T, n_x)),
+            "y": np.eye(n_y)[labels] if softmax else rng.normal(size=(BATCH, T, n_y))}
     params = {"U": rng.normal(size=(n_h, n_x)) * 0.3, "W": rng.normal(size=(n_h, n_h)) * 0.3,
               "V": rng.normal(size=(n_y, n_h)), "b": rng.normal(size=n_h),
               "c": rng.normal(size=n_y)}
@@ -54,12 +58,18 @@ def _rnn_case(T: int, n_x: int, n_h: int, n_y: int):
             rnn.zero_grad()
             V.grad = c.grad = None
             h, _ = rnn(x)
-            ((h @ V.T + c - y) ** 2).mean(dim=2).sum(dim=1).mean().backward()
+            if softmax:
+                torch.nn.functional.cross_entropy(
+                    (h @ V.T + c).reshape(-1, n_y), target, reduction="sum").div(BATCH).backward()
+            else:
+                ((h @ V.T + c - y) ** 2).mean(dim=2).sum(dim=1).mean().backward()
             return {"U": rnn.weight_ih_l0.grad, "W": rnn.weight_hh_l0.grad, "V": V.grad}
+        target = torch.tensor(labels).reshape(-1)
         return step
 
-    return (forms.rnn_form(), {"T": T, "n_x": n_x, "n_h": n_h, "n_y": n_y}, data, params,
-            torch_step, sb.rnn(n_x, n_h, n_y, T))
+    out = ("softmax", "cross_entropy") if softmax else ("identity", "mse")
+    return (forms.rnn_form(*out), {"T": T, "n_x": n_x, "n_h": n_h, "n_y": n_y}, data, params,
+            torch_step, sb.rnn(n_x, n_h, n_y, T, *out))
 
 
 def _conv_case(n: int, K: int):
@@ -211,6 +221,7 @@ def bench_models(quick: bool, Row, repeat: int = 5, notes_limit: float = 120.0):
     backends = ["numpy"] + [b for b in ("torch", "jax") if importlib.util.find_spec(b)]
     cases = [("RNN T=16, 8 hidden", _rnn_case(16, 2, 8, 1)), ("conv1d length 64", _conv_case(64, 3)),
              ("conv1d length 64, 4 → 8 channels, kernel 5", _channel_conv_case(64, 5, 4, 8)),
+             ("softmax RNN T=16, 8 hidden, 4 classes", _rnn_case(16, 2, 8, 4, softmax=True)),
              ("attention + projections, 16 keys, d = 8", _attention_case(16, 8, 8)),
              ("network dense-BN-residual(dense-LN)-dense, 16 wide", _network_case(4, 16))]
     if quick:
@@ -224,6 +235,8 @@ def bench_models(quick: bool, Row, repeat: int = 5, notes_limit: float = 120.0):
                             note=f"{len(net.nodes)} nodes"))
             fact["derive"] = t_derive
             values = {s.name: 0.1 for s in net.leaves}
+            for group in net.one_hot_groups:  # softmax + cross-entropy: one-hot targets
+                values.update({y.name: float(k == 0) for k, y in enumerate(group)})
             try:
                 cpu = time.process_time()
                 t_notes, tex = _once(lambda d=d, values=values: sb.render(

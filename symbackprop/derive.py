@@ -39,6 +39,10 @@ _TIDY_OPS = 120
 # 10 symbols, 0.05 s) are under these bounds.
 _CANCEL_NODES = 48
 _CANCEL_SYMBOLS = 10
+# Σy = 1 is used on the expanded δ: above this many terms (an unrolled softmax RNN's δ of h_t
+# in node symbols: 10⁵ terms and more, or a few hundred whose factoring takes minutes) it is
+# not tried, since such a value is never printed.
+_EXPAND_TERMS = 64
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,35 @@ def _small(expr: sp.Expr, limit: int = 4 * _TIDY_OPS) -> bool:
             return False
         stack.extend(e.args)
     return True
+
+
+def _expanded_terms(expr: sp.Expr, limit: int = _EXPAND_TERMS) -> bool:
+    """Whether ``expr`` multiplied out has at most about ``limit`` terms (an upper bound:
+    products of sums multiply, powers raise). A δ of an unrolled RNN in node symbols nests a
+    sum per step and shares it, so its tree is small and its expansion astronomical.
+
+    >>> a, b, c = sp.symbols("a b c")
+    >>> _expanded_terms((a + b) * (b + c), 4), _expanded_terms((a + b + c) ** 3, 20)
+    (True, False)
+    """
+    memo: dict[sp.Basic, int] = {}
+
+    def terms(e: sp.Basic) -> int:
+        if e in memo:
+            return memo[e]
+        if isinstance(e, sp.Add):
+            n = sum(terms(a) for a in e.args)
+        elif isinstance(e, sp.Mul):
+            n = 1
+            for a in e.args:
+                n = min(n * terms(a), limit + 1)
+        elif isinstance(e, sp.Pow) and e.exp.is_Integer and e.exp > 0:
+            n = min(terms(e.base) ** int(min(e.exp, 64)), limit + 1)
+        else:
+            n = 1
+        memo[e] = n = min(n, limit + 1)
+        return n
+    return terms(expr) <= limit
 
 
 def _node_count(expr: sp.Expr) -> int:
@@ -404,7 +437,7 @@ class Derivation:
         start = expr
         if one_hot:
             for group in self.graph.one_hot_groups:
-                if set(group) <= expr.free_symbols:
+                if set(group) <= expr.free_symbols and _expanded_terms(expr):
                     reduced = _sum_to_one(expr, group)
                     if reduced != sp.expand(expr):
                         factored = _per_weight(

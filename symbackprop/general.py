@@ -176,8 +176,11 @@ class GeneralForm:
                  delta_latex: Mapping[str, str] | None = None,
                  facts: Callable[[sp.Expr], sp.Expr] | None = None,
                  input_gradients: Sequence[str] = (),
-                 check_sizes: Sequence[Mapping[str, int]] = ()) -> None:
+                 check_sizes: Sequence[Mapping[str, int]] = (),
+                 assumptions: Sequence[sp.Eq] = ()) -> None:
         self.title = title
+        #: What the derivation takes as given (Σ_k y_{t,k} = 1: one-hot targets), printed with it
+        self.assumptions = tuple(assumptions)
         self.quantities = {q.name: q for q in (*quantities, loss)}
         self.loss = loss
         self.named = tuple(named)
@@ -375,6 +378,11 @@ class GeneralForm:
         self._verified = True
         return worst
 
+    def assumption_latex(self) -> list[str]:
+        """What the derivation assumes, as LaTeX (``\\sum_{k=1}^{n_y} y_{t,k} = 1``)."""
+        return [f"{self.printer.doprint(a.lhs)} = {self.printer.doprint(a.rhs)}"
+                for a in self.assumptions]
+
     def latex(self) -> list[str]:
         """Every equation as a line of LaTeX (forward, named δs, gradients), verified first
         against the scalar derivation at the form's check sizes."""
@@ -416,6 +424,9 @@ class GeneralForm:
         graph, symbol_of = self._build(sizes)
         rng = np.random.default_rng(seed)
         values = {s.name: float(rng.uniform(-0.9, 0.9)) for s in graph.leaves}
+        for group in graph.one_hot_groups:  # targets the model declares one-hot are one-hot
+            hot = int(rng.integers(len(group)))
+            values.update({s.name: float(n == hot) for n, s in enumerate(group)})
         known, scalar_deltas = _scalar_numbers(derive(graph), values)
         size_subs = {self.sizes[k]: v for k, v in sizes.items()}
         worst = 0.0

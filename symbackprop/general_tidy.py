@@ -101,7 +101,9 @@ def _sign_inside(expr: sp.Expr) -> sp.Expr:
     if not (isinstance(expr, sp.Mul) and expr.could_extract_minus_sign()):
         return expr
     for f in expr.args:
-        if isinstance(f, sp.Add) and f.has(sp.Sum):
+        # also a bracket of entries alone, −(y − ŷ)·1[T = t] → (ŷ − y)·1[T = t]; never one with
+        # a number in it, which is a derivative such as 1 − a² that stays as written
+        if isinstance(f, sp.Add) and (f.has(sp.Sum) or not any(t.is_number for t in f.args)):
             flipped = sp.Add(*[-t for t in f.args])
             # the outer minus counts as one: flip unless that leaves more minus signs
             if sum(t.could_extract_minus_sign() for t in flipped.args) <= 1 + sum(

@@ -76,8 +76,14 @@ def test_a_general_form_that_disagrees_is_not_printed(monkeypatch):
 
 
 def test_a_model_without_a_general_form_still_gets_focused_notes():
-    # A softmax head has no general form yet (attention with projections has one now).
-    net = sb.conv1d(4, 2, outputs=2, output_activation="softmax", loss="cross_entropy")
+    # Every builder has a general form now; a model put together by hand has none.
+    from symbackprop.models.base import Model
+
+    net = Model("hand-built")
+    x, w, y = net.add(net.input, "x", "x"), net.add(net.parameter, "w", "w"), \
+        net.add(net.target, "y", "y")
+    z = net.add(net.node, "z", "z", w * x)
+    net.add(net.loss, "L", "L", (z - y) ** 2)
     doc = sb.build_document(sb.derive(net))
     assert "model_form" not in doc.keys and doc.keys[0] == "network"
 
@@ -98,3 +104,13 @@ def test_a_long_model_reads_its_indices_right_and_breaks_its_sums():
     lines = grad.steps[-1].lines
     assert len(lines) > 1 and all(len(x) <= 160 for x in lines)
     assert lines[0].index(r"\delta_{a_{1,1}}") < lines[0].index(r"\delta_{a_{2,1}}")
+
+
+def test_softmax_rnn_notes_print_y_hat_minus_y_and_say_the_targets_are_one_hot():
+    net = sb.rnn(1, 1, 3, steps=2, output_activation="softmax", loss="cross_entropy")
+    d = sb.derive(net)
+    tex = sb.render(d, "article")
+    form = tex[tex.index("The general form"):]
+    assert r"= \hat{y}_{t,k} - y_{t,k}" in form
+    assert r"The targets are one-hot, so $\sum_{k=1}^{n_{y}} y_{t,k} = 1$" in form
+    assert r"\sum_{k=1}^{n_{y}} y_{t,k} = 1" in sb.render(d, "article", language="ko")

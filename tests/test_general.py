@@ -101,9 +101,12 @@ def test_general_form_of_built_models_and_refusals():
         "H", "W", "P", "Q", "n_y"}
     assert sb.general_form(sb.attention(2, 2, projections=True)).sizes.keys() == {
         "n", "d", "d_v", "d_in"}
+    softmax = sb.general_form(sb.conv1d(4, 2, outputs=3, output_activation="softmax",
+                                        loss="cross_entropy"))
+    assert softmax.named == ("z", "o") and softmax.assumption_latex() == [
+        r"\sum_{r=1}^{n_{y}} y_{r} = 1"]
     with pytest.raises(ValueError, match="no general form"):
-        sb.general_form(sb.conv1d(4, 2, outputs=3, output_activation="softmax",
-                                  loss="cross_entropy"))
+        sb.general_form(sb.models.base.Model("hand-built"))
 
 
 def test_general_forms_compile_in_latex(tmp_path):
@@ -203,3 +206,49 @@ def test_a_word_in_a_size_subscript_stands_upright():
     q = forms.attention_form(projections=True).equation("forward", "q").latex()
     assert r"\sum_{l=1}^{d_{\mathrm{in}}}" in q and r"d_{in}" not in q
     assert r"\sum_{i=1}^{n_{h}}" in "\n".join(forms.rnn_form().latex())  # one letter: italic
+
+
+_SOFTMAX_FORMS = {
+    "rnn": (lambda: forms.rnn_form("softmax", "cross_entropy"),
+            {"T": 4, "n_x": 2, "n_h": 2, "n_y": 4}, r"\delta^{o}_{t,k} = \hat{y}_{t,k} - y_{t,k}"),
+    "rnn-last-step": (lambda: forms.rnn_form("softmax", "cross_entropy", every_step=False,
+                                             bias=False),
+                      {"T": 3, "n_x": 1, "n_h": 3, "n_y": 2},
+                      r"\delta^{o}_{t,k} = \left(\hat{y}_{t,k} - y_{t,k}\right) "
+                      r"\mathbb{1}\left[T = t\right]"),
+    "conv1d": (lambda: forms.conv1d_form("relu", "softmax", "cross_entropy"),
+               {"n": 6, "K": 3, "n_y": 4}, r"\delta^{o}_{r} = \hat{y}_{r} - y_{r}"),
+    "conv2d": (lambda: forms.conv2d_form("tanh", "softmax", "cross_entropy", bias=False),
+               {"H": 3, "W": 3, "P": 2, "Q": 1, "n_y": 2}, r"\delta^{o}_{r} = \hat{y}_{r} - y_{r}"),
+}
+
+
+@pytest.mark.parametrize("which", list(_SOFTMAX_FORMS))
+def test_a_softmax_cross_entropy_output_has_the_textbook_delta(which):
+    make, sizes, delta = _SOFTMAX_FORMS[which]
+    form = make()
+    assert form.equation("delta", "o").latex() == delta
+    # a third size beyond the form's own two, checked at one-hot targets as the model declares
+    assert form.verify() < 1e-9 and form.check(sizes, seed=3) < 1e-9
+    assert form.assumption_latex()[0].endswith("= 1")
+
+
+def test_the_softmax_form_needs_its_one_hot_targets():
+    # ŷ − y holds where Σ_k y_k = 1; with targets that do not sum to one the check must fail
+    form = forms.rnn_form("softmax", "cross_entropy")
+    build = form._build
+
+    def soft(sizes):
+        net, lookup = build(sizes)
+        net._sums_to_one.clear()  # the check then draws targets anywhere in (−0.9, 0.9)
+        return net, lookup
+    form._build = soft
+    with pytest.raises(AssertionError, match="delta o"):
+        form.check({"T": 2, "n_x": 1, "n_h": 1, "n_y": 3})
+
+
+def test_a_softmax_with_another_loss_keeps_its_jacobian():
+    form = forms.rnn_form("softmax", "mse")
+    assert not form.assumptions and form.check({"T": 2, "n_x": 1, "n_h": 2, "n_y": 3}) < 1e-9
+    assert r"\sum_{i=1}^{n_{y}} \left(y_{t,i} - \hat{y}_{t,i}\right) \hat{y}_{t,i}" in \
+        form.equation("delta", "o").latex()

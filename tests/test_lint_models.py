@@ -157,7 +157,7 @@ def test_layer_norm_and_residual_names_are_read_too():
 MODELS = ["rnn", "conv1d", "conv2d", "attention", "batchnorm", "blocks"]
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", [*MODELS, "rnn-softmax"])
 def test_quiz_variants_on_every_model_kind_carry_the_engines_answers(model):
     spec = load_spec(EXAMPLES / f"model-{model}.toml")
     d = sb.derive(spec.graph)

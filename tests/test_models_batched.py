@@ -122,3 +122,81 @@ def test_lowered_code_matches_the_plain_sums(kind, dims, batch):
         np.testing.assert_allclose(got.gradients[name], g, rtol=1e-10, atol=1e-13)
     for name, value in kept.items():
         np.testing.assert_array_equal({**inputs, **params}[name], value)
+
+
+def _one_hot(rng, shape, axis=-1):
+    hot = rng.integers(shape[axis], size=shape[:axis] + shape[axis + 1:] if axis != -1
+                       else shape[:-1])
+    return np.moveaxis(np.eye(shape[axis])[hot], -1, axis)
+
+
+_SOFTMAX = {
+    "rnn": (lambda: forms.rnn_form("softmax", "cross_entropy"),
+            {"T": 4, "n_x": 2, "n_h": 3, "n_y": 3}, -1),
+    "rnn-last": (lambda: forms.rnn_form("softmax", "cross_entropy", every_step=False,
+                                        bias=False), {"T": 3, "n_x": 2, "n_h": 2, "n_y": 3}, -1),
+    "conv2d": (lambda: forms.conv2d_form("relu", "softmax", "cross_entropy"),
+               {"H": 3, "W": 3, "P": 2, "Q": 2, "n_y": 3}, -1),
+    "network": (lambda: network_form([sb.dense(3, "softmax"), sb.dense(3, "tanh"),
+                                      sb.dense(3, "softmax")], "cross_entropy"),
+                {"m": 3, "n_0": 2, "n_1": 3, "n_2": 2, "n_3": 3}, -1),
+}
+
+
+@pytest.fixture(scope="module", params=list(_SOFTMAX))
+def softmax_case(request):
+    make, sizes, axis = _SOFTMAX[request.param]
+    form = make()
+    ev = form.evaluator(sizes)
+    rng = np.random.default_rng(11)
+    inputs, params = {}, {}
+    for name, q in form.quantities.items():
+        shape = [hi - lo + 1 for lo, hi in ev.ranges[name]]
+        if q.kind == "target":
+            inputs[name] = _one_hot(rng, [B if "m" not in sizes else 1, *shape], axis)
+        elif q.kind == "input":
+            inputs[name] = rng.normal(size=[B if "m" not in sizes else 1, *shape])
+        elif q.kind == "parameter":
+            params[name] = rng.normal(size=shape) * 0.8
+    return request.param, form, sizes, ev, inputs, params
+
+
+def test_softmax_evaluator_matches_the_scalar_derivation_and_central_differences(softmax_case):
+    which, form, sizes, ev, inputs, params = softmax_case
+    out = ev(inputs, params)
+    # central differences of the evaluator's own (batch-mean) loss, every parameter entry
+    for name, value in params.items():
+        for ix in np.ndindex(*np.shape(value)):
+            moved = []
+            for step in (1e-6, -1e-6):
+                p = {k: np.array(v, dtype=float, copy=True) for k, v in params.items()}
+                p[name][ix] += step
+                moved.append(float(np.mean(ev(inputs, p).loss)))
+            fd = (moved[0] - moved[1]) / 2e-6
+            assert out.gradients[name][ix] == pytest.approx(fd, rel=1e-6, abs=1e-8), (name, ix)
+    # and the scalar derivation, sample by sample, with the one-hot targets it declares
+    net, lookup = form._build(sizes)
+    scalar = sb.derive(net)
+    for s in range(np.shape(next(iter(inputs.values())))[0]):
+        values = {}
+        for name, q in form.quantities.items():
+            source = params[name] if q.kind == "parameter" else (
+                inputs[name][s] if name in inputs else None)
+            for ix in np.ndindex(*np.shape(source)) if source is not None else ():
+                sym = lookup(name, tuple(lo + i for (lo, _), i in
+                                         zip(ev.ranges[name], ix, strict=True)))
+                if sym is not None:
+                    values[sym.name] = float(source[ix])
+        known, _ = _scalar_numbers(scalar, values)
+        assert float(np.asarray(out.loss)[s]) == pytest.approx(known["L"], rel=1e-12)
+
+
+def test_a_saturated_softmax_gives_no_nan(softmax_case):
+    which, form, sizes, ev, inputs, params = softmax_case
+    big = {k: v * 400 for k, v in params.items()}  # logits in the thousands: exp overflows
+    out = ev(inputs, big)
+    assert np.all(np.isfinite(np.asarray(out.loss)))
+    for g in out.gradients.values():
+        assert np.all(np.isfinite(np.asarray(g)))
+    # the δ at the output is ŷ − y (scaled), so a confident right answer gives zero loss there
+    assert np.all(np.asarray(out.loss) >= 0)

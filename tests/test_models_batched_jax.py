@@ -112,3 +112,23 @@ def test_jax_block_network_matches_jax_autograd():
                          sb.residual(sb.dense(n_1, "sigmoid"), sb.layer_norm()), sb.dense(1)])
     out = form.evaluator({"m": m, "n_0": n_0, "n_1": n_1, "n_6": 1}, "jax")({"x": x, "y": y}, P)
     _assert_matches(out, *_grads(loss, P, x, y))
+
+
+@pytest.mark.parametrize("scale", [1.0, 300.0], ids=["plain", "saturated"])
+def test_jax_softmax_rnn_matches_jax_autograd_of_log_softmax(scale):
+    T, n_x, n_h, n_y = 3, 2, 3, 4
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(B, T, n_x)), np.eye(n_y)[rng.integers(n_y, size=(B, T))]
+    P = {"U": rng.normal(size=(n_h, n_x)) * 0.5, "W": rng.normal(size=(n_h, n_h)) * 0.5,
+         "V": rng.normal(size=(n_y, n_h)) * scale, "b": rng.normal(size=n_h),
+         "c": rng.normal(size=n_y)}
+
+    def loss(p, x, y):
+        h, total = jnp.zeros((x.shape[0], n_h)), 0.0
+        for t in range(T):
+            h = jnp.tanh(x[:, t] @ p["U"].T + h @ p["W"].T + p["b"])
+            total = total - (y[:, t] * jax.nn.log_softmax(h @ p["V"].T + p["c"])).sum(axis=1)
+        return total
+    ev = forms.rnn_form("softmax", "cross_entropy").evaluator(
+        {"T": T, "n_x": n_x, "n_h": n_h, "n_y": n_y}, "jax")
+    _assert_matches(ev({"x": x, "y": y}, P), *_grads(loss, P, x, y))

@@ -145,3 +145,85 @@ def test_batched_block_network_matches_torch_modules(backend):
     for name, t in T.items():
         np.testing.assert_allclose(np.asarray(out.gradients[name]), t.grad.numpy(), rtol=1e-8,
                                    atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("scale", [1.0, 300.0], ids=["plain", "saturated"])
+def test_batched_softmax_rnn_matches_nn_rnn_with_cross_entropy(backend, scale):
+    # Goodfellow ch. 10: ŷ_t = softmax(c + V h_t), cross-entropy at every step
+    T, n_x, n_h, n_y = 5, 3, 4, 3
+    rng = np.random.default_rng(8)
+    x, labels = rng.normal(size=(B, T, n_x)), rng.integers(n_y, size=(B, T))
+    P = {"U": rng.normal(size=(n_h, n_x)) * 0.5, "W": rng.normal(size=(n_h, n_h)) * 0.5,
+         "V": rng.normal(size=(n_y, n_h)) * scale, "b": rng.normal(size=n_h),
+         "c": rng.normal(size=n_y)}
+    out = forms.rnn_form("softmax", "cross_entropy").evaluator(
+        {"T": T, "n_x": n_x, "n_h": n_h, "n_y": n_y}, backend)(
+        {"x": x, "y": np.eye(n_y)[labels]}, P)
+    rnn = torch.nn.RNN(n_x, n_h, batch_first=True).double()
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.tensor(P["U"])); rnn.weight_hh_l0.copy_(torch.tensor(P["W"]))  # noqa: E501, E702
+        rnn.bias_ih_l0.copy_(torch.tensor(P["b"])); rnn.bias_hh_l0.zero_()  # noqa: E702
+    V, c = _t(P["V"]), _t(P["c"])
+    h, _ = rnn(torch.tensor(x))
+    per_sample = F.cross_entropy((h @ V.T + c).reshape(B * T, n_y),
+                                 torch.tensor(labels).reshape(-1), reduction="none"
+                                 ).reshape(B, T).sum(dim=1)
+    per_sample.mean().backward()
+    np.testing.assert_allclose(np.asarray(out.loss), per_sample.detach().numpy(), rtol=1e-11)
+    for name, g in (("U", rnn.weight_ih_l0.grad), ("W", rnn.weight_hh_l0.grad),
+                    ("V", V.grad), ("b", rnn.bias_ih_l0.grad), ("c", c.grad)):
+        np.testing.assert_allclose(np.asarray(out.gradients[name]), g.numpy(), rtol=1e-9,
+                                   atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_batched_softmax_conv_heads_match_torch_conv_and_cross_entropy(backend):
+    rng = np.random.default_rng(9)
+    n, K, n_y = 7, 3, 4
+    x, labels = rng.normal(size=(B, n)), rng.integers(n_y, size=B)
+    P = {"w": rng.normal(size=K), "b": 0.1, "v": rng.normal(size=(n_y, n - K + 1)),
+         "c": rng.normal(size=n_y)}
+    out = forms.conv1d_form("relu", "softmax", "cross_entropy").evaluator(
+        {"n": n, "K": K, "n_y": n_y}, backend)({"x": x, "y": np.eye(n_y)[labels]}, P)
+    w, b, v, c = _t(P["w"][None, None]), _t([P["b"]]), _t(P["v"]), _t(P["c"])
+    a = torch.relu(F.conv1d(torch.tensor(x[:, None, :]), w, b))[:, 0]
+    F.cross_entropy(F.linear(a, v, c), torch.tensor(labels)).backward()
+    for name, g in (("w", w.grad[0, 0]), ("b", b.grad[0]), ("v", v.grad), ("c", c.grad)):
+        np.testing.assert_allclose(np.asarray(out.gradients[name]), g.numpy(), rtol=1e-10)
+    # and in two dimensions
+    H, Wd, n_y = 4, 3, 3
+    x, labels = rng.normal(size=(B, H, Wd)), rng.integers(n_y, size=B)
+    P = {"w": rng.normal(size=(2, 2)), "b": -0.2, "v": rng.normal(size=(n_y, H - 1, Wd - 1)),
+         "c": rng.normal(size=n_y)}
+    out = forms.conv2d_form("tanh", "softmax", "cross_entropy").evaluator(
+        {"H": H, "W": Wd, "P": 2, "Q": 2, "n_y": n_y}, backend)(
+        {"x": x, "y": np.eye(n_y)[labels]}, P)
+    w, b, v, c = _t(P["w"][None, None]), _t([P["b"]]), _t(P["v"]), _t(P["c"])
+    a = torch.tanh(F.conv2d(torch.tensor(x[:, None]), w, b))[:, 0].reshape(B, -1)
+    F.cross_entropy(F.linear(a, v.reshape(n_y, -1), c), torch.tensor(labels)).backward()
+    for name, g in (("w", w.grad[0, 0]), ("b", b.grad[0]), ("v", v.grad), ("c", c.grad)):
+        np.testing.assert_allclose(np.asarray(out.gradients[name]), g.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_batched_softmax_network_matches_torch_linear_and_cross_entropy(backend):
+    from symbackprop import dense
+    from symbackprop.models.blocks_form import network_form
+
+    m, n_0, n_1, n_2 = 5, 3, 4, 3
+    rng = np.random.default_rng(10)
+    x, labels = rng.normal(size=(m, n_0)), rng.integers(n_2, size=m)
+    P = {"W1": rng.normal(size=(n_1, n_0)), "b1": rng.normal(size=n_1),
+         "W2": rng.normal(size=(n_2, n_1)), "b2": rng.normal(size=n_2)}
+    form = network_form([dense(n_1, "softmax"), dense(n_2, "softmax")], "cross_entropy")
+    out = form.evaluator({"m": m, "n_0": n_0, "n_1": n_1, "n_2": n_2}, backend)(
+        {"x": x[None], "y": np.eye(n_2)[labels][None]}, P)
+    T = {k: _t(v) for k, v in P.items()}
+    hidden = torch.softmax(F.linear(torch.tensor(x), T["W1"], T["b1"]), dim=1)
+    loss = F.cross_entropy(F.linear(hidden, T["W2"], T["b2"]), torch.tensor(labels))
+    loss.backward()
+    np.testing.assert_allclose(np.asarray(out.loss), [loss.item()], rtol=1e-12)
+    for name, t in T.items():
+        np.testing.assert_allclose(np.asarray(out.gradients[name]), t.grad.numpy(), rtol=1e-9,
+                                   atol=1e-13)

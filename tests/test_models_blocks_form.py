@@ -78,7 +78,20 @@ def test_general_form_of_a_network_and_refusals():
     net = sb.network(2, [sb.dense(2, "tanh"), sb.batch_norm(), sb.dense(1)], batch=2)
     form = sb.general_form(net)
     assert form.title == "block network" and set(form.sizes) == {"m", "n_0", "n_1", "n_3"}
-    with pytest.raises(ValueError, match="no general form"):
-        network_form([sb.dense(3, "softmax")], "cross_entropy")
-    with pytest.raises(ValueError, match="a softmax dense block has none"):
-        network_form([sb.dense(2, "tanh"), sb.dense(3, "softmax")])
+    with pytest.raises(ValueError, match="needs a softmax dense block last"):
+        network_form([sb.dense(3, "tanh")], "cross_entropy")
+    with pytest.raises(ValueError, match="unknown loss"):
+        network_form([sb.dense(3, "tanh")], "hinge")
+
+
+def test_softmax_blocks_last_with_cross_entropy_and_hidden():
+    form = network_form([sb.dense(3, "softmax"), sb.dense(2, "tanh"), sb.dense(3, "softmax")],
+                        "cross_entropy")
+    assert form.equation("delta", "z3").latex() == (
+        r"\delta^{[3]}_{s,j} = \frac{a^{[3]}_{s,j} - y_{s,j}}{m}")
+    # a softmax hidden block gets the softmax Jacobian: a_j (g_j − Σ_i a_i g_i)
+    assert form.equation("delta", "z1").latex() == (
+        r"\delta^{[1]}_{s,j} = \left(\sum_{i=1}^{n_{2}} W^{[2]}_{i,j} \delta^{[2]}_{s,i} - "
+        r"\sum_{i=1}^{n_{1}} a^{[1]}_{s,i} \sum_{k=1}^{n_{2}} W^{[2]}_{k,i} \delta^{[2]}_{s,k}"
+        r"\right) a^{[1]}_{s,j}")
+    assert form.check({"m": 2, "n_0": 2, "n_1": 3, "n_2": 2, "n_3": 4}) < 1e-9

@@ -18,7 +18,7 @@ MODEL_SPECS = sorted(GALLERY.glob("model-*.toml"))
 def test_there_is_a_gallery_spec_per_model():
     assert [s.stem for s in MODEL_SPECS] == [
         "model-attention", "model-batchnorm", "model-blocks", "model-conv1d-channels",
-        "model-conv1d", "model-conv2d", "model-rnn"]
+        "model-conv1d", "model-conv2d", "model-rnn-softmax", "model-rnn"]
 
 
 @pytest.mark.parametrize("path", MODEL_SPECS, ids=lambda p: p.stem)

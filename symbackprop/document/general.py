@@ -157,6 +157,9 @@ class ModelFormSection:
                 continue
             s.blocks.append(Paragraph(f"model_form_{kind}"))
             s.blocks.append(Equations([self._general_equation(form, eq) for eq in chosen]))
+            if kind == "delta" and form.assumptions:  # Σ_k y_k = 1, which made δ^o = ŷ − y
+                s.blocks.append(Paragraph("model_form_one_hot", {
+                    "facts": [Tex(x) for x in form.assumption_latex()]}))
             checked = "matrix" if kind != "forward" else "identical"
             self.count(checked, len(chosen))
         if self.focus is not None:

@@ -21,6 +21,7 @@ def backend_namespace(name: str) -> dict[str, object]:
         return {
             "xp": np, "tensor": np.asarray,
             "ksum": lambda a, axis: np.sum(a, axis=axis, keepdims=True),
+            "kmax": lambda a, axis: np.max(a, axis=axis, keepdims=True),
             "bcast": lambda x, s: np.broadcast_to(np.asarray(x, dtype=float), s),
             "perm": np.transpose, "bmean": lambda x: x.mean(axis=0), "matmul": np.matmul,
             "imul": lambda a, b: np.multiply(a, b, out=a),
@@ -39,6 +40,7 @@ def backend_namespace(name: str) -> dict[str, object]:
         return {
             "xp": torch, "tensor": tensor,
             "ksum": lambda a, axis: a.sum(dim=axis, keepdim=True),
+            "kmax": lambda a, axis: torch.amax(a, dim=axis, keepdim=True),
             "bcast": lambda x, s: torch.broadcast_to(torch.as_tensor(x, dtype=torch.float64), s),
             "perm": lambda x, p: x.permute(p), "bmean": lambda x: x.mean(dim=0),
             "matmul": torch.matmul, "imul": lambda a, b: a.mul_(b),
@@ -57,6 +59,7 @@ def backend_namespace(name: str) -> dict[str, object]:
         return {
             "xp": jnp, "tensor": jtensor,
             "ksum": lambda a, axis: jnp.sum(a, axis=axis, keepdims=True),
+            "kmax": lambda a, axis: jnp.max(a, axis=axis, keepdims=True),
             "bcast": lambda x, s: jnp.broadcast_to(jnp.asarray(x, dtype=jnp.float64), s),
             "perm": jnp.transpose, "bmean": lambda x: x.mean(axis=0), "matmul": jnp.matmul,
             "imul": lambda a, b: a * b,

@@ -30,6 +30,7 @@ from .. import functions
 from ..general import GeneralForm, Quantity, _basic
 from .array_namespaces import backend_namespace, float64_context
 from .lowering import as_view, contraction, gathered_in_order, permuted, reshaped
+from .softmax_code import ClassMax, stable_softmax
 
 __all__ = ["BatchedEvaluator", "BatchedResult"]
 
@@ -63,14 +64,13 @@ class BatchedEvaluator:
         # tests hold the matmul lowering to)
         self.form, self.backend, self.lower = form, backend, lower
         self.subs = {form.sizes[k]: int(v) for k, v in sizes.items()}
-        self.qs = form.quantities
+        self.qs, self.defs = stable_softmax(form)
         self.ranges = {n: [(int(_basic(lo).xreplace(self.subs)),
                             int(_basic(hi).xreplace(self.subs))) for lo, hi in q.ranges]
                        for n, q in self.qs.items()}
         self.equations = [eq for eq in form.equations() if eq.kind != "forward"]
         symbols: list[sp.Symbol] = []
-        for expr in [*(q.expr for q in self.qs.values() if q.expr is not None),
-                     *(eq.rhs for eq in self.equations)]:
+        for expr in [*self.defs.values(), *(eq.rhs for eq in self.equations)]:
             for sm in expr.atoms(sp.Sum):
                 symbols += [v for v, *_ in sm.limits]
         for q in self.qs.values():
@@ -199,6 +199,8 @@ class BatchedEvaluator:
         if isinstance(expr, sp.KroneckerDelta):
             a, b = (self._values(e, grid) for e in expr.args)
             return self._const((a == b).astype(float)[None])
+        if isinstance(expr, ClassMax):
+            return f"kmax({self._code(expr.args[0], grid)}, {self.axes[expr.args[1]]})"
         if expr.func in _CALLS:
             return f"{_CALLS[expr.func]}({self._code(expr.args[0], grid)})"
         raise NotImplementedError(f"no batched code for {type(expr).__name__}: {expr}")
@@ -265,6 +267,10 @@ class BatchedEvaluator:
             return {a + 1: d for a, d in enumerate(shape) if d > 1}
         if expr.is_number:
             return {}
+        if isinstance(expr, ClassMax):  # kmax keeps the class axis, at length 1
+            out = self._dims(expr.args[0], grid)
+            out.pop(self.axes[expr.args[1]], None)
+            return out
         if isinstance(expr, sp.Sum):
             inner = dict(grid)
             for v, lo, hi in expr.limits:
@@ -409,17 +415,17 @@ class BatchedEvaluator:
                     self.lines.append(f"A[{target!r}][{where}] = {code}")
 
     def _generate(self) -> None:
-        nodes = [q for q in self.qs.values() if q.expr is not None]
+        nodes = [q for q in self.qs.values() if q.name in self.defs]
         k = 0
         while k < len(nodes):  # a group runs to the last quantity it uses before definition
             end = k
             for j in range(k, len(nodes)):
-                used = {a.base.name for a in nodes[j].expr.atoms(sp.Indexed)}
+                used = {a.base.name for a in self.defs[nodes[j].name].atoms(sp.Indexed)}
                 later = [m for m in range(j, len(nodes)) if nodes[m].name in used]
                 if j <= end and later:
                     end = max(end, *later)
             group = nodes[k:end + 1]
-            self._store([(q.name, q, q.expr, q.kind != "parameter") for q in group])
+            self._store([(q.name, q, self.defs[q.name], q.kind != "parameter") for q in group])
             k = end + 1
         position = {name: n for n, name in enumerate(self.qs)}
         deltas = sorted((eq for eq in self.equations if eq.kind == "delta"),

@@ -33,7 +33,7 @@ import sympy as sp
 
 from .. import functions
 from ..general import GeneralForm, Quantity
-from .forms import _entry_loss_of, _size
+from .forms import _entry_loss_of, _one_hot, _size, _softmax, _total
 
 __all__ = ["network_form"]
 
@@ -59,9 +59,14 @@ class _Layout:
         out, width = self._blocks(blocks, x, self.sizes["n_0"])
         self.n_out = width
         y = self._add("y", "y", "target", (s_, j_), width, key=("y", None))
+        self.one_hot = None
+        last = blocks[-1]
+        if type(last).__name__ == "Dense" and last.activation == "softmax" and \
+                loss == "cross_entropy":
+            self.one_hot = _one_hot(y, j_)  # the scalar network's targets are one-hot too
         entry = _entry_loss_of(loss, y.at(s_, k_), out.at(s_, k_), width)
         self.loss = Quantity("L", "L", "loss", (), (),
-                             sp.Sum(entry / self.m, (k_, 1, width), (s_, 1, self.m)))
+                             _total(entry / self.m, (k_, 1, width), (s_, 1, self.m)))
 
     def _add(self, name, latex, kind, indices, width=None, expr=None, key=None) -> Quantity:
         ranges = tuple((1, self.m) if ix == s_ else (1, width) for ix in indices)
@@ -93,9 +98,6 @@ class _Layout:
 
     def _dense(self, block, prev: Quantity, width, forced):
         l = self.layer  # noqa: E741
-        if block.activation not in functions.ACTIVATIONS:
-            raise ValueError(f"no general form is derived for a {block.activation} dense "
-                             "block yet (a softmax dense block has none; elementwise ones do)")
         if forced is None:
             forced = self.sizes[f"n_{l}"] = _size(f"n_{l}")
         self.widths.append(str(forced))
@@ -109,6 +111,11 @@ class _Layout:
         z = self._add(f"z{l}", f"z^{{[{l}]}}", "node", (s_, j_), forced, pre, ("z", l))
         self.named.append(z.name)
         self.delta_latex[z.name] = rf"\delta^{{[{l}]}}"
+        if block.activation == "softmax":  # over the block's units j: e, Z, then a = e/Z
+            e, Z, a = _softmax(z, j_, f"a{l}", f"a^{{[{l}]}}", str(l))
+            self.quantities += [e, Z, a]
+            self.keys[a.name] = ("a", l)
+            return a, forced
         f = functions.ACTIVATIONS[block.activation]
         a = self._add(f"a{l}", f"a^{{[{l}]}}", "node", (s_, j_), forced, f(z.at(s_, j_)),
                       ("a", l))
@@ -205,10 +212,15 @@ def network_form(blocks: Sequence, loss: str = "mse") -> GeneralForm:
     """
     from .norm import network
 
-    if loss not in functions.LOSSES or loss == "cross_entropy":
-        raise ValueError(f"no general form is derived for the loss {loss!r} of a block network "
-                         "yet (a softmax output with cross-entropy has none)")
+    if loss not in functions.LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; expected one of: {', '.join(functions.LOSSES)}")
     layout = _Layout(blocks, loss)
+    if loss == "cross_entropy" and layout.one_hot is None:
+        raise ValueError("loss 'cross_entropy' needs a softmax dense block last")
+    facts = _sums_to_zero_on(layout.centred)
+    if layout.one_hot is not None:
+        one_hot, zero_sums = layout.one_hot[0], facts
+        facts = lambda e: one_hot(zero_sums(e))  # noqa: E731
 
     def build(sizes):
         units = [int(sizes[w]) for w in layout.widths]
@@ -232,4 +244,5 @@ def network_form(blocks: Sequence, loss: str = "mse") -> GeneralForm:
                **{w: 3 - n % 2 for n, w in enumerate(widths)}}]
     return GeneralForm("block network", layout.quantities, layout.loss, layout.named,
                        layout.sizes, build, layout.delta_latex,
-                       facts=_sums_to_zero_on(layout.centred), check_sizes=checks)
+                       facts=facts, check_sizes=checks,
+                       assumptions=[layout.one_hot[1]] if layout.one_hot else ())

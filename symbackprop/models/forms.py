@@ -17,7 +17,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .. import functions
-from ..general import GeneralForm, Quantity
+from ..general import GeneralForm, Quantity, _basic
 from ..matrix import _entry_loss
 
 __all__ = ["rnn_form", "conv1d_form", "conv2d_form", "attention_form", "layer_norm_form",
@@ -40,10 +40,56 @@ def _entry_loss_of(loss: str, y: sp.Expr, yhat: sp.Expr, count: sp.Expr) -> sp.E
     return e / count if mean else e
 
 
+def _total(entry: sp.Expr, *limits) -> sp.Expr:
+    """Σ of the loss entries, a minus in front rather than inside: −Σ_t Σ_k y log ŷ."""
+    if entry.could_extract_minus_sign():
+        return -sp.Sum(-entry, *limits)
+    return sp.Sum(entry, *limits)
+
+
 def _elementwise(name: str):
     if name not in functions.ACTIVATIONS:
         raise ValueError(f"the general form takes an elementwise activation, not {name!r}")
     return functions.ACTIVATIONS[name]
+
+
+def _softmax(o: Quantity, cls: sp.Symbol, name: str = "yhat", latex: str = r"\hat{y}",
+             layer: str = "") -> list[Quantity]:
+    """ŷ = softmax(o) over the index ``cls``, as its steps e = exp(o), Z = Σ e, ŷ = e/Z, so that
+    reverse mode derives the softmax Jacobian itself (as :func:`attention_form` does); a
+    block network's ``layer`` tags e^{[l]} and Z^{[l]}."""
+    at = o.indices.index(cls)
+    kept = tuple(v for v in o.indices if v != cls)
+    kept_rng = tuple(r for v, r in zip(o.indices, o.ranges, strict=True) if v != cls)
+    tag = f"^{{[{layer}]}}" if layer else ""
+    e = Quantity(f"e{layer}", f"e{tag}", "node", o.indices, o.ranges, sp.exp(o.entry))
+    Z = Quantity(f"Z{layer}", f"Z{tag}", "node", kept, kept_rng,
+                 sp.Sum(e.entry, (cls, *o.ranges[at])))
+    return [e, Z, Quantity(name, latex, "node", o.indices, o.ranges, e.entry / Z.at(*kept))]
+
+
+def _one_hot(target: Quantity, cls: sp.Symbol):
+    """The fact Σ_k y_k = 1 over the class index of one-hot targets (softmax + cross-entropy),
+    as :mod:`symbackprop.textbook` uses it for the scalar derivation: ŷ Σ_k y_k − y → ŷ − y."""
+    at = target.indices.index(cls)
+    lo, hi = target.ranges[at]
+
+    def is_total(e: sp.Expr) -> bool:  # Σ_k c y_{…,k,…} over the whole class range
+        if not isinstance(e, sp.Sum) or len(e.limits) != 1:
+            return False
+        (v, a, b) = e.limits[0]
+        f = e.function.as_independent(v, as_Add=False)[1]
+        return (isinstance(f, sp.Indexed) and f.base.name == target.name and f.indices[at] == v
+                and sum(ix.has(v) for ix in f.indices) == 1 and (a, b) == (_basic(lo), hi))
+
+    def apply(expr: sp.Expr) -> sp.Expr:
+        new = expr.replace(is_total, lambda e: e.function.as_independent(
+            e.limits[0][0], as_Add=False)[0])
+        # expanded once it applied, so that what Σy = 1 leaves cancels: (1 − y/ŷ)ŷ → ŷ − y
+        return new if new == expr else sp.expand(new, power_base=False, power_exp=False,
+                                                 log=False)
+    statement = sp.Eq(sp.Sum(target.entry, (cls, lo, hi)), 1)
+    return apply, statement
 
 
 def _lookup(net):
@@ -56,7 +102,8 @@ def rnn_form(output_activation: str = "identity", loss: str = "mse", every_step:
     from .rnn import rnn
 
     T, n_x, n_h, n_y = (_size(s) for s in ("T", "n_x", "n_h", "n_y"))
-    f = _elementwise(output_activation)
+    softmax = output_activation == "softmax"
+    f = None if softmax else _elementwise(output_activation)
     x = Quantity("x", "x", "input", (t, i), ((1, T), (1, n_x)))
     y = Quantity("y", "y", "target", (t, k), ((1, T), (1, n_y)))
     U = Quantity("U", "U", "parameter", (j, i), ((1, n_h), (1, n_x)))
@@ -74,27 +121,37 @@ def rnn_form(output_activation: str = "identity", loss: str = "mse", every_step:
     a = Quantity("a", "a", "node", (t, j), ((1, T), (1, n_h)), pre)
     h = Quantity("h", "h", "node", (t, j), ((1, T), (1, n_h)), sp.tanh(a.at(t, j)))
     o = Quantity("o", "o", "node", (t, k), ((1, T), (1, n_y)), out)
-    yhat = Quantity("yhat", r"\hat{y}", "node", (t, k), ((1, T), (1, n_y)), f(o.at(t, k)))
+    if softmax:
+        heads = _softmax(o, k)
+    else:
+        heads = [Quantity("yhat", r"\hat{y}", "node", (t, k), ((1, T), (1, n_y)),
+                          f(o.at(t, k)))]
+    yhat = heads[-1]
     per_step = _entry_loss_of(loss, y.at(t, k), yhat.at(t, k), n_y)
-    L = Quantity("L", "L", "loss", (), (), sp.Sum(per_step, (k, 1, n_y), (t, 1, T))
-                 if every_step else sp.Sum(per_step.xreplace({t: T}), (k, 1, n_y)))
+    L = Quantity("L", "L", "loss", (), (), _total(per_step, (k, 1, n_y), (t, 1, T))
+                 if every_step else _total(per_step.xreplace({t: T}), (k, 1, n_y)))
 
     def build(sizes):
         net = rnn(sizes["n_x"], sizes["n_h"], sizes["n_y"], sizes["T"], output_activation,
                   loss, every_step, bias)
         return net, _lookup(net)
 
-    return GeneralForm("Elman RNN (BPTT)", [x, y, *params, a, h, o, yhat], L, ["h"],
+    facts, assumed = _one_hot(y, k) if softmax and loss == "cross_entropy" else (None, None)
+    return GeneralForm("Elman RNN (BPTT)", [x, y, *params, a, h, o, *heads], L,
+                       ["h", "o"] if softmax else ["h"],
                        {"T": T, "n_x": n_x, "n_h": n_h, "n_y": n_y}, build,
-                       {"h": r"\delta"}, check_sizes=[
-                           {"T": 3, "n_x": 2, "n_h": 2, "n_y": 1},
-                           {"T": 2, "n_x": 1, "n_h": 3, "n_y": 2}])
+                       {"h": r"\delta", "o": r"\delta^{o}"}, facts=facts,
+                       assumptions=[assumed] if assumed is not None else (), check_sizes=[
+                           {"T": 3, "n_x": 2, "n_h": 2, "n_y": 2 if softmax else 1},
+                           {"T": 2, "n_x": 1, "n_h": 3, "n_y": 3 if softmax else 2}])
 
 
 def _head(outputs: bool, ranges, a_entry, a_ix, output_activation: str, loss: str,
           bias: bool):
-    """The dense head of a convolution: ŷ = g(Σ v a + c), one output or n_y outputs (index r)."""
-    g = _elementwise(output_activation)
+    """The dense head of a convolution: ŷ = g(Σ v a + c), one output or n_y outputs (index r);
+    a softmax head (over r) is written as its steps, and with cross-entropy uses Σ_r y_r = 1."""
+    softmax = output_activation == "softmax"
+    g = None if softmax else _elementwise(output_activation)
     r = sp.Symbol("r", integer=True)
     n_y = _size("n_y")
     out_ix, out_rng = ((r,), ((1, n_y),)) if outputs else ((), ())
@@ -108,10 +165,13 @@ def _head(outputs: bool, ranges, a_entry, a_ix, output_activation: str, loss: st
         params.append(c)
         head += c.at(*out_ix)
     o = Quantity("o", "o", "node", out_ix, out_rng, head)
-    yhat = Quantity("yhat", r"\hat{y}", "node", out_ix, out_rng, g(o.at(*out_ix)))
+    nodes = [o, *_softmax(o, r)] if softmax else [
+        o, Quantity("yhat", r"\hat{y}", "node", out_ix, out_rng, g(o.at(*out_ix)))]
+    yhat = nodes[-1]
     entry = _entry_loss_of(loss, y.at(*out_ix), yhat.at(*out_ix), n_y if outputs else 1)
-    L = Quantity("L", "L", "loss", (), (), sp.Sum(entry, (r, 1, n_y)) if outputs else entry)
-    return y, params, [o, yhat], L, ({"n_y": n_y} if outputs else {})
+    L = Quantity("L", "L", "loss", (), (), _total(entry, (r, 1, n_y)) if outputs else entry)
+    facts, assumed = _one_hot(y, r) if softmax and loss == "cross_entropy" else (None, None)
+    return y, params, nodes, L, ({"n_y": n_y} if outputs else {}), facts, assumed
 
 
 def _conv_lookup(net, outputs: bool, channels: bool = False):
@@ -138,6 +198,12 @@ def _channels(channels: bool):
         return (), (), (), (), {}
     C_in, C_out = _size("C_in"), _size("C_out")
     return (c_,), ((1, C_in),), (o_,), ((1, C_out),), {"C_in": C_in, "C_out": C_out}
+
+
+def _named(softmax: bool) -> list[str]:
+    """A convolution's named δs: δ_i of the feature map, and δ^o of a softmax head (ŷ − y with
+    cross-entropy)."""
+    return ["z", "o"] if softmax else ["z"]
 
 
 def conv1d_form(activation: str = "relu", output_activation: str = "identity",
@@ -168,8 +234,10 @@ def conv1d_form(activation: str = "relu", output_activation: str = "identity",
         pre = pre + b.at(*co)
     z = Quantity("z", "z", "node", (*co, i), (*co_r, (1, n - K + 1)), pre)
     act = Quantity("a", "a", "node", (*co, i), (*co_r, (1, n - K + 1)), f(z.at(*co, i)))
-    y, head, nodes, L, more = _head(outputs, (*co_r, (1, n - K + 1)), act.at(*co, i),
-                                    (*co, i), output_activation, loss, bias)
+    outputs = outputs or output_activation == "softmax"  # a softmax is over the n_y outputs
+    y, head, nodes, L, more, facts, assumed = _head(
+        outputs, (*co_r, (1, n - K + 1)), act.at(*co, i), (*co, i), output_activation, loss,
+        bias)
 
     def build(sizes):
         net = conv1d(sizes["n"], sizes["K"], activation, sizes.get("n_y", 1),
@@ -180,13 +248,18 @@ def conv1d_form(activation: str = "relu", output_activation: str = "identity",
     checks = [{"n": 5, "K": 3}, {"n": 4, "K": 1}]
     if outputs:
         checks = [{"n": 5, "K": 3, "n_y": 2}, {"n": 4, "K": 2, "n_y": 1}]
+    if output_activation == "softmax":  # one output's softmax is 1: check over several
+        checks[1]["n_y"] = 3
     if channels:
         checks = [{**c, "C_in": c_in, "C_out": c_out}
                   for c, (c_in, c_out) in zip(checks, ((2, 3), (3, 1)), strict=True)]
     return GeneralForm("1-D convolution" + (" with channels" if channels else ""),
-                       [x, y, *params, *head, z, act, *nodes], L, ["z"],
-                       {"n": n, "K": K, **chans, **more}, build, {"z": r"\delta"},
-                       input_gradients=["x"], check_sizes=checks)
+                       [x, y, *params, *head, z, act, *nodes], L,
+                       _named(output_activation == "softmax"),
+                       {"n": n, "K": K, **chans, **more}, build,
+                       {"z": r"\delta", "o": r"\delta^{o}"}, input_gradients=["x"],
+                       check_sizes=checks, facts=facts,
+                       assumptions=() if assumed is None else [assumed])
 
 
 def conv2d_form(activation: str = "relu", output_activation: str = "identity",
@@ -214,8 +287,9 @@ def conv2d_form(activation: str = "relu", output_activation: str = "identity",
         pre = pre + b.at(*co)
     z = Quantity("z", "z", "node", (*co, i, j), out, pre)
     act = Quantity("a", "a", "node", (*co, i, j), out, f(z.at(*co, i, j)))
-    y, head, nodes, L, more = _head(outputs, out, act.at(*co, i, j), (*co, i, j),
-                                    output_activation, loss, bias)
+    outputs = outputs or output_activation == "softmax"
+    y, head, nodes, L, more, facts, assumed = _head(outputs, out, act.at(*co, i, j),
+                                                    (*co, i, j), output_activation, loss, bias)
 
     def build(sizes):
         net = conv2d((sizes["H"], sizes["W"]), (sizes["P"], sizes["Q"]), activation,
@@ -230,9 +304,12 @@ def conv2d_form(activation: str = "relu", output_activation: str = "identity",
         checks = [{**c, "C_in": c_in, "C_out": c_out}
                   for c, (c_in, c_out) in zip(checks, ((2, 2), (1, 3)), strict=True)]
     return GeneralForm("2-D convolution" + (" with channels" if channels else ""),
-                       [x, y, *params, *head, z, act, *nodes], L, ["z"],
+                       [x, y, *params, *head, z, act, *nodes], L,
+                       _named(output_activation == "softmax"),
                        {"H": H, "W": Wd, "P": P, "Q": Q, **chans, **more}, build,
-                       {"z": r"\delta"}, input_gradients=["x"], check_sizes=checks)
+                       {"z": r"\delta", "o": r"\delta^{o}"}, input_gradients=["x"],
+                       check_sizes=checks, facts=facts,
+                       assumptions=() if assumed is None else [assumed])
 
 
 def attention_form(loss: str = "mse", projections: bool = False) -> GeneralForm:
@@ -393,7 +470,8 @@ def layer_norm_form(loss: str = "mse", over: str = "features") -> GeneralForm:
 def general_form(model) -> GeneralForm:
     """The general form of a built model: an RNN, a 1-D or 2-D convolution (one output or
     several), an attention head (with or without projections), or a block network (a single
-    layer norm, or batch norm of one feature, keeps its own short form).
+    layer norm, or batch norm of one feature, keeps its own short form), with an elementwise
+    or a softmax output (softmax + cross-entropy assumes one-hot targets: ``form.assumptions``).
 
     >>> import symbackprop as sb
     >>> form = sb.general_form(sb.rnn(1, 2, 1, steps=4))
@@ -408,7 +486,7 @@ def general_form(model) -> GeneralForm:
     if isinstance(model, RNN):
         return rnn_form(model.output_activation, model.loss_name, model.every_step,
                         model.has_bias)
-    if isinstance(model, Conv) and model.output_activation in functions.ACTIVATIONS:
+    if isinstance(model, Conv):
         make = conv1d_form if len(model.shape) == 1 else conv2d_form
         return make(model.activation, model.output_activation, model.loss_name, model.has_bias,
                     outputs=model.n_out > 1, channels=model.channels)
@@ -423,5 +501,5 @@ def general_form(model) -> GeneralForm:
         from .blocks_form import network_form
 
         return network_form(model.blocks, model.loss_name)
-    raise ValueError(f"no general form is derived for {model.title!r} yet: RNNs, "
-                     "convolutions and networks with elementwise outputs, and attention have one")
+    raise ValueError(f"no general form is derived for {model.title!r}: the RNN, convolution, "
+                     "attention and network builders' models have one")
