@@ -117,6 +117,18 @@ class GeneralLatexPrinter(LatexPrinter):
         """A size as printed: n_{h}, d_{\\mathrm{in}} (a word in a subscript stands upright)."""
         return self._print_Symbol(size)
 
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        # a textbook writes y log ŷ, the logarithm last; SymPy's order puts it first
+        logs = [f for f in expr.args if isinstance(f, sp.log)]
+        if not logs or len(logs) == len(expr.args):
+            return super()._print_Mul(expr)
+        rest = [f for f in expr.args if not isinstance(f, sp.log)]
+        order, self._settings["order"] = self._settings["order"], "none"
+        try:
+            return super()._print_Mul(sp.Mul(*rest, *logs, evaluate=False))
+        finally:
+            self._settings["order"] = order
+
     _print_Add = TexPrinter._print_Add
     _print_Heaviside = TexPrinter._print_Heaviside
 

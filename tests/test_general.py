@@ -252,3 +252,8 @@ def test_a_softmax_with_another_loss_keeps_its_jacobian():
     assert not form.assumptions and form.check({"T": 2, "n_x": 1, "n_h": 2, "n_y": 3}) < 1e-9
     assert r"\sum_{i=1}^{n_{y}} \left(y_{t,i} - \hat{y}_{t,i}\right) \hat{y}_{t,i}" in \
         form.equation("delta", "o").latex()
+
+
+def test_a_cross_entropy_prints_the_target_before_its_logarithm():
+    loss = forms.rnn_form("softmax", "cross_entropy").equation("forward", "L").latex()
+    assert loss.endswith(r"y_{t,k} \log{\left(\hat{y}_{t,k} \right)}")
