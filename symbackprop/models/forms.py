@@ -200,10 +200,20 @@ def _channels(channels: bool):
     return (c_,), ((1, C_in),), (o_,), ((1, C_out),), {"C_in": C_in, "C_out": C_out}
 
 
-def _named(softmax: bool) -> list[str]:
-    """A convolution's named δs: δ_i of the feature map, and δ^o of a softmax head (ŷ − y with
-    cross-entropy)."""
-    return ["z", "o"] if softmax else ["z"]
+def _conv_form(title: str, quantities: list[Quantity], L: Quantity, sizes: dict, build,
+               checks: list[dict], channel_counts, channels: bool, softmax: bool, facts,
+               assumed) -> GeneralForm:
+    """A convolution's GeneralForm, the same for 1-D and 2-D: δ_i of the feature map is named,
+    and δ^o of a softmax head (ŷ − y with cross-entropy); with channels each check size gets
+    its (C_in, C_out) from ``channel_counts``."""
+    if channels:
+        checks = [{**c, "C_in": c_in, "C_out": c_out}
+                  for c, (c_in, c_out) in zip(checks, channel_counts, strict=True)]
+    return GeneralForm(title + (" with channels" if channels else ""), quantities, L,
+                       ["z", "o"] if softmax else ["z"], sizes, build,
+                       {"z": r"\delta", "o": r"\delta^{o}"}, input_gradients=["x"],
+                       check_sizes=checks, facts=facts,
+                       assumptions=() if assumed is None else [assumed])
 
 
 def conv1d_form(activation: str = "relu", output_activation: str = "identity",
@@ -250,16 +260,9 @@ def conv1d_form(activation: str = "relu", output_activation: str = "identity",
         checks = [{"n": 5, "K": 3, "n_y": 2}, {"n": 4, "K": 2, "n_y": 1}]
     if output_activation == "softmax":  # one output's softmax is 1: check over several
         checks[1]["n_y"] = 3
-    if channels:
-        checks = [{**c, "C_in": c_in, "C_out": c_out}
-                  for c, (c_in, c_out) in zip(checks, ((2, 3), (3, 1)), strict=True)]
-    return GeneralForm("1-D convolution" + (" with channels" if channels else ""),
-                       [x, y, *params, *head, z, act, *nodes], L,
-                       _named(output_activation == "softmax"),
-                       {"n": n, "K": K, **chans, **more}, build,
-                       {"z": r"\delta", "o": r"\delta^{o}"}, input_gradients=["x"],
-                       check_sizes=checks, facts=facts,
-                       assumptions=() if assumed is None else [assumed])
+    return _conv_form("1-D convolution", [x, y, *params, *head, z, act, *nodes], L,
+                      {"n": n, "K": K, **chans, **more}, build, checks, ((2, 3), (3, 1)),
+                      channels, output_activation == "softmax", facts, assumed)
 
 
 def conv2d_form(activation: str = "relu", output_activation: str = "identity",
@@ -300,16 +303,10 @@ def conv2d_form(activation: str = "relu", output_activation: str = "identity",
     checks = [{"H": 3, "W": 4, "P": 2, "Q": 2}, {"H": 2, "W": 3, "P": 1, "Q": 2}]
     if outputs:
         checks = [{**c, "n_y": n_y} for c, n_y in zip(checks, (2, 3), strict=True)]
-    if channels:
-        checks = [{**c, "C_in": c_in, "C_out": c_out}
-                  for c, (c_in, c_out) in zip(checks, ((2, 2), (1, 3)), strict=True)]
-    return GeneralForm("2-D convolution" + (" with channels" if channels else ""),
-                       [x, y, *params, *head, z, act, *nodes], L,
-                       _named(output_activation == "softmax"),
-                       {"H": H, "W": Wd, "P": P, "Q": Q, **chans, **more}, build,
-                       {"z": r"\delta", "o": r"\delta^{o}"}, input_gradients=["x"],
-                       check_sizes=checks, facts=facts,
-                       assumptions=() if assumed is None else [assumed])
+    return _conv_form("2-D convolution", [x, y, *params, *head, z, act, *nodes], L,
+                      {"H": H, "W": Wd, "P": P, "Q": Q, **chans, **more}, build, checks,
+                      ((2, 2), (1, 3)), channels, output_activation == "softmax", facts,
+                      assumed)
 
 
 def attention_form(loss: str = "mse", projections: bool = False) -> GeneralForm:
