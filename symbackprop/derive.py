@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from functools import cached_property
 
 import sympy as sp
+from sympy.core.function import ArgumentIndexError
 
 from .chains import Chain, Delta, Factor
 from .graph import Graph, Kind, product
@@ -153,7 +154,7 @@ def _diff_function(expr: sp.Expr, parent: sp.Symbol) -> sp.Expr:
                     terms.append(expr.fdiff(i))
                 elif arg.has(parent):
                     terms.append(expr.fdiff(i) * _diff_function(arg, parent))
-        except sp.ArgumentIndexError:
+        except ArgumentIndexError:  # a function without its own fdiff for that argument
             return sp.diff(expr, parent)
         return sp.Add(*terms)
     return sp.diff(expr, parent)
