@@ -3,8 +3,20 @@
 from .codegen import BatchEvaluator
 from .derive import Chain, Delta, Derivation, Factor, derive
 from .document import Document, build_document
+from .errors import SymbackpropError, UnavailableError
 from .exercises import exercise_sheets as exercises
-from .functions import identity, leaky_relu, relu, sigmoid, softmax, softplus, tanh
+from .functions import (
+    gelu,
+    gelu_erf,
+    identity,
+    leaky_relu,
+    relu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    tanh,
+)
 from .general import GeneralForm
 from .grade import grade
 from .graph import Graph, GraphError, Kind
@@ -44,4 +56,5 @@ __all__ = [
     "lint", "LintResult",
     "RNN", "rnn", "Conv", "conv1d", "conv2d", "Attention", "attention", "Network", "network",
     "dense", "layer_norm", "batch_norm", "residual", "general_form", "GeneralForm",
+    "gelu", "gelu_erf", "silu", "SymbackpropError", "UnavailableError",
 ]

@@ -19,7 +19,7 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.pycode import PythonCodePrinter
 
-from . import functions
+from . import functions, ops
 from .backends import BACKENDS  # the array libraries, importable from here as before
 from .matrix import (
     ColumnLogSoftmax,
@@ -67,6 +67,13 @@ class MatrixCodePrinter(_MatrixPrinting, PythonCodePrinter):
 
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
         return "X" if expr.name == "A0" else expr.name
+
+    def _print(self, expr, **kwargs) -> str:
+        # a constant such as √(2/π) (GELU's) is one float in code, not a call on π
+        if isinstance(expr, sp.Expr) and not isinstance(expr, sp.MatrixExpr) and expr.is_number \
+                and not expr.is_Rational and expr.is_real:
+            return repr(float(expr))
+        return super()._print(expr, **kwargs)
 
     def _print_Symbol(self, expr: sp.Symbol) -> str:
         return expr.name
@@ -460,7 +467,8 @@ def _in_place(p: MatrixCodePrinter, steps, returns: str) -> list[str]:
     return out + [f"    {returns}"]
 
 
-_INTO = {"sigmoid": "sigmoid_into", "tanh": "tanh_into", "relu": "relu_into"}
+# The activations whose numpy kernel has an in-place form (sigmoid_into, …), by the name code calls.
+_INTO = {name[: -len("_into")]: name for name in ops.kernel_names("numpy") if name.endswith("_into")}
 
 
 def _fresh(expr: sp.Basic) -> bool:

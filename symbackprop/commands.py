@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .errors import SymbackpropError
+
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
 #: Seed 000's network and numbers (x, y and the initial weights are the seed's inputs).
@@ -24,7 +26,7 @@ DEMO_VALUES = {
 }
 
 
-class UserError(Exception):
+class UserError(SymbackpropError):
     """Bad input: reported as one line, exit code 2."""
 
 

@@ -18,16 +18,15 @@ module imports only numpy, torch or jax.
 
 from __future__ import annotations
 
-import io
 import re
-import tokenize
 
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
+from . import ops
 from .derive import Derivation
 
-__all__ = ["scalar_module", "matrix_module", "TARGETS"]
+__all__ = ["scalar_module", "matrix_module", "helper_sources", "TARGETS"]
 
 TARGETS = ("numpy", "torch", "jax")
 
@@ -47,47 +46,39 @@ class _Printer(NumPyPrinter):
         at_zero = expr.args[1] if len(expr.args) > 1 else sp.S.Half
         return f"heaviside({self._print(expr.args[0])}, {self._print(sp.Float(at_zero))})"
 
+    def _print_erf(self, expr: sp.erf) -> str:  # the registry's kernel (numpy has no erf)
+        return f"erf({self._print(expr.args[0])})"
 
-# Each helper's source per target; a module carries only the helpers its code calls.
+    def _print(self, expr, **kwargs) -> str:
+        # a constant such as √(2/π) (GELU's) is one float: torch.sqrt takes no plain number
+        if isinstance(expr, sp.Expr) and expr.is_number and not expr.is_Rational and expr.is_real:
+            return repr(float(expr))
+        return super()._print(expr, **kwargs)
+
+
+# The step and the stable loss helpers' source per target (the activations' kernels are the op
+# registry's); a module carries only the helpers its code calls.
 _HELPERS = {
     "numpy": {
-        "sigmoid": "def sigmoid(x):\n    return numpy.exp(-numpy.logaddexp(0.0, -x))",
-        "softplus": "def softplus(x):\n    return numpy.logaddexp(0.0, x)",
-        "relu": "def relu(x):\n    return numpy.maximum(x, 0.0)",
-        "leaky_relu": "def leaky_relu(x, slope):\n    return numpy.where(x > 0, x, slope * x)",
         "heaviside": "def heaviside(x, at_zero):\n    return numpy.heaviside(x, at_zero)",
         "_logsumexp": ("def _logsumexp(zs):\n    top = numpy.maximum.reduce(zs)\n"
                        "    top = numpy.where(numpy.isfinite(top), top, 0.0)\n"
                        "    return top + numpy.log(sum(numpy.exp(z - top) for z in zs))"),
-        "softmax": ("def softmax(k, *zs):\n    zs = numpy.broadcast_arrays(*zs)\n"
-                    "    return numpy.exp(zs[k - 1] - _logsumexp(zs))"),
         "log_softmax": ("def log_softmax(k, *zs):\n    zs = numpy.broadcast_arrays(*zs)\n"
                         "    return zs[k - 1] - _logsumexp(zs)"),
     },
     "torch": {
-        "sigmoid": "sigmoid = torch.sigmoid",
-        "softplus": "softplus = torch.nn.functional.softplus",
-        "relu": "relu = torch.relu",
-        "leaky_relu": "def leaky_relu(x, slope):\n    return torch.where(x > 0, x, slope * x)",
         "heaviside": ("def heaviside(x, at_zero):\n"
                       "    return torch.heaviside(x, torch.full_like(x, at_zero))"),
         "_logsumexp": ("def _logsumexp(zs):\n"
                        "    return torch.logsumexp(torch.stack(torch.broadcast_tensors(*zs)), 0)"),
-        "softmax": ("def softmax(k, *zs):\n"
-                    "    return torch.softmax(torch.stack(torch.broadcast_tensors(*zs)), 0)[k - 1]"),
         "log_softmax": ("def log_softmax(k, *zs):\n    return torch.log_softmax("
                         "torch.stack(torch.broadcast_tensors(*zs)), 0)[k - 1]"),
     },
     "jax": {
-        "sigmoid": "sigmoid = jax.nn.sigmoid",
-        "softplus": "softplus = jax.nn.softplus",
-        "relu": "relu = jax.nn.relu",
-        "leaky_relu": "def leaky_relu(x, slope):\n    return jnp.where(x > 0, x, slope * x)",
         "heaviside": "def heaviside(x, at_zero):\n    return jnp.heaviside(x, at_zero)",
         "_logsumexp": ("def _logsumexp(zs):\n"
                        "    return jax.scipy.special.logsumexp(jnp.stack(jnp.broadcast_arrays(*zs)), 0)"),
-        "softmax": ("def softmax(k, *zs):\n"
-                    "    return jax.nn.softmax(jnp.stack(jnp.broadcast_arrays(*zs)), 0)[k - 1]"),
         "log_softmax": ("def log_softmax(k, *zs):\n"
                         "    return jax.nn.log_softmax(jnp.stack(jnp.broadcast_arrays(*zs)), 0)[k - 1]"),
     },
@@ -101,7 +92,7 @@ for _target, _prefix in _PREFIX.items():
         "def softmax_ratio(j, k, *zs):\n"
         "    others = [z for i, z in enumerate(zs) if i != k - 1]\n"
         f"    return {_prefix}.exp(zs[j - 1] - _logsumexp(others))")
-_NEEDS = {"softmax": ["_logsumexp"], "log_softmax": ["_logsumexp"],
+_NEEDS = {"log_softmax": ["_logsumexp"],
           "log_softmax_complement": ["_logsumexp"], "softmax_ratio": ["_logsumexp"]}
 
 
@@ -116,15 +107,17 @@ def _lines(printer: _Printer, steps, prefix: str, indent: str = "    ") -> list[
 _NUMPY = re.compile(r"(?<![.\w])numpy\.")
 
 
-def _called(lines: list[str]) -> list[str]:
-    """The engine functions the lines call, with the helpers those need, in a fixed order."""
-    names = set()
-    for tok in tokenize.generate_tokens(io.StringIO("\n".join(lines) + "\n").readline):
-        if tok.type == tokenize.NAME:
-            names.add(tok.string)
-    used = [n for n in _HELPERS["numpy"] if n in names]
+def helper_sources(names: set[str], target: str) -> list[str]:
+    """The definitions a ``target`` module needs for the functions ``names`` it calls: the
+    registry's kernels, then the step and the stable loss helpers, in a fixed order.
+
+    >>> [text.splitlines()[0] for text in helper_sources({"relu", "heaviside"}, "jax")]
+    ['def relu(x):', 'def heaviside(x, at_zero):']
+    """
+    used = [n for n in _HELPERS[target] if n in names]
     needed = {h for n in used for h in _NEEDS.get(n, [])}
-    return [n for n in _HELPERS["numpy"] if n in needed or n in used]
+    return ops.kernel_sources(names, target) + [
+        text for n, text in _HELPERS[target].items() if n in needed or n in used]
 
 
 def scalar_module(derivation: Derivation, target: str = "numpy",
@@ -148,7 +141,7 @@ def scalar_module(derivation: Derivation, target: str = "numpy",
     prefix = _PREFIX[target]
     forward = _lines(printer, code.forward, prefix)
     backward = _lines(printer, code.backward + code.gradients, prefix)
-    helpers = [_HELPERS[target][h] for h in _called(forward + backward)]
+    helpers = helper_sources(ops.called_names("\n".join(forward + backward)), target)
     args = [str(a) for a in code.args]
     leaves = [s.name for s in g.leaves]
     title = re.sub(r"[\r\n\"\\]", " ", g.title)

@@ -20,10 +20,8 @@ one-hot). The module imports only its library (and typing).
 
 from __future__ import annotations
 
-import io
-import tokenize
-
-from .export import _HELPERS, TARGETS
+from . import ops
+from .export import TARGETS, helper_sources
 
 __all__ = ["matrix_module"]
 
@@ -40,26 +38,12 @@ def _log1m_softmax(xp: str) -> str:
         f"    return rest - (z.max(axis=0) + {xp}.log({xp}.exp(z - z.max(axis=0)).sum(axis=0)))")
 
 
-# Each helper's source per target; a module carries only those its code calls.
+# The matrix form's own helpers' source per target (the activations' kernels are the op
+# registry's, the step's export.py's); a module carries only those its code calls.
 _MATRIX_HELPERS = {
     "numpy": {
-        "_sigmoid_into": ("def _sigmoid_into(minus_z):\n"
-                          "    # 1/(1 + exp(-z)) written over -z: exact, and 0 where exp(-z) overflows\n"
-                          "    with numpy.errstate(over='ignore'):\n"
-                          "        numpy.exp(minus_z, out=minus_z)\n"
-                          "    minus_z += 1.0\n"
-                          "    return numpy.reciprocal(minus_z, out=minus_z)"),
-        "sigmoid": "def sigmoid(z):\n    return _sigmoid_into(numpy.negative(z))",
-        "sigmoid_into": "def sigmoid_into(z):\n    return _sigmoid_into(numpy.negative(z, out=z))",
-        "tanh_into": "def tanh_into(z):\n    return numpy.tanh(z, out=z)",
         "outer": ("def outer(d, a):\n    # d a^T of one sample: einsum's loop is 3x faster than "
                   "BLAS's k = 1 GEMM\n    return numpy.einsum('ik,jk->ij', d, a)"),
-        "relu_into": "def relu_into(z):\n    return numpy.maximum(z, 0.0, out=z)",
-        "softplus": _HELPERS["numpy"]["softplus"],
-        "relu": _HELPERS["numpy"]["relu"],
-        "leaky_relu": _HELPERS["numpy"]["leaky_relu"],
-        "heaviside": _HELPERS["numpy"]["heaviside"],
-        "tanh": "tanh = numpy.tanh",
         "exp": "exp = numpy.exp",
         "sqrt": "sqrt = numpy.sqrt",
         "log": "log = numpy.log",
@@ -75,12 +59,6 @@ _MATRIX_HELPERS = {
         "unit_sum": "def unit_sum(x):\n    return x.sum(axis=0, keepdims=True)",
     },
     "torch": {
-        "sigmoid": "sigmoid = torch.sigmoid",
-        "softplus": "softplus = torch.nn.functional.softplus",
-        "relu": "relu = torch.relu",
-        "leaky_relu": _HELPERS["torch"]["leaky_relu"],
-        "heaviside": _HELPERS["torch"]["heaviside"],
-        "tanh": "tanh = torch.tanh",
         "exp": "exp = torch.exp",
         "sqrt": "sqrt = torch.sqrt",
         "log": "log = torch.log",
@@ -96,12 +74,6 @@ _MATRIX_HELPERS = {
         "unit_sum": "def unit_sum(x):\n    return x.sum(dim=0, keepdim=True)",
     },
     "jax": {
-        "sigmoid": "sigmoid = jax.nn.sigmoid",
-        "softplus": "softplus = jax.nn.softplus",
-        "relu": "relu = jax.nn.relu",
-        "leaky_relu": _HELPERS["jax"]["leaky_relu"],
-        "heaviside": _HELPERS["jax"]["heaviside"],
-        "tanh": "tanh = jnp.tanh",
         "exp": "exp = jnp.exp",
         "sqrt": "sqrt = jnp.sqrt",
         "log": "log = jnp.log",
@@ -131,11 +103,9 @@ def matrix_module(form, target: str = "numpy") -> str:
     from .codegen import _generate, _split_passes
 
     source = _generate(form, "numpy") if target == "numpy" else _split_passes(form, target)
-    names = {tok.string for tok in tokenize.generate_tokens(io.StringIO(source).readline)
-             if tok.type == tokenize.NAME}
-    if names & {"sigmoid", "sigmoid_into"} and target == "numpy":
-        names.add("_sigmoid_into")
-    helpers = [text for n, text in _MATRIX_HELPERS[target].items() if n in names]
+    names = ops.called_names(source)
+    helpers = helper_sources(names, target) + [
+        text for n, text in _MATRIX_HELPERS[target].items() if n in names]
     sizes = [int(s) for s in form.sizes]
     wrapper = {"numpy": _NUMPY_WRAPPER, "torch": _TORCH_WRAPPER, "jax": _JAX_WRAPPER}[target]
     return "\n".join([

@@ -1,7 +1,8 @@
 """Activations and losses as SymPy objects whose derivatives are already in textbook form.
 
-Each activation is a ``sympy.Function`` whose ``fdiff`` is written in terms of the function
-itself, so ``diff(sigmoid(z), z)`` is ``sigmoid(z)*(1 - sigmoid(z))`` and never the exp form.
+The activations are the op registry's (:mod:`symbackprop.ops`), re-exported here by name.
+Each is a ``sympy.Function`` whose ``fdiff`` is written in terms of the function itself, so
+``diff(sigmoid(z), z)`` is ``sigmoid(z)*(1 - sigmoid(z))`` and never the exp form.
 That is what lets the engine later replace ``sigmoid(z3)`` by the node symbol ``yhat`` and print
 ``yhat*(1 - yhat)``, as lecture notes do.
 
@@ -17,11 +18,24 @@ from collections.abc import Callable, Sequence
 
 import sympy as sp
 
+from . import ops
+from .ops.gelu import gelu, gelu_erf
+from .ops.identity import identity
+from .ops.leaky_relu import leaky_relu
+from .ops.relu import RELU_AT_ZERO, relu
+from .ops.sigmoid import sigmoid
+from .ops.silu import silu
+from .ops.softmax import softmax
+from .ops.softplus import softplus
+
 __all__ = [
     "sigmoid",
     "relu",
     "leaky_relu",
     "softplus",
+    "gelu",
+    "gelu_erf",
+    "silu",
     "softmax",
     "tanh",
     "identity",
@@ -34,185 +48,11 @@ __all__ = [
 
 tanh = sp.tanh  # SymPy's own tanh already differentiates to 1 - tanh(x)**2.
 
-#: The subgradient used for ReLU at 0 (the same choice as PyTorch and JAX).
-RELU_AT_ZERO = sp.Integer(0)
-
-
-class sigmoid(sp.Function):  # noqa: N801 - named like SymPy's functions
-    """The logistic function σ(x) = 1/(1 + e^(−x)), with σ′ = σ(1 − σ).
-
-    >>> x = sp.Symbol("x")
-    >>> sp.diff(sigmoid(x), x)
-    (1 - sigmoid(x))*sigmoid(x)
-    """
-
-    is_real = True
-
-    @classmethod
-    def eval(cls, x):
-        if x.is_zero:
-            return sp.S.Half
-
-    def fdiff(self, argindex=1):
-        return self * (1 - self)
-
-    def _eval_rewrite_as_exp(self, x, **kwargs):
-        return 1 / (1 + sp.exp(-x))
-
-    def _eval_evalf(self, prec):
-        return self.rewrite(sp.exp)._eval_evalf(prec)
-
-    def _latex(self, printer, exp=None):
-        body = rf"\sigma\left({printer._print(self.args[0])}\right)"
-        return body if exp is None else rf"{body}^{{{exp}}}"
-
-
-class softplus(sp.Function):  # noqa: N801
-    """softplus(x) = log(1 + e^x), whose derivative is σ(x).
-
-    >>> x = sp.Symbol("x")
-    >>> sp.diff(softplus(x), x)
-    sigmoid(x)
-    """
-
-    is_real = True
-
-    def fdiff(self, argindex=1):
-        return sigmoid(self.args[0])
-
-    def _eval_rewrite_as_log(self, x, **kwargs):
-        return sp.log(1 + sp.exp(x))
-
-    def _eval_evalf(self, prec):
-        return self.rewrite(sp.log)._eval_evalf(prec)
-
-    def _latex(self, printer, exp=None):
-        body = rf"\operatorname{{softplus}}\left({printer._print(self.args[0])}\right)"
-        return body if exp is None else rf"{body}^{{{exp}}}"
-
-
-class relu(sp.Function):  # noqa: N801
-    """relu(x) = max(0, x); its derivative is the step H(x) with H(0) = 0 (a subgradient).
-
-    >>> x = sp.Symbol("x")
-    >>> sp.diff(relu(x), x)
-    Heaviside(x, 0)
-    """
-
-    is_real = True
-
-    @classmethod
-    def eval(cls, x):
-        if x.is_number and x.is_real:
-            return sp.Max(x, 0)
-
-    def fdiff(self, argindex=1):
-        return sp.Heaviside(self.args[0], RELU_AT_ZERO)
-
-    def _eval_rewrite_as_Max(self, x, **kwargs):
-        return sp.Max(x, 0)
-
-    def _eval_evalf(self, prec):
-        return self.rewrite(sp.Max)._eval_evalf(prec)
-
-    def _latex(self, printer, exp=None):
-        body = rf"\operatorname{{ReLU}}\left({printer._print(self.args[0])}\right)"
-        return body if exp is None else rf"{body}^{{{exp}}}"
-
-
-class leaky_relu(sp.Function):  # noqa: N801
-    """leaky_relu(x, a) = x for x > 0, a·x otherwise; derivative 1 or a (a at 0).
-
-    >>> x = sp.Symbol("x")
-    >>> sp.diff(leaky_relu(x, sp.Rational(1, 100)), x)
-    99*Heaviside(x, 0)/100 + 1/100
-    """
-
-    is_real = True
-    nargs = (1, 2)
-
-    @classmethod
-    def eval(cls, x, slope=None):
-        if slope is None:
-            return cls(x, sp.Rational(1, 100))
-        if x.is_number and x.is_real:
-            return x if x > 0 else slope * x
-
-    def fdiff(self, argindex=1):
-        x, slope = self.args
-        step = sp.Heaviside(x, RELU_AT_ZERO)
-        if argindex == 1:
-            return slope + (1 - slope) * step
-        return x * (1 - step)
-
-    def _eval_rewrite_as_Piecewise(self, x, slope, **kwargs):
-        return sp.Piecewise((x, x > 0), (slope * x, True))
-
-    def _eval_evalf(self, prec):
-        return self.rewrite(sp.Piecewise)._eval_evalf(prec)
-
-    def _latex(self, printer, exp=None):
-        body = rf"\operatorname{{LReLU}}\left({printer._print(self.args[0])}\right)"
-        return body if exp is None else rf"{body}^{{{exp}}}"
-
-
-class softmax(sp.Function):  # noqa: N801
-    """Component k of the softmax of (z1, …, zn): softmax(k, z1, …, zn) = e^(z_k) / Σ e^(z_j).
-
-    Its derivative is written in terms of the softmax itself, ∂p_k/∂z_j = p_k(δ_kj − p_j).
-
-    >>> z1, z2 = sp.symbols("z1 z2")
-    >>> sp.diff(softmax(1, z1, z2), z2)
-    -softmax(1, z1, z2)*softmax(2, z1, z2)
-    """
-
-    is_real = True
-
-    @classmethod
-    def eval(cls, k, *zs):
-        if not (k.is_Integer and 1 <= int(k) <= len(zs)):
-            raise ValueError(f"softmax index {k} is not in 1..{len(zs)}")
-
-    def fdiff(self, argindex=1):
-        k, *zs = self.args
-        if argindex == 1:
-            return sp.S.Zero  # the index is not a variable
-        j = argindex - 1
-        return self * (sp.KroneckerDelta(k, j) - softmax(j, *zs))
-
-    def _eval_rewrite_as_exp(self, k, *zs, **kwargs):
-        return sp.exp(zs[int(k) - 1]) / sp.Add(*[sp.exp(z) for z in zs])
-
-    def _eval_evalf(self, prec):
-        return self.rewrite(sp.exp)._eval_evalf(prec)
-
-    def _latex(self, printer, exp=None):
-        k, *zs = self.args
-        inner = ", ".join(printer._print(z) for z in zs)
-        body = rf"\operatorname{{softmax}}_{{{int(k)}}}\left({inner}\right)"
-        return body if exp is None else rf"{body}^{{{exp}}}"
-
-
-def identity(x: sp.Expr) -> sp.Expr:
-    """The identity activation (a linear output layer).
-
-    >>> identity(sp.Symbol("z"))
-    z
-    """
-    return x
-
-
-#: Elementwise activations by name. softmax is a layer-wise activation, handled by the builder.
+#: Elementwise activations by name, each the registry's entry (callable on a pre-activation).
+#: softmax is a layer-wise activation, handled by the builders.
 ACTIVATIONS: dict[str, Callable[[sp.Expr], sp.Expr]] = {
-    "sigmoid": sigmoid,
-    "tanh": tanh,
-    "relu": relu,
-    "leaky_relu": lambda x: leaky_relu(x, sp.Rational(1, 100)),
-    "softplus": softplus,
-    "identity": identity,
-    "linear": identity,
-}
-LAYER_ACTIVATIONS = (*ACTIVATIONS, "softmax")
+    n: ops.ACTIVATIONS[n] for n in ops.ELEMENTWISE}
+LAYER_ACTIVATIONS = ops.LAYER_ACTIVATIONS
 
 
 def activation(name: str, pre_activations: Sequence[sp.Expr]) -> list[sp.Expr]:
@@ -222,14 +62,10 @@ def activation(name: str, pre_activations: Sequence[sp.Expr]) -> list[sp.Expr]:
     >>> activation("softmax", [z1, z2])
     [softmax(1, z1, z2), softmax(2, z1, z2)]
     """
+    op = ops.activation_op(name)
     if name == "softmax":
         return [softmax(k, *pre_activations) for k in range(1, len(pre_activations) + 1)]
-    try:
-        f = ACTIVATIONS[name]
-    except KeyError:
-        known = ", ".join(LAYER_ACTIVATIONS)
-        raise ValueError(f"unknown activation {name!r}; expected one of: {known}") from None
-    return [f(z) for z in pre_activations]
+    return [op(z) for z in pre_activations]
 
 
 def _mean(terms: list[sp.Expr]) -> sp.Expr:

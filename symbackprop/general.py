@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from .errors import CheckError
 from .general_latex import GeneralLatexPrinter
 from .general_tidy import _factored, _into_sums, _merge_sum, _rename_bound, _shorter
 
@@ -425,7 +426,7 @@ class GeneralForm:
                 got = number(eq.rhs.xreplace(dict(zip(q.indices, point, strict=True))))
                 err = abs(got - expected) / max(1.0, abs(expected))
                 if not err < 1e-9:
-                    raise AssertionError(f"{self.title}: {eq.kind} {q.name}{list(point)}: "
+                    raise CheckError(f"{self.title}: {eq.kind} {q.name}{list(point)}: "
                                          f"general form gives {got}, the scalar derivation "
                                          f"{expected}")
                 worst = max(worst, err)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from . import functions
+from . import ops
 from .derive import Derivation, derive
 from .graph import Graph
 
@@ -81,7 +81,8 @@ class GradientCheck:
 # A few ulps of the loss per evaluation (its last operations each round once).
 _ROUNDOFF = 8 * np.finfo(float).eps
 
-_KINKED = (functions.relu, functions.leaky_relu, sp.Heaviside, sp.Abs, sp.Max, sp.Min)
+_KINKED = (*(op.function for op in ops.ACTIVATIONS.values() if op.kinked),
+           sp.Heaviside, sp.Abs, sp.Max, sp.Min)
 
 
 def _kink_arguments(graph: Graph) -> list[sp.Expr]:

@@ -30,6 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from .derive import Derivation
+from .errors import SymbackpropError
 from .slips import Slip
 
 __all__ = ["Claim", "Grader", "grade", "load_claims", "ClaimsError", "report"]
@@ -40,7 +41,7 @@ _MAX_DECIMALS = 15
 _MAX_CLAIM = Decimal("1e15")
 
 
-class ClaimsError(ValueError):
+class ClaimsError(SymbackpropError, ValueError):
     """A claims file is malformed."""
 
 

@@ -25,6 +25,8 @@ from enum import Enum
 
 import sympy as sp
 
+from .errors import GraphError
+
 try:  # SymPy's own ordering helpers (Basic.compare's parts); plain compare where absent
     from sympy.core.basic import _cmp_name
 except ImportError:  # pragma: no cover - older SymPy
@@ -103,10 +105,6 @@ def _as_expr(name: str, expr) -> sp.Expr:
     if isinstance(expr, bool) or not isinstance(expr, int | float):
         raise GraphError(f"the expression of {name!r} must be a SymPy expression or a number")
     return sp.Integer(expr) if isinstance(expr, int) else sp.Float(expr)
-
-
-class GraphError(ValueError):
-    """A graph was built wrongly (bad name, undeclared symbol, missing loss, ...)."""
 
 
 class Kind(Enum):

@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .errors import SymbackpropError
+
 __all__ = ["Macro", "MacroError", "read_definitions", "expand", "expand_macros",
            "DEFINING", "MAX_MACROS", "MAX_LEVELS", "MAX_EXPANSIONS", "MAX_BODY"]
 
@@ -39,7 +41,7 @@ _DEFINITION = re.compile(r"\\(newcommand|renewcommand|providecommand|DeclareMath
                          r"(?![A-Za-z])\*?")
 
 
-class MacroError(ValueError):
+class MacroError(SymbackpropError, ValueError):
     """A definition cannot be read, or its expansion passes a limit (one line)."""
 
 

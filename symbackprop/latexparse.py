@@ -25,8 +25,9 @@ from decimal import Decimal
 
 import sympy as sp
 
-from .functions import sigmoid
+from .errors import SymbackpropError
 from .latexmacros import MacroError, expand_macros
+from .ops import ACTIVATIONS
 
 __all__ = ["LatexError", "Unsupported", "MathSpan", "Side", "find_math", "split_chain",
            "parse_side", "canonical", "LEARNING_RATE", "Updated"]
@@ -62,7 +63,8 @@ GREEK = frozenset("alpha beta gamma delta epsilon varepsilon zeta eta theta vart
                   "Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split())
 UNICODE = {"ŷ": r"\hat{y}", "σ": r"\sigma", "η": r"\eta", "δ": r"\delta", "∂": r"\partial",
            "·": r"\cdot", "×": r"\times", "−": "-", "′": "'", "≈": r"\approx", "α": r"\alpha"}
-FUNCTIONS = {r"\sigma": sigmoid, r"\tanh": sp.tanh, r"\exp": sp.exp, r"\log": sp.log,
+FUNCTIONS = {**{op.latex: op for op in ACTIVATIONS.values() if op.latex and op.name != "softmax"},
+             r"\exp": sp.exp, r"\log": sp.log,
              r"\ln": sp.log, r"\sech": sp.sech, r"\cosh": sp.cosh, r"\sinh": sp.sinh,
              r"\operatorname{sech}": sp.sech, r"\mathrm{sech}": sp.sech}
 
@@ -74,7 +76,7 @@ class Updated(sp.Symbol):
     """``p'``: a parameter after the update step (the left side of ``w_5 = w_5 - η …``)."""
 
 
-class LatexError(ValueError):
+class LatexError(SymbackpropError, ValueError):
     """The document cannot be read safely (refused as a whole, in one line)."""
 
 

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
+from .errors import CheckError
+
 if TYPE_CHECKING:
     from .matrix import MatrixEquation, MatrixForm
 
@@ -166,7 +168,7 @@ def _check(form: MatrixForm, sizes: Sequence[int] | None, batch: int, seed: int)
     return report
 
 
-class MatrixCheckError(AssertionError):
+class MatrixCheckError(CheckError):
     """An equation of the matrix form disagrees with the scalar derivation; ``report`` has all."""
 
     def __init__(self, message: str, report: MatrixCheck) -> None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from . import functions
+from . import functions, ops
 from .derive import Derivation
 from .graph import Graph
 
@@ -41,42 +41,13 @@ __all__ = [
 ]
 
 
-# -- numpy implementations of the activations, in numerically stable forms ----------------------
-def _sigmoid(x):
-    return np.exp(-np.logaddexp(0.0, -np.asarray(x, dtype=float)))
-
-
-def _softplus(x):
-    return np.logaddexp(0.0, np.asarray(x, dtype=float))
-
-
-try:  # scipy's fused, equally stable kernels where installed: 2-4x faster on large arrays
-    from scipy.special import expit as _expit
-    from scipy.special import log_expit as _log_expit
-
-    def _sigmoid(x):  # noqa: F811
-        return _expit(np.asarray(x, dtype=float))
-
-    def _softplus(x):  # noqa: F811 - softplus(x) = −log σ(−x)
-        return -_log_expit(-np.asarray(x, dtype=float))
-except ImportError:  # numpy alone: exp(−logaddexp(0, −x)) never overflows either
-    pass
-
-
-def _relu(x):
-    return np.maximum(np.asarray(x, dtype=float), 0.0)
-
-
-def _leaky_relu(x, slope):
-    x = np.asarray(x, dtype=float)
-    return np.where(x > 0, x, slope * x)
-
-
-def _softmax(k, *zs):
-    zs = np.broadcast_arrays(*[np.asarray(z, dtype=float) for z in zs])
-    top = np.maximum.reduce(zs)
-    exps = [np.exp(z - top) for z in zs]
-    return exps[int(k) - 1] / sum(exps)
+# -- numpy for what generated code calls: the registry's kernels, and the stable loss helpers ----
+def _as_float(kernel):
+    """The kernel on float64 arrays: a spec's integers (and a user's ints) are cast first."""
+    @functools.wraps(kernel)
+    def on_floats(*args):
+        return kernel(*(np.asarray(a, dtype=float) for a in args))
+    return on_floats
 
 
 def _log_softmax(k, *zs):
@@ -216,11 +187,7 @@ NUMPY_FUNCTIONS = {
     "log_softmax": _log_softmax,
     "log_softmax_complement": _log_softmax_complement,
     "softmax_ratio": _softmax_ratio,
-    "sigmoid": _sigmoid,
-    "softplus": _softplus,
-    "relu": _relu,
-    "leaky_relu": _leaky_relu,
-    "softmax": _softmax,
+    **ops.namespace("numpy", wrap=_as_float),
 }
 
 
@@ -248,12 +215,9 @@ def _subclassed_functions(exprs) -> dict[str, object]:
     for e in exprs:
         for f in e.atoms(sp.Function):
             cls = type(f)
-            if cls.__name__ in NUMPY_FUNCTIONS:
-                continue
-            for parent in cls.__mro__[1:]:
-                if parent.__name__ in NUMPY_FUNCTIONS and parent.__module__ == functions.__name__:
-                    out[cls.__name__] = NUMPY_FUNCTIONS[parent.__name__]
-                    break
+            op = ops.op_of(cls)
+            if cls.__name__ not in NUMPY_FUNCTIONS and op is not None and op.name in NUMPY_FUNCTIONS:
+                out[cls.__name__] = NUMPY_FUNCTIONS[op.name]
     return out
 
 

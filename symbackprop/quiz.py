@@ -30,6 +30,7 @@ import numpy as np
 import sympy as sp
 
 from .derive import Derivation, derive
+from .errors import SymbackpropError
 from .graph import Graph, Kind
 from .slips import HandCalculator, Slip
 
@@ -45,7 +46,7 @@ _SATURATED = 2.5  # |z| above this: σ′(z) < 0.071, a flat and untidy step
 _PATIENCE = 60  # draws tried for gradients that do not round to zero, once one is unsaturated
 
 
-class RosterError(ValueError):
+class RosterError(SymbackpropError, ValueError):
     """A roster file is malformed."""
 
 

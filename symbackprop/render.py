@@ -25,8 +25,10 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from . import ops
 from .derive import Derivation, derive
 from .document import Document, Equation, Equations, Step, build_document, layout
+from .errors import RenderError
 from .graph import Graph
 from .i18n import check_language, translations
 from .latex import Tex, escape_latex, escape_markdown
@@ -42,10 +44,6 @@ KINDS = {
     "fragment": "fragment.tex.j2",
     "markdown": "notes.md.j2",
 }
-
-
-class RenderError(RuntimeError):
-    """Rendering or compiling failed."""
 
 
 def template_dir() -> Path:
@@ -109,6 +107,9 @@ def environment(markdown: bool = False, templates: str | Path | None = None,
     env.filters["relation"] = _relation
     env.filters["width"] = layout.width
     env.filters["rows"] = layout.rows
+    # an activation's name in a sentence: the registry's message, which the catalog translates
+    env.filters["activation_prose"] = lambda k: ops.ACTIVATIONS[k].prose \
+        if k in ops.ACTIVATIONS else k
     return env
 
 

@@ -30,8 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from . import functions
+from . import functions, ops
 from .derive import Derivation
+from .errors import VerificationError
 from .graph import Kind
 
 __all__ = ["Meaning", "verify", "Check", "VerificationError", "elementary", "undefined_node"]
@@ -42,10 +43,6 @@ _SYMBOLIC_OPS = 60
 # How many nodes a symbolic comparison may unfold before it is left to the numbers.
 _UNFOLD_STEPS = 4
 _CASEWISE = (sp.Heaviside, sp.Piecewise, sp.Abs, sp.sign, sp.Max, sp.Min)
-
-
-class VerificationError(ValueError):
-    """A printed equation does not hold."""
 
 
 @dataclass(frozen=True)
@@ -61,19 +58,18 @@ def elementary(expr: sp.Expr) -> sp.Expr:
     >>> elementary(functions.sigmoid(x))
     1/(1 + exp(-x))
     """
-    if not any(type(f) in _REWRITE for f in expr.atoms(sp.Function)):
+    if not any(_rewritten(type(f)) for f in expr.atoms(sp.Function)):
         return expr
-    return expr.replace(lambda e: type(e) in _REWRITE, lambda e: e.rewrite(_REWRITE[type(e)]))
+    # replace works from the leaves up, so nested activations are rewritten too
+    return expr.replace(lambda e: isinstance(e, sp.Function) and _rewritten(type(e)),
+                        lambda e: ops.op_of(type(e)).elementary(*e.args))
 
 
-#: What each activation is rewritten as (replace works from the leaves up, so nested ones too).
-_REWRITE = {
-    functions.sigmoid: sp.exp,
-    functions.softmax: sp.exp,
-    functions.softplus: sp.log,
-    functions.relu: sp.Max,
-    functions.leaky_relu: sp.Piecewise,
-}
+def _rewritten(function: type) -> bool:
+    # the engine's own activations only: a user's subclass keeps the derivative it was given,
+    # which is what the finite differences then judge
+    op = ops.op_of(function, subclasses=False)
+    return op is not None and op.function is not sp.tanh
 
 
 _COMPILED: dict[tuple[int, sp.Expr], object] = {}
@@ -342,23 +338,6 @@ def _log(x: float) -> float:
     return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
 
 
-def _sigmoid(x: float) -> float:
-    return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
-
-
-def _softplus(x: float) -> float:
-    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
-
-
-def _leaky_relu(x: float, slope: float) -> float:
-    return x if x > 0 else slope * x
-
-
-def _softmax(k: float, *zs: float) -> float:
-    top = max(zs)
-    return math.exp(zs[int(k) - 1] - top) / math.fsum(math.exp(z - top) for z in zs)
-
-
 def _pow(base: float, exponent: float) -> float:
     if base < 0 and exponent != int(exponent):
         return math.nan  # not real
@@ -386,16 +365,13 @@ _FLOAT = {
     sp.Pow: _pow,
     sp.exp: _exp,
     sp.log: _log,
-    sp.tanh: math.tanh,
     sp.Abs: abs,
     sp.Max: max,
     sp.Min: min,
     sp.Heaviside: _heaviside,
-    functions.sigmoid: _sigmoid,
-    functions.softplus: _softplus,
-    functions.relu: lambda x: x if x > 0 else 0.0,
-    functions.leaky_relu: _leaky_relu,
-    functions.softmax: _softmax,
+    sp.erf: math.erf,
+    # each activation means its textbook definition, never the engine's derivative
+    **{op.function: op.scalar for op in ops.ACTIVATIONS.values() if op.latex},
 }
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..functions import sigmoid, softmax
+from .. import ops
+from ..functions import softmax
 from ..latex import Tex
 from ..verify import elementary, verify
 from .base import _weaker
@@ -53,10 +54,8 @@ class AppendixSection:
         for v in self.g.nodes:
             e = self.g.expr(v)
             acts |= {type(f).__name__ for f in sp.preorder_traversal(e) if isinstance(f, sp.Function)}
-        if acts & {"sigmoid", "softplus"}:  # softplus' is σ
-            s.subsections.append(self._sigmoid_appendix())
-        if "tanh" in acts:
-            s.subsections.append(self._tanh_appendix())
+        for op in _derived(acts):
+            s.subsections.append(self._derivation_appendix(op))
         if "softmax" in acts and self.g.one_hot_groups:
             s.subsections.append(self._softmax_appendix())
         return s
@@ -76,53 +75,17 @@ class AppendixSection:
         self.count(method)
         return Equation(label, lhs_tex, out, method)
 
-    def _sigmoid_appendix(self) -> Section:
+    def _derivation_appendix(self, op: ops.Activation) -> Section:
+        """The registry's step-by-step derivation of ``op``'s textbook derivative."""
         x = sp.Symbol("x", real=True)
-        s = Section("sigmoid")
-        truth = sp.diff(1 / (1 + sp.exp(-x)), x)
-        s.blocks.append(Paragraph("sigmoid_intro", {
-            "definition": Tex(r"\sigma(x) = \frac{1}{1 + e^{-x}}"),
-            "rule": Tex(r"\left(\frac{f}{g}\right)' = \frac{f' g - f g'}{g^{2}}"),
-            "f": Tex("f = 1"), "g": Tex(r"g = 1 + e^{-x}"),
-        }))
-        g, ex = 1 + sp.exp(-x), sp.exp(-x)
-        sig = sigmoid(x)
-        # Each step: the expression that is verified, and how a lecturer writes it.
-        steps = [
-            ((0 * g - 1 * (-ex)) / g**2,
-             r"\frac{0 \cdot (1 + e^{-x}) - 1 \cdot (-e^{-x})}{(1 + e^{-x})^{2}}"),
-            (ex / g**2, r"\frac{e^{-x}}{(1 + e^{-x})^{2}}"),
-            ((1 / g) * (ex / g), r"\frac{1}{1 + e^{-x}} \cdot \frac{e^{-x}}{1 + e^{-x}}"),
-            ((1 / g) * ((g - 1) / g),
-             r"\frac{1}{1 + e^{-x}} \cdot \frac{(1 + e^{-x}) - 1}{1 + e^{-x}}"),
-            ((1 / g) * (1 - 1 / g),
-             r"\frac{1}{1 + e^{-x}} \left(1 - \frac{1}{1 + e^{-x}}\right)"),
-            (sig * (1 - sig), r"\sigma(x) \bigl(1 - \sigma(x)\bigr)"),
-        ]
-        s.blocks.append(Equations([self._steps("sigma'", sp.Derivative(sigmoid(x), x), truth,
-                                               steps, Tex(r"\sigma'(x)"))]))
-        s.blocks.append(Paragraph("sigmoid_steps", {
-            "numerator": Tex("e^{-x}"), "rewritten": Tex(r"(1 + e^{-x}) - 1"),
-            "definition": Tex(r"\sigma(x) = \frac{1}{1 + e^{-x}}"),
-        }))
-        return s
-
-    def _tanh_appendix(self) -> Section:
-        x = sp.Symbol("x", real=True)
-        s = Section("tanh")
-        ex, emx = sp.exp(x), sp.exp(-x)
-        truth = sp.diff((sp.exp(x) - sp.exp(-x)) / (sp.exp(x) + sp.exp(-x)), x)
-        steps = [
-            (((ex + emx) ** 2 - (ex - emx) ** 2) / (ex + emx) ** 2,
-             r"\frac{(e^{x} + e^{-x})^{2} - (e^{x} - e^{-x})^{2}}{(e^{x} + e^{-x})^{2}}"),
-            (1 - (ex - emx) ** 2 / (ex + emx) ** 2,
-             r"1 - \frac{(e^{x} - e^{-x})^{2}}{(e^{x} + e^{-x})^{2}}"),
-            (1 - sp.tanh(x) ** 2, r"1 - \tanh^{2} x"),
-        ]
-        s.blocks.append(Paragraph("tanh_intro", {
-            "definition": Tex(r"\tanh x = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}")}))
-        s.blocks.append(Equations([self._steps("tanh'", sp.Derivative(sp.tanh(x), x), truth,
-                                               steps, Tex(r"\tanh'(x)"))]))
+        d = op.derivation(x)
+        s = Section(d.section)
+        s.blocks.append(Paragraph(d.before[0], {k: Tex(v) for k, v in d.before[1].items()}))
+        s.blocks.append(Equations([self._steps(d.label, sp.Derivative(op(x), x),
+                                               sp.diff(d.definition, x), list(d.steps),
+                                               Tex(d.lhs))]))
+        if d.after:
+            s.blocks.append(Paragraph(d.after[0], {k: Tex(v) for k, v in d.after[1].items()}))
         return s
 
     def _softmax_appendix(self) -> Section:
@@ -161,3 +124,14 @@ class AppendixSection:
         s.blocks.append(Paragraph("softmax_steps", {"sum": Tex(r"\sum_i y_i = 1")}))
         del pk
         return s
+
+
+def _derived(names: set[str]) -> list[ops.Activation]:
+    """The registry's activations whose derivation the appendix shows, in the registry's order:
+    each one used, and each one whose function a used one's derivative is written with (σ, for
+    softplus′ = σ and silu′)."""
+    x = sp.Symbol("x", real=True)
+    used = [ops.ACTIVATIONS[n] for n in names if n in ops.ACTIVATIONS and n != "softmax"]
+    called = {type(f) for op in used for f in sp.diff(op(x), x).atoms(sp.Function)}
+    return [op for op in dict.fromkeys(ops.ACTIVATIONS.values()) if op.derivation and (
+        op in used or op.function in called)]

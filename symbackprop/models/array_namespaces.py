@@ -4,7 +4,7 @@ Each maps the few names the generated lines call (``xp``, ``perm``, ``matmul``, 
 ``imul``, …) to the backend's own functions, so one program text serves all three.
 
 >>> sorted(backend_namespace("numpy"))[:4]
-['bcast', 'bmean', 'heaviside', 'imul']
+['bcast', 'bmean', 'erf', 'gelu']
 """
 
 from __future__ import annotations
@@ -13,10 +13,17 @@ import contextlib
 
 import numpy as np
 
+from .. import ops
+
 __all__ = ["backend_namespace", "float64_context"]
 
 
 def backend_namespace(name: str) -> dict[str, object]:
+    """The names generated code calls on backend ``name``, the registry's kernels among them."""
+    return {**_array_functions(name), **ops.namespace(name)}
+
+
+def _array_functions(name: str) -> dict[str, object]:
     if name == "numpy":
         return {
             "xp": np, "tensor": np.asarray,
@@ -27,8 +34,6 @@ def backend_namespace(name: str) -> dict[str, object]:
             "imul": lambda a, b: np.multiply(a, b, out=a),
             "take": lambda a, i: np.take(a.reshape(a.shape[0], -1), i, axis=1),
             "heaviside": lambda z: (z > 0).astype(float),
-            "sigmoid": lambda z: 0.5 * (1 + np.tanh(0.5 * z)),
-            "relu": lambda z: np.maximum(z, 0.0),
             "zeros": lambda shape: np.zeros(shape),
         }
     if name == "torch":
@@ -46,11 +51,9 @@ def backend_namespace(name: str) -> dict[str, object]:
             "matmul": torch.matmul, "imul": lambda a, b: a.mul_(b),
             "take": lambda a, i: a.reshape(a.shape[0], -1)[:, i],
             "heaviside": lambda z: (z > 0).to(torch.float64),
-            "sigmoid": torch.sigmoid, "relu": torch.relu,
             "zeros": lambda shape: torch.zeros(shape, dtype=torch.float64),
         }
     if name == "jax":
-        import jax
         import jax.numpy as jnp
 
         def jtensor(a):
@@ -65,7 +68,6 @@ def backend_namespace(name: str) -> dict[str, object]:
             "imul": lambda a, b: a * b,
             "take": lambda a, i: jnp.take(a.reshape(a.shape[0], -1), i, axis=1),
             "heaviside": lambda z: (z > 0).astype(jnp.float64),
-            "sigmoid": jax.nn.sigmoid, "relu": jax.nn.relu,
             "zeros": lambda shape: jnp.zeros(shape, dtype=jnp.float64),
         }
     raise ValueError(f"unknown backend {name!r}; expected numpy, torch or jax")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from .. import functions
+from .. import ops
 from ..general import GeneralForm, Quantity, _basic
 from .array_namespaces import backend_namespace, float64_context
 from .lowering import as_view, contraction, gathered_in_order, permuted, reshaped
@@ -44,8 +44,9 @@ class BatchedResult:
     arrays: dict[str, object]
 
 
-_CALLS = {sp.tanh: "xp.tanh", sp.exp: "xp.exp", functions.sigmoid: "sigmoid",
-          sp.Heaviside: "heaviside", functions.relu: "relu", sp.log: "xp.log"}
+# Elementary functions by their backend's name; an activation is called by its registry name
+# (its kernel's), with its further arguments (leaky ReLU's slope) as numbers.
+_CALLS = {sp.exp: "xp.exp", sp.Heaviside: "heaviside", sp.log: "xp.log", sp.erf: "erf"}
 
 
 class BatchedEvaluator:
@@ -92,6 +93,7 @@ class BatchedEvaluator:
             self.namespace.update({k: tensor(v) for k, v in self.consts.items()})
         self.source = "def evaluate(A):\n" + "".join(f"    {ln}\n" for ln in self.lines) + \
             "    return A\n"
+        ops.require(self.source, backend, self.namespace)
         _assert_engine_made(self.source, self.namespace)
         code = compile(self.source, f"<batched {form.title}>", "exec")
         exec(code, self.namespace)  # noqa: S102 - code the engine wrote from its own equations
@@ -203,6 +205,10 @@ class BatchedEvaluator:
             return f"kmax({self._code(expr.args[0], grid)}, {self.axes[expr.args[1]]})"
         if expr.func in _CALLS:
             return f"{_CALLS[expr.func]}({self._code(expr.args[0], grid)})"
+        op = ops.op_of(expr.func)
+        if op is not None and op.name in ops.kernel_names(self.backend):
+            rest = "".join(f", {float(a)!r}" for a in expr.args[1:])
+            return f"{op.name}({self._code(expr.args[0], grid)}{rest})"
         raise NotImplementedError(f"no batched code for {type(expr).__name__}: {expr}")
 
     def _contracted(self, function: sp.Expr, grid, summed: set[int]) -> str | None:

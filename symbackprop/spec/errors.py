@@ -9,6 +9,8 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from ..errors import SymbackpropError
+
 # -- limits ---------------------------------------------------------------------------------------
 #: Spec files (and texts) larger than this are refused before they are parsed.
 MAX_FILE_BYTES = 1_000_000
@@ -36,7 +38,7 @@ MAX_WEIGHTS = 100_000
 _MAX_CONSTANT_BITS = 1024
 
 
-class SpecError(ValueError):
+class SpecError(SymbackpropError, ValueError):
     """A spec (or an expression) is malformed; the message is one line: file: key: reason.
 
     >>> str(SpecError("expected a positive integer, got 0", "seed.toml", "network.sizes[1]"))

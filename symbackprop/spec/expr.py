@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import sympy as sp
 
-from .. import functions
+from .. import ops
 from .errors import (
     _MAX_CONSTANT_BITS,
     MAX_COMBINED_EXPONENT,
@@ -32,19 +32,12 @@ from .errors import (
     _type_name,
 )
 
-
 # -- the safe expression reader -------------------------------------------------------------------
-def _leaky_relu(x: sp.Expr, slope: sp.Expr | None = None) -> sp.Expr:
-    return functions.leaky_relu(x) if slope is None else functions.leaky_relu(x, slope)
-
-
-#: The functions an expression may call: name -> (function, least and most arguments).
+#: The functions an expression may call: name -> (function, least and most arguments). The
+#: elementwise activations are the op registry's (leaky_relu may be given its slope).
 FUNCTIONS: dict[str, tuple[Callable[..., sp.Expr], int, int]] = {
-    "sigmoid": (functions.sigmoid, 1, 1),
-    "tanh": (sp.tanh, 1, 1),
-    "relu": (functions.relu, 1, 1),
-    "leaky_relu": (_leaky_relu, 1, 2),
-    "softplus": (functions.softplus, 1, 1),
+    **{name: (op, 1, 1 + len(op.defaults)) for name, op in ops.ACTIVATIONS.items()
+       if op.latex and name != "softmax"},
     "exp": (sp.exp, 1, 1),
     "log": (sp.log, 1, 1),
     "sqrt": (sp.sqrt, 1, 1),
@@ -352,12 +345,8 @@ _CONSTANT = {
     sp.Pow: lambda b, e: b ** e,
     sp.exp: math.exp,
     sp.log: math.log,
-    sp.tanh: math.tanh,
     sp.Abs: abs,
-    functions.sigmoid: lambda x: 0.5 * (1 + math.tanh(x / 2)),
-    functions.softplus: lambda x: max(x, 0.0) + math.log1p(math.exp(-abs(x))),
-    functions.relu: lambda x: max(x, 0.0),
-    functions.leaky_relu: lambda x, slope: x if x > 0 else slope * x,
+    **{op.function: op.scalar for op in ops.ACTIVATIONS.values() if op.latex},
 }
 
 

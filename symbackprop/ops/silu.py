@@ -1,0 +1,72 @@
+"""The sigmoid linear unit (swish): silu(x) = x·σ(x), whose derivative is a + σ(x)(1 − a)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy
+import sympy as sp
+
+from .base import N_, Activation, jax, print_operator, torch
+from .sigmoid import sigmoid
+
+
+class silu(sp.Function):  # noqa: N801
+    """silu(x) = x·σ(x); its derivative in its own terms is silu + σ(1 − silu) (Ramachandran
+    et al.), as σ′ = σ(1 − σ) is the sigmoid's.
+
+    >>> x = sp.Symbol("x")
+    >>> sp.diff(silu(x), x)
+    (1 - silu(x))*sigmoid(x) + silu(x)
+    """
+
+    is_real = True
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_zero:
+            return sp.S.Zero
+
+    def fdiff(self, argindex=1):
+        return self + sigmoid(self.args[0]) * (1 - self)
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):
+        return x / (1 + sp.exp(-x))
+
+    def _eval_evalf(self, prec):
+        return self.rewrite(sp.exp)._eval_evalf(prec)
+
+    def _latex(self, printer, exp=None):
+        return print_operator(SILU.latex, printer, self.args, exp)
+
+
+def _scalar(x: float) -> float:
+    return x / (1 + math.exp(-x)) if x >= 0 else x * math.exp(x) / (1 + math.exp(x))
+
+
+class Numpy:
+    def silu(x):
+        # x / (1 + exp(-x)): where exp(-x) overflows (x < -709) the quotient is -0.0
+        with numpy.errstate(over="ignore"):
+            return x / (1.0 + numpy.exp(-x))
+
+
+class Torch:
+    def silu(x):
+        return torch.nn.functional.silu(x)
+
+
+class Jax:
+    def silu(x):
+        return jax.nn.silu(x)
+
+
+SILU = Activation(
+    name="silu",
+    function=silu,
+    latex=r"\operatorname{SiLU}",
+    prose=N_("SiLU (swish)"),
+    elementary=lambda x: x / (1 + sp.exp(-x)),
+    scalar=_scalar,
+    kernels={"numpy": Numpy, "torch": Torch, "jax": Jax},
+)
