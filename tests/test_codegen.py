@@ -66,7 +66,8 @@ def _random_problem(sizes, bias, batch, seed=0):
 
 @pytest.mark.parametrize("batch", [1, 5])  # one sample takes the outer-product line
 @pytest.mark.parametrize("bias", [False, True, "threshold", "shared"])
-@pytest.mark.parametrize("output", ["sigmoid", "tanh", "relu", "softplus", "identity", "softmax"])
+@pytest.mark.parametrize("output", ["sigmoid", "tanh", "relu", "softplus", "gelu", "silu",
+                                    "identity", "softmax"])
 def test_in_place_code_equals_the_equations_as_written_and_leaves_arguments_alone(output, bias,
                                                                                   batch):
     # The numpy code writes over the arrays it has just made (Z = W @ A; Z += b; σ over Z;
@@ -94,7 +95,8 @@ def test_in_place_code_equals_the_equations_as_written_and_leaves_arguments_alon
     assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
 
 
-@pytest.mark.parametrize("hidden", ["sigmoid", "relu", "leaky_relu", "softplus", "tanh"])
+@pytest.mark.parametrize("hidden", ["sigmoid", "relu", "leaky_relu", "softplus", "tanh", "gelu",
+                                    "silu"])
 def test_float32_arrays_give_float32_gradients_close_to_float64(hidden):
     f = sb.matrix_form([3, 4, 3], [hidden, "softmax"], "cross_entropy", bias=True).evaluator()
     X, _, W, B = _random_problem([3, 4, 3], True, batch=6)

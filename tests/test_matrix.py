@@ -20,7 +20,8 @@ from symbackprop.matrix import MatrixLatexPrinter
 from symbackprop.mlp import BIAS_MODES
 from symbackprop.render import section_title as title
 
-ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity", "softmax"]
+#: Every activation of the op registry, softmax last.
+ACTIVATIONS = [n for n in sb.ops.LAYER_ACTIVATIONS if n != "linear"]
 
 
 # -- the equations, as seed 004 writes them --------------------------------------------------------

@@ -209,7 +209,7 @@ def test_softmax_with_other_losses_has_no_one_hot_assumption():
         (dict(sizes=[2, 1], activation=["sigmoid", "tanh"]), "2 activations given for 1 layers"),
         (dict(sizes=[2, 1], activation=3), "activation must be a name"),
         (dict(sizes=[2, 2, 1], activation="swish"), "unknown activation 'swish'"),
-        (dict(sizes=[2, 2, 1], activation=["tanh", "gelu"]), "unknown activation 'gelu'"),
+        (dict(sizes=[2, 2, 1], activation=["tanh", "mish"]), "unknown activation 'mish'"),
         (dict(sizes=[2, 1], loss="hinge"), "unknown loss 'hinge'"),
         (dict(sizes=[2, 2], activation="sigmoid", loss="cross_entropy"), "needs a softmax"),
         (dict(sizes=[2, 2], activation="relu", loss="bce"), "bce"),

@@ -23,7 +23,8 @@ from symbackprop.mlp import BIAS_MODES
 from symbackprop.notation import NOTATIONS
 from symbackprop.numeric import NUMPY_FUNCTIONS
 
-ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity"]
+#: Every elementwise activation of the op registry (an op added there is drawn here too).
+ACTIVATIONS = [n for n in sb.ops.ELEMENTWISE if n != "linear"]
 LOSSES = ["mse", "sse", "half_sse", "bce", "cross_entropy"]
 #: Above this many parameters the expanded symbolic gradients are not built (they grow with the
 #: number of paths); finite differences still check every gradient.
@@ -196,6 +197,9 @@ GRAPH_ACTIVATIONS = {
     "relu": sb.relu,
     "leaky_relu": lambda x: sb.leaky_relu(x, sp.Rational(1, 10)),
     "softplus": sb.softplus,
+    "gelu": sb.gelu,
+    "gelu_erf": sb.gelu_erf,
+    "silu": sb.silu,
     "identity": lambda x: x,
 }
 OPS = ["affine", "act", "residual", "product", "scale"]
