@@ -24,7 +24,8 @@ import sympy as sp
 
 from ..errors import UnavailableError
 
-__all__ = ["Activation", "DerivativeSteps", "N_", "TARGETS", "print_operator", "torch", "jax", "jnp", "scipy"]
+__all__ = ["Activation", "ActivationFunction", "DerivativeSteps", "N_", "TARGETS", "print_operator",
+           "torch", "jax", "jnp", "scipy"]
 
 #: The array libraries a kernel is written for.
 TARGETS = ("numpy", "torch", "jax")
@@ -47,6 +48,27 @@ torch, jax, jnp, scipy = _Unbound("torch"), _Unbound("jax"), _Unbound("jax.numpy
 #: The modules a kernel of each library sees under each name.
 _MODULES = {"numpy": {"numpy": "numpy"}, "torch": {"torch": "torch"},
             "jax": {"jax": "jax", "jnp": "jax.numpy"}}
+
+
+class ActivationFunction(sp.Function):
+    """An activation as a SymPy function: real, computed in floats and rewritten through its
+    registry entry's elementary definition, printed with the entry's LaTeX. A subclass writes
+    only what is its own: ``fdiff`` (the derivative in textbook form) and, where it has one,
+    ``eval``. ``entry`` is set when the entry naming it is made."""
+
+    is_real = True
+    entry: Activation
+
+    def _eval_evalf(self, prec):
+        return self.entry.elementary(*self.args)._eval_evalf(prec)
+
+    def _eval_rewrite(self, rule, args, **hints):
+        # f.rewrite(sp.exp), f.rewrite(sp.Max), …: the definition, where it is written in those
+        written = self.entry.elementary(*args)
+        return written if isinstance(rule, type) and written.has(rule) else None
+
+    def _latex(self, printer, exp=None):
+        return print_operator(self.entry.latex, printer, self.args, exp)
 
 
 @dataclass(frozen=True)
@@ -98,6 +120,10 @@ class Activation:
     kinked: bool = False
     #: the derivation of its derivative, step by step, for the appendix (x -> steps), if any
     derivation: Callable[[sp.Symbol], DerivativeSteps] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.function, type) and issubclass(self.function, ActivationFunction):
+            self.function.entry = self
 
     def __call__(self, x: sp.Expr, *args: sp.Expr) -> sp.Expr:
         return self.function(x, *(args or self.defaults))

@@ -12,7 +12,7 @@ import math
 import numpy
 import sympy as sp
 
-from .base import N_, Activation, jax, print_operator, scipy, torch
+from .base import N_, Activation, ActivationFunction, jax, scipy, torch
 
 #: The cubic term's coefficient of the tanh approximation.
 CUBIC = sp.Rational(44715, 1000000)
@@ -23,7 +23,7 @@ def _inner(x: sp.Expr) -> sp.Expr:
     return sp.sqrt(2 / sp.pi) * (x + CUBIC * x**3)
 
 
-class gelu(sp.Function):  # noqa: N801
+class gelu(ActivationFunction):  # noqa: N801
     """GELU(x) ≈ x/2·(1 + tanh u), u = √(2/π)(x + 0.044715x³); its derivative is
     (1 + tanh u)/2 + x/2·(1 − tanh² u)·u′, tanh′ written as 1 − tanh² as the tanh unit's is.
 
@@ -31,8 +31,6 @@ class gelu(sp.Function):  # noqa: N801
     >>> sp.diff(gelu(x), x).subs(x, 0)
     1/2
     """
-
-    is_real = True
 
     @classmethod
     def eval(cls, x):
@@ -45,25 +43,14 @@ class gelu(sp.Function):  # noqa: N801
         du = sp.sqrt(2 / sp.pi) * (1 + 3 * CUBIC * x**2)  # u′(x), whatever expression x is
         return (1 + t) / 2 + x * (1 - t**2) * du / 2
 
-    def _eval_rewrite_as_tanh(self, x, **kwargs):
-        return x * (1 + sp.tanh(_inner(x))) / 2
 
-    def _eval_evalf(self, prec):
-        return self.rewrite(sp.tanh)._eval_evalf(prec)
-
-    def _latex(self, printer, exp=None):
-        return print_operator(GELU.latex, printer, self.args, exp)
-
-
-class gelu_erf(sp.Function):  # noqa: N801
+class gelu_erf(ActivationFunction):  # noqa: N801
     """GELU(x) = x·Φ(x) = x/2·(1 + erf(x/√2)), exactly; its derivative is Φ(x) + x·φ(x).
 
     >>> x = sp.Symbol("x")
     >>> sp.diff(gelu_erf(x), x)
     sqrt(2)*x*exp(-x**2/2)/(2*sqrt(pi)) + erf(sqrt(2)*x/2)/2 + 1/2
     """
-
-    is_real = True
 
     @classmethod
     def eval(cls, x):
@@ -73,15 +60,6 @@ class gelu_erf(sp.Function):  # noqa: N801
     def fdiff(self, argindex=1):
         x = self.args[0]
         return (1 + sp.erf(x / sp.sqrt(2))) / 2 + x * sp.exp(-x**2 / 2) / sp.sqrt(2 * sp.pi)
-
-    def _eval_rewrite_as_erf(self, x, **kwargs):
-        return x * (1 + sp.erf(x / sp.sqrt(2))) / 2
-
-    def _eval_evalf(self, prec):
-        return self.rewrite(sp.erf)._eval_evalf(prec)
-
-    def _latex(self, printer, exp=None):
-        return print_operator(GELU_ERF.latex, printer, self.args, exp)
 
 
 def _tanh_approximation(x: float) -> float:

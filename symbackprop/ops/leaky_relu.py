@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy
 import sympy as sp
 
-from .base import N_, Activation, jnp, print_operator, torch
+from .base import N_, Activation, ActivationFunction, jnp, print_operator, torch
 from .relu import RELU_AT_ZERO
 
 DEFAULT_SLOPE = sp.Rational(1, 100)
 
 
-class leaky_relu(sp.Function):  # noqa: N801
+class leaky_relu(ActivationFunction):  # noqa: N801
     """leaky_relu(x, a) = x for x > 0, a·x otherwise; derivative 1 or a (a at 0).
 
     >>> x = sp.Symbol("x")
@@ -19,7 +19,6 @@ class leaky_relu(sp.Function):  # noqa: N801
     99*Heaviside(x, 0)/100 + 1/100
     """
 
-    is_real = True
     nargs = (1, 2)
 
     @classmethod
@@ -35,12 +34,6 @@ class leaky_relu(sp.Function):  # noqa: N801
         if argindex == 1:
             return slope + (1 - slope) * step
         return x * (1 - step)
-
-    def _eval_rewrite_as_Piecewise(self, x, slope, **kwargs):
-        return sp.Piecewise((x, x > 0), (slope * x, True))
-
-    def _eval_evalf(self, prec):
-        return self.rewrite(sp.Piecewise)._eval_evalf(prec)
 
     def _latex(self, printer, exp=None):
         return print_operator(LEAKY_RELU.latex, printer, self.args[:1], exp)

@@ -5,21 +5,19 @@ from __future__ import annotations
 import numpy
 import sympy as sp
 
-from .base import N_, Activation, jax, print_operator, torch
+from .base import N_, Activation, ActivationFunction, jax, torch
 
 #: The subgradient used for ReLU at 0 (the same choice as PyTorch and JAX).
 RELU_AT_ZERO = sp.Integer(0)
 
 
-class relu(sp.Function):  # noqa: N801
+class relu(ActivationFunction):  # noqa: N801
     """relu(x) = max(0, x); its derivative is the step H(x) with H(0) = 0 (a subgradient).
 
     >>> x = sp.Symbol("x")
     >>> sp.diff(relu(x), x)
     Heaviside(x, 0)
     """
-
-    is_real = True
 
     @classmethod
     def eval(cls, x):
@@ -28,15 +26,6 @@ class relu(sp.Function):  # noqa: N801
 
     def fdiff(self, argindex=1):
         return sp.Heaviside(self.args[0], RELU_AT_ZERO)
-
-    def _eval_rewrite_as_Max(self, x, **kwargs):
-        return sp.Max(x, 0)
-
-    def _eval_evalf(self, prec):
-        return self.rewrite(sp.Max)._eval_evalf(prec)
-
-    def _latex(self, printer, exp=None):
-        return print_operator(RELU.latex, printer, self.args, exp)
 
 
 class Numpy:

@@ -7,18 +7,16 @@ import math
 import numpy
 import sympy as sp
 
-from .base import N_, Activation, DerivativeSteps, jax, print_operator, torch
+from .base import N_, Activation, ActivationFunction, DerivativeSteps, jax, torch
 
 
-class sigmoid(sp.Function):  # noqa: N801 - named like SymPy's functions
+class sigmoid(ActivationFunction):  # noqa: N801 - named like SymPy's functions
     """The logistic function σ(x) = 1/(1 + e^(−x)), with σ′ = σ(1 − σ).
 
     >>> x = sp.Symbol("x")
     >>> sp.diff(sigmoid(x), x)
     (1 - sigmoid(x))*sigmoid(x)
     """
-
-    is_real = True
 
     @classmethod
     def eval(cls, x):
@@ -27,15 +25,6 @@ class sigmoid(sp.Function):  # noqa: N801 - named like SymPy's functions
 
     def fdiff(self, argindex=1):
         return self * (1 - self)
-
-    def _eval_rewrite_as_exp(self, x, **kwargs):
-        return 1 / (1 + sp.exp(-x))
-
-    def _eval_evalf(self, prec):
-        return self.rewrite(sp.exp)._eval_evalf(prec)
-
-    def _latex(self, printer, exp=None):
-        return print_operator(SIGMOID.latex, printer, self.args, exp)
 
 
 def _scalar(x: float) -> float:

@@ -7,11 +7,11 @@ import math
 import numpy
 import sympy as sp
 
-from .base import N_, Activation, jax, print_operator, torch
+from .base import N_, Activation, ActivationFunction, jax, torch
 from .sigmoid import sigmoid
 
 
-class silu(sp.Function):  # noqa: N801
+class silu(ActivationFunction):  # noqa: N801
     """silu(x) = x·σ(x); its derivative in its own terms is silu + σ(1 − silu) (Ramachandran
     et al.), as σ′ = σ(1 − σ) is the sigmoid's.
 
@@ -20,8 +20,6 @@ class silu(sp.Function):  # noqa: N801
     (1 - silu(x))*sigmoid(x) + silu(x)
     """
 
-    is_real = True
-
     @classmethod
     def eval(cls, x):
         if x.is_zero:
@@ -29,15 +27,6 @@ class silu(sp.Function):  # noqa: N801
 
     def fdiff(self, argindex=1):
         return self + sigmoid(self.args[0]) * (1 - self)
-
-    def _eval_rewrite_as_exp(self, x, **kwargs):
-        return x / (1 + sp.exp(-x))
-
-    def _eval_evalf(self, prec):
-        return self.rewrite(sp.exp)._eval_evalf(prec)
-
-    def _latex(self, printer, exp=None):
-        return print_operator(SILU.latex, printer, self.args, exp)
 
 
 def _scalar(x: float) -> float:

@@ -9,10 +9,10 @@ import math
 import numpy
 import sympy as sp
 
-from .base import N_, Activation, jax, jnp, torch
+from .base import N_, Activation, ActivationFunction, jax, jnp, torch
 
 
-class softmax(sp.Function):  # noqa: N801
+class softmax(ActivationFunction):  # noqa: N801
     """Component k of the softmax of (z1, …, zn): softmax(k, z1, …, zn) = e^(z_k) / Σ e^(z_j).
 
     Its derivative is written in terms of the softmax itself, ∂p_k/∂z_j = p_k(δ_kj − p_j).
@@ -21,8 +21,6 @@ class softmax(sp.Function):  # noqa: N801
     >>> sp.diff(softmax(1, z1, z2), z2)
     -softmax(1, z1, z2)*softmax(2, z1, z2)
     """
-
-    is_real = True
 
     @classmethod
     def eval(cls, k, *zs):
@@ -35,12 +33,6 @@ class softmax(sp.Function):  # noqa: N801
             return sp.S.Zero  # the index is not a variable
         j = argindex - 1
         return self * (sp.KroneckerDelta(k, j) - softmax(j, *zs))
-
-    def _eval_rewrite_as_exp(self, k, *zs, **kwargs):
-        return sp.exp(zs[int(k) - 1]) / sp.Add(*[sp.exp(z) for z in zs])
-
-    def _eval_evalf(self, prec):
-        return self.rewrite(sp.exp)._eval_evalf(prec)
 
     def _latex(self, printer, exp=None):
         k, *zs = self.args

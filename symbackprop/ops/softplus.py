@@ -7,11 +7,11 @@ import math
 import numpy
 import sympy as sp
 
-from .base import N_, Activation, jax, print_operator, torch
+from .base import N_, Activation, ActivationFunction, jax, torch
 from .sigmoid import sigmoid
 
 
-class softplus(sp.Function):  # noqa: N801
+class softplus(ActivationFunction):  # noqa: N801
     """softplus(x) = log(1 + e^x), whose derivative is σ(x).
 
     >>> x = sp.Symbol("x")
@@ -19,19 +19,8 @@ class softplus(sp.Function):  # noqa: N801
     sigmoid(x)
     """
 
-    is_real = True
-
     def fdiff(self, argindex=1):
         return sigmoid(self.args[0])
-
-    def _eval_rewrite_as_log(self, x, **kwargs):
-        return sp.log(1 + sp.exp(x))
-
-    def _eval_evalf(self, prec):
-        return self.rewrite(sp.log)._eval_evalf(prec)
-
-    def _latex(self, printer, exp=None):
-        return print_operator(SOFTPLUS.latex, printer, self.args, exp)
 
 
 class Numpy:
