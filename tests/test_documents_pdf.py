@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(not have_tex(), reason=TEX_MISSING)
 GALLERY = ["seed000", "seed001", "seed002", "seed003", "seed004"]
 KINDS = ["article", "slides", "fragment", "exercises", "answers"]
 FAST = {("seed000", "article"), ("seed000", "slides"), ("net342", "article"),
-        ("net342", "slides"), ("seed000", "answers")}
+        ("net342", "slides"), ("seed000", "answers"), ("gelu_silu", "article")}
 WORK = Path(tempfile.mkdtemp(prefix="symbackprop-pdf-"))
 GALLERY_DIR = REPO / "docs" / "examples"
 
@@ -44,9 +44,19 @@ def _net342() -> tuple[sb.Graph, dict, str]:
     return net, values, "A 3-4-2 network"
 
 
+def _gelu_silu() -> tuple[sb.Graph, dict, str]:
+    """The registry's newest activations, GELU and SiLU, in one net (sigmoid output, bce)."""
+    net = sb.mlp([2, 2, 2, 1], ["gelu", "silu", "sigmoid"], "bce", bias=True, notation="layered")
+    values = {p.name: round(0.15 * ((k % 7) - 3), 2) for k, p in enumerate(net.parameters)}
+    values.update({"x_1^(0)": 0.8, "x_2^(0)": -0.4, "y_1": 1.0})
+    return net, values, "GELU and SiLU"
+
+
 def _case(name: str) -> tuple[sb.Graph, dict, str]:
     if name == "net342":
         return _net342()
+    if name == "gelu_silu":
+        return _gelu_silu()
     spec = load_spec(REPO / "docs" / "examples" / f"{name}.toml")
     return spec.graph, spec.values, spec.title
 
@@ -83,9 +93,10 @@ def compiled(name: str, kind: str, language: str) -> tuple[Path, str, str]:
 
 
 def _cases():
-    for name in [*GALLERY, "net342"]:
+    for name in [*GALLERY, "net342", "gelu_silu"]:
         # A fragment and a problem sheet differ little between specs: two specs check them.
-        kinds = KINDS if name in ("seed000", "net342") else ["article", "slides", "answers"]
+        kinds = KINDS if name in ("seed000", "net342") else ["article", "slides"] \
+            if name == "gelu_silu" else ["article", "slides", "answers"]
         for kind in kinds:
             for language in LANGUAGES:
                 marks = [] if (name, kind) in FAST else [pytest.mark.slow]

@@ -85,6 +85,15 @@ def test_kernel_of_every_backend_computes_the_activation(name, backend):
     np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-300)
 
 
+@pytest.mark.parametrize("name", [n for n in FUNCTIONS if "scipy" in ops.ACTIVATIONS[n].kernels])
+def test_scipy_fused_kernels_agree_with_the_numpy_kernels(name):
+    pytest.importorskip("scipy")
+    x = np.array(POINTS + [-800.0, 800.0, 0.0])
+    np.testing.assert_allclose(ops.ACTIVATIONS[name].load("scipy")[name](x),
+                               ops.ACTIVATIONS[name].load("numpy")[name](x), rtol=1e-14, atol=0)
+    assert ops.namespace("numpy")[name] is not ops.namespace("scipy")[name]
+
+
 def test_numpy_kernels_keep_float32():
     for name, f in ops.namespace("numpy").items():
         if name in ("softmax", "leaky_relu") or name.endswith("_into"):
@@ -342,3 +351,14 @@ def test_activation_names_are_translated_in_sentences():
         macro = env.from_string('<% import "_prose.j2" as p %><< p.activation("silu") >>')
         assert macro.render() == want
     assert math.isfinite(ops.ACTIVATIONS["gelu"].scalar(1e300))
+
+
+@pytest.mark.parametrize("name", ["gelu", "silu", "gelu_erf"])
+def test_grade_judges_a_hand_calculation_through_the_new_activations(name):
+    net = sb.mlp([2, 2, 1], activation=[name, "sigmoid"], loss="mse", bias=False,
+                 notation="sequential")
+    d = sb.derive(net)
+    values = _mlp_values(net, seed=4)
+    right = d.evaluate(values).gradients["w1"]
+    judged = sb.grade(d, values, {"dL/dw1": round(right, 4), "dL/dw2": 9.0})
+    assert [c.ok for c in judged] == [True, False]

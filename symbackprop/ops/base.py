@@ -27,7 +27,8 @@ from ..errors import UnavailableError
 __all__ = ["Activation", "ActivationFunction", "DerivativeSteps", "N_", "TARGETS", "print_operator",
            "torch", "jax", "jnp", "scipy"]
 
-#: The array libraries a kernel is written for.
+#: The array libraries a kernel is written for (and exported to); a kernel for "scipy" is a
+#: faster numpy one through scipy's fused functions, used where scipy is installed.
 TARGETS = ("numpy", "torch", "jax")
 
 
@@ -46,7 +47,7 @@ class _Unbound:
 
 torch, jax, jnp, scipy = _Unbound("torch"), _Unbound("jax"), _Unbound("jax.numpy"), _Unbound("scipy")
 #: The modules a kernel of each library sees under each name.
-_MODULES = {"numpy": {"numpy": "numpy"}, "torch": {"torch": "torch"},
+_MODULES = {"numpy": {"numpy": "numpy"}, "scipy": {"numpy": "numpy"}, "torch": {"torch": "torch"},
             "jax": {"jax": "jax", "jnp": "jax.numpy"}}
 
 

@@ -7,7 +7,7 @@ import math
 import numpy
 import sympy as sp
 
-from .base import N_, Activation, ActivationFunction, jax, torch
+from .base import N_, Activation, ActivationFunction, jax, scipy, torch
 from .sigmoid import sigmoid
 
 
@@ -28,6 +28,14 @@ class Numpy:
         return numpy.logaddexp(0.0, x)
 
 
+class Scipy:
+    # softplus(x) = -log sigmoid(-x), scipy's fused log_expit where installed
+    imports = ("import scipy.special",)
+
+    def softplus(x):
+        return -scipy.special.log_expit(-x)
+
+
 class Torch:
     def softplus(x):
         return torch.nn.functional.softplus(x)
@@ -45,5 +53,5 @@ SOFTPLUS = Activation(
     prose=N_("softplus"),
     elementary=lambda x: sp.log(1 + sp.exp(x)),
     scalar=lambda x: max(x, 0.0) + math.log1p(math.exp(-abs(x))),
-    kernels={"numpy": Numpy, "torch": Torch, "jax": Jax},
+    kernels={"numpy": Numpy, "scipy": Scipy, "torch": Torch, "jax": Jax},
 )
