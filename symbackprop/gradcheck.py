@@ -81,7 +81,7 @@ class GradientCheck:
 # A few ulps of the loss per evaluation (its last operations each round once).
 _ROUNDOFF = 8 * np.finfo(float).eps
 
-_KINKED = (*(op.function for op in ops.ACTIVATIONS.values() if op.kinked),
+_KINKED = (*(op.function for op in ops.FUNCTIONS if op.kinked),
            sp.Heaviside, sp.Abs, sp.Max, sp.Min)
 
 

@@ -371,7 +371,7 @@ _FLOAT = {
     sp.Heaviside: _heaviside,
     sp.erf: math.erf,
     # each activation means its textbook definition, never the engine's derivative
-    **{op.function: op.scalar for op in ops.ACTIVATIONS.values() if op.latex},
+    **{op.function: op.scalar for op in ops.FUNCTIONS},
 }
 
 

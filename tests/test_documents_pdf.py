@@ -48,7 +48,7 @@ def _gelu_silu() -> tuple[sb.Graph, dict, str]:
     """The registry's newest activations, GELU and SiLU, in one net (sigmoid output, bce)."""
     net = sb.mlp([2, 2, 2, 1], ["gelu", "silu", "sigmoid"], "bce", bias=True, notation="layered")
     values = {p.name: round(0.15 * ((k % 7) - 3), 2) for k, p in enumerate(net.parameters)}
-    values.update({"x_1^(0)": 0.8, "x_2^(0)": -0.4, "y_1": 1.0})
+    values.update({"x_1^(0)": 0.8, "x_2^(0)": -0.4, "y": 1.0})
     return net, values, "GELU and SiLU"
 
 

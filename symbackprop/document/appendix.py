@@ -79,7 +79,7 @@ class AppendixSection:
         """The registry's step-by-step derivation of ``op``'s textbook derivative."""
         x = sp.Symbol("x", real=True)
         d = op.derivation(x)
-        s = Section(d.section)
+        s = Section(d.section, {"name": op.prose})
         s.blocks.append(Paragraph(d.before[0], {k: Tex(v) for k, v in d.before[1].items()}))
         s.blocks.append(Equations([self._steps(d.label, sp.Derivative(op(x), x),
                                                sp.diff(d.definition, x), list(d.steps),

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .base import TARGETS, Activation, print_operator
-from .gelu import GELU, GELU_ERF
+from .gelu import GELU, GELU_ERF, GELU_ERF_PRIME, GELU_PRIME
 from .identity import IDENTITY
 from .leaky_relu import LEAKY_RELU
 from .relu import RELU, RELU_AT_ZERO
@@ -31,6 +31,7 @@ __all__ = [
     "Activation",
     "ACTIVATIONS",
     "ELEMENTWISE",
+    "FUNCTIONS",
     "LAYER_ACTIVATIONS",
     "TARGETS",
     "RELU_AT_ZERO",
@@ -45,6 +46,9 @@ __all__ = [
 ]
 
 _ENTRIES = (SIGMOID, TANH, RELU, LEAKY_RELU, SOFTPLUS, GELU, GELU_ERF, SILU, IDENTITY, SOFTMAX)
+#: Derivatives that the notes write as functions of their own (GELU′(z)): entries with kernels,
+#: but no layer's activation.
+_DERIVATIVES = (GELU_PRIME, GELU_ERF_PRIME)
 
 #: Every activation by name ("linear" is another name of the identity).
 ACTIVATIONS: dict[str, Activation] = {op.name: op for op in _ENTRIES}
@@ -54,7 +58,9 @@ ELEMENTWISE: tuple[str, ...] = tuple(n for n in ACTIVATIONS if n != "softmax")
 #: Every name a layer's activation may have.
 LAYER_ACTIVATIONS: tuple[str, ...] = (*ELEMENTWISE, "softmax")
 
-_BY_FUNCTION: dict[object, Activation] = {op.function: op for op in _ENTRIES if op.latex}
+#: Every entry with a SymPy function: the activations and the derivatives written as functions.
+FUNCTIONS: tuple[Activation, ...] = tuple(op for op in (*_ENTRIES, *_DERIVATIVES) if op.latex)
+_BY_FUNCTION: dict[object, Activation] = {op.function: op for op in FUNCTIONS}
 
 
 def activation_op(name: str) -> Activation:
@@ -92,7 +98,7 @@ def kernel_names(target: str) -> dict[str, Activation]:
     'tanh'
     """
     out: dict[str, Activation] = {}
-    for op in _ENTRIES:
+    for op in FUNCTIONS:
         for name in vars(op.kernels.get(target, object)):
             if not name.startswith("_"):
                 out.setdefault(name, op)
@@ -125,7 +131,7 @@ def kernel_sources(names: set[str], target: str) -> list[str]:
         return torch.relu(x)
     """
     used = {kernel_names(target)[n].name for n in names if n in kernel_names(target)}
-    return [op.source(target) for op in _ENTRIES if op.name in used]
+    return [op.source(target) for op in FUNCTIONS if op.name in used]
 
 
 def namespace(target: str, module: object | None = None,
@@ -143,7 +149,7 @@ def namespace(target: str, module: object | None = None,
     from ..errors import UnavailableError
 
     out: dict[str, object] = {}
-    for op in _ENTRIES:
+    for op in FUNCTIONS:
         if target not in op.kernels:
             continue
         try:

@@ -12,7 +12,7 @@ import math
 import numpy
 import sympy as sp
 
-from .base import N_, Activation, ActivationFunction, jax, scipy, torch
+from .base import N_, Activation, ActivationFunction, DerivativeSteps, jax, jnp, scipy, torch
 
 #: The cubic term's coefficient of the tanh approximation.
 CUBIC = sp.Rational(44715, 1000000)
@@ -23,13 +23,35 @@ def _inner(x: sp.Expr) -> sp.Expr:
     return sp.sqrt(2 / sp.pi) * (x + CUBIC * x**3)
 
 
+def _du(x: sp.Expr) -> sp.Expr:
+    """u′(x) = √(2/π)(1 + 3·0.044715x²), written for any expression x."""
+    return sp.sqrt(2 / sp.pi) * (1 + 3 * CUBIC * x**2)
+
+
+def _derivative(x: sp.Expr) -> sp.Expr:
+    """GELU′(x) = (1 + tanh u)/2 + x/2·(1 − tanh² u)·u′ in elementary functions."""
+    t = sp.tanh(_inner(x))
+    return (1 + t) / 2 + x * (1 - t**2) * _du(x) / 2
+
+
+def _normal_cdf(x: sp.Expr) -> sp.Expr:
+    """Φ(x) = (1 + erf(x/√2))/2."""
+    return (1 + sp.erf(x / sp.sqrt(2))) / 2
+
+
+def _erf_derivative(x: sp.Expr) -> sp.Expr:
+    """GELU_erf′(x) = Φ(x) + x·φ(x), φ(x) = e^(−x²/2)/√(2π)."""
+    return _normal_cdf(x) + x * sp.exp(-x**2 / 2) / sp.sqrt(2 * sp.pi)
+
+
 class gelu(ActivationFunction):  # noqa: N801
-    """GELU(x) ≈ x/2·(1 + tanh u), u = √(2/π)(x + 0.044715x³); its derivative is
-    (1 + tanh u)/2 + x/2·(1 − tanh² u)·u′, tanh′ written as 1 − tanh² as the tanh unit's is.
+    """GELU(x) ≈ x/2·(1 + tanh u), u = √(2/π)(x + 0.044715x³). Its derivative has no short
+    form in GELU itself, so the notes write it GELU′(x), as lecturers do, and the appendix
+    derives GELU′(x) = (1 + tanh u)/2 + x/2·(1 − tanh² u)·u′.
 
     >>> x = sp.Symbol("x")
-    >>> sp.diff(gelu(x), x).subs(x, 0)
-    1/2
+    >>> sp.diff(gelu(x), x), sp.diff(gelu(x), x).subs(x, 0)
+    (gelu_prime(x), 1/2)
     """
 
     @classmethod
@@ -38,18 +60,29 @@ class gelu(ActivationFunction):  # noqa: N801
             return sp.S.Zero
 
     def fdiff(self, argindex=1):
-        x = self.args[0]
-        t = sp.tanh(_inner(x))
-        du = sp.sqrt(2 / sp.pi) * (1 + 3 * CUBIC * x**2)  # u′(x), whatever expression x is
-        return (1 + t) / 2 + x * (1 - t**2) * du / 2
+        return gelu_prime(self.args[0])
+
+
+class gelu_prime(ActivationFunction):  # noqa: N801
+    """GELU′(x), the tanh approximation's derivative (its own derivative is SymPy's)."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_zero:
+            return sp.S.Half
+
+    def fdiff(self, argindex=1):
+        x = sp.Dummy("x", real=True)
+        return sp.diff(_derivative(x), x).xreplace({x: self.args[0]})
 
 
 class gelu_erf(ActivationFunction):  # noqa: N801
-    """GELU(x) = x·Φ(x) = x/2·(1 + erf(x/√2)), exactly; its derivative is Φ(x) + x·φ(x).
+    """GELU(x) = x·Φ(x) = x/2·(1 + erf(x/√2)), exactly; its derivative, Φ(x) + x·φ(x), is
+    written GELU_erf′(x) in the notes and derived in the appendix.
 
     >>> x = sp.Symbol("x")
     >>> sp.diff(gelu_erf(x), x)
-    sqrt(2)*x*exp(-x**2/2)/(2*sqrt(pi)) + erf(sqrt(2)*x/2)/2 + 1/2
+    gelu_erf_prime(x)
     """
 
     @classmethod
@@ -58,8 +91,110 @@ class gelu_erf(ActivationFunction):  # noqa: N801
             return sp.S.Zero
 
     def fdiff(self, argindex=1):
-        x = self.args[0]
-        return (1 + sp.erf(x / sp.sqrt(2))) / 2 + x * sp.exp(-x**2 / 2) / sp.sqrt(2 * sp.pi)
+        return gelu_erf_prime(self.args[0])
+
+
+class gelu_erf_prime(ActivationFunction):  # noqa: N801
+    """GELU_erf′(x) = Φ(x) + x·φ(x) (its own derivative is SymPy's)."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_zero:
+            return sp.S.Half
+
+    def fdiff(self, argindex=1):
+        x = sp.Dummy("x", real=True)
+        return sp.diff(_erf_derivative(x), x).xreplace({x: self.args[0]})
+
+
+def _scalar_prime(x: float) -> float:
+    t = math.tanh(0.7978845608028654 * (x + 0.044715 * (x * x * x)))
+    return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * 0.7978845608028654 * (1.0 + 0.134145 * x * x)
+
+
+def _scalar_erf_prime(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2))) + x * math.exp(-0.5 * x * x) / math.sqrt(
+        2 * math.pi)
+
+
+class NumpyPrime:
+    def gelu_prime(x):
+        t = numpy.tanh(0.7978845608028654 * (x + 0.044715 * (x * x * x)))
+        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * (
+            0.7978845608028654 * (1.0 + 0.134145 * (x * x)))
+
+
+class TorchPrime:
+    def gelu_prime(x):
+        t = torch.tanh(0.7978845608028654 * (x + 0.044715 * (x * x * x)))
+        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * (
+            0.7978845608028654 * (1.0 + 0.134145 * (x * x)))
+
+
+class JaxPrime:
+    def gelu_prime(x):
+        t = jnp.tanh(0.7978845608028654 * (x + 0.044715 * (x * x * x)))
+        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * (
+            0.7978845608028654 * (1.0 + 0.134145 * (x * x)))
+
+
+class NumpyErfPrime:
+    imports = ("import scipy.special",)
+
+    def gelu_erf_prime(x):
+        # Phi(x) + x phi(x)
+        return 0.5 * (1.0 + scipy.special.erf(x * 0.7071067811865476)) + (
+            x * numpy.exp(-0.5 * (x * x)) * 0.3989422804014327)
+
+
+class TorchErfPrime:
+    def gelu_erf_prime(x):
+        return 0.5 * (1.0 + torch.erf(x * 0.7071067811865476)) + (
+            x * torch.exp(-0.5 * (x * x)) * 0.3989422804014327)
+
+
+class JaxErfPrime:
+    def gelu_erf_prime(x):
+        return 0.5 * (1.0 + jax.lax.erf(x * 0.7071067811865476)) + (
+            x * jnp.exp(-0.5 * (x * x)) * 0.3989422804014327)
+
+
+def _gelu_derivation(x: sp.Symbol) -> DerivativeSteps:
+    """GELU′ by the product and chain rules, tanh′ = 1 − tanh²."""
+    t = sp.tanh(_inner(x))
+    return DerivativeSteps(
+        section="activation", label="GELU'", lhs=r"\operatorname{GELU}'(x)",
+        definition=x * (1 + t) / 2,
+        steps=(
+            ((1 + t) / 2 + x * (1 - t**2) * _du(x) / 2,
+             r"\frac{1}{2}\bigl(1 + \tanh u\bigr) + \frac{x}{2}\bigl(1 - \tanh^{2} u\bigr)\, u'"),
+            (_derivative(x),
+             r"\frac{1}{2}\bigl(1 + \tanh u\bigr) + \frac{x}{2}\bigl(1 - \tanh^{2} u\bigr)"
+             r"\sqrt{\tfrac{2}{\pi}}\,\bigl(1 + 0.134145\, x^{2}\bigr)"),
+        ),
+        before=("derivative_intro", {
+            "definition": r"\operatorname{GELU}(x) = \frac{x}{2}\bigl(1 + \tanh u\bigr)",
+            "inner": r"u = \sqrt{\tfrac{2}{\pi}}\,\bigl(x + 0.044715\, x^{3}\bigr)",
+        }),
+    )
+
+
+def _gelu_erf_derivation(x: sp.Symbol) -> DerivativeSteps:
+    """GELU_erf′ by the product rule, Φ′ = φ."""
+    return DerivativeSteps(
+        section="activation", label="GELU_erf'", lhs=r"\operatorname{GELU_{erf}}'(x)",
+        definition=x * _normal_cdf(x),
+        steps=(
+            (_erf_derivative(x), r"\Phi(x) + x\, \varphi(x)"),
+            (_erf_derivative(x),
+             r"\frac{1}{2}\left(1 + \operatorname{erf}\frac{x}{\sqrt{2}}\right)"
+             r" + \frac{x\, e^{-x^{2}/2}}{\sqrt{2\pi}}"),
+        ),
+        before=("derivative_intro", {
+            "definition": r"\operatorname{GELU_{erf}}(x) = x\, \Phi(x)",
+            "inner": r"\Phi(x) = \frac{1}{2}\left(1 + \operatorname{erf}\frac{x}{\sqrt{2}}\right)",
+        }),
+    )
 
 
 def _tanh_approximation(x: float) -> float:
@@ -117,6 +252,7 @@ GELU = Activation(
     elementary=lambda x: x * (1 + sp.tanh(_inner(x))) / 2,
     scalar=_tanh_approximation,
     kernels={"numpy": Numpy, "torch": Torch, "jax": Jax},
+    derivation=_gelu_derivation,
 )
 
 GELU_ERF = Activation(
@@ -128,4 +264,27 @@ GELU_ERF = Activation(
     scalar=lambda x: 0.5 * x * (1.0 + math.erf(x / math.sqrt(2))),
     # numpy has no erf: scipy's where installed, else refused where it is used
     kernels={"numpy": NumpyErf, "torch": TorchErf, "jax": JaxErf},
+    derivation=_gelu_erf_derivation,
 )
+
+#: The derivatives are functions of their own in the notes (GELU′(z)), with their own kernels.
+GELU_PRIME = Activation(
+    name="gelu_prime",
+    function=gelu_prime,
+    latex=r"\operatorname{GELU}'",
+    prose=N_("GELU"),
+    elementary=_derivative,
+    scalar=_scalar_prime,
+    kernels={"numpy": NumpyPrime, "torch": TorchPrime, "jax": JaxPrime},
+)
+
+GELU_ERF_PRIME = Activation(
+    name="gelu_erf_prime",
+    function=gelu_erf_prime,
+    latex=r"\operatorname{GELU_{erf}}'",
+    prose=N_("GELU with erf"),
+    elementary=_erf_derivative,
+    scalar=_scalar_erf_prime,
+    kernels={"numpy": NumpyErfPrime, "torch": TorchErfPrime, "jax": JaxErfPrime},
+)
+

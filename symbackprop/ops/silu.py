@@ -7,7 +7,7 @@ import math
 import numpy
 import sympy as sp
 
-from .base import N_, Activation, ActivationFunction, jax, torch
+from .base import N_, Activation, ActivationFunction, DerivativeSteps, jax, torch
 from .sigmoid import sigmoid
 
 
@@ -50,6 +50,26 @@ class Jax:
         return jax.nn.silu(x)
 
 
+def _derivation(x: sp.Symbol) -> DerivativeSteps:
+    """SiLU′ by the product rule, σ′ = σ(1 − σ), ending in SiLU + σ(1 − SiLU)."""
+    sig = sigmoid(x)
+    return DerivativeSteps(
+        section="activation", label="SiLU'", lhs=r"\operatorname{SiLU}'(x)",
+        definition=x / (1 + sp.exp(-x)),
+        steps=(
+            (sig + x * sig * (1 - sig), r"\sigma(x) + x\, \sigma(x)\bigl(1 - \sigma(x)\bigr)"),
+            (x * sig + sig * (1 - x * sig),
+             r"x\, \sigma(x) + \sigma(x)\bigl(1 - x\, \sigma(x)\bigr)"),
+            (silu(x) + sig * (1 - silu(x)),
+             r"\operatorname{SiLU}(x) + \sigma(x)\bigl(1 - \operatorname{SiLU}(x)\bigr)"),
+        ),
+        before=("derivative_intro", {
+            "definition": r"\operatorname{SiLU}(x) = x\, \sigma(x)",
+            "inner": r"\sigma'(x) = \sigma(x)\bigl(1 - \sigma(x)\bigr)",
+        }),
+    )
+
+
 SILU = Activation(
     name="silu",
     function=silu,
@@ -58,4 +78,5 @@ SILU = Activation(
     elementary=lambda x: x / (1 + sp.exp(-x)),
     scalar=_scalar,
     kernels={"numpy": Numpy, "torch": Torch, "jax": Jax},
+    derivation=_derivation,
 )

@@ -346,7 +346,7 @@ _CONSTANT = {
     sp.exp: math.exp,
     sp.log: math.log,
     sp.Abs: abs,
-    **{op.function: op.scalar for op in ops.ACTIVATIONS.values() if op.latex},
+    **{op.function: op.scalar for op in ops.FUNCTIONS},
 }
 
 
