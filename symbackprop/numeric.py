@@ -44,9 +44,13 @@ __all__ = [
 # -- numpy for what generated code calls: the registry's kernels, and the stable loss helpers ----
 def _as_float(kernel):
     """The kernel on float64 arrays: a spec's integers (and a user's ints) are cast first."""
-    @functools.wraps(kernel)
+    if len(inspect.signature(kernel).parameters) == 1:  # most: one frame, one cast
+        def on_float(x):
+            return kernel(np.asarray(x, dtype=float))
+        return on_float
+
     def on_floats(*args):
-        return kernel(*(np.asarray(a, dtype=float) for a in args))
+        return kernel(*[np.asarray(a, dtype=float) for a in args])
     return on_floats
 
 
