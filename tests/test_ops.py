@@ -364,3 +364,29 @@ def test_grade_judges_a_hand_calculation_through_the_new_activations(name):
     right = d.evaluate(values).gradients["w1"]
     judged = sb.grade(d, values, {"dL/dw1": round(right, 4), "dL/dw2": 9.0})
     assert [c.ok for c in judged] == [True, False]
+
+
+def test_the_command_line_checks_notes_and_exports_a_gelu_silu_spec(tmp_path):
+    import subprocess
+    import sys
+
+    spec = tmp_path / "gelu.toml"
+    spec.write_text('[network]\nsizes = [2, 2, 2, 1]\nactivation = ["gelu", "silu", "sigmoid"]\n'
+                    'loss = "bce"\nbias = false\nnotation = "sequential"\n\n[values]\n'
+                    'x1 = 0.5\nx2 = -0.3\ny = 1.0\nw1 = 0.7\nw2 = -0.3\nw3 = 0.4\nw4 = 0.6\n'
+                    'w5 = -0.55\nw6 = 0.45\nw7 = 0.2\nw8 = -0.1\nw9 = 0.35\nw10 = 0.25\n',
+                    encoding="utf-8")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "symbackprop", *args], capture_output=True,
+                              text=True, cwd=tmp_path, timeout=120)
+
+    checked = run("check", str(spec))
+    assert checked.returncode == 0 and "all gradients agree" in checked.stdout, checked.stderr
+    code = run("grad", str(spec), "--code")
+    assert code.returncode == 0 and "def gelu_prime(x):" in code.stdout and "def silu(" in code.stdout
+    notes = run("notes", str(spec), "--lang", "ko", "-o", str(tmp_path / "n.tex"), "-q")
+    assert notes.returncode == 0, notes.stderr
+    assert r"\operatorname{GELU}'" in (tmp_path / "n.tex").read_text(encoding="utf-8")
+    bad = run("check", str(spec).replace("gelu.toml", "x.toml"))
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
