@@ -55,10 +55,17 @@ class ActivationFunction(sp.Function):
     """An activation as a SymPy function: real, computed in floats and rewritten through its
     registry entry's elementary definition, printed with the entry's LaTeX. A subclass writes
     only what is its own: ``fdiff`` (the derivative in textbook form) and, where it has one,
-    ``eval``. ``entry`` is set when the entry naming it is made."""
+    ``eval``. Without an ``fdiff`` the derivative is SymPy's, of the elementary definition (a
+    derivative entry's, GELU′'s, which the notes never differentiate again). ``entry`` is set
+    when the entry naming it is made."""
 
     is_real = True
     entry: Activation
+
+    def fdiff(self, argindex=1):
+        x = sp.Dummy("x", real=True)
+        arguments = [x if k == argindex - 1 else a for k, a in enumerate(self.args)]
+        return sp.diff(self.entry.elementary(*arguments), x).xreplace({x: self.args[argindex - 1]})
 
     def _eval_evalf(self, prec):
         return self.entry.elementary(*self.args)._eval_evalf(prec)

@@ -71,10 +71,6 @@ class gelu_prime(ActivationFunction):  # noqa: N801
         if x.is_zero:
             return sp.S.Half
 
-    def fdiff(self, argindex=1):
-        x = sp.Dummy("x", real=True)
-        return sp.diff(_derivative(x), x).xreplace({x: self.args[0]})
-
 
 class gelu_erf(ActivationFunction):  # noqa: N801
     """GELU(x) = x·Φ(x) = x/2·(1 + erf(x/√2)), exactly; its derivative, Φ(x) + x·φ(x), is
@@ -101,10 +97,6 @@ class gelu_erf_prime(ActivationFunction):  # noqa: N801
     def eval(cls, x):
         if x.is_zero:
             return sp.S.Half
-
-    def fdiff(self, argindex=1):
-        x = sp.Dummy("x", real=True)
-        return sp.diff(_erf_derivative(x), x).xreplace({x: self.args[0]})
 
 
 def _scalar_prime(x: float) -> float:
