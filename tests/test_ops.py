@@ -7,6 +7,8 @@ from __future__ import annotations
 import importlib
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,9 @@ from symbackprop.errors import UnavailableError
 from symbackprop.export import matrix_module, scalar_module
 from symbackprop.latexparse import FUNCTIONS as LATEX_FUNCTIONS
 from symbackprop.models import forms
+from symbackprop.ops import base
+from symbackprop.render import environment
+from symbackprop.spec.expr import FUNCTIONS as SPEC_FUNCTIONS
 
 PACKAGE = Path(sb.__file__).resolve().parent
 #: Every elementwise activation of the registry, each once (linear is the identity's other name).
@@ -140,8 +145,6 @@ def test_exact_gelu_without_scipy_is_refused_in_one_line_for_numpy(monkeypatch):
         return real(name, *args, **kwargs)
 
     monkeypatch.setattr(importlib, "import_module", no_scipy)
-    from symbackprop.ops import base
-
     base._load.cache_clear()
     try:
         assert "gelu_erf" not in ops.namespace("numpy") and "gelu" in ops.namespace("numpy")
@@ -174,8 +177,6 @@ def test_an_activations_rules_are_spelled_out_in_its_registry_entry_alone():
 
 
 def test_every_activation_is_a_spec_function_and_a_layer_choice():
-    from symbackprop.spec.expr import FUNCTIONS as SPEC_FUNCTIONS
-
     assert set(FUNCTIONS) <= set(SPEC_FUNCTIONS)
     assert set(ELEMENTWISE) | {"softmax", "linear"} == set(ops.LAYER_ACTIVATIONS)
 
@@ -346,8 +347,6 @@ def test_notes_lint_clean_in_both_languages(name, tmp_path):
 
 
 def test_activation_names_are_translated_in_sentences():
-    from symbackprop.render import environment
-
     for language, want in (("en", "SiLU (swish)"), ("ko", "SiLU(스위시)")):
         env = environment(language=language)
         macro = env.from_string('<% import "_prose.j2" as p %><< p.activation("silu") >>')
@@ -367,9 +366,6 @@ def test_grade_judges_a_hand_calculation_through_the_new_activations(name):
 
 
 def test_the_command_line_checks_notes_and_exports_a_gelu_silu_spec(tmp_path):
-    import subprocess
-    import sys
-
     spec = tmp_path / "gelu.toml"
     spec.write_text('[network]\nsizes = [2, 2, 2, 1]\nactivation = ["gelu", "silu", "sigmoid"]\n'
                     'loss = "bce"\nbias = false\nnotation = "sequential"\n\n[values]\n'

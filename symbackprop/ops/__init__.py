@@ -14,8 +14,12 @@ module here, a line in ``_ENTRIES``, its catalog lines and its tests (docs/desig
 
 from __future__ import annotations
 
+import functools
+import io
+import tokenize
 from collections.abc import Callable
 
+from ..errors import UnavailableError
 from .base import TARGETS, Activation, print_operator
 from .gelu import GELU, GELU_ERF, GELU_ERF_PRIME, GELU_PRIME
 from .identity import IDENTITY
@@ -91,6 +95,7 @@ def op_of(function: object, subclasses: bool = True) -> Activation | None:
     return None
 
 
+@functools.cache
 def kernel_names(target: str) -> dict[str, Activation]:
     """Each name a ``target`` kernel defines (sigmoid, sigmoid_into, erf, …) -> its entry.
 
@@ -111,9 +116,6 @@ def called_names(source: str) -> set[str]:
     >>> sorted(called_names("a = numpy.tanh(z) + relu(z)"))
     ['a', 'numpy', 'relu', 'z']
     """
-    import io
-    import tokenize
-
     names, previous = set(), None
     for tok in tokenize.generate_tokens(io.StringIO(source + "\n").readline):
         if tok.type == tokenize.NAME and previous != ".":
@@ -146,8 +148,6 @@ def namespace(target: str, module: object | None = None,
     >>> namespace("numpy")["sigmoid"](np.array([0.0, -800.0, 800.0])).tolist()
     [0.5, 0.0, 1.0]
     """
-    from ..errors import UnavailableError
-
     out: dict[str, object] = {}
     for op in FUNCTIONS:
         if target not in op.kernels:
@@ -167,8 +167,6 @@ def require(source: str, target: str, available: object) -> None:
 
     >>> require("a = sigmoid(x)", "numpy", namespace("numpy"))
     """
-    from ..errors import UnavailableError
-
     for name in sorted(called_names(source)):
         op = kernel_names(target).get(name)
         if op is not None and name not in available:

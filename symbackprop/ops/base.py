@@ -11,6 +11,7 @@ code the engine tested.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import inspect
@@ -195,8 +196,6 @@ class _NumpyLike:
 
     def __getattr__(self, name: str) -> object:
         if name == "errstate" and not hasattr(self._module, name):
-            import contextlib
-
             return lambda **_: contextlib.nullcontext()
         return getattr(self._module, name)
 
