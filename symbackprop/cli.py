@@ -224,6 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     import numpy as np
 
+    from .errors import UnavailableError
     from .grade import ClaimsError
     from .graph import GraphError
     from .render import RenderError
@@ -253,7 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (| head); nothing more to say, and nothing to complain about.
         sys.stderr.close()
         return EXIT_OK
-    except (UserError, GraphError, ClaimsError, *spec_error, ValueError, OSError) as err:
+    except (UserError, GraphError, ClaimsError, *spec_error, ValueError, OSError,
+            UnavailableError) as err:
         print(f"symbackprop: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:

@@ -191,7 +191,7 @@ NUMPY_FUNCTIONS = {
     "log_softmax": _log_softmax,
     "log_softmax_complement": _log_softmax_complement,
     "softmax_ratio": _softmax_ratio,
-    **ops.namespace("numpy", wrap=_as_float),
+    **ops.namespace("numpy", wrap=_as_float, missing_kernels=True),
     # scipy's fused kernels where installed: several times faster on the numbers and short
     # arrays the scalar evaluator works on
     **ops.namespace("scipy", wrap=_as_float),

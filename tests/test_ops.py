@@ -386,3 +386,21 @@ def test_the_command_line_checks_notes_and_exports_a_gelu_silu_spec(tmp_path):
     assert r"\operatorname{GELU}'" in (tmp_path / "n.tex").read_text(encoding="utf-8")
     bad = run("check", str(spec).replace("gelu.toml", "x.toml"))
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_without_scipy_an_exact_gelu_network_is_refused_in_one_line_everywhere(tmp_path):
+    """Where scipy is missing, numpy has no erf: the scalar evaluator and the command line
+    refuse a gelu_erf network in one line, before any number is printed."""
+    script = tmp_path / "no_scipy.py"
+    spec = tmp_path / "s.toml"
+    spec.write_text('[network]\nsizes = [2, 2, 1]\nactivation = ["gelu_erf", "sigmoid"]\n'
+                    'bias = false\n\n[values]\nx1 = 0.5\nx2 = 0.3\ny = 1.0\nw1 = 0.7\nw2 = 0.3\n'
+                    'w3 = 0.4\nw4 = 0.6\nw5 = 0.55\nw6 = 0.45\n', encoding="utf-8")
+    script.write_text(
+        "import sys\n"
+        "sys.modules['scipy'] = None  # as if scipy were not installed\n"
+        "from symbackprop.cli import main\n"
+        f"sys.exit(main(['check', {str(spec)!r}]))\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "needs scipy" in r.stderr and "Traceback" not in r.stderr

@@ -137,12 +137,15 @@ def kernel_sources(names: set[str], target: str) -> list[str]:
 
 
 def namespace(target: str, module: object | None = None,
-              wrap: Callable[[Callable], Callable] | None = None) -> dict[str, object]:
+              wrap: Callable[[Callable], Callable] | None = None,
+              missing_kernels: bool = False) -> dict[str, object]:
     """Every kernel ``target`` has that can run here, by the names generated code calls.
 
-    A kernel whose library is missing (scipy, for numpy's erf) is left out: code that calls it
-    is refused in one line by :func:`require`. ``module`` runs numpy's kernels on another
-    library that speaks numpy (cupy); ``wrap`` wraps each function (a cast to float64, say).
+    A kernel whose library is missing (scipy, for numpy's erf) is left out, so code that calls
+    it is refused in one line by :func:`require`; with ``missing_kernels`` it is a function
+    that raises that reason (for code that SymPy's lambdify writes). ``module`` runs numpy's
+    kernels on another library that speaks numpy (cupy); ``wrap`` wraps each function (a cast
+    to float64, say).
 
     >>> import numpy as np
     >>> namespace("numpy")["sigmoid"](np.array([0.0, -800.0, 800.0])).tolist()
@@ -154,12 +157,21 @@ def namespace(target: str, module: object | None = None,
             continue
         try:
             loaded = op.load(target, module)
-        except UnavailableError:
+        except UnavailableError as missing:
+            if missing_kernels:  # called, they raise the reason in one line
+                out.update({name: _refusal(str(missing)) for name in vars(op.kernels[target])
+                            if not name.startswith("_") and name != "imports"})
             continue
         for name, f in loaded.items():
             if not name.startswith("_") and callable(f):
                 out[name] = wrap(f) if wrap else f
     return out
+
+
+def _refusal(reason: str) -> Callable:
+    def unavailable(*_args):
+        raise UnavailableError(reason)
+    return unavailable
 
 
 def require(source: str, target: str, available: object) -> None:

@@ -176,8 +176,9 @@ def _load(name: str, kernel: type, target: str, module: object | None) -> tuple[
             importlib.import_module(path)
             scope[path.split(".")[0]] = importlib.import_module(path.split(".")[0])
     except ImportError as e:  # scipy for numpy's erf: refused where it is used, in one line
-        raise UnavailableError(f"{name} on {target} needs {e.name or 'a library'}, which is not "
-                               "installed") from None
+        library = (e.name or "a library").split(".")[0]
+        raise UnavailableError(f"{name} on {target} needs {library}, which is not installed "
+                               f"(pip install {library})") from None
     if module is not None:
         scope["numpy"] = _NumpyLike(module)
     # the same code, with the library's names bound: no text is compiled or run
