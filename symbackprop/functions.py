@@ -68,47 +68,10 @@ def activation(name: str, pre_activations: Sequence[sp.Expr]) -> list[sp.Expr]:
     return [op(z) for z in pre_activations]
 
 
-def _mean(terms: list[sp.Expr]) -> sp.Expr:
-    return sp.Rational(1, len(terms)) * sp.Add(*terms)
-
-
-def mse(targets: Sequence[sp.Expr], outputs: Sequence[sp.Expr]) -> sp.Expr:
-    """Mean over output units of (y − ŷ)², as in seed 000 (n = number of outputs)."""
-    return _mean([(y - p) ** 2 for y, p in zip(targets, outputs, strict=True)])
-
-
-def sse(targets: Sequence[sp.Expr], outputs: Sequence[sp.Expr]) -> sp.Expr:
-    """Σ (y − ŷ)²."""
-    return sp.Add(*[(y - p) ** 2 for y, p in zip(targets, outputs, strict=True)])
-
-
-def half_sse(targets: Sequence[sp.Expr], outputs: Sequence[sp.Expr]) -> sp.Expr:
-    """½ Σ (y − ŷ)², whose derivative is ŷ − y."""
-    return sp.S.Half * sse(targets, outputs)
-
-
-def bce(targets: Sequence[sp.Expr], outputs: Sequence[sp.Expr]) -> sp.Expr:
-    """Mean over outputs of −[y log ŷ + (1 − y) log(1 − ŷ)]."""
-    return _mean(
-        [
-            -(y * sp.log(p) + (1 - y) * sp.log(1 - p))
-            for y, p in zip(targets, outputs, strict=True)
-        ]
-    )
-
-
-def cross_entropy(targets: Sequence[sp.Expr], outputs: Sequence[sp.Expr]) -> sp.Expr:
-    """−Σ_k y_k log p_k (with a softmax output and targets that sum to one)."""
-    return -sp.Add(*[y * sp.log(p) for y, p in zip(targets, outputs, strict=True)])
-
-
+#: Losses by name: the registry's (:mod:`symbackprop.ops.losses`), each a function of the
+#: targets and the outputs.
 LOSSES: dict[str, Callable[[Sequence[sp.Expr], Sequence[sp.Expr]], sp.Expr]] = {
-    "mse": mse,
-    "sse": sse,
-    "half_sse": half_sse,
-    "bce": bce,
-    "cross_entropy": cross_entropy,
-}
+    name: entry.function for name, entry in ops.LOSSES.items()}
 
 
 def loss(name: str, targets: Sequence[sp.Expr], outputs: Sequence[sp.Expr]) -> sp.Expr:

@@ -110,6 +110,7 @@ def environment(markdown: bool = False, templates: str | Path | None = None,
     # an activation's name in a sentence: the registry's message, which the catalog translates
     env.filters["activation_prose"] = lambda k: ops.ACTIVATIONS[k].prose \
         if k in ops.ACTIVATIONS else k
+    env.filters["loss_prose"] = lambda k: ops.LOSSES[k].prose if k in ops.LOSSES else k
     return env
 
 

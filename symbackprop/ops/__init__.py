@@ -1,4 +1,4 @@
-"""The op registry: every activation defined once, each in a module of its own.
+"""The op registry: every activation defined once, each in a module of its own; the losses.
 
 An entry (:class:`Activation`) holds all of one activation's rules: its SymPy function and
 textbook derivative, its LaTeX, the catalog message naming it, its elementary definition, its
@@ -24,6 +24,7 @@ from .base import TARGETS, Activation, print_operator
 from .gelu import GELU, GELU_ERF, GELU_ERF_PRIME, GELU_PRIME
 from .identity import IDENTITY
 from .leaky_relu import LEAKY_RELU
+from .losses import LOSSES, Loss
 from .relu import RELU, RELU_AT_ZERO
 from .sigmoid import SIGMOID
 from .silu import SILU
@@ -37,6 +38,8 @@ __all__ = [
     "ELEMENTWISE",
     "FUNCTIONS",
     "LAYER_ACTIVATIONS",
+    "LOSSES",
+    "Loss",
     "TARGETS",
     "RELU_AT_ZERO",
     "activation_op",
