@@ -351,7 +351,7 @@ def residual_chain_spec(depth: int) -> str:
 
 def spec_notes(text: str) -> int:
     """Notes of a spec as ``symbackprop notes`` makes them: every equation verified."""
-    from symbackprop.spec import parse_spec
+    from symbackprop.io.spec import parse_spec
 
     spec = parse_spec(text, "bench.toml")
     return len(sb.render(sb.derive(spec.graph), "article"))

@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 import symbackprop as sb
-from symbackprop.models import forms
+from symbackprop.forms import models as forms
 
 BATCH = 64
 
@@ -150,7 +150,7 @@ def _attention_case(n: int, d: int, d_in: int):
 
 
 def _network_case(n_0: int, n_1: int):
-    from symbackprop.models.blocks_form import network_form
+    from symbackprop.forms.blocks import network_form
 
     rng = np.random.default_rng(3)
     blocks = [sb.dense(n_1, "tanh"), sb.batch_norm(),

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import symbackprop as sb
-from symbackprop import functions
+from symbackprop.core import functions
 
 OUTPUTS = ["sigmoid", "tanh", "relu", "softplus", "identity", "softmax"]
 
@@ -73,7 +73,7 @@ def test_in_place_code_equals_the_equations_as_written_and_leaves_arguments_alon
     # The numpy code writes over the arrays it has just made (Z = W @ A; Z += b; σ over Z;
     # δ = Wᵀ @ δ'; δ *= A …); the other backends' code is the equations line for line. Run both
     # on numpy arrays: the same numbers, and X, Y, W, b unchanged.
-    from symbackprop.codegen import BACKENDS, _generate
+    from symbackprop.codegen.matrix import BACKENDS, _generate
 
     loss = {"softmax": "cross_entropy", "sigmoid": "bce"}.get(output, "mse")
     sizes = [3, 4, 4, 2]

@@ -10,8 +10,8 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
-from symbackprop.functions import sigmoid
-from symbackprop.numeric import NUMPY_FUNCTIONS
+from symbackprop.codegen.scalar import NUMPY_FUNCTIONS
+from symbackprop.core.functions import sigmoid
 
 
 def S(net, name: str) -> sp.Symbol:  # noqa: N802 - a short symbol lookup
@@ -113,7 +113,7 @@ def test_chain_enumerates_every_path_in_a_deeper_net():
 def test_chain_refuses_too_many_paths(monkeypatch):
     net = sb.mlp([2, 3, 3, 1], activation="tanh")
     d = sb.derive(net)
-    monkeypatch.setattr(importlib.import_module("symbackprop.derive"), "MAX_CHAIN_PATHS", 2)
+    monkeypatch.setattr(importlib.import_module("symbackprop.derivation.reverse"), "MAX_CHAIN_PATHS", 2)
     with pytest.raises(ValueError, match="form='delta'"):
         d.chain(net.weight(1, 1, 1))
     assert len(d.chain(net.weight(3, 1, 1))) == 1

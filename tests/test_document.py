@@ -18,12 +18,12 @@ from texutil import (
 )
 
 import symbackprop as sb
+from symbackprop.check.verify import VerificationError
+from symbackprop.codegen.scalar import round_half_up
 from symbackprop.document import METHODS, Equations, Figure, Paragraph, Section
-from symbackprop.latex import Tex
-from symbackprop.numeric import round_half_up
-from symbackprop.render import paragraph_text as text
-from symbackprop.render import section_title as title
-from symbackprop.verify import VerificationError
+from symbackprop.output.render import paragraph_text as text
+from symbackprop.output.render import section_title as title
+from symbackprop.printing.latex import Tex
 
 # What each section of seed 000's notes is about, in the order a lecture takes them.
 SEED000_ORDER = ["network", "forward", "local derivatives", "backward", "gradients",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import symbackprop as sb
+from symbackprop.check.verify import VerificationError
 from symbackprop.document.general import Focus, families
-from symbackprop.verify import VerificationError
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_full_notes_and_mlps_write_everything():
 
 
 def test_a_general_form_that_disagrees_is_not_printed(monkeypatch):
-    from symbackprop.general import GeneralForm
+    from symbackprop.forms.general import GeneralForm
 
     def wrong(self, sizes, seed=0):
         raise AssertionError("delta h[1, 1]: general form gives 1.0, the scalar derivation 2.0")
@@ -77,7 +77,7 @@ def test_a_general_form_that_disagrees_is_not_printed(monkeypatch):
 
 def test_a_model_without_a_general_form_still_gets_focused_notes():
     # Every builder has a general form now; a model put together by hand has none.
-    from symbackprop.models.base import Model
+    from symbackprop.builders.base import Model
 
     net = Model("hand-built")
     x, w, y = net.add(net.input, "x", "x"), net.add(net.parameter, "w", "w"), \

@@ -20,11 +20,11 @@ import pytest
 from texutil import REPO, TEX_MISSING
 
 import symbackprop as sb
-from symbackprop.cli import main as cli
-from symbackprop.exercises import exercise_sheets
-from symbackprop.i18n import LANGUAGES
-from symbackprop.render import compile_pdf, have_tex
-from symbackprop.spec import load_spec
+from symbackprop.cli.main import main as cli
+from symbackprop.core.languages import LANGUAGES
+from symbackprop.io.spec import load_spec
+from symbackprop.output.render import compile_pdf, have_tex
+from symbackprop.teaching.exercises import exercise_sheets
 
 pytestmark = pytest.mark.skipif(not have_tex(), reason=TEX_MISSING)
 

@@ -11,7 +11,7 @@ import pytest
 import symbackprop as sb
 from symbackprop.document.drawing import Box, label_size
 from symbackprop.document.network import MAX_DRAWING_WIDTH, tikz_network
-from symbackprop.latex import TexPrinter
+from symbackprop.printing.latex import TexPrinter
 
 _UNIT = re.compile(r"\\node\[unit\] \((n\d+-\d+)\) at \(([-\d.]+),([-\d.]+)\)")
 _EDGE = re.compile(r"\\draw\[->\] \((n\d+-\d+)\) -- \((n\d+-\d+)\);")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import symbackprop as sb
-from symbackprop.exercises import draw_values, exercise_sheets
+from symbackprop.teaching.exercises import draw_values, exercise_sheets
 
 
 @pytest.fixture(scope="module")

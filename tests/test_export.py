@@ -11,7 +11,7 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
-from symbackprop.export import matrix_module, scalar_module
+from symbackprop.codegen.export_scalar import matrix_module, scalar_module
 
 # Runs a generated file with symbackprop and sympy made unimportable: it must need numpy only.
 _RUNNER = """

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symbackprop import functions as F
-from symbackprop.functions import leaky_relu, relu, sigmoid, softmax, softplus, tanh
+from symbackprop.core import functions as F
+from symbackprop.core.functions import leaky_relu, relu, sigmoid, softmax, softplus, tanh
 
 z = sp.Symbol("z", real=True)
 z1, z2, z3 = sp.symbols("z1 z2 z3", real=True)

@@ -10,7 +10,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symbackprop.models import forms
+from symbackprop.forms import models as forms
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_general_forms_compile_in_latex(tmp_path):
     if not have_tex():
         pytest.skip("no TeX")
     body = []
-    from symbackprop.models.blocks_form import network_form
+    from symbackprop.forms.blocks import network_form
 
     network = network_form([sb.dense(2, "tanh"), sb.batch_norm(),
                             sb.residual(sb.dense(2, "tanh"), sb.layer_norm()), sb.dense(1)])

@@ -9,7 +9,7 @@ import pytest
 from texutil import REPO
 
 import symbackprop as sb
-from symbackprop.grade import ClaimsError, grade, load_claims, report
+from symbackprop.teaching.grade import ClaimsError, grade, load_claims, report
 
 GALLERY = REPO / "docs" / "examples"
 

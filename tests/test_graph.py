@@ -216,12 +216,12 @@ def test_product_is_exactly_mul_for_every_pair_of_a_product_and_a_symbol():
     # Exactly: the same args in the same order, since cached and compared expressions must agree.
     import itertools
 
-    from symbackprop.graph import product
+    from symbackprop.core.graph import product
 
     a, b, c, p, pool = _factor_pool()
     products = {sp.Mul(*f) for k in (1, 2) for f in itertools.combinations(pool, k)}
     products |= {sp.Mul(*f) for f in itertools.combinations(pool[4:14], 3)}
-    from symbackprop.derive import _DeltaSymbol
+    from symbackprop.derivation.reverse import _DeltaSymbol
 
     for d in (_DeltaSymbol("delta_z", real=True), _DeltaSymbol("A", real=True)):
         for s in (a, b, p, sp.Dummy("a")):

@@ -17,9 +17,9 @@ import sys
 import pytest
 from texutil import REPO
 
-from symbackprop.cli import main as cli
-from symbackprop.render import have_tex, render
-from symbackprop.spec import SpecError, parse_spec
+from symbackprop.cli.main import main as cli
+from symbackprop.io.spec import SpecError, parse_spec
+from symbackprop.output.render import have_tex, render
 
 #: Code, dunders, lambdas, huge powers, deep nesting, NUL and control bytes, long names, TeX.
 CORPUS = [
@@ -290,7 +290,7 @@ def test_17_the_same_answer_whatever_the_hash_seed():
     # tanh(exp(1e12)^2) was refused under some PYTHONHASHSEED values and crashed under others.
     for seed_text in ("1", "4"):
         run = subprocess.run(
-            [sys.executable, "-c", "import sys; from symbackprop.spec import parse_spec\n"
+            [sys.executable, "-c", "import sys; from symbackprop.io.spec import parse_spec\n"
              "try:\n parse_spec(sys.argv[1])\nexcept Exception as e: print(type(e).__name__, e)",
              one_graph("w*tanh(exp(1e12)^2)")], capture_output=True, text=True, timeout=60,
             check=False, env={"PYTHONPATH": str(REPO), "PYTHONHASHSEED": seed_text, "PATH": ""})
@@ -448,7 +448,7 @@ def test_13_titles_that_tex_cannot_typeset_are_refused_up_front(tmp_path, capsys
 
 @pytest.mark.skipif(not have_tex(), reason="needs pdflatex")
 def test_13_every_character_allowed_in_a_title_compiles(tmp_path):
-    from symbackprop.latex import _TYPESET_EXTRA, escape_latex
+    from symbackprop.printing.latex import _TYPESET_EXTRA, escape_latex
 
     text = escape_latex("".join(sorted(_TYPESET_EXTRA)) + "".join(map(chr, range(32, 127))))
     (tmp_path / "t.tex").write_text(

@@ -11,8 +11,9 @@ import pytest
 from texutil import REPO
 
 import symbackprop as sb
-from symbackprop.i18n import LANGUAGES, locale_dir, translations
-from symbackprop.render import paragraph_text, section_title
+from symbackprop.core.languages import LANGUAGES
+from symbackprop.output.i18n import locale_dir, translations
+from symbackprop.output.render import paragraph_text, section_title
 
 
 def test_languages_ship_with_catalogs():
@@ -92,7 +93,7 @@ def test_same_mathematics_in_both_languages():
 
 
 def test_spec_chooses_language_and_only(tmp_path):
-    from symbackprop.spec import SpecError, parse_spec
+    from symbackprop.io.spec import SpecError, parse_spec
 
     spec = parse_spec('language = "ko"\nonly = ["w5"]\n[network]\nsizes = [2, 2, 1]\n', "s.toml")
     assert spec.language == "ko" and spec.only == ["w5"]

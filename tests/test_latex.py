@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from texutil import compile_snippet, needs_pdftotext, needs_tex, pdf_text
 
 import symbackprop as sb
-from symbackprop.latex import (
+from symbackprop.printing.latex import (
     _LATEX_SPECIALS,
     Tex,
     TexPrinter,

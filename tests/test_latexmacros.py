@@ -11,10 +11,10 @@ import pytest
 from texutil import REPO
 
 import symbackprop as sb
-from symbackprop.latexmacros import MAX_LEVELS, MacroError, expand_macros
-from symbackprop.latexparse import LatexError, check_document, find_math
-from symbackprop.lint import lint, read_lint_symbols, read_tex
-from symbackprop.spec import load_spec
+from symbackprop.io.spec import load_spec
+from symbackprop.teaching.latexmacros import MAX_LEVELS, MacroError, expand_macros
+from symbackprop.teaching.latexparse import LatexError, check_document, find_math
+from symbackprop.teaching.lint import lint, read_lint_symbols, read_tex
 
 REF = REPO / "tests" / "reference"
 PREAMBLE = (r"\newcommand{\R}{\mathbb{R}}"

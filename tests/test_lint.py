@@ -11,8 +11,8 @@ from test_hostile import CORPUS
 from texutil import REPO
 
 import symbackprop as sb
-from symbackprop.latexparse import LatexError, canonical, find_math, parse_side, split_chain
-from symbackprop.lint import SymbolTable, lint, read_tex, report
+from symbackprop.teaching.latexparse import LatexError, canonical, find_math, parse_side, split_chain
+from symbackprop.teaching.lint import SymbolTable, lint, read_tex, report
 
 REF = REPO / "tests" / "reference"
 
@@ -115,8 +115,8 @@ def test_what_cannot_be_mapped_is_listed_never_passed(d, seed000_values):
 
 # -- the seeds ---------------------------------------------------------------------------------
 def lint_file(name: str):
-    from symbackprop.lint import read_lint_symbols
-    from symbackprop.spec import load_spec
+    from symbackprop.io.spec import load_spec
+    from symbackprop.teaching.lint import read_lint_symbols
 
     spec = load_spec(REF / f"{name}.toml")
     return lint(read_tex(REF / f"{name}.tex"), sb.derive(spec.graph), spec.values,
@@ -205,7 +205,7 @@ def test_hostile_latex_is_refused_in_one_line_and_quickly(d, seed000_values, tex
 
 
 def test_the_hostile_corpus_in_math_is_refused_or_not_checked(d, seed000_values):
-    from symbackprop.latexparse import check_document
+    from symbackprop.teaching.latexparse import check_document
 
     readable = []
     for text in CORPUS:

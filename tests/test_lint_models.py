@@ -17,11 +17,11 @@ import pytest
 from texutil import REPO
 
 import symbackprop as sb
-from symbackprop.exercises import exercise_sheets
-from symbackprop.grade import grade, load_claims
-from symbackprop.lint import lint, read_lint_symbols, read_tex, report
-from symbackprop.quiz import Student, make_quiz, moodle_xml
-from symbackprop.spec import load_spec
+from symbackprop.io.spec import load_spec
+from symbackprop.teaching.exercises import exercise_sheets
+from symbackprop.teaching.grade import grade, load_claims
+from symbackprop.teaching.lint import lint, read_lint_symbols, read_tex, report
+from symbackprop.teaching.quiz import Student, make_quiz, moodle_xml
 
 REF = REPO / "tests" / "reference"
 EXAMPLES = REPO / "docs" / "examples"
@@ -224,8 +224,8 @@ def test_the_cli_refuses_by_hand_sheets_of_a_batch_norm_and_writes_them_for_disp
 
 
 def test_the_korean_key_of_an_attention_quiz_compiles_with_its_softmax_distractor(tmp_path):
-    from symbackprop.quiz import quiz_key
-    from symbackprop.render import compile_pdf, have_tex
+    from symbackprop.output.render import compile_pdf, have_tex
+    from symbackprop.teaching.quiz import quiz_key
 
     spec = load_spec(EXAMPLES / "model-attention.toml")
     variants = make_quiz(spec.graph, [Student("s1", "Ada")], seed=0, nice=True, language="ko")
@@ -237,7 +237,7 @@ def test_the_korean_key_of_an_attention_quiz_compiles_with_its_softmax_distracto
 
 
 def test_the_docs_table_of_slips_per_network_is_the_engines():
-    from symbackprop.slips import SLIPS, HandCalculator
+    from symbackprop.teaching.slips import SLIPS, HandCalculator
 
     doc = (REPO / "docs" / "lint.md").read_text(encoding="utf-8")
     header = next(line for line in doc.splitlines() if line.startswith("| slip | MLP σ"))

@@ -15,13 +15,14 @@ from hypothesis import strategies as st
 from texutil import compile_snippet, needs_tex
 
 import symbackprop as sb
-from symbackprop.codegen import BACKENDS
-from symbackprop.matrix import MatrixLatexPrinter
-from symbackprop.mlp import BIAS_MODES
-from symbackprop.render import section_title as title
+from symbackprop.builders.mlp import BIAS_MODES
+from symbackprop.codegen.matrix import BACKENDS
+from symbackprop.core import ops
+from symbackprop.forms.matrix import MatrixLatexPrinter
+from symbackprop.output.render import section_title as title
 
 #: Every activation of the op registry, softmax last.
-ACTIVATIONS = [n for n in sb.ops.LAYER_ACTIVATIONS if n != "linear"]
+ACTIVATIONS = [n for n in ops.LAYER_ACTIVATIONS if n != "linear"]
 
 
 # -- the equations, as seed 004 writes them --------------------------------------------------------

@@ -7,7 +7,7 @@ import sympy as sp
 
 import symbackprop as sb
 from symbackprop import GraphError
-from symbackprop.functions import sigmoid, softmax
+from symbackprop.core.functions import sigmoid, softmax
 
 
 def names(symbols) -> list[str]:

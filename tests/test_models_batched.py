@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sb
-from symbackprop.general import _scalar_numbers
-from symbackprop.models import forms
-from symbackprop.models.batched import BatchedEvaluator
-from symbackprop.models.blocks_form import network_form
+from symbackprop.codegen.general import BatchedEvaluator
+from symbackprop.forms import models as forms
+from symbackprop.forms.blocks import network_form
+from symbackprop.forms.general import _scalar_numbers
 
 B = 4
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import symbackprop as sb
-from symbackprop.models import forms
-from symbackprop.models.blocks_form import network_form
+from symbackprop.forms import models as forms
+from symbackprop.forms.blocks import network_form
 
 jax = pytest.importorskip("jax")
 jnp = jax.numpy

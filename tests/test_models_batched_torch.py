@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from symbackprop.models import forms
+from symbackprop.forms import models as forms
 
 B = 4
 
@@ -120,7 +120,7 @@ def test_batched_attention_with_projections_matches_torch_sdpa(backend):
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_batched_block_network_matches_torch_modules(backend):
     from symbackprop import batch_norm, dense, layer_norm, residual
-    from symbackprop.models.blocks_form import network_form
+    from symbackprop.forms.blocks import network_form
 
     m, n_0, n_1 = 6, 3, 4
     rng = np.random.default_rng(6)
@@ -209,7 +209,7 @@ def test_batched_softmax_conv_heads_match_torch_conv_and_cross_entropy(backend):
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_batched_softmax_network_matches_torch_linear_and_cross_entropy(backend):
     from symbackprop import dense
-    from symbackprop.models.blocks_form import network_form
+    from symbackprop.forms.blocks import network_form
 
     m, n_0, n_1, n_2 = 5, 3, 4, 3
     rng = np.random.default_rng(10)

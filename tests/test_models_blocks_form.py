@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sb
-from symbackprop.models.blocks_form import network_form
+from symbackprop.forms.blocks import network_form
 
 STRUCTURES = {
     "mlp": [sb.dense(3, "tanh"), sb.dense(1, "sigmoid")],

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sb
-from symbackprop.graph import GraphError
+from symbackprop.core.graph import GraphError
 
 FEW = settings(max_examples=3, deadline=None, derandomize=True)
 
@@ -114,7 +114,7 @@ def test_bad_models_give_one_clear_error(build, message):
     sb.network(2, [sb.dense(2, "tanh"), sb.batch_norm(), sb.residual(sb.dense(2))], batch=2),
 ], ids=["rnn", "rnn-karpathy", "conv1d", "conv2d", "attention", "blocks"])
 def test_every_symbol_has_a_textbook_spelling(net):
-    from symbackprop.latex import TexPrinter
+    from symbackprop.printing.latex import TexPrinter
 
     assert all(net.latex_name(s) for s in net.symbols)
     names = TexPrinter(sb.derive(net)).names.values()

@@ -12,9 +12,9 @@ from test_models_batched import _arrays
 from test_models_builders import _fd_ok
 
 import symbackprop as sb
-from symbackprop.graph import GraphError
-from symbackprop.models import forms
-from symbackprop.spec import SpecError, parse_spec
+from symbackprop.core.graph import GraphError
+from symbackprop.forms import models as forms
+from symbackprop.io.spec import SpecError, parse_spec
 
 FEW = settings(max_examples=3, deadline=None, derandomize=True)
 
@@ -197,7 +197,7 @@ def test_channel_notes_compile_without_overfull_lines(channel_notes, language, t
     import pdfcheck
     from texutil import have_tex
 
-    from symbackprop.render import compile_pdf
+    from symbackprop.output.render import compile_pdf
 
     if not have_tex():
         pytest.skip("TeX is not installed")
@@ -209,7 +209,7 @@ def test_channel_notes_compile_without_overfull_lines(channel_notes, language, t
 
 def test_channel_answer_key_keeps_its_numbers_within_the_page():
     from symbackprop.document.layout import TEXT_WIDTH, width
-    from symbackprop.exercises import exercise_sheets
+    from symbackprop.teaching.exercises import exercise_sheets
 
     _, key = exercise_sheets(sb.conv1d(4, 2, "tanh", in_channels=2, out_channels=2), 1, seed=0)
     numbers = [ln for ln in key.splitlines() if ln.startswith(" &= ") and r"\cdot" in ln]

@@ -9,7 +9,7 @@ import pytest
 from test_models_builders import _values
 
 import symbackprop as sb
-from symbackprop.models import forms
+from symbackprop.forms import models as forms
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

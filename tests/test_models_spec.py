@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import symbackprop as sb
-from symbackprop.spec import SpecError, load_spec, parse_spec
+from symbackprop.io.spec import SpecError, load_spec, parse_spec
 
 GALLERY = Path(__file__).resolve().parent.parent / "docs" / "examples"
 MODEL_SPECS = sorted(GALLERY.glob("model-*.toml"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from symbackprop.notation import (
+from symbackprop.core.notation import (
     FIELDS,
     INDEXED,
     LAYERED,

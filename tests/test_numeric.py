@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
-from symbackprop.numeric import NUMPY_FUNCTIONS, round_half_up
+from symbackprop.codegen.scalar import NUMPY_FUNCTIONS, round_half_up
 
 
 def sig(x: float) -> float:
@@ -431,8 +431,8 @@ def test_worked_example_compiles_once_per_derivation(monkeypatch):
 def test_a_worked_example_past_the_path_limit_keeps_its_gradients_from_delta(monkeypatch):
     # The worked example is built from δ values: a parameter with too many chain paths to list
     # still gets its gradient (documents print it from δ), and the CLI text never shows "0 =".
-    import symbackprop.worked as worked
-    from symbackprop.commands import _example_text
+    import symbackprop.check.worked as worked
+    from symbackprop.cli.commands import _example_text
 
     net = sb.mlp([1, 2, 2, 1], activation="sigmoid")
     d = sb.derive(net)

@@ -16,14 +16,14 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
-from symbackprop import ops
-from symbackprop.errors import UnavailableError
-from symbackprop.export import matrix_module, scalar_module
-from symbackprop.latexparse import FUNCTIONS as LATEX_FUNCTIONS
-from symbackprop.models import forms
-from symbackprop.ops import base
-from symbackprop.render import environment
-from symbackprop.spec.expr import FUNCTIONS as SPEC_FUNCTIONS
+from symbackprop.codegen.export_scalar import matrix_module, scalar_module
+from symbackprop.core import ops
+from symbackprop.core.errors import UnavailableError
+from symbackprop.core.ops import base
+from symbackprop.forms import models as forms
+from symbackprop.io.spec.expr import FUNCTIONS as SPEC_FUNCTIONS
+from symbackprop.output.render import environment
+from symbackprop.teaching.latexparse import FUNCTIONS as LATEX_FUNCTIONS
 
 PACKAGE = Path(sb.__file__).resolve().parent
 #: Every elementwise activation of the registry, each once (linear is the identity's other name).
@@ -399,7 +399,7 @@ def test_without_scipy_an_exact_gelu_network_is_refused_in_one_line_everywhere(t
     script.write_text(
         "import sys\n"
         "sys.modules['scipy'] = None  # as if scipy were not installed\n"
-        "from symbackprop.cli import main\n"
+        "from symbackprop.cli.main import main\n"
         f"sys.exit(main(['check', {str(spec)!r}]))\n", encoding="utf-8")
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2, r.stderr

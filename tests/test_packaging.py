@@ -49,13 +49,14 @@ def test_wheel_carries_the_templates(wheel):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         for t in TEMPLATES:
-            assert f"symbackprop/templates/{t}" in names, sorted(names)
+            assert f"symbackprop/output/templates/{t}" in names, sorted(names)
         # the packaged templates are the repository's, byte for byte
         for t in TEMPLATES:
-            assert z.read(f"symbackprop/templates/{t}") == (REPO / "templates" / t).read_bytes()
-        assert "symbackprop/__init__.py" in names and "symbackprop/cli.py" in names
+            packaged = z.read(f"symbackprop/output/templates/{t}")
+            assert packaged == (REPO / "symbackprop/output/templates" / t).read_bytes()
+        assert "symbackprop/__init__.py" in names and "symbackprop/cli/main.py" in names
         # and the compiled catalogs, so that an installed package speaks Korean
-        assert "symbackprop/locales/ko/LC_MESSAGES/symbackprop.mo" in names
+        assert "symbackprop/output/locales/ko/LC_MESSAGES/symbackprop.mo" in names
         assert not any(n.startswith("tests/") for n in names)
 
 
@@ -66,7 +67,7 @@ def test_wheel_declares_the_console_script(wheel):
         text = z.read(entry[0]).decode()
     lines = [ln.strip() for ln in text.splitlines()]
     assert "[console_scripts]" in lines
-    assert "symbackprop = symbackprop.cli:main" in lines
+    assert "symbackprop = symbackprop.cli.main:main" in lines
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,7 @@ def test_installed_package_finds_its_own_templates(installed, tmp_path):
     python = installed / "bin" / "python"
     probe = subprocess.run(
         [str(python), "-c",
-         "import symbackprop; from symbackprop.render import template_dir; "
+         "import symbackprop; from symbackprop.output.render import template_dir; "
          "print(symbackprop.__file__); print(template_dir())"],
         cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=120, check=False,
     )

@@ -19,12 +19,13 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sb
-from symbackprop.mlp import BIAS_MODES
-from symbackprop.notation import NOTATIONS
-from symbackprop.numeric import NUMPY_FUNCTIONS
+from symbackprop.builders.mlp import BIAS_MODES
+from symbackprop.codegen.scalar import NUMPY_FUNCTIONS
+from symbackprop.core import ops
+from symbackprop.core.notation import NOTATIONS
 
 #: Every elementwise activation of the op registry (an op added there is drawn here too).
-ACTIVATIONS = [n for n in sb.ops.ELEMENTWISE if n != "linear"]
+ACTIVATIONS = [n for n in ops.ELEMENTWISE if n != "linear"]
 LOSSES = ["mse", "sse", "half_sse", "bce", "cross_entropy"]
 #: Above this many parameters the expanded symbolic gradients are not built (they grow with the
 #: number of paths); finite differences still check every gradient.

@@ -11,8 +11,16 @@ import pytest
 from texutil import REPO
 
 import symbackprop as sb
-from symbackprop.grade import grade
-from symbackprop.quiz import RosterError, Student, make_quiz, moodle_xml, quiz_key, read_roster, student_seed
+from symbackprop.teaching.grade import grade
+from symbackprop.teaching.quiz import (
+    RosterError,
+    Student,
+    make_quiz,
+    moodle_xml,
+    quiz_key,
+    read_roster,
+    student_seed,
+)
 
 STUDENTS = [Student("2024001", "Ada Lovelace"), Student("2024002", "Alan <b>Turing</b> & co"),
             Student("2024003")]
@@ -139,7 +147,7 @@ def test_the_same_roster_gives_byte_identical_files(net, d, variants):
 
 
 def test_the_key_labels_each_wrong_option_and_compiles(variants, tmp_path):
-    from symbackprop.render import compile_pdf, have_tex
+    from symbackprop.output.render import compile_pdf, have_tex
 
     key = quiz_key(variants, "Quiz & key")
     assert r"Quiz \& key" in key and "wrong:" in key and "2024002 (Alan" in key
@@ -175,7 +183,7 @@ def test_cli_exercises_with_a_roster_writes_sheets_key_and_moodle_xml(tmp_path):
 
 def test_a_students_answer_is_graded_against_their_own_variant(tmp_path, net):
     spec = REPO / "docs" / "examples" / "seed000.toml"
-    from symbackprop.spec import load_spec
+    from symbackprop.io.spec import load_spec
 
     (v,) = make_quiz(load_spec(spec).graph, [Student("s7")], seed=5, nice=True)
     q = next(q for q in v.questions if q.key == "dL/dw1")

@@ -26,8 +26,8 @@ from texutil import (
 )
 
 import symbackprop as sb
-from symbackprop.render import KINDS, RenderError, environment, template_dir
-from symbackprop.render import section_title as title
+from symbackprop.output.render import KINDS, RenderError, environment, template_dir
+from symbackprop.output.render import section_title as title
 
 KIND_NAMES = ["article", "slides", "fragment", "markdown"]
 NASTY = r"\input{x} #1 50% a_b {c} $5"
@@ -205,13 +205,13 @@ def test_rendering_is_identical_across_hash_seeds(tmp_path):
 
 # -- escaping -------------------------------------------------------------------------------------
 def _esc(text: str) -> str:
-    from symbackprop.latex import escape_latex
+    from symbackprop.printing.latex import escape_latex
 
     return escape_latex(text)
 
 
 def sb_escape_md(text: str) -> str:
-    from symbackprop.latex import escape_markdown
+    from symbackprop.printing.latex import escape_markdown
 
     return escape_markdown(text)
 

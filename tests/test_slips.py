@@ -7,8 +7,8 @@ from math import sqrt, tanh
 import pytest
 
 import symbackprop as sb
-from symbackprop.grade import grade
-from symbackprop.slips import SLIPS, HandCalculator, matrix_entries
+from symbackprop.teaching.grade import grade
+from symbackprop.teaching.slips import SLIPS, HandCalculator, matrix_entries
 
 # A one-unit RNN over two steps, a loss at each step (Karpathy's names):
 # a_t = Wxh x_t + Whh h_{t−1} + bh, h_t = tanh(a_t), o_t = Why h_t + by, L = Σ_t (y_t − o_t)².

@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sb
-from symbackprop import functions, spec
-from symbackprop.notation import Notation
-from symbackprop.spec import SpecError, check_latex, load_spec, parse_expression, parse_spec
+from symbackprop.core import functions
+from symbackprop.core.notation import Notation
+from symbackprop.io import spec
+from symbackprop.io.spec import SpecError, check_latex, load_spec, parse_expression, parse_spec
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 GALLERY = sorted(EXAMPLES.glob("seed[0-9][0-9][0-9].toml"))

@@ -8,9 +8,9 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
-from symbackprop import functions
-from symbackprop import verify as verify_module
-from symbackprop.verify import Check, Meaning, VerificationError, elementary, verify
+from symbackprop.check import verify as verify_module
+from symbackprop.check.verify import Check, Meaning, VerificationError, elementary, verify
+from symbackprop.core import functions
 
 SEED000_VALUES = dict(x1=0.5, x2=0.3, y=1.0, w1=0.7, w2=0.3, w3=0.4, w4=0.6, w5=0.55, w6=0.45)
 

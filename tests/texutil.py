@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import symbackprop as sb
-from symbackprop.render import compile_pdf, have_tex
+from symbackprop.output.render import compile_pdf, have_tex
 
 __all__ = [
     "REPO",

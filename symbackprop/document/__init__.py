@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..derive import Derivation
-from ..numeric import WorkedExample
+from ..codegen.scalar import WorkedExample
+from ..derivation.reverse import Derivation
 from .appendix import AppendixSection
 from .base import MAX_LINE, MAX_NOTES_PARAMETERS, MAX_SHOWN_PATHS, TERMS_PER_LINE, Base
 from .deltas import DeltasSection
@@ -26,16 +26,7 @@ from .forward import ForwardSection
 from .general import ModelFormSection
 from .gradients import GradientsSection
 from .locals import LocalsSection
-from .model import (
-    METHODS,
-    Document,
-    Equation,
-    Equations,
-    Figure,
-    Paragraph,
-    Section,
-    Step,
-)
+from .model import METHODS, Document, Equation, Equations, Figure, Paragraph, Section, Step
 from .network import NetworkSection, tikz_network
 from .worked import WorkedSection
 
@@ -111,7 +102,7 @@ def build_document(
     >>> doc.title
     'Tiny'
     """
-    from ..i18n import check_language
+    from ..core.languages import check_language
 
     check_language(language)
     n = len(derivation.graph.parameters)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .. import ops
-from ..functions import softmax
-from ..latex import Tex
-from ..verify import elementary, verify
+from ..check.verify import elementary, verify
+from ..core import ops
+from ..core.functions import softmax
+from ..printing.latex import Tex
 from .base import _weaker
 from .model import Equation, Equations, Paragraph, Section, Step
 

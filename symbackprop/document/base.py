@@ -7,11 +7,11 @@ import re
 
 import sympy as sp
 
-from ..derive import Derivation
-from ..latex import Tex, TexPrinter
-from ..mlp import MLP
-from ..numeric import WorkedExample
-from ..verify import Meaning, VerificationError, elementary, verify
+from ..builders.mlp import MLP
+from ..check.verify import Meaning, VerificationError, elementary, verify
+from ..codegen.scalar import WorkedExample
+from ..derivation.reverse import Derivation
+from ..printing.latex import Tex, TexPrinter
 from .layout import RELATION, ROW_LIMIT, width
 from .model import Equation, Step
 
@@ -87,7 +87,7 @@ class Base:
         # The numbers decide too: eight products with signed factors print twice as wide as
         # their symbols (a head over two channels' features ran 270 pt past the margin).
         # (any model's: its answer key writes every equation out, with no focus)
-        from ..models.base import Model
+        from ..builders.base import Model
 
         long_symbols = (getattr(self, "focus", None) is not None and isinstance(symbolic, sp.Add)
                         and len(self.tex(symbolic)) > MAX_LINE)
@@ -186,7 +186,7 @@ def _weaker(a: str, b: str) -> str:
 
 
 def _evaluate(expr: sp.Expr, values: dict) -> float:
-    from ..numeric import _number
+    from ..codegen.scalar import _number
 
     return _number(expr, values)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..derive import _small
-from ..latex import Tex
+from ..derivation.reverse import _small
+from ..printing.latex import Tex
 from .base import MAX_LINE, broken
 from .layout import pack
 from .model import Paragraph, Section

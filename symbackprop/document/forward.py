@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..latex import Tex
+from ..printing.latex import Tex
 from .base import TERMS_PER_LINE
 from .layout import pack
 from .model import Equations, Paragraph, Section

@@ -22,9 +22,9 @@ import re
 
 import sympy as sp
 
-from ..graph import Graph
-from ..latex import Tex
-from ..verify import VerificationError
+from ..check.verify import VerificationError
+from ..core.graph import Graph
+from ..printing.latex import Tex
 from .base import MAX_LINE
 from .model import Equation, Equations, Paragraph, Section, Step
 
@@ -104,7 +104,7 @@ class ModelFormSection:
     def focus(self) -> Focus | None:
         """None: every equation is written out (an MLP, a plain graph, ``full`` or ``only``)."""
         if "_focus" not in self.__dict__:
-            from ..models.base import Model
+            from ..builders.base import Model
 
             wanted = not (self.options.get("full") or self.options.get("only") is not None)
             self._focus = Focus(self.g) if wanted and isinstance(self.g, Model) else None
@@ -131,11 +131,11 @@ class ModelFormSection:
     def model_form(self) -> Section | None:
         """The model's general form, every δ and gradient checked entry by entry against the
         scalar derivation at the form's small sizes before it is printed (None: no form)."""
-        from ..models.base import Model
+        from ..builders.base import Model
 
         if not isinstance(self.g, Model):
             return None
-        from ..models.forms import general_form
+        from ..forms.models import general_form
 
         try:
             form = general_form(self.g)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..latex import Tex
-from ..verify import VerificationError, elementary, verify
+from ..check.verify import VerificationError, elementary, verify
+from ..printing.latex import Tex
 from .base import MAX_LINE, MAX_SHOWN_PATHS, _letters, broken
 from .layout import pack
 from .model import Equation, Equations, Paragraph, Section, Step
@@ -149,7 +149,7 @@ class GradientsSection:
     def matrix_form(self) -> Section:
         """Seed 004's matrix equations, derived by matrix.py and checked entry by entry against
         this derivation (small sizes, a batch of two, random numbers) before they are printed."""
-        from ..matrix import MatrixLatexPrinter, matrix_form
+        from ..forms.matrix import MatrixLatexPrinter, matrix_form
 
         form = matrix_form(self.mlp)
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from ..latex import Tex
+from ..printing.latex import Tex
 from .model import Equation, Equations
 
 __all__ = ["width", "rows", "one_row", "pack", "TEXT_WIDTH", "ROW_LIMIT", "ROW_GAP",

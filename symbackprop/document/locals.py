@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..graph import Kind
+from ..core.graph import Kind
 from .model import Equations, Paragraph, Section
 
 

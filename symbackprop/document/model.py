@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..latex import Tex
+from ..printing.latex import Tex
 
 __all__ = ["Step", "Equation", "Paragraph", "Equations", "Figure", "Section", "Document",
            "METHODS", "MAX_ALIGN_ROWS"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..derive import Derivation
-from ..graph import Kind
-from ..latex import Tex, TexPrinter
-from ..mlp import MLP
+from ..builders.mlp import MLP
+from ..core.graph import Kind
+from ..derivation.reverse import Derivation
+from ..printing.latex import Tex, TexPrinter
 from .base import _letters
 from .drawing import Box, label_size, place_labels
 from .model import Figure, Paragraph, Section

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..latex import Tex
-from ..verify import VerificationError
+from ..check.verify import VerificationError
+from ..printing.latex import Tex
 from .base import _close, _evaluate, _plain
 from .layout import pack
 from .model import Equation, Paragraph, Section, Step

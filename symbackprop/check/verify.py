@@ -1,0 +1,548 @@
+"""Checks that a printed equality holds, before it is printed.
+
+Each side of an equation may use leaves, node symbols, δ symbols and unevaluated derivatives
+∂a/∂b. :class:`Meaning` gives each of those a value at random points *independently of the
+reverse-mode engine*:
+
+- a node is computed by a forward pass from its own expression;
+- a local derivative ∂a/∂b is SymPy's derivative of a's expression in elementary functions
+  (σ as 1/(1 + e^(−x)), not through our textbook ``fdiff``);
+- ∂L/∂v and δ_v come from forward-mode propagation of a unit tangent from v to the loss,
+  multiplying those local derivatives: no δ, no reverse mode.
+
+:func:`verify` decides lhs = rhs symbolically where that is cheap (no ∂L/∂v in it, small after
+expansion), else numerically at random points, and raises :class:`VerificationError` naming the
+equation when it fails.
+
+>>> import symbackprop as sb
+>>> net = sb.mlp([2, 2, 1]); d = sb.derive(net)
+>>> h1, z1 = net.symbol("h1"), net.symbol("z1")
+>>> verify(sp.Derivative(h1, z1), h1 * (1 - h1), "dh1/dz1", Meaning(d)).method
+'symbolic'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from ..core import functions, ops
+from ..core.errors import VerificationError
+from ..core.graph import Kind
+from ..derivation.reverse import Derivation
+
+__all__ = ["Meaning", "verify", "Check", "VerificationError", "elementary", "undefined_node"]
+
+_POINTS = 3
+_RTOL = 1e-9
+_SYMBOLIC_OPS = 60
+# How many nodes a symbolic comparison may unfold before it is left to the numbers.
+_UNFOLD_STEPS = 4
+_CASEWISE = (sp.Heaviside, sp.Piecewise, sp.Abs, sp.sign, sp.Max, sp.Min)
+
+
+@dataclass(frozen=True)
+class Check:
+    label: str
+    method: str  # "identical", "symbolic" or "numeric"
+
+
+def elementary(expr: sp.Expr) -> sp.Expr:
+    """Rewrite the engine's activations as elementary functions (σ -> 1/(1 + e^(−x)), …).
+
+    >>> x = sp.Symbol("x")
+    >>> elementary(functions.sigmoid(x))
+    1/(1 + exp(-x))
+    """
+    if not any(_rewritten(type(f)) for f in expr.atoms(sp.Function)):
+        return expr
+    # replace works from the leaves up, so nested activations are rewritten too
+    return expr.replace(lambda e: isinstance(e, sp.Function) and _rewritten(type(e)),
+                        lambda e: ops.op_of(type(e)).elementary(*e.args))
+
+
+def _rewritten(function: type) -> bool:
+    # the engine's own activations only: a user's subclass keeps the derivative it was given,
+    # which is what the finite differences then judge
+    op = ops.op_of(function, subclasses=False)
+    return op is not None and op.function is not sp.tanh
+
+
+_COMPILED: dict[tuple[int, sp.Expr], object] = {}
+
+
+def _compile(symbols: list[sp.Symbol], expr: sp.Expr):
+    # Plain identifiers keep lambdify from dummifying names such as w_11^(2). They also make
+    # the nodes of an unrolled model one shape (every a_t of an RNN is v0*v6 + v1*v4 + …), so
+    # each shape is compiled once: lambdify's printing was most of a long RNN's check time.
+    plain = [sp.Symbol(f"v{k}", real=True) for k in range(len(symbols))]
+    from ..codegen.scalar import NUMPY_FUNCTIONS
+
+    body = expr.xreplace(dict(zip(symbols, plain, strict=True)))
+    key = (len(plain), body)
+    if key not in _COMPILED:
+        if len(_COMPILED) > 4096:
+            _COMPILED.clear()
+        _COMPILED[key] = sp.lambdify(plain, body, modules=[NUMPY_FUNCTIONS, "numpy"])
+    return _COMPILED[key]
+
+
+_DIFFS: dict[tuple[sp.Expr, sp.Symbol], sp.Expr] = {}
+
+
+def _shaped_diff(expr: sp.Expr, b: sp.Symbol) -> sp.Expr:
+    """d expr/db, taken once per shape: the edges of an unrolled model repeat a few shapes
+    (every ∂a_t/∂h_{t−1} is one), and SymPy's diff was most of checking their gradients."""
+    syms = sorted(expr.free_symbols, key=sp.default_sort_key)
+    plain = {s: sp.Symbol(f"v{k}", real=True) for k, s in enumerate(syms)}
+    if not all(s.is_real for s in syms) or b not in plain:
+        return sp.diff(expr, b)
+    key = (expr.xreplace(plain), plain[b])
+    if key not in _DIFFS:
+        if len(_DIFFS) > 4096:
+            _DIFFS.clear()
+        _DIFFS[key] = sp.diff(*key)
+    return _DIFFS[key].xreplace({v: s for s, v in plain.items()})
+
+
+class Meaning:
+    """Values of nodes, local derivatives and ∂L/∂v at points in the graph's domain, from scratch.
+
+    Every check is local, so its cost does not grow with the depth of the graph: a node's value
+    comes from the forward pass, a local derivative from its own expression, ∂L/∂v from tangents
+    carried forward numerically. Nothing is expanded into leaves.
+
+    ``values`` (leaf name -> number, e.g. a spec's [values]) are the first choice of points,
+    perturbed so that no equation holds only by a coincidence of the given numbers.
+    """
+
+    def __init__(self, derivation: Derivation, points: int = _POINTS, *,
+                 values: Mapping[str, float] | None = None) -> None:
+        self.d = derivation
+        self.graph = g = derivation.graph
+        self._by_delta = {s: v for v, s in derivation.delta_symbols.items()}
+        self._local_fn: dict[tuple[sp.Symbol, sp.Symbol], tuple] = {}
+        self._node_fn: dict[sp.Symbol, tuple] = {}
+        self._parents = {v: g.parents(v) for v in g.nodes}
+        self._children: dict[sp.Symbol, list[sp.Symbol]] = {v: [] for v in g.symbols}
+        for v, parents in self._parents.items():
+            for p in parents:
+                self._children[p].append(v)
+        self._elementary: dict[sp.Symbol, sp.Expr] = {}
+        self._raw_local: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
+        self._order = {v: i for i, v in enumerate(g.nodes)}
+        self.points = self._choose_points(points, values)
+        self._adjoints: list[dict[sp.Symbol, float]] = [{} for _ in self.points]
+
+    # -- points in the domain ---------------------------------------------------------------
+    def _choose_points(self, n: int, values: Mapping[str, float] | None) -> list[dict]:
+        """The first ``n`` candidates at which every node is finite: the given values perturbed,
+        then random points (signs random, then all positive), then the given values as they are.
+        """
+        points: list[dict] = []
+        saturating = [v for v in self.graph.nodes
+                      if isinstance(self.graph.expr(v), functions.sigmoid | functions.softmax)]
+        candidates = list(self._candidates(n, values))
+        for k, leaves in enumerate(candidates):
+            point = self._forward(leaves)
+            # A saturated sigmoid or softmax (1 − σ below 1e-7) leaves too few digits for a
+            # float comparison: such points are taken only as the last resort (the given values).
+            last = k == len(candidates) - 1
+            if all(math.isfinite(x) for x in point.values()) and (
+                    last or not any(min(point[v], 1 - point[v]) < 1e-7 for v in saturating)):
+                points.append(point)
+                if len(points) == n:
+                    break
+        if not points:
+            raise VerificationError(
+                "no point was found at which every node of the graph is defined and finite; "
+                "give [values] in its domain"
+            )
+        return points
+
+    def _candidates(self, n: int, values: Mapping[str, float] | None):
+        # A fixed seed keeps rendering deterministic; magnitudes stay away from relu's kink.
+        g = self.graph
+        rng = np.random.default_rng(20230509)
+        given = None
+        if values is not None and all(s.name in values for s in g.leaves):
+            given = {s: float(values[s.name]) for s in g.leaves}
+            for _ in range(2 * n):
+                yield self._normalised({s: v * (1 + rng.uniform(-0.1, 0.1))
+                                        + rng.uniform(-0.02, 0.02) for s, v in given.items()})
+        for positive in (False, True):
+            for _ in range(3 * n):
+                point = {}
+                for s in g.leaves:
+                    v = float(rng.uniform(0.15, 0.85))
+                    if not positive and g.kind(s) is not Kind.TARGET and rng.random() < 0.5:
+                        v = -v
+                    point[s] = v
+                yield self._normalised(point)
+        if given is not None:
+            yield given
+
+    def _normalised(self, point: dict[sp.Symbol, float]) -> dict[sp.Symbol, float]:
+        for group in self.graph.one_hot_groups:  # a distribution that sums to one
+            total = sum(point[s] for s in group)
+            for s in group:
+                point[s] = point[s] / total if total else 1 / len(group)
+        return point
+
+    def _forward(self, point: dict[sp.Symbol, float]) -> dict[sp.Symbol, float]:
+        for v, expr in self.graph.forward_equations():
+            if v not in self._node_fn:
+                args = sorted(expr.free_symbols, key=sp.default_sort_key)
+                body = elementary(expr)
+                self._node_fn[v] = (args, _compile(args, body) if not body.has(*_UNDEFINED)
+                                    else _nowhere)
+            args, f = self._node_fn[v]
+            point[v] = _number(f, [point[a] for a in args])
+        return point
+
+    # -- local derivatives and adjoints -----------------------------------------------------
+    def local(self, a: sp.Symbol, b: sp.Symbol, k: int) -> float:
+        """∂a/∂b at point k, from a's expression in elementary functions."""
+        if (a, b) not in self._local_fn:
+            raw = self.local_expr(a, b)
+            if raw.has(*_UNDEFINED):  # e.g. 1/relu(w) differentiated: nowhere a number
+                self._local_fn[(a, b)] = ((), math.nan)
+            elif not raw.free_symbols:  # a number, or a constant such as e
+                try:
+                    self._local_fn[(a, b)] = ((), float(raw))
+                except TypeError:  # complex or undefined
+                    self._local_fn[(a, b)] = ((), math.nan)
+            elif raw.is_Symbol:
+                self._local_fn[(a, b)] = ((), raw)
+            else:
+                args = sorted(raw.free_symbols, key=sp.default_sort_key)
+                self._local_fn[(a, b)] = (args, _compile(args, raw))
+        args, f = self._local_fn[(a, b)]
+        point = self.points[k]
+        if not args:
+            return f if isinstance(f, float) else point[f]
+        return _number(f, [point[s] for s in args])
+
+    def node_expr(self, a: sp.Symbol) -> sp.Expr:
+        """Node a's own expression in elementary functions (its parents stay symbols)."""
+        if a not in self._elementary:
+            self._elementary[a] = elementary(self.graph.expr(a))
+        return self._elementary[a]
+
+    def local_expr(self, a: sp.Symbol, b: sp.Symbol) -> sp.Expr:
+        """∂a/∂b as SymPy's derivative of a's own expression in elementary functions."""
+        if (a, b) not in self._raw_local:
+            expr = self.node_expr(a)
+            if isinstance(expr, sp.Add):  # a wide sum: only the terms in b (linear in size)
+                expr = sp.Add(*(t for t in expr.args if t.has(b)))
+            self._raw_local[(a, b)] = _shaped_diff(expr, b)
+        return self._raw_local[(a, b)]
+
+    def adjoint(self, v: sp.Symbol, k: int) -> float:
+        """∂L/∂v at point k by forward mode: a unit tangent at v carried to the loss.
+
+        A leaf's tangent reaches only its children, and forward mode is linear in the tangent,
+        so a leaf's ∂L/∂v is Σ ∂c/∂v · (the tangent its child c carries to the loss).
+        """
+        cache = self._adjoints[k]
+        if v in cache:
+            return cache[v]
+        g = self.graph
+        if v == g.loss_symbol:
+            cache[v] = 1.0
+        elif v not in self._order:
+            cache[v] = math.fsum(self.local(c, v, k) * self.adjoint(c, k)
+                                 for c in self._children[v])
+        else:
+            tangent = {v: 1.0}
+            for u in g.nodes[self._order[v] + 1:]:
+                ps = [p for p in self._parents[u] if p in tangent]
+                if ps:
+                    tangent[u] = math.fsum(self.local(u, p, k) * tangent[p] for p in ps)
+            cache[v] = tangent.get(g.loss_symbol, 0.0)
+        return cache[v]
+
+    def value(self, expr: sp.Expr, k: int) -> complex:
+        """``expr`` at point k (nan where it is not defined there)."""
+        g, loss = self.graph, self.graph.loss_symbol
+        numbers: dict[sp.Basic, float] = {}
+        for e in expr.atoms(sp.Derivative):
+            a, b = e.expr, e.variables[0]
+            numbers[e] = self.adjoint(b, k) if a == loss else self.local(a, b, k)
+        for s in expr.free_symbols:
+            if s in self._by_delta:
+                numbers[s] = self.adjoint(self._by_delta[s], k)
+            elif s in g:
+                numbers[s] = self.points[k][g.symbol(s)]
+        try:
+            return complex(_evaluate(expr, numbers))
+        except _Unknown:
+            pass
+        try:
+            floats = {s: sp.Float(x, 30) for s, x in numbers.items()}
+            return complex(sp.N(elementary(expr.xreplace(floats)), 20))
+        except (TypeError, ValueError, ArithmeticError):  # not real, a nan comparison, ...
+            return complex(math.nan)
+
+    def is_local(self, expr: sp.Expr) -> bool:
+        """No ∂L/∂v and no δ in it: it can be compared symbolically, node by node."""
+        loss = self.graph.loss_symbol
+        if any(s in self._by_delta for s in expr.free_symbols):
+            return False
+        return not any(e.expr == loss for e in expr.atoms(sp.Derivative))
+
+    def unfold(self, expr: sp.Expr) -> sp.Expr:
+        """One level down: each local derivative and each node by its own expression.
+
+        >>> import symbackprop as sb
+        >>> net = sb.mlp([1, 1]); m = Meaning(sb.derive(net))
+        >>> m.unfold(net.symbol("yhat"))
+        1/(1 + exp(-z1))
+        """
+        expr = self.derivatives(expr)
+        return elementary(expr).xreplace({s: self.node_expr(s) for s in expr.free_symbols
+                                          if s in self._order})
+
+    def derivatives(self, expr: sp.Expr) -> sp.Expr:
+        """Each local derivative ∂a/∂b replaced by SymPy's derivative of a's own expression."""
+        found = expr.atoms(sp.Derivative)
+        if not found:
+            return expr
+        return expr.xreplace({e: self.local_expr(e.expr, e.variables[0]) for e in found})
+
+    def expand(self, expr: sp.Expr) -> sp.Expr:
+        """A local expression in leaves and elementary functions (for tests and small graphs:
+        its size can grow exponentially with depth, and verify never calls it)."""
+        g = self.graph
+        expr = expr.replace(lambda e: isinstance(e, sp.Derivative),
+                            lambda e: sp.diff(elementary(g.expr(e.expr)), e.variables[0]))
+        return elementary(g.expand(expr))
+
+
+_UNDEFINED = (sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity)
+
+
+class _Unknown(Exception):
+    """An expression the float evaluator does not know: SymPy evaluates it instead."""
+
+
+def _exp(x: float) -> float:
+    return math.exp(x) if x < 709 else math.inf
+
+
+def _log(x: float) -> float:
+    return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+
+
+def _pow(base: float, exponent: float) -> float:
+    if base < 0 and exponent != int(exponent):
+        return math.nan  # not real
+    if base == 0 and exponent < 0:
+        return math.inf
+    try:
+        return base ** exponent
+    except OverflowError:
+        return math.inf
+
+
+def _heaviside(x: float, at_zero: float = 0.5) -> float:
+    return 1.0 if x > 0 else 0.0 if x < 0 else at_zero
+
+
+def _product(*xs: float) -> float:
+    return math.prod(xs)
+
+
+# The float meaning of each kind of node of an equation, by SymPy class (a dispatch table, like
+# SymPy's printers). An activation means its textbook definition, never the engine's derivative.
+_FLOAT = {
+    sp.Add: lambda *xs: math.fsum(xs),
+    sp.Mul: _product,
+    sp.Pow: _pow,
+    sp.exp: _exp,
+    sp.log: _log,
+    sp.Abs: abs,
+    sp.Max: max,
+    sp.Min: min,
+    sp.Heaviside: _heaviside,
+    sp.erf: math.erf,
+    # each activation means its textbook definition, never the engine's derivative
+    **{op.function: op.scalar for op in ops.FUNCTIONS},
+}
+
+
+class _Domain(Exception):
+    """A finite argument outside a function's real domain (log of a negative number, ...)."""
+
+
+def _strict_log(x: float) -> float:
+    if x < 0:
+        raise _Domain
+    return _log(x)
+
+
+def _strict_pow(base: float, exponent: float) -> float:
+    if base < 0 and exponent != int(exponent):
+        raise _Domain
+    return _pow(base, exponent)
+
+
+# The same meanings, except that leaving the real domain is an error, not a nan. An infinity
+# (log(0), exp(1000)) is not: rounding makes those of saturated sigmoids, where the exact
+# answer is finite and the evaluator's stable forms compute it.
+_STRICT = {**_FLOAT, sp.log: _strict_log, sp.Pow: _strict_pow}
+
+
+def _evaluate(expr: sp.Basic, numbers: Mapping[sp.Basic, float], table=_FLOAT) -> float:
+    """``expr`` in floats, with ``numbers`` for its symbols and derivatives; nan outside the
+    domain. Raises _Unknown for a kind of node it does not know."""
+    if expr in numbers:
+        return numbers[expr]
+    if expr.is_Number or expr in (sp.pi, sp.E):
+        return float(expr)
+    f = table.get(type(expr)) or table.get(getattr(expr, "func", None))
+    if f is None:
+        raise _Unknown(type(expr).__name__)
+    args = [_evaluate(a, numbers, table) for a in expr.args]
+    if any(math.isnan(a) for a in args):
+        return math.nan
+    try:
+        return float(f(*args))
+    except (ValueError, ZeroDivisionError):
+        return math.nan
+    except OverflowError:
+        return math.inf
+
+
+def _nowhere(*_args: float) -> float:
+    return math.nan
+
+
+def _number(f, args: list[float]) -> float:
+    with np.errstate(all="ignore"):  # a value outside the domain is nan, never a warning
+        try:
+            x = f(*args)
+        except (TypeError, ValueError, ArithmeticError):
+            return math.nan
+    try:
+        return float(x)
+    except (TypeError, ValueError):  # complex
+        return math.nan
+
+
+def undefined_node(graph, values: Mapping[str, float]) -> str | None:
+    """The first node that leaves the real numbers at ``values`` (leaf names to numbers): a log
+    or a fractional power of a negative number; None if there is none or values are missing.
+
+    >>> import symbackprop as sb
+    >>> g = sb.Graph("g"); x = g.input("x"); w = g.parameter("w")
+    >>> a = g.node("a", sp.log(w) * x); L = g.loss("L", a ** 2)
+    >>> undefined_node(g, {"x": 1.0, "w": -2.0}), undefined_node(g, {"x": 1.0, "w": 2.0})
+    ('a', None)
+    """
+    numbers: dict[sp.Basic, float] = {}
+    for s in graph.leaves:
+        if s.name not in values:
+            return None
+        numbers[s] = float(values[s.name])
+    for v, expr in graph.forward_equations():
+        try:
+            numbers[v] = _evaluate(expr, numbers, _STRICT)
+        except _Unknown:
+            return None
+        except _Domain:
+            return v.name
+    return None
+
+
+def _symbolically_equal(lhs: sp.Expr, rhs: sp.Expr, meaning: Meaning | None) -> str | None:
+    """"identical" or "symbolic" if lhs = rhs is shown without expanding into leaves, else None.
+
+    Nodes are opaque symbols; the latest node either side uses is replaced by its own
+    expression on both sides, a few times at most, while the difference stays small. So the
+    cost is bounded per equation, whatever the depth of the graph.
+    """
+    a, b = lhs, rhs
+    if meaning is not None:  # SymPy would read ∂h1/∂z1 of two symbols as 0
+        a, b = meaning.derivatives(a), meaning.derivatives(b)
+    a, b = elementary(a), elementary(b)
+    small = None
+    for _step in range(_UNFOLD_STEPS + 1):
+        if a == b:
+            return "identical"
+        diff = a - b
+        if sp.count_ops(diff) > _SYMBOLIC_OPS:
+            break
+        small = diff
+        try:
+            if sp.cancel(diff) == 0:  # the usual rational identities in exp(-z), cheaply
+                return "symbolic"
+        except (TypeError, ValueError, NotImplementedError, ArithmeticError):
+            pass
+        nodes = [s for s in diff.free_symbols if meaning is not None and s in meaning._order]
+        if not nodes:
+            break
+        latest = max(nodes, key=meaning._order.__getitem__)
+        a = a.xreplace({latest: meaning.node_expr(latest)})
+        b = b.xreplace({latest: meaning.node_expr(latest)})
+    # simplify turns Heaviside, Abs, Max and their kin into Piecewise case splits that can run
+    # for minutes (H(z) − H(z, 0) over a tanh did); the meaning's points decide those instead
+    if small is None or small.has(*_CASEWISE):
+        return None
+    try:
+        return "symbolic" if sp.simplify(small) == 0 else None
+    except (TypeError, ValueError, NotImplementedError, ArithmeticError):
+        return None
+
+
+def verify(lhs: sp.Expr, rhs: sp.Expr, label: str, meaning: Meaning | None = None) -> Check:
+    """Decide lhs = rhs: identical, symbolically, else at the meaning's points.
+
+    Without a ``meaning`` both sides are plain expressions (in any symbols).
+
+    >>> x = sp.Symbol("x")
+    >>> verify(sp.sin(x) ** 2 + sp.cos(x) ** 2, sp.S.One, "Pythagoras").method
+    'symbolic'
+    """
+    if lhs == rhs:
+        return Check(label, "identical")
+    if meaning is not None and lhs in meaning._order and meaning.graph.expr(lhs) == rhs:
+        return Check(label, "identical")  # a node's own definition (cancel() took 20 ms each)
+    if meaning is None or (meaning.is_local(lhs) and meaning.is_local(rhs)):
+        method = _symbolically_equal(lhs, rhs, meaning)
+        if method:
+            return Check(label, method)
+        if meaning is None:
+            return _numeric_free(lhs, rhs, label)
+    for k in range(len(meaning.points)):
+        left, right = meaning.value(lhs, k), meaning.value(rhs, k)
+        if not _agree(left, right):
+            where = ", ".join(f"{s}={v:.3g}" for s, v in meaning.points[k].items()
+                              if s in meaning.graph.leaves)
+            raise VerificationError(
+                f"equation {label!r} does not hold: left side {left.real:.12g}, right side "
+                f"{right.real:.12g} at {where}"
+            )
+    return Check(label, "numeric")
+
+
+def _agree(a: complex, b: complex) -> bool:
+    finite = all(math.isfinite(x) for x in (a.real, a.imag, b.real, b.imag))
+    return finite and abs(a - b) <= _RTOL * max(1.0, abs(a), abs(b))
+
+
+def _numeric_free(a: sp.Expr, b: sp.Expr, label: str) -> Check:
+    symbols = sorted(a.free_symbols | b.free_symbols, key=sp.default_sort_key)
+    rng = np.random.default_rng(20230509)
+    for _ in range(_POINTS):
+        values = {s: sp.Float(rng.uniform(0.15, 0.85), 30) for s in symbols}
+        left = complex(sp.N(elementary(a).xreplace(values), 20))
+        right = complex(sp.N(elementary(b).xreplace(values), 20))
+        if not _agree(left, right):
+            raise VerificationError(f"equation {label!r} does not hold: {left.real:.12g} vs "
+                                    f"{right.real:.12g}")
+    return Check(label, "numeric")

@@ -1,0 +1,274 @@
+"""Worked examples: the numbers of one gradient-descent step, each from one compiled evaluation.
+
+Display rounding reads every number from the derivation's evaluator (its stable forms: p − y,
+log σ from logits), so a saturated output gives the same finite gradient ``check`` gives. By-hand
+rounding runs one compiled pass in which each node, δ and gradient is rounded before it is
+used, as a student does. The chain factors of every parameter are computed by one more compiled
+function of the node values: one evaluation per example, never one per printed number.
+
+>>> import symbackprop as sb
+>>> d = sb.derive(sb.mlp([2, 2, 1]))
+>>> v = dict(x1=0.5, x2=0.3, y=1.0, w1=0.7, w2=0.3, w3=0.4, w4=0.6, w5=0.55, w6=0.45)
+>>> ex = sb.worked_example(d, v)
+>>> ex.show(ex.deltas["z3"]), ex.show(ex.gradients["w5"])
+('-0.162', '-0.100')
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Context, Decimal
+
+import numpy as np
+import sympy as sp
+
+from ..core.graph import Graph
+from ..derivation.reverse import MAX_CHAIN_PATHS, Derivation, derive
+
+__all__ = ["WorkedExample", "FactorValue", "worked_example", "round_half_up"]
+
+# Enough digits for any float64 (up to 1.8e308) and 15 decimals, so quantize never overflows.
+_DECIMALS = Context(prec=400)
+
+
+def round_half_up(x: float, digits: int) -> float:
+    """Round as by hand (0.0625 -> 0.063 at 3 digits), not to even.
+
+    >>> round_half_up(0.0625, 3), round_half_up(-0.7087, 2), round_half_up(1e300, 3)
+    (0.063, -0.71, 1e+300)
+    """
+    if not math.isfinite(x):
+        return x
+    q = Decimal(1).scaleb(-digits)
+    return float(Decimal(repr(float(x))).quantize(q, rounding=ROUND_HALF_UP, context=_DECIMALS))
+
+
+@dataclass(frozen=True)
+class FactorValue:
+    """One factor ∂of/∂wrt of a chain: its local result and its value."""
+
+    of: str
+    wrt: str
+    expr: sp.Expr
+    value: float
+
+
+@dataclass
+class WorkedExample:
+    """The numbers of one gradient-descent step, each as a symbolic form and a value.
+
+    ``rounding`` is ``"display"`` (full precision carried, rounded only when shown) or
+    ``"by_hand"`` (each intermediate rounded to ``digits`` decimals before it is used, so that
+    a student's hand calculation matches line by line). ``deltas`` holds δ = ∂L/∂v of every
+    node v but the loss, ``local_derivatives`` every local derivative ∂child/∂parent by (child, parent)
+    names; ``factors`` lists each parameter's chain paths (empty past ``MAX_CHAIN_PATHS``).
+    """
+
+    derivation: Derivation
+    values: dict[str, float]
+    learning_rate: float
+    digits: int
+    rounding: str
+    nodes: dict[str, float] = field(default_factory=dict)
+    factors: dict[str, list[list[FactorValue]]] = field(default_factory=dict)
+    gradients: dict[str, float] = field(default_factory=dict)
+    updated: dict[str, float] = field(default_factory=dict)
+    deltas: dict[str, float] = field(default_factory=dict)
+    local_derivatives: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    @property
+    def loss(self) -> float:
+        return self.nodes[self.derivation.loss.name]
+
+    def show(self, x: float) -> str:
+        """``x`` at the example's number of decimals (half up)."""
+        # + 0.0 turns a rounded -0.0 into 0.0: "-0.000" is not a number anyone writes.
+        return f"{round_half_up(x, self.digits) + 0.0:.{self.digits}f}"
+
+    def to_latex(self, **options) -> str:
+        """The worked example as a LaTeX fragment (see symbackprop.render)."""
+        from ..output.render import render
+
+        return render(self, kind="fragment", **options)
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the forward values, the δs, the gradients and the update, as tables."""
+        from ..printing.display import worked_example_markdown
+
+        return worked_example_markdown(self)
+
+    def __repr__(self) -> str:
+        return (f"<WorkedExample of {self.derivation.graph.title}: loss {self.show(self.loss)}, "
+                f"{len(self.gradients)} gradients, {self.rounding} rounding, "
+                f"{self.digits} decimals>")
+
+
+def worked_example(
+    derivation: Derivation | Graph,
+    values: Mapping,
+    learning_rate: float = 0.1,
+    digits: int = 3,
+    rounding: str = "display",
+) -> WorkedExample:
+    """Forward pass, loss, every chain factor, every gradient and one update step, in numbers.
+
+    >>> import symbackprop as sb
+    >>> d = sb.derive(sb.mlp([2, 2, 1]))
+    >>> v = dict(x1=0.5, x2=0.3, y=1.0, w1=0.7, w2=0.3, w3=0.4, w4=0.6, w5=0.55, w6=0.45)
+    >>> ex = sb.worked_example(d, v, learning_rate=0.1, digits=3)
+    >>> ex.show(ex.nodes["z1"]), ex.show(ex.gradients["w5"]), ex.show(ex.updated["w5"])
+    ('0.470', '-0.100', '0.560')
+    """
+    if rounding not in ("display", "by_hand"):
+        raise ValueError(f"rounding must be 'display' or 'by_hand', got {rounding!r}")
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= 15:
+        raise ValueError(f"digits must be an integer from 0 to 15, got {digits!r}")
+    if isinstance(learning_rate, bool) or not (
+        isinstance(learning_rate, numbers.Real) and math.isfinite(learning_rate) and learning_rate > 0
+    ):
+        raise ValueError(f"the learning rate must be a positive number, got {learning_rate!r}")
+    d = derivation if isinstance(derivation, Derivation) else derive(derivation)
+    g = d.graph
+    at = {g.symbol(k).name: v for k, v in values.items()}
+    ev = d.evaluator
+    ev._args(at)  # validates names and numbers with one clear message
+    ex = WorkedExample(d, {k: float(v) for k, v in at.items()}, float(learning_rate), digits, rounding)
+    by_hand = rounding == "by_hand"
+    if by_hand:
+        nodes, deltas, grads = _by_hand_pass(d, ex.values, digits)
+    else:
+        result = ev.evaluate(ex.values)
+        nodes, deltas, grads = result.nodes, result.deltas, result.gradients
+    ex.nodes = {v.name: float(nodes[v.name]) for v in g.nodes}
+    ex.deltas = {k: float(x) for k, x in deltas.items()}
+    known = {s: ex.values[s.name] for s in g.leaves} | {v: ex.nodes[v.name] for v in g.nodes}
+    ex.local_derivatives = _local_values(d, known, digits if by_hand else None)
+
+    def keep(x: float) -> float:
+        return round_half_up(x, digits) if by_hand else float(x)
+
+    for p in g.parameters:
+        paths = _paths(d, p, ex.local_derivatives)
+        ex.factors[p.name] = paths
+        gradient = float(grads[p.name])
+        if by_hand and paths:
+            total = keep(sum(math.prod(f.value for f in row) for row in paths))
+            gradient = total if math.isfinite(total) else gradient
+        ex.gradients[p.name] = gradient
+        with np.errstate(all="ignore"):
+            step = np.float64(ex.values[p.name]) - np.float64(ex.learning_rate) * gradient
+        ex.updated[p.name] = keep(float(step))
+    return ex
+
+
+def _paths(d: Derivation, p: sp.Symbol, local: Mapping[tuple[str, str], float]):
+    # Past the limit no path is listed (the count is DP, no listing): documents and the gradient
+    # itself are built from δ values, so a net with many paths still gets its worked example.
+    if d.path_count(p) > MAX_CHAIN_PATHS:
+        return []
+    return [[FactorValue(f.of.name, f.wrt.name, f.result, local[(f.of.name, f.wrt.name)])
+             for f in path] for path in d.chain(p).paths]
+
+
+def _local_values(d: Derivation, known: Mapping[sp.Symbol, float],
+                  digits: int | None) -> dict[tuple[str, str], float]:
+    """Every local derivative ∂child/∂parent at ``known``, from one compiled function."""
+    g = d.graph
+    pairs = [(c, v) for v in g.symbols for c in d._children[v] if c in d.deltas]
+    f = _cached(d, ("locals",), lambda: _compile_locals(d, pairs))
+    with np.errstate(all="ignore"):
+        out = f(*(np.float64(known[s]) for s in [*g.leaves, *g.nodes]))
+    values = [float(np.asarray(x, dtype=float)) for x in out]
+    if not all(math.isfinite(x) for x in values):
+        values = _precise_where_floats_fail(d, known, pairs, values)
+    if digits is not None:
+        values = [round_half_up(x, digits) for x in values]
+    return {(c.name, v.name): x for (c, v), x in zip(pairs, values, strict=True)}
+
+
+def _precise_where_floats_fail(d: Derivation, known: Mapping[sp.Symbol, float], pairs,
+                               values: list[float]) -> list[float]:
+    """Local derivatives that are nan or inf in floats, recomputed with every node in 50 digits.
+
+    Floats round a saturated σ to exactly 1, so ∂L/∂ŷ = (ŷ − y)/(ŷ(ŷ − 1)) becomes 0/0; from
+    the leaves in 50 digits it is the finite number the evaluator's stable forms agree with.
+    """
+    from .verify import elementary
+
+    g = d.graph
+    precise = {s: sp.Float(known[s], 50) for s in g.leaves}
+    for v in g.nodes:
+        precise[v] = sp.N(elementary(g.expr(v)).xreplace(precise), 50)
+    out = []
+    for (c, v), x in zip(pairs, values, strict=True):
+        if not math.isfinite(x):
+            try:
+                x = float(sp.N(elementary(d.local(c, v)).xreplace(precise), 50))
+            except TypeError:  # complex or undefined: it stays as it was
+                pass
+        out.append(x)
+    return out
+
+
+def _compile_locals(d: Derivation, pairs):
+    from ..codegen.scalar import compile_numeric
+
+    g = d.graph
+    return compile_numeric([*g.leaves, *g.nodes], [d.local(c, v) for c, v in pairs] or [sp.S.Zero])
+
+
+def _cached(d: Derivation, key, make):
+    cache = d.__dict__.setdefault("_worked_cache", {})
+    if key not in cache:
+        cache[key] = make()
+    return cache[key]
+
+
+class _rounded(sp.Function):  # noqa: N801 - printed by name into the by-hand code
+    """Rounded to the example's digits, half up; only in generated code."""
+
+
+def _by_hand_pass(d: Derivation, values: Mapping[str, float], digits: int):
+    """Nodes, δs and gradients with every intermediate rounded before it is used."""
+    f, names = _cached(d, ("by_hand", digits), lambda: _compile_by_hand(d, digits))
+    g = d.graph
+    with np.errstate(all="ignore"):
+        out = f(*(np.float64(values[s.name]) for s in g.leaves))
+    out = [float(np.asarray(x, dtype=float)) for x in out]
+    node_names, delta_names, param_names = names
+    n, k = len(node_names), len(delta_names)
+    return (dict(zip(node_names, out[:n], strict=True)),
+            dict(zip(delta_names, out[n:n + k], strict=True)),
+            dict(zip(param_names, out[n + k:], strict=True)))
+
+
+def _compile_by_hand(d: Derivation, digits: int):
+    from ..codegen.scalar import NUMPY_FUNCTIONS, _identifiers, _stable_loss, _subclassed_functions
+
+    g = d.graph
+    ev = d.evaluator
+    backward = [v for v in reversed(g.nodes) if v in d.deltas and v != g.loss_symbol]
+    grads = {p: sp.Dummy(f"dL_d{p.name}") for p in g.parameters}
+    ident = _identifiers([*g.leaves, *g.nodes, *(d.delta_symbols[v] for v in backward),
+                          *grads.values()])
+    steps = [(ident[v], _rounded((_stable_loss(g, g.expr(v)) if v == g.loss_symbol
+                                  else g.expr(v)).xreplace(ident))) for v in g.nodes]
+    steps += [(ident[d.delta_symbols[v]], _rounded(ev._delta_for_code(v).xreplace(ident)))
+              for v in backward]
+    steps += [(ident[grads[p]], _rounded(d.deltas.get(p, sp.S.Zero).xreplace(ident)))
+              for p in g.parameters]
+    outputs = [name for name, _ in steps]
+
+    def rounded(x):
+        return round_half_up(float(x), digits)
+
+    modules = [{"_rounded": rounded}, _subclassed_functions(e for _, e in steps),
+               NUMPY_FUNCTIONS, "numpy"]
+    f = sp.lambdify([ident[s] for s in g.leaves], outputs, modules=modules,
+                    cse=lambda _exprs: (steps, outputs), docstring_limit=0)
+    names = ([v.name for v in g.nodes], [v.name for v in backward],
+             [p.name for p in g.parameters])
+    return f, names

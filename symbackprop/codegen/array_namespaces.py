@@ -1,0 +1,83 @@
+"""The array namespaces the batched evaluators' generated code runs in: numpy, torch or jax.
+
+Each maps the few names the generated lines call (``xp``, ``perm``, ``matmul``, ``take``,
+``imul``, …) to the backend's own functions, so one program text serves all three.
+
+>>> sorted(backend_namespace("numpy"))[:4]
+['bcast', 'bmean', 'erf', 'gelu']
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from ..core import ops
+
+__all__ = ["backend_namespace", "float64_context"]
+
+
+def backend_namespace(name: str) -> dict[str, object]:
+    """The names generated code calls on backend ``name``, the registry's kernels among them."""
+    return {**_array_functions(name), **ops.namespace(name)}
+
+
+def _array_functions(name: str) -> dict[str, object]:
+    if name == "numpy":
+        return {
+            "xp": np, "tensor": np.asarray,
+            "ksum": lambda a, axis: np.sum(a, axis=axis, keepdims=True),
+            "kmax": lambda a, axis: np.max(a, axis=axis, keepdims=True),
+            "bcast": lambda x, s: np.broadcast_to(np.asarray(x, dtype=float), s),
+            "perm": np.transpose, "bmean": lambda x: x.mean(axis=0), "matmul": np.matmul,
+            "imul": lambda a, b: np.multiply(a, b, out=a),
+            "take": lambda a, i: np.take(a.reshape(a.shape[0], -1), i, axis=1),
+            "heaviside": lambda z: (z > 0).astype(float),
+            "zeros": lambda shape: np.zeros(shape),
+        }
+    if name == "torch":
+        import torch
+
+        def tensor(a):
+            a = np.asarray(a)
+            return torch.as_tensor(a, dtype=torch.int64 if a.dtype.kind == "i" else torch.float64)
+        return {
+            "xp": torch, "tensor": tensor,
+            "ksum": lambda a, axis: a.sum(dim=axis, keepdim=True),
+            "kmax": lambda a, axis: torch.amax(a, dim=axis, keepdim=True),
+            "bcast": lambda x, s: torch.broadcast_to(torch.as_tensor(x, dtype=torch.float64), s),
+            "perm": lambda x, p: x.permute(p), "bmean": lambda x: x.mean(dim=0),
+            "matmul": torch.matmul, "imul": lambda a, b: a.mul_(b),
+            "take": lambda a, i: a.reshape(a.shape[0], -1)[:, i],
+            "heaviside": lambda z: (z > 0).to(torch.float64),
+            "zeros": lambda shape: torch.zeros(shape, dtype=torch.float64),
+        }
+    if name == "jax":
+        import jax.numpy as jnp
+
+        def jtensor(a):
+            a = np.asarray(a)
+            return jnp.asarray(a, dtype=jnp.int64 if a.dtype.kind == "i" else jnp.float64)
+        return {
+            "xp": jnp, "tensor": jtensor,
+            "ksum": lambda a, axis: jnp.sum(a, axis=axis, keepdims=True),
+            "kmax": lambda a, axis: jnp.max(a, axis=axis, keepdims=True),
+            "bcast": lambda x, s: jnp.broadcast_to(jnp.asarray(x, dtype=jnp.float64), s),
+            "perm": jnp.transpose, "bmean": lambda x: x.mean(axis=0), "matmul": jnp.matmul,
+            "imul": lambda a, b: a * b,
+            "take": lambda a, i: jnp.take(a.reshape(a.shape[0], -1), i, axis=1),
+            "heaviside": lambda z: (z > 0).astype(jnp.float64),
+            "zeros": lambda shape: jnp.zeros(shape, dtype=jnp.float64),
+        }
+    raise ValueError(f"unknown backend {name!r}; expected numpy, torch or jax")
+
+
+def float64_context(backend: str):
+    """jax computes in float32 unless x64 is on: the evaluator turns it on for its own work
+    only (tracing, constants, calls), as numpy and torch compute in float64 here too."""
+    if backend == "jax":
+        import jax
+
+        return jax.enable_x64(True)
+    return contextlib.nullcontext()

@@ -1,0 +1,478 @@
+"""Batched evaluators generated from a general form's own (verified) equations.
+
+At given sizes, every forward definition and every printed δ and gradient equation becomes
+one line of array code: each index (free or summed) owns an axis, an entry such as
+x[t, i+k−1] is a gather with constant index arrays (zero outside its range, as the general
+form assumes), and Σ_k is a sum over k's axis. A definition or δ that refers to itself at a
+shifted index (h[t−1] in the forward pass, δ[t+1] in BPTT) is evaluated step by step along
+that index, in the direction the shift demands; everything else is one vectorised line.
+Samples run along a leading batch axis; parameter gradients are averaged over the batch.
+
+>>> import numpy as np
+>>> from symbackprop.models.forms import conv1d_form
+>>> ev = BatchedEvaluator(conv1d_form("tanh"), {"n": 5, "K": 3})
+>>> rng = np.random.default_rng(0)
+>>> out = ev({"x": rng.normal(size=(4, 5)), "y": rng.normal(size=4)},
+...          {"w": rng.normal(size=3), "b": 0.1, "v": rng.normal(size=3), "c": 0.0})
+>>> out.gradients["w"].shape, out.loss.shape
+((3,), (4,))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from ..core import ops
+from ..forms.general import GeneralForm, Quantity, _basic
+from .array_namespaces import backend_namespace, float64_context
+from .lowering import as_view, contraction, gathered_in_order, permuted, reshaped
+from .softmax import ClassMax, stable_softmax
+
+__all__ = ["BatchedEvaluator", "BatchedResult"]
+
+
+@dataclass
+class BatchedResult:
+    """Per-sample losses, batch-mean parameter gradients, and every array computed."""
+
+    loss: object
+    gradients: dict[str, object]
+    arrays: dict[str, object]
+
+
+# Elementary functions by their backend's name; an activation is called by its registry name
+# (its kernel's), with its further arguments (leaky ReLU's slope) as numbers.
+_CALLS = {sp.exp: "xp.exp", sp.Heaviside: "heaviside", sp.log: "xp.log", sp.erf: "erf"}
+
+
+class BatchedEvaluator:
+    """Forward pass, named δs and gradients of ``form`` at ``sizes``, for a batch at once.
+
+    Call it with ``inputs`` (inputs and targets: arrays with a leading batch axis, then the
+    quantity's own index ranges) and ``parameters`` (arrays of their index ranges). Its Σs of
+    products run as matrix products (``lower=False``: as outer products summed along their
+    axes, the plain reading of the equations that the lowered code is tested against).
+    """
+
+    def __init__(self, form: GeneralForm, sizes: Mapping[str, int], backend: str = "numpy",
+                 *, lower: bool = True):
+        form.require(sizes)
+        # lower=False keeps every Σ an outer product summed along its axes (the reference the
+        # tests hold the matmul lowering to)
+        self.form, self.backend, self.lower = form, backend, lower
+        self.subs = {form.sizes[k]: int(v) for k, v in sizes.items()}
+        self.qs, self.defs = stable_softmax(form)
+        self.ranges = {n: [(int(_basic(lo).xreplace(self.subs)),
+                            int(_basic(hi).xreplace(self.subs))) for lo, hi in q.ranges]
+                       for n, q in self.qs.items()}
+        self.equations = [eq for eq in form.equations() if eq.kind != "forward"]
+        symbols: list[sp.Symbol] = []
+        for expr in [*self.defs.values(), *(eq.rhs for eq in self.equations)]:
+            for sm in expr.atoms(sp.Sum):
+                symbols += [v for v, *_ in sm.limits]
+        for q in self.qs.values():
+            symbols += list(q.indices)
+        self.axes = {v: k + 1 for k, v in enumerate(dict.fromkeys(symbols))}
+        self.n = len(self.axes)
+        self.consts: dict[str, object] = {}
+        self._const_names: dict[tuple, str] = {}
+        self._hoisted: list[str] = []
+        self._index_values: dict[tuple, np.ndarray] = {}
+        self.lines: list[str] = []
+        # a Σ already computed (the same code) is reused: an unnamed δ substituted into several
+        # equations (W^{[3]}δ^{[3]} in g^{[2]}, ∂L/∂γ^{[2]}, ∂L/∂β^{[2]}) is computed once
+        self._memo: dict[str, str] | None = {}
+        self._generate()
+        self.namespace = dict(backend_namespace(backend))
+        tensor = self.namespace["tensor"]
+        with float64_context(backend):
+            self.namespace.update({k: tensor(v) for k, v in self.consts.items()})
+        self.source = "def evaluate(A):\n" + "".join(f"    {ln}\n" for ln in self.lines) + \
+            "    return A\n"
+        ops.require(self.source, backend, self.namespace)
+        _assert_engine_made(self.source, self.namespace)
+        code = compile(self.source, f"<batched {form.title}>", "exec")
+        exec(code, self.namespace)  # noqa: S102 - code the engine wrote from its own equations
+        self._run = self.namespace["evaluate"]
+        self._compiled: dict[int, object] = {}  # jax: one jit-compiled program per batch size
+
+    def __call__(self, inputs: Mapping[str, object], parameters: Mapping[str, object]
+                 ) -> BatchedResult:
+        with float64_context(self.backend):
+            return self._call(inputs, parameters)
+
+    def _call(self, inputs, parameters) -> BatchedResult:
+        # jit takes numpy arrays as they are (one transfer per call, no conversion op each)
+        tensor = (lambda a: a) if self.backend == "jax" else self.namespace["tensor"]
+        A: dict[str, object] = {}
+        for name, q in self.qs.items():
+            if q.kind in ("input", "target", "parameter"):
+                given = (inputs if q.kind != "parameter" else parameters)[name]
+                A[name] = tensor(np.asarray(given, dtype=float)) if not hasattr(
+                    given, "dtype") or isinstance(given, np.ndarray) else given
+        batch = next(int(A[q.name].shape[0]) for q in self.qs.values()
+                     if q.kind in ("input", "target"))
+        if self.backend == "jax":
+            A = dict(self._jitted(batch)(A))
+        else:
+            A["_batch"] = batch
+            A = self._run(A)
+        grads = {eq.name: A[f"grad_{eq.name}"] for eq in self.equations
+                 if eq.kind == "gradient"}
+        return BatchedResult(A[self.form.loss.name], grads, A)
+
+    def _jitted(self, batch: int):
+        if batch not in self._compiled:
+            import jax
+
+            def run(arrays, run=self._run, batch=batch):
+                out = run({**arrays, "_batch": batch})
+                del out["_batch"]
+                return out
+            self._compiled[batch] = jax.jit(run)
+        return self._compiled[batch]
+
+    # -- expressions to code -------------------------------------------------------------------
+    def _const(self, value) -> str:
+        # one name per distinct array, so that equal gathers print equal code (the Σ memo)
+        key = (value.dtype.str, value.shape, value.tobytes())
+        known = self._const_names.setdefault(key, f"_c{len(self.consts)}")
+        self.consts[known] = value
+        return known
+
+    def _values(self, e: sp.Expr, grid) -> np.ndarray:
+        # a grid holds ints and aranges along one axis each (shape and start say which): the
+        # lowering asks for the same index values several times, and lambdify is the cost
+        key = (e, tuple((v, g if isinstance(g, int) else (g.shape, int(g.flat[0])))
+                        for v, g in grid.items()))
+        if key not in self._index_values:
+            f = sp.lambdify(list(grid), _basic(e).xreplace(self.subs), "numpy")
+            out = np.asarray(f(*grid.values())) * np.ones((), dtype=np.int64)
+            self._index_values[key] = out.reshape((1,) * (self.n - out.ndim) + out.shape) \
+                if out.ndim < self.n else out
+        return self._index_values[key]
+
+    def _code(self, expr: sp.Expr, grid: dict[sp.Symbol, object]) -> str:
+        """Code for ``expr`` over the index grid (index symbol -> int array or int)."""
+        if expr.free_symbols & set(self.subs):
+            expr = expr.xreplace(self.subs)
+        if isinstance(expr, sp.Indexed):
+            return self._gather(expr.base.name, expr.indices, grid)
+        if isinstance(expr, sp.Symbol):
+            return self._gather(expr.name, (), grid)
+        if expr.is_number:
+            return repr(float(expr))
+        if isinstance(expr, sp.Sum):
+            inner, axes = dict(grid), []
+            for v, lo, hi in expr.limits:
+                lo, hi = (int(_basic(b).xreplace(self.subs)) for b in (lo, hi))
+                shape = [1] * self.n
+                shape[self.axes[v] - 1] = hi - lo + 1
+                inner[v] = np.arange(lo, hi + 1).reshape(shape)
+                if hi > lo or not self.lower:  # a Σ over one term is that term
+                    axes.append(self.axes[v])
+            if not axes:
+                return self._code(expr.function, inner)
+            code = self._contracted(expr.function, inner, set(axes)) or \
+                f"ksum({self._code(expr.function, inner)}, {tuple(axes)})"
+            if self._memo is None:  # inside a step-by-step group arrays change between lines
+                return code
+            if code not in self._memo:
+                self._memo[code] = f"A['_s{len(self._memo)}']"
+                self.lines.append(f"{self._memo[code]} = {code}")
+            return self._memo[code]
+        if isinstance(expr, sp.Add):  # −1·x printed as a subtraction: one array operation less
+            plus = [a for a in expr.args if not a.could_extract_minus_sign()]
+            minus = [-a for a in expr.args if a.could_extract_minus_sign()]
+            code = " + ".join(self._code(a, grid) for a in plus) if plus else \
+                f"-{self._code(minus.pop(0), grid)}"
+            return "(" + code + "".join(f" - {self._code(a, grid)}" for a in minus) + ")"
+        if isinstance(expr, sp.Mul):  # x·y^−1 printed as a division
+            over = [a.base for a in expr.args if isinstance(a, sp.Pow) and a.exp == -1]
+            times = [a for a in expr.args if not (isinstance(a, sp.Pow) and a.exp == -1)]
+            code = " * ".join(self._code(a, grid) for a in times) if times else "1.0"
+            return "(" + code + "".join(f" / {self._code(a, grid)}" for a in over) + ")"
+        if isinstance(expr, sp.Pow):
+            return f"({self._code(expr.base, grid)} ** {float(expr.exp)!r})"
+        if isinstance(expr, sp.KroneckerDelta):
+            a, b = (self._values(e, grid) for e in expr.args)
+            return self._const((a == b).astype(float)[None])
+        if isinstance(expr, ClassMax):
+            return f"kmax({self._code(expr.args[0], grid)}, {self.axes[expr.args[1]]})"
+        if expr.func in _CALLS:
+            return f"{_CALLS[expr.func]}({self._code(expr.args[0], grid)})"
+        op = ops.op_of(expr.func)
+        if op is not None and op.name in ops.kernel_names(self.backend):
+            rest = "".join(f", {float(a)!r}" for a in expr.args[1:])
+            return f"{op.name}({self._code(expr.args[0], grid)}{rest})"
+        raise NotImplementedError(f"no batched code for {type(expr).__name__}: {expr}")
+
+    def _contracted(self, function: sp.Expr, grid, summed: set[int]) -> str | None:
+        """Σ of c·f·g·… (a number c, array factors) as one matrix product of two groups of
+        factors, or None. Of the splits that keep every summed axis in both groups, the one
+        whose elementwise products are smallest wins."""
+        if not self.lower or not isinstance(function, sp.Mul):
+            return None
+        numbers = [a for a in function.args if a.is_number]
+        factors = [a for a in function.args if not a.is_number]
+        if not 2 <= len(factors) <= 6:
+            return None
+        dims = [self._dims(f, grid) for f in factors]
+
+        def size(d):  # the batch length is unknown here: count it as 64
+            return int(np.prod([64 if v is None else v for v in d.values()]))
+        best = None
+        for mask in range(1, 2 ** (len(factors) - 1)):
+            left = [k for k in range(len(factors)) if mask >> k & 1]
+            right = [k for k in range(len(factors)) if not mask >> k & 1]
+            ld = {a: d for k in left for a, d in dims[k].items()}
+            rd = {a: d for k in right for a, d in dims[k].items()}
+            if not summed <= set(ld) & set(rd):
+                continue
+            cost = sum(size(ld) for _ in left[1:]) + sum(size(rd) for _ in right[1:])
+            if best is None or cost < best[0]:
+                best = (cost, left, right, ld, rd)
+        if best is None:
+            return None
+        _, left, right, ld, rd = best
+
+        def group(ks):
+            codes = [self._code(factors[k], grid) for k in ks]
+            return codes[0] if len(codes) == 1 else "(" + " * ".join(codes) + ")"
+        code = contraction(group(left), ld, group(right), rd, summed, self.n)
+        if code is not None:
+            code = gathered_in_order(code, self.consts, self._const)
+        if code is None or not numbers:
+            return code
+        return f"({self._code(sp.Mul(*numbers), grid)} * {code})"
+
+    def _dims(self, expr: sp.Expr, grid) -> dict[int, int | None]:
+        """{axis: length} of the axes longer than 1 in ``expr``'s code; the batch axis 0 has
+        length None (known when called). A reshape needs these; a matmul needs them sorted."""
+        if expr.free_symbols & set(self.subs):
+            expr = expr.xreplace(self.subs)
+        if isinstance(expr, sp.Indexed | sp.Symbol):
+            name = expr.base.name if isinstance(expr, sp.Indexed) else expr.name
+            out: dict[int, int | None] = {0: None} if self._is_batched(name) else {}
+            if isinstance(expr, sp.Indexed):  # the shape _gather's code has
+                base = name[6:] if name.startswith("delta_") else name
+                raw = [self._values(e, grid) for e in expr.indices]
+                view = as_view([v - lo for v, (lo, _) in zip(raw, self.ranges[base],
+                                                              strict=True)],
+                                self.n, self.ranges[base], self.lower)
+                shape = view[0] if view is not None else np.broadcast_shapes(
+                    *(v.shape for v in raw))
+                out.update({a + 1: d for a, d in enumerate(shape) if d > 1})
+            return out
+        if isinstance(expr, sp.KroneckerDelta):
+            shape = np.broadcast_shapes(*(self._values(e, grid).shape for e in expr.args))
+            return {a + 1: d for a, d in enumerate(shape) if d > 1}
+        if expr.is_number:
+            return {}
+        if isinstance(expr, ClassMax):  # kmax keeps the class axis, at length 1
+            out = self._dims(expr.args[0], grid)
+            out.pop(self.axes[expr.args[1]], None)
+            return out
+        if isinstance(expr, sp.Sum):
+            inner = dict(grid)
+            for v, lo, hi in expr.limits:
+                lo, hi = (int(_basic(b).xreplace(self.subs)) for b in (lo, hi))
+                shape = [1] * self.n
+                shape[self.axes[v] - 1] = hi - lo + 1
+                inner[v] = np.arange(lo, hi + 1).reshape(shape)
+            out = self._dims(expr.function, inner)
+            for v, *_ in expr.limits:
+                out.pop(self.axes[v], None)
+            return out
+        out = {}
+        for a in expr.args:
+            out.update(self._dims(a, grid))
+        return out
+
+    def _is_batched(self, name: str) -> bool:
+        base = name[6:] if name.startswith("delta_") else name
+        return self.qs[base].kind != "parameter"
+
+    def _gather(self, name: str, indices, grid) -> str:
+        """name[indices] over the grid as a (batch, axis…) array, zero outside its range."""
+        base = name[6:] if name.startswith("delta_") else name
+        batched = self._is_batched(name)
+        if not indices:
+            return f"A[{name!r}].reshape((-1,) + (1,) * {self.n})" if batched else \
+                f"A[{name!r}]"
+        raw = [self._values(e, grid) for e in indices]
+        view = as_view([v - lo for v, (lo, _) in zip(raw, self.ranges[base], strict=True)],
+                        self.n, self.ranges[base], self.lower)
+        if view is not None:  # the whole array, each index along one axis: no gather
+            shape, order, at = view
+            moved = f"A[{name!r}]"
+            if any(a != ":" for a in at):  # h[t+1] at a fixed t: a basic slice, no gather
+                moved += f"[{', '.join([':'] * batched + at)}]"
+            if order != sorted(order):  # W_{i,j} read with j's axis first: a transpose
+                lead = [0] if batched else []
+                moved = f"perm({moved}, {tuple(lead + [d + len(lead) for d in order])})"
+            return f"{moved}.reshape(({'-1' if batched else '1'}, " + \
+                "".join(f"{d}, " for d in shape) + "))"
+        values = np.broadcast_arrays(*raw)
+        ok = np.ones(values[0].shape, dtype=bool)
+        pos = []
+        for v, (lo, hi) in zip(values, self.ranges[base], strict=True):
+            ok &= (v >= lo) & (v <= hi)
+            pos.append(np.clip(v - lo, 0, hi - lo).astype(np.int64))
+        if batched:  # one flat index: the gather comes out C-ordered, batch axis first
+            width = tuple(hi - lo + 1 for lo, hi in self.ranges[base])
+            got = f"take(A[{name!r}], {self._const(np.ravel_multi_index(tuple(pos), width))})"
+        else:
+            got = f"A[{name!r}][{', '.join(self._const(p) for p in pos)}][None]"
+        # in place: a gather is a fresh array, and a second one as large cost 10× the product
+        # here (fresh pages), the full convolution's δ_{m,i−k+1} being the case
+        return got if ok.all() else f"imul({got}, {self._const(ok.astype(float)[None])})"
+
+    # -- the program ---------------------------------------------------------------------------------
+    def _grid(self, q: Quantity, fixed: Mapping[sp.Symbol, int]):
+        grid: dict[sp.Symbol, object] = {}
+        for v, (lo, hi) in zip(q.indices, self.ranges[q.name], strict=True):
+            if v in fixed:
+                grid[v] = fixed[v]
+                continue
+            shape = [1] * self.n
+            shape[self.axes[v] - 1] = hi - lo + 1
+            grid[v] = np.arange(lo, hi + 1).reshape(shape)
+        return grid
+
+    def _fit(self, rhs: sp.Expr, grid, q: Quantity, fixed: Mapping[sp.Symbol, int],
+             batched: bool) -> str:
+        """The (batch, axis…) result as an array of q's own shape (batch first if batched)."""
+        code = self._code(rhs, grid)
+        own = [self.axes[v] for v in q.indices]
+        perm = [0, *own, *(a for a in range(1, self.n + 1) if a not in own)]
+        dims = [1 if v in fixed else hi - lo + 1
+                for v, (lo, hi) in zip(q.indices, self.ranges[q.name], strict=True)]
+        full = [1] * (self.n + 1)
+        for a, d in zip(own, dims, strict=True):
+            full[a] = d
+        shape = "(A['_batch'], " + "".join(f"{d}, " for d in full[1:]) + ")"
+        has = set(self._dims(rhs, grid)) if self.lower else set()
+        spans = bool(has) and {a for a, d in zip(own, dims, strict=True) if d > 1} <= has
+        # an array that already spans every axis it must (the batch too, unless averaged
+        # away) needs no broadcast copy: a reshape (a view) gives it q's shape
+        moved = code if spans and (0 in has or not batched) else f"bcast({code}, {shape})"
+        moving = [a for a, d in zip(own, dims, strict=True) if d > 1]
+        lead = "A['_batch'], " if moved != code or 0 in has else ""
+        if moving != sorted(moving):  # only the order of axes longer than 1 matters
+            moved = permuted(moved, tuple(perm)) if self.lower else f"perm({moved}, {tuple(perm)})"
+        shape = f"(({lead}" + "".join(f"{d}, " for d in dims) + "))"
+        out = reshaped(moved, shape[1:-1]) if self.lower else f"{moved}.reshape{shape}"
+        return out if batched or not lead else f"bmean({out})"
+
+    def _store(self, members: list[tuple[str, Quantity, sp.Expr, bool]]) -> None:
+        """Compute target = rhs for each member; a group that refers to itself at a shifted
+        index runs step by step along it."""
+        names = {m[0] for m in members}
+        step = None
+        for _target, q, rhs, _b in members:
+            step = step or _recursion(rhs, names, q)
+        if step is None:
+            for target, q, rhs, batched in members:
+                self.lines.append(f"A[{target!r}] = " +
+                                  self._fit(rhs, self._grid(q, {}), q, {}, batched))
+            return
+        hoisted = {}
+        for target, q, rhs, batched in members:  # terms free of the recursion: one line for all t
+            terms = sp.Add.make_args(rhs)
+            free = [t for t in terms if self.lower and not any(
+                a.base.name in names for a in t.atoms(sp.Indexed))]
+            if free and len(free) < len(terms):
+                hoisted[target] = name = f"_p{len(self._hoisted)}"
+                self._hoisted.append(name)
+                self.lines.append(f"A[{name!r}] = " +
+                                  self._fit(sp.Add(*free), self._grid(q, {}), q, {}, batched))
+        members = [(t, q, sp.Add(*(a for a in sp.Add.make_args(rhs) if any(
+            i.base.name in names for i in a.atoms(sp.Indexed)))) if t in hoisted else rhs, b)
+                   for t, q, rhs, b in members]
+        memo, self._memo = self._memo, None
+        self._step(members, step, hoisted)
+        self._memo = memo
+
+    def _step(self, members, step, hoisted: Mapping[str, str]) -> None:
+        for target, q, _rhs, batched in members:
+            dims = [hi - lo + 1 for lo, hi in self.ranges[q.name]]
+            lead = "A['_batch'], " if batched else ""
+            self.lines.append(f"A[{target!r}] = zeros(({lead}" +
+                              "".join(f"{d}, " for d in dims) + "))")
+        var, direction = step
+        q0 = members[0][1]
+        lo, hi = self.ranges[q0.name][q0.indices.index(var)]
+        for value in (range(lo, hi + 1) if direction > 0 else range(hi, lo - 1, -1)):
+            for target, q, rhs, batched in members:
+                fixed = {var: value}
+                where = ", ".join([":"] * batched + [f"{value - lo}:{value - lo + 1}"
+                                                     if v == var else ":" for v in q.indices])
+                code = self._fit(rhs, self._grid(q, fixed), q, fixed, batched)
+                if target in hoisted:
+                    code = f"({code} + A[{hoisted[target]!r}][{where}])"
+                if self.backend == "jax":  # immutable arrays: a functional update
+                    self.lines.append(f"A[{target!r}] = A[{target!r}].at[{where}].set({code})")
+                else:
+                    self.lines.append(f"A[{target!r}][{where}] = {code}")
+
+    def _generate(self) -> None:
+        nodes = [q for q in self.qs.values() if q.name in self.defs]
+        k = 0
+        while k < len(nodes):  # a group runs to the last quantity it uses before definition
+            end = k
+            for j in range(k, len(nodes)):
+                used = {a.base.name for a in self.defs[nodes[j].name].atoms(sp.Indexed)}
+                later = [m for m in range(j, len(nodes)) if nodes[m].name in used]
+                if j <= end and later:
+                    end = max(end, *later)
+            group = nodes[k:end + 1]
+            self._store([(q.name, q, self.defs[q.name], q.kind != "parameter") for q in group])
+            k = end + 1
+        position = {name: n for n, name in enumerate(self.qs)}
+        deltas = sorted((eq for eq in self.equations if eq.kind == "delta"),
+                        key=lambda eq: -position[eq.name])  # loss side first: δ^{[l]} needs δ^{[l+1]}
+        for eq in [*deltas, *(eq for eq in self.equations if eq.kind != "delta")]:
+            q = self.qs[eq.name]
+            target = f"delta_{eq.name}" if eq.kind == "delta" else f"grad_{eq.name}"
+            batched = q.kind != "parameter"
+            rhs = eq.rhs
+            if eq.kind == "delta":
+                own = f"delta_{eq.name}"
+                rhs = rhs.replace(lambda e, own=own: isinstance(e, sp.Indexed) and
+                                  e.base.name == own,
+                                  lambda e, t=target: sp.IndexedBase(t)[e.indices])
+            self._store([(target, q, rhs, batched)])
+
+
+def _recursion(rhs: sp.Expr, names: set[str], q: Quantity):
+    """(index, +1 or −1) if rhs uses the group's entries at a shifted index, else None."""
+    for atom in rhs.atoms(sp.Indexed):
+        if atom.base.name not in names:
+            continue
+        for v, e in zip(q.indices, atom.indices, strict=True):
+            shift = _basic(e - v)
+            if shift.is_number and shift != 0:
+                return v, (1 if shift < 0 else -1)
+    return None
+
+
+def _assert_engine_made(source: str, namespace: Mapping[str, object]) -> None:
+    """Refuse to run code with a name the generator does not write, or a string that is not a
+    quantity's identifier: a second lock behind the fact that quantity names come from the
+    builders, never from user text."""
+    import io
+    import tokenize
+
+    allowed = {"def", "return", "None", "evaluate", "A", *namespace}
+    previous = None
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        attribute, previous = previous == ".", tok.string
+        if tok.type == tokenize.NAME and tok.string not in allowed and not attribute:
+            raise RuntimeError(f"generated code uses an unexpected name {tok.string!r}")
+        if tok.type == tokenize.STRING and not tok.string[1:-1].isidentifier():
+            raise RuntimeError(f"generated code uses an unexpected string {tok.string}")

@@ -1,0 +1,324 @@
+"""A network as a graph of named SymPy symbols.
+
+Leaves are inputs, targets and parameters; every other node has a defining expression in
+symbols declared before it, so declaration order is a topological order and a cycle cannot be
+built. One node is the scalar loss.
+
+>>> import symbackprop as sb
+>>> g = sb.Graph()
+>>> x = g.input("x"); w = g.parameter("w"); y = g.target("y")
+>>> z = g.node("z", w * x)
+>>> a = g.node("a", sb.sigmoid(z))
+>>> L = g.loss("L", (y - a) ** 2)
+>>> [s.name for s in g.nodes]
+['z', 'a', 'L']
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+
+import sympy as sp
+
+from .errors import GraphError
+
+try:  # SymPy's own ordering helpers (Basic.compare's parts); plain compare where absent
+    from sympy.core.basic import _cmp_name
+except ImportError:  # pragma: no cover - older SymPy
+    def _cmp_name(x: type, y: type) -> int:
+        return 0
+_args_sortkey = functools.cmp_to_key(sp.Basic.compare)
+
+__all__ = ["Graph", "Kind", "GraphError", "product"]
+
+
+def product(a: sp.Expr, b: sp.Expr) -> sp.Expr:
+    """a·b, the same expression as ``a * b``.
+
+    Two distinct symbols (w·a in a weighted sum, δ·w in a δ recursion: nearly every edge of a
+    wide net) skip Mul's flattening, which finds nothing to combine there and costs ten times
+    more; building and deriving a 128-128-128-1 net is mostly such products. So does a product
+    times a symbol that is none of its factors' bases (a δ value times the next weight: most of
+    every δ value of a wide net): the symbol is only sorted in.
+
+    >>> a, b, c = sp.symbols("a b c")
+    >>> product(b, a) == a * b, product(-2 * a * c, b) == -2 * a * b * c
+    (True, True)
+    """
+    if isinstance(a, sp.Symbol) and isinstance(b, sp.Mul):
+        a, b = b, a
+    if isinstance(b, sp.Symbol):
+        if isinstance(a, sp.Symbol) and a != b and a.is_commutative and b.is_commutative:
+            return sp.Mul._from_args((a, b) if _before(a, b) else (b, a), True)
+        if isinstance(a, sp.Mul) and _sorts_in(a, b):
+            coeff, factors = (a.args[:1], a.args[1:]) if a.args[0].is_Number else ((), a.args)
+            at = bisect.bisect(factors, _args_sortkey(b), key=_args_sortkey)
+            return sp.Mul._from_args((*coeff, *factors[:at], b, *factors[at:]), True)
+    return a * b
+
+
+_CLASS_ORDER: dict[tuple[type, type], int] = {}
+
+
+def _before(a: sp.Basic, b: sp.Basic) -> bool:
+    """a sorts before b in Mul's order (Basic.compare), with the class-name part memoised:
+    for δ·w it looks the class names up in a list and raises ValueError, per edge."""
+    ta, tb = type(a), type(b)
+    if ta is not tb:
+        c = _CLASS_ORDER.get((ta, tb))
+        if c is None:
+            c = _CLASS_ORDER[(ta, tb)] = _cmp_name(ta, tb)
+        if c:
+            return c < 0
+    return a.compare(b) < 0
+
+
+def _sorts_in(m: sp.Mul, s: sp.Symbol) -> bool:
+    # Mul's flattening would only sort s in: everything commutes, the coefficient (if any) is a
+    # plain rational (oo·s depends on s's sign), no other factor is a number (I, zoo, π: kept
+    # to Mul) and none is s or a power of s.
+    if not (m.is_commutative and s.is_commutative):
+        return False
+    first = m.args[0]
+    if first.is_Number and not first.is_Rational:
+        return False
+    for f in m.args[1:] if first.is_Number else m.args:
+        if f.is_number or f == s or (f.is_Pow and f.base == s):
+            return False
+    return True
+
+
+# Names are keys (in specs, value mappings, generated code), so they are kept to a small,
+# printable alphabet: letters, digits and the index punctuation that notations use.
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_^()\[\],.']{0,63}$")
+
+
+def _as_expr(name: str, expr) -> sp.Expr:
+    # Strings are refused on purpose: text is parsed only by spec.py's safe reader.
+    if isinstance(expr, sp.Expr):
+        return expr
+    if isinstance(expr, bool) or not isinstance(expr, int | float):
+        raise GraphError(f"the expression of {name!r} must be a SymPy expression or a number")
+    return sp.Integer(expr) if isinstance(expr, int) else sp.Float(expr)
+
+
+class Kind(Enum):
+    INPUT = "input"
+    TARGET = "target"
+    PARAMETER = "parameter"
+    NODE = "node"
+    LOSS = "loss"
+
+
+@dataclass
+class _Entry:
+    symbol: sp.Symbol
+    kind: Kind
+    expr: sp.Expr | None = None
+    latex: str | None = None
+    role: str | None = None
+
+
+@dataclass
+class Graph:
+    """Named inputs, targets, parameters, intermediate nodes and one loss.
+
+    ``latex`` spellings are optional; a notation supplies them for the networks it builds.
+    """
+
+    title: str = "network"
+    _entries: dict[sp.Symbol, _Entry] = field(default_factory=dict, repr=False)
+    _by_name: dict[str, sp.Symbol] = field(default_factory=dict, repr=False)
+    _loss: sp.Symbol | None = field(default=None, repr=False)
+    _sums_to_one: list[tuple[sp.Symbol, ...]] = field(default_factory=list, repr=False)
+
+    def _repr_html_(self) -> str:
+        """Jupyter draws the graph: an SVG, leaves on the left, the loss on the right."""
+        from ..printing.display import graph_svg
+
+        return graph_svg(self)
+
+    # -- building ---------------------------------------------------------------------------
+    def _declare(
+        self, name: str, kind: Kind, expr=None, latex: str | None = None, role: str | None = None
+    ) -> sp.Symbol:
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise GraphError(
+                f"invalid name {name!r}: use a letter then letters, digits or _ ^ ( ) [ ] , . '"
+                " (at most 64 characters)"
+            )
+        if name in self._by_name:
+            raise GraphError(f"name {name!r} is declared twice")
+        if self._loss is not None:
+            raise GraphError(f"cannot add {name!r}: the loss is already set")
+        if kind in (Kind.NODE, Kind.LOSS):  # None is not an expression either
+            expr = _as_expr(name, expr)
+            unknown = sorted(
+                (s for s in expr.free_symbols if s not in self._entries), key=lambda s: s.name
+            )
+            if unknown:
+                names = ", ".join(s.name for s in unknown)
+                raise GraphError(f"the expression of {name!r} uses undeclared symbols: {names}")
+        symbol = sp.Symbol(name, real=True)
+        self._entries[symbol] = _Entry(symbol, kind, expr, latex, role)
+        self._by_name[name] = symbol
+        if kind is Kind.LOSS:
+            self._loss = symbol
+        return symbol
+
+    def input(self, name: str, *, latex: str | None = None) -> sp.Symbol:
+        """Declare an input and return its symbol."""
+        return self._declare(name, Kind.INPUT, latex=latex)
+
+    def target(self, name: str, *, latex: str | None = None) -> sp.Symbol:
+        """Declare a target (label) and return its symbol."""
+        return self._declare(name, Kind.TARGET, latex=latex)
+
+    def parameter(self, name: str, *, latex: str | None = None) -> sp.Symbol:
+        """Declare a trainable parameter and return its symbol."""
+        return self._declare(name, Kind.PARAMETER, latex=latex)
+
+    def node(self, name: str, expr: sp.Expr, *, latex: str | None = None) -> sp.Symbol:
+        """Add an intermediate ``name = expr`` (expr in earlier symbols); return its symbol."""
+        return self._declare(name, Kind.NODE, expr, latex)
+
+    def loss(self, name: str, expr: sp.Expr, *, latex: str | None = None) -> sp.Symbol:
+        """Set the scalar objective ``name = expr``; return its symbol."""
+        return self._declare(name, Kind.LOSS, expr, latex)
+
+    def targets_sum_to_one(self, targets: Iterable[sp.Symbol] | None = None) -> None:
+        """State that the targets are one-hot (sum to one), as softmax + cross-entropy assumes.
+
+        The derivation may then use Σ y_k = 1 to simplify δ, e.g. to p_k − y_k.
+        """
+        group = tuple(targets) if targets is not None else tuple(self.targets)
+        for s in group:
+            if self.kind(s) is not Kind.TARGET:
+                raise GraphError(f"{s} is not a target")
+        self._sums_to_one.append(group)
+
+    # -- reading ----------------------------------------------------------------------------
+    def _of(self, *kinds: Kind) -> list[sp.Symbol]:
+        return [e.symbol for e in self._entries.values() if e.kind in kinds]
+
+    @property
+    def inputs(self) -> list[sp.Symbol]:
+        return self._of(Kind.INPUT)
+
+    @property
+    def targets(self) -> list[sp.Symbol]:
+        return self._of(Kind.TARGET)
+
+    @property
+    def parameters(self) -> list[sp.Symbol]:
+        return self._of(Kind.PARAMETER)
+
+    @property
+    def nodes(self) -> list[sp.Symbol]:
+        """Intermediate nodes and the loss, in declaration (topological) order."""
+        return self._of(Kind.NODE, Kind.LOSS)
+
+    @property
+    def leaves(self) -> list[sp.Symbol]:
+        """Inputs, targets and parameters: the arguments of every evaluator."""
+        return self._of(Kind.INPUT, Kind.TARGET, Kind.PARAMETER)
+
+    @property
+    def symbols(self) -> list[sp.Symbol]:
+        return list(self._entries)
+
+    @property
+    def loss_symbol(self) -> sp.Symbol:
+        if self._loss is None:
+            raise GraphError("the graph has no loss: call g.loss(name, expr)")
+        return self._loss
+
+    @property
+    def one_hot_groups(self) -> list[tuple[sp.Symbol, ...]]:
+        return list(self._sums_to_one)
+
+    def __contains__(self, item) -> bool:
+        return item in self._entries or item in self._by_name
+
+    def symbol(self, name: str | sp.Symbol) -> sp.Symbol:
+        """The symbol called ``name`` (a symbol is returned as is, if it belongs here)."""
+        if isinstance(name, sp.Symbol):
+            if name in self._entries:
+                return name
+            raise GraphError(f"{name} is not a symbol of this graph")
+        try:
+            return self._by_name[name]
+        except (KeyError, TypeError):
+            raise GraphError(f"unknown name {name!r}") from None
+
+    def kind(self, symbol: sp.Symbol) -> Kind:
+        return self._entries[self.symbol(symbol)].kind
+
+    def expr(self, symbol: sp.Symbol) -> sp.Expr:
+        """The defining expression of a node (or the loss)."""
+        entry = self._entries[self.symbol(symbol)]
+        if entry.expr is None:
+            raise GraphError(f"{symbol} is a {entry.kind.value}, it has no expression")
+        return entry.expr
+
+    def latex_name(self, symbol: sp.Symbol) -> str | None:
+        return self._entries[self.symbol(symbol)].latex
+
+    def set_latex(self, symbol: sp.Symbol, latex: str) -> None:
+        self._entries[self.symbol(symbol)].latex = latex
+
+    def parents(self, symbol: sp.Symbol) -> list[sp.Symbol]:
+        """Symbols that the node's expression uses, in declaration order."""
+        entry = self._entries[self.symbol(symbol)]
+        if entry.expr is None:
+            return []
+        used = entry.expr.free_symbols
+        return [s for s in self._entries if s in used]
+
+    def children(self, symbol: sp.Symbol) -> list[sp.Symbol]:
+        """Nodes whose expressions use ``symbol``, in declaration order."""
+        return list(self._children().get(self.symbol(symbol), ()))
+
+    def _children(self) -> dict[sp.Symbol, list[sp.Symbol]]:
+        # Nodes are visited in declaration order, so each list is built already in that order.
+        children: dict[sp.Symbol, list[sp.Symbol]] = {s: [] for s in self._entries}
+        for s, entry in self._entries.items():
+            if entry.expr is not None:
+                for parent in entry.expr.free_symbols:
+                    children[parent].append(s)
+        return children
+
+    def forward_equations(self) -> list[tuple[sp.Symbol, sp.Expr]]:
+        """(node, expression) for every node and the loss, in order."""
+        return [(s, self._entries[s].expr) for s in self.nodes]
+
+    def expand(self, expr: sp.Expr) -> sp.Expr:
+        """Rewrite ``expr`` in inputs, targets and parameters only (no node symbols)."""
+        subs = {}
+        for s in self.nodes:
+            subs[s] = self._entries[s].expr.xreplace(subs)
+        return expr.xreplace(subs)
+
+    @property
+    def delta_nodes(self) -> list[sp.Symbol]:
+        """The nodes whose δ a derivation names (every node but the loss, unless a builder
+        chooses fewer, as an MLP does with its pre-activations)."""
+        return [s for s in self.nodes if s != self._loss]
+
+    def delta_latex(self, node: sp.Symbol) -> str | None:
+        """A notation's spelling of δ for ``node``, if it has one."""
+        return None
+
+    def delta_key(self, node: sp.Symbol) -> str | None:
+        return None
+
+    def validate(self) -> None:
+        """Raise GraphError unless the graph has a loss and every parameter is a leaf."""
+        loss = self.loss_symbol
+        if self._entries[loss].expr.free_symbols == set():
+            raise GraphError("the loss is a constant")

@@ -1,0 +1,373 @@
+"""Turning a Document into text with jinja2, and LaTeX into PDF.
+
+The jinja2 environment uses LaTeX-safe delimiters (``<< var >>``, ``<% block %>``,
+``<# comment #>``) so that TeX's braces stay braces, and escapes every printed value unless it
+is engine-made math (:class:`~symbackprop.latex.Tex`). A user's template folder is searched
+before ours, so any template can be overridden by a file of the same name.
+
+>>> import symbackprop as sb
+>>> tex = sb.render(sb.derive(sb.mlp([2, 2, 1])), kind="article", title="50% & more")
+>>> r"50\\% \\& more" in tex
+True
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+
+from ..codegen.scalar import WorkedExample, worked_example
+from ..core import ops
+from ..core.errors import RenderError
+from ..core.graph import Graph
+from ..core.languages import check_language
+from ..derivation.reverse import Derivation, derive
+from ..document import Document, Equation, Equations, Step, build_document, layout
+from ..printing.latex import Tex, escape_latex, escape_markdown
+from .i18n import translations
+
+__all__ = ["render", "compile_pdf", "environment", "template_dir", "have_tex", "RenderError",
+           "section_title", "paragraph_text", "tex_engine",
+           "KINDS"]
+
+KINDS = {
+    "article": "article.tex.j2",
+    "slides": "slides.tex.j2",
+    "fragment": "fragment.tex.j2",
+    "markdown": "notes.md.j2",
+}
+
+
+def template_dir() -> Path:
+    """Our templates, a resource of this package (symbackprop/output/templates)."""
+    here = Path(__file__).resolve().parent / "templates"
+    if (here / "article.tex.j2").is_file():
+        return here
+    raise RenderError(f"symbackprop's templates are missing (looked in {here})")
+
+
+def _relation(r: str) -> str:
+    return Tex("=" if r == "=" else r)
+
+
+def environment(markdown: bool = False, templates: str | Path | None = None,
+                language: str = "en") -> jinja2.Environment:
+    """The jinja2 environment: LaTeX-safe delimiters, escaping by default, user folder first,
+    and jinja2's i18n extension speaking ``language`` (``_()`` and ``<% trans %>``)."""
+    folders = [str(template_dir())]
+    if templates is not None:
+        user = Path(templates)
+        if not user.is_dir():
+            raise RenderError(f"template folder {str(user)!r} does not exist")
+        folders.insert(0, str(user))
+    escape = escape_markdown if markdown else escape_latex
+
+    # Autoescape is on so that macro output comes back as Markup; finalize then escapes every
+    # other value for LaTeX (or Markdown), never for HTML, by returning Markup itself.
+    def finalize(value):
+        if isinstance(value, Markup):
+            return value
+        if isinstance(value, Tex):
+            return Markup(value)
+        return Markup(escape("" if value is None else str(value)))
+
+    env = SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(folders),
+        block_start_string="<%", block_end_string="%>",
+        variable_start_string="<<", variable_end_string=">>",
+        comment_start_string="<#", comment_end_string="#>",
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined, autoescape=True, finalize=finalize,
+        extensions=["jinja2.ext.i18n", "jinja2.ext.do"],
+    )
+    env.install_gettext_translations(translations(check_language(language)), newstyle=True)
+
+    # Values entering a translated sentence must already be Markup (gettext's % would escape
+    # them for HTML): math becomes inline math, text is escaped for the output format.
+    def math(value) -> Markup:
+        return Markup(f"${value}$") if isinstance(value, Tex) else Markup(escape(str(value)))
+
+    def math_list(values) -> Markup:
+        return Markup(", ").join(math(v) for v in values)
+
+    env.filters["m"] = math
+    env.filters["mlist"] = math_list
+    env.filters["mathtext"] = lambda v: Markup(f"${v}$")
+    env.globals["language"] = language
+    env.tests["tex"] = lambda v: isinstance(v, Tex)
+    env.filters["relation"] = _relation
+    env.filters["width"] = layout.width
+    env.filters["rows"] = layout.rows
+    # an activation's name in a sentence: the registry's message, which the catalog translates
+    env.filters["activation_prose"] = lambda k: ops.ACTIVATIONS[k].prose \
+        if k in ops.ACTIVATIONS else k
+    env.filters["loss_prose"] = lambda k: ops.LOSSES[k].prose if k in ops.LOSSES else k
+    return env
+
+
+#: Lines of equations beside the drawing on one overlay frame, and the longest line that fits
+#: in the column beside it (in printed symbols, roughly: commands and braces do not count).
+OVERLAY_LINES = 6
+OVERLAY_WIDTH = 32
+_UNPRINTED = re.compile(r"\\[A-Za-z]+|[{}^_ ]")
+
+
+def _walkable(eq: Equation) -> bool:
+    """Whether a chain fits beside the drawing (a longer one stays in the section's frames)."""
+    lines = [line for step in eq.steps for line in step.lines]
+    return bool(eq.paths) and len(lines) <= OVERLAY_LINES and \
+        max(len(_UNPRINTED.sub("", line)) for line in lines) <= OVERLAY_WIDTH
+
+
+def _walkthrough(section, figure) -> list[dict]:
+    """Overlay frames for the chains of ``section``: the drawing beside the equations, and on
+    overlay k the path whose factors line k multiplies drawn in red on the network."""
+    frames: list[dict] = []
+    for sub in section.walk():
+        for b in sub.blocks:
+            if b.kind != "equations":
+                continue
+            for eq in b.equations:
+                if not _walkable(eq):
+                    continue
+                rows = sum(len(step.lines) for step in eq.steps)
+                if not frames or frames[-1]["rows"] + rows > OVERLAY_LINES or \
+                        frames[-1]["heading"] is not sub:
+                    frames.append({"section": section, "heading": sub if sub is not section
+                                   else None, "equations": [], "rows": 0, "highlights": [],
+                                   "figure": None, "walk": True, "body": []})
+                frame = frames[-1]
+                first = len(frame["highlights"]) + 1
+                steps = []
+                for n, step in enumerate(eq.steps):
+                    if n < 2 and len(step.lines) == len(eq.paths):
+                        lines = [Tex(rf"\alert<{first + k}>{{{line}}}")
+                                 for k, line in enumerate(step.lines)]
+                        step = Step(lines, step.relation, step.note)
+                    steps.append(step)
+                frame["equations"].append(Equation(eq.label, eq.lhs, steps, eq.check))
+                frame["highlights"] += eq.paths
+                frame["rows"] += rows
+    for frame in frames:
+        drawn = []
+        for k, edges in enumerate(frame["highlights"], start=1):
+            lines = "".join(rf"\draw[->, red!80!black, line width=1.6pt] ({a}) -- ({b}); "
+                            for a, b in edges)
+            drawn.append(rf"\only<{k}>{{{lines}}}")
+        frame["tikz"] = Tex(figure.tikz.replace(r"\end{tikzpicture}",
+                                                "\n".join(drawn) + "\n" + r"\end{tikzpicture}"))
+        frame["block"] = Equations(frame["equations"])
+    return frames
+
+
+def _frames(doc: Document) -> list[dict]:
+    """Slides: a frame per figure, then one frame per section that breaks where TeX finds it
+    full (``allowframebreaks``), so the fill is measured, not guessed. Subsections become
+    headings inside it; prose that stands alone (after a figure) leads the next frame. The
+    chains of the gradients step through on overlays beside the drawing."""
+    frames: list[dict] = []
+    pending: list[dict] = []
+    figure = next((b for s in doc.sections for b in s.blocks if b.kind == "figure"), None)
+
+    def items(section, depth: int) -> list[dict]:
+        out = [{"heading": section if depth else None, "block": None}] if depth else []
+        for b in section.blocks:
+            if b.kind == "figure":
+                frames.append({"section": section, "figure": b, "body": []})
+            elif b.kind == "equations" and figure is not None and any(map(_walkable, b.equations)):
+                rest = [e for e in b.equations if not _walkable(e)]
+                if rest:
+                    out.append({"heading": None, "block": Equations(rest, b.title, b.columns)})
+            else:
+                out.append({"heading": None, "block": b})
+        for sub in section.subsections:
+            out += items(sub, depth + 1)
+        return out
+
+    for section in doc.sections:
+        body = items(section, 0)
+        walk = _walkthrough(section, figure) if figure is not None else []
+        if walk:
+            # The words first, then the walk through the chains, then what is left.
+            words = [i for i in body if i["block"] is not None and i["block"].kind == "paragraph"]
+            rest = [i for i in body if i not in words]
+            walk[0]["body"] = pending + words  # said above the first chain, not alone
+            frames.extend(walk)
+            if any(i["block"] is not None for i in rest):
+                frames.append({"section": section, "figure": None, "body": rest})
+            pending = []
+            continue
+        if all(i["block"] is None or i["block"].kind == "paragraph" for i in body) and \
+                any(f["section"] is section for f in frames):
+            # The words about a figure go under it, on its frame (the drawing shrinks to
+            # leave them room), rather than crowd the next section's frame.
+            figure_frame = next(f for f in reversed(frames) if f["section"] is section)
+            figure_frame["body"] = figure_frame["body"] + body
+            continue
+        frames.append({"section": section, "figure": None, "body": pending + body})
+        pending = []
+    if pending:
+        frames.append({"section": doc.sections[-1], "figure": None, "body": pending})
+    return frames
+
+
+def render(
+    obj: Derivation | Graph | WorkedExample | Document,
+    kind: str = "article",
+    *,
+    values: Mapping | None = None,
+    learning_rate: float = 0.1,
+    digits: int = 3,
+    rounding: str = "display",
+    title: str | None = None,
+    author: str = "",
+    templates: str | Path | None = None,
+    appendix: bool = True,
+    contrast: bool = False,
+    matrix: bool | None = None,
+    only: list[str] | None = None,
+    full: bool = False,
+    abstract: bool = True,
+    language: str = "en",
+) -> str:
+    """Render notes as LaTeX (``article``, ``slides``, ``fragment``) or ``markdown``.
+
+    ``obj`` is a graph, a derivation, a worked example (its numbers are included) or a built
+    Document. With ``values`` a worked example is added. ``language`` is ``"en"`` or ``"ko"``
+    (see :data:`symbackprop.i18n.LANGUAGES`); ``only`` names the parameters whose whole chain
+    is written out, ``full`` writes out every one.
+
+    >>> import symbackprop as sb
+    >>> md = sb.render(sb.mlp([1, 1]), kind="markdown")
+    >>> md.startswith("# MLP 1-1")
+    True
+    """
+    if kind not in KINDS:
+        raise RenderError(f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
+    if isinstance(obj, Document):
+        doc = obj
+    else:
+        example = obj if isinstance(obj, WorkedExample) else None
+        d = example.derivation if example else (obj if isinstance(obj, Derivation) else derive(obj))
+        if example is None and values is not None:
+            example = worked_example(d, values, learning_rate=learning_rate, digits=digits,
+                                     rounding=rounding)
+        doc = build_document(d, example, title=title, author=author, appendix=appendix,
+                             contrast=contrast, matrix=matrix, only=only, full=full,
+                             abstract=abstract, language=language)
+    language = doc.language if isinstance(obj, Document) else language
+    env = environment(markdown=kind == "markdown", templates=templates, language=language)
+    wanted = [s.key for s in doc.sections if s.key != "network"]
+    if isinstance(obj, WorkedExample) and kind == "fragment":
+        wanted = ["worked"]
+    template = env.get_template(KINDS[kind])
+    return template.render(doc=doc, frames=_frames(doc) if kind == "slides" else [],
+                           wanted=wanted)
+
+
+def have_tex() -> bool:
+    """Whether latexmk or pdflatex is on PATH."""
+    return bool(shutil.which("latexmk") or shutil.which("pdflatex"))
+
+
+#: The TeX engine of each language that needs another than pdflatex. Korean does not: kotex
+#: typesets Hangul under pdflatex in ko.TeX's Nanum Type 1 fonts, with beamer and hyperref
+#: (xelatex's hyperref driver needs a font, pzdr, that a minimal TeX lacks).
+ENGINES: dict[str, str] = {}
+
+
+def tex_engine(tex: str, language: str | None = None) -> str:
+    """pdflatex, or the engine the language needs (also read from ``% !TEX program = …``).
+
+    >>> tex_engine("", "ko"), tex_engine("% !TEX program = xelatex"), tex_engine("")
+    ('pdflatex', 'xelatex', 'pdflatex')
+    """
+    if language is not None:
+        return ENGINES.get(check_language(language), "pdflatex")
+    first = tex.lstrip().split("\n", 1)[0]
+    if first.startswith("% !TEX program ="):
+        return "xelatex" if first.split("=", 1)[1].strip() == "xelatex" else "pdflatex"
+    return "pdflatex"
+
+
+def compile_pdf(tex: str, output: str | Path, timeout: float = 180,
+                language: str | None = None, log: str | Path | None = None) -> Path:
+    """Compile LaTeX to ``output`` with latexmk (or the engine twice), shell escape off.
+
+    The engine is the language's (see ENGINES; pdflatex for English and Korean), else the one a
+    ``% !TEX program`` first line names. The PDF is written to a temporary folder and moved into place
+    only when it is complete. ``log``: where to keep TeX's log (to read its warnings).
+    """
+    output = Path(output)
+    engine = tex_engine(tex, language)
+    with tempfile.TemporaryDirectory(prefix="symbackprop-") as tmp:
+        src = Path(tmp) / "notes.tex"
+        src.write_text(tex, encoding="utf-8")
+        flags = ["-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape"]
+        mode = "-pdfxe" if engine == "xelatex" else "-pdf"
+        if shutil.which("latexmk"):
+            commands = [["latexmk", mode, "-quiet", *flags, "notes.tex"]]
+        elif shutil.which(engine):
+            commands = [[engine, *flags, "notes.tex"]] * 2
+        else:
+            raise RenderError(f"no TeX found: install latexmk or {engine} to make PDFs")
+        env = {**os.environ, "openout_any": "p", "shell_escape": "f"}
+        for cmd in commands:
+            try:
+                run = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True,
+                                     timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                raise RenderError(f"{cmd[0]} took longer than {timeout:.0f} s") from None
+            if run.returncode != 0:
+                log = Path(tmp) / "notes.log"
+                text = log.read_text(errors="replace") if log.exists() else run.stdout
+                errors = [ln for ln in text.splitlines() if ln.startswith("!")]
+                first = errors[0] if errors else (text.strip().splitlines() or ["?"])[-1]
+                raise RenderError(f"{cmd[0]} failed: {first}")
+        if output.is_dir():
+            raise RenderError(f"{output} is a directory; give a file name")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        # A fresh name (mkstemp opens with O_EXCL, so a planted link is never followed), moved
+        # into place only when complete, and removed on any failure.
+        fd, partial = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write((Path(tmp) / "notes.pdf").read_bytes())
+            os.chmod(partial, 0o644)
+            os.replace(partial, output)
+        except BaseException:
+            Path(partial).unlink(missing_ok=True)
+            raise
+        if log is not None:
+            shutil.copyfile(Path(tmp) / "notes.log", log)
+    return output
+
+
+def _say(source: str, language: str, **context) -> str:
+    env = environment(language=language)
+    return env.from_string('<% import "_prose.j2" as P %>' + source).render(**context).strip()
+
+
+def section_title(section, language: str = "en") -> str:
+    """A section's title as the documents print it (LaTeX-escaped text with inline math).
+
+    >>> import symbackprop as sb
+    >>> doc = sb.build_document(sb.derive(sb.mlp([1, 1])))
+    >>> section_title(doc.sections[0]), section_title(doc.sections[0], "ko")
+    ('The network', '신경망')
+    """
+    return _say('<< P["title_" ~ s.key](s.args) >>', language, s=section)
+
+
+def paragraph_text(paragraph, language: str = "en") -> str:
+    """A paragraph's sentence as the documents print it (LaTeX, math in ``$…$``)."""
+    return " ".join(_say("<< P[p.key](p.args) >>", language, p=paragraph).split())

@@ -1,0 +1,589 @@
+"""Reading the mathematics of a LaTeX derivation, safely: math spans out, each side into SymPy.
+
+This is a small recursive-descent reader of the LaTeX subset derivations use (numbers, names with
+sub- and superscripts, + − · × /, \\frac, powers, parentheses, σ tanh exp log sech, ∂A/∂B and
+d/dx, \\sum with numeric bounds). It builds SymPy objects directly: no text reaches sympify,
+parse_expr, eval or exec, nothing is expanded, no file is read. Macro definitions and file
+commands (``\\def``, ``\\input``, ``^^5c`` …) refuse the whole document, since what follows them
+cannot be read without running TeX; anything else it does not know makes that one side
+"not checked". Sizes and nesting are bounded, so every refusal takes milliseconds.
+
+>>> names = {"z_1": sp.Symbol("z1"), "w_1": sp.Symbol("w1"), "x_1": sp.Symbol("x1")}
+>>> side = parse_side(r"x_{1} w_{1} + \\frac{1}{2}", names.get)
+>>> side.expr
+w1*x1 + 1/2
+>>> [s.text for s in split_chain(r"z_1 = x_1 w_1 = 0.35")]
+['z_1', 'x_1 w_1', '0.35']
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import sympy as sp
+
+from ..core.errors import SymbackpropError
+from ..core.ops import ACTIVATIONS
+from .latexmacros import MacroError, expand_macros
+
+__all__ = ["LatexError", "Unsupported", "MathSpan", "Side", "find_math", "split_chain",
+           "parse_side", "canonical", "LEARNING_RATE", "Updated"]
+
+MAX_DOCUMENT = 2_000_000
+MAX_DEPTH = 60
+MAX_SIDE = 4000
+MAX_SUM_TERMS = 64
+MAX_EXPONENT = 64
+MAX_EQUATIONS = 5000
+
+#: Commands that define, expand or read: a document holding one is refused as a whole.
+#: (\newcommand and its kin are read by latexmacros, with limits, and are not here.)
+FORBIDDEN = frozenset(
+    "input include InputIfFileExists def edef gdef xdef let futurelet "
+    "DeclareRobustCommand newenvironment renewenvironment "
+    "catcode lccode uccode write write18 immediate openin openout read readline csname "
+    "expandafter noexpand scantokens everyjob everypar endlinechar directlua luaexec "
+    "ShellEscape usepackage@ makeatletter".split())
+DISPLAY_ENVS = ("equation", "equation*", "align", "align*", "gather", "gather*", "multline",
+                "multline*", "eqnarray", "eqnarray*", "displaymath", "math", "flalign",
+                "flalign*", "alignat", "alignat*")
+RELATIONS = {"=": "=", r"\approx": "≈", "≈": "≈", r"\simeq": "≈", ":=": "="}
+#: Top-level separators between statements on one line of math.
+SEPARATORS = re.compile(r"\\(?:q?quad|text\s*\{[^{}]*\}|mbox\s*\{[^{}]*\}|Rightarrow|implies"
+                        r"|iff|therefore|because|\\)(?![A-Za-z])")
+IGNORED = frozenset("left right big Big bigg Bigg bigl bigr Bigl Bigr , ; : ! quad qquad "
+                    "displaystyle textstyle limits nonumber notag cdotp".split())
+DECORATIONS = frozenset("hat bar tilde vec mathbf boldsymbol mathrm mathit bm widehat "
+                        "check dot mathcal".split())
+GREEK = frozenset("alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa "
+                  "lambda mu nu xi pi rho sigma tau upsilon phi varphi chi psi omega Gamma Delta "
+                  "Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split())
+UNICODE = {"ŷ": r"\hat{y}", "σ": r"\sigma", "η": r"\eta", "δ": r"\delta", "∂": r"\partial",
+           "·": r"\cdot", "×": r"\times", "−": "-", "′": "'", "≈": r"\approx", "α": r"\alpha"}
+FUNCTIONS = {**{op.latex: op for op in ACTIVATIONS.values() if op.latex and op.name != "softmax"},
+             r"\exp": sp.exp, r"\log": sp.log,
+             r"\ln": sp.log, r"\sech": sp.sech, r"\cosh": sp.cosh, r"\sinh": sp.sinh,
+             r"\operatorname{sech}": sp.sech, r"\mathrm{sech}": sp.sech}
+
+#: The learning rate (η or α), a constant of the spec.
+LEARNING_RATE = sp.Symbol("learning_rate", real=True)
+
+
+class Updated(sp.Symbol):
+    """``p'``: a parameter after the update step (the left side of ``w_5 = w_5 - η …``)."""
+
+
+class LatexError(SymbackpropError, ValueError):
+    """The document cannot be read safely (refused as a whole, in one line)."""
+
+
+class Unsupported(ValueError):
+    """One side uses something this reader does not know: it is listed as not checked.
+
+    Its args are (reason code, what): the sentence lives in templates/lint.txt.j2.
+    """
+
+
+@dataclass(frozen=True)
+class MathSpan:
+    """A piece of math and the line it starts on."""
+
+    text: str
+    line: int
+    display: bool
+
+
+@dataclass
+class Side:
+    """One side of an equation: its text, its SymPy form, and its written decimals."""
+
+    text: str
+    relation: str = "="
+    expr: sp.Expr | None = None
+    literals: dict[sp.Symbol, Decimal] = field(default_factory=dict)
+    free: set[sp.Symbol] = field(default_factory=set)
+    problem: tuple[str, str] = ()  # (reason code, what): see templates/lint.txt.j2
+
+
+# -- the document ---------------------------------------------------------------------------------
+def check_document(text: str) -> str:
+    """Refuse a document that is too large, too deep, or asks TeX to define or read; return it
+    with its own macros (``\\newcommand`` …) expanded, within the limits of latexmacros."""
+    if len(text) > MAX_DOCUMENT:
+        raise LatexError(f"the document is larger than {MAX_DOCUMENT} characters")
+    if "^^" in text:
+        raise LatexError("'^^' character codes are not read (they hide commands)")
+    if "\0" in text:
+        raise LatexError("the document holds a NUL character")
+    for m in re.finditer(r"\\([A-Za-z@]+)", text):
+        if m.group(1) in FORBIDDEN:
+            line = text.count("\n", 0, m.start()) + 1
+            raise LatexError(f"line {line}: \\{m.group(1)} is refused: lint reads the "
+                             "mathematics and never defines, expands or inputs anything "
+                             "but \\newcommand, \\renewcommand and \\DeclareMathOperator")
+    _check_depth(text)
+    stripped = _strip_comments(text)
+    try:
+        expanded = expand_macros(stripped)
+    except MacroError as err:
+        raise LatexError(str(err)) from None
+    if expanded is not stripped:
+        if len(expanded) > MAX_DOCUMENT:
+            raise LatexError(f"the document with its macros expanded is larger than "
+                             f"{MAX_DOCUMENT} characters")
+        _check_depth(expanded, " once its macros are expanded")
+    return expanded
+
+
+def _check_depth(text: str, after: str = "") -> None:
+    depth = deepest = 0
+    for ch in text:
+        if ch == "{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                raise LatexError(f"braces nested deeper than {MAX_DEPTH}{after}")
+        elif ch == "}":
+            depth = max(0, depth - 1)
+
+
+def _strip_comments(text: str) -> str:
+    return re.sub(r"(?<!\\)%[^\n]*", "", text)
+
+
+def find_math(text: str) -> list[MathSpan]:
+    """Displayed equations (environments, ``\\[…\\]``, ``$$…$$``) and inline ``$…$`` spans.
+
+    >>> [(m.text, m.line) for m in find_math("a $x = 1$\\n\\\\[ y = 2 \\\\]")]
+    [('x = 1', 1), (' y = 2 ', 2)]
+    """
+    text = _strip_comments(check_document(text))
+    if text.count("$") + text.count("\\[") + text.count("\\begin") > 2 * MAX_EQUATIONS:
+        raise LatexError(f"more than {MAX_EQUATIONS} pieces of mathematics: split the file")
+    envs = "|".join(re.escape(e) for e in DISPLAY_ENVS)
+    pattern = re.compile(
+        r"\\begin\{(?P<env>" + envs + r")\}(?P<envbody>.*?)\\end\{(?P=env)\}"
+        r"|\$\$(?P<dd>.*?)\$\$|\\\[(?P<br>.*?)\\\]|\\\((?P<pa>.*?)\\\)"
+        r"|(?<!\\)\$(?P<d>[^$]*?)(?<!\\)\$", re.S)
+    spans = []
+    for m in pattern.finditer(text):
+        line = text.count("\n", 0, m.start()) + 1
+        if m.group("env"):
+            body = m.group("envbody")
+            spans.extend(_rows(body, line))
+            continue
+        body = next(g for g in (m.group("dd"), m.group("br"), m.group("pa"), m.group("d"))
+                    if g is not None)
+        line += _leading_lines(body)
+        body = _TAGS.sub(" ", body)
+        spans.append(MathSpan(body, line, m.group("d") is None and m.group("pa") is None))
+    return spans
+
+
+_TAGS = re.compile(r"\\(?:label|tag)\*?\{[^{}]*\}|\\(?:nonumber|notag)(?![A-Za-z])")
+
+
+def _rows(body: str, line: int) -> Iterator[MathSpan]:
+    """The rows of an align-like environment; a row that starts with a relation continues."""
+    for row in re.split(r"\\\\(?:\[[^\]]*\])?", body):
+        row_line = line + _leading_lines(row)
+        line += row.count("\n")
+        clean = _TAGS.sub(" ", row)
+        clean = clean.replace("&", " ")
+        if clean.strip():
+            yield MathSpan(clean, row_line, True)
+
+
+def _leading_lines(text: str) -> int:
+    """Newlines before the first visible character (a span's text starts on a later line)."""
+    stripped = text.lstrip()
+    return text[:len(text) - len(stripped)].count("\n")
+
+
+# -- statements and sides --------------------------------------------------------------------------
+def _depths(text: str) -> list[int]:
+    """The brace depth before each character (one pass)."""
+    out, depth = [], 0
+    for ch in text:
+        out.append(depth)
+        depth += 1 if ch == "{" else -1 if ch == "}" else 0
+    return out
+
+
+def statements(text: str) -> list[str]:
+    """A line of math split at top-level ``\\quad``, ``\\text{…}``, ``\\\\`` and ``\\Rightarrow``."""
+    depth = _depths(text)
+    parts, last = [], 0
+    for m in SEPARATORS.finditer(text):
+        if depth[m.start()] == 0:
+            parts.append(text[last:m.start()])
+            last = m.end()
+    parts.append(text[last:])
+    return [p for p in parts if p.strip()]
+
+
+def split_chain(text: str) -> list[Side]:
+    """``a = b ≈ c`` into its sides; each side keeps the relation that precedes it."""
+    text = text.strip().rstrip(".,;")
+    depth = _depths(text)
+    sides, last, relation, k = [], 0, "=", 0
+    while k < len(text):
+        rel = None
+        if depth[k] == 0 and text[k] in "=:\\≈":
+            rel = next((r for r in RELATIONS if text.startswith(r, k)), None)
+            if rel == r"\approx" and text[k + 7:k + 8].isalpha():
+                rel = None
+        if rel is None:
+            k += 1
+            continue
+        sides.append(Side(text[last:k].strip(), relation))
+        relation = RELATIONS[rel]
+        k += len(rel)
+        last = k
+    sides.append(Side(text[last:].strip(), relation))
+    if sides[0].text.endswith(":"):
+        sides[0].text = sides[0].text[:-1]
+    return sides
+
+
+# -- the expression reader -------------------------------------------------------------------------
+_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\d+\.\d*|\.\d+|\d+|[A-Za-z]|\S", re.S)
+
+
+def tokens(text: str) -> list[str]:
+    for u, latex in UNICODE.items():
+        text = text.replace(u, f" {latex} ")
+    return _TOKEN.findall(text)
+
+
+def canonical(spelling: str) -> str:
+    """A name's spelling with braces, spaces and styling removed: ``w_{5}`` → ``w_5``.
+
+    >>> canonical(r"\\hat{y}_{1}"), canonical(r"W^{[1]}_{11}"), canonical(r"x_1^{(0)}")
+    ('\\\\hat{y}_1', 'W_11^[1]', 'x_1^(0)')
+    """
+    toks = [t for t in tokens(spelling) if t not in (r"\,", r"\;", r"\!", r"\ ")]
+    base, sub, sup, k = [], "", "", 0
+    while k < len(toks) and toks[k] not in "_^":
+        base.append(toks[k])
+        k += 1
+    last = "_"
+    while k < len(toks):
+        mark = toks[k]
+        k += 1
+        if mark in "_^":
+            group, k = _group(toks, k)
+            last = mark
+        else:  # plain text after a subscript (``delta_z3``): it continues that subscript
+            group = [mark]
+        text = "".join(t for t in group if t not in "{}")
+        if last == "_":
+            sub += text
+        else:
+            sup += text
+    head = "".join(base).replace(" ", "")
+    head = re.sub(r"\\(mathbf|boldsymbol|bm|mathrm|mathit)\{?([^{}]*)\}?", r"\2", head)
+    head = re.sub(r"\\(hat|bar|tilde|vec|widehat|check|dot)([A-Za-z])$", r"\\\1{\2}", head)
+    return head + (f"_{sub}" if sub else "") + (f"^{sup}" if sup else "")
+
+
+def _group(toks: list[str], k: int) -> tuple[list[str], int]:
+    """The tokens of one group starting at k (braced or a single token)."""
+    if k >= len(toks):
+        return [], k
+    if toks[k] != "{":
+        return [toks[k]], k + 1
+    depth, start = 0, k
+    while k < len(toks):
+        depth += {"{": 1, "}": -1}.get(toks[k], 0)
+        k += 1
+        if depth == 0:
+            break
+    return toks[start + 1:k - 1], k
+
+
+Resolver = Callable[[str], "sp.Expr | None"]
+
+
+def parse_side(text: str, resolve: Resolver, index: dict[str, int] | None = None) -> Side:
+    """One side into SymPy; ``resolve`` maps a canonical spelling to a symbol (or None).
+
+    Decimal numbers become symbols in ``Side.literals`` (their written value), so that a checker
+    can tell how precise a side claims to be.
+    """
+    side = Side(text)
+    if len(text) > MAX_SIDE:
+        side.problem = ("too_long", str(MAX_SIDE))
+        return side
+    try:
+        reader = _Reader(tokens(text), resolve, side, index or {})
+        side.expr = reader.expression()
+        if reader.k != len(reader.toks):
+            raise Unsupported("cannot_read", "".join(reader.toks[reader.k:reader.k + 4]))
+    except Unsupported as err:
+        side.expr, side.problem = None, err.args
+    except RecursionError:
+        side.expr, side.problem = None, ("nested", "")
+    except (TypeError, ArithmeticError, AttributeError, IndexError, ValueError):
+        # SymPy refusing a combination (a derivative of a number, 0^-1 …): not read, not checked
+        side.expr, side.problem = None, ("cannot_read", text[:40])
+    return side
+
+
+class _Reader:
+    def __init__(self, toks: list[str], resolve: Resolver, side: Side, index: dict[str, int]):
+        # Spacing and sizing commands carry no mathematics; a plain comma or ! still does.
+        self.toks = [t for t in toks if not (t.startswith("\\") and t[1:] in IGNORED)
+                     and t not in (r"\ ", "~")]
+        self.k, self.resolve, self.side, self.index, self.depth = 0, resolve, side, index, 0
+
+    def peek(self, ahead: int = 0) -> str:
+        k = self.k + ahead
+        return self.toks[k] if k < len(self.toks) else ""
+
+    def take(self, expected: str | None = None) -> str:
+        tok = self.peek()
+        if expected is not None and tok != expected:
+            raise Unsupported("expected", expected)
+        self.k += 1
+        return tok
+
+    def expression(self) -> sp.Expr:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise Unsupported("nested", "")
+        terms = []
+        sign = 1
+        if self.peek() in "+-" and self.peek():
+            sign = -1 if self.take() == "-" else 1
+        terms.append(sign * self.term())
+        while self.peek() in ("+", "-", r"\pm") and self.peek():
+            op = self.take()
+            if op == r"\pm":
+                raise Unsupported("plus_minus", "")
+            terms.append((-1 if op == "-" else 1) * self.term())
+        self.depth -= 1
+        return sp.Add(*terms)
+
+    def term(self) -> sp.Expr:
+        factors = [self.power()]
+        while True:
+            tok = self.peek()
+            if tok in (r"\cdot", r"\times", "*", r"\ast"):
+                self.take()
+                factors.append(self.power())
+            elif tok == "/":
+                self.take()
+                factors.append(1 / self.power())
+            elif tok and tok not in ("+", "-", ")", "]", "}", r"\right", "=", r"\pm", "|", ",", "&"):
+                factors.append(self.power())  # juxtaposition
+            else:
+                return sp.Mul(*factors)
+
+    def power(self) -> sp.Expr:
+        base = self.atom()
+        while self.peek() == "^":
+            self.take()
+            exponent = self.group_expression()
+            if exponent.is_Number and abs(exponent) > MAX_EXPONENT:
+                raise Unsupported("cannot_read", "^")
+            base = sp.Pow(base, exponent)
+        if self.peek() == "!":
+            raise Unsupported("cannot_read", "!")
+        return base
+
+    def group_expression(self) -> sp.Expr:
+        if self.peek() == "{":
+            self.take()
+            inner = self.expression()
+            self.take("}")
+            return inner
+        if self.peek() == "-":
+            self.take()
+            return -self.atom()
+        return self.atom()
+
+    def atom(self) -> sp.Expr:  # noqa: C901 - one branch per kind of atom, read in order
+        tok = self.peek()
+        if not tok:
+            raise Unsupported("ends_early", "")
+        if re.fullmatch(r"\d+\.\d*|\.\d+", tok):
+            self.take()
+            value = Decimal(tok)
+            symbol = sp.Dummy(f"n{len(self.side.literals)}")
+            self.side.literals[symbol] = value
+            return symbol
+        if tok.isdigit():
+            self.take()
+            if len(tok) > 12:
+                raise Unsupported("number_too_long", tok[:20])
+            return sp.Integer(int(tok))
+        if tok in ("(", r"\left", "[", "{"):
+            return self.parenthesised()
+        if tok in (r"\frac", r"\dfrac", r"\tfrac"):
+            return self.fraction()
+        if tok == r"\sqrt":
+            self.take()
+            return sp.sqrt(self.group_expression())
+        if tok == r"\sum":
+            return self.sum()
+        return self.name()
+
+    def parenthesised(self) -> sp.Expr:
+        if self.peek() == r"\left":
+            self.take()
+        opening = self.take()
+        closing = {"(": ")", "[": "]", "{": "}"}.get(opening)
+        if closing is None:
+            raise Unsupported("cannot_read", opening)
+        inner = self.expression()
+        if self.peek() == r"\right":
+            self.take()
+        self.take(closing)
+        return inner
+
+    def fraction(self) -> sp.Expr:
+        self.take()
+        num, self.k = _group(self.toks, self.k)
+        den, self.k = _group(self.toks, self.k)
+        derivative = _derivative_parts(num, den)
+        if derivative is not None:
+            of, wrt = derivative
+            variable = self.sub_reader(wrt).name()
+            if of:
+                return sp.Derivative(self.sub_reader(of).expression(), variable, evaluate=False)
+            operand = self.power()
+            return sp.diff(operand, variable) if variable in self.side.free else sp.Derivative(
+                operand, variable, evaluate=False)
+        return self.sub_reader(num).whole() / self.sub_reader(den).whole()
+
+    def sub_reader(self, toks: list[str]) -> _Reader:
+        reader = _Reader(toks, self.resolve, self.side, self.index)
+        reader.depth = self.depth + 1
+        if reader.depth > MAX_DEPTH:
+            raise Unsupported("nested", "")
+        return reader
+
+    def whole(self) -> sp.Expr:
+        expr = self.expression()
+        if self.k != len(self.toks):
+            raise Unsupported("cannot_read", "".join(self.toks[self.k:self.k + 4]))
+        return expr
+
+    def sum(self) -> sp.Expr:
+        self.take()
+        bounds = {}
+        for mark in ("_", "^"):
+            if self.peek() == mark:
+                self.take()
+                group, self.k = _group(self.toks, self.k)
+                bounds[mark] = "".join(group)
+        m = re.fullmatch(r"([a-z])=(\d+)", bounds.get("_", ""))
+        top = bounds.get("^", "")
+        if not m or not top.isdigit():
+            raise Unsupported("sum_bounds", "")
+        var, lo, hi = m.group(1), int(m.group(2)), int(top)
+        if hi - lo + 1 > MAX_SUM_TERMS:
+            raise Unsupported("sum_terms", str(MAX_SUM_TERMS))
+        start = self.k
+        terms = []
+        for value in range(lo, hi + 1):
+            self.k = start
+            reader = _Reader(self.toks, self.resolve, self.side, {**self.index, var: value})
+            reader.k, reader.depth = start, self.depth + 1
+            terms.append(reader.term())
+            end = reader.k
+        self.k = end
+        return sp.Add(*terms)
+
+    def name(self) -> sp.Expr:
+        tok = self.take()
+        if tok.startswith("\\") and tok[1:] in DECORATIONS or tok in (r"\operatorname",):
+            group, self.k = _group(self.toks, self.k)
+            tok = tok + "{" + "".join(group) + "}"
+        elif tok.startswith("\\") and tok[1:] not in GREEK and tok not in FUNCTIONS and tok not in (
+                r"\partial",):
+            raise Unsupported("unknown_command", tok)
+        elif not (tok.startswith("\\") or tok.isalpha()):
+            raise Unsupported("cannot_read", tok)
+        sub = sup = ""
+        primes = 0
+        while self.peek() in ("_", "^", "'"):
+            mark = self.take()
+            if mark == "'":
+                primes += 1
+                continue
+            group, after = _group(self.toks, self.k)
+            text = "".join(str(self.index.get(t, t)) if len(t) == 1 else t for t in group)
+            if mark == "_" and not sub:
+                sub, self.k = text, after
+            elif mark == "^" and not sup:
+                if self.resolve(_spell(tok, sub, text)) is None and (
+                        _is_power(text) or tok == "e" and not sub):  # e^{s_1} is exp(s_1)
+                    self.k -= 1  # a power: leave it to power()
+                    break
+                sup, self.k = text, after
+            else:
+                self.k -= 1
+                break
+        spelling = _spell(tok, sub, sup)
+        function = FUNCTIONS.get(tok) or FUNCTIONS.get(spelling)
+        if function is None and self.resolve(spelling + "()") is not None:
+            function = self.resolve(spelling + "()")
+        if function is not None and not sub and self.peek() in ("(", r"\left", "{"):
+            argument = self.parenthesised()
+            result = function(argument)
+            for _ in range(primes):
+                result = sp.diff(result, argument) if argument.is_Symbol else _prime(function,
+                                                                                      argument)
+            return result
+        resolved = self.resolve(spelling + "'" * primes)
+        if resolved is None and primes:
+            base = self.resolve(spelling)
+            if base is not None and base.is_Symbol:
+                resolved = Updated(base.name + "'", real=True)
+        if resolved is not None:
+            return resolved
+        if tok == "e" and not sub and not primes:
+            return sp.E
+        if tok in (r"\eta", r"\alpha") and not sub:
+            return LEARNING_RATE
+        if len(tok) == 1 and tok.isalpha() and self.peek() in ("(", r"\left"):
+            raise Unsupported("unknown_function", spelling)  # f(u): a function not defined here
+        if len(tok) == 1 and tok.isalpha() and not sub and not sup and not primes:
+            free = sp.Symbol(f"free_{tok}", real=True)
+            self.side.free.add(free)
+            return free
+        raise Unsupported("unknown_symbol", spelling)
+
+
+def _spell(tok: str, sub: str, sup: str) -> str:
+    return canonical(tok + (f"_{{{sub}}}" if sub else "") + (f"^{{{sup}}}" if sup else ""))
+
+
+def _is_power(text: str) -> bool:
+    return bool(re.fullmatch(r"-?\d+|-?[a-z]|\\top|T|\{.*\}", text)) and text not in ("T", r"\top")
+
+
+def _prime(function, argument: sp.Expr) -> sp.Expr:
+    x = sp.Dummy("x")
+    return sp.diff(function(x), x).subs(x, argument)
+
+
+def _derivative_parts(num: list[str], den: list[str]) -> tuple[list[str], list[str]] | None:
+    """(numerator after ∂/d, denominator after ∂/d) when a fraction is a derivative."""
+    def strip(part: list[str]) -> list[str] | None:
+        if part and part[0] == r"\partial":
+            return part[1:]
+        if part and part[0] == "d":
+            return part[1:]
+        return None
+    of, wrt = strip(num), strip(den)
+    if of is None or not wrt:
+        return None
+    if num[0] == "d" and den[0] != "d" or num[0] == r"\partial" and den[0] != r"\partial":
+        return None
+    return of, wrt

@@ -1,0 +1,522 @@
+"""Checking someone else's LaTeX derivation, line by line, against the engine's.
+
+Every equality in the math of a LaTeX file (``equation``, ``align``, ``$$…$$``, ``\\[…\\]`` and
+inline ``$…$``) is read by :mod:`symbackprop.latexparse` (a reader that cannot run code), its
+symbols mapped through the network's notation (and a ``[lint.symbols]`` table), and each side
+compared with the first: at the spec's values at the precision it is written with (a written
+number stands for its value within one unit of its last digit, and a side computed from
+written numbers inherits their uncertainty), and, for a side without numbers, in general, at
+random points. A wrong side gets the right value and the likely slip, as in ``grade``; a side
+that cannot be read or mapped is listed as not checked, never passed.
+
+>>> import symbackprop as sb
+>>> d = sb.derive(sb.mlp([2, 2, 1]))
+>>> v = dict(x1=0.5, x2=0.3, y=1.0, w1=0.7, w2=0.3, w3=0.4, w4=0.6, w5=0.55, w6=0.45)
+>>> result = lint(r"\\[ z_1 = x_1 w_1 + x_2 w_3 = 0.47 \\quad z_2 = 0.35 \\]", d, v)
+>>> [(s.text, s.verdict) for s in result.lines[0].sides[1:]] + [(result.lines[1].sides[1].text,
+...   result.lines[1].sides[1].verdict)]
+[('x_1 w_1 + x_2 w_3', 'right'), ('0.47', 'right'), ('0.35', 'wrong')]
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import sympy as sp
+
+from ..core.graph import Kind
+from ..derivation.reverse import Derivation
+from .latexparse import (
+    LEARNING_RATE,
+    LatexError,
+    Side,
+    Updated,
+    canonical,
+    find_math,
+    parse_side,
+    split_chain,
+    statements,
+)
+from .slips import Slip, _call, _function
+
+__all__ = ["lint", "read_tex", "LintResult", "LintLine", "LintSide", "SymbolTable", "LatexError",
+           "read_lint_symbols", "report"]
+
+_POINTS = 3
+_SQUARED = re.compile(r"\\left\((.+)\\right\)\^\{?2\}?")
+_MAX_TABLE = 500
+
+
+@dataclass
+class LintSide:
+    """One side of an equation and what lint made of it."""
+
+    text: str
+    relation: str
+    verdict: str  # "reference", "right", "wrong", "not checked"
+    reason: str = ""  # why not checked: a code, worded in templates/lint.txt.j2
+    what: str = ""  # the symbol or command the reason is about
+    right: str = ""  # the right value (wrong sides)
+    right_latex: str = ""  # the engine's form of the quantity (wrong symbolic sides)
+    slip: Slip | None = None
+    general: bool = False  # wrong in general though right at these numbers
+    note: str = ""  # "rounding": right within one unit, yet not the value rounded
+    rounded: str = ""  # the value rounded to the written digits (with note "rounding")
+    value: str = ""  # what a wrong formula evaluates to at the spec's values
+
+
+@dataclass
+class LintLine:
+    """One equation (a chain ``a = b = c``) and the line it is on."""
+
+    line: int
+    text: str
+    sides: list[LintSide] = field(default_factory=list)
+
+    @property
+    def wrong(self) -> bool:
+        return any(s.verdict == "wrong" for s in self.sides)
+
+    @property
+    def unchecked(self) -> bool:
+        return any(s.verdict == "not checked" for s in self.sides)
+
+    @property
+    def noted(self) -> bool:
+        return any(s.note for s in self.sides)
+
+
+@dataclass
+class LintResult:
+    """Every equation found; ``ok`` when none is wrong."""
+
+    lines: list[LintLine]
+
+    @property
+    def ok(self) -> bool:
+        return not any(line.wrong for line in self.lines)
+
+    @property
+    def wrong(self) -> list[LintLine]:
+        return [line for line in self.lines if line.wrong]
+
+
+class SymbolTable:
+    """Spellings (canonical LaTeX) to the network's symbols, δs and functions.
+
+    >>> import symbackprop as sb
+    >>> t = SymbolTable(sb.derive(sb.mlp([2, 2, 1])))
+    >>> t(r"\\hat{y}"), t("w_5"), t(r"\\delta_z_3")
+    (yhat, w5, Derivative(L, z3))
+    """
+
+    def __init__(self, derivation: Derivation, extra: Mapping[str, object] | None = None):
+        from ..core.functions import ACTIVATIONS
+        from ..printing.latex import TexPrinter
+
+        g = self.graph = derivation.graph
+        tex = TexPrinter(derivation)
+        loss = g.loss_symbol
+        self.table: dict[str, object] = {}
+        self.names_delta: dict[str, sp.Expr] = {}
+        for s in g.symbols:
+            for spelling in (g.latex_name(s), tex(s)):
+                if spelling:
+                    self.table.setdefault(canonical(spelling), s)
+                    squared = _SQUARED.fullmatch(spelling)
+                    if squared:  # a variance printed (σ^{[2]})²: σ^{[2]} is its square root
+                        self.table.setdefault(canonical(squared.group(1)), sp.sqrt(s))
+        constants = {a for n in g.nodes for a in g.expr(n).atoms(sp.NumberSymbol)}
+        for c in constants:  # a norm's ε: a constant the notes name
+            spelling = sp.latex(c)
+            if spelling.startswith("\\") and spelling[1:].isalpha():
+                self.table.setdefault(canonical(spelling), c)
+                if spelling == r"\epsilon":
+                    self.table.setdefault(canonical(r"\varepsilon"), c)
+        for node in g.nodes:
+            if node == loss:
+                continue
+            delta = sp.Derivative(loss, node, evaluate=False)
+            spellings = [derivation.delta_latex(node), rf"\delta_{{{tex(node)}}}"]
+            key = g.delta_key(node)
+            for spelling in filter(None, spellings):
+                self.table.setdefault(canonical(spelling), delta)
+            self.names_delta[f"delta_{node.name}"] = delta
+            if key:
+                self.names_delta[key] = delta
+        self.names = {s.name: s for s in g.symbols}
+        for spelling, target in (extra or {}).items():
+            if isinstance(target, bool):
+                raise ValueError(f"lint.symbols.{spelling}: expected a name or a number")
+            if isinstance(target, int | float | Decimal):
+                self.table[canonical(spelling)] = sp.Rational(str(target))
+            elif isinstance(target, str) and target in ACTIVATIONS:
+                self.table[canonical(spelling) + "()"] = ACTIVATIONS[target]
+            elif isinstance(target, str) and target in g:
+                self.table[canonical(spelling)] = g.symbol(target)
+            elif isinstance(target, str) and target in self.names_delta:
+                self.table[canonical(spelling)] = self.names_delta[target]
+            else:
+                raise ValueError(f"lint.symbols: {str(spelling)[:40]!r} = {str(target)[:40]!r} "
+                                 "names nothing in this network")
+
+    def __call__(self, spelling: str):
+        """The symbol a canonical spelling names (None: unknown)."""
+        found = self.table.get(spelling)
+        if found is not None or spelling.endswith("()"):
+            return found
+        if spelling in self.names:
+            return self.names[spelling]
+        if spelling in self.names_delta:
+            return self.names_delta[spelling]
+        for prefix in ("\\delta_", "delta_"):
+            if spelling.startswith(prefix):
+                inner = self(spelling[len(prefix):])
+                if isinstance(inner, sp.Symbol) and self.graph.kind(inner) is Kind.NODE:
+                    return sp.Derivative(self.graph.loss_symbol, inner, evaluate=False)
+        return None
+
+
+def read_lint_symbols(spec_path: str | Path) -> dict[str, object]:
+    """The ``[lint.symbols]`` table of a spec file (spellings the notation does not know)."""
+    with open(spec_path, "rb") as f:
+        data = tomllib.load(f)
+    table = data.get("lint", {})
+    if not isinstance(table, dict) or set(table) - {"symbols"}:
+        raise ValueError(f"{spec_path}: [lint] holds one table, [lint.symbols]")
+    symbols = table.get("symbols", {})
+    if not isinstance(symbols, dict) or len(symbols) > _MAX_TABLE:
+        raise ValueError(f"{spec_path}: [lint.symbols] must map at most {_MAX_TABLE} spellings")
+    return symbols
+
+
+class _Checker:
+    """Values and general forms of everything a side may name, at the spec and at random points."""
+
+    def __init__(self, derivation: Derivation, values: Mapping | None, learning_rate: float):
+        from .slips import HandCalculator
+
+        self.d, self.g = derivation, derivation.graph
+        self.lr = float(learning_rate)
+        self.has_values = values is not None
+        rng = random.Random(20231105)
+        if values is None:  # no numbers: symbolic checks only, at random points
+            values = {s.name: 0.5 for s in self.g.leaves}
+            self.calc = HandCalculator(derivation, values, learning_rate)
+            self.at = self._random_point(rng)
+        else:
+            self.calc = HandCalculator(derivation, values, learning_rate)
+            self.at = self.calc.forward()
+        self.points = [self._random_point(rng) for _ in range(_POINTS)]
+        self._total: dict[tuple, sp.Expr] = {}
+        self._compiled: dict[sp.Expr, tuple] = {}
+
+    def _random_point(self, rng: random.Random) -> dict:
+        g = self.g
+        leaves = {}
+        for s in g.leaves:
+            low = 0.05 if g.kind(s) is Kind.TARGET else -1.0
+            leaves[s] = rng.uniform(low, 0.95)
+        for group in g.one_hot_groups:
+            for k, s in enumerate(group):
+                leaves[s] = float(k == 0)
+        self.calc.values, saved = leaves, self.calc.values
+        try:
+            at = self.calc.forward()
+        finally:
+            self.calc.values = saved
+        return at
+
+    def total(self, of: sp.Symbol, wrt: sp.Symbol) -> sp.Expr:
+        """∂of/∂wrt through every path, in node symbols (local factors multiplied)."""
+        key = (of, wrt)
+        if key not in self._total:
+            if of == wrt:
+                self._total[key] = sp.Integer(1)
+            else:
+                self._total[key] = sp.Add(*[self.total(of, c) * self.d.local(c, wrt)
+                                            for c in self.g.children(wrt)
+                                            if c == of or of in self._descendants(c)])
+        return self._total[key]
+
+    def _descendants(self, s: sp.Symbol) -> set:
+        out, todo = set(), [s]
+        while todo:
+            for c in self.g.children(todo.pop()):
+                if c not in out:
+                    out.add(c)
+                    todo.append(c)
+        return out
+
+    def concrete(self, expr: sp.Expr) -> sp.Expr | None:
+        """``expr`` with derivatives and updates written out in node symbols (None: not ours)."""
+        replace = {}
+        for der in expr.atoms(sp.Derivative):
+            inner, wrt = der.expr, der.variables[0]
+            if not (wrt.is_Symbol and wrt in self.g):
+                return None
+            if inner.is_Symbol and inner in self.g:
+                replace[der] = self.total(inner, wrt)
+            else:
+                replace[der] = sp.diff(inner, wrt)
+        for up in expr.atoms(Updated):
+            p = self.g.symbol(up.name[:-1]) if up.name[:-1] in self.g else None
+            if p is None or self.g.kind(p) is not Kind.PARAMETER:
+                return None
+            replace[up] = p - LEARNING_RATE * self.total(self.g.loss_symbol, p)
+        return expr.xreplace(replace) if replace else expr
+
+    def value(self, expr: sp.Expr, literals: Mapping, point: Mapping | None = None,
+              free: Mapping | None = None) -> float:
+        at = dict(point or self.at)
+        at[LEARNING_RATE] = self.lr
+        at.update({k: float(v) for k, v in literals.items()})
+        at.update(free or {})
+        missing = expr.free_symbols - set(at)
+        if missing:
+            raise KeyError(missing)
+        if expr not in self._compiled:  # a side is evaluated at several points: compile once
+            self._compiled[expr] = _function(expr)
+        return _call(self._compiled[expr], at)
+
+    def uncertainty(self, expr: sp.Expr, literals: Mapping[sp.Symbol, Decimal]) -> float:
+        """How far a side may be off because its written numbers are rounded (first order)."""
+        total = 0.0
+        for lit, value in literals.items():
+            unit = 10.0 ** value.as_tuple().exponent
+            try:
+                total += abs(self.value(sp.diff(expr, lit), literals)) * unit
+            except (KeyError, ValueError, TypeError, ZeroDivisionError):
+                total += unit
+        return total
+
+
+def _key(expr: sp.Expr, g) -> str:
+    """grade's name for a quantity (``z1``, ``dL/dw5``, ``dyhat/dz3``, ``w5'``), or ''."""
+    if isinstance(expr, Updated):
+        return expr.name
+    if expr.is_Symbol and expr in g:
+        return expr.name
+    if isinstance(expr, sp.Derivative) and expr.expr.is_Symbol and expr.expr in g:
+        return f"d{expr.expr.name}/d{expr.variables[0].name}"
+    return ""
+
+
+def _literal_number(side: Side) -> Decimal | None:
+    """The number a side writes, when the side is just a (signed) number."""
+    expr = side.expr
+    if len(side.literals) == 1:
+        (lit, value), = side.literals.items()
+        if expr == lit:
+            return value
+        if expr == -lit:
+            return -value
+    return None
+
+
+def lint(tex: str, derivation: Derivation, values: Mapping | None = None, *,
+         learning_rate: float = 0.1, symbols: Mapping[str, object] | None = None,
+         language: str = "en") -> LintResult:
+    """Check every equation in ``tex`` against ``derivation`` at ``values``.
+
+    Without ``values`` only the general (symbolic) equalities are checked; written numbers are
+    listed as not checked. ``symbols`` maps extra spellings to names (``[lint.symbols]``).
+    ``language`` is accepted for symmetry with :func:`report` (lint's result is data).
+    """
+    from .grade import Grader
+
+    spans = find_math(tex)
+    table = SymbolTable(derivation, symbols)
+    checker = _Checker(derivation, values, learning_rate)
+    grader = Grader(derivation, values, learning_rate, calculator=checker.calc)
+    claims: dict[str, Decimal] = {}
+    lines, previous = [], None
+    for span in spans:
+        for statement in statements(span.text):
+            chain = split_chain(statement)
+            if len(chain) < 2:
+                continue
+            if not chain[0].text and previous:  # an align row "&= …" continues the chain above
+                chain[0] = Side(previous.text)
+            previous = chain[0]
+            sides = [parse_side(s.text, table) for s in chain]
+            for parsed, raw in zip(sides, chain, strict=True):
+                parsed.relation = raw.relation
+            lines.append(_check_chain(span.line, statement, sides, checker, grader, claims))
+    return LintResult(lines)
+
+
+def _check_chain(line: int, text: str, sides: list[Side], checker: _Checker, grader,
+                 claims: dict) -> LintLine:
+    g = checker.g
+    first = sides[0]
+    if first.expr is not None and first.expr.is_Symbol and first.expr in g and \
+            g.kind(first.expr) is Kind.PARAMETER and any(
+                s.expr is not None and LEARNING_RATE in s.expr.free_symbols for s in sides[1:]):
+        first.expr = Updated(first.expr.name + "'", real=True)  # w = w − η ∂L/∂w: an update
+    out = LintLine(line, " ".join(text.split()))
+    reference, last = None, None
+    for side in sides:
+        verdict = LintSide(side.text, side.relation, "not checked")
+        out.sides.append(verdict)
+        if side.expr is None:
+            verdict.reason, verdict.what = side.problem
+            continue
+        concrete = checker.concrete(side.expr)
+        if concrete is None:
+            verdict.reason = "not_network"
+            continue
+        if reference is None:
+            reference = (side, concrete)
+            verdict.verdict = "reference"
+            continue
+        last = _compare(reference, side, concrete, verdict, checker, grader, claims, last)
+    if all(s.verdict in ("reference", "not checked") for s in out.sides):
+        for s in out.sides:  # nothing was compared: the readable side was not checked either
+            if s.verdict == "reference":
+                s.verdict, s.reason = "not checked", "alone"
+    return out
+
+
+def _compare(reference, side: Side, concrete: sp.Expr, verdict: LintSide, checker: _Checker,
+             grader, claims: dict, previous: float | None = None) -> float | None:
+    """Judge one side against the chain's reference; returns the side's value (for the next)."""
+    ref_side, ref_expr = reference
+    free = ref_side.free | side.free
+    network = {s for s in (ref_expr.free_symbols | concrete.free_symbols)
+               if s in checker.g or s == LEARNING_RATE}
+    try:
+        if free:
+            if network or ref_side.literals or side.literals:
+                verdict.reason = "mixed_free"
+                return
+            if ref_expr in free:  # y = …: a definition of y, not an identity
+                verdict.reason = "definition"
+                return
+            ok = _identity(ref_expr, concrete, checker, free)
+            verdict.verdict = "right" if ok else "wrong"
+            verdict.general = not ok
+            return
+        if not checker.has_values and (ref_side.literals or side.literals):
+            verdict.reason = "no_values"
+            return
+        ref_value = checker.value(ref_expr, ref_side.literals)
+        value = checker.value(concrete, side.literals)
+        tol = (checker.uncertainty(ref_expr, ref_side.literals)
+               + checker.uncertainty(concrete, side.literals))
+    except (KeyError, ValueError, TypeError, ZeroDivisionError, OverflowError) as err:
+        verdict.reason = "not_network" if isinstance(err, KeyError) else "cannot_evaluate"
+        return
+    scale = max(1.0, abs(ref_value))
+    ok = math.isfinite(value) and abs(value - ref_value) <= tol * (1 + 1e-9) + 1e-12 * scale
+    key = _key(ref_side.expr, checker.g)
+    number = _literal_number(side)
+    if number is not None and key:
+        claims[key] = number
+    if ok and not side.literals and not ref_side.literals:
+        ok = _identity(ref_expr, concrete, checker, set())
+        verdict.general = not ok
+    verdict.verdict = "right" if ok else "wrong"
+    if ok:
+        if number is not None:
+            _rounding_note(verdict, number, ref_value, previous)
+        return value
+    decimals = max([-v.as_tuple().exponent for v in side.literals.values()] + [3]) + 1
+    verdict.right = f"{ref_value:.{min(decimals, 12)}f}" if checker.has_values else ""
+    if checker.has_values and number is None and math.isfinite(value):
+        verdict.value = f"{value:.{min(decimals, 12)}f}"  # what the written formula gives
+    if not side.literals and not verdict.general:
+        from ..printing.latex import TexPrinter
+
+        shown = ref_expr
+        if shown.is_Symbol and shown in checker.g and checker.g.kind(shown) is not Kind.PARAMETER \
+                and checker.g.kind(shown) in (Kind.NODE, Kind.LOSS):
+            shown = checker.g.expr(shown)  # a node: what it is defined as
+        verdict.right_latex = TexPrinter(checker.d)(shown)
+    verdict.slip = _diagnose(key, ref_side, value, tol, checker, grader, claims, number,
+                             side.expr)
+    return value
+
+
+def _rounding_note(verdict: LintSide, number: Decimal, exact: float, previous: float | None):
+    """A right number that neither the exact value nor the line's own step rounds to (0.645 for
+    σ(0.6) = 0.6457): within the one-unit rule, but truncated rather than rounded."""
+    digits = max(0, -number.as_tuple().exponent)
+    shown = f"{exact:.{digits}f}"
+    candidates = [exact] + ([previous] if previous is not None else [])
+    if all(Decimal(f"{x:.{digits}f}") != number for x in candidates):
+        verdict.note, verdict.rounded = "rounding", shown
+
+
+def _diagnose(key: str, ref_side: Side, value: float, tol: float, checker: _Checker, grader,
+              claims: dict, number: Decimal | None, written=None) -> Slip | None:
+    ref = ref_side.expr
+    g = checker.g
+    if isinstance(ref, sp.Derivative) and isinstance(written, sp.Derivative) and \
+            ref.expr == written.expr == g.loss_symbol:
+        node, other = ref.variables[0], written.variables[0]
+        if node in g and other in g.children(node) and g.kind(other) is Kind.NODE:
+            return Slip("activation_for_pre_activation")
+    if isinstance(ref, sp.Derivative) and ref.expr.is_Symbol and ref.expr in checker.g:
+        function = checker.at.get(ref.expr)
+        if function is not None and abs(value - function) <= max(tol, 1e-9):
+            return Slip("function_for_derivative")
+    if not key or key not in grader.truth:
+        return None
+    tolerance = max(tol, 1e-9 * max(1.0, abs(value)))
+    if number is not None:
+        return grader.diagnose(key, number, claims)
+    return grader.diagnose_value(key, value, tolerance, claims)
+
+
+def _identity(a: sp.Expr, b: sp.Expr, checker: _Checker, free: set) -> bool:
+    """a = b at random points (of the network, or of free variables): an identity test."""
+    rng = random.Random(7)
+    points = checker.points if not free else [{} for _ in range(_POINTS)]
+    for point in points:
+        values = {f: rng.uniform(-1.5, 1.5) for f in free}
+        try:
+            x = checker.value(a, {}, point or None, values)
+            y = checker.value(b, {}, point or None, values)
+        except (KeyError, ValueError, TypeError, ZeroDivisionError, OverflowError):
+            return True  # cannot decide numerically: the number check stands
+        if not math.isclose(x, y, rel_tol=1e-7, abs_tol=1e-9):
+            return False
+    return True
+
+
+def report(result: LintResult, source: str = "", language: str = "en") -> str:
+    """lint's report: each wrong line with what it says, what is right and the likely slip."""
+    from ..output.reports import render_text
+
+    return render_text("lint.txt.j2", language, result=result, source=source)
+
+
+def read_tex(path: str | Path) -> str:
+    """A LaTeX file's text, refused (LatexError) when too large, not UTF-8 or hostile."""
+    from .latexparse import MAX_DOCUMENT, check_document
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_DOCUMENT * 4 + 1)
+    except FileNotFoundError:
+        raise LatexError(f"{path}: no such file") from None
+    if len(data) > MAX_DOCUMENT * 4:
+        raise LatexError(f"{path}: larger than {MAX_DOCUMENT} characters")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise LatexError(f"{path}: not UTF-8 (byte {err.start})") from None
+    try:
+        check_document(text)
+    except LatexError as err:
+        raise LatexError(f"{path}: {err}") from None
+    return text
