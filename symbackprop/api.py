@@ -3,19 +3,27 @@
 This is the top of the house below the command line: it may import any package and nothing
 imports it but ``symbackprop/__init__.py`` and ``cli``. docs/api.md documents every name here.
 
->>> from symbackprop import api
->>> api.derive is api.Derivation.__init__ or callable(api.derive)
+A name whose object reaches across layers is finished here: ``sb.worked_example`` gives a
+:class:`WorkedExample` that can also typeset itself, which needs the document and output
+layers above the check layer that computes it.
+
+>>> import symbackprop as sb
+>>> ex = sb.worked_example(sb.mlp([1, 1]), dict(x1=1.0, y=1.0, w1=0.5))
+>>> ex.to_latex().count("align*") >= 2
 True
 """
+
+import dataclasses
+from collections.abc import Mapping
 
 from .builders.attention import Attention, attention
 from .builders.conv import Conv, conv1d, conv2d
 from .builders.mlp import MLP, mlp
 from .builders.norm import Network, batch_norm, dense, layer_norm, network, residual
 from .builders.rnn import RNN, rnn
+from .check import worked
 from .check.gradcheck import GradientCheck, check_gradients
 from .check.verify import VerificationError
-from .check.worked import WorkedExample, worked_example
 from .codegen.matrix import BatchEvaluator
 from .codegen.scalar import Evaluation
 from .core.errors import SymbackpropError, UnavailableError
@@ -45,3 +53,25 @@ __all__ = [
     "dense", "layer_norm", "batch_norm", "residual", "general_form", "GeneralForm",
     "gelu", "gelu_erf", "silu", "SymbackpropError", "UnavailableError",
 ]
+
+
+class WorkedExample(worked.WorkedExample):
+    __doc__ = worked.WorkedExample.__doc__
+
+    def to_latex(self, **options) -> str:
+        """The worked example as a LaTeX fragment (``options`` as for :func:`render`)."""
+        return render(self, kind="fragment", **options)
+
+
+def worked_example(
+    derivation: Derivation | Graph,
+    values: Mapping,
+    learning_rate: float = 0.1,
+    digits: int = 3,
+    rounding: str = "display",
+) -> WorkedExample:
+    example = worked.worked_example(derivation, values, learning_rate, digits, rounding)
+    return WorkedExample(**{f.name: getattr(example, f.name) for f in dataclasses.fields(example)})
+
+
+worked_example.__doc__ = worked.worked_example.__doc__

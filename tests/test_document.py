@@ -19,7 +19,7 @@ from texutil import (
 
 import symbackprop as sb
 from symbackprop.check.verify import VerificationError
-from symbackprop.codegen.scalar import round_half_up
+from symbackprop.check.worked import round_half_up
 from symbackprop.document import METHODS, Equations, Figure, Paragraph, Section
 from symbackprop.output.render import paragraph_text as text
 from symbackprop.output.render import section_title as title

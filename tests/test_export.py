@@ -11,7 +11,8 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
-from symbackprop.codegen.export_scalar import matrix_module, scalar_module
+from symbackprop.codegen.export_matrix import matrix_module
+from symbackprop.codegen.export_scalar import scalar_module
 
 # Runs a generated file with symbackprop and sympy made unimportable: it must need numpy only.
 _RUNNER = """

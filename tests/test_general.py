@@ -10,6 +10,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from symbackprop.builders.base import Model
 from symbackprop.forms import models as forms
 
 
@@ -106,7 +107,7 @@ def test_general_form_of_built_models_and_refusals():
     assert softmax.named == ("z", "o") and softmax.assumption_latex() == [
         r"\sum_{r=1}^{n_{y}} y_{r} = 1"]
     with pytest.raises(ValueError, match="no general form"):
-        sb.general_form(sb.models.base.Model("hand-built"))
+        sb.general_form(Model("hand-built"))
 
 
 def test_general_forms_compile_in_latex(tmp_path):

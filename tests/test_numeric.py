@@ -10,7 +10,8 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
-from symbackprop.codegen.scalar import NUMPY_FUNCTIONS, round_half_up
+from symbackprop.check.worked import round_half_up
+from symbackprop.codegen.scalar import NUMPY_FUNCTIONS
 
 
 def sig(x: float) -> float:

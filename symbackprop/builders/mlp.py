@@ -38,7 +38,7 @@ class MLP(Graph):
         notation: str | Notation = "sequential",
         title: str | None = None,
     ) -> None:
-        checked = _check_architecture(sizes, activation, loss, bias)  # before sizes is used
+        checked = check_architecture(sizes, activation, loss, bias)  # before sizes is used
         super().__init__(title=title or "MLP " + "-".join(str(s) for s in sizes))
         self.sizes, self.activations = checked
         self.loss_name = loss
@@ -179,7 +179,7 @@ def _notation(which: str | Notation) -> Notation:
     return notation(which)
 
 
-def _check_architecture(sizes, activation, loss, bias) -> tuple[list[int], list[str]]:
+def check_architecture(sizes, activation, loss, bias) -> tuple[list[int], list[str]]:
     if isinstance(sizes, str | bytes) or not isinstance(sizes, Sequence):
         raise GraphError(f"sizes must be a list of layer widths, got {sizes!r}")
     if len(sizes) < 2:

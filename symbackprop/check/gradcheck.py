@@ -20,9 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from ..codegen.scalar import NUMPY_FUNCTIONS
 from ..core import ops
 from ..core.graph import Graph
 from ..derivation.reverse import Derivation, derive
+from ..printing.display import gradient_check_markdown
 
 __all__ = ["CheckRow", "GradientCheck", "check_gradients"]
 
@@ -62,8 +64,6 @@ class GradientCheck:
         return [r for r in self.rows if r.skipped]
 
     def _repr_markdown_(self) -> str:
-        from ..printing.display import gradient_check_markdown
-
         return gradient_check_markdown(self)
 
     def __str__(self) -> str:
@@ -118,8 +118,6 @@ def check_gradients(
     >>> sb.check_gradients(d, v).ok
     True
     """
-    from ..codegen.scalar import NUMPY_FUNCTIONS  # numeric re-exports this module's names
-
     d = derivation if isinstance(derivation, Derivation) else derive(derivation)
     ev = d.evaluator
     at = {d.graph.symbol(k).name: v for k, v in values.items()}

@@ -1,9 +1,9 @@
 """The matrix form checked against the scalar derivation: a report with one row per equation.
 
 ``MatrixForm.check()`` instantiates every matrix equation at small sizes and compares it entry
-by entry with :func:`symbackprop.derive` of the same network, sample by sample.
+by entry with :func:`symbackprop.derivation.reverse` of the same network, sample by sample.
 
->>> from symbackprop.matrix import matrix_form
+>>> from symbackprop.forms.matrix import matrix_form
 >>> report = matrix_form([2, 1]).check()
 >>> report.ok, [row.kind for row in report.rows][:3]
 (True, ['forward', 'activation', 'loss'])
@@ -19,7 +19,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
+from ..builders.mlp import mlp
 from ..core.errors import CheckError
+from ..derivation.reverse import derive
+from ..printing.display import matrix_check_markdown
 
 if TYPE_CHECKING:
     from ..forms.matrix import MatrixEquation, MatrixForm
@@ -69,15 +72,10 @@ class MatrixCheck:
         return "\n".join(lines)
 
     def _repr_markdown_(self) -> str:
-        from ..printing.display import matrix_check_markdown
-
         return matrix_check_markdown(self)
 
 
-def _check(form: MatrixForm, sizes: Sequence[int] | None, batch: int, seed: int) -> MatrixCheck:
-    from ..builders.mlp import mlp
-    from ..derivation.reverse import derive
-
+def check_matrix_form(form: MatrixForm, sizes: Sequence[int] | None, batch: int, seed: int) -> MatrixCheck:
     if sizes is None:
         sizes = [min(s, 3) for s in form.sizes]
         if form.activations[-1] == "softmax":

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from ..codegen.scalar import NUMPY_FUNCTIONS
 from ..core import functions, ops
 from ..core.errors import VerificationError
 from ..core.graph import Kind
@@ -80,7 +81,6 @@ def _compile(symbols: list[sp.Symbol], expr: sp.Expr):
     # the nodes of an unrolled model one shape (every a_t of an RNN is v0*v6 + v1*v4 + …), so
     # each shape is compiled once: lambdify's printing was most of a long RNN's check time.
     plain = [sp.Symbol(f"v{k}", real=True) for k in range(len(symbols))]
-    from ..codegen.scalar import NUMPY_FUNCTIONS
 
     body = expr.xreplace(dict(zip(symbols, plain, strict=True)))
     key = (len(plain), body)

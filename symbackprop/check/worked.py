@@ -88,12 +88,6 @@ class WorkedExample:
         # + 0.0 turns a rounded -0.0 into 0.0: "-0.000" is not a number anyone writes.
         return f"{round_half_up(x, self.digits) + 0.0:.{self.digits}f}"
 
-    def to_latex(self, **options) -> str:
-        """The worked example as a LaTeX fragment (see symbackprop.render)."""
-        from ..output.render import render
-
-        return render(self, kind="fragment", **options)
-
     def _repr_markdown_(self) -> str:
         """Jupyter: the forward values, the δs, the gradients and the update, as tables."""
         from ..printing.display import worked_example_markdown
@@ -246,15 +240,15 @@ def _by_hand_pass(d: Derivation, values: Mapping[str, float], digits: int):
 
 
 def _compile_by_hand(d: Derivation, digits: int):
-    from ..codegen.scalar import NUMPY_FUNCTIONS, _identifiers, _stable_loss, _subclassed_functions
+    from ..codegen.scalar import NUMPY_FUNCTIONS, identifiers, stable_loss, subclassed_functions
 
     g = d.graph
     ev = d.evaluator
     backward = [v for v in reversed(g.nodes) if v in d.deltas and v != g.loss_symbol]
     grads = {p: sp.Dummy(f"dL_d{p.name}") for p in g.parameters}
-    ident = _identifiers([*g.leaves, *g.nodes, *(d.delta_symbols[v] for v in backward),
+    ident = identifiers([*g.leaves, *g.nodes, *(d.delta_symbols[v] for v in backward),
                           *grads.values()])
-    steps = [(ident[v], _rounded((_stable_loss(g, g.expr(v)) if v == g.loss_symbol
+    steps = [(ident[v], _rounded((stable_loss(g, g.expr(v)) if v == g.loss_symbol
                                   else g.expr(v)).xreplace(ident))) for v in g.nodes]
     steps += [(ident[d.delta_symbols[v]], _rounded(ev._delta_for_code(v).xreplace(ident)))
               for v in backward]
@@ -265,7 +259,7 @@ def _compile_by_hand(d: Derivation, digits: int):
     def rounded(x):
         return round_half_up(float(x), digits)
 
-    modules = [{"_rounded": rounded}, _subclassed_functions(e for _, e in steps),
+    modules = [{"_rounded": rounded}, subclassed_functions(e for _, e in steps),
                NUMPY_FUNCTIONS, "numpy"]
     f = sp.lambdify([ident[s] for s in g.leaves], outputs, modules=modules,
                     cse=lambda _exprs: (steps, outputs), docstring_limit=0)

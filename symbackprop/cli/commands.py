@@ -1,6 +1,6 @@
 """What each ``symbackprop`` subcommand does: read the spec, derive, render, write.
 
-The command line itself (arguments, exit codes, one-line errors) is in :mod:`symbackprop.cli`;
+The command line itself (arguments, exit codes, one-line errors) is in :mod:`symbackprop.cli.main`;
 each ``cmd_<name>(args)`` here takes its parsed arguments and returns an exit code.
 
 >>> EXIT_OK, EXIT_FAILED, EXIT_INPUT
@@ -184,7 +184,7 @@ def _spec_title(spec) -> str | None:
 
 
 def cmd_notes(args) -> int:
-    from ..codegen.scalar import worked_example
+    from ..check.worked import worked_example
     from ..derivation.reverse import derive
     from ..output.render import compile_pdf, render
 
@@ -267,7 +267,7 @@ def _grad_matrix_or_code(graph, args) -> int:
         return EXIT_OK
     form = matrix_form(graph)
     if args.code:
-        from ..codegen.export_scalar import matrix_module
+        from ..codegen.export_matrix import matrix_module
 
         text = matrix_module(form, target)  # standalone, shapes checked
     elif args.latex:
@@ -282,7 +282,7 @@ def _grad_matrix_or_code(graph, args) -> int:
 
 
 def cmd_check(args) -> int:
-    from ..codegen.scalar import check_gradients
+    from ..check.gradcheck import check_gradients
 
     graph, values, _spec = _load(args)
     _check_size(graph, MAX_NUMBERS_PARAMETERS, "check",
@@ -294,7 +294,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_example(args) -> int:
-    from ..codegen.scalar import worked_example
+    from ..check.worked import worked_example
     from ..output.render import render
 
     graph, values, spec = _load(args)

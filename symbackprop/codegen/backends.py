@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..core import ops
+from .scalar import NUMPY_FUNCTIONS
 
 __all__ = ["BACKENDS"]
 
@@ -34,7 +35,6 @@ def _log_softmax_complement(xp, z):
 
 
 def _numpy_namespace() -> dict[str, object]:
-    from .scalar import NUMPY_FUNCTIONS
 
     def softmax_columns(z):
         e = np.exp(z - z.max(axis=0, keepdims=True))

@@ -2,7 +2,7 @@
 on its own, for numpy, torch or jax.
 
 - ``numpy``: ``loss_and_gradients(X, Y, weights, biases)`` checks every shape and runs the
-  generated ``gradients`` (the in-place code of :class:`symbackprop.codegen.BatchEvaluator`).
+  generated ``gradients`` (the in-place code of :class:`symbackprop.codegen.matrix.BatchEvaluator`).
 - ``torch``: ``loss(X, Y, weights, biases)`` is a ``torch.autograd.Function``; its ``backward``
   runs the derived δ code (``_backward_pass``), not autograd's tape.
 - ``jax``: ``loss`` is a ``jax.custom_vjp`` function whose vjp is the same δ code.
@@ -12,7 +12,7 @@ The code is the engine's stable one: a sigmoid or softmax output's loss is taken
 logits (softplus, log-softmax), its δ^[L] is p − y (A ⊙ 1 1ᵀY − Y for targets that are not
 one-hot). The module imports only its library (and typing).
 
->>> from symbackprop.matrix import matrix_form
+>>> from symbackprop.forms.matrix import matrix_form
 >>> source = matrix_module(matrix_form([2, 2, 1], bias=True), "torch")
 >>> "class Loss(torch.autograd.Function)" in source, "symbackprop" in source.split('\"\"\"', 2)[2]
 (True, False)
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from ..core import ops
 from .export_scalar import TARGETS, helper_sources
+from .matrix_code import generate, split_passes
 
 __all__ = ["matrix_module"]
 
@@ -100,9 +101,8 @@ def matrix_module(form, target: str = "numpy") -> str:
     """
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; expected one of: {', '.join(TARGETS)}")
-    from .matrix import _generate, _split_passes
 
-    source = _generate(form, "numpy") if target == "numpy" else _split_passes(form, target)
+    source = generate(form, "numpy") if target == "numpy" else split_passes(form, target)
     names = ops.called_names(source)
     helpers = helper_sources(names, target) + [
         text for n, text in _MATRIX_HELPERS[target].items() if n in names]

@@ -19,14 +19,17 @@ module imports only numpy, torch or jax.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
 from ..core import ops
-from ..derivation.reverse import Derivation
 
-__all__ = ["scalar_module", "matrix_module", "helper_sources", "TARGETS"]
+if TYPE_CHECKING:  # a derivation is read, never built, by the exporter
+    from ..derivation.reverse import Derivation
+
+__all__ = ["scalar_module", "helper_sources", "TARGETS"]
 
 TARGETS = ("numpy", "torch", "jax")
 
@@ -267,13 +270,3 @@ def _jax_function(d: Derivation, name, args, forward, backward) -> str:
 
 
 # -- the matrix form's batched module --------------------------------------------------------------
-def matrix_module(form, target: str = "numpy") -> str:
-    """The source of a standalone module of a matrix form (see :mod:`symbackprop.export_matrix`).
-
-    >>> from symbackprop.matrix import matrix_form
-    >>> "import symbackprop" in matrix_module(matrix_form([2, 2, 1], bias=True))
-    False
-    """
-    from .export_matrix import matrix_module as write
-
-    return write(form, target)

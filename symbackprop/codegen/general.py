@@ -9,7 +9,7 @@ that index, in the direction the shift demands; everything else is one vectorise
 Samples run along a leading batch axis; parameter gradients are averaged over the batch.
 
 >>> import numpy as np
->>> from symbackprop.models.forms import conv1d_form
+>>> from symbackprop.forms.models import conv1d_form
 >>> ev = BatchedEvaluator(conv1d_form("tanh"), {"n": 5, "K": 3})
 >>> rng = np.random.default_rng(0)
 >>> out = ev({"x": rng.normal(size=(4, 5)), "y": rng.normal(size=4)},
@@ -22,15 +22,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
 
 from ..core import ops
-from ..forms.general import GeneralForm, Quantity, _basic
+from ..core.indexed import Quantity, as_basic
 from .array_namespaces import backend_namespace, float64_context
 from .lowering import as_view, contraction, gathered_in_order, permuted, reshaped
 from .softmax import ClassMax, stable_softmax
+
+if TYPE_CHECKING:  # the evaluator runs a general form; the form builds it
+    from ..forms.general import GeneralForm
 
 __all__ = ["BatchedEvaluator", "BatchedResult"]
 
@@ -66,8 +70,8 @@ class BatchedEvaluator:
         self.form, self.backend, self.lower = form, backend, lower
         self.subs = {form.sizes[k]: int(v) for k, v in sizes.items()}
         self.qs, self.defs = stable_softmax(form)
-        self.ranges = {n: [(int(_basic(lo).xreplace(self.subs)),
-                            int(_basic(hi).xreplace(self.subs))) for lo, hi in q.ranges]
+        self.ranges = {n: [(int(as_basic(lo).xreplace(self.subs)),
+                            int(as_basic(hi).xreplace(self.subs))) for lo, hi in q.ranges]
                        for n, q in self.qs.items()}
         self.equations = [eq for eq in form.equations() if eq.kind != "forward"]
         symbols: list[sp.Symbol] = []
@@ -150,7 +154,7 @@ class BatchedEvaluator:
         key = (e, tuple((v, g if isinstance(g, int) else (g.shape, int(g.flat[0])))
                         for v, g in grid.items()))
         if key not in self._index_values:
-            f = sp.lambdify(list(grid), _basic(e).xreplace(self.subs), "numpy")
+            f = sp.lambdify(list(grid), as_basic(e).xreplace(self.subs), "numpy")
             out = np.asarray(f(*grid.values())) * np.ones((), dtype=np.int64)
             self._index_values[key] = out.reshape((1,) * (self.n - out.ndim) + out.shape) \
                 if out.ndim < self.n else out
@@ -169,7 +173,7 @@ class BatchedEvaluator:
         if isinstance(expr, sp.Sum):
             inner, axes = dict(grid), []
             for v, lo, hi in expr.limits:
-                lo, hi = (int(_basic(b).xreplace(self.subs)) for b in (lo, hi))
+                lo, hi = (int(as_basic(b).xreplace(self.subs)) for b in (lo, hi))
                 shape = [1] * self.n
                 shape[self.axes[v] - 1] = hi - lo + 1
                 inner[v] = np.arange(lo, hi + 1).reshape(shape)
@@ -280,7 +284,7 @@ class BatchedEvaluator:
         if isinstance(expr, sp.Sum):
             inner = dict(grid)
             for v, lo, hi in expr.limits:
-                lo, hi = (int(_basic(b).xreplace(self.subs)) for b in (lo, hi))
+                lo, hi = (int(as_basic(b).xreplace(self.subs)) for b in (lo, hi))
                 shape = [1] * self.n
                 shape[self.axes[v] - 1] = hi - lo + 1
                 inner[v] = np.arange(lo, hi + 1).reshape(shape)
@@ -455,7 +459,7 @@ def _recursion(rhs: sp.Expr, names: set[str], q: Quantity):
         if atom.base.name not in names:
             continue
         for v, e in zip(q.indices, atom.indices, strict=True):
-            shift = _basic(e - v)
+            shift = as_basic(e - v)
             if shift.is_number and shift != 0:
                 return v, (1 if shift < 0 else -1)
     return None

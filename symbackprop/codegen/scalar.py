@@ -20,23 +20,21 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
 
 from ..core import functions, ops
 from ..core.graph import Graph
-from ..derivation.reverse import Derivation
+from ..printing.display import evaluation_markdown
+
+if TYPE_CHECKING:  # the evaluator reads a derivation; the derivation builds it
+    from ..derivation.reverse import Derivation
 
 __all__ = [
     "Evaluator",
     "Evaluation",
-    "GradientCheck",
-    "CheckRow",
-    "WorkedExample",
-    "check_gradients",
-    "worked_example",
-    "round_half_up",
     "NUMPY_FUNCTIONS",
 ]
 
@@ -98,7 +96,7 @@ class softmax_ratio(sp.Function):  # noqa: N801
     """softmax_j / (1 − softmax_k) of the same logits, only in generated code."""
 
 
-def _stable_loss(g: Graph, expr: sp.Expr) -> sp.Expr:
+def stable_loss(g: Graph, expr: sp.Expr) -> sp.Expr:
     """The loss with every log of a probability computed from its logits, as torch's
     BCEWithLogitsLoss and CrossEntropyLoss do: log σ(z) = −softplus(−z), log(1 − σ(z)) =
     −softplus(z), log softmax_k(z) = z_k − logsumexp(z), log(1 − softmax_k(z)) from the
@@ -215,7 +213,7 @@ def _reserved_names() -> frozenset[str]:
 _RESERVED = _reserved_names()
 
 
-def _subclassed_functions(exprs) -> dict[str, object]:
+def subclassed_functions(exprs) -> dict[str, object]:
     """Numpy implementations for a user's subclasses of the engine's activations (a sigmoid
     with its own derivative, say): the value is the parent's, whatever the derivative says."""
     out: dict[str, object] = {}
@@ -228,14 +226,14 @@ def _subclassed_functions(exprs) -> dict[str, object]:
     return out
 
 
-def _identifiers(symbols: Sequence[sp.Symbol]) -> dict[sp.Symbol, sp.Symbol]:
+def identifiers(symbols: Sequence[sp.Symbol]) -> dict[sp.Symbol, sp.Symbol]:
     """Readable, unique Python identifiers for symbols whose names may hold ^ ( ) [ ] , .
 
     A user's name never becomes a name the generated code reads (``exp``, ``e``, ``sign``,
     ``np``...), nor another symbol's identifier (a node named ``dL_dw`` and the gradient of
     ``w``): it gets a suffix. Names that start with ``_`` are lambdify's own, so never used.
 
-    >>> _identifiers([sp.Symbol("e"), sp.Symbol("exp_"), sp.Symbol("x^(1)")])
+    >>> identifiers([sp.Symbol("e"), sp.Symbol("exp_"), sp.Symbol("x^(1)")])
     {e: e_1, exp_: exp_1, x^(1): x_1}
     """
     taken: set[str] = set()
@@ -269,8 +267,8 @@ def compile_numeric(args: Sequence[sp.Symbol], exprs: Sequence[sp.Expr]):
     """
     exprs = list(exprs)
     symbols = set(args).union(*(e.free_symbols for e in exprs))
-    ident = _identifiers(sorted(symbols, key=sp.default_sort_key))
-    modules = [_subclassed_functions(exprs), NUMPY_FUNCTIONS, "numpy"]
+    ident = identifiers(sorted(symbols, key=sp.default_sort_key))
+    modules = [subclassed_functions(exprs), NUMPY_FUNCTIONS, "numpy"]
     return sp.lambdify([ident[a] for a in args], [e.xreplace(ident) for e in exprs],
                        modules=modules, cse=True, docstring_limit=0)
 
@@ -292,8 +290,6 @@ class Evaluation:
     loss: float | np.ndarray
 
     def _repr_markdown_(self) -> str:
-        from ..printing.display import evaluation_markdown
-
         return evaluation_markdown(self)
 
 
@@ -332,9 +328,9 @@ class Evaluator:
             *(derivation.delta_symbols[v] for v in backward_nodes),
             *self._grad_symbols.values(),
         ]
-        ident = _identifiers(all_symbols)
+        ident = identifiers(all_symbols)
         self._divides: set[sp.Symbol] = set()  # nodes whose δ code divides (_delta_for_code)
-        forward = [(ident[v], (_stable_loss(g, g.expr(v)) if v == g.loss_symbol else g.expr(v))
+        forward = [(ident[v], (stable_loss(g, g.expr(v)) if v == g.loss_symbol else g.expr(v))
                     .xreplace(ident)) for v in g.nodes]
         backward = [
             (ident[derivation.delta_symbols[v]], self._delta_for_code(v).xreplace(ident))
@@ -353,7 +349,7 @@ class Evaluator:
         steps = forward + backward + grads
         # What export.py prints into standalone modules: the same lines, other printers.
         self.code = _Code(args, forward, backward, grads, ident[g.loss_symbol])
-        modules = [_subclassed_functions(e for _, e in steps), NUMPY_FUNCTIONS, "numpy"]
+        modules = [subclassed_functions(e for _, e in steps), NUMPY_FUNCTIONS, "numpy"]
         # A line that is a bare number would be a Python int or float in the generated code,
         # and 1/a would then raise ZeroDivisionError instead of giving inf as numpy does.
         steps = [(a, _FLOAT64(e) if e.is_Number else e) for a, e in steps]
@@ -451,14 +447,7 @@ def _has_division(expr: sp.Expr) -> bool:
     )
 
 
-# -- the finite-difference check lives in gradcheck.py; these names stay importable from here --
-from ..check.gradcheck import CheckRow, GradientCheck, check_gradients  # noqa: E402
-
-# -- worked examples live in worked.py; these names stay importable from here ------------------
-from ..check.worked import WorkedExample, round_half_up, worked_example  # noqa: E402
-
-
-def _number(expr: sp.Expr, known: Mapping[sp.Symbol, float]) -> float:
+def number(expr: sp.Expr, known: Mapping[sp.Symbol, float]) -> float:
     """``expr`` at ``known`` (symbol -> number), compiled once per distinct expression.
 
     Arithmetic is numpy's: 1/0 is inf, never ZeroDivisionError.

@@ -8,10 +8,14 @@ is what its δs are derived from; only the batched evaluator's code is rewritten
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from ..forms.general import GeneralForm, Quantity
+from ..core.indexed import Quantity
+
+if TYPE_CHECKING:
+    from ..forms.general import GeneralForm
 
 __all__ = ["ClassMax", "stable_softmax"]
 

@@ -1,6 +1,6 @@
 """Activations and losses as SymPy objects whose derivatives are already in textbook form.
 
-The activations are the op registry's (:mod:`symbackprop.ops`), re-exported here by name.
+The activations are the op registry's (:mod:`symbackprop.core.ops`), re-exported here by name.
 Each is a ``sympy.Function`` whose ``fdiff`` is written in terms of the function itself, so
 ``diff(sigmoid(z), z)`` is ``sigmoid(z)*(1 - sigmoid(z))`` and never the exp form.
 That is what lets the engine later replace ``sigmoid(z3)`` by the node symbol ``yhat`` and print
@@ -68,7 +68,7 @@ def activation(name: str, pre_activations: Sequence[sp.Expr]) -> list[sp.Expr]:
     return [op(z) for z in pre_activations]
 
 
-#: Losses by name: the registry's (:mod:`symbackprop.ops.losses`), each a function of the
+#: Losses by name: the registry's (:mod:`symbackprop.core.ops.losses`), each a function of the
 #: targets and the outputs.
 LOSSES: dict[str, Callable[[Sequence[sp.Expr], Sequence[sp.Expr]], sp.Expr]] = {
     name: entry.function for name, entry in ops.LOSSES.items()}

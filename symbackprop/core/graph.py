@@ -25,6 +25,7 @@ from enum import Enum
 
 import sympy as sp
 
+from ..printing.display import graph_svg
 from .errors import GraphError
 
 try:  # SymPy's own ordering helpers (Basic.compare's parts); plain compare where absent
@@ -139,8 +140,6 @@ class Graph:
 
     def _repr_html_(self) -> str:
         """Jupyter draws the graph: an SVG, leaves on the left, the loss on the right."""
-        from ..printing.display import graph_svg
-
         return graph_svg(self)
 
     # -- building ---------------------------------------------------------------------------

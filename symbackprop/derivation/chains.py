@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
+from ..printing.display import delta_latex
+from ..printing.latex import chain_latex
+
 if TYPE_CHECKING:
     from .reverse import Derivation
 
@@ -92,12 +95,8 @@ class Delta:
     assumes: tuple[str, ...] = ()
 
     def _repr_latex_(self) -> str:
-        from ..printing.display import delta_latex
-
         return delta_latex(self)
 
 
 def _chain_latex(chain: Chain) -> str:
-    from ..printing.latex import chain_latex
-
     return chain_latex(chain._derivation, chain)

@@ -21,9 +21,11 @@ from functools import cached_property
 import sympy as sp
 from sympy.core.function import ArgumentIndexError
 
+from ..codegen.scalar import Evaluator
 from ..core.graph import Graph, Kind, product
+from ..printing.latex import derivation_latex
 from .chains import Chain, Delta, Factor
-from .textbook import _per_weight, _sum_to_one, _textbook_signs
+from .textbook import per_weight, sum_to_one, textbook_signs
 
 __all__ = ["derive", "Derivation", "Chain", "Factor", "Delta", "MAX_CHAIN_PATHS"]
 
@@ -66,7 +68,7 @@ def _diff_term(term: sp.Expr, parent: sp.Symbol) -> sp.Expr:
     return sp.diff(term, parent)
 
 
-def _small(expr: sp.Expr, limit: int = 4 * _TIDY_OPS) -> bool:
+def is_small(expr: sp.Expr, limit: int = 4 * _TIDY_OPS) -> bool:
     """At most ``limit`` nodes in ``expr``'s tree: a walk that stops as soon as it is over,
     visiting a shared subexpression once."""
     seen: set[sp.Basic] = set()
@@ -112,7 +114,7 @@ def _expanded_terms(expr: sp.Expr, limit: int = _EXPAND_TERMS) -> bool:
 
 
 def _node_count(expr: sp.Expr) -> int:
-    """Distinct subexpressions of ``expr`` (a small one: callers bound it with _small)."""
+    """Distinct subexpressions of ``expr`` (a small one: callers bound it with is_small)."""
     seen: set[sp.Basic] = set()
     stack = [expr]
     while stack:
@@ -246,7 +248,7 @@ class Derivation:
 
     def _textbook(self, expr: sp.Expr) -> sp.Expr:
         expr = expr.xreplace(self._named) if self._named else expr
-        if isinstance(expr, sp.Add) and _small(expr, 2 * _TIDY_OPS):
+        if isinstance(expr, sp.Add) and is_small(expr, 2 * _TIDY_OPS):
             factored = sp.factor(expr)
             if sp.count_ops(factored) <= sp.count_ops(expr):
                 return factored
@@ -355,29 +357,29 @@ class Derivation:
         return order
 
     def _tidy(self, expr: sp.Expr, one_hot: bool) -> sp.Expr:
-        # _small first: count_ops walks the whole tree, which grows exponentially with depth
+        # is_small first: count_ops walks the whole tree, which grows exponentially with depth
         # for δ values in node symbols (82-98% of a deep net's δ time went to that walk).
-        if not _small(expr, 2 * _TIDY_OPS):
+        if not is_small(expr, 2 * _TIDY_OPS):
             return expr
         start = expr
         if one_hot:
             for group in self.graph.one_hot_groups:
                 if set(group) <= expr.free_symbols and _expanded_terms(expr):
-                    reduced = _sum_to_one(expr, group)
+                    reduced = sum_to_one(expr, group)
                     if reduced != sp.expand(expr):
-                        factored = _per_weight(
-                            _textbook_signs(sp.factor(reduced), set(self._exprs)),
+                        factored = per_weight(
+                            textbook_signs(sp.factor(reduced), set(self._exprs)),
                             set(self._exprs), set(group))
                         expr = factored if sp.count_ops(factored) <= sp.count_ops(reduced) \
                             else reduced
         if one_hot and expr is start:
             return expr  # value() of an exact value Σy = 1 left alone: already cancelled once
         if any(isinstance(p, sp.Pow) and p.exp.is_negative for p in sp.preorder_traversal(expr)) \
-                and _small(expr, _CANCEL_NODES) and len(expr.free_symbols) <= _CANCEL_SYMBOLS:
+                and is_small(expr, _CANCEL_NODES) and len(expr.free_symbols) <= _CANCEL_SYMBOLS:
             cancelled = sp.cancel(expr)
             # A cancel that more than doubles the tree (43 → 389 nodes) has never factored
             # back to something simpler here, and factoring it is the slow part: skip it.
-            if _small(cancelled, 2 * _node_count(expr) + 8):
+            if is_small(cancelled, 2 * _node_count(expr) + 8):
                 simpler = sp.factor(cancelled)
                 if sp.count_ops(simpler) < sp.count_ops(expr):
                     expr = simpler
@@ -479,14 +481,10 @@ class Derivation:
     @cached_property
     def evaluator(self):
         """The compiled numpy evaluator (lambdified once, with backprop as its CSE)."""
-        from ..codegen.scalar import Evaluator
-
         return Evaluator(self)
 
     def _repr_latex_(self) -> str:
         """Jupyter shows the gradients, in δ form and in node symbols."""
-        from ..printing.latex import derivation_latex
-
         return derivation_latex(self)
 
     def __repr__(self) -> str:

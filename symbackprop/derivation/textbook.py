@@ -10,13 +10,13 @@ from __future__ import annotations
 import sympy as sp
 
 
-def _sum_to_one(expr: sp.Expr, group: tuple[sp.Symbol, ...]) -> sp.Expr:
+def sum_to_one(expr: sp.Expr, group: tuple[sp.Symbol, ...]) -> sp.Expr:
     """``expr`` with Σ_k y_k = 1 used wherever a product is multiplied by every y_k of a one-hot
     group: ŷ₁y₁ + ŷ₁y₂ − y₁ becomes ŷ₁ − y₁ (softmax + cross-entropy's p − y), also inside the
     sums of a hidden layer's gradient.
 
     >>> y1, y2, p = sp.symbols("y1 y2 p")
-    >>> _sum_to_one(p*y1 + p*y2 - y1, (y1, y2))
+    >>> sum_to_one(p*y1 + p*y2 - y1, (y1, y2))
     p - y1
     """
     members = set(group)
@@ -37,12 +37,12 @@ def _sum_to_one(expr: sp.Expr, group: tuple[sp.Symbol, ...]) -> sp.Expr:
     return sp.Add(*kept)
 
 
-def _textbook_signs(expr: sp.Expr, nodes: set[sp.Symbol]) -> sp.Expr:
+def textbook_signs(expr: sp.Expr, nodes: set[sp.Symbol]) -> sp.Expr:
     """A product's sums turned the way textbooks write them, its sign kept: 1 − a, not a − 1,
     and ŷ − y (the network's node first), not −(y − ŷ).
 
     >>> a, y, p = sp.symbols("a y p")
-    >>> _textbook_signs(sp.factor(a*(a - 1)*(y - p)), {a, p})
+    >>> textbook_signs(sp.factor(a*(a - 1)*(y - p)), {a, p})
     a*(1 - a)*(p - y)
     """
     if not isinstance(expr, sp.Mul):
@@ -58,12 +58,12 @@ def _textbook_signs(expr: sp.Expr, nodes: set[sp.Symbol]) -> sp.Expr:
     return sp.Mul(-coeff if flips % 2 else coeff, *turned)
 
 
-def _per_weight(expr: sp.Expr, nodes: set[sp.Symbol], targets: set[sp.Symbol]) -> sp.Expr:
+def per_weight(expr: sp.Expr, nodes: set[sp.Symbol], targets: set[sp.Symbol]) -> sp.Expr:
     """A product's sums grouped per weight, as textbooks write a hidden δ of softmax +
     cross-entropy: w₁₁(ŷ₁ − y₁) + w₂₁(ŷ₂ − y₂), not w₁₁ŷ₁ − w₁₁y₁ − w₂₁y₂ + w₂₁ŷ₂.
 
     >>> a, w1, w2, p1, p2, y1, y2 = sp.symbols("a w1 w2 p1 p2 y1 y2")
-    >>> _per_weight(a*(w1*p1 - w1*y1 - w2*y2 + w2*p2), {a, p1, p2}, {y1, y2})
+    >>> per_weight(a*(w1*p1 - w1*y1 - w2*y2 + w2*p2), {a, p1, p2}, {y1, y2})
     a*(w1*(p1 - y1) + w2*(p2 - y2))
     """
     if not isinstance(expr, sp.Mul):
@@ -74,7 +74,7 @@ def _per_weight(expr: sp.Expr, nodes: set[sp.Symbol], targets: set[sp.Symbol]) -
             if f.is_Add and f.free_symbols & targets else []
         grouped = sp.collect(f, weights, evaluate=False) if weights else {}
         if grouped and all(k in weights for k in grouped) and len(grouped) > 1:
-            f = sp.Add(*(w * _textbook_signs(sp.factor(c), nodes) for w, c in grouped.items()))
+            f = sp.Add(*(w * textbook_signs(sp.factor(c), nodes) for w, c in grouped.items()))
         out.append(f)
     return sp.Mul(*out)
 

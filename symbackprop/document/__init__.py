@@ -1,9 +1,9 @@
 """The Document: a plain data model of what the notes say, every equation verified.
 
 :func:`build_document` turns a Derivation (and optionally a WorkedExample) into sections of
-prose and equations. Each equation's sides are checked by :mod:`symbackprop.verify` as it is
+prose and equations. Each equation's sides are checked by :mod:`symbackprop.check.verify` as it is
 added; a failure stops the build with the equation's name. Everything here is strings (math as
-:class:`~symbackprop.latex.Tex`) and message keys, so templates never see SymPy and the engine
+:class:`~symbackprop.printing.latex.Tex`) and message keys, so templates never see SymPy and the engine
 holds no sentence: one builder per section (network, forward, locals, deltas, gradients, worked,
 appendix), the words in templates/_prose.j2 and the catalogs.
 
@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..codegen.scalar import WorkedExample
+from ..check.worked import WorkedExample
+from ..core.languages import check_language
 from ..derivation.reverse import Derivation
 from .appendix import AppendixSection
 from .base import MAX_LINE, MAX_NOTES_PARAMETERS, MAX_SHOWN_PATHS, TERMS_PER_LINE, Base
@@ -102,8 +103,6 @@ def build_document(
     >>> doc.title
     'Tiny'
     """
-    from ..core.languages import check_language
-
     check_language(language)
     n = len(derivation.graph.parameters)
     if n > MAX_NOTES_PARAMETERS:

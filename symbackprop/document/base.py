@@ -7,9 +7,11 @@ import re
 
 import sympy as sp
 
+from ..builders.base import Model
 from ..builders.mlp import MLP
 from ..check.verify import Meaning, VerificationError, elementary, verify
-from ..codegen.scalar import WorkedExample
+from ..check.worked import WorkedExample
+from ..codegen.scalar import number
 from ..derivation.reverse import Derivation
 from ..printing.latex import Tex, TexPrinter
 from .layout import RELATION, ROW_LIMIT, width
@@ -87,8 +89,6 @@ class Base:
         # The numbers decide too: eight products with signed factors print twice as wide as
         # their symbols (a head over two channels' features ran 270 pt past the margin).
         # (any model's: its answer key writes every equation out, with no focus)
-        from ..builders.base import Model
-
         long_symbols = (getattr(self, "focus", None) is not None and isinstance(symbolic, sp.Add)
                         and len(self.tex(symbolic)) > MAX_LINE)
         long = long_symbols or isinstance(self.g, Model) and isinstance(symbolic, sp.Add) and (
@@ -186,9 +186,8 @@ def _weaker(a: str, b: str) -> str:
 
 
 def _evaluate(expr: sp.Expr, values: dict) -> float:
-    from ..codegen.scalar import _number
 
-    return _number(expr, values)
+    return number(expr, values)
 
 
 def _close(a: float, b: float, digits: int | None = None, by_hand: bool = False) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..derivation.reverse import _small
+from ..derivation.reverse import is_small
 from ..printing.latex import Tex
 from .base import MAX_LINE, broken
 from .layout import pack
@@ -33,9 +33,9 @@ class DeltasSection:
                 printed = broken([self._ordered_term(x) for x in self.in_order(rec)], t)
             rhs.append((rec, printed))
             notes = {}
-            # _small first: count_ops walks the whole tree, which for an RNN's δ in node
+            # is_small first: count_ops walks the whole tree, which for an RNN's δ in node
             # symbols grows exponentially with the number of steps.
-            if delta.value != rec and _small(delta.value, 200) and sp.count_ops(delta.value) <= 40 \
+            if delta.value != rec and is_small(delta.value, 200) and sp.count_ops(delta.value) <= 40 \
                     and len(t(delta.value)) <= MAX_LINE:
                 if delta.assumes:
                     group = next(gr for gr in g.one_hot_groups

@@ -1,8 +1,8 @@
 """A model's general form first, then which few of its unrolled equations the notes show.
 
-A model built by :mod:`symbackprop.models` (an RNN, a convolution, attention, a network of
+A model built by :mod:`symbackprop.builders` (an RNN, a convolution, attention, a network of
 blocks) has a general form: the forward definitions, the named δs and the gradients with symbolic
-sizes, derived by :mod:`symbackprop.general` and checked entry by entry against the scalar
+sizes, derived by :mod:`symbackprop.forms.general` and checked entry by entry against the scalar
 derivation before anything is printed. Its notes open with that form; the unrolled instance that
 follows shows representatives (:class:`Focus`): the first two entries of every indexed quantity,
 the last two steps of every named δ (where a backward recursion starts), and one parameter of
@@ -22,8 +22,10 @@ import re
 
 import sympy as sp
 
+from ..builders.base import Model
 from ..check.verify import VerificationError
 from ..core.graph import Graph
+from ..forms.models import general_form
 from ..printing.latex import Tex
 from .base import MAX_LINE
 from .model import Equation, Equations, Paragraph, Section, Step
@@ -104,8 +106,6 @@ class ModelFormSection:
     def focus(self) -> Focus | None:
         """None: every equation is written out (an MLP, a plain graph, ``full`` or ``only``)."""
         if "_focus" not in self.__dict__:
-            from ..builders.base import Model
-
             wanted = not (self.options.get("full") or self.options.get("only") is not None)
             self._focus = Focus(self.g) if wanted and isinstance(self.g, Model) else None
         return self._focus
@@ -131,11 +131,8 @@ class ModelFormSection:
     def model_form(self) -> Section | None:
         """The model's general form, every δ and gradient checked entry by entry against the
         scalar derivation at the form's small sizes before it is printed (None: no form)."""
-        from ..builders.base import Model
-
         if not isinstance(self.g, Model):
             return None
-        from ..forms.models import general_form
 
         try:
             form = general_form(self.g)

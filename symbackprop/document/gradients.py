@@ -5,6 +5,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..check.verify import VerificationError, elementary, verify
+from ..forms.matrix import MatrixLatexPrinter, matrix_form
 from ..printing.latex import Tex
 from .base import MAX_LINE, MAX_SHOWN_PATHS, _letters, broken
 from .layout import pack
@@ -149,8 +150,6 @@ class GradientsSection:
     def matrix_form(self) -> Section:
         """Seed 004's matrix equations, derived by matrix.py and checked entry by entry against
         this derivation (small sizes, a batch of two, random numbers) before they are printed."""
-        from ..forms.matrix import MatrixLatexPrinter, matrix_form
-
         form = matrix_form(self.mlp)
         try:
             form.check()

@@ -2,7 +2,7 @@
 
 Prose is data: a :class:`Paragraph` names the sentence it says (``key``, a macro in
 ``templates/_prose.j2``) and carries only what varies in it (``args``: math as
-:class:`~symbackprop.latex.Tex`, counts, choices). The words themselves, in every language, live in
+:class:`~symbackprop.printing.latex.Tex`, counts, choices). The words themselves, in every language, live in
 the templates and the message catalogs, so the engine holds no sentence.
 """
 

@@ -31,9 +31,10 @@ from collections.abc import Sequence
 
 import sympy as sp
 
+from ..builders.norm import EPSILON, network
 from ..core import functions
 from .general import GeneralForm, Quantity
-from .models import _entry_loss_of, _one_hot, _size, _softmax, _total
+from .pieces import entry_loss_of, one_hot, pull_in, size_symbol, softmax_output, total, zero_sums
 
 __all__ = ["network_form"]
 
@@ -41,12 +42,12 @@ s_, i_, j_, k_ = sp.symbols("s i j k", integer=True)
 
 
 class _Layout:
-    """Walks the blocks once, as :class:`~symbackprop.models.norm.Network` does, and records the
+    """Walks the blocks once, as :class:`~symbackprop.builders.norm.Network` does, and records the
     quantities, the names the scalar model gives their entries, and which width is whose."""
 
     def __init__(self, blocks: Sequence, loss: str) -> None:
-        self.m = _size("m")
-        self.sizes = {"m": self.m, "n_0": _size("n_0")}
+        self.m = size_symbol("m")
+        self.sizes = {"m": self.m, "n_0": size_symbol("n_0")}
         self.quantities: list[Quantity] = []
         self.keys: dict[str, tuple] = {}  # name -> (stem, layer, sample position, feature positions)
         self.named: list[str] = []
@@ -63,10 +64,10 @@ class _Layout:
         last = blocks[-1]
         if type(last).__name__ == "Dense" and last.activation == "softmax" and \
                 loss == "cross_entropy":
-            self.one_hot = _one_hot(y, j_)  # the scalar network's targets are one-hot too
-        entry = _entry_loss_of(loss, y.at(s_, k_), out.at(s_, k_), width)
+            self.one_hot = one_hot(y, j_)  # the scalar network's targets are one-hot too
+        entry = entry_loss_of(loss, y.at(s_, k_), out.at(s_, k_), width)
         self.loss = Quantity("L", "L", "loss", (), (),
-                             _total(entry / self.m, (k_, 1, width), (s_, 1, self.m)))
+                             total(entry / self.m, (k_, 1, width), (s_, 1, self.m)))
 
     def _add(self, name, latex, kind, indices, width=None, expr=None, key=None) -> Quantity:
         ranges = tuple((1, self.m) if ix == s_ else (1, width) for ix in indices)
@@ -99,7 +100,7 @@ class _Layout:
     def _dense(self, block, prev: Quantity, width, forced):
         l = self.layer  # noqa: E741
         if forced is None:
-            forced = self.sizes[f"n_{l}"] = _size(f"n_{l}")
+            forced = self.sizes[f"n_{l}"] = size_symbol(f"n_{l}")
         self.widths.append(str(forced))
         W = Quantity(f"W{l}", f"W^{{[{l}]}}", "parameter", (j_, i_), ((1, forced), (1, width)))
         self.quantities.append(W)
@@ -112,7 +113,7 @@ class _Layout:
         self.named.append(z.name)
         self.delta_latex[z.name] = rf"\delta^{{[{l}]}}"
         if block.activation == "softmax":  # over the block's units j: e, Z, then a = e/Z
-            e, Z, a = _softmax(z, j_, f"a{l}", f"a^{{[{l}]}}", str(l))
+            e, Z, a = softmax_output(z, j_, f"a{l}", f"a^{{[{l}]}}", str(l))
             self.quantities += [e, Z, a]
             self.keys[a.name] = ("a", l)
             return a, forced
@@ -122,8 +123,6 @@ class _Layout:
         return a, forced
 
     def _norm(self, block, prev: Quantity, width, batch: bool):
-        from ..builders.norm import EPSILON
-
         l, m = self.layer, self.m  # noqa: E741
         self.has_batch_norm |= batch
         # the axis normalised over (s in a batch norm, j in a layer norm) and the one kept
@@ -187,15 +186,13 @@ def _sums_to_zero_on(centred: dict[str, int]):
             ix.has(v) for n, ix in enumerate(hit.indices) if n != axis)
 
     def apply(expr: sp.Expr) -> sp.Expr:
-        from .models import _pull_in, _zero_sums
-
         # factor by factor, so that an activation's (1 − a²) stays outside the norm's terms
         if isinstance(expr, sp.Mul):
             return sp.Mul(*[apply(f) for f in expr.args])
         if not isinstance(expr, sp.Add):
             return expr
         expr = sp.expand(expr, power_base=False, power_exp=False, log=False)
-        return _zero_sums(sp.Add(*[_pull_in(t) for t in sp.Add.make_args(expr)]), is_zero)
+        return zero_sums(sp.Add(*[pull_in(t) for t in sp.Add.make_args(expr)]), is_zero)
     return apply
 
 
@@ -210,8 +207,6 @@ def network_form(blocks: Sequence, loss: str = "mse") -> GeneralForm:
     >>> form.check({"m": 3, "n_0": 2}) < 1e-9
     True
     """
-    from ..builders.norm import network
-
     if loss not in functions.LOSSES:
         raise ValueError(f"unknown loss {loss!r}; expected one of: {', '.join(functions.LOSSES)}")
     layout = _Layout(blocks, loss)

@@ -17,10 +17,10 @@ with the flipped kernel) and w[k] gives Σ_i δz[i] x[i+k−1] (a correlation). 
 δs included, is zero outside its index range (δ_{T+1} = 0, zero padding).
 
 Local derivatives are taken by SymPy and written in node names (tanh′(a) = 1 − h², as
-:mod:`symbackprop.derive` does). The δs a builder does not name are substituted away, so the
+:mod:`symbackprop.derivation.reverse` does). The δs a builder does not name are substituted away, so the
 printed recursion is the textbook's.
 
->>> from symbackprop.models.forms import conv1d_form
+>>> from symbackprop.forms.models import conv1d_form
 >>> form = conv1d_form("tanh")
 >>> print(form.equation("gradient", "x").latex())
 \\frac{\\partial L}{\\partial x_{i}} = \\sum_{k=1}^{K} \\delta_{i - k + 1} w_{k}
@@ -37,36 +37,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from ..codegen.general import BatchedEvaluator
 from ..core.errors import CheckError
+from ..core.indexed import Quantity, as_basic
+from ..derivation.reverse import derive
 from ..printing.general_latex import GeneralLatexPrinter
-from .general_tidy import _factored, _into_sums, _merge_sum, _rename_bound, _shorter
+from .general_tidy import factored, into_sums, merge_sum, rename_bound, shorter
 
 __all__ = ["Quantity", "GeneralEquation", "GeneralForm", "GeneralLatexPrinter"]
-
-@dataclass(frozen=True)
-class Quantity:
-    """An indexed family: ``name[indices]`` over ``ranges``; a leaf (kind input, target,
-    parameter) or a node with a definition ``expr`` in other quantities' entries."""
-
-    name: str
-    latex: str
-    kind: str
-    indices: tuple[sp.Symbol, ...] = ()
-    ranges: tuple[tuple[sp.Expr, sp.Expr], ...] = ()
-    expr: sp.Expr | None = None
-
-    @property
-    def base(self) -> sp.IndexedBase | sp.Symbol:
-        return sp.IndexedBase(self.name) if self.indices else sp.Symbol(self.name, real=True)
-
-    def at(self, *ix) -> sp.Expr:
-        """The entry at ``ix`` (the quantity itself when it has no indices)."""
-        return self.base[ix] if self.indices else self.base
-
-    @property
-    def entry(self) -> sp.Expr:
-        return self.at(*self.indices)
-
 
 @dataclass(frozen=True)
 class GeneralEquation:
@@ -81,11 +59,6 @@ class GeneralEquation:
     def latex(self) -> str:
         p = self.printer or GeneralLatexPrinter({})
         return f"{p.doprint(self.lhs)} = {p.doprint(self.rhs)}"
-
-
-def _basic(x) -> sp.Expr:
-    """An index bound or index as a SymPy object (bounds may be written as plain ints)."""
-    return x if isinstance(x, sp.Basic) else sp.Integer(x)
 
 
 def _occurrences(expr: sp.Expr, q: Quantity) -> list[sp.Expr]:
@@ -180,15 +153,15 @@ class GeneralForm:
         out = []
         for summand, limits in _terms(c.expr):
             for occ in _occurrences(summand, q):
-                local = self._textbook(_factored(_local(summand, occ)))
-                variables = [(v, _basic(lo), _basic(hi))
+                local = self._textbook(factored(_local(summand, occ)))
+                variables = [(v, as_basic(lo), as_basic(hi))
                              for v, (lo, hi) in zip(c.indices, c.ranges, strict=True)]
                 variables += [tuple(lim) for lim in limits]
                 # fresh names, so that the consumer's indices cannot meet q's
                 fresh = {v: sp.Dummy(v.name, integer=True) for v, _, _ in variables}
                 variables = [(fresh[v], lo.xreplace(fresh), hi.xreplace(fresh))
                              for v, lo, hi in variables]
-                occ_ix = [_basic(i).xreplace(fresh) for i in
+                occ_ix = [as_basic(i).xreplace(fresh) for i in
                           (occ.indices if q.indices else ())]
                 body = self._delta_at(c.name, [i.xreplace(fresh) for i in c.indices]) * \
                     local.xreplace(fresh)
@@ -289,11 +262,11 @@ class GeneralForm:
     def _tidy(self, expr: sp.Expr) -> sp.Expr:
         expr = self._ratios(self._textbook(expr))
         expr = self._facts(self._textbook(expr))
-        expr = _into_sums(expr)
-        expr = sp.Add(*[_shorter(_merge_sum(t)) for t in sp.Add.make_args(expr)])
+        expr = into_sums(expr)
+        expr = sp.Add(*[shorter(merge_sum(t)) for t in sp.Add.make_args(expr)])
         if not expr.has(sp.Sum):
-            expr = _shorter(expr)
-        return _rename_bound(expr)
+            expr = shorter(expr)
+        return rename_bound(expr)
 
     def delta(self, name: str) -> sp.Expr:
         """∂L/∂name[I] in named δs and forward quantities (a recursion for a named δ)."""
@@ -359,8 +332,6 @@ class GeneralForm:
     def evaluator(self, sizes: Mapping[str, int], backend: str = "numpy"):
         """A batched evaluator generated from these equations at ``sizes`` (backend numpy,
         torch or jax; jax runs jit-compiled, one program per batch size, in float64)."""
-        from ..codegen.general import BatchedEvaluator
-
         return BatchedEvaluator(self, sizes, backend)
 
     def _repr_latex_(self) -> str:
@@ -372,8 +343,6 @@ class GeneralForm:
         """Instantiate ``sizes``, evaluate every equation (the forward definitions too) entry
         by entry, and compare with the scalar derivation of the same model; return the largest
         error."""
-        from ..derivation.reverse import derive
-
         self.require(sizes)
         graph, symbol_of = self._build(sizes)
         rng = np.random.default_rng(seed)
@@ -402,8 +371,8 @@ class GeneralForm:
             its range, zero outside (h_0 = 0, zero padding)."""
             q = self.quantities[name]
             for i, (lo, hi) in zip(ix, q.ranges, strict=True):
-                if not int(_basic(lo).xreplace(size_subs)) <= i <= int(
-                        _basic(hi).xreplace(size_subs)):
+                if not int(as_basic(lo).xreplace(size_subs)) <= i <= int(
+                        as_basic(hi).xreplace(size_subs)):
                     return 0.0
             if q.expr is None:
                 return 0.0
@@ -411,8 +380,8 @@ class GeneralForm:
 
         for eq in self.equations():
             q = self.quantities[eq.name]
-            ranges = [(int(_basic(lo).xreplace(size_subs)),
-                       int(_basic(hi).xreplace(size_subs)))
+            ranges = [(int(as_basic(lo).xreplace(size_subs)),
+                       int(as_basic(hi).xreplace(size_subs)))
                       for lo, hi in q.ranges]
             for ix in np.ndindex(*[hi - lo + 1 for lo, hi in ranges]):
                 point = tuple(lo + k for (lo, _), k in zip(ranges, ix, strict=True))

@@ -7,7 +7,7 @@ into its bracket of sums, nested sums merged, and summation variables given shor
 
 >>> import sympy as sp
 >>> y, a = sp.symbols("y a", real=True)
->>> _factored(2 * a - 2 * y)
+>>> factored(2 * a - 2 * y)
 2*(a - y)
 """
 
@@ -19,7 +19,7 @@ from sympy.core.parameters import distribute
 _POOL = "ijklmnpqrsuv"
 
 
-def _factored(expr: sp.Expr) -> sp.Expr:
+def factored(expr: sp.Expr) -> sp.Expr:
     """A short local derivative factored as lecturers write it: 2(ŷ − y)/n, not −2y/n + 2ŷ/n."""
     if isinstance(expr, sp.Add) and sp.count_ops(expr) <= 12:
         factored = sp.factor_terms(expr)
@@ -28,12 +28,12 @@ def _factored(expr: sp.Expr) -> sp.Expr:
     return expr
 
 
-def _into_sums(expr: sp.Expr) -> sp.Expr:
+def into_sums(expr: sp.Expr) -> sp.Expr:
     """Z · Σ_i (−α_i g_i / Z) → −Σ_i α_i g_i: a factor moves into a sum (or a bracket) only
     where it cancels there, and a sign moves out of a sum."""
     if not expr.args or isinstance(expr, sp.Indexed):
         return expr
-    expr = expr.func(*[_into_sums(a) for a in expr.args])
+    expr = expr.func(*[into_sums(a) for a in expr.args])
     if isinstance(expr, sp.Sum):
         bound = {v for v, *_ in expr.limits}
         outside, inside = expr.function.as_independent(*bound, as_Add=False)
@@ -63,15 +63,15 @@ def _into_sums(expr: sp.Expr) -> sp.Expr:
 
 def _move_in(factor: sp.Expr, into: sp.Expr) -> sp.Expr:
     if isinstance(into, sp.Sum):
-        return _into_sums(sp.Sum(factor * into.function, *into.limits))
-    return sp.Add(*[_into_sums(factor * t) for t in into.args])
+        return into_sums(sp.Sum(factor * into.function, *into.limits))
+    return sp.Add(*[into_sums(factor * t) for t in into.args])
 
 
-def _shorter(term: sp.Expr) -> sp.Expr:
+def shorter(term: sp.Expr) -> sp.Expr:
     """A term (or the body of a sum) factored when that is shorter: ŷ(1 − ŷ)(−y/ŷ + …) → ŷ − y."""
     coeff, rest = term.as_independent(sp.Sum, as_Add=False)
     if isinstance(rest, sp.Sum):
-        return _common_factor(coeff) * sp.Sum(_shorter(rest.function), *rest.limits)
+        return _common_factor(coeff) * sp.Sum(shorter(rest.function), *rest.limits)
     if sp.count_ops(term) > 60:
         return term
     # a bracket without sums, such as tanh′ = 1 − a², is kept whole: (a − 1)(a + 1) is no textbook's
@@ -116,17 +116,17 @@ def _expand(expr: sp.Expr) -> sp.Expr:
     return sp.expand(expr, power_base=False, power_exp=False, log=False, multinomial=False)
 
 
-def _merge_sum(term: sp.Expr) -> sp.Expr:
+def merge_sum(term: sp.Expr) -> sp.Expr:
     """c · Σ_k f as Σ_k c f is left alone; nested sums become one Sum with several limits."""
     coeff, rest = term.as_independent(sp.Sum, as_Add=False)
     if isinstance(rest, sp.Sum) and isinstance(rest.function, sp.Sum):
-        inner = _merge_sum(rest.function)
+        inner = merge_sum(rest.function)
         if isinstance(inner, sp.Sum):
             return coeff * sp.Sum(inner.function, *inner.limits, *rest.limits)
     return term
 
 
-def _rename_bound(expr: sp.Expr) -> sp.Expr:
+def rename_bound(expr: sp.Expr) -> sp.Expr:
     """Give summation variables short letters that the free indices and outer sums do not use.
 
     The expression is rebuilt with SymPy's number-into-bracket distribution off, so that a

@@ -8,7 +8,7 @@ The backward pass is reverse mode over those few operations, each with its own r
 matrix version of micrograd's ``_backward``): a product W·A sends Wᵀ·G to A and G·Aᵀ to W, an
 elementwise f sends G ⊙ f′(Z), a column softmax sends P ⊙ (G − 1 1ᵀ(P ⊙ G)), and the loss
 sends its entrywise derivative. f′ comes from the activation's own ``fdiff`` (σ′ = σ(1−σ),
-written A ⊙ (1 − A)); the loss and its averaging come from :mod:`symbackprop.functions`. So
+written A ⊙ (1 − A)); the loss and its averaging come from :mod:`symbackprop.core.functions`. So
 δ^[L] = Ŷ − Y for softmax + cross-entropy and sigmoid + bce is derived here, not typed.
 
 δ^[l] is the derivative of one sample's loss, column by column, as textbooks write it; the
@@ -23,21 +23,29 @@ HadamardProduct(W2.T*delta2, A1, -A1 + 1)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import sympy as sp
-from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from ..builders.mlp import BIAS_MODES, MLP, _check_architecture
+from ..builders.mlp import BIAS_MODES, MLP, check_architecture
 
 # The check report and the LaTeX printer live in their own modules; their names stay importable
 # from here, where they were first defined.
-from ..check.matrix import MatrixCheck, MatrixCheckError, MatrixCheckRow, _check
+from ..check.matrix import MatrixCheck, MatrixCheckError, MatrixCheckRow, check_matrix_form
+from ..codegen.matrix import BatchEvaluator
 from ..core import functions
-from ..printing.matrix_latex import MatrixLatexPrinter, _MatrixPrinting  # noqa: F401  (codegen's)
+from ..core.matrices import (
+    A_ENTRY,
+    Y_ENTRY,
+    Z_ENTRY,
+    ColumnSoftmax,
+    entry_loss,
+    to_matrix,
+)
+from ..printing.matrix_latex import MatrixLatexPrinter, MatrixPrinting  # noqa: F401  (codegen's)
 
 if TYPE_CHECKING:
     from ..codegen.matrix import BatchEvaluator
@@ -52,44 +60,6 @@ __all__ = [
     "MatrixCheckError",
     "MatrixCheckRow",
 ]
-
-# Scalar stand-ins for one entry: the target y, the activation a and the pre-activation z.
-_y, _a, _z, _x = sp.symbols("y a z x", real=True)
-
-
-class ColumnSoftmax(sp.MatrixExpr):
-    """softmax applied to each column of a matrix (each sample's pre-activations)."""
-
-    def __new__(cls, arg: sp.MatrixExpr):
-        return super().__new__(cls, arg)
-
-    @property
-    def arg(self) -> sp.MatrixExpr:
-        return self.args[0]
-
-    @property
-    def shape(self):
-        return self.arg.shape
-
-    def _entry(self, i, j, **kwargs):
-        rows = int(self.shape[0])
-        return functions.softmax(i + 1, *[self.arg[k, j] for k in range(rows)])
-
-
-class ColumnLogSoftmax(ColumnSoftmax):
-    """log softmax of each column, for code that computes a log-probability from its logits."""
-
-    def _entry(self, i, j, **kwargs):
-        return sp.log(super()._entry(i, j))
-
-
-class ColumnLogSoftmaxComplement(ColumnSoftmax):
-    """log(1 − softmax) of each column, from the logits: the logsumexp of the other entries
-    minus the logsumexp of all, finite where 1 − p rounds to 0 (softmax + bce at saturation)."""
-
-    def _entry(self, i, j, **kwargs):
-        return sp.log(1 - super()._entry(i, j))
-
 
 @dataclass(frozen=True)
 class MatrixEquation:
@@ -112,61 +82,15 @@ class MatrixEquation:
         return f"$\\displaystyle {self.latex()}$"
 
 
-# -- the scalar facts the matrix rules need, taken from functions.py ----------------------------
-def _entry_loss(name: str) -> tuple[sp.Expr, bool]:
-    """One output's loss term e(y, a), and whether the loss is a mean of such terms (else a sum).
-
-    Read off the engine's own definition: compare the loss of two outputs with two single ones.
-    """
-    loss = functions.LOSSES[name]
-    y1, y2, a1, a2 = sp.symbols("y1 y2 a1 a2", real=True)
-    one = loss([_y], [_a])
-    pair = one.xreplace({_y: y1, _a: a1}) + one.xreplace({_y: y2, _a: a2})
-    two = loss([y1, y2], [a1, a2])
-    if sp.expand(two - pair) == 0:
-        return one, False
-    if sp.expand(2 * two - pair) == 0:
-        return one, True
-    raise ValueError(f"the loss {name!r} is neither a sum nor a mean over outputs")
-
-
 def _activation(name: str) -> Callable[[sp.Expr], sp.Expr]:
     return lambda x: functions.activation(name, [x])[0]
 
 
 def _derivative_in_textbook_form(name: str) -> sp.Expr:
     """f′(z) written with a = f(z) where f′ is a function of f (σ′ = a(1 − a)), else of z."""
-    fz = _activation(name)(_z)
-    derivative = sp.diff(fz, _z)
-    return derivative.xreplace({fz: _a}) if fz != _z else derivative
-
-
-# -- scalar entry -> matrix expression ---------------------------------------------------------
-def _to_matrix(expr: sp.Expr, env: Mapping[sp.Symbol, sp.MatrixExpr], shape) -> sp.MatrixExpr:
-    """The matrix whose every entry is ``expr`` with y, a, z read as Y, A, Z's entries.
-
-    Products become Hadamard products, powers Hadamard powers, constants multiples of the
-    all-ones matrix; numbers and size symbols stay scalar coefficients.
-    """
-    if not expr.free_symbols & set(env):
-        return expr * sp.OneMatrix(*shape)
-    if expr in env:
-        return env[expr]
-    if isinstance(expr, sp.Add):
-        return sp.MatAdd(*[_to_matrix(t, env, shape) for t in expr.args]).doit()
-    if isinstance(expr, sp.Mul):
-        scalars = [f for f in expr.args if not f.free_symbols & set(env)]
-        matrices = [_to_matrix(f, env, shape) for f in expr.args if f.free_symbols & set(env)]
-        body = matrices[0] if len(matrices) == 1 else sp.HadamardProduct(*matrices)
-        return sp.Mul(*scalars) * body if scalars else body
-    if isinstance(expr, sp.Pow) and expr.exp.is_Integer:
-        return sp.HadamardPower(_to_matrix(expr.base, env, shape), expr.exp)
-    if isinstance(expr, sp.Function):
-        first, *rest = expr.args
-        if not any(r.free_symbols & set(env) for r in rest):
-            return ElementwiseApplyFunction(sp.Lambda(_x, expr.func(_x, *rest)),
-                                            _to_matrix(first, env, shape))
-    raise ValueError(f"no matrix form for the entry {expr}")
+    fz = _activation(name)(Z_ENTRY)
+    derivative = sp.diff(fz, Z_ENTRY)
+    return derivative.xreplace({fz: A_ENTRY}) if fz != Z_ENTRY else derivative
 
 
 def _hadamard(*factors: sp.MatrixExpr) -> sp.MatrixExpr:
@@ -191,7 +115,7 @@ class MatrixForm:
 
     Build it with :func:`matrix_form`. Sizes are symbols (n_0 … n_L, batch size m), so the
     equations hold for every width; :meth:`check` instantiates them with small numbers and
-    compares them entry by entry with the scalar derivation of :func:`symbackprop.derive`.
+    compares them entry by entry with the scalar derivation of :func:`symbackprop.derivation.reverse`.
     """
 
     def __init__(self, sizes: Sequence[int], activations: Sequence[str], loss: str,
@@ -203,7 +127,7 @@ class MatrixForm:
         self.loss_name = loss
         self.bias_mode = bias
         self.depth = L = len(self.sizes) - 1
-        self.entry_loss, is_mean = _entry_loss(loss)
+        self.entry_loss, is_mean = entry_loss(loss)
         if reduction not in (None, "mean", "sum"):
             raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
         self.reduction = reduction or ("mean" if is_mean else "sum")
@@ -250,8 +174,8 @@ class MatrixForm:
         name = self.activations[l - 1]
         if name == "softmax":
             return ColumnSoftmax(Z)
-        fz = _activation(name)(_z)
-        return Z if fz == _z else _to_matrix(fz, {_z: Z}, Z.shape)
+        fz = _activation(name)(Z_ENTRY)
+        return Z if fz == Z_ENTRY else to_matrix(fz, {Z_ENTRY: Z}, Z.shape)
 
     @cached_property
     def forward(self) -> list[MatrixEquation]:
@@ -266,7 +190,7 @@ class MatrixForm:
     def loss(self) -> MatrixEquation:
         """L = r · c · 1ᵀ E 1, E the entrywise loss terms e(Y, Â): the sum of every entry."""
         L, n, m = self.depth, self.n, self.m
-        terms = _to_matrix(self.entry_loss, {_y: self.Y, _a: self.A[L]}, (n[L], m))
+        terms = to_matrix(self.entry_loss, {Y_ENTRY: self.Y, A_ENTRY: self.A[L]}, (n[L], m))
         total = sp.OneMatrix(1, n[L]) * terms * sp.OneMatrix(m, 1)
         return MatrixEquation("loss", L, self.L, self.batch_scale * self.unit_scale * total)
 
@@ -275,8 +199,8 @@ class MatrixForm:
         """δ^[L] = ∂ℓ/∂Z^[L] per sample: the loss's rule, then the output activation's."""
         L = self.depth
         name, shape = self.activations[-1], (self.n[L], self.m)
-        env = {_y: self.Y, _a: self.A[L], _z: self.Z[L]}
-        upstream = self.unit_scale * sp.diff(self.entry_loss, _a)  # ∂ℓ/∂a, entry by entry
+        env = {Y_ENTRY: self.Y, A_ENTRY: self.A[L], Z_ENTRY: self.Z[L]}
+        upstream = self.unit_scale * sp.diff(self.entry_loss, A_ENTRY)  # ∂ℓ/∂a, entry by entry
         if name != "softmax":
             derivative = _derivative_in_textbook_form(name)
             entry = upstream * derivative
@@ -284,41 +208,41 @@ class MatrixForm:
             # to something shorter (σ + bce: (A − Y)/n).
             cancelled = _positive_difference(sp.factor(sp.cancel(entry)))
             if 2 * sp.count_ops(cancelled) <= sp.count_ops(entry):
-                return _to_matrix(cancelled, env, shape)
+                return to_matrix(cancelled, env, shape)
             upstream = _positive_difference(sp.factor(upstream))  # (2/n)(a − y)
             if derivative == 1:
-                return _to_matrix(upstream, env, shape)
-            return _hadamard(_to_matrix(upstream, env, shape), _to_matrix(derivative, env, shape))
+                return to_matrix(upstream, env, shape)
+            return _hadamard(to_matrix(upstream, env, shape), to_matrix(derivative, env, shape))
         # Column softmax: δ = P ⊙ G − P ⊙ (1 1ᵀ (P ⊙ G)). When P ⊙ G is k·Y and the targets of
         # a column sum to one (one-hot), 1ᵀ(P ⊙ G) = k 1ᵀ and δ = k(Y − P): p − y for k = −1.
-        pg = sp.cancel(_a * upstream)
-        k = sp.cancel(pg / _y)
-        if not k.free_symbols & {_a, _y, _z}:
-            return _to_matrix(sp.expand(pg - k * _a), env, shape)
-        return self._softmax_rule(self.A[L], _to_matrix(upstream, env, shape))
+        pg = sp.cancel(A_ENTRY * upstream)
+        k = sp.cancel(pg / Y_ENTRY)
+        if not k.free_symbols & {A_ENTRY, Y_ENTRY, Z_ENTRY}:
+            return to_matrix(sp.expand(pg - k * A_ENTRY), env, shape)
+        return self._softmax_rule(self.A[L], to_matrix(upstream, env, shape))
 
     def output_delta_for_any_targets(self) -> sp.MatrixExpr:
         """δ^[L] without the one-hot assumption: for softmax + cross-entropy, where the
         printed δ = A − Y needs every target column to sum to 1, it is A ⊙ (1 1ᵀ Y) − Y
         (scaled). The code evaluators compute this form; it equals A − Y for one-hot Y.
 
-        >>> from symbackprop.codegen import MatrixCodePrinter
+        >>> from symbackprop.codegen.matrix import MatrixCodePrinter
         >>> f = matrix_form([2, 3], ["softmax"], "cross_entropy")
         >>> MatrixCodePrinter(True).doprint(f.output_delta_for_any_targets())
         '(Y.sum(axis=0, keepdims=True))*A1 - Y'
         """
         L = self.depth
-        upstream = self.unit_scale * sp.diff(self.entry_loss, _a)
+        upstream = self.unit_scale * sp.diff(self.entry_loss, A_ENTRY)
         if self.activations[-1] != "softmax":
             return self._output_delta()
-        pg = sp.cancel(_a * upstream)
-        k = sp.cancel(pg / _y)
-        if k.free_symbols & {_a, _y, _z}:
+        pg = sp.cancel(A_ENTRY * upstream)
+        k = sp.cancel(pg / Y_ENTRY)
+        if k.free_symbols & {A_ENTRY, Y_ENTRY, Z_ENTRY}:
             return self._output_delta()
         rows = self.n[L]
         column_sums = sp.OneMatrix(rows, 1) * (sp.OneMatrix(1, rows) * self.Y)
-        env = {_y: self.Y, _a: self.A[L], _z: self.Z[L]}
-        return _to_matrix(sp.expand(pg), env, (rows, self.m)) \
+        env = {Y_ENTRY: self.Y, A_ENTRY: self.A[L], Z_ENTRY: self.Z[L]}
+        return to_matrix(sp.expand(pg), env, (rows, self.m)) \
             - k * sp.HadamardProduct(self.A[L], column_sums)
 
     def _softmax_rule(self, P: sp.MatrixExpr, G: sp.MatrixExpr) -> sp.MatrixExpr:
@@ -335,8 +259,8 @@ class MatrixForm:
         derivative = _derivative_in_textbook_form(name)
         if derivative == 1:
             return upstream
-        env = {_a: self.A[l], _z: self.Z[l]}
-        return _hadamard(upstream, _to_matrix(derivative, env, self.A[l].shape))
+        env = {A_ENTRY: self.A[l], Z_ENTRY: self.Z[l]}
+        return _hadamard(upstream, to_matrix(derivative, env, self.A[l].shape))
 
     @cached_property
     def deltas(self) -> list[MatrixEquation]:
@@ -349,9 +273,9 @@ class MatrixForm:
     @cached_property
     def gradients(self) -> list[MatrixEquation]:
         """∂L/∂W^[l] = r δ^[l] A^[l−1]ᵀ and ∂L/∂b^[l] = ±r δ^[l] 1 (r = 1/m for a mean)."""
-        return self._gradients(self.batch_scale)
+        return self.gradient_equations(self.batch_scale)
 
-    def _gradients(self, r: sp.Expr) -> list[MatrixEquation]:
+    def gradient_equations(self, r: sp.Expr) -> list[MatrixEquation]:
         m = self.m
         out = []
         for l in range(self.depth, 0, -1):
@@ -396,7 +320,7 @@ class MatrixForm:
         >>> report.ok, report.max_error < 1e-12, len(report.rows)
         (True, True, 9)
         """
-        return _check(self, sizes, batch, seed)
+        return check_matrix_form(self, sizes, batch, seed)
 
     # -- output --------------------------------------------------------------------------------
     def latex(self) -> list[str]:
@@ -410,8 +334,6 @@ class MatrixForm:
 
     def evaluator(self, backend: str = "auto") -> BatchEvaluator:
         """A function of a batch that returns the loss and every gradient (see BatchEvaluator)."""
-        from ..codegen.matrix import BatchEvaluator
-
         return BatchEvaluator(self, backend)
 
     def __repr__(self) -> str:
@@ -437,6 +359,6 @@ def matrix_form(
                           network.bias_mode, reduction)
         form.network = network
         return form
-    sizes, acts = _check_architecture(network, activation, loss, bias)
+    sizes, acts = check_architecture(network, activation, loss, bias)
     return MatrixForm(sizes, acts, loss, bias, reduction)
 

@@ -1,7 +1,7 @@
 """The general forms of the models, with symbolic sizes, each tied to its scalar builder.
 
 Each function describes the model's forward pass once, as index families over symbolic ranges
-(:class:`symbackprop.general.Quantity`); :class:`~symbackprop.general.GeneralForm` derives the
+(:class:`symbackprop.forms.general.Quantity`); :class:`~symbackprop.forms.general.GeneralForm` derives the
 δs and gradients, and ``form.check(sizes)`` compares every entry with the scalar derivation of
 the builder's graph at those sizes.
 
@@ -16,9 +16,21 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..core import functions
-from .general import GeneralForm, Quantity, _basic
-from .matrix import _entry_loss
+from ..builders.attention import Attention, attention
+from ..builders.conv import Conv, conv1d, conv2d
+from ..builders.norm import EPSILON, BatchNorm, LayerNorm, Network, batch_norm, layer_norm, network
+from ..builders.rnn import RNN, rnn
+from .blocks import network_form
+from .general import GeneralForm, Quantity
+from .pieces import (
+    elementwise,
+    entry_loss_of,
+    one_hot,
+    size_symbol,
+    softmax_output,
+    sums_to_zero,
+    total,
+)
 
 __all__ = ["rnn_form", "conv1d_form", "conv2d_form", "attention_form", "layer_norm_form",
            "general_form"]
@@ -30,68 +42,6 @@ t, i, j, k, m, p, q = _ix
 o_, c_ = m, sp.Symbol("ell", integer=True)
 
 
-def _size(name: str) -> sp.Symbol:
-    return sp.Symbol(name, integer=True, positive=True)
-
-
-def _entry_loss_of(loss: str, y: sp.Expr, yhat: sp.Expr, count: sp.Expr) -> sp.Expr:
-    one, mean = _entry_loss(loss)
-    e = one.xreplace({sp.Symbol("y", real=True): y, sp.Symbol("a", real=True): yhat})
-    return e / count if mean else e
-
-
-def _total(entry: sp.Expr, *limits) -> sp.Expr:
-    """Σ of the loss entries, a minus in front rather than inside: −Σ_t Σ_k y log ŷ."""
-    if entry.could_extract_minus_sign():
-        return -sp.Sum(-entry, *limits)
-    return sp.Sum(entry, *limits)
-
-
-def _elementwise(name: str):
-    if name not in functions.ACTIVATIONS:
-        raise ValueError(f"the general form takes an elementwise activation, not {name!r}")
-    return functions.ACTIVATIONS[name]
-
-
-def _softmax(o: Quantity, cls: sp.Symbol, name: str = "yhat", latex: str = r"\hat{y}",
-             layer: str = "") -> list[Quantity]:
-    """ŷ = softmax(o) over the index ``cls``, as its steps e = exp(o), Z = Σ e, ŷ = e/Z, so that
-    reverse mode derives the softmax Jacobian itself (as :func:`attention_form` does); a
-    block network's ``layer`` tags e^{[l]} and Z^{[l]}."""
-    at = o.indices.index(cls)
-    kept = tuple(v for v in o.indices if v != cls)
-    kept_rng = tuple(r for v, r in zip(o.indices, o.ranges, strict=True) if v != cls)
-    tag = f"^{{[{layer}]}}" if layer else ""
-    e = Quantity(f"e{layer}", f"e{tag}", "node", o.indices, o.ranges, sp.exp(o.entry))
-    Z = Quantity(f"Z{layer}", f"Z{tag}", "node", kept, kept_rng,
-                 sp.Sum(e.entry, (cls, *o.ranges[at])))
-    return [e, Z, Quantity(name, latex, "node", o.indices, o.ranges, e.entry / Z.at(*kept))]
-
-
-def _one_hot(target: Quantity, cls: sp.Symbol):
-    """The fact Σ_k y_k = 1 over the class index of one-hot targets (softmax + cross-entropy),
-    as :mod:`symbackprop.textbook` uses it for the scalar derivation: ŷ Σ_k y_k − y → ŷ − y."""
-    at = target.indices.index(cls)
-    lo, hi = target.ranges[at]
-
-    def is_total(e: sp.Expr) -> bool:  # Σ_k c y_{…,k,…} over the whole class range
-        if not isinstance(e, sp.Sum) or len(e.limits) != 1:
-            return False
-        (v, a, b) = e.limits[0]
-        f = e.function.as_independent(v, as_Add=False)[1]
-        return (isinstance(f, sp.Indexed) and f.base.name == target.name and f.indices[at] == v
-                and sum(ix.has(v) for ix in f.indices) == 1 and (a, b) == (_basic(lo), hi))
-
-    def apply(expr: sp.Expr) -> sp.Expr:
-        new = expr.replace(is_total, lambda e: e.function.as_independent(
-            e.limits[0][0], as_Add=False)[0])
-        # expanded once it applied, so that what Σy = 1 leaves cancels: (1 − y/ŷ)ŷ → ŷ − y
-        return new if new == expr else sp.expand(new, power_base=False, power_exp=False,
-                                                 log=False)
-    statement = sp.Eq(sp.Sum(target.entry, (cls, lo, hi)), 1)
-    return apply, statement
-
-
 def _lookup(net):
     return lambda name, ix: net._sym.get((name, *ix))
 
@@ -99,11 +49,9 @@ def _lookup(net):
 def rnn_form(output_activation: str = "identity", loss: str = "mse", every_step: bool = True,
              bias: bool = True) -> GeneralForm:
     """BPTT for the Elman RNN of :func:`symbackprop.rnn`, for any T and sizes (h_0 = 0)."""
-    from ..builders.rnn import rnn
-
-    T, n_x, n_h, n_y = (_size(s) for s in ("T", "n_x", "n_h", "n_y"))
+    T, n_x, n_h, n_y = (size_symbol(s) for s in ("T", "n_x", "n_h", "n_y"))
     softmax = output_activation == "softmax"
-    f = None if softmax else _elementwise(output_activation)
+    f = None if softmax else elementwise(output_activation)
     x = Quantity("x", "x", "input", (t, i), ((1, T), (1, n_x)))
     y = Quantity("y", "y", "target", (t, k), ((1, T), (1, n_y)))
     U = Quantity("U", "U", "parameter", (j, i), ((1, n_h), (1, n_x)))
@@ -122,21 +70,21 @@ def rnn_form(output_activation: str = "identity", loss: str = "mse", every_step:
     h = Quantity("h", "h", "node", (t, j), ((1, T), (1, n_h)), sp.tanh(a.at(t, j)))
     o = Quantity("o", "o", "node", (t, k), ((1, T), (1, n_y)), out)
     if softmax:
-        heads = _softmax(o, k)
+        heads = softmax_output(o, k)
     else:
         heads = [Quantity("yhat", r"\hat{y}", "node", (t, k), ((1, T), (1, n_y)),
                           f(o.at(t, k)))]
     yhat = heads[-1]
-    per_step = _entry_loss_of(loss, y.at(t, k), yhat.at(t, k), n_y)
-    L = Quantity("L", "L", "loss", (), (), _total(per_step, (k, 1, n_y), (t, 1, T))
-                 if every_step else _total(per_step.xreplace({t: T}), (k, 1, n_y)))
+    per_step = entry_loss_of(loss, y.at(t, k), yhat.at(t, k), n_y)
+    L = Quantity("L", "L", "loss", (), (), total(per_step, (k, 1, n_y), (t, 1, T))
+                 if every_step else total(per_step.xreplace({t: T}), (k, 1, n_y)))
 
     def build(sizes):
         net = rnn(sizes["n_x"], sizes["n_h"], sizes["n_y"], sizes["T"], output_activation,
                   loss, every_step, bias)
         return net, _lookup(net)
 
-    facts, assumed = _one_hot(y, k) if softmax and loss == "cross_entropy" else (None, None)
+    facts, assumed = one_hot(y, k) if softmax and loss == "cross_entropy" else (None, None)
     return GeneralForm("Elman RNN (BPTT)", [x, y, *params, a, h, o, *heads], L,
                        ["h", "o"] if softmax else ["h"],
                        {"T": T, "n_x": n_x, "n_h": n_h, "n_y": n_y}, build,
@@ -151,9 +99,9 @@ def _head(outputs: bool, ranges, a_entry, a_ix, output_activation: str, loss: st
     """The dense head of a convolution: ŷ = g(Σ v a + c), one output or n_y outputs (index r);
     a softmax head (over r) is written as its steps, and with cross-entropy uses Σ_r y_r = 1."""
     softmax = output_activation == "softmax"
-    g = None if softmax else _elementwise(output_activation)
+    g = None if softmax else elementwise(output_activation)
     r = sp.Symbol("r", integer=True)
-    n_y = _size("n_y")
+    n_y = size_symbol("n_y")
     out_ix, out_rng = ((r,), ((1, n_y),)) if outputs else ((), ())
     y = Quantity("y", "y", "target", out_ix, out_rng)
     v = Quantity("v", "v", "parameter", (*out_ix, *a_ix), (*out_rng, *ranges))
@@ -165,12 +113,12 @@ def _head(outputs: bool, ranges, a_entry, a_ix, output_activation: str, loss: st
         params.append(c)
         head += c.at(*out_ix)
     o = Quantity("o", "o", "node", out_ix, out_rng, head)
-    nodes = [o, *_softmax(o, r)] if softmax else [
+    nodes = [o, *softmax_output(o, r)] if softmax else [
         o, Quantity("yhat", r"\hat{y}", "node", out_ix, out_rng, g(o.at(*out_ix)))]
     yhat = nodes[-1]
-    entry = _entry_loss_of(loss, y.at(*out_ix), yhat.at(*out_ix), n_y if outputs else 1)
-    L = Quantity("L", "L", "loss", (), (), _total(entry, (r, 1, n_y)) if outputs else entry)
-    facts, assumed = _one_hot(y, r) if softmax and loss == "cross_entropy" else (None, None)
+    entry = entry_loss_of(loss, y.at(*out_ix), yhat.at(*out_ix), n_y if outputs else 1)
+    L = Quantity("L", "L", "loss", (), (), total(entry, (r, 1, n_y)) if outputs else entry)
+    facts, assumed = one_hot(y, r) if softmax and loss == "cross_entropy" else (None, None)
     return y, params, nodes, L, ({"n_y": n_y} if outputs else {}), facts, assumed
 
 
@@ -196,7 +144,7 @@ def _channels(channels: bool):
     over C_out for a kernel's output; empty for the single-channel form."""
     if not channels:
         return (), (), (), (), {}
-    C_in, C_out = _size("C_in"), _size("C_out")
+    C_in, C_out = size_symbol("C_in"), size_symbol("C_out")
     return (c_,), ((1, C_in),), (o_,), ((1, C_out),), {"C_in": C_in, "C_out": C_out}
 
 
@@ -228,10 +176,8 @@ def conv1d_form(activation: str = "relu", output_activation: str = "identity",
     >>> print(form.equation("gradient", "w").latex())
     \\frac{\\partial L}{\\partial w_{m,\\ell,k}} = \\sum_{i=1}^{n - K + 1} \\delta_{m,i} x_{\\ell,i + k - 1}
     """
-    from ..builders.conv import conv1d
-
-    n, K = _size("n"), _size("K")
-    f = _elementwise(activation)
+    n, K = size_symbol("n"), size_symbol("K")
+    f = elementwise(activation)
     ci, ci_r, co, co_r, chans = _channels(channels)
     x = Quantity("x", "x", "input", (*ci, i), (*ci_r, (1, n)))
     w = Quantity("w", "w", "parameter", (*co, *ci, k), (*co_r, *ci_r, (1, K)))
@@ -272,10 +218,8 @@ def conv2d_form(activation: str = "relu", output_activation: str = "identity",
     P×Q: z_{ij} = Σ_{p,q} w_{pq} x_{i+p−1, j+q−1} + b; ``outputs=True`` as in
     :func:`conv1d_form`; ``channels=True``:
     z_{m,i,j} = Σ_ℓ Σ_{p,q} w_{m,ℓ,p,q} x_{ℓ,i+p−1,j+q−1} + b_m."""
-    from ..builders.conv import conv2d
-
-    H, Wd, P, Q = (_size(s) for s in ("H", "W", "P", "Q"))
-    f = _elementwise(activation)
+    H, Wd, P, Q = (size_symbol(s) for s in ("H", "W", "P", "Q"))
+    f = elementwise(activation)
     ci, ci_r, co, co_r, chans = _channels(channels)
     out = (*co_r, (1, H - P + 1), (1, Wd - Q + 1))
     x = Quantity("x", "x", "input", (*ci, i, j), (*ci_r, (1, H), (1, Wd)))
@@ -317,12 +261,10 @@ def attention_form(loss: str = "mse", projections: bool = False) -> GeneralForm:
     ``projections=True``, q = W^Q x, k_j = W^K c_j and v_j = W^V c_j are computed from the
     inputs x and c_j (of size d_in), and the gradients go to the three matrices.
     """
-    from ..builders.attention import attention
-
-    n, d, d_v = _size("n"), _size("d"), _size("d_v")
+    n, d, d_v = size_symbol("n"), size_symbol("d"), size_symbol("d_v")
     sizes = {"n": n, "d": d, "d_v": d_v}
     if projections:
-        d_in, l_ = _size("d_in"), sp.Symbol("l", integer=True)
+        d_in, l_ = size_symbol("d_in"), sp.Symbol("l", integer=True)
         sizes["d_in"] = d_in
         x = Quantity("x", "x", "input", (l_,), ((1, d_in),))
         xc = Quantity("xc", "c", "input", (j, l_), ((1, n), (1, d_in)))
@@ -348,7 +290,7 @@ def attention_form(loss: str = "mse", projections: bool = False) -> GeneralForm:
     o = Quantity("o", "o", "node", (i,), ((1, d_v),), sp.Sum(alpha.at(j) * vv.at(j, i),
                                                               (j, 1, n)))
     L = Quantity("L", "L", "loss", (), (),
-                 sp.Sum(_entry_loss_of(loss, y.at(i), o.at(i), d_v), (i, 1, d_v)))
+                 sp.Sum(entry_loss_of(loss, y.at(i), o.at(i), d_v), (i, 1, d_v)))
 
     def build(sizes):
         net = attention(sizes["n"], sizes["d"], sizes["d_v"], loss, projections,
@@ -365,40 +307,6 @@ def attention_form(loss: str = "mse", projections: bool = False) -> GeneralForm:
                        check_sizes=checks)
 
 
-def _sums_to_zero(*bases: str):
-    """Facts: Σ_j x̂_j = 0 and Σ_j (x_j − μ) = 0 once the mean is subtracted."""
-    def is_zero(summand: sp.Expr, v: sp.Symbol) -> bool:
-        hits = [f for f in sp.Mul.make_args(summand) if f.has(v)]
-        return (len(hits) == 1 and isinstance(hits[0], sp.Indexed)
-                and hits[0].base.name in bases and tuple(hits[0].indices) == (v,))
-
-    def apply(expr: sp.Expr) -> sp.Expr:
-        expr = sp.expand(expr, power_base=False, power_exp=False, log=False)
-        return _zero_sums(sp.Add(*[_pull_in(t) for t in sp.Add.make_args(expr)]), is_zero)
-    return apply
-
-
-def _zero_sums(expr: sp.Expr, is_zero) -> sp.Expr:
-    """``expr`` with every Σ whose body ``is_zero(body, index)`` says sums to zero dropped."""
-    if isinstance(expr, sp.Sum):
-        body = _zero_sums(expr.function, is_zero)
-        if any(is_zero(body, v) for v, *_ in expr.limits):
-            return sp.S.Zero
-        return sp.Sum(body, *expr.limits)
-    if expr.args and not isinstance(expr, sp.Indexed):
-        return expr.func(*[_zero_sums(a, is_zero) for a in expr.args])
-    return expr
-
-
-def _pull_in(term: sp.Expr) -> sp.Expr:
-    """c · Σ_j f(j) as Σ_j c f(j) when c holds another sum (so each sum sees its own body)."""
-    sums = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.Sum)]
-    if len(sums) < 2:
-        return term
-    first, rest = sums[0], term / sums[0]
-    return sp.Sum(first.function * rest, *first.limits)
-
-
 def layer_norm_form(loss: str = "mse", over: str = "features") -> GeneralForm:
     """Layer norm over n features, with γ, β and a loss on its output, for any n::
 
@@ -412,12 +320,10 @@ def layer_norm_form(loss: str = "mse", over: str = "features") -> GeneralForm:
     as Ioffe and Szegedy write x_i over the mini-batch; one γ and one β): the same derivation
     with n → m.
     """
-    from ..builders.norm import EPSILON, batch_norm, layer_norm, network
-
     batch = over == "batch"
     if over not in ("features", "batch"):
         raise ValueError(f"over must be 'features' or 'batch', got {over!r}")
-    n = _size("m" if batch else "n")
+    n = size_symbol("m" if batch else "n")
     x = Quantity("x", "x", "input", (j,), ((1, n),))
     y = Quantity("y", "y", "target", (j,), ((1, n),))
     if batch:
@@ -434,7 +340,7 @@ def layer_norm_form(loss: str = "mse", over: str = "features") -> GeneralForm:
     xt = Quantity("xt", r"\tilde{x}", "node", (j,), ((1, n),),
                   gamma.at(*gamma.indices) * xhat.at(j) + beta.at(*beta.indices))
     L = Quantity("L", "L", "loss", (), (),
-                 sp.Sum(_entry_loss_of(loss, y.at(j), xt.at(j), n), (j, 1, n)))
+                 sp.Sum(entry_loss_of(loss, y.at(j), xt.at(j), n), (j, 1, n)))
     keys = {"x": "x_{}", "y": "y_{}", "gamma": "gamma_{}^[1]", "beta": "beta_{}^[1]",
             "mu": "mu^[1]", "var": "var^[1]", "xhat": "xhat_{}^[1]", "xt": "xt_{}^[1]"}
     if batch:  # one feature, sample j
@@ -460,7 +366,7 @@ def layer_norm_form(loss: str = "mse", over: str = "features") -> GeneralForm:
                        [x, y, gamma, beta, mu, c, var, sigma, xhat, xt], L,
                        # g̃ = ∂L/∂x̃ named as in the block network: ∂L/∂β = Σ_j g̃_j
                        ["xhat", "xt"], {size: n}, build, {"xhat": "g", "xt": r"\tilde{g}"},
-                       facts=_sums_to_zero("xhat", "c"), input_gradients=["x"],
+                       facts=sums_to_zero("xhat", "c"), input_gradients=["x"],
                        check_sizes=[{size: 3}, {size: 2}])
 
 
@@ -475,11 +381,6 @@ def general_form(model) -> GeneralForm:
     >>> form.title, sorted(form.sizes)
     ('Elman RNN (BPTT)', ['T', 'n_h', 'n_x', 'n_y'])
     """
-    from ..builders.attention import Attention
-    from ..builders.conv import Conv
-    from ..builders.norm import BatchNorm, LayerNorm, Network
-    from ..builders.rnn import RNN
-
     if isinstance(model, RNN):
         return rnn_form(model.output_activation, model.loss_name, model.every_step,
                         model.has_bias)
@@ -495,8 +396,6 @@ def general_form(model) -> GeneralForm:
     if isinstance(model, Network) and model.n_in == 1 and model.blocks == (BatchNorm(True),):
         return layer_norm_form(model.loss_name, over="batch")
     if isinstance(model, Network):
-        from .blocks import network_form
-
         return network_form(model.blocks, model.loss_name)
     raise ValueError(f"no general form is derived for {model.title!r}: the RNN, convolution, "
                      "attention and network builders' models have one")

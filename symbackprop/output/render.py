@@ -2,7 +2,7 @@
 
 The jinja2 environment uses LaTeX-safe delimiters (``<< var >>``, ``<% block %>``,
 ``<# comment #>``) so that TeX's braces stay braces, and escapes every printed value unless it
-is engine-made math (:class:`~symbackprop.latex.Tex`). A user's template folder is searched
+is engine-made math (:class:`~symbackprop.printing.latex.Tex`). A user's template folder is searched
 before ours, so any template can be overridden by a file of the same name.
 
 >>> import symbackprop as sb
@@ -25,7 +25,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from ..codegen.scalar import WorkedExample, worked_example
+from ..check.worked import WorkedExample, worked_example
 from ..core import ops
 from ..core.errors import RenderError
 from ..core.graph import Graph
@@ -243,7 +243,7 @@ def render(
 
     ``obj`` is a graph, a derivation, a worked example (its numbers are included) or a built
     Document. With ``values`` a worked example is added. ``language`` is ``"en"`` or ``"ko"``
-    (see :data:`symbackprop.i18n.LANGUAGES`); ``only`` names the parameters whose whole chain
+    (see :data:`symbackprop.output.i18n.LANGUAGES`); ``only`` names the parameters whose whole chain
     is written out, ``full`` writes out every one.
 
     >>> import symbackprop as sb

@@ -16,6 +16,8 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 
+import jinja2
+import numpy as np
 import sympy as sp
 
 __all__ = [
@@ -32,7 +34,6 @@ def _number(x) -> str:
     try:
         return f"{float(x):.9g}"
     except (TypeError, ValueError):  # an array: its shape and range
-        import numpy as np
 
         a = np.asarray(x, dtype=float)
         return f"array {a.shape}, {a.min():.6g} … {a.max():.6g}" if a.size else "array ()"
@@ -131,7 +132,6 @@ def graph_svg(graph, max_symbols: int = 200) -> str:
 
     Parameters are left out past ``max_symbols`` symbols (a large net is a wall of weights).
     """
-    import jinja2
 
     symbols = list(graph.symbols)
     kinds = {s: graph.kind(s).value for s in symbols}

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
-from ..derivation.reverse import Derivation
+if TYPE_CHECKING:  # printers read a derivation; they sit below it and never import it at run time
+    from ..derivation.reverse import Derivation
 
 __all__ = ["TexPrinter", "Tex", "escape_latex", "escape_markdown", "symbol_latex", "typesettable",
            "untypesettable"]

@@ -1,10 +1,10 @@
 r"""LaTeX of the matrix form's equations, as seed 004 writes them: W^{[l]}, ⊙, ᵀ, 1 for all-ones.
 
-:class:`MatrixLatexPrinter` prints the equations of :mod:`symbackprop.matrix`; the code printer
-of :mod:`symbackprop.codegen` shares :class:`_MatrixPrinting` with it (f(Z) printed as the scalar
+:class:`MatrixLatexPrinter` prints the equations of :mod:`symbackprop.forms.matrix`; the code printer
+of :mod:`symbackprop.codegen.matrix` shares :class:`MatrixPrinting` with it (f(Z) printed as the scalar
 f applied to Z, positive terms first).
 
->>> from symbackprop.matrix import matrix_form
+>>> from symbackprop.forms.matrix import matrix_form
 >>> print(MatrixLatexPrinter().doprint(matrix_form([2, 2, 1]).equation("delta", 1).rhs))
 \left({W^{[2]}}^{\top} \delta^{[2]}\right) \odot A^{[1]} \odot \left(\mathbf{1} - A^{[1]}\right)
 """
@@ -37,7 +37,7 @@ def _matrix_latex_name(name: str, loss: str = r"\mathcal{L}") -> str:
     return name
 
 
-class _MatrixPrinting:
+class MatrixPrinting:
     """What the LaTeX and the code printer share: f(Z) printed as the scalar f applied to Z,
     and sums written with their positive terms first (Y − A, not −A + Y)."""
 
@@ -55,7 +55,7 @@ class _MatrixPrinting:
         return text
 
 
-class MatrixLatexPrinter(_MatrixPrinting, LatexPrinter):
+class MatrixLatexPrinter(MatrixPrinting, LatexPrinter):
     """LaTeX of matrix equations as seed 004 writes them: W^{[l]}, ⊙, ᵀ, 1 for all-ones."""
 
     def __init__(self, loss: str = r"\mathcal{L}", **settings) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..builders.mlp import MLP
 from ..check.verify import VerificationError
-from ..codegen.scalar import worked_example
+from ..check.worked import worked_example
 from ..core.graph import Graph, Kind
 from ..derivation.reverse import derive
 from ..document import build_document

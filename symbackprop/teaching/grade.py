@@ -201,7 +201,7 @@ class Grader:
     def by_hand(self, digits: int) -> dict[str, float]:
         """What a hand calculation gets when it rounds every intermediate to ``digits``."""
         if digits not in self._hand:
-            from ..codegen.scalar import worked_example
+            from ..check.worked import worked_example
 
             ex = worked_example(self.derivation, self.values, learning_rate=self.learning_rate,
                                 digits=min(digits, 15), rounding="by_hand")

@@ -102,7 +102,7 @@ class DerivativeSteps:
 class Activation:
     """One elementwise activation, every rule of it in one place.
 
-    >>> from symbackprop.ops import activation_op
+    >>> from symbackprop.core.ops import activation_op
     >>> op = activation_op("silu")
     >>> x = sp.Symbol("x")
     >>> op(x), op.elementary(x), op.scalar(0.0)
