@@ -23,6 +23,7 @@ from .builders.norm import Network, batch_norm, dense, layer_norm, network, resi
 from .builders.rnn import RNN, rnn
 from .check import worked
 from .check.gradcheck import GradientCheck, check_gradients
+from .check.report import CheckReport
 from .check.verify import VerificationError
 from .codegen.matrix import BatchEvaluator
 from .codegen.scalar import Evaluation
@@ -32,9 +33,11 @@ from .core.graph import Graph, GraphError, Kind
 from .core.notation import NOTATIONS, Notation
 from .derivation.reverse import Chain, Delta, Derivation, Factor, derive
 from .document import Document, build_document
+from .forms.base import Form
 from .forms.general import GeneralForm
 from .forms.matrix import MatrixCheck, MatrixForm, matrix_form
 from .forms.models import general_form
+from .forms.scalar import ScalarForm, scalar_form
 from .io.spec import SpecError, load_spec, parse_spec
 from .output.render import RenderError, compile_pdf, render
 from .teaching.exercises import exercise_sheets as exercises
@@ -52,6 +55,7 @@ __all__ = [
     "RNN", "rnn", "Conv", "conv1d", "conv2d", "Attention", "attention", "Network", "network",
     "dense", "layer_norm", "batch_norm", "residual", "general_form", "GeneralForm",
     "gelu", "gelu_erf", "silu", "SymbackpropError", "UnavailableError",
+    "Form", "ScalarForm", "scalar_form", "CheckReport",
 ]
 
 

@@ -25,6 +25,7 @@ from ..core import ops
 from ..core.graph import Graph
 from ..derivation.reverse import Derivation, derive
 from ..printing.display import gradient_check_markdown
+from .report import CheckReport
 
 __all__ = ["CheckRow", "GradientCheck", "check_gradients"]
 
@@ -42,17 +43,13 @@ class CheckRow:
 
 
 @dataclass(frozen=True)
-class GradientCheck:
+class GradientCheck(CheckReport):
     """``ok`` when every checked row agrees; ``max_error`` over checked rows."""
 
     rows: list[CheckRow]
     eps: float
     rtol: float
     atol: float
-
-    @property
-    def ok(self) -> bool:
-        return all(r.ok for r in self.rows)
 
     @property
     def max_error(self) -> float:

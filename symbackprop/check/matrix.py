@@ -1,7 +1,7 @@
 """The matrix form checked against the scalar derivation: a report with one row per equation.
 
 ``MatrixForm.check()`` instantiates every matrix equation at small sizes and compares it entry
-by entry with :func:`symbackprop.derivation.reverse` of the same network, sample by sample.
+by entry with :func:`symbackprop.derive` of the same network, sample by sample.
 
 >>> from symbackprop.forms.matrix import matrix_form
 >>> report = matrix_form([2, 1]).check()
@@ -23,6 +23,7 @@ from ..builders.mlp import mlp
 from ..core.errors import CheckError
 from ..derivation.reverse import derive
 from ..printing.display import matrix_check_markdown
+from .report import CheckReport
 
 if TYPE_CHECKING:
     from ..forms.matrix import MatrixEquation, MatrixForm
@@ -42,24 +43,13 @@ class MatrixCheckRow:
 
 
 @dataclass(frozen=True)
-class MatrixCheck:
+class MatrixCheck(CheckReport):
     """What ``MatrixForm.check()`` found: a row per equation, at the sizes and batch it used."""
 
     rows: tuple[MatrixCheckRow, ...]
     sizes: tuple[int, ...]
     batch: int
     tolerance: float
-
-    @property
-    def ok(self) -> bool:
-        return all(r.ok for r in self.rows)
-
-    @property
-    def max_error(self) -> float:
-        return max((r.error for r in self.rows), default=0.0)
-
-    def __bool__(self) -> bool:
-        return self.ok
 
     def __str__(self) -> str:
         lines = [f"{'equation':<12}{'layer':>6}{'rel. error':>14}  status"]

@@ -65,6 +65,7 @@ class BatchedEvaluator:
     def __init__(self, form: GeneralForm, sizes: Mapping[str, int], backend: str = "numpy",
                  *, lower: bool = True):
         form.require(sizes)
+        self.sizes = dict(sizes)
         # lower=False keeps every Σ an outer product summed along its axes (the reference the
         # tests hold the matmul lowering to)
         self.form, self.backend, self.lower = form, backend, lower
@@ -108,6 +109,50 @@ class BatchedEvaluator:
                  ) -> BatchedResult:
         with float64_context(self.backend):
             return self._call(inputs, parameters)
+
+    def evaluate(self, values: Mapping[str, float]) -> BatchedResult:
+        """One sample named as the scalar model at these sizes names it (``x[2]`` ... as
+        ``GeneralForm.instance(sizes)`` gives them): its loss, and ``gradients`` by those
+        names. What the Form protocol asks of every evaluator.
+
+        >>> import symbackprop as sb
+        >>> form = sb.general_form(sb.rnn(steps=2, inputs=1, hidden=1, outputs=1))
+        >>> ev = form.evaluator({"T": 2, "n_x": 1, "n_h": 1, "n_y": 1})
+        >>> graph, _ = form.instance({"T": 2, "n_x": 1, "n_h": 1, "n_y": 1})
+        >>> r = ev.evaluate({s.name: 0.5 for s in graph.leaves})
+        >>> sorted(r.gradients) == sorted(p.name for p in graph.parameters)
+        True
+        """
+        graph, symbol_of = self.form.instance(self.sizes)
+        inputs, parameters = {}, {}
+        for name, q in self.qs.items():
+            if q.kind not in ("input", "target", "parameter"):
+                continue
+            shape = [hi - lo + 1 for lo, hi in self.ranges[name]]
+            array = np.zeros(shape)
+            for ix in np.ndindex(*shape):
+                s = symbol_of(name, tuple(lo + k for (lo, _), k in zip(self.ranges[name], ix,
+                                                                       strict=True)))
+                if s is not None:
+                    array[ix] = float(values[s.name])
+            if q.kind == "parameter":
+                parameters[name] = array
+            else:
+                inputs[name] = array[np.newaxis]
+        result = self(inputs, parameters)
+        gradients = {}
+        for name, g in result.gradients.items():
+            if self.qs[name].kind != "parameter":  # an input's gradient: not a weight's
+                continue
+            # a scalar parameter's gradient may come back as a one-entry array
+            g = np.asarray(g, dtype=float).reshape([hi - lo + 1 for lo, hi in self.ranges[name]])
+            for ix in np.ndindex(*g.shape):
+                s = symbol_of(name, tuple(lo + k for (lo, _), k in zip(self.ranges[name], ix,
+                                                                       strict=True)))
+                if s is not None:
+                    gradients[s.name] = float(g[ix])
+        loss = float(np.asarray(result.loss, dtype=float).reshape(-1)[0])
+        return BatchedResult(loss, gradients, result.arrays)
 
     def _call(self, inputs, parameters) -> BatchedResult:
         # jit takes numpy arrays as they are (one transfer per call, no conversion op each)

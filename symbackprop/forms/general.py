@@ -37,11 +37,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from ..check.report import GeneralCheck, GeneralCheckRow
 from ..codegen.general import BatchedEvaluator
 from ..core.errors import CheckError
 from ..core.indexed import Quantity, as_basic
 from ..derivation.reverse import derive
 from ..printing.general_latex import GeneralLatexPrinter
+from .base import Form
 from .general_tidy import factored, into_sums, merge_sum, rename_bound, shorter
 
 __all__ = ["Quantity", "GeneralEquation", "GeneralForm", "GeneralLatexPrinter"]
@@ -55,6 +57,11 @@ class GeneralEquation:
     lhs: sp.Expr
     rhs: sp.Expr
     printer: GeneralLatexPrinter = field(repr=False, compare=False, default=None)
+
+    @property
+    def stage(self) -> str:
+        """forward, loss, delta or gradient (the Form protocol's word for ``kind``)."""
+        return self.kind
 
     def latex(self) -> str:
         p = self.printer or GeneralLatexPrinter({})
@@ -88,7 +95,7 @@ def _local(summand: sp.Expr, occ: sp.Expr) -> sp.Expr:
     return sp.diff(summand.xreplace({occ: u}), u).xreplace({u: occ})
 
 
-class GeneralForm:
+class GeneralForm(Form):
     """Forward definitions, the derived δ of every quantity, and gradients, with symbolic sizes.
 
     ``named`` lists the quantities whose δ the textbook names (kept as δ symbols in the
@@ -96,6 +103,8 @@ class GeneralForm:
     instantiated scalar model, a function that maps a quantity's name and integer indices to
     that model's symbol, so that :meth:`check` can compare every entry.
     """
+
+    kind = "general"
 
     def __init__(self, title: str, quantities: Sequence[Quantity], loss: Quantity,
                  named: Sequence[str], sizes: Mapping[str, sp.Symbol],
@@ -301,7 +310,7 @@ class GeneralForm:
 
     def verify(self) -> float:
         """:meth:`check` at each of the form's small check sizes (once); the largest error."""
-        worst = max((self.check(sizes) for sizes in self.check_sizes), default=0.0)
+        worst = max((self.check(sizes).max_error for sizes in self.check_sizes), default=0.0)
         self._verified = True
         return worst
 
@@ -329,22 +338,35 @@ class GeneralForm:
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
                 raise ValueError(f"the size {name} must be a positive integer, got {value!r}")
 
-    def evaluator(self, sizes: Mapping[str, int], backend: str = "numpy"):
+    def evaluator(self, sizes: Mapping[str, int] | None = None, backend: str = "numpy"):
         """A batched evaluator generated from these equations at ``sizes`` (backend numpy,
         torch or jax; jax runs jit-compiled, one program per batch size, in float64)."""
+        self.require(sizes or {})
         return BatchedEvaluator(self, sizes, backend)
+
+    def scalar_model(self, sizes: Mapping[str, int] | None = None):
+        """The scalar model the builder makes at ``sizes`` (by default the first check sizes)."""
+        return self.instance(sizes if sizes is not None else self.check_sizes[0])[0]
+
+    def instance(self, sizes: Mapping[str, int]) -> tuple[object, Callable]:
+        """The scalar model at ``sizes`` and the map from (quantity name, indices) to its
+        symbol (None where the model has none: padding, h_0)."""
+        self.require(sizes)
+        return self._build(sizes)
 
     def _repr_latex_(self) -> str:
         return "$\\displaystyle \\begin{aligned}" + r" \\ ".join(
             line.replace(" = ", " &= ", 1) for line in self.latex()) + r"\end{aligned}$"
 
     # -- the check against the scalar derivation ---------------------------------------------------
-    def check(self, sizes: Mapping[str, int], seed: int = 0) -> float:
-        """Instantiate ``sizes``, evaluate every equation (the forward definitions too) entry
-        by entry, and compare with the scalar derivation of the same model; return the largest
-        error."""
-        self.require(sizes)
-        graph, symbol_of = self._build(sizes)
+    def check(self, sizes: Mapping[str, int] | None = None, *, seed: int = 0) -> GeneralCheck:
+        """Instantiate ``sizes`` (by default the form's first check sizes), evaluate every
+        equation (the forward definitions too) entry by entry, and compare with the scalar
+        derivation of the same model: a report with each equation's largest error. An entry
+        that disagrees raises CheckError naming it."""
+        if sizes is None and self.check_sizes:
+            sizes = self.check_sizes[0]
+        graph, symbol_of = self.instance(sizes or {})
         rng = np.random.default_rng(seed)
         values = {s.name: float(rng.uniform(-0.9, 0.9)) for s in graph.leaves}
         for group in graph.one_hot_groups:  # targets the model declares one-hot are one-hot
@@ -352,7 +374,7 @@ class GeneralForm:
             values.update({s.name: float(n == hot) for n, s in enumerate(group)})
         known, scalar_deltas = _scalar_numbers(derive(graph), values)
         size_subs = {self.sizes[k]: v for k, v in sizes.items()}
-        worst = 0.0
+        rows = []
 
         def entry(name: str, ix: tuple) -> float:
             stem = name[6:] if name.startswith("delta_") else name
@@ -383,6 +405,7 @@ class GeneralForm:
             ranges = [(int(as_basic(lo).xreplace(size_subs)),
                        int(as_basic(hi).xreplace(size_subs)))
                       for lo, hi in q.ranges]
+            worst = 0.0
             for ix in np.ndindex(*[hi - lo + 1 for lo, hi in ranges]):
                 point = tuple(lo + k for (lo, _), k in zip(ranges, ix, strict=True))
                 s = graph.loss_symbol if q is self.loss else symbol_of(q.name, point)
@@ -399,7 +422,8 @@ class GeneralForm:
                                          f"general form gives {got}, the scalar derivation "
                                          f"{expected}")
                 worst = max(worst, err)
-        return worst
+            rows.append(GeneralCheckRow(eq.kind, eq.name, worst, True))
+        return GeneralCheck(tuple(rows), dict(sizes), 1e-9)
 
 
 _MATH = {sp.tanh: math.tanh, sp.exp: math.exp, sp.log: math.log, sp.cosh: math.cosh}

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from ..builders.mlp import BIAS_MODES, MLP, check_architecture
+from ..builders.mlp import BIAS_MODES, MLP, check_architecture, mlp
 
 # The check report and the LaTeX printer live in their own modules; their names stay importable
 # from here, where they were first defined.
@@ -46,6 +46,7 @@ from ..core.matrices import (
     to_matrix,
 )
 from ..printing.matrix_latex import MatrixLatexPrinter, MatrixPrinting  # noqa: F401  (codegen's)
+from .base import Equations, Form
 
 if TYPE_CHECKING:
     from ..codegen.matrix import BatchEvaluator
@@ -73,6 +74,17 @@ class MatrixEquation:
     layer: int
     lhs: sp.Basic
     rhs: sp.Basic
+
+    @property
+    def stage(self) -> str:
+        """forward, loss, delta or gradient (the Form protocol's word for ``kind``)."""
+        return {"activation": "forward", "weight": "gradient", "bias": "gradient"}.get(
+            self.kind, self.kind)
+
+    @property
+    def name(self) -> str:
+        """What the equation defines: ``Z1``, ``A1``, ``L``, ``delta2``, ``dW1``, …"""
+        return str(self.lhs)
 
     def latex(self, printer: MatrixLatexPrinter | None = None) -> str:
         p = printer or MatrixLatexPrinter()
@@ -110,13 +122,15 @@ def _positive_difference(expr: sp.Expr) -> sp.Expr:
 
 
 # -- the derivation ------------------------------------------------------------------------------
-class MatrixForm:
+class MatrixForm(Form):
     """The matrix equations of an MLP: forward pass, loss, δ recursion and gradients.
 
     Build it with :func:`matrix_form`. Sizes are symbols (n_0 … n_L, batch size m), so the
     equations hold for every width; :meth:`check` instantiates them with small numbers and
-    compares them entry by entry with the scalar derivation of :func:`symbackprop.derivation.reverse`.
+    compares them entry by entry with the scalar derivation of :func:`symbackprop.derive`.
     """
+
+    kind = "matrix"
 
     def __init__(self, sizes: Sequence[int], activations: Sequence[str], loss: str,
                  bias: bool | str = False, reduction: str | None = None) -> None:
@@ -292,9 +306,10 @@ class MatrixForm:
         return out
 
     @property
-    def equations(self) -> list[MatrixEquation]:
-        """Every equation in the order a lecture gives them: forward, loss, δ, gradients."""
-        return [*self.forward, self.loss, *self.deltas, *self.gradients]
+    def equations(self) -> Equations:
+        """Every equation in the order a lecture gives them: forward, loss, δ, gradients
+        (``mf.equations`` and, as the Form protocol writes it, ``mf.equations()``)."""
+        return Equations([*self.forward, self.loss, *self.deltas, *self.gradients])
 
     def equation(self, kind: str, layer: int) -> MatrixEquation:
         """The equation of ``kind`` for ``layer``.
@@ -332,9 +347,28 @@ class MatrixForm:
         body = r" \\ ".join(line.replace(" = ", " &= ", 1) for line in self.latex())
         return rf"$\displaystyle \begin{{aligned}} {body} \end{{aligned}}$"
 
-    def evaluator(self, backend: str = "auto") -> BatchEvaluator:
-        """A function of a batch that returns the loss and every gradient (see BatchEvaluator)."""
+    def evaluator(self, sizes: Sequence[int] | str | None = None,
+                  backend: str = "auto") -> BatchEvaluator:
+        """A function of a batch that returns the loss and every gradient (see BatchEvaluator).
+
+        The sizes are the form's own, fixed when it was built: ``sizes`` may repeat them and
+        nothing else. ``evaluator("torch")``, the backend alone, reads as it did before the
+        Form protocol put the sizes first.
+        """
+        if isinstance(sizes, str):
+            sizes, backend = None, sizes
+        if sizes is not None and tuple(sizes) != tuple(self.sizes):
+            raise ValueError(f"this matrix form has the sizes {list(self.sizes)}, fixed when it "
+                             f"was built; got {list(sizes)}")
         return BatchEvaluator(self, backend)
+
+    def scalar_model(self, sizes: Sequence[int] | None = None) -> MLP:
+        """The MLP these equations describe: the one the form was built from, else the
+        sequential MLP at ``sizes`` (by default the form's)."""
+        if sizes is None and self.network is not None:
+            return self.network
+        return mlp(list(sizes or self.sizes), list(self.activations), self.loss_name,
+                   self.bias_mode, "sequential")
 
     def __repr__(self) -> str:
         sizes = "-".join(str(s) for s in self.sizes)

@@ -95,6 +95,11 @@ def matrix_check_markdown(report) -> str:
             + ("every equation agrees" if report.ok else "**some equations disagree**"))
 
 
+def check_report_markdown(report) -> str:
+    """Any check report: its text, one row per equation or parameter."""
+    return f"```text\n{report}\n```"
+
+
 def batch_evaluator_markdown(evaluator) -> str:
     """A BatchEvaluator: what it computes and its generated code."""
     form = evaluator.form
