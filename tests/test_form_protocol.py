@@ -11,7 +11,8 @@ import symbackprop as sb
 FORMS = {
     "scalar MLP": (lambda: sb.scalar_form(sb.mlp([2, 3, 2], ["tanh", "softmax"], "cross_entropy",
                                                  bias=True)), None),
-    "matrix MLP": (lambda: sb.matrix_form([2, 3, 2], ["gelu", "sigmoid"], "bce", bias=True), None),
+    "matrix MLP": (lambda: sb.matrix_form(sb.mlp([2, 3, 2], ["gelu", "sigmoid"], "bce", bias=True)),
+                   None),
     "matrix MLP from its net": (lambda: sb.matrix_form(sb.mlp([2, 2, 1], "silu", bias=True)), None),
     "general RNN": (lambda: sb.general_form(sb.rnn(steps=3, inputs=2, hidden=2, outputs=1)),
                     {"T": 3, "n_x": 2, "n_h": 2, "n_y": 1}),

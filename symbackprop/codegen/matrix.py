@@ -148,7 +148,9 @@ class BatchEvaluator:
         >>> sorted(f.evaluate(v).gradients) == sorted(p.name for p in net.parameters)
         True
         """
-        net = self.form.scalar_model()
+        net = self.form.network
+        if net is None:
+            raise ValueError("evaluate() needs the form of a network: matrix_form(net)")
         missing = [s.name for s in net.leaves if s.name not in values]
         if missing:
             raise ValueError(f"no value for: {', '.join(missing)}")

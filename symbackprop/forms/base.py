@@ -11,7 +11,8 @@ physics.mechanics: every form answers the same five questions.
 - ``check(sizes=None, *, seed=0)``: a :class:`~symbackprop.check.report.CheckReport`, or a
   :class:`~symbackprop.core.errors.CheckError` naming the first equation that disagrees;
 - ``evaluator(sizes=None, backend=...)``: compiled code whose ``evaluate(values)`` gives the
-  loss and every gradient by parameter name, at values named as ``scalar_model`` names them;
+  loss and every gradient by parameter name, at values named as ``scalar_model`` names them
+  (a matrix form built from sizes alone has no names: build it from its network);
 - ``scalar_model(sizes=None)``: the scalar network (a Graph) the equations describe at
   ``sizes``, whose leaves name the values.
 
