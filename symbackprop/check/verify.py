@@ -35,6 +35,15 @@ from ..core import functions, ops
 from ..core.errors import VerificationError
 from ..core.graph import Kind
 from ..derivation.reverse import Derivation
+from .floats import (
+    STRICT,
+    UNDEFINED,
+    OutsideDomain,
+    UnknownNode,
+    float_of,
+    float_value,
+    nowhere,
+)
 
 __all__ = ["Meaning", "verify", "Check", "VerificationError", "elementary", "undefined_node"]
 
@@ -198,10 +207,10 @@ class Meaning:
             if v not in self._node_fn:
                 args = sorted(expr.free_symbols, key=sp.default_sort_key)
                 body = elementary(expr)
-                self._node_fn[v] = (args, _compile(args, body) if not body.has(*_UNDEFINED)
-                                    else _nowhere)
+                self._node_fn[v] = (args, _compile(args, body) if not body.has(*UNDEFINED)
+                                    else nowhere)
             args, f = self._node_fn[v]
-            point[v] = _number(f, [point[a] for a in args])
+            point[v] = float_of(f, [point[a] for a in args])
         return point
 
     # -- local derivatives and adjoints -----------------------------------------------------
@@ -209,7 +218,7 @@ class Meaning:
         """∂a/∂b at point k, from a's expression in elementary functions."""
         if (a, b) not in self._local_fn:
             raw = self.local_expr(a, b)
-            if raw.has(*_UNDEFINED):  # e.g. 1/relu(w) differentiated: nowhere a number
+            if raw.has(*UNDEFINED):  # e.g. 1/relu(w) differentiated: nowhere a number
                 self._local_fn[(a, b)] = ((), math.nan)
             elif not raw.free_symbols:  # a number, or a constant such as e
                 try:
@@ -225,7 +234,7 @@ class Meaning:
         point = self.points[k]
         if not args:
             return f if isinstance(f, float) else point[f]
-        return _number(f, [point[s] for s in args])
+        return float_of(f, [point[s] for s in args])
 
     def node_expr(self, a: sp.Symbol) -> sp.Expr:
         """Node a's own expression in elementary functions (its parents stay symbols)."""
@@ -279,8 +288,8 @@ class Meaning:
             elif s in g:
                 numbers[s] = self.points[k][g.symbol(s)]
         try:
-            return complex(_evaluate(expr, numbers))
-        except _Unknown:
+            return complex(float_value(expr, numbers))
+        except UnknownNode:
             pass
         try:
             floats = {s: sp.Float(x, 30) for s, x in numbers.items()}
@@ -323,117 +332,6 @@ class Meaning:
         return elementary(g.expand(expr))
 
 
-_UNDEFINED = (sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity)
-
-
-class _Unknown(Exception):
-    """An expression the float evaluator does not know: SymPy evaluates it instead."""
-
-
-def _exp(x: float) -> float:
-    return math.exp(x) if x < 709 else math.inf
-
-
-def _log(x: float) -> float:
-    return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
-
-
-def _pow(base: float, exponent: float) -> float:
-    if base < 0 and exponent != int(exponent):
-        return math.nan  # not real
-    if base == 0 and exponent < 0:
-        return math.inf
-    try:
-        return base ** exponent
-    except OverflowError:
-        return math.inf
-
-
-def _heaviside(x: float, at_zero: float = 0.5) -> float:
-    return 1.0 if x > 0 else 0.0 if x < 0 else at_zero
-
-
-def _product(*xs: float) -> float:
-    return math.prod(xs)
-
-
-# The float meaning of each kind of node of an equation, by SymPy class (a dispatch table, like
-# SymPy's printers). An activation means its textbook definition, never the engine's derivative.
-_FLOAT = {
-    sp.Add: lambda *xs: math.fsum(xs),
-    sp.Mul: _product,
-    sp.Pow: _pow,
-    sp.exp: _exp,
-    sp.log: _log,
-    sp.Abs: abs,
-    sp.Max: max,
-    sp.Min: min,
-    sp.Heaviside: _heaviside,
-    sp.erf: math.erf,
-    # each activation means its textbook definition, never the engine's derivative
-    **{op.function: op.scalar for op in ops.FUNCTIONS},
-}
-
-
-class _Domain(Exception):
-    """A finite argument outside a function's real domain (log of a negative number, ...)."""
-
-
-def _strict_log(x: float) -> float:
-    if x < 0:
-        raise _Domain
-    return _log(x)
-
-
-def _strict_pow(base: float, exponent: float) -> float:
-    if base < 0 and exponent != int(exponent):
-        raise _Domain
-    return _pow(base, exponent)
-
-
-# The same meanings, except that leaving the real domain is an error, not a nan. An infinity
-# (log(0), exp(1000)) is not: rounding makes those of saturated sigmoids, where the exact
-# answer is finite and the evaluator's stable forms compute it.
-_STRICT = {**_FLOAT, sp.log: _strict_log, sp.Pow: _strict_pow}
-
-
-def _evaluate(expr: sp.Basic, numbers: Mapping[sp.Basic, float], table=_FLOAT) -> float:
-    """``expr`` in floats, with ``numbers`` for its symbols and derivatives; nan outside the
-    domain. Raises _Unknown for a kind of node it does not know."""
-    if expr in numbers:
-        return numbers[expr]
-    if expr.is_Number or expr in (sp.pi, sp.E):
-        return float(expr)
-    f = table.get(type(expr)) or table.get(getattr(expr, "func", None))
-    if f is None:
-        raise _Unknown(type(expr).__name__)
-    args = [_evaluate(a, numbers, table) for a in expr.args]
-    if any(math.isnan(a) for a in args):
-        return math.nan
-    try:
-        return float(f(*args))
-    except (ValueError, ZeroDivisionError):
-        return math.nan
-    except OverflowError:
-        return math.inf
-
-
-def _nowhere(*_args: float) -> float:
-    return math.nan
-
-
-def _number(f, args: list[float]) -> float:
-    with np.errstate(all="ignore"):  # a value outside the domain is nan, never a warning
-        try:
-            x = f(*args)
-        except (TypeError, ValueError, ArithmeticError):
-            return math.nan
-    try:
-        return float(x)
-    except (TypeError, ValueError):  # complex
-        return math.nan
-
-
 def undefined_node(graph, values: Mapping[str, float]) -> str | None:
     """The first node that leaves the real numbers at ``values`` (leaf names to numbers): a log
     or a fractional power of a negative number; None if there is none or values are missing.
@@ -451,10 +349,10 @@ def undefined_node(graph, values: Mapping[str, float]) -> str | None:
         numbers[s] = float(values[s.name])
     for v, expr in graph.forward_equations():
         try:
-            numbers[v] = _evaluate(expr, numbers, _STRICT)
-        except _Unknown:
+            numbers[v] = float_value(expr, numbers, STRICT)
+        except UnknownNode:
             return None
-        except _Domain:
+        except OutsideDomain:
             return v.name
     return None
 

@@ -19,13 +19,21 @@ from collections.abc import Callable, Mapping
 from functools import cached_property
 
 import sympy as sp
-from sympy.core.function import ArgumentIndexError
 
 from ..codegen.scalar import Evaluator
 from ..core.graph import Graph, Kind, product
 from ..printing.latex import derivation_latex
 from .chains import Chain, Delta, Factor
 from .textbook import per_weight, sum_to_one, textbook_signs
+from .walk import (
+    TIDY_OPS,
+    diff_function,
+    diff_term,
+    expands_to_at_most,
+    is_small,
+    node_count,
+    replace_deltas,
+)
 
 __all__ = ["derive", "Derivation", "Chain", "Factor", "Delta", "MAX_CHAIN_PATHS"]
 
@@ -33,133 +41,12 @@ __all__ = ["derive", "Derivation", "Chain", "Factor", "Delta", "MAX_CHAIN_PATHS"
 #: points at the δ form, which stays linear in the size of the net.
 MAX_CHAIN_PATHS = 4096
 
-# Tidying (factor, cancel) is for expressions a person reads; it is skipped above this size so
-# that derivation time stays linear in the number of weights.
-_TIDY_OPS = 120
 # cancel + factor of a quotient (σ + bce's δ becomes ŷ − y) is polynomial gcd and factoring in
 # every symbol: on general graphs of 10–12 nodes, quotients of 50–66 tree nodes in 12–14
 # symbols took 2–4 s each and never simplified; the ones that do (softmax + CE: 39 nodes,
 # 10 symbols, 0.05 s) are under these bounds.
 _CANCEL_NODES = 48
 _CANCEL_SYMBOLS = 10
-# Σy = 1 is used on the expanded δ: above this many terms (an unrolled softmax RNN's δ of h_t
-# in node symbols: 10⁵ terms and more, or a few hundred whose factoring takes minutes) it is
-# not tried, since such a value is never printed.
-_EXPAND_TERMS = 64
-
-
-def _diff_term(term: sp.Expr, parent: sp.Symbol) -> sp.Expr:
-    """∂term/∂parent, without sp.diff's machinery for the common term w·a of a weighted sum:
-    it is the other factor, found without a derivative dispatch (most of deriving a wide layer)."""
-    if term == parent:
-        return sp.S.One
-    if isinstance(term, sp.Mul) and len(term.args) == 2:  # w·a: the other symbol
-        a, b = term.args
-        if a == parent and isinstance(b, sp.Symbol) and b != parent:
-            return b
-        if b == parent and isinstance(a, sp.Symbol) and a != parent:
-            return a
-    if isinstance(term, sp.Mul):
-        rest = [a for a in term.args if a != parent]
-        if len(rest) == len(term.args) - 1 and not any(
-            a.has(parent) for a in rest if not isinstance(a, sp.Symbol)
-        ):
-            return rest[0] if len(rest) == 1 else sp.Mul(*rest)
-    return sp.diff(term, parent)
-
-
-def is_small(expr: sp.Expr, limit: int = 4 * _TIDY_OPS) -> bool:
-    """At most ``limit`` nodes in ``expr``'s tree: a walk that stops as soon as it is over,
-    visiting a shared subexpression once."""
-    seen: set[sp.Basic] = set()
-    stack = [expr]
-    while stack:
-        e = stack.pop()
-        if e in seen:
-            continue
-        seen.add(e)
-        if len(seen) > limit:
-            return False
-        stack.extend(e.args)
-    return True
-
-
-def _expanded_terms(expr: sp.Expr, limit: int = _EXPAND_TERMS) -> bool:
-    """Whether ``expr`` multiplied out has at most about ``limit`` terms (an upper bound:
-    products of sums multiply, powers raise). A δ of an unrolled RNN in node symbols nests a
-    sum per step and shares it, so its tree is small and its expansion astronomical.
-
-    >>> a, b, c = sp.symbols("a b c")
-    >>> _expanded_terms((a + b) * (b + c), 4), _expanded_terms((a + b + c) ** 3, 20)
-    (True, False)
-    """
-    memo: dict[sp.Basic, int] = {}
-
-    def terms(e: sp.Basic) -> int:
-        if e in memo:
-            return memo[e]
-        if isinstance(e, sp.Add):
-            n = sum(terms(a) for a in e.args)
-        elif isinstance(e, sp.Mul):
-            n = 1
-            for a in e.args:
-                n = min(n * terms(a), limit + 1)
-        elif isinstance(e, sp.Pow) and e.exp.is_Integer and e.exp > 0:
-            n = min(terms(e.base) ** int(min(e.exp, 64)), limit + 1)
-        else:
-            n = 1
-        memo[e] = n = min(n, limit + 1)
-        return n
-    return terms(expr) <= limit
-
-
-def _node_count(expr: sp.Expr) -> int:
-    """Distinct subexpressions of ``expr`` (a small one: callers bound it with is_small)."""
-    seen: set[sp.Basic] = set()
-    stack = [expr]
-    while stack:
-        e = stack.pop()
-        if e not in seen:
-            seen.add(e)
-            stack.extend(e.args)
-    return len(seen)
-
-
-def _replace_deltas(expr: sp.Expr, rule: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
-    """``expr.xreplace(rule)``, the same expression, but a term δ_c·w of a sum is rebuilt by
-    product() (a δ value times a weight: most terms of a wide net's δ values; Mul's flattening
-    of them was 80% of computing every δ of a 128-128-128-1 net)."""
-    if not isinstance(expr, sp.Add):
-        return expr.xreplace(rule)
-    args, changed = [], False
-    for term in expr.args:
-        pair = term.args if isinstance(term, sp.Mul) and len(term.args) == 2 else ()
-        if pair and pair[1] in rule:
-            pair = pair[::-1]
-        if pair and pair[0] in rule and isinstance(pair[1], sp.Symbol) and pair[1] not in rule:
-            new = product(rule[pair[0]], pair[1])
-        else:
-            new = term.xreplace(rule)
-        changed = changed or new is not term
-        args.append(new)
-    return expr.func(*args) if changed else expr
-
-
-def _diff_function(expr: sp.Expr, parent: sp.Symbol) -> sp.Expr:
-    """∂expr/∂parent by the function's own fdiff (σ′ = σ(1 − σ)) and the chain rule through
-    its arguments: sp.diff's general machinery costs ~8 ms an activation node."""
-    if isinstance(expr, sp.Function) and not isinstance(expr, sp.Derivative):
-        terms = []
-        try:
-            for i, arg in enumerate(expr.args, start=1):
-                if arg == parent:
-                    terms.append(expr.fdiff(i))
-                elif arg.has(parent):
-                    terms.append(expr.fdiff(i) * _diff_function(arg, parent))
-        except ArgumentIndexError:  # a function without its own fdiff for that argument
-            return sp.diff(expr, parent)
-        return sp.Add(*terms)
-    return sp.diff(expr, parent)
 
 
 class Derivation:
@@ -228,7 +115,7 @@ class Derivation:
     def _diff(self, child: sp.Symbol, parent: sp.Symbol) -> sp.Expr:
         expr = self._exprs[child]
         if not isinstance(expr, sp.Add):
-            return _diff_function(expr, parent)
+            return diff_function(expr, parent)
         # A pre-activation is a long sum; differentiate only the terms that hold the parent so
         # that deriving a layer of width n costs O(n) per unit, not O(n^2).
         index = self._terms.get(child)
@@ -243,12 +130,12 @@ class Derivation:
             self._terms[child] = index
         terms = index.get(parent, ())
         if len(terms) == 1:  # the usual case: parent is in one term of the sum
-            return _diff_term(terms[0], parent)
-        return sp.Add(*[_diff_term(t, parent) for t in terms])
+            return diff_term(terms[0], parent)
+        return sp.Add(*[diff_term(t, parent) for t in terms])
 
     def _textbook(self, expr: sp.Expr) -> sp.Expr:
         expr = expr.xreplace(self._named) if self._named else expr
-        if isinstance(expr, sp.Add) and is_small(expr, 2 * _TIDY_OPS):
+        if isinstance(expr, sp.Add) and is_small(expr, 2 * TIDY_OPS):
             factored = sp.factor(expr)
             if sp.count_ops(factored) <= sp.count_ops(expr):
                 return factored
@@ -336,7 +223,7 @@ class Derivation:
             elif v not in self.deltas:
                 self._exact_values[v] = sp.S.Zero
             else:
-                expr = _replace_deltas(self.deltas[v], {
+                expr = replace_deltas(self.deltas[v], {
                     self.delta_symbols[c]: self._exact_values[c]
                     for c in self._children[v] if c in self.deltas and c != self.loss
                 })
@@ -359,12 +246,12 @@ class Derivation:
     def _tidy(self, expr: sp.Expr, one_hot: bool) -> sp.Expr:
         # is_small first: count_ops walks the whole tree, which grows exponentially with depth
         # for δ values in node symbols (82-98% of a deep net's δ time went to that walk).
-        if not is_small(expr, 2 * _TIDY_OPS):
+        if not is_small(expr, 2 * TIDY_OPS):
             return expr
         start = expr
         if one_hot:
             for group in self.graph.one_hot_groups:
-                if set(group) <= expr.free_symbols and _expanded_terms(expr):
+                if set(group) <= expr.free_symbols and expands_to_at_most(expr):
                     reduced = sum_to_one(expr, group)
                     if reduced != sp.expand(expr):
                         factored = per_weight(
@@ -379,7 +266,7 @@ class Derivation:
             cancelled = sp.cancel(expr)
             # A cancel that more than doubles the tree (43 → 389 nodes) has never factored
             # back to something simpler here, and factoring it is the slow part: skip it.
-            if is_small(cancelled, 2 * _node_count(expr) + 8):
+            if is_small(cancelled, 2 * node_count(expr) + 8):
                 simpler = sp.factor(cancelled)
                 if sp.count_ops(simpler) < sp.count_ops(expr):
                     expr = simpler

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..derivation.reverse import is_small
+from ..derivation.walk import is_small
 from ..printing.latex import Tex
 from .base import MAX_LINE, broken
 from .layout import pack

@@ -1,0 +1,137 @@
+"""Expressions in floats, as a hand calculation meets them: the verifier's second opinion.
+
+Each kind of node of an equation has a float meaning (:data:`FLOAT`, a dispatch table by SymPy
+class, like SymPy's printers); an activation means its textbook definition, never the engine's
+derivative. :data:`STRICT` is the same, except that leaving the real domain is an error.
+
+>>> import sympy as sp
+>>> x = sp.Symbol("x")
+>>> float_value(sp.exp(x) + 1, {x: 0.0})
+2.0
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import sympy as sp
+
+from ..core import ops
+
+__all__ = ["FLOAT", "STRICT", "UNDEFINED", "UnknownNode", "OutsideDomain", "float_value",
+           "float_of", "nowhere"]
+
+
+UNDEFINED = (sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity)
+
+
+class UnknownNode(Exception):
+    """An expression the float evaluator does not know: SymPy evaluates it instead."""
+
+
+def _exp(x: float) -> float:
+    return math.exp(x) if x < 709 else math.inf
+
+
+def _log(x: float) -> float:
+    return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+
+
+def _pow(base: float, exponent: float) -> float:
+    if base < 0 and exponent != int(exponent):
+        return math.nan  # not real
+    if base == 0 and exponent < 0:
+        return math.inf
+    try:
+        return base ** exponent
+    except OverflowError:
+        return math.inf
+
+
+def _heaviside(x: float, at_zero: float = 0.5) -> float:
+    return 1.0 if x > 0 else 0.0 if x < 0 else at_zero
+
+
+def _product(*xs: float) -> float:
+    return math.prod(xs)
+
+
+# The float meaning of each kind of node of an equation, by SymPy class (a dispatch table, like
+# SymPy's printers). An activation means its textbook definition, never the engine's derivative.
+FLOAT = {
+    sp.Add: lambda *xs: math.fsum(xs),
+    sp.Mul: _product,
+    sp.Pow: _pow,
+    sp.exp: _exp,
+    sp.log: _log,
+    sp.Abs: abs,
+    sp.Max: max,
+    sp.Min: min,
+    sp.Heaviside: _heaviside,
+    sp.erf: math.erf,
+    # each activation means its textbook definition, never the engine's derivative
+    **{op.function: op.scalar for op in ops.FUNCTIONS},
+}
+
+
+class OutsideDomain(Exception):
+    """A finite argument outside a function's real domain (log of a negative number, ...)."""
+
+
+def _strict_log(x: float) -> float:
+    if x < 0:
+        raise OutsideDomain
+    return _log(x)
+
+
+def _strict_pow(base: float, exponent: float) -> float:
+    if base < 0 and exponent != int(exponent):
+        raise OutsideDomain
+    return _pow(base, exponent)
+
+
+# The same meanings, except that leaving the real domain is an error, not a nan. An infinity
+# (log(0), exp(1000)) is not: rounding makes those of saturated sigmoids, where the exact
+# answer is finite and the evaluator's stable forms compute it.
+STRICT = {**FLOAT, sp.log: _strict_log, sp.Pow: _strict_pow}
+
+
+def float_value(expr: sp.Basic, numbers: Mapping[sp.Basic, float], table=FLOAT) -> float:
+    """``expr`` in floats, with ``numbers`` for its symbols and derivatives; nan outside the
+    domain. Raises UnknownNode for a kind of node it does not know."""
+    if expr in numbers:
+        return numbers[expr]
+    if expr.is_Number or expr in (sp.pi, sp.E):
+        return float(expr)
+    f = table.get(type(expr)) or table.get(getattr(expr, "func", None))
+    if f is None:
+        raise UnknownNode(type(expr).__name__)
+    args = [float_value(a, numbers, table) for a in expr.args]
+    if any(math.isnan(a) for a in args):
+        return math.nan
+    try:
+        return float(f(*args))
+    except (ValueError, ZeroDivisionError):
+        return math.nan
+    except OverflowError:
+        return math.inf
+
+
+def nowhere(*_args: float) -> float:
+    """A meaning for a function defined nowhere on the reals."""
+    return math.nan
+
+
+def float_of(f, args: list[float]) -> float:
+    """``f(*args)`` as a float; nan where it is undefined or complex."""
+    with np.errstate(all="ignore"):  # a value outside the domain is nan, never a warning
+        try:
+            x = f(*args)
+        except (TypeError, ValueError, ArithmeticError):
+            return math.nan
+    try:
+        return float(x)
+    except (TypeError, ValueError):  # complex
+        return math.nan

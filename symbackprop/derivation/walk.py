@@ -1,0 +1,145 @@
+"""The reverse walk's fast paths and size bounds: differentiating the terms a network is
+made of without SymPy's general machinery, and knowing when an expression is too big to tidy.
+
+Derivation (reverse.py) calls these on every node; they are what keeps deriving a wide net
+linear in its weights.
+
+>>> a, b, c = sp.symbols("a b c")
+>>> diff_term(a * b, a), expands_to_at_most((a + b) * (b + c), 4)
+(b, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import sympy as sp
+from sympy.core.function import ArgumentIndexError
+
+from ..core.graph import product
+
+__all__ = ["TIDY_OPS", "EXPAND_TERMS", "diff_term", "is_small", "expands_to_at_most",
+           "node_count", "replace_deltas", "diff_function"]
+
+# Tidying (factor, cancel) is for expressions a person reads; it is skipped above this size so
+# that derivation time stays linear in the number of weights.
+TIDY_OPS = 120
+
+# Σy = 1 is used on the expanded δ: above this many terms (an unrolled softmax RNN's δ of h_t
+# in node symbols: 10⁵ terms and more, or a few hundred whose factoring takes minutes) it is
+# not tried, since such a value is never printed.
+EXPAND_TERMS = 64
+
+
+def diff_term(term: sp.Expr, parent: sp.Symbol) -> sp.Expr:
+    """∂term/∂parent, without sp.diff's machinery for the common term w·a of a weighted sum:
+    it is the other factor, found without a derivative dispatch (most of deriving a wide layer)."""
+    if term == parent:
+        return sp.S.One
+    if isinstance(term, sp.Mul) and len(term.args) == 2:  # w·a: the other symbol
+        a, b = term.args
+        if a == parent and isinstance(b, sp.Symbol) and b != parent:
+            return b
+        if b == parent and isinstance(a, sp.Symbol) and a != parent:
+            return a
+    if isinstance(term, sp.Mul):
+        rest = [a for a in term.args if a != parent]
+        if len(rest) == len(term.args) - 1 and not any(
+            a.has(parent) for a in rest if not isinstance(a, sp.Symbol)
+        ):
+            return rest[0] if len(rest) == 1 else sp.Mul(*rest)
+    return sp.diff(term, parent)
+
+
+def is_small(expr: sp.Expr, limit: int = 4 * TIDY_OPS) -> bool:
+    """At most ``limit`` nodes in ``expr``'s tree: a walk that stops as soon as it is over,
+    visiting a shared subexpression once."""
+    seen: set[sp.Basic] = set()
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        if len(seen) > limit:
+            return False
+        stack.extend(e.args)
+    return True
+
+
+def expands_to_at_most(expr: sp.Expr, limit: int = EXPAND_TERMS) -> bool:
+    """Whether ``expr`` multiplied out has at most about ``limit`` terms (an upper bound:
+    products of sums multiply, powers raise). A δ of an unrolled RNN in node symbols nests a
+    sum per step and shares it, so its tree is small and its expansion astronomical.
+
+    >>> a, b, c = sp.symbols("a b c")
+    >>> expands_to_at_most((a + b) * (b + c), 4), expands_to_at_most((a + b + c) ** 3, 20)
+    (True, False)
+    """
+    memo: dict[sp.Basic, int] = {}
+
+    def terms(e: sp.Basic) -> int:
+        if e in memo:
+            return memo[e]
+        if isinstance(e, sp.Add):
+            n = sum(terms(a) for a in e.args)
+        elif isinstance(e, sp.Mul):
+            n = 1
+            for a in e.args:
+                n = min(n * terms(a), limit + 1)
+        elif isinstance(e, sp.Pow) and e.exp.is_Integer and e.exp > 0:
+            n = min(terms(e.base) ** int(min(e.exp, 64)), limit + 1)
+        else:
+            n = 1
+        memo[e] = n = min(n, limit + 1)
+        return n
+    return terms(expr) <= limit
+
+
+def node_count(expr: sp.Expr) -> int:
+    """Distinct subexpressions of ``expr`` (a small one: callers bound it with is_small)."""
+    seen: set[sp.Basic] = set()
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if e not in seen:
+            seen.add(e)
+            stack.extend(e.args)
+    return len(seen)
+
+
+def replace_deltas(expr: sp.Expr, rule: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
+    """``expr.xreplace(rule)``, the same expression, but a term δ_c·w of a sum is rebuilt by
+    product() (a δ value times a weight: most terms of a wide net's δ values; Mul's flattening
+    of them was 80% of computing every δ of a 128-128-128-1 net)."""
+    if not isinstance(expr, sp.Add):
+        return expr.xreplace(rule)
+    args, changed = [], False
+    for term in expr.args:
+        pair = term.args if isinstance(term, sp.Mul) and len(term.args) == 2 else ()
+        if pair and pair[1] in rule:
+            pair = pair[::-1]
+        if pair and pair[0] in rule and isinstance(pair[1], sp.Symbol) and pair[1] not in rule:
+            new = product(rule[pair[0]], pair[1])
+        else:
+            new = term.xreplace(rule)
+        changed = changed or new is not term
+        args.append(new)
+    return expr.func(*args) if changed else expr
+
+
+def diff_function(expr: sp.Expr, parent: sp.Symbol) -> sp.Expr:
+    """∂expr/∂parent by the function's own fdiff (σ′ = σ(1 − σ)) and the chain rule through
+    its arguments: sp.diff's general machinery costs ~8 ms an activation node."""
+    if isinstance(expr, sp.Function) and not isinstance(expr, sp.Derivative):
+        terms = []
+        try:
+            for i, arg in enumerate(expr.args, start=1):
+                if arg == parent:
+                    terms.append(expr.fdiff(i))
+                elif arg.has(parent):
+                    terms.append(expr.fdiff(i) * diff_function(arg, parent))
+        except ArgumentIndexError:  # a function without its own fdiff for that argument
+            return sp.diff(expr, parent)
+        return sp.Add(*terms)
+    return sp.diff(expr, parent)
