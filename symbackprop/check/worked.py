@@ -25,8 +25,11 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 import numpy as np
 import sympy as sp
 
+from ..codegen.scalar import NUMPY_FUNCTIONS, compile_numeric, identifiers, stable_loss, subclassed_functions
 from ..core.graph import Graph
 from ..derivation.reverse import MAX_CHAIN_PATHS, Derivation, derive
+from ..printing.display import worked_example_markdown
+from .verify import elementary
 
 __all__ = ["WorkedExample", "FactorValue", "worked_example", "round_half_up"]
 
@@ -90,8 +93,6 @@ class WorkedExample:
 
     def _repr_markdown_(self) -> str:
         """Jupyter: the forward values, the δs, the gradients and the update, as tables."""
-        from ..printing.display import worked_example_markdown
-
         return worked_example_markdown(self)
 
     def __repr__(self) -> str:
@@ -190,8 +191,6 @@ def _precise_where_floats_fail(d: Derivation, known: Mapping[sp.Symbol, float], 
     Floats round a saturated σ to exactly 1, so ∂L/∂ŷ = (ŷ − y)/(ŷ(ŷ − 1)) becomes 0/0; from
     the leaves in 50 digits it is the finite number the evaluator's stable forms agree with.
     """
-    from .verify import elementary
-
     g = d.graph
     precise = {s: sp.Float(known[s], 50) for s in g.leaves}
     for v in g.nodes:
@@ -208,8 +207,6 @@ def _precise_where_floats_fail(d: Derivation, known: Mapping[sp.Symbol, float], 
 
 
 def _compile_locals(d: Derivation, pairs):
-    from ..codegen.scalar import compile_numeric
-
     g = d.graph
     return compile_numeric([*g.leaves, *g.nodes], [d.local(c, v) for c, v in pairs] or [sp.S.Zero])
 
@@ -240,8 +237,6 @@ def _by_hand_pass(d: Derivation, values: Mapping[str, float], digits: int):
 
 
 def _compile_by_hand(d: Derivation, digits: int):
-    from ..codegen.scalar import NUMPY_FUNCTIONS, identifiers, stable_loss, subclassed_functions
-
     g = d.graph
     ev = d.evaluator
     backward = [v for v in reversed(g.nodes) if v in d.deltas and v != g.loss_symbol]

@@ -20,6 +20,8 @@ Samples run along a leading batch axis; parameter gradients are averaged over th
 
 from __future__ import annotations
 
+import io
+import tokenize
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -514,9 +516,6 @@ def _assert_engine_made(source: str, namespace: Mapping[str, object]) -> None:
     """Refuse to run code with a name the generator does not write, or a string that is not a
     quantity's identifier: a second lock behind the fact that quantity names come from the
     builders, never from user text."""
-    import io
-    import tokenize
-
     allowed = {"def", "return", "None", "evaluate", "A", *namespace}
     previous = None
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):

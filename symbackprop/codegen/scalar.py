@@ -13,6 +13,7 @@ lambdify as its CSE assignments, in order, and the generated code reads like the
 
 from __future__ import annotations
 
+import builtins
 import functools
 import inspect
 import keyword
@@ -199,8 +200,6 @@ NUMPY_FUNCTIONS = {
 def _reserved_names() -> frozenset[str]:
     """Every name generated code may read: lambdify's namespaces (numpy, math, SymPy's printer
     output such as ``e`` and ``pi``), builtins, keywords and the engine's own functions."""
-    import builtins
-
     names = set(NUMPY_FUNCTIONS) | set(dir(builtins)) | set(dir(np)) | set(dir(math))
     names |= set(dir(sp)) | set(keyword.kwlist) | set(keyword.softkwlist)
     names |= {"numpy", "np", "math", "mpmath", "sympy", "scipy", "torch", "jax", "jnp", "builtins"}

@@ -27,6 +27,7 @@ against the scalar derivation confirms.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import sympy as sp
@@ -160,8 +161,6 @@ class _Layout:
 
 def _rebuilt(blocks: Sequence, units: list[int]) -> list:
     """The same blocks with each dense block's width taken in walk order from ``units``."""
-    import dataclasses
-
     out = []
     for block in blocks:
         kind = type(block).__name__
