@@ -27,7 +27,7 @@ import sympy as sp
 
 from ..core.errors import SymbackpropError
 from ..core.ops import ACTIVATIONS
-from .latexmacros import MacroError, expand_macros
+from .latexmacros import FORBIDDEN, MacroError, expand_macros
 
 __all__ = ["LatexError", "Unsupported", "MathSpan", "Side", "find_math", "split_chain",
            "parse_side", "canonical", "LEARNING_RATE", "Updated"]
@@ -39,14 +39,6 @@ MAX_SUM_TERMS = 64
 MAX_EXPONENT = 64
 MAX_EQUATIONS = 5000
 
-#: Commands that define, expand or read: a document holding one is refused as a whole.
-#: (\newcommand and its kin are read by latexmacros, with limits, and are not here.)
-FORBIDDEN = frozenset(
-    "input include InputIfFileExists def edef gdef xdef let futurelet "
-    "DeclareRobustCommand newenvironment renewenvironment "
-    "catcode lccode uccode write write18 immediate openin openout read readline csname "
-    "expandafter noexpand scantokens everyjob everypar endlinechar directlua luaexec "
-    "ShellEscape usepackage@ makeatletter".split())
 DISPLAY_ENVS = ("equation", "equation*", "align", "align*", "gather", "gather*", "multline",
                 "multline*", "eqnarray", "eqnarray*", "displaymath", "math", "flalign",
                 "flalign*", "alignat", "alignat*")
