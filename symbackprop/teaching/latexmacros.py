@@ -7,7 +7,7 @@ Only this small, declarative part of TeX is understood: a control word, up to ni
 is read again, so a macro may use another), bounded in depth, in count and in the size it
 produces: a macro that expands into itself, or doubles at every level, is refused in one line
 as soon as a limit is passed, never after the fact. ``\\def``, ``\\let`` and the rest stay
-refused by :func:`symbackprop.latexparse.check_document`.
+refused by :func:`symbackprop.teaching.latexdocument.check_document`.
 
 Line numbers are kept: a definition is blanked where it stands, and a use that spans lines is
 replaced by its expansion on one line followed by the same number of line breaks.

@@ -1,7 +1,7 @@
 """Checking someone else's LaTeX derivation, line by line, against the engine's.
 
 Every equality in the math of a LaTeX file (``equation``, ``align``, ``$$…$$``, ``\\[…\\]`` and
-inline ``$…$``) is read by :mod:`symbackprop.latexparse` (a reader that cannot run code), its
+inline ``$…$``) is read by :mod:`symbackprop.teaching.latexparse` (a reader that cannot run code), its
 symbols mapped through the network's notation (and a ``[lint.symbols]`` table), and each side
 compared with the first: at the spec's values at the precision it is written with (a written
 number stands for its value within one unit of its last digit, and a side computed from
@@ -33,17 +33,8 @@ import sympy as sp
 
 from ..core.graph import Kind
 from ..derivation.reverse import Derivation
-from .latexparse import (
-    LEARNING_RATE,
-    LatexError,
-    Side,
-    Updated,
-    canonical,
-    find_math,
-    parse_side,
-    split_chain,
-    statements,
-)
+from .latexdocument import LatexError, Side, find_math, split_chain, statements
+from .latexparse import LEARNING_RATE, Updated, canonical, parse_side
 from .slips import Slip, _call, _function
 
 __all__ = ["lint", "read_tex", "LintResult", "LintLine", "LintSide", "SymbolTable", "LatexError",
@@ -501,7 +492,7 @@ def report(result: LintResult, source: str = "", language: str = "en") -> str:
 
 def read_tex(path: str | Path) -> str:
     """A LaTeX file's text, refused (LatexError) when too large, not UTF-8 or hostile."""
-    from .latexparse import MAX_DOCUMENT, check_document
+    from .latexdocument import MAX_DOCUMENT, check_document
 
     path = Path(path)
     try:
