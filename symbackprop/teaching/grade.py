@@ -31,7 +31,9 @@ from pathlib import Path
 
 from ..core.errors import SymbackpropError
 from ..derivation.reverse import Derivation
+from .latexparse import canonical, parse_side
 from .slips import Slip
+from .spellings import SymbolTable, claim_key
 
 __all__ = ["Claim", "Grader", "grade", "load_claims", "ClaimsError", "report"]
 
@@ -140,15 +142,10 @@ class Grader:
         key = str(written).strip()
         if key in self.truth:
             return key
-        if self._names is None:
-            from .lint import SymbolTable
-
+        if self._names is None:  # built on the first key not written as grade names it
             self._names = SymbolTable(self.derivation)
-        from .latexparse import canonical, parse_side
-        from .lint import _key
-
         direct = self._names(canonical(key))
-        found = _key(direct, self.derivation.graph) if direct is not None else ""
+        found = claim_key(direct, self.derivation.graph) if direct is not None else ""
         m = None if found else _DERIVATIVE.match(key.replace("∂", "d"))
         if m:
             of, wrt = (self._part(part) for part in (m.group("of"), m.group("wrt")))
@@ -158,7 +155,7 @@ class Grader:
         elif not found:
             side = parse_side(key, self._names)
             if side.expr is not None and not side.free and not side.literals:
-                found = _key(side.expr, self.derivation.graph)
+                found = claim_key(side.expr, self.derivation.graph)
         if found in self.truth:
             return found
         g = self.derivation.graph
@@ -177,15 +174,12 @@ class Grader:
     def _part(self, part: str) -> str:
         """One side of ``dA/dB`` in a claim key: a plain name first (``W_hh`` is the matrix
         W_{hh}, not W_h·h as LaTeX would read it), else read as LaTeX."""
-        from .latexparse import canonical, parse_side
-        from .lint import _key
-
         graph = self.derivation.graph
         direct = self._names(canonical(part))
         if direct is not None:
-            return _key(direct, graph)
+            return claim_key(direct, graph)
         expr = parse_side(part, self._names).expr
-        return _key(expr, graph) if expr is not None else ""
+        return claim_key(expr, graph) if expr is not None else ""
 
     def judge(self, written: str, raw, claims: Mapping[str, Decimal] | None = None) -> Claim:
         """One claim judged at its own precision, with its likely slip when wrong."""

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -34,15 +32,14 @@ import sympy as sp
 from ..core.graph import Kind
 from ..derivation.reverse import Derivation
 from .latexdocument import LatexError, Side, find_math, split_chain, statements
-from .latexparse import LEARNING_RATE, Updated, canonical, parse_side
+from .latexparse import LEARNING_RATE, Updated, parse_side
 from .slips import Slip, _call, _function
+from .spellings import SymbolTable, claim_key, read_lint_symbols
 
 __all__ = ["lint", "read_tex", "LintResult", "LintLine", "LintSide", "SymbolTable", "LatexError",
            "read_lint_symbols", "report"]
 
 _POINTS = 3
-_SQUARED = re.compile(r"\\left\((.+)\\right\)\^\{?2\}?")
-_MAX_TABLE = 500
 
 
 @dataclass
@@ -97,95 +94,6 @@ class LintResult:
     @property
     def wrong(self) -> list[LintLine]:
         return [line for line in self.lines if line.wrong]
-
-
-class SymbolTable:
-    """Spellings (canonical LaTeX) to the network's symbols, δs and functions.
-
-    >>> import symbackprop as sb
-    >>> t = SymbolTable(sb.derive(sb.mlp([2, 2, 1])))
-    >>> t(r"\\hat{y}"), t("w_5"), t(r"\\delta_z_3")
-    (yhat, w5, Derivative(L, z3))
-    """
-
-    def __init__(self, derivation: Derivation, extra: Mapping[str, object] | None = None):
-        from ..core.functions import ACTIVATIONS
-        from ..printing.latex import TexPrinter
-
-        g = self.graph = derivation.graph
-        tex = TexPrinter(derivation)
-        loss = g.loss_symbol
-        self.table: dict[str, object] = {}
-        self.names_delta: dict[str, sp.Expr] = {}
-        for s in g.symbols:
-            for spelling in (g.latex_name(s), tex(s)):
-                if spelling:
-                    self.table.setdefault(canonical(spelling), s)
-                    squared = _SQUARED.fullmatch(spelling)
-                    if squared:  # a variance printed (σ^{[2]})²: σ^{[2]} is its square root
-                        self.table.setdefault(canonical(squared.group(1)), sp.sqrt(s))
-        constants = {a for n in g.nodes for a in g.expr(n).atoms(sp.NumberSymbol)}
-        for c in constants:  # a norm's ε: a constant the notes name
-            spelling = sp.latex(c)
-            if spelling.startswith("\\") and spelling[1:].isalpha():
-                self.table.setdefault(canonical(spelling), c)
-                if spelling == r"\epsilon":
-                    self.table.setdefault(canonical(r"\varepsilon"), c)
-        for node in g.nodes:
-            if node == loss:
-                continue
-            delta = sp.Derivative(loss, node, evaluate=False)
-            spellings = [derivation.delta_latex(node), rf"\delta_{{{tex(node)}}}"]
-            key = g.delta_key(node)
-            for spelling in filter(None, spellings):
-                self.table.setdefault(canonical(spelling), delta)
-            self.names_delta[f"delta_{node.name}"] = delta
-            if key:
-                self.names_delta[key] = delta
-        self.names = {s.name: s for s in g.symbols}
-        for spelling, target in (extra or {}).items():
-            if isinstance(target, bool):
-                raise ValueError(f"lint.symbols.{spelling}: expected a name or a number")
-            if isinstance(target, int | float | Decimal):
-                self.table[canonical(spelling)] = sp.Rational(str(target))
-            elif isinstance(target, str) and target in ACTIVATIONS:
-                self.table[canonical(spelling) + "()"] = ACTIVATIONS[target]
-            elif isinstance(target, str) and target in g:
-                self.table[canonical(spelling)] = g.symbol(target)
-            elif isinstance(target, str) and target in self.names_delta:
-                self.table[canonical(spelling)] = self.names_delta[target]
-            else:
-                raise ValueError(f"lint.symbols: {str(spelling)[:40]!r} = {str(target)[:40]!r} "
-                                 "names nothing in this network")
-
-    def __call__(self, spelling: str):
-        """The symbol a canonical spelling names (None: unknown)."""
-        found = self.table.get(spelling)
-        if found is not None or spelling.endswith("()"):
-            return found
-        if spelling in self.names:
-            return self.names[spelling]
-        if spelling in self.names_delta:
-            return self.names_delta[spelling]
-        for prefix in ("\\delta_", "delta_"):
-            if spelling.startswith(prefix):
-                inner = self(spelling[len(prefix):])
-                if isinstance(inner, sp.Symbol) and self.graph.kind(inner) is Kind.NODE:
-                    return sp.Derivative(self.graph.loss_symbol, inner, evaluate=False)
-        return None
-
-
-def read_lint_symbols(spec_path: str | Path) -> dict[str, object]:
-    """The ``[lint.symbols]`` table of a spec file (spellings the notation does not know)."""
-    with open(spec_path, "rb") as f:
-        data = tomllib.load(f)
-    table = data.get("lint", {})
-    if not isinstance(table, dict) or set(table) - {"symbols"}:
-        raise ValueError(f"{spec_path}: [lint] holds one table, [lint.symbols]")
-    symbols = table.get("symbols", {})
-    if not isinstance(symbols, dict) or len(symbols) > _MAX_TABLE:
-        raise ValueError(f"{spec_path}: [lint.symbols] must map at most {_MAX_TABLE} spellings")
-    return symbols
 
 
 class _Checker:
@@ -287,17 +195,6 @@ class _Checker:
             except (KeyError, ValueError, TypeError, ZeroDivisionError):
                 total += unit
         return total
-
-
-def _key(expr: sp.Expr, g) -> str:
-    """grade's name for a quantity (``z1``, ``dL/dw5``, ``dyhat/dz3``, ``w5'``), or ''."""
-    if isinstance(expr, Updated):
-        return expr.name
-    if expr.is_Symbol and expr in g:
-        return expr.name
-    if isinstance(expr, sp.Derivative) and expr.expr.is_Symbol and expr.expr in g:
-        return f"d{expr.expr.name}/d{expr.variables[0].name}"
-    return ""
 
 
 def _literal_number(side: Side) -> Decimal | None:
@@ -407,7 +304,7 @@ def _compare(reference, side: Side, concrete: sp.Expr, verdict: LintSide, checke
         return
     scale = max(1.0, abs(ref_value))
     ok = math.isfinite(value) and abs(value - ref_value) <= tol * (1 + 1e-9) + 1e-12 * scale
-    key = _key(ref_side.expr, checker.g)
+    key = claim_key(ref_side.expr, checker.g)
     number = _literal_number(side)
     if number is not None and key:
         claims[key] = number
