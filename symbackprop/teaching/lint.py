@@ -31,9 +31,10 @@ import sympy as sp
 
 from ..core.graph import Kind
 from ..derivation.reverse import Derivation
+from .handpass import compile_expr, evaluate_at
 from .latexdocument import LatexError, Side, find_math, split_chain, statements
 from .latexparse import LEARNING_RATE, Updated, parse_side
-from .slips import Slip, _call, _function
+from .slips import Slip
 from .spellings import SymbolTable, claim_key, read_lint_symbols
 
 __all__ = ["lint", "read_tex", "LintResult", "LintLine", "LintSide", "SymbolTable", "LatexError",
@@ -182,8 +183,8 @@ class _Checker:
         if missing:
             raise KeyError(missing)
         if expr not in self._compiled:  # a side is evaluated at several points: compile once
-            self._compiled[expr] = _function(expr)
-        return _call(self._compiled[expr], at)
+            self._compiled[expr] = compile_expr(expr)
+        return evaluate_at(self._compiled[expr], at)
 
     def uncertainty(self, expr: sp.Expr, literals: Mapping[sp.Symbol, Decimal]) -> float:
         """How far a side may be off because its written numbers are rounded (first order)."""
