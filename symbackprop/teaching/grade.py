@@ -29,10 +29,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from ..codegen.scalar import worked_example
 from ..core.errors import SymbackpropError
 from ..derivation.reverse import Derivation
+from ..output.reports import render_text
 from .latexparse import canonical, parse_side
-from .slips import Slip
+from .slips import HandCalculator, Slip
 from .spellings import SymbolTable, claim_key
 
 __all__ = ["Claim", "Grader", "grade", "load_claims", "ClaimsError", "report"]
@@ -128,8 +130,6 @@ class Grader:
 
     def __init__(self, derivation: Derivation, values: Mapping, learning_rate: float = 0.1,
                  calculator=None):
-        from .slips import HandCalculator
-
         self.derivation, self.values, self.learning_rate = derivation, values, learning_rate
         self.calc = calculator or HandCalculator(derivation, values, learning_rate)
         self.truth = self.calc.truth
@@ -195,8 +195,6 @@ class Grader:
     def by_hand(self, digits: int) -> dict[str, float]:
         """What a hand calculation gets when it rounds every intermediate to ``digits``."""
         if digits not in self._hand:
-            from ..codegen.scalar import worked_example
-
             ex = worked_example(self.derivation, self.values, learning_rate=self.learning_rate,
                                 digits=min(digits, 15), rounding="by_hand")
             loss = self.derivation.graph.loss_symbol.name
@@ -288,8 +286,6 @@ def grade(
 
 def report(rows: list[Claim], language: str = "en") -> str:
     """The graded claims as a table, one line each, and a summary."""
-    from ..output.reports import render_text
-
     wrong = [r.written or r.key for r in rows if not r.ok]  # as the claims wrote them
     shown = [dict(key=r.written or r.key, claimed=str(r.claimed), ok=r.ok, shown=r.shown,
                   slip=r.slip.name if r.slip else "",

@@ -31,10 +31,21 @@ import sympy as sp
 
 from ..core.graph import Kind
 from ..derivation.reverse import Derivation
+from ..output.reports import render_text
+from ..printing.latex import TexPrinter
+from .grade import Grader
 from .handpass import compile_expr, evaluate_at
-from .latexdocument import LatexError, Side, find_math, split_chain, statements
+from .latexdocument import (
+    MAX_DOCUMENT,
+    LatexError,
+    Side,
+    check_document,
+    find_math,
+    split_chain,
+    statements,
+)
 from .latexparse import LEARNING_RATE, Updated, parse_side
-from .slips import Slip
+from .slips import HandCalculator, Slip
 from .spellings import SymbolTable, claim_key, read_lint_symbols
 
 __all__ = ["lint", "read_tex", "LintResult", "LintLine", "LintSide", "SymbolTable", "LatexError",
@@ -101,8 +112,6 @@ class _Checker:
     """Values and general forms of everything a side may name, at the spec and at random points."""
 
     def __init__(self, derivation: Derivation, values: Mapping | None, learning_rate: float):
-        from .slips import HandCalculator
-
         self.d, self.g = derivation, derivation.graph
         self.lr = float(learning_rate)
         self.has_values = values is not None
@@ -219,8 +228,6 @@ def lint(tex: str, derivation: Derivation, values: Mapping | None = None, *,
     listed as not checked. ``symbols`` maps extra spellings to names (``[lint.symbols]``).
     ``language`` is accepted for symmetry with :func:`report` (lint's result is data).
     """
-    from .grade import Grader
-
     spans = find_math(tex)
     table = SymbolTable(derivation, symbols)
     checker = _Checker(derivation, values, learning_rate)
@@ -322,8 +329,6 @@ def _compare(reference, side: Side, concrete: sp.Expr, verdict: LintSide, checke
     if checker.has_values and number is None and math.isfinite(value):
         verdict.value = f"{value:.{min(decimals, 12)}f}"  # what the written formula gives
     if not side.literals and not verdict.general:
-        from ..printing.latex import TexPrinter
-
         shown = ref_expr
         if shown.is_Symbol and shown in checker.g and checker.g.kind(shown) is not Kind.PARAMETER \
                 and checker.g.kind(shown) in (Kind.NODE, Kind.LOSS):
@@ -383,15 +388,11 @@ def _identity(a: sp.Expr, b: sp.Expr, checker: _Checker, free: set) -> bool:
 
 def report(result: LintResult, source: str = "", language: str = "en") -> str:
     """lint's report: each wrong line with what it says, what is right and the likely slip."""
-    from ..output.reports import render_text
-
     return render_text("lint.txt.j2", language, result=result, source=source)
 
 
 def read_tex(path: str | Path) -> str:
     """A LaTeX file's text, refused (LatexError) when too large, not UTF-8 or hostile."""
-    from .latexdocument import MAX_DOCUMENT, check_document
-
     path = Path(path)
     try:
         with open(path, "rb") as f:
