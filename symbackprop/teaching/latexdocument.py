@@ -23,7 +23,8 @@ from ..core.errors import SymbackpropError
 from .latexmacros import FORBIDDEN, MacroError, expand_macros
 
 __all__ = ["LatexError", "MathSpan", "Side", "check_document", "find_math", "statements",
-           "split_chain", "MAX_DOCUMENT", "MAX_DEPTH", "MAX_EQUATIONS"]
+           "split_chain", "MAX_DOCUMENT", "MAX_DEPTH", "MAX_EQUATIONS", "DISPLAY_ENVS",
+           "RELATIONS", "SEPARATORS"]
 
 MAX_DOCUMENT = 2_000_000
 MAX_DEPTH = 60

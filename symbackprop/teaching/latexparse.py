@@ -26,9 +26,12 @@ import sympy as sp
 
 from ..core.ops import ACTIVATIONS
 from .latexdocument import (
+    DISPLAY_ENVS,
     MAX_DEPTH,
     MAX_DOCUMENT,
     MAX_EQUATIONS,
+    RELATIONS,
+    SEPARATORS,
     LatexError,
     MathSpan,
     Side,
@@ -42,7 +45,8 @@ from .latexmacros import FORBIDDEN
 __all__ = ["LatexError", "Unsupported", "MathSpan", "Side", "find_math", "split_chain",
            "parse_side", "canonical", "LEARNING_RATE", "Updated",
            # moved to latexdocument and latexmacros, still importable from here
-           "check_document", "statements", "MAX_DOCUMENT", "MAX_EQUATIONS", "FORBIDDEN"]
+           "check_document", "statements", "MAX_DOCUMENT", "MAX_EQUATIONS", "DISPLAY_ENVS",
+           "RELATIONS", "SEPARATORS", "FORBIDDEN"]
 
 MAX_SIDE = 4000
 MAX_SUM_TERMS = 64
