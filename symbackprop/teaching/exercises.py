@@ -22,6 +22,7 @@ from ..core.graph import Graph, Kind
 from ..derivation.reverse import derive
 from ..document import build_document
 from ..output.render import environment
+from ..printing.latex import Tex, TexPrinter
 
 __all__ = ["draw_values", "exercise_sheets"]
 
@@ -108,8 +109,6 @@ def exercise_sheets(
     # A model's sheet gives its general form too (derived and checked), as its notes do.
     general = docs[0].section("model_form") if "model_form" in docs[0].keys else None
     t = docs[0]
-    from ..printing.latex import Tex, TexPrinter
-
     tex = TexPrinter(d)
     problems = []
     for k, ex in enumerate(examples):

@@ -29,9 +29,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from ..check.worked import worked_example
 from ..core.errors import SymbackpropError
 from ..derivation.reverse import Derivation
-from .slips import Slip
+from ..output.reports import render_text
+from .latexparse import canonical, parse_side
+from .slips import HandCalculator, Slip
+from .spellings import SymbolTable, claim_key
 
 __all__ = ["Claim", "Grader", "grade", "load_claims", "ClaimsError", "report"]
 
@@ -126,8 +130,6 @@ class Grader:
 
     def __init__(self, derivation: Derivation, values: Mapping, learning_rate: float = 0.1,
                  calculator=None):
-        from .slips import HandCalculator
-
         self.derivation, self.values, self.learning_rate = derivation, values, learning_rate
         self.calc = calculator or HandCalculator(derivation, values, learning_rate)
         self.truth = self.calc.truth
@@ -140,15 +142,10 @@ class Grader:
         key = str(written).strip()
         if key in self.truth:
             return key
-        if self._names is None:
-            from .lint import SymbolTable
-
+        if self._names is None:  # built on the first key not written as grade names it
             self._names = SymbolTable(self.derivation)
-        from .latexparse import canonical, parse_side
-        from .lint import _key
-
         direct = self._names(canonical(key))
-        found = _key(direct, self.derivation.graph) if direct is not None else ""
+        found = claim_key(direct, self.derivation.graph) if direct is not None else ""
         m = None if found else _DERIVATIVE.match(key.replace("∂", "d"))
         if m:
             of, wrt = (self._part(part) for part in (m.group("of"), m.group("wrt")))
@@ -158,7 +155,7 @@ class Grader:
         elif not found:
             side = parse_side(key, self._names)
             if side.expr is not None and not side.free and not side.literals:
-                found = _key(side.expr, self.derivation.graph)
+                found = claim_key(side.expr, self.derivation.graph)
         if found in self.truth:
             return found
         g = self.derivation.graph
@@ -177,15 +174,12 @@ class Grader:
     def _part(self, part: str) -> str:
         """One side of ``dA/dB`` in a claim key: a plain name first (``W_hh`` is the matrix
         W_{hh}, not W_h·h as LaTeX would read it), else read as LaTeX."""
-        from .latexparse import canonical, parse_side
-        from .lint import _key
-
         graph = self.derivation.graph
         direct = self._names(canonical(part))
         if direct is not None:
-            return _key(direct, graph)
+            return claim_key(direct, graph)
         expr = parse_side(part, self._names).expr
-        return _key(expr, graph) if expr is not None else ""
+        return claim_key(expr, graph) if expr is not None else ""
 
     def judge(self, written: str, raw, claims: Mapping[str, Decimal] | None = None) -> Claim:
         """One claim judged at its own precision, with its likely slip when wrong."""
@@ -201,8 +195,6 @@ class Grader:
     def by_hand(self, digits: int) -> dict[str, float]:
         """What a hand calculation gets when it rounds every intermediate to ``digits``."""
         if digits not in self._hand:
-            from ..check.worked import worked_example
-
             ex = worked_example(self.derivation, self.values, learning_rate=self.learning_rate,
                                 digits=min(digits, 15), rounding="by_hand")
             loss = self.derivation.graph.loss_symbol.name
@@ -294,8 +286,6 @@ def grade(
 
 def report(rows: list[Claim], language: str = "en") -> str:
     """The graded claims as a table, one line each, and a summary."""
-    from ..output.reports import render_text
-
     wrong = [r.written or r.key for r in rows if not r.ok]  # as the claims wrote them
     shown = [dict(key=r.written or r.key, claimed=str(r.claimed), ok=r.ok, shown=r.shown,
                   slip=r.slip.name if r.slip else "",

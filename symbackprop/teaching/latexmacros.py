@@ -7,7 +7,7 @@ Only this small, declarative part of TeX is understood: a control word, up to ni
 is read again, so a macro may use another), bounded in depth, in count and in the size it
 produces: a macro that expands into itself, or doubles at every level, is refused in one line
 as soon as a limit is passed, never after the fact. ``\\def``, ``\\let`` and the rest stay
-refused by :func:`symbackprop.latexparse.check_document`.
+refused by :func:`symbackprop.teaching.latexdocument.check_document`.
 
 Line numbers are kept: a definition is blanked where it stands, and a use that spans lines is
 replaced by its expansion on one line followed by the same number of line breaks.
@@ -24,10 +24,18 @@ from dataclasses import dataclass
 from ..core.errors import SymbackpropError
 
 __all__ = ["Macro", "MacroError", "read_definitions", "expand", "expand_macros",
-           "DEFINING", "MAX_MACROS", "MAX_LEVELS", "MAX_EXPANSIONS", "MAX_BODY"]
+           "DEFINING", "FORBIDDEN", "MAX_MACROS", "MAX_LEVELS", "MAX_EXPANSIONS", "MAX_BODY"]
 
 #: The commands that define a macro here; every other defining command stays refused.
 DEFINING = frozenset({"newcommand", "renewcommand", "providecommand", "DeclareMathOperator"})
+#: Commands that define, expand or read otherwise: a document holding one is refused as a whole
+#: (check_document), and none of them can be given a meaning by a macro here.
+FORBIDDEN = frozenset(
+    "input include InputIfFileExists def edef gdef xdef let futurelet "
+    "DeclareRobustCommand newenvironment renewenvironment "
+    "catcode lccode uccode write write18 immediate openin openout read readline csname "
+    "expandafter noexpand scantokens everyjob everypar endlinechar directlua luaexec "
+    "ShellEscape usepackage@ makeatletter".split())
 MAX_MACROS = 500  # definitions in one document
 MAX_BODY = 2000  # characters of one definition's body
 MAX_LEVELS = 16  # a macro used inside a macro inside …: deeper is a loop in practice
@@ -126,7 +134,7 @@ def read_definitions(text: str) -> tuple[str, dict[str, Macro]]:
                              f"{name_text.strip()[:30]!r}")
         name = name.group(1)
         where = f"line {line}: \\{command}{{\\{name}}}"
-        if name in _RESERVED or name in DEFINING or _forbidden(name):
+        if name in _RESERVED or name in DEFINING or name in FORBIDDEN:
             raise MacroError(f"{where}: \\{name} cannot be redefined here")
         args, default = 0, None
         if command != "DeclareMathOperator":
@@ -154,12 +162,6 @@ def read_definitions(text: str) -> tuple[str, dict[str, Macro]]:
         last = k
     out.append(text[last:])
     return "".join(out), macros
-
-
-def _forbidden(name: str) -> bool:
-    from .latexparse import FORBIDDEN
-
-    return name in FORBIDDEN
 
 
 def _check_body(body: str, args: int, where: str) -> None:

@@ -1,7 +1,7 @@
 """Checking someone else's LaTeX derivation, line by line, against the engine's.
 
 Every equality in the math of a LaTeX file (``equation``, ``align``, ``$$…$$``, ``\\[…\\]`` and
-inline ``$…$``) is read by :mod:`symbackprop.latexparse` (a reader that cannot run code), its
+inline ``$…$``) is read by :mod:`symbackprop.teaching.latexparse` (a reader that cannot run code), its
 symbols mapped through the network's notation (and a ``[lint.symbols]`` table), and each side
 compared with the first: at the spec's values at the precision it is written with (a written
 number stands for its value within one unit of its last digit, and a side computed from
@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,25 +31,27 @@ import sympy as sp
 
 from ..core.graph import Kind
 from ..derivation.reverse import Derivation
-from .latexparse import (
-    LEARNING_RATE,
+from ..output.reports import render_text
+from ..printing.latex import TexPrinter
+from .grade import Grader
+from .handpass import compile_expr, evaluate_at
+from .latexdocument import (
+    MAX_DOCUMENT,
     LatexError,
     Side,
-    Updated,
-    canonical,
+    check_document,
     find_math,
-    parse_side,
     split_chain,
     statements,
 )
-from .slips import Slip, _call, _function
+from .latexparse import LEARNING_RATE, Updated, parse_side
+from .slips import HandCalculator, Slip
+from .spellings import SymbolTable, claim_key, read_lint_symbols
 
 __all__ = ["lint", "read_tex", "LintResult", "LintLine", "LintSide", "SymbolTable", "LatexError",
            "read_lint_symbols", "report"]
 
 _POINTS = 3
-_SQUARED = re.compile(r"\\left\((.+)\\right\)\^\{?2\}?")
-_MAX_TABLE = 500
 
 
 @dataclass
@@ -108,101 +108,10 @@ class LintResult:
         return [line for line in self.lines if line.wrong]
 
 
-class SymbolTable:
-    """Spellings (canonical LaTeX) to the network's symbols, δs and functions.
-
-    >>> import symbackprop as sb
-    >>> t = SymbolTable(sb.derive(sb.mlp([2, 2, 1])))
-    >>> t(r"\\hat{y}"), t("w_5"), t(r"\\delta_z_3")
-    (yhat, w5, Derivative(L, z3))
-    """
-
-    def __init__(self, derivation: Derivation, extra: Mapping[str, object] | None = None):
-        from ..core.functions import ACTIVATIONS
-        from ..printing.latex import TexPrinter
-
-        g = self.graph = derivation.graph
-        tex = TexPrinter(derivation)
-        loss = g.loss_symbol
-        self.table: dict[str, object] = {}
-        self.names_delta: dict[str, sp.Expr] = {}
-        for s in g.symbols:
-            for spelling in (g.latex_name(s), tex(s)):
-                if spelling:
-                    self.table.setdefault(canonical(spelling), s)
-                    squared = _SQUARED.fullmatch(spelling)
-                    if squared:  # a variance printed (σ^{[2]})²: σ^{[2]} is its square root
-                        self.table.setdefault(canonical(squared.group(1)), sp.sqrt(s))
-        constants = {a for n in g.nodes for a in g.expr(n).atoms(sp.NumberSymbol)}
-        for c in constants:  # a norm's ε: a constant the notes name
-            spelling = sp.latex(c)
-            if spelling.startswith("\\") and spelling[1:].isalpha():
-                self.table.setdefault(canonical(spelling), c)
-                if spelling == r"\epsilon":
-                    self.table.setdefault(canonical(r"\varepsilon"), c)
-        for node in g.nodes:
-            if node == loss:
-                continue
-            delta = sp.Derivative(loss, node, evaluate=False)
-            spellings = [derivation.delta_latex(node), rf"\delta_{{{tex(node)}}}"]
-            key = g.delta_key(node)
-            for spelling in filter(None, spellings):
-                self.table.setdefault(canonical(spelling), delta)
-            self.names_delta[f"delta_{node.name}"] = delta
-            if key:
-                self.names_delta[key] = delta
-        self.names = {s.name: s for s in g.symbols}
-        for spelling, target in (extra or {}).items():
-            if isinstance(target, bool):
-                raise ValueError(f"lint.symbols.{spelling}: expected a name or a number")
-            if isinstance(target, int | float | Decimal):
-                self.table[canonical(spelling)] = sp.Rational(str(target))
-            elif isinstance(target, str) and target in ACTIVATIONS:
-                self.table[canonical(spelling) + "()"] = ACTIVATIONS[target]
-            elif isinstance(target, str) and target in g:
-                self.table[canonical(spelling)] = g.symbol(target)
-            elif isinstance(target, str) and target in self.names_delta:
-                self.table[canonical(spelling)] = self.names_delta[target]
-            else:
-                raise ValueError(f"lint.symbols: {str(spelling)[:40]!r} = {str(target)[:40]!r} "
-                                 "names nothing in this network")
-
-    def __call__(self, spelling: str):
-        """The symbol a canonical spelling names (None: unknown)."""
-        found = self.table.get(spelling)
-        if found is not None or spelling.endswith("()"):
-            return found
-        if spelling in self.names:
-            return self.names[spelling]
-        if spelling in self.names_delta:
-            return self.names_delta[spelling]
-        for prefix in ("\\delta_", "delta_"):
-            if spelling.startswith(prefix):
-                inner = self(spelling[len(prefix):])
-                if isinstance(inner, sp.Symbol) and self.graph.kind(inner) is Kind.NODE:
-                    return sp.Derivative(self.graph.loss_symbol, inner, evaluate=False)
-        return None
-
-
-def read_lint_symbols(spec_path: str | Path) -> dict[str, object]:
-    """The ``[lint.symbols]`` table of a spec file (spellings the notation does not know)."""
-    with open(spec_path, "rb") as f:
-        data = tomllib.load(f)
-    table = data.get("lint", {})
-    if not isinstance(table, dict) or set(table) - {"symbols"}:
-        raise ValueError(f"{spec_path}: [lint] holds one table, [lint.symbols]")
-    symbols = table.get("symbols", {})
-    if not isinstance(symbols, dict) or len(symbols) > _MAX_TABLE:
-        raise ValueError(f"{spec_path}: [lint.symbols] must map at most {_MAX_TABLE} spellings")
-    return symbols
-
-
 class _Checker:
     """Values and general forms of everything a side may name, at the spec and at random points."""
 
     def __init__(self, derivation: Derivation, values: Mapping | None, learning_rate: float):
-        from .slips import HandCalculator
-
         self.d, self.g = derivation, derivation.graph
         self.lr = float(learning_rate)
         self.has_values = values is not None
@@ -283,8 +192,8 @@ class _Checker:
         if missing:
             raise KeyError(missing)
         if expr not in self._compiled:  # a side is evaluated at several points: compile once
-            self._compiled[expr] = _function(expr)
-        return _call(self._compiled[expr], at)
+            self._compiled[expr] = compile_expr(expr)
+        return evaluate_at(self._compiled[expr], at)
 
     def uncertainty(self, expr: sp.Expr, literals: Mapping[sp.Symbol, Decimal]) -> float:
         """How far a side may be off because its written numbers are rounded (first order)."""
@@ -296,17 +205,6 @@ class _Checker:
             except (KeyError, ValueError, TypeError, ZeroDivisionError):
                 total += unit
         return total
-
-
-def _key(expr: sp.Expr, g) -> str:
-    """grade's name for a quantity (``z1``, ``dL/dw5``, ``dyhat/dz3``, ``w5'``), or ''."""
-    if isinstance(expr, Updated):
-        return expr.name
-    if expr.is_Symbol and expr in g:
-        return expr.name
-    if isinstance(expr, sp.Derivative) and expr.expr.is_Symbol and expr.expr in g:
-        return f"d{expr.expr.name}/d{expr.variables[0].name}"
-    return ""
 
 
 def _literal_number(side: Side) -> Decimal | None:
@@ -330,8 +228,6 @@ def lint(tex: str, derivation: Derivation, values: Mapping | None = None, *,
     listed as not checked. ``symbols`` maps extra spellings to names (``[lint.symbols]``).
     ``language`` is accepted for symmetry with :func:`report` (lint's result is data).
     """
-    from .grade import Grader
-
     spans = find_math(tex)
     table = SymbolTable(derivation, symbols)
     checker = _Checker(derivation, values, learning_rate)
@@ -416,7 +312,7 @@ def _compare(reference, side: Side, concrete: sp.Expr, verdict: LintSide, checke
         return
     scale = max(1.0, abs(ref_value))
     ok = math.isfinite(value) and abs(value - ref_value) <= tol * (1 + 1e-9) + 1e-12 * scale
-    key = _key(ref_side.expr, checker.g)
+    key = claim_key(ref_side.expr, checker.g)
     number = _literal_number(side)
     if number is not None and key:
         claims[key] = number
@@ -433,8 +329,6 @@ def _compare(reference, side: Side, concrete: sp.Expr, verdict: LintSide, checke
     if checker.has_values and number is None and math.isfinite(value):
         verdict.value = f"{value:.{min(decimals, 12)}f}"  # what the written formula gives
     if not side.literals and not verdict.general:
-        from ..printing.latex import TexPrinter
-
         shown = ref_expr
         if shown.is_Symbol and shown in checker.g and checker.g.kind(shown) is not Kind.PARAMETER \
                 and checker.g.kind(shown) in (Kind.NODE, Kind.LOSS):
@@ -494,15 +388,11 @@ def _identity(a: sp.Expr, b: sp.Expr, checker: _Checker, free: set) -> bool:
 
 def report(result: LintResult, source: str = "", language: str = "en") -> str:
     """lint's report: each wrong line with what it says, what is right and the likely slip."""
-    from ..output.reports import render_text
-
     return render_text("lint.txt.j2", language, result=result, source=source)
 
 
 def read_tex(path: str | Path) -> str:
     """A LaTeX file's text, refused (LatexError) when too large, not UTF-8 or hostile."""
-    from .latexparse import MAX_DOCUMENT, check_document
-
     path = Path(path)
     try:
         with open(path, "rb") as f:

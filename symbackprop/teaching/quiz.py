@@ -32,6 +32,11 @@ import sympy as sp
 from ..core.errors import SymbackpropError
 from ..core.graph import Graph, Kind
 from ..derivation.reverse import Derivation, derive
+from ..output.reports import latex_environment, render_text
+from ..output.reports import text as template_macro
+from ..printing.latex import TexPrinter
+from .exercises import draw_values
+from .grade import Grader
 from .slips import HandCalculator, Slip
 
 __all__ = ["Student", "RosterError", "read_roster", "student_seed", "nice_values", "make_quiz",
@@ -202,8 +207,6 @@ def _untidy(calc: HandCalculator) -> tuple[bool, bool]:
 def _draw(graph: Graph, seed: int, nice: bool, d: Derivation) -> dict[str, float]:
     if nice:
         return nice_values(graph, seed, derivation=d)
-    from .exercises import draw_values
-
     return draw_values(graph, 1, seed % (2**32))[0]
 
 
@@ -211,8 +214,6 @@ def make_quiz(graph: Graph, students: Sequence[Student], seed: int = 0, *, nice:
               learning_rate: float = 0.1, digits: int = 3, language: str = "en",
               derivation: Derivation | None = None) -> list[Variant]:
     """One variant per student: values, numeric questions and slip multiple choices."""
-    from ..printing.latex import TexPrinter
-
     d = derivation or derive(graph)
     tex = TexPrinter(d)
     like = HandCalculator(d, {s.name: 0.5 for s in graph.leaves}, learning_rate)
@@ -259,9 +260,6 @@ def _predictions(g: Graph) -> list[sp.Symbol]:
 
 
 def _questions(d, values, learning_rate, digits, tex, language, like) -> list[Question]:
-    from ..output.reports import text
-    from .grade import Grader
-
     grader = Grader(d, values, learning_rate,
                     calculator=HandCalculator(d, values, learning_rate, like=like))
     unit = 10.0 ** -digits
@@ -272,14 +270,14 @@ def _questions(d, values, learning_rate, digits, tex, language, like) -> list[Qu
         latex = tex(quantity) + ("'" if key.endswith("'") else "")
         choices: tuple[Choice, ...] = ()
         if kind == "multichoice":
-            choices = _choices(grader, key, answer, digits, language, text)
+            choices = _choices(grader, key, answer, digits, language)
             if len(choices) < 3:
                 continue
         out.append(Question(kind, key, latex, answer, shown, unit, choices))
     return out
 
 
-def _choices(grader, key: str, answer: float, digits: int, language: str, text) -> tuple:
+def _choices(grader, key: str, answer: float, digits: int, language: str) -> tuple:
     """The right value and up to four wrong ones, each from a slip, distinct as printed."""
     shown = {_fmt(answer, digits)}
     correct = Choice(_fmt(answer, digits), True)
@@ -295,7 +293,7 @@ def _choices(grader, key: str, answer: float, digits: int, language: str, text) 
                 abs(value - answer) <= 3 * 10.0 ** -digits:
             continue
         shown.add(label)
-        phrase = text("_slips.txt.j2", language, macro="slip_text",
+        phrase = template_macro("_slips.txt.j2", language, macro="slip_text",
                       args=(slip.name, dict(slip.shown or slip.detail)))
         wrong.append(Choice(label, False, slip, phrase))
     return (correct, *wrong)
@@ -309,16 +307,12 @@ def _fmt(value: float, digits: int) -> str:
 def moodle_xml(variants: Sequence[Variant], title: str, network: list[str],
                category: str = "symbackprop", language: str = "en") -> str:
     """The quiz in Moodle XML: a category per student, numerical and multichoice questions."""
-    from ..output.reports import render_text
-
     return render_text("moodle.xml.j2", language, variants=variants, title=title,
                        network=network, category=category)
 
 
 def quiz_key(variants: Sequence[Variant], title: str, language: str = "en") -> str:
     """The answer key as LaTeX: every answer, and every wrong option with its slip."""
-    from ..output.reports import latex_environment
-
     env = latex_environment(language)
     return env.get_template("quiz-key.tex.j2").render(variants=variants, title=title,
                                                       language=language)

@@ -1,9 +1,10 @@
 """The slips of a hand calculation, each worked out: what a student gets who makes it.
 
-A :class:`HandCalculator` runs the forward and backward pass numerically over a Derivation's
-own local factors, so each slip is one small change to that pass (σ′ evaluated at the activation,
-tanh′ written as sech, the δ of the wrong layer, …) and gives every quantity a claims file names:
-node values, ``dL/dv`` for nodes and parameters, local factors ``dc/dp`` and updates ``p'``.
+A :class:`HandCalculator` is the pass of :mod:`handpass` (forward and backward, numerically, over
+a Derivation's own local factors) with each slip as one small change to it (σ′ evaluated at the
+activation, tanh′ written as sech, the δ of the wrong layer, …), giving every quantity a claims
+file names: node values, ``dL/dv`` for nodes and parameters, local factors ``dc/dp`` and updates
+``p'``.
 ``grade`` and ``lint`` compare a wrong number with these to name its slip; ``quiz`` uses them as
 multiple-choice distractors.
 
@@ -19,14 +20,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import sympy as sp
 
 from ..core.functions import sigmoid, softmax
 from ..core.graph import Kind
-from ..derivation.reverse import Derivation
+from .handpass import HandPass, evaluate_at
 
 __all__ = ["Slip", "HandCalculator", "SLIPS", "matrix_entries"]
 
@@ -83,80 +84,14 @@ def spelled(text: str, graph) -> str:
     return ", ".join(one(part) for part in text.split(", "))
 
 
-class HandCalculator:
+class HandCalculator(HandPass):
     """Forward and backward pass by hand, at full precision, with or without a slip."""
 
-    def __init__(self, derivation: Derivation, values: Mapping, learning_rate: float = 0.1,
-                 like: HandCalculator | None = None):
-        self.derivation = derivation
-        self.graph = g = derivation.graph
-        self.values = {g.symbol(k): float(v) for k, v in values.items() if k in g}
-        self.learning_rate = float(learning_rate)
-        self.loss = g.loss_symbol
-        if like is not None and like.derivation is derivation:  # reuse the compiled functions
-            self._forward, self._edges, self._local = like._forward, like._edges, like._local
-        else:
-            self._forward = {n: _function(g.expr(n)) for n in g.nodes}
-            self._edges = [(c, p) for c in g.nodes for p in g.parents(c)]
-            self._local = {e: _function(derivation.local(*e)) for e in self._edges}
-        self._cache: dict[str, dict[str, float] | list] = {}
-        self.truth = self.quantities()
-
-    # -- the pass ---------------------------------------------------------------------------------
-    def forward(self, rounded: Mapping[sp.Symbol, int] | None = None) -> dict[sp.Symbol, float]:
-        """Every value; a node in ``rounded`` is rounded to that many decimals before use."""
-        at = dict(self.values)
-        for n in self.graph.nodes:
-            value = _call(self._forward[n], at)
-            if rounded and n in rounded:
-                value = round(value, rounded[n])
-            at[n] = value
-        return at
-
-    def quantities(self, at: Mapping[sp.Symbol, float] | None = None,
-                   local: Callable[[sp.Symbol, sp.Symbol, dict], float] | None = None,
-                   weights_at: Mapping[sp.Symbol, float] | None = None) -> dict[str, float]:
-        """Every claimable quantity by name, from one forward and one backward pass.
-
-        ``local(child, parent, at)`` replaces a local factor's value; ``weights_at`` holds the
-        parameter values the backward pass's local factors read (the forward pass keeps its own).
-        """
-        at = dict(self.forward() if at is None else at)
-        back = {**at, **(weights_at or {})}
-        factor = {}
-        for c, p in self._edges:
-            factor[(c, p)] = local(c, p, back) if local else _call(self._local[(c, p)], back)
-        g, loss = self.graph, self.loss.name
-        delta: dict[sp.Symbol, float] = {self.loss: 1.0}
-        for v in reversed(g.symbols):
-            terms = [delta[c] * factor[(c, v)] for c in g.children(v) if c in delta]
-            if terms:
-                delta[v] = math.fsum(terms)
-        out = {s.name: float(x) for s, x in at.items()}
-        for v, dv in delta.items():
-            if v != self.loss:
-                out[f"d{loss}/d{v.name}"] = dv
-        for p in g.parameters:
-            grad = delta.get(p, 0.0)
-            out[f"d{loss}/d{p.name}"] = grad
-            out[f"{p.name}'"] = self.values[p] - self.learning_rate * grad
-        for (c, p), x in factor.items():
-            out.setdefault(f"d{c.name}/d{p.name}", x)
-        return out
-
-    # -- slips ------------------------------------------------------------------------------------
     def slipped(self, name: str) -> dict[str, float]:
         """The quantities a hand calculation gets with the slip ``name`` (empty: not possible here)."""
         if name not in self._cache:
             self._cache[name] = getattr(self, f"_slip_{name}")()
         return self._cache[name]
-
-    def rounded(self, node: sp.Symbol, digits: int) -> dict[str, float]:
-        """The quantities when only ``node`` is rounded to ``digits`` decimals before use."""
-        key = f"rounded:{node.name}:{digits}"
-        if key not in self._cache:
-            self._cache[key] = self.quantities(self.forward({node: digits}))
-        return self._cache[key]
 
     def candidates(self, key: str) -> Iterator[tuple[Slip, float]]:
         """(slip, the value it gives for ``key``) for every slip that changes ``key``."""
@@ -234,7 +169,7 @@ class HandCalculator:
         def local(c, p, at):
             if (c, p) in chosen:
                 return value(at[c], at[p])
-            return _call(self._local[(c, p)], at)
+            return evaluate_at(self._local[(c, p)], at)
         return self.quantities(local=local)
 
     def _slip_sigma_prime_at_a(self):
@@ -258,7 +193,7 @@ class HandCalculator:
 
     def _scaled_loss(self, scale: float) -> dict[str, float]:
         def local(c, p, at):
-            value = _call(self._local[(c, p)], at)
+            value = evaluate_at(self._local[(c, p)], at)
             return value * scale if c == self.loss else value
         q = self.quantities(local=local)
         q[self.loss.name] = self.truth[self.loss.name] * scale
@@ -391,7 +326,7 @@ class HandCalculator:
             return {}
 
         def local(c, p, at):
-            return 0.0 if (c, p) in cross else _call(self._local[(c, p)], at)
+            return 0.0 if (c, p) in cross else evaluate_at(self._local[(c, p)], at)
         return self.quantities(local=local)
 
     def _one_path_variants(self) -> list[tuple[str, dict[str, float]]]:
@@ -405,7 +340,7 @@ class HandCalculator:
             out = []
             for _stem_name, dropped in sorted(groups.items()):
                 def local(c, p, at, dropped=dropped):
-                    return 0.0 if (c, p) in dropped else _call(self._local[(c, p)], at)
+                    return 0.0 if (c, p) in dropped else evaluate_at(self._local[(c, p)], at)
                 through = sorted({c.name for c, _v in dropped})
                 out.append((", ".join(through[:3]) + (", …" if len(through) > 3 else ""),
                             self.quantities(local=local)))
@@ -421,7 +356,7 @@ class HandCalculator:
             return {}
 
         def local(c, p, at):
-            return 0.0 if (c, p) in dropped else _call(self._local[(c, p)], at)
+            return 0.0 if (c, p) in dropped else evaluate_at(self._local[(c, p)], at)
         return self.quantities(local=local)
 
     def _slip_shared_one_use(self):
@@ -443,7 +378,7 @@ class HandCalculator:
 
     def _factors(self) -> dict[tuple[sp.Symbol, sp.Symbol], float]:
         at = self.forward()
-        return {e: _call(self._local[e], at) for e in self._edges}
+        return {e: evaluate_at(self._local[e], at) for e in self._edges}
 
     def _slip_updated_weights_used(self):
         updated = {p: self.truth[f"{p.name}'"] for p in self.graph.parameters}
@@ -453,10 +388,6 @@ class HandCalculator:
         loss = self.loss.name
         return {f"{p.name}'": self.values[p] + self.learning_rate * self.truth[f"d{loss}/d{p.name}"]
                 for p in self.graph.parameters}
-
-    def intermediates(self) -> list[sp.Symbol]:
-        """The nodes a hand calculation writes down (and may round) before the loss."""
-        return [n for n in self.graph.nodes if self.graph.kind(n) is Kind.NODE]
 
 
 def _stem(name: str) -> str:
@@ -492,18 +423,6 @@ def matrix_entries(graph) -> dict[sp.Symbol, tuple[tuple, int, int]]:
             i, j = (m["i"], m["j"]) if m["i"] else (m["I"], m["J"])
             out[p] = ((m["stem"], m["rest"] or ""), int(i), int(j))
     return out
-
-
-def _function(expr: sp.Expr):
-    from ..codegen.scalar import NUMPY_FUNCTIONS
-
-    symbols = tuple(sorted(expr.free_symbols, key=sp.default_sort_key))
-    return symbols, sp.lambdify(symbols, expr, modules=[NUMPY_FUNCTIONS, "numpy"])
-
-
-def _call(fn, at: Mapping[sp.Symbol, float]) -> float:
-    symbols, f = fn
-    return float(f(*(at[s] for s in symbols)))
 
 
 def _same(a: float, b: float) -> bool:
