@@ -119,7 +119,7 @@ def section(tex: str, title: str) -> str:
 
 # -- help -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("sub", [None, "notes", "grad", "check", "example", "demo"])
-def test_help(tmp_path, sub):
+def test_help_prints_the_usage_of_each_command(tmp_path, sub):
     result = run(*([sub] if sub else []), "--help", cwd=tmp_path, check=True)
     assert result.stdout.startswith("usage: symbackprop" + (f" {sub}" if sub else ""))
     assert result.stderr == ""
@@ -128,7 +128,7 @@ def test_help(tmp_path, sub):
             assert name in result.stdout
 
 
-def test_version(tmp_path):
+def test_version_prints_the_package_version(tmp_path):
     result = run("--version", cwd=tmp_path, check=True)
     assert re.fullmatch(r"symbackprop \d+\.\d+\.\d+\S*\n", result.stdout)
 
@@ -374,7 +374,7 @@ def test_grad_matrix_form_and_code(tmp_path, spec):
 
 
 # -- check ----------------------------------------------------------------------------------------
-def test_check(tmp_path, spec):
+def test_check_prints_every_parameter_agreeing_with_finite_differences(tmp_path, spec):
     result = run("check", str(spec), cwd=tmp_path, check=True)
     lines = result.stdout.splitlines()
     assert lines[0].split()[0] == "parameter"
@@ -394,7 +394,7 @@ def test_check_needs_values(tmp_path):
 
 
 # -- example --------------------------------------------------------------------------------------
-def test_example(tmp_path, spec):
+def test_example_prints_seed000s_rounded_numbers_and_the_w5_update(tmp_path, spec):
     out = run("example", str(spec), cwd=tmp_path, check=True).stdout
     n = seed000_numbers()
     assert f"z1 = {n['z1']}" in out

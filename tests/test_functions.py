@@ -166,7 +166,7 @@ def test_identity_and_layer_activation():
         (softmax(2, z1, z2), r"\operatorname{softmax}_{2}\left(z_{1}, z_{2}\right)"),
     ],
 )
-def test_latex(expr, latex):
+def test_activations_print_as_textbook_latex(expr, latex):
     assert sp.latex(expr) == latex
 
 
@@ -208,7 +208,7 @@ def test_bce_is_mean_over_outputs():
     assert _loss_value("bce", [0.25], [0.6]) == pytest.approx(expected, rel=1e-12)
 
 
-def test_cross_entropy():
+def test_cross_entropy_is_summed_over_classes():
     value = _loss_value("cross_entropy", [0.0, 1.0, 0.0], [0.2, 0.7, 0.1])
     assert value == pytest.approx(-math.log(0.7), rel=1e-12)
     # Not a mean: summed over classes.
@@ -221,7 +221,7 @@ def test_loss_lengths_must_match():
         F.loss("mse", [Y[0], Y[1]], [P[0]])
 
 
-def test_unknown_names():
+def test_unknown_activation_and_loss_names_are_refused_naming_them():
     with pytest.raises(ValueError, match="swish"):
         F.activation("swish", [z])
     with pytest.raises(ValueError, match="hinge"):

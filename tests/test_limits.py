@@ -25,7 +25,7 @@ BIG = "[network]\nsizes = [100, 100, 1]\n"
     (["notes"], "notes write equations for every one"),
     (["exercises"], "notes write equations for every one"),
 ])
-def test_23_commands_refuse_nets_over_their_limit_at_once(tmp_path, capsys, args, fragment):
+def test_commands_refuse_nets_over_their_limit_at_once(tmp_path, capsys, args, fragment):
     spec = tmp_path / "big.toml"
     spec.write_text(BIG)
     start = time.process_time()

@@ -17,7 +17,7 @@ from symbackprop.core.notation import (
 )
 
 
-def test_presets():
+def test_presets_define_every_role_and_are_found_by_name():
     assert set(NOTATIONS) == {"sequential", "layered", "indexed", "matrix"}
     for name, n in NOTATIONS.items():
         assert n.name == name
@@ -28,7 +28,7 @@ def test_presets():
     assert notation(MATRIX) is MATRIX
 
 
-def test_unknown_preset():
+def test_unknown_or_missing_notation_is_refused():
     with pytest.raises(ValueError, match="unknown notation 'greek'"):
         notation("greek")
     with pytest.raises(ValueError, match="unknown notation"):
