@@ -234,11 +234,12 @@ def test_no_user_text_can_reach_eval_exec_sympify_or_pickle():
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             code = line.split("#", 1)[0]
             if calls.search(code) and not code.strip().startswith((">>>", '"', "'")):
-                found.append(f"{path.name}:{n}: {line.strip()}")
-    # Two places run generated code: the matrix evaluator and the models' batched evaluator,
+                found.append(f"{path.relative_to(REPO / 'symbackprop').as_posix()}:{n}: "
+                             f"{line.strip()}")
+    # Two places run generated code: the models' batched evaluator and the matrix evaluator,
     # each behind a check of every name in the code (_assert_engine_made).
-    assert [f.split(":")[0] for f in found] == ["codegen.py", "batched.py"], found
-    assert "exec(compile(source, \"<symbackprop matrix form>\"" in found[0]
+    assert [f.split(":")[0] for f in found] == ["codegen/general.py", "codegen/matrix.py"], found
+    assert "exec(compile(source, \"<symbackprop matrix form>\"" in found[1]
 
 
 # -- robustness, round two (issue 14): each reproducer in ../shared/reproducers as a test ---------
