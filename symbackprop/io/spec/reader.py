@@ -6,6 +6,7 @@ import heapq
 import keyword
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from typing import Any
@@ -27,15 +28,15 @@ from .errors import (
     MAX_WEIGHTS,
     MAX_WIDTH,
     SpecError,
-    _got,
-    _key,
-    _listing,
-    _show,
-    _suggest,
-    _type_name,
+    got,
+    listing,
+    show,
+    subkey,
+    suggest,
+    type_name,
 )
-from .expr import _IDENTIFIER, FUNCTIONS, _Fail, _fail_message, _parse
-from .spelling import _latex_problem
+from .expr import FUNCTIONS, ParseFailure, failure_message, parse_text
+from .spelling import latex_problem
 
 
 @dataclass(frozen=True)
@@ -81,13 +82,13 @@ class _Reader:
 
     def table(self, value: Any, key: str, allowed: tuple[str, ...], required=()) -> dict:
         if not isinstance(value, dict):
-            raise self.error(key, f"expected a table, got {_got(value)}")
+            raise self.error(key, f"expected a table, got {got(value)}")
         for name in value:
             if name not in allowed:
                 where = f"[{key}]" if key else "the top level"
                 raise self.error(
-                    _key(key, name),
-                    f"unknown key{_suggest(name, allowed)}; expected one of: "
+                    subkey(key, name),
+                    f"unknown key{suggest(name, allowed)}; expected one of: "
                     f"{', '.join(allowed)} in {where}",
                 )
         for name in required:
@@ -97,7 +98,7 @@ class _Reader:
 
     def text(self, value: Any, key: str, limit: int = MAX_TEXT_CHARS) -> str:
         if not isinstance(value, str):
-            raise self.error(key, f"expected a string, got {_got(value)}")
+            raise self.error(key, f"expected a string, got {got(value)}")
         if len(value) > limit:
             raise self.error(key, f"the text is {len(value)} characters long; the limit is {limit}")
         if any(ord(c) < 32 and c not in "\t\n" or ord(c) == 127 for c in value):
@@ -114,24 +115,24 @@ class _Reader:
 
     def choice(self, value: Any, key: str, choices, what: str) -> str:
         if not isinstance(value, str):
-            raise self.error(key, f"expected {what} as a string, got {_got(value)}")
+            raise self.error(key, f"expected {what} as a string, got {got(value)}")
         if value not in choices:
             raise self.error(
-                key, f"unknown {what} {_show(value)}{_suggest(value, choices)}; expected one "
+                key, f"unknown {what} {show(value)}{suggest(value, choices)}; expected one "
                 f"of: {', '.join(choices)}"
             )
         return value
 
     def number(self, value: Any, key: str) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(key, f"expected a number, got {_got(value)}")
+            raise self.error(key, f"expected a number, got {got(value)}")
         if not math.isfinite(value):
-            raise self.error(key, f"expected a finite number, got {_show(value)}")
+            raise self.error(key, f"expected a finite number, got {show(value)}")
         return float(value)
 
     def array(self, value: Any, key: str, limit: int = MAX_NAMES) -> list:
         if not isinstance(value, list):
-            raise self.error(key, f"expected an array, got {_got(value)}")
+            raise self.error(key, f"expected an array, got {got(value)}")
         if len(value) > limit:
             raise self.error(key, f"{len(value)} entries; the limit is {limit}")
         return value
@@ -162,7 +163,7 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
     source = str(source)
     r = _Reader(source)
     if not isinstance(text, str):
-        raise r.error("", f"expected the spec as text, got {_type_name(text)}")
+        raise r.error("", f"expected the spec as text, got {type_name(text)}")
     if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
         raise r.error("", f"the spec is larger than {MAX_FILE_BYTES} bytes; refused")
     try:
@@ -233,11 +234,11 @@ def _build(data: dict, r: _Reader) -> Spec:
             learning_rate = r.number(t["learning_rate"], "training.learning_rate")
             if learning_rate <= 0:
                 raise r.error("training.learning_rate",
-                              f"expected a positive number, got {_show(t['learning_rate'])}")
+                              f"expected a positive number, got {show(t['learning_rate'])}")
         if "digits" in t:
             d = t["digits"]
             if isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 15:
-                raise r.error("training.digits", f"expected an integer from 0 to 15, got {_got(d)}")
+                raise r.error("training.digits", f"expected an integer from 0 to 15, got {got(d)}")
             digits = d
         if "rounding" in t:
             rounding = r.choice(t["rounding"], "training.rounding", ("display", "by_hand"),
@@ -282,9 +283,9 @@ def _network(data: dict, r: _Reader, title: str | None) -> tuple[MLP, str | Nota
                       "[2, 2, 1]")
     for k, s in enumerate(sizes):
         if isinstance(s, bool) or not isinstance(s, int) or s < 1:
-            raise r.error(_key("network.sizes", k), f"expected a positive integer, got {_got(s)}")
+            raise r.error(subkey("network.sizes", k), f"expected a positive integer, got {got(s)}")
         if s > MAX_WIDTH:
-            raise r.error(_key("network.sizes", k), f"{s} units; the limit is {MAX_WIDTH}")
+            raise r.error(subkey("network.sizes", k), f"{s} units; the limit is {MAX_WIDTH}")
     weights = sum(a * b for a, b in zip(sizes, sizes[1:], strict=False))
     if weights > MAX_WEIGHTS:
         raise r.error("network.sizes", f"{weights} weights; the limit is {MAX_WEIGHTS}")
@@ -295,7 +296,7 @@ def _network(data: dict, r: _Reader, title: str | None) -> tuple[MLP, str | Nota
             raise r.error("network.activation", f"{len(act)} activations given for {depth} "
                           "layers; give one name or one per layer")
         for k, a in enumerate(act):
-            r.choice(a, _key("network.activation", k), functions.LAYER_ACTIVATIONS, "activation")
+            r.choice(a, subkey("network.activation", k), functions.LAYER_ACTIVATIONS, "activation")
         activation: str | list[str] = list(act)
     else:
         activation = r.choice(act, "network.activation", functions.LAYER_ACTIVATIONS, "activation")
@@ -303,7 +304,7 @@ def _network(data: dict, r: _Reader, title: str | None) -> tuple[MLP, str | Nota
     bias = net.get("bias", False)
     if not isinstance(bias, bool | str) or bias not in _BIAS:
         raise r.error("network.bias", f'expected true, false, "threshold" or "shared", got '
-                      f"{_got(bias)}")
+                      f"{got(bias)}")
     which = r.choice(net.get("notation", "sequential"), "network.notation",
                      (*NOTATIONS, "custom"), "notation")
     if which == "custom":
@@ -327,8 +328,8 @@ def _respell(graph: Graph, net: dict, r: _Reader) -> None:
     if "latex" in net:
         for name, spelling in _latex_table(net["latex"], "network.latex", r).items():
             if name not in graph:
-                raise r.error(_key("network.latex", name), f"unknown name {_show(name)}"
-                              f"{_suggest(name, [s.name for s in graph.symbols])}")
+                raise r.error(subkey("network.latex", name), f"unknown name {show(name)}"
+                              f"{suggest(name, [s.name for s in graph.symbols])}")
             graph.set_latex(graph.symbol(name), spelling)
 
 
@@ -342,7 +343,7 @@ def _custom_notation(value: Any, r: _Reader) -> Notation:
         if part in table:
             patterns = r.table(table[part], f"notation.{part}", ROLES)
             for role, pattern in patterns.items():
-                r.text(pattern, _key(f"notation.{part}", role), MAX_LATEX_CHARS)
+                r.text(pattern, subkey(f"notation.{part}", role), MAX_LATEX_CHARS)
             plain[part] = patterns
     if "description" in table:
         plain["description"] = r.text(table["description"], "notation.description")
@@ -351,7 +352,7 @@ def _custom_notation(value: Any, r: _Reader) -> Notation:
     except ValueError as err:
         raise r.error("notation", str(err)) from None
     for role in ROLES:  # every spelling the notation can produce goes into LaTeX unescaped
-        where = _key("notation.latex", role)
+        where = subkey("notation.latex", role)
         # Numbers in a worked example, letters in "the general form": \pi{j} is \pi2 but \pij.
         for letters in (False, True):
             try:
@@ -359,26 +360,28 @@ def _custom_notation(value: Any, r: _Reader) -> Notation:
                           else result.latex(role, i=1, j=2, l=1, n=3))
             except (KeyError, IndexError, ValueError, TypeError) as err:
                 raise r.error(where, f"the pattern cannot be filled in: {err}") from None
-            problem = _latex_problem(sample)
+            problem = latex_problem(sample)
             if problem:
-                raise r.error(where, f"{problem} (in {_show(sample)})")
+                raise r.error(where, f"{problem} (in {show(sample)})")
     return result
 
 
 def _latex_table(value: Any, key: str, r: _Reader) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise r.error(key, f"expected a table of name = LaTeX spelling, got {_got(value)}")
+        raise r.error(key, f"expected a table of name = LaTeX spelling, got {got(value)}")
     if len(value) > MAX_NAMES:
         raise r.error(key, f"{len(value)} entries; the limit is {MAX_NAMES}")
     for name, spelling in value.items():
-        problem = _latex_problem(spelling)
+        problem = latex_problem(spelling)
         if problem:
-            raise r.error(_key(key, name), problem)
+            raise r.error(subkey(key, name), problem)
     return value
 
 
 # -- [graph] ----------------------------------------------------------------------------------------
 _GRAPH_KEYS = ("inputs", "targets", "parameters", "nodes", "loss", "one_hot", "latex")
+# A declared name must read as one name in an expression: a letter, then letters, digits or _.
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _KIND_WORD = {"inputs": "an input", "targets": "a target", "parameters": "a parameter",
               "nodes": "a node", "loss": "the loss"}
 
@@ -392,19 +395,19 @@ def _graph(g: dict, r: _Reader, title: str | None) -> Graph:
 
     def declare(name: Any, key: str, kind: str) -> str:
         if not isinstance(name, str):
-            raise r.error(key, f"expected a name as a string, got {_got(name)}")
+            raise r.error(key, f"expected a name as a string, got {got(name)}")
         if len(name) > MAX_NAME_CHARS:
             raise r.error(key, f"the name is {len(name)} characters long; the limit is "
                           f"{MAX_NAME_CHARS}")
         if not _IDENTIFIER.match(name):
-            raise r.error(key, f"invalid name {_show(name)}: use a letter, then letters, digits "
+            raise r.error(key, f"invalid name {show(name)}: use a letter, then letters, digits "
                           "or _ (spell it with latex = { ... })")
         if keyword.iskeyword(name):
-            raise r.error(key, f"{_show(name)} is a Python keyword; choose another name")
+            raise r.error(key, f"{show(name)} is a Python keyword; choose another name")
         if name in FUNCTIONS or name == "softmax":
-            raise r.error(key, f"{_show(name)} is the name of a function; choose another name")
+            raise r.error(key, f"{show(name)} is the name of a function; choose another name")
         if name in declared:
-            raise r.error(key, f"{_show(name)} is already declared as {_KIND_WORD[kinds[name]]} "
+            raise r.error(key, f"{show(name)} is already declared as {_KIND_WORD[kinds[name]]} "
                           f"({declared[name]})")
         declared[name], kinds[name] = key, kind
         return name
@@ -412,13 +415,13 @@ def _graph(g: dict, r: _Reader, title: str | None) -> Graph:
     leaves: dict[str, list[str]] = {}
     for kind in ("inputs", "targets", "parameters"):
         items = r.array(g.get(kind, []), f"graph.{kind}")
-        leaves[kind] = [declare(n, _key(f"graph.{kind}", k), kind) for k, n in enumerate(items)]
+        leaves[kind] = [declare(n, subkey(f"graph.{kind}", k), kind) for k, n in enumerate(items)]
     if not leaves["parameters"]:
         raise r.error("graph.parameters", "expected at least one parameter")
 
     entries: list[tuple[str, str, str, str | None]] = []  # (name, expr text, key, latex)
     for k, node in enumerate(r.array(g.get("nodes", []), "graph.nodes")):
-        key = _key("graph.nodes", k)
+        key = subkey("graph.nodes", k)
         node = r.table(node, key, ("name", "expr", "latex"), required=("name", "expr"))
         entries.append(_entry(node, key, r, declare, "nodes"))
     loss = _entry(r.table(g["loss"], "graph.loss", ("name", "expr", "latex"),
@@ -428,13 +431,13 @@ def _graph(g: dict, r: _Reader, title: str | None) -> Graph:
     exprs: dict[str, sp.Expr] = {}
     for name, text, key, _latex in [*entries, loss]:
         try:
-            exprs[name] = _parse(text, symbols)
-        except _Fail as err:
-            raise r.error(_key(key, "expr"), _fail_message(err, text)) from None
+            exprs[name] = parse_text(text, symbols)
+        except ParseFailure as err:
+            raise r.error(subkey(key, "expr"), failure_message(err, text)) from None
     loss_symbol = symbols[loss[0]]
     for name, _text, key, _latex in entries:
         if loss_symbol in exprs[name].free_symbols:
-            raise r.error(_key(key, "expr"), f"uses the loss {_show(loss[0])}; the loss is the "
+            raise r.error(subkey(key, "expr"), f"uses the loss {show(loss[0])}; the loss is the "
                           "last node and feeds no other")
     if loss_symbol in exprs[loss[0]].free_symbols:
         raise r.error("graph.loss.expr", "the loss uses itself")
@@ -444,10 +447,10 @@ def _graph(g: dict, r: _Reader, title: str | None) -> Graph:
     if "latex" in g:
         for name, spelling in _latex_table(g["latex"], "graph.latex", r).items():
             if name not in declared:
-                raise r.error(_key("graph.latex", name), f"unknown name {_show(name)}"
-                              f"{_suggest(name, declared)}")
+                raise r.error(subkey("graph.latex", name), f"unknown name {show(name)}"
+                              f"{suggest(name, declared)}")
             if name in latex:
-                raise r.error(_key("graph.latex", name), "a LaTeX spelling is already given "
+                raise r.error(subkey("graph.latex", name), "a LaTeX spelling is already given "
                               f"in {declared[name]}")
             latex[name] = spelling
 
@@ -467,25 +470,25 @@ def _graph(g: dict, r: _Reader, title: str | None) -> Graph:
         if len(group) < 2:
             raise r.error("graph.one_hot", "expected at least two targets")
         for k, name in enumerate(group):
-            key = _key("graph.one_hot", k)
+            key = subkey("graph.one_hot", k)
             if not isinstance(name, str) or kinds.get(name) != "targets":
-                raise r.error(key, f"expected the name of a target, got {_got(name)}")
+                raise r.error(key, f"expected the name of a target, got {got(name)}")
             if name in group[:k]:
-                raise r.error(key, f"{_show(name)} is listed twice")
+                raise r.error(key, f"{show(name)} is listed twice")
         graph.targets_sum_to_one([graph.symbol(n) for n in group])
     return graph
 
 
 def _entry(node: dict, key: str, r: _Reader, declare, kind: str):
-    name = declare(node["name"], _key(key, "name"), kind)
+    name = declare(node["name"], subkey(key, "name"), kind)
     text = node["expr"]
     if not isinstance(text, str):
-        raise r.error(_key(key, "expr"), f"expected an expression as a string, got {_got(text)}")
+        raise r.error(subkey(key, "expr"), f"expected an expression as a string, got {got(text)}")
     spelling = node.get("latex")
     if spelling is not None:
-        problem = _latex_problem(spelling)
+        problem = latex_problem(spelling)
         if problem:
-            raise r.error(_key(key, "latex"), problem)
+            raise r.error(subkey(key, "latex"), problem)
     return name, text, key, spelling
 
 
@@ -522,7 +525,7 @@ def _topological(entries, exprs, symbols, r: _Reader) -> list[str]:
             seen[nxt] = len(path)
             path.append(nxt)
         first = entries[index[cycle[0]]][2]
-        raise r.error(_key(first, "expr"), "the nodes form a cycle (each uses the next): "
+        raise r.error(subkey(first, "expr"), "the nodes form a cycle (each uses the next): "
                       + " -> ".join(cycle))
     return order
 
@@ -533,12 +536,12 @@ def _values(value: Any, graph: Graph, r: _Reader) -> dict[str, float]:
     leaves = {s.name for s in graph.leaves}
     out: dict[str, float] = {}
     for name, v in table.items():
-        key = _key("values", name)
+        key = subkey("values", name)
         if name not in graph:
-            raise r.error(key, f"unknown name {_show(name)}{_suggest(name, leaves)}; expected "
-                          f"one of: {_listing(s.name for s in graph.leaves)}")
+            raise r.error(key, f"unknown name {show(name)}{suggest(name, leaves)}; expected "
+                          f"one of: {listing(s.name for s in graph.leaves)}")
         if name not in leaves:
-            raise r.error(key, f"{_show(name)} is computed by the graph; give values only for "
+            raise r.error(key, f"{show(name)} is computed by the graph; give values only for "
                           "inputs, targets and parameters")
         out[name] = r.number(v, key)
     if isinstance(graph, MLP) and graph.loss_name in ("bce", "cross_entropy"):
@@ -546,14 +549,14 @@ def _values(value: Any, graph: Graph, r: _Reader) -> dict[str, float]:
         # (and bce's minimum is then not at the target).
         for s in graph.targets:
             if s.name in out and not 0 <= out[s.name] <= 1:
-                raise r.error(_key("values", s.name), f"a {graph.loss_name} target is a "
-                              f"probability from 0 to 1, got {_show(out[s.name])}")
+                raise r.error(subkey("values", s.name), f"a {graph.loss_name} target is a "
+                              f"probability from 0 to 1, got {show(out[s.name])}")
     for group in graph.one_hot_groups:
         names = [s.name for s in group]
         for n in names:
             if n in out and out[n] < 0:
-                raise r.error(_key("values", n), f"a one-hot target is a probability, at least "
-                              f"0, got {_show(out[n])}")
+                raise r.error(subkey("values", n), f"a one-hot target is a probability, at least "
+                              f"0, got {show(out[n])}")
         if all(n in out for n in names):
             total = sum(out[n] for n in names)
             if abs(total - 1) > 1e-9:
