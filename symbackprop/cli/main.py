@@ -1,9 +1,9 @@
 """The ``symbackprop`` command.
 
 Subcommands: ``notes``, ``grad``, ``check``, ``example``, ``lint``, ``grade``, ``exercises`` and
-``demo`` (what each does is in :mod:`symbackprop.commands`). Output goes to stdout or, with
-``-o``, to a file that is written completely or not at all. Exit codes: 0 success, 1 a check
-failed, 2 bad input (one line on stderr, no traceback).
+``demo`` (what each does is in :mod:`symbackprop.cli.commands` and :mod:`symbackprop.cli.teaching`).
+Output goes to stdout or, with ``-o``, to a file that is written completely or not at all. Exit
+codes: 0 success, 1 a check failed, 2 bad input (one line on stderr, no traceback).
 
 >>> main(["grad", "--help"])  # doctest: +SKIP
 """
@@ -15,22 +15,16 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from .commands import (
+from .commands import cmd_check, cmd_demo, cmd_example, cmd_grad, cmd_notes
+from .common import (
     EXIT_FAILED,
     EXIT_INPUT,
     EXIT_OK,
     UserError,
-    _refuse_overwriting_inputs,
-    _typesettable_title,
-    cmd_check,
-    cmd_demo,
-    cmd_example,
-    cmd_exercises,
-    cmd_grad,
-    cmd_grade,
-    cmd_lint,
-    cmd_notes,
+    refuse_overwriting_inputs,
+    refuse_untypesettable_title,
 )
+from .teaching import cmd_exercises, cmd_grade, cmd_lint
 
 
 def _positive(text: str) -> float:
@@ -239,8 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             spec_error = (SpecError,)
         except ImportError:  # pragma: no cover - spec.py is part of the package
             pass
-        _refuse_overwriting_inputs(args)
-        _typesettable_title(args)
+        refuse_overwriting_inputs(args)
+        refuse_untypesettable_title(args)
         with np.errstate(all="ignore"):  # a nan is reported in words, never as a warning
             return args.func(args)
     except VerificationError as err:
