@@ -9,6 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sympy as sp
+
+from ..builders.mlp import MLP, mlp
+from ..codegen.export_scalar import matrix_module, scalar_module
+from ..codegen.matrix import MatrixCodePrinter
+from ..codegen.scalar import check_gradients, worked_example
+from ..derivation.reverse import derive
+from ..forms.matrix import MatrixLatexPrinter, matrix_form
+from ..output.render import compile_pdf, have_tex, render
+from ..printing.latex import TexPrinter
 from .common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -41,10 +51,6 @@ def _spec_title(spec) -> str | None:
 
 
 def cmd_notes(args) -> int:
-    from ..codegen.scalar import worked_example
-    from ..derivation.reverse import derive
-    from ..output.render import compile_pdf, render
-
     progress = Progress(None if not args.quiet else False)
     graph, values, spec = read_spec(args)
     refuse_untypesettable_title(args, args.lang or spec.language)
@@ -79,11 +85,6 @@ def cmd_notes(args) -> int:
 
 
 def cmd_grad(args) -> int:
-    import sympy as sp
-
-    from ..derivation.reverse import derive
-    from ..printing.latex import TexPrinter
-
     graph, _values, _spec = read_spec(args)
     if args.matrix or args.code:
         return _grad_matrix_or_code(graph, args)
@@ -106,26 +107,17 @@ def cmd_grad(args) -> int:
 
 
 def _grad_matrix_or_code(graph, args) -> int:
-    from ..builders.mlp import MLP
-    from ..codegen.matrix import MatrixCodePrinter
-    from ..forms.matrix import MatrixLatexPrinter, matrix_form
-
     target = getattr(args, "target", "numpy")
     if target != "numpy" and not args.code:
         raise UserError("--target goes with --code")
     if not isinstance(graph, MLP):
         if args.matrix:
             raise UserError("--matrix needs a [network] spec: a general graph has no layers")
-        from ..codegen.export_scalar import scalar_module
-        from ..derivation.reverse import derive
-
         # a standalone module: it imports only numpy (or torch, jax)
         write_output(scalar_module(derive(graph), target), args.output)
         return EXIT_OK
     form = matrix_form(graph)
     if args.code:
-        from ..codegen.export_scalar import matrix_module
-
         text = matrix_module(form, target)  # standalone, shapes checked
     elif args.latex:
         printer = MatrixLatexPrinter()
@@ -139,8 +131,6 @@ def _grad_matrix_or_code(graph, args) -> int:
 
 
 def cmd_check(args) -> int:
-    from ..codegen.scalar import check_gradients
-
     graph, values, _spec = read_spec(args)
     check_size(graph, MAX_NUMBERS_PARAMETERS, "check",
                 "use grad --matrix --code for the gradients of a large net")
@@ -151,9 +141,6 @@ def cmd_check(args) -> int:
 
 
 def cmd_example(args) -> int:
-    from ..codegen.scalar import worked_example
-    from ..output.render import render
-
     graph, values, spec = read_spec(args)
     check_size(graph, MAX_NUMBERS_PARAMETERS, "example",
                 "use grad --matrix --code for the gradients of a large net")
@@ -185,11 +172,6 @@ def _example_text(ex) -> str:
 
 
 def cmd_demo(args) -> int:
-    from ..builders.mlp import mlp
-    from ..codegen.scalar import check_gradients, worked_example
-    from ..derivation.reverse import derive
-    from ..output.render import compile_pdf, have_tex, render
-
     progress = Progress(None if not args.quiet else False)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)

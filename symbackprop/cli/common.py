@@ -13,7 +13,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..builders.mlp import MLP, mlp
+from ..check.verify import undefined_node
 from ..core.errors import SymbackpropError
+from ..document import MAX_NOTES_PARAMETERS
+from ..io.spec import load_spec
+from ..printing.latex import untypesettable
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
@@ -85,15 +90,11 @@ def write_output(text: str | bytes, path: str | None) -> None:
 # -- loading --------------------------------------------------------------------------------------
 def read_spec(args) -> tuple:
     """(graph, values, spec) from the SPEC argument, with --notation applied."""
-    from ..io.spec import load_spec
-
     spec = load_spec(args.spec)
     graph, values = spec.graph, dict(spec.values)
     notation = getattr(args, "notation", None)
     if notation:
         graph, values = _renotate(graph, values, notation)
-    from ..check.verify import undefined_node
-
     bad = undefined_node(graph, values)
     if bad:
         raise UserError(f"{args.spec}: values: at these values the node {bad} is not a real "
@@ -103,8 +104,6 @@ def read_spec(args) -> tuple:
 
 
 def _renotate(graph, values: dict, notation: str):
-    from ..builders.mlp import MLP, mlp
-
     if not isinstance(graph, MLP):
         raise UserError("--notation applies to [network] specs; a [graph] spec names its own nodes")
     new = mlp(graph.sizes, graph.activations, graph.loss_name, graph.bias_mode, notation, graph.title)
@@ -122,8 +121,6 @@ def need_values(graph, values: dict, what: str) -> None:
 
 def check_notes_size(graph) -> None:
     """Refuse notes for a net too large for them before deriving it, with the way out."""
-    from ..document import MAX_NOTES_PARAMETERS
-
     n = len(graph.parameters)
     if n > MAX_NOTES_PARAMETERS:
         raise UserError(
@@ -173,8 +170,6 @@ def refuse_untypesettable_title(args, language: str | None = None) -> None:
     """--title must be typeset in the document's language. Before the spec is read its
     language is unknown: then only what no shipped language typesets is refused here, and
     notes check again once the spec has said its language."""
-    from ..printing.latex import untypesettable
-
     language = language or getattr(args, "lang", None) or getattr(args, "language", None) or "ko"
     bad = untypesettable(getattr(args, "title", None) or "", language)
     if bad:

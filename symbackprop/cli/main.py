@@ -12,9 +12,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 
+import jinja2
+import numpy as np
+
 from .. import __version__
+from ..check.verify import VerificationError
+from ..core.errors import UnavailableError
+from ..core.graph import GraphError
+from ..io.spec import SpecError
+from ..output.render import RenderError
+from ..teaching.grade import ClaimsError
 from .commands import cmd_check, cmd_demo, cmd_example, cmd_grad, cmd_notes
 from .common import (
     EXIT_FAILED,
@@ -54,7 +64,6 @@ def _integer(least: int, most: int):
 
 #: The most exercises one sheet holds (each is a full worked example).
 MAX_EXERCISES = 100
-
 
 
 # -- argument parsing -------------------------------------------------------------------------------
@@ -200,12 +209,6 @@ def _one_line(err: BaseException, limit: int = 500) -> str:
 def _template_error_place(err: BaseException) -> str | None:
     """"FILE, line N" of a jinja2 error in a template (a user's --templates folder may have a
     typo), or None if ``err`` is not a template's error."""
-    if "jinja2" not in sys.modules:
-        return None
-    import traceback
-
-    import jinja2
-
     if not isinstance(err, jinja2.TemplateError):
         return None
     if isinstance(err, jinja2.TemplateSyntaxError) and err.lineno:
@@ -216,23 +219,8 @@ def _template_error_place(err: BaseException) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    import numpy as np
-
-    from ..check.verify import VerificationError
-    from ..core.errors import UnavailableError
-    from ..core.graph import GraphError
-    from ..output.render import RenderError
-    from ..teaching.grade import ClaimsError
-
     args = _parser().parse_args(argv)
     try:
-        spec_error: tuple = ()
-        try:
-            from ..io.spec import SpecError
-
-            spec_error = (SpecError,)
-        except ImportError:  # pragma: no cover - spec.py is part of the package
-            pass
         refuse_overwriting_inputs(args)
         refuse_untypesettable_title(args)
         with np.errstate(all="ignore"):  # a nan is reported in words, never as a warning
@@ -248,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (| head); nothing more to say, and nothing to complain about.
         sys.stderr.close()
         return EXIT_OK
-    except (UserError, GraphError, ClaimsError, *spec_error, ValueError, OSError,
+    except (UserError, GraphError, ClaimsError, SpecError, ValueError, OSError,
             UnavailableError) as err:
         print(f"symbackprop: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_INPUT

@@ -9,6 +9,15 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from ..derivation.reverse import derive
+from ..output.render import compile_pdf
+from ..printing.latex import TexPrinter
+from ..teaching.exercises import exercise_sheets
+from ..teaching.grade import grade, load_claims
+from ..teaching.grade import report as grade_report
+from ..teaching.lint import lint, read_lint_symbols, read_tex
+from ..teaching.lint import report as lint_report
+from ..teaching.quiz import Student, make_quiz, moodle_xml, quiz_key, read_roster
 from .common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -27,9 +36,6 @@ from .common import (
 
 
 def cmd_lint(args) -> int:
-    from ..derivation.reverse import derive
-    from ..teaching.lint import lint, read_lint_symbols, read_tex, report
-
     tex = read_tex(args.tex)  # refused before anything else is read or written
     graph, values, spec = read_spec(args)
     values = _student_values(args, graph, spec, values)
@@ -37,7 +43,7 @@ def cmd_lint(args) -> int:
     result = lint(tex, derive(graph), values, symbols=read_lint_symbols(args.spec),
                   learning_rate=args.learning_rate or spec.learning_rate or 0.1,
                   language=args.language)
-    write_output(report(result, Path(args.tex).name, language=args.language), args.output)
+    write_output(lint_report(result, Path(args.tex).name, language=args.language), args.output)
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
@@ -46,17 +52,12 @@ def _student_values(args, graph, spec, values: dict) -> dict:
     exercises command that made it), instead of the spec's."""
     if not getattr(args, "student", None):
         return values
-    from ..teaching.quiz import Student, make_quiz
-
     (variant,) = make_quiz(graph, [Student(args.student)], args.seed, nice=args.nice,
                            learning_rate=args.learning_rate or spec.learning_rate or 0.1)
     return variant.values
 
 
 def cmd_grade(args) -> int:
-    from ..derivation.reverse import derive
-    from ..teaching.grade import grade, load_claims, report
-
     if str(args.claims).endswith(".tex"):  # an answer in LaTeX: graded line by line by lint
         args.tex = args.claims
         return cmd_lint(args)
@@ -69,14 +70,11 @@ def cmd_grade(args) -> int:
     rows = grade(derive(graph), values, claims,
                  learning_rate=next(r for r in (args.learning_rate, spec.learning_rate, 0.1)
                                     if r is not None))
-    write_output(report(rows, language=args.language), args.output)
+    write_output(grade_report(rows, language=args.language), args.output)
     return EXIT_OK if all(r.ok for r in rows) else EXIT_FAILED
 
 
 def cmd_exercises(args) -> int:
-    from ..output.render import compile_pdf
-    from ..teaching.exercises import exercise_sheets
-
     progress = Progress(None if not args.quiet else False)
     graph, _values, spec = read_spec(args)
     check_notes_size(graph)
@@ -114,8 +112,6 @@ def cmd_exercises(args) -> int:
 
 def _quiz(args, graph, spec, options) -> tuple[list, list]:
     """Per-student variants (--roster, --nice, --format moodle) and the files they add."""
-    from ..teaching.quiz import Student, make_quiz, moodle_xml, quiz_key, read_roster
-
     if not (args.roster or args.nice or args.format == "moodle"):
         return [], []
     students = read_roster(args.roster) if args.roster else [
@@ -126,9 +122,6 @@ def _quiz(args, graph, spec, options) -> tuple[list, list]:
     title = args.title or spec.title or graph.title
     extra = [("quiz-key.tex", quiz_key(variants, title, language=args.language))]
     if args.format == "moodle":
-        from ..derivation.reverse import derive
-        from ..printing.latex import TexPrinter
-
         tex = TexPrinter(derive(graph))
         network = [f"{tex(lhs)} = {tex(rhs)}" for lhs, rhs in graph.forward_equations()[:16]]
         extra.append(("quiz.xml", moodle_xml(variants, title, network, language=args.language)))
