@@ -166,6 +166,7 @@ def example_options(args, spec) -> dict:
     )
 
 
+# -- refused before any command runs (main calls these first) ------------------------------------
 def refuse_untypesettable_title(args, language: str | None = None) -> None:
     """--title must be typeset in the document's language. Before the spec is read its
     language is unknown: then only what no shipped language typesets is refused here, and
