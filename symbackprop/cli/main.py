@@ -1,9 +1,9 @@
 """The ``symbackprop`` command.
 
 Subcommands: ``notes``, ``grad``, ``check``, ``example``, ``lint``, ``grade``, ``exercises`` and
-``demo`` (what each does is in :mod:`symbackprop.commands`). Output goes to stdout or, with
-``-o``, to a file that is written completely or not at all. Exit codes: 0 success, 1 a check
-failed, 2 bad input (one line on stderr, no traceback).
+``demo`` (what each does is in :mod:`symbackprop.cli.main.commands` and :mod:`symbackprop.cli.main.teaching`).
+Output goes to stdout or, with ``-o``, to a file that is written completely or not at all. Exit
+codes: 0 success, 1 a check failed, 2 bad input (one line on stderr, no traceback).
 
 >>> main(["grad", "--help"])  # doctest: +SKIP
 """
@@ -12,25 +12,29 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 
+import jinja2
+import numpy as np
+
 from .. import __version__
-from .commands import (
+from ..check.verify import VerificationError
+from ..core.errors import UnavailableError
+from ..core.graph import GraphError
+from ..io.spec import SpecError
+from ..output.render import RenderError
+from ..teaching.grade import ClaimsError
+from .commands import cmd_check, cmd_demo, cmd_example, cmd_grad, cmd_notes
+from .common import (
     EXIT_FAILED,
     EXIT_INPUT,
     EXIT_OK,
     UserError,
-    _refuse_overwriting_inputs,
-    _typesettable_title,
-    cmd_check,
-    cmd_demo,
-    cmd_example,
-    cmd_exercises,
-    cmd_grad,
-    cmd_grade,
-    cmd_lint,
-    cmd_notes,
+    refuse_overwriting_inputs,
+    refuse_untypesettable_title,
 )
+from .teaching import cmd_exercises, cmd_grade, cmd_lint
 
 
 def _positive(text: str) -> float:
@@ -60,7 +64,6 @@ def _integer(least: int, most: int):
 
 #: The most exercises one sheet holds (each is a full worked example).
 MAX_EXERCISES = 100
-
 
 
 # -- argument parsing -------------------------------------------------------------------------------
@@ -206,12 +209,6 @@ def _one_line(err: BaseException, limit: int = 500) -> str:
 def _template_error_place(err: BaseException) -> str | None:
     """"FILE, line N" of a jinja2 error in a template (a user's --templates folder may have a
     typo), or None if ``err`` is not a template's error."""
-    if "jinja2" not in sys.modules:
-        return None
-    import traceback
-
-    import jinja2
-
     if not isinstance(err, jinja2.TemplateError):
         return None
     if isinstance(err, jinja2.TemplateSyntaxError) and err.lineno:
@@ -222,25 +219,10 @@ def _template_error_place(err: BaseException) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    import numpy as np
-
-    from ..check.verify import VerificationError
-    from ..core.errors import UnavailableError
-    from ..core.graph import GraphError
-    from ..output.render import RenderError
-    from ..teaching.grade import ClaimsError
-
     args = _parser().parse_args(argv)
     try:
-        spec_error: tuple = ()
-        try:
-            from ..io.spec import SpecError
-
-            spec_error = (SpecError,)
-        except ImportError:  # pragma: no cover - spec.py is part of the package
-            pass
-        _refuse_overwriting_inputs(args)
-        _typesettable_title(args)
+        refuse_overwriting_inputs(args)
+        refuse_untypesettable_title(args)
         with np.errstate(all="ignore"):  # a nan is reported in words, never as a warning
             return args.func(args)
     except VerificationError as err:
@@ -254,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (| head); nothing more to say, and nothing to complain about.
         sys.stderr.close()
         return EXIT_OK
-    except (UserError, GraphError, ClaimsError, *spec_error, ValueError, OSError,
+    except (UserError, GraphError, ClaimsError, SpecError, ValueError, OSError,
             UnavailableError) as err:
         print(f"symbackprop: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_INPUT

@@ -9,6 +9,11 @@ passed to ``eval``, ``exec``, ``compile``, ``sympify`` or ``parse_expr``.
 Every mistake is a :class:`SpecError` whose message is one line naming the file, the key and
 what was expected, e.g. ``seed.toml: network.sizes[1]: expected a positive integer, got 0``.
 
+The modules: reader.py reads the top level and [values], network.py the [network] table (models.py
+its kinds other than an MLP), graph.py the [graph] table, through tables.py's typed access;
+expr.py is the expression reader, spelling.py checks LaTeX spellings, and errors.py holds the
+limits, SpecError and the helpers that word its messages.
+
 >>> spec = parse_spec('''
 ... title = "tiny"
 ... [network]

@@ -1,4 +1,5 @@
-"""Limits of a spec, and SpecError: every mistake in a spec as one line naming file and key."""
+"""Limits of a spec, SpecError, and the message helpers every part of the reader words its
+errors with (``clip``, ``show``, ``got``, ``subkey``, ``suggest``...), so that all say the same."""
 
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ MAX_NAMES = 10_000
 MAX_LAYERS = 100
 MAX_WIDTH = 10_000
 MAX_WEIGHTS = 100_000
-# A constant computed by a power (2^16, (1/3)^5, ...) must fit in this many bits.
-_MAX_CONSTANT_BITS = 1024
+#: A constant computed by a power (2^16, (1/3)^5, ...) must fit in this many bits.
+MAX_CONSTANT_BITS = 1024
 
 
 class SpecError(SymbackpropError, ValueError):
@@ -61,26 +62,28 @@ def _one_line(text: str, limit: int | None = None) -> str:
 
 
 # -- showing user data in messages ----------------------------------------------------------------
-def _clip(text: str, limit: int = 40) -> str:
+def clip(text: str, limit: int = 40) -> str:
+    """``text``, cut to ``limit`` characters with an ellipsis: user text may be any length."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
     """A short, one-line, TOML-like rendering of a value for an error message."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return json.dumps(_clip(value), ensure_ascii=True)
+        return json.dumps(clip(value), ensure_ascii=True)
     if isinstance(value, int | float):
-        return _clip(repr(value))
+        return clip(repr(value))
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):
         return "an array"
-    return _clip(str(value))
+    return clip(str(value))
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
+    """What a TOML value is, in words: ``"an integer"``, ``"a table"``, ``"a date/time"``."""
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, int):
@@ -98,31 +101,43 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def _got(value: Any) -> str:
+def got(value: Any) -> str:
+    """What a message says after "got": the kind and, for a scalar, the value itself.
+
+    >>> got(0), got("x"), got([1])
+    ('0', 'a string "x"', 'an array')
+    """
     if isinstance(value, dict | list | datetime | date | time):
-        return _type_name(value)
-    return f"{_type_name(value)} {_show(value)}" if isinstance(value, str) else _show(value)
+        return type_name(value)
+    return f"{type_name(value)} {show(value)}" if isinstance(value, str) else show(value)
 
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-def _key(parent: str, child: str | int) -> str:
+def subkey(parent: str, child: str | int) -> str:
+    """The key of ``child`` inside ``parent`` as a message names it (quoted if not a bare key).
+
+    >>> subkey("network.sizes", 1), subkey("values", "x1"), subkey("values", "a b")
+    ('network.sizes[1]', 'values.x1', 'values."a b"')
+    """
     if isinstance(child, int):
         return f"{parent}[{child}]"
-    part = child if _BARE_KEY.match(child) else json.dumps(_clip(child), ensure_ascii=True)
+    part = child if _BARE_KEY.match(child) else json.dumps(clip(child), ensure_ascii=True)
     return f"{parent}.{part}" if parent else part
 
 
-def _suggest(word: str, choices) -> str:
+def suggest(word: str, choices) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to a misspelt ``word``, else ``""``."""
     close = difflib.get_close_matches(word, list(choices), n=1) if len(word) < 100 else []
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _listing(items, limit: int = 12) -> str:
+def listing(items, limit: int = 12) -> str:
+    """The first ``limit`` items, comma-separated, and how many there are if that is not all."""
     items = list(items)
     shown = ", ".join(items[:limit])
     return shown + (f", … ({len(items)} in all)" if len(items) > limit else "")
 
 
-SpecError.__module__ = "symbackprop.spec"  # users catch and see it as symbackprop.spec.SpecError
+SpecError.__module__ = "symbackprop.io.spec"  # users catch and see it as symbackprop.io.spec.SpecError

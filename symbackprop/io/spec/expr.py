@@ -18,8 +18,8 @@ import sympy as sp
 
 from ...core import ops
 from .errors import (
-    _MAX_CONSTANT_BITS,
     MAX_COMBINED_EXPONENT,
+    MAX_CONSTANT_BITS,
     MAX_DEPTH,
     MAX_EXPONENT,
     MAX_EXPRESSION_CHARS,
@@ -27,9 +27,9 @@ from .errors import (
     MAX_NUMBER,
     MIN_NUMBER,
     SpecError,
-    _clip,
-    _suggest,
-    _type_name,
+    clip,
+    suggest,
+    type_name,
 )
 
 # -- the safe expression reader -------------------------------------------------------------------
@@ -52,7 +52,6 @@ _SOFTMAX_WHY = (
 
 _NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 _PUNCTUATION = {
     "'": "strings are not allowed",
@@ -75,7 +74,10 @@ _UNICODE_HINTS = {
 }
 
 
-class _Fail(Exception):
+class ParseFailure(Exception):
+    """A mistake at a column of an expression (0: the whole text); the reader that caught it
+    words it as a SpecError naming its own file and key (see :func:`failure_message`)."""
+
     def __init__(self, column: int, message: str) -> None:
         super().__init__(message)
         self.column = column
@@ -94,9 +96,9 @@ def _number(text: str, column: int) -> sp.Expr:
     # operations are used: "1e999999999" must neither overflow nor be expanded.
     d = Decimal(text)
     if d and d.adjusted() > 12 or d.copy_abs() > MAX_NUMBER:
-        raise _Fail(column, f"the number {_clip(text, 24)} is larger than 1e12 in magnitude")
+        raise ParseFailure(column, f"the number {clip(text, 24)} is larger than 1e12 in magnitude")
     if d and (d.adjusted() < -31 or d.copy_abs() < MIN_NUMBER):
-        raise _Fail(column, f"the number {_clip(text, 24)} is smaller than 1e-30 in magnitude")
+        raise ParseFailure(column, f"the number {clip(text, 24)} is smaller than 1e-30 in magnitude")
     num, den = d.as_integer_ratio()
     return sp.Rational(num, den)  # exact: 0.5 is 1/2
 
@@ -110,21 +112,21 @@ def _tokens(text: str) -> Iterator[_Token]:
             i += 1
             continue
         if c == "\0":
-            raise _Fail(col, "NUL byte")
+            raise ParseFailure(col, "NUL byte")
         if ord(c) < 32 or ord(c) == 127:
-            raise _Fail(col, f"control character U+{ord(c):04X}")
+            raise ParseFailure(col, f"control character U+{ord(c):04X}")
         if ord(c) > 127:
             hint = _UNICODE_HINTS.get(c)
             advice = f"; write {hint}" if hint else "; expressions are plain ASCII"
-            raise _Fail(col, f"non-ASCII character {c!r} (U+{ord(c):04X}){advice}")
+            raise ParseFailure(col, f"non-ASCII character {c!r} (U+{ord(c):04X}){advice}")
         if c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
             m = _NUMBER.match(text, i)
             end = m.end()
             if end < n and (text[end].isalnum() or text[end] in "_."):
-                bad = _clip(text[i : end + 1], 24)
+                bad = clip(text[i : end + 1], 24)
                 if text[end] == ".":
-                    raise _Fail(col, f"malformed number {bad!r}")
-                raise _Fail(col, f"{bad!r}: a number cannot run into a name; write * between them")
+                    raise ParseFailure(col, f"malformed number {bad!r}")
+                raise ParseFailure(col, f"{bad!r}: a number cannot run into a name; write * between them")
             yield _Token("num", m.group(), col, _number(m.group(), col))
             i = end
             continue
@@ -132,16 +134,16 @@ def _tokens(text: str) -> Iterator[_Token]:
             m = _WORD.match(text, i)
             word = m.group()
             if len(word) > MAX_NAME_CHARS:
-                raise _Fail(
-                    col, f"name {_clip(word, 24)!r} is {len(word)} characters long; "
+                raise ParseFailure(
+                    col, f"name {clip(word, 24)!r} is {len(word)} characters long; "
                     f"the limit is {MAX_NAME_CHARS}"
                 )
             if word.startswith("_"):
-                raise _Fail(col, f"name {word!r} is not allowed: names start with a letter")
+                raise ParseFailure(col, f"name {word!r} is not allowed: names start with a letter")
             if keyword.iskeyword(word):
-                raise _Fail(col, f"Python keyword {word!r} is not part of the expression language")
+                raise ParseFailure(col, f"Python keyword {word!r} is not part of the expression language")
             if m.end() < n and text[m.end()] == ".":
-                raise _Fail(m.end() + 1, f"'{word}.': attribute access is not allowed")
+                raise ParseFailure(m.end() + 1, f"'{word}.': attribute access is not allowed")
             yield _Token("name", word, col)
             i = m.end()
             continue
@@ -154,9 +156,9 @@ def _tokens(text: str) -> Iterator[_Token]:
         elif c in "(),":
             yield _Token(c, c, col)
         elif c in _PUNCTUATION:
-            raise _Fail(col, _PUNCTUATION[c])
+            raise ParseFailure(col, _PUNCTUATION[c])
         else:
-            raise _Fail(col, f"character {c!r} is not allowed")
+            raise ParseFailure(col, f"character {c!r} is not allowed")
         i += 1
     yield _Token("end", "", n + 1)
 
@@ -188,15 +190,15 @@ class _Parser:
     def enter(self, column: int) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise _Fail(column, f"nesting is deeper than {MAX_DEPTH}")
+            raise ParseFailure(column, f"nesting is deeper than {MAX_DEPTH}")
 
     def parse(self) -> sp.Expr:
         if self.tok.kind == "end":
-            raise _Fail(0, "the expression is empty")
+            raise ParseFailure(0, "the expression is empty")
         expr = self.sum()
         tok = self.tok
         if tok.kind != "end":
-            raise _Fail(tok.column, f"unexpected {self.describe(tok)}: {self.after_operand(tok)}")
+            raise ParseFailure(tok.column, f"unexpected {self.describe(tok)}: {self.after_operand(tok)}")
         return expr
 
     @staticmethod
@@ -206,7 +208,7 @@ class _Parser:
         if tok.kind == "name":
             return f"name {tok.text!r}"
         if tok.kind == "num":
-            return f"number {_clip(tok.text, 24)}"
+            return f"number {clip(tok.text, 24)}"
         return f"{tok.text!r}"
 
     @staticmethod
@@ -234,7 +236,7 @@ class _Parser:
             right = self.unary()
             if op.text == "/":
                 if right == 0:
-                    raise _Fail(op.column, "division by zero")
+                    raise ParseFailure(op.column, "division by zero")
                 right = sp.Pow(right, -1)
             factors.append(right)
         return _bounded(sp.Mul(*factors), factors[0]) if len(factors) > 1 else factors[0]
@@ -273,46 +275,46 @@ class _Parser:
                                     f"{type(value).__name__}")
                 return value
             if tok.text in FUNCTIONS:
-                raise _Fail(tok.column, f"function {tok.text!r} needs its argument: {tok.text}(...)")
+                raise ParseFailure(tok.column, f"function {tok.text!r} needs its argument: {tok.text}(...)")
             if tok.text == "softmax":
-                raise _Fail(tok.column, _SOFTMAX_WHY)
-            raise _Fail(tok.column, f"undeclared name {tok.text!r}{_suggest(tok.text, self.names)}")
+                raise ParseFailure(tok.column, _SOFTMAX_WHY)
+            raise ParseFailure(tok.column, f"undeclared name {tok.text!r}{suggest(tok.text, self.names)}")
         if tok.kind == "(":
             self.enter(tok.column)
             if self.tok.kind == ")":
-                raise _Fail(tok.column, "empty parentheses")
+                raise ParseFailure(tok.column, "empty parentheses")
             inner = self.sum()
             self.close(tok)
             self.depth -= 1
             return inner
         if tok.kind == "end":
-            raise _Fail(tok.column, "unexpected end of the expression: expected a number, a name "
-                        "or '('")
+            raise ParseFailure(tok.column, "unexpected end of the expression: expected a number, a name "
+                               "or '('")
         if tok.kind == ",":
-            raise _Fail(tok.column, "a comma is only allowed between the arguments of a function"
-                        " call")
-        raise _Fail(tok.column, f"unexpected {self.describe(tok)}: expected a number, a name or "
-                    "'('")
+            raise ParseFailure(tok.column, "a comma is only allowed between the arguments of a function"
+                               " call")
+        raise ParseFailure(tok.column, f"unexpected {self.describe(tok)}: expected a number, a name or "
+                           "'('")
 
     def close(self, opening: _Token) -> None:
         tok = self.advance()
         if tok.kind != ")":
             if tok.kind == ",":
-                raise _Fail(tok.column, "a comma is only allowed between the arguments of a "
-                            "function call")
+                raise ParseFailure(tok.column, "a comma is only allowed between the arguments of a "
+                                   "function call")
             if tok.kind == "end":
-                raise _Fail(opening.column, "this '(' is never closed")
-            raise _Fail(tok.column, f"unexpected {self.describe(tok)}: expected ')' (the '(' is"
-                        f" at column {opening.column})")
+                raise ParseFailure(opening.column, "this '(' is never closed")
+            raise ParseFailure(tok.column, f"unexpected {self.describe(tok)}: expected ')' (the '(' is"
+                               f" at column {opening.column})")
 
     def call(self, name: _Token) -> sp.Expr:
         if name.text == "softmax":
-            raise _Fail(name.column, _SOFTMAX_WHY)
+            raise ParseFailure(name.column, _SOFTMAX_WHY)
         if name.text not in FUNCTIONS:
             allowed = ", ".join(FUNCTIONS)
-            raise _Fail(
+            raise ParseFailure(
                 name.column,
-                f"unknown function {name.text!r}{_suggest(name.text, FUNCTIONS)}; "
+                f"unknown function {name.text!r}{suggest(name.text, FUNCTIONS)}; "
                 f"allowed: {allowed}",
             )
         f, least, most = FUNCTIONS[name.text]
@@ -328,7 +330,7 @@ class _Parser:
         self.depth -= 1
         if not least <= len(args) <= most:
             want = str(least) if least == most else f"{least} or {most}"
-            raise _Fail(
+            raise ParseFailure(
                 name.column, f"{name.text}() takes {want} argument{'s' if most > 1 else ''}, "
                 f"got {len(args)}"
             )
@@ -351,7 +353,7 @@ _CONSTANT = {
 
 
 def _constant(expr: sp.Expr) -> float:
-    """The value of a constant expression as a float; _Fail if it is not finite and real."""
+    """The value of a constant expression as a float; ParseFailure if it is not finite and real."""
     if expr.is_Rational:
         return int(expr.p) / int(expr.q)
     if expr.is_NumberSymbol or expr.is_Float:
@@ -360,7 +362,7 @@ def _constant(expr: sp.Expr) -> float:
     if f is None:
         if expr.has(*_NOT_FINITE):
             raise ValueError("not finite and real")
-        raise _Fail(0, f"the constant {_clip(sp.sstr(expr), 40)} cannot be computed")
+        raise ParseFailure(0, f"the constant {clip(sp.sstr(expr), 40)} cannot be computed")
     x = f(*(_constant(a) for a in expr.args))  # ValueError, OverflowError: caught by _bounded
     if isinstance(x, complex) or not math.isfinite(x):
         raise ValueError("not finite and real")
@@ -379,73 +381,75 @@ def _bounded(expr: sp.Expr, where: object) -> sp.Expr:
     try:
         value = _constant(expr)
     except (ValueError, OverflowError, ZeroDivisionError, TypeError):
-        raise _Fail(column, f"the constant {_clip(sp.sstr(expr), 40)} is not finite and "
-                    "real (log or sqrt of a negative number, an overflow, ...)") from None
+        raise ParseFailure(column, f"the constant {clip(sp.sstr(expr), 40)} is not finite and "
+                           "real (log or sqrt of a negative number, an overflow, ...)") from None
     if abs(value) > MAX_NUMBER:
-        raise _Fail(column, f"the constant {_clip(sp.sstr(expr), 40)} is about {value:.3g}; "
-                    f"constants are at most 1e12 in magnitude")
+        raise ParseFailure(column, f"the constant {clip(sp.sstr(expr), 40)} is about {value:.3g}; "
+                           f"constants are at most 1e12 in magnitude")
     return expr
 
 
 def _power(base: sp.Expr, exponent: sp.Expr, column: int) -> sp.Expr:
     if not isinstance(exponent, sp.Rational):
         what = "an expression in " + ", ".join(sorted(s.name for s in exponent.free_symbols)) \
-            if exponent.free_symbols else _clip(sp.sstr(exponent), 24)
-        raise _Fail(column, f"the exponent must be a plain number of magnitude at most "
-                    f"{MAX_EXPONENT}, got {what}")
+            if exponent.free_symbols else clip(sp.sstr(exponent), 24)
+        raise ParseFailure(column, f"the exponent must be a plain number of magnitude at most "
+                           f"{MAX_EXPONENT}, got {what}")
     if abs(exponent) > MAX_EXPONENT:
-        raise _Fail(column, f"the exponent {_clip(sp.sstr(exponent), 24)} is larger than "
-                    f"{MAX_EXPONENT} in magnitude")
+        raise ParseFailure(column, f"the exponent {clip(sp.sstr(exponent), 24)} is larger than "
+                           f"{MAX_EXPONENT} in magnitude")
     if isinstance(base, sp.Rational):
         if base == 0 and exponent < 0:
-            raise _Fail(column, "division by zero (0 to a negative power)")
-        if base != 0 and abs(int(exponent.p)) * _bits(base) > _MAX_CONSTANT_BITS * int(exponent.q):
-            raise _Fail(column, "the power is a constant too large to compute")
+            raise ParseFailure(column, "division by zero (0 to a negative power)")
+        if base != 0 and abs(int(exponent.p)) * _bits(base) > MAX_CONSTANT_BITS * int(exponent.q):
+            raise ParseFailure(column, "the power is a constant too large to compute")
     if not base.free_symbols:
         _bounded(base, None)
         if base.is_negative and not exponent.is_integer:  # (-2)^(1/3) is complex in SymPy
-            raise _Fail(column, f"a negative constant to the fractional power "
-                        f"{_clip(sp.sstr(exponent), 24)} is not a real number")
+            raise ParseFailure(column, f"a negative constant to the fractional power "
+                               f"{clip(sp.sstr(exponent), 24)} is not a real number")
     result = sp.Pow(base, exponent)
     if not result.free_symbols:
         try:
             _bounded(result, None)
-        except _Fail as err:
-            raise _Fail(column, err.message) from None
+        except ParseFailure as err:
+            raise ParseFailure(column, err.message) from None
     for part in result.args if isinstance(result, sp.Mul) else (result,):
         if (
             isinstance(part, sp.Pow)
             and isinstance(part.exp, sp.Rational)
             and abs(part.exp) > MAX_COMBINED_EXPONENT
         ):
-            raise _Fail(column, f"powers of powers combine to the exponent {_clip(str(part.exp))}"
-                        f"; the limit is {MAX_COMBINED_EXPONENT}")
-        if isinstance(part, sp.Rational) and _bits(part) > _MAX_CONSTANT_BITS:
-            raise _Fail(column, "the power is a constant too large to compute")
+            raise ParseFailure(column, f"powers of powers combine to the exponent {clip(str(part.exp))}"
+                               f"; the limit is {MAX_COMBINED_EXPONENT}")
+        if isinstance(part, sp.Rational) and _bits(part) > MAX_CONSTANT_BITS:
+            raise ParseFailure(column, "the power is a constant too large to compute")
     return result
 
 
 _NOT_FINITE = (sp.zoo, sp.oo, sp.S.NegativeInfinity, sp.nan, sp.I)
 
 
-def _parse(text: object, names: Mapping[str, sp.Expr]) -> sp.Expr:
+def parse_text(text: object, names: Mapping[str, sp.Expr]) -> sp.Expr:
+    """:func:`parse_expression` without the SpecError: a mistake is a :class:`ParseFailure`."""
     if not isinstance(text, str):
-        raise _Fail(0, f"expected an expression as a string, got {_type_name(text)}")
+        raise ParseFailure(0, f"expected an expression as a string, got {type_name(text)}")
     if len(text) > MAX_EXPRESSION_CHARS:
-        raise _Fail(0, f"the expression is {len(text)} characters long; the limit is "
-                    f"{MAX_EXPRESSION_CHARS}")
+        raise ParseFailure(0, f"the expression is {len(text)} characters long; the limit is "
+                           f"{MAX_EXPRESSION_CHARS}")
     expr = _Parser(text, names).parse()
     if not isinstance(expr, sp.Expr) or expr.has(*_NOT_FINITE):
-        raise _Fail(0, "the expression is not finite and real (a division by zero, log(0), "
-                    "sqrt of a negative number, ...)")
+        raise ParseFailure(0, "the expression is not finite and real (a division by zero, log(0), "
+                           "sqrt of a negative number, ...)")
     return expr
 
 
-def _fail_message(err: _Fail, text: object) -> str:
+def failure_message(err: ParseFailure, text: object) -> str:
+    """The reason a SpecError gives for ``err``: its column and the text there, then what."""
     if not err.column:
         return err.message
     snippet = text[err.column - 1 : err.column + 11] if isinstance(text, str) else ""
-    at = f" near {_clip(snippet, 12)!r}" if snippet else ""
+    at = f" near {clip(snippet, 12)!r}" if snippet else ""
     return f"column {err.column}{at}: {err.message}"
 
 
@@ -465,12 +469,12 @@ def parse_expression(
     >>> parse_expression("__import__('os')", {"x": x})
     Traceback (most recent call last):
     ...
-    symbackprop.spec.SpecError: expression: column 1 near "__import__('": name '__import__' is not allowed: names start with a letter
+    symbackprop.io.spec.SpecError: expression: column 1 near "__import__('": name '__import__' is not allowed: names start with a letter
     """  # noqa: E501
     try:
-        return _parse(text, names)
-    except _Fail as err:
-        raise SpecError(_fail_message(err, text), None, where) from None
+        return parse_text(text, names)
+    except ParseFailure as err:
+        raise SpecError(failure_message(err, text), None, where) from None
     except RecursionError:  # cannot happen within MAX_DEPTH; kept as a last line of defence
         raise SpecError("the expression is nested too deeply", None, where) from None
 

@@ -3,7 +3,7 @@
 The spec reader hands over the parsed TOML table and its typed reader; every bad value is one
 line naming its key, as for an MLP. Nothing here parses text as an expression.
 
->>> from symbackprop.spec import parse_spec
+>>> from symbackprop.io.spec import parse_spec
 >>> spec = parse_spec('[network]\\nkind = "rnn"\\ninputs = 1\\nhidden = 2\\noutputs = 1\\nsteps = 3')
 >>> spec.graph.title
 'Elman RNN over 3 steps: 1 input, 2 hidden units, 1 output'

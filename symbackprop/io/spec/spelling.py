@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import MAX_LATEX_CHARS, SpecError, _clip, _got
+from .errors import MAX_LATEX_CHARS, SpecError, clip, got
 
 # -- safe LaTeX spellings -------------------------------------------------------------------------
 _GREEK = (
@@ -36,9 +36,14 @@ _LATEX_PLAIN = frozenset(
 _COMMAND = re.compile(r"\\([A-Za-z]+)")
 
 
-def _latex_problem(text: object) -> str | None:
+def latex_problem(text: object) -> str | None:
+    """What makes ``text`` unsafe as a LaTeX spelling (the reason a SpecError gives), or None.
+
+    >>> latex_problem(r"\\hat{y}_1") is None, latex_problem("x_")
+    (True, "column 2: '_' must be followed by what it puts below: a letter, a digit or a group _{…}")
+    """
     if not isinstance(text, str):
-        return f"expected a LaTeX spelling as a string, got {_got(text)}"
+        return f"expected a LaTeX spelling as a string, got {got(text)}"
     if not text.strip():
         return "the LaTeX spelling is empty"
     if len(text) > MAX_LATEX_CHARS:
@@ -53,7 +58,7 @@ def _latex_problem(text: object) -> str | None:
                 return f"column {col}: '\\' followed by {nxt!r}; only named commands are allowed"
             if m.group(1) not in LATEX_COMMANDS:
                 return (
-                    f"column {col}: the command \\{_clip(m.group(1), 24)} is not allowed; "
+                    f"column {col}: the command \\{clip(m.group(1), 24)} is not allowed; "
                     f"allowed: Greek letters, \\hat, \\bar, \\tilde, \\mathbf, \\mathrm, …"
                 )
             if m.group(1) in _TAKES_ARGUMENT:
@@ -160,9 +165,9 @@ def check_latex(text: str, *, where: str = "latex") -> str:
     >>> check_latex(r"\\input{a}")
     Traceback (most recent call last):
     ...
-    symbackprop.spec.SpecError: latex: column 1: the command \\input is not allowed; allowed: Greek letters, \\hat, \\bar, \\tilde, \\mathbf, \\mathrm, …
+    symbackprop.io.spec.SpecError: latex: column 1: the command \\input is not allowed; allowed: Greek letters, \\hat, \\bar, \\tilde, \\mathbf, \\mathrm, …
     """  # noqa: E501
-    problem = _latex_problem(text)
+    problem = latex_problem(text)
     if problem:
         raise SpecError(problem, None, where)
     return text

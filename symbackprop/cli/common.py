@@ -1,0 +1,193 @@
+"""What every ``symbackprop`` subcommand shares: exit codes, the one-line UserError, progress
+messages, all-or-nothing writes, reading the SPEC argument and the refusals made before any work.
+
+>>> EXIT_OK, EXIT_FAILED, EXIT_INPUT
+(0, 1, 2)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ..builders.mlp import MLP, mlp
+from ..check.verify import undefined_node
+from ..core.errors import SymbackpropError
+from ..document import MAX_NOTES_PARAMETERS
+from ..io.spec import load_spec
+from ..printing.latex import untypesettable
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+
+
+class UserError(SymbackpropError):
+    """Bad input: reported as one line, exit code 2."""
+
+
+class Progress:
+    """Stage messages on a terminal's stderr; silent when piped or redirected."""
+
+    def __init__(self, enabled: bool | None = None) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.start = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        if self.enabled:
+            print(f"[{time.perf_counter() - self.start:6.1f}s] {message}", file=sys.stderr)
+
+
+def write_outputs(files: dict[Path, str | bytes]) -> None:
+    """Write several files all or nothing: every one to a fresh temporary file first, then
+    each renamed into place; on a failure before the renames, nothing is left behind."""
+    for target in files:
+        if target.is_dir():
+            raise UserError(f"{target} is a directory; give a file name")
+    made: list[tuple[str, Path]] = []
+    try:
+        for target, text in files.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            made.append((tmp, target))
+            with os.fdopen(fd, "wb") as f:
+                f.write(text.encode() if isinstance(text, str) else text)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+    except BaseException:
+        for tmp, _target in made:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    for tmp, target in made:
+        os.replace(tmp, target)
+
+
+def write_output(text: str | bytes, path: str | None) -> None:
+    """Write to stdout, or atomically to ``path`` (a temporary file renamed into place)."""
+    if path is None or path == "-":
+        sys.stdout.write(text if isinstance(text, str) else text.decode())
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise UserError(f"{path} is a directory; give a file name")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = text.encode() if isinstance(text, str) else text
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a written file should not be private
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# -- loading --------------------------------------------------------------------------------------
+def read_spec(args) -> tuple:
+    """(graph, values, spec) from the SPEC argument, with --notation applied."""
+    spec = load_spec(args.spec)
+    graph, values = spec.graph, dict(spec.values)
+    notation = getattr(args, "notation", None)
+    if notation:
+        graph, values = _renotate(graph, values, notation)
+    bad = undefined_node(graph, values)
+    if bad:
+        raise UserError(f"{args.spec}: values: at these values the node {bad} is not a real "
+                        "number (a log or square root of a negative number); give values where "
+                        "the graph is defined")
+    return graph, values, spec
+
+
+def _renotate(graph, values: dict, notation: str):
+    if not isinstance(graph, MLP):
+        raise UserError("--notation applies to [network] specs; a [graph] spec names its own nodes")
+    new = mlp(graph.sizes, graph.activations, graph.loss_name, graph.bias_mode, notation, graph.title)
+    # Both nets declare their symbols in the same structural order, so names map one to one.
+    rename = {old.name: fresh.name for old, fresh in zip(graph.symbols, new.symbols, strict=True)}
+    return new, {rename.get(k, k): v for k, v in values.items()}
+
+
+def need_values(graph, values: dict, what: str) -> None:
+    """Refuse a command that works with numbers when [values] leaves a leaf out."""
+    missing = [s.name for s in graph.leaves if s.name not in values]
+    if missing:
+        raise UserError(f"{what} needs [values] for: {', '.join(missing)}")
+
+
+def check_notes_size(graph) -> None:
+    """Refuse notes for a net too large for them before deriving it, with the way out."""
+    n = len(graph.parameters)
+    if n > MAX_NOTES_PARAMETERS:
+        raise UserError(
+            f"the network has {n} parameters; notes write equations for every one and are "
+            f"readable up to {MAX_NOTES_PARAMETERS}: use the matrix form instead "
+            "(symbackprop grad SPEC --matrix, --matrix --latex, or --code)"
+        )
+
+
+#: Per-command limits on parameters, below the spec's 100 000 weights: the scalar forms of
+#: `grad` and the per-parameter numbers of `check`, `example` and `grade` grow faster than the
+#: net (measured: grad at 10 100 weights 32 s of CPU; check at 10 100 weights over 400 s).
+MAX_SCALAR_GRAD_PARAMETERS = 10_000
+MAX_NUMBERS_PARAMETERS = 2_000
+
+
+def check_size(graph, limit: int, what: str, way_out: str) -> None:
+    """Refuse up front a net too large for a command to answer in reasonable time."""
+    n = len(graph.parameters)
+    if n > limit:
+        raise UserError(f"the network has {n} parameters; {what} is limited to {limit}: "
+                        f"{way_out}")
+
+
+def templates_folder(args) -> str | None:
+    """The --templates folder, which must exist (a typo should not fall back to ours silently)."""
+    folder = getattr(args, "templates", None)
+    if folder is not None and not Path(folder).is_dir():
+        raise UserError(f"--templates: no such folder: {folder}")
+    return folder
+
+
+def example_options(args, spec) -> dict:
+    """The worked example's η, digits and rounding: the command line's, else the spec's, else
+    the defaults."""
+    def first(*choices):
+        return next(c for c in choices if c is not None)
+
+    return dict(
+        learning_rate=first(args.learning_rate, spec.learning_rate, 0.1),
+        digits=first(args.digits, spec.digits, 3),
+        rounding=args.rounding or spec.rounding or "display",
+    )
+
+
+# -- refused before any command runs (main calls these first) ------------------------------------
+def refuse_untypesettable_title(args, language: str | None = None) -> None:
+    """--title must be typeset in the document's language. Before the spec is read its
+    language is unknown: then only what no shipped language typesets is refused here, and
+    notes check again once the spec has said its language."""
+    language = language or getattr(args, "lang", None) or getattr(args, "language", None) or "ko"
+    bad = untypesettable(getattr(args, "title", None) or "", language)
+    if bad:
+        raise UserError(f"--title: the character {bad} cannot be typeset in the documents")
+
+
+def refuse_overwriting_inputs(args) -> None:
+    """-o must not name the spec or the claims file: the output would replace the input."""
+    output = getattr(args, "output", None)
+    if not output or output == "-" or not Path(output).exists():
+        return
+    for name in ("spec", "claims"):
+        given = getattr(args, name, None)
+        if given and Path(given).exists() and os.path.samefile(given, output):
+            raise UserError(f"-o {output} is the {name} file itself; write somewhere else")
+        if name == "spec" and given and Path(output).is_dir() and Path(given).exists() and any(
+                os.path.samefile(given, Path(output) / f) for f in ("exercises.tex", "answers.tex",
+                                                                     "exercises.pdf", "answers.pdf")
+                if (Path(output) / f).exists()):
+            raise UserError(f"-o {output} would overwrite the spec file; write somewhere else")

@@ -1,0 +1,128 @@
+"""What the teaching commands do: ``lint`` and ``grade`` judge a student's work against the
+derivation, ``exercises`` writes problem sheets, answer keys and per-student quizzes.
+
+Each ``cmd_<name>(args)`` takes its parsed arguments and returns an exit code, as in commands.py.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from ..derivation.reverse import derive
+from ..output.render import compile_pdf
+from ..printing.latex import TexPrinter
+from ..teaching.exercises import exercise_sheets
+from ..teaching.grade import grade, load_claims
+from ..teaching.grade import report as grade_report
+from ..teaching.lint import lint, read_lint_symbols, read_tex
+from ..teaching.lint import report as lint_report
+from ..teaching.quiz import Student, make_quiz, moodle_xml, quiz_key, read_roster
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    MAX_NUMBERS_PARAMETERS,
+    Progress,
+    UserError,
+    check_notes_size,
+    check_size,
+    example_options,
+    need_values,
+    read_spec,
+    templates_folder,
+    write_output,
+    write_outputs,
+)
+
+
+def cmd_lint(args) -> int:
+    tex = read_tex(args.tex)  # refused before anything else is read or written
+    graph, values, spec = read_spec(args)
+    values = _student_values(args, graph, spec, values)
+    need_values(graph, values, "lint")
+    result = lint(tex, derive(graph), values, symbols=read_lint_symbols(args.spec),
+                  learning_rate=args.learning_rate or spec.learning_rate or 0.1,
+                  language=args.language)
+    write_output(lint_report(result, Path(args.tex).name, language=args.language), args.output)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _student_values(args, graph, spec, values: dict) -> dict:
+    """--student ID: the values of that student's quiz variant (same --seed and --nice as the
+    exercises command that made it), instead of the spec's."""
+    if not getattr(args, "student", None):
+        return values
+    (variant,) = make_quiz(graph, [Student(args.student)], args.seed, nice=args.nice,
+                           learning_rate=args.learning_rate or spec.learning_rate or 0.1)
+    return variant.values
+
+
+def cmd_grade(args) -> int:
+    if str(args.claims).endswith(".tex"):  # an answer in LaTeX: graded line by line by lint
+        args.tex = args.claims
+        return cmd_lint(args)
+    graph, values, spec = read_spec(args)
+    check_size(graph, MAX_NUMBERS_PARAMETERS, "grade",
+                "use grad --matrix --code for the gradients of a large net")
+    values = _student_values(args, graph, spec, values)
+    need_values(graph, values, "grade")
+    claims = load_claims(args.claims)
+    rows = grade(derive(graph), values, claims,
+                 learning_rate=next(r for r in (args.learning_rate, spec.learning_rate, 0.1)
+                                    if r is not None))
+    write_output(grade_report(rows, language=args.language), args.output)
+    return EXIT_OK if all(r.ok for r in rows) else EXIT_FAILED
+
+
+def cmd_exercises(args) -> int:
+    progress = Progress(None if not args.quiet else False)
+    graph, _values, spec = read_spec(args)
+    check_notes_size(graph)
+    progress(f"drawing {args.count} sets of values (seed {args.seed}) and working them out")
+    args.rounding = args.rounding or spec.rounding or "by_hand"  # a sheet is worked by hand
+    args.language = args.language or spec.language or "en"
+    options = example_options(args, spec)
+    variants, extra = _quiz(args, graph, spec, options)
+    problems, answers = exercise_sheets(
+        graph, args.count, args.seed, **options, title=args.title or "",
+        templates=templates_folder(args), language=args.language,
+        value_sets=[v.values for v in variants] if variants else None,
+        labels=[" ".join(filter(None, (v.student.id, v.student.name))) for v in variants]
+        if args.roster else None,
+    )
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file; -o takes a folder for the two sheets")
+    files: dict[Path, str | bytes] = {}
+    for name, text in (("exercises", problems), ("answers", answers)):
+        files[out / f"{name}.tex"] = text
+        if args.pdf:
+            progress(f"compiling {name}.pdf")
+            with tempfile.TemporaryDirectory(prefix="symbackprop-") as tmp:
+                files[out / f"{name}.pdf"] = compile_pdf(text, Path(tmp) / "x.pdf",
+                                                      language=args.language).read_bytes()
+    write_outputs(files)  # all of them or none
+    for name in ("exercises", "answers"):
+        print(f"wrote {out / (name + '.tex')}" + (f" and {name}.pdf" if args.pdf else ""))
+    for name, text in extra:
+        write_output(text, str(out / name))
+        print(f"wrote {out / name}")
+    return EXIT_OK
+
+
+def _quiz(args, graph, spec, options) -> tuple[list, list]:
+    """Per-student variants (--roster, --nice, --format moodle) and the files they add."""
+    if not (args.roster or args.nice or args.format == "moodle"):
+        return [], []
+    students = read_roster(args.roster) if args.roster else [
+        Student(str(k)) for k in range(1, args.count + 1)]
+    variants = make_quiz(graph, students, args.seed, nice=args.nice,
+                         learning_rate=options["learning_rate"], digits=options["digits"],
+                         language=args.language)
+    title = args.title or spec.title or graph.title
+    extra = [("quiz-key.tex", quiz_key(variants, title, language=args.language))]
+    if args.format == "moodle":
+        tex = TexPrinter(derive(graph))
+        network = [f"{tex(lhs)} = {tex(rhs)}" for lhs, rhs in graph.forward_equations()[:16]]
+        extra.append(("quiz.xml", moodle_xml(variants, title, network, language=args.language)))
+    return variants, extra
