@@ -1,7 +1,7 @@
 """What the derivation and document commands do: ``notes``, ``grad``, ``check``, ``example``
 and ``demo`` read the spec, derive, render and write (the teaching commands are in teaching.py).
 
-The command line itself (arguments, exit codes, one-line errors) is in :mod:`symbackprop.cli.main.main`;
+The command line itself (arguments, exit codes, one-line errors) is in :mod:`symbackprop.cli.main`;
 each ``cmd_<name>(args)`` here takes its parsed arguments and returns an exit code.
 """
 

@@ -1,7 +1,7 @@
 """The ``symbackprop`` command.
 
 Subcommands: ``notes``, ``grad``, ``check``, ``example``, ``lint``, ``grade``, ``exercises`` and
-``demo`` (what each does is in :mod:`symbackprop.cli.main.commands` and :mod:`symbackprop.cli.main.teaching`).
+``demo`` (what each does is in :mod:`symbackprop.cli.commands` and :mod:`symbackprop.cli.teaching`).
 Output goes to stdout or, with ``-o``, to a file that is written completely or not at all. Exit
 codes: 0 success, 1 a check failed, 2 bad input (one line on stderr, no traceback).
 

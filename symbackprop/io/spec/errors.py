@@ -140,4 +140,4 @@ def listing(items, limit: int = 12) -> str:
     return shown + (f", … ({len(items)} in all)" if len(items) > limit else "")
 
 
-SpecError.__module__ = "symbackprop.io.spec"  # users catch and see it as symbackprop.io.spec.SpecError
+SpecError.__module__ = "symbackprop.spec"  # users catch and see it as symbackprop.spec.SpecError

@@ -469,7 +469,7 @@ def parse_expression(
     >>> parse_expression("__import__('os')", {"x": x})
     Traceback (most recent call last):
     ...
-    symbackprop.io.spec.SpecError: expression: column 1 near "__import__('": name '__import__' is not allowed: names start with a letter
+    symbackprop.spec.SpecError: expression: column 1 near "__import__('": name '__import__' is not allowed: names start with a letter
     """  # noqa: E501
     try:
         return parse_text(text, names)

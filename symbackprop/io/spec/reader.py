@@ -36,7 +36,7 @@ class Spec:
     notation: str | Notation | None
     source: str
     rounding: str | None = None
-    language: str = "en"  # the document's language (symbackprop.output.i18n.LANGUAGES)
+    language: str = "en"  # the document's language (symbackprop.core.languages.LANGUAGES)
     only: list[str] | None = None  # parameters whose whole chain the notes write out
 
     @property
@@ -70,7 +70,7 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
     >>> parse_spec('[network]\\nsizes = [2, 0, 1]', "seed.toml")
     Traceback (most recent call last):
     ...
-    symbackprop.io.spec.SpecError: seed.toml: network.sizes[1]: expected a positive integer, got 0
+    symbackprop.spec.SpecError: seed.toml: network.sizes[1]: expected a positive integer, got 0
     """
     source = str(source)
     r = TableReader(source)

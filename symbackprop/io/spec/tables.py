@@ -18,7 +18,7 @@ class TableReader:
     >>> TableReader("seed.toml").number("0.1", "training.learning_rate")
     Traceback (most recent call last):
     ...
-    symbackprop.io.spec.SpecError: seed.toml: training.learning_rate: expected a number, got a string "0.1"
+    symbackprop.spec.SpecError: seed.toml: training.learning_rate: expected a number, got a string "0.1"
     """  # noqa: E501
 
     def __init__(self, source: str) -> None:
