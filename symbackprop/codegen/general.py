@@ -20,8 +20,6 @@ Samples run along a leading batch axis; parameter gradients are averaged over th
 
 from __future__ import annotations
 
-import io
-import tokenize
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -32,7 +30,9 @@ import sympy as sp
 from ..core import ops
 from ..core.indexed import Quantity, as_basic
 from .array_namespaces import backend_namespace, float64_context
+from .guard import assert_engine_made
 from .lowering import as_view, contraction, gathered_in_order, permuted, reshaped
+from .named import arrays_of, values_of
 from .softmax import ClassMax, stable_softmax
 
 if TYPE_CHECKING:  # the evaluator runs a general form; the form builds it
@@ -101,7 +101,8 @@ class BatchedEvaluator:
         self.source = "def evaluate(A):\n" + "".join(f"    {ln}\n" for ln in self.lines) + \
             "    return A\n"
         ops.require(self.source, backend, self.namespace)
-        _assert_engine_made(self.source, self.namespace)
+        assert_engine_made(self.source, {"def", "return", "None", "evaluate", "A", *self.namespace},
+                           attributes=True, identifier_strings=True)
         code = compile(self.source, f"<batched {form.title}>", "exec")
         exec(code, self.namespace)  # noqa: S102 - code the engine wrote from its own equations
         self._run = self.namespace["evaluate"]
@@ -125,34 +126,11 @@ class BatchedEvaluator:
         >>> sorted(r.gradients) == sorted(p.name for p in graph.parameters)
         True
         """
-        graph, symbol_of = self.form.instance(self.sizes)
-        inputs, parameters = {}, {}
-        for name, q in self.qs.items():
-            if q.kind not in ("input", "target", "parameter"):
-                continue
-            shape = [hi - lo + 1 for lo, hi in self.ranges[name]]
-            array = np.zeros(shape)
-            for ix in np.ndindex(*shape):
-                s = symbol_of(name, tuple(lo + k for (lo, _), k in zip(self.ranges[name], ix,
-                                                                       strict=True)))
-                if s is not None:
-                    array[ix] = float(values[s.name])
-            if q.kind == "parameter":
-                parameters[name] = array
-            else:
-                inputs[name] = array[np.newaxis]
+        _, symbol_of = self.form.instance(self.sizes)
+        inputs, parameters = arrays_of(values, self.qs, self.ranges, symbol_of)
         result = self(inputs, parameters)
-        gradients = {}
-        for name, g in result.gradients.items():
-            if self.qs[name].kind != "parameter":  # an input's gradient: not a weight's
-                continue
-            # a scalar parameter's gradient may come back as a one-entry array
-            g = np.asarray(g, dtype=float).reshape([hi - lo + 1 for lo, hi in self.ranges[name]])
-            for ix in np.ndindex(*g.shape):
-                s = symbol_of(name, tuple(lo + k for (lo, _), k in zip(self.ranges[name], ix,
-                                                                       strict=True)))
-                if s is not None:
-                    gradients[s.name] = float(g[ix])
+        gradients = values_of({n: g for n, g in result.gradients.items()
+                               if self.qs[n].kind == "parameter"}, self.ranges, symbol_of)
         loss = float(np.asarray(result.loss, dtype=float).reshape(-1)[0])
         return BatchedResult(loss, gradients, result.arrays)
 
@@ -510,17 +488,3 @@ def _recursion(rhs: sp.Expr, names: set[str], q: Quantity):
             if shift.is_number and shift != 0:
                 return v, (1 if shift < 0 else -1)
     return None
-
-
-def _assert_engine_made(source: str, namespace: Mapping[str, object]) -> None:
-    """Refuse to run code with a name the generator does not write, or a string that is not a
-    quantity's identifier: a second lock behind the fact that quantity names come from the
-    builders, never from user text."""
-    allowed = {"def", "return", "None", "evaluate", "A", *namespace}
-    previous = None
-    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-        attribute, previous = previous == ".", tok.string
-        if tok.type == tokenize.NAME and tok.string not in allowed and not attribute:
-            raise RuntimeError(f"generated code uses an unexpected name {tok.string!r}")
-        if tok.type == tokenize.STRING and not tok.string[1:-1].isidentifier():
-            raise RuntimeError(f"generated code uses an unexpected string {tok.string}")

@@ -8,9 +8,7 @@ serves every array library.
 
 from __future__ import annotations
 
-import io
 import re
-import tokenize
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ import sympy as sp
 from ..printing.display import batch_evaluator_markdown
 from .backends import BACKENDS  # the array libraries, importable from here as before
 from .export_matrix import matrix_module
+from .guard import assert_engine_made
 from .matrix_code import MatrixCodePrinter, generate
 
 if TYPE_CHECKING:
@@ -83,9 +82,10 @@ class BatchEvaluator:
                                   "installed") from None
             source = generate(self.form, backend)
             scope: dict[str, object] = dict(namespace)
-            _assert_engine_made(source, scope)
+            assert_engine_made(source, {"def", "return", "None", "if", "else", "forward", "loss",
+                                        "gradients", *scope}, _GENERATED_NAME)
             # The source is printed from the engine's own equations: fixed names (W1, delta1,
-            # …), numbers and the namespace's functions, which _assert_engine_made confirmed.
+            # …), numbers and the namespace's functions, which assert_engine_made confirmed.
             exec(compile(source, "<symbackprop matrix form>", "exec"), scope)
             self._compiled[backend] = (scope["gradients"], scope["forward"], scope["loss"], source)
         return self._compiled[backend][:3]
@@ -193,14 +193,3 @@ class BatchEvaluator:
 
 
 _GENERATED_NAME = re.compile(r"(?:[WbZA]|delta|dW|db|n_)[0-9]+|[XYLm]|float|sum|shape|T|axis|keepdims|True")
-
-
-def _assert_engine_made(source: str, namespace: Mapping[str, object]) -> None:
-    """Refuse to run code with any name the generator does not write: a second lock behind
-    the fact that no user text reaches the equations (names are W1, delta2, …, never a key)."""
-    allowed = {"def", "return", "None", "if", "else", "forward", "loss", "gradients", *namespace}
-    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
-    for tok in tokens:
-        if tok.type == tokenize.NAME and tok.string not in allowed \
-                and not _GENERATED_NAME.fullmatch(tok.string):
-            raise RuntimeError(f"generated code uses an unexpected name {tok.string!r}")
