@@ -17,6 +17,7 @@ import pytest
 from backends import NUMPY, TORCH, installed, needs_jax, needs_torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from networks import quantity_arrays
 
 import symbackprop as sb
 from symbackprop.codegen.general import BatchedEvaluator
@@ -34,26 +35,6 @@ jnp = jax.numpy if jax is not None else None
 
 
 # -- numpy against the scalar derivation, central differences and the plain sums ------------------
-def _arrays(form, ev, lookup, samples):
-    inputs, params = {}, {}
-    for name, q in form.quantities.items():
-        if q.kind not in ("input", "target", "parameter"):
-            continue
-        ranges = ev.ranges[name]
-        shape = [hi - lo + 1 for lo, hi in ranges]
-
-        def value(sample, ix, name=name, ranges=ranges):
-            s = lookup(name, tuple(lo + i for (lo, _), i in zip(ranges, ix, strict=True)))
-            return sample[s.name] if s is not None else 0.0  # y_t before T: no loss there
-        if q.kind == "parameter":
-            params[name] = np.array([value(samples[0], ix) for ix in np.ndindex(*shape)]
-                                    ).reshape(shape)
-        else:
-            inputs[name] = np.array([[value(s, ix) for ix in np.ndindex(*shape)]
-                                     for s in samples]).reshape([len(samples), *shape])
-    return inputs, params
-
-
 @pytest.mark.parametrize("form, sizes", [
     (forms.rnn_form(), {"T": 4, "n_x": 2, "n_h": 3, "n_y": 2}),
     (forms.rnn_form("sigmoid", "bce", every_step=False), {"T": 3, "n_x": 1, "n_h": 2, "n_y": 1}),
@@ -74,7 +55,7 @@ def test_batched_evaluator_matches_the_scalar_derivation(form, sizes):
     shared = {p.name: float(rng.uniform(-0.9, 0.9)) for p in net.parameters}
     samples = [{**{s.name: float(rng.uniform(0.1, 0.9)) for s in net.leaves}, **shared}
                for _ in range(B)]
-    out = ev(*_arrays(form, ev, lookup, samples))
+    out = ev(*quantity_arrays(form, ev, lookup, samples))
     derivation = sb.derive(net)
     # the scalar derivation's own recursions, as form.check evaluates them (its compiled
     # evaluator spends tens of seconds tidying a norm network's exact δs first)

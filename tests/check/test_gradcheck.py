@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_numeric import seed000_by_hand
+from networks import seed000_by_hand
 
 import symbackprop as sb
 

@@ -17,7 +17,7 @@ from symbackprop.core.notation import Notation
 from symbackprop.io import spec
 from symbackprop.io.spec import SpecError, check_latex, load_spec, parse_expression, parse_spec
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 GALLERY = sorted(EXAMPLES.glob("seed[0-9][0-9][0-9].toml"))
 
 x, y, w, b, a = sp.symbols("x y w b a", real=True)

@@ -10,6 +10,7 @@ import pytest
 from backends import installed, needs_torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from networks import assert_fd_ok, random_values
 
 import symbackprop as sb
 from symbackprop.core.graph import GraphError
@@ -21,28 +22,17 @@ torch = importlib.import_module("torch") if installed("torch") else None
 F = torch.nn.functional if torch is not None else None
 
 
-def _values(net, seed: int = 0) -> dict[str, float]:
-    rng = np.random.default_rng(seed)
-    values = {s.name: float(rng.uniform(-0.9, 0.9)) for s in net.leaves}
-    return values
-
-
-def _fd_ok(net, seed: int = 0) -> None:
-    check = sb.check_gradients(sb.derive(net), _values(net, seed), rtol=1e-5, atol=1e-7)
-    assert check.ok, str(check)
-
-
 @FEW
 @given(st.integers(1, 2), st.integers(1, 3), st.integers(1, 2), st.integers(1, 4),
        st.booleans(), st.booleans())
 def test_rnn_gradients_match_finite_differences(n_in, n_h, n_out, steps, every, bias):
-    _fd_ok(sb.rnn(n_in, n_h, n_out, steps, every_step=every, bias=bias))
+    assert_fd_ok(sb.rnn(n_in, n_h, n_out, steps, every_step=every, bias=bias))
 
 
 def test_rnn_softmax_cross_entropy_and_karpathy_names():
     net = sb.rnn(2, 2, 3, 2, output_activation="softmax", loss="cross_entropy",
                  notation="karpathy")
-    _fd_ok(net)
+    assert_fd_ok(net)
     assert net.latex_name(net.recurrent(2, 1)) == "(W_{hh})_{21}"
     assert net.latex_name(net.hidden(2, 1)) == "h_{2,1}"
     assert net.latex_name(net.output(1, 3)) == r"\hat{y}_{1,3}"
@@ -64,12 +54,12 @@ def test_rnn_delta_is_the_bptt_recursion():
 def test_conv1d_gradients_match_finite_differences(length, kernel, act, outputs):
     if kernel > length:
         kernel = length
-    _fd_ok(sb.conv1d(length, kernel, act, outputs=outputs))
+    assert_fd_ok(sb.conv1d(length, kernel, act, outputs=outputs))
 
 
 def test_conv2d_gradients_and_weight_gradient_is_a_correlation():
     net = sb.conv2d((3, 4), (2, 2), "tanh", outputs=2)
-    _fd_ok(net)
+    assert_fd_ok(net)
     d = sb.derive(net)
     grad = d.gradient(net.w(1, 2), form="delta")
     expected = sum(d.delta_symbols[net.pre(i, j)] * net.x(i, j + 1)
@@ -80,7 +70,7 @@ def test_conv2d_gradients_and_weight_gradient_is_a_correlation():
 @FEW
 @given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 2), st.booleans())
 def test_attention_gradients_match_finite_differences(keys, d, d_v, projections):
-    _fd_ok(sb.attention(keys, d, d_v, projections=projections))
+    assert_fd_ok(sb.attention(keys, d, d_v, projections=projections))
 
 
 def test_attention_score_delta_is_the_softmax_jacobian_form():
@@ -99,7 +89,7 @@ def test_norm_and_residual_networks_match_finite_differences(n_in, width, batch_
     net = sb.network(n_in, [sb.dense(width, "tanh"), norm,
                             sb.residual(sb.dense(width, "tanh")), sb.dense(1)],
                      batch=2 if batch_norm else 1)
-    _fd_ok(net)
+    assert_fd_ok(net)
 
 
 @pytest.mark.parametrize("build, message", [
@@ -132,7 +122,7 @@ def test_rnn_notes_compile_with_readable_names(tmp_path):
     from texutil import have_tex
 
     net = sb.rnn(1, 1, 1, 2)
-    tex = sb.render(sb.worked_example(sb.derive(net), _values(net)), "article")
+    tex = sb.render(sb.worked_example(sb.derive(net), random_values(net)), "article")
     assert r"\mathit" not in tex and r"h_{2}" in tex and r"\delta_{1}" in tex
     if have_tex():
         assert sb.compile_pdf(tex, tmp_path / "rnn.pdf").stat().st_size > 0
@@ -165,7 +155,7 @@ def _grads(net, values):
 def test_rnn_matches_torch_nn_rnn():
     T, n_in, n_h, n_out = 3, 2, 3, 2
     net = sb.rnn(n_in, n_h, n_out, T)
-    v = _values(net, 1)
+    v = random_values(net, 1)
     mats = {k: torch.tensor([[v[s.name] for s in row] for row in rows], dtype=torch.float64,
                             requires_grad=True) for k, rows in net.matrices().items()}
     rnn = torch.nn.RNN(n_in, n_h, nonlinearity="tanh", batch_first=True).double()
@@ -192,7 +182,7 @@ def test_rnn_matches_torch_nn_rnn():
 @needs_torch
 def test_conv1d_matches_torch_conv1d():
     net = sb.conv1d(6, 3, "tanh")
-    v = _values(net, 2)
+    v = random_values(net, 2)
     x = torch.tensor([[[v[f"x_{i}"] for i in range(1, 7)]]], dtype=torch.float64)
     w = torch.tensor([[[v[f"w_{k}"] for k in (1, 2, 3)]]], dtype=torch.float64,
                      requires_grad=True)
@@ -212,7 +202,7 @@ def test_conv1d_matches_torch_conv1d():
 def test_attention_matches_torch_scaled_dot_product_attention():
     n, d, d_v = 3, 2, 2
     net = sb.attention(n, d, d_v)
-    v = _values(net, 3)
+    v = random_values(net, 3)
 
     def tensor(stem, rows, cols):
         return torch.tensor([[v[f"{stem}_{j},{i}"] for i in range(1, cols + 1)]
@@ -240,7 +230,7 @@ def test_norm_matches_torch(kind):
     n, m = 3, 2
     block = sb.layer_norm() if kind == "layer" else sb.batch_norm()
     net = sb.network(n, [block], batch=m)
-    v = _values(net, 4)
+    v = random_values(net, 4)
     x = torch.tensor([[v[f"x_{j}^({s})"] for j in range(1, n + 1)] for s in range(1, m + 1)],
                      dtype=torch.float64)
     y = torch.tensor([[v[f"y_{j}^({s})"] for j in range(1, n + 1)] for s in range(1, m + 1)],

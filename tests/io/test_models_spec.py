@@ -11,7 +11,7 @@ import pytest
 import symbackprop as sb
 from symbackprop.io.spec import SpecError, load_spec, parse_spec
 
-GALLERY = Path(__file__).resolve().parent.parent / "docs" / "examples"
+GALLERY = Path(__file__).resolve().parents[2] / "docs" / "examples"
 MODEL_SPECS = sorted(GALLERY.glob("model-*.toml"))
 
 

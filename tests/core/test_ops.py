@@ -16,7 +16,8 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
-from symbackprop.codegen.export_scalar import matrix_module, scalar_module
+from symbackprop.codegen.export_matrix import matrix_module
+from symbackprop.codegen.export_scalar import scalar_module
 from symbackprop.core import ops
 from symbackprop.core.errors import UnavailableError
 from symbackprop.core.ops import base

@@ -8,29 +8,11 @@ import warnings
 import numpy as np
 import pytest
 import sympy as sp
+from networks import seed000_by_hand, sig
 
 import symbackprop as sb
 from symbackprop.check.worked import round_half_up
 from symbackprop.codegen.scalar import NUMPY_FUNCTIONS
-
-
-def sig(x: float) -> float:
-    return 1 / (1 + math.exp(-x))
-
-
-def seed000_by_hand(v: dict[str, float]) -> dict[str, float]:
-    """Seed 000's forward pass and ∂L/∂w5, ∂L/∂w1 written out with math (no engine code)."""
-    z1 = v["w1"] * v["x1"] + v["w3"] * v["x2"]
-    z2 = v["w2"] * v["x1"] + v["w4"] * v["x2"]
-    h1, h2 = sig(z1), sig(z2)
-    z3 = v["w5"] * h1 + v["w6"] * h2
-    yhat = sig(z3)
-    L = (v["y"] - yhat) ** 2
-    dz3 = -2 * (v["y"] - yhat) * yhat * (1 - yhat)
-    return dict(
-        z1=z1, z2=z2, h1=h1, h2=h2, z3=z3, yhat=yhat, L=L,
-        dw5=dz3 * h1, dw6=dz3 * h2, dw1=dz3 * v["w5"] * h1 * (1 - h1) * v["x1"],
-    )
 
 
 # -- evaluate ------------------------------------------------------------------------------------

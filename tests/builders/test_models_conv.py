@@ -13,8 +13,7 @@ import pytest
 from backends import BACKENDS, installed, needs_torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_models_batched import _arrays
-from test_models_builders import _fd_ok, _values
+from networks import assert_fd_ok, quantity_arrays, random_values
 
 import symbackprop as sb
 from symbackprop.core.graph import GraphError
@@ -34,12 +33,12 @@ F = torch.nn.functional if torch is not None else None
        st.integers(1, 2), st.sampled_from(["tanh", "sigmoid"]))
 def test_conv1d_with_channels_matches_finite_differences(length, kernel, c_in, c_out, outputs,
                                                           act):
-    _fd_ok(sb.conv1d(length, min(kernel, length), act, outputs=outputs, in_channels=c_in,
+    assert_fd_ok(sb.conv1d(length, min(kernel, length), act, outputs=outputs, in_channels=c_in,
                      out_channels=c_out))
 
 
 def test_conv2d_with_channels_matches_finite_differences():
-    _fd_ok(sb.conv2d((3, 3), (2, 2), "tanh", in_channels=2, out_channels=2))
+    assert_fd_ok(sb.conv2d((3, 3), (2, 2), "tanh", in_channels=2, out_channels=2))
 
 
 def test_channel_names_are_the_textbook_ones():
@@ -132,7 +131,7 @@ def test_batched_channel_evaluator_matches_scalar_and_finite_differences(form, s
     shared = {p.name: float(rng.uniform(-0.9, 0.9)) for p in net.parameters}
     samples = [{**{s.name: float(rng.uniform(-0.9, 0.9)) for s in net.leaves}, **shared}
                for _ in range(3)]
-    inputs, params = _arrays(form, ev, lookup, samples)
+    inputs, params = quantity_arrays(form, ev, lookup, samples)
     out = ev(inputs, params)
     scalar = [sb.derive(net).evaluate(s) for s in samples]
     np.testing.assert_allclose(out.loss, [r.loss for r in scalar], rtol=1e-12)
@@ -160,7 +159,7 @@ def _t(a):
 def test_scalar_conv1d_with_channels_matches_torch():
     n, K, c_in, c_out = 5, 2, 2, 3
     net = sb.conv1d(n, K, "tanh", in_channels=c_in, out_channels=c_out)
-    v = _values(net, 4)
+    v = random_values(net, 4)
     x = torch.tensor([[[v[f"x_{c},{i}"] for i in range(1, n + 1)]
                        for c in range(1, c_in + 1)]], dtype=torch.float64)
     w = _t([[[v[f"w_{o},{c},{k}"] for k in range(1, K + 1)] for c in range(1, c_in + 1)]

@@ -1,0 +1,61 @@
+"""What tests in several packages share: seed 000's pass written out by hand, random values for
+a network, the finite-difference check of a built model, and a general form's quantity arrays
+filled from samples named as its scalar model names them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import symbackprop as sb
+
+
+def sig(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+def seed000_by_hand(v: dict[str, float]) -> dict[str, float]:
+    """Seed 000's forward pass and ∂L/∂w5, ∂L/∂w1 written out with math (no engine code)."""
+    z1 = v["w1"] * v["x1"] + v["w3"] * v["x2"]
+    z2 = v["w2"] * v["x1"] + v["w4"] * v["x2"]
+    h1, h2 = sig(z1), sig(z2)
+    z3 = v["w5"] * h1 + v["w6"] * h2
+    yhat = sig(z3)
+    L = (v["y"] - yhat) ** 2
+    dz3 = -2 * (v["y"] - yhat) * yhat * (1 - yhat)
+    return dict(
+        z1=z1, z2=z2, h1=h1, h2=h2, z3=z3, yhat=yhat, L=L,
+        dw5=dz3 * h1, dw6=dz3 * h2, dw1=dz3 * v["w5"] * h1 * (1 - h1) * v["x1"],
+    )
+
+
+def random_values(net, seed: int = 0) -> dict[str, float]:
+    rng = np.random.default_rng(seed)
+    values = {s.name: float(rng.uniform(-0.9, 0.9)) for s in net.leaves}
+    return values
+
+
+def assert_fd_ok(net, seed: int = 0) -> None:
+    check = sb.check_gradients(sb.derive(net), random_values(net, seed), rtol=1e-5, atol=1e-7)
+    assert check.ok, str(check)
+
+
+def quantity_arrays(form, ev, lookup, samples):
+    inputs, params = {}, {}
+    for name, q in form.quantities.items():
+        if q.kind not in ("input", "target", "parameter"):
+            continue
+        ranges = ev.ranges[name]
+        shape = [hi - lo + 1 for lo, hi in ranges]
+
+        def value(sample, ix, name=name, ranges=ranges):
+            s = lookup(name, tuple(lo + i for (lo, _), i in zip(ranges, ix, strict=True)))
+            return sample[s.name] if s is not None else 0.0  # y_t before T: no loss there
+        if q.kind == "parameter":
+            params[name] = np.array([value(samples[0], ix) for ix in np.ndindex(*shape)]
+                                    ).reshape(shape)
+        else:
+            inputs[name] = np.array([[value(s, ix) for ix in np.ndindex(*shape)]
+                                     for s in samples]).reshape([len(samples), *shape])
+    return inputs, params
