@@ -4,8 +4,9 @@
 prose and equations. Each equation's sides are checked by :mod:`symbackprop.check.verify` as it is
 added; a failure stops the build with the equation's name. Everything here is strings (math as
 :class:`~symbackprop.printing.latex.Tex`) and message keys, so templates never see SymPy and the engine
-holds no sentence: one builder per section (network, forward, locals, deltas, gradients, worked,
-appendix), the words in templates/_prose.j2 and the catalogs.
+holds no sentence: one function per section (network, forward, locals, deltas, gradients, worked,
+appendix), each given the document's :class:`~.context.DocumentContext`; the words are in
+templates/_prose.j2 and the catalogs.
 
 >>> import symbackprop as sb
 >>> doc = build_document(sb.derive(sb.mlp([2, 2, 1])))
@@ -20,16 +21,26 @@ from collections.abc import Iterable
 from ..check.worked import WorkedExample
 from ..core.languages import check_language
 from ..derivation.reverse import Derivation
-from .appendix import AppendixSection
-from .base import MAX_LINE, MAX_NOTES_PARAMETERS, MAX_SHOWN_PATHS, TERMS_PER_LINE, Base
-from .deltas import DeltasSection
-from .forward import ForwardSection
-from .general import ModelFormSection
-from .gradients import GradientsSection
-from .locals import LocalsSection
+from . import layout
+from .appendix import appendix_section, contrast_section
+from .context import DocumentContext
+from .deltas import deltas_section
+from .formulas import MAX_LINE, TERMS_PER_LINE
+from .forward import forward_section
+from .general import model_form_section
+from .gradients import (
+    MAX_SHOWN_PATHS,
+    descent_section,
+    gradients_section,
+    matrix_section,
+    mlp_general_section,
+)
+from .locals import locals_section
 from .model import METHODS, Document, Equation, Equations, Figure, Paragraph, Section, Step
-from .network import NetworkSection, tikz_network
-from .worked import WorkedSection
+from .network import abstract_paragraph, network_section
+from .options import DocumentOptions
+from .tikz import tikz_network
+from .worked import worked_section
 
 __all__ = [
     "Document",
@@ -42,41 +53,18 @@ __all__ = [
     "METHODS",
     "build_document",
     "tikz_network",
+    "layout",
+    "DocumentContext",
+    "DocumentOptions",
     "MAX_LINE",
     "MAX_NOTES_PARAMETERS",
     "MAX_SHOWN_PATHS",
     "TERMS_PER_LINE",
 ]
 
-class _Builder(NetworkSection, ModelFormSection, ForwardSection, LocalsSection, DeltasSection,
-               GradientsSection, WorkedSection, AppendixSection, Base):
-    def build(self) -> Document:
-        sections = [self.network(), self.forward(), self.locals_(), self.deltas(),
-                    self.gradients(), self.updates()]
-        model_form = self.model_form()
-        if model_form:  # a model's general form first, its unrolled instance after it
-            sections.insert(1, model_form)
-        general = self.general_form()
-        if general:
-            sections.insert(5, general)
-        wants_matrix = self.options.get("matrix")
-        if self.mlp and (wants_matrix or wants_matrix is None and self.mlp.notation.name == "matrix"):
-            sections.insert(len(sections) - 1, self.matrix_form())  # before gradient descent
-        if self.example is not None:
-            sections.append(self.worked())
-        if self.options.get("contrast"):
-            sections.append(self.contrast())
-        if self.options.get("appendix", True):
-            appendix = self.appendix()
-            if appendix.subsections:
-                sections.append(appendix)
-        checked = sum(self.methods.values())
-        abstract = self.abstract() if self.options.get("abstract", True) else None
-        return Document(self.options.get("title") or self.g.title, self.options.get("author", ""),
-                        getattr(getattr(self.g, "notation", None), "name", "custom"), sections,
-                        checked, dict(sorted(self.methods.items())), abstract,
-                        self.options.get("language", "en"),
-                        None if self.options.get("title") else getattr(self.g, "heading", None))
+#: Notes write several equations per parameter (about 10 ms each): above this many parameters
+#: they would run to hundreds of pages, and the matrix form says the same in a dozen lines.
+MAX_NOTES_PARAMETERS = 1000
 
 
 def build_document(
@@ -113,12 +101,39 @@ def build_document(
         )
     if only is not None:
         names = {p.name for p in derivation.graph.parameters}
-        only = list(only)
+        only = tuple(only)
         unknown = [o for o in only if o not in names]
         if unknown:
             raise ValueError(f"only: no parameter named {unknown[0]!r}; the parameters are "
                              f"{', '.join(sorted(names))}")
-    options = {"title": title, "author": author, "appendix": appendix, "contrast": contrast,
-               "matrix": matrix, "only": only, "full": full, "abstract": abstract,
-               "language": language}
-    return _Builder(derivation, example, options).build()
+    options = DocumentOptions(title=title, author=author, appendix=appendix, contrast=contrast,
+                              matrix=matrix, only=only, full=full, abstract=abstract,
+                              language=language)
+    return _compose(DocumentContext(derivation, example, options))
+
+
+def _compose(ctx: DocumentContext) -> Document:
+    """The sections in the order the notes read, each built from ``ctx`` (an optional one
+    gives None), and the document around them."""
+    options, g, net = ctx.options, ctx.graph, ctx.mlp
+    # A model's general form comes first, its unrolled instance after it.
+    sections = [network_section(ctx), model_form_section(ctx), forward_section(ctx),
+                locals_section(ctx), deltas_section(ctx), gradients_section(ctx),
+                mlp_general_section(ctx)]
+    if net and (options.matrix or options.matrix is None and net.notation.name == "matrix"):
+        sections.append(matrix_section(ctx))
+    sections.append(descent_section(ctx))
+    if ctx.example is not None:
+        sections.append(worked_section(ctx))
+    if options.contrast:
+        sections.append(contrast_section(ctx))
+    if options.appendix:
+        appendix = appendix_section(ctx)
+        if appendix.subsections:  # no activation to derive (identity units only)
+            sections.append(appendix)
+    sections = [s for s in sections if s is not None]
+    abstract = abstract_paragraph(ctx, sections) if options.abstract else None
+    return Document(options.title or g.title, options.author,
+                    getattr(getattr(g, "notation", None), "name", "custom"), sections,
+                    sum(ctx.methods.values()), dict(sorted(ctx.methods.items())), abstract,
+                    options.language, None if options.title else getattr(g, "heading", None))

@@ -5,52 +5,57 @@ from __future__ import annotations
 import sympy as sp
 
 from ..printing.latex import Tex
-from .base import TERMS_PER_LINE
+from .context import DocumentContext
+from .formulas import TERMS_PER_LINE
 from .layout import pack
 from .model import Equations, Paragraph, Section
 
+__all__ = ["forward_section"]
 
-class ForwardSection:
-    def forward(self) -> Section:
-        g = self.g
-        s = Section("forward")
-        s.blocks.append(Paragraph("forward_intro"))
-        for key, args, nodes in self._layers():
-            sub = Section(key, args)
-            shown = [v for v in nodes if self.shows(v)]
-            eqs = [self.equation(f"forward {v}", v, self._forward_rhs(v)) for v in shown]
-            sub.blocks.extend(pack(eqs, kinds=[type(self.g.expr(v)) for v in shown]))
-            self.rest(sub, len(nodes) - len(shown))
-            s.subsections.append(sub)
-        sub = Section("loss")
-        loss = g.loss_symbol
-        sub.blocks.append(Equations([self.equation(f"loss {loss}", loss, self._forward_rhs(loss))]))
+
+def forward_section(ctx: DocumentContext) -> Section:
+    """Every node's definition, layer by layer (an MLP) or in graph order, then the loss."""
+    g = ctx.graph
+    s = Section("forward")
+    s.blocks.append(Paragraph("forward_intro"))
+    for key, args, nodes in _layers(ctx):
+        sub = Section(key, args)
+        shown = [v for v in nodes if ctx.shows(v)]
+        eqs = [ctx.equation(f"forward {v}", v, _forward_rhs(ctx, v)) for v in shown]
+        sub.blocks.extend(pack(eqs, kinds=[type(g.expr(v)) for v in shown]))
+        ctx.rest(sub, len(nodes) - len(shown))
         s.subsections.append(sub)
-        return s
+    sub = Section("loss")
+    loss = g.loss_symbol
+    sub.blocks.append(Equations([ctx.equation(f"loss {loss}", loss, _forward_rhs(ctx, loss))]))
+    s.subsections.append(sub)
+    return s
 
-    def _textbook_terms(self, expr: sp.Add) -> list[sp.Expr]:
-        """Σ w x in the order of the inputs first, a lone bias last (− b for a threshold)."""
-        order = {p: k for k, p in enumerate(self.g.parameters)}
-        nodes = {v: k for k, v in enumerate(self.g.symbols)}
 
-        def key(term: sp.Expr):
-            syms = sorted(term.free_symbols, key=lambda x: nodes.get(x, len(nodes)))
-            params = [order[x] for x in syms if x in order]
-            lone_parameter = len(syms) == 1 and syms[0] in order
-            first = min((nodes.get(x, len(nodes)) for x in syms if x not in order), default=0)
-            return (lone_parameter, first, params)
+def _layers(ctx: DocumentContext) -> list[tuple[str, dict, list[sp.Symbol]]]:
+    """The subsections' keys, arguments and nodes: an MLP's layers, else one of every node."""
+    g, net = ctx.graph, ctx.mlp
+    if net:
+        out = []
+        for l in range(1, net.depth + 1):  # noqa: E741
+            key = "output_layer" if l == net.depth else "hidden_layer"
+            units = range(1, net.sizes[l] + 1)
+            out.append((key, {"l": l}, [net.pre(l, j) for j in units]
+                        + [net.act(l, j) for j in units]))
+        return out
+    return [("nodes", {}, [v for v in g.nodes if v != g.loss_symbol])]
 
-        return sorted(expr.args, key=key)
 
-    def _forward_rhs(self, v: sp.Symbol):
-        expr = self.g.expr(v)
-        if isinstance(expr, sp.Add):
-            return (expr, self._broken_sum(self._textbook_terms(expr)))
-        return expr
+def _forward_rhs(ctx: DocumentContext, v: sp.Symbol):
+    expr = ctx.graph.expr(v)
+    if isinstance(expr, sp.Add):
+        return (expr, _broken_sum(ctx, ctx.textbook_terms(expr)))
+    return expr
 
-    def _broken_sum(self, terms) -> list[Tex]:
-        printed = [self.tex(a) for a in terms]
-        lines = [self.tex.terms(printed[k:k + TERMS_PER_LINE])
-                 for k in range(0, len(printed), TERMS_PER_LINE)]
-        return [Tex(("+ " if k and not ln.startswith("-") else "") + ln)
-                for k, ln in enumerate(lines)]
+
+def _broken_sum(ctx: DocumentContext, terms) -> list[Tex]:
+    printed = [ctx.tex(a) for a in terms]
+    lines = [ctx.tex.terms(printed[k:k + TERMS_PER_LINE])
+             for k in range(0, len(printed), TERMS_PER_LINE)]
+    return [Tex(("+ " if k and not ln.startswith("-") else "") + ln)
+            for k, ln in enumerate(lines)]

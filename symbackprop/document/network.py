@@ -1,236 +1,79 @@
-"""The network section: what the net is, and its drawing."""
+"""The network section (what the net is, and its drawing) and the abstract of the notes."""
 
 from __future__ import annotations
 
-import sympy as sp
-
-from ..builders.mlp import MLP
-from ..core.graph import Kind
-from ..derivation.reverse import Derivation
-from ..printing.latex import Tex, TexPrinter
-from .base import _letters
-from .drawing import Box, label_size, place_labels
+from ..printing.latex import Tex
+from .context import DocumentContext
+from .formulas import layer_letters
 from .model import Figure, Paragraph, Section
+
+__all__ = ["network_section", "abstract_paragraph", "MAX_DRAWN_NODES"]
 
 #: A model with more nodes than this is not drawn (its notes give the general form instead).
 MAX_DRAWN_NODES = 80
-#: A node's label of parameters wider than this (cm; the columns are 2.6 apart) is shortened to
-#: its first and last (w_{1,1,1}, …, b_{1}: a convolution with channels)
-MAX_LABEL_WIDTH = 3.0
 
 
-class NetworkSection:
-    def network(self) -> Section:
-        g, t = self.g, self.tex
-        s = Section("network")
-        if self.mlp:
-            net = self.mlp
-            s.blocks.append(Paragraph("network_mlp", {
-                "widths": Tex(", ".join(str(n) for n in net.sizes)),
-                "activations": list(dict.fromkeys(net.activations)),
-                "bias": {False: "none", True: "unit", "threshold": "threshold",
-                         "shared": "shared"}[net.bias_mode],
-                "loss": net.loss_name,
-                "notation": net.notation.name,
-                "definitions": self._definitions(),
-            }))
-        else:
-            s.blocks.append(Paragraph("network_graph", {
-                "inputs": len(g.inputs), "targets": len(g.targets),
-                "parameters": len(g.parameters), "nodes": len(g.nodes) - 1,
-            }))
-        wide = self.mlp is not None and (len(self.mlp.sizes) + 0.9) > 2.2 * max(self.mlp.sizes) * 0.5
-        # A long unrolled model (an RNN over 16 steps: 305 nodes) is no picture, and TeX's
-        # dimensions overflow on it; its general form, which comes next, is the picture.
-        if self.focus is None or len(g.nodes) <= MAX_DRAWN_NODES:
-            tikz, nodes = tikz_network(self.d, t, with_nodes=True)
-            s.blocks.append(Figure(tikz, Paragraph("caption_network",
-                                                   {"mlp": self.mlp is not None}), wide, nodes))
-        shown = {}
-        for name, syms in (("inputs", g.inputs), ("targets", g.targets),
-                           ("parameters", g.parameters)):
-            shown[name] = [Tex(t(x)) for x in syms[:12]] + ([Tex(r"\ldots")] if len(syms) > 12 else [])
-        s.blocks.append(Paragraph("symbols", shown))
-        return s
-
-    def drawn_path(self, factors) -> list[tuple[str, str]]:
-        """The drawing's edges that a chain's factors run along (∂c/∂v: from v's node to c's;
-        a weight: its own edge). Factors within one drawn node (∂h/∂z) have no edge."""
-        if not hasattr(self, "_drawn"):
-            self._drawn = tikz_network(self.d, self.tex, with_nodes=True)[1]
-        at = self._drawn
-        edges = []
-        for f in factors:
-            wrt, of = at.get(f.wrt.name), at.get(f.of.name)
-            if isinstance(wrt, tuple):
-                edges.append(wrt)
-            elif isinstance(wrt, str) and isinstance(of, str) and wrt != of:
-                edges.append((wrt, of))
-        return list(dict.fromkeys(edges))
-
-    def abstract(self) -> Paragraph:
-        """What the notes are about: the network, its loss, and what is derived."""
-        g = self.g
-        args = {"mlp": self.mlp is not None, "parameters": len(g.parameters),
-                "example": self.example is not None, "matrix": any(
-                    s.key == "matrix" for s in getattr(self, "_sections", []))}
-        if self.mlp:
-            args.update(widths=Tex(r"\text{-}".join(str(n) for n in self.mlp.sizes)),
-                        activations=list(dict.fromkeys(self.mlp.activations)),
-                        loss=self.mlp.loss_name)
-        return Paragraph("abstract", args)
-
-    def _definitions(self) -> list[Tex]:
-        """The notation's defining equations for layer l, in its own letters (no ASCII)."""
-        net = self.mlp
-        n = net.notation
-        if n.name == "sequential":
-            return []
-        here, before = _letters(0, "j"), _letters(-1, "i")
-        pre, act = n.latexes["pre"].format(**here), n.latexes["act"].format(**here)
-        w = n.latexes["weight"].format(**{**here, "i": "i", "ij": "ij", "ji": "ji", "n": "ij"})
-        a_prev = n.latexes["act"].format(**before)
-        b = n.latexes["bias"].format(**here)
-        bias = {False: "", True: f" + {b}", "shared": " + " + n.latexes["layer_bias"].format(**here),
-                "threshold": f" - {b}"}[net.bias_mode]
-        delta = n.latexes["delta"].format(**here)
-        loss = self.tex(net.loss_symbol)
-        return [Tex(rf"{pre} = \sum_{{i}} {w} \, {a_prev}{bias}"),
-                Tex(rf"{act} = f\bigl({pre}\bigr)"),
-                Tex(rf"{delta} = \frac{{\partial {loss}}}{{\partial {pre}}}")]
-
-    def _layers(self) -> list[tuple[str, dict, list[sp.Symbol]]]:
-        g = self.g
-        if self.mlp:
-            net = self.mlp
-            out = []
-            for l in range(1, net.depth + 1):  # noqa: E741
-                key = "output_layer" if l == net.depth else "hidden_layer"
-                units = range(1, net.sizes[l] + 1)
-                out.append((key, {"l": l}, [net.pre(l, j) for j in units]
-                            + [net.act(l, j) for j in units]))
-            return out
-        return [("nodes", {}, [v for v in g.nodes if v != g.loss_symbol])]
-
-
-def tikz_network(d: Derivation, t: TexPrinter, with_nodes: bool = False):
-    """A TikZ drawing of the network, edges labelled with their weights.
-
-    With ``with_nodes``, also the TikZ node name of each graph symbol (for highlighting paths).
-    """
-    g = d.graph
-    tikz, nodes = _tikz_mlp(g, t) if isinstance(g, MLP) else _tikz_graph(d, t)
-    return (tikz, nodes) if with_nodes else tikz
-
-
-#: The widest drawing (cm) whose \scriptsize labels stay legible once it is shrunk to the text
-#: width (16.6 cm): about 70 % of their size.
-MAX_DRAWING_WIDTH = 23.5
-
-
-def _tikz_mlp(net: MLP, t: TexPrinter) -> Tex:
-    """Units in columns; each weight labels its edge where the label meets nothing else."""
-    tall = max(net.sizes)
-    labels = {}
-    for l, n in enumerate(net.sizes):  # noqa: E741
-        for j in range(1, n + 1):
-            labels[l, j] = (t(net.act(0, j)) if l == 0 else
-                            rf"{t(net.pre(l, j))}\,|\,{t(net.act(l, j))}")
-    # A unit is a circle around its label: the widest label sets every unit's size.
-    radius = max(0.55, max(label_size(x, script=False)[0] for x in labels.values()) / 2 + 0.08)
-    dy = max(1.7 if tall <= 4 else 1.35, 2 * radius + 0.35)
-    # Wider gaps give the labels room; widen until every layer's labels fit, as long as the
-    # drawing, shrunk to the page, keeps them legible. Else the layers that do not fit at the
-    # narrowest (or all, if even that is too wide) carry their weight matrix's name instead.
-    layouts = []
-    for widen in (1.0, 1.15, 1.3, 1.45, 1.6):
-        dx = (max(3.4, 2 * radius + 2.2) + 0.8 * max(0, tall - 2)) * widen
-        at = {(col, j): (col * dx, ((n + 1) / 2 - j) * dy)
-              for col, n in enumerate(net.sizes) for j in range(1, n + 1)}
-        units = [Box(x, y, 2 * radius, 2 * radius) for x, y in at.values()]
-        placed = {}
-        for l in range(1, len(net.sizes)):  # noqa: E741
-            pairs = [(i, j) for i in range(1, net.sizes[l - 1] + 1)
-                     for j in range(1, net.sizes[l] + 1)]
-            edges = [(at[l - 1, i], at[l, j], t(net.weight(l, i, j))) for i, j in pairs]
-            placed[l] = (pairs, edges, place_labels(edges, units))
-        legible = (len(net.sizes) - 0.1) * dx + radius <= MAX_DRAWING_WIDTH
-        layouts.append((dx, at, placed, legible))
-        if legible and all(centres is not None for _, _, centres in placed.values()):
-            break
+def network_section(ctx: DocumentContext) -> Section:
+    """What the network is (its widths, activations, bias and loss), its drawing, its symbols."""
+    g, t, net = ctx.graph, ctx.tex, ctx.mlp
+    s = Section("network")
+    if net:
+        s.blocks.append(Paragraph("network_mlp", {
+            "widths": Tex(", ".join(str(n) for n in net.sizes)),
+            "activations": list(dict.fromkeys(net.activations)),
+            "bias": {False: "none", True: "unit", "threshold": "threshold",
+                     "shared": "shared"}[net.bias_mode],
+            "loss": net.loss_name,
+            "notation": net.notation.name,
+            "definitions": _definitions(ctx),
+        }))
     else:
-        dx, at, placed, legible = layouts[0]
-        if not legible:
-            placed = {l: (pairs, edges, None) for l, (pairs, edges, _) in placed.items()}  # noqa: E741
-    lines = [r"\begin{tikzpicture}[>=stealth, unit/.style={circle, draw, "
-             rf"minimum size={2 * radius:.2f}cm, inner sep=1pt, font=\small}}, "
-             r"w/.style={font=\scriptsize, fill=white, inner sep=1pt}]"]
-    for (col, j), (x, y) in at.items():
-        lines.append(rf"\node[unit] (n{col}-{j}) at ({x:.2f},{y:.2f}) {{${labels[col, j]}$}};")
-    for l, (pairs, edges, centres) in placed.items():  # noqa: E741
-        for i, j in pairs:
-            lines.append(rf"\draw[->] (n{l - 1}-{i}) -- (n{l}-{j});")
-        if centres is not None:
-            for (_, _, w), (x, y) in zip(edges, centres, strict=True):
-                lines.append(rf"\node[w] at ({x:.2f},{y:.2f}) {{${w}$}};")
-        else:
-            # Too many to label one by one: the bundle carries the layer's weight in general.
-            name = net.notation.latex_general("weight", l=str(l))
-            top = (max(net.sizes[l - 1], net.sizes[l]) - 1) / 2 * dy + radius + 0.35
-            lines.append(rf"\node[font=\small] at ({(l - 0.5) * dx:.2f},{top:.2f}) {{${name}$}};")
-    last = len(net.sizes) - 1
-    lines.append(rf"\node[unit] (loss) at ({(last + 0.9) * dx:.2f},0) "
-                 rf"{{${t(net.loss_symbol)}$}};")
-    for j in range(1, net.sizes[-1] + 1):
-        lines.append(rf"\draw[->, dashed] (n{last}-{j}) -- (loss);")
-    lines.append(r"\end{tikzpicture}")
-    nodes = {net.loss_symbol.name: "loss"}
-    for l, n in enumerate(net.sizes):  # noqa: E741
-        for j in range(1, n + 1):
-            nodes[net.act(l, j).name] = f"n{l}-{j}"
-            if l:
-                nodes[net.pre(l, j).name] = f"n{l}-{j}"
-    for l in range(1, len(net.sizes)):  # noqa: E741
-        for i in range(1, net.sizes[l - 1] + 1):
-            for j in range(1, net.sizes[l] + 1):
-                nodes[net.weight(l, i, j).name] = (f"n{l - 1}-{i}", f"n{l}-{j}")
-    return Tex("\n".join(lines)), nodes
+        s.blocks.append(Paragraph("network_graph", {
+            "inputs": len(g.inputs), "targets": len(g.targets),
+            "parameters": len(g.parameters), "nodes": len(g.nodes) - 1,
+        }))
+    wide = net is not None and (len(net.sizes) + 0.9) > 2.2 * max(net.sizes) * 0.5
+    # A long unrolled model (an RNN over 16 steps: 305 nodes) is no picture, and TeX's
+    # dimensions overflow on it; its general form, which comes next, is the picture.
+    if ctx.focus is None or len(g.nodes) <= MAX_DRAWN_NODES:
+        tikz, nodes = ctx.drawing
+        s.blocks.append(Figure(tikz, Paragraph("caption_network", {"mlp": net is not None}),
+                               wide, nodes))
+    shown = {}
+    for name, syms in (("inputs", g.inputs), ("targets", g.targets),
+                       ("parameters", g.parameters)):
+        shown[name] = [Tex(t(x)) for x in syms[:12]] + ([Tex(r"\ldots")] if len(syms) > 12 else [])
+    s.blocks.append(Paragraph("symbols", shown))
+    return s
 
 
-def _tikz_graph(d: Derivation, t: TexPrinter) -> Tex:
-    """Inputs, nodes and the loss in columns by depth; a node's parameters are its label."""
-    g = d.graph
-    depth: dict[sp.Symbol, int] = {}
-    for s in g.symbols:
-        parents = [p for p in g.parents(s) if g.kind(p) is not Kind.PARAMETER]
-        depth[s] = 1 + max((depth[p] for p in parents), default=-1)
-    columns: dict[int, list[sp.Symbol]] = {}
-    for s in g.symbols:
-        if g.kind(s) in (Kind.TARGET, Kind.PARAMETER):
-            continue
-        columns.setdefault(depth[s], []).append(s)
-    lines = [r"\begin{tikzpicture}[>=stealth, unit/.style={circle, draw, minimum size=9mm, "
-             r"inner sep=1pt, font=\small}]"]
-    ids = {}
-    for c, syms in sorted(columns.items()):
-        for k, s in enumerate(syms):
-            ids[s] = f"v{len(ids)}"
-            y = (len(syms) - 1) / 2 - k
-            style = "unit" if g.kind(s) in (Kind.NODE, Kind.LOSS) else "unit, dashed"
-            params = [p for p in g.parents(s) if g.kind(p) is Kind.PARAMETER]
-            if params:
-                names = ", ".join(t(p) for p in params)
-                if label_size(names)[0] > MAX_LABEL_WIDTH:  # would run into its neighbours'
-                    names = rf"{t(params[0])}, \ldots, {t(params[-1])}"
-                style += rf", label={{[font=\scriptsize]above:${names}$}}"
-            lines.append(rf"\node[{style}] ({ids[s]}) at ({c * 2.6:.2f},{y * 1.6:.2f}) "
-                         rf"{{${t(s)}$}};")
-    for s in g.nodes:
-        for p in g.parents(s):
-            if p in ids:
-                # A skip edge would cross the nodes between: it arcs over them instead.
-                span = depth[s] - depth[p]
-                how = "--" if span <= 1 else f"to[bend left={min(20 + 10 * span, 60)}]"
-                lines.append(rf"\draw[->] ({ids[p]}) {how} ({ids[s]});")
-    lines.append(r"\end{tikzpicture}")
-    return Tex("\n".join(lines)), {s.name: i for s, i in ids.items()}
+def abstract_paragraph(ctx: DocumentContext, sections: list[Section]) -> Paragraph:
+    """What the notes are about: the network, its loss, and what ``sections`` derive."""
+    net = ctx.mlp
+    args = {"mlp": net is not None, "parameters": len(ctx.graph.parameters),
+            "example": ctx.example is not None,
+            "matrix": any(s.key == "matrix" for s in sections)}
+    if net:
+        args.update(widths=Tex(r"\text{-}".join(str(n) for n in net.sizes)),
+                    activations=list(dict.fromkeys(net.activations)), loss=net.loss_name)
+    return Paragraph("abstract", args)
+
+
+def _definitions(ctx: DocumentContext) -> list[Tex]:
+    """The notation's defining equations for layer l, in its own letters (no ASCII)."""
+    net = ctx.mlp
+    n = net.notation
+    if n.name == "sequential":
+        return []
+    here, before = layer_letters(0, "j"), layer_letters(-1, "i")
+    pre, act = n.latexes["pre"].format(**here), n.latexes["act"].format(**here)
+    w = n.latexes["weight"].format(**{**here, "i": "i", "ij": "ij", "ji": "ji", "n": "ij"})
+    a_prev = n.latexes["act"].format(**before)
+    b = n.latexes["bias"].format(**here)
+    bias = {False: "", True: f" + {b}", "shared": " + " + n.latexes["layer_bias"].format(**here),
+            "threshold": f" - {b}"}[net.bias_mode]
+    delta = n.latexes["delta"].format(**here)
+    loss = ctx.tex(net.loss_symbol)
+    return [Tex(rf"{pre} = \sum_{{i}} {w} \, {a_prev}{bias}"),
+            Tex(rf"{act} = f\bigl({pre}\bigr)"),
+            Tex(rf"{delta} = \frac{{\partial {loss}}}{{\partial {pre}}}")]

@@ -1,9 +1,10 @@
 """Turning a Document into text with jinja2, and LaTeX into PDF.
 
-The jinja2 environment uses LaTeX-safe delimiters (``<< var >>``, ``<% block %>``,
-``<# comment #>``) so that TeX's braces stay braces, and escapes every printed value unless it
-is engine-made math (:class:`~symbackprop.printing.latex.Tex`). A user's template folder is searched
-before ours, so any template can be overridden by a file of the same name.
+The documents' jinja2 environment (made by :mod:`.environment`, as every other) uses LaTeX-safe
+delimiters (``<< var >>``, ``<% block %>``, ``<# comment #>``) so that TeX's braces stay braces,
+and escapes every printed value unless it is engine-made math
+(:class:`~symbackprop.printing.latex.Tex`). A user's template folder is searched before ours, so
+any template can be overridden by a file of the same name.
 
 >>> import symbackprop as sb
 >>> tex = sb.render(sb.derive(sb.mlp([2, 2, 1])), kind="article", title="50% & more")
@@ -22,8 +23,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup
 
 from ..check.worked import WorkedExample, worked_example
 from ..core import ops
@@ -33,7 +32,7 @@ from ..core.languages import check_language
 from ..derivation.reverse import Derivation, derive
 from ..document import Document, Equation, Equations, Step, build_document, layout
 from ..printing.latex import Tex, escape_latex, escape_markdown
-from .i18n import translations
+from .environment import LATEX_SAFE_DELIMITERS, template_dir, template_environment
 
 __all__ = ["render", "compile_pdf", "environment", "template_dir", "have_tex", "RenderError",
            "section_title", "paragraph_text", "tex_engine",
@@ -47,62 +46,18 @@ KINDS = {
 }
 
 
-def template_dir() -> Path:
-    """Our templates, a resource of this package (symbackprop/output/templates)."""
-    here = Path(__file__).resolve().parent / "templates"
-    if (here / "article.tex.j2").is_file():
-        return here
-    raise RenderError(f"symbackprop's templates are missing (looked in {here})")
-
-
 def _relation(r: str) -> str:
     return Tex("=" if r == "=" else r)
 
 
 def environment(markdown: bool = False, templates: str | Path | None = None,
                 language: str = "en") -> jinja2.Environment:
-    """The jinja2 environment: LaTeX-safe delimiters, escaping by default, user folder first,
-    and jinja2's i18n extension speaking ``language`` (``_()`` and ``<% trans %>``)."""
-    folders = [str(template_dir())]
-    if templates is not None:
-        user = Path(templates)
-        if not user.is_dir():
-            raise RenderError(f"template folder {str(user)!r} does not exist")
-        folders.insert(0, str(user))
-    escape = escape_markdown if markdown else escape_latex
-
-    # Autoescape is on so that macro output comes back as Markup; finalize then escapes every
-    # other value for LaTeX (or Markdown), never for HTML, by returning Markup itself.
-    def finalize(value):
-        if isinstance(value, Markup):
-            return value
-        if isinstance(value, Tex):
-            return Markup(value)
-        return Markup(escape("" if value is None else str(value)))
-
-    env = SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(folders),
-        block_start_string="<%", block_end_string="%>",
-        variable_start_string="<<", variable_end_string=">>",
-        comment_start_string="<#", comment_end_string="#>",
-        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined, autoescape=True, finalize=finalize,
-        extensions=["jinja2.ext.i18n", "jinja2.ext.do"],
-    )
-    env.install_gettext_translations(translations(check_language(language)), newstyle=True)
-
-    # Values entering a translated sentence must already be Markup (gettext's % would escape
-    # them for HTML): math becomes inline math, text is escaped for the output format.
-    def math(value) -> Markup:
-        return Markup(f"${value}$") if isinstance(value, Tex) else Markup(escape(str(value)))
-
-    def math_list(values) -> Markup:
-        return Markup(", ").join(math(v) for v in values)
-
-    env.filters["m"] = math
-    env.filters["mlist"] = math_list
-    env.filters["mathtext"] = lambda v: Markup(f"${v}$")
-    env.globals["language"] = language
+    """The documents' jinja2 environment (:func:`.environment.template_environment` with
+    LaTeX-safe delimiters, escaping for LaTeX or Markdown, user folder first, ``language``'s
+    catalog) and the filters the document templates use."""
+    env = template_environment(language, delimiters=LATEX_SAFE_DELIMITERS,
+                               escape=escape_markdown if markdown else escape_latex,
+                               templates=templates)
     env.tests["tex"] = lambda v: isinstance(v, Tex)
     env.filters["relation"] = _relation
     env.filters["width"] = layout.width

@@ -6,7 +6,7 @@ import pytest
 
 import symbackprop as sb
 from symbackprop.check.verify import VerificationError
-from symbackprop.document.general import Focus, families
+from symbackprop.document.focus import Focus, families
 
 
 @pytest.fixture(scope="module")

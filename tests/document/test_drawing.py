@@ -10,7 +10,7 @@ import pytest
 
 import symbackprop as sb
 from symbackprop.document.drawing import Box, label_size
-from symbackprop.document.network import MAX_DRAWING_WIDTH, tikz_network
+from symbackprop.document.tikz import MAX_DRAWING_WIDTH, tikz_network
 from symbackprop.printing.latex import TexPrinter
 
 _UNIT = re.compile(r"\\node\[unit\] \((n\d+-\d+)\) at \(([-\d.]+),([-\d.]+)\)")

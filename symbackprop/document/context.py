@@ -1,0 +1,305 @@
+"""What every section of the notes shares, made once per document: :class:`DocumentContext`.
+
+The context holds the derivation and its graph, the worked example, the TeX printer, the
+verifier's Meaning, the options, the focus of a model's notes, the count of equations checked
+by each method and the numbers the worked example has carried so far. Its operations are the
+ones more than one section needs: an equation verified as it is made, an equation in numbers,
+which parameters' chains are written out, the textbook's order of terms.
+
+>>> import symbackprop as sb
+>>> from symbackprop.document.options import DocumentOptions
+>>> ctx = DocumentContext(sb.derive(sb.mlp([4, 4, 4, 1])), None, DocumentOptions())
+>>> [p.name for p in ctx.shown_parameters]  # of 36: one weight a layer, the output's first
+['w33', 'w17', 'w1']
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import sympy as sp
+
+from ..builders.base import Model
+from ..builders.mlp import MLP
+from ..check.verify import Meaning, VerificationError, elementary, verify
+from ..check.worked import WorkedExample
+from ..codegen.scalar import number
+from ..core.graph import Graph
+from ..derivation.reverse import Derivation
+from ..printing.latex import Tex, TexPrinter
+from .focus import Focus
+from .formulas import MAX_LINE, broken
+from .layout import RELATION, ROW_LIMIT, width
+from .model import Equation, Paragraph, Section, Step
+from .options import DocumentOptions
+from .tikz import tikz_network
+
+__all__ = ["DocumentContext", "SMALL_NET", "weaker_check", "values_agree"]
+
+#: Up to this many parameters (seed 000's net has 6) every chain is written out by default.
+SMALL_NET = 9
+
+# A negative number alone as a function's argument needs no brackets of its own: σ(−0.13),
+# softmax(−0.16, 0.23), not σ((−0.13)); within a product or a power it keeps them.
+_ARGUMENT_PARENS = re.compile(
+    r"(\\left\(|, )\\left\((-[0-9.]+)\\right\)(?=\s*(?:, |\\right\)))")
+
+#: How equations are checked, strongest first (a chain is as strong as its weakest step).
+_STRENGTH = ("identical", "symbolic", "numeric")
+
+
+def weaker_check(a: str, b: str) -> str:
+    """The weaker of two checks (``identical``, ``symbolic``, ``numeric``).
+
+    >>> weaker_check("identical", "numeric")
+    'numeric'
+    """
+    return _STRENGTH[max(_STRENGTH.index(a), _STRENGTH.index(b))]
+
+
+def values_agree(a: float, b: float, digits: int | None = None, by_hand: bool = False) -> bool:
+    """Whether two numbers agree: to rounding error, or (``by_hand``) to what rounding each
+    step to ``digits`` digits can move a result.
+
+    >>> values_agree(0.1 + 0.2, 0.3), values_agree(0.301, 0.3, digits=3, by_hand=True)
+    (True, True)
+    """
+    if by_hand and digits is not None:
+        return abs(a - b) <= 10 * 10.0 ** (-digits) * max(1.0, abs(b))
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+@dataclass
+class DocumentContext:
+    """One document's shared ground (see the module's docstring); sections read it, and add
+    to its counts of checked equations and its known numbers."""
+
+    derivation: Derivation
+    example: WorkedExample | None
+    options: DocumentOptions
+    graph: Graph = field(init=False)
+    tex: TexPrinter = field(init=False)
+    meaning: Meaning = field(init=False)
+    #: The graph when it is an MLP (its layers and notation shape the sections), else None.
+    mlp: MLP | None = field(init=False)
+    #: A model's representatives (None: every equation is written out: an MLP, a plain
+    #: graph, or ``full`` or ``only`` asked for).
+    focus: Focus | None = field(init=False)
+    #: How many equations each method (one of METHODS) has checked.
+    methods: dict[str, int] = field(default_factory=dict)
+    #: Numbers the worked example has computed beyond the nodes (the δs), by symbol name.
+    known: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        d, options = self.derivation, self.options
+        self.graph = d.graph
+        self.tex = TexPrinter(d)
+        self.meaning = Meaning(d, values=self.example.values if self.example else None)
+        self.mlp = self.graph if isinstance(self.graph, MLP) else None
+        focused = not (options.full or options.only is not None)
+        self.focus = Focus(self.graph) if focused and isinstance(self.graph, Model) else None
+
+    def count(self, method: str, n: int = 1) -> None:
+        """Record that ``n`` equations were checked by ``method`` (one of METHODS)."""
+        self.methods[method] = self.methods.get(method, 0) + n
+
+    # -- equations, each verified as it is made ----------------------------------------------
+    def equation(self, label: str, lhs: sp.Expr, *rhs: sp.Expr | tuple[sp.Expr, Tex],
+                 lhs_tex: Tex | None = None) -> Equation:
+        """lhs = rhs1 = rhs2 …; each rhs is an expression, or (expression, how to print it)."""
+        steps, method = [], "identical"
+        for r in rhs:
+            expr, printed = r if isinstance(r, tuple) else (r, None)
+            check = verify(lhs, expr, label, self.meaning)
+            method = weaker_check(method, check.method)
+            lines = printed if isinstance(printed, list) else [printed or self.tex(expr)]
+            steps.append(Step(lines))
+        self.count(method)
+        return Equation(label, lhs_tex or self.tex(lhs), steps, method)
+
+    def numbers(self, label: str, lhs: Tex, symbolic: sp.Expr, value: float) -> Equation:
+        """symbolic form = numbers substituted = result, checked against the carried values."""
+        ex = self.example
+        shown = {s: ex.show(self.value(s)) for s in symbolic.free_symbols}
+        printer = TexPrinter(self.derivation, mul_symbol="dot")
+        printer.names.update(
+            {s: (rf"\left({v}\right)" if v.startswith("-") else v) for s, v in shown.items()}
+        )
+        full = number(symbolic, {s: self.value(s) for s in symbolic.free_symbols})
+        if not math.isfinite(full):
+            full = self.precise(symbolic)
+        if ex.rounding == "display" and not values_agree(full, value):
+            raise VerificationError(
+                f"equation {label!r} does not hold: {symbolic} = {full!r}, not {value!r}"
+            )
+        from_shown = number(symbolic, {s: float(v) for s, v in shown.items()})
+        relation = "=" if ex.show(from_shown) == ex.show(value) else r"\approx"
+        self.count("numbers")
+        # A model's long sums (∂L/∂U_11 over 16 steps) are broken across lines, in graph order;
+        # otherwise Σ w x first and the bias last, as the forward pass prints it.
+        # The numbers decide too: eight products with signed factors print twice as wide as
+        # their symbols (a head over two channels' features ran 270 pt past the margin).
+        # (any model's: its answer key writes every equation out, with no focus)
+        long_symbols = (self.focus is not None and isinstance(symbolic, sp.Add)
+                        and len(self.tex(symbolic)) > MAX_LINE)
+        long = long_symbols or isinstance(self.graph, Model) and isinstance(symbolic, sp.Add) and (
+            width(printer(symbolic)) > ROW_LIMIT - width(lhs) - RELATION)
+        terms = None
+        if long_symbols:
+            terms = self.in_order(symbolic)
+        elif isinstance(symbolic, sp.Add):
+            terms = self.textbook_terms(symbolic)
+
+        def substituted(text: str) -> str:
+            return _ARGUMENT_PARENS.sub(r"\1\2", text)
+
+        if long:
+            steps = [Step(broken([self.tex(a) for a in terms], self.tex))]
+        elif terms:
+            steps = [Step([self.tex.terms(self.tex(a) for a in terms)])]
+        else:
+            steps = [Step([self.tex(symbolic)])]
+        if symbolic.free_symbols and not isinstance(symbolic, sp.Symbol):
+            if long:
+                steps.append(Step(broken([substituted(printer(a)) for a in terms], self.tex)))
+            elif terms:
+                steps.append(Step([Tex(substituted(printer.terms(printer(a) for a in terms)))]))
+            else:
+                steps.append(Step([Tex(substituted(printer(symbolic)))]))
+        steps.append(Step([Tex(ex.show(value))], relation))
+        return Equation(label, lhs, steps, "numbers")
+
+    @cached_property
+    def _precise_nodes(self) -> dict[sp.Symbol, sp.Float]:
+        g, values = self.graph, self.example.values
+        known = {s: sp.Float(values[s.name], 50) for s in g.leaves}
+        for v in g.nodes:
+            known[v] = sp.N(elementary(g.expr(v)).xreplace(known), 50)
+        return known
+
+    def precise(self, expr: sp.Expr) -> float:
+        """``expr`` with every node recomputed from the leaves in 50 digits. Floats round a
+        saturated σ to exactly 1, so 0·log(1 − ŷ) becomes nan; these digits keep what the
+        evaluator's stable forms keep."""
+        known = dict(self._precise_nodes)
+        known.update({s: sp.Float(self.value(s), 50) for s in expr.free_symbols
+                      if s not in known})
+        try:
+            return float(sp.N(elementary(expr).xreplace(known), 50))
+        except TypeError:  # complex or undefined
+            return math.nan
+
+    def value(self, s: sp.Symbol) -> float:
+        """The worked example's number for ``s`` (a leaf, a node, or a δ carried so far)."""
+        ex = self.example
+        for table in (ex.nodes, ex.values, self.known):
+            if s.name in table:
+                return table[s.name]
+        # A δ the gradient's δ form uses but the section of named δs does not list (an RNN's
+        # δ of a_t, where its textbook names δ_t on h_t): the engine's own number.
+        node = next((v for v, sym in self.derivation.delta_symbols.items() if sym == s), None)
+        if node is not None and node.name in ex.deltas:
+            return ex.deltas[node.name]
+        return math.nan
+
+    # -- what a model's focus leaves to its general form ----------------------------------------
+    def shows(self, v: sp.Symbol) -> bool:
+        """Whether the unrolled instance writes ``v`` (a node; leaves always appear)."""
+        return self.focus is None or v not in self.focus.hidden
+
+    def rest(self, section: Section, left_out: int) -> None:
+        """Say, where representatives stand for the rest, how many the general form covers."""
+        if left_out:
+            section.blocks.append(Paragraph("focus_rest", {"count": left_out}))
+
+    @cached_property
+    def _graph_order(self) -> dict[sp.Symbol, int]:
+        order = {s: k for k, s in enumerate(self.graph.symbols)}
+        order.update({sym: order[v] for v, sym in self.derivation.delta_symbols.items()})
+        return order
+
+    def in_order(self, expr: sp.Add) -> list[sp.Expr]:
+        """A long sum's terms in the graph's order (step 1, 2, …, 16), not SymPy's (1, 10, 11,
+        …): by the latest node each term uses, a δ standing for its node."""
+        order = self._graph_order
+        return sorted(expr.args, key=lambda term: max(
+            (order.get(s, -1) for s in term.free_symbols), default=-1))
+
+    # -- the textbook's ways of writing ---------------------------------------------------------
+    def textbook_terms(self, expr: sp.Add) -> list[sp.Expr]:
+        """Σ w x in the order of the inputs first, a lone bias last (− b for a threshold)."""
+        order = {p: k for k, p in enumerate(self.graph.parameters)}
+        nodes = {v: k for k, v in enumerate(self.graph.symbols)}
+
+        def key(term: sp.Expr):
+            syms = sorted(term.free_symbols, key=lambda x: nodes.get(x, len(nodes)))
+            params = [order[x] for x in syms if x in order]
+            lone_parameter = len(syms) == 1 and syms[0] in order
+            first = min((nodes.get(x, len(nodes)) for x in syms if x not in order), default=0)
+            return (lone_parameter, first, params)
+
+        return sorted(expr.args, key=key)
+
+    def ordered_term(self, term: sp.Expr) -> str:
+        """δ first, then the rest: δ_k w_jk as the textbooks write it."""
+        deltas = set(self.derivation.delta_symbols.values())
+        factors = sp.Mul.make_args(term)
+        first = [f for f in factors if f in deltas]
+        rest = [f for f in factors if f not in deltas]
+        coeff = [f for f in rest if f.is_number]
+        rest = [f for f in rest if not f.is_number]
+        sign = ""
+        if coeff and coeff[0] == -1:
+            sign, coeff = "-", []
+        return sign + self.tex.product([*coeff, *first, *rest], sep=" ")
+
+    def backward_order(self, named: list[sp.Symbol]) -> list[sp.Symbol]:
+        """Output layer first, as the sweep goes; within a layer the units in ascending order."""
+        if not self.mlp:
+            return list(reversed(named))
+        net, wanted = self.mlp, set(named)
+        return [net.pre(l, j) for l in range(net.depth, 0, -1)  # noqa: E741
+                for j in range(1, net.sizes[l] + 1) if net.pre(l, j) in wanted]
+
+    def as_local(self, expr: sp.Expr) -> sp.Expr:
+        """∂L/∂v on an edge or as a chain's factor is L's own partial derivative; Meaning reads
+        ∂L/∂v as the total one, which differs where v also reaches L another way (weight decay)."""
+        L = self.graph.loss_symbol
+        return expr.replace(lambda e: isinstance(e, sp.Derivative) and e.expr == L,
+                            lambda e: sp.diff(elementary(self.graph.expr(L)), e.variables[0]))
+
+    # -- which chains are written out, and where they run on the drawing ------------------------
+    @cached_property
+    def shown_parameters(self) -> tuple[sp.Symbol, ...]:
+        """The parameters whose whole chain is written out (``only``; else all for a small
+        net; else one representative weight per layer, the first unit's first weight)."""
+        g, only = self.graph, self.options.only
+        if only is not None:
+            return tuple(p for p in g.parameters if p.name in set(only))
+        if self.focus is not None:
+            return tuple(self.focus.parameters)
+        if self.options.full or not self.mlp or len(g.parameters) <= SMALL_NET:
+            return tuple(g.parameters)
+        net = self.mlp
+        return tuple(net.weight(l, 1, 1) for l in range(net.depth, 0, -1))  # noqa: E741
+
+    @cached_property
+    def drawing(self) -> tuple[Tex, dict]:
+        """The network's TikZ drawing and each symbol's node in it (see tikz_network)."""
+        return tikz_network(self.derivation, self.tex, with_nodes=True)
+
+    def drawn_path(self, factors) -> list[tuple[str, str]]:
+        """The drawing's edges that a chain's factors run along (∂c/∂v: from v's node to c's;
+        a weight: its own edge). Factors within one drawn node (∂h/∂z) have no edge."""
+        at = self.drawing[1]
+        edges = []
+        for f in factors:
+            wrt, of = at.get(f.wrt.name), at.get(f.of.name)
+            if isinstance(wrt, tuple):
+                edges.append(wrt)
+            elif isinstance(wrt, str) and isinstance(of, str) and wrt != of:
+                edges.append((wrt, of))
+        return list(dict.fromkeys(edges))
