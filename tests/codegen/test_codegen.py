@@ -73,7 +73,8 @@ def test_in_place_code_equals_the_equations_as_written_and_leaves_arguments_alon
     # The numpy code writes over the arrays it has just made (Z = W @ A; Z += b; σ over Z;
     # δ = Wᵀ @ δ'; δ *= A …); the other backends' code is the equations line for line. Run both
     # on numpy arrays: the same numbers, and X, Y, W, b unchanged.
-    from symbackprop.codegen.matrix import BACKENDS, _generate
+    from symbackprop.codegen.matrix import BACKENDS
+    from symbackprop.codegen.matrix_code import generate
 
     loss = {"softmax": "cross_entropy", "sigmoid": "bce"}.get(output, "mse")
     sizes = [3, 4, 4, 2]
@@ -82,7 +83,7 @@ def test_in_place_code_equals_the_equations_as_written_and_leaves_arguments_alon
     f = form.evaluator()
     assert "_into(" in f.source or "+= b" in f.source or " *= " in f.source
     written: dict = dict(BACKENDS["numpy"]())
-    exec(compile(_generate(form, "jax"), "as_written", "exec"), written)  # the engine's own code
+    exec(compile(generate(form, "jax"), "as_written", "exec"), written)  # the engine's own code
     X, Y, W, B = _random_problem(sizes, bias, batch=batch)
     before = [a.copy() for a in (X, Y, *W, *(np.atleast_1d(b) for b in B or []))]
     got = f(X, Y, W, B)
