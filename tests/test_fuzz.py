@@ -22,7 +22,7 @@ import sympy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from symbackprop.cli.main import main as cli
+from symbackprop.cli import main as cli
 from symbackprop.io.spec import FUNCTIONS
 
 NAMESPACE = sorted({n for n in dir(np) + dir(math) + dir(sympy) if n.isidentifier()}

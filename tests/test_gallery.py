@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from symbackprop.cli.main import main as cli
+from symbackprop.cli import main as cli
 
 GALLERY = Path(__file__).resolve().parent.parent / "docs" / "examples"
 SPECS = sorted(GALLERY.glob("seed[0-9][0-9][0-9].toml"))

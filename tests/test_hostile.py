@@ -17,7 +17,7 @@ import sys
 import pytest
 from texutil import REPO
 
-from symbackprop.cli.main import main as cli
+from symbackprop.cli import main as cli
 from symbackprop.io.spec import SpecError, parse_spec
 from symbackprop.output.render import have_tex, render
 

@@ -67,7 +67,7 @@ def test_wheel_declares_the_console_script(wheel):
         text = z.read(entry[0]).decode()
     lines = [ln.strip() for ln in text.splitlines()]
     assert "[console_scripts]" in lines
-    assert "symbackprop = symbackprop.cli.main:main" in lines
+    assert "symbackprop = symbackprop.cli:main" in lines
 
 
 @pytest.fixture(scope="module")

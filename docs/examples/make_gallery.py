@@ -28,7 +28,7 @@ def _first_page(cli, spec: Path, language: str, png: Path) -> int:
 
 
 def main(argv: list[str]) -> int:
-    from symbackprop.cli.main import main as cli
+    from symbackprop.cli import main as cli
 
     specs = sorted(HERE.glob("seed[0-9][0-9][0-9].toml")) if "models" not in argv else []
     tex_found = shutil.which("pdftoppm") and (shutil.which("latexmk") or shutil.which("pdflatex"))

@@ -400,7 +400,7 @@ def test_without_scipy_an_exact_gelu_network_is_refused_in_one_line_everywhere(t
     script.write_text(
         "import sys\n"
         "sys.modules['scipy'] = None  # as if scipy were not installed\n"
-        "from symbackprop.cli.main import main\n"
+        "from symbackprop.cli import main\n"
         f"sys.exit(main(['check', {str(spec)!r}]))\n", encoding="utf-8")
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2, r.stderr

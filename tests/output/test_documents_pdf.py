@@ -20,7 +20,7 @@ import pytest
 from texutil import REPO, TEX_MISSING
 
 import symbackprop as sb
-from symbackprop.cli.main import main as cli
+from symbackprop.cli import main as cli
 from symbackprop.core.languages import LANGUAGES
 from symbackprop.io.spec import load_spec
 from symbackprop.output.render import compile_pdf, have_tex
