@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from symbackprop.cli.common import MAX_NUMBERS_PARAMETERS, MAX_SCALAR_GRAD_PARAMETERS
 from symbackprop.cli import main as cli
+from symbackprop.cli.common import MAX_NUMBERS_PARAMETERS, MAX_SCALAR_GRAD_PARAMETERS
 
 # 100-100-1 is 10 100 weights: over every per-command limit, inside the spec's 100 000.
 BIG = "[network]\nsizes = [100, 100, 1]\n"
