@@ -13,6 +13,8 @@ layers above the check layer that computes it.
 True
 """
 
+from __future__ import annotations
+
 import dataclasses
 from collections.abc import Mapping
 
