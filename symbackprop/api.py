@@ -16,7 +16,7 @@ True
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import functools
 
 from .builders.attention import Attention, attention
 from .builders.conv import Conv, conv1d, conv2d
@@ -69,15 +69,7 @@ class WorkedExample(worked.WorkedExample):
         return render(self, kind="fragment", **options)
 
 
-def worked_example(
-    derivation: Derivation | Graph,
-    values: Mapping,
-    learning_rate: float = 0.1,
-    digits: int = 3,
-    rounding: str = "display",
-) -> WorkedExample:
-    example = worked.worked_example(derivation, values, learning_rate, digits, rounding)
+@functools.wraps(worked.worked_example)  # its signature and docstring, which docs/api.md shows
+def worked_example(*args, **kwargs) -> WorkedExample:
+    example = worked.worked_example(*args, **kwargs)
     return WorkedExample(**{f.name: getattr(example, f.name) for f in dataclasses.fields(example)})
-
-
-worked_example.__doc__ = worked.worked_example.__doc__
