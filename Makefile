@@ -30,8 +30,10 @@ test-slow: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2
 
+# ruff, and the layers contract of docs/design.md (make test runs it too, in test_architecture.py)
 lint: $(STAMP)
 	$(BIN)/ruff check symbackprop tests bench
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py
