@@ -23,6 +23,7 @@ import json
 import math
 import os
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -77,7 +78,7 @@ def commands(index: int, spec: Path, folder: Path, notes_every: int, code_every:
     return runs
 
 
-def _judge(argv, written, code, err, trace, stdout) -> list[tuple[str, str]]:
+def judge(argv, written, code, err, trace, stdout) -> list[tuple[str, str]]:
     """The failures one command's outcome shows."""
     what = " ".join(argv[:1] + argv[2:])
     if trace:
@@ -152,7 +153,7 @@ def run_spec(seed: int, index: int, folder: Path, notes_every: int, code_every: 
             written.unlink()
         code, stdout, err, trace = _run_cli(argv)
         codes[" ".join(argv[:1] + argv[2:4])] = code
-        failures += _judge(argv, written, code, err, trace, stdout)
+        failures += judge(argv, written, code, err, trace, stdout)
     torch = "not run"
     compared = 0
     if codes.get("check") in (0, 1) and _have_torch():
@@ -175,7 +176,9 @@ def _have_torch() -> bool:
 
 
 def worker(notes_every: int, code_every: int) -> None:
-    """Answer "seed index" lines on stdin with JSON rows on the original stdout."""
+    """Answer "seed index" lines on stdin with JSON rows on the original stdout. The index
+    named by the environment's FUZZ_BLOCK_AT blocks in a read that never returns: how the
+    tests see the hang guard work."""
     channel = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # nothing the engine prints at the fd level may garble the channel
@@ -183,9 +186,19 @@ def worker(notes_every: int, code_every: int) -> None:
     def announce(row: dict) -> None:
         channel.write(json.dumps(row) + "\n")
 
+    # Imports first, so that a spec's CPU time, which the hang guard counts, is its own.
+    import fuzzspecs  # noqa: F401
+    import torchref  # noqa: F401
+
+    import symbackprop.cli  # noqa: F401
+    if _have_torch():
+        import torch  # noqa: F401
+    announce({"ready": True})
     with tempfile.TemporaryDirectory(prefix="fuzz-") as tmp:
         for line in sys.stdin:
             seed, index = map(int, line.split())
+            if str(index) == os.environ.get("FUZZ_BLOCK_AT"):
+                os.read(os.pipe()[0], 1)
             folder = Path(tmp) / str(index)
             folder.mkdir()
             try:
@@ -260,6 +273,7 @@ class _Worker:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
             bufsize=1, env=env, cwd=str(ROOT))
         self.buffer = b""
+        self.ready = False
         self.index: int | None = None
         self.started: dict | None = None
         self.began = self.cpu_began = 0.0
@@ -287,7 +301,7 @@ class _Worker:
         if waited < timeout:
             return False
         used = self.cpu() - self.cpu_began
-        return used >= timeout or waited >= 10 * timeout or used == 0 and waited >= 3 * timeout
+        return used >= timeout or waited >= 10 * timeout or used < 0.1 and waited >= 3 * timeout
 
     def read(self) -> list[str] | None:
         """The complete lines the worker has written so far; None at its end."""
@@ -307,6 +321,15 @@ class _Worker:
         self.log.close()
 
 
+class _Idle:
+    """The place of a worker that has nothing more to do."""
+
+    ready, index = True, None
+
+    def stop(self) -> None:
+        pass
+
+
 def campaign(seed: int, count: int, *, jobs: int = 2, timeout: float = 60.0,
              notes_every: int = 5, code_every: int = 3, start: int = 0, progress=None,
              recycle: int = 400, rows=None) -> Summary:
@@ -321,14 +344,11 @@ def campaign(seed: int, count: int, *, jobs: int = 2, timeout: float = 60.0,
 
         workers = [fresh(k) for k in range(max(1, min(jobs, count)))]
         try:
-            for w in workers:
-                if todo:
-                    w.give(seed, todo.pop())
-            while any(w.index is not None for w in workers):
-                busy = [w for w in workers if w.index is not None]
-                ready, _, _ = select.select([w.proc.stdout for w in busy], [], [], 1.0)
+            while any(w.index is not None or not w.ready for w in workers):
+                waiting = [w for w in workers if w.index is not None or not w.ready]
+                ready, _, _ = select.select([w.proc.stdout for w in waiting], [], [], 1.0)
                 for k, w in enumerate(workers):
-                    if w.index is None:
+                    if w.index is None and w.ready:
                         continue
                     row = None
                     if w.proc.stdout in ready:
@@ -337,23 +357,29 @@ def campaign(seed: int, count: int, *, jobs: int = 2, timeout: float = 60.0,
                             row = _lost(w, seed, "worker died", Path(logs) / f"worker{k}.log")
                         for line in lines or ():
                             message = json.loads(line)
-                            if "start" in message:
+                            if "ready" in message:
+                                w.ready = True
+                                if todo:
+                                    w.give(seed, todo.pop())
+                            elif "start" in message:
                                 w.started = message
                             else:
                                 row = message
-                    elif w.hung(timeout):
+                    elif w.index is not None and w.hung(timeout):
                         row = _lost(w, seed, "hang", None, timeout)
                     if row is None:
                         continue
+                    if w.index is None:  # a worker that died before its first spec
+                        raise RuntimeError(row["failures"][0][1])
                     summary.add(row)
                     if rows:
                         rows(row)
                     w.index = None
                     w.done += 1
-                    if row.get("lost") or w.done >= recycle:
+                    if row.get("lost") or w.done >= recycle or not todo:
                         w.stop()
-                        workers[k] = w = fresh(k)
-                    if todo:
+                        workers[k] = w = fresh(k) if todo else _Idle()
+                    elif todo:
                         w.give(seed, todo.pop())
                     if progress and summary.count % 100 == 0:
                         progress(f"{summary.count} specs, {time.monotonic() - began:.0f} s, "
@@ -404,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker(args.notes_every, args.code_every)
         return 0
+    # A campaign in the background ignores SIGINT; SIGTERM ends it early, with its report.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(open(args.json, "w", encoding="utf-8")) if args.json else None
 

@@ -116,9 +116,9 @@ def reference(graph, values: dict[str, float]):
     if kinks:
         raise Unsupported(f"at a kink: {kinks[0]}")
     if not loss.requires_grad:  # a loss that no parameter reaches
-        return float(loss), {p.name: 0.0 for p in params}
+        return float(loss.detach()), {p.name: 0.0 for p in params}
     grads = torch.autograd.grad(loss, [leaves[p] for p in params], allow_unused=True)
-    return float(loss), {p.name: 0.0 if g is None else float(g)
+    return float(loss.detach()), {p.name: 0.0 if g is None else float(g)
                          for p, g in zip(params, grads, strict=True)}
 
 
