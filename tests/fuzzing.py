@@ -8,7 +8,8 @@ Run it as a script for a large campaign (tests/test_fuzz.py runs a small one in 
 Specs come from tests/fuzzspecs.py, a pure function of (seed, index). Each runs in a worker
 process that calls the CLI's ``main`` in-process with stdout and stderr captured (a process per
 command would spend its time importing SymPy); the parent hands each worker one spec at a time
-and kills and replaces a worker that does not answer within the timeout, which records a hang.
+and kills and replaces a worker whose command (or drawing of a spec) has not answered within
+the timeout, counted in the worker's CPU seconds, which records a hang.
 A spec fails when a command raises (a traceback), exits with anything but 0, 1 or 2, prints more
 than one line on stderr (or a refusal with none), writes its output while refusing, or when the
 engine's loss or gradients disagree with torch's (tests/torchref.py).
@@ -151,12 +152,14 @@ def run_spec(seed: int, index: int, folder: Path, notes_every: int, code_every: 
     for argv, written in commands(index, path, folder, notes_every, code_every):
         if written is not None and written.exists():
             written.unlink()
+        announce({"command": " ".join(argv[:1] + argv[2:])})
         code, stdout, err, trace = _run_cli(argv)
         codes[" ".join(argv[:1] + argv[2:4])] = code
         failures += judge(argv, written, code, err, trace, stdout)
     torch = "not run"
     compared = 0
     if codes.get("check") in (0, 1) and _have_torch():
+        announce({"command": "evaluate and compare with torch"})
         try:
             torch, found, compared = compare_with_torch(path)
             failures += found
@@ -274,6 +277,7 @@ class _Worker:
             bufsize=1, env=env, cwd=str(ROOT))
         self.buffer = b""
         self.ready = False
+        self.command = ""
         self.index: int | None = None
         self.started: dict | None = None
         self.began = self.cpu_began = 0.0
@@ -288,10 +292,14 @@ class _Worker:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def give(self, seed: int, index: int) -> None:
-        self.index, self.started = index, None
-        self.began, self.cpu_began = time.monotonic(), self.cpu()
+        self.index, self.started, self.command = index, None, "drawing the spec"
+        self.clock()
         self.proc.stdin.write(f"{seed} {index}\n")
         self.proc.stdin.flush()
+
+    def clock(self) -> None:
+        """Start the hang guard's clock (for each spec and each of its commands)."""
+        self.began, self.cpu_began = time.monotonic(), self.cpu()
 
     def hung(self, timeout: float) -> bool:
         """Whether the spec has had ``timeout`` seconds of CPU (so a busy machine, where a
@@ -363,6 +371,9 @@ def campaign(seed: int, count: int, *, jobs: int = 2, timeout: float = 60.0,
                                     w.give(seed, todo.pop())
                             elif "start" in message:
                                 w.started = message
+                            elif "command" in message:
+                                w.command = message["command"]
+                                w.clock()
                             else:
                                 row = message
                     elif w.index is not None and w.hung(timeout):
@@ -404,7 +415,7 @@ def _lost(w: _Worker, seed: int, cls: str, log: Path | None, timeout: float = 0.
     text = started.get("text") or drawn.text
     name = started.get("name") or f"seed {seed} spec {w.index} (while drawing its values)"
     if cls == "hang":
-        detail = f"no answer after {timeout:.0f} s of CPU"
+        detail = f"{w.command}: no answer after {timeout:.0f} s of CPU"
     else:
         w.log.flush()
         detail = "worker died: " + (log.read_text(errors="replace")[-2000:] if log else "")
@@ -421,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--start", type=int, default=0, help="first spec index (to resume)")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--timeout", type=float, default=60.0,
-                   help="CPU seconds per spec before it counts as a hang")
+                   help="CPU seconds per command before it counts as a hang")
     p.add_argument("--notes-every", type=int, default=5, help="run notes on every Nth spec")
     p.add_argument("--code-every", type=int, default=3, help="run grad --code on every Nth")
     p.add_argument("--json", metavar="FILE", help="also write every spec's result as JSON lines")

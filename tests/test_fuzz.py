@@ -129,7 +129,7 @@ CAMPAIGN_SPECS = 300
 def test_fuzz_campaign_has_no_traceback_hang_multiline_refusal_or_torch_mismatch():
     # 300 seeded specs of every kind (tests/fuzzspecs.py), about 30% with a bad field, values
     # from 1e-300 to 1e300; each through check, grad, example (and on some grad --code, notes)
-    # under a per-spec hang guard of 60 CPU seconds, gradients against torch in float64.
+    # under a hang guard of 60 CPU seconds per command, gradients against torch in float64.
     # The report names each failing spec and prints its text; `python tests/fuzzing.py
     # --count 300 --seed 21` reruns the same campaign.
     summary = fuzzing.campaign(CAMPAIGN_SEED, CAMPAIGN_SPECS, jobs=2, timeout=60,
