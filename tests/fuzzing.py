@@ -229,6 +229,10 @@ class Summary:
     torch: Counter = field(default_factory=Counter)
     compared: int = 0
     failures: list = field(default_factory=list)  # (class, name, text, detail)
+    #: Outcomes reported but not failed on (same shape): a command other than check exiting 1
+    #: ("a derived equation failed its check" on a spec the reader accepted), and check
+    #: finding a disagreement, which at values near 1e300 finite differences may cause.
+    observed: list = field(default_factory=list)
 
     def add(self, row: dict) -> None:
         self.count += 1
@@ -240,10 +244,14 @@ class Summary:
         self.compared += row.get("compared", 0)
         for cls, detail in row["failures"]:
             self.failures.append((cls, row["name"], row["text"], detail))
+        for command, code in row.get("codes", {}).items():
+            if code == 1:
+                cls = "check disagrees" if command == "check" else "self-check failed"
+                self.observed.append((cls, row["name"], row["text"], f"{command}: exit 1"))
 
-    def by_class(self) -> dict[str, list]:
+    def by_class(self, found: list | None = None) -> dict[str, list]:
         out: dict[str, list] = {}
-        for f in self.failures:
+        for f in self.failures if found is None else found:
             out.setdefault(f[0], []).append(f)
         return out
 
@@ -255,13 +263,14 @@ class Summary:
                  "  exit codes: " + ", ".join(f"{k}: {n}" for k, n in sorted(self.codes.items())),
                  "  torch: " + ", ".join(f"{k} {n}" for k, n in sorted(self.torch.items()))
                  + f"; {self.compared} gradients compared"]
-        classes = self.by_class()
-        lines.append("  failures: " + (", ".join(f"{c} {len(v)}" for c, v in classes.items())
-                                       or "none"))
-        for cls, found in classes.items():
-            _, name, text, detail = min(found, key=lambda f: (len(f[2]), f[1]))
-            lines += [f"--- {cls} ({len(found)}): shortest: {name}", detail.rstrip()[:3000],
-                      text.rstrip()]
+        for title, found in (("failures", self.failures), ("observed", self.observed)):
+            classes = self.by_class(found)
+            lines.append(f"  {title}: " + (", ".join(f"{c} {len(v)}" for c, v in
+                                                      classes.items()) or "none"))
+            for cls, found_ in classes.items():
+                _, name, text, detail = min(found_, key=lambda f: (len(f[2]), f[1]))
+                lines += [f"--- {cls} ({len(found_)}): shortest: {name}",
+                          detail.rstrip()[:3000], text.rstrip()]
         return "\n".join(lines)
 
 

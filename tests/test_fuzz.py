@@ -214,3 +214,14 @@ def test_campaign_reports_a_spec_that_hangs_and_goes_on(monkeypatch):
     assert summary.count == 3
     assert [(f[0], f[1].split(" (")[0]) for f in summary.failures] == [("hang", "seed 5 spec 1")]
     assert "spec 1" in summary.report() and "[network]" in summary.report()
+
+
+def test_campaign_reports_an_exit_1_as_observed_and_a_traceback_as_a_failure():
+    summary = fuzzing.Summary(0)
+    summary.add({"name": "spec 1", "text": "[network]\nkind = 'rnn'", "kind": "rnn",
+                 "codes": {"check": 1, "example --latex": 1, "grad": 0},
+                 "failures": [("traceback", "grad: KeyError: 'x'")]})
+    assert [f[0] for f in summary.failures] == ["traceback"]
+    assert sorted(f[0] for f in summary.observed) == ["check disagrees", "self-check failed"]
+    report = summary.report()
+    assert "KeyError" in report and "kind = 'rnn'" in report and "self-check failed" in report
