@@ -181,10 +181,11 @@ def _attention(rng: random.Random) -> dict:
     return {"network": net}
 
 
-def _block(rng: random.Random, depth: int) -> dict:
+def _block(rng: random.Random, depth: int, width: int | None) -> dict:
+    """A block; ``width`` is the width it must keep (inside a residual), None for any."""
     pick = rng.random()
     if pick < 0.5 or depth >= 2:
-        block = {"type": "dense", "units": rng.randint(1, 3),
+        block = {"type": "dense", "units": width or rng.randint(1, 3),
                  "activation": rng.choice((*ACTS, "softmax"))}
         if rng.random() < 0.3:
             block["bias"] = rng.random() < 0.5
@@ -194,17 +195,24 @@ def _block(rng: random.Random, depth: int) -> dict:
         if rng.random() < 0.3:
             block["affine"] = rng.random() < 0.5
         return block
-    return {"type": "residual", "blocks": [_block(rng, depth + 1)
+    return {"type": "residual", "blocks": [_block(rng, depth + 1, width or 0)
                                            for _ in range(rng.randint(1, 2))]}
 
 
 def _blocks(rng: random.Random) -> dict:
-    blocks = [_block(rng, 0) for _ in range(rng.randint(1, 3))]
+    inputs = rng.randint(1, 3)
+    width, blocks = inputs, []
+    for _ in range(rng.randint(1, 3)):
+        block = _block(rng, 0, width if rng.random() < 0.9 else None)
+        blocks.append(block)
+        width = block.get("units", width)
     out, loss = _head(rng)
     blocks.append({"type": "dense", "units": 2 if out == "softmax" else rng.randint(1, 2),
                    "activation": out})
-    return {"network": {"kind": "blocks", "inputs": rng.randint(1, 3),
-                        "batch": rng.randint(1, 3), "blocks": blocks, "loss": loss}}
+    norm = "batch_norm" in json.dumps(blocks)
+    return {"network": {"kind": "blocks", "inputs": inputs,
+                        "batch": rng.randint(2 if norm and rng.random() < 0.9 else 1, 3),
+                        "blocks": blocks, "loss": loss}}
 
 
 STRUCTURES = {"mlp": _mlp, "graph": _graph, "rnn": _rnn, "attention": _attention,
@@ -227,7 +235,11 @@ def draw_values(rng: random.Random, graph, regime: str) -> dict[str, float]:
     targets = [s.name for s in graph.targets]
     if regime == "plain" and targets:
         hot = rng.randrange(len(targets))
-        if getattr(graph, "loss_name", None) == "cross_entropy" or graph.one_hot_groups:
+        if graph.one_hot_groups:
+            for group in graph.one_hot_groups:
+                one = rng.choice(group)
+                values.update({t.name: float(t == one) for t in group})
+        elif getattr(graph, "loss_name", None) == "cross_entropy":
             values.update({t: float(k == hot) for k, t in enumerate(targets)})
         elif "log" in str(graph.expr(graph.loss_symbol)):
             values.update({t: round(rng.uniform(0, 1), 2) for t in targets})

@@ -213,7 +213,8 @@ def test_campaign_reports_a_spec_that_hangs_and_goes_on(monkeypatch):
     summary = fuzzing.campaign(5, 3, jobs=1, timeout=1, notes_every=0, code_every=0)
     assert summary.count == 3
     assert [(f[0], f[1].split(" (")[0]) for f in summary.failures] == [("hang", "seed 5 spec 1")]
-    assert "spec 1" in summary.report() and "[network]" in summary.report()
+    report = summary.report()
+    assert "hang (1): shortest: seed 5 spec 1" in report and "[graph]" in report, report
 
 
 def test_campaign_reports_an_exit_1_as_observed_and_a_traceback_as_a_failure():
