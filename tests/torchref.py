@@ -62,6 +62,10 @@ def reference(graph, values: dict[str, float]):
                 stable = logits(other.args[1])
                 if stable and stable[0] == "sigmoid":  # log(1 - σ(z)) = log σ(−z)
                     return F.logsigmoid(-stable[1])
+                if stable:  # log(1 - p_k) = logsumexp of the other logits − logsumexp of all
+                    k, zs = stable[1]
+                    others = torch.cat([zs[:k], zs[k + 1:]])
+                    return torch.logsumexp(others, 0) - torch.logsumexp(zs, 0)
         return torch.log(walk(x))
 
     kinks = []
