@@ -101,7 +101,7 @@ def test_the_torch_function_backward_is_the_derived_one_and_equals_autograd(coll
     values = {"x": [1.0, -0.5], "exp_": [1.0, 0.0], "e": 0.3, "sigmoid_": -0.2}
     leaves = [torch.tensor(values[n], dtype=torch.float64, requires_grad=n in ("e", "sigmoid_"))
               for n in namespace["LEAVES"]]
-    loss = namespace["loss_and_gradients"](*leaves).sum()
+    loss = namespace["loss"](*leaves).sum()
     derived = torch.autograd.grad(loss, [leaves[2], leaves[3]])
     cls = next(v for k, v in namespace.items() if isinstance(v, type)
                and issubclass(v, torch.autograd.Function) and k != "Function")
@@ -124,10 +124,9 @@ def test_the_jax_function_vjp_is_the_derived_one_and_equals_autodiff(colliding):
     jax.config.update("jax_enable_x64", True)
     namespace: dict = {}
     exec(compile(scalar_module(colliding, "jax"), "f.py", "exec"), namespace)  # generated
-    f = namespace["loss_and_gradients"]
     args = (1.5, 1.0, 0.3, -0.2)
-    derived = jax.grad(f, argnums=(2, 3))(*args)
-    taped = jax.grad(f.fun, argnums=(2, 3))(*args)
+    derived = jax.grad(namespace["loss"], argnums=(2, 3))(*args)
+    taped = jax.grad(namespace["_loss"].fun, argnums=(2, 3))(*args)
     assert np.allclose(derived, taped)
 
 
