@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
+from .scalar import stable_loss
+
 if TYPE_CHECKING:  # a derivation is read, never built, by the exporter
     from ..derivation.reverse import Derivation
 
@@ -64,8 +66,10 @@ class ScalarLines:
                 continue
             name = _fresh(f"dL_d{a}", taken)
             taken.add(name)
-            leaf_gradients.append((sp.Symbol(name, real=True),
-                                   derivation.deltas.get(s, sp.S.Zero).xreplace(ident)))
+            # a target's δ is the loss's derivative (−log ŷ + log(1 − ŷ) for bce): from the
+            # logits, as the loss line is, so a saturated output gives −z, not −inf
+            delta = stable_loss(g, derivation.deltas.get(s, sp.S.Zero))
+            leaf_gradients.append((sp.Symbol(name, real=True), delta.xreplace(ident)))
         return cls(tuple(s.name for s in g.leaves), tuple(p.name for p in g.parameters),
                    tuple(v.name for v in g.nodes), tuple(code.args), tuple(code.forward),
                    tuple(code.backward), tuple(leaf_gradients), code.loss)

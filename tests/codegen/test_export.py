@@ -507,3 +507,21 @@ def test_the_matrix_loss_refuses_a_gradient_in_x_or_y_rather_than_give_none_or_z
                 lib.grad(lambda x: m["loss"](x, Y, W))(X)  # noqa: B023 - called at once
             else:
                 lib.grad(lambda y: m["loss"](X, y, W))(Y)  # noqa: B023 - called at once
+
+
+@pytest.mark.parametrize("out, loss", [("sigmoid", "bce"), ("softmax", "cross_entropy")])
+def test_input_and_target_gradients_stay_finite_at_saturated_logits(out, loss):
+    # the targets' δ is taken from the logits as the loss is: -z, not -inf, at σ(±3000)
+    torch = pytest.importorskip("torch")
+    net = sb.mlp([1, 2 if out == "softmax" else 1], activation=out, loss=loss, bias=False)
+    d = sb.derive(net)
+    m = _module(scalar_module(d, "torch"))
+    values = {s.name: 0.3 for s in d.graph.leaves}
+    values.update({p.name: 10000.0 * (-1) ** k for k, p in enumerate(d.graph.parameters)})
+    if out == "softmax":
+        values.update({t.name: float(k == 0) for k, t in enumerate(d.graph.targets)})
+    args = [torch.tensor(values[n], dtype=torch.float64, requires_grad=True) for n in m["LEAVES"]]
+    derived = torch.autograd.grad(m["loss"](*args), args)
+    taped = torch.autograd.grad(_taped(m["Loss"], args), args)  # the stable forward's autograd
+    for a, b in zip(derived, taped, strict=True):
+        assert torch.isfinite(a) and float(a) == pytest.approx(float(b), rel=1e-9, abs=1e-12)
