@@ -9,7 +9,7 @@ inputs and targets included. Arguments are taken in ``LEAVES`` order or by those
 
 The lines are the scalar evaluator's own (its stable forms: p − y, log σ and log softmax from
 logits). A user's name that equals a name the module defines (its classes, functions, imports,
-helpers) is renamed inside the code (``scalar_lines.ScalarLines.avoiding``), so it can shadow
+helpers) is renamed inside the code (``export_lines.ScalarLines.avoiding``), so it can shadow
 nothing. The module imports only numpy, torch or jax.
 
 >>> import symbackprop as sb
@@ -108,12 +108,8 @@ _NEEDS = {"log_softmax": ["_logsumexp"],
           "log_softmax_complement": ["_logsumexp"], "softmax_ratio": ["_logsumexp"]}
 
 
-def _lines(printer: _Printer, steps, prefix: str, indent: str = "    ") -> list[str]:
-    out = []
-    for name, expr in steps:
-        text = _NUMPY.sub(prefix + ".", printer.doprint(expr))
-        out.append(f"{indent}{name} = {text}")
-    return out
+def _lines(printer: _Printer, steps, prefix: str) -> list[str]:
+    return [f"{name} = {_NUMPY.sub(prefix + '.', printer.doprint(expr))}" for name, expr in steps]
 
 
 _NUMPY = re.compile(r"(?<![.\w])numpy\.")
@@ -177,7 +173,7 @@ def _module(d: Derivation, lines: ScalarLines, target: str, name: str) -> str:
     prefix = _PREFIX[target]
 
     def text(steps) -> list[str]:
-        return _lines(printer, steps, prefix, indent="")
+        return _lines(printer, steps, prefix)
 
     printed = Printed(lines, text(lines.forward), text(lines.backward), text(lines.gradients()),
                       text(lines.leaf_gradients))
