@@ -202,6 +202,7 @@ class Evaluator:
         ident = identifiers(all_symbols)
         self._divides: set[sp.Symbol] = set()  # nodes whose δ code divides (_delta_for_code)
         self._logit_deltas: dict[sp.Symbol, sp.Expr | None] = {}  # δ_a·a(1 − a) of a sigmoid a
+        self._node_of_delta = {s: n for n, s in derivation.delta_symbols.items()}
         forward = [(ident[v], e.xreplace(ident)) for v, e in stable_forward(g)]
         backward = [
             (ident[derivation.delta_symbols[v]], self._delta_for_code(v).xreplace(ident))
@@ -242,13 +243,16 @@ class Evaluator:
         d = self.derivation
         recursion = d.deltas[v]
         divides = self._divides
-        used = recursion.free_symbols
-        uses = {n for n, s in d.delta_symbols.items() if s in used}
+        # the δs this line reads, through the symbols it holds (a scan of every δ per line was
+        # quadratic in the graph)
+        node_of = self._node_of_delta
+        uses = {node_of[s] for s in recursion.free_symbols if s in node_of}
         if not has_division(recursion) and not uses & divides:
             return recursion
+        # first the local rewrite; exact_value only where it leaves a division
         folded = self._fold_sigmoids(recursion, uses & divides)
-        still = {d.delta_symbols[n] for n in divides} & folded.free_symbols
-        if not still and not has_division(folded):
+        if not any(d.delta_symbols[n] in folded.free_symbols for n in uses & divides) \
+                and not has_division(folded):
             return folded
         exact = stable_ratios(self.graph, d.exact_value(v))
         if not has_division(exact):
