@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from .scalar import stable_loss
+from .stable import stable_loss
 
 if TYPE_CHECKING:  # a derivation is read, never built, by the exporter
     from ..derivation.reverse import Derivation
