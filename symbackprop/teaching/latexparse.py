@@ -49,8 +49,19 @@ __all__ = ["LatexError", "Unsupported", "MathSpan", "Side", "find_math", "split_
            "RELATIONS", "SEPARATORS", "FORBIDDEN"]
 
 MAX_SIDE = 4000
+#: Terms of one sum, and of sums nested in one another (their counts multiplied): a nested sum
+#: is read once per term of every sum around it.
 MAX_SUM_TERMS = 64
 MAX_EXPONENT = 64
+#: Digits of an exact number a power may make (9^{64}^{64} is computed exactly otherwise).
+MAX_DIGITS = 400
+#: Derivatives taken of one expression, nested (σ′′′ is 3): each multiplies its size.
+MAX_ORDER = 3
+#: Nodes of an expression differentiated symbolically, counted before the work.
+MAX_DIFF_SIZE = 200
+#: Written decimals in one side: each is a variable of its uncertainty, so the checker's work
+#: grows with their number times the side's size.
+MAX_NUMBERS = 64
 
 IGNORED = frozenset("left right big Big bigg Bigg bigl bigr Bigl Bigr , ; : ! quad qquad "
                     "displaystyle textstyle limits nonumber notag cdotp".split())
@@ -171,16 +182,26 @@ class _Reader:
         self.toks = [t for t in toks if not (t.startswith("\\") and t[1:] in IGNORED)
                      and t not in (r"\ ", "~")]
         self.k, self.resolve, self.side, self.index, self.depth = 0, resolve, side, index, 0
+        self.terms = 1  # the product of the term counts of the sums around this reader
+        self.order = 0  # the derivatives taken around what this reader reads
 
     def peek(self, ahead: int = 0) -> str:
         k = self.k + ahead
         return self.toks[k] if k < len(self.toks) else ""
+
+    def group(self) -> list[str]:
+        """The tokens of the group at the cursor (braced or one token), the cursor after it."""
+        group, after = _group(self.toks, self.k)
+        self.side.steps += after - self.k
+        self.k = after
+        return group
 
     def take(self, expected: str | None = None) -> str:
         tok = self.peek()
         if expected is not None and tok != expected:
             raise Unsupported("expected", expected)
         self.k += 1
+        self.side.steps += 1
         return tok
 
     def expression(self) -> sp.Expr:
@@ -222,6 +243,9 @@ class _Reader:
             exponent = self.group_expression()
             if exponent.is_Number and abs(exponent) > MAX_EXPONENT:
                 raise Unsupported("cannot_read", "^")
+            if base.is_Rational and exponent.is_Number and _digits(base) * abs(
+                    float(exponent)) > MAX_DIGITS:  # a tower of powers, each exponent small
+                raise Unsupported("number_too_long", "^")
             base = sp.Pow(base, exponent)
         if self.peek() == "!":
             raise Unsupported("cannot_read", "!")
@@ -243,6 +267,8 @@ class _Reader:
         if not tok:
             raise Unsupported("ends_early", "")
         if re.fullmatch(r"\d+\.\d*|\.\d+", tok):
+            if len(self.side.literals) >= MAX_NUMBERS:
+                raise Unsupported("numbers", str(MAX_NUMBERS))
             self.take()
             value = Decimal(tok)
             symbol = sp.Dummy(f"n{len(self.side.literals)}")
@@ -259,7 +285,7 @@ class _Reader:
             return self.fraction()
         if tok == r"\sqrt":
             self.take()
-            return sp.sqrt(self.group_expression())
+            return sp.sqrt(self.deeper(self.group_expression))
         if tok == r"\sum":
             return self.sum()
         return self.name()
@@ -279,22 +305,44 @@ class _Reader:
 
     def fraction(self) -> sp.Expr:
         self.take()
-        num, self.k = _group(self.toks, self.k)
-        den, self.k = _group(self.toks, self.k)
+        num, den = self.group(), self.group()
         derivative = _derivative_parts(num, den)
         if derivative is not None:
             of, wrt = derivative
             variable = self.sub_reader(wrt).name()
-            if of:
-                return sp.Derivative(self.sub_reader(of).expression(), variable, evaluate=False)
-            operand = self.power()
-            return sp.diff(operand, variable) if variable in self.side.free else sp.Derivative(
-                operand, variable, evaluate=False)
+            self.order += 1
+            try:
+                if self.order > MAX_ORDER:
+                    raise Unsupported("derivatives", str(MAX_ORDER))
+                operand = self.sub_reader(of).expression() if of else self.deeper(self.power)
+            finally:
+                self.order -= 1
+            if operand.is_Symbol:  # ∂L/∂w_5: the total derivative, worked out by the checker
+                return sp.Derivative(operand, variable, evaluate=False)
+            # Sized before it is taken; a derivative of a derivative is taken one at a time
+            # (for a free variable here, for the network's by the checker, as SymPy nests them).
+            _check_diff_size(operand)
+            if any(isinstance(a, sp.Derivative) and not a.expr.is_Symbol
+                   for a in operand.atoms(sp.Derivative)):
+                _check_diff_size(operand, MAX_DIFF_SIZE // 8)
+            if variable in self.side.free:
+                return sp.diff(operand, variable)
+            return sp.Derivative(operand, variable, evaluate=False)
         return self.sub_reader(num).whole() / self.sub_reader(den).whole()
+
+    def deeper(self, read: Callable[[], sp.Expr]) -> sp.Expr:
+        """``read()`` one level deeper (\\sqrt\\sqrt…, d/dx d/dx … nest without braces)."""
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise Unsupported("nested", "")
+            return read()
+        finally:
+            self.depth -= 1
 
     def sub_reader(self, toks: list[str]) -> _Reader:
         reader = _Reader(toks, self.resolve, self.side, self.index)
-        reader.depth = self.depth + 1
+        reader.depth, reader.terms, reader.order = self.depth + 1, self.terms, self.order
         if reader.depth > MAX_DEPTH:
             raise Unsupported("nested", "")
         return reader
@@ -311,21 +359,25 @@ class _Reader:
         for mark in ("_", "^"):
             if self.peek() == mark:
                 self.take()
-                group, self.k = _group(self.toks, self.k)
-                bounds[mark] = "".join(group)
+                bounds[mark] = "".join(self.group())
         m = re.fullmatch(r"([a-z])=(\d+)", bounds.get("_", ""))
         top = bounds.get("^", "")
         if not m or not top.isdigit():
             raise Unsupported("sum_bounds", "")
+        if len(m.group(2)) > 12 or len(top) > 12:
+            raise Unsupported("number_too_long", max(m.group(2), top, key=len)[:20])
         var, lo, hi = m.group(1), int(m.group(2)), int(top)
-        if hi - lo + 1 > MAX_SUM_TERMS:
+        if hi < lo:
+            raise Unsupported("sum_empty", f"{lo} > {hi}")
+        count = hi - lo + 1
+        if self.terms * count > MAX_SUM_TERMS:  # checked before a term is read
             raise Unsupported("sum_terms", str(MAX_SUM_TERMS))
-        start = self.k
+        start = end = self.k
         terms = []
         for value in range(lo, hi + 1):
-            self.k = start
             reader = _Reader(self.toks, self.resolve, self.side, {**self.index, var: value})
             reader.k, reader.depth = start, self.depth + 1
+            reader.terms, reader.order = self.terms * count, self.order
             terms.append(reader.term())
             end = reader.k
         self.k = end
@@ -334,8 +386,7 @@ class _Reader:
     def name(self) -> sp.Expr:
         tok = self.take()
         if tok.startswith("\\") and tok[1:] in DECORATIONS or tok in (r"\operatorname",):
-            group, self.k = _group(self.toks, self.k)
-            tok = tok + "{" + "".join(group) + "}"
+            tok = tok + "{" + "".join(self.group()) + "}"
         elif tok.startswith("\\") and tok[1:] not in GREEK and tok not in FUNCTIONS and tok not in (
                 r"\partial",):
             raise Unsupported("unknown_command", tok)
@@ -349,6 +400,7 @@ class _Reader:
                 primes += 1
                 continue
             group, after = _group(self.toks, self.k)
+            self.side.steps += after - self.k
             text = "".join(str(self.index.get(t, t)) if len(t) == 1 else t for t in group)
             if mark == "_" and not sub:
                 sub, self.k = text, after
@@ -366,12 +418,10 @@ class _Reader:
         if function is None and self.resolve(spelling + "()") is not None:
             function = self.resolve(spelling + "()")
         if function is not None and not sub and self.peek() in ("(", r"\left", "{"):
+            if primes + self.order > MAX_ORDER:  # each prime multiplies the size
+                raise Unsupported("derivatives", str(MAX_ORDER))
             argument = self.parenthesised()
-            result = function(argument)
-            for _ in range(primes):
-                result = sp.diff(result, argument) if argument.is_Symbol else _prime(function,
-                                                                                      argument)
-            return result
+            return _prime(function, argument, primes) if primes else function(argument)
         resolved = self.resolve(spelling + "'" * primes)
         if resolved is None and primes:
             base = self.resolve(spelling)
@@ -400,9 +450,24 @@ def _is_power(text: str) -> bool:
     return bool(re.fullmatch(r"-?\d+|-?[a-z]|\\top|T|\{.*\}", text)) and text not in ("T", r"\top")
 
 
-def _prime(function, argument: sp.Expr) -> sp.Expr:
+def _prime(function, argument: sp.Expr, order: int = 1) -> sp.Expr:
+    """The ``order``-th derivative of ``function`` at ``argument`` (taken at a plain variable,
+    so that its size does not depend on the argument's)."""
     x = sp.Dummy("x")
-    return sp.diff(function(x), x).subs(x, argument)
+    return sp.diff(function(x), x, order).subs(x, argument)
+
+
+def _digits(number: sp.Rational) -> float:
+    """Decimal digits of a rational's numerator or denominator, whichever is longer."""
+    return max(abs(number.p).bit_length(), abs(number.q).bit_length()) * 0.30103 + 1
+
+
+def _check_diff_size(expr: sp.Expr, limit: int = MAX_DIFF_SIZE) -> None:
+    """Refuse to differentiate an expression of more than ``limit`` nodes (counted up to the
+    limit, so the count costs no more than the limit)."""
+    for count, _node in enumerate(sp.preorder_traversal(expr), start=1):
+        if count > limit:
+            raise Unsupported("too_large", str(limit))
 
 
 def _derivative_parts(num: list[str], den: list[str]) -> tuple[list[str], list[str]] | None:
