@@ -19,6 +19,7 @@ w1*x1 + 1/2
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -45,7 +46,7 @@ from .latexmacros import FORBIDDEN
 from .latextokens import UNICODE, canonical, tokens
 
 __all__ = ["LatexError", "Unsupported", "MathSpan", "Side", "find_math", "split_chain",
-           "parse_side", "canonical", "tokens", "UNICODE", "LEARNING_RATE", "Updated",
+           "parse_side", "tree_size", "canonical", "tokens", "UNICODE", "LEARNING_RATE", "Updated",
            # moved to latexdocument and latexmacros, still importable from here
            "check_document", "statements", "MAX_DOCUMENT", "MAX_EQUATIONS", "DISPLAY_ENVS",
            "RELATIONS", "SEPARATORS", "FORBIDDEN"]
@@ -61,6 +62,9 @@ MAX_DIGITS = 400
 MAX_ORDER = 3
 #: Nodes of an expression differentiated symbolically, counted before the work.
 MAX_DIFF_SIZE = 200
+#: Nodes of a side written out as a tree: σ'(σ'(…)) shares its argument, but printing,
+#: differentiating and evaluating it go through every copy (counted over the shared form).
+MAX_TREE = 5000
 #: Written decimals in one side: each is a variable of its uncertainty, so the checker's work
 #: grows with their number times the side's size.
 MAX_NUMBERS = 64
@@ -109,6 +113,8 @@ def parse_side(text: str, resolve: Resolver, index: dict[str, int] | None = None
     try:
         reader = _Reader(tokens(text), resolve, side, index or {})
         side.expr = reader.whole()
+        if tree_size(side.expr, MAX_TREE) > MAX_TREE:
+            raise Unsupported("too_large", str(MAX_TREE))
     except Unsupported as err:
         side.expr, side.problem = None, err.args
     except RecursionError:
@@ -415,8 +421,33 @@ def _is_power(text: str) -> bool:
 def _prime(function, argument: sp.Expr, order: int = 1) -> sp.Expr:
     """The ``order``-th derivative of ``function`` at ``argument`` (taken at a plain variable,
     so that its size does not depend on the argument's)."""
+    x, derivative = _derivative_at(function, order)
+    return derivative.xreplace({x: argument})
+
+
+@functools.lru_cache(maxsize=256)
+def _derivative_at(function, order: int) -> tuple[sp.Dummy, sp.Expr]:
     x = sp.Dummy("x")
-    return sp.diff(function(x), x, order).subs(x, argument)
+    return x, sp.diff(function(x), x, order)
+
+
+def tree_size(expr: sp.Basic, limit: int) -> int:
+    """The number of nodes of ``expr`` written out as a tree (a shared argument counted once
+    per use), worked out once per distinct node; stops counting past ``limit``."""
+    sizes: dict[sp.Basic, int] = {}
+    todo = [expr]
+    while todo:
+        node = todo[-1]
+        if node in sizes:
+            todo.pop()
+            continue
+        missing = [a for a in node.args if a not in sizes]
+        if missing:
+            todo.extend(missing)
+            continue
+        todo.pop()
+        sizes[node] = min(limit + 1, 1 + sum(sizes[a] for a in node.args))
+    return sizes[expr]
 
 
 def _digits(number: sp.Rational) -> float:

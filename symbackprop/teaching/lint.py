@@ -46,7 +46,7 @@ from .latexdocument import (
     split_chain,
     statements,
 )
-from .latexparse import LEARNING_RATE, Updated, parse_side
+from .latexparse import LEARNING_RATE, MAX_TREE, Updated, parse_side, tree_size
 from .slips import HandCalculator, Slip
 from .spellings import SymbolTable, claim_key, read_lint_symbols
 
@@ -209,6 +209,8 @@ class _Checker:
         # Every partial derivative in one compiled function: one compilation per side, not one
         # per written number.
         partials = sp.Tuple(*(_partial(expr, lit) for lit in units))
+        if tree_size(partials, 8 * MAX_TREE) > 8 * MAX_TREE:  # compiled as a tree: refused
+            raise ValueError("too large to evaluate")
         at = dict(self.at)
         at[LEARNING_RATE] = self.lr
         at.update({k: float(v) for k, v in literals.items()})

@@ -13,7 +13,9 @@ from symbackprop.teaching.latexparse import (
     MAX_NUMBERS,
     MAX_ORDER,
     MAX_SUM_TERMS,
+    MAX_TREE,
     parse_side,
+    tree_size,
 )
 from symbackprop.teaching.lint import SymbolTable
 
@@ -105,3 +107,21 @@ def test_nested_fractions_are_read_in_steps_linear_in_their_tokens(table):
         side = read(text, table)
         assert side.expr == table("x_1") / 2 ** depth
         assert side.steps <= 4 * len(text)
+
+
+def test_nested_primes_are_refused_by_the_size_of_their_tree_before_it_is_evaluated(table):
+    # σ'(u) = σ(u)(1 − σ(u)) uses u twice: 30 nested σ' share their argument but written out
+    # (as printing and evaluating do) they are 2^30 nodes.
+    side = read(r"\sigma'(" * 30 + "x_1" + ")" * 30, table)
+    assert side.expr is None and side.problem == ("too_large", str(MAX_TREE))
+    assert read(r"\sigma'(\sigma'(x_1))", table).expr is not None
+
+
+def test_the_tree_size_counts_shared_arguments_once_per_use_and_stops_at_the_limit():
+    x = sp.Symbol("x")
+    u = x + 1
+    assert tree_size(u * sp.sin(u), 1000) == 1 + 3 + 4
+    deep = x
+    for _ in range(40):
+        deep = sp.sin(deep) + sp.cos(deep)
+    assert tree_size(deep, 10_000) == 10_001  # 2^40 nodes written out, counted to the limit
