@@ -5,6 +5,7 @@ root: a real device node must never be a target)."""
 from __future__ import annotations
 
 import os
+import stat
 import threading
 
 import pytest
@@ -15,6 +16,7 @@ from symbackprop.core.files import (
     read_regular_file,
     refuse_output,
     same_file,
+    special_kind,
     write_files,
 )
 
@@ -167,3 +169,32 @@ def test_a_failed_rename_puts_back_what_the_earlier_ones_replaced(tmp_path, monk
         write_files({first: "new one", second: "new two", third: "new three"})
     assert first.read_text() == "old one"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1.txt"]
+
+
+@pytest.mark.parametrize(("mode", "kind"), [
+    (stat.S_IFCHR, "a character device"), (stat.S_IFBLK, "a block device"),
+    (stat.S_IFSOCK, "a socket"), (stat.S_IFIFO, "a named pipe (FIFO)"),
+    (stat.S_IFREG, None), (stat.S_IFDIR, None)])
+def test_every_kind_of_special_file_is_named_and_regular_files_and_folders_are_not(mode, kind):
+    assert special_kind(mode | 0o644) == kind
+
+
+def test_an_output_that_stats_as_a_device_is_refused_and_left_alone(tmp_path, monkeypatch):
+    # A device without making one (tests run as root; a real node must never be a target):
+    # a regular file that os.stat reports as a character device, as /dev/null would be.
+    null = tmp_path / "null"
+    null.write_text("stand-in")
+    real_stat = os.stat
+
+    def device_stat(path, *args, **kwargs):
+        result = real_stat(path, *args, **kwargs)
+        if os.fspath(path) == os.fspath(null):
+            return os.stat_result((stat.S_IFCHR | 0o666, *tuple(result)[1:]))
+        return result
+
+    monkeypatch.setattr(files.os, "stat", device_stat)
+    with pytest.raises(FileError, match="null is a character device; an output is written only"):
+        write_files({null: "report"})
+    monkeypatch.undo()
+    assert null.read_text() == "stand-in"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null"]
