@@ -71,6 +71,13 @@ def _language(text: str) -> str:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _nonempty(text: str) -> str:
+    """An argparse type: any text but an empty one, which would silently mean "not given"."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a value, got an empty one")
+    return text
+
+
 #: The most exercises one sheet holds (each is a full worked example).
 MAX_EXERCISES = 100
 
@@ -112,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: the spec's, else display)")
 
     def student(sp):
-        sp.add_argument("--student", metavar="ID",
+        sp.add_argument("--student", metavar="ID", type=_nonempty,
                         help="judge against this student's quiz variant (see exercises --roster)")
         sp.add_argument("--seed", type=int, default=0, help="the quiz's --seed (default 0)")
         sp.add_argument("--nice", action="store_true", help="the quiz was made with --nice")
@@ -129,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--title", help="the document's title (default: the spec's)")
     n.add_argument("--lang", type=_language,
                    help="the document's language: en (default) or ko")
-    n.add_argument("--only", help="parameters whose whole chain is written out, e.g. w5,w1")
+    n.add_argument("--only", type=_nonempty, help="parameters whose whole chain is written out, e.g. w5,w1")
     n.add_argument("--full", action="store_true", help="write out every parameter's chain")
     n.add_argument("--no-example", action="store_true", help="leave out the worked example")
     n.add_argument("--no-appendix", action="store_true", help="leave out the appendix")

@@ -216,6 +216,8 @@ def test_exercises_for_moodle_write_every_file_or_none_and_say_nothing_written(f
     ["grad"],
     ["no-such-command"],
     ["grad", "s.toml", "-o", ""],
+    ["lint", "f.tex", "--spec", "s.toml", "--student", ""],
+    ["notes", "s.toml", "--only", " "],
     ["exercises", "s.toml", "--count", "1", "-o", ""],
 ])
 def test_a_bad_option_value_is_one_line_not_the_usage_block(folder, args):
