@@ -31,6 +31,7 @@ from pathlib import Path
 
 from ..check.worked import worked_example
 from ..core.errors import SymbackpropError
+from ..core.files import FileError, read_regular_file
 from ..derivation.reverse import Derivation
 from ..output.reports import render_text
 from .latexparse import canonical, parse_side
@@ -89,14 +90,14 @@ def load_claims(path: str | Path) -> dict[str, Decimal]:
     """Read ``[claims]`` from a TOML file; numbers keep the digits they were written with."""
     path = Path(path)
     try:
-        # Read at most the limit and one byte: stat() says nothing of /dev/zero or a pipe.
-        with open(path, "rb") as fh:
-            raw = fh.read(_MAX_CLAIMS_BYTES + 1)
+        raw = read_regular_file(path, _MAX_CLAIMS_BYTES)
         if len(raw) > _MAX_CLAIMS_BYTES:
             raise ClaimsError(f"{path}: larger than {_MAX_CLAIMS_BYTES} bytes")
         data = tomllib.loads(raw.decode("utf-8"), parse_float=Decimal)
     except FileNotFoundError:
         raise ClaimsError(f"{path}: no such file") from None
+    except FileError as err:
+        raise ClaimsError(str(err)) from None
     except OSError as err:
         raise ClaimsError(f"{path}: cannot read the file: {err.strerror or err}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:

@@ -30,6 +30,7 @@ from pathlib import Path
 import sympy as sp
 
 from ..codegen.scalar import NUMPY_FUNCTIONS
+from ..core.files import FileError, read_regular_file
 from ..core.graph import Kind
 from ..derivation.reverse import Derivation
 from ..output.reports import render_text
@@ -455,10 +456,13 @@ def read_tex(path: str | Path) -> str:
     """A LaTeX file's text, refused (LatexError) when too large, not UTF-8 or hostile."""
     path = Path(path)
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_DOCUMENT * 4 + 1)
+        data = read_regular_file(path, MAX_DOCUMENT * 4)
     except FileNotFoundError:
         raise LatexError(f"{path}: no such file") from None
+    except FileError as err:
+        raise LatexError(str(err)) from None
+    except OSError as err:
+        raise LatexError(f"{path}: cannot read the file: {err.strerror or err}") from None
     if len(data) > MAX_DOCUMENT * 4:
         raise LatexError(f"{path}: larger than {MAX_DOCUMENT} characters")
     try:
