@@ -29,6 +29,7 @@ from .walk import (
     TIDY_OPS,
     diff_function,
     diff_term,
+    factor_alike,
     expands_to_at_most,
     is_small,
     node_count,
@@ -136,7 +137,7 @@ class Derivation:
     def _textbook(self, expr: sp.Expr) -> sp.Expr:
         expr = expr.xreplace(self._named) if self._named else expr
         if isinstance(expr, sp.Add) and is_small(expr, 2 * TIDY_OPS):
-            factored = sp.factor(expr)
+            factored = factor_alike(expr)
             if sp.count_ops(factored) <= sp.count_ops(expr):
                 return factored
         return expr
