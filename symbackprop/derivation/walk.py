@@ -18,8 +18,8 @@ from sympy.core.function import ArgumentIndexError
 
 from ..core.graph import product
 
-__all__ = ["TIDY_OPS", "EXPAND_TERMS", "diff_term", "polynomial_diff", "factor_alike", "is_small", "expands_to_at_most",
-           "node_count", "replace_deltas", "diff_function"]
+__all__ = ["TIDY_OPS", "EXPAND_TERMS", "diff_term", "polynomial_diff", "factor_alike", "is_small",
+           "expands_to_at_most", "node_count", "replace_deltas", "diff_function"]
 
 # Tidying (factor, cancel) is for expressions a person reads; it is skipped above this size so
 # that derivation time stays linear in the number of weights.

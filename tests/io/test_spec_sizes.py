@@ -65,7 +65,7 @@ def test_products_counted_from_numbers_match_the_built_graph(kind, args, build):
 
 
 def _blocks_spec(count: int, units: int, batch: int) -> str:
-    blocks = ", ".join(['{ type = "dense", units = %d, activation = "tanh" }' % units] * count)
+    blocks = ", ".join([f'{{ type = "dense", units = {units}, activation = "tanh" }}'] * count)
     return f'[network]\nkind = "blocks"\ninputs = 64\nbatch = {batch}\nblocks = [{blocks}]\n'
 
 
