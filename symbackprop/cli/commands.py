@@ -30,6 +30,7 @@ from .common import (
     UserError,
     check_notes_size,
     check_size,
+    check_written_size,
     example_options,
     need_values,
     read_spec,
@@ -93,6 +94,7 @@ def cmd_grad(args) -> int:
     if args.form != "delta" and not args.param:
         check_size(graph, MAX_SCALAR_GRAD_PARAMETERS, f"grad --form {args.form}",
                     "use --form delta, --matrix or --code, or --param NAME")
+    check_written_size(graph, args.param, args.form)
     d = derive(graph)
     params = [graph.symbol(args.param)] if args.param else graph.parameters
     tex = TexPrinter(d) if args.latex else None

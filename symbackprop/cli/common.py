@@ -16,6 +16,8 @@ from pathlib import Path
 from ..builders.mlp import MLP, mlp
 from ..check.verify import undefined_node
 from ..core.errors import SymbackpropError
+from ..derivation.reverse import MAX_CHAIN_PATHS
+from ..derivation.walk import paths_to_loss
 from ..document import MAX_NOTES_PARAMETERS
 from ..io.spec import load_spec
 from ..printing.latex import untypesettable
@@ -143,6 +145,22 @@ def check_size(graph, limit: int, what: str, way_out: str) -> None:
     if n > limit:
         raise UserError(f"the network has {n} parameters; {what} is limited to {limit}: "
                         f"{way_out}")
+
+
+def check_written_size(graph, parameter: str | None, form: str) -> None:
+    """Refuse up front a gradient in node symbols that would be too long to write: it has a
+    term per chain-rule path, and an unrolled RNN's paths grow as (hidden units)^(steps)."""
+    if form == "delta":
+        return
+    counts = paths_to_loss(graph)
+    chosen = [graph.symbol(parameter)] if parameter else graph.parameters
+    widest = max(chosen, key=lambda p: counts.get(p, 0), default=None)
+    if widest is not None and counts.get(widest, 0) > MAX_CHAIN_PATHS:
+        paths = counts[widest]
+        shown = f"{paths}" if paths < 10**12 else f"about 10^{len(str(paths)) - 1}"
+        raise UserError(f"dL/d{widest} has {shown} chain-rule paths, a term each in --form "
+                        f"{form}; it is written up to {MAX_CHAIN_PATHS}: use --form delta "
+                        "(δ symbols) or --code")
 
 
 def templates_folder(args) -> str | None:

@@ -19,7 +19,7 @@ from sympy.core.function import ArgumentIndexError
 from ..core.graph import product
 
 __all__ = ["TIDY_OPS", "EXPAND_TERMS", "diff_term", "polynomial_diff", "factor_alike", "is_small",
-           "expands_to_at_most", "node_count", "replace_deltas", "diff_function"]
+           "expands_to_at_most", "node_count", "paths_to_loss", "replace_deltas", "diff_function"]
 
 # Tidying (factor, cancel) is for expressions a person reads; it is skipped above this size so
 # that derivation time stays linear in the number of weights.
@@ -192,6 +192,29 @@ def _renamed(expr: sp.Expr, names: Mapping[sp.Symbol, sp.Symbol]) -> sp.Expr:
     if not expr.args or not expr.free_symbols:
         return expr
     return expr.func(*[_renamed(a, names) for a in expr.args], evaluate=False)
+
+
+def paths_to_loss(graph) -> dict[sp.Symbol, int]:
+    """For every symbol, how many chain-rule paths lead from it to the loss, counted on the
+    graph before anything is derived (paths(v) = Σ paths(c) over v's children). A gradient
+    written in node symbols has at least one term per path: an unrolled RNN's ∂L/∂U grows as
+    (hidden units)^(steps), which no printer finishes.
+
+    >>> import symbackprop as sb
+    >>> counts = paths_to_loss(sb.mlp([2, 2, 2, 1]))
+    >>> counts[sp.Symbol("w1", real=True)], counts[sp.Symbol("w9", real=True)]
+    (2, 1)
+    """
+    equations = graph.forward_equations()
+    children: dict[sp.Symbol, list[sp.Symbol]] = {}
+    for node, expr in equations:
+        for used in expr.free_symbols:
+            children.setdefault(used, []).append(node)
+    counts: dict[sp.Symbol, int] = {graph.loss_symbol: 1}
+    for symbol in reversed(graph.symbols):
+        if symbol != graph.loss_symbol:
+            counts[symbol] = sum(counts.get(c, 0) for c in children.get(symbol, ()))
+    return counts
 
 
 def diff_function(expr: sp.Expr, parent: sp.Symbol) -> sp.Expr:
