@@ -13,6 +13,7 @@ import time
 import pytest
 from texutil import REPO
 
+from symbackprop.cli import common
 from symbackprop.cli import main as cli
 from symbackprop.cli.common import MAX_NUMBERS_PARAMETERS, MAX_SCALAR_GRAD_PARAMETERS
 
@@ -66,10 +67,23 @@ def test_grad_refuses_a_gradient_with_too_many_paths_to_write_before_deriving(tm
     # an RNN of 4 hidden units over 8 steps: ∂L/∂U has ~4^7 chain-rule paths, one term each
     spec = tmp_path / "rnn.toml"
     spec.write_text('[network]\nkind = "rnn"\ninputs = 1\nhidden = 4\noutputs = 1\nsteps = 8\n')
-    for extra in (["--param", "U_1"], [], ["--form", "expanded", "--latex"]):
+    for extra in (["--param", "U_11"], [], ["--form", "expanded", "--latex"]):
         code = cli(["grad", str(spec), *extra, "-o", str(tmp_path / "out")])
         err = capsys.readouterr().err
         assert code == 2 and err.count("\n") == 1 and "chain-rule paths" in err, err
         assert "use --form delta" in err and not (tmp_path / "out").exists()
-    assert cli(["grad", str(spec), "--param", "U_1", "--form", "delta", "-o",
+    assert cli(["grad", str(spec), "--param", "U_11", "--form", "delta", "-o",
                 str(tmp_path / "out")]) == 0
+
+
+def test_grad_code_of_a_model_over_the_term_limit_is_refused_before_deriving(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(common, "MAX_SCALAR_CODE_TERMS", 10)
+    spec = tmp_path / "rnn.toml"
+    spec.write_text('[network]\nkind = "rnn"\ninputs = 1\nhidden = 2\noutputs = 1\nsteps = 3\n')
+    code = cli(["grad", str(spec), "--code", "-o", str(tmp_path / "m.py")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "grad --code" in err and "limited to 10" in err
+    assert not (tmp_path / "m.py").exists()
+    monkeypatch.setattr(common, "MAX_SCALAR_CODE_TERMS", 10_000)
+    assert cli(["grad", str(spec), "--code", "-o", str(tmp_path / "m.py")]) == 0

@@ -28,6 +28,7 @@ from .common import (
     MAX_SCALAR_GRAD_PARAMETERS,
     Progress,
     UserError,
+    check_code_size,
     check_notes_size,
     check_size,
     check_written_size,
@@ -118,6 +119,7 @@ def _grad_matrix_or_code(graph, args) -> int:
         if args.matrix:
             raise UserError("--matrix needs a [network] spec: a general graph has no layers")
         # a standalone module: it imports only numpy (or torch, jax)
+        check_code_size(graph)
         write_output(scalar_module(derive(graph), target), args.output)
         return EXIT_OK
     form = matrix_form(graph)

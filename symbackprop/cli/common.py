@@ -147,6 +147,24 @@ def check_size(graph, limit: int, what: str, way_out: str) -> None:
                         f"{way_out}")
 
 
+#: Terms of the node equations a standalone scalar module (`grad --code` for a model other than
+#: an MLP, whose matrix module has no such limit) is written from: it prints and lambdifies
+#: every one, ~3 ms a term (measured: an RNN of 16-32-16 over 2 steps, 3 298 terms, 8.7 s; its
+#: largest, 64 steps, ~130 000 terms, ran past 10 minutes).
+MAX_SCALAR_CODE_TERMS = 5_000
+
+
+def check_code_size(graph) -> None:
+    """Refuse up front a standalone scalar module too large to write in reasonable time."""
+    terms = sum(len(expr.args) if expr.is_Add else 1 for _node, expr in
+                graph.forward_equations())
+    if terms > MAX_SCALAR_CODE_TERMS:
+        raise UserError(f"the model's equations have {terms} terms; grad --code writes a scalar "
+                        f"module for it and is limited to {MAX_SCALAR_CODE_TERMS}: use --form "
+                        "delta, or the model's general form in Python (sb.general_form(model)"
+                        ".evaluator()), which computes the same gradients at any size")
+
+
 def check_written_size(graph, parameter: str | None, form: str) -> None:
     """Refuse up front a gradient in node symbols that would be too long to write: it has a
     term per chain-rule path, and an unrolled RNN's paths grow as (hidden units)^(steps)."""

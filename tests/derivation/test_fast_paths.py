@@ -56,4 +56,4 @@ def test_paths_counted_on_the_graph_equal_the_derivations_count(name):
 
 def test_paths_of_an_unrolled_rnn_grow_as_hidden_units_to_the_steps():
     counts = paths_to_loss(sb.rnn(1, 3, 1, 6))
-    assert counts[sp.Symbol("U_1", real=True)] > 3 ** 5
+    assert counts[sp.Symbol("U_11", real=True)] > 3 ** 5
