@@ -45,11 +45,20 @@ def _graph(parameters: int) -> str:
             f'loss = {{ name = "L", expr = "(y - z{parameters})^2 / 2" }}\n')
 
 
+def _values(inputs: int, targets: int, weights: int) -> str:
+    """[values] for a sequential MLP without biases, so that check and example run, not stop."""
+    rows = [f"x{k} = {0.1 * (k % 7) - 0.3:.2f}" for k in range(1, inputs + 1)]
+    rows += [f"y{k} = {1.0 if k == 1 else 0.0}" for k in range(1, targets + 1)]
+    rows += [f"w{k} = {0.05 * (k % 11) - 0.25:.2f}" for k in range(1, weights + 1)]
+    return "[values]\n" + "\n".join(rows) + "\n"
+
+
 #: name -> (spec text, a parameter for --param, the limit it sits at)
 LIMITS: dict[str, tuple[str, str, str]] = {
     "mlp-weights": ("[network]\nsizes = [300, 300, 33]\n", "w1", "99 900 of 100 000 weights"),
     "mlp-width": ("[network]\nsizes = [10000, 9, 1]\n", "w1", "10 000 units"),
-    "mlp-depth": ("[network]\nsizes = [" + ", ".join(["2"] * 101) + "]\n", "w1", "100 layers"),
+    "mlp-depth": ("[network]\nsizes = [" + ", ".join(["2"] * 101) + "]\n" + _values(2, 2, 400),
+                  "w1", "100 layers, with [values]"),
     "graph": (_graph(4998), "w1", "9 999 of 10 000 names"),
     "rnn": ('[network]\nkind = "rnn"\ninputs = 16\nhidden = 32\noutputs = 16\nsteps = 64\n',
             "U_11", "16 in, 32 hidden, 16 out, 64 steps"),
@@ -73,7 +82,9 @@ COMMANDS: list[tuple[str, ...]] = [
     ("notes",), ("grad",), ("grad", "--param", "{param}"), ("grad", "--form", "delta"),
     ("grad", "--code"), ("grad", "--matrix"), ("grad", "--latex"), ("check",), ("example",),
 ]
-QUICK = ("mlp-depth", "attention")
+#: --quick (make bench's smoke test): one limit, two commands
+QUICK = ("mlp-depth",)
+QUICK_COMMANDS = [("grad", "--form", "delta"), ("check",)]
 
 
 def run(name: str, command: tuple[str, ...], folder: Path, guard: float = GUARD,
@@ -99,18 +110,19 @@ def run(name: str, command: tuple[str, ...], folder: Path, guard: float = GUARD,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="two small limits: a smoke test")
+    parser.add_argument("--quick", action="store_true", help="one limit, two commands: a smoke test")
     parser.add_argument("names", nargs="*", choices=[[], *LIMITS], metavar="NAME",
                         help=f"only these specs: {', '.join(LIMITS)}")
     args = parser.parse_args(argv)
     names = args.names or (QUICK if args.quick else tuple(LIMITS))
-    heads = [" ".join(c).replace("{param}", "P") for c in COMMANDS]
+    commands = QUICK_COMMANDS if args.quick else COMMANDS
+    heads = [" ".join(c).replace("{param}", "P") for c in commands]
     lines = ["| spec (limit) | " + " | ".join(heads) + " |",
-             "|---|" + "---|" * len(COMMANDS)]
+             "|---|" + "---|" * len(commands)]
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             cells = []
-            for command in COMMANDS:
+            for command in commands:
                 seconds, outcome, _ = run(name, command, Path(tmp))
                 cells.append(f"{seconds:.1f} s {outcome}")
                 print(f"[bench_limits] {name} {' '.join(command)}: {cells[-1]}", file=sys.stderr)
