@@ -87,3 +87,17 @@ def test_grad_code_of_a_model_over_the_term_limit_is_refused_before_deriving(
     assert not (tmp_path / "m.py").exists()
     monkeypatch.setattr(common, "MAX_SCALAR_CODE_TERMS", 10_000)
     assert cli(["grad", str(spec), "--code", "-o", str(tmp_path / "m.py")]) == 0
+
+
+def test_grad_refuses_more_paths_in_all_than_it_writes_before_deriving(tmp_path, capsys,
+                                                                       monkeypatch):
+    # a batch multiplies every weight's paths: 2·2 + 2·1 weights over 4 samples
+    monkeypatch.setattr(common, "MAX_WRITTEN_PATHS", 20)
+    spec = tmp_path / "blocks.toml"
+    spec.write_text('[network]\nkind = "blocks"\ninputs = 2\nbatch = 4\nblocks = [{ type = '
+                    '"dense", units = 2, activation = "tanh" }, { type = "dense", units = 1 }]\n')
+    code = cli(["grad", str(spec), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "chain-rule paths in all" in err, err
+    assert not (tmp_path / "out").exists()
+    assert cli(["grad", str(spec), "--param", "W_11^[1]", "-o", str(tmp_path / "out")]) == 0
