@@ -29,8 +29,10 @@ from .common import (
     MAX_SCALAR_GRAD_PARAMETERS,
     Progress,
     UserError,
+    check_code_size,
     check_notes_size,
     check_size,
+    check_written_size,
     example_options,
     need_values,
     read_spec,
@@ -96,6 +98,7 @@ def cmd_grad(args) -> int:
     if args.form != "delta" and not args.param:
         check_size(graph, MAX_SCALAR_GRAD_PARAMETERS, f"grad --form {args.form}",
                     "use --form delta, --matrix or --code, or --param NAME")
+    check_written_size(graph, args.param, args.form)
     d = derive(graph)
     params = [graph.symbol(args.param)] if args.param else graph.parameters
     tex = TexPrinter(d) if args.latex else None
@@ -119,6 +122,7 @@ def _grad_matrix_or_code(graph, args) -> int:
         if args.matrix:
             raise UserError("--matrix needs a [network] spec: a general graph has no layers")
         # a standalone module: it imports only numpy (or torch, jax)
+        check_code_size(graph)
         write_output(scalar_module(derive(graph), target), args)
         return EXIT_OK
     form = matrix_form(graph)

@@ -16,6 +16,8 @@ from ..builders.mlp import MLP, mlp
 from ..check.verify import undefined_node
 from ..core.errors import SymbackpropError
 from ..core.files import FileError, refuse_output, write_files
+from ..derivation.reverse import MAX_CHAIN_PATHS
+from ..derivation.walk import paths_to_loss
 from ..document import MAX_NOTES_PARAMETERS
 from ..io.spec import load_spec
 from ..printing.latex import untypesettable
@@ -120,6 +122,51 @@ def check_size(graph, limit: int, what: str, way_out: str) -> None:
     if n > limit:
         raise UserError(f"the network has {n} parameters; {what} is limited to {limit}: "
                         f"{way_out}")
+
+
+#: Terms of the node equations a standalone scalar module (`grad --code` for a model other than
+#: an MLP, whose matrix module has no such limit) is written from: it prints and lambdifies
+#: every one, ~3 ms a term (measured: an RNN of 16-32-16 over 2 steps, 3 298 terms, 8.7 s; its
+#: largest, 64 steps, ~130 000 terms, ran past 10 minutes).
+MAX_SCALAR_CODE_TERMS = 5_000
+
+
+def check_code_size(graph) -> None:
+    """Refuse up front a standalone scalar module too large to write in reasonable time."""
+    terms = sum(len(expr.args) if expr.is_Add else 1 for _node, expr in
+                graph.forward_equations())
+    if terms > MAX_SCALAR_CODE_TERMS:
+        raise UserError(f"the model's equations have {terms} terms; grad --code writes a scalar "
+                        f"module for it and is limited to {MAX_SCALAR_CODE_TERMS}: use --form "
+                        "delta, or the model's general form in Python (sb.general_form(model)"
+                        ".evaluator()), which computes the same gradients at any size")
+
+
+#: Chain-rule paths written in all by one `grad` in node symbols: a batch multiplies them (a
+#: network of blocks at batch 16 with 6 240 weights has 3.2 million, which ran past 10 minutes);
+#: an MLP at the 10 000-parameter limit has about 10 000.
+MAX_WRITTEN_PATHS = 200_000
+
+
+def check_written_size(graph, parameter: str | None, form: str) -> None:
+    """Refuse up front a gradient in node symbols that would be too long to write: it has a
+    term per chain-rule path, and an unrolled RNN's paths grow as (hidden units)^(steps)."""
+    if form == "delta":
+        return
+    counts = paths_to_loss(graph)
+    chosen = [graph.symbol(parameter)] if parameter else graph.parameters
+    widest = max(chosen, key=lambda p: counts.get(p, 0), default=None)
+    total = sum(counts.get(p, 0) for p in chosen)
+    if total > MAX_WRITTEN_PATHS and counts.get(widest, 0) <= MAX_CHAIN_PATHS:
+        raise UserError(f"the gradients have {total} chain-rule paths in all, a term each in "
+                        f"--form {form}; grad writes up to {MAX_WRITTEN_PATHS}: use --form delta "
+                        "(δ symbols), --param NAME or --code")
+    if widest is not None and counts.get(widest, 0) > MAX_CHAIN_PATHS:
+        paths = counts[widest]
+        shown = f"{paths}" if paths < 10**12 else f"about 10^{len(str(paths)) - 1}"
+        raise UserError(f"dL/d{widest} has {shown} chain-rule paths, a term each in --form "
+                        f"{form}; it is written up to {MAX_CHAIN_PATHS}: use --form delta "
+                        "(δ symbols) or --code")
 
 
 def templates_folder(args) -> str | None:
