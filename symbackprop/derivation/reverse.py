@@ -30,7 +30,6 @@ from .walk import (
     diff_function,
     diff_term,
     expands_to_at_most,
-    factor_alike,
     is_small,
     node_count,
     replace_deltas,
@@ -137,7 +136,7 @@ class Derivation:
     def _textbook(self, expr: sp.Expr) -> sp.Expr:
         expr = expr.xreplace(self._named) if self._named else expr
         if isinstance(expr, sp.Add) and is_small(expr, 2 * TIDY_OPS):
-            factored = factor_alike(expr)
+            factored = sp.factor(expr)
             if sp.count_ops(factored) <= sp.count_ops(expr):
                 return factored
         return expr

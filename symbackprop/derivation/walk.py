@@ -18,7 +18,7 @@ from sympy.core.function import ArgumentIndexError
 
 from ..core.graph import product
 
-__all__ = ["TIDY_OPS", "EXPAND_TERMS", "diff_term", "polynomial_diff", "factor_alike", "is_small",
+__all__ = ["TIDY_OPS", "EXPAND_TERMS", "diff_term", "polynomial_diff", "is_small",
            "expands_to_at_most", "node_count", "paths_to_loss", "replace_deltas", "diff_function"]
 
 # Tidying (factor, cancel) is for expressions a person reads; it is skipped above this size so
@@ -152,46 +152,6 @@ def replace_deltas(expr: sp.Expr, rule: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
         changed = changed or new is not term
         args.append(new)
     return expr.func(*args) if changed else expr
-
-
-_FACTORED: dict[sp.Expr, sp.Expr] = {}
-_MAX_FACTORED = 4096
-
-
-def factor_alike(expr: sp.Expr) -> sp.Expr:
-    """sp.factor(expr), factored once per shape: an unrolled RNN or a batch repeats the same
-    local derivative (−y/8 + ŷ/8) for every step, unit and sample, and factoring each copy was
-    most of deriving one (512 calls, 15 ms each, at 8 steps).
-
-    The shape is ``expr`` with its symbols renamed in their own order, so the factored result,
-    renamed back, is the one sp.factor gives (it orders by the names, kept in the same order).
-
-    >>> a, b = sp.symbols("a b")
-    >>> factor_alike(a**2 - b**2) == sp.factor(a**2 - b**2)
-    True
-    """
-    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
-    if any(type(s) is not sp.Symbol for s in symbols) or \
-            len({s.name for s in symbols}) != len(symbols):
-        return sp.factor(expr)
-    width = len(str(len(symbols)))
-    place = {s: sp.Symbol(f"p{k:0{width}d}", **s.assumptions0) for k, s in enumerate(symbols)}
-    shape = expr.xreplace(place)
-    factored = _FACTORED.get(shape)
-    if factored is None:
-        factored = sp.factor(shape)
-        if len(_FACTORED) < _MAX_FACTORED:
-            _FACTORED[shape] = factored
-    return _renamed(factored, {p: s for s, p in place.items()})
-
-
-def _renamed(expr: sp.Expr, names: Mapping[sp.Symbol, sp.Symbol]) -> sp.Expr:
-    # Rebuilt as factor left it: xreplace would evaluate −2·(y − ŷ) back into −2y + 2ŷ.
-    if expr in names:
-        return names[expr]
-    if not expr.args or not expr.free_symbols:
-        return expr
-    return expr.func(*[_renamed(a, names) for a in expr.args], evaluate=False)
 
 
 def paths_to_loss(graph) -> dict[sp.Symbol, int]:
