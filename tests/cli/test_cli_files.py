@@ -89,6 +89,7 @@ def listing(folder: Path) -> dict[str, str]:
     ("f.tex", ["grade", "s.toml", "f.tex"]),
     ("r.csv", ["exercises", "s.toml", "--roster", "r.csv", "-o", "ex"]),
 ])
+@pytest.mark.slow  # a long run: make test-slow (CI runs it too)
 def test_a_fifo_given_as_an_input_is_refused_in_one_line_without_blocking(folder, fifo, args):
     (folder / fifo).unlink()
     os.mkfifo(folder / fifo)
@@ -220,6 +221,7 @@ def test_exercises_for_moodle_write_every_file_or_none_and_say_nothing_written(f
     ["notes", "s.toml", "--only", " "],
     ["exercises", "s.toml", "--count", "1", "-o", ""],
 ])
+@pytest.mark.slow  # a long run: make test-slow (CI runs it too)
 def test_a_bad_option_value_is_one_line_not_the_usage_block(folder, args):
     result = run(*args, cwd=folder)
     line = assert_one_line_error(result)
@@ -227,6 +229,7 @@ def test_a_bad_option_value_is_one_line_not_the_usage_block(folder, args):
     assert sorted(p.name for p in folder.iterdir()) == ["c.toml", "f.tex", "r.csv", "s.toml"]
 
 
+@pytest.mark.slow  # a long run: make test-slow (CI runs it too)
 @pytest.mark.parametrize("args", [
     ["notes", "s.toml"], ["lint", "f.tex", "--spec", "s.toml"], ["grade", "s.toml", "c.toml"],
     ["exercises", "s.toml", "-o", "ex"]])

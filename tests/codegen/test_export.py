@@ -306,6 +306,7 @@ def _approx(got, want) -> None:
     assert float(np.asarray(got)) == pytest.approx(want, rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.slow  # a long run: make test-slow (CI runs it too)
 @settings(max_examples=25, deadline=None)
 @given(case=hostile_graphs())
 def test_every_scalar_module_agrees_with_the_engine_and_autograd_under_hostile_names(case):
@@ -456,6 +457,7 @@ def _matrix_loss(loss, X, Y, weights, biases):
     return loss(X, Y, weights, biases)
 
 
+@pytest.mark.slow  # a long run: make test-slow (CI runs it too)
 @settings(max_examples=10, deadline=None)
 @given(case=matrix_cases())
 def test_every_matrix_module_returns_the_engines_result_and_loss_differentiates_to_it(case):

@@ -67,6 +67,7 @@ def _expressions():
     return st.recursive(leaf, grow, max_leaves=12)
 
 
+@pytest.mark.slow  # a long run: make test-slow (CI runs it too)
 @settings(max_examples=60)
 @given(st.lists(_expressions(), min_size=1, max_size=4))
 def test_readable_sides_are_judged_in_steps_linear_in_their_length(net, sides):
