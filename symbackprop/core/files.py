@@ -70,6 +70,19 @@ def read_regular_file(path: str | os.PathLike[str], limit: int) -> bytes:
         return f.read(limit + 1)
 
 
+def read_input(path: str | os.PathLike[str], limit: int, error: type[Exception]) -> bytes:
+    """:func:`read_regular_file`, its refusals raised as ``error`` in one line naming the file
+    (a missing file, a pipe or device, an unreadable one), for the readers of user files."""
+    try:
+        return read_regular_file(path, limit)
+    except FileNotFoundError:
+        raise error(f"{os.fspath(path)}: no such file") from None
+    except FileError as err:
+        raise error(str(err)) from None
+    except OSError as err:
+        raise error(f"{os.fspath(path)}: cannot read the file: {err.strerror or err}") from None
+
+
 def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
     """Whether both paths name one existing file (through links, hard or symbolic)."""
     try:

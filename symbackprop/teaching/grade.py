@@ -31,7 +31,7 @@ from pathlib import Path
 
 from ..check.worked import worked_example
 from ..core.errors import SymbackpropError
-from ..core.files import FileError, read_regular_file
+from ..core.files import read_input
 from ..derivation.reverse import Derivation
 from ..output.reports import render_text
 from .latexparse import canonical, parse_side
@@ -89,17 +89,11 @@ class Claim:
 def load_claims(path: str | Path) -> dict[str, Decimal]:
     """Read ``[claims]`` from a TOML file; numbers keep the digits they were written with."""
     path = Path(path)
+    raw = read_input(path, _MAX_CLAIMS_BYTES, ClaimsError)
+    if len(raw) > _MAX_CLAIMS_BYTES:
+        raise ClaimsError(f"{path}: larger than {_MAX_CLAIMS_BYTES} bytes")
     try:
-        raw = read_regular_file(path, _MAX_CLAIMS_BYTES)
-        if len(raw) > _MAX_CLAIMS_BYTES:
-            raise ClaimsError(f"{path}: larger than {_MAX_CLAIMS_BYTES} bytes")
         data = tomllib.loads(raw.decode("utf-8"), parse_float=Decimal)
-    except FileNotFoundError:
-        raise ClaimsError(f"{path}: no such file") from None
-    except FileError as err:
-        raise ClaimsError(str(err)) from None
-    except OSError as err:
-        raise ClaimsError(f"{path}: cannot read the file: {err.strerror or err}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ClaimsError(f"{path}: not valid TOML: {str(err).splitlines()[0]}") from None
     except RecursionError:

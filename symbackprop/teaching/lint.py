@@ -30,7 +30,7 @@ from pathlib import Path
 import sympy as sp
 
 from ..codegen.scalar import NUMPY_FUNCTIONS
-from ..core.files import FileError, read_regular_file
+from ..core.files import read_input
 from ..core.graph import Kind
 from ..derivation.reverse import Derivation
 from ..output.reports import render_text
@@ -455,14 +455,7 @@ def report(result: LintResult, source: str = "", language: str = "en") -> str:
 def read_tex(path: str | Path) -> str:
     """A LaTeX file's text, refused (LatexError) when too large, not UTF-8 or hostile."""
     path = Path(path)
-    try:
-        data = read_regular_file(path, MAX_DOCUMENT * 4)
-    except FileNotFoundError:
-        raise LatexError(f"{path}: no such file") from None
-    except FileError as err:
-        raise LatexError(str(err)) from None
-    except OSError as err:
-        raise LatexError(f"{path}: cannot read the file: {err.strerror or err}") from None
+    data = read_input(path, MAX_DOCUMENT * 4, LatexError)
     if len(data) > MAX_DOCUMENT * 4:
         raise LatexError(f"{path}: larger than {MAX_DOCUMENT} characters")
     try:

@@ -30,7 +30,7 @@ import numpy as np
 import sympy as sp
 
 from ..core.errors import SymbackpropError
-from ..core.files import FileError, read_regular_file
+from ..core.files import read_input
 from ..core.graph import Graph, Kind
 from ..derivation.reverse import Derivation, derive
 from ..output.reports import latex_environment, render_text
@@ -106,14 +106,7 @@ def read_roster(path: str | Path, language: str | None = None) -> list[Student]:
     language cannot typeset is refused here, before any sheet is made.
     """
     path = Path(path)
-    try:
-        data = read_regular_file(path, MAX_ROSTER_BYTES)
-    except FileNotFoundError:
-        raise RosterError(f"{path}: no such file") from None
-    except FileError as err:
-        raise RosterError(str(err)) from None
-    except OSError as err:
-        raise RosterError(f"{path}: cannot read the file: {err.strerror or err}") from None
+    data = read_input(path, MAX_ROSTER_BYTES, RosterError)
     if len(data) > MAX_ROSTER_BYTES:
         raise RosterError(f"{path}: larger than {MAX_ROSTER_BYTES} bytes")
     try:
