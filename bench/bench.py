@@ -578,6 +578,10 @@ def main(argv: list[str] | None = None) -> int:
     symbolic = subprocess.run([sys.executable, str(HERE / "bench_symbolic.py"),
                                *(["--quick"] if args.quick else [])],
                               capture_output=True, text=True, check=True).stdout
+    log("bench_limits.py: every command at every documented limit")
+    limits = subprocess.run([sys.executable, str(HERE / "bench_limits.py"),
+                             *(["--quick"] if args.quick else [])],
+                            capture_output=True, text=True, check=True).stdout
     text = "\n".join([
         f"# symbackprop benchmark{' (quick)' if args.quick else ''}",
         "",
@@ -596,6 +600,10 @@ def main(argv: list[str] | None = None) -> int:
         "**Symbolic targets** (bench/bench_symbolic.py)",
         "",
         symbolic,
+        "**Every command at each documented limit** (bench/bench_limits.py: one run each, "
+        "wall time; refused = one line, exit 2)",
+        "",
+        limits,
     ])
     print(text)
     Path(args.output).write_text(text, encoding="utf-8")

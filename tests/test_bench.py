@@ -23,7 +23,8 @@ def test_quick_benchmark_prints_every_section_and_the_targets(tmp_path):
                    "matrix form", "hand-written numpy", "engine: batched evaluator",
                    "engine: scalar lambdified", "torch CPU autograd", "gradient / forward",
                    "notes, first in a new process", "Machine: ", "**Targets**",
-                   "engine: batched evaluator (numpy)", "general form: derive + check"):
+                   "engine: batched evaluator (numpy)", "general form: derive + check",
+                   "Every command at each documented limit", "| mlp-depth (100 layers"):
         assert needle in text, needle
     targets, side = text.split("**Targets**", 1)[1].split("**Side by side**", 1)
     assert "| net, batch | hand numpy | engine matrix (numpy) |" in side

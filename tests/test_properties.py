@@ -6,10 +6,14 @@ and random general graphs built with the Graph API (shared parameters, fan-out, 
 products of nodes). Hypothesis draws the architecture and a seed; the numbers come from a numpy
 generator with that seed: weights in [-1.5, 1.5], inputs in [-2, 2], targets fit for the loss.
 The "ci" profile (tests/conftest.py) makes the examples reproducible.
+
+At saturated logits (±20 to ±1000) a bce written by hand through hidden nodes and a softmax +
+cross-entropy RNN are compared with torch in float64 (BCEWithLogits, CrossEntropy).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -300,3 +304,103 @@ def test_graph_sampler_builds_shared_fan_out_residual_and_products():
     assert g.expr(n3) == n1 * n2
     assert g.children(n1) == [n2, n3, g.loss_symbol]  # fan-out of three
     assert len(sb.derive(g).chain(p)) == 4
+
+
+# -- saturated logits, against torch in float64 --------------------------------------------------
+HIDDEN = {"tanh": (sb.tanh, "tanh"), "sigmoid": (sb.sigmoid, "sigmoid"), "identity": (None, None)}
+
+
+def _bce_logit(lib, form, acts, x, w, hidden=None):
+    """The logit of a bce by hand through hidden nodes h1, h2, h3 (``lib``: "sympy" or torch)."""
+    def act(name, z):
+        if name == "identity":
+            return z
+        return HIDDEN[name][0](z) if lib == "sympy" else getattr(lib, HIDDEN[name][1])(z)
+    h1 = w[4] * x[1]
+    h2 = act(acts[0], h1 * w[4] + w[4] * x[0] + w[5] * x[1])
+    h3 = act(acts[1], h1 * w[3] + h2 * w[4] + w[0] * x[1] + w[2] * x[0])
+    h1, h2, h3 = hidden or (h1, h2, h3)
+    inner = {"sum": h1 * w[4] + h2 * w[4] + h3 * w[4] + w[4] * x[0],
+             "product": h1 * h2 * h3 * w[0] * x[0],
+             "shifted": w[1] * (h3 + x[0] + 1),
+             "difference": h2 * w[2] - h2 * w[3]}[form]
+    return (h1, h2, h3), inner
+
+
+@functools.cache
+def _bce_by_hand(form: str, acts: tuple[str, str], inline: bool) -> sb.Derivation:
+    g = sb.Graph()
+    x, y = [g.input("x1"), g.input("x2")], g.target("y")
+    w = [g.parameter(f"w{i}") for i in range(1, 8)]
+    hidden, _ = _bce_logit("sympy", form, acts, x, w)
+    hs = [g.node(f"h{i}", h) for i, h in enumerate(hidden, 1)]
+    z = w[6] * _bce_logit("sympy", form, acts, x, w, hidden=hs)[1]
+    a = sb.sigmoid(z) if inline else g.node("a", sb.sigmoid(z))
+    g.loss("L", -(y * sp.log(a) + (1 - y) * sp.log(1 - a)))
+    return sb.derive(g)
+
+
+saturated = st.tuples(st.sampled_from([-1.0, 1.0]),
+                      st.sampled_from([50.0, 1000.0]) | st.floats(20.0, 1000.0))
+small = st.floats(-1.0, 1.0).filter(lambda v: abs(v) > 0.05)
+
+
+@settings(max_examples=40)
+@given(form=st.sampled_from(["sum", "product", "shifted", "difference"]),
+       acts=st.tuples(st.sampled_from(sorted(HIDDEN)), st.sampled_from(sorted(HIDDEN))),
+       inline=st.booleans(), logit=saturated, target=st.sampled_from([0.0, 1.0, 0.25]),
+       ws=st.lists(small, min_size=6, max_size=6), xs=st.tuples(small, small))
+def test_bce_by_hand_at_saturated_logits_matches_torch(form, acts, inline, logit, target, ws, xs):
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(xs, dtype=torch.float64)
+    inner = _bce_logit(torch, form, acts, tx, torch.tensor(ws, dtype=torch.float64))[1].item()
+    assume(abs(inner) > 1e-3)
+    w7 = logit[0] * logit[1] / inner  # the outer weight puts the logit exactly at ±20…±1000
+    tw = torch.tensor([*ws, w7], dtype=torch.float64, requires_grad=True)
+    z = tw[6] * _bce_logit(torch, form, acts, tx, tw)[1]
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(
+        z, torch.tensor(target, dtype=torch.float64))
+    loss.backward()
+    values = dict(x1=xs[0], x2=xs[1], y=target, **{f"w{i}": v for i, v in enumerate([*ws, w7], 1)})
+    ev = _bce_by_hand(form, acts, inline).evaluate(values)
+    assert ev.loss == pytest.approx(loss.item(), rel=1e-9, abs=1e-12)
+    assert [ev.gradients[f"w{i}"] for i in range(1, 8)] == pytest.approx(
+        tw.grad.tolist(), rel=1e-8, abs=1e-10)
+
+
+@functools.cache
+def _softmax_rnn(classes: int, steps: int) -> sb.Derivation:
+    return sb.derive(sb.rnn(1, 1, classes, steps=steps, output_activation="softmax",
+                            loss="cross_entropy"))
+
+
+@settings(max_examples=25)
+@given(classes=st.integers(2, 3), steps=st.integers(1, 3), data=st.data())
+def test_saturated_softmax_rnn_matches_torch(classes, steps, data):
+    torch = pytest.importorskip("torch")
+    c = [s * m for s, m in data.draw(st.lists(saturated, min_size=classes, max_size=classes))]
+    V = data.draw(st.lists(small, min_size=classes, max_size=classes))
+    U, W, b = data.draw(st.tuples(small, small, small))
+    xs = data.draw(st.lists(small, min_size=steps, max_size=steps))
+    labels = data.draw(st.lists(st.integers(0, classes - 1), min_size=steps, max_size=steps))
+    t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True)
+         for k, v in dict(U=U, W=W, b=b, V=V, c=c).items()}
+    h, loss = torch.tensor(0.0, dtype=torch.float64), 0.0
+    for step in range(steps):
+        h = torch.tanh(t["U"] * xs[step] + t["W"] * h + t["b"])
+        loss = loss + torch.nn.functional.cross_entropy(
+            (t["c"] + t["V"] * h)[None], torch.tensor([labels[step]]), reduction="sum")
+    loss.backward()
+    values = dict(U=U, W=W, b=b, **{f"x_{i}": x for i, x in enumerate(xs, 1)},
+                  **{f"V_{k}1": v for k, v in enumerate(V, 1)},
+                  **{f"c_{k}": v for k, v in enumerate(c, 1)},
+                  **{f"y_{s},{k}": float(labels[s - 1] == k - 1)
+                     for s in range(1, steps + 1) for k in range(1, classes + 1)})
+    ev = _softmax_rnn(classes, steps).evaluate(values)
+    assert ev.loss == pytest.approx(loss.item(), rel=1e-9)
+    want = {"U": t["U"].grad.item(), "W": t["W"].grad.item(), "b": t["b"].grad.item(),
+            **{f"V_{k}1": g for k, g in enumerate(t["V"].grad.tolist(), 1)},
+            **{f"c_{k}": g for k, g in enumerate(t["c"].grad.tolist(), 1)}}
+    if steps == 1:  # W multiplies h_0 = 0 only: not a parameter of the one-step graph
+        want.pop("W")
+    assert {k: ev.gradients[k] for k in want} == pytest.approx(want, rel=1e-8, abs=1e-10)

@@ -26,7 +26,7 @@ import math
 import sympy as sp
 
 from ..core import functions
-from ..core.graph import GraphError
+from ..core.graph import GraphError, product
 from .base import Model, choice, plural, positive, sub
 
 __all__ = ["Conv", "conv1d", "conv2d"]
@@ -121,8 +121,8 @@ class Conv(Model):
         acts = []
         for o in cout:
             for pos in self._positions(self.out_shape):
-                terms = [self._sym["w", *o, *c, *off] * self._sym[
-                    "x", *c, *(p + d - 1 for p, d in zip(pos, off, strict=True))]
+                terms = [product(self._sym["w", *o, *c, *off], self._sym[
+                    "x", *c, *(p + d - 1 for p, d in zip(pos, off, strict=True))])
                     for c in cin for off in self._positions(self.kernel)]
                 if self.has_bias:
                     terms.append(self._sym["b", *o])
@@ -135,7 +135,7 @@ class Conv(Model):
                 self._sym["a", *o, *pos] = acts[-1]
         pres = []
         for k in range(1, self.n_out + 1):
-            terms = [self._sym[("v", *pos) if single else ("v", k, *pos)] * a
+            terms = [product(self._sym[("v", *pos) if single else ("v", k, *pos)], a)
                      for pos, a in zip(feats, acts, strict=True)]
             if self.has_bias:
                 terms.append(self._sym[("c",) if single else ("c", k)])

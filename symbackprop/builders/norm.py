@@ -28,7 +28,7 @@ import sympy as sp
 from sympy.core.numbers import NumberSymbol
 
 from ..core import functions
-from ..core.graph import GraphError
+from ..core.graph import GraphError, product
 from .base import Model, choice, index, plural, positive
 
 __all__ = ["Network", "network", "dense", "layer_norm", "batch_norm", "residual", "Block"]
@@ -207,7 +207,7 @@ class Network(Model):
         for s, xs in enumerate(acts, start=1):
             zs = []
             for j in range(1, block.units + 1):
-                e = sp.Add(*[W[j - 1][i] * xs[i] for i in range(n_prev)])
+                e = sp.Add(*[product(W[j - 1][i], xs[i]) for i in range(n_prev)])
                 z = self.add(self.node, *self._name("z", "z", l, s, j),
                              e + b[j - 1] if b else e)
                 key, tex = self._name("delta", r"\delta", l, s, j)

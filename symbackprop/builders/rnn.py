@@ -24,7 +24,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..core import functions
-from ..core.graph import GraphError
+from ..core.graph import GraphError, product
 from .base import Model, choice, plural, positive, sub
 
 __all__ = ["RNN", "rnn", "RNN_NOTATIONS"]
@@ -111,9 +111,10 @@ class RNN(Model):
             for j in range(1, n_h + 1):
                 terms = [self._sym["b", j]] if self.has_bias else []
                 if t > 1:  # h_0 = 0
-                    terms += [self._sym["W", j, k] * self._sym["h", t - 1, k]
+                    terms += [product(self._sym["W", j, k], self._sym["h", t - 1, k])
                               for k in range(1, n_h + 1)]
-                terms += [self._sym["U", j, i] * self._sym["x", t, i] for i in range(1, n_in + 1)]
+                terms += [product(self._sym["U", j, i], self._sym["x", t, i])
+                          for i in range(1, n_in + 1)]
                 a = self.add(self.node, *self._at("a", "a", t, j, n_h), sp.Add(*terms))
                 self._sym["a", t, j] = a
                 hs.append(self.add(self.node, *self._at("h", "h", t, j, n_h), functions.tanh(a)))
@@ -124,7 +125,7 @@ class RNN(Model):
             os_ = []
             for k in range(1, n_out + 1):
                 terms = [self._sym["c", k]] if self.has_bias else []
-                terms += [self._sym["V", k, j] * hs[j - 1] for j in range(1, n_h + 1)]
+                terms += [product(self._sym["V", k, j], hs[j - 1]) for j in range(1, n_h + 1)]
                 os_.append(self.add(self.node, *self._at("o", "o", t, k, n_out), sp.Add(*terms)))
                 self._sym["o", t, k] = os_[-1]
                 self.name_delta(os_[-1], *self._at("delta_o", r"\delta^{o}", t, k, n_out))

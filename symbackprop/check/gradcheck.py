@@ -25,7 +25,7 @@ from ..core import ops
 from ..core.graph import Graph
 from ..derivation.reverse import Derivation, derive
 from ..printing.display import gradient_check_markdown
-from .report import CheckReport
+from .report import CheckReport, largest_error
 
 __all__ = ["CheckRow", "GradientCheck", "check_gradients"]
 
@@ -53,8 +53,7 @@ class GradientCheck(CheckReport):
 
     @property
     def max_error(self) -> float:
-        errors = [r.error for r in self.rows if not r.skipped]
-        return max(errors, default=0.0)
+        return largest_error(r.error for r in self.rows if not r.skipped)
 
     @property
     def skipped(self) -> list[CheckRow]:

@@ -13,11 +13,25 @@ its largest error, so ``form.check(sizes) < 1e-9`` reads as it always has.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..printing.display import check_report_markdown
 
-__all__ = ["CheckReport", "GeneralCheck", "GeneralCheckRow"]
+__all__ = ["CheckReport", "GeneralCheck", "GeneralCheckRow", "largest_error"]
+
+
+def largest_error(errors) -> float:
+    """The largest of ``errors``, nan if any is nan (Python's ``max`` keeps whichever of a nan
+    and a number comes first, so a nan row read "max error 0.00e+00"); 0.0 when there are none.
+
+    >>> largest_error([0.0, float("nan"), 1e-3]), largest_error([0.0, 1e-3]), largest_error([])
+    (nan, 0.001, 0.0)
+    """
+    errors = [float(e) for e in errors]
+    if any(math.isnan(e) for e in errors):
+        return math.nan
+    return max(errors, default=0.0)
 
 
 class CheckReport:
@@ -31,7 +45,8 @@ class CheckReport:
 
     @property
     def max_error(self) -> float:
-        return max((r.error for r in self.rows), default=0.0)
+        """The largest row error; nan when a row's is (nan compares false, so never ``< tol``)."""
+        return largest_error(r.error for r in self.rows)
 
     def __bool__(self) -> bool:
         return self.ok

@@ -25,7 +25,8 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 import numpy as np
 import sympy as sp
 
-from ..codegen.scalar import NUMPY_FUNCTIONS, compile_numeric, identifiers, stable_loss, subclassed_functions
+from ..codegen.scalar import NUMPY_FUNCTIONS, compile_numeric, identifiers, subclassed_functions
+from ..codegen.stable import stable_forward
 from ..core.graph import Graph
 from ..derivation.reverse import MAX_CHAIN_PATHS, Derivation, derive
 from ..printing.display import worked_example_markdown
@@ -243,8 +244,7 @@ def _compile_by_hand(d: Derivation, digits: int):
     grads = {p: sp.Dummy(f"dL_d{p.name}") for p in g.parameters}
     ident = identifiers([*g.leaves, *g.nodes, *(d.delta_symbols[v] for v in backward),
                           *grads.values()])
-    steps = [(ident[v], _rounded((stable_loss(g, g.expr(v)) if v == g.loss_symbol
-                                  else g.expr(v)).xreplace(ident))) for v in g.nodes]
+    steps = [(ident[v], _rounded(e.xreplace(ident))) for v, e in stable_forward(g)]
     steps += [(ident[d.delta_symbols[v]], _rounded(ev._delta_for_code(v).xreplace(ident)))
               for v in backward]
     steps += [(ident[grads[p]], _rounded(d.deltas.get(p, sp.S.Zero).xreplace(ident)))

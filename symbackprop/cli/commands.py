@@ -7,6 +7,7 @@ each ``cmd_<name>(args)`` here takes its parsed arguments and returns an exit co
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import sympy as sp
@@ -28,14 +29,18 @@ from .common import (
     MAX_SCALAR_GRAD_PARAMETERS,
     Progress,
     UserError,
+    check_code_size,
     check_notes_size,
     check_size,
+    check_written_size,
     example_options,
     need_values,
     read_spec,
+    real_output,
     refuse_untypesettable_title,
     templates_folder,
     write_output,
+    write_outputs,
 )
 
 #: Seed 000's network and numbers (x, y and the initial weights are the seed's inputs).
@@ -79,9 +84,9 @@ def cmd_notes(args) -> int:
         if not args.output or args.output == "-":
             raise UserError("--pdf needs -o FILE.pdf")
         progress("compiling the PDF")
-        compile_pdf(text, args.output, language=args.lang or spec.language)
+        compile_pdf(text, real_output(args.output), language=args.lang or spec.language)
     else:
-        write_output(text, args.output)
+        write_output(text, args)
     progress("done")
     return EXIT_OK
 
@@ -93,6 +98,7 @@ def cmd_grad(args) -> int:
     if args.form != "delta" and not args.param:
         check_size(graph, MAX_SCALAR_GRAD_PARAMETERS, f"grad --form {args.form}",
                     "use --form delta, --matrix or --code, or --param NAME")
+    check_written_size(graph, args.param, args.form)
     d = derive(graph)
     params = [graph.symbol(args.param)] if args.param else graph.parameters
     tex = TexPrinter(d) if args.latex else None
@@ -104,7 +110,7 @@ def cmd_grad(args) -> int:
             lines.append(f"{lhs} = {tex(expr)}")
         else:
             lines.append(f"d{graph.loss_symbol}/d{p} = {sp.sstr(expr)}")
-    write_output("\n".join(lines) + "\n", args.output)
+    write_output("\n".join(lines) + "\n", args)
     return EXIT_OK
 
 
@@ -116,7 +122,8 @@ def _grad_matrix_or_code(graph, args) -> int:
         if args.matrix:
             raise UserError("--matrix needs a [network] spec: a general graph has no layers")
         # a standalone module: it imports only numpy (or torch, jax)
-        write_output(scalar_module(derive(graph), target), args.output)
+        check_code_size(graph)
+        write_output(scalar_module(derive(graph), target), args)
         return EXIT_OK
     form = matrix_form(graph)
     if args.code:
@@ -128,7 +135,7 @@ def _grad_matrix_or_code(graph, args) -> int:
         printer = MatrixCodePrinter()
         text = "\n".join(f"{printer.doprint(eq.lhs)} = {printer.doprint(eq.rhs)}"
                          for eq in form.equations) + "\n"
-    write_output(text, args.output)
+    write_output(text, args)
     return EXIT_OK
 
 
@@ -138,7 +145,7 @@ def cmd_check(args) -> int:
                 "use grad --matrix --code for the gradients of a large net")
     need_values(graph, values, "check")
     report = check_gradients(graph, values, eps=args.eps, rtol=args.rtol)
-    write_output(str(report) + "\n", args.output)
+    write_output(str(report) + "\n", args)
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
@@ -153,7 +160,7 @@ def cmd_example(args) -> int:
         text = render(ex, "markdown" if args.markdown else "fragment", title=_spec_title(spec))
     else:
         text = _example_text(ex)
-    write_output(text, args.output)
+    write_output(text, args)
     return EXIT_OK
 
 
@@ -173,28 +180,33 @@ def _example_text(ex) -> str:
     return "\n".join(out) + "\n"
 
 
+def demo_files(args) -> list[str]:
+    """The names demo writes into its -o folder, with these arguments."""
+    names = ["seed000.tex", "seed000-slides.tex", "seed000.md"]
+    return names + ([] if args.no_pdf else ["seed000.pdf", "seed000-slides.pdf"])
+
+
 def cmd_demo(args) -> int:
     progress = Progress(None if not args.quiet else False)
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
     progress("deriving seed 000's 2-2-1 sigmoid network")
     net = mlp([2, 2, 1], activation="sigmoid", loss="mse", bias=False, notation="sequential",
               title="Backpropagation with the chain rule: a 2-2-1 network")
     d = derive(net)
     report = check_gradients(d, DEMO_VALUES)
     ex = worked_example(d, DEMO_VALUES, learning_rate=0.1, digits=3)
-    written = []
+    files: dict[Path, str | bytes] = {}
     for kind, name in (("article", "seed000.tex"), ("slides", "seed000-slides.tex"),
                        ("markdown", "seed000.md")):
         progress(f"writing {name}")
-        text = render(ex, kind)
-        write_output(text, str(out / name))
-        written.append(out / name)
+        text = files[out / name] = render(ex, kind)
         if kind in ("article", "slides") and have_tex() and not args.no_pdf:
             progress(f"compiling {name} to PDF")
-            pdf = out / name.replace(".tex", ".pdf")
-            compile_pdf(text, pdf)
-            written.append(pdf)
+            with tempfile.TemporaryDirectory(prefix="symbackprop-") as tmp:
+                files[out / name.replace(".tex", ".pdf")] = compile_pdf(
+                    text, Path(tmp) / "x.pdf").read_bytes()
+    write_outputs(files, args)  # all of them or none
+    written = list(files)
     print(f"Seed 000: dL/dw5 = {ex.show(ex.gradients['w5'])} (the seed wrote -0.01), "
           f"updated w5 = {ex.show(ex.updated['w5'])} (the seed wrote 0.551)")
     print(f"finite-difference check: {'ok' if report.ok else 'FAILED'}, "

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from ..builders.mlp import MLP, mlp
 from ..check.verify import undefined_node
 from ..core.errors import SymbackpropError
+from ..core.files import FileError, refuse_output, write_files
+from ..derivation.reverse import MAX_CHAIN_PATHS
+from ..derivation.walk import paths_to_loss
 from ..document import MAX_NOTES_PARAMETERS
 from ..io.spec import load_spec
 from ..printing.latex import untypesettable
@@ -39,52 +41,29 @@ class Progress:
             print(f"[{time.perf_counter() - self.start:6.1f}s] {message}", file=sys.stderr)
 
 
-def write_outputs(files: dict[Path, str | bytes]) -> None:
-    """Write several files all or nothing: every one to a fresh temporary file first, then
-    each renamed into place; on a failure before the renames, nothing is left behind."""
-    for target in files:
-        if target.is_dir():
-            raise UserError(f"{target} is a directory; give a file name")
-    made: list[tuple[str, Path]] = []
-    try:
-        for target, text in files.items():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-            made.append((tmp, target))
-            with os.fdopen(fd, "wb") as f:
-                f.write(text.encode() if isinstance(text, str) else text)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-    except BaseException:
-        for tmp, _target in made:
-            Path(tmp).unlink(missing_ok=True)
-        raise
-    for tmp, target in made:
-        os.replace(tmp, target)
+#: The files a command reads, by the attribute argparse gives each and what messages call it.
+_INPUTS = (("spec", "spec file"), ("claims", "claims file"), ("tex", "LaTeX file"),
+           ("roster", "roster"))
 
 
-def write_output(text: str | bytes, path: str | None) -> None:
-    """Write to stdout, or atomically to ``path`` (a temporary file renamed into place)."""
+def inputs_of(args) -> dict[str, str]:
+    """The files this command reads, by what each is: no output may be one of them."""
+    return {what: getattr(args, name) for name, what in _INPUTS if getattr(args, name, None)}
+
+
+def write_outputs(files: dict[Path, str | bytes], args) -> None:
+    """Write several files all or nothing (see :func:`symbackprop.core.files.write_files`),
+    none of them over one of the command's inputs."""
+    write_files(files, inputs_of(args))
+
+
+def write_output(text: str | bytes, args) -> None:
+    """Write to stdout, or all or nothing to the -o file."""
+    path = args.output
     if path is None or path == "-":
         sys.stdout.write(text if isinstance(text, str) else text.decode())
         return
-    target = Path(path)
-    if target.is_dir():
-        raise UserError(f"{path} is a directory; give a file name")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode() if isinstance(text, str) else text
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a written file should not be private
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_files({Path(path): text}, inputs_of(args))
 
 
 # -- loading --------------------------------------------------------------------------------------
@@ -145,12 +124,70 @@ def check_size(graph, limit: int, what: str, way_out: str) -> None:
                         f"{way_out}")
 
 
+#: Terms of the node equations a standalone scalar module (`grad --code` for a model other than
+#: an MLP, whose matrix module has no such limit) is written from: it prints and lambdifies
+#: every one, ~3 ms a term (measured: an RNN of 16-32-16 over 2 steps, 3 298 terms, 8.7 s; its
+#: largest, 64 steps, ~130 000 terms, ran past 10 minutes).
+MAX_SCALAR_CODE_TERMS = 5_000
+
+
+def check_code_size(graph) -> None:
+    """Refuse up front a standalone scalar module too large to write in reasonable time."""
+    terms = sum(len(expr.args) if expr.is_Add else 1 for _node, expr in
+                graph.forward_equations())
+    if terms > MAX_SCALAR_CODE_TERMS:
+        raise UserError(f"the model's equations have {terms} terms; grad --code writes a scalar "
+                        f"module for it and is limited to {MAX_SCALAR_CODE_TERMS}: use --form "
+                        "delta, or the model's general form in Python (sb.general_form(model)"
+                        ".evaluator()), which computes the same gradients at any size")
+
+
+#: Chain-rule paths written in all by one `grad` in node symbols: a batch multiplies them (a
+#: network of blocks at batch 16 with 6 240 weights has 3.2 million, which ran past 10 minutes);
+#: an MLP at the 10 000-parameter limit has about 10 000.
+MAX_WRITTEN_PATHS = 200_000
+
+
+def check_written_size(graph, parameter: str | None, form: str) -> None:
+    """Refuse up front a gradient in node symbols that would be too long to write: it has a
+    term per chain-rule path, and an unrolled RNN's paths grow as (hidden units)^(steps)."""
+    if form == "delta":
+        return
+    counts = paths_to_loss(graph)
+    chosen = [graph.symbol(parameter)] if parameter else graph.parameters
+    widest = max(chosen, key=lambda p: counts.get(p, 0), default=None)
+    total = sum(counts.get(p, 0) for p in chosen)
+    if total > MAX_WRITTEN_PATHS and counts.get(widest, 0) <= MAX_CHAIN_PATHS:
+        raise UserError(f"the gradients have {total} chain-rule paths in all, a term each in "
+                        f"--form {form}; grad writes up to {MAX_WRITTEN_PATHS}: use --form delta "
+                        "(δ symbols), --param NAME or --code")
+    if widest is not None and counts.get(widest, 0) > MAX_CHAIN_PATHS:
+        paths = counts[widest]
+        shown = f"{paths}" if paths < 10**12 else f"about 10^{len(str(paths)) - 1}"
+        raise UserError(f"dL/d{widest} has {shown} chain-rule paths, a term each in --form "
+                        f"{form}; it is written up to {MAX_CHAIN_PATHS}: use --form delta "
+                        "(δ symbols) or --code")
+
+
 def templates_folder(args) -> str | None:
     """The --templates folder, which must exist (a typo should not fall back to ours silently)."""
     folder = getattr(args, "templates", None)
     if folder is not None and not Path(folder).is_dir():
         raise UserError(f"--templates: no such folder: {folder}")
+    if folder is not None:
+        # jinja2 opens a template as a file: a pipe among them would block it forever.
+        with os.scandir(folder) as entries:
+            for k, entry in enumerate(entries):
+                if k >= MAX_TEMPLATE_ENTRIES:
+                    raise UserError(f"--templates: {folder} holds more than "
+                                    f"{MAX_TEMPLATE_ENTRIES} entries; give a folder of templates")
+                if entry.name.endswith(".j2") and not entry.is_dir() and not entry.is_file():
+                    raise UserError(f"--templates: {entry.path} is not a regular file")
     return folder
+
+
+#: The most entries a --templates folder may hold (ours are a dozen).
+MAX_TEMPLATE_ENTRIES = 1000
 
 
 def example_options(args, spec) -> dict:
@@ -178,16 +215,31 @@ def refuse_untypesettable_title(args, language: str | None = None) -> None:
 
 
 def refuse_overwriting_inputs(args) -> None:
-    """-o must not name the spec or the claims file: the output would replace the input."""
+    """-o must not name one of the command's inputs, a pipe or a device; a command that writes
+    a folder (its ``output_files(args)`` names what it writes there) must find no input and no
+    folder where one of its files goes. Refused before any work."""
     output = getattr(args, "output", None)
-    if not output or output == "-" or not Path(output).exists():
+    if output == "":
+        raise UserError("-o: an empty name; give a file name, or - for stdout")
+    if output is None or output == "-":
         return
-    for name in ("spec", "claims"):
-        given = getattr(args, name, None)
-        if given and Path(given).exists() and os.path.samefile(given, output):
-            raise UserError(f"-o {output} is the {name} file itself; write somewhere else")
-        if name == "spec" and given and Path(output).is_dir() and Path(given).exists() and any(
-                os.path.samefile(given, Path(output) / f) for f in ("exercises.tex", "answers.tex",
-                                                                     "exercises.pdf", "answers.pdf")
-                if (Path(output) / f).exists()):
-            raise UserError(f"-o {output} would overwrite the spec file; write somewhere else")
+    names = args.output_files(args) if getattr(args, "output_files", None) else None
+    if names is not None and os.path.exists(output) and not os.path.isdir(output):
+        raise UserError(f"-o {output} is not a folder; -o takes a folder for the files "
+                        f"{', '.join(names)}")
+    targets = [Path(output) / name for name in names] if names is not None else [Path(output)]
+    inputs = inputs_of(args)
+    for target in targets:
+        try:
+            refuse_output(target, inputs)
+        except FileError as err:
+            raise UserError(f"-o {err}") from None
+        if names is not None and target.is_dir():
+            raise UserError(f"{target} is a directory, where a file is to be written; move it "
+                            "away or give another -o")
+
+
+def real_output(path: str) -> str:
+    """Where -o writes: through a symbolic link, the file it names (so that ``-o /dev/stdout``
+    never replaces the link itself)."""
+    return os.path.realpath(path)

@@ -22,10 +22,11 @@ from .. import __version__
 from ..check.verify import VerificationError
 from ..core.errors import UnavailableError
 from ..core.graph import GraphError
+from ..core.languages import check_language
 from ..io.spec import SpecError
 from ..output.render import RenderError
 from ..teaching.grade import ClaimsError
-from .commands import cmd_check, cmd_demo, cmd_example, cmd_grad, cmd_notes
+from .commands import cmd_check, cmd_demo, cmd_example, cmd_grad, cmd_notes, demo_files
 from .common import (
     EXIT_FAILED,
     EXIT_INPUT,
@@ -34,7 +35,7 @@ from .common import (
     refuse_overwriting_inputs,
     refuse_untypesettable_title,
 )
-from .teaching import cmd_exercises, cmd_grade, cmd_lint
+from .teaching import cmd_exercises, cmd_grade, cmd_lint, exercises_files
 
 
 def _positive(text: str) -> float:
@@ -62,13 +63,41 @@ def _integer(least: int, most: int):
     return parse
 
 
+def _language(text: str) -> str:
+    """An argparse type: a language that ships (an empty one is refused, never read as en)."""
+    try:
+        return check_language(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _nonempty(text: str) -> str:
+    """An argparse type: any text but an empty one, which would silently mean "not given"."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a value, got an empty one")
+    return text
+
+
 #: The most exercises one sheet holds (each is a full worked example).
 MAX_EXERCISES = 100
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in one line like every other error (a bare ``symbackprop``
+    still shows the usage, which is what it asks for)."""
+
+    def error(self, message: str):
+        if self.prog == "symbackprop" and message.endswith("required: COMMAND"):
+            super().error(message)
+        command = self.prog.removeprefix("symbackprop").strip()
+        where = f"{command}: " if command else ""
+        print(f"symbackprop: error: {where}{_one_line(message)}", file=sys.stderr)
+        raise SystemExit(EXIT_INPUT)
+
+
 # -- argument parsing -------------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="symbackprop",
         description="Derive the equations of backpropagation symbolically, checked, as LaTeX.",
     )
@@ -90,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: the spec's, else display)")
 
     def student(sp):
-        sp.add_argument("--student", metavar="ID",
+        sp.add_argument("--student", metavar="ID", type=_nonempty,
                         help="judge against this student's quiz variant (see exercises --roster)")
         sp.add_argument("--seed", type=int, default=0, help="the quiz's --seed (default 0)")
         sp.add_argument("--nice", action="store_true", help="the quiz was made with --nice")
@@ -105,8 +134,9 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--pdf", action="store_true", help="compile to PDF (needs latexmk/pdflatex)")
     n.add_argument("--templates", metavar="DIR", help="a folder of templates overriding ours")
     n.add_argument("--title", help="the document's title (default: the spec's)")
-    n.add_argument("--lang", help="the document's language: en (default) or ko")
-    n.add_argument("--only", help="parameters whose whole chain is written out, e.g. w5,w1")
+    n.add_argument("--lang", type=_language,
+                   help="the document's language: en (default) or ko")
+    n.add_argument("--only", type=_nonempty, help="parameters whose whole chain is written out, e.g. w5,w1")
     n.add_argument("--full", action="store_true", help="write out every parameter's chain")
     n.add_argument("--no-example", action="store_true", help="leave out the worked example")
     n.add_argument("--no-appendix", action="store_true", help="leave out the appendix")
@@ -152,7 +182,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="a TOML file with a [claims] table, e.g. z1 = 0.47, \"dL/dw5\" = -0.01")
     gr.add_argument("--learning-rate", type=_positive,
                     help="η for claimed updates (default: the spec's)")
-    gr.add_argument("--lang", dest="language", default="en", help="the report's language (default en)")
+    gr.add_argument("--lang", dest="language", type=_language, default="en",
+                    help="the report's language (default en)")
     student(gr)
     gr.set_defaults(func=cmd_grade)
 
@@ -163,8 +194,9 @@ def _parser() -> argparse.ArgumentParser:
     li.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
     li.add_argument("--notation", choices=["sequential", "layered", "indexed", "matrix"],
                     help="read the notes in another notation")
-    li.add_argument("--learning-rate", type=float, help="η (default: the spec's, else 0.1)")
-    li.add_argument("--lang", dest="language", default="en", help="the report's language (default en)")
+    li.add_argument("--learning-rate", type=_positive, help="η (default: the spec's, else 0.1)")
+    li.add_argument("--lang", dest="language", type=_language, default="en",
+                    help="the report's language (default en)")
     student(li)
     li.set_defaults(func=cmd_lint)
 
@@ -185,16 +217,16 @@ def _parser() -> argparse.ArgumentParser:
                     help="tidy values: one or two decimals, no saturated σ")
     ex.add_argument("--format", choices=["latex", "moodle"], default="latex",
                     help="moodle: also quiz.xml for Moodle's question import (default latex)")
-    ex.add_argument("--lang", dest="language",
+    ex.add_argument("--lang", dest="language", type=_language,
                     help="the sheets' and the quiz's language (default: the spec's, else en)")
-    ex.set_defaults(func=cmd_exercises, output="exercises")
+    ex.set_defaults(func=cmd_exercises, output="exercises", output_files=exercises_files)
 
     dm = sub.add_parser("demo", help="write seed 000's notes (and PDFs where TeX is present)")
     dm.add_argument("-o", "--output", metavar="DIR", default="symbackprop-demo",
                     help="folder to write into (default: symbackprop-demo)")
     dm.add_argument("--no-pdf", action="store_true", help="write the LaTeX only")
     dm.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
-    dm.set_defaults(func=cmd_demo)
+    dm.set_defaults(func=cmd_demo, output_files=demo_files)
     return p
 
 

@@ -23,7 +23,6 @@ from .common import (
     EXIT_OK,
     MAX_NUMBERS_PARAMETERS,
     Progress,
-    UserError,
     check_notes_size,
     check_size,
     example_options,
@@ -43,7 +42,7 @@ def cmd_lint(args) -> int:
     result = lint(tex, derive(graph), values, symbols=read_lint_symbols(args.spec),
                   learning_rate=args.learning_rate or spec.learning_rate or 0.1,
                   language=args.language)
-    write_output(lint_report(result, Path(args.tex).name, language=args.language), args.output)
+    write_output(lint_report(result, Path(args.tex).name, language=args.language), args)
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
@@ -70,7 +69,7 @@ def cmd_grade(args) -> int:
     rows = grade(derive(graph), values, claims,
                  learning_rate=next(r for r in (args.learning_rate, spec.learning_rate, 0.1)
                                     if r is not None))
-    write_output(grade_report(rows, language=args.language), args.output)
+    write_output(grade_report(rows, language=args.language), args)
     return EXIT_OK if all(r.ok for r in rows) else EXIT_FAILED
 
 
@@ -91,8 +90,6 @@ def cmd_exercises(args) -> int:
         if args.roster else None,
     )
     out = Path(args.output)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out} is a file; -o takes a folder for the two sheets")
     files: dict[Path, str | bytes] = {}
     for name, text in (("exercises", problems), ("answers", answers)):
         files[out / f"{name}.tex"] = text
@@ -101,20 +98,28 @@ def cmd_exercises(args) -> int:
             with tempfile.TemporaryDirectory(prefix="symbackprop-") as tmp:
                 files[out / f"{name}.pdf"] = compile_pdf(text, Path(tmp) / "x.pdf",
                                                       language=args.language).read_bytes()
-    write_outputs(files)  # all of them or none
+    files.update((out / name, text) for name, text in extra)
+    write_outputs(files, args)  # all of them or none: only then is anything said written
     for name in ("exercises", "answers"):
         print(f"wrote {out / (name + '.tex')}" + (f" and {name}.pdf" if args.pdf else ""))
-    for name, text in extra:
-        write_output(text, str(out / name))
+    for name, _text in extra:
         print(f"wrote {out / name}")
     return EXIT_OK
+
+
+def exercises_files(args) -> list[str]:
+    """The names exercises writes into its -o folder, with these arguments."""
+    names = ["exercises.tex", "answers.tex"]
+    names += ["exercises.pdf", "answers.pdf"] if args.pdf else []
+    names += ["quiz-key.tex"] if args.roster or args.nice or args.format == "moodle" else []
+    return names + (["quiz.xml"] if args.format == "moodle" else [])
 
 
 def _quiz(args, graph, spec, options) -> tuple[list, list]:
     """Per-student variants (--roster, --nice, --format moodle) and the files they add."""
     if not (args.roster or args.nice or args.format == "moodle"):
         return [], []
-    students = read_roster(args.roster) if args.roster else [
+    students = read_roster(args.roster, args.language) if args.roster else [
         Student(str(k)) for k in range(1, args.count + 1)]
     variants = make_quiz(graph, students, args.seed, nice=args.nice,
                          learning_rate=options["learning_rate"], digits=options["digits"],

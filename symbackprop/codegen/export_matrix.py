@@ -7,7 +7,11 @@ on its own, for numpy, torch or jax.
   runs the derived δ code (``_backward_pass``), not autograd's tape.
 - ``jax``: ``loss`` is a ``jax.custom_vjp`` function whose vjp is the same δ code.
 
-Every target also has ``loss_and_gradients`` (the derived gradients without any autograd).
+``loss`` derives the weights' and biases' gradients; differentiated with respect to X or Y
+it raises ValueError (torch: an X or Y that requires grad), never a silent zero or None.
+Every target's ``loss_and_gradients`` returns ``Result(loss, weight_gradients,
+bias_gradients)`` by the derived code without any autograd, as the scalar modules' returns
+``Result(loss, nodes, gradients)``.
 The code is the engine's stable one: a sigmoid or softmax output's loss is taken from the
 logits (softplus, log-softmax), its δ^[L] is p − y (A ⊙ 1 1ᵀY − Y for targets that are not
 one-hot). The module imports only its library (and typing).
@@ -209,7 +213,13 @@ def loss_and_gradients(X, Y, weights, biases=None):
     return Result(loss_value, list(dW), db)
 '''
 
-_TORCH_WRAPPER = _RESULT + '''
+# loss() of torch and jax refuses a gradient in X or Y: the δ code stops at δ^[1]
+_NO_INPUT = '''_NO_INPUT_GRADIENT = ("this module derives the gradients of the weights and biases only; "
+                      "pass X and Y as constants, not as arguments to differentiate")
+
+'''
+
+_TORCH_WRAPPER = _NO_INPUT + _RESULT + '''
 
 def _fit(gradient, like):
     # back to the parameter's shape: a column bias's (n, 1), a shared bias's ()
@@ -220,7 +230,8 @@ def _fit(gradient, like):
 
 class Loss(torch.autograd.Function):
     """The batch loss; its backward pass is the derived δ code (_backward_pass), not autograd's
-    tape. Only the weights and biases get gradients (None for X and Y)."""
+    tape. It derives the weights' and biases' gradients: loss() refuses an X or Y that
+    requires grad rather than leave its gradient silently empty."""
 
     @staticmethod
     def forward(ctx, X, Y, *parameters):
@@ -240,7 +251,10 @@ class Loss(torch.autograd.Function):
 
 def loss(X, Y, weights, biases=None):
     """The batch loss as a tensor; .backward() fills each weight's and bias's .grad."""
-    return Loss.apply(*_checked(X, Y, weights, biases))
+    args = _checked(X, Y, weights, biases)
+    if args[0].requires_grad or args[1].requires_grad:
+        raise ValueError(_NO_INPUT_GRADIENT)
+    return Loss.apply(*args)
 
 
 def loss_and_gradients(X, Y, weights, biases=None):
@@ -254,7 +268,7 @@ def loss_and_gradients(X, Y, weights, biases=None):
     return Result(loss_value, list(dW), db)
 '''
 
-_JAX_WRAPPER = _RESULT + '''
+_JAX_WRAPPER = _NO_INPUT + _RESULT + '''
 
 def _fit(gradient, like):
     # back to the parameter's shape: a column bias's (n, 1), a shared bias's ()
@@ -269,20 +283,23 @@ def _loss(X, Y, parameters):
 
 
 def _loss_forward(X, Y, parameters):
+    # symbolic zeros tell which arguments are differentiated: X and Y never may be
+    if X.perturbed or Y.perturbed:
+        raise ValueError(_NO_INPUT_GRADIENT)
+    X, Y, parameters = X.value, Y.value, tuple(p.value for p in parameters)
     loss_value, saved = _forward_pass(X, Y, *parameters)
     return loss_value, (X, Y, parameters, saved)
 
 
 def _loss_backward(residuals, cotangent):
-    # the derived δ code; X and Y get zero cotangents
+    # the derived δ code, for the weights and biases (X and Y are never perturbed)
     X, Y, parameters, saved = residuals
     dW, db = _backward_pass(X, Y, *parameters, saved)
     gradients = [*dW, *(db or [])]
-    return (jnp.zeros_like(X), jnp.zeros_like(Y),
-            tuple(_fit(cotangent * g, p) for g, p in zip(gradients, parameters)))
+    return (None, None, tuple(_fit(cotangent * g, p) for g, p in zip(gradients, parameters)))
 
 
-_loss.defvjp(_loss_forward, _loss_backward)
+_loss.defvjp(_loss_forward, _loss_backward, symbolic_zeros=True)
 
 
 def loss(X, Y, weights, biases=None):

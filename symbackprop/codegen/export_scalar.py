@@ -1,11 +1,16 @@
 """Standalone modules: a derivation's forward and backward pass as code that runs on its own.
 
-``scalar_module(d)`` writes a numpy module with one function returning a NamedTuple (loss,
-nodes, gradients); ``target="torch"`` writes a ``torch.autograd.Function`` whose ``backward`` is
-the derived δ code, ``target="jax"`` a ``jax.custom_vjp`` function. The lines are the scalar
-evaluator's own (its stable forms: p − y, log σ and log softmax from logits) in the same
-collision-free identifiers, so no user name can shadow a function the module calls. The
-module imports only numpy, torch or jax.
+``scalar_module(d)`` writes a module for numpy, torch or jax. In every target
+``loss_and_gradients(...)`` returns ``Result(loss, nodes, gradients)`` (dicts by the graph's
+names) computed by the derived code, without any autodiff; torch and jax also have ``loss(...)``,
+the loss alone, differentiable by their autodiff through the derived backward pass (a
+``torch.autograd.Function``, a ``jax.custom_vjp`` function) with respect to every argument,
+inputs and targets included. Arguments are taken in ``LEAVES`` order or by those names.
+
+The lines are the scalar evaluator's own (its stable forms: p − y, log σ and log softmax from
+logits). A user's name that equals a name the module defines (its classes, functions, imports,
+helpers) is renamed inside the code (``export_lines.ScalarLines.avoiding``), so it can shadow
+nothing. The module imports only numpy, torch or jax.
 
 >>> import symbackprop as sb
 >>> source = scalar_module(sb.derive(sb.mlp([2, 1])))
@@ -18,6 +23,8 @@ module imports only numpy, torch or jax.
 
 from __future__ import annotations
 
+import ast
+import keyword
 import re
 from typing import TYPE_CHECKING
 
@@ -25,6 +32,8 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
 from ..core import ops
+from .export_lines import ScalarLines
+from .export_targets import LOCALS, Printed, module_functions
 
 if TYPE_CHECKING:  # a derivation is read, never built, by the exporter
     from ..derivation.reverse import Derivation
@@ -99,12 +108,8 @@ _NEEDS = {"log_softmax": ["_logsumexp"],
           "log_softmax_complement": ["_logsumexp"], "softmax_ratio": ["_logsumexp"]}
 
 
-def _lines(printer: _Printer, steps, prefix: str, indent: str = "    ") -> list[str]:
-    out = []
-    for name, expr in steps:
-        text = _NUMPY.sub(prefix + ".", printer.doprint(expr))
-        out.append(f"{indent}{name} = {text}")
-    return out
+def _lines(printer: _Printer, steps, prefix: str) -> list[str]:
+    return [f"{name} = {_NUMPY.sub(prefix + '.', printer.doprint(expr))}" for name, expr in steps]
 
 
 _NUMPY = re.compile(r"(?<![.\w])numpy\.")
@@ -127,146 +132,62 @@ def scalar_module(derivation: Derivation, target: str = "numpy",
                   name: str = "loss_and_gradients") -> str:
     """The source of a standalone module computing the loss and every gradient.
 
-    ``numpy``: ``name(**leaves)`` returns ``Result(loss, nodes, gradients)`` (dicts by the
-    graph's names). ``torch``: ``name(*leaves)`` is the loss as a ``torch.autograd.Function``
-    whose backward is the derived one. ``jax``: the same as a ``jax.custom_vjp`` function.
-    Leaves are passed in the graph's order (``LEAVES`` in the module lists them).
+    Every target: ``name(...)`` returns ``Result(loss, nodes, gradients)`` (dicts by the graph's
+    names) by the derived code. torch and jax: ``loss(...)`` is the loss, a
+    ``torch.autograd.Function`` or a ``jax.custom_vjp`` function whose backward pass is the
+    derived one, for every argument. Leaves are passed in the graph's order (``LEAVES`` in the
+    module lists them) or by those names.
     """
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; expected one of: {', '.join(TARGETS)}")
-    if not name.isidentifier():
-        raise ValueError(f"{name!r} is not a Python identifier")
-    g = derivation.graph
-    code = derivation.evaluator.code
-    if name in {str(a) for a in code.args} or name in {"Result", "LEAVES", "PARAMETERS"}:
-        raise ValueError(f"the function name {name!r} is taken by the module")
+    if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+        raise ValueError(f"{name!r} is not a public Python identifier")
+    lines = ScalarLines.of(derivation)
+    for _ in range(4):  # each round renames what clashed; the module's names rarely change
+        source = _module(derivation, lines, target, name)
+        defined = _module_names(source)
+        if defined.count(name) > 1:
+            raise ValueError(f"the function name {name!r} is taken by the module")
+        avoided = lines.avoiding(set(defined) | LOCALS)
+        if avoided is lines:
+            return source
+        lines = avoided
+    raise AssertionError("the module's names kept changing")  # pragma: no cover
+
+
+def _module_names(source: str) -> list[str]:
+    # every name the module binds at its top level, once per binding
+    names = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.append(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names += [(a.asname or a.name).split(".")[0] for a in node.names]
+        elif isinstance(node, ast.Assign):
+            names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+    return names
+
+
+def _module(d: Derivation, lines: ScalarLines, target: str, name: str) -> str:
     printer = _Printer()
     prefix = _PREFIX[target]
-    forward = _lines(printer, code.forward, prefix)
-    backward = _lines(printer, code.backward + code.gradients, prefix)
-    helpers = helper_sources(ops.called_names("\n".join(forward + backward)), target)
-    args = [str(a) for a in code.args]
-    leaves = [s.name for s in g.leaves]
+
+    def text(steps) -> list[str]:
+        return _lines(printer, steps, prefix)
+
+    printed = Printed(lines, text(lines.forward), text(lines.backward), text(lines.gradients()),
+                      text(lines.leaf_gradients))
+    called = printed.forward + printed.backward + printed.leaf_gradients
+    helpers = helper_sources(ops.called_names("\n".join(called)), target)
+    g = d.graph
     title = re.sub(r"[\r\n\"\\]", " ", g.title)
+    public = [name] + (["loss"] if target != "numpy" else [])
     head = [f'"""Generated by symbackprop: the loss of "{title}" and its gradients, derived by '
             "backpropagation.", "",
-            f"Arguments, in order: {_argument_list(args, leaves)}.",
-            f'Imports only {target}."""', "", _IMPORTS[target]]
-    if target == "numpy":
-        head.insert(-1, "from typing import NamedTuple\n")
-    head += ["", f"LEAVES = {leaves!r}", f"PARAMETERS = {[p.name for p in g.parameters]!r}", ""]
+            f"{', '.join(public)}: arguments in the order of LEAVES, or by those names.",
+            f'Imports only {target}."""', "", "from typing import NamedTuple", "",
+            _IMPORTS[target], "", f"LEAVES = {list(lines.leaves)!r}",
+            f"PARAMETERS = {list(lines.parameters)!r}", ""]
     body = "\n\n\n".join(helpers)
-    writer = {"numpy": _numpy_function, "torch": _torch_function, "jax": _jax_function}[target]
-    text = writer(derivation, name, args, forward, backward)
-    return "\n".join(head) + ("\n\n" + body + "\n" if body else "") + "\n\n" + text
-
-
-def _argument_list(args: list[str], leaves: list[str]) -> str:
-    # a renamed argument shows the graph's name beside it: e_1 (e)
-    return ", ".join(a if a == n else f"{a} ({n})" for a, n in zip(args, leaves, strict=True))
-
-
-def _numpy_function(d: Derivation, name, args, forward, backward) -> str:
-    g = d.graph
-    code = d.evaluator.code
-    nodes = ", ".join(f"{v.name!r}: {a}" for v, (a, _) in zip(g.nodes, code.forward, strict=True))
-    grads = ", ".join(f"{p.name!r}: {a}"
-                      for p, (a, _) in zip(g.parameters, code.gradients, strict=True))
-    convert = [f"    {a} = numpy.asarray({a}, dtype=numpy.float64)" for a in args]
-    return "\n".join([
-        "class Result(NamedTuple):",
-        '    """The loss, every node\'s value and every parameter\'s gradient, by name."""',
-        "",
-        "    loss: numpy.ndarray",
-        "    nodes: dict",
-        "    gradients: dict",
-        "",
-        "",
-        f"def {name}({', '.join(args)}):",
-        '    """Forward pass, then the δ of every node and the gradient of every parameter."""',
-        *convert,
-        f"    numpy.broadcast_shapes({', '.join(f'{a}.shape' for a in args)})"
-        "  # the arguments must broadcast together",
-        "    with numpy.errstate(all='ignore'):",
-        *["    " + line for line in forward + backward],
-        f"    return Result({code.loss}, {{{nodes}}}, {{{grads}}})",
-        "",
-    ])
-
-
-def _param_positions(d: Derivation) -> dict[int, str]:
-    code = d.evaluator.code
-    grads = {p: a for p, (a, _) in zip(d.graph.parameters, code.gradients, strict=True)}
-    return {k: str(grads[s]) for k, s in enumerate(d.graph.leaves) if s in grads}
-
-
-def _torch_function(d: Derivation, name, args, forward, backward) -> str:
-    params = _param_positions(d)
-    outs = [f"(grad_output * {params[k]}).sum_to_size({a}.shape)" if k in params else "None"
-            for k, a in enumerate(args)]
-    cls = "".join(part.capitalize() for part in name.split("_")) or "Loss"
-    return "\n".join([
-        f"class {cls}(torch.autograd.Function):",
-        '    """The loss; its backward pass is the derived δ code, not autograd\'s tape.',
-        "",
-        "    Only parameters get gradients (None for inputs and targets).",
-        '    """',
-        "",
-        "    @staticmethod",
-        f"    def forward(ctx, {', '.join(args)}):",
-        *["    " + line for line in forward],
-        f"        ctx.save_for_backward({', '.join(args)})",
-        f"        return {d.evaluator.code.loss}",
-        "",
-        "    @staticmethod",
-        "    def backward(ctx, grad_output):",
-        f"        {', '.join(args)}, = ctx.saved_tensors",
-        *["    " + line for line in forward + backward],
-        f"        return {', '.join(outs)}",
-        "",
-        "",
-        f"def {name}({', '.join(args)}):",
-        f'    """The loss at tensors {", ".join(args)}; .backward() runs the derived backward pass."""',
-        f"    return {cls}.apply({', '.join(args)})",
-        "",
-    ])
-
-
-def _jax_function(d: Derivation, name, args, forward, backward) -> str:
-    params = _param_positions(d)
-    outs = [f"_sum_to(cotangent * {params[k]}, {a})" if k in params else f"jnp.zeros_like({a})"
-            for k, a in enumerate(args)]
-    return "\n".join([
-        "def _sum_to(x, like):",
-        "    # The cotangent of a broadcast argument: summed back to the argument's shape.",
-        "    x = jnp.broadcast_to(x, jnp.broadcast_shapes(jnp.shape(x), jnp.shape(like)))",
-        "    lead = x.ndim - jnp.ndim(like)",
-        "    x = x.sum(axis=tuple(range(lead)))",
-        "    axes = tuple(i for i, n in enumerate(jnp.shape(like)) if n == 1 and x.shape[i] != 1)",
-        "    return x.sum(axis=axes, keepdims=True) if axes else x",
-        "",
-        "",
-        "@jax.custom_vjp",
-        f"def {name}({', '.join(args)}):",
-        '    """The loss; its vjp is the derived δ code (only parameters get nonzero cotangents)."""',
-        *forward,
-        f"    return {d.evaluator.code.loss}",
-        "",
-        "",
-        f"def _{name}_forward({', '.join(args)}):",
-        f"    return {name}({', '.join(args)}), ({', '.join(args)},)",
-        "",
-        "",
-        f"def _{name}_backward(saved, cotangent):",
-        f"    {', '.join(args)}, = saved",
-        *forward,
-        *backward,
-        f"    return ({', '.join(outs)},)",
-        "",
-        "",
-        f"{name}.defvjp(_{name}_forward, _{name}_backward)",
-        "",
-    ])
-
-
-# -- the matrix form's batched module --------------------------------------------------------------
+    return ("\n".join(head) + ("\n\n" + body + "\n" if body else "") + "\n\n"
+            + module_functions(printed, target, name, lines.leaves))

@@ -1,4 +1,4 @@
-"""Numbers from a derivation: the lambdified evaluator and its numerically stable forms.
+"""Numbers from a derivation: the lambdified evaluator (its stable forms are in stable.py).
 
 The evaluator is made once by ``sympy.lambdify``. Its common subexpressions are not searched
 for: backpropagation already is the elimination, so the forward nodes and the δs are handed to
@@ -27,8 +27,8 @@ import numpy as np
 import sympy as sp
 
 from ..core import functions, ops
-from ..core.graph import Graph
 from ..printing.display import evaluation_markdown
+from .stable import NUMPY_HELPERS, has_division, stable_forward, stable_ratios
 
 if TYPE_CHECKING:  # the evaluator reads a derivation; the derivation builds it
     from ..derivation.reverse import Derivation
@@ -53,132 +53,6 @@ def _as_float(kernel):
     return on_floats
 
 
-def _log_softmax(k, *zs):
-    zs = np.broadcast_arrays(*[np.asarray(z, dtype=float) for z in zs])
-    top = np.maximum.reduce(zs)
-    return zs[int(k) - 1] - top - np.log(sum(np.exp(z - top) for z in zs))
-
-
-def _log_softmax_complement(k, *zs):
-    # log(1 − softmax_k(z)) = logsumexp(z without z_k) − logsumexp(z): finite however far z_k
-    # stands above the others, where 1 − p_k rounds to 0.
-    zs = np.broadcast_arrays(*[np.asarray(z, dtype=float) for z in zs])
-    k = int(k) - 1
-    others = [z for i, z in enumerate(zs) if i != k]
-    if not others:
-        return np.full(zs[0].shape, -np.inf)[()]
-    return _logsumexp(others) - _logsumexp(zs)
-
-
-def _logsumexp(zs):
-    top = np.maximum.reduce(zs)
-    top = np.where(np.isfinite(top), top, 0.0)
-    return top + np.log(sum(np.exp(z - top) for z in zs))
-
-
-def _softmax_ratio(j, k, *zs):
-    # p_j / (1 − p_k) = exp(z_j) / Σ_{i≠k} exp(z_i): a softmax over the others, exact where
-    # p_j and 1 − p_k both underflow (softmax + bce at saturation).
-    zs = np.broadcast_arrays(*[np.asarray(z, dtype=float) for z in zs])
-    j, k = int(j) - 1, int(k) - 1
-    others = [z for i, z in enumerate(zs) if i != k]
-    return np.exp(zs[j] - _logsumexp(others))
-
-
-class log_softmax(sp.Function):  # noqa: N801 - printed by name into lambdified code
-    """log softmax(k, z1, …, zn), only in generated code: z_k − log Σ exp(z), never log(0)."""
-
-
-class log_softmax_complement(sp.Function):  # noqa: N801
-    """log(1 − softmax(k, z1, …, zn)), only in generated code, from the logits."""
-
-
-class softmax_ratio(sp.Function):  # noqa: N801
-    """softmax_j / (1 − softmax_k) of the same logits, only in generated code."""
-
-
-def stable_loss(g: Graph, expr: sp.Expr) -> sp.Expr:
-    """The loss with every log of a probability computed from its logits, as torch's
-    BCEWithLogitsLoss and CrossEntropyLoss do: log σ(z) = −softplus(−z), log(1 − σ(z)) =
-    −softplus(z), log softmax_k(z) = z_k − logsumexp(z), log(1 − softmax_k(z)) from the
-    logsumexp of the others. So σ(±1000) or a softmax that underflows gives a finite loss.
-    Any other log is left as it is: no clamping, so the loss and its gradient always agree."""
-    logits: dict[sp.Expr, sp.Expr] = {}
-    for v in g.nodes:
-        e = g.expr(v)
-        if isinstance(e, functions.sigmoid):
-            z = e.args[0]
-            logits[sp.log(v)] = -functions.softplus(-z)
-            logits[sp.log(1 - v)] = -functions.softplus(z)
-        elif isinstance(e, functions.softmax):
-            logits[sp.log(v)] = log_softmax(*e.args)
-            logits[sp.log(1 - v)] = log_softmax_complement(*e.args)
-    return expr.xreplace(logits)
-
-
-def _stable_ratios(g: Graph, expr: sp.Expr) -> sp.Expr:
-    """``expr`` with each p_j/(1 − p_k) of one softmax computed from the logits.
-
-    The exact δ of softmax + bce keeps such ratios (they do not cancel); both p_j and 1 − p_k
-    underflow at saturation, where the ratio, a softmax over the other logits, is finite.
-    """
-    # each softmax's outputs by index, in one pass (a scan of every node per output took 10 of
-    # the 16 s of a 16-step softmax RNN's worked example)
-    groups: dict[tuple, dict[int, sp.Symbol]] = {}
-    for v in g.nodes:
-        e = g.expr(v)
-        if isinstance(e, functions.softmax):
-            groups.setdefault(e.args[1:], {})[int(e.args[0])] = v
-    complements: dict[sp.Expr, tuple] = {}
-    for logits, members in groups.items():
-        for k, v in members.items():
-            complements[1 - v] = (k, logits, members, 1)
-            complements[v - 1] = (k, logits, members, -1)
-    if not complements:
-        return expr
-
-    def pair(term: sp.Expr) -> sp.Expr:
-        top, bottom = [], []
-        for f in sp.Mul.make_args(sp.factor(sp.cancel(term))):
-            base, power = f.as_base_exp()
-            if f.is_number or not power.is_negative:
-                top.append(f)
-            elif base not in complements or not power.is_Integer:
-                bottom.append(base**-power)
-            else:
-                bottom.extend([base] * int(-power))
-        dens, bottom = bottom, []
-        for base in dens:
-            if base not in complements:
-                bottom.append(base)
-                continue
-            k, zs, members, sign = complements[base]
-            found = next(((i, j) for i, t in enumerate(top)
-                          for j, p in members.items() if t == p), None)
-            if found is None:
-                bottom.append(base)
-                continue
-            i, j = found
-            top[i] = sign * softmax_ratio(j, k, *zs)
-        return sp.Mul(*top) / sp.Mul(*bottom)
-
-    def stable(e: sp.Expr) -> sp.Expr:
-        if not _has_division(e):
-            return e
-        if isinstance(e, sp.Add):
-            return sp.Add(*[stable(a) for a in e.args])
-        if isinstance(e, sp.Mul):
-            args = [stable(a) for a in e.args]
-            out = sp.Mul(*args)
-            if any(isinstance(a, sp.Add) and _has_division(a) for a in args) \
-                    or not _has_division(out):
-                return out
-            return pair(out)
-        return e
-
-    return stable(expr)
-
-
 def _heaviside(x, at_zero=0.5):
     return np.heaviside(np.asarray(x, dtype=float), float(at_zero))
 
@@ -187,9 +61,7 @@ NUMPY_FUNCTIONS = {
     # SymPy's own NumPy printing rewrites Heaviside as a Piecewise, which folds the leaky_relu
     # inside its argument into nested selects that numpy.select rejects; np.heaviside does not.
     "Heaviside": _heaviside,
-    "log_softmax": _log_softmax,
-    "log_softmax_complement": _log_softmax_complement,
-    "softmax_ratio": _softmax_ratio,
+    **NUMPY_HELPERS,
     **ops.namespace("numpy", wrap=_as_float, missing_kernels=True),
     # scipy's fused kernels where installed: several times faster on the numbers and short
     # arrays the scalar evaluator works on
@@ -329,8 +201,9 @@ class Evaluator:
         ]
         ident = identifiers(all_symbols)
         self._divides: set[sp.Symbol] = set()  # nodes whose δ code divides (_delta_for_code)
-        forward = [(ident[v], (stable_loss(g, g.expr(v)) if v == g.loss_symbol else g.expr(v))
-                    .xreplace(ident)) for v in g.nodes]
+        self._logit_deltas: dict[sp.Symbol, sp.Expr | None] = {}  # δ_a·a(1 − a) of a sigmoid a
+        self._node_of_delta = {s: n for n, s in derivation.delta_symbols.items()}
+        forward = [(ident[v], e.xreplace(ident)) for v, e in stable_forward(g)]
         backward = [
             (ident[derivation.delta_symbols[v]], self._delta_for_code(v).xreplace(ident))
             for v in backward_nodes
@@ -370,16 +243,40 @@ class Evaluator:
         d = self.derivation
         recursion = d.deltas[v]
         divides = self._divides
-        used = recursion.free_symbols
-        uses = {n for n, s in d.delta_symbols.items() if s in used}
-        if not _has_division(recursion) and not uses & divides:
+        # the δs this line reads, through the symbols it holds (a scan of every δ per line was
+        # quadratic in the graph)
+        node_of = self._node_of_delta
+        uses = {node_of[s] for s in recursion.free_symbols if s in node_of}
+        if not has_division(recursion) and not uses & divides:
             return recursion
-        exact = _stable_ratios(self.graph, d.exact_value(v))
-        if not _has_division(exact):
+        # first the local rewrite; exact_value only where it leaves a division
+        folded = self._fold_sigmoids(recursion, uses & divides)
+        if not any(d.delta_symbols[n] in folded.free_symbols for n in uses & divides) \
+                and not has_division(folded):
+            return folded
+        exact = stable_ratios(self.graph, d.exact_value(v))
+        if not has_division(exact):
             return exact
-        if _has_division(recursion):
+        if has_division(recursion):
             divides.add(v)
         return recursion
+
+    def _fold_sigmoids(self, recursion: sp.Expr, dividing: set[sp.Symbol]) -> sp.Expr:
+        # Each consumer of a sigmoid a = σ(z) reads δ_a·a(1 − a): written as δ_z/(a(1 − a)),
+        # with δ_z = δ_a·a(1 − a) cancelled once (ŷ − y for bce), SymPy's own Mul drops the
+        # a(1 − a), so 0·inf never happens at saturation. Local to the line, unlike exact_value,
+        # which writes out everything after the node (minutes through a batch norm).
+        logits = self._logit_deltas
+        swap = {}
+        for n in dividing:
+            if n not in logits:
+                e = self.graph.expr(n)
+                z = (sp.cancel(self.derivation.deltas[n] * n * (1 - n))
+                     if isinstance(e, functions.sigmoid) else None)
+                logits[n] = z if z is not None and not has_division(z) else None
+            if logits[n] is not None:
+                swap[self.derivation.delta_symbols[n]] = logits[n] / (n * (1 - n))
+        return recursion.xreplace(swap) if swap else recursion
 
     @property
     def source(self) -> str:
@@ -437,13 +334,6 @@ class Evaluator:
             self._forward_fn = sp.lambdify(leaves, loss, modules=modules,
                                            cse=lambda _exprs: (forward, loss), docstring_limit=0)
         return self._forward_fn(*args)
-
-
-def _has_division(expr: sp.Expr) -> bool:
-    return any(
-        isinstance(p, sp.Pow) and p.exp.is_negative and not p.base.is_number
-        for p in sp.preorder_traversal(expr)
-    )
 
 
 def number(expr: sp.Expr, known: Mapping[sp.Symbol, float]) -> float:

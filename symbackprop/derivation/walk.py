@@ -18,8 +18,8 @@ from sympy.core.function import ArgumentIndexError
 
 from ..core.graph import product
 
-__all__ = ["TIDY_OPS", "EXPAND_TERMS", "diff_term", "is_small", "expands_to_at_most",
-           "node_count", "replace_deltas", "diff_function"]
+__all__ = ["TIDY_OPS", "EXPAND_TERMS", "diff_term", "polynomial_diff", "is_small",
+           "expands_to_at_most", "node_count", "paths_to_loss", "replace_deltas", "diff_function"]
 
 # Tidying (factor, cancel) is for expressions a person reads; it is skipped above this size so
 # that derivation time stays linear in the number of weights.
@@ -48,7 +48,33 @@ def diff_term(term: sp.Expr, parent: sp.Symbol) -> sp.Expr:
             a.has(parent) for a in rest if not isinstance(a, sp.Symbol)
         ):
             return rest[0] if len(rest) == 1 else sp.Mul(*rest)
-    return sp.diff(term, parent)
+    return polynomial_diff(term, parent)
+
+
+def polynomial_diff(expr: sp.Expr, parent: sp.Symbol) -> sp.Expr:
+    """∂expr/∂parent by the sum, product and power rules for a loss term as c·(y − ŷ)², and
+    sp.diff for anything else. sp.diff's Leibniz rule for a product factors its terms: ~20 ms a
+    term, which was most of deriving an RNN's 1 024 per-step losses (T = 64, 16 outputs).
+
+    >>> y, yhat = sp.symbols("y yhat")
+    >>> polynomial_diff((y - yhat) ** 2 / 2, yhat) == sp.diff((y - yhat) ** 2 / 2, yhat)
+    True
+    """
+    if isinstance(expr, sp.Symbol):
+        return sp.S.One if expr == parent else sp.S.Zero
+    if expr.is_Number:
+        return sp.S.Zero
+    if isinstance(expr, sp.Add):
+        return sp.Add(*[polynomial_diff(a, parent) for a in expr.args])
+    if isinstance(expr, sp.Mul):
+        holding = [k for k, a in enumerate(expr.args) if a.has(parent)]
+        if len(holding) == 1:  # c·f: the constant factors times f′, as Mul orders them
+            k = holding[0]
+            return sp.Mul(*expr.args[:k], polynomial_diff(expr.args[k], parent),
+                          *expr.args[k + 1:])
+    elif isinstance(expr, sp.Pow) and expr.exp.is_Integer and not expr.exp.has(parent):
+        return expr.exp * expr.base ** (expr.exp - 1) * polynomial_diff(expr.base, parent)
+    return sp.diff(expr, parent)
 
 
 def is_small(expr: sp.Expr, limit: int = 4 * TIDY_OPS) -> bool:
@@ -126,6 +152,29 @@ def replace_deltas(expr: sp.Expr, rule: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
         changed = changed or new is not term
         args.append(new)
     return expr.func(*args) if changed else expr
+
+
+def paths_to_loss(graph) -> dict[sp.Symbol, int]:
+    """For every symbol, how many chain-rule paths lead from it to the loss, counted on the
+    graph before anything is derived (paths(v) = Σ paths(c) over v's children). A gradient
+    written in node symbols has at least one term per path: an unrolled RNN's ∂L/∂U grows as
+    (hidden units)^(steps), which no printer finishes.
+
+    >>> import symbackprop as sb
+    >>> counts = paths_to_loss(sb.mlp([2, 2, 2, 1]))
+    >>> counts[sp.Symbol("w1", real=True)], counts[sp.Symbol("w9", real=True)]
+    (2, 1)
+    """
+    equations = graph.forward_equations()
+    children: dict[sp.Symbol, list[sp.Symbol]] = {}
+    for node, expr in equations:
+        for used in expr.free_symbols:
+            children.setdefault(used, []).append(node)
+    counts: dict[sp.Symbol, int] = {graph.loss_symbol: 1}
+    for symbol in reversed(graph.symbols):
+        if symbol != graph.loss_symbol:
+            counts[symbol] = sum(counts.get(c, 0) for c in children.get(symbol, ()))
+    return counts
 
 
 def diff_function(expr: sp.Expr, parent: sp.Symbol) -> sp.Expr:

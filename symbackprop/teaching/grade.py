@@ -31,18 +31,34 @@ from pathlib import Path
 
 from ..check.worked import worked_example
 from ..core.errors import SymbackpropError
+from ..core.files import read_input
 from ..derivation.reverse import Derivation
 from ..output.reports import render_text
 from .latexparse import canonical, parse_side
 from .slips import HandCalculator, Slip
 from .spellings import SymbolTable, claim_key
 
-__all__ = ["Claim", "Grader", "grade", "load_claims", "ClaimsError", "report"]
+__all__ = ["Claim", "Grader", "grade", "load_claims", "ClaimsError", "report", "printable"]
 
 _DERIVATIVE = re.compile(r"^d(?P<of>[^/]+)/d(?P<wrt>.+)$")
 _MAX_CLAIMS_BYTES = 256_000
 _MAX_DECIMALS = 15
 _MAX_CLAIM = Decimal("1e15")
+# Control characters (ESC, BEL, CR, C1 …) but newline and tab: a student's text in a report
+# must not drive the grader's terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: Slips of the number itself: the only ones an update shows without the η it used.
+_NUMBER_SLIPS = frozenset({"learning_rate_sign", "factor_10", "factor_100", "sign",
+                           "two_missing", "half_missing"})
+
+
+def printable(text: str) -> str:
+    """``text`` with its control characters (all but newline and tab) shown as U+FFFD.
+
+    >>> printable("z_1 = 1\x1b[2J\x07")
+    'z_1 = 1\ufffd[2J\ufffd'
+    """
+    return _CONTROL.sub("\ufffd", str(text))
 
 
 class ClaimsError(SymbackpropError, ValueError):
@@ -73,17 +89,11 @@ class Claim:
 def load_claims(path: str | Path) -> dict[str, Decimal]:
     """Read ``[claims]`` from a TOML file; numbers keep the digits they were written with."""
     path = Path(path)
+    raw = read_input(path, _MAX_CLAIMS_BYTES, ClaimsError)
+    if len(raw) > _MAX_CLAIMS_BYTES:
+        raise ClaimsError(f"{path}: larger than {_MAX_CLAIMS_BYTES} bytes")
     try:
-        # Read at most the limit and one byte: stat() says nothing of /dev/zero or a pipe.
-        with open(path, "rb") as fh:
-            raw = fh.read(_MAX_CLAIMS_BYTES + 1)
-        if len(raw) > _MAX_CLAIMS_BYTES:
-            raise ClaimsError(f"{path}: larger than {_MAX_CLAIMS_BYTES} bytes")
         data = tomllib.loads(raw.decode("utf-8"), parse_float=Decimal)
-    except FileNotFoundError:
-        raise ClaimsError(f"{path}: no such file") from None
-    except OSError as err:
-        raise ClaimsError(f"{path}: cannot read the file: {err.strerror or err}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ClaimsError(f"{path}: not valid TOML: {str(err).splitlines()[0]}") from None
     except RecursionError:
@@ -216,8 +226,13 @@ class Grader:
         return self.diagnose_value(key, value, tol, claims)
 
     def diagnose_value(self, key: str, value: float, tol: float,
-                       claims: Mapping[str, Decimal]) -> Slip | None:
-        """The slip whose result is nearest ``value``, among those within ``tol`` of it."""
+                       claims: Mapping[str, Decimal], eta_known: bool = False) -> Slip | None:
+        """The slip whose result is nearest ``value``, among those within ``tol`` of it.
+
+        An update ``p'`` = p − η·g that is wrong may have used another η: a slip of the gradient
+        g is named only when the η is known to be the spec's (``eta_known``: written as η);
+        otherwise only the slips of the number itself are, as any number is some η away.
+        """
         correct = self.truth[key]
         found = list(self.calc.candidates(key))
         found += [(Slip(name), candidate) for candidate, name in (
@@ -226,6 +241,8 @@ class Grader:
             (correct / 2, "two_missing"), (correct * 2, "half_missing"))]
         # A slip already seen in this work explains a later number before a coincidence does
         # (a softmax′ slip above, then a gradient computed from it).
+        if key.endswith("'") and not eta_known:
+            found = [(slip, slipped) for slip, slipped in found if slip.name in _NUMBER_SLIPS]
         near = [(slip.name not in self.seen, abs(value - slipped), k, slip)
                 for k, (slip, slipped) in enumerate(found) if abs(value - slipped) <= tol]
         if not near:
@@ -286,8 +303,9 @@ def grade(
 
 def report(rows: list[Claim], language: str = "en") -> str:
     """The graded claims as a table, one line each, and a summary."""
-    wrong = [r.written or r.key for r in rows if not r.ok]  # as the claims wrote them
-    shown = [dict(key=r.written or r.key, claimed=str(r.claimed), ok=r.ok, shown=r.shown,
+    wrong = [printable(r.written or r.key) for r in rows if not r.ok]  # as the claims wrote them
+    shown = [dict(key=printable(r.written or r.key), claimed=str(r.claimed), ok=r.ok,
+                  shown=r.shown,
                   slip=r.slip.name if r.slip else "",
                   d=dict(r.slip.shown or r.slip.detail) if r.slip else {})
              for r in rows]

@@ -62,6 +62,7 @@ class Side:
     literals: dict[sp.Symbol, Decimal] = field(default_factory=dict)
     free: set[sp.Symbol] = field(default_factory=set)
     problem: tuple[str, str] = ()  # (reason code, what): see templates/lint.txt.j2
+    steps: int = 0  # tokens the reader visited (a sum's body once per term): its work
 
 
 # -- the document ---------------------------------------------------------------------------------
@@ -110,33 +111,112 @@ def _strip_comments(text: str) -> str:
     return re.sub(r"(?<!\\)%[^\n]*", "", text)
 
 
-def find_math(text: str) -> list[MathSpan]:
+def find_math(text: str, work: list[int] | None = None) -> list[MathSpan]:
     """Displayed equations (environments, ``\\[…\\]``, ``$$…$$``) and inline ``$…$`` spans.
+
+    One pass: each delimiter's closing is looked for once from where the last search for it
+    ended, so an unclosed ``\\(`` or ``\\begin{equation}`` costs nothing more than the text after
+    it, once. ``work``, when given, is added the characters scanned (for the tests).
 
     >>> [(m.text, m.line) for m in find_math("a $x = 1$\\n\\\\[ y = 2 \\\\]")]
     [('x = 1', 1), (' y = 2 ', 2)]
     """
     text = _strip_comments(check_document(text))
-    if text.count("$") + text.count("\\[") + text.count("\\begin") > 2 * MAX_EQUATIONS:
+    if text.count("$") + text.count("\\[") + text.count("\\(") + text.count("\\begin") > \
+            2 * MAX_EQUATIONS:
         raise LatexError(f"more than {MAX_EQUATIONS} pieces of mathematics: split the file")
-    envs = "|".join(re.escape(e) for e in DISPLAY_ENVS)
-    pattern = re.compile(
-        r"\\begin\{(?P<env>" + envs + r")\}(?P<envbody>.*?)\\end\{(?P=env)\}"
-        r"|\$\$(?P<dd>.*?)\$\$|\\\[(?P<br>.*?)\\\]|\\\((?P<pa>.*?)\\\)"
-        r"|(?<!\\)\$(?P<d>[^$]*?)(?<!\\)\$", re.S)
-    spans = []
-    for m in pattern.finditer(text):
-        line = text.count("\n", 0, m.start()) + 1
-        if m.group("env"):
-            body = m.group("envbody")
+    spans: list[MathSpan] = []
+    found = _Closings(text)
+    lines = _Lines(text)
+    for start, _end, body, kind in _math_pieces(text, found):
+        line = lines.at(start)
+        if kind == "env":
             spans.extend(_rows(body, line))
-            continue
-        body = next(g for g in (m.group("dd"), m.group("br"), m.group("pa"), m.group("d"))
-                    if g is not None)
-        line += _leading_lines(body)
-        body = _TAGS.sub(" ", body)
-        spans.append(MathSpan(body, line, m.group("d") is None and m.group("pa") is None))
+        else:
+            line += _leading_lines(body)
+            spans.append(MathSpan(_TAGS.sub(" ", body), line, kind == "display"))
+        if len(spans) > MAX_EQUATIONS:  # rows of an align count as equations
+            raise LatexError(f"more than {MAX_EQUATIONS} pieces of mathematics: split the file")
+    if work is not None:
+        work[0] += len(text) + found.scanned
     return spans
+
+
+_OPENERS = re.compile(r"\\begin\{|\$|\\\[|\\\(")
+_ENV = re.compile(r"\\begin\{(" + "|".join(re.escape(e) for e in DISPLAY_ENVS) + r")\}")
+
+
+def _math_pieces(text: str, found: _Closings) -> Iterator[tuple[int, int, str, str]]:
+    """(start, end, body, kind) of each piece of math, in order: what the regular expression
+    ``\\begin{env}.*?\\end{env} | $$.*?$$ | \\[.*?\\] | \\(.*?\\) | $[^$]*?$`` finds, without
+    its rescans."""
+    k = 0
+    while True:
+        m = _OPENERS.search(text, k)
+        if m is None:
+            return
+        i = m.start()
+        piece = _piece_at(text, i, found)
+        if piece is None:
+            k = i + 1
+            continue
+        yield piece
+        k = piece[1]
+
+
+def _piece_at(text: str, i: int, found: _Closings) -> tuple[int, int, str, str] | None:
+    if text.startswith("\\begin{", i):
+        env = _ENV.match(text, i)
+        if env is None:
+            return None
+        close = found.find(f"\\end{{{env.group(1)}}}", env.end())
+        if close < 0:
+            return None
+        return i, close + len(env.group(1)) + 6, text[env.end():close], "env"
+    if text.startswith("\\[", i) or text.startswith("\\(", i):
+        closing = "\\]" if text[i + 1] == "[" else "\\)"
+        close = found.find(closing, i + 2)
+        if close < 0:
+            return None
+        return i, close + 2, text[i + 2:close], "display" if closing == "\\]" else "inline"
+    if text.startswith("$$", i):
+        close = found.find("$$", i + 2)
+        if close >= 0:
+            return i, close + 2, text[i + 2:close], "display"
+    if i > 0 and text[i - 1] == "\\":  # \$ is a dollar sign
+        return None
+    close = found.find("$", i + 1)
+    if close < 0 or text[close - 1] == "\\" and close - 1 > i:
+        return None  # inline math holds no $, escaped or not
+    return i, close + 1, text[i + 1:close], "inline"
+
+
+class _Closings:
+    """``text.find(closing, start)`` for starts that only grow, each stretch scanned once."""
+
+    def __init__(self, text: str):
+        self.text, self.last, self.scanned = text, {}, 0
+
+    def find(self, closing: str, start: int) -> int:
+        searched_from, at = self.last.get(closing, (None, None))
+        if searched_from is not None and searched_from <= start and (at < 0 or at >= start):
+            return at
+        at = self.text.find(closing, start)
+        self.scanned += (at if at >= 0 else len(self.text)) - start
+        self.last[closing] = (start, at)
+        return at
+
+
+class _Lines:
+    """The line of a position, counted on from the last position asked (positions grow)."""
+
+    def __init__(self, text: str):
+        self.text, self.pos, self.line = text, 0, 1
+
+    def at(self, pos: int) -> int:
+        self.line += self.text.count("\n", self.pos, pos)
+        self.pos = pos
+        return self.line
 
 
 _TAGS = re.compile(r"\\(?:label|tag)\*?\{[^{}]*\}|\\(?:nonumber|notag)(?![A-Za-z])")
@@ -144,13 +224,18 @@ _TAGS = re.compile(r"\\(?:label|tag)\*?\{[^{}]*\}|\\(?:nonumber|notag)(?![A-Za-z
 
 def _rows(body: str, line: int) -> Iterator[MathSpan]:
     """The rows of an align-like environment; a row that starts with a relation continues."""
-    for row in re.split(r"\\\\(?:\[[^\]]*\])?", body):
+    for row in _ROW_BREAK.split(body):
         row_line = line + _leading_lines(row)
         line += row.count("\n")
         clean = _TAGS.sub(" ", row)
         clean = clean.replace("&", " ")
         if clean.strip():
             yield MathSpan(clean, row_line, True)
+
+
+# A row break with its optional spacing ``\\[2pt]``: the spacing is short, so that an unclosed
+# ``[`` is not looked for to the end of the body at every row.
+_ROW_BREAK = re.compile(r"\\\\(?:\[[^\]\n]{0,40}\])?")
 
 
 def _leading_lines(text: str) -> int:

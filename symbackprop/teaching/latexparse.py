@@ -18,6 +18,8 @@ w1*x1 + 1/2
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -41,16 +43,31 @@ from .latexdocument import (
     statements,
 )
 from .latexmacros import FORBIDDEN
+from .latextokens import UNICODE, canonical, tokens
 
 __all__ = ["LatexError", "Unsupported", "MathSpan", "Side", "find_math", "split_chain",
-           "parse_side", "canonical", "LEARNING_RATE", "Updated",
+           "parse_side", "tree_size", "canonical", "tokens", "UNICODE", "LEARNING_RATE", "Updated",
            # moved to latexdocument and latexmacros, still importable from here
            "check_document", "statements", "MAX_DOCUMENT", "MAX_EQUATIONS", "DISPLAY_ENVS",
            "RELATIONS", "SEPARATORS", "FORBIDDEN"]
 
 MAX_SIDE = 4000
+#: Terms of one sum, and of sums nested in one another (their counts multiplied): a nested sum
+#: is read once per term of every sum around it.
 MAX_SUM_TERMS = 64
 MAX_EXPONENT = 64
+#: Digits of an exact number a power may make (9^{64}^{64} is computed exactly otherwise).
+MAX_DIGITS = 400
+#: Derivatives taken of one expression, nested (σ′′′ is 3): each multiplies its size.
+MAX_ORDER = 3
+#: Nodes of an expression differentiated symbolically, counted before the work.
+MAX_DIFF_SIZE = 200
+#: Nodes of a side written out as a tree: σ'(σ'(…)) shares its argument, but printing,
+#: differentiating and evaluating it go through every copy (counted over the shared form).
+MAX_TREE = 5000
+#: Written decimals in one side: each is a variable of its uncertainty, so the checker's work
+#: grows with their number times the side's size.
+MAX_NUMBERS = 64
 
 IGNORED = frozenset("left right big Big bigg Bigg bigl bigr Bigl Bigr , ; : ! quad qquad "
                     "displaystyle textstyle limits nonumber notag cdotp".split())
@@ -59,8 +76,6 @@ DECORATIONS = frozenset("hat bar tilde vec mathbf boldsymbol mathrm mathit bm wi
 GREEK = frozenset("alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa "
                   "lambda mu nu xi pi rho sigma tau upsilon phi varphi chi psi omega Gamma Delta "
                   "Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split())
-UNICODE = {"ŷ": r"\hat{y}", "σ": r"\sigma", "η": r"\eta", "δ": r"\delta", "∂": r"\partial",
-           "·": r"\cdot", "×": r"\times", "−": "-", "′": "'", "≈": r"\approx", "α": r"\alpha"}
 FUNCTIONS = {**{op.latex: op for op in ACTIVATIONS.values() if op.latex and op.name != "softmax"},
              r"\exp": sp.exp, r"\log": sp.log,
              r"\ln": sp.log, r"\sech": sp.sech, r"\cosh": sp.cosh, r"\sinh": sp.sinh,
@@ -82,61 +97,6 @@ class Unsupported(ValueError):
 
 
 # -- the expression reader -------------------------------------------------------------------------
-_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\d+\.\d*|\.\d+|\d+|[A-Za-z]|\S", re.S)
-
-
-def tokens(text: str) -> list[str]:
-    for u, latex in UNICODE.items():
-        text = text.replace(u, f" {latex} ")
-    return _TOKEN.findall(text)
-
-
-def canonical(spelling: str) -> str:
-    """A name's spelling with braces, spaces and styling removed: ``w_{5}`` → ``w_5``.
-
-    >>> canonical(r"\\hat{y}_{1}"), canonical(r"W^{[1]}_{11}"), canonical(r"x_1^{(0)}")
-    ('\\\\hat{y}_1', 'W_11^[1]', 'x_1^(0)')
-    """
-    toks = [t for t in tokens(spelling) if t not in (r"\,", r"\;", r"\!", r"\ ")]
-    base, sub, sup, k = [], "", "", 0
-    while k < len(toks) and toks[k] not in "_^":
-        base.append(toks[k])
-        k += 1
-    last = "_"
-    while k < len(toks):
-        mark = toks[k]
-        k += 1
-        if mark in "_^":
-            group, k = _group(toks, k)
-            last = mark
-        else:  # plain text after a subscript (``delta_z3``): it continues that subscript
-            group = [mark]
-        text = "".join(t for t in group if t not in "{}")
-        if last == "_":
-            sub += text
-        else:
-            sup += text
-    head = "".join(base).replace(" ", "")
-    head = re.sub(r"\\(mathbf|boldsymbol|bm|mathrm|mathit)\{?([^{}]*)\}?", r"\2", head)
-    head = re.sub(r"\\(hat|bar|tilde|vec|widehat|check|dot)([A-Za-z])$", r"\\\1{\2}", head)
-    return head + (f"_{sub}" if sub else "") + (f"^{sup}" if sup else "")
-
-
-def _group(toks: list[str], k: int) -> tuple[list[str], int]:
-    """The tokens of one group starting at k (braced or a single token)."""
-    if k >= len(toks):
-        return [], k
-    if toks[k] != "{":
-        return [toks[k]], k + 1
-    depth, start = 0, k
-    while k < len(toks):
-        depth += {"{": 1, "}": -1}.get(toks[k], 0)
-        k += 1
-        if depth == 0:
-            break
-    return toks[start + 1:k - 1], k
-
-
 Resolver = Callable[[str], "sp.Expr | None"]
 
 
@@ -152,9 +112,9 @@ def parse_side(text: str, resolve: Resolver, index: dict[str, int] | None = None
         return side
     try:
         reader = _Reader(tokens(text), resolve, side, index or {})
-        side.expr = reader.expression()
-        if reader.k != len(reader.toks):
-            raise Unsupported("cannot_read", "".join(reader.toks[reader.k:reader.k + 4]))
+        side.expr = reader.whole()
+        if tree_size(side.expr, MAX_TREE) > MAX_TREE:
+            raise Unsupported("too_large", str(MAX_TREE))
     except Unsupported as err:
         side.expr, side.problem = None, err.args
     except RecursionError:
@@ -166,21 +126,50 @@ def parse_side(text: str, resolve: Resolver, index: dict[str, int] | None = None
 
 
 class _Reader:
+    """Reads the tokens ``toks[k:end]``; a group (a fraction's numerator, a sum's term) is read
+    by a copy of the reader over its range, so no token list is copied or scanned twice."""
+
     def __init__(self, toks: list[str], resolve: Resolver, side: Side, index: dict[str, int]):
         # Spacing and sizing commands carry no mathematics; a plain comma or ! still does.
         self.toks = [t for t in toks if not (t.startswith("\\") and t[1:] in IGNORED)
                      and t not in (r"\ ", "~")]
-        self.k, self.resolve, self.side, self.index, self.depth = 0, resolve, side, index, 0
+        self.closing = _closing_braces(self.toks)
+        self.k, self.end = 0, len(self.toks)
+        self.resolve, self.side, self.index, self.depth = resolve, side, index, 0
+        self.terms = 1  # the product of the term counts of the sums around this reader
+        self.order = 0  # the derivatives taken around what this reader reads
 
     def peek(self, ahead: int = 0) -> str:
         k = self.k + ahead
-        return self.toks[k] if k < len(self.toks) else ""
+        return self.toks[k] if k < self.end else ""
+
+    def span(self) -> tuple[int, int]:
+        """The range of the group at the cursor (braced or one token); the cursor after it."""
+        k = self.k
+        self.side.steps += 1
+        if k >= self.end:
+            return k, k
+        if self.toks[k] != "{":
+            self.k = k + 1
+            return k, k + 1
+        close = self.closing[k]
+        if not k < close < self.end:
+            raise Unsupported("expected", "}")
+        self.k = close + 1
+        return k + 1, close
+
+    def group(self) -> list[str]:
+        """The tokens of the group at the cursor, read as text (a name's subscript, bounds)."""
+        start, stop = self.span()
+        self.side.steps += stop - start
+        return self.toks[start:stop]
 
     def take(self, expected: str | None = None) -> str:
         tok = self.peek()
         if expected is not None and tok != expected:
             raise Unsupported("expected", expected)
         self.k += 1
+        self.side.steps += 1
         return tok
 
     def expression(self) -> sp.Expr:
@@ -222,6 +211,9 @@ class _Reader:
             exponent = self.group_expression()
             if exponent.is_Number and abs(exponent) > MAX_EXPONENT:
                 raise Unsupported("cannot_read", "^")
+            if base.is_Rational and exponent.is_Number and _digits(base) * abs(
+                    float(exponent)) > MAX_DIGITS:  # a tower of powers, each exponent small
+                raise Unsupported("number_too_long", "^")
             base = sp.Pow(base, exponent)
         if self.peek() == "!":
             raise Unsupported("cannot_read", "!")
@@ -243,6 +235,8 @@ class _Reader:
         if not tok:
             raise Unsupported("ends_early", "")
         if re.fullmatch(r"\d+\.\d*|\.\d+", tok):
+            if len(self.side.literals) >= MAX_NUMBERS:
+                raise Unsupported("numbers", str(MAX_NUMBERS))
             self.take()
             value = Decimal(tok)
             symbol = sp.Dummy(f"n{len(self.side.literals)}")
@@ -259,7 +253,7 @@ class _Reader:
             return self.fraction()
         if tok == r"\sqrt":
             self.take()
-            return sp.sqrt(self.group_expression())
+            return sp.sqrt(self.deeper(self.group_expression))
         if tok == r"\sum":
             return self.sum()
         return self.name()
@@ -279,30 +273,54 @@ class _Reader:
 
     def fraction(self) -> sp.Expr:
         self.take()
-        num, self.k = _group(self.toks, self.k)
-        den, self.k = _group(self.toks, self.k)
-        derivative = _derivative_parts(num, den)
+        num, den = self.span(), self.span()
+        derivative = _derivative_parts(self.toks, num, den)
         if derivative is not None:
             of, wrt = derivative
-            variable = self.sub_reader(wrt).name()
-            if of:
-                return sp.Derivative(self.sub_reader(of).expression(), variable, evaluate=False)
-            operand = self.power()
-            return sp.diff(operand, variable) if variable in self.side.free else sp.Derivative(
-                operand, variable, evaluate=False)
-        return self.sub_reader(num).whole() / self.sub_reader(den).whole()
+            variable = self.sub_reader(*wrt).name()
+            self.order += 1
+            try:
+                if self.order > MAX_ORDER:
+                    raise Unsupported("derivatives", str(MAX_ORDER))
+                operand = self.sub_reader(*of).expression() if of[0] < of[1] else self.deeper(
+                    self.power)
+            finally:
+                self.order -= 1
+            if operand.is_Symbol:  # ∂L/∂w_5: the total derivative, worked out by the checker
+                return sp.Derivative(operand, variable, evaluate=False)
+            # Sized before it is taken; a derivative of a derivative is taken one at a time
+            # (for a free variable here, for the network's by the checker, as SymPy nests them).
+            _check_diff_size(operand)
+            if any(isinstance(a, sp.Derivative) and not a.expr.is_Symbol
+                   for a in operand.atoms(sp.Derivative)):
+                _check_diff_size(operand, MAX_DIFF_SIZE // 8)
+            if variable in self.side.free:
+                return sp.diff(operand, variable)
+            return sp.Derivative(operand, variable, evaluate=False)
+        return self.sub_reader(*num).whole() / self.sub_reader(*den).whole()
 
-    def sub_reader(self, toks: list[str]) -> _Reader:
-        reader = _Reader(toks, self.resolve, self.side, self.index)
-        reader.depth = self.depth + 1
+    def deeper(self, read: Callable[[], sp.Expr]) -> sp.Expr:
+        """``read()`` one level deeper (\\sqrt\\sqrt…, d/dx d/dx … nest without braces)."""
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise Unsupported("nested", "")
+            return read()
+        finally:
+            self.depth -= 1
+
+    def sub_reader(self, start: int, end: int) -> _Reader:
+        """A reader of ``toks[start:end]``, one level deeper."""
+        reader = copy.copy(self)
+        reader.k, reader.end, reader.depth = start, end, self.depth + 1
         if reader.depth > MAX_DEPTH:
             raise Unsupported("nested", "")
         return reader
 
     def whole(self) -> sp.Expr:
         expr = self.expression()
-        if self.k != len(self.toks):
-            raise Unsupported("cannot_read", "".join(self.toks[self.k:self.k + 4]))
+        if self.k != self.end:
+            raise Unsupported("cannot_read", "".join(self.toks[self.k:min(self.k + 4, self.end)]))
         return expr
 
     def sum(self) -> sp.Expr:
@@ -311,21 +329,24 @@ class _Reader:
         for mark in ("_", "^"):
             if self.peek() == mark:
                 self.take()
-                group, self.k = _group(self.toks, self.k)
-                bounds[mark] = "".join(group)
+                bounds[mark] = "".join(self.group())
         m = re.fullmatch(r"([a-z])=(\d+)", bounds.get("_", ""))
         top = bounds.get("^", "")
         if not m or not top.isdigit():
             raise Unsupported("sum_bounds", "")
+        if len(m.group(2)) > 12 or len(top) > 12:
+            raise Unsupported("number_too_long", max(m.group(2), top, key=len)[:20])
         var, lo, hi = m.group(1), int(m.group(2)), int(top)
-        if hi - lo + 1 > MAX_SUM_TERMS:
+        if hi < lo:
+            raise Unsupported("sum_empty", f"{lo} > {hi}")
+        count = hi - lo + 1
+        if self.terms * count > MAX_SUM_TERMS:  # checked before a term is read
             raise Unsupported("sum_terms", str(MAX_SUM_TERMS))
-        start = self.k
+        start = end = self.k
         terms = []
-        for value in range(lo, hi + 1):
-            self.k = start
-            reader = _Reader(self.toks, self.resolve, self.side, {**self.index, var: value})
-            reader.k, reader.depth = start, self.depth + 1
+        for value in range(lo, hi + 1):  # each term read again, its index a number
+            reader = self.sub_reader(start, self.end)
+            reader.index, reader.terms = {**self.index, var: value}, self.terms * count
             terms.append(reader.term())
             end = reader.k
         self.k = end
@@ -334,8 +355,7 @@ class _Reader:
     def name(self) -> sp.Expr:
         tok = self.take()
         if tok.startswith("\\") and tok[1:] in DECORATIONS or tok in (r"\operatorname",):
-            group, self.k = _group(self.toks, self.k)
-            tok = tok + "{" + "".join(group) + "}"
+            tok = tok + "{" + "".join(self.group()) + "}"
         elif tok.startswith("\\") and tok[1:] not in GREEK and tok not in FUNCTIONS and tok not in (
                 r"\partial",):
             raise Unsupported("unknown_command", tok)
@@ -344,34 +364,32 @@ class _Reader:
         sub = sup = ""
         primes = 0
         while self.peek() in ("_", "^", "'"):
+            at = self.k
             mark = self.take()
             if mark == "'":
                 primes += 1
                 continue
-            group, after = _group(self.toks, self.k)
-            text = "".join(str(self.index.get(t, t)) if len(t) == 1 else t for t in group)
+            text = "".join(str(self.index.get(t, t)) if len(t) == 1 else t for t in self.group())
             if mark == "_" and not sub:
-                sub, self.k = text, after
+                sub = text
             elif mark == "^" and not sup:
                 if self.resolve(_spell(tok, sub, text)) is None and (
                         _is_power(text) or tok == "e" and not sub):  # e^{s_1} is exp(s_1)
-                    self.k -= 1  # a power: leave it to power()
+                    self.k = at  # a power: leave it to power()
                     break
-                sup, self.k = text, after
+                sup = text
             else:
-                self.k -= 1
+                self.k = at
                 break
         spelling = _spell(tok, sub, sup)
         function = FUNCTIONS.get(tok) or FUNCTIONS.get(spelling)
         if function is None and self.resolve(spelling + "()") is not None:
             function = self.resolve(spelling + "()")
         if function is not None and not sub and self.peek() in ("(", r"\left", "{"):
+            if primes + self.order > MAX_ORDER:  # each prime multiplies the size
+                raise Unsupported("derivatives", str(MAX_ORDER))
             argument = self.parenthesised()
-            result = function(argument)
-            for _ in range(primes):
-                result = sp.diff(result, argument) if argument.is_Symbol else _prime(function,
-                                                                                      argument)
-            return result
+            return _prime(function, argument, primes) if primes else function(argument)
         resolved = self.resolve(spelling + "'" * primes)
         if resolved is None and primes:
             base = self.resolve(spelling)
@@ -400,22 +418,69 @@ def _is_power(text: str) -> bool:
     return bool(re.fullmatch(r"-?\d+|-?[a-z]|\\top|T|\{.*\}", text)) and text not in ("T", r"\top")
 
 
-def _prime(function, argument: sp.Expr) -> sp.Expr:
+def _prime(function, argument: sp.Expr, order: int = 1) -> sp.Expr:
+    """The ``order``-th derivative of ``function`` at ``argument`` (taken at a plain variable,
+    so that its size does not depend on the argument's)."""
+    x, derivative = _derivative_at(function, order)
+    return derivative.xreplace({x: argument})
+
+
+@functools.lru_cache(maxsize=256)
+def _derivative_at(function, order: int) -> tuple[sp.Dummy, sp.Expr]:
     x = sp.Dummy("x")
-    return sp.diff(function(x), x).subs(x, argument)
+    return x, sp.diff(function(x), x, order)
 
 
-def _derivative_parts(num: list[str], den: list[str]) -> tuple[list[str], list[str]] | None:
-    """(numerator after ∂/d, denominator after ∂/d) when a fraction is a derivative."""
-    def strip(part: list[str]) -> list[str] | None:
-        if part and part[0] == r"\partial":
-            return part[1:]
-        if part and part[0] == "d":
-            return part[1:]
+def tree_size(expr: sp.Basic, limit: int) -> int:
+    """The number of nodes of ``expr`` written out as a tree (a shared argument counted once
+    per use), worked out once per distinct node; stops counting past ``limit``."""
+    sizes: dict[sp.Basic, int] = {}
+    todo = [expr]
+    while todo:
+        node = todo[-1]
+        if node in sizes:
+            todo.pop()
+            continue
+        missing = [a for a in node.args if a not in sizes]
+        if missing:
+            todo.extend(missing)
+            continue
+        todo.pop()
+        sizes[node] = min(limit + 1, 1 + sum(sizes[a] for a in node.args))
+    return sizes[expr]
+
+
+def _digits(number: sp.Rational) -> float:
+    """Decimal digits of a rational's numerator or denominator, whichever is longer."""
+    return max(abs(number.p).bit_length(), abs(number.q).bit_length()) * 0.30103 + 1
+
+
+def _check_diff_size(expr: sp.Expr, limit: int = MAX_DIFF_SIZE) -> None:
+    """Refuse to differentiate an expression of more than ``limit`` nodes (counted up to the
+    limit, so the count costs no more than the limit)."""
+    for count, _node in enumerate(sp.preorder_traversal(expr), start=1):
+        if count > limit:
+            raise Unsupported("too_large", str(limit))
+
+
+Span = tuple[int, int]
+
+
+def _derivative_parts(toks: list[str], num: Span, den: Span) -> tuple[Span, Span] | None:
+    """(numerator after ∂/d, denominator after ∂/d), as token ranges, when a fraction is a
+    derivative: both start with the same ∂ or d, and something follows the denominator's."""
+    (n0, n1), (d0, d1) = num, den
+    if not (n0 < n1 and d0 + 1 < d1 and toks[n0] in (r"\partial", "d") and toks[d0] == toks[n0]):
         return None
-    of, wrt = strip(num), strip(den)
-    if of is None or not wrt:
-        return None
-    if num[0] == "d" and den[0] != "d" or num[0] == r"\partial" and den[0] != r"\partial":
-        return None
-    return of, wrt
+    return (n0 + 1, n1), (d0 + 1, d1)
+
+
+def _closing_braces(toks: list[str]) -> list[int]:
+    """For each ``{`` the index of its ``}`` (-1: never closed); one pass, for every group."""
+    closing, open_at = [-1] * len(toks), []
+    for k, tok in enumerate(toks):
+        if tok == "{":
+            open_at.append(k)
+        elif tok == "}" and open_at:
+            closing[open_at.pop()] = k
+    return closing

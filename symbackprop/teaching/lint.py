@@ -23,20 +23,23 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
 import sympy as sp
 
+from ..codegen.scalar import NUMPY_FUNCTIONS
+from ..core.files import read_input
 from ..core.graph import Kind
 from ..derivation.reverse import Derivation
 from ..output.reports import render_text
 from ..printing.latex import TexPrinter
-from .grade import Grader
+from .grade import Grader, printable
 from .handpass import compile_expr, evaluate_at
 from .latexdocument import (
     MAX_DOCUMENT,
+    MAX_EQUATIONS,
     LatexError,
     Side,
     check_document,
@@ -44,7 +47,7 @@ from .latexdocument import (
     split_chain,
     statements,
 )
-from .latexparse import LEARNING_RATE, Updated, parse_side
+from .latexparse import LEARNING_RATE, MAX_TREE, Updated, parse_side, tree_size
 from .slips import HandCalculator, Slip
 from .spellings import SymbolTable, claim_key, read_lint_symbols
 
@@ -52,6 +55,8 @@ __all__ = ["lint", "read_tex", "LintResult", "LintLine", "LintSide", "SymbolTabl
            "read_lint_symbols", "report"]
 
 _POINTS = 3
+#: Sides of all equations together: a chain ``a = b = c = …`` is as much work as its sides.
+MAX_SIDES = 4 * MAX_EQUATIONS
 
 
 @dataclass
@@ -98,6 +103,7 @@ class LintResult:
     """Every equation found; ``ok`` when none is wrong."""
 
     lines: list[LintLine]
+    steps: int = 0  # characters and tokens the reader went through: its work, for the tests
 
     @property
     def ok(self) -> bool:
@@ -197,14 +203,36 @@ class _Checker:
 
     def uncertainty(self, expr: sp.Expr, literals: Mapping[sp.Symbol, Decimal]) -> float:
         """How far a side may be off because its written numbers are rounded (first order)."""
-        total = 0.0
-        for lit, value in literals.items():
-            unit = 10.0 ** value.as_tuple().exponent
-            try:
-                total += abs(self.value(sp.diff(expr, lit), literals)) * unit
-            except (KeyError, ValueError, TypeError, ZeroDivisionError):
-                total += unit
-        return total
+        units = {lit: 10.0 ** value.as_tuple().exponent for lit, value in literals.items()
+                 if lit in expr.free_symbols}
+        if not units:
+            return 0.0
+        # Every partial derivative in one compiled function: one compilation per side, not one
+        # per written number.
+        partials = sp.Tuple(*(_partial(expr, lit) for lit in units))
+        if tree_size(partials, 8 * MAX_TREE) > 8 * MAX_TREE:  # compiled as a tree: refused
+            raise ValueError("too large to evaluate")
+        at = dict(self.at)
+        at[LEARNING_RATE] = self.lr
+        at.update({k: float(v) for k, v in literals.items()})
+        symbols = tuple(sorted(partials.free_symbols, key=sp.default_sort_key))
+        try:
+            if set(symbols) - set(at):
+                raise KeyError(set(symbols) - set(at))
+            values = sp.lambdify(symbols, list(partials), modules=[NUMPY_FUNCTIONS, "numpy"])(
+                *(at[x] for x in symbols))
+            slopes = [float(v) for v in values]
+        except (KeyError, ValueError, TypeError, ZeroDivisionError):
+            slopes = [math.inf] * len(units)
+        return math.fsum(abs(slope) * unit if math.isfinite(slope) else unit
+                         for slope, unit in zip(slopes, units.values(), strict=True))
+
+
+def _partial(expr: sp.Expr, lit: sp.Symbol) -> sp.Expr:
+    """∂expr/∂lit, over the terms of a sum that hold ``lit`` only (most hold one number)."""
+    if expr.is_Add:
+        return sp.Add(*[sp.diff(t, lit) for t in expr.args if lit in t.free_symbols])
+    return sp.diff(expr, lit)
 
 
 def _literal_number(side: Side) -> Decimal | None:
@@ -228,12 +256,26 @@ def lint(tex: str, derivation: Derivation, values: Mapping | None = None, *,
     listed as not checked. ``symbols`` maps extra spellings to names (``[lint.symbols]``).
     ``language`` is accepted for symmetry with :func:`report` (lint's result is data).
     """
-    spans = find_math(tex)
+    work = [0]
+    chains = _equations(find_math(tex, work))
     table = SymbolTable(derivation, symbols)
     checker = _Checker(derivation, values, learning_rate)
     grader = Grader(derivation, values, learning_rate, calculator=checker.calc)
     claims: dict[str, Decimal] = {}
-    lines, previous = [], None
+    lines, steps = [], work[0]
+    for line, statement, chain in chains:
+        sides = [parse_side(s.text, table) for s in chain]
+        for parsed, raw in zip(sides, chain, strict=True):
+            parsed.relation = raw.relation
+        steps += len(statement) + sum(s.steps for s in sides)
+        lines.append(_check_chain(line, statement, sides, checker, grader, claims))
+    return LintResult(lines, steps)
+
+
+def _equations(spans) -> list[tuple[int, str, list[Side]]]:
+    """(line, statement, its sides) of every equation, counted before any side is read: a
+    file of more than MAX_EQUATIONS equations or MAX_SIDES sides is refused as a whole."""
+    out, previous, sides = [], None, 0
     for span in spans:
         for statement in statements(span.text):
             chain = split_chain(statement)
@@ -242,11 +284,12 @@ def lint(tex: str, derivation: Derivation, values: Mapping | None = None, *,
             if not chain[0].text and previous:  # an align row "&= …" continues the chain above
                 chain[0] = Side(previous.text)
             previous = chain[0]
-            sides = [parse_side(s.text, table) for s in chain]
-            for parsed, raw in zip(sides, chain, strict=True):
-                parsed.relation = raw.relation
-            lines.append(_check_chain(span.line, statement, sides, checker, grader, claims))
-    return LintResult(lines)
+            sides += len(chain)
+            out.append((span.line, statement, chain))
+            if len(out) > MAX_EQUATIONS or sides > MAX_SIDES:
+                raise LatexError(f"more than {MAX_EQUATIONS} pieces of mathematics "
+                                 f"(or {MAX_SIDES} sides of equations): split the file")
+    return out
 
 
 def _check_chain(line: int, text: str, sides: list[Side], checker: _Checker, grader,
@@ -300,8 +343,16 @@ def _compare(reference, side: Side, concrete: sp.Expr, verdict: LintSide, checke
             verdict.verdict = "right" if ok else "wrong"
             verdict.general = not ok
             return
-        if not checker.has_values and (ref_side.literals or side.literals):
-            verdict.reason = "no_values"
+        # A side that names none of the network's quantities is a number, whether written in
+        # decimals or as \frac{47}{100}: it is judged at the spec's values, not in general.
+        numbers = bool(ref_side.literals or side.literals) or not _names_network(
+            ref_expr, checker) or not _names_network(concrete, checker)
+        if not checker.has_values and numbers:
+            if not (ref_side.literals or side.literals) and _identity(ref_expr, concrete,
+                                                                      checker, set()):
+                verdict.verdict = "right"  # ∂z_1/∂w_2 = 0: true in general, values or not
+            else:
+                verdict.reason = "no_values"
             return
         ref_value = checker.value(ref_expr, ref_side.literals)
         value = checker.value(concrete, side.literals)
@@ -316,7 +367,7 @@ def _compare(reference, side: Side, concrete: sp.Expr, verdict: LintSide, checke
     number = _literal_number(side)
     if number is not None and key:
         claims[key] = number
-    if ok and not side.literals and not ref_side.literals:
+    if ok and not numbers:
         ok = _identity(ref_expr, concrete, checker, set())
         verdict.general = not ok
     verdict.verdict = "right" if ok else "wrong"
@@ -337,6 +388,11 @@ def _compare(reference, side: Side, concrete: sp.Expr, verdict: LintSide, checke
     verdict.slip = _diagnose(key, ref_side, value, tol, checker, grader, claims, number,
                              side.expr)
     return value
+
+
+def _names_network(expr: sp.Expr, checker: _Checker) -> bool:
+    """Whether ``expr`` names a quantity of the network (or η), not only numbers."""
+    return any(s in checker.g or s == LEARNING_RATE for s in expr.free_symbols)
 
 
 def _rounding_note(verdict: LintSide, number: Decimal, exact: float, previous: float | None):
@@ -367,7 +423,9 @@ def _diagnose(key: str, ref_side: Side, value: float, tol: float, checker: _Chec
     tolerance = max(tol, 1e-9 * max(1.0, abs(value)))
     if number is not None:
         return grader.diagnose(key, number, claims)
-    return grader.diagnose_value(key, value, tolerance, claims)
+    # An update written with η itself used the spec's η: a slip of its gradient then fits.
+    eta = written is not None and LEARNING_RATE in written.free_symbols
+    return grader.diagnose_value(key, value, tolerance, claims, eta_known=eta)
 
 
 def _identity(a: sp.Expr, b: sp.Expr, checker: _Checker, free: set) -> bool:
@@ -388,17 +446,16 @@ def _identity(a: sp.Expr, b: sp.Expr, checker: _Checker, free: set) -> bool:
 
 def report(result: LintResult, source: str = "", language: str = "en") -> str:
     """lint's report: each wrong line with what it says, what is right and the likely slip."""
-    return render_text("lint.txt.j2", language, result=result, source=source)
+    shown = LintResult([replace(line, text=printable(line.text), sides=[
+        replace(s, text=printable(s.text), what=printable(s.what)) for s in line.sides])
+        for line in result.lines], result.steps)
+    return render_text("lint.txt.j2", language, result=shown, source=printable(source))
 
 
 def read_tex(path: str | Path) -> str:
     """A LaTeX file's text, refused (LatexError) when too large, not UTF-8 or hostile."""
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_DOCUMENT * 4 + 1)
-    except FileNotFoundError:
-        raise LatexError(f"{path}: no such file") from None
+    data = read_input(path, MAX_DOCUMENT * 4, LatexError)
     if len(data) > MAX_DOCUMENT * 4:
         raise LatexError(f"{path}: larger than {MAX_DOCUMENT} characters")
     try:

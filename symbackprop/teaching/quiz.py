@@ -30,11 +30,12 @@ import numpy as np
 import sympy as sp
 
 from ..core.errors import SymbackpropError
+from ..core.files import read_input
 from ..core.graph import Graph, Kind
 from ..derivation.reverse import Derivation, derive
 from ..output.reports import latex_environment, render_text
 from ..output.reports import text as template_macro
-from ..printing.latex import TexPrinter
+from ..printing.latex import TexPrinter, untypesettable
 from .exercises import draw_values
 from .grade import Grader
 from .slips import HandCalculator, Slip
@@ -97,25 +98,25 @@ class Variant:
     questions: list[Question] = field(default_factory=list)
 
 
-def read_roster(path: str | Path) -> list[Student]:
+def read_roster(path: str | Path, language: str | None = None) -> list[Student]:
     """Students from a CSV file with a header naming an id column (and optionally a name).
 
     Recognised id columns: id, student_id, username, email, number (any case); without one of
-    them, the first column is the id.
+    them, the first column is the id. With ``language``, an id or name the sheets in that
+    language cannot typeset is refused here, before any sheet is made.
     """
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_ROSTER_BYTES + 1)
-    except FileNotFoundError:
-        raise RosterError(f"{path}: no such file") from None
+    data = read_input(path, MAX_ROSTER_BYTES, RosterError)
     if len(data) > MAX_ROSTER_BYTES:
         raise RosterError(f"{path}: larger than {MAX_ROSTER_BYTES} bytes")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise RosterError(f"{path}: not UTF-8 (byte {err.start})") from None
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as err:  # a field over csv's limit, a NUL
+        raise RosterError(f"{path}: not a CSV file this reader takes: {err}") from None
     rows = [r for r in rows if any(c.strip() for c in r)]
     if len(rows) < 2:
         raise RosterError(f"{path}: expected a header line and at least one student")
@@ -133,10 +134,24 @@ def read_roster(path: str | Path) -> list[Student]:
             raise RosterError(f"{path}:{line}: the id {sid!r} appears twice")
         seen.add(sid)
         name = row[name_col].strip()[:100] if name_col is not None and name_col < len(row) else ""
-        students.append(Student(sid, name if name.isprintable() else ""))
+        student = Student(sid, name if name.isprintable() else "")
+        _refuse_untypesettable(student, language, f"{path}:{line}")
+        students.append(student)
         if len(students) > MAX_STUDENTS:
             raise RosterError(f"{path}: more than {MAX_STUDENTS} students")
     return students
+
+
+def _refuse_untypesettable(student: Student, language: str | None, where: str) -> None:
+    """The sheets print each id and name: one TeX cannot typeset fails --pdf after all the work
+    (titles are checked up front the same way)."""
+    if language is None:
+        return
+    for what, text in (("id", student.id), ("name", student.name)):
+        bad = untypesettable(text, language)
+        if bad:
+            raise RosterError(f"{where}: the {what}'s character {bad} cannot be typeset in "
+                              f"{language} sheets")
 
 
 def student_seed(course_seed: int, student_id: str) -> int:

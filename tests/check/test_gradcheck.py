@@ -7,6 +7,7 @@ import pytest
 from networks import seed000_by_hand
 
 import symbackprop as sb
+from symbackprop.check.report import GeneralCheck, GeneralCheckRow, largest_error
 
 
 # -- rows and verdicts ------------------------------------------------------------------------
@@ -141,3 +142,37 @@ def test_a_loss_beyond_float64_is_refused_by_the_check_in_one_line():
     net = sb.mlp([1, 1], activation="identity")
     with pytest.raises(ValueError, match="the loss is inf at these values"):
         sb.check_gradients(net, dict(x1=1e200, y=0.0, w1=1.0))
+
+
+# -- issue 21: a nan is reported as a nan ---------------------------------------------------------
+_HUGE = dict(x1=-3e298, x2=0.5, y=1.0, w1=-1e299, w2=-1e299, w3=1e299, w4=1e299, w5=1e299, w6=1e299)
+
+
+def test_a_nan_gradient_near_1e299_is_torchs_and_reads_nan_in_its_row_and_the_max_error():
+    # h1 overflows to inf and δ_z3 = 0, so ∂L/∂w5 = 0·inf: torch in float64 says nan too.
+    # The max error read 0.00e+00 under SOME GRADIENTS DISAGREE (Python's max skips a later nan).
+    torch = pytest.importorskip("torch")
+    net = sb.mlp([2, 2, 1], activation=["identity", "sigmoid"], loss="mse")
+    report = sb.check_gradients(net, _HUGE)
+    x = torch.tensor([_HUGE["x1"], _HUGE["x2"]], dtype=torch.float64)
+    w = {k: torch.tensor(_HUGE[k], dtype=torch.float64, requires_grad=True)
+         for k in ("w1", "w2", "w3", "w4", "w5", "w6")}
+    h1, h2 = w["w1"] * x[0] + w["w3"] * x[1], w["w2"] * x[0] + w["w4"] * x[1]
+    ((_HUGE["y"] - torch.sigmoid(w["w5"] * h1 + w["w6"] * h2)) ** 2).backward()
+    rows = {r.name: r for r in report.rows}
+    for name, t in w.items():
+        assert rows[name].engine == pytest.approx(t.grad.item(), nan_ok=True)
+    assert np.isnan(rows["w5"].error) and not rows["w5"].ok
+    assert np.isnan(report.max_error) and not report.ok
+    assert not report < 1e-9 and not float(report) <= 1.0
+    last = str(report).splitlines()[-1]
+    assert last.startswith("max error nan ") and last.endswith("SOME GRADIENTS DISAGREE")
+
+
+@pytest.mark.parametrize("errors", [[0.0, float("nan")], [float("nan"), 0.0], [1.0, float("nan"), 2.0]])
+def test_the_largest_error_is_nan_wherever_the_nan_stands(errors):
+    assert np.isnan(largest_error(errors))
+    report = GeneralCheck(tuple(GeneralCheckRow("delta", f"q{i}", e, e < 1e-9)
+                                for i, e in enumerate(errors)), {"n": 2}, 1e-9)
+    assert np.isnan(report.max_error) and "max error nan at n=2: SOME" in str(report)
+    assert largest_error([e for e in errors if e == e]) == max(e for e in errors if e == e)

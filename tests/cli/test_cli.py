@@ -368,7 +368,7 @@ def test_grad_matrix_form_and_code(tmp_path, spec):
     scalar = run("grad", str(graph), "--code", cwd=tmp_path, check=True).stdout
     assert "dL_dw = " in scalar and "def loss_and_gradients(x, y, w):" in scalar
     torch = run("grad", str(graph), "--code", "--target", "torch", cwd=tmp_path, check=True)
-    assert "class LossAndGradients(torch.autograd.Function):" in torch.stdout
+    assert "class Loss(torch.autograd.Function):" in torch.stdout
     result = run("grad", str(graph), "--matrix", cwd=tmp_path)
     assert result.returncode == 2 and "--matrix needs a [network] spec" in result.stderr
 

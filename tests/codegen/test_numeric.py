@@ -428,3 +428,97 @@ def test_a_worked_example_past_the_path_limit_keeps_its_gradients_from_delta(mon
     assert ex.gradients == full.gradients and ex.gradients[w.name] != 0
     line = next(s for s in _example_text(ex).splitlines() if s.startswith(f"  dL/d{w.name} ="))
     assert line.startswith(f"  dL/d{w.name} = {ex.show(ex.gradients[w.name])};"), line
+
+
+# -- issue 21: numbers at the extremes ---------------------------------------------------------
+def test_a_batch_norm_before_a_softmax_head_builds_its_evaluator_line_by_line(monkeypatch):
+    # 195 s: batch norm's 1/√(var + ε) counted as a division that saturation could make 0/0, so
+    # every δ before it was written out in full (exact_value) and factored against the softmax:
+    # now each δ line is its recursion, so nothing after a node is written out again.
+    calls = []
+    exact_value = sb.Derivation.exact_value
+
+    def counting_exact_value(self, node):
+        calls.append(node)
+        return exact_value(self, node)
+
+    monkeypatch.setattr(sb.Derivation, "exact_value", counting_exact_value)
+    net = sb.network(2, [sb.dense(3, "tanh"), sb.batch_norm(), sb.residual(sb.dense(3, "sigmoid")),
+                         sb.dense(2, "softmax")], loss="mse", batch=4)
+    d = sb.derive(net)
+    rng = np.random.default_rng(0)
+    values = {s.name: float(rng.normal()) for s in net.leaves}
+    assert np.isfinite(d.evaluate(values).loss)
+    assert calls == []
+    assert sb.check_gradients(d, values).ok
+
+
+def _rnn_at_saturation(classes: int, steps: int):
+    net = sb.rnn(1, 1, classes, steps=steps, output_activation="softmax", loss="cross_entropy")
+    values = {s.name: 0.0 for s in net.leaves}  # U = W = V = b = 0: every step's logits are c
+    values.update({f"y_{t},2": 1.0 for t in range(1, steps + 1)}, c_1=800.0, c_2=-800.0)
+    return net, values
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+@pytest.mark.parametrize("steps", [1, 2, 3])
+def test_a_saturated_softmax_rnn_has_torchs_loss_and_gradients_at_every_length(classes, steps):
+    # the per-step losses L_t = −Σ y log p were lines of their own, not the loss's: log 0 = −inf
+    torch = pytest.importorskip("torch")
+    net, values = _rnn_at_saturation(classes, steps)
+    ev = sb.derive(net).evaluate(values)
+    c = torch.tensor([values[f"c_{k}"] for k in range(1, classes + 1)], dtype=torch.float64,
+                     requires_grad=True)
+    loss = steps * torch.nn.functional.cross_entropy(c[None], torch.tensor([1]), reduction="sum")
+    loss.backward()
+    assert ev.loss == pytest.approx(loss.item(), rel=1e-12)
+    assert [ev.gradients[f"c_{k}"] for k in range(1, classes + 1)] == pytest.approx(
+        c.grad.tolist(), abs=1e-12)
+
+
+def _bce_logits(sig, tanh, x, w, hidden=None):
+    """The logits of a bce written by hand, through hidden nodes h1, h2, h3, in any library's ops
+    (``hidden``: the hidden nodes' symbols, so that a graph's logit reads them)."""
+    h1 = w[4] * x[1]
+    h2 = tanh(h1 * w[4] + w[4] * x[0] + w[5] * x[1])
+    h3 = sig(h1 * w[3] + h2 * w[4] + w[0] * x[1] + w[2] * x[0])
+    h1, h2, h3 = hidden or (h1, h2, h3)
+    return (h1, h2, h3), {
+        "sum": h1 * w[4] + h2 * w[4] + h3 * w[4] + w[4] * x[0],  # w5 inside and out
+        "product": h1 * h2 * h3 * w[0] * x[0],
+        "shifted": w[1] * (h3 + x[0] + 1),
+        "difference": h2 * w[2] - h2 * w[3],
+    }
+
+
+@pytest.mark.parametrize("inline", [False, True], ids=["node", "inline"])
+@pytest.mark.parametrize("logit", ["sum", "product", "shifted", "difference"])
+def test_bce_by_hand_over_a_saturated_sigmoid_has_torchs_gradients(logit, inline):
+    # a consumer of a = σ(z) read δ_a·a(1 − a) = inf·0 = nan; now δ_z = a − y is read instead
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    g = sb.Graph()
+    x, y = [g.input("x1"), g.input("x2")], g.target("y")
+    w = [g.parameter(f"w{i}") for i in range(1, 7)]
+    hidden, _ = _bce_logits(sb.sigmoid, sb.tanh, x, w)
+    hs = [g.node(f"h{i}", h) for i, h in enumerate(hidden, 1)]
+    z = _bce_logits(sb.sigmoid, sb.tanh, x, w, hidden=hs)[1][logit]
+    a = sb.sigmoid(z) if inline else g.node("a", sb.sigmoid(z))
+    g.loss("L", -(y * sp.log(a) + (1 - y) * sp.log(1 - a)))
+    d = sb.derive(g)
+    for scale, target in [(50.0, 0.0), (-50.0, 1.0), (1000.0, 0.0), (-1000.0, 1.0), (1000.0, 0.25)]:
+        ws = [0.2, -0.3, 0.9, -0.6, 0.7, 0.4]
+        tw = torch.tensor(ws, dtype=torch.float64, requires_grad=True)
+        tx = torch.tensor([1.0, -0.5], dtype=torch.float64)
+        _, tz = _bce_logits(torch.sigmoid, torch.tanh, tx, tw)
+        k = scale / tz[logit].item()  # the input scaled so that the logit is ±50 or ±1000
+        tx = tx * k
+        _, tz = _bce_logits(torch.sigmoid, torch.tanh, tx, tw)
+        loss = F.binary_cross_entropy_with_logits(tz[logit], torch.tensor(target, dtype=torch.float64))
+        loss.backward()
+        values = dict(x1=float(tx[0]), x2=float(tx[1]), y=target,
+                      **{f"w{i}": v for i, v in enumerate(ws, 1)})
+        ev = d.evaluate(values)
+        assert ev.loss == pytest.approx(loss.item(), rel=1e-9)
+        assert [ev.gradients[f"w{i}"] for i in range(1, 7)] == pytest.approx(
+            tw.grad.tolist(), rel=1e-9, abs=1e-12)

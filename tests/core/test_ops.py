@@ -308,13 +308,13 @@ def test_exported_scalar_and_matrix_modules_agree_with_the_engine(name, target):
         if target == "torch":
             torch = importlib.import_module("torch")
             args = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in leaves]
-            loss = module["loss_and_gradients"](*args)
+            loss = module["loss"](*args)
             grads = torch.autograd.grad(loss, [args[k] for k in wanted])
         else:
             jax = importlib.import_module("jax")
             jax.config.update("jax_enable_x64", True)
-            loss = module["loss_and_gradients"](*leaves)
-            grads = jax.grad(module["loss_and_gradients"], argnums=tuple(wanted))(*leaves)
+            loss = module["loss"](*leaves)
+            grads = jax.grad(module["loss"], argnums=tuple(wanted))(*leaves)
         assert float(np.asarray(loss.detach() if target == "torch" else loss)) == pytest.approx(
             want.loss, rel=1e-12)
         for k, g in zip(wanted, grads, strict=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import time
@@ -253,3 +254,100 @@ def test_a_comma_is_not_a_product(d, seed000_values):
 def test_a_file_with_too_much_mathematics_is_refused_in_one_line(d, seed000_values):
     with pytest.raises(LatexError, match="more than 5000 pieces of mathematics"):
         check(d, seed000_values, "$z_1 = 1$ " * 5001)
+
+
+# -- bounded by its input, and no wrong verdicts -------------------------------------------------
+def test_a_file_with_too_many_rows_or_statements_is_refused_in_one_line(d, seed000_values):
+    rows = "\\begin{align*}\n" + "z_1 &= 0.47 \\\\\n" * 5001 + "\\end{align*}"
+    with pytest.raises(LatexError, match="more than 5000 pieces of mathematics"):
+        check(d, seed000_values, rows)
+    quads = "\\[ " + " \\quad ".join(["z_1 = 0.47"] * 5001) + " \\]"
+    with pytest.raises(LatexError, match="more than 5000 pieces of mathematics"):
+        check(d, seed000_values, quads)
+    chain = "$z_1 = " + " = ".join(["0.47"] * 20_001) + "$"
+    with pytest.raises(LatexError, match="20000 sides"):
+        check(d, seed000_values, chain)
+
+
+@pytest.mark.parametrize("tex", [
+    r"$z_1 = 0.7 \cdot 0.5 + 0.4 \cdot 0.3 = \frac{47}{100}$",
+    r"$z_1 = \frac{7}{10} \cdot \frac{1}{2} + \frac{2}{5} \cdot \frac{3}{10} = \frac{47}{100}$",
+    r"$z_1 = \frac{47}{100}$",
+])
+def test_numbers_written_as_fractions_are_numbers(d, seed000_values, tex):
+    (line,) = check(d, seed000_values, tex).lines
+    assert [s.verdict for s in line.sides[1:]] == ["right"] * (len(line.sides) - 1), line.sides
+
+
+def test_a_wrong_fraction_is_wrong_at_the_numbers_not_in_general(d, seed000_values):
+    (line,) = check(d, seed000_values, r"$z_1 = \frac{48}{100}$").lines
+    assert line.sides[1].verdict == "wrong" and not line.sides[1].general
+    assert line.sides[1].right == "0.4700"
+
+
+def test_without_values_a_fraction_is_not_checked_unless_it_holds_in_general(d):
+    (line,) = sb.lint(r"$z_1 = \frac{47}{100}$", d).lines
+    assert line.sides[1].verdict == "not checked" and line.sides[1].reason == "no_values"
+    (line,) = sb.lint(r"$\frac{\partial z_1}{\partial w_2} = 0$", d).lines
+    assert line.sides[1].verdict == "right"
+
+
+def test_an_update_with_another_eta_is_wrong_but_not_named_a_gradient_slip(d, seed000_values):
+    # 0.551 = 0.55 − 0.01·(−0.0998): η = 0.01, not 0.1; the δ of the wrong layer happens to give
+    # 0.5513, within one unit of it, but nothing in the line says the gradient was wrong.
+    (line,) = check(d, seed000_values,
+                    r"$w_5' = w_5 - \eta \frac{\partial L}{\partial w_5} = 0.551$").lines
+    assert line.sides[2].verdict == "wrong" and line.sides[2].slip is None
+    # written with η itself, the δ of the wrong layer is what the line shows
+    (line,) = check(d, seed000_values, r"$w_1' = w_1 - \eta \delta_{z_3} x_1$").lines
+    assert line.sides[1].slip.name == "wrong_layer_delta"
+    # and a sign slip of η is a slip of the number
+    (line,) = check(d, seed000_values, r"$w_5' = 0.5400$").lines
+    assert line.sides[1].slip.name == "learning_rate_sign"
+
+
+def test_an_update_claim_alone_names_no_gradient_slip(d, seed000_values):
+    from decimal import Decimal
+
+    from symbackprop.teaching.grade import grade
+
+    (row,) = grade(d, seed000_values, {"w5'": Decimal("0.551")}, learning_rate=0.1)
+    assert not row.ok and row.slip is None
+
+
+def test_reports_show_no_control_character_of_the_students(d, seed000_values):
+    from decimal import Decimal
+
+    from symbackprop.teaching.grade import grade
+    from symbackprop.teaching.grade import report as grade_report
+
+    tex = "$z_1 = 0.9\x1b[2J\x07$\n$q_7\x1b]0;pwned\x07 = z_1$\n$z_1 = \\unknown\x9b$\n\t$z_1 = 1$"
+    text = report(check(d, seed000_values, tex), "a\x1bb.tex")
+    assert not any(ch in text for ch in "\x1b\x07\x9b") and "WRONG" in text
+    assert "\ufffd" in text and "a\ufffdb.tex:1" in text
+    (row,) = grade(d, seed000_values, {"z1": Decimal("0.9")}, learning_rate=0.1)
+    shown = grade_report([dataclasses.replace(row, written="z1\x1b[31m\x07")])
+    assert "\x1b" not in shown and "\x07" not in shown and "z1\ufffd[31m\ufffd" in shown
+
+
+def test_cli_lint_and_grade_read_an_empty_sum_as_not_checked(tmp_path):
+    answer = tmp_path / "answer.tex"
+    answer.write_text(r"$z_1 = \sum_{i=5}^{1} x_i$", encoding="utf-8")
+    for argv in (["lint", str(answer), "--spec", str(REF / "seed000.toml")],
+                 ["grade", str(REF / "seed000.toml"), str(answer)]):
+        r = subprocess.run([sys.executable, "-m", "symbackprop", *argv], capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 0 and r.stderr == "", r.stderr
+        assert "an empty sum (its bounds are 5 > 1)" in r.stdout
+
+
+def test_nested_sums_towers_and_primes_are_listed_with_their_reason(d, seed000_values):
+    tex = ("$z_1 = \\sum_{a=1}^{64}\\sum_{b=1}^{64}\\sum_{c=1}^{64} x_1$\n"
+           "$z_1 = 9^{64}^{64}^{64}^{64}$\n"
+           "$\\sigma''''''''''''''''(x) = 1$\n")
+    text = report(check(d, seed000_values, tex), "s.tex")
+    assert "a sum of more than 64 terms" in text
+    assert "a number too long for a hand calculation" in text
+    assert "more than 3 derivatives of one expression" in text
+    korean = report(check(d, seed000_values, tex), "s.tex", language="ko")
+    assert "한 식을 3번 넘게 미분함" in korean

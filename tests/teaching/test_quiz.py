@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import csv
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -55,6 +58,41 @@ def test_rosters_are_read_with_their_own_headers(tmp_path):
         read_roster(f)
     with pytest.raises(RosterError, match="no such file"):
         read_roster(tmp_path / "missing.csv")
+
+
+def test_a_roster_that_is_a_fifo_is_refused_before_it_is_opened(tmp_path):
+    fifo = tmp_path / "r.csv"
+    os.mkfifo(fifo)
+    # Opened for reading, a FIFO with no writer blocks forever: call it where a hang shows.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        call = pool.submit(read_roster, fifo)
+        try:
+            error = call.exception(timeout=60)
+        except TimeoutError:
+            with open(fifo, "wb"):  # a writer lets the blocked open() return, and the pool end
+                pass
+            raise AssertionError("read_roster blocked on a FIFO") from None
+    assert isinstance(error, RosterError) and "r.csv: the file is a named pipe" in str(error)
+
+
+def test_a_roster_field_over_the_csv_limit_is_a_roster_error(tmp_path):
+    f = tmp_path / "r.csv"
+    f.write_text("id,name\n1," + "x" * (csv.field_size_limit() + 1) + "\n", encoding="utf-8")
+    with pytest.raises(RosterError, match=r"r.csv: not a CSV file this reader takes: field"):
+        read_roster(f)
+
+
+def test_roster_names_are_checked_against_the_sheets_language(tmp_path):
+    f = tmp_path / "r.csv"
+    f.write_text("id,name\ns1,Ada\ns2,김민준\n", encoding="utf-8")
+    assert read_roster(f)[1].name == "김민준"  # no language: not checked
+    assert read_roster(f, "ko")[1].name == "김민준"
+    with pytest.raises(RosterError, match=r"r.csv:3: the name's character '김' \(U\+AE40\) "
+                       r"cannot be typeset in en sheets"):
+        read_roster(f, "en")
+    f.write_text("id,name\n학생1,Ada\n", encoding="utf-8")
+    with pytest.raises(RosterError, match=r"r.csv:2: the id's character"):
+        read_roster(f, "en")
 
 
 def test_a_variant_depends_on_the_student_id_only(net, d, variants):

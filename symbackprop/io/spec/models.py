@@ -20,6 +20,7 @@ from ...builders.norm import batch_norm, dense, layer_norm, network, residual
 from ...builders.rnn import RNN_NOTATIONS, rnn
 from ...core import functions
 from ...core.graph import Graph, GraphError
+from .sizes import model_size, size_problem
 
 __all__ = ["KINDS", "read_network"]
 
@@ -143,6 +144,9 @@ def read_network(table: Any, r, title: str | None) -> Graph:
             args[name] = _blocks(table[name], key, r)
         else:
             args[name] = read(table[name], key, r)
+    problem = size_problem(kind, model_size(kind, args))
+    if problem:
+        raise r.error("network", problem)
     try:
         graph = _BUILD[kind](args, title)
     except GraphError as err:

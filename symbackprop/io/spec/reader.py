@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...builders.mlp import MLP
+from ...core.files import FileError, read_regular_file
 from ...core.graph import Graph, GraphError
 from ...core.languages import LANGUAGES
 from ...core.notation import Notation
@@ -103,8 +104,9 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
         if size > MAX_FILE_BYTES:
             raise r.error("", f"the file is {size} bytes; specs larger than {MAX_FILE_BYTES} "
                           "bytes are refused")
-        with open(source, "rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
+        raw = read_regular_file(source, MAX_FILE_BYTES)  # a pipe or a device is refused
+    except FileError as err:
+        raise r.error("", err.reason) from None
     except OSError as err:
         raise r.error("", f"cannot read the file: {err.strerror or err}") from None
     if len(raw) > MAX_FILE_BYTES:
