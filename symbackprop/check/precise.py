@@ -156,6 +156,8 @@ def _value(expr: sp.Basic, numbers: Mapping[sp.Basic, object], memo: dict):
         x = +mpmath.e
     elif expr is sp.I:
         x = mpmath.mpc(0, 1)
+    elif isinstance(expr, sp.NumberSymbol):  # a named constant (layer norm's ε): no argument
+        x = mpmath.mpf(sp.Float(expr.evalf(mpmath.mp.dps + 5))._mpf_)
     else:
         f = PRECISE.get(type(expr))
         if f is None or not expr.args:

@@ -44,6 +44,7 @@ from .floats import (
     float_value,
     nowhere,
 )
+from .precise import precise_value
 
 __all__ = ["Meaning", "verify", "Check", "VerificationError", "elementary", "undefined_node"]
 
@@ -291,11 +292,10 @@ class Meaning:
             return complex(float_value(expr, numbers))
         except UnknownNode:
             pass
-        try:
-            floats = {s: sp.Float(x, 30) for s, x in numbers.items()}
-            return complex(sp.N(elementary(expr.xreplace(floats)), 20))
-        except (TypeError, ValueError, ArithmeticError):  # not real, a nan comparison, ...
-            return complex(math.nan)
+        # not through SymPy's evalf: a Float argument evaluates as it is substituted, and
+        # exp(1e300) there asks mpmath for 1e300 bits; precise_value bounds that first
+        z = precise_value(elementary(expr), numbers)
+        return complex(math.nan) if z is None else z
 
     def is_local(self, expr: sp.Expr) -> bool:
         """No ∂L/∂v and no δ in it: it can be compared symbolically, node by node."""

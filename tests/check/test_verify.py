@@ -242,3 +242,23 @@ def test_the_notes_of_a_residual_layer_norm_network_without_values_are_verified(
                                                         sb.layer_norm(affine=False)),
                          sb.dense(1)])
     assert r"\section" in sb.render(sb.derive(net), kind="article")
+
+
+def test_gelu_prime_far_out_is_judged_not_left_nan_by_a_python_float_overflow():
+    # erf.toml: GELU′(−1e300) = Φ + w φ has w² past float64; Python floats raised there, so
+    # both sides were nan and the equation "failed". numpy's inf gives the limit, 0.
+    g = sb.Graph("g")
+    w = g.parameter("w")
+    a = g.node("a", functions.gelu_erf(w))
+    g.loss("L", a)
+    d = sb.derive(g)
+    m = Meaning(d, values={"w": -1e300})
+    assert all(math.isfinite(m.adjoint(w, k)) for k in range(len(m.points)))
+    assert verify(sp.Derivative(g.loss_symbol, w), d.gradient(w), "dL/dw", m).method == "numeric"
+
+
+def test_a_value_the_floats_do_not_know_is_bounded_not_a_crash(seed):
+    # SymPy's evalf of exp(Float(1e300)) asked mpmath for 1e300 bits; now it is nan, no error
+    net, _d, m = seed
+    f = sp.Function("f")
+    assert math.isnan(m.value(f(net.symbol("w1")), 0).real)
