@@ -32,7 +32,7 @@ import sympy as sp
 
 from ..codegen.scalar import NUMPY_FUNCTIONS
 from ..core import functions, ops
-from ..core.errors import VerificationError
+from ..core.errors import ValuesError, VerificationError
 from ..core.graph import Kind
 from ..derivation.reverse import Derivation
 from .floats import (
@@ -147,6 +147,8 @@ class Meaning:
         self._order = {v: i for i, v in enumerate(g.nodes)}
         self.points = self._choose_points(points, values)
         self._adjoints: list[dict[sp.Symbol, float]] = [{} for _ in self.points]
+        self._spare: list[int] | None = None
+        self._n = points
 
     # -- points in the domain ---------------------------------------------------------------
     def _choose_points(self, n: int, values: Mapping[str, float] | None) -> list[dict]:
@@ -173,6 +175,20 @@ class Meaning:
                 "give [values] in its domain"
             )
         return points
+
+    def spare_points(self) -> list[int]:
+        """Indices of further points, random ones only, for an equation the first points cannot
+        decide (at values near ±1e300 both sides of a true equation may be nan in floats):
+        the equation is an identity, so any point in the domain judges it. Made once."""
+        if self._spare is None:
+            try:
+                extra = self._choose_points(self._n, None)
+            except VerificationError:
+                extra = []
+            self._spare = list(range(len(self.points), len(self.points) + len(extra)))
+            self.points.extend(extra)
+            self._adjoints.extend({} for _ in extra)
+        return self._spare
 
     def _candidates(self, n: int, values: Mapping[str, float] | None):
         # A fixed seed keeps rendering deterministic; magnitudes stay away from relu's kink.
@@ -416,8 +432,26 @@ def verify(lhs: sp.Expr, rhs: sp.Expr, label: str, meaning: Meaning | None = Non
             return Check(label, method)
         if meaning is None:
             return _numeric_free(lhs, rhs, label)
-    for k in range(len(meaning.points)):
+    decided = _numeric_points(lhs, rhs, label, meaning, range(len(meaning.points)))
+    if not decided:
+        decided = _numeric_points(lhs, rhs, label, meaning, meaning.spare_points())
+    if not decided:
+        raise ValuesError(f"equation {label!r} cannot be checked: neither side is a finite "
+                          "number at the given values or at any other point tried")
+    return Check(label, "numeric")
+
+
+def _numeric_points(lhs: sp.Expr, rhs: sp.Expr, label: str, meaning: Meaning, ks) -> int:
+    """How many of the points ``ks`` decide lhs = rhs (raising VerificationError at the first
+    that refutes it). A point where neither side is a finite number decides nothing: nan =
+    nan, or ∞ = ∞, is what floats make of a true equation far out as much as of a false one.
+    """
+    decided = 0
+    for k in ks:
         left, right = meaning.value(lhs, k), meaning.value(rhs, k)
+        if not (_finite(left) or _finite(right)):
+            continue
+        decided += 1
         if not _agree(left, right):
             where = ", ".join(f"{s}={v:.3g}" for s, v in meaning.points[k].items()
                               if s in meaning.graph.leaves)
@@ -425,7 +459,11 @@ def verify(lhs: sp.Expr, rhs: sp.Expr, label: str, meaning: Meaning | None = Non
                 f"equation {label!r} does not hold: left side {left.real:.12g}, right side "
                 f"{right.real:.12g} at {where}"
             )
-    return Check(label, "numeric")
+    return decided
+
+
+def _finite(z: complex) -> bool:
+    return math.isfinite(z.real) and math.isfinite(z.imag)
 
 
 def _agree(a: complex, b: complex) -> bool:

@@ -262,3 +262,27 @@ def test_a_value_the_floats_do_not_know_is_bounded_not_a_crash(seed):
     net, _d, m = seed
     f = sp.Function("f")
     assert math.isnan(m.value(f(net.symbol("w1")), 0).real)
+
+
+def _far_out():
+    # a = w e^(−w²): finite at w = 1e200 (0), its derivative e^(−w²)(1 − 2w²) is ∞·0 = nan there
+    g = sb.Graph("g")
+    w = g.parameter("w")
+    a = g.node("a", w * sp.exp(-w ** 2))
+    g.loss("L", a)
+    d = sb.derive(g)
+    return g, w, d, Meaning(d, values={"w": 1e200})
+
+
+def test_points_where_neither_side_is_a_number_leave_the_verdict_to_other_points():
+    g, w, d, m = _far_out()
+    assert all(math.isnan(m.value(sp.Derivative(g.loss_symbol, w), k).real)
+               for k in range(len(m.points)))
+    assert verify(sp.Derivative(g.loss_symbol, w), d.gradient(w), "dL/dw", m).method == "numeric"
+    assert m.spare_points()
+
+
+def test_a_false_equation_far_out_is_still_refused_at_the_other_points():
+    g, w, d, m = _far_out()
+    with pytest.raises(VerificationError, match="'dL/dw' does not hold"):
+        verify(sp.Derivative(g.loss_symbol, w), d.gradient(w) + 1, "dL/dw", m)
