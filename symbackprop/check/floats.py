@@ -21,7 +21,8 @@ import sympy as sp
 from ..core import ops
 
 __all__ = ["FLOAT", "STRICT", "UNDEFINED", "UnknownNode", "OutsideDomain", "float_value",
-           "float_of", "real_float", "nowhere"]
+           "float_of", "real_float", "nowhere",
+           "undefined_node"]
 
 
 UNDEFINED = (sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity)
@@ -151,3 +152,28 @@ def real_float(x) -> float:
     except (TypeError, ValueError):
         return math.nan
     return z.real if z.imag == 0 else math.nan
+
+
+def undefined_node(graph, values: Mapping[str, float]) -> str | None:
+    """The first node that leaves the real numbers at ``values`` (leaf names to numbers): a log
+    or a fractional power of a negative number; None if there is none or values are missing.
+
+    >>> import symbackprop as sb
+    >>> g = sb.Graph("g"); x = g.input("x"); w = g.parameter("w")
+    >>> a = g.node("a", sp.log(w) * x); L = g.loss("L", a ** 2)
+    >>> undefined_node(g, {"x": 1.0, "w": -2.0}), undefined_node(g, {"x": 1.0, "w": 2.0})
+    ('a', None)
+    """
+    numbers: dict[sp.Basic, float] = {}
+    for s in graph.leaves:
+        if s.name not in values:
+            return None
+        numbers[s] = float(values[s.name])
+    for v, expr in graph.forward_equations():
+        try:
+            numbers[v] = float_value(expr, numbers, STRICT)
+        except UnknownNode:
+            return None
+        except OutsideDomain:
+            return v.name
+    return None

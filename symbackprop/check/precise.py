@@ -2,10 +2,10 @@
 
 Floats round a saturated σ to exactly 1, so (ŷ − y)/(ŷ(ŷ − 1)) is 0/0; in 50 digits from the
 leaves it is the finite number the evaluator's stable forms agree with. The work of such an
-evaluation grows with the magnitudes met (mpmath shifts a mantissa by a number's exponent, and
-exp(1e300) asks for 1e300 bits), so every magnitude is bounded *before* the operation that
-makes it: past :data:`MAX_BITS` binary digits of exponent the evaluation gives up (``None``)
-instead of working for hours or failing inside mpmath.
+evaluation grows with the numbers met: exp(x) reduces x by ln 2 to log₂|x| bits, so
+exp(exp(1e300)) asks mpmath for 1e300 bits. Every argument and magnitude is bounded *before*
+the operation that would need it (:data:`ARGUMENT_BITS`, :data:`MAX_BITS`): past them the
+evaluation gives up (``None``) instead of working for hours or failing inside mpmath.
 
 >>> import sympy as sp
 >>> x = sp.Symbol("x")
@@ -23,17 +23,20 @@ from collections.abc import Callable, Mapping
 import mpmath
 import sympy as sp
 
-__all__ = ["MAX_BITS", "DIGITS", "MANY_DIGITS", "precise_value", "precise_number"]
+__all__ = ["ARGUMENT_BITS", "MAX_BITS", "DIGITS", "MANY_DIGITS", "precise_value", "precise_number"]
 
-#: The largest binary exponent of any number met (2^4096 is about 1e1233: far past float64's
-#: 1.8e308, so everything a float can hold, its square and its exp of a few thousand fit).
-MAX_BITS = 4096
+#: The largest argument of exp, sin and cos, as a binary exponent: |x| < 2^1100, past any
+#: float64 (2^1024). Their cost grows with log |x| (the bits of ln 2 or π the reduction needs),
+#: so this bounds it; e^(2^1100) is the largest magnitude that can then arise.
+ARGUMENT_BITS = 1100
+#: The largest binary exponent of any number met (mpmath keeps exponents as Python integers,
+#: so e^(1e300), 2^(1.4e300), costs no more than 1.0; only its exponent is big).
+MAX_BITS = 2 ** ARGUMENT_BITS * 2
 #: Decimal digits carried.
 DIGITS = 50
-#: Digits enough for any cancellation between numbers inside the bound (1 − (1 − 2^−4096)).
-MANY_DIGITS = int(MAX_BITS * math.log10(2)) + 60
-# exp(x) stays inside the bound while |x| < MAX_BITS · ln 2.
-_EXP_LIMIT = MAX_BITS * math.log(2)
+#: Digits for a second try where 50 cancel away (1 − σ(1000) is 0 in 50 digits): any
+#: difference down to 2^−4096 of the numbers it subtracts.
+MANY_DIGITS = int(4096 * math.log10(2)) + 60
 
 
 class _GiveUp(Exception):
@@ -48,10 +51,23 @@ def _bounded(x):
     return x
 
 
-def _exp(x):
-    if abs(mpmath.re(x)) > _EXP_LIMIT:
-        raise _GiveUp
-    return mpmath.exp(x)
+def _reduced(f):
+    """f of an argument below 2^ARGUMENT_BITS only: its cost grows with log |x|."""
+    def bounded(x):
+        if x != 0 and mpmath.mag(x) > ARGUMENT_BITS:
+            raise _GiveUp
+        return f(x)
+    return bounded
+
+
+_exp = _reduced(mpmath.exp)
+
+
+def _tanh(x):
+    # ±1 to any digits carried past |x| = 2^20 (1 − tanh x ≈ 2e^(−2x)); mpmath would raise
+    if x != 0 and mpmath.mag(x) > 20 and mpmath.im(x) == 0:
+        return mpmath.mpf(mpmath.sign(x))
+    return _reduced(mpmath.tanh)(x)
 
 
 def _log(x):
@@ -107,9 +123,9 @@ PRECISE: dict[type, Callable] = {
     sp.Heaviside: _heaviside,
     sp.sign: _sign,
     sp.erf: mpmath.erf,
-    sp.tanh: mpmath.tanh,
-    sp.sin: mpmath.sin,
-    sp.cos: mpmath.cos,
+    sp.tanh: _tanh,
+    sp.sin: _reduced(mpmath.sin),
+    sp.cos: _reduced(mpmath.cos),
     sp.atan: mpmath.atan,
 }
 
