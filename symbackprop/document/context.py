@@ -28,6 +28,7 @@ from ..check.verify import Meaning, VerificationError, elementary, verify
 from ..check.worked import WorkedExample, precise_at, require_finite
 from ..codegen.scalar import number
 from ..codegen.stable import stable_loss
+from ..core.errors import ValuesError
 from ..core.graph import Graph
 from ..derivation.reverse import Derivation
 from ..printing.latex import Tex, TexPrinter
@@ -136,12 +137,19 @@ class DocumentContext:
             {s: (rf"\left({v}\right)" if v.startswith("-") else v) for s, v in shown.items()}
         )
         full = number(symbolic, {s: self.value(s) for s in symbolic.free_symbols})
-        if not math.isfinite(full):
-            full = self.precise(symbolic)
         if ex.rounding == "display" and not values_agree(full, value):
-            raise VerificationError(
-                f"equation {label!r} does not hold: {symbolic} = {full!r}, not {value!r}"
-            )
+            # floats that disagree may only have lost the digits: 1 − ŷ of a saturated output
+            # is 0 or a few ulps, and log(1 − ŷ) then nan or far off; judge by the precise
+            # number where there is one
+            better = self.precise(symbolic)
+            full = better if math.isfinite(better) or not math.isfinite(full) else full
+            if not (math.isfinite(full) or math.isfinite(value) or full == value):
+                raise ValuesError(f"equation {label!r} cannot be checked at these values: "
+                                  f"neither its value ({value!r}) nor its right side in floats or "
+                                  "in 50 digits is a number")
+            if not values_agree(full, value):
+                raise VerificationError(
+                    f"equation {label!r} does not hold: {symbolic} = {full!r}, not {value!r}")
         from_shown = number(symbolic, {s: float(v) for s, v in shown.items()})
         relation = "=" if ex.show(from_shown) == ex.show(value) else r"\approx"
         self.count("numbers")
