@@ -35,6 +35,7 @@ from ..core import functions, ops
 from ..core.errors import ValuesError, VerificationError
 from ..core.graph import Kind
 from ..derivation.reverse import Derivation
+from .digits import precise_number, precise_value
 from .floats import (
     UNDEFINED,
     UnknownNode,
@@ -42,7 +43,6 @@ from .floats import (
     float_value,
     nowhere,
 )
-from .precise import precise_number, precise_value
 
 __all__ = ["Meaning", "verify", "Check", "VerificationError", "elementary"]
 

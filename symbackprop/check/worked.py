@@ -32,8 +32,8 @@ from ..core.errors import ValuesError
 from ..core.graph import Graph
 from ..derivation.reverse import MAX_CHAIN_PATHS, Derivation, derive
 from ..printing.display import worked_example_markdown
+from .digits import DIGITS, MANY_DIGITS, precise_number, precise_value
 from .floats import real_float
-from .precise import DIGITS, MANY_DIGITS, precise_number, precise_value
 from .verify import elementary
 
 __all__ = ["WorkedExample", "FactorValue", "worked_example", "round_half_up", "precise_nodes",
@@ -197,7 +197,7 @@ def _precise_where_floats_fail(d: Derivation, known: Mapping[sp.Symbol, float], 
 
     Floats round a saturated σ to exactly 1, so ∂L/∂ŷ = (ŷ − y)/(ŷ(ŷ − 1)) becomes 0/0; from
     the leaves in 50 digits it is the finite number the evaluator's stable forms agree with.
-    Where 50 digits cannot be had cheaply (a magnitude past 2^4096) or the number is not real,
+    Where 50 digits cannot be had cheaply (an argument past the bounds of .digits) or the number is not real,
     the float stays as it was.
     """
     out, cache = [], {}
@@ -213,7 +213,7 @@ def _precise_where_floats_fail(d: Derivation, known: Mapping[sp.Symbol, float], 
 def precise_nodes(g: Graph, known: Mapping[sp.Symbol, float],
                   digits: int = DIGITS) -> dict[sp.Symbol, object]:
     """Every leaf and node of ``g`` in ``digits`` digits from the leaves in ``known`` (a node
-    that cannot be had cheaply, see :mod:`.precise`, is None, and so is all computed from it).
+    that cannot be had cheaply, see :mod:`.digits`, is None, and so is all computed from it).
     """
     precise: dict[sp.Symbol, object] = {s: mpmath.mpf(float(known[s])) for s in g.leaves}
     for v in g.nodes:

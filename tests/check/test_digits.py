@@ -8,7 +8,7 @@ import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from symbackprop.check.precise import precise_value
+from symbackprop.check.digits import precise_value
 
 x = sp.Symbol("x")
 
