@@ -234,6 +234,8 @@ def refuse_overwriting_inputs(args) -> None:
             refuse_output(target, inputs)
         except FileError as err:
             raise UserError(f"-o {err}") from None
+        if names is None and target.is_dir():
+            raise UserError(f"-o {output} is a directory; give a file name")
         if names is not None and target.is_dir():
             raise UserError(f"{target} is a directory, where a file is to be written; move it "
                             "away or give another -o")
