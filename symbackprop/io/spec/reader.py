@@ -13,6 +13,7 @@ from ...core.files import FileError, read_regular_file
 from ...core.graph import Graph, GraphError
 from ...core.languages import LANGUAGES
 from ...core.notation import Notation
+from ...core.ops import LOSSES
 from .errors import MAX_FILE_BYTES, got, listing, show, subkey, suggest, type_name
 from .graph import read_graph_table
 from .network import read_network_table
@@ -189,7 +190,9 @@ def _values(value: Any, graph: Graph, r: TableReader) -> dict[str, float]:
             raise r.error(key, f"{show(name)} is computed by the graph; give values only for "
                           "inputs, targets and parameters")
         out[name] = r.number(v, key)
-    if isinstance(graph, MLP) and graph.loss_name in ("bce", "cross_entropy"):
+    # Every builder-made model names its loss (a [graph]'s loss is an expression of its own).
+    loss = LOSSES.get(getattr(graph, "loss_name", None))
+    if loss is not None and loss.probabilities:
         # Cross-entropies are losses of probabilities: a target outside [0, 1] has no meaning
         # (and bce's minimum is then not at the target).
         for s in graph.targets:
