@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import sympy as sp
@@ -25,7 +25,8 @@ from ..core import ops
 from ..core.graph import Graph
 from ..derivation.reverse import Derivation, derive
 from ..printing.display import gradient_check_markdown
-from .report import CheckReport, largest_error
+from .precise import PreciseLoss, Unjudgeable, judge
+from .report import CheckReport, largest_error, table_lines
 
 __all__ = ["CheckRow", "GradientCheck", "check_gradients"]
 
@@ -40,6 +41,20 @@ class CheckRow:
     error: float
     ok: bool
     skipped: str = ""
+    #: why no reference could judge this gradient (then ``ok`` is true: nothing disagreed)
+    unchecked: str = ""
+    #: the digits of the high-precision reference that judged it; 0 for float64's difference
+    digits: int = 0
+
+    @property
+    def status(self) -> str:
+        """The row's verdict in the table: ok, WRONG, skipped or unchecked, with its reason."""
+        if self.skipped:
+            return f"skipped: {self.skipped}"
+        if self.unchecked:
+            return f"unchecked: {self.unchecked}"
+        verdict = "ok" if self.ok else "WRONG"
+        return f"{verdict} ({self.digits} digits)" if self.digits else verdict
 
 
 @dataclass(frozen=True)
@@ -53,29 +68,45 @@ class GradientCheck(CheckReport):
 
     @property
     def max_error(self) -> float:
-        return largest_error(r.error for r in self.rows if not r.skipped)
+        return largest_error(r.error for r in self.rows if not (r.skipped or r.unchecked))
 
     @property
     def skipped(self) -> list[CheckRow]:
         return [r for r in self.rows if r.skipped]
 
+    @property
+    def unchecked(self) -> list[CheckRow]:
+        """Rows no reference could judge: neither ok nor WRONG, and said so."""
+        return [r for r in self.rows if r.unchecked]
+
     def _repr_markdown_(self) -> str:
         return gradient_check_markdown(self)
 
     def __str__(self) -> str:
-        lines = [f"{'parameter':<16}{'engine':>16}{'finite diff.':>16}{'error':>12}  status"]
-        for r in self.rows:
-            status = f"skipped: {r.skipped}" if r.skipped else ("ok" if r.ok else "WRONG")
-            lines.append(
-                f"{r.name:<16}{r.engine:>16.9g}{r.finite_difference:>16.9g}{r.error:>12.2e}  {status}"
-            )
-        verdict = "all gradients agree" if self.ok else "SOME GRADIENTS DISAGREE"
+        cells = [("parameter", "engine", "finite diff.", "error", "status")]
+        cells += [(r.name, f"{r.engine:.9g}", f"{r.finite_difference:.9g}", f"{r.error:.2e}",
+                   r.status) for r in self.rows]
+        lines = table_lines(cells, "<>>><")
+        if not self.ok:
+            verdict = "SOME GRADIENTS DISAGREE"
+        elif self.unchecked:
+            verdict = f"the checked gradients agree; {len(self.unchecked)} unchecked"
+        else:
+            verdict = "all gradients agree"
         lines.append(f"max error {self.max_error:.2e} (rtol {self.rtol:g}, atol {self.atol:g}): {verdict}")
         return "\n".join(lines)
 
 
 # A few ulps of the loss per evaluation (its last operations each round once).
 _ROUNDOFF = 8 * np.finfo(float).eps
+# A loss this close to float64's largest number may have overflowed on one side of the step.
+_NEAR_OVERFLOW = np.finfo(float).max / 2**20
+
+#: Most rows judged again in high precision in one check (each takes a few loss evaluations
+#: at up to precise.MAX_DIGITS digits).
+MAX_REJUDGED = 32
+#: The reason of a row float64 failed that was past that bound.
+TOO_MANY = f"more than {MAX_REJUDGED} gradients to judge in high precision"
 
 _KINKED = (*(op.function for op in ops.FUNCTIONS if op.kinked),
            sp.Heaviside, sp.Abs, sp.Max, sp.Min)
@@ -132,7 +163,9 @@ def check_gradients(
         if kinks
         else None
     )
-    rows = []
+    rows: list[CheckRow] = []
+    # (row, element, whether float64's difference is untrusted) of the rows in doubt
+    doubts: list[tuple[int, int, bool]] = []
     for p in d.graph.parameters:
         x0 = np.asarray(at[p.name], dtype=float)
         h = eps * np.maximum(1.0, np.abs(x0))
@@ -147,24 +180,73 @@ def check_gradients(
                 )
                 continue
         loss_plus, loss_minus = np.asarray(ev.loss(plus)), np.asarray(ev.loss(minus))
-        fd = (loss_plus - loss_minus) / (2 * h)
-        g = np.asarray(engine[p.name], dtype=float)
-        err = np.abs(g - fd)
-        # The difference of two losses carries their round-off, about ε·|L| each, divided by
-        # 2h: with a large |L| that alone exceeds rtol·|g| (L = 10⁶u² + w²/100 and ∂L/∂w).
-        roundoff = _ROUNDOFF * np.maximum(np.abs(loss_plus), np.abs(loss_minus)) / (2 * h)
-        tol = atol + rtol * np.maximum(np.abs(g), np.abs(fd)) + roundoff
-        worst = int(np.argmax(err - tol)) if err.ndim else 0
-        rows.append(
-            CheckRow(
-                p.name,
-                float(g.flat[worst]) if g.ndim else float(g),
-                float(np.asarray(fd).flat[worst]) if np.ndim(fd) else float(fd),
-                float(np.max(err / np.maximum(1.0, np.maximum(np.abs(g), np.abs(fd))))),
-                bool(np.all(np.isfinite(g)) and np.all(err <= tol)),
-            )
+        with np.errstate(all="ignore"):  # an overflowing difference is judged below, not warned
+            fd = (loss_plus - loss_minus) / (2 * h)
+            g = np.asarray(engine[p.name], dtype=float)
+            err = np.abs(g - fd)
+            # The difference of two losses carries their round-off, about ε·|L| each, divided
+            # by 2h: with a large |L| that alone exceeds rtol·|g| (L = 10⁶u² + w²/100, ∂L/∂w).
+            roundoff = _ROUNDOFF * np.maximum(np.abs(loss_plus), np.abs(loss_minus)) / (2 * h)
+            tol = atol + rtol * np.maximum(np.abs(g), np.abs(fd))
+            worst = int(np.nanargmax(np.where(np.isnan(err), np.inf, err - tol - roundoff))
+                        if err.ndim else 0)
+            relative = np.max(err / np.maximum(1.0, np.maximum(np.abs(g), np.abs(fd))))
+            # float64's difference cannot be trusted where it is not finite, the step was lost
+            # in rounding, the loss is near overflow, or its round-off outweighs the tolerance
+            untrusted = not (np.all(np.isfinite(fd)) and np.all(np.isfinite(loss_plus))
+                             and np.all(np.isfinite(loss_minus))
+                             and np.all(x0 + h != x0) and np.all(x0 - h != x0)
+                             and np.all(np.maximum(np.abs(loss_plus), np.abs(loss_minus))
+                                        < _NEAR_OVERFLOW)
+                             and np.all(roundoff <= tol))
+            # those rows, and the ones it calls wrong, are judged again in high precision
+            doubtful = untrusted or not np.all(err <= tol)
+        row = CheckRow(
+            p.name,
+            float(g.flat[worst]) if g.ndim else float(g),
+            float(np.asarray(fd).flat[worst]) if np.ndim(fd) else float(fd),
+            float(relative),
+            bool(np.all(np.isfinite(g)) and np.all(err <= tol + roundoff)),
         )
+        if doubtful and np.all(np.isfinite(g)):
+            doubts.append((len(rows), worst, untrusted))
+        rows.append(row)
+    if doubts:
+        _rejudge(rows, doubts, d.graph, at, rtol, atol)
     return GradientCheck(rows, eps, rtol, atol)
+
+
+def _rejudge(rows: list[CheckRow], doubts: list[tuple[int, int, bool]], graph: Graph,
+             at: Mapping, rtol: float, atol: float) -> None:
+    """Judge the doubtful rows again against the loss in high precision, in place; the rows
+    float64 called wrong first, and at most MAX_REJUDGED of them (each costs a few loss
+    evaluations at hundreds of digits). Where no reference judges a row, float64's verdict
+    stands if its difference was sound (finite, its round-off within the tolerance): a wrong
+    derivative of a function the reference does not know is still WRONG. A row whose float
+    difference was unsound is then unchecked, with the reason: never WRONG on a difference in
+    doubt, and never ok either."""
+    doubts = sorted(doubts, key=lambda doubt: rows[doubt[0]].ok)
+    loss = PreciseLoss(graph)
+    shape = np.broadcast_shapes(*(np.shape(at[s.name]) for s in graph.leaves))
+    for n, (k, element, untrusted) in enumerate(doubts):
+        row = rows[k]
+        if n >= MAX_REJUDGED:
+            if untrusted:
+                rows[k] = replace(row, ok=True, unchecked=TOO_MANY)
+            continue
+        # a batch is judged at the element the row shows
+        point = {s.name: float(np.broadcast_to(np.asarray(at[s.name], dtype=float), shape)
+                               .flat[element]) for s in graph.leaves}
+        try:
+            j = judge(loss, point, row.name, row.engine, rtol, atol)
+        except Unjudgeable as reason:
+            if untrusted:
+                rows[k] = replace(row, ok=True, unchecked=str(reason))
+            continue
+        scale = max(1.0, abs(row.engine), abs(j.reference))
+        error = abs(row.engine - j.reference) / scale if math.isfinite(scale) else 1.0
+        rows[k] = replace(row, finite_difference=j.reference, ok=j.ok, digits=j.digits,
+                          error=error)
 
 
 def _crosses_kink(kink_f, kinks, graph, plus, minus, at, ev) -> str:
