@@ -14,8 +14,9 @@ w1 True
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import sympy as sp
@@ -101,6 +102,8 @@ class GradientCheck(CheckReport):
 _ROUNDOFF = 8 * np.finfo(float).eps
 # A loss this close to float64's largest number may have overflowed on one side of the step.
 _NEAR_OVERFLOW = np.finfo(float).max / 2**20
+# A float step is small for the loss when no node moves by more than this part of max(1, |node|).
+_FLOAT_SMOOTH = 2.0**-10
 
 #: Most rows judged again in high precision in one check (each takes a few loss evaluations
 #: at up to precise.MAX_DIGITS digits).
@@ -164,8 +167,8 @@ def check_gradients(
         else None
     )
     rows: list[CheckRow] = []
-    # (row, element, whether float64's difference is untrusted) of the rows in doubt
-    doubts: list[tuple[int, int, bool]] = []
+    # (row, element, whether float64's difference is unsound: asked only if no reference judges)
+    doubts: list[tuple[int, int, Callable[[], bool]]] = []
     for p in d.graph.parameters:
         x0 = np.asarray(at[p.name], dtype=float)
         h = eps * np.maximum(1.0, np.abs(x0))
@@ -209,29 +212,47 @@ def check_gradients(
             bool(np.all(np.isfinite(g)) and np.all(err <= tol + roundoff)),
         )
         if doubtful and np.all(np.isfinite(g)):
-            doubts.append((len(rows), worst, untrusted))
+            unsound = partial(_unsound, untrusted, ev, at, plus, minus)
+            doubts.append((len(rows), worst, unsound))
         rows.append(row)
     if doubts:
         _rejudge(rows, doubts, d.graph, at, rtol, atol)
     return GradientCheck(rows, eps, rtol, atol)
 
 
-def _rejudge(rows: list[CheckRow], doubts: list[tuple[int, int, bool]], graph: Graph,
-             at: Mapping, rtol: float, atol: float) -> None:
+def _unsound(untrusted: bool, ev, at: Mapping, plus: Mapping, minus: Mapping) -> bool:
+    """Whether float64's difference is unsound: untrusted already, or its step is not small
+    for the loss (some node moves by more than 2⁻¹⁰·max(1, |node|), as a softmax's scores do
+    by 10²⁰⁹ when a query moves by 10⁻⁶ against keys of 10²¹⁵), so it measures a jump."""
+    if untrusted:
+        return True
+    here = ev.evaluate(at).nodes
+    with np.errstate(all="ignore"):
+        for side in (plus, minus):
+            there = ev.evaluate(side).nodes
+            for name, value in here.items():
+                v, w = np.asarray(value, dtype=float), np.asarray(there[name], dtype=float)
+                if not np.all(np.abs(w - v) <= _FLOAT_SMOOTH * np.maximum(1.0, np.abs(v))):
+                    return True
+    return False
+
+
+def _rejudge(rows: list[CheckRow], doubts: list[tuple[int, int, Callable[[], bool]]],
+             graph: Graph, at: Mapping, rtol: float, atol: float) -> None:
     """Judge the doubtful rows again against the loss in high precision, in place; the rows
     float64 called wrong first, and at most MAX_REJUDGED of them (each costs a few loss
     evaluations at hundreds of digits). Where no reference judges a row, float64's verdict
-    stands if its difference was sound (finite, its round-off within the tolerance): a wrong
-    derivative of a function the reference does not know is still WRONG. A row whose float
-    difference was unsound is then unchecked, with the reason: never WRONG on a difference in
-    doubt, and never ok either."""
+    stands if its difference was sound (finite, its round-off within the tolerance, its step
+    small for the loss): a wrong derivative of a function the reference does not know is still
+    WRONG. A row whose float difference was unsound is then unchecked, with the reason: never
+    WRONG on a difference in doubt, and never ok either."""
     doubts = sorted(doubts, key=lambda doubt: rows[doubt[0]].ok)
     loss = PreciseLoss(graph)
     shape = np.broadcast_shapes(*(np.shape(at[s.name]) for s in graph.leaves))
-    for n, (k, element, untrusted) in enumerate(doubts):
+    for n, (k, element, unsound) in enumerate(doubts):
         row = rows[k]
         if n >= MAX_REJUDGED:
-            if untrusted:
+            if unsound():
                 rows[k] = replace(row, ok=True, unchecked=TOO_MANY)
             continue
         # a batch is judged at the element the row shows
@@ -240,7 +261,7 @@ def _rejudge(rows: list[CheckRow], doubts: list[tuple[int, int, bool]], graph: G
         try:
             j = judge(loss, point, row.name, row.engine, rtol, atol)
         except Unjudgeable as reason:
-            if untrusted:
+            if unsound():
                 rows[k] = replace(row, ok=True, unchecked=str(reason))
             continue
         scale = max(1.0, abs(row.engine), abs(j.reference))
