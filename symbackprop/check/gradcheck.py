@@ -105,11 +105,14 @@ _NEAR_OVERFLOW = np.finfo(float).max / 2**20
 # A float step is small for the loss when no node moves by more than this part of max(1, |node|).
 _FLOAT_SMOOTH = 2.0**-10
 
-#: Most rows judged again in high precision in one check (each takes a few loss evaluations
-#: at up to precise.MAX_DIGITS digits).
+#: Most rows judged again in high precision in one check (each takes a few dozen loss
+#: evaluations at up to precise.MAX_DIGITS digits) ...
 MAX_REJUDGED = 32
+#: ... and fewer in a large graph: rows × (leaves + nodes) stays within this (a 1 650-weight
+#: MLP's high-precision loss takes about 0.1 s).
+REJUDGE_BUDGET = 10_000
 #: The reason of a row float64 failed that was past that bound.
-TOO_MANY = f"more than {MAX_REJUDGED} gradients to judge in high precision"
+TOO_MANY = "too many gradients to judge in high precision"
 
 _KINKED = (*(op.function for op in ops.FUNCTIONS if op.kinked),
            sp.Heaviside, sp.Abs, sp.Max, sp.Min)
@@ -173,7 +176,8 @@ def check_gradients(
         x0 = np.asarray(at[p.name], dtype=float)
         h = eps * np.maximum(1.0, np.abs(x0))
         plus, minus = dict(at), dict(at)
-        plus[p.name], minus[p.name] = x0 + h, x0 - h
+        with np.errstate(over="ignore"):  # a step past float64's largest: judged below
+            plus[p.name], minus[p.name] = x0 + h, x0 - h
         if kink_f is not None:
             crossed = _crosses_kink(kink_f, kinks, d.graph, plus, minus, at, ev)
             if crossed:
@@ -182,8 +186,8 @@ def check_gradients(
                              f"the step crosses a kink ({crossed} = 0)")
                 )
                 continue
-        loss_plus, loss_minus = np.asarray(ev.loss(plus)), np.asarray(ev.loss(minus))
         with np.errstate(all="ignore"):  # an overflowing difference is judged below, not warned
+            loss_plus, loss_minus = np.asarray(ev.loss(plus)), np.asarray(ev.loss(minus))
             fd = (loss_plus - loss_minus) / (2 * h)
             g = np.asarray(engine[p.name], dtype=float)
             err = np.abs(g - fd)
@@ -239,20 +243,25 @@ def _unsound(untrusted: bool, ev, at: Mapping, plus: Mapping, minus: Mapping) ->
 
 def _rejudge(rows: list[CheckRow], doubts: list[tuple[int, int, Callable[[], bool]]],
              graph: Graph, at: Mapping, rtol: float, atol: float) -> None:
-    """Judge the doubtful rows again against the loss in high precision, in place; the rows
-    float64 called wrong first, and at most MAX_REJUDGED of them (each costs a few loss
-    evaluations at hundreds of digits). Where no reference judges a row, float64's verdict
-    stands if its difference was sound (finite, its round-off within the tolerance, its step
-    small for the loss): a wrong derivative of a function the reference does not know is still
-    WRONG. A row whose float difference was unsound is then unchecked, with the reason: never
-    WRONG on a difference in doubt, and never ok either."""
+    """Judge the doubtful rows again against the loss in high precision, in place.
+
+    The rows float64 called wrong go first, and at most MAX_REJUDGED rows are judged, fewer in
+    a large graph (each costs a few dozen loss evaluations at hundreds of digits). Past that
+    bound a row keeps float64's verdict, unless that is a WRONG on an unsound difference. Where
+    no reference judges a row, float64's verdict stands if its difference was sound (finite,
+    its round-off within the tolerance, its step small for the loss): a wrong derivative of a
+    function the reference does not know is still WRONG. A row whose float difference was
+    unsound is then unchecked, with the reason: never WRONG on a difference in doubt, and
+    never ok either.
+    """
     doubts = sorted(doubts, key=lambda doubt: rows[doubt[0]].ok)
     loss = PreciseLoss(graph)
     shape = np.broadcast_shapes(*(np.shape(at[s.name]) for s in graph.leaves))
+    bound = min(MAX_REJUDGED, max(1, REJUDGE_BUDGET // (len(graph.leaves) + len(graph.nodes))))
     for n, (k, element, unsound) in enumerate(doubts):
         row = rows[k]
-        if n >= MAX_REJUDGED:
-            if unsound():
+        if n >= bound:
+            if not row.ok and unsound():
                 rows[k] = replace(row, ok=True, unchecked=TOO_MANY)
             continue
         # a batch is judged at the element the row shows

@@ -249,3 +249,22 @@ def test_the_tables_columns_never_touch_however_wide_the_numbers(rows):
               for name, a, b in rows]
     for line, row in zip(table_lines(cells, "<>>><"), cells, strict=True):
         assert line.split() == [word for cell in row for word in cell.split()]
+
+
+def test_a_step_lost_in_rounding_is_judged_in_high_precision(seed000_net, seed000_values):
+    # eps = 1e-20: w + h == w in float64, whose difference read 0 for every weight (WRONG)
+    report = sb.check_gradients(seed000_net, seed000_values, eps=1e-20)
+    assert report.ok and all(r.digits > 0 for r in report.rows)
+    ref = seed000_by_hand(seed000_values)
+    assert {r.name: r for r in report.rows}["w5"].finite_difference == pytest.approx(
+        ref["dw5"], rel=1e-12)
+
+
+def test_a_nan_finite_difference_is_judged_in_high_precision_not_wrong():
+    # s452's v_1,1,1: w at float64's largest, so w + h is inf and inf·0 makes the loss nan
+    g = sb.Graph()
+    w, x, y = g.parameter("w"), g.input("x"), g.target("y")
+    g.loss("L", (y - sb.sigmoid(w * x)) ** 2)
+    report = sb.check_gradients(g, {"w": 1.7976931348623157e308, "x": 0.0, "y": 1.0})
+    row = report.rows[0]
+    assert report.ok and row.digits > 0 and row.finite_difference == 0.0 and row.error == 0.0
