@@ -245,7 +245,7 @@ def judge(loss: PreciseLoss, at: Mapping[str, float], name: str, engine: float,
     x0 = mpmath.mpf(at[name])
     g = mpmath.mpf(engine)
     h, size = smooth_step(loss, at, name)
-    tol_least = atol + rtol * abs(g)
+    tol_least = max(atol + rtol * abs(g), 1e-300)  # atol = 0 at g = 0 asks for every digit
     for _ in range(ROUNDS):
         digits = _FIRST_DIGITS + max(0, int(mpmath.log10(size + 1) - mpmath.log10(h)
                                             - math.log10(tol_least)))
@@ -277,23 +277,38 @@ def smooth_step(loss: PreciseLoss, at: Mapping[str, float], name: str) -> tuple:
 
     A fixed relative step is not: with σ(w·a) at a = 10³⁰⁰, a step of 10⁻²⁰ in w moves the
     logit by 10²⁸⁰ and the difference measures the saturated function's jump, not its slope.
-    So the step starts at 2⁻⁶⁴·max(1, |p|) and shrinks until every intermediate value (each
-    node and each function inside one) moves by at most 2⁻²⁴·max(1, |value|).
+    A step is smooth when every intermediate value (each node and each function inside one)
+    moves by at most 2⁻²⁴·max(1, |value|). The first tried is 2⁻⁶⁴·max(1, |p|); else the
+    largest smooth one is bisected for in the exponent, down to the smallest step
+    :data:`MAX_DIGITS` can resolve (an exp of 10³⁰⁸ changes by e^Δ, so the step it needs is
+    not found by scaling).
     """
     x0 = mpmath.mpf(at[name])
-    h = max(abs(x0), mp.one) * mpmath.mpf(2) ** -64
-    for _ in range(2 * ROUNDS + 2):
-        # enough digits that x0 + h is exact and each value's change shows above its round-off
-        with mp.workdps(_FIRST_DIGITS + int(mpmath.log10(max(abs(x0), mp.one) / h))):
-            size = abs(loss(at))
-            here = loss.values
-            loss({**at, name: x0 + h})
-            moved = max((abs(v - here[k]) / max(mp.one, abs(here[k]))
-                         for k, v in loss.values.items() if k in here), default=mp.zero)
-        if moved <= _SMOOTH:
-            return h, size
-        h = h * _SMOOTH / (2 * moved)
-    raise Unjudgeable("settle")
+    scale = max(abs(x0), mp.one)
+    with mp.workdps(_FIRST_DIGITS):
+        size = abs(loss(at))
+    top, bottom = -64, -int((MAX_DIGITS - 2 * _FIRST_DIGITS) * 3.32)
+    if _smooth(loss, at, name, x0, scale * mpmath.mpf(2) ** top):
+        return scale * mpmath.mpf(2) ** top, size
+    if not _smooth(loss, at, name, x0, scale * mpmath.mpf(2) ** bottom):
+        raise Unjudgeable("digits")
+    while top - bottom > 8:  # bisect the exponent: about 12 evaluations at most
+        middle = (top + bottom) // 2
+        if _smooth(loss, at, name, x0, scale * mpmath.mpf(2) ** middle):
+            bottom = middle
+        else:
+            top = middle
+    return scale * mpmath.mpf(2) ** bottom, size
+
+
+def _smooth(loss: PreciseLoss, at: Mapping[str, float], name: str, x0, h) -> bool:
+    # enough digits that x0 + h is exact and each value's change shows above its round-off
+    with mp.workdps(_FIRST_DIGITS + int(mpmath.log10(max(abs(x0), mp.one) / h))):
+        loss(at)
+        here = loss.values
+        loss({**at, name: x0 + h})
+        return all(abs(v - here[k]) <= _SMOOTH * max(mp.one, abs(here[k]))
+                   for k, v in loss.values.items() if k in here)
 
 
 def _central(loss: PreciseLoss, at: Mapping[str, float], name: str, x0, h):

@@ -57,3 +57,16 @@ def test_a_users_own_function_is_not_guessed_at():
     g.loss("L", mine(w) ** 2)
     with pytest.raises(Unjudgeable, match="does not know"):
         PreciseLoss(g)({"w": 1.0})
+
+
+def test_a_step_for_an_exp_of_1e308_is_bisected_for_not_scaled():
+    # silu(z) = z/(1 + e^(−z)) at z = −1.75e308: e^(−z) changes by a factor e^Δ, so scaling the
+    # step by the change found no smooth step (s437's w_2,1,5 read "does not settle")
+    g = sb.Graph()
+    w, x, y = g.parameter("w"), g.input("x"), g.target("y")
+    g.loss("L", (y - sb.silu(w * x)) ** 2)
+    at = {"w": -0.975, "x": 1.7976931348623157e308, "y": 0.5}
+    loss = PreciseLoss(g)
+    h, _ = smooth_step(loss, at, "w")
+    assert h * at["x"] <= 2.0**-20
+    assert judge(loss, at, "w", 0.0, 1e-6, 1e-8).ok
