@@ -26,7 +26,7 @@ from ..core import ops
 from ..core.graph import Graph
 from ..derivation.reverse import Derivation, derive
 from ..printing.display import gradient_check_markdown
-from .precise import PreciseLoss, Unjudgeable, judge
+from .precise import PreciseLoss, Unjudgeable, formula_agrees, judge
 from .report import CheckReport, largest_error, table_lines
 
 __all__ = ["CheckRow", "GradientCheck", "check_gradients"]
@@ -46,6 +46,9 @@ class CheckRow:
     unchecked: str = ""
     #: the digits of the high-precision reference that judged it; 0 for float64's difference
     digits: int = 0
+    #: WRONG, but the engine's formula computed at those digits agrees with the reference:
+    #: float64's evaluation of a right formula lost the gradient
+    float_lost: bool = False
 
     @property
     def status(self) -> str:
@@ -55,6 +58,8 @@ class CheckRow:
         if self.unchecked:
             return f"unchecked: {self.unchecked}"
         verdict = "ok" if self.ok else "WRONG"
+        if self.float_lost:
+            return f"{verdict} ({self.digits} digits; its formula agrees, float64 loses it)"
         return f"{verdict} ({self.digits} digits)" if self.digits else verdict
 
 
@@ -220,7 +225,7 @@ def check_gradients(
             doubts.append((len(rows), worst, unsound))
         rows.append(row)
     if doubts:
-        _rejudge(rows, doubts, d.graph, at, rtol, atol)
+        _rejudge(rows, doubts, d, at, rtol, atol)
     return GradientCheck(rows, eps, rtol, atol)
 
 
@@ -242,7 +247,7 @@ def _unsound(untrusted: bool, ev, at: Mapping, plus: Mapping, minus: Mapping) ->
 
 
 def _rejudge(rows: list[CheckRow], doubts: list[tuple[int, int, Callable[[], bool]]],
-             graph: Graph, at: Mapping, rtol: float, atol: float) -> None:
+             derivation: Derivation, at: Mapping, rtol: float, atol: float) -> None:
     """Judge the doubtful rows again against the loss in high precision, in place.
 
     The rows float64 called wrong go first, and at most MAX_REJUDGED rows are judged, fewer in
@@ -255,6 +260,7 @@ def _rejudge(rows: list[CheckRow], doubts: list[tuple[int, int, Callable[[], boo
     never ok either.
     """
     doubts = sorted(doubts, key=lambda doubt: rows[doubt[0]].ok)
+    graph = derivation.graph
     loss = PreciseLoss(graph)
     shape = np.broadcast_shapes(*(np.shape(at[s.name]) for s in graph.leaves))
     bound = min(MAX_REJUDGED, max(1, REJUDGE_BUDGET // (len(graph.leaves) + len(graph.nodes))))
@@ -275,8 +281,10 @@ def _rejudge(rows: list[CheckRow], doubts: list[tuple[int, int, Callable[[], boo
             continue
         scale = max(1.0, abs(row.engine), abs(j.reference))
         error = abs(row.engine - j.reference) / scale if math.isfinite(scale) else 1.0
+        lost = not j.ok and formula_agrees(loss, derivation, point, row.name, j.reference,
+                                           j.digits, rtol, atol)
         rows[k] = replace(row, finite_difference=j.reference, ok=j.ok, digits=j.digits,
-                          error=error)
+                          error=error, float_lost=lost)
 
 
 def _crosses_kink(kink_f, kinks, graph, plus, minus, at, ev) -> str:

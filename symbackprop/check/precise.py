@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import mpmath
 import sympy as sp
@@ -32,7 +33,11 @@ from ..codegen.stable import log_softmax, log_softmax_complement, stable_forward
 from ..core import functions, ops
 from ..core.graph import Graph
 
-__all__ = ["MAX_DIGITS", "Judgement", "PreciseLoss", "Unjudgeable", "judge"]
+if TYPE_CHECKING:
+    from ..derivation.reverse import Derivation
+
+__all__ = ["MAX_DIGITS", "Judgement", "PreciseLoss", "Unjudgeable", "formula_agrees", "judge", "judged",
+           "smooth_step"]
 
 #: Most decimal digits a reference may use: a loss of 10^k needs about k of them more than the
 #: tolerance, and each costs time in every operation of every node.
@@ -187,6 +192,10 @@ class PreciseLoss:
             self._numbers[x] = mpmath.mpf(x)
         return self._numbers[x]
 
+    def value(self, expr: sp.Basic, known: dict):
+        """``expr`` at the values in ``known`` (by symbol and subexpression), which it extends."""
+        return self._value(expr, known)
+
     def _value(self, expr: sp.Basic, known: dict):
         if expr in known:
             return known[expr]
@@ -233,7 +242,20 @@ class PreciseLoss:
 
 def judge(loss: PreciseLoss, at: Mapping[str, float], name: str, engine: float,
           rtol: float, atol: float) -> Judgement:
-    """Judge the engine's ∂L/∂``name`` at ``at`` against a high-precision central difference.
+    """Judge the engine's ∂L/∂``name`` at ``at`` against a high-precision central difference
+    (:func:`judged`); mpmath's own failures (a division by 0, a number past its range) are
+    Unjudgeable too, never a traceback."""
+    try:
+        return judged(loss, at, name, engine, rtol, atol)
+    except ZeroDivisionError as failure:
+        raise Unjudgeable("domain") from failure
+    except (OverflowError, ValueError) as failure:
+        raise Unjudgeable("exp") from failure
+
+
+def judged(loss: PreciseLoss, at: Mapping[str, float], name: str, engine: float,
+           rtol: float, atol: float) -> Judgement:
+    """The judgement of :func:`judge`, mpmath's failures left to it.
 
     The step is one the loss is smooth over (:func:`smooth_step`); the digits are what |L|, the
     step and the tolerance need (Unjudgeable beyond :data:`MAX_DIGITS`). Each round takes the
@@ -309,6 +331,33 @@ def _smooth(loss: PreciseLoss, at: Mapping[str, float], name: str, x0, h) -> boo
         loss({**at, name: x0 + h})
         return all(abs(v - here[k]) <= _SMOOTH * max(mp.one, abs(here[k]))
                    for k, v in loss.values.items() if k in here)
+
+
+def formula_agrees(loss: PreciseLoss, derivation: Derivation, at: Mapping[str, float],
+                   name: str, reference: float, digits: int, rtol: float, atol: float) -> bool:
+    """Whether the engine's own formula for ∂L/∂``name`` (its δ recursion, each δ_v =
+    Σ δ_c·∂c/∂v) computed at ``digits`` agrees with ``reference``: then a WRONG is float64's
+    evaluation losing a right formula (1 − silu(z) cancelling at z = 10³⁰⁸), not a wrong
+    derivative. False where the formula cannot be computed (a ratio 0/0 at saturation)."""
+    graph = loss.graph
+    with mp.workdps(_FIRST_DIGITS):
+        loss(at)
+        # a formula may subtract values as large as the largest one (1 − silu(9e307)): it needs
+        # that many digits more than the reference
+        largest = min(max((mp.mag(v) for v in loss.values.values() if v), default=0),
+                      4 * MAX_DIGITS)  # bits; an exp of 1e308 has 2.5e308 of them
+    digits = min(MAX_DIGITS, digits + max(0, largest * 3 // 10) + _MORE_DIGITS)
+    with mp.workdps(digits):
+        try:
+            loss(at)
+            known = dict(loss.values)
+            for v in reversed(graph.nodes):
+                if v != graph.loss_symbol and v in derivation.deltas:
+                    known[derivation.delta_symbols[v]] = loss.value(derivation.deltas[v], known)
+            formula = loss.value(derivation.deltas.get(graph.symbol(name), sp.S.Zero), known)
+        except (Unjudgeable, ArithmeticError, ValueError):
+            return False
+        return abs(formula - reference) <= atol + rtol * max(abs(formula), abs(reference))
 
 
 def _central(loss: PreciseLoss, at: Mapping[str, float], name: str, x0, h):

@@ -227,7 +227,7 @@ def test_a_logit_moved_by_1e300_per_unit_is_judged_right_and_a_doubled_delta_sti
     right = sb.check_gradients(_saturating_graph(False), values)
     assert right.ok and right.rows[0].digits > 0
     wrong = sb.check_gradients(_saturating_graph(True), values)
-    assert not wrong.ok and "WRONG" in str(wrong)
+    assert not wrong.ok and "WRONG" in str(wrong) and not wrong.rows[0].float_lost
 
 
 def test_a_wrong_gradient_the_reference_cannot_judge_stays_wrong_where_floats_were_sound():
@@ -268,3 +268,16 @@ def test_a_nan_finite_difference_is_judged_in_high_precision_not_wrong():
     report = sb.check_gradients(g, {"w": 1.7976931348623157e308, "x": 0.0, "y": 1.0})
     row = report.rows[0]
     assert report.ok and row.digits > 0 and row.finite_difference == 0.0 and row.error == 0.0
+
+
+def test_a_wrong_row_whose_formula_agrees_in_high_precision_says_float64_lost_it():
+    # s437: SiLU′ = (1 − silu(z))σ(z) + silu(z) cancels to 0 in float64 at z = 9e307, where it
+    # is 1; the derivation is right, the evaluator's number is not: still WRONG, and why
+    g = sb.Graph()
+    w, x, c = g.parameter("w"), g.input("x"), g.input("c")
+    g.loss("L", c * sb.silu(w * x))
+    report = sb.check_gradients(g, {"w": 0.5, "x": 1.7976931348623157e308, "c": 1e-300})
+    row = report.rows[0]
+    assert not report.ok and row.float_lost
+    assert row.finite_difference == pytest.approx(1.7976931348623157e8, rel=1e-12)
+    assert "its formula agrees, float64 loses it" in str(report)
