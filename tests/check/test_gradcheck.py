@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from networks import ATTENTION_1E215, seed000_by_hand
 
@@ -281,3 +281,12 @@ def test_a_wrong_row_whose_formula_agrees_in_high_precision_says_float64_lost_it
     assert not report.ok and row.float_lost
     assert row.finite_difference == pytest.approx(1.7976931348623157e8, rel=1e-12)
     assert "its formula agrees, float64 loses it" in str(report)
+
+
+@settings(max_examples=30, deadline=None)
+@given(c=st.floats(-5, 5), k=st.integers(0, 300), y=st.floats(0, 1))
+def test_a_right_derivation_is_never_wrong_however_far_the_logit_scales(c, k, y):
+    # w·x = c with x = 10^k: float64's step in w moves the logit by 10^(k−6)
+    values = {"w": c * 10.0**-k, "x": 10.0**k, "y": y}
+    report = sb.check_gradients(_saturating_graph(False), values)
+    assert report.ok and not report.unchecked, str(report)
