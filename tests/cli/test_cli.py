@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import sympy as sp
+from networks import ATTENTION_1E215
 from texutil import REPO, SEED000_VALUES, TEX_MISSING, have_tex
 
 SEED000_SPEC = """\
@@ -391,6 +392,18 @@ def test_check_needs_values(tmp_path):
     result = run("check", "novalues.toml", cwd=tmp_path)
     assert_one_line_error(result)
     assert "values" in result.stderr
+
+
+def test_check_judges_a_softmax_saturated_by_1e215_in_high_precision_and_exits_0(tmp_path):
+    # issue 21, s103: float64's difference said 1.61e+244 for a gradient of 0 (WRONG, exit 1),
+    # and its column ran into the engine's ("0-1.61417171e+244")
+    (tmp_path / "s103.toml").write_text(ATTENTION_1E215, encoding="utf-8")
+    result = run("check", "s103.toml", cwd=tmp_path, check=True)
+    lines = result.stdout.splitlines()
+    assert "WRONG" not in result.stdout and lines[-1].endswith("all gradients agree")
+    rows = {ln.split()[0]: ln.split() for ln in lines[1:-1]}
+    assert rows["q_2"][1:4] == ["-0", "0", "0.00e+00"] and rows["q_2"][4] == "ok"
+    assert all(len(row) >= 5 for row in rows.values())  # no two columns run together
 
 
 # -- example --------------------------------------------------------------------------------------
