@@ -428,20 +428,21 @@ def verify(lhs: sp.Expr, rhs: sp.Expr, label: str, meaning: Meaning | None = Non
     if not decided:
         decided = _numeric_points(lhs, rhs, label, meaning, meaning.spare_points())
     if not decided:
-        raise ValuesError(f"equation {label!r} cannot be checked: neither side is a finite "
-                          "number at the given values or at any other point tried")
+        raise ValuesError(f"equation {label!r} cannot be checked: its sides are not both finite "
+                          "numbers at the given values or at any other point tried")
     return Check(label, "numeric")
 
 
 def _numeric_points(lhs: sp.Expr, rhs: sp.Expr, label: str, meaning: Meaning, ks) -> int:
     """How many of the points ``ks`` decide lhs = rhs (raising VerificationError at the first
-    that refutes it). A point where neither side is a finite number decides nothing: nan =
-    nan, or ∞ = ∞, is what floats make of a true equation far out as much as of a false one.
+    that refutes it). A point where a side is not a finite number decides nothing: nan or ∞
+    is what floats make of a true equation far out (∞ · 0 in a tangent, 0/0 of a saturated σ)
+    as much as of a false one; the worked example's numbers are checked on their own.
     """
     decided = 0
     for k in ks:
         left, right = meaning.value(lhs, k), meaning.value(rhs, k)
-        if not (_finite(left) or _finite(right)):
+        if not (_finite(left) and _finite(right)):
             continue
         decided += 1
         if not _agree(left, right) and not _agree_precisely(lhs, rhs, meaning, k):

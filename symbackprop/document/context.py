@@ -147,6 +147,10 @@ class DocumentContext:
                 raise ValuesError(f"equation {label!r} cannot be checked at these values: "
                                   f"neither its value ({value!r}) nor its right side in floats or "
                                   "in 50 digits is a number")
+            if math.isnan(value):  # the evaluator's float64 lost it (∞ · 0 on the way)
+                raise ValuesError(f"at these values the number of {label!r} is not defined in "
+                                  f"float64 (an overflow on the way), where its equation gives "
+                                  f"{full!r}; give values where every number is finite")
             if not values_agree(full, value):
                 raise VerificationError(
                     f"equation {label!r} does not hold: {symbolic} = {full!r}, not {value!r}")

@@ -286,3 +286,13 @@ def test_a_false_equation_far_out_is_still_refused_at_the_other_points():
     g, w, d, m = _far_out()
     with pytest.raises(VerificationError, match="'dL/dw' does not hold"):
         verify(sp.Derivative(g.loss_symbol, w), d.gradient(w) + 1, "dL/dw", m)
+
+
+def test_a_point_where_one_side_is_nan_leaves_the_verdict_to_other_points():
+    # fz77_511: the forward-mode tangent met ∞ · 0 at the given values (nan), the engine's δ
+    # was −0: floats cannot say there whether the equation holds; random points can
+    g, w, d, m = _far_out()
+    lhs = sp.Derivative(g.loss_symbol, w)
+    rhs = sp.exp(-w ** 2) - 2 * w * g.symbol("a")  # a = w e^(−w²): 0 − 2w·0 there, finite
+    assert math.isfinite(m.value(rhs, 0).real) and math.isnan(m.value(lhs, 0).real)
+    assert verify(lhs, rhs, "dL/dw", m).method == "numeric"

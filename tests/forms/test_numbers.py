@@ -32,13 +32,6 @@ def test_a_log_of_a_negative_number_is_refused_naming_the_quantity():
         scalar_numbers(sb.derive(g), {"x": 1.0, "w": -2.0})
 
 
-def test_bce_over_an_identity_output_is_refused_by_the_forms_check_not_a_traceback():
-    # tbid: the check's random values put ŷ outside (0, 1), where log(1 − ŷ) or log ŷ is complex
-    form = forms.conv1d_form("relu", "identity", loss="bce")
-    with pytest.raises(ValuesError, match="not a real number at the general form's random"):
-        form.verify()
-
-
 def test_a_real_check_gives_finite_numbers():
     form = forms.conv1d_form("tanh")
     assert math.isfinite(form.verify())
