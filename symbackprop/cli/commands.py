@@ -14,7 +14,7 @@ import sympy as sp
 
 from ..builders.mlp import MLP, mlp
 from ..check.gradcheck import check_gradients
-from ..check.worked import worked_example
+from ..check.worked import require_finite, worked_example
 from ..codegen.export_matrix import matrix_module
 from ..codegen.export_scalar import scalar_module
 from ..codegen.matrix import MatrixCodePrinter
@@ -151,6 +151,7 @@ def cmd_example(args) -> int:
     need_values(graph, values, "example")
     ex = worked_example(
         graph, values, **example_options(args, spec))
+    require_finite(ex)  # ∞ or nan shown for a number is no worked example
     if args.latex or args.markdown:
         text = render(ex, "markdown" if args.markdown else "fragment", title=_spec_title(spec))
     else:

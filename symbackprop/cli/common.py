@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..builders.mlp import MLP, mlp
-from ..check.verify import undefined_node
+from ..check.floats import undefined_node
 from ..core.errors import SymbackpropError
 from ..core.files import FileError, refuse_output, write_files
 from ..derivation.reverse import MAX_CHAIN_PATHS

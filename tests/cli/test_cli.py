@@ -513,3 +513,46 @@ def test_exercise_sheets_are_in_the_asked_language(tmp_path, lang, title):
         cwd=tmp_path, check=True)
     for name in ("exercises", "answers"):
         assert title in (tmp_path / "exercises" / f"{name}.tex").read_text(encoding="utf-8")
+
+
+# -- extreme but legal values: right numbers, or one line and exit 2 (issue 21) -------------------
+SATURATED_SIGMOID_BCE = ('[network]\nsizes = [1, 1]\nactivation = "sigmoid"\nloss = "bce"\n'
+                         "[values]\nx1 = 1.0\ny = 0.5\nw1 = 1000.0\n")
+GELU_FAR_OUT = ('[graph]\ninputs = []\ntargets = []\nparameters = ["w"]\n'
+                'nodes = [{ name = "a", expr = "gelu_erf(w)" }]\nloss = { name = "L", expr = "a" }\n'
+                "[values]\nw = -1e300\n")
+# a = 1 - 1e-20 is 1.0 in floats, so log(a - 1) looks like log 0; it is a log of a negative
+LOG_OF_A_NEGATIVE = ('[graph]\ninputs = ["x"]\ntargets = []\nparameters = ["w"]\n'
+                     'nodes = [{ name = "a", expr = "x + w" }]\n'
+                     'loss = { name = "L", expr = "log(a - 1)^2" }\n[values]\nx = 1.0\nw = -1e-20\n')
+OVERFLOWING_NODE = ('[graph]\ninputs = ["x"]\ntargets = []\nparameters = ["w"]\n'
+                    'nodes = [{ name = "z", expr = "w*x" }]\nloss = { name = "L", expr = "gelu_erf(z)" }\n'
+                    "[values]\nx = -1e300\nw = 1e12\n")
+OVERFLOWING_LOSS = ('[graph]\ninputs = []\ntargets = ["t"]\nparameters = ["b"]\n'
+                    'nodes = [{ name = "n", expr = "-sqrt(b)" }]\nloss = { name = "L", expr = "(t - n)^2" }\n'
+                    "[values]\nt = 3.1e257\nb = 6e-130\n")
+
+
+@pytest.mark.parametrize("text", [SATURATED_SIGMOID_BCE, GELU_FAR_OUT],
+                         ids=["saturated-sigmoid-bce", "gelu-far-out"])
+def test_notes_and_examples_at_extreme_values_hold(tmp_path, text):
+    path = tmp_path / "s.toml"
+    path.write_text(text, encoding="utf-8")
+    for args in (["notes"], ["example"], ["example", "--latex"]):
+        result = run(*args, str(path), cwd=tmp_path)
+        assert result.returncode == 0 and result.stderr == "", (args, result.stderr)
+        assert "nan" not in result.stdout
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    (LOG_OF_A_NEGATIVE, "node L is not a real number"),
+    (OVERFLOWING_NODE, "node z overflows float64"),
+    (OVERFLOWING_LOSS, "node L overflows float64"),
+], ids=["log-of-a-negative", "overflowing-node", "overflowing-loss"])
+def test_values_no_float64_holds_are_refused_in_one_line(tmp_path, text, says):
+    path = tmp_path / "s.toml"
+    path.write_text(text, encoding="utf-8")
+    for args in (["notes"], ["example"], ["example", "--latex"]):
+        result = run(*args, str(path), cwd=tmp_path)
+        assert_one_line_error(result)
+        assert says in result.stderr

@@ -440,3 +440,31 @@ def test_a_tall_block_of_equations_is_typeset_one_align_per_equation(monkeypatch
         tex = re.sub(r"\\\\\[[24]pt\]|\\(end|begin)\{align\*\}", " ", tex)
         return " ".join(tex.split())
     assert flat(split) == flat(whole)
+
+
+@pytest.mark.parametrize("w1", [36.0, 1000.0], ids=["a-few-ulps", "rounded-to-one"])
+def test_a_saturated_loss_in_numbers_is_judged_by_its_precise_value(w1):
+    # 1 − σ(36) is a few ulps in floats (log(1 − ŷ) 4% off), 1 − σ(1000) is 0 (log 0): the
+    # printed L = −y log ŷ − (1 − y) log(1 − ŷ) still holds, from the logits, at L = w1 / 2
+    net = sb.mlp([1, 1], activation="sigmoid", loss="bce")
+    ex = sb.worked_example(net, {"x1": 1.0, "y": 0.5, "w1": w1})
+    tex = sb.render(ex, "article")
+    assert "nan" not in tex and ex.loss == pytest.approx(w1 / 2)
+
+
+def test_an_equation_no_number_can_check_is_refused_not_failed():
+    from symbackprop.core.errors import ValuesError
+    from symbackprop.document.context import DocumentContext
+    from symbackprop.document.options import DocumentOptions
+
+    g = sb.Graph("g")
+    x, w = g.input("x"), g.parameter("w")
+    a = g.node("a", w * x)
+    g.loss("L", a ** 2)
+    ctx = DocumentContext(sb.derive(g), sb.worked_example(g, {"x": 1.0, "w": 2.0}),
+                          DocumentOptions())
+    ctx.numbers("value of L", Tex("L"), a ** 2, 4.0)  # holds
+    with pytest.raises(VerificationError):
+        ctx.numbers("value of L", Tex("L"), a ** 2, 5.0)
+    with pytest.raises(ValuesError, match="cannot be checked"):
+        ctx.numbers("value of L", Tex("L"), sp.log(a - 2), math.nan)
