@@ -1,0 +1,106 @@
+"""The evaluator's stable forms (codegen/stable.py) against 50-digit references."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from mpref import reference
+
+import symbackprop as sb
+from symbackprop.io.spec.reader import parse_spec
+
+#: Issue 21's s1868: softmax + bce over a residual blocks net; 1 − p_2 is 2.4e-14 there.
+S1868 = """
+[network]
+kind = "blocks"
+inputs = 2
+batch = 1
+blocks = [{ type = "dense", units = 2, activation = "silu" },
+          { type = "residual", blocks = [{ type = "residual", blocks = [
+              { type = "dense", units = 1, activation = "softplus", bias = true },
+              { type = "dense", units = 2, activation = "linear" }] }] },
+          { type = "dense", units = 2, activation = "softmax" }]
+loss = "bce"
+[values]
+x_1 = 1.904568
+x_2 = 0.37
+"W_11^[1]" = -1.47
+"W_12^[1]" = -1.735
+"W_21^[1]" = 1.6
+"W_22^[1]" = 0.630114
+"b_1^[1]" = -1.85
+"b_2^[1]" = 1.182
+"W_11^[2]" = -1.4
+"W_12^[2]" = 1.164
+"b_1^[2]" = 0.42
+"W_11^[3]" = -1.0
+"W_21^[3]" = 1.056
+"b_1^[3]" = 1.673
+"b_2^[3]" = 0.6
+"W_11^[6]" = 0.69
+"W_12^[6]" = -0.752
+"W_21^[6]" = -1.1
+"W_22^[6]" = 0.673234
+"b_1^[6]" = -1.9
+"b_2^[6]" = 0.507
+y_1 = 0.53
+y_2 = 0.37
+"""
+
+
+def assert_matches_reference(graph, values, rtol=1e-9):
+    """The engine's loss and every gradient equal the 50-digit ones to ``rtol``, relative to
+    the largest gradient (a gradient near 0 is a difference of terms of that size)."""
+    ev = sb.derive(graph).evaluate(values)
+    loss, grads = reference(graph, values)
+    assert ev.loss == pytest.approx(loss, rel=rtol)
+    scale = max([1e-300] + [abs(g) for g in grads.values()])
+    wrong = {p: (ev.gradients[p], g) for p, g in grads.items()
+             if not abs(ev.gradients[p] - g) <= rtol * scale}
+    assert wrong == {}
+
+
+def test_softmax_bce_blocks_net_s1868_has_the_50_digit_gradients():
+    # b_1^[6] was −0.58130 for −0.58000: the δ of z_1^[6] divided by 1 − p_2 and multiplied
+    # by p_1, each rounded separately, where sympy's factor had folded them into one fraction
+    spec = parse_spec(S1868, "s1868.toml")
+    assert_matches_reference(spec.graph, spec.values)
+
+
+def _toml(value) -> str:
+    """A value as inline TOML (a block list is a list of inline tables)."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
+
+
+def _blocks_spec(classes: int, hidden: str, residual: bool) -> str:
+    blocks = [{"type": "dense", "units": 2, "activation": hidden}]
+    if residual:
+        blocks.append({"type": "residual", "blocks": [
+            {"type": "dense", "units": 1, "activation": hidden},
+            {"type": "dense", "units": 2, "activation": "linear"}]})
+    blocks.append({"type": "dense", "units": classes, "activation": "softmax"})
+    return (f'[network]\nkind = "blocks"\ninputs = 2\nbatch = 1\nblocks = {_toml(blocks)}\n'
+            'loss = "bce"\n')
+
+
+@given(classes=st.integers(2, 3), hidden=st.sampled_from(["silu", "tanh", "softplus", "gelu"]),
+       residual=st.booleans(), scale=st.floats(1.0, 40.0), seed=st.integers(0, 2**16))
+def test_softmax_bce_blocks_nets_match_50_digits_at_large_logits(classes, hidden, residual,
+                                                                  scale, seed):
+    graph = parse_spec(_blocks_spec(classes, hidden, residual), "drawn.toml").graph
+    rng = np.random.default_rng(seed)
+    values = {s.name: float(rng.uniform(-1.5, 1.5)) for s in graph.parameters}
+    values.update({s.name: float(scale * rng.uniform(-1, 1)) for s in graph.inputs})
+    values.update({s.name: float(rng.uniform(0, 1)) for s in graph.targets})
+    ev = sb.derive(graph).evaluate(values)
+    assert math.isfinite(ev.loss)
+    assert_matches_reference(graph, values)
