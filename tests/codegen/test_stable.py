@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 
+import mpmath
 import numpy as np
 import pytest
+import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 from mpref import reference
 
 import symbackprop as sb
+from symbackprop.core import ops
 from symbackprop.io.spec.reader import parse_spec
 
 #: Issue 21's s1868: softmax + bce over a residual blocks net; 1 − p_2 is 2.4e-14 there.
@@ -104,3 +108,43 @@ def test_softmax_bce_blocks_nets_match_50_digits_at_large_logits(classes, hidden
     ev = sb.derive(graph).evaluate(values)
     assert math.isfinite(ev.loss)
     assert_matches_reference(graph, values)
+
+
+# -- every activation's derivative, as the evaluator computes it ------------------------------------
+#: ±10^k from 1e-300 to 1e300: in tenths of a decade up to 100 (the tails, where σ and tanh
+#: round to ±1), in decades to 1e20 (SiLU′ = a + σ(1 − a) was 0 from 1e16), then up to overflow
+#: (mpmath's exp of 1e300 in 400 digits is slow: a few points there)
+GRID = np.array([s * 10.0 ** k for k in [*range(-300, -20, 10), *range(-20, -2),
+                                          *(j / 10 for j in range(-20, 21)), *range(3, 21),
+                                          *range(30, 301, 30)] for s in (1.0, -1.0)])
+SMALLEST_NORMAL = np.finfo(float).tiny
+
+
+@functools.cache
+def _exact_derivative(name: str) -> np.ndarray:
+    """The derivative of the activation's elementary definition at GRID, in 400 digits (1 − σ
+    at x = −700 needs 300 of them), rounded to floats."""
+    op = ops.ACTIVATIONS[name]
+    x = sp.Symbol("x", real=True)
+    f = sp.lambdify(x, sp.diff(op.elementary(x, *op.defaults), x), modules="mpmath")
+    with mpmath.workdps(400):
+        return np.array([float(f(mpmath.mpf(z))) for z in GRID])
+
+
+@pytest.mark.parametrize("inline", [False, True], ids=["node", "inline"])
+@pytest.mark.parametrize("name", [n for n in ops.ELEMENTWISE if n != "linear"])
+def test_every_activations_derivative_is_right_wherever_it_is_a_normal_float(name, inline):
+    g = sb.Graph()
+    w = g.parameter("w")
+    applied = ops.ACTIVATIONS[name](w)
+    g.loss("L", applied if inline else g.node("a", applied))
+    with np.errstate(all="raise"):  # the evaluator silences its own; none may escape
+        got = sb.derive(g).evaluate({"w": GRID}).gradients["w"]
+    exact = _exact_derivative(name)
+    normal = np.abs(exact) >= SMALLEST_NORMAL
+    assert np.isfinite(got).all()
+    wrong = normal & ~(np.abs(got - exact) <= 1e-12 * np.abs(exact))
+    assert {float(z): (float(a), float(b)) for z, a, b in
+            zip(GRID[wrong], got[wrong], exact[wrong], strict=True)} == {}
+    # below the normal floats the evaluator may round to 0, never to more than the smallest one
+    assert (np.abs(got[~normal]) <= SMALLEST_NORMAL).all()
