@@ -148,3 +148,18 @@ def test_every_activations_derivative_is_right_wherever_it_is_a_normal_float(nam
             zip(GRID[wrong], got[wrong], exact[wrong], strict=True)} == {}
     # below the normal floats the evaluator may round to 0, never to more than the smallest one
     assert (np.abs(got[~normal]) <= SMALLEST_NORMAL).all()
+
+
+@pytest.mark.parametrize("name", [n for n in ops.ELEMENTWISE if n != "linear"])
+def test_the_matrix_evaluator_computes_each_derivative_as_the_scalar_one_does(name):
+    # δ^[1] = W^[2]ᵀδ^[2] ⊙ f′(Z^[1]) printed A ⊙ (1 − A), SiLU′ as A + σ(Z) ⊙ (1 − A): the
+    # generated array code calls the registry's prime, so ∂L/∂b^[1] = 2·f(z)·f′(z) here
+    net = sb.mlp([1, 1, 1], [name, "identity"], "mse", bias=True)
+    form = sb.matrix_form(net)
+    d = sb.derive(net)
+    batch = form.evaluator()
+    zs = GRID[np.abs(GRID) < 1e150]  # f(z)² below overflow
+    scalar = d.evaluate(dict(x1=zs, y=0.0, w1=1.0, b1=0.0, w2=1.0, b2=0.0)).gradients["b1"]
+    matrix = np.array([batch.evaluate(dict(x1=z, y=0.0, w1=1.0, b1=0.0, w2=1.0, b2=0.0))
+                       .gradients["b1"] for z in zs], dtype=float)
+    np.testing.assert_allclose(matrix, scalar, rtol=1e-14, atol=0)
