@@ -136,7 +136,31 @@ def stable_ratios(g: Graph, expr: sp.Expr) -> sp.Expr:
         paired = pair_factors(term)
         if not _divides_by(paired, outputs):
             return paired
-        return pair_factors(sp.factor(sp.cancel(term)))
+        factored = sp.factor(sp.cancel(term))
+        paired = pair_factors(factored)
+        if not _divides_by(paired, outputs):
+            return paired
+        # factor may fold the whole δ into one fraction whose numerator is a sum (how it
+        # orders the terms depends on the symbols' names: a_1^[6] did, yhat1 did not), where
+        # no single factor p_j meets the 1 − p_k below it
+        return divide(*sp.fraction(factored))
+
+    def divide(top: sp.Expr, bottom: sp.Expr) -> sp.Expr:
+        # top/bottom with each 1 − p_k of the bottom divided out of the top as polynomials in
+        # p_k: top = q·(p_k − 1) + r, r free of p_k; q needs no division by it, and each term
+        # of r keeps a factor p_j that pairs with it (the others vanish at p_k = 1).
+        coeff, factors = sp.factor_list(bottom)
+        found = next((i for i, (base, _) in enumerate(factors) if base in complements), None)
+        if found is None:
+            return top / bottom
+        base, power = factors[found]
+        k, _, members, _ = complements[base]
+        q, r = sp.div(top, base, members[k])
+        rest = sp.Mul(coeff, *(b**m for i, (b, m) in enumerate(factors) if i != found),
+                      base**(power - 1))
+        divided = [pair_factors(sp.Mul(t, sp.Pow(rest, -1), sp.Pow(base, -1)))
+                   for t in sp.Add.make_args(sp.expand(r)) if t != 0]
+        return sp.Add(divide(q, rest) if q != 0 else sp.S.Zero, *divided)
 
     def pair_factors(term: sp.Expr) -> sp.Expr:
         top, bottom = [], []

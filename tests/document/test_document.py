@@ -468,3 +468,16 @@ def test_an_equation_no_number_can_check_is_refused_not_failed():
         ctx.numbers("value of L", Tex("L"), a ** 2, 5.0)
     with pytest.raises(ValuesError, match="cannot be checked"):
         ctx.numbers("value of L", Tex("L"), sp.log(a - 2), math.nan)
+
+
+def test_a_loss_whose_floats_cancel_is_verified_in_50_digits():
+    # issue 21 (s1868): 1 − ŷ2 = 2.4e-14 from the float ŷ2 has lost three digits, so the
+    # printed loss in the carried floats was 18.19943 for the engine's (and mpmath's) 18.19813
+    net = sb.mlp([1, 2], activation="softmax", loss="bce")
+    values = dict(x1=1.0, w1=-16.173322918652083, w2=15.20276663716161, y1=0.53, y2=0.37)
+    d = sb.derive(net)
+    ex = sb.worked_example(d, values)
+    sb.build_document(d, ex)
+    ex.nodes["L"] += 1e-6  # and 50 digits still refuse a loss that is wrong
+    with pytest.raises(VerificationError, match="value of L"):
+        sb.build_document(d, ex)
