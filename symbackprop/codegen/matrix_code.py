@@ -63,7 +63,15 @@ class MatrixCodePrinter(MatrixPrinting, PythonCodePrinter):
             c, rest = a.as_coeff_mmul() if isinstance(a, sp.MatMul) else (sp.S.One, a)
             coeff *= c
             factors.append(rest)
-        text = "*".join(self._atom(f) for f in factors)
+        texts = [self._atom(f) for f in factors]
+        steps = [t for t in texts if t.startswith("heaviside(")]
+        rest = [t for t in texts if not t.startswith("heaviside(")]
+        if steps and rest:
+            # a step (relu′) zeroes its entries whatever overflowed behind them, as torch's
+            # threshold_backward does: 0·inf would make nan of a gradient that is 0
+            inner = "*".join(rest) if coeff == 1 else f"{self._print(coeff)}*({'*'.join(rest)})"
+            return f"masked({'*'.join(steps)}, {inner})"
+        text = "*".join(texts)
         return text if coeff == 1 else f"{self._print(coeff)}*({text})"
 
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
@@ -367,8 +375,12 @@ def _fused(p: MatrixCodePrinter, name: str, rhs: sp.Basic, used_later: set[str])
         return None
     factors.remove(lead)
     lines = [f"{name} = {p.doprint(lead)}"]
-    lines += [f"{name} *= {p._atom(f) if not isinstance(f, sp.MatAdd) else p.doprint(f)}"
-              for f in factors]
+    for f in factors:
+        text = p._atom(f) if not isinstance(f, sp.MatAdd) else p.doprint(f)
+        # a step (relu′) zeroes its entries whatever overflowed behind them, as torch's
+        # threshold_backward does: 0·inf would make nan of a gradient that is 0
+        lines.append(f"{name} = masked({text}, {name})" if text.startswith("heaviside(")
+                     else f"{name} *= {text}")
     if coeff != 1:
         lines.append(f"{name} *= {p.doprint(coeff)}")
     return lines

@@ -29,7 +29,7 @@ import sympy as sp
 from ..core import functions, ops
 from ..core.graph import product
 from ..printing.display import evaluation_markdown
-from .stable import NUMPY_HELPERS, has_division, stable_forward, stable_ratios
+from .stable import NUMPY_HELPERS, has_division, masked_steps, stable_forward, stable_ratios
 
 if TYPE_CHECKING:  # the evaluator reads a derivation; the derivation builds it
     from ..derivation.reverse import Derivation
@@ -206,12 +206,14 @@ class Evaluator:
         self._node_of_delta = {s: n for n, s in derivation.delta_symbols.items()}
         forward = [(ident[v], e.xreplace(ident)) for v, e in stable_forward(g)]
         backward = [
-            (ident[derivation.delta_symbols[v]], self._delta_for_code(v).xreplace(ident))
+            (ident[derivation.delta_symbols[v]],
+             masked_steps(self._delta_for_code(v)).xreplace(ident))
             for v in backward_nodes
         ]
         grads = [
             (ident[self._grad_symbols[p]],
-             (self._delta_for_code(p) if p in derivation.deltas else sp.S.Zero).xreplace(ident))
+             masked_steps(self._delta_for_code(p) if p in derivation.deltas else sp.S.Zero
+                          ).xreplace(ident))
             for p in g.parameters
         ]
         args = [ident[s] for s in self.leaves]

@@ -15,6 +15,9 @@ from hypothesis import strategies as st
 from mpref import reference
 
 import symbackprop as sb
+from symbackprop.codegen.export_matrix import matrix_module
+from symbackprop.codegen.export_scalar import scalar_module
+from symbackprop.codegen.stable import masked, masked_steps
 from symbackprop.core import ops
 from symbackprop.io.spec.reader import parse_spec
 
@@ -163,3 +166,58 @@ def test_the_matrix_evaluator_computes_each_derivative_as_the_scalar_one_does(na
     matrix = np.array([batch.evaluate(dict(x1=z, y=0.0, w1=1.0, b1=0.0, w2=1.0, b2=0.0))
                        .gradients["b1"] for z in zs], dtype=float)
     np.testing.assert_allclose(matrix, scalar, rtol=1e-14, atol=0)
+
+
+# -- a dead relu under an overflowing δ (the fuzz campaign's fz77_20 and fz77_511) ---------------
+def _dead_relu_graph():
+    # z = w·x < 0, so relu′(z) = 0 and ∂L/∂w = 0 exactly; the δ of a = relu(z) is
+    # 2(v·a − y)·v with v = 1e300 and y = −1e300: 2e600, an overflow, and 0·inf was nan
+    g = sb.Graph("dead relu")
+    x, y = g.input("x"), g.target("y")
+    w, v = g.parameter("w"), g.parameter("v")
+    a = g.node("a", sb.relu(w * x))
+    h = g.node("h", v * a)
+    g.loss("L", (h - y) ** 2)
+    return g, {"x": 1.0, "y": -1e300, "w": -0.5, "v": 1e300}
+
+
+def test_masked_steps_gates_each_product_with_a_step_and_leaves_the_rest():
+    z, d, e = sp.symbols("z d e")
+    step = sp.Heaviside(z, 0)
+    assert masked_steps(3 * d * step + e) == masked(step, 3 * d) + e
+    assert masked_steps(d * e) == d * e
+    assert masked_steps(step) == step  # a step alone has nothing to gate
+
+
+def test_a_dead_relu_under_an_overflowing_delta_gives_the_gradient_0_not_nan():
+    g, values = _dead_relu_graph()
+    d = sb.derive(g)
+    with np.errstate(all="ignore"):
+        r = d.evaluate(values)
+        assert float(r.gradients["w"]) == 0.0
+        namespace: dict = {}
+        exec(compile(scalar_module(d), "grad.py", "exec"), namespace)
+        assert float(namespace["loss_and_gradients"](**values).gradients["w"]) == 0.0
+
+
+@pytest.mark.parametrize("target", ["numpy", "torch", "jax"])
+def test_a_matrix_module_masks_a_dead_relu_under_an_overflowing_delta(target):
+    pytest.importorskip(target)
+    # 1-2-1, relu then identity, mse: unit 1 dead (z = −1), unit 2 alive; y = −1e300 and
+    # W2 = 1e300 overflow δ1 = W2ᵀδ2, which the dead unit's step must zero, not make nan
+    form = sb.matrix_form([1, 2, 1], ["relu", "identity"], "mse", bias=False)
+    X, Y = np.array([[1.0]]), np.array([[-1e300]])
+    W = [np.array([[-1.0], [0.5]]), np.array([[1e300, 0.0]])]
+    namespace: dict = {}
+    exec(compile(matrix_module(form, target), "grad.py", "exec"), namespace)
+    convert = {"numpy": np.asarray, "torch": lambda a: __import__("torch").tensor(a),
+               "jax": lambda a: __import__("jax.numpy").numpy.asarray(a)}[target]
+    if target == "jax":
+        __import__("jax").config.update("jax_enable_x64", True)
+    with np.errstate(all="ignore"):
+        r = namespace["loss_and_gradients"](convert(X), convert(Y), [convert(w) for w in W])
+    dW1 = np.asarray(r.weight_gradients[0], dtype=float)
+    assert dW1[0, 0] == 0.0  # the dead unit: exactly 0, as torch's threshold_backward gives
+    with np.errstate(all="ignore"):
+        plain = form.evaluator()(X, Y, W)
+    assert np.asarray(plain.weight_gradients[0], dtype=float)[0, 0] == 0.0
