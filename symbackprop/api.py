@@ -29,7 +29,7 @@ from .check.report import CheckReport
 from .check.verify import VerificationError
 from .codegen.matrix import BatchEvaluator
 from .codegen.scalar import Evaluation
-from .core.errors import SymbackpropError, UnavailableError
+from .core.errors import SymbackpropError, UnavailableError, ValuesError
 from .core.functions import gelu, gelu_erf, identity, leaky_relu, relu, sigmoid, silu, softmax, softplus, tanh
 from .core.graph import Graph, GraphError, Kind
 from .core.notation import NOTATIONS, Notation
@@ -56,7 +56,7 @@ __all__ = [
     "lint", "LintResult",
     "RNN", "rnn", "Conv", "conv1d", "conv2d", "Attention", "attention", "Network", "network",
     "dense", "layer_norm", "batch_norm", "residual", "general_form", "GeneralForm",
-    "gelu", "gelu_erf", "silu", "SymbackpropError", "UnavailableError",
+    "gelu", "gelu_erf", "silu", "SymbackpropError", "UnavailableError", "ValuesError",
     "Form", "ScalarForm", "scalar_form", "CheckReport",
 ]
 

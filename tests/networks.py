@@ -59,3 +59,30 @@ def quantity_arrays(form, ev, lookup, samples):
             inputs[name] = np.array([[value(s, ix) for ix in np.ndindex(*shape)]
                                      for s in samples]).reshape([len(samples), *shape])
     return inputs, params
+
+
+#: Issue 21's s103: a softmax saturated by keys of 1e215, where float64's step of 1e-6 in q_2
+#: moved a score by 1e209 (check said WRONG for a gradient of 0).
+ATTENTION_1E215 = """\
+[network]
+kind = "attention"
+keys = 2
+d = 3
+loss = "sse"
+projections = false
+d_v = 1
+[values]
+y = 1.1982813219043256
+q_1 = 1.0448239918900755e+164
+q_2 = -8.050662108394966e-132
+q_3 = 7.844255338165398e+51
+"k_1,1" = -4.057368435219976e-299
+"k_1,2" = -8.202832638370678e+215
+"k_1,3" = -1.7577480962576921e-99
+"k_2,1" = -6.715223969626566e-257
+"k_2,2" = -4.433831355727567e-11
+"k_2,3" = -2.7312343397605743e-220
+v_1 = -2.229880679366471e+40
+v_2 = -1.796759145870001e+119
+"""
+

@@ -413,7 +413,7 @@ def test_a_pdf_is_written_through_a_fresh_name_never_a_planted_link(tmp_path, ca
     assert sorted(p.name for p in out.iterdir()) == ["n.pdf", "n.pdf.part"]  # nothing left over
     # A directory in the way fails before TeX runs, and leaves nothing behind.
     (out / "d.pdf").mkdir()
-    assert cli(["notes", str(spec), "--pdf", "-o", str(out / "d.pdf"), "-q"]) == 1
+    assert cli(["notes", str(spec), "--pdf", "-o", str(out / "d.pdf"), "-q"]) == 2  # bad -o
     assert sorted(p.name for p in out.iterdir()) == ["d.pdf", "n.pdf", "n.pdf.part"]
 
 

@@ -2,13 +2,13 @@
 and (issue 21) every command at every documented maximum answers or refuses, never hangs.
 
 Timings are not judged here: `make bench` has rows for notes at 1000 parameters and a depth-16
-chain; these tests only show that a net over a command's limit is refused at once.
+chain; these tests show that a net over a command's limit is refused before any graph is built
+(every builder made to fail), from the spec's numbers.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import time
 
 import pytest
 from texutil import REPO
@@ -16,28 +16,61 @@ from texutil import REPO
 from symbackprop.cli import common
 from symbackprop.cli import main as cli
 from symbackprop.cli.common import MAX_NUMBERS_PARAMETERS, MAX_SCALAR_GRAD_PARAMETERS
+from symbackprop.core.graph import Graph
 
 # 100-100-1 is 10 100 weights: over every per-command limit, inside the spec's 100 000.
 BIG = "[network]\nsizes = [100, 100, 1]\n"
+# Three dense blocks of 64 on 64 inputs: 12 480 parameters, inside the spec's weight and
+# product limits; a graph of 2 001 parameters, over check's.
+BLOCKS = ('[network]\nkind = "blocks"\ninputs = 64\nblocks = ['
+          + ", ".join(['{ type = "dense", units = 64, activation = "tanh" }'] * 3) + "]\n")
+GRAPH = ("[graph]\ninputs = [\"x\"]\ntargets = [\"y\"]\nparameters = ["
+         + ", ".join(f'"w{k}"' for k in range(1, 2002))
+         + ']\nloss = { name = "L", expr = "(y - w1*x)^2" }\n')
+SPECS = {"mlp": BIG, "blocks": BLOCKS, "graph": GRAPH}
 
 
-@pytest.mark.parametrize(("args", "fragment"), [
-    (["grad"], f"grad --form intermediate is limited to {MAX_SCALAR_GRAD_PARAMETERS}"),
-    (["grad", "--form", "expanded"], "grad --form expanded is limited"),
-    (["check"], f"check is limited to {MAX_NUMBERS_PARAMETERS}"),
-    (["example"], "example is limited"),
-    (["notes"], "notes write equations for every one"),
-    (["exercises"], "notes write equations for every one"),
+def _refuse_to_build(monkeypatch) -> None:
+    """Make declaring any symbol of any graph fail loudly: every builder and the [graph]
+    reader declare through Graph._declare, so a refusal must come before all of them."""
+    def declared(*args, **kwargs):
+        raise AssertionError("a graph was built before the command's limit was checked")
+    monkeypatch.setattr(Graph, "_declare", declared)
+
+
+@pytest.mark.parametrize(("args", "fragment", "kinds"), [
+    (["grad"], f"grad --form intermediate is limited to {MAX_SCALAR_GRAD_PARAMETERS}",
+     ("mlp", "blocks")),
+    (["grad", "--form", "expanded"], "grad --form expanded is limited", ("mlp", "blocks")),
+    (["check"], f"check is limited to {MAX_NUMBERS_PARAMETERS}", ("mlp", "blocks", "graph")),
+    (["example"], "example is limited", ("mlp", "blocks", "graph")),
+    (["grade", "claims.toml"], "grade is limited", ("mlp", "blocks", "graph")),
+    (["grade", "answer.tex"], "grade is limited", ("mlp", "blocks", "graph")),
+    (["notes"], "notes write equations for every one", ("mlp", "blocks", "graph")),
+    (["exercises"], "notes write equations for every one", ("mlp", "blocks", "graph")),
 ])
-def test_commands_refuse_nets_over_their_limit_at_once(tmp_path, capsys, args, fragment):
-    spec = tmp_path / "big.toml"
-    spec.write_text(BIG)
-    start = time.process_time()
-    code = cli([args[0], str(spec), *args[1:], "-o", str(tmp_path / "out")])
-    err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and fragment in err, err
-    assert time.process_time() - start < 60  # refused before deriving (a generous bound)
-    assert not (tmp_path / "out").exists()
+def test_commands_refuse_nets_over_their_limit_before_building_anything(
+        tmp_path, capsys, monkeypatch, args, fragment, kinds):
+    (tmp_path / "answer.tex").write_text("$x = 1$\n")
+    (tmp_path / "claims.toml").write_text("[claims]\n")
+    _refuse_to_build(monkeypatch)
+    for kind in kinds:
+        spec = tmp_path / f"{kind}.toml"
+        spec.write_text(SPECS[kind])
+        extra = [str(tmp_path / a) if a.endswith((".tex", ".toml")) else a for a in args[1:]]
+        code = cli([args[0], str(spec), *extra, "-o", str(tmp_path / "out")])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and fragment in err, (kind, err)
+        assert not (tmp_path / "out").exists()
+
+
+def test_a_command_within_its_limit_builds_the_graph(tmp_path, monkeypatch):
+    # the other side of the test above: a spec under check's limit does reach the builder
+    spec = tmp_path / "small.toml"
+    spec.write_text("[network]\nsizes = [2, 2, 1]\n")
+    _refuse_to_build(monkeypatch)
+    with pytest.raises(AssertionError, match="a graph was built"):
+        cli(["check", str(spec)])
 
 
 def _bench_limits():

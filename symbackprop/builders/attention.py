@@ -19,7 +19,7 @@ import sympy as sp
 
 from ..core import functions
 from ..core.graph import GraphError
-from .base import Model, choice, plural, positive, sub
+from .base import Model, check_loss, plural, positive, sub
 
 __all__ = ["Attention", "attention"]
 
@@ -34,7 +34,8 @@ class Attention(Model):
         self.n = positive(keys, "the number of keys", 256)
         self.d = positive(d, "the key size d", 256)
         self.d_v = positive(d_v if d_v is not None else d, "the value size d_v", 256)
-        self.loss_name = choice(loss, "attention loss", _LOSSES)
+        # o = Σ α_j v_j ends in no activation
+        self.loss_name = check_loss(loss, None, _LOSSES, "attention loss")
         self.projections = bool(projections)
         self.d_in = positive(d_in if d_in is not None else d, "the input size")
         super().__init__(title or f"Attention over {plural(self.n, 'key')}, d = {self.d}")

@@ -18,9 +18,10 @@ from collections.abc import Callable
 
 import sympy as sp
 
+from ..core import ops
 from ..core.graph import Graph, GraphError
 
-__all__ = ["Model", "index", "sub", "positive", "choice"]
+__all__ = ["Model", "index", "sub", "positive", "choice", "check_loss"]
 
 
 def index(*ix: int) -> str:
@@ -62,6 +63,23 @@ def choice(value, what: str, allowed) -> str:
     if value not in allowed:
         raise GraphError(f"unknown {what} {value!r}; expected one of: {', '.join(allowed)}")
     return value
+
+
+def check_loss(loss, output_activation: str | None, allowed=None, what: str = "loss") -> str:
+    """``loss`` if it is one of ``allowed`` (every loss by default) and can follow an output
+    layer of ``output_activation`` (None: the model's outputs end in no activation); else a
+    GraphError. Every builder asks here, so a bce over relu outputs is refused for every kind.
+
+    >>> check_loss("bce", "identity")
+    Traceback (most recent call last):
+    ...
+    symbackprop.core.errors.GraphError: loss 'bce' needs outputs in (0, 1): a sigmoid or softmax output layer
+    """  # noqa: E501
+    choice(loss, what, tuple(allowed or ops.LOSSES))
+    problem = ops.LOSSES[loss].output_problem(output_activation)
+    if problem:
+        raise GraphError(problem)
+    return loss
 
 
 class Model(Graph):

@@ -27,7 +27,7 @@ import sympy as sp
 
 from ..core import functions
 from ..core.graph import GraphError, product
-from .base import Model, choice, plural, positive, sub
+from .base import Model, check_loss, choice, plural, positive, sub
 
 __all__ = ["Conv", "conv1d", "conv2d"]
 
@@ -59,9 +59,7 @@ class Conv(Model):
                              f"{MAX_PRODUCTS} (use a smaller input, kernel or fewer channels)")
         choice(activation, "activation", tuple(functions.ACTIVATIONS))
         choice(output_activation, "output activation", functions.LAYER_ACTIVATIONS)
-        choice(loss, "loss", tuple(functions.LOSSES))
-        if loss == "cross_entropy" and output_activation != "softmax":
-            raise GraphError("loss 'cross_entropy' needs output_activation='softmax'")
+        check_loss(loss, output_activation)
         dims, kernel = "×".join(map(str, self.shape)), "×".join(map(str, self.kernel))
         inputs = plural(self.shape[0], "input") if len(self.shape) == 1 else f"{dims} input"
         chans = (f", {plural(self.c_in, 'input channel')} and {plural(self.c_out, 'kernel')}"

@@ -17,6 +17,7 @@ import sympy as sp
 from ..core import functions
 from ..core.graph import Graph, GraphError, product
 from ..core.notation import Notation, notation
+from .base import check_loss
 
 __all__ = ["MLP", "mlp", "BIAS_MODES"]
 
@@ -202,12 +203,7 @@ def check_architecture(sizes, activation, loss, bias) -> tuple[list[int], list[s
         if a not in functions.LAYER_ACTIVATIONS:
             known = ", ".join(functions.LAYER_ACTIVATIONS)
             raise GraphError(f"unknown activation {a!r}; expected one of: {known}")
-    if loss not in functions.LOSSES:
-        raise GraphError(f"unknown loss {loss!r}; expected one of: {', '.join(functions.LOSSES)}")
-    if loss == "cross_entropy" and activations[-1] != "softmax":
-        raise GraphError("loss 'cross_entropy' needs a softmax output layer (use 'bce' for sigmoid)")
-    if loss == "bce" and activations[-1] not in ("sigmoid", "softmax"):
-        raise GraphError("loss 'bce' needs outputs in (0, 1): a sigmoid or softmax output layer")
+    check_loss(loss, activations[-1])
     if bias not in BIAS_MODES or isinstance(bias, int) and not isinstance(bias, bool):
         raise GraphError(f"bias must be one of {BIAS_MODES}, got {bias!r}")
     return list(sizes), activations

@@ -29,7 +29,7 @@ from sympy.core.numbers import NumberSymbol
 
 from ..core import functions
 from ..core.graph import GraphError, product
-from .base import Model, choice, index, plural, positive
+from .base import Model, check_loss, choice, index, plural, positive
 
 __all__ = ["Network", "network", "dense", "layer_norm", "batch_norm", "residual", "Block"]
 
@@ -130,10 +130,13 @@ class Network(Model):
                  title: str | None) -> None:
         self.n_in = positive(inputs, "the input size")
         self.batch = positive(batch, "the batch size", 256)
-        self.loss_name = choice(loss, "loss", tuple(functions.LOSSES))
         if not blocks:
             raise GraphError("a network needs at least one block")
         self.blocks = tuple(blocks)
+        last = self.blocks[-1]
+        # only a dense block ends in an activation; a norm's or a residual sum's outputs are
+        # any real numbers
+        self.loss_name = check_loss(loss, last.activation if isinstance(last, Dense) else None)
         blocks_text = " → ".join(_describe(b) for b in self.blocks)
         batch_text = f" over a batch of {self.batch}" if self.batch > 1 else ""
         super().__init__(title or f"Network of {plural(self.n_in, 'input')}{batch_text}: "
@@ -165,13 +168,9 @@ class Network(Model):
         n_out = len(acts[0])
         targets = [[self.add(self.target, *self._name("y", "y", None, s, k))
                     for k in range(1, n_out + 1)] for s in range(1, m + 1)]
-        last = self.blocks[-1]
-        if isinstance(last, Dense) and last.activation == "softmax" and \
-                self.loss_name == "cross_entropy":
+        if self.loss_name == "cross_entropy":  # check_loss saw a softmax dense block last
             for ys in targets:
                 self.targets_sum_to_one(ys)
-        elif self.loss_name == "cross_entropy":
-            raise GraphError("loss 'cross_entropy' needs a softmax dense block last")
         per_sample = [functions.loss(self.loss_name, ys, outs)
                       for ys, outs in zip(targets, acts, strict=True)]
         self.outputs_ = acts

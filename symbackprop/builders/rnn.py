@@ -25,7 +25,7 @@ import sympy as sp
 
 from ..core import functions
 from ..core.graph import GraphError, product
-from .base import Model, choice, plural, positive, sub
+from .base import Model, check_loss, choice, plural, positive, sub
 
 __all__ = ["RNN", "rnn", "RNN_NOTATIONS"]
 
@@ -50,10 +50,8 @@ class RNN(Model):
         self.n_out = positive(outputs, "the output size")
         self.steps = positive(steps, "the number of steps", 256)
         choice(output_activation, "output activation", functions.LAYER_ACTIVATIONS)
-        choice(loss, "loss", tuple(functions.LOSSES))
+        check_loss(loss, output_activation)
         choice(notation, "RNN notation", tuple(RNN_NOTATIONS))
-        if loss == "cross_entropy" and output_activation != "softmax":
-            raise GraphError("loss 'cross_entropy' needs output_activation='softmax'")
         super().__init__(title or f"Elman RNN over {plural(steps, 'step')}: "
                          f"{plural(inputs, 'input')}, {plural(hidden, 'hidden unit')}, "
                          f"{plural(outputs, 'output')}")

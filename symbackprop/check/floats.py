@@ -21,7 +21,8 @@ import sympy as sp
 from ..core import ops
 
 __all__ = ["FLOAT", "STRICT", "UNDEFINED", "UnknownNode", "OutsideDomain", "float_value",
-           "float_of", "nowhere"]
+           "float_of", "real_float", "nowhere",
+           "undefined_node"]
 
 
 UNDEFINED = (sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity)
@@ -125,13 +126,54 @@ def nowhere(*_args: float) -> float:
 
 
 def float_of(f, args: list[float]) -> float:
-    """``f(*args)`` as a float; nan where it is undefined or complex."""
+    """``f(*args)`` as a float; nan where it is undefined or not real.
+
+    The arguments are numpy floats, so an intermediate that overflows is inf as in the
+    evaluators (Python's own floats raise OverflowError at w**2 for w = -1e300, which made
+    GELU′(−1e300) = 0 a nan). A complex result is not real unless its imaginary part is zero:
+    it is never cast, which would silently drop that part.
+    """
     with np.errstate(all="ignore"):  # a value outside the domain is nan, never a warning
         try:
-            x = f(*args)
+            x = f(*(np.float64(a) for a in args))
         except (TypeError, ValueError, ArithmeticError):
             return math.nan
+    return real_float(x)
+
+
+def real_float(x) -> float:
+    """``x`` (a number, a numpy scalar or a 0-d array) as a float; nan where it is not real.
+
+    >>> real_float(2.0), real_float(1 + 0j), real_float(1 + 2j)
+    (2.0, 1.0, nan)
+    """
     try:
-        return float(x)
-    except (TypeError, ValueError):  # complex
+        z = complex(np.asarray(x).item())
+    except (TypeError, ValueError):
         return math.nan
+    return z.real if z.imag == 0 else math.nan
+
+
+def undefined_node(graph, values: Mapping[str, float]) -> str | None:
+    """The first node that leaves the real numbers at ``values`` (leaf names to numbers): a log
+    or a fractional power of a negative number; None if there is none or values are missing.
+
+    >>> import symbackprop as sb
+    >>> g = sb.Graph("g"); x = g.input("x"); w = g.parameter("w")
+    >>> a = g.node("a", sp.log(w) * x); L = g.loss("L", a ** 2)
+    >>> undefined_node(g, {"x": 1.0, "w": -2.0}), undefined_node(g, {"x": 1.0, "w": 2.0})
+    ('a', None)
+    """
+    numbers: dict[sp.Basic, float] = {}
+    for s in graph.leaves:
+        if s.name not in values:
+            return None
+        numbers[s] = float(values[s.name])
+    for v, expr in graph.forward_equations():
+        try:
+            numbers[v] = float_value(expr, numbers, STRICT)
+        except UnknownNode:
+            return None
+        except OutsideDomain:
+            return v.name
+    return None

@@ -18,7 +18,23 @@ from dataclasses import dataclass
 
 from ..printing.display import check_report_markdown
 
-__all__ = ["CheckReport", "GeneralCheck", "GeneralCheckRow", "largest_error"]
+__all__ = ["CheckReport", "GeneralCheck", "GeneralCheckRow", "largest_error", "table_lines"]
+
+
+def table_lines(rows: list[tuple[str, ...]], align: str) -> list[str]:
+    """``rows`` of cells as aligned lines: each column as wide as its widest cell, and two
+    spaces between columns, so that a wide number (-1.61417171e+244) never touches its
+    neighbour. ``align`` holds one ``<`` or ``>`` per column; the last column is not padded.
+
+    >>> table_lines([("a", "b", "c"), ("long", "-1e+300", "ok")], "<><")
+    ['a           b  c', 'long  -1e+300  ok']
+    """
+    widths = [max(len(row[k]) for row in rows) for k in range(len(align))]
+    lines = []
+    for row in rows:
+        cells = [f"{cell:{a}{w}}" for cell, a, w in zip(row[:-1], align, widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1]]))
+    return lines
 
 
 def largest_error(errors) -> float:

@@ -22,20 +22,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Context, Decimal
 
+import mpmath
 import numpy as np
 import sympy as sp
 
 from ..codegen.scalar import NUMPY_FUNCTIONS, compile_numeric, identifiers, subclassed_functions
 from ..codegen.stable import stable_forward
+from ..core.errors import ValuesError
 from ..core.graph import Graph
 from ..derivation.reverse import MAX_CHAIN_PATHS, Derivation, derive
 from ..printing.display import worked_example_markdown
+from .digits import DIGITS, MANY_DIGITS, precise_number, precise_value
+from .floats import real_float
 from .verify import elementary
 
-__all__ = ["WorkedExample", "FactorValue", "worked_example", "round_half_up"]
+__all__ = ["WorkedExample", "FactorValue", "worked_example", "round_half_up", "precise_nodes",
+           "precise_at", "non_finite_node", "require_finite"]
 
 # Enough digits for any float64 (up to 1.8e308) and 15 decimals, so quantize never overflows.
 _DECIMALS = Context(prec=400)
+FLOAT64_MAX = float(np.finfo(np.float64).max)
 
 
 def round_half_up(x: float, digits: int) -> float:
@@ -177,7 +183,7 @@ def _local_values(d: Derivation, known: Mapping[sp.Symbol, float],
     f = _cached(d, ("locals",), lambda: _compile_locals(d, pairs))
     with np.errstate(all="ignore"):
         out = f(*(np.float64(known[s]) for s in [*g.leaves, *g.nodes]))
-    values = [float(np.asarray(x, dtype=float)) for x in out]
+    values = [real_float(x) for x in out]
     if not all(math.isfinite(x) for x in values):
         values = _precise_where_floats_fail(d, known, pairs, values)
     if digits is not None:
@@ -191,20 +197,77 @@ def _precise_where_floats_fail(d: Derivation, known: Mapping[sp.Symbol, float], 
 
     Floats round a saturated σ to exactly 1, so ∂L/∂ŷ = (ŷ − y)/(ŷ(ŷ − 1)) becomes 0/0; from
     the leaves in 50 digits it is the finite number the evaluator's stable forms agree with.
+    Where 50 digits cannot be had cheaply (an argument past the bounds of .digits) or the number is not real,
+    the float stays as it was.
     """
-    g = d.graph
-    precise = {s: sp.Float(known[s], 50) for s in g.leaves}
-    for v in g.nodes:
-        precise[v] = sp.N(elementary(g.expr(v)).xreplace(precise), 50)
-    out = []
+    out, cache = [], {}
     for (c, v), x in zip(pairs, values, strict=True):
         if not math.isfinite(x):
-            try:
-                x = float(sp.N(elementary(d.local(c, v)).xreplace(precise), 50))
-            except TypeError:  # complex or undefined: it stays as it was
-                pass
+            z = precise_at(d.graph, known, d.local(c, v), cache=cache)
+            if z is not None and z.imag == 0:
+                x = z.real
         out.append(x)
     return out
+
+
+def precise_nodes(g: Graph, known: Mapping[sp.Symbol, float],
+                  digits: int = DIGITS) -> dict[sp.Symbol, object]:
+    """Every leaf and node of ``g`` in ``digits`` digits from the leaves in ``known`` (a node
+    that cannot be had cheaply, see :mod:`.digits`, is None, and so is all computed from it).
+    """
+    precise: dict[sp.Symbol, object] = {s: mpmath.mpf(float(known[s])) for s in g.leaves}
+    for v in g.nodes:
+        precise[v] = precise_number(elementary(g.expr(v)), precise, digits)
+    return precise
+
+
+def precise_at(g: Graph, known: Mapping[sp.Symbol, float], expr: sp.Expr,
+               extra: Mapping[sp.Symbol, float] | None = None,
+               cache: dict | None = None) -> complex | None:
+    """``expr`` (in leaves and nodes of ``g``, and the symbols of ``extra``) from the leaves in
+    ``known``: in 50 digits, and where those round away the answer (1 − σ(1000) is 0 in 50
+    digits) once more in as many digits as the bounded magnitudes can need. None where neither
+    gives a number. ``cache`` keeps the nodes' digits between calls at the same values."""
+    cache = {} if cache is None else cache
+    for digits in (DIGITS, MANY_DIGITS):
+        if digits not in cache:
+            cache[digits] = precise_nodes(g, known, digits)
+        numbers = {**(extra or {}), **cache[digits]}
+        z = precise_value(elementary(expr), numbers, digits)
+        if z is not None:
+            return z
+    return None
+
+
+def non_finite_node(ex: WorkedExample) -> tuple[str, str] | None:
+    """The first node of the example whose value is not a finite float, with why: (name,
+    "overflow" | "not_real" | "undefined"); None if every node is finite."""
+    g = ex.derivation.graph
+    for v in g.nodes:
+        if math.isfinite(ex.nodes[v.name]):
+            continue
+        z = precise_at(g, {s: ex.values[s.name] for s in g.leaves}, v, cache={})
+        if z is not None and z.imag != 0:
+            return v.name, "not_real"
+        if math.isinf(ex.nodes[v.name]) or z is not None and abs(z) > FLOAT64_MAX:
+            return v.name, "overflow"
+        return v.name, "undefined"
+    return None
+
+
+def require_finite(ex: WorkedExample) -> None:
+    """Refuse (ValuesError) an example with a node that no float64 holds: it would show ∞ or
+    nan for a number that is finite, or not a real number at all."""
+    found = non_finite_node(ex)
+    if found is None:
+        return
+    name, why = found
+    reason = {"overflow": "overflows float64 (its magnitude is past 1.8e308)",
+              "not_real": "is not a real number (a log or root of a negative number)",
+              "undefined": "is not defined in float64 (an overflow or a division by zero "
+                           "on the way)"}[why]
+    raise ValuesError(f"at these values the node {name} {reason}; the worked example cannot "
+                      "show it: give values where every node is a finite number")
 
 
 def _compile_locals(d: Derivation, pairs):
@@ -229,7 +292,7 @@ def _by_hand_pass(d: Derivation, values: Mapping[str, float], digits: int):
     g = d.graph
     with np.errstate(all="ignore"):
         out = f(*(np.float64(values[s.name]) for s in g.leaves))
-    out = [float(np.asarray(x, dtype=float)) for x in out]
+    out = [real_float(x) for x in out]
     node_names, delta_names, param_names = names
     n, k = len(node_names), len(delta_names)
     return (dict(zip(node_names, out[:n], strict=True)),

@@ -14,7 +14,7 @@ import sympy as sp
 
 from ..builders.mlp import MLP, mlp
 from ..check.gradcheck import check_gradients
-from ..check.worked import worked_example
+from ..check.worked import require_finite, worked_example
 from ..codegen.export_matrix import matrix_module
 from ..codegen.export_scalar import scalar_module
 from ..codegen.matrix import MatrixCodePrinter
@@ -25,19 +25,19 @@ from ..printing.latex import TexPrinter
 from .common import (
     EXIT_FAILED,
     EXIT_OK,
-    MAX_NUMBERS_PARAMETERS,
     MAX_SCALAR_GRAD_PARAMETERS,
     Progress,
     UserError,
     check_code_size,
-    check_notes_size,
-    check_size,
     check_written_size,
     example_options,
     need_values,
+    notes_limit,
+    numbers_limit,
     read_spec,
     real_output,
     refuse_untypesettable_title,
+    size_limit,
     templates_folder,
     write_output,
     write_outputs,
@@ -59,11 +59,10 @@ def _spec_title(spec) -> str | None:
 
 def cmd_notes(args) -> int:
     progress = Progress(None if not args.quiet else False)
-    graph, values, spec = read_spec(args)
+    graph, values, spec = read_spec(args, notes_limit)
     refuse_untypesettable_title(args, args.lang or spec.language)
     kind = "slides" if args.slides else "markdown" if args.markdown else \
         "fragment" if args.fragment else "article"
-    check_notes_size(graph)
     progress(f"deriving {graph.title}")
     d = derive(graph, lambda k, n: progress(f"backward sweep: {k} of {n} symbols") if n > 2000
                else None)
@@ -92,12 +91,12 @@ def cmd_notes(args) -> int:
 
 
 def cmd_grad(args) -> int:
-    graph, _values, _spec = read_spec(args)
+    scalar = not (args.matrix or args.code) and args.form != "delta" and not args.param
+    graph, _values, _spec = read_spec(args, size_limit(
+        MAX_SCALAR_GRAD_PARAMETERS, f"grad --form {args.form}",
+        "use --form delta, --matrix or --code, or --param NAME") if scalar else None)
     if args.matrix or args.code:
         return _grad_matrix_or_code(graph, args)
-    if args.form != "delta" and not args.param:
-        check_size(graph, MAX_SCALAR_GRAD_PARAMETERS, f"grad --form {args.form}",
-                    "use --form delta, --matrix or --code, or --param NAME")
     check_written_size(graph, args.param, args.form)
     d = derive(graph)
     params = [graph.symbol(args.param)] if args.param else graph.parameters
@@ -140,9 +139,7 @@ def _grad_matrix_or_code(graph, args) -> int:
 
 
 def cmd_check(args) -> int:
-    graph, values, _spec = read_spec(args)
-    check_size(graph, MAX_NUMBERS_PARAMETERS, "check",
-                "use grad --matrix --code for the gradients of a large net")
+    graph, values, _spec = read_spec(args, numbers_limit("check"))
     need_values(graph, values, "check")
     report = check_gradients(graph, values, eps=args.eps, rtol=args.rtol)
     write_output(str(report) + "\n", args)
@@ -150,12 +147,11 @@ def cmd_check(args) -> int:
 
 
 def cmd_example(args) -> int:
-    graph, values, spec = read_spec(args)
-    check_size(graph, MAX_NUMBERS_PARAMETERS, "example",
-                "use grad --matrix --code for the gradients of a large net")
+    graph, values, spec = read_spec(args, numbers_limit("example"))
     need_values(graph, values, "example")
     ex = worked_example(
         graph, values, **example_options(args, spec))
+    require_finite(ex)  # ∞ or nan shown for a number is no worked example
     if args.latex or args.markdown:
         text = render(ex, "markdown" if args.markdown else "fragment", title=_spec_title(spec))
     else:

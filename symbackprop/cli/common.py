@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..builders.mlp import MLP, mlp
-from ..check.verify import undefined_node
+from ..check.floats import undefined_node
 from ..core.errors import SymbackpropError
 from ..core.files import FileError, refuse_output, write_files
 from ..derivation.reverse import MAX_CHAIN_PATHS
@@ -67,10 +68,14 @@ def write_output(text: str | bytes, args) -> None:
 
 
 # -- loading --------------------------------------------------------------------------------------
-def read_spec(args) -> tuple:
-    """(graph, values, spec) from the SPEC argument, with --notation applied."""
-    spec = load_spec(args.spec)
+def read_spec(args, limit: Callable[[int], None] | None = None) -> tuple:
+    """(graph, values, spec) from the SPEC argument, with --notation applied. ``limit`` (a
+    command's, from :func:`size_limit` or :func:`notes_limit`) refuses the model from the spec's
+    numbers, before anything is built."""
+    spec = load_spec(args.spec, limit)
     graph, values = spec.graph, dict(spec.values)
+    if limit is not None:  # the count the reader gave it is the built graph's; kept honest here
+        limit(len(graph.parameters))
     notation = getattr(args, "notation", None)
     if notation:
         graph, values = _renotate(graph, values, notation)
@@ -98,9 +103,9 @@ def need_values(graph, values: dict, what: str) -> None:
         raise UserError(f"{what} needs [values] for: {', '.join(missing)}")
 
 
-def check_notes_size(graph) -> None:
-    """Refuse notes for a net too large for them before deriving it, with the way out."""
-    n = len(graph.parameters)
+def notes_limit(n: int) -> None:
+    """Refuse notes (and exercise sheets) for a net of ``n`` parameters, too large for them,
+    with the way out."""
     if n > MAX_NOTES_PARAMETERS:
         raise UserError(
             f"the network has {n} parameters; notes write equations for every one and are "
@@ -116,12 +121,21 @@ MAX_SCALAR_GRAD_PARAMETERS = 10_000
 MAX_NUMBERS_PARAMETERS = 2_000
 
 
-def check_size(graph, limit: int, what: str, way_out: str) -> None:
-    """Refuse up front a net too large for a command to answer in reasonable time."""
-    n = len(graph.parameters)
-    if n > limit:
-        raise UserError(f"the network has {n} parameters; {what} is limited to {limit}: "
-                        f"{way_out}")
+def size_limit(limit: int, what: str, way_out: str) -> Callable[[int], None]:
+    """The refusal of a net over ``limit`` parameters, too large for ``what`` to answer in
+    reasonable time, as :func:`read_spec` takes it."""
+    def refuse(n: int) -> None:
+        if n > limit:
+            raise UserError(f"the network has {n} parameters; {what} is limited to {limit}: "
+                            f"{way_out}")
+    return refuse
+
+
+def numbers_limit(what: str) -> Callable[[int], None]:
+    """:func:`size_limit` at MAX_NUMBERS_PARAMETERS for ``what``, a command that computes
+    numbers for every parameter (check, example, grade)."""
+    return size_limit(MAX_NUMBERS_PARAMETERS, what,
+                      "use grad --matrix --code for the gradients of a large net")
 
 
 #: Terms of the node equations a standalone scalar module (`grad --code` for a model other than
@@ -234,6 +248,8 @@ def refuse_overwriting_inputs(args) -> None:
             refuse_output(target, inputs)
         except FileError as err:
             raise UserError(f"-o {err}") from None
+        if names is None and target.is_dir():
+            raise UserError(f"-o {output} is a directory; give a file name")
         if names is not None and target.is_dir():
             raise UserError(f"{target} is a directory, where a file is to be written; move it "
                             "away or give another -o")

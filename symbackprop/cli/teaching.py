@@ -7,6 +7,7 @@ Each ``cmd_<name>(args)`` takes its parsed arguments and returns an exit code, a
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from ..derivation.reverse import derive
@@ -21,12 +22,11 @@ from ..teaching.quiz import Student, make_quiz, moodle_xml, quiz_key, read_roste
 from .common import (
     EXIT_FAILED,
     EXIT_OK,
-    MAX_NUMBERS_PARAMETERS,
     Progress,
-    check_notes_size,
-    check_size,
     example_options,
     need_values,
+    notes_limit,
+    numbers_limit,
     read_spec,
     templates_folder,
     write_output,
@@ -34,9 +34,9 @@ from .common import (
 )
 
 
-def cmd_lint(args) -> int:
+def cmd_lint(args, limit: Callable[[int], None] | None = None) -> int:
     tex = read_tex(args.tex)  # refused before anything else is read or written
-    graph, values, spec = read_spec(args)
+    graph, values, spec = read_spec(args, limit)
     values = _student_values(args, graph, spec, values)
     need_values(graph, values, "lint")
     result = lint(tex, derive(graph), values, symbols=read_lint_symbols(args.spec),
@@ -59,10 +59,8 @@ def _student_values(args, graph, spec, values: dict) -> dict:
 def cmd_grade(args) -> int:
     if str(args.claims).endswith(".tex"):  # an answer in LaTeX: graded line by line by lint
         args.tex = args.claims
-        return cmd_lint(args)
-    graph, values, spec = read_spec(args)
-    check_size(graph, MAX_NUMBERS_PARAMETERS, "grade",
-                "use grad --matrix --code for the gradients of a large net")
+        return cmd_lint(args, numbers_limit("grade"))  # graded as claims are: the same limit
+    graph, values, spec = read_spec(args, numbers_limit("grade"))
     values = _student_values(args, graph, spec, values)
     need_values(graph, values, "grade")
     claims = load_claims(args.claims)
@@ -75,8 +73,7 @@ def cmd_grade(args) -> int:
 
 def cmd_exercises(args) -> int:
     progress = Progress(None if not args.quiet else False)
-    graph, _values, spec = read_spec(args)
-    check_notes_size(graph)
+    graph, _values, spec = read_spec(args, notes_limit)
     progress(f"drawing {args.count} sets of values (seed {args.seed}) and working them out")
     args.rounding = args.rounding or spec.rounding or "by_hand"  # a sheet is worked by hand
     args.language = args.language or spec.language or "en"

@@ -61,6 +61,7 @@ def _numpy_namespace() -> dict[str, object]:
         **ops.namespace("numpy"),
         "outer": lambda d, a: np.einsum("ik,jk->ij", d, a),  # d aᵀ of one column each
         "heaviside": lambda x, h: np.heaviside(x, float(h)),
+        "masked": lambda step, x: np.where(step == 0, 0.0, step * x),
         "exp": np.exp, "log": log, "sqrt": np.sqrt,
         "softmax_columns": softmax_columns, "log_softmax_columns": log_softmax_columns,
         "log_softmax_complement_columns": log_softmax_complement_columns,
@@ -77,6 +78,7 @@ def _torch_namespace() -> dict[str, object]:
         **ops.namespace("torch"),
         "exp": torch.exp, "sqrt": torch.sqrt, "log": torch.log,
         "heaviside": lambda x, h: torch.heaviside(x, torch.tensor(float(h), dtype=x.dtype)),
+        "masked": lambda step, x: torch.where(step == 0, torch.zeros((), dtype=x.dtype), step * x),
         "softmax_columns": lambda z: torch.softmax(z, dim=0),
         "log_softmax_columns": lambda z: torch.log_softmax(z, dim=0),
         "log_softmax_complement_columns": lambda z: (
@@ -96,6 +98,7 @@ def _jax_namespace() -> dict[str, object]:
         **ops.namespace("jax"),
         "exp": jnp.exp, "sqrt": jnp.sqrt, "log": jnp.log,
         "heaviside": lambda x, h: jnp.heaviside(x, float(h)),
+        "masked": lambda step, x: jnp.where(step == 0, 0.0, step * x),
         "softmax_columns": lambda z: jax.nn.softmax(z, axis=0),
         "log_softmax_columns": lambda z: jax.nn.log_softmax(z, axis=0),
         "log_softmax_complement_columns": lambda z: _log_softmax_complement(jnp, z),
@@ -112,6 +115,7 @@ def _cupy_namespace() -> dict[str, object]:
         **ops.namespace("numpy", module=cupy),  # the numpy kernels, on cupy's arrays
         "exp": cupy.exp, "sqrt": cupy.sqrt,
         "heaviside": lambda x, h: cupy.heaviside(x, float(h)),
+        "masked": lambda step, x: cupy.where(step == 0, 0.0, step * x),
         "log": cupy.log,
         "log_softmax_complement_columns": lambda z: _log_softmax_complement(cupy, z),
         "softmax_columns": lambda z: (lambda e: e / e.sum(axis=0, keepdims=True))(

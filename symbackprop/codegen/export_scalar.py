@@ -104,6 +104,12 @@ for _target, _prefix in _PREFIX.items():
         "def softmax_ratio(j, k, *zs):\n"
         "    others = [z for i, z in enumerate(zs) if i != k - 1]\n"
         f"    return {_prefix}.exp(zs[j - 1] - _logsumexp(others))")
+_HELPERS["numpy"]["masked"] = ("def masked(step, x):\n"
+                               "    return numpy.where(step == 0, 0.0, step * x)[()]")
+_HELPERS["torch"]["masked"] = ("def masked(step, x):\n"
+                               "    return torch.where(step == 0, 0.0, step * x)")
+_HELPERS["jax"]["masked"] = ("def masked(step, x):\n"
+                             "    return jnp.where(step == 0, 0.0, step * x)")
 _NEEDS = {"log_softmax": ["_logsumexp"],
           "log_softmax_complement": ["_logsumexp"], "softmax_ratio": ["_logsumexp"]}
 

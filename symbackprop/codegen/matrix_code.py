@@ -63,7 +63,15 @@ class MatrixCodePrinter(MatrixPrinting, PythonCodePrinter):
             c, rest = a.as_coeff_mmul() if isinstance(a, sp.MatMul) else (sp.S.One, a)
             coeff *= c
             factors.append(rest)
-        text = "*".join(self._atom(f) for f in factors)
+        texts = [self._atom(f) for f in factors]
+        steps = [t for t in texts if t.startswith("heaviside(")]
+        rest = [t for t in texts if not t.startswith("heaviside(")]
+        if steps and rest:
+            # a step (relu′) zeroes its entries whatever overflowed behind them, as torch's
+            # threshold_backward does: 0·inf would make nan of a gradient that is 0
+            inner = "*".join(rest) if coeff == 1 else f"{self._print(coeff)}*({'*'.join(rest)})"
+            return f"masked({'*'.join(steps)}, {inner})"
+        text = "*".join(texts)
         return text if coeff == 1 else f"{self._print(coeff)}*({text})"
 
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
@@ -191,16 +199,37 @@ def _program(form: MatrixForm, p: MatrixCodePrinter, exported: bool = False) -> 
     output, *hidden = form.deltas
     # The printed δ^[L] = A − Y of softmax + cross-entropy assumes one-hot columns; the code
     # computes the form that holds for any targets (2·one-hot, label smoothing, soft labels).
-    backward = [_step(p, output.lhs, r * form.output_delta_for_any_targets())]
+    backward = [_step(p, output.lhs, r * _with_prime(form, L, form.output_delta_for_any_targets()))]
     if r != 1:
         backward.insert(0, (None, None, f"# δ^[{L}] of the equations, times {p.doprint(r)}: "
                                         "see the gradients"))
-    backward += [_step(p, eq.lhs, eq.rhs) for eq in hidden]
+    backward += [_step(p, eq.lhs, _with_prime(form, eq.layer, eq.rhs)) for eq in hidden]
     backward += [_step(p, eq.lhs, eq.rhs) for eq in form.gradient_equations(sp.S.One)]
     dW = ", ".join(f"dW{l}" for l in range(1, L + 1))
     db = ", ".join(f"db{l}" for l in range(1, L + 1))
     returns = f"[{dW}], " + (f"[{db}]" if form.bias_mode else "None")
     return _Program(params, sizes, forward, loss, backward, returns)
+
+
+def _with_prime(form: MatrixForm, l: int, delta: sp.MatrixExpr) -> sp.MatrixExpr:
+    """δ^[l] with f′(Z^[l]) from the registry's prime where the equation writes it in A^[l]:
+    SiLU′ = A + σ(Z) ⊙ (1 − A) is 0 at Z = 1e17, A ⊙ (1 − A) at Z = 40 (as in codegen/scalar.py).
+    Only where δ^[l] multiplies by all of the textbook form's factors and divides by nothing:
+    an output δ that the loss cancels (bce's A − Y) is left as it is."""
+    op = ops.ACTIVATIONS[form.activations[l - 1]]
+    if op.prime is None or not isinstance(delta, sp.HadamardProduct) or any(
+            isinstance(f, sp.HadamardPower) and f.exp.is_negative for f in delta.args):
+        return delta
+    fz = op(Z_ENTRY)
+    textbook = to_matrix(sp.diff(fz, Z_ENTRY).xreplace({fz: A_ENTRY}),
+                         {A_ENTRY: form.A[l], Z_ENTRY: form.Z[l]}, form.A[l].shape)
+    rest = list(delta.args)
+    for factor in textbook.args if isinstance(textbook, sp.HadamardProduct) else [textbook]:
+        if factor not in rest:
+            return delta
+        rest.remove(factor)
+    prime = to_matrix(op.prime.function(Z_ENTRY), {Z_ENTRY: form.Z[l]}, form.A[l].shape)
+    return sp.HadamardProduct(*rest, prime) if rest else prime
 
 
 def generate(form: MatrixForm, backend: str = "numpy") -> str:
@@ -346,8 +375,12 @@ def _fused(p: MatrixCodePrinter, name: str, rhs: sp.Basic, used_later: set[str])
         return None
     factors.remove(lead)
     lines = [f"{name} = {p.doprint(lead)}"]
-    lines += [f"{name} *= {p._atom(f) if not isinstance(f, sp.MatAdd) else p.doprint(f)}"
-              for f in factors]
+    for f in factors:
+        text = p._atom(f) if not isinstance(f, sp.MatAdd) else p.doprint(f)
+        # a step (relu′) zeroes its entries whatever overflowed behind them, as torch's
+        # threshold_backward does: 0·inf would make nan of a gradient that is 0
+        lines.append(f"{name} = masked({text}, {name})" if text.startswith("heaviside(")
+                     else f"{name} *= {text}")
     if coeff != 1:
         lines.append(f"{name} *= {p.doprint(coeff)}")
     return lines

@@ -27,8 +27,9 @@ import numpy as np
 import sympy as sp
 
 from ..core import functions, ops
+from ..core.graph import product
 from ..printing.display import evaluation_markdown
-from .stable import NUMPY_HELPERS, has_division, stable_forward, stable_ratios
+from .stable import NUMPY_HELPERS, has_division, masked_steps, stable_forward, stable_ratios
 
 if TYPE_CHECKING:  # the evaluator reads a derivation; the derivation builds it
     from ..derivation.reverse import Derivation
@@ -205,12 +206,14 @@ class Evaluator:
         self._node_of_delta = {s: n for n, s in derivation.delta_symbols.items()}
         forward = [(ident[v], e.xreplace(ident)) for v, e in stable_forward(g)]
         backward = [
-            (ident[derivation.delta_symbols[v]], self._delta_for_code(v).xreplace(ident))
+            (ident[derivation.delta_symbols[v]],
+             masked_steps(self._delta_for_code(v)).xreplace(ident))
             for v in backward_nodes
         ]
         grads = [
             (ident[self._grad_symbols[p]],
-             (self._delta_for_code(p) if p in derivation.deltas else sp.S.Zero).xreplace(ident))
+             masked_steps(self._delta_for_code(p) if p in derivation.deltas else sp.S.Zero
+                          ).xreplace(ident))
             for p in g.parameters
         ]
         args = [ident[s] for s in self.leaves]
@@ -248,7 +251,7 @@ class Evaluator:
         node_of = self._node_of_delta
         uses = {node_of[s] for s in recursion.free_symbols if s in node_of}
         if not has_division(recursion) and not uses & divides:
-            return recursion
+            return self._with_primes(v, recursion)
         # first the local rewrite; exact_value only where it leaves a division
         folded = self._fold_sigmoids(recursion, uses & divides)
         if not any(d.delta_symbols[n] in folded.free_symbols for n in uses & divides) \
@@ -260,6 +263,43 @@ class Evaluator:
         if has_division(recursion):
             divides.add(v)
         return recursion
+
+    def _with_primes(self, v: sp.Symbol, recursion: sp.Expr) -> sp.Expr:
+        # Each term δ_c·∂c/∂v where c applies an activation with a ``prime`` gets that prime
+        # in place of the textbook derivative, which is written in the activation's value and
+        # rounds away: SiLU′ = a + σ(1 − a) is 0 at z = 1e17, σ(1 − σ) is 0 at z = 40. Only
+        # where the line does not divide: there the textbook form is what cancels the division
+        # (δ_a·a(1 − a) with δ_a = (a − y)/(a(1 − a))).
+        users = self._prime_users.get(v)
+        if not users:
+            return recursion
+        d, loss = self.derivation, self.graph.loss_symbol
+        old, new = [], []
+        for c in users:
+            stable = _stable_local(self.graph.expr(c), v)
+            if has_division(stable):  # σ′(z)/σ(z) of a log σ, which the textbook cancels to 1 − σ
+                continue
+            ref = sp.S.One if c == loss else d.delta_symbols[c]
+            old.append(-product(ref, d.local(c, v)))
+            new.append(product(ref, stable))
+        # the recursion is Σ_c δ_c·∂c/∂v, term by term as the derivation made it: each such
+        # term cancels exactly against its negation
+        return sp.Add(recursion, *old, *new)
+
+    @functools.cached_property
+    def _prime_users(self) -> dict[sp.Symbol, list[sp.Symbol]]:
+        """symbol -> the nodes whose expressions apply an activation with a prime to it."""
+        users: dict[sp.Symbol, list[sp.Symbol]] = {}
+        for c in self.graph.nodes:
+            if c not in self.derivation.deltas:
+                continue
+            for f in self.graph.expr(c).atoms(sp.Function):
+                op = ops.op_of(type(f), subclasses=False)
+                if op is not None and op.prime is not None:
+                    for v in f.free_symbols:
+                        if c not in users.setdefault(v, []):
+                            users[v].append(c)
+        return users
 
     def _fold_sigmoids(self, recursion: sp.Expr, dividing: set[sp.Symbol]) -> sp.Expr:
         # Each consumer of a sigmoid a = σ(z) reads δ_a·a(1 − a): written as δ_z/(a(1 − a)),
@@ -334,6 +374,33 @@ class Evaluator:
             self._forward_fn = sp.lambdify(leaves, loss, modules=modules,
                                            cse=lambda _exprs: (forward, loss), docstring_limit=0)
         return self._forward_fn(*args)
+
+
+def _stable_local(expr: sp.Expr, v: sp.Symbol) -> sp.Expr:
+    """∂expr/∂v with each activation's derivative its entry's ``prime`` (σ′(z), not σ(1 − σ))."""
+    if isinstance(expr, sp.Function) and expr.args[:1] == (v,) and not any(
+            a.has(v) for a in expr.args[1:]):
+        op = ops.op_of(type(expr), subclasses=False)
+        if op is not None and op.prime is not None:  # a = f(z), a node: f′(z), as it is
+            return op.prime.function(*expr.args)
+    twins = {f: _twin(type(f))(*f.args) for f in expr.atoms(sp.Function)
+             if f.has(v) and _twin(type(f)) is not None}
+    return sp.diff(expr.xreplace(twins), v).xreplace({t: f for f, t in twins.items()})
+
+
+@functools.cache
+def _twin(function: type) -> type | None:
+    """``function`` differentiated to its prime (None: it has none): a class of the moment for
+    an activation written inside a node's expression, x·σ(w), which the result names again."""
+    op = ops.op_of(function, subclasses=False)
+    if op is None or op.prime is None:
+        return None
+    prime = op.prime.function
+
+    def fdiff(self, argindex=1):
+        return prime(*self.args) if argindex == 1 else function.fdiff(self, argindex)
+
+    return type(function.__name__, (function,), {"fdiff": fdiff})
 
 
 def number(expr: sp.Expr, known: Mapping[sp.Symbol, float]) -> float:

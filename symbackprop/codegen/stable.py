@@ -20,8 +20,8 @@ import sympy as sp
 from ..core import functions
 from ..core.graph import Graph
 
-__all__ = ["NUMPY_HELPERS", "has_division", "stable_forward", "stable_logs", "stable_loss",
-           "stable_ratios"]
+__all__ = ["NUMPY_HELPERS", "has_division", "masked_steps", "stable_forward", "stable_logs",
+           "stable_loss", "stable_ratios"]
 
 
 def _numpy_log_softmax(k, *zs):
@@ -56,6 +56,13 @@ def _numpy_softmax_ratio(j, k, *zs):
     return np.exp(zs[j] - _logsumexp(others))
 
 
+def _numpy_masked(gate, x):
+    # torch's threshold_backward: where the step is 0 the product is 0, whatever overflowed
+    # behind it (a dead relu under a δ of inf gave 0·inf = nan for a gradient that is 0)
+    gate = np.asarray(gate, dtype=float)
+    return np.where(gate == 0, 0.0, gate * x)[()]
+
+
 class log_softmax(sp.Function):  # noqa: N801 - printed by name into lambdified code
     """log softmax(k, z1, …, zn), only in generated code: z_k − log Σ exp(z), never log(0)."""
 
@@ -66,6 +73,29 @@ class log_softmax_complement(sp.Function):  # noqa: N801
 
 class softmax_ratio(sp.Function):  # noqa: N801
     """softmax_j / (1 − softmax_k) of the same logits, only in generated code."""
+
+
+class masked(sp.Function):  # noqa: N801 - printed by name into lambdified code
+    """masked(step, x) = step·x, and exactly 0 where the step is 0, only in generated code."""
+
+
+def masked_steps(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with each product of a step (relu′ = H(z)) and other factors as ``masked``.
+
+    >>> z, d = sp.symbols("z d")
+    >>> masked_steps(2 * d * sp.Heaviside(z, 0))
+    masked(Heaviside(z, 0), 2*d)
+    """
+    if not expr.has(sp.Heaviside):
+        return expr
+
+    def gate(term: sp.Mul) -> sp.Expr:
+        steps = [f for f in term.args if isinstance(f, sp.Heaviside)]
+        rest = [f for f in term.args if not isinstance(f, sp.Heaviside)]
+        return masked(sp.Mul(*steps), sp.Mul(*rest)) if steps and rest else term
+
+    return expr.replace(lambda e: isinstance(e, sp.Mul) and any(
+        isinstance(f, sp.Heaviside) for f in e.args), gate)
 
 
 def stable_logs(g: Graph) -> dict[sp.Expr, sp.Expr]:
@@ -136,7 +166,31 @@ def stable_ratios(g: Graph, expr: sp.Expr) -> sp.Expr:
         paired = pair_factors(term)
         if not _divides_by(paired, outputs):
             return paired
-        return pair_factors(sp.factor(sp.cancel(term)))
+        factored = sp.factor(sp.cancel(term))
+        paired = pair_factors(factored)
+        if not _divides_by(paired, outputs):
+            return paired
+        # factor may fold the whole δ into one fraction whose numerator is a sum (how it
+        # orders the terms depends on the symbols' names: a_1^[6] did, yhat1 did not), where
+        # no single factor p_j meets the 1 − p_k below it
+        return divide(*sp.fraction(factored))
+
+    def divide(top: sp.Expr, bottom: sp.Expr) -> sp.Expr:
+        # top/bottom with each 1 − p_k of the bottom divided out of the top as polynomials in
+        # p_k: top = q·(p_k − 1) + r, r free of p_k; q needs no division by it, and each term
+        # of r keeps a factor p_j that pairs with it (the others vanish at p_k = 1).
+        coeff, factors = sp.factor_list(bottom)
+        found = next((i for i, (base, _) in enumerate(factors) if base in complements), None)
+        if found is None:
+            return top / bottom
+        base, power = factors[found]
+        k, _, members, _ = complements[base]
+        q, r = sp.div(top, base, members[k])
+        rest = sp.Mul(coeff, *(b**m for i, (b, m) in enumerate(factors) if i != found),
+                      base**(power - 1))
+        divided = [pair_factors(sp.Mul(t, sp.Pow(rest, -1), sp.Pow(base, -1)))
+                   for t in sp.Add.make_args(sp.expand(r)) if t != 0]
+        return sp.Add(divide(q, rest) if q != 0 else sp.S.Zero, *divided)
 
     def pair_factors(term: sp.Expr) -> sp.Expr:
         top, bottom = [], []
@@ -207,4 +261,5 @@ NUMPY_HELPERS = {
     "log_softmax": _numpy_log_softmax,
     "log_softmax_complement": _numpy_log_softmax_complement,
     "softmax_ratio": _numpy_softmax_ratio,
+    "masked": _numpy_masked,
 }

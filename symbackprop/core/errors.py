@@ -21,6 +21,7 @@ __all__ = [
     "RenderError",
     "CheckError",
     "UnavailableError",
+    "ValuesError",
 ]
 
 
@@ -34,6 +35,11 @@ class GraphError(SymbackpropError, ValueError):
 
 class VerificationError(SymbackpropError, ValueError):
     """A printed equation does not hold."""
+
+
+class ValuesError(SymbackpropError, ValueError):
+    """At the given values a number the output would show is not a real float64: it overflows,
+    is not real, or is not defined. A refusal of the values (exit 2), not a failed check."""
 
 
 class RenderError(SymbackpropError, RuntimeError):

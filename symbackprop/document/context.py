@@ -25,8 +25,10 @@ import sympy as sp
 from ..builders.base import Model
 from ..builders.mlp import MLP
 from ..check.verify import Meaning, VerificationError, elementary, verify
-from ..check.worked import WorkedExample
+from ..check.worked import WorkedExample, precise_at, require_finite
 from ..codegen.scalar import number
+from ..codegen.stable import stable_loss
+from ..core.errors import ValuesError
 from ..core.graph import Graph
 from ..derivation.reverse import Derivation
 from ..printing.latex import Tex, TexPrinter
@@ -66,7 +68,11 @@ def values_agree(a: float, b: float, digits: int | None = None, by_hand: bool = 
 
     >>> values_agree(0.1 + 0.2, 0.3), values_agree(0.301, 0.3, digits=3, by_hand=True)
     (True, True)
+    >>> values_agree(math.inf, math.inf), values_agree(math.inf, -math.inf)
+    (True, False)
     """
+    if math.isinf(a) or math.isinf(b):  # an overflow agrees only with one of the same sign
+        return a == b
     if by_hand and digits is not None:
         return abs(a - b) <= 10 * 10.0 ** (-digits) * max(1.0, abs(b))
     return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
@@ -97,6 +103,8 @@ class DocumentContext:
         d, options = self.derivation, self.options
         self.graph = d.graph
         self.tex = TexPrinter(d)
+        if self.example is not None:  # ∞ or nan for a number is no example to print
+            require_finite(self.example)
         self.meaning = Meaning(d, values=self.example.values if self.example else None)
         self.mlp = self.graph if isinstance(self.graph, MLP) else None
         focused = not (options.full or options.only is not None)
@@ -129,12 +137,23 @@ class DocumentContext:
             {s: (rf"\left({v}\right)" if v.startswith("-") else v) for s, v in shown.items()}
         )
         full = number(symbolic, {s: self.value(s) for s in symbolic.free_symbols})
-        if not math.isfinite(full):
-            full = self.precise(symbolic)
         if ex.rounding == "display" and not values_agree(full, value):
-            raise VerificationError(
-                f"equation {label!r} does not hold: {symbolic} = {full!r}, not {value!r}"
-            )
+            # floats that disagree may only have lost the digits: 1 − ŷ of a saturated output
+            # is 0 or a few ulps, and log(1 − ŷ) then nan or far off; judge by the precise
+            # number where there is one
+            better = self.precise(symbolic)
+            full = better if math.isfinite(better) or not math.isfinite(full) else full
+            if not (math.isfinite(full) or math.isfinite(value) or full == value):
+                raise ValuesError(f"equation {label!r} cannot be checked at these values: "
+                                  f"neither its value ({value!r}) nor its right side in floats or "
+                                  "in 50 digits is a number")
+            if math.isnan(value):  # the evaluator's float64 lost it (∞ · 0 on the way)
+                raise ValuesError(f"at these values the number of {label!r} is not defined in "
+                                  f"float64 (an overflow on the way), where its equation gives "
+                                  f"{full!r}; give values where every number is finite")
+            if not values_agree(full, value):
+                raise VerificationError(
+                    f"equation {label!r} does not hold: {symbolic} = {full!r}, not {value!r}")
         from_shown = number(symbolic, {s: float(v) for s, v in shown.items()})
         relation = "=" if ex.show(from_shown) == ex.show(value) else r"\approx"
         self.count("numbers")
@@ -173,24 +192,26 @@ class DocumentContext:
         return Equation(label, lhs, steps, "numbers")
 
     @cached_property
-    def _precise_nodes(self) -> dict[sp.Symbol, sp.Float]:
-        g, values = self.graph, self.example.values
-        known = {s: sp.Float(values[s.name], 50) for s in g.leaves}
-        for v in g.nodes:
-            known[v] = sp.N(elementary(g.expr(v)).xreplace(known), 50)
-        return known
+    def _precise_cache(self) -> dict:
+        return {}  # the nodes in 50 (and more) digits, made once per document when needed
 
     def precise(self, expr: sp.Expr) -> float:
-        """``expr`` with every node recomputed from the leaves in 50 digits. Floats round a
-        saturated σ to exactly 1, so 0·log(1 − ŷ) becomes nan; these digits keep what the
-        evaluator's stable forms keep."""
-        known = dict(self._precise_nodes)
-        known.update({s: sp.Float(self.value(s), 50) for s in expr.free_symbols
-                      if s not in known})
-        try:
-            return float(sp.N(elementary(expr).xreplace(known), 50))
-        except TypeError:  # complex or undefined
-            return math.nan
+        """``expr`` at the worked example's numbers where floats give no finite answer: first
+        with every log of a probability from its logits, as the evaluator computes it (log(1 −
+        ŷ) = −softplus(z), finite however far σ saturates), then with every node recomputed
+        from the leaves in 50 digits (more where those round the answer away). nan where
+        neither gives a real number."""
+        stable = stable_loss(self.graph, expr)
+        if stable != expr:
+            x = number(stable, {s: self.value(s) for s in stable.free_symbols})
+            if math.isfinite(x):
+                return x
+        g, values = self.graph, self.example.values
+        nodes = set(g.symbols)
+        extra = {s: self.value(s) for s in expr.free_symbols if s not in nodes}
+        z = precise_at(g, {s: values[s.name] for s in g.leaves}, expr, extra,
+                       self._precise_cache)
+        return z.real if z is not None and z.imag == 0 else math.nan
 
     def value(self, s: sp.Symbol) -> float:
         """The worked example's number for ``s`` (a leaf, a node, or a δ carried so far)."""

@@ -45,6 +45,7 @@ from ..derivation.reverse import derive
 from ..printing.general_latex import GeneralLatexPrinter
 from .base import Form
 from .general_tidy import factored, into_sums, merge_sum, rename_bound, shorter
+from .numbers import scalar_numbers
 
 __all__ = ["Quantity", "GeneralEquation", "GeneralForm", "GeneralLatexPrinter"]
 
@@ -372,7 +373,7 @@ class GeneralForm(Form):
         for group in graph.one_hot_groups:  # targets the model declares one-hot are one-hot
             hot = int(rng.integers(len(group)))
             values.update({s.name: float(n == hot) for n, s in enumerate(group)})
-        known, scalar_deltas = _scalar_numbers(derive(graph), values)
+        known, scalar_deltas = scalar_numbers(derive(graph), values)
         size_subs = {self.sizes[k]: v for k, v in sizes.items()}
         rows = []
 
@@ -468,26 +469,3 @@ def _numeric(expr: sp.Expr, bound: dict[sp.Symbol, int],
     if expr.func in _MATH:
         return _MATH[expr.func](*args)
     return float(expr.func(*[sp.Float(a) for a in args]))
-
-
-def _scalar_numbers(scalar, values: Mapping[str, float]) -> tuple[dict, dict]:
-    """Every node's value and every δ (nodes, parameters, inputs) of a scalar derivation at
-    ``values``, by name: its own recursions evaluated in order, loss side first. (Its compiled
-    evaluator would first tidy the exact δ values of the divisions in a norm, which costs
-    seconds of factoring here and changes no number.)"""
-    graph = scalar.graph
-    numbers: dict[sp.Symbol, float] = {s: values[s.name] for s in graph.leaves}
-    for v in graph.nodes:
-        numbers[v] = float(graph.expr(v).xreplace(numbers))
-    deltas: dict[str, float] = {}
-    for v in [*reversed(graph.nodes), *graph.leaves]:
-        if v == graph.loss_symbol:
-            value = 1.0
-        elif v in scalar.deltas:
-            value = float(scalar.deltas[v].xreplace(numbers))
-        else:
-            continue
-        deltas[v.name] = value
-        if v in scalar.delta_symbols:
-            numbers[scalar.delta_symbols[v]] = value
-    return {s.name: numbers[s] for s in graph.symbols}, deltas

@@ -62,10 +62,12 @@ def gradient_check_markdown(check) -> str:
     """A GradientCheck: one row per parameter, and the verdict."""
     rows = []
     for r in check.rows:
-        status = f"skipped: {r.skipped}" if r.skipped else ("ok" if r.ok else "**WRONG**")
+        status = r.status.replace("WRONG", "**WRONG**")
         rows.append([_tex_name(r.name), f"{r.engine:.9g}", f"{r.finite_difference:.9g}",
                      f"{r.error:.2g}", status])
-    verdict = "all gradients agree" if check.ok else "**some gradients disagree**"
+    verdict = ("**some gradients disagree**" if not check.ok
+               else f"the checked gradients agree; {len(check.unchecked)} unchecked"
+               if check.unchecked else "all gradients agree")
     return (_table(["parameter", "engine", "finite difference", "error", "status"], rows)
             + f"\n\nmax error {check.max_error:.2e} (rtol {check.rtol:g}, atol {check.atol:g}): "
             + verdict)

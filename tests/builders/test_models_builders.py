@@ -105,6 +105,28 @@ def test_bad_models_give_one_clear_error(build, message):
         build()
 
 
+# Every builder with a bce, its outputs ending in the activation given (None: no activation).
+BCE_BUILDS = {
+    "mlp": lambda act: sb.mlp([1, 1], act, "bce"),
+    "rnn": lambda act: sb.rnn(1, 1, 1, 2, output_activation=act, loss="bce"),
+    "conv1d": lambda act: sb.conv1d(2, 1, output_activation=act, loss="bce"),
+    "conv2d": lambda act: sb.conv2d((2, 2), (1, 1), output_activation=act, loss="bce"),
+    "network": lambda act: sb.network(1, [sb.dense(1, act)], "bce"),
+}
+
+
+@pytest.mark.parametrize("build", BCE_BUILDS.values(), ids=list(BCE_BUILDS))
+@pytest.mark.parametrize("act", ["identity", "relu", "tanh", "softplus"])
+def test_every_builder_refuses_a_bce_over_outputs_outside_0_1(build, act):
+    with pytest.raises(GraphError, match=r"^loss 'bce' needs outputs in \(0, 1\): a sigmoid"):
+        build(act)
+
+
+@pytest.mark.parametrize("build", BCE_BUILDS.values(), ids=list(BCE_BUILDS))
+def test_every_builder_takes_a_bce_over_sigmoid_outputs(build):
+    assert build("sigmoid").loss_name == "bce"
+
+
 @pytest.mark.parametrize("net", [
     sb.rnn(2, 2, 2, 2), sb.rnn(1, 1, 1, 2, notation="karpathy"), sb.conv1d(4, 2),
     sb.conv2d((3, 3), (2, 2), outputs=2), sb.attention(2, 2, projections=True),

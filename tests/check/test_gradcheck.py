@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from networks import seed000_by_hand
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from networks import ATTENTION_1E215, seed000_by_hand
 
 import symbackprop as sb
-from symbackprop.check.report import GeneralCheck, GeneralCheckRow, largest_error
+from symbackprop.check.report import GeneralCheck, GeneralCheckRow, largest_error, table_lines
 
 
 # -- rows and verdicts ------------------------------------------------------------------------
@@ -176,3 +178,115 @@ def test_the_largest_error_is_nan_wherever_the_nan_stands(errors):
                                 for i, e in enumerate(errors)), {"n": 2}, 1e-9)
     assert np.isnan(report.max_error) and "max error nan at n=2: SOME" in str(report)
     assert largest_error([e for e in errors if e == e]) == max(e for e in errors if e == e)
+
+
+# -- issue 21: where float64's finite difference cannot judge, a high-precision one does ---------
+
+
+def _attention():
+    spec = sb.parse_spec(ATTENTION_1E215)
+    return spec.graph, spec.values
+
+
+def test_a_saturated_softmax_is_judged_ok_in_high_precision_not_wrong():
+    graph, values = _attention()
+    report = sb.check_gradients(graph, values)
+    rows = {r.name: r for r in report.rows}
+    assert report.ok and not report.unchecked
+    for name in ("q_2", "k_1,1", "k_2,1"):  # float64's difference said ±1.61e+244
+        assert rows[name].ok and rows[name].digits > 0 and rows[name].finite_difference == 0.0
+    assert "WRONG" not in str(report)
+
+
+def test_a_gradient_no_reference_can_judge_is_unchecked_neither_ok_nor_wrong(monkeypatch):
+    from symbackprop.check import precise
+    monkeypatch.setattr(precise, "MAX_DIGITS", 60)
+    graph, values = _attention()
+    report = sb.check_gradients(graph, values)
+    assert report.ok  # nothing disagrees, so check exits 0 ...
+    assert {"q_2", "k_1,1", "k_2,1"} <= {r.name for r in report.unchecked}
+    text = str(report)  # ... and the table and the verdict say what was not checked
+    assert "unchecked: the loss needs more than" in text and "WRONG" not in text
+    assert text.splitlines()[-1].endswith(f"{len(report.unchecked)} unchecked")
+
+
+def _saturating_graph(tamper: bool):
+    g = sb.Graph()
+    w, x, y = g.parameter("w"), g.input("x"), g.target("y")
+    a = g.node("a", sb.sigmoid(w * x))
+    g.loss("L", (y - a) ** 2)
+    d = sb.derive(g)
+    if tamper:
+        d.deltas[a] = 2 * d.deltas[a]
+    return d
+
+
+@pytest.mark.parametrize("w", [1e-300, 3e-300, -2e-300])
+def test_a_logit_moved_by_1e300_per_unit_is_judged_right_and_a_doubled_delta_still_wrong(w):
+    values = {"w": w, "x": 1e300, "y": 0.25}
+    right = sb.check_gradients(_saturating_graph(False), values)
+    assert right.ok and right.rows[0].digits > 0
+    wrong = sb.check_gradients(_saturating_graph(True), values)
+    assert not wrong.ok and "WRONG" in str(wrong) and not wrong.rows[0].float_lost
+
+
+def test_a_wrong_gradient_the_reference_cannot_judge_stays_wrong_where_floats_were_sound():
+    # test_check_gradients_catches_a_wrong_derivative_rule's function is unknown to the
+    # reference; float64's difference was sound there, so its WRONG stands
+    g = sb.Graph()
+    x, w, y = g.input("x"), g.parameter("w"), g.target("y")
+    g.loss("L", (y - g.node("a", _careless_sigmoid(w * x))) ** 2)
+    report = sb.check_gradients(sb.derive(g), {"x": 0.8, "w": -0.4, "y": 1.0})
+    assert not report.ok and not report.unchecked
+
+
+@given(st.lists(st.tuples(st.text("abcdefghijk_,^[]0123456789", min_size=1, max_size=30),
+                          st.floats(allow_nan=True), st.floats(allow_nan=True)),
+                min_size=1, max_size=6))
+def test_the_tables_columns_never_touch_however_wide_the_numbers(rows):
+    cells = [("parameter", "engine", "finite diff.", "error", "status")]
+    cells += [(name, f"{a:.9g}", f"{b:.9g}", f"{abs(a - b) if a == a else 0:.2e}", "ok")
+              for name, a, b in rows]
+    for line, row in zip(table_lines(cells, "<>>><"), cells, strict=True):
+        assert line.split() == [word for cell in row for word in cell.split()]
+
+
+def test_a_step_lost_in_rounding_is_judged_in_high_precision(seed000_net, seed000_values):
+    # eps = 1e-20: w + h == w in float64, whose difference read 0 for every weight (WRONG)
+    report = sb.check_gradients(seed000_net, seed000_values, eps=1e-20)
+    assert report.ok and all(r.digits > 0 for r in report.rows)
+    ref = seed000_by_hand(seed000_values)
+    assert {r.name: r for r in report.rows}["w5"].finite_difference == pytest.approx(
+        ref["dw5"], rel=1e-12)
+
+
+def test_a_nan_finite_difference_is_judged_in_high_precision_not_wrong():
+    # s452's v_1,1,1: w at float64's largest, so w + h is inf and inf·0 makes the loss nan
+    g = sb.Graph()
+    w, x, y = g.parameter("w"), g.input("x"), g.target("y")
+    g.loss("L", (y - sb.sigmoid(w * x)) ** 2)
+    report = sb.check_gradients(g, {"w": 1.7976931348623157e308, "x": 0.0, "y": 1.0})
+    row = report.rows[0]
+    assert report.ok and row.digits > 0 and row.finite_difference == 0.0 and row.error == 0.0
+
+
+def test_a_wrong_row_whose_formula_agrees_in_high_precision_says_float64_lost_it():
+    # s437: SiLU′ = (1 − silu(z))σ(z) + silu(z) cancels to 0 in float64 at z = 9e307, where it
+    # is 1; the derivation is right, the evaluator's number is not: still WRONG, and why
+    g = sb.Graph()
+    w, x, c = g.parameter("w"), g.input("x"), g.input("c")
+    g.loss("L", c * sb.silu(w * x))
+    report = sb.check_gradients(g, {"w": 0.5, "x": 1.7976931348623157e308, "c": 1e-300})
+    row = report.rows[0]
+    assert not report.ok and row.float_lost
+    assert row.finite_difference == pytest.approx(1.7976931348623157e8, rel=1e-12)
+    assert "its formula agrees, float64 loses it" in str(report)
+
+
+@settings(max_examples=30, deadline=None)
+@given(c=st.floats(-5, 5), k=st.integers(0, 300), y=st.floats(0, 1))
+def test_a_right_derivation_is_never_wrong_however_far_the_logit_scales(c, k, y):
+    # w·x = c with x = 10^k: float64's step in w moves the logit by 10^(k−6)
+    values = {"w": c * 10.0**-k, "x": 10.0**k, "y": y}
+    report = sb.check_gradients(_saturating_graph(False), values)
+    assert report.ok and not report.unchecked, str(report)

@@ -242,3 +242,57 @@ def test_the_notes_of_a_residual_layer_norm_network_without_values_are_verified(
                                                         sb.layer_norm(affine=False)),
                          sb.dense(1)])
     assert r"\section" in sb.render(sb.derive(net), kind="article")
+
+
+def test_gelu_prime_far_out_is_judged_not_left_nan_by_a_python_float_overflow():
+    # erf.toml: GELU′(−1e300) = Φ + w φ has w² past float64; Python floats raised there, so
+    # both sides were nan and the equation "failed". numpy's inf gives the limit, 0.
+    g = sb.Graph("g")
+    w = g.parameter("w")
+    a = g.node("a", functions.gelu_erf(w))
+    g.loss("L", a)
+    d = sb.derive(g)
+    m = Meaning(d, values={"w": -1e300})
+    assert all(math.isfinite(m.adjoint(w, k)) for k in range(len(m.points)))
+    assert verify(sp.Derivative(g.loss_symbol, w), d.gradient(w), "dL/dw", m).method == "numeric"
+
+
+def test_a_value_the_floats_do_not_know_is_bounded_not_a_crash(seed):
+    # SymPy's evalf of exp(Float(1e300)) asked mpmath for 1e300 bits; now it is nan, no error
+    net, _d, m = seed
+    f = sp.Function("f")
+    assert math.isnan(m.value(f(net.symbol("w1")), 0).real)
+
+
+def _far_out():
+    # a = w e^(−w²): finite at w = 1e200 (0), its derivative e^(−w²)(1 − 2w²) is ∞·0 = nan there
+    g = sb.Graph("g")
+    w = g.parameter("w")
+    a = g.node("a", w * sp.exp(-w ** 2))
+    g.loss("L", a)
+    d = sb.derive(g)
+    return g, w, d, Meaning(d, values={"w": 1e200})
+
+
+def test_points_where_neither_side_is_a_number_leave_the_verdict_to_other_points():
+    g, w, d, m = _far_out()
+    assert all(math.isnan(m.value(sp.Derivative(g.loss_symbol, w), k).real)
+               for k in range(len(m.points)))
+    assert verify(sp.Derivative(g.loss_symbol, w), d.gradient(w), "dL/dw", m).method == "numeric"
+    assert m.spare_points()
+
+
+def test_a_false_equation_far_out_is_still_refused_at_the_other_points():
+    g, w, d, m = _far_out()
+    with pytest.raises(VerificationError, match="'dL/dw' does not hold"):
+        verify(sp.Derivative(g.loss_symbol, w), d.gradient(w) + 1, "dL/dw", m)
+
+
+def test_a_point_where_one_side_is_nan_leaves_the_verdict_to_other_points():
+    # fz77_511: the forward-mode tangent met ∞ · 0 at the given values (nan), the engine's δ
+    # was −0: floats cannot say there whether the equation holds; random points can
+    g, w, d, m = _far_out()
+    lhs = sp.Derivative(g.loss_symbol, w)
+    rhs = sp.exp(-w ** 2) - 2 * w * g.symbol("a")  # a = w e^(−w²): 0 − 2w·0 there, finite
+    assert math.isfinite(m.value(rhs, 0).real) and math.isnan(m.value(lhs, 0).real)
+    assert verify(lhs, rhs, "dL/dw", m).method == "numeric"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import sympy as sp
+from networks import ATTENTION_1E215
 from texutil import REPO, SEED000_VALUES, TEX_MISSING, have_tex
 
 SEED000_SPEC = """\
@@ -393,6 +394,18 @@ def test_check_needs_values(tmp_path):
     assert "values" in result.stderr
 
 
+def test_check_judges_a_softmax_saturated_by_1e215_in_high_precision_and_exits_0(tmp_path):
+    # issue 21, s103: float64's difference said 1.61e+244 for a gradient of 0 (WRONG, exit 1),
+    # and its column ran into the engine's ("0-1.61417171e+244")
+    (tmp_path / "s103.toml").write_text(ATTENTION_1E215, encoding="utf-8")
+    result = run("check", "s103.toml", cwd=tmp_path, check=True)
+    lines = result.stdout.splitlines()
+    assert "WRONG" not in result.stdout and lines[-1].endswith("all gradients agree")
+    rows = {ln.split()[0]: ln.split() for ln in lines[1:-1]}
+    assert rows["q_2"][1:4] == ["-0", "0", "0.00e+00"] and rows["q_2"][4] == "ok"
+    assert all(len(row) >= 5 for row in rows.values())  # no two columns run together
+
+
 # -- example --------------------------------------------------------------------------------------
 def test_example_prints_seed000s_rounded_numbers_and_the_w5_update(tmp_path, spec):
     out = run("example", str(spec), cwd=tmp_path, check=True).stdout
@@ -500,3 +513,46 @@ def test_exercise_sheets_are_in_the_asked_language(tmp_path, lang, title):
         cwd=tmp_path, check=True)
     for name in ("exercises", "answers"):
         assert title in (tmp_path / "exercises" / f"{name}.tex").read_text(encoding="utf-8")
+
+
+# -- extreme but legal values: right numbers, or one line and exit 2 (issue 21) -------------------
+SATURATED_SIGMOID_BCE = ('[network]\nsizes = [1, 1]\nactivation = "sigmoid"\nloss = "bce"\n'
+                         "[values]\nx1 = 1.0\ny = 0.5\nw1 = 1000.0\n")
+GELU_FAR_OUT = ('[graph]\ninputs = []\ntargets = []\nparameters = ["w"]\n'
+                'nodes = [{ name = "a", expr = "gelu_erf(w)" }]\nloss = { name = "L", expr = "a" }\n'
+                "[values]\nw = -1e300\n")
+# a = 1 - 1e-20 is 1.0 in floats, so log(a - 1) looks like log 0; it is a log of a negative
+LOG_OF_A_NEGATIVE = ('[graph]\ninputs = ["x"]\ntargets = []\nparameters = ["w"]\n'
+                     'nodes = [{ name = "a", expr = "x + w" }]\n'
+                     'loss = { name = "L", expr = "log(a - 1)^2" }\n[values]\nx = 1.0\nw = -1e-20\n')
+OVERFLOWING_NODE = ('[graph]\ninputs = ["x"]\ntargets = []\nparameters = ["w"]\n'
+                    'nodes = [{ name = "z", expr = "w*x" }]\nloss = { name = "L", expr = "gelu_erf(z)" }\n'
+                    "[values]\nx = -1e300\nw = 1e12\n")
+OVERFLOWING_LOSS = ('[graph]\ninputs = []\ntargets = ["t"]\nparameters = ["b"]\n'
+                    'nodes = [{ name = "n", expr = "-sqrt(b)" }]\nloss = { name = "L", expr = "(t - n)^2" }\n'
+                    "[values]\nt = 3.1e257\nb = 6e-130\n")
+
+
+@pytest.mark.parametrize("text", [SATURATED_SIGMOID_BCE, GELU_FAR_OUT],
+                         ids=["saturated-sigmoid-bce", "gelu-far-out"])
+def test_notes_and_examples_at_extreme_values_hold(tmp_path, text):
+    path = tmp_path / "s.toml"
+    path.write_text(text, encoding="utf-8")
+    for args in (["notes"], ["example"], ["example", "--latex"]):
+        result = run(*args, str(path), cwd=tmp_path)
+        assert result.returncode == 0 and result.stderr == "", (args, result.stderr)
+        assert "nan" not in result.stdout
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    (LOG_OF_A_NEGATIVE, "node L is not a real number"),
+    (OVERFLOWING_NODE, "node z overflows float64"),
+    (OVERFLOWING_LOSS, "node L overflows float64"),
+], ids=["log-of-a-negative", "overflowing-node", "overflowing-loss"])
+def test_values_no_float64_holds_are_refused_in_one_line(tmp_path, text, says):
+    path = tmp_path / "s.toml"
+    path.write_text(text, encoding="utf-8")
+    for args in (["notes"], ["example"], ["example", "--latex"]):
+        result = run(*args, str(path), cwd=tmp_path)
+        assert_one_line_error(result)
+        assert says in result.stderr

@@ -187,6 +187,17 @@ def test_a_fifo_where_a_folder_command_writes_is_refused_before_any_work(folder,
         "answers.tex" if command[0] == "exercises" else "seed000.md"]
 
 
+@pytest.mark.parametrize("args", [
+    ["notes", "s.toml", "--pdf"], ["notes", "s.toml"], ["grad", "s.toml"],
+    ["lint", "f.tex", "--spec", "s.toml"],
+])
+def test_a_folder_given_as_a_one_file_output_is_refused_before_any_work(folder, args):
+    # notes --pdf used to compile first and then say so with exit 1, as if TeX had failed.
+    (folder / "out").mkdir()
+    assert_one_line_error(run(*args, "-o", "out", cwd=folder), "-o out is a directory")
+    assert list((folder / "out").iterdir()) == []
+
+
 # -- all or nothing -------------------------------------------------------------------------------
 def test_exercises_for_moodle_write_every_file_or_none_and_say_nothing_written(folder):
     (folder / "ex" / "quiz.xml").mkdir(parents=True)

@@ -23,7 +23,7 @@ import symbackprop as sb
 from symbackprop.codegen.general import BatchedEvaluator
 from symbackprop.forms import models as forms
 from symbackprop.forms.blocks import network_form
-from symbackprop.forms.general import _scalar_numbers
+from symbackprop.forms.numbers import scalar_numbers
 
 B = 4
 
@@ -60,7 +60,7 @@ def test_batched_evaluator_matches_the_scalar_derivation(form, sizes):
     # the scalar derivation's own recursions, as form.check evaluates them (its compiled
     # evaluator spends tens of seconds tidying a norm network's exact δs first)
     scalar = [SimpleNamespace(loss=known["L"], gradients=deltas) for known, deltas in
-              (_scalar_numbers(derivation, s) for s in samples)]
+              (scalar_numbers(derivation, s) for s in samples)]
     np.testing.assert_allclose(out.loss, [e.loss for e in scalar], rtol=1e-12)
     for name, grad in out.gradients.items():
         if form.quantities[name].kind != "parameter":
@@ -183,7 +183,7 @@ def test_softmax_evaluator_matches_the_scalar_derivation_and_central_differences
                                          zip(ev.ranges[name], ix, strict=True)))
                 if sym is not None:
                     values[sym.name] = float(source[ix])
-        known, _ = _scalar_numbers(scalar, values)
+        known, _ = scalar_numbers(scalar, values)
         assert float(np.asarray(out.loss)[s]) == pytest.approx(known["L"], rel=1e-12)
 
 

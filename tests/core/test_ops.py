@@ -405,3 +405,15 @@ def test_without_scipy_an_exact_gelu_network_is_refused_in_one_line_everywhere(t
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("\n") == 1 and "needs scipy" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("name", [n for n in FUNCTIONS if ops.ACTIVATIONS[n].prime])
+def test_an_activations_prime_is_its_derivative(name):
+    # the evaluators compute the prime where the notes print the textbook derivative
+    op = ops.ACTIVATIONS[name]
+    x = sp.Symbol("x", real=True)
+    textbook = sp.diff(op(x), x)
+    for point in [*POINTS, 0.0]:
+        want = float(textbook.subs(x, point).evalf(30))
+        assert float(op.prime(sp.Float(point, 30)).evalf(30)) == pytest.approx(want, rel=1e-13)
+        assert op.prime.scalar(point) == pytest.approx(want, rel=1e-12)

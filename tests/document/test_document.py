@@ -440,3 +440,44 @@ def test_a_tall_block_of_equations_is_typeset_one_align_per_equation(monkeypatch
         tex = re.sub(r"\\\\\[[24]pt\]|\\(end|begin)\{align\*\}", " ", tex)
         return " ".join(tex.split())
     assert flat(split) == flat(whole)
+
+
+@pytest.mark.parametrize("w1", [36.0, 1000.0], ids=["a-few-ulps", "rounded-to-one"])
+def test_a_saturated_loss_in_numbers_is_judged_by_its_precise_value(w1):
+    # 1 − σ(36) is a few ulps in floats (log(1 − ŷ) 4% off), 1 − σ(1000) is 0 (log 0): the
+    # printed L = −y log ŷ − (1 − y) log(1 − ŷ) still holds, from the logits, at L = w1 / 2
+    net = sb.mlp([1, 1], activation="sigmoid", loss="bce")
+    ex = sb.worked_example(net, {"x1": 1.0, "y": 0.5, "w1": w1})
+    tex = sb.render(ex, "article")
+    assert "nan" not in tex and ex.loss == pytest.approx(w1 / 2)
+
+
+def test_an_equation_no_number_can_check_is_refused_not_failed():
+    from symbackprop.core.errors import ValuesError
+    from symbackprop.document.context import DocumentContext
+    from symbackprop.document.options import DocumentOptions
+
+    g = sb.Graph("g")
+    x, w = g.input("x"), g.parameter("w")
+    a = g.node("a", w * x)
+    g.loss("L", a ** 2)
+    ctx = DocumentContext(sb.derive(g), sb.worked_example(g, {"x": 1.0, "w": 2.0}),
+                          DocumentOptions())
+    ctx.numbers("value of L", Tex("L"), a ** 2, 4.0)  # holds
+    with pytest.raises(VerificationError):
+        ctx.numbers("value of L", Tex("L"), a ** 2, 5.0)
+    with pytest.raises(ValuesError, match="cannot be checked"):
+        ctx.numbers("value of L", Tex("L"), sp.log(a - 2), math.nan)
+
+
+def test_a_loss_whose_floats_cancel_is_verified_in_50_digits():
+    # issue 21 (s1868): 1 − ŷ2 = 2.4e-14 from the float ŷ2 has lost three digits, so the
+    # printed loss in the carried floats was 18.19943 for the engine's (and mpmath's) 18.19813
+    net = sb.mlp([1, 2], activation="softmax", loss="bce")
+    values = dict(x1=1.0, w1=-16.173322918652083, w2=15.20276663716161, y1=0.53, y2=0.37)
+    d = sb.derive(net)
+    ex = sb.worked_example(d, values)
+    sb.build_document(d, ex)
+    ex.nodes["L"] += 1e-6  # and 50 digits still refuse a loss that is wrong
+    with pytest.raises(VerificationError, match="value of L"):
+        sb.build_document(d, ex)

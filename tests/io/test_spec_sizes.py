@@ -7,8 +7,10 @@ import pytest
 
 from symbackprop.builders.attention import attention
 from symbackprop.builders.conv import conv1d, conv2d
+from symbackprop.builders.mlp import mlp
 from symbackprop.builders.norm import batch_norm, dense, layer_norm, network, residual
 from symbackprop.builders.rnn import rnn
+from symbackprop.core.graph import Graph
 from symbackprop.io.spec import SpecError, parse_spec
 from symbackprop.io.spec import models as spec_models
 from symbackprop.io.spec import sizes as sizes_module
@@ -20,6 +22,8 @@ BLOCKS = [dense(3, "tanh"), layer_norm(), residual(dense(3, "tanh"), batch_norm(
 
 # (kind, the reader's args, the builder called with the same sizes)
 CASES = [
+    *[("mlp", dict(sizes=[2, 3, 2], bias=bias), lambda bias=bias: mlp([2, 3, 2], bias=bias))
+      for bias in (False, True, "threshold", "shared")],
     ("rnn", dict(inputs=2, hidden=3, outputs=2, steps=4, bias=True),
      lambda: rnn(2, 3, 2, 4)),
     ("rnn", dict(inputs=1, hidden=2, outputs=1, steps=3, bias=False),
@@ -103,3 +107,38 @@ def test_blocks_at_the_product_limit_are_read_and_one_more_is_refused(monkeypatc
     assert len(parse_spec(spec % 4).graph.parameters) == 2 * 3 + 3 + 3 * 4 + 4
     with pytest.raises(SpecError, match="42 products w·x .*the limit is 36"):
         parse_spec(spec % 5)
+
+
+# A spec of every kind (and a [graph]), small enough to build.
+SPECS = {
+    "mlp": '[network]\nsizes = [2, 3, 1]\nbias = "shared"',
+    "rnn": '[network]\nkind = "rnn"\ninputs = 2\nhidden = 2\noutputs = 1\nsteps = 2',
+    "conv1d": '[network]\nkind = "conv1d"\nlength = 4\nkernel = 2\nout_channels = 2',
+    "conv2d": '[network]\nkind = "conv2d"\nshape = [3, 3]\nkernel = [2, 2]\nbias = false',
+    "attention": '[network]\nkind = "attention"\nkeys = 2\nd = 2\nprojections = true',
+    "blocks": _blocks_spec(2, 3, 2).replace("inputs = 64", "inputs = 2"),
+    "graph": '[graph]\ninputs = ["x"]\ntargets = ["y"]\nparameters = ["w", "b"]\n'
+             'loss = { name = "L", expr = "(y - w*x - b)^2" }',
+}
+
+
+class _Refused(Exception):
+    """What the test's limit raises, as a command's limit raises its UserError."""
+
+
+@pytest.mark.parametrize("kind", SPECS)
+def test_a_commands_limit_sees_the_built_graphs_parameter_count_before_it_is_built(
+        kind, monkeypatch):
+    built = len(parse_spec(SPECS[kind]).graph.parameters)
+    seen: list[int] = []
+
+    def limit(n: int) -> None:
+        seen.append(n)
+        raise _Refused
+
+    def declared(*args, **kwargs):
+        raise AssertionError("a graph was built before the limit saw its size")
+    monkeypatch.setattr(Graph, "_declare", declared)
+    with pytest.raises(_Refused):
+        parse_spec(SPECS[kind], refuse_parameters=limit)
+    assert seen == [built]

@@ -26,11 +26,11 @@ from .identity import IDENTITY
 from .leaky_relu import LEAKY_RELU
 from .losses import LOSSES, Loss
 from .relu import RELU, RELU_AT_ZERO
-from .sigmoid import SIGMOID
-from .silu import SILU
+from .sigmoid import SIGMOID, SIGMOID_PRIME
+from .silu import SILU, SILU_PRIME
 from .softmax import SOFTMAX
 from .softplus import SOFTPLUS
-from .tanh import TANH
+from .tanh import TANH, TANH_PRIME
 
 __all__ = [
     "Activation",
@@ -53,9 +53,10 @@ __all__ = [
 ]
 
 _ENTRIES = (SIGMOID, TANH, RELU, LEAKY_RELU, SOFTPLUS, GELU, GELU_ERF, SILU, IDENTITY, SOFTMAX)
-#: Derivatives that the notes write as functions of their own (GELU′(z)): entries with kernels,
-#: but no layer's activation.
-_DERIVATIVES = (GELU_PRIME, GELU_ERF_PRIME)
+#: Derivatives that the notes write as functions of their own (GELU′(z)), and those the
+#: evaluators compute in place of a textbook form that rounds away (an entry's ``prime``):
+#: entries with kernels, but no layer's activation.
+_DERIVATIVES = (GELU_PRIME, GELU_ERF_PRIME, SIGMOID_PRIME, TANH_PRIME, SILU_PRIME)
 
 #: Every activation by name ("linear" is another name of the identity).
 ACTIVATIONS: dict[str, Activation] = {op.name: op for op in _ENTRIES}

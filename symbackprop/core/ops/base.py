@@ -129,6 +129,9 @@ class Activation:
     kinked: bool = False
     #: the derivation of its derivative, step by step, for the appendix (x -> steps), if any
     derivation: Callable[[sp.Symbol], DerivativeSteps] | None = None
+    #: the entry that computes its derivative from the argument where the textbook form, in the
+    #: activation's own value, rounds away: σ(40)(1 − σ(40)) is 0, σ(40)σ(−40) is 4.2e-18
+    prime: Activation | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.function, type) and issubclass(self.function, ActivationFunction):

@@ -100,54 +100,74 @@ class gelu_erf_prime(ActivationFunction):  # noqa: N801
 
 
 def _scalar_prime(x: float) -> float:
-    t = math.tanh(0.7978845608028654 * (x + 0.044715 * (x * x * x)))
-    return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * 0.7978845608028654 * (1.0 + 0.134145 * x * x)
+    # the kernels' form, below, from e^(−|u|), which never overflows (math.exp raises)
+    u = 0.7978845608028654 * (x + 0.044715 * (x * x * x))
+    h = math.exp(-abs(u))
+    up = 1.0 / (1.0 + h * h) if u >= 0 else h * h / (1.0 + h * h)  # σ(2u)
+    s = 2.0 * h / (1.0 + h * h)  # 1/cosh u
+    return up + 0.5 * (x * s) * 0.7978845608028654 * (s + 0.134145 * (x * (x * s)))
 
 
 def _scalar_erf_prime(x: float) -> float:
-    return 0.5 * (1.0 + math.erf(x / math.sqrt(2))) + x * math.exp(-0.5 * x * x) / math.sqrt(
+    return 0.5 * math.erfc(-x * 0.7071067811865476) + x * math.exp(-0.5 * x * x) / math.sqrt(
         2 * math.pi)
 
 
+# GELU′ = (1 + tanh u)/2 + x/2·(1 − tanh² u)·u′ as the printed form says loses everything in the
+# tails: tanh u rounds to ±1 for |x| > 5, so x = −10 gave 0 for −3.4e-36, and x = 1e300 gave
+# 0·inf = nan. The kernels compute (1 + tanh u)/2 = σ(2u) and 1/cosh u from h = e^(−|u|), which
+# never overflows, and x·u′/cosh² u as (x·s)(s + 0.134145·x·(x·s)) with s = 1/cosh u, so that
+# s = 0 meets no inf.
 class NumpyPrime:
     def gelu_prime(x):
-        t = numpy.tanh(0.7978845608028654 * (x + 0.044715 * (x * x * x)))
-        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * (
-            0.7978845608028654 * (1.0 + 0.134145 * (x * x)))
+        with numpy.errstate(over="ignore", invalid="ignore"):
+            u = 0.7978845608028654 * (x + 0.044715 * (x * x * x))
+            h = numpy.exp(-numpy.abs(u))
+            hh = h * h
+            s = 2.0 * h / (1.0 + hh)
+            return numpy.where(u >= 0, 1.0, hh) / (1.0 + hh) + 0.5 * (x * s) * (
+                0.7978845608028654 * (s + 0.134145 * (x * (x * s))))
 
 
 class TorchPrime:
     def gelu_prime(x):
-        t = torch.tanh(0.7978845608028654 * (x + 0.044715 * (x * x * x)))
-        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * (
-            0.7978845608028654 * (1.0 + 0.134145 * (x * x)))
+        u = 0.7978845608028654 * (x + 0.044715 * (x * x * x))
+        h = torch.exp(-torch.abs(u))
+        hh = h * h
+        s = 2.0 * h / (1.0 + hh)
+        return torch.where(u >= 0, 1.0, hh) / (1.0 + hh) + 0.5 * (x * s) * (
+            0.7978845608028654 * (s + 0.134145 * (x * (x * s))))
 
 
 class JaxPrime:
     def gelu_prime(x):
-        t = jnp.tanh(0.7978845608028654 * (x + 0.044715 * (x * x * x)))
-        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * (
-            0.7978845608028654 * (1.0 + 0.134145 * (x * x)))
+        u = 0.7978845608028654 * (x + 0.044715 * (x * x * x))
+        h = jnp.exp(-jnp.abs(u))
+        hh = h * h
+        s = 2.0 * h / (1.0 + hh)
+        return jnp.where(u >= 0, 1.0, hh) / (1.0 + hh) + 0.5 * (x * s) * (
+            0.7978845608028654 * (s + 0.134145 * (x * (x * s))))
 
 
+# Phi(x) + x phi(x) with Phi(x) = erfc(−x/√2)/2: 1 + erf(x/√2) rounds to 0 below x = −8.3
 class NumpyErfPrime:
     imports = ("import scipy.special",)
 
     def gelu_erf_prime(x):
         # Phi(x) + x phi(x)
-        return 0.5 * (1.0 + scipy.special.erf(x * 0.7071067811865476)) + (
+        return 0.5 * scipy.special.erfc(x * -0.7071067811865476) + (
             x * numpy.exp(-0.5 * (x * x)) * 0.3989422804014327)
 
 
 class TorchErfPrime:
     def gelu_erf_prime(x):
-        return 0.5 * (1.0 + torch.erf(x * 0.7071067811865476)) + (
+        return 0.5 * torch.erfc(x * -0.7071067811865476) + (
             x * torch.exp(-0.5 * (x * x)) * 0.3989422804014327)
 
 
 class JaxErfPrime:
     def gelu_erf_prime(x):
-        return 0.5 * (1.0 + jax.lax.erf(x * 0.7071067811865476)) + (
+        return 0.5 * jax.lax.erfc(x * -0.7071067811865476) + (
             x * jnp.exp(-0.5 * (x * x)) * 0.3989422804014327)
 
 

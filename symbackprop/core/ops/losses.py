@@ -57,11 +57,32 @@ def cross_entropy(targets: Sequence[sp.Expr], outputs: Sequence[sp.Expr]) -> sp.
 
 @dataclass(frozen=True, eq=False)
 class Loss:
-    """One loss: its name in specs and builders, its function and the message naming it."""
+    """One loss: its name in specs and builders, its function, the message naming it, and what
+    it asks of the output layer and of the targets."""
 
     name: str
     function: Callable[[Sequence[sp.Expr], Sequence[sp.Expr]], sp.Expr]
     prose: str
+    #: The output activations it may follow (empty: any): a log of ŷ (and of 1 − ŷ) is real only
+    #: for ŷ in (0, 1), so a cross-entropy over relu or identity outputs has no value.
+    outputs: tuple[str, ...] = ()
+    #: The output layer it needs, as its refusal says it.
+    needs: str = ""
+    #: Its targets are probabilities, from 0 to 1 (its minimum is at the target only then).
+    probabilities: bool = False
+
+    def output_problem(self, activation: str | None) -> str | None:
+        """Why this loss cannot follow an output layer of ``activation`` (None: an output that
+        no activation ends, such as a normalisation), or None when it can.
+
+        >>> LOSSES["bce"].output_problem("relu")
+        "loss 'bce' needs outputs in (0, 1): a sigmoid or softmax output layer"
+        >>> LOSSES["mse"].output_problem(None) is None
+        True
+        """
+        if self.outputs and activation not in self.outputs:
+            return f"loss {self.name!r} needs {self.needs}"
+        return None
 
 
 #: Every loss by name, in the order error messages list them.
@@ -69,6 +90,8 @@ LOSSES: dict[str, Loss] = {loss.name: loss for loss in (
     Loss("mse", mse, N_("mean squared error")),
     Loss("sse", sse, N_("sum of squared errors")),
     Loss("half_sse", half_sse, N_("half sum of squared errors")),
-    Loss("bce", bce, N_("binary cross-entropy")),
-    Loss("cross_entropy", cross_entropy, N_("cross-entropy")),
+    Loss("bce", bce, N_("binary cross-entropy"), outputs=("sigmoid", "softmax"),
+         needs="outputs in (0, 1): a sigmoid or softmax output layer", probabilities=True),
+    Loss("cross_entropy", cross_entropy, N_("cross-entropy"), outputs=("softmax",),
+         needs="a softmax output layer (use 'bce' for sigmoid)", probabilities=True),
 )}

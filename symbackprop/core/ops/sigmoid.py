@@ -101,6 +101,48 @@ def _derivation(x: sp.Symbol) -> DerivativeSteps:
     )
 
 
+class sigmoid_prime(ActivationFunction):  # noqa: N801
+    """σ′(x) = σ(x)σ(−x), as the evaluators compute σ(1 − σ): where σ rounds to 1 (x > 37),
+    1 − σ is 0 but σ(−x) is not. The notes never print it; they write σ(1 − σ)."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_zero:
+            return sp.Rational(1, 4)
+
+
+def _scalar_prime(x: float) -> float:
+    e = math.exp(-abs(x))  # σ(x)σ(−x) = e^(−|x|)/(1 + e^(−|x|))², never an overflow
+    return e / ((1.0 + e) * (1.0 + e))
+
+
+class NumpyPrime:
+    def sigmoid_prime(z):
+        # sigma(z) sigma(-z): exp(-|z|) never overflows, and 0 only where the true value is
+        e = numpy.exp(-numpy.abs(z))
+        return e / ((1.0 + e) * (1.0 + e))
+
+
+class TorchPrime:
+    def sigmoid_prime(z):
+        return torch.sigmoid(z) * torch.sigmoid(-z)
+
+
+class JaxPrime:
+    def sigmoid_prime(z):
+        return jax.nn.sigmoid(z) * jax.nn.sigmoid(-z)
+
+
+SIGMOID_PRIME = Activation(
+    name="sigmoid_prime",
+    function=sigmoid_prime,
+    latex=r"\sigma'",
+    prose=N_("sigmoid"),
+    elementary=lambda x: sp.exp(-x) / (1 + sp.exp(-x)) ** 2,
+    scalar=_scalar_prime,
+    kernels={"numpy": NumpyPrime, "torch": TorchPrime, "jax": JaxPrime},
+)
+
 SIGMOID = Activation(
     name="sigmoid",
     function=sigmoid,
@@ -110,4 +152,5 @@ SIGMOID = Activation(
     scalar=_scalar,
     kernels={"numpy": Numpy, "scipy": Scipy, "torch": Torch, "jax": Jax},
     derivation=_derivation,
+    prime=SIGMOID_PRIME,
 )

@@ -70,6 +70,49 @@ def _derivation(x: sp.Symbol) -> DerivativeSteps:
     )
 
 
+class silu_prime(ActivationFunction):  # noqa: N801
+    """SiLU′(x) = σ(x)(1 + x·σ(−x)), as the evaluators compute SiLU + σ(1 − SiLU): where SiLU
+    is x (x > 1e16), SiLU + (1 − SiLU) cancels to 0 but this is 1. The notes print the latter."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_zero:
+            return sp.S.Half
+
+
+def _scalar_prime(x: float) -> float:
+    e = math.exp(-abs(x))  # σ(x) and σ(−x) from e^(−|x|), which never overflows
+    up, down = (1.0 / (1.0 + e), e / (1.0 + e)) if x >= 0 else (e / (1.0 + e), 1.0 / (1.0 + e))
+    return up * (1.0 + x * down)
+
+
+class NumpyPrime:
+    def silu_prime(x):
+        # sigma(x) (1 + x sigma(-x)); where exp overflows, x/inf is 0 and 1/inf is 0, as they are
+        with numpy.errstate(over="ignore"):
+            return (1.0 + x / (1.0 + numpy.exp(x))) / (1.0 + numpy.exp(-x))
+
+
+class TorchPrime:
+    def silu_prime(x):
+        return torch.sigmoid(x) * (1.0 + x * torch.sigmoid(-x))
+
+
+class JaxPrime:
+    def silu_prime(x):
+        return jax.nn.sigmoid(x) * (1.0 + x * jax.nn.sigmoid(-x))
+
+
+SILU_PRIME = Activation(
+    name="silu_prime",
+    function=silu_prime,
+    latex=r"\operatorname{SiLU}'",
+    prose=N_("SiLU (swish)"),
+    elementary=lambda x: (1 + x * sp.exp(-x) / (1 + sp.exp(-x))) / (1 + sp.exp(-x)),
+    scalar=_scalar_prime,
+    kernels={"numpy": NumpyPrime, "torch": TorchPrime, "jax": JaxPrime},
+)
+
 SILU = Activation(
     name="silu",
     function=silu,
@@ -79,4 +122,5 @@ SILU = Activation(
     scalar=_scalar,
     kernels={"numpy": Numpy, "torch": Torch, "jax": Jax},
     derivation=_derivation,
+    prime=SILU_PRIME,
 )

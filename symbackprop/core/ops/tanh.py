@@ -7,7 +7,7 @@ import math
 import numpy
 import sympy as sp
 
-from .base import N_, Activation, DerivativeSteps, jnp, torch
+from .base import N_, Activation, ActivationFunction, DerivativeSteps, jnp, torch
 
 
 class Numpy:
@@ -44,6 +44,51 @@ def _derivation(x: sp.Symbol) -> DerivativeSteps:
     )
 
 
+class tanh_prime(ActivationFunction):  # noqa: N801
+    """tanh′(x) = 1/cosh²(x), as the evaluators compute 1 − tanh²: where tanh rounds to ±1
+    (|x| > 19), 1 − tanh² is 0 but 1/cosh² is not. The notes print 1 − tanh²."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_zero:
+            return sp.S.One
+
+
+def _scalar_prime(x: float) -> float:
+    e = math.exp(-2.0 * abs(x))  # 1/cosh²(x) = 4e^(−2|x|)/(1 + e^(−2|x|))², never an overflow
+    return 4.0 * e / ((1.0 + e) * (1.0 + e))
+
+
+class NumpyPrime:
+    def tanh_prime(z):
+        # 1/cosh(z)^2; cosh overflows to inf (1/inf = 0) only where the true value is below 1e-308
+        with numpy.errstate(over="ignore"):
+            s = 1.0 / numpy.cosh(z)
+        return s * s
+
+
+class TorchPrime:
+    def tanh_prime(z):
+        s = 1.0 / torch.cosh(z)
+        return s * s
+
+
+class JaxPrime:
+    def tanh_prime(z):
+        s = 1.0 / jnp.cosh(z)
+        return s * s
+
+
+TANH_PRIME = Activation(
+    name="tanh_prime",
+    function=tanh_prime,
+    latex=r"\tanh'",
+    prose=N_("hyperbolic tangent"),
+    elementary=lambda x: 1 / sp.cosh(x) ** 2,
+    scalar=_scalar_prime,
+    kernels={"numpy": NumpyPrime, "torch": TorchPrime, "jax": JaxPrime},
+)
+
 TANH = Activation(
     name="tanh",
     function=sp.tanh,
@@ -53,4 +98,5 @@ TANH = Activation(
     scalar=math.tanh,
     kernels={"numpy": Numpy, "torch": Torch, "jax": Jax},
     derivation=_derivation,
+    prime=TANH_PRIME,
 )

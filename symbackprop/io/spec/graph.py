@@ -6,6 +6,7 @@ from __future__ import annotations
 import heapq
 import keyword
 import re
+from collections.abc import Callable
 from typing import Any
 
 import sympy as sp
@@ -23,9 +24,11 @@ _KIND_WORD = {"inputs": "an input", "targets": "a target", "parameters": "a para
               "nodes": "a node", "loss": "the loss"}
 
 
-def read_graph_table(value: Any, r: TableReader, title: str | None) -> Graph:
+def read_graph_table(value: Any, r: TableReader, title: str | None,
+                     refuse_parameters: Callable[[int], None]) -> Graph:
     """The general graph a spec's [graph] table declares, its nodes in an order that
-    computes each after the nodes it uses."""
+    computes each after the nodes it uses; ``refuse_parameters`` sees the number of parameters
+    before any expression is read."""
     g = r.table(value, "graph", _GRAPH_KEYS)
     for key in ("parameters", "loss"):
         if key not in g:
@@ -58,6 +61,7 @@ def read_graph_table(value: Any, r: TableReader, title: str | None) -> Graph:
         leaves[kind] = [declare(n, subkey(f"graph.{kind}", k), kind) for k, n in enumerate(items)]
     if not leaves["parameters"]:
         raise r.error("graph.parameters", "expected at least one parameter")
+    refuse_parameters(len(leaves["parameters"]))
 
     entries: list[tuple[str, str, str, str | None]] = []  # (name, expr text, key, latex)
     for k, node in enumerate(r.array(g.get("nodes", []), "graph.nodes")):

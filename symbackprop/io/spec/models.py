@@ -128,8 +128,10 @@ def _blocks(value: Any, key: str, r, depth: int = 0) -> list:
     return [_block(b, f"{key}[{k}]", r, depth) for k, b in enumerate(items)]
 
 
-def read_network(table: Any, r, title: str | None) -> Graph:
-    """The network a ``[network]`` table with a ``kind`` other than ``"mlp"`` describes."""
+def read_network(table: Any, r, title: str | None,
+                 refuse_parameters: Callable[[int], None]) -> Graph:
+    """The network a ``[network]`` table with a ``kind`` other than ``"mlp"`` describes;
+    ``refuse_parameters`` sees its number of parameters before it is built."""
     kind = r.choice(table.get("kind"), "network.kind", ("mlp", *KINDS), "network kind")
     fields = KINDS[kind]
     r.table(table, "network", ("kind", "latex", *fields))
@@ -144,9 +146,11 @@ def read_network(table: Any, r, title: str | None) -> Graph:
             args[name] = _blocks(table[name], key, r)
         else:
             args[name] = read(table[name], key, r)
-    problem = size_problem(kind, model_size(kind, args))
+    size = model_size(kind, args)
+    problem = size_problem(kind, size)
     if problem:
         raise r.error("network", problem)
+    refuse_parameters(size.parameters)
     try:
         graph = _BUILD[kind](args, title)
     except GraphError as err:

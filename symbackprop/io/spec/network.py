@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ...builders.mlp import mlp
@@ -11,6 +12,7 @@ from ...core.graph import Graph, GraphError
 from ...core.notation import NOTATIONS, ROLES, Notation
 from .errors import MAX_LATEX_CHARS, MAX_LAYERS, MAX_WEIGHTS, MAX_WIDTH, got, show, subkey, suggest
 from .models import read_network  # rnn, conv1d, conv2d, attention, blocks
+from .sizes import model_size
 from .spelling import latex_problem
 from .tables import TableReader, latex_table
 
@@ -20,12 +22,13 @@ _BIAS = {True: True, False: False, "threshold": "threshold", "shared": "shared"}
 
 
 def read_network_table(
-    data: dict, r: TableReader, title: str | None
+    data: dict, r: TableReader, title: str | None, refuse_parameters: Callable[[int], None]
 ) -> tuple[Graph, str | Notation | None]:
     """The graph of the spec ``data``'s [network] table, and the notation an MLP is spelt in
-    (None for the other kinds, which models.py reads)."""
+    (None for the other kinds, which models.py reads). ``refuse_parameters`` sees the number of
+    parameters before the graph is built."""
     if isinstance(data["network"], dict) and data["network"].get("kind", "mlp") != "mlp":
-        graph = read_network(data["network"], r, title)
+        graph = read_network(data["network"], r, title, refuse_parameters)
         _respell(graph, data["network"], r)
         return graph, None
     net = r.table(data["network"], "network", ("kind", *_NETWORK_KEYS), required=("sizes",))
@@ -67,6 +70,7 @@ def read_network_table(
         if "notation" in data:
             raise r.error("notation", 'a [notation] table needs network.notation = "custom"')
         notation_used = which
+    refuse_parameters(model_size("mlp", {"sizes": sizes, "bias": bias}).parameters)
     try:
         graph = mlp(sizes, activation, loss, _BIAS[bias], notation_used, title)
     except (GraphError, ValueError) as err:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from ...core.files import FileError, read_regular_file
 from ...core.graph import Graph, GraphError
 from ...core.languages import LANGUAGES
 from ...core.notation import Notation
+from ...core.ops import LOSSES
 from .errors import MAX_FILE_BYTES, got, listing, show, subkey, suggest, type_name
 from .graph import read_graph_table
 from .network import read_network_table
@@ -55,8 +57,15 @@ _TOP_KEYS = ("title", "author", "language", "only", "network", "graph", "notatio
              "training", "lint")  # [lint.symbols]: read by lint.py itself
 
 
-def parse_spec(text: str, source: str = "<spec>") -> Spec:
-    """Read a spec from TOML text; ``source`` names it in error messages.
+#: Called with a model's number of parameters, counted from the spec's numbers before anything
+#: is built; it raises to refuse the model (a command's own limit, with the command's words).
+ParameterLimit = Callable[[int], None]
+
+
+def parse_spec(text: str, source: str = "<spec>",
+               refuse_parameters: ParameterLimit | None = None) -> Spec:
+    """Read a spec from TOML text; ``source`` names it in error messages, and
+    ``refuse_parameters`` (if given) sees the parameter count before any graph is built.
 
     >>> spec = parse_spec('''
     ... [graph]
@@ -85,11 +94,12 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
         raise r.error("", f"invalid TOML: {err}") from None
     except RecursionError:
         raise r.error("", "invalid TOML: arrays or tables are nested too deeply") from None
-    return _build(data, r)
+    return _build(data, r, refuse_parameters or _no_limit)
 
 
-def load_spec(path: str | os.PathLike[str]) -> Spec:
-    """Read a spec file (TOML, UTF-8, at most 1 MB).
+def load_spec(path: str | os.PathLike[str],
+              refuse_parameters: ParameterLimit | None = None) -> Spec:
+    """Read a spec file (TOML, UTF-8, at most 1 MB); ``refuse_parameters`` as for parse_spec.
 
     >>> import pathlib, tempfile
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "tiny.toml"
@@ -115,10 +125,14 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise r.error("", f"the file is not UTF-8 (byte {err.start})") from None
-    return parse_spec(text, str(source))
+    return parse_spec(text, str(source), refuse_parameters)
 
 
-def _build(data: dict, r: TableReader) -> Spec:
+def _no_limit(parameters: int) -> None:
+    """No limit but the reader's own."""
+
+
+def _build(data: dict, r: TableReader, refuse_parameters: ParameterLimit) -> Spec:
     r.table(data, "", _TOP_KEYS)
     if ("network" in data) == ("graph" in data):
         raise r.error("", "a spec needs exactly one of the tables [network] or [graph]")
@@ -128,12 +142,13 @@ def _build(data: dict, r: TableReader) -> Spec:
     title = r.prose(data["title"], "title", language) if "title" in data else None
     author = r.prose(data["author"], "author", language) if "author" in data else ""
     if "network" in data:
-        graph, notation_used = read_network_table(data, r, title)
+        graph, notation_used = read_network_table(data, r, title, refuse_parameters)
     else:
         if "notation" in data:
             raise r.error("notation", "a [notation] table belongs to a [network] spec; a [graph] "
                           "spells its names with latex = { ... }")
-        graph, notation_used = read_graph_table(data["graph"], r, title), None
+        graph = read_graph_table(data["graph"], r, title, refuse_parameters)
+        notation_used = None
     try:
         graph.validate()
     except GraphError as err:
@@ -189,7 +204,9 @@ def _values(value: Any, graph: Graph, r: TableReader) -> dict[str, float]:
             raise r.error(key, f"{show(name)} is computed by the graph; give values only for "
                           "inputs, targets and parameters")
         out[name] = r.number(v, key)
-    if isinstance(graph, MLP) and graph.loss_name in ("bce", "cross_entropy"):
+    # Every builder-made model names its loss (a [graph]'s loss is an expression of its own).
+    loss = LOSSES.get(getattr(graph, "loss_name", None))
+    if loss is not None and loss.probabilities:
         # Cross-entropies are losses of probabilities: a target outside [0, 1] has no meaning
         # (and bce's minimum is then not at the target).
         for s in graph.targets:

@@ -4,13 +4,16 @@ Each ``[network]`` kind's parameters and products w·x (the scalar graph's multi
 is what building, deriving and printing it cost) follow from its sizes alone. The reader refuses
 a spec over MAX_WEIGHTS parameters here, and a network of blocks over MAX_PRODUCTS products (its
 sizes multiply: 32 blocks of 256 units over a batch of 16), in one line, so a 600-byte spec
-cannot ask for minutes of SymPy work before any command sees its size. A convolution's products
+cannot ask for minutes of SymPy work before any command sees its size; the same count goes to a
+command's own, lower limit (the reader's ``refuse_parameters``). A convolution's products
 are bounded by its builder, before it builds; an RNN's sizes are each bounded, so its largest
 (130 048 products) is documented and measured rather than cut here.
 
 >>> from symbackprop.builders.norm import dense
 >>> model_size("blocks", {"inputs": 64, "batch": 16, "blocks": [dense(256, "tanh")] * 3})
 ModelSize(parameters=148224, products=2359296)
+>>> model_size("mlp", {"sizes": [2, 2, 1], "bias": True})
+ModelSize(parameters=9, products=6)
 >>> model_size("rnn", {"inputs": 16, "hidden": 32, "outputs": 16, "steps": 64, "bias": True})
 ModelSize(parameters=2096, products=130048)
 """
@@ -33,6 +36,14 @@ class ModelSize(NamedTuple):
 
     parameters: int
     products: int
+
+
+def _mlp(a: dict) -> ModelSize:
+    sizes, bias = a["sizes"], a.get("bias", False)
+    weights = sum(n_in * n_out for n_in, n_out in zip(sizes, sizes[1:], strict=False))
+    # a bias per unit (threshold: b subtracted), one per layer when shared, none when false
+    biases = (len(sizes) - 1 if bias == "shared" else sum(sizes[1:])) if bias else 0
+    return ModelSize(weights + biases, weights)
 
 
 def _rnn(a: dict) -> ModelSize:
@@ -85,6 +96,8 @@ def _blocks(blocks: Sequence[Any], width: int, batch: int) -> tuple[int, int, in
 
 def model_size(kind: str, args: dict) -> ModelSize:
     """The parameters and products w·x of a ``[network]`` of ``kind`` with the read ``args``."""
+    if kind == "mlp":
+        return _mlp(args)
     if kind == "rnn":
         return _rnn(args)
     if kind in ("conv1d", "conv2d"):
