@@ -174,6 +174,11 @@ def _value(expr: sp.Basic, numbers: Mapping[sp.Basic, object], memo: dict):
         x = mpmath.mpc(0, 1)
     elif isinstance(expr, sp.NumberSymbol):  # a named constant (layer norm's ε): no argument
         x = mpmath.mpf(sp.Float(expr.evalf(mpmath.mp.dps + 5))._mpf_)
+    elif isinstance(expr, sp.Piecewise):  # leaky_relu's: the first branch whose test holds
+        x = next((_value(e, numbers, memo) for e, test in expr.args
+                  if _holds(test, numbers, memo)), None)
+        if x is None:
+            raise _GiveUp
     else:
         f = PRECISE.get(type(expr))
         if f is None or not expr.args:
@@ -181,3 +186,23 @@ def _value(expr: sp.Basic, numbers: Mapping[sp.Basic, object], memo: dict):
         x = f(*(_value(a, numbers, memo) for a in expr.args))
     memo[expr] = x = _bounded(x)
     return x
+
+
+_COMPARE: dict[type, Callable] = {
+    sp.StrictGreaterThan: lambda a, b: a > b, sp.GreaterThan: lambda a, b: a >= b,
+    sp.StrictLessThan: lambda a, b: a < b, sp.LessThan: lambda a, b: a <= b,
+    sp.Eq: lambda a, b: a == b, sp.Ne: lambda a, b: a != b,
+}
+
+
+def _holds(test: sp.Basic, numbers: Mapping[sp.Basic, object], memo: dict) -> bool:
+    """A Piecewise branch's test at the numbers (a comparison of two real sides, or true)."""
+    if test is sp.true:
+        return True
+    compare = _COMPARE.get(type(test))
+    if compare is None:
+        raise _GiveUp
+    a, b = (_value(side, numbers, memo) for side in test.args)
+    if mpmath.im(a) != 0 or mpmath.im(b) != 0:
+        raise _GiveUp
+    return bool(compare(mpmath.re(a), mpmath.re(b)))

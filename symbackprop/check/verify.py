@@ -169,7 +169,9 @@ class Meaning:
                 if len(points) == n:
                     break
         if not points:
-            raise VerificationError(
+            # a domain no point was found in says nothing against the equations: the values
+            # (or the graph's domain) are refused, exit 2, as no check failed
+            raise ValuesError(
                 "no point was found at which every node of the graph is defined and finite; "
                 "give [values] in its domain"
             )

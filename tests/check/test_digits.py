@@ -56,3 +56,18 @@ def test_exp_is_exact_for_every_float(v):
         assert math.isclose(z.real, math.exp(v), rel_tol=1e-14)
     else:
         assert z.real == (math.inf if v > 0 else 0.0)
+
+
+def test_a_leaky_relu_is_read_branch_by_branch():
+    # elementary(leaky_relu) is a Piecewise: read as None, it made every node after a leaky
+    # relu unknown, and the notes then judged a softmax + bce δ by floats that had lost 8 digits
+    from symbackprop.check.verify import elementary
+    from symbackprop.core.functions import leaky_relu
+
+    piece = elementary(leaky_relu(x, sp.Rational(1, 100)))
+    assert isinstance(piece, sp.Piecewise)
+    assert precise_value(piece, {x: -2.0}).real == -0.02
+    assert precise_value(piece, {x: 3.0}).real == 3.0
+    assert precise_value(sp.Piecewise((x, x > 0), (-x, True)), {x: -5.0}).real == 5.0
+    # a branch test that is not a comparison of numbers is not guessed
+    assert precise_value(sp.Piecewise((x, sp.Symbol("q") > 0), (-x, True)), {x: 1.0}) is None

@@ -296,3 +296,15 @@ def test_a_point_where_one_side_is_nan_leaves_the_verdict_to_other_points():
     rhs = sp.exp(-w ** 2) - 2 * w * g.symbol("a")  # a = w e^(−w²): 0 − 2w·0 there, finite
     assert math.isfinite(m.value(rhs, 0).real) and math.isnan(m.value(lhs, 0).real)
     assert verify(lhs, rhs, "dL/dw", m).method == "numeric"
+
+
+def test_a_graph_no_point_is_defined_at_is_refused_as_values_not_failed():
+    # no real number is √(−w² − 1): nothing was found false, so it is a ValuesError (exit 2)
+    from symbackprop.core.errors import ValuesError
+
+    g = sb.Graph("nowhere")
+    w = g.parameter("w")
+    a = g.node("a", sp.sqrt(-(w ** 2) - 1))
+    g.loss("L", a ** 2)
+    with pytest.raises(ValuesError, match="no point was found"):
+        Meaning(sb.derive(g))
