@@ -21,8 +21,7 @@ import sympy as sp
 from ..core import ops
 
 __all__ = ["FLOAT", "STRICT", "UNDEFINED", "UnknownNode", "OutsideDomain", "float_value",
-           "float_of", "real_float", "nowhere",
-           "undefined_node"]
+           "float_of", "real_float", "nowhere", "kink_differences", "undefined_node"]
 
 
 UNDEFINED = (sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity)
@@ -177,3 +176,22 @@ def undefined_node(graph, values: Mapping[str, float]) -> str | None:
         except OutsideDomain:
             return v.name
     return None
+
+
+def kink_differences(expr: sp.Expr) -> list[sp.Expr]:
+    """What is 0 exactly where ``expr`` has a kink: the argument of each |·|, sign and step, the
+    differences of each max's and min's arguments, the sides of each case split's tests.
+
+    >>> x = sp.Symbol("x")
+    >>> kink_differences(sp.Abs(x - 1))
+    [x - 1]
+    """
+    out: list[sp.Expr] = []
+    for f in expr.atoms(sp.Heaviside, sp.Piecewise, sp.Abs, sp.sign, sp.Max, sp.Min):
+        if isinstance(f, sp.Piecewise):
+            out += [t.lhs - t.rhs for _e, t in f.args if isinstance(t, sp.core.relational.Relational)]
+        elif isinstance(f, sp.Max | sp.Min):
+            out += [a - b for i, a in enumerate(f.args) for b in f.args[i + 1:]]
+        else:
+            out.append(f.args[0])
+    return out

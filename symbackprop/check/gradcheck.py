@@ -23,6 +23,7 @@ import sympy as sp
 
 from ..codegen.scalar import NUMPY_FUNCTIONS
 from ..core import ops
+from ..core.errors import ValuesError
 from ..core.graph import Graph
 from ..derivation.reverse import Derivation, derive
 from ..printing.display import gradient_check_markdown
@@ -166,7 +167,23 @@ def check_gradients(
         beyond = " (beyond float64)" if np.isinf(loss) else ""
         raise ValueError(f"the loss is {loss:g} at these values{beyond}, "
                          "so finite differences cannot check its gradients")
+    for name, number in evaluation.nodes.items():
+        # a node float64 cannot hold makes the engine's gradients through it inf or nan where
+        # the true ones may be finite (c/softplus(r²) at r = 1e308): refused, as example does
+        if not np.all(np.isfinite(number)):
+            what = "overflows float64" if np.any(np.isinf(number)) else \
+                "is not a finite number in float64"
+            raise ValuesError(f"at these values the node {name} {what}, so finite differences "
+                              "cannot check the gradients: give values where every node is a "
+                              "finite number")
     engine = evaluation.gradients
+    for name, number in engine.items():
+        # the loss is finite but float64 lost this gradient on the way (inf/inf, 0·inf past
+        # 1e308): a number no difference can be held against, refused as the notes refuse it
+        if not np.all(np.isfinite(number)):
+            raise ValuesError(f"at these values float64 loses the gradient for {name} (an "
+                              "overflow on the way), so it cannot be checked: give values where "
+                              "every number is finite")
     kinks = _kink_arguments(d.graph)
     kink_f = (
         sp.lambdify([*d.graph.leaves, *d.graph.nodes], kinks, modules=[NUMPY_FUNCTIONS, "numpy"],

@@ -308,3 +308,28 @@ def test_a_graph_no_point_is_defined_at_is_refused_as_values_not_failed():
     g.loss("L", a ** 2)
     with pytest.raises(ValuesError, match="no point was found"):
         Meaning(sb.derive(g))
+
+
+def test_an_equation_only_a_kink_could_refute_is_not_failed():
+    # n = relu(3(m − w)) with m = w: the argument is 0 at every point, so ∂n/∂w is a
+    # convention there (our relu′(0) = 0, SymPy's max′ ½): no point decides, none refutes
+    from symbackprop.core.errors import ValuesError
+
+    g = sb.Graph("kink")
+    w = g.parameter("w")
+    m = g.node("m", w)
+    n = g.node("n", sb.relu(3 * (m - w)))
+    g.loss("L", (n + w) ** 2)
+    d = sb.derive(g)
+    meaning = Meaning(d)
+    assert all(meaning.on_kink(sp.Derivative(n, w), k) for k in range(len(meaning.points)))
+    with pytest.raises(ValuesError, match="off a kink"):
+        verify(sp.Derivative(n, w), sp.Integer(0), "dn/dw", meaning)
+    # off the kink a wrong derivative is still refuted
+    g2 = sb.Graph("no kink")
+    w2 = g2.parameter("w")
+    n2 = g2.node("n", sb.relu(3 * w2))
+    g2.loss("L", (n2 + w2) ** 2)
+    m2 = Meaning(sb.derive(g2))
+    with pytest.raises(VerificationError):
+        verify(sp.Derivative(n2, w2), 2 * sp.Heaviside(w2, 0), "dn/dw", m2)
