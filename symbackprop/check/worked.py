@@ -260,6 +260,11 @@ def require_finite(ex: WorkedExample) -> None:
     nan for a number that is finite, or not a real number at all."""
     found = non_finite_node(ex)
     if found is None:
+        lost = next((p for p, g in ex.gradients.items() if not math.isfinite(g)), None)
+        if lost is not None:  # every node finite, but inf/inf or 0·inf past 1e308 on the way
+            raise ValuesError(f"at these values float64 loses the gradient for {lost} (an "
+                              "overflow on the way); the worked example cannot show it: give "
+                              "values where every number is finite")
         return
     name, why = found
     reason = {"overflow": "overflows float64 (its magnitude is past 1.8e308)",

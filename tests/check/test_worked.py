@@ -74,3 +74,16 @@ def test_a_saturated_example_keeps_its_finite_gradient_and_loss():
     assert ex.loss == pytest.approx(500.0)
     assert ex.gradients["w1"] == pytest.approx(0.5)
     require_finite(ex)
+
+
+def test_a_gradient_float64_loses_with_every_node_finite_is_refused_naming_it():
+    # c/softplus(r²) at r = 1.8e308: the node is 0, its gradient inf/inf = nan in float64; the
+    # notes then said "gradient r disagrees with the evaluator" (exit 1) for a right derivation
+    g = sb.Graph("g")
+    r = g.parameter("r")
+    n = g.node("n", 3 / sb.softplus(r * r))
+    g.loss("L", (n - 1) ** 2)
+    ex = sb.worked_example(g, {"r": 1.7976931348623157e308})
+    assert non_finite_node(ex) is None and not math.isfinite(ex.gradients["r"])
+    with pytest.raises(ValuesError, match="float64 loses the gradient for r"):
+        require_finite(ex)
