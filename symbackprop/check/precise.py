@@ -300,15 +300,24 @@ def smooth_step(loss: PreciseLoss, at: Mapping[str, float], name: str) -> tuple:
     A fixed relative step is not: with σ(w·a) at a = 10³⁰⁰, a step of 10⁻²⁰ in w moves the
     logit by 10²⁸⁰ and the difference measures the saturated function's jump, not its slope.
     A step is smooth when every intermediate value (each node and each function inside one)
-    moves by at most 2⁻²⁴·max(1, |value|). The first tried is 2⁻⁶⁴·max(1, |p|); else the
+    moves by at most 2⁻²⁴·max(1, |value|). The first tried is 2⁻⁶⁴·|p| (2⁻⁶⁴ at p = 0); else the
     largest smooth one is bisected for in the exponent, down to the smallest step
     :data:`MAX_DIGITS` can resolve (an exp of 10³⁰⁸ changes by e^Δ, so the step it needs is
     not found by scaling).
     """
     x0 = mpmath.mpf(at[name])
-    scale = max(abs(x0), mp.one)
+    # the parameter's own size, however small: a step of 2⁻⁶⁴ at w = 1e-176 crossed 0, where
+    # √w has no real value, and the reference lost every digit (0 for 6e233)
+    scale = abs(x0) if x0 != 0 else mp.one
     with mp.workdps(_FIRST_DIGITS):
         size = abs(loss(at))
+        # the loss may be the small difference of large terms (−y log σ − (1 − y) log(1 − σ) at
+        # y = 1e146 is 0.69): the digits are what the largest value needs, not |L|, where
+        # they can be had (an e^(1.7e308) inside a silu adds nothing to cancel)
+        terms = max([size, *(abs(v) for v in loss.values.values()
+                             if mpmath.isfinite(v) and mpmath.im(v) == 0)])
+        if terms and mpmath.log10(terms) < MAX_DIGITS // 2:
+            size = terms
     top, bottom = -64, -int((MAX_DIGITS - 2 * _FIRST_DIGITS) * 3.32)
     if _smooth(loss, at, name, x0, scale * mpmath.mpf(2) ** top):
         return scale * mpmath.mpf(2) ** top, size

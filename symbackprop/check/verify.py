@@ -30,10 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from ..codegen.scalar import NUMPY_FUNCTIONS
+from ..codegen.scalar import NUMPY_FUNCTIONS, calls_as_floats
 from ..core import functions, ops
 from ..core.errors import ValuesError, VerificationError
 from ..core.graph import Kind
+from ..core.polys import polys_can_take
 from ..derivation.reverse import Derivation
 from .digits import precise_number, precise_value
 from .floats import (
@@ -96,7 +97,8 @@ def _compile(symbols: list[sp.Symbol], expr: sp.Expr):
     if key not in _COMPILED:
         if len(_COMPILED) > 4096:
             _COMPILED.clear()
-        _COMPILED[key] = sp.lambdify(plain, body, modules=[NUMPY_FUNCTIONS, "numpy"])
+        _COMPILED[key] = sp.lambdify(plain, calls_as_floats(body),
+                                     modules=[NUMPY_FUNCTIONS, "numpy"])
     return _COMPILED[key]
 
 
@@ -391,7 +393,7 @@ def _symbolically_equal(lhs: sp.Expr, rhs: sp.Expr, meaning: Meaning | None) -> 
         if a == b:
             return "identical"
         diff = a - b
-        if sp.count_ops(diff) > _SYMBOLIC_OPS:
+        if sp.count_ops(diff) > _SYMBOLIC_OPS or not polys_can_take(diff):
             break
         small = diff
         try:
@@ -457,8 +459,7 @@ def _numeric_points(lhs: sp.Expr, rhs: sp.Expr, label: str, meaning: Meaning, ks
         decided += 1
         if not _agree(left, right) and not _agree_precisely(lhs, rhs, meaning, k):
             if meaning.on_kink(lhs, k) or meaning.on_kink(rhs, k):
-                # a derivative at a kink is a convention (relu′(0) = 0 here, ½ in SymPy's
-                # Heaviside), not a fact that could refute the equation
+                # at a kink a derivative is a convention (relu′(0) = 0, SymPy's ½), not a fact
                 decided -= 1
                 continue
             where = ", ".join(f"{s}={v:.3g}" for s, v in meaning.points[k].items()

@@ -28,6 +28,7 @@ import sympy as sp
 
 from ..core import functions, ops
 from ..core.graph import product
+from ..core.polys import polys_can_take
 from ..printing.display import evaluation_markdown
 from .stable import NUMPY_HELPERS, has_division, masked_steps, stable_forward, stable_ratios
 
@@ -38,6 +39,7 @@ __all__ = [
     "Evaluator",
     "Evaluation",
     "NUMPY_FUNCTIONS",
+    "calls_as_floats",
 ]
 
 
@@ -52,6 +54,17 @@ def _as_float(kernel):
     def on_floats(*args):
         return kernel(*[np.asarray(a, dtype=float) for a in args])
     return on_floats
+
+
+def calls_as_floats(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with each function of numbers alone as its float: log(10**30) would call
+    numpy.log on a Python int past int64, which numpy holds as an object and cannot log.
+
+    >>> calls_as_floats(sp.log(10**30) + sp.Symbol("x")).atoms(sp.log)
+    set()
+    """
+    calls = [f for f in expr.atoms(sp.Function) if f.is_number and f.is_real]
+    return expr.xreplace({f: f.evalf(17) for f in calls}) if calls else expr
 
 
 def _heaviside(x, at_zero=0.5):
@@ -141,7 +154,8 @@ def compile_numeric(args: Sequence[sp.Symbol], exprs: Sequence[sp.Expr]):
     symbols = set(args).union(*(e.free_symbols for e in exprs))
     ident = identifiers(sorted(symbols, key=sp.default_sort_key))
     modules = [subclassed_functions(exprs), NUMPY_FUNCTIONS, "numpy"]
-    return sp.lambdify([ident[a] for a in args], [e.xreplace(ident) for e in exprs],
+    return sp.lambdify([ident[a] for a in args],
+                       [calls_as_floats(e).xreplace(ident) for e in exprs],
                        modules=modules, cse=True, docstring_limit=0)
 
 
@@ -227,8 +241,8 @@ class Evaluator:
         modules = [subclassed_functions(e for _, e in steps), NUMPY_FUNCTIONS, "numpy"]
         # A line that is a bare number would be a Python int or float in the generated code,
         # and 1/a would then raise ZeroDivisionError instead of giving inf as numpy does.
-        steps = [(a, _FLOAT64(e) if e.is_Number else e) for a, e in steps]
-        forward = [(a, _FLOAT64(e) if e.is_Number else e) for a, e in forward]
+        steps = [(a, _FLOAT64(e) if e.is_Number else calls_as_floats(e)) for a, e in steps]
+        forward = [(a, _FLOAT64(e) if e.is_Number else calls_as_floats(e)) for a, e in forward]
         self._full = sp.lambdify(
             args, outputs, modules=modules, cse=lambda _exprs: (steps, outputs),
             docstring_limit=0,
@@ -312,7 +326,8 @@ class Evaluator:
             if n not in logits:
                 e = self.graph.expr(n)
                 z = (sp.cancel(self.derivation.deltas[n] * n * (1 - n))
-                     if isinstance(e, functions.sigmoid) else None)
+                     if isinstance(e, functions.sigmoid)
+                     and polys_can_take(self.derivation.deltas[n]) else None)
                 logits[n] = z if z is not None and not has_division(z) else None
             if logits[n] is not None:
                 swap[self.derivation.delta_symbols[n]] = logits[n] / (n * (1 - n))

@@ -19,6 +19,7 @@ import sympy as sp
 
 from ..core import functions
 from ..core.graph import Graph
+from ..core.polys import polys_can_take
 
 __all__ = ["NUMPY_HELPERS", "has_division", "masked_steps", "stable_forward", "stable_logs",
            "stable_loss", "stable_ratios"]
@@ -164,7 +165,7 @@ def stable_ratios(g: Graph, expr: sp.Expr) -> sp.Expr:
         # the factors as written first: factoring costs ~20 ms a term (K² terms for K classes)
         # and is needed only where a 1 − p_k hides inside a sum
         paired = pair_factors(term)
-        if not _divides_by(paired, outputs):
+        if not _divides_by(paired, outputs) or not polys_can_take(term):
             return paired
         factored = sp.factor(sp.cancel(term))
         paired = pair_factors(factored)

@@ -22,6 +22,7 @@ import sympy as sp
 
 from ..codegen.scalar import Evaluator
 from ..core.graph import Graph, Kind, product
+from ..core.polys import polys_can_take
 from ..printing.latex import derivation_latex
 from .chains import Chain, Delta, Factor
 from .textbook import per_weight, sum_to_one, textbook_signs
@@ -135,7 +136,7 @@ class Derivation:
 
     def _textbook(self, expr: sp.Expr) -> sp.Expr:
         expr = expr.xreplace(self._named) if self._named else expr
-        if isinstance(expr, sp.Add) and is_small(expr, 2 * TIDY_OPS):
+        if isinstance(expr, sp.Add) and is_small(expr, 2 * TIDY_OPS) and polys_can_take(expr):
             factored = sp.factor(expr)
             if sp.count_ops(factored) <= sp.count_ops(expr):
                 return factored
@@ -251,7 +252,8 @@ class Derivation:
         start = expr
         if one_hot:
             for group in self.graph.one_hot_groups:
-                if set(group) <= expr.free_symbols and expands_to_at_most(expr):
+                if set(group) <= expr.free_symbols and expands_to_at_most(expr) \
+                        and polys_can_take(expr):
                     reduced = sum_to_one(expr, group)
                     if reduced != sp.expand(expr):
                         factored = per_weight(
@@ -262,7 +264,8 @@ class Derivation:
         if one_hot and expr is start:
             return expr  # value() of an exact value Σy = 1 left alone: already cancelled once
         if any(isinstance(p, sp.Pow) and p.exp.is_negative for p in sp.preorder_traversal(expr)) \
-                and is_small(expr, _CANCEL_NODES) and len(expr.free_symbols) <= _CANCEL_SYMBOLS:
+                and is_small(expr, _CANCEL_NODES) and len(expr.free_symbols) <= _CANCEL_SYMBOLS \
+                and polys_can_take(expr):
             cancelled = sp.cancel(expr)
             # A cancel that more than doubles the tree (43 → 389 nodes) has never factored
             # back to something simpler here, and factoring it is the slow part: skip it.

@@ -143,10 +143,12 @@ class DocumentContext:
             # number where there is one
             better = self.precise(symbolic)
             full = better if math.isfinite(better) or not math.isfinite(full) else full
-            if not (math.isfinite(full) or math.isfinite(value) or full == value):
+            if not math.isfinite(full) and full != value:
+                # its right side is a number neither in floats nor in digits (a ratio 0/0 of
+                # a softmax saturated past exp's bound): nothing refutes it, nothing confirms it
                 raise ValuesError(f"equation {label!r} cannot be checked at these values: "
-                                  f"neither its value ({value!r}) nor its right side in floats or "
-                                  "in 50 digits is a number")
+                                  f"its right side is not a number in floats or in 50 digits "
+                                  f"(its value is {value!r})")
             if math.isnan(value):  # the evaluator's float64 lost it (∞ · 0 on the way)
                 raise ValuesError(f"at these values the number of {label!r} is not defined in "
                                   f"float64 (an overflow on the way), where its equation gives "

@@ -70,3 +70,15 @@ def test_a_step_for_an_exp_of_1e308_is_bisected_for_not_scaled():
     h, _ = smooth_step(loss, at, "w")
     assert h * at["x"] <= 2.0**-20
     assert judge(loss, at, "w", 0.0, 1e-6, 1e-8).ok
+
+
+def test_a_loss_that_is_a_small_difference_of_huge_terms_gets_the_digits_its_terms_need():
+    # −z log σ(n) − (1 − z) log(1 − σ(n)) at z = 1.7e146 is 0.69: its digits were sized by |L|,
+    # so 30 of them read ∂L/∂w as 0 and called the engine's right −6e233 WRONG (seed 2112,
+    # spec 1737); and the first step, 2⁻⁶⁴ at w = 9e-177, crossed 0, where √w is not real
+    g = sb.Graph("g")
+    w, z = g.parameter("w"), g.target("z")
+    n = g.node("n", sp.sqrt(w))
+    g.loss("L", -z * sp.log(sb.sigmoid(n)) - (1 - z) * sp.log(1 - sb.sigmoid(n)))
+    report = sb.check_gradients(g, {"w": 8.899343576808139e-177, "z": 1.691736480120155e146})
+    assert report.ok, str(report)
