@@ -336,11 +336,11 @@ class Meaning:
         return numbers
 
     def on_kink(self, expr: sp.Expr, k: int) -> bool:
-        """Whether a local derivative in ``expr`` is taken at a kink at point k (relu(z), z = 0)."""
+        """Whether a derivative in ``expr`` meets a kink at k (its nodes'; any node's for a δ)."""
+        nodes = self.graph.nodes if not self.is_local(expr) else [
+            e.expr for e in expr.atoms(sp.Derivative) if e.expr in self.graph]
         return any(_finite(z := self.value(difference, k)) and z == 0
-                   for e in expr.atoms(sp.Derivative)
-                   if e.expr != self.graph.loss_symbol and e.expr in self.graph
-                   for difference in kink_differences(self.node_expr(e.expr)))
+                   for v in nodes for difference in kink_differences(self.node_expr(v)))
 
     def is_local(self, expr: sp.Expr) -> bool:
         """No ∂L/∂v and no δ in it: it can be compared symbolically, node by node."""

@@ -333,3 +333,16 @@ def test_an_equation_only_a_kink_could_refute_is_not_failed():
     m2 = Meaning(sb.derive(g2))
     with pytest.raises(VerificationError):
         verify(sp.Derivative(n2, w2), 2 * sp.Heaviside(w2, 0), "dn/dw", m2)
+
+
+def test_a_delta_whose_tangent_passes_a_kink_at_a_point_is_not_refuted_there():
+    # o = v·relu(w·x) with w·x < 0 puts relu(o) at its kink: the tangent's ∂L/∂o there is a
+    # convention, not a fact (seed 2112, spec 6150: "delta o_2 does not hold: −1.69, −0")
+    g = sb.Graph("kinked")
+    x, w, v = g.input("x"), g.parameter("w"), g.parameter("v")
+    h = g.node("h", sb.relu(w * x))
+    o = g.node("o", sb.relu(v * h))
+    g.loss("L", (o - 1) ** 2)
+    meaning = Meaning(sb.derive(g), values={"x": 1.0, "w": -1.0, "v": 2.0})
+    k = next(k for k, p in enumerate(meaning.points) if p[h] == 0)
+    assert meaning.on_kink(sp.Derivative(g.loss_symbol, o), k)
