@@ -18,10 +18,12 @@ from collections.abc import Mapping
 import numpy as np
 import sympy as sp
 
+from ..codegen.scalar import NUMPY_FUNCTIONS, calls_as_floats
 from ..core import ops
 
 __all__ = ["FLOAT", "STRICT", "UNDEFINED", "UnknownNode", "OutsideDomain", "float_value",
-           "float_of", "real_float", "nowhere", "kink_differences", "undefined_node"]
+           "float_of", "real_float", "nowhere", "kink_differences", "undefined_node",
+           "compiled_plain", "logit_value"]
 
 
 UNDEFINED = (sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity)
@@ -195,3 +197,31 @@ def kink_differences(expr: sp.Expr) -> list[sp.Expr]:
         else:
             out.append(f.args[0])
     return out
+
+
+_COMPILED: dict[tuple[int, sp.Expr], object] = {}
+
+
+def compiled_plain(symbols: list[sp.Symbol], expr: sp.Expr):
+    """A numpy function of ``symbols`` computing ``expr``, one per shape of expression."""
+    # Plain identifiers keep lambdify from dummifying names such as w_11^(2). They also make
+    # the nodes of an unrolled model one shape (every a_t of an RNN is v0*v6 + v1*v4 + …), so
+    # each shape is compiled once: lambdify's printing was most of a long RNN's check time.
+    plain = [sp.Symbol(f"v{k}", real=True) for k in range(len(symbols))]
+
+    body = expr.xreplace(dict(zip(symbols, plain, strict=True)))
+    key = (len(plain), body)
+    if key not in _COMPILED:
+        if len(_COMPILED) > 4096:
+            _COMPILED.clear()
+        _COMPILED[key] = sp.lambdify(plain, calls_as_floats(body),
+                                     modules=[NUMPY_FUNCTIONS, "numpy"])
+    return _COMPILED[key]
+
+
+def logit_value(z: sp.Expr, point: Mapping[sp.Basic, float]) -> float:
+    """``z`` at ``point`` in floats; 0 for a kind of node the float table does not know."""
+    try:
+        return float_value(z, point)
+    except UnknownNode:
+        return 0.0

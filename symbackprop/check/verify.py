@@ -30,7 +30,6 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from ..codegen.scalar import NUMPY_FUNCTIONS, calls_as_floats
 from ..core import functions, ops
 from ..core.errors import ValuesError, VerificationError
 from ..core.graph import Kind
@@ -40,9 +39,11 @@ from .digits import precise_number, precise_value
 from .floats import (
     UNDEFINED,
     UnknownNode,
+    compiled_plain,
     float_of,
     float_value,
     kink_differences,
+    logit_value,
     nowhere,
 )
 
@@ -81,25 +82,6 @@ def _rewritten(function: type) -> bool:
     # which is what the finite differences then judge
     op = ops.op_of(function, subclasses=False)
     return op is not None and op.function is not sp.tanh
-
-
-_COMPILED: dict[tuple[int, sp.Expr], object] = {}
-
-
-def _compile(symbols: list[sp.Symbol], expr: sp.Expr):
-    # Plain identifiers keep lambdify from dummifying names such as w_11^(2). They also make
-    # the nodes of an unrolled model one shape (every a_t of an RNN is v0*v6 + v1*v4 + …), so
-    # each shape is compiled once: lambdify's printing was most of a long RNN's check time.
-    plain = [sp.Symbol(f"v{k}", real=True) for k in range(len(symbols))]
-
-    body = expr.xreplace(dict(zip(symbols, plain, strict=True)))
-    key = (len(plain), body)
-    if key not in _COMPILED:
-        if len(_COMPILED) > 4096:
-            _COMPILED.clear()
-        _COMPILED[key] = sp.lambdify(plain, calls_as_floats(body),
-                                     modules=[NUMPY_FUNCTIONS, "numpy"])
-    return _COMPILED[key]
 
 
 _DIFFS: dict[tuple[sp.Expr, sp.Symbol], sp.Expr] = {}
@@ -160,7 +142,10 @@ class Meaning:
         points: list[dict] = []
         saturating = [v for v in self.graph.nodes
                       if isinstance(self.graph.expr(v), functions.sigmoid | functions.softmax)]
-        candidates = list(self._candidates(n, values))
+        # and a σ written inline (−y log σ(n3) in the loss): its logit, |z| > 16 saturating
+        logits = [f.args[0] for v in self.graph.nodes for f in self.graph.expr(v).atoms(
+            functions.sigmoid) if f != self.graph.expr(v)]
+        candidates, inline_saturated = list(self._candidates(n, values)), []
         for k, leaves in enumerate(candidates):
             point = self._forward(leaves)
             # A saturated sigmoid or softmax (1 − σ below 1e-7) leaves too few digits for a
@@ -168,9 +153,13 @@ class Meaning:
             last = k == len(candidates) - 1
             if all(math.isfinite(x) for x in point.values()) and (
                     last or not any(min(point[v], 1 - point[v]) < 1e-7 for v in saturating)):
+                if any(abs(logit_value(z, point)) > 16 for z in logits):
+                    inline_saturated.append(point)  # only where too few others are found
+                    continue
                 points.append(point)
                 if len(points) == n:
                     break
+        points += inline_saturated[:n - len(points)]
         if not points:
             # a domain no point was found in says nothing against the equations: the values
             # (or the graph's domain) are refused, exit 2, as no check failed
@@ -228,7 +217,7 @@ class Meaning:
             if v not in self._node_fn:
                 args = sorted(expr.free_symbols, key=sp.default_sort_key)
                 body = elementary(expr)
-                self._node_fn[v] = (args, _compile(args, body) if not body.has(*UNDEFINED)
+                self._node_fn[v] = (args, compiled_plain(args, body) if not body.has(*UNDEFINED)
                                     else nowhere)
             args, f = self._node_fn[v]
             point[v] = float_of(f, [point[a] for a in args])
@@ -250,7 +239,7 @@ class Meaning:
                 self._local_fn[(a, b)] = ((), raw)
             else:
                 args = sorted(raw.free_symbols, key=sp.default_sort_key)
-                self._local_fn[(a, b)] = (args, _compile(args, raw))
+                self._local_fn[(a, b)] = (args, compiled_plain(args, raw))
         args, f = self._local_fn[(a, b)]
         point = self.points[k]
         if not args:

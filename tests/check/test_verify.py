@@ -346,3 +346,21 @@ def test_a_delta_whose_tangent_passes_a_kink_at_a_point_is_not_refuted_there():
     meaning = Meaning(sb.derive(g), values={"x": 1.0, "w": -1.0, "v": 2.0})
     k = next(k for k, p in enumerate(meaning.points) if p[h] == 0)
     assert meaning.on_kink(sp.Derivative(g.loss_symbol, o), k)
+
+
+def test_points_that_saturate_a_sigmoid_written_inline_are_not_chosen():
+    # −x log σ(n) − (1 − x) log(1 − σ(n)) with σ inline, not a node: a point with n = 22.7
+    # left 1 − σ ≈ 1e-10 to the float tangent, which lost 8 digits of a right δ (seed 2112,
+    # spec 7435); points near the given values (n = 20) give way to others while there are
+    g = sb.Graph("inline")
+    w, x = g.parameter("w"), g.target("x")
+    n = g.node("n", 20 * w)
+    g.loss("L", -x * sp.log(sb.sigmoid(n)) - (1 - x) * sp.log(1 - sb.sigmoid(n)))
+    meaning = Meaning(sb.derive(g), values={"w": 1.0, "x": 0.3})
+    assert len(meaning.points) == 3 and all(abs(p[n]) <= 16 for p in meaning.points)
+    # and where every point saturates (n = 1000 w), saturated points are still taken
+    g2 = sb.Graph("always")
+    w2, x2 = g2.parameter("w"), g2.target("x")
+    n2 = g2.node("n", 1000 * w2)
+    g2.loss("L", -x2 * sp.log(sb.sigmoid(n2)) - (1 - x2) * sp.log(1 - sb.sigmoid(n2)))
+    assert len(Meaning(sb.derive(g2)).points) == 3
