@@ -9,6 +9,7 @@ import pytest
 from texutil import REPO
 
 
+@pytest.mark.slow  # a long run: make test-slow (CI runs it too)
 def test_quick_benchmark_prints_every_section_and_the_targets(tmp_path):
     out = tmp_path / "results.md"
     run = subprocess.run([sys.executable, str(REPO / "bench" / "bench.py"), "--quick", "--output",

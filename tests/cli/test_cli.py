@@ -533,6 +533,7 @@ OVERFLOWING_LOSS = ('[graph]\ninputs = []\ntargets = ["t"]\nparameters = ["b"]\n
                     "[values]\nt = 3.1e257\nb = 6e-130\n")
 
 
+@pytest.mark.slow  # a long run: make test-slow (CI runs it too)
 @pytest.mark.parametrize("text", [SATURATED_SIGMOID_BCE, GELU_FAR_OUT],
                          ids=["saturated-sigmoid-bce", "gelu-far-out"])
 def test_notes_and_examples_at_extreme_values_hold(tmp_path, text):
@@ -549,6 +550,7 @@ def test_notes_and_examples_at_extreme_values_hold(tmp_path, text):
     (OVERFLOWING_NODE, "node z overflows float64"),
     (OVERFLOWING_LOSS, "node L overflows float64"),
 ], ids=["log-of-a-negative", "overflowing-node", "overflowing-loss"])
+@pytest.mark.slow  # a long run: make test-slow (CI runs it too)
 def test_values_no_float64_holds_are_refused_in_one_line(tmp_path, text, says):
     path = tmp_path / "s.toml"
     path.write_text(text, encoding="utf-8")

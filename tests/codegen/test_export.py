@@ -188,6 +188,7 @@ print(json.dumps(out))
 }
 
 
+@pytest.mark.slow  # a long run: make test-slow (CI runs it too)
 @pytest.mark.parametrize("target", ["torch", "jax"])
 def test_the_matrix_modules_backward_is_the_derived_one_and_equals_autograd(tmp_path, target):
     pytest.importorskip(target)

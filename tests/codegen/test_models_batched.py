@@ -442,6 +442,7 @@ def _assert_matches(out, per_sample, grads):
         np.testing.assert_allclose(np.asarray(out.gradients[name]), g, rtol=1e-9, atol=1e-13)
 
 
+@pytest.mark.slow  # a long run: make test-slow (CI runs it too)
 @needs_jax
 def test_jax_rnn_matches_jax_autograd():
     T, n_x, n_h, n_y = 3, 2, 3, 2
@@ -504,6 +505,7 @@ def test_jax_attention_matches_jax_autograd(projections):
     _assert_matches(out, *_grads(loss, P, y, x, c))
 
 
+@pytest.mark.slow  # a long run: make test-slow (CI runs it too)
 @needs_jax
 def test_jax_block_network_matches_jax_autograd():
     m, n_0, n_1 = 5, 3, 4

@@ -99,6 +99,7 @@ def _blocks_spec(classes: int, hidden: str, residual: bool) -> str:
             'loss = "bce"\n')
 
 
+@pytest.mark.slow  # a long run: make test-slow (CI runs it too)
 @given(classes=st.integers(2, 3), hidden=st.sampled_from(["silu", "tanh", "softplus", "gelu"]),
        residual=st.booleans(), scale=st.floats(1.0, 40.0), seed=st.integers(0, 2**16))
 def test_softmax_bce_blocks_nets_match_50_digits_at_large_logits(classes, hidden, residual,
