@@ -5,6 +5,10 @@ Every sentence a document prints lives in a jinja2 template, inside ``<% trans %
 shipped as a package resource. English is the templates' own text. Adding a language is adding
 a catalog (docs/templates.md): nothing in the engine changes.
 
+A Korean particle after a placeholder is written in the dictionary's form, ``%(x)s을(를)``;
+every template's gettext attaches it (:func:`attach_particles`) once the words are in, choosing
+the form by how the word before it is read aloud (:func:`final_sound`), math and numbers included.
+
 >>> translations("ko").gettext("The network")
 '신경망'
 >>> translations("en").gettext("The network")
@@ -63,8 +67,9 @@ _MARKER = re.compile("|".join(re.escape(k) for k in PARTICLES))
 _LETTERS = dict(zip("abcdefghijklmnopqrstuvwxyz",
                     "vvvvvvvvvvvlccvvvlvvvvvvvv", strict=True))  # 엘 엠 엔 알 end in consonants
 _DIGITS = dict(zip("0123456789", "clvcvvcllv", strict=True))  # 영 일 이 삼 사 오 육 칠 팔 구
+# 엡실론, 엘, 무한대, 티(전치), 나블라, 파셜, 아다마르 곱; every other Greek letter ends in a vowel
 _GREEK = {"epsilon": "c", "varepsilon": "c", "ell": "l", "infty": "v", "top": "v",
-          "nabla": "v", "partial": "l"}  # 엡실론, 엘, 무한대, 티(전치), 나블라, 파셜; the rest end in a vowel
+          "nabla": "v", "partial": "l", "odot": "c"}
 _ACCENTS = {"hat": "c", "dot": "c", "ddot": "c", "bar": "v", "tilde": "v", "vec": "v",
             "check": "c"}  # 햇, 닷, 바, 틸드, 벡터, 체크(c: 첵)
 _WORDS = {"relu": "v", "gelu": "v", "silu": "v", "softmax": "v", "softplus": "v", "tanh": "v",
@@ -163,7 +168,7 @@ def _tex_sound(tex: str) -> str | None:
         start = _open_brace(tex)
         group, before = tex[start + 1:-1], tex[:start]
         if before.endswith("^"):
-            return "c" if group.strip() in ("2", "3", "-1") else _tex_sound(group)  # 제곱, 역
+            return _power_sound(group.strip())
         if before.endswith("}") and re.search(r"\\[dt]?frac\{", before):
             numerator = before[_open_brace(before) + 1:-1]
             if re.match(r"\s*(\\partial|d\b|d\s)", numerator):
@@ -179,7 +184,7 @@ def _tex_sound(tex: str) -> str | None:
     number = re.search(r"(\^?)([\d.]+)$", tex)
     if number:
         if number.group(1):
-            return "c" if number.group(2) in ("2", "3") else _number_sound(number.group(2))
+            return _power_sound(number.group(2))
         return _number_sound(number.group(2))
     command = re.search(r"\\([A-Za-z]+)$", tex)
     if command:
@@ -190,6 +195,16 @@ def _tex_sound(tex: str) -> str | None:
     if tex[-1].isalpha() and tex[-1].isascii():
         return _LETTERS[tex[-1].lower()]
     return None
+
+
+def _power_sound(power: str) -> str | None:
+    """A superscript: a layer's label is read as its index (W^{[2]}: 더블유 이), a transpose
+    as 티, anything else as a power (제곱, 세제곱, 역, e^{-x}: 마이너스 엑스 승)."""
+    if power.startswith(("[", "(")):
+        return _tex_sound(power)
+    if power in (r"\top", "T", r"\intercal"):
+        return "v"
+    return "c"
 
 
 def _open_brace(tex: str) -> int:
