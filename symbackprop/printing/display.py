@@ -51,7 +51,7 @@ def key_latex(name: str) -> str:
     has no graph to ask: x_{1}, w_{11}^{(1)}, h_{2,1}, \\hat{y}_{2}.
 
     >>> key_latex("w_11^(1)"), key_latex("yhat_2"), key_latex("x1")
-    ('w_{11}^{(1)}', '\\hat{y}_{2}', 'x_{1}')
+    ('w_{11}^{(1)}', '\\\\hat{y}_{2}', 'x_{1}')
     """
     m = _KEY.match(name)
     if not m or (m["digits"] and m["sub"]):
