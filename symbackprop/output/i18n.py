@@ -74,6 +74,9 @@ _ACCENTS = {"hat": "c", "dot": "c", "ddot": "c", "bar": "v", "tilde": "v", "vec"
             "check": "c"}  # 햇, 닷, 바, 틸드, 벡터, 체크(c: 첵)
 _WORDS = {"relu": "v", "gelu": "v", "silu": "v", "softmax": "v", "softplus": "v", "tanh": "v",
           "erf": "v", "rnn": "c", "symbackprop": "c", "swish": "v", "log": "c", "exp": "v"}
+#: math typed as text (a grade report quotes what a student wrote) -> its LaTeX
+_TYPED = {"′": "'", "²": "^2", "³": "^3", "σ": r"\sigma", "δ": r"\delta", "η": r"\eta",
+          "ε": r"\epsilon", "ŷ": r"\hat{y}"}
 _WRAPPERS = ("mathbf", "mathrm", "mathit", "mathcal", "boldsymbol", "text", "operatorname",
              "mathsf", "left", "bigl", "bigr", "Bigl", "Bigr")
 _CLOSERS = re.compile(r"(\s+|\\[,;!:]|\\quad|\\right[.)\]|]?|\\[bB]ig+[rl]?[)\]|]?|[)\].,|]|\\\})$")
@@ -97,11 +100,15 @@ def final_sound(text: str) -> str | None:
     if "가" <= last <= "힣":
         jong = (ord(last) - ord("가")) % 28
         return "v" if jong == 0 else "l" if jong == 8 else "c"
-    if last.isdigit():
-        return _number_sound(re.search(r"[\d.]+$", text).group())
-    word = re.search(r"[A-Za-z]+$", text)
-    if word:
+    word = re.search(r"(?<![\\_^A-Za-z])[A-Za-z]{2,}$", text)
+    if word:  # a word of prose (ReLU, symbackprop), not a run of math letters
         return _word_sound(word.group())
+    plain = re.search(r"[^\s가-힣]+$", text)  # math typed as text, as a report quotes it: h_1, w5′
+    if plain:
+        math = plain.group()
+        for typed, tex in _TYPED.items():
+            math = math.replace(typed, tex)
+        return _tex_sound(math)
     return None
 
 

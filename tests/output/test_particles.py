@@ -49,7 +49,9 @@ _AFTER_MATH = re.compile(r"(\$[^$]+\$|(?<![\w.])\d+(?:\.\d+)?)"
     (r"$\eta = 0.1$", "l"),                   # 에타 이퀄 영 점 일
     ("$m$", "c"), ("$n$", "c"), ("$l$", "l"), ("$x$", "v"),  # 엠, 엔, 엘, 엑스
     ("신경망", "c"), ("오차", "v"), ("수열", "l"), ("입력 2개", "v"),
-    ("ReLU", "v"), ("RNN", "c"),
+    ("ReLU", "v"), ("RNN", "c"), ("symbackprop", "c"),
+    # math typed as text, as a grade report quotes a student's line
+    ("h_1", "l"), ("0.703", "c"), ("w5′", "v"), ("(y − ŷ)²", "c"), ("dL/dw5", "v"),
 ])
 def test_final_sound_reads_math_and_words_as_a_korean_lecturer_does(said, sound):
     assert final_sound(said) == sound
@@ -74,6 +76,7 @@ def test_templates_attach_the_particles_of_a_translated_message():
     said = env.from_string("{{ _('says %(text)s', text=t) }}")
     assert said.render(t="0.703") == "0.703이라고 씀"
     assert said.render(t="0.5") == "0.5라고 씀"
+    assert said.render(t="h_1") == "h_1이라고 씀"
 
 
 def _korean_notes(name: str) -> str:
