@@ -5,6 +5,7 @@ blocks), in English and Korean, and every page that counts nodes or parameters g
 
 from __future__ import annotations
 
+import functools
 import re
 
 import pytest
@@ -19,8 +20,12 @@ from symbackprop.document.describe import intermediate_nodes, model_outline
 from symbackprop.io.spec import load_spec
 
 MODELS = sorted(p.stem for p in (REPO / "docs" / "examples").glob("model-*.toml"))
+#: run by default; the rest of the gallery's models are ``slow`` (make test-slow and CI run them)
+FAST = {"model-rnn", "model-attention"}
+CASES = [pytest.param(name, marks=[] if name in FAST else [pytest.mark.slow]) for name in MODELS]
 
 
+@functools.cache
 def _notes(name: str, language: str) -> tuple[sb.Graph, str]:
     spec = load_spec(REPO / "docs" / "examples" / f"{name}.toml")
     d = sb.derive(spec.graph)
@@ -53,7 +58,7 @@ def _expected(g, language: str) -> list[str]:
 
 
 @pytest.mark.parametrize("language", ["en", "ko"])
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", CASES)
 def test_abstract_and_network_paragraph_name_the_model_and_its_sizes(name, language):
     g, text = _notes(name, language)
     paragraphs = [p for p in text.split("\n\n") if p and not p.startswith(("#", "*", "$"))]
@@ -67,7 +72,7 @@ def test_abstract_and_network_paragraph_name_the_model_and_its_sizes(name, langu
     assert (f"{count} parameters" if language == "en" else f"매개변수는 {count}개") in network
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", CASES)
 def test_every_page_gives_one_count_of_nodes_and_of_parameters(name):
     g, text = _notes(name, "en")
     nodes = set(re.findall(r"(\d+) (?:intermediate )?nodes", text))
