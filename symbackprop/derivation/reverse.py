@@ -173,6 +173,7 @@ class Derivation:
             self._through(node, named),
             value,
             self._assumptions(self.exact_value(node), value),
+            self,
         )
 
     def _through(self, node: sp.Symbol, named: set[sp.Symbol]) -> sp.Expr:
@@ -306,7 +307,7 @@ class Derivation:
             for c in reversed(self._children[v]):
                 if c not in self.deltas:
                     continue
-                path = (Factor(c, v, self.local(c, v)), *below)
+                path = (Factor(c, v, self.local(c, v), self), *below)
                 if c == self.loss:
                     paths.append(path)
                 else:

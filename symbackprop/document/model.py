@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ..printing.display import document_markdown
 from ..printing.latex import Tex
 
 __all__ = ["Step", "Equation", "Paragraph", "Equations", "Figure", "Section", "Document",
@@ -148,6 +149,10 @@ class Document:
                     if isinstance(b, Equations):
                         out.extend(b.equations)
         return out
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter shows the title and the checked equations, as the notes print them."""
+        return document_markdown(self)
 
     def section(self, key: str) -> Section:
         """The first section (at any depth) with this key."""
