@@ -9,10 +9,14 @@ geometry (:mod:`.scene`) and emitted as TikZ.
 
 from __future__ import annotations
 
+from ...builders.attention import Attention
 from ...builders.conv import Conv
+from ...builders.norm import Dense, Network, Residual
 from ...builders.rnn import RNN, RNN_NOTATIONS
 from ...core.graph import Graph
 from ...printing.latex import Tex
+from .attention import attention_scene
+from .blocks import blocks_scene
 from .conv import conv_scene
 from .rnn import rnn_scene
 from .scene import Scene
@@ -27,6 +31,10 @@ def model_scene(graph: Graph) -> Scene | None:
         return rnn_scene(graph)
     if isinstance(graph, Conv):
         return conv_scene(graph)
+    if isinstance(graph, Attention):
+        return attention_scene(graph)
+    if isinstance(graph, Network):
+        return blocks_scene(graph)
     return None
 
 
@@ -47,4 +55,12 @@ def model_caption(graph: Graph) -> dict:
             graph.latex_name(w) for w in weights)
         return {"kind": "conv", "dims": len(graph.shape), "colours": not graph.channels
                 and len(graph.shape) == 1, "weights": Tex(shown)}
+    if isinstance(graph, Attention):
+        return {"kind": "attention"}
+    if isinstance(graph, Network):
+        def kinds(blocks):
+            for b in blocks:
+                yield from kinds(b.blocks) if isinstance(b, Residual) else (type(b),)
+        return {"kind": "blocks", "norm": any(k is not Dense for k in kinds(graph.blocks)),
+                "residual": any(isinstance(b, Residual) for b in graph.blocks)}
     return {"kind": "other"}

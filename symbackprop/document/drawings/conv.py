@@ -87,15 +87,14 @@ def _one_d(s: Scene, net: Conv, x_syms, z_syms, w_syms, cw, ch, pitch) -> None:
         for m in range(1, net.c_out + 1):
             target = s.nodes[_name("z", (m, 1))]
             s.path((top, target.boundary(top)), style="->, thick")
-    # The kernel, once, below the input: one row per (output, input) channel pair.
+    # The kernel, once, below the input: a block per output channel, a row per input channel.
     for key, v in sorted(w_syms.items()):
         m, c, p = key
-        row = (m - 1) * net.c_in + (c - 1)
         colour = TAP_COLOURS[(p - 1) % len(TAP_COLOURS)]
         style = "fill=gray!10" if net.channels else \
             f"draw={colour}, fill={colour.split('!')[0]}!8, very thick"
-        s.node(_name("w", key), (p - 1) * pitch + (m - 1) * 0.4,
-               bottom - 1.3 - row * (ch + 0.12), t(v), "rectangle", cw, ch, style)
+        s.node(_name("w", key), (p - 1) * pitch + (m - 1) * (k * pitch + 0.5),
+               bottom - 1.3 - (c - 1) * (ch + 0.12), t(v), "rectangle", cw, ch, style)
     for p, colour in enumerate(TAP_COLOURS, start=1):
         s.styles[f"tap{p}"] = f"draw={colour}"
     _head(s, net, [(_name("z", key), s.nodes[_name("z", key)]) for key in z_syms])
@@ -115,10 +114,12 @@ def _two_d(s: Scene, net: Conv, x_syms, z_syms, w_syms, cw, ch, pitch) -> None:
     for (_, r, c), v in z_syms.items():
         s.node(_name("z", (r, c)), left + (c - 1) * pitch, top - (r - 1) * vpitch, t(v),
                "rectangle", cw, ch)
+    # From the window up over the grid and down into the entry it makes.
     target = s.nodes[_name("z", (1, 1))]
-    start = (window.x + window.w / 2, window.y)
-    s.path((start, (left - cw / 2 - 0.5, start[1]), (left - cw / 2 - 0.5, target.box.y),
-            (target.box.x - cw / 2, target.box.y)), style="->, thick, rounded corners=3pt")
+    start = (window.x, window.y + window.h / 2)
+    over = max(start[1], target.box.y + ch / 2) + 0.45
+    s.path((start, (start[0], over), (target.box.x, over), (target.box.x, target.box.y + ch / 2)),
+           style="->, thick, rounded corners=3pt")
     for (_, _, r, c), v in w_syms.items():
         s.node(_name("w", (r, c)), (c - 1) * pitch, -rows * vpitch - 0.6 - (r - 1) * vpitch,
                t(v), "rectangle", cw, ch, "fill=gray!10")
