@@ -40,7 +40,7 @@ def network_section(ctx: DocumentContext) -> Section:
     if scene is not None:
         tikz, nodes = ctx.drawing
         s.blocks.append(Figure(tikz, Paragraph("caption_model", model_caption(g)),
-                               scene.width > 2.2 * scene.height, nodes))
+                               scene.width > 2.2 * scene.height, nodes, scene.walked()))
     elif ctx.focus is None or len(g.nodes) <= MAX_DRAWN_NODES:
         tikz, nodes = ctx.drawing
         s.blocks.append(Figure(tikz, Paragraph("caption_network", {"mlp": net is not None}),

@@ -4,7 +4,8 @@ dense head. With one channel in 1-D every edge is drawn in the colour of its ker
 one colour carry one shared weight. With channels (or in 2-D) an arrow leads from the window to
 the output entry it makes.
 
-On the slides a kernel weight highlights the window at the position its factor belongs to.
+On the slides the window steps along the input, position by position, each overlay joining
+its cells to the entry they make (:attr:`.scene.Scene.walk`).
 
 >>> import symbackprop as sb
 >>> scene = conv_scene(sb.conv1d(5, 2))
@@ -28,7 +29,7 @@ __all__ = ["conv_scene", "TAP_COLOURS"]
 TAP_COLOURS = ("blue!70!black", "orange!85!black", "green!50!black", "purple!80!black",
                "teal!80!black", "brown!80!black")
 
-_GAP, _UP = 0.12, 2.6
+_GAP, _UP = 0.12, 2.1
 
 
 def _cells(shape) -> list[tuple[int, ...]]:
@@ -58,7 +59,33 @@ def conv_scene(net: Conv) -> Scene | None:
     else:
         _two_d(s, net, x_syms, z_syms, w_syms, cw, ch, pitch)
     _symbols(s, net, x_syms, z_syms, w_syms)
+    _walk(s, net, z_syms)
     return s
+
+
+def _walk(s: Scene, net: Conv, z_syms) -> None:
+    """The window at each output position of the first kernel, in turn (its input cells framed
+    and joined to the entry they make, or that entry framed too), as the slides step through
+    it."""
+    two_d = len(net.shape) == 2
+    for (m, *pos) in z_syms:
+        if m != 1:
+            continue
+        cells = [(c, *(a + b - 1 for a, b in zip(pos, off, strict=True)))
+                 for c in range(1, net.c_in + 1) for off in _cells(net.kernel)]
+        names = [_name("x", cell[1:] if two_d else cell) for cell in cells]
+        target = _name("z", tuple(pos) if two_d else (m, *pos))
+        boxes = [s.nodes[n].box for n in names]
+        left, right = min(b.x - b.w / 2 for b in boxes), max(b.x + b.w / 2 for b in boxes)
+        low, high = min(b.y - b.h / 2 for b in boxes), max(b.y + b.h / 2 for b in boxes)
+        window = Box((left + right) / 2, (low + high) / 2, right - left + 0.1, high - low + 0.1)
+        where = f"i = {pos[0]}" if not two_d else f"(i, j) = ({pos[0]}, {pos[1]})"
+        if net.channels or two_d:  # no edges drawn there: frame the window and its entry
+            out = s.nodes[target].box
+            frames = [window, Box(out.x, out.y, out.w + 0.1, out.h + 0.1)]
+            s.walk.append((where, [], frames))
+        else:
+            s.walk.append((where, [(n, target) for n in names], [window]))
 
 
 def _name(stem: str, ix: tuple[int, ...]) -> str:
@@ -151,14 +178,14 @@ def _head(s: Scene, net: Conv, outputs, beside: bool = False) -> None:
         s.node("loss", cx + 1.6, cy - (n - 1) * 0.5, "L")
     else:
         cx = (min(xs) + max(xs)) / 2
-        y = max(ys) + 1.9
+        y = max(ys) + 1.6
         for k, v in enumerate(yhats, start=1):
             s.node(f"yhat-{k}", cx + (k - (n + 1) / 2) * 1.2, y, t(v))
             for name, _ in outputs:
                 edge = s.connect(name, f"yhat-{k}", style="->, gray")
             if k == n:
                 s.label_beside(edge, "v", side=-1)
-        s.node("loss", cx, y + 1.5, "L")
+        s.node("loss", cx, y + 1.25, "L")
     for k in range(1, n + 1):
         s.connect(f"yhat-{k}", "loss")
 

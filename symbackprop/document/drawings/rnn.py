@@ -3,7 +3,8 @@
 the vertical edges; beside it, on the left, the same network folded, its loop through W.
 
 Each node stands for a whole vector (h_t for every h_{t,j}), so the slides' BPTT path at step
-t runs along these edges: a weight maps to the edges of its use at each step.
+t runs along these edges: a weight maps to the edges of its use at each step, and the slides
+step backwards through time on the drawing (:attr:`.scene.Scene.walk`).
 
 >>> import symbackprop as sb
 >>> scene = rnn_scene(sb.rnn(1, 2, 1, steps=3))
@@ -69,6 +70,17 @@ def rnn_scene(net: RNN) -> Scene:
         s.node("loss", last, _ROW["l"], "L", w=size)
         s.connect(f"y-{T}", "loss")
     _symbols(s, net, steps)
+    # BPTT, last step first: δ_t gathers from the step's output and from h_{t+1}; the step's
+    # weights get their share along U and W.
+    shown = [t for t in steps if t is not None]
+    for t in reversed(shown):
+        edges = [(f"h-{t}", f"y-{t}")] if f"y-{t}" in s.nodes else []
+        if t + 1 in shown:
+            edges.append((f"h-{t}", f"h-{t + 1}"))
+        edges.append((f"x-{t}", f"h-{t}"))
+        if t - 1 in shown:
+            edges.append((f"h-{t - 1}", f"h-{t}"))
+        s.walk.append((f"t = {t}", edges, []))
     return s
 
 

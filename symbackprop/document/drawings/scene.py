@@ -97,6 +97,9 @@ class Scene:
     symbols: dict = field(default_factory=dict)
     #: Extra TikZ styles (name -> definition), e.g. one colour per kernel tap.
     styles: dict[str, str] = field(default_factory=dict)
+    #: The backward pass on the drawing, one slide overlay each: where it is (math, as
+    #: ``t = 3``), the edges it runs along and frames to draw (a kernel window).
+    walk: list[tuple[str, list[tuple[str, str]], list[Box]]] = field(default_factory=list)
 
     def node(self, name: str, x: float, y: float, latex: str, shape: str = "circle",
              w: float | None = None, h: float | None = None, style: str = "") -> Node:
@@ -199,6 +202,30 @@ class Scene:
                          rf"{{${lab.latex}$}};")
         lines.append(r"\end{tikzpicture}")
         return Tex("\n".join(lines))
+
+    def walked(self) -> Tex | None:
+        """The drawing with the backward pass as beamer overlays (overlay 1: the drawing alone;
+        then one step each, in red, its place written in the top left), or None."""
+        if not self.walk:
+            return None
+        boxes = [n.box for n in self.nodes.values()] + [lab.box for lab in self.labels]
+        top = max([b.y + b.h / 2 for b in boxes] + [y for e in self.edges for _, y in e.points])
+        corner = (min(b.x - b.w / 2 for b in boxes), top + 0.6)
+        widest = max((w for w, _, _ in self.walk), key=len)
+        # The same room on every overlay, so the drawing does not jump as they change.
+        drawn = [rf"\path ({corner[0]:.2f},{corner[1]:.2f}) node[anchor=north west] "
+                 rf"{{\phantom{{${widest}$}}}};"]
+        for k, (where, edges, frames) in enumerate(self.walk, start=2):
+            parts = [rf"\draw[->, red!80!black, line width=1.6pt] ({a}) -- ({b});"
+                     for a, b in edges]
+            parts += [rf"\draw[red!80!black, very thick, rounded corners=3pt] "
+                      rf"({f.x - f.w / 2:.2f},{f.y - f.h / 2:.2f}) rectangle "
+                      rf"({f.x + f.w / 2:.2f},{f.y + f.h / 2:.2f});" for f in frames]
+            parts.append(rf"\node[anchor=north west, text=red!80!black] at "
+                         rf"({corner[0]:.2f},{corner[1]:.2f}) {{${where}$}};")
+            drawn.append(rf"\only<{k}>{{" + " ".join(parts) + "}")
+        return Tex(self.tikz().replace(r"\end{tikzpicture}",
+                                       "\n".join(drawn) + "\n" + r"\end{tikzpicture}"))
 
     @property
     def width(self) -> float:
