@@ -129,7 +129,7 @@ def _one_d(s: Scene, net: Conv, x_syms, z_syms, w_syms, cw, ch, pitch) -> None:
 
 def _two_d(s: Scene, net: Conv, x_syms, z_syms, w_syms, cw, ch, pitch) -> None:
     t = net.latex_name
-    (rows, cols), (kr, kc), (orows, ocols) = net.shape, net.kernel, net.out_shape
+    (rows, cols), (kr, kc), orows = net.shape, net.kernel, net.out_shape[0]
     vpitch = ch + _GAP
     for (_, r, c), v in x_syms.items():
         s.node(_name("x", (r, c)), (c - 1) * pitch, -(r - 1) * vpitch, t(v), "rectangle", cw, ch)
