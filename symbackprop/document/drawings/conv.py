@@ -10,7 +10,7 @@ its cells to the entry they make (:attr:`.scene.Scene.walk`).
 >>> import symbackprop as sb
 >>> scene = conv_scene(sb.conv1d(5, 2))
 >>> sorted(n for n in scene.nodes if n.startswith("z"))
-['z-1', 'z-2', 'z-3', 'z-4']
+['z-1-1', 'z-1-2', 'z-1-3', 'z-1-4']
 >>> scene.problems()
 []
 """
