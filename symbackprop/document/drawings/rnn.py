@@ -24,7 +24,7 @@ __all__ = ["rnn_scene", "MAX_STEPS_DRAWN"]
 #: More steps than this are drawn as the first two, an ellipsis, and the last two.
 MAX_STEPS_DRAWN = 6
 
-_DX, _ROW = 2.3, {"x": 0.0, "h": 1.9, "y": 3.8, "l": 5.5, "loss": 7.0}
+_DX, _ROW = 2.3, {"x": 0.0, "h": 1.65, "y": 3.3, "l": 4.8, "loss": 6.15}
 
 
 def rnn_scene(net: RNN) -> Scene:
@@ -40,6 +40,7 @@ def rnn_scene(net: RNN) -> Scene:
     size = 0.62 + 0.1 * widest  # every circle as wide as the widest label's
     _folded(s, letters, names, size, net.every_step)
     column = {t: k * _DX for k, t in enumerate(steps)}
+    vertical = []
     for t in steps:
         x = column[t]
         if t is None:
@@ -48,10 +49,10 @@ def rnn_scene(net: RNN) -> Scene:
             continue
         s.node(f"x-{t}", x, _ROW["x"], names["x"] % t, w=size)
         s.node(f"h-{t}", x, _ROW["h"], names["h"] % t, w=size)
-        s.label_beside(s.connect(f"x-{t}", f"h-{t}"), letters["U"], side=1)
+        vertical.append((s.connect(f"x-{t}", f"h-{t}"), letters["U"]))
         if has_out[t]:
             s.node(f"y-{t}", x, _ROW["y"], names["y"] % t, w=size)
-            s.label_beside(s.connect(f"h-{t}", f"y-{t}"), letters["V"], side=1)
+            vertical.append((s.connect(f"h-{t}", f"y-{t}"), letters["V"]))
             if net.every_step and T > 1:
                 s.node(f"l-{t}", x, _ROW["l"], names["l"] % t, w=size)
                 s.connect(f"y-{t}", f"l-{t}")
@@ -59,6 +60,9 @@ def rnn_scene(net: RNN) -> Scene:
         a = f"h-{before}" if before is not None else "h-dots"
         b = f"h-{after}" if after is not None else "h-dots"
         s.label_beside(s.connect(a, b), letters["W"], side=1)
+    # U and V beside their edges, where the W labels between the columns leave room.
+    for edge, letter in vertical:
+        s.label_beside(edge, letter, side=1, at=(0.5, 0.62, 0.38, 0.72, 0.28))
     last = column[T]
     if net.every_step and T > 1:
         middle = (column[steps[0]] + last) / 2

@@ -136,10 +136,29 @@ class Scene:
         self.labels.append(out)
         return out
 
-    def label_beside(self, edge: Edge, latex: str, side: int = 1, at: float = 0.5,
-                     segment: int | None = None, font: str = r"\small") -> Label:
+    def label_beside(self, edge: Edge, latex: str, side: int = 1,
+                     at: float | tuple[float, ...] = 0.5, segment: int | None = None,
+                     font: str = r"\small") -> Label:
         """A label beside ``edge`` (``side`` +1: left of its direction, −1: right), at ``at``
-        along its longest segment (or ``segment``), just far enough off that it meets no line."""
+        along its longest segment (or ``segment``), just far enough off that it meets no line.
+        Given several places, the first where it meets nothing drawn so far (else the first)."""
+        places = (at,) if isinstance(at, float | int) else at
+        for place in places:
+            label = self._beside(edge, latex, side, place, segment, font)
+            if len(places) == 1 or not self._blocked(label):
+                break
+            self.labels.pop()
+        else:
+            label = self._beside(edge, latex, side, places[0], segment, font)
+        return label
+
+    def _blocked(self, label: Label) -> bool:
+        return (any(label.box.meets(o.box) for o in self.labels if o is not label)
+                or any(label.box.meets(n.box) for n in self.nodes.values())
+                or any(label.box.crosses(p, q) for e in self.edges for p, q in e.segments))
+
+    def _beside(self, edge: Edge, latex: str, side: int, at: float, segment: int | None,
+                font: str) -> Label:
         segs = edge.segments
         k = segment if segment is not None else max(
             range(len(segs)), key=lambda n: math.dist(*segs[n]))
@@ -213,7 +232,7 @@ class Scene:
         corner = (min(b.x - b.w / 2 for b in boxes), top + 0.6)
         widest = max((w for w, _, _ in self.walk), key=len)
         # The same room on every overlay, so the drawing does not jump as they change.
-        drawn = [rf"\path ({corner[0]:.2f},{corner[1]:.2f}) node[anchor=north west] "
+        drawn = [rf"\path ({corner[0]:.2f},{corner[1]:.2f}) node[anchor=north west, font=\Large] "
                  rf"{{\phantom{{${widest}$}}}};"]
         for k, (where, edges, frames) in enumerate(self.walk, start=2):
             parts = [rf"\draw[->, red!80!black, line width=1.6pt] ({a}) -- ({b});"
@@ -221,7 +240,7 @@ class Scene:
             parts += [rf"\draw[red!80!black, very thick, rounded corners=3pt] "
                       rf"({f.x - f.w / 2:.2f},{f.y - f.h / 2:.2f}) rectangle "
                       rf"({f.x + f.w / 2:.2f},{f.y + f.h / 2:.2f});" for f in frames]
-            parts.append(rf"\node[anchor=north west, text=red!80!black] at "
+            parts.append(rf"\node[anchor=north west, text=red!80!black, font=\Large] at "
                          rf"({corner[0]:.2f},{corner[1]:.2f}) {{${where}$}};")
             drawn.append(rf"\only<{k}>{{" + " ".join(parts) + "}")
         return Tex(self.tikz().replace(r"\end{tikzpicture}",
