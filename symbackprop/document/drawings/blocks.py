@@ -17,6 +17,8 @@ Each box stands for its block's every unit and sample, so a chain's path runs bo
 
 from __future__ import annotations
 
+import re
+
 from ...builders.norm import Dense, Network, Residual
 from ...core import ops
 from ..focus import families
@@ -44,11 +46,17 @@ def _sup(stem: str, layer: int) -> str:
     return f"{stem}^{{[{layer}]}}"
 
 
-def _place(s: Scene, name: str, latex: str, lane: float, state: dict, shape="rectangle"):
-    """A box on ``lane`` just right of everything placed so far."""
+def _place(s: Scene, name: str, latex: str, lane: float, state: dict, shape="rectangle",
+           operator: str = ""):
+    """A box on ``lane`` just right of everything placed so far (``operator``: the name of a
+    function it prints, which label_size does not count)."""
     probe = s.node(name, 0, lane, latex, shape=shape)
-    x = state["x"] + _GAP + probe.box.w / 2
-    node = s.node(name, x, lane, latex, shape=shape)
+    # label_size is generous, most of all for a long formula (its spaces and scripts count
+    # as full letters): a box fits its equation more closely, so the row stays readable.
+    printed = re.sub(r"\\operatorname\{([^{}]*)\}", r"\1", operator).lstrip("\\")
+    w = probe.box.w if shape == "circle" else 0.82 * probe.box.w + 0.25 + 0.16 * len(printed)
+    x = state["x"] + _GAP + w / 2
+    node = s.node(name, x, lane, latex, shape=shape, w=w)
     state["x"] = x + node.box.w / 2
     return node
 
@@ -79,7 +87,7 @@ def _row(s: Scene, blocks, before: str, before_tex: str, lane: float, state: dic
             bias = f" + {_sup('b', l)}" if block.bias else ""
             inside = f"{_sup('W', l)} {before_tex}{bias}"
             latex = f"{_sup('a', l)} = " + (rf"{f}\bigl({inside}\bigr)" if f else inside)
-            box = _place(s, f"b-{l}", latex, lane, state)
+            box = _place(s, f"b-{l}", latex, lane, state, operator=f)
             s.connect(before, box.name)
             out_tex = _sup("a", l)
         else:
