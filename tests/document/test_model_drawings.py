@@ -118,7 +118,7 @@ def test_every_symbol_maps_to_a_drawn_node_and_shared_weights_to_their_uses():
                                                                 ("x-1-4", "z-1-3")]
 
 
-def test_slides_step_backwards_through_time_and_along_the_window():
+def test_slides_step_backwards_through_time_along_the_window_and_through_the_blocks():
     rnn = model_scene(sb.rnn(1, 2, 1, steps=3))
     assert [where for where, _, _ in rnn.walk] == ["t = 3", "t = 2", "t = 1"]
     assert ("h-2", "h-3") in rnn.walk[1][1]  # δ_2 gathers from h_3
@@ -127,6 +127,11 @@ def test_slides_step_backwards_through_time_and_along_the_window():
     conv = model_scene(sb.conv1d(5, 3))
     assert [where for where, _, _ in conv.walk] == ["i = 1", "i = 2", "i = 3"]
     assert conv.walk[1][1] == [("x-1-2", "z-1-2"), ("x-1-3", "z-1-2"), ("x-1-4", "z-1-2")]
+    blocks = model_scene(_graph("model-blocks"))  # five blocks, from the loss back
+    assert [edges[0] for _, edges, _ in blocks.walk] == [
+        ("b-5", "loss"), ("plus-4", "b-5"), ("b-3", "plus-4"), ("b-2", "b-3"), ("b-1", "st-2")]
+    attention = model_scene(_graph("model-attention"))
+    assert attention.walk[0][1] == [("o", "loss")] and ("k-3", "s-3") in attention.walk[-1][1]
 
 
 def test_a_long_rnn_draws_its_ends_and_an_ellipsis():

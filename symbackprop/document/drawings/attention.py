@@ -1,6 +1,7 @@
 """Attention as textbooks draw it, left to right: the query and the keys, one score per key,
 the softmax over the scores (framed), and the weighted sum of the values, which come in from
-the right; the loss on top. Each node is a whole vector (q, k_j, v_j, o).
+the right; the loss on top. Each node is a whole vector (q, k_j, v_j, o). The slides step
+backwards through it: o, the weights and values, the softmax, the scores.
 
 >>> import symbackprop as sb
 >>> scene = attention_scene(sb.attention(keys=3, d=2))
@@ -51,6 +52,17 @@ def attention_scene(net: Attention) -> Scene | None:
         s.connect(f"v-{j}", "o", style="->, gray")
     s.connect("o", "loss")
     _symbols(s, net)
+    # Backwards: the loss to o, o to the weights and values, the softmax, the scores to q, k.
+    keys = range(1, n + 1)
+    s.walk += [
+        (r"\frac{\partial L}{\partial o}", [("o", "loss")], []),
+        (r"g_{j} = \frac{\partial L}{\partial \alpha_{j}}",
+         [(f"a-{j}", "o") for j in keys] + [(f"v-{j}", "o") for j in keys], []),
+        (r"\frac{\partial L}{\partial s_{j}}", [(f"s-{j}", f"a-{j}") for j in keys],
+         [Box(softmax.x, softmax.y, softmax.w + 0.1, softmax.h + 0.1)]),
+        (r"\frac{\partial L}{\partial q}, \frac{\partial L}{\partial k_{j}}",
+         [("q", f"s-{j}") for j in keys] + [(f"k-{j}", f"s-{j}") for j in keys], []),
+    ]
     return s
 
 

@@ -3,7 +3,8 @@ each box the block's own equation; a norm's statistics (μ, σ²) in a box under
 block before and feeding the norm; a residual block's branch raised above the row, its skip
 connection the straight way along the row into the ⊕ that adds them.
 
-Each box stands for its block's every unit and sample, so a chain's path runs box to box.
+Each box stands for its block's every unit and sample, so a chain's path runs box to box, and
+the slides step backwards through the blocks from the loss.
 
 >>> import symbackprop as sb
 >>> net = sb.network(2, [sb.dense(2, "tanh"), sb.layer_norm(),
@@ -33,12 +34,16 @@ def blocks_scene(net: Network) -> Scene:
     """The drawing of ``net``'s blocks."""
     s = Scene()
     s.node("in", 0, 0, "x", shape="rectangle")
-    state = {"layer": 0, "x": s.nodes["in"].box.w / 2, "feeds": {}}
+    state = {"layer": 0, "x": s.nodes["in"].box.w / 2, "feeds": {}, "outputs": []}
     last, _ = _row(s, net.blocks, "in", r"x", 0.0, state)
     right = s.nodes[last].box.x + s.nodes[last].box.w / 2
     s.node("loss", right + _GAP + 0.4, 0, "L")
     s.connect(last, "loss")
     _symbols(s, net, state["feeds"])
+    # Backwards, block by block from the loss: the edges leaving each block's output.
+    for name, out in reversed(state["outputs"]):
+        leaving = [e.ends for e in s.edges if e.ends and e.ends[0] == name]
+        s.walk.append((rf"\frac{{\partial L}}{{\partial {out}}}", leaving, []))
     return s
 
 
@@ -77,6 +82,7 @@ def _row(s: Scene, blocks, before: str, before_tex: str, lane: float, state: dic
             below = -1 if lane <= 0 else 1
             s.label(_sup("r", l), plus.box.x, plus.box.y + below * (plus.box.h / 2 + 0.32))
             state["feeds"][l] = before
+            state["outputs"].append((plus.name, _sup("r", l)))
             before, before_tex = plus.name, _sup("r", l)
             continue
         state["layer"] += 1
@@ -106,6 +112,7 @@ def _row(s: Scene, blocks, before: str, before_tex: str, lane: float, state: dic
             s.connect(stats.name, box.name)
             s.connect(before, box.name)
         state["feeds"][l] = before
+        state["outputs"].append((box.name, out_tex))
         before, before_tex = box.name, out_tex
     return before, before_tex
 
