@@ -323,6 +323,8 @@ class DocumentContext:
             wrt, of = at.get(f.wrt.name), at.get(f.of.name)
             if isinstance(wrt, tuple):
                 edges.append(wrt)
+            elif isinstance(wrt, dict):  # a shared weight (RNN, kernel): this use's edges
+                edges.extend(wrt.get(f.of.name, ()))
             elif isinstance(wrt, str) and isinstance(of, str) and wrt != of:
                 edges.append((wrt, of))
         return list(dict.fromkeys(edges))

@@ -99,7 +99,10 @@ class Figure:
     caption: Paragraph
     wide: bool = False  # wider than 2.2 times its height: fit to the width, else to the height
     #: TikZ node names by graph symbol name (a weight: its edge's two ends), for highlighting.
-    nodes: dict[str, str | tuple[str, str]] = field(default_factory=dict)
+    nodes: dict[str, str | tuple[str, str] | dict] = field(default_factory=dict)
+    #: For slides: the drawing with the backward pass stepping over it as overlays (an RNN's
+    #: BPTT step by step, a kernel window position by position), or None.
+    walked: Tex | None = None
     kind: ClassVar[str] = "figure"
 
 

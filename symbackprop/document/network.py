@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..printing.latex import Tex
 from .context import DocumentContext
 from .describe import intermediate_nodes, model_outline
+from .drawings import model_caption, model_scene
 from .formulas import layer_letters
 from .model import Figure, Paragraph, Section
 
@@ -39,9 +40,14 @@ def network_section(ctx: DocumentContext) -> Section:
             "parameters": len(g.parameters), "nodes": intermediate_nodes(g),
         }))
     wide = net is not None and (len(net.sizes) + 0.9) > 2.2 * max(net.sizes) * 0.5
-    # A long unrolled model (an RNN over 16 steps: 305 nodes) is no picture, and TeX's
-    # dimensions overflow on it; its general form, which comes next, is the picture.
-    if ctx.focus is None or len(g.nodes) <= MAX_DRAWN_NODES:
+    scene = model_scene(g)
+    # A long unrolled model drawn as its scalar graph (an RNN over 16 steps: 305 nodes) is no
+    # picture, and TeX's dimensions overflow on it; a model's own drawing stays small.
+    if scene is not None:
+        tikz, nodes = ctx.drawing
+        s.blocks.append(Figure(tikz, Paragraph("caption_model", model_caption(g)),
+                               scene.width > 2.2 * scene.height, nodes, scene.walked()))
+    elif ctx.focus is None or len(g.nodes) <= MAX_DRAWN_NODES:
         tikz, nodes = ctx.drawing
         caption = Paragraph("caption_network", {"mlp": net is not None, "model": _model(g)})
         s.blocks.append(Figure(tikz, caption, wide, nodes))

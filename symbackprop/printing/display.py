@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Mapping
 
 import jinja2
@@ -222,6 +223,58 @@ _FILL = {"input": "#dbe9f6", "target": "#f6e3db", "parameter": "#fff4c2", "node"
          "loss": "#f3d9e8"}
 
 
+#: LaTeX commands of the builders' names, as the characters they print.
+_UNICODE = {r"\alpha": "α", r"\beta": "β", r"\gamma": "γ", r"\delta": "δ", r"\mu": "μ",
+            r"\sigma": "σ", r"\epsilon": "ε", r"\left(": "(", r"\right)": ")", r"\,": ""}
+_ACCENTS = {"hat": "\u0302", "tilde": "\u0303", "bar": "\u0304"}
+_ACCENTED = re.compile(r"\\(hat|tilde|bar)\{(\\?[A-Za-z]+)\}")
+_SCRIPT = re.compile(r"([_^])(\{[^{}]*\}|.)")
+
+
+def unicode_label(latex: str) -> list[tuple[str, str]]:
+    r"""A symbol's LaTeX name as printed text: (text, "" | "sub" | "sup") runs, for SVG.
+
+    >>> unicode_label(r"\hat{y}_{1}")
+    [('ŷ', ''), ('1', 'sub')]
+    >>> unicode_label(r"\gamma_{2}^{[3]}")
+    [('γ', ''), ('2', 'sub'), ('[3]', 'sup')]
+    """
+    text = _ACCENTED.sub(lambda m: _UNICODE.get(m[2], m[2]) + _ACCENTS[m[1]], latex)
+    for command, char in _UNICODE.items():
+        text = text.replace(command, char)
+    text = re.sub(r"\\operatorname\{([^{}]*)\}", r"\1", text)
+    runs: list[tuple[str, str]] = []
+    at = 0
+    for m in _SCRIPT.finditer(text):
+        if m.start() > at:
+            runs.append((text[at:m.start()].replace("{", "").replace("}", ""), ""))
+        runs.append((m[2].strip("{}").replace("{", "").replace("}", ""),
+                     "sub" if m[1] == "_" else "sup"))
+        at = m.end()
+    if at < len(text):
+        runs.append((text[at:].replace("{", "").replace("}", ""), ""))
+    return [(_composed(t), k) for t, k in runs if t]
+
+
+def _composed(text: str) -> str:
+    """One character where Unicode has one (y + combining hat: ŷ)."""
+    return unicodedata.normalize("NFC", text)
+
+
+def _svg_text(runs: list[tuple[str, str]]) -> tuple[str, float]:
+    """The runs as SVG tspans (scripts smaller, raised or lowered), and their width in px."""
+    out, width, shift = [], 0.0, 0
+    for text, kind in runs:
+        want = {"": 0, "sub": 4, "sup": -5}[kind]
+        size = ' font-size="9"' if kind else ""
+        out.append(f'<tspan dy="{want - shift}"{size}>{html.escape(text)}</tspan>')
+        shift = want
+        width += sum(1 for c in text if not unicodedata.combining(c)) * (5.4 if kind else 7.2)
+    if shift:
+        out.append(f'<tspan dy="{-shift}"></tspan>')
+    return "".join(out), width
+
+
 def graph_svg(graph, max_symbols: int = 200) -> str:
     """An SVG of the graph: leaves on the left, each node one column after its last parent.
 
@@ -240,22 +293,25 @@ def graph_svg(graph, max_symbols: int = 200) -> str:
     columns: dict[int, list[sp.Symbol]] = {}
     for s in symbols:
         columns.setdefault(depth[s], []).append(s)
-    step_x, step_y, radius = 90, 44, 17
+    labels = {s: _svg_text(unicode_label(graph.latex_name(s) or s.name)) for s in symbols}
+    # Every circle as wide as the widest label needs, the columns and rows spaced to match.
+    radius = max(17, round(max((w for _, w in labels.values()), default=0) / 2 + 5))
+    step_x, step_y = max(90, 2 * radius + 40), max(44, 2 * radius + 10)
     tallest = max((len(c) for c in columns.values()), default=1)
     height = step_y * tallest + 20
     where = {}
     for col, members in columns.items():
         top = (height - step_y * len(members)) / 2 + step_y / 2
         for k, s in enumerate(members):
-            where[s] = (40 + step_x * col, top + step_y * k)
+            where[s] = (radius + 23 + step_x * col, top + step_y * k)
     edges = [dict(x1=where[p][0] + radius, y1=where[p][1], x2=where[s][0] - radius,
                   y2=where[s][1])
              for s in symbols if kinds[s] in ("node", "loss")
              for p in graph.parents(s) if p in keep]
-    nodes = [dict(x=where[s][0], y=where[s][1], fill=_FILL[kinds[s]], label=html.escape(s.name[:6]),
+    nodes = [dict(x=where[s][0], y=where[s][1], fill=_FILL[kinds[s]], label=labels[s][0],
                   title=html.escape(f"{kinds[s]} {s.name}"
                                     + (f" = {graph.expr(s)}" if kinds[s] in ("node", "loss") else "")))
              for s in symbols]
     template = jinja2.Environment(autoescape=False).from_string(_SVG)
-    return template.render(width=80 + step_x * max(columns, default=0), height=height,
+    return template.render(width=2 * radius + 46 + step_x * max(columns, default=0), height=height,
                            edges=edges, nodes=nodes, radius=radius)
