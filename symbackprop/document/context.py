@@ -98,6 +98,8 @@ class DocumentContext:
     methods: dict[str, int] = field(default_factory=dict)
     #: Numbers the worked example has computed beyond the nodes (the δs), by symbol name.
     known: dict[str, float] = field(default_factory=dict)
+    #: The symbols the worked example's lines have defined so far (the leaves are given).
+    defined: set[sp.Symbol] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         d, options = self.derivation, self.options
@@ -128,9 +130,16 @@ class DocumentContext:
         self.count(method)
         return Equation(label, lhs_tex or self.tex(lhs), steps, method)
 
-    def numbers(self, label: str, lhs: Tex, symbolic: sp.Expr, value: float) -> Equation:
-        """symbolic form = numbers substituted = result, checked against the carried values."""
+    def numbers(self, label: str, lhs: Tex, symbolic: sp.Expr, value: float,
+                defines: sp.Symbol | None = None) -> Equation:
+        """symbolic form = numbers substituted = result, checked against the carried values.
+
+        Every symbol of ``symbolic`` must be given (a leaf) or defined by an earlier line
+        (``defines``: the node or δ this line computes), else VerificationError names it: a
+        worked example prints no number that no line above it computes.
+        """
         ex = self.example
+        self.require_defined(symbolic, label)
         shown = {s: ex.show(self.value(s)) for s in symbolic.free_symbols}
         printer = TexPrinter(self.derivation, mul_symbol="dot")
         printer.names.update(
@@ -191,7 +200,22 @@ class DocumentContext:
             else:
                 steps.append(Step([Tex(substituted(printer(symbolic)))]))
         steps.append(Step([Tex(ex.show(value))], relation))
+        if defines is not None:
+            self.defined.add(defines)
         return Equation(label, lhs, steps, "numbers")
+
+    def require_defined(self, expr: sp.Expr, label: str) -> None:
+        """Refuse (VerificationError, naming it) a symbol of ``expr`` that is neither given nor
+        defined by an earlier line of the worked example."""
+        given = self.__dict__.get("_given")
+        if given is None:
+            given = self._given = frozenset(self.graph.leaves)
+        missing = sorted((s for s in expr.free_symbols
+                          if s not in given and s not in self.defined), key=sp.default_sort_key)
+        if missing:
+            raise VerificationError(
+                f"equation {label!r} uses {missing[0]}, which no earlier line of the worked "
+                f"example defines")
 
     @cached_property
     def _precise_cache(self) -> dict:

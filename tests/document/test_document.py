@@ -463,6 +463,7 @@ def test_an_equation_no_number_can_check_is_refused_not_failed():
     g.loss("L", a ** 2)
     ctx = DocumentContext(sb.derive(g), sb.worked_example(g, {"x": 1.0, "w": 2.0}),
                           DocumentOptions())
+    ctx.numbers("value of a", Tex("a"), w * x, 2.0, defines=a)  # a worked line defines a first
     ctx.numbers("value of L", Tex("L"), a ** 2, 4.0)  # holds
     with pytest.raises(VerificationError):
         ctx.numbers("value of L", Tex("L"), a ** 2, 5.0)
