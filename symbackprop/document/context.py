@@ -305,8 +305,9 @@ class DocumentContext:
 
     def backward_order(self, named: list[sp.Symbol]) -> list[sp.Symbol]:
         """Output layer first, as the sweep goes; within a layer the units in ascending order."""
-        if not self.mlp:
-            return list(reversed(named))
+        if not self.mlp:  # latest first: a δ comes after the δs its recursion uses
+            order = self._graph_order
+            return sorted(named, key=lambda v: order[v], reverse=True)
         net, wanted = self.mlp, set(named)
         return [net.pre(l, j) for l in range(net.depth, 0, -1)  # noqa: E741
                 for j in range(1, net.sizes[l] + 1) if net.pre(l, j) in wanted]
