@@ -192,9 +192,11 @@ class Derivation:
         edges crossed; no chain-rule path is listed.
 
         >>> import symbackprop as sb
-        >>> net = sb.rnn(1, 1, 1, steps=2); d = sb.derive(net)
-        >>> d.recursion("U_11")  # δ of a_t (unnamed) becomes (1 − h_t²) δ_t
-        x_1*delta_1,1*(1 - h_1,1**2) + x_2*delta_2,1*(1 - h_2,1**2)
+        >>> d = sb.derive(sb.rnn(1, 1, 1, steps=2))
+        >>> d.gradient("U", form="delta")  # δ of a_t: no text names it
+        x_1*delta_a_1 + x_2*delta_a_2
+        >>> d.recursion("U")  # through it, to δ_t = ∂L/∂h_t
+        x_1*delta_1*(1 - h_1**2) + x_2*delta_2*(1 - h_2**2)
         """
         node = self.graph.symbol(node)
         named = set(self.graph.delta_nodes) if named is None else named

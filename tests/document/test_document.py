@@ -183,7 +183,7 @@ def test_wrong_gradient_form_fails_the_build(monkeypatch):
 
     def wrong(self, p, form="expanded"):
         out = real(self, p, form)
-        return 2 * out if (str(p), form) == ("w6", "delta") else out
+        return 2 * out if (str(p), form) == ("w6", "named") else out  # the form printed
 
     monkeypatch.setattr(sb.Derivation, "gradient", wrong)
     with pytest.raises(VerificationError, match=r"dL/dw6"):
