@@ -72,6 +72,8 @@ def _delta_recursion_tex(ctx: DocumentContext, v: sp.Symbol, rec: sp.Expr) -> Te
         if isinstance(inner_expr, sp.Add):
             terms = [ctx.ordered_term(term) for term in inner_expr.args]
             body = t.terms(terms)
+            if outer == 1:  # ŷ = o: nothing multiplies the sum, so no brackets around it
+                return Tex(body)
             return Tex(rf"\left({body}\right)" + _times(t, outer))
         return Tex(ctx.ordered_term(inner_expr) + _times(t, outer))
     return t(rec)
