@@ -141,10 +141,11 @@ class DocumentContext:
         ex = self.example
         self.require_defined(symbolic, label)
         shown = {s: ex.show(self.value(s)) for s in symbolic.free_symbols}
-        printer = TexPrinter(self.derivation, mul_symbol="dot")
-        printer.names.update(
-            {s: (rf"\left({v}\right)" if v.startswith("-") else v) for s, v in shown.items()}
-        )
+        # One printer for every line, given this line's numbers as the names of its symbols
+        # (a printer per line spelled all of a deep net's symbols each time: quadratic).
+        printer = self._numbers_printer
+        printer.names = {s: (rf"\left({v}\right)" if v.startswith("-") else v)
+                         for s, v in shown.items()}
         full = number(symbolic, {s: self.value(s) for s in symbolic.free_symbols})
         if ex.rounding == "display" and not values_agree(full, value):
             # floats that disagree may only have lost the digits: 1 − ŷ of a saturated output
@@ -216,6 +217,10 @@ class DocumentContext:
             raise VerificationError(
                 f"equation {label!r} uses {missing[0]}, which no earlier line of the worked "
                 f"example defines")
+
+    @cached_property
+    def _numbers_printer(self) -> TexPrinter:
+        return TexPrinter(self.derivation, mul_symbol="dot")
 
     @cached_property
     def _precise_cache(self) -> dict:
