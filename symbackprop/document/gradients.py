@@ -11,6 +11,7 @@ from .context import DocumentContext
 from .formulas import MAX_LINE, broken, layer_letters
 from .layout import pack
 from .model import Equation, Equations, Paragraph, Section, Step
+from .network import MAX_DRAWN_NODES
 
 __all__ = ["gradients_section", "mlp_general_section", "matrix_section", "descent_section",
            "MAX_SHOWN_PATHS", "FOCUS_SHOWN_PATHS"]
@@ -84,7 +85,8 @@ def _gradient_equation(ctx: DocumentContext, p: sp.Symbol, whole_chain: bool = T
     eq = ctx.equation(f"dL/d{p}", lhs, *rhs)
     if chain is not None:  # a few paths, listed: one overlay each
         eq.paths = [ctx.drawn_path(path) for path in chain.paths]
-    elif whole_chain:  # too many to list: the union of their edges, found without listing
+    elif whole_chain and (ctx.focus is None or len(ctx.graph.nodes) <= MAX_DRAWN_NODES):
+        # too many to list: the union of their edges on the drawing, found without listing
         eq.paths = [ctx.drawn_path(d.chain_edges(p))]
     return eq
 
