@@ -24,7 +24,7 @@ from ..document import Document, Equation, Equations, Paragraph, Section, Step, 
 from ..printing.latex import Tex
 from .heights import FRAME_HEIGHT, SIZES, Size, prose_height, row_height
 
-__all__ = ["plan", "walkable", "MAX_FRAMES", "DENSE_ROW_LIMIT", "DENSE_GAP", "MAX_DENSE_COLUMNS",
+__all__ = ["plan", "walkable", "slashed", "MAX_FRAMES", "DENSE_ROW_LIMIT", "DENSE_GAP", "MAX_DENSE_COLUMNS",
            "SHORT_RESULT", "OVERLAY_LINES", "OVERLAY_WIDTH"]
 
 #: The most frames a deck has, its title frame included, while smaller type can bring it there.
@@ -48,9 +48,6 @@ _EQUATION_GAP = 4.0   # \\[4pt] between two equations of a block
 _GRID_GAP = 2.0       # \\[2pt] between two rows of a grid
 _DISPLAY = 8.0        # the display's skips above and below
 _HEADING = 16.0       # \medskip and a bold line
-#: A table of short results that fits a frame is not split when the frame it would start on
-#: is this full.
-_KEEP_WHOLE = 0.4
 #: An equation at most this share of a frame is never split across two.
 _GLUED = 0.45
 
@@ -70,7 +67,21 @@ class _Unit:
     source: Equation | None = None  # the equation a packed row comes from
     row: list | None = None  # that row: (relation, line) pairs, relation None inside a sum
     glued: bool = False  # a row of a short equation: it goes where the row above it goes
-    whole: float = 0.0  # for the first of a block, the whole block's height
+
+
+_PARTIAL = re.compile(r"\\frac\{(\\partial [^{}]*(?:\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}[^{}]*)*)\}"
+                      r"\{(\\partial [^{}]*(?:\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}[^{}]*)*)\}")
+
+
+def slashed(lhs: str) -> Tex:
+    """A derivative ``∂a/∂b`` written on one line, as a table of short results prints it
+    (a fraction would make every row twice as tall); any other left-hand side as it is.
+
+    >>> print(slashed(r"\\frac{\\partial z_{1}}{\\partial w_{1}}"))
+    \\partial z_{1} / \\partial w_{1}
+    """
+    m = _PARTIAL.fullmatch(lhs.strip())
+    return Tex(f"{m.group(1)} / {m.group(2)}" if m else lhs)
 
 
 def _is_short_table(block: Equations) -> bool:
@@ -92,6 +103,9 @@ def _grid_columns(block: Equations, limit: float, most: int, gap: float) -> int:
 
 def _grid_units(block: Equations, size: Size) -> list[_Unit]:
     dense = _is_short_table(block)
+    if dense:
+        block = Equations([Equation(eq.label, slashed(eq.lhs), eq.steps, eq.check, eq.paths)
+                           for eq in block.equations], block.title, block.columns, block.compact)
     columns = _grid_columns(block, DENSE_ROW_LIMIT, MAX_DENSE_COLUMNS, DENSE_GAP) if dense \
         else _grid_columns(block, size.row_limit, 3, layout.ROW_GAP)
     grid = Equations(block.equations, block.title, columns, block.compact,
@@ -101,7 +115,10 @@ def _grid_units(block: Equations, size: Size) -> list[_Unit]:
     for row in grid.rows:
         texts = [t for eq in row for t in (eq.lhs, *(s.lines[0] for s in eq.steps))]
         units.append(_Unit((row_height(texts) + _GRID_GAP) * scale, equations=list(row),
-                           block=grid, dense=dense, rows=1))
+                           block=grid, dense=dense, rows=1, glued=dense and bool(units)))
+    if sum(u.height for u in units) > FRAME_HEIGHT - _HEADING:
+        for unit in units:
+            unit.glued = False  # a table taller than a frame goes on over two
     return units
 
 
@@ -154,7 +171,6 @@ def _units(body: list[dict], say: Callable[[Paragraph], str], size: Size) -> lis
                 else _column_units(b, size)
             made[0].height += _DISPLAY * size.scale
             made[0].opens = True
-            made[0].whole = sum(u.height for u in made)
             units.extend(made)
     while units and units[-1].heading is not None:
         units.pop()  # a heading whose equations all went beside the drawing
@@ -162,23 +178,21 @@ def _units(body: list[dict], say: Callable[[Paragraph], str], size: Size) -> lis
 
 
 def _fill(units: list[_Unit], cap: float) -> list[list[_Unit]]:
-    """Units into frames of at most ``cap`` pt, in order: a heading never ends a frame, and a
-    table of short results that fits a frame of its own starts one rather than split, if the
-    frame it would start on is already well filled."""
+    """Units into frames of at most ``cap`` pt, in order. Words never end a frame (a heading
+    or a sentence goes with what it introduces), and glued rows move with the row above."""
     frames: list[list[_Unit]] = [[]]
     used = 0.0
     for unit in units:
         height = _height(unit, first=not frames[-1])
-        split = unit.opens and unit.dense and unit.whole <= cap and \
-            used + unit.whole > cap and used >= _KEEP_WHOLE * cap
-        if frames[-1] and (used + height > cap or split):
+        if frames[-1] and used + height > cap:
             moved = []
             follows = unit
-            while frames[-1] and (frames[-1][-1].heading is not None or follows.glued):
+            while frames[-1] and (follows.glued or frames[-1][-1].heading is not None
+                                  or frames[-1][-1].paragraph is not None):
                 follows = frames[-1].pop()
                 moved.insert(0, follows)
             frames.append(moved)
-            used = sum(u.height for u in moved)
+            used = _frame_height(moved)
             height = _height(unit, first=not moved)
         frames[-1].append(unit)
         used += height
@@ -187,7 +201,8 @@ def _fill(units: list[_Unit], cap: float) -> list[list[_Unit]]:
 
 def _height(unit: _Unit, first: bool) -> float:
     """A unit's height where it stands: a block's row that opens a frame opens a display."""
-    return unit.height + (_DISPLAY if first and unit.equations and not unit.opens else 0.0)
+    math = unit.equations or unit.row is not None
+    return unit.height + (_DISPLAY if first and math and not unit.opens else 0.0)
 
 
 def _frame_height(frame: list[_Unit]) -> float:
