@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,3 +100,34 @@ def english_runs(text: str, ignore: str = "") -> list[str]:
     runs = re.finditer(r"\b[A-Za-z]{3,}(?:[ ,.;:()]+[A-Za-z]{3,}){2,}\b", text)
     return [m.group(0) for m in runs
             if sum(w.lower() not in MATH_WORDS for w in re.findall("[A-Za-z]+", m.group(0))) >= 3]
+
+
+def frames(pdf: Path) -> int:
+    """A beamer deck's frames, the overlays of one frame counted once: beamer labels each
+    page with its frame's number, so the last page's label is the count (read from the
+    PDF's /PageLabels, which poppler does not list)."""
+    data = pdf.read_bytes()
+    streams = [data] + [_inflate(m.group(1)) for m in
+                        re.finditer(rb"stream\r?\n(.*?)endstream", data, flags=re.S)]
+    for text in streams:
+        start = text.find(b"/PageLabels")
+        if start < 0:
+            start = text.find(b"PageLabels<<")
+        if start >= 0:
+            nums = text[start:text.index(b"]", start)]
+            labels = [_pdf_string(m.group(1)) for m in re.finditer(rb"/P\((.*?)\)>>", nums)]
+            return max(int(label) for label in labels if label.isdigit())
+    raise ValueError(f"{pdf} has no page labels (not a beamer deck?)")
+
+
+def _inflate(raw: bytes) -> bytes:
+    try:
+        return zlib.decompress(raw)
+    except zlib.error:
+        return b""
+
+
+def _pdf_string(raw: bytes) -> str:
+    """A PDF literal string (octal escapes, UTF-16 with its byte-order mark) as text."""
+    data = re.sub(rb"\\([0-7]{1,3})", lambda m: bytes([int(m.group(1), 8)]), raw)
+    return data[2:].decode("utf-16-be") if data.startswith(b"\xfe\xff") else data.decode("latin-1")

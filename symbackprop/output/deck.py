@@ -132,9 +132,11 @@ def _column_units(block: Equations, size: Size) -> list[_Unit]:
         heights = [row_height([eq.lhs if k == 0 else "", *(line for _, line in row)])
                    * size.scale for k, row in enumerate(rows)]
         heights[-1] += _EQUATION_GAP * size.scale
-        glued = sum(heights) <= _GLUED * FRAME_HEIGHT
+        short = sum(heights) <= _GLUED * FRAME_HEIGHT
+        # A long equation goes on over frames, but never leaves its first row alone at the
+        # foot of one, nor its last alone at the top of the next.
         units.extend(_Unit(height, block=block, source=eq, row=row, rows=1,
-                           glued=glued and k > 0)
+                           glued=k > 0 and (short or k in (1, len(rows) - 1)))
                      for k, (height, row) in enumerate(zip(heights, rows, strict=True)))
     return units
 
