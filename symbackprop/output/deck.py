@@ -173,6 +173,9 @@ def _units(body: list[dict], say: Callable[[Paragraph], str], size: Size) -> lis
                 else _column_units(b, size)
             made[0].height += _DISPLAY * size.scale
             made[0].opens = True
+            # A block never starts with one row alone at the foot of a frame.
+            for unit in made[1:2]:
+                unit.glued = True
             units.extend(made)
     while units and units[-1].heading is not None:
         units.pop()  # a heading whose equations all went beside the drawing

@@ -29,7 +29,7 @@ def test_a_sum_broken_four_to_a_line_never_ends_on_a_lone_term(count):
     assert len(lines) == -(-count // 4)  # no more lines than four to a line needs
 
 
-def test_every_line_after_the_first_opens_with_its_sign():
+def test_a_sum_keeps_each_terms_sign_on_its_lines():
     lines = balanced(["a", "-b", "c", "-d", "e"], TEX, lambda chunk: len(chunk) <= 3)
     assert lines == ["a - b + c", "-d + e"]
     assert balanced(list("abcde"), TEX, lambda chunk: len(chunk) <= 2) == \
