@@ -62,11 +62,12 @@ class _Unit:
     equations: list[Equation] = field(default_factory=list)
     block: Equations | None = None  # the block (or regridded block) its equations come from
     dense: bool = False
-    rows: int = 0  # lines of mathematics it holds
     opens: bool = False  # the first of its block: its height counts the display's skips
     source: Equation | None = None  # the equation a packed row comes from
     row: list | None = None  # that row: (relation, line) pairs, relation None inside a sum
-    glued: bool = False  # a row of a short equation: it goes where the row above it goes
+    #: It goes where the unit above it goes: a short equation's rows, a long one's second and
+    #: last, a block's second, a short table's rows.
+    glued: bool = False
 
 
 _PARTIAL = re.compile(r"\\frac\{(\\partial [^{}]*(?:\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}[^{}]*)*)\}"
@@ -115,7 +116,7 @@ def _grid_units(block: Equations, size: Size) -> list[_Unit]:
     for row in grid.rows:
         texts = [t for eq in row for t in (eq.lhs, *(s.lines[0] for s in eq.steps))]
         units.append(_Unit((row_height(texts) + _GRID_GAP) * scale, equations=list(row),
-                           block=grid, dense=dense, rows=1, glued=dense and bool(units)))
+                           block=grid, dense=dense, glued=dense and bool(units)))
     if sum(u.height for u in units) > FRAME_HEIGHT - _HEADING:
         for unit in units:
             unit.glued = False  # a table taller than a frame goes on over two
@@ -135,7 +136,7 @@ def _column_units(block: Equations, size: Size) -> list[_Unit]:
         short = sum(heights) <= _GLUED * FRAME_HEIGHT
         # A long equation goes on over frames, but never leaves its first row alone at the
         # foot of one, nor its last alone at the top of the next.
-        units.extend(_Unit(height, block=block, source=eq, row=row, rows=1,
+        units.extend(_Unit(height, block=block, source=eq, row=row,
                            glued=k > 0 and (short or k in (1, len(rows) - 1)))
                      for k, (height, row) in enumerate(zip(heights, rows, strict=True)))
     return units
