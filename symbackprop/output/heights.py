@@ -22,7 +22,7 @@ __all__ = ["Size", "NORMAL", "SMALL", "SMALLER", "SIZES", "FRAME_HEIGHT", "row_h
 
 #: The height a [t] frame's body holds under its title, in pt at ``\small`` (TeX fills 211 pt),
 #: less a margin for the estimates' error.
-FRAME_HEIGHT = 192.0
+FRAME_HEIGHT = 196.0
 
 
 @dataclass(frozen=True)
