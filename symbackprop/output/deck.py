@@ -48,6 +48,9 @@ _EQUATION_GAP = 4.0   # \\[4pt] between two equations of a block
 _GRID_GAP = 2.0       # \\[2pt] between two rows of a grid
 _DISPLAY = 8.0        # the display's skips above and below
 _HEADING = 16.0       # \medskip and a bold line
+#: What a frame that takes in a lone line may hold past FRAME_HEIGHT, in pt (of the margin
+#: FRAME_HEIGHT leaves under TeX's 211 pt).
+_SLACK = 8.0
 #: An equation at most this share of a frame is never split across two.
 _GLUED = 0.45
 
@@ -321,7 +324,23 @@ def _section_frames(section: Section, body: list[dict], say: Callable[[Paragraph
     return [{"section": section, "figure": None, "body": _items(frame), "size": size,
              "height": _frame_height(frame),
              "part": _ROMAN[k + 1] if k + 1 < len(_ROMAN) else str(k + 1)}
-            for k, frame in enumerate(_balanced(units))]
+            for k, frame in enumerate(_no_lone_lines(_balanced(units)))]
+
+
+def _no_lone_lines(frames: list[list[_Unit]]) -> list[list[_Unit]]:
+    """A frame of one line (a row of equations, under its heading) joins a neighbour, which
+    may then spend the estimates' margin (a lone line is worse than a full frame)."""
+    k = 0
+    while len(frames) > 1 and k < len(frames):
+        if sum(u.heading is None for u in frames[k]) <= 1:
+            for other in (k - 1, k + 1):
+                if 0 <= other < len(frames) and _frame_height(
+                        frames[min(k, other)] + frames[max(k, other)]) <= FRAME_HEIGHT + _SLACK:
+                    low = min(k, other)
+                    frames[low:low + 2] = [frames[low] + frames[low + 1]]
+                    break
+        k += 1
+    return frames
 
 
 def _segments(doc: Document) -> list[dict]:

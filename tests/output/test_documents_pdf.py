@@ -39,7 +39,8 @@ FAST = {("seed000", "article"), ("seed000", "slides"), ("net342", "article"),
 #: Documents that still overflow, and why: a worked example's error signal in numbers, one
 #: product no line break can enter (document/context.py's numbers; the worked example is
 #: being rewritten for issue 22), in the notes, the deck, the fragment and the answer key.
-UNBROKEN = {(name, kind): f"{name}'s worked example: a δ in numbers {width} pt too wide"
+UNBROKEN = {(name, kind): f"{name}'s worked example: a δ in numbers (in the notes {width} pt "
+                         "too wide)"
             for name, width in (("model-blocks", "1,992"), ("model-batchnorm", "1,053"))
             for kind in ("article", "slides", "fragment", "answers")}
 WORK = Path(tempfile.mkdtemp(prefix="symbackprop-pdf-"))
