@@ -243,9 +243,18 @@ class Network(Model):
             var_key, var_tex = self._name("var", r"\sigma", l, s_ix, *ix)
             var = self.add(self.node, var_key, rf"\left({var_tex}\right)^{{2}}",
                            sp.Add(*[(acts[s][j] - mu) ** 2 for s, j in group]) / size)
+            # ∂L/∂μ and ∂L/∂σ² named, as Ioffe and Szegedy write the norm's backward pass: the
+            # δ below the norm is then three short terms, not μ and σ² differentiated inline
+            mu_tex = self._name("mu", r"\mu", l, s_ix, *ix)[1]
+            self.name_delta(mu, self._name("dmu", "", l, s_ix, *ix)[0], rf"\delta_{{{mu_tex}}}")
+            self.name_delta(var, self._name("dvar", "", l, s_ix, *ix)[0],
+                            rf"\delta_{{\left({var_tex}\right)^{{2}}}}")
             for s, j in group:
                 xhat[s, j] = self.add(self.node, *self._name("xhat", r"\hat{x}", l, s + 1, j + 1),
                                       (acts[s][j] - mu) / sp.sqrt(var + eps))
+                # g = ∂L/∂x̂, as the general form names it: the δ of the layer below then
+                # reads in g, not in the δs above the norm expanded through μ and σ² (1,000 pt)
+                self.name_delta(xhat[s, j], *self._name("g", "g", l, s + 1, j + 1))
         out = []
         for s in range(m):
             row = []
@@ -253,6 +262,8 @@ class Network(Model):
                 e = gamma[j] * xhat[s, j] + beta[j] if block.affine else xhat[s, j]
                 row.append(self.add(self.node, *self._name("xt", r"\tilde{x}", l, s + 1, j + 1),
                                     e))
+                if block.affine:  # g̃ = ∂L/∂x̃, named as the general form names it
+                    self.name_delta(row[-1], *self._name("gt", r"\tilde{g}", l, s + 1, j + 1))
             out.append(row)
         return out
 

@@ -140,7 +140,9 @@ class DocumentContext:
         """
         ex = self.example
         self.require_defined(symbolic, label)
-        shown = {s: ex.show(self.value(s)) for s in symbolic.free_symbols}
+        # A given 0 (a one-hot target) is 0, not −0.000 after a minus sign.
+        shown = {s: "0" if s in self._given and self.value(s) == 0 else ex.show(self.value(s))
+                 for s in symbolic.free_symbols}
         # One printer for every line, given this line's numbers as the names of its symbols
         # (a printer per line spelled all of a deep net's symbols each time: quadratic).
         printer = self._numbers_printer
@@ -193,7 +195,12 @@ class DocumentContext:
             steps = [Step([self.tex.terms(self.tex(a) for a in terms)])]
         else:
             steps = [Step([self.tex(symbolic)])]
-        if symbolic.free_symbols and not isinstance(symbolic, sp.Symbol):
+        # A product of many signed factors has no place to break a line: where its numbers
+        # would run past the margin (a norm's δ over a batch: 1,000 pt), the line gives the
+        # formula and its value, every factor's value being shown on the lines above.
+        unbreakable = not long and not terms and (
+            width(printer(symbolic)) > ROW_LIMIT - width(lhs) - RELATION)
+        if symbolic.free_symbols and not isinstance(symbolic, sp.Symbol) and not unbreakable:
             if long:
                 steps.append(Step(broken([substituted(printer(a)) for a in terms], self.tex)))
             elif terms:
