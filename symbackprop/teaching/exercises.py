@@ -22,9 +22,26 @@ from ..core.graph import Graph, Kind
 from ..derivation.reverse import derive
 from ..document import build_document
 from ..output.render import environment
+from ..output.reports import text
 from ..printing.latex import Tex, TexPrinter
 
-__all__ = ["draw_values", "exercise_sheets"]
+__all__ = ["ROUNDINGS", "DEFAULT_ROUNDING", "rounding_rule", "draw_values", "exercise_sheets"]
+
+#: How an exercise set rounds: every intermediate as by hand, or only each answer.
+ROUNDINGS = ("by_hand", "display")
+#: A sheet is worked by hand, so its numbers are rounded as a hand calculation rounds them.
+DEFAULT_ROUNDING = "by_hand"
+
+
+def rounding_rule(rounding: str, digits: int | str, language: str = "en") -> str:
+    """The one sentence that states an exercise set's rounding, wherever the set says it.
+
+    >>> rounding_rule("by_hand", 3).split(", and")[0]
+    'Round every intermediate result to 3 decimals before you use it'
+    """
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"rounding must be one of {', '.join(ROUNDINGS)}, got {rounding!r}")
+    return text("_rules.txt.j2", language, macro="rounding_rule", args=(rounding, digits))
 
 
 def draw_values(graph: Graph, count: int, seed: int) -> list[dict[str, float]]:
@@ -78,14 +95,14 @@ def exercise_sheets(
     *,
     learning_rate: float = 0.1,
     digits: int = 3,
-    rounding: str = "by_hand",
+    rounding: str = DEFAULT_ROUNDING,
     title: str = "",
     templates: str | Path | None = None,
     language: str = "en",
     value_sets: list[dict[str, float]] | None = None,
     labels: list[str] | None = None,
 ) -> tuple[str, str]:
-    """(problem sheet, answer key) as LaTeX documents.
+    """(problem sheet, answer key) as LaTeX documents, both stating :func:`rounding_rule`.
 
     ``value_sets`` (one per exercise, e.g. a quiz's per-student values) replaces the random draw;
     ``labels`` name each exercise (a student's id and name).
@@ -120,7 +137,8 @@ def exercise_sheets(
     context = dict(
         title=title, network=network, general=general,
         problems=problems,
-        worked=worked, learning_rate=f"{learning_rate:g}", digits=digits, params=params,
+        worked=worked, learning_rate=f"{learning_rate:g}", params=params,
+        rule=rounding_rule(rounding, digits, language),
         loss=tex(graph.loss_symbol), seed=seed, doc=t,
         layered=isinstance(graph, MLP),
     )
