@@ -12,13 +12,19 @@ from pathlib import Path
 
 from ..derivation.reverse import derive
 from ..output.render import compile_pdf
-from ..printing.latex import TexPrinter
 from ..teaching.exercises import DEFAULT_ROUNDING, ROUNDINGS, exercise_sheets, rounding_rule
 from ..teaching.grade import grade, load_claims
 from ..teaching.grade import report as grade_report
 from ..teaching.lint import lint, read_lint_symbols, read_tex
 from ..teaching.lint import report as lint_report
-from ..teaching.quiz import Student, make_quiz, moodle_xml, quiz_key, read_roster
+from ..teaching.quiz import (
+    Student,
+    make_quiz,
+    moodle_xml,
+    network_equations,
+    quiz_key,
+    read_roster,
+)
 from .common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -132,7 +138,6 @@ def _quiz(args, graph, spec, options) -> tuple[list, list]:
     title = args.title or spec.title or graph.title
     extra = [("quiz-key.tex", quiz_key(variants, title, language=args.language))]
     if args.format == "moodle":
-        tex = TexPrinter(derive(graph))
-        network = [f"{tex(lhs)} = {tex(rhs)}" for lhs, rhs in graph.forward_equations()[:16]]
+        network = network_equations(derive(graph))
         extra.append(("quiz.xml", moodle_xml(variants, title, network, language=args.language)))
     return variants, extra

@@ -41,7 +41,7 @@ from .grade import Grader
 from .slips import HandCalculator, Slip
 
 __all__ = ["Student", "RosterError", "read_roster", "student_seed", "nice_values", "make_quiz",
-           "Variant", "Question", "Choice", "moodle_xml", "quiz_key"]
+           "Variant", "Question", "Choice", "network_equations", "moodle_xml", "quiz_key"]
 
 MAX_ROSTER_BYTES = 1_000_000
 MAX_STUDENTS = 2000
@@ -327,6 +327,18 @@ def _choices(grader, key: str, answer: float, digits: int, language: str) -> tup
 def _fmt(value: float, digits: int) -> str:
     text = f"{value:.{digits}f}"
     return "0" + text[2:] if text.startswith("-0") and float(text) == 0 else text
+
+
+def network_equations(derivation: Derivation) -> list[str]:
+    """Every forward equation as LaTeX, for the questions to state: a question whose answer
+    needs an equation it does not give cannot be answered from it (a 4-step RNN has 29).
+
+    >>> import symbackprop as sb
+    >>> network_equations(sb.derive(sb.mlp([2, 2, 1])))[0]
+    'z_{1} = w_{1} x_{1} + w_{3} x_{2}'
+    """
+    tex = TexPrinter(derivation)
+    return [f"{tex(lhs)} = {tex(rhs)}" for lhs, rhs in derivation.graph.forward_equations()]
 
 
 def moodle_xml(variants: Sequence[Variant], title: str, network: list[str],
