@@ -56,9 +56,11 @@ def round_half_up(x: float, digits: int) -> float:
     if not math.isfinite(x) or x == 0:
         return x
     exact = Decimal(repr(float(x)))
-    # Float noise first, at 12 significant digits: 0.29 + 0.1 · 0.525 is 0.34249999999999997 in
-    # floats, 0.3425 by hand, and by hand it rounds up.
-    exact = exact.quantize(Decimal(1).scaleb(exact.adjusted() - 11), context=_DECIMALS)
+    # Float noise first: 0.29 + 0.1 · 0.525 is 0.34249999999999997 in floats, 0.3425 by hand,
+    # and by hand it rounds up. Noise is below the 12th significant digit; the digits kept are
+    # never fewer than six past the asked ones (1.8e308 at 15 decimals keeps every digit).
+    quantum = min(exact.adjusted() - 11, -digits - 6)
+    exact = exact.quantize(Decimal(1).scaleb(quantum), context=_DECIMALS)
     q = Decimal(1).scaleb(-digits)
     return float(exact.quantize(q, rounding=ROUND_HALF_UP, context=_DECIMALS))
 
