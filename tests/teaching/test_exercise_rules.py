@@ -107,15 +107,32 @@ def _numbers(text: str):
     return side.expr.xreplace({s: sp.Rational(str(v)) for s, v in side.literals.items()})
 
 
+_CONTINUED = re.compile(r"\*?\s*(=|\\approx|\\qquad)")
+
+
+def _logical_rows(tex: str) -> list[tuple[int, str]]:
+    """Each displayed row, with the rows that continue it (a long sum broken across rows:
+    `&= 0.639 · (−2.238) + … \\* &\\qquad + … \\* &= −4.578`) joined to it."""
+    rows: list[tuple[int, str]] = []
+    for span in find_math(tex):
+        text = span.text.replace("&", "")
+        if rows and _CONTINUED.match(text):
+            text = text.lstrip("*").strip().removeprefix("\\qquad")
+            rows[-1] = (rows[-1][0], f"{rows[-1][1]} {text}")
+        else:
+            rows.append((span.line, text))
+    return rows
+
+
 def key_lines(tex: str) -> list[tuple[int, str, str, str]]:
     """(line, numbers, relation, result) of each key equation that ends `= numbers = result`."""
     out = []
-    for span in find_math(tex):
-        for statement in statements(span.text):
+    for line, row in _logical_rows(tex):
+        for statement in statements(row):
             sides = split_chain(statement.replace("&", ""))
             if len(sides) >= 3 and _numbers(sides[-2].text) is not None and \
                     re.fullmatch(r"-?\d+(\.\d+)?", sides[-1].text.strip()):
-                out.append((span.line, sides[-2].text, sides[-1].relation, sides[-1].text.strip()))
+                out.append((line, sides[-2].text, sides[-1].relation, sides[-1].text.strip()))
     return out
 
 
@@ -133,9 +150,12 @@ def wrong_products(tex: str) -> list[str]:
 
 def test_the_product_checker_finds_a_product_that_does_not_multiply_out():
     key = r"\begin{align*} a &= x_{1} \delta_{z_{1}} = 0.900 \cdot 0.044 \approx 0.039 \\" \
-          r" b &= h_{1} = 0.714 \cdot 0.294 = 0.210 \end{align*}"
-    (line,) = wrong_products(key)
-    assert "0.900 \\cdot 0.044" in line and "by hand 0.040" in line
+          r" b &= h_{1} = 0.714 \cdot 0.294 = 0.210 \\ c &= h_{1} w_{1} + h_{2} w_{2} \\*" \
+          r" &= 0.5 \cdot 0.5 \\* &\qquad + 0.25 \cdot 0.5 \\* &= 0.376 \end{align*}"
+    assert len(key_lines(key)) == 3
+    first, last = wrong_products(key)
+    assert "0.900 \\cdot 0.044" in first and "by hand 0.040" in first
+    assert "0.25 \\cdot 0.5" in last and "by hand 0.375" in last
 
 
 def _by_hand_key(spec_name: str, count: int = 2) -> str:
@@ -162,10 +182,11 @@ def test_every_product_in_a_models_by_hand_key_is_the_product_of_its_shown_facto
     assert wrong_products(key) == []
 
 
-def test_by_hand_quiz_answers_are_the_numbers_the_key_prints():
-    net = _net()
+@pytest.mark.parametrize("spec_name", [None, "model-rnn"])
+def test_by_hand_quiz_answers_are_the_numbers_the_key_prints(spec_name):
+    net = load_spec(EXAMPLES / f"{spec_name}.toml").graph if spec_name else _net()
     d = sb.derive(net)
-    (variant,) = make_quiz(net, STUDENTS[:1], seed=5, digits=3, rounding="by_hand")
+    (variant,) = make_quiz(net, STUDENTS[:1], seed=5, digits=3, rounding="by_hand", derivation=d)
     ex = sb.worked_example(d, variant.values, learning_rate=0.1, digits=3, rounding="by_hand")
     _sheet, key = exercise_sheets(net, 1, 0, rounding="by_hand", value_sets=[variant.values])
     printed = {result for _l, _n, _r, result in key_lines(key)}
