@@ -21,11 +21,13 @@ from ..check.worked import worked_example
 from ..core.graph import Graph, Kind
 from ..derivation.reverse import derive
 from ..document import build_document
+from ..document.model import Equations, Section
 from ..output.render import environment
 from ..output.reports import text
 from ..printing.latex import Tex, TexPrinter
 
-__all__ = ["ROUNDINGS", "DEFAULT_ROUNDING", "rounding_rule", "draw_values", "exercise_sheets"]
+__all__ = ["ROUNDINGS", "DEFAULT_ROUNDING", "rounding_rule", "draw_values", "approximate_lines",
+           "exercise_sheets"]
 
 #: How an exercise set rounds: every intermediate as by hand, or only each answer.
 ROUNDINGS = ("by_hand", "display")
@@ -88,6 +90,31 @@ def _draw(graph: Graph, rng, loss: str, one_hot: set) -> dict[str, float]:
     return values
 
 
+def approximate_lines(section: Section) -> list[str]:
+    """The equations of a worked section whose result does not follow from the numbers they
+    show (printed with ≈): by hand, there is none.
+
+    >>> from symbackprop.document.model import Equation, Equations, Step
+    >>> approx = Equation("gradient w1", Tex("g"), [Step([Tex("0.039")], r"\\approx")])
+    >>> approximate_lines(Section("worked", blocks=[Equations([approx])]))
+    ['gradient w1']
+    """
+    return [eq.label for sub in section.walk() for block in sub.blocks
+            if isinstance(block, Equations) for eq in block.equations
+            if any(step.relation != "=" for step in eq.steps)]
+
+
+def _refuse_approximate(worked: list[Section], digits: int) -> None:
+    # The rule the sheet states is applied as stated, or the sheet is not made.
+    for k, section in enumerate(worked, 1):
+        lines = approximate_lines(section)
+        if lines:
+            raise ValueError(f"exercise {k}: by hand at {digits} decimals, the key's line "
+                             f"'{lines[0]}' does not follow from the numbers it shows; use "
+                             "--rounding display (or rounding = \"display\" in the spec's "
+                             "[training]), or more --digits")
+
+
 def exercise_sheets(
     graph: Graph,
     count: int,
@@ -122,6 +149,8 @@ def exercise_sheets(
                          f"network's gradients ({err}); use --rounding display (or rounding = "
                          "\"display\" in the spec's [training]), or more --digits") from None
     worked = [doc.section("worked") for doc in docs]
+    if rounding == "by_hand":
+        _refuse_approximate(worked, digits)
     network = docs[0].sections[0]
     # A model's sheet gives its general form too (derived and checked), as its notes do.
     general = docs[0].section("model_form") if "model_form" in docs[0].keys else None

@@ -18,6 +18,7 @@ from texutil import REPO
 import symbackprop as sb
 from symbackprop.io.spec import load_spec
 from symbackprop.printing.latex import TexPrinter
+from symbackprop.teaching import exercises
 from symbackprop.teaching.exercises import DEFAULT_ROUNDING, ROUNDINGS, exercise_sheets, rounding_rule
 from symbackprop.teaching.latexdocument import find_math, split_chain, statements
 from symbackprop.teaching.latexparse import parse_side
@@ -180,6 +181,14 @@ def test_every_product_in_a_models_by_hand_key_is_the_product_of_its_shown_facto
     key = _by_hand_key(spec_name)
     assert len(key_lines(key)) >= 40
     assert wrong_products(key) == []
+
+
+def test_a_by_hand_key_whose_line_does_not_follow_from_its_numbers_is_refused(monkeypatch):
+    monkeypatch.setattr(exercises, "approximate_lines", lambda section: ["gradient w1"])
+    with pytest.raises(ValueError, match="exercise 1: by hand at 3 decimals, the key's line "
+                                         "'gradient w1' does not follow"):
+        exercise_sheets(_net(), 1, 0, rounding="by_hand")
+    exercise_sheets(_net(), 1, 0, rounding="display")  # rounded for display, ≈ is what it says
 
 
 @pytest.mark.parametrize("spec_name", [None, "model-rnn"])
