@@ -79,7 +79,9 @@ def test_every_block_says_its_language_and_is_run_or_read_by_rule():
 
 
 # -- python ----------------------------------------------------------------------------------
-_OPTIONAL = {"torch": re.compile(r"\btorch\b"), "jax": re.compile(r"\bjax\b")}
+#: What makes a block need an optional library: importing it, or asking for its backend.
+_OPTIONAL = {name: re.compile(rf"^(>>> )?\s*(import|from) {name}\b|backend=\"{name}\"", re.M)
+             for name in ("torch", "jax")}
 
 
 def _python_files() -> list:
