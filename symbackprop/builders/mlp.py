@@ -41,6 +41,8 @@ class MLP(Graph):
     ) -> None:
         checked = check_architecture(sizes, activation, loss, bias)  # before sizes is used
         super().__init__(title=title or "MLP " + "-".join(str(s) for s in sizes))
+        #: Untitled, the documents title it in their own language (heading_mlp in _prose.j2).
+        self.heading = None if title else ("mlp", {"sizes": [int(s) for s in sizes]})
         self.sizes, self.activations = checked
         self.loss_name = loss
         self.bias_mode = bias

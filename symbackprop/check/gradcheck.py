@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
@@ -26,7 +26,7 @@ from ..core import ops
 from ..core.errors import ValuesError
 from ..core.graph import Graph
 from ..derivation.reverse import Derivation, derive
-from ..printing.display import gradient_check_markdown
+from ..printing.display import gradient_check_markdown, tex_names
 from .precise import PreciseLoss, Unjudgeable, formula_agrees, judge
 from .report import CheckReport, largest_error, table_lines
 
@@ -72,6 +72,8 @@ class GradientCheck(CheckReport):
     eps: float
     rtol: float
     atol: float
+    #: parameter name -> LaTeX as the documents spell it, for the table Jupyter shows
+    names: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def max_error(self) -> float:
@@ -243,7 +245,7 @@ def check_gradients(
         rows.append(row)
     if doubts:
         _rejudge(rows, doubts, d, at, rtol, atol)
-    return GradientCheck(rows, eps, rtol, atol)
+    return GradientCheck(rows, eps, rtol, atol, tex_names(d.graph))
 
 
 def _unsound(untrusted: bool, ev, at: Mapping, plus: Mapping, minus: Mapping) -> bool:

@@ -72,26 +72,27 @@ def key_deltas(d: Derivation, values: Mapping[str, float], nodes: Mapping[str, f
     delta_symbols = set(d.delta_symbols.values())
     out = {}
     for v in reversed([v for v in g.delta_nodes if v in d.deltas]):
-        delta = d.delta(v)
-        rec = delta.recursion
-        if delta.assumes and not (rec.free_symbols & delta_symbols) and _agree(
-                number(delta.value, {s: value(s) for s in delta.value.free_symbols}),
-                engine[v.name]):
-            rec = delta.value
+        rec = d.recursion(v)
+        if g.one_hot_groups and not rec.free_symbols & delta_symbols:
+            delta = d.delta(v)
+            if delta.assumes and _agree(
+                    number(delta.value, {s: value(s) for s in delta.value.free_symbols}),
+                    engine[v.name]):
+                rec = delta.value
         shown = round_shown(number(rec, {s: value(s) for s in rec.free_symbols}))
-        carried[delta.symbol.name] = out[v.name] = shown
+        carried[d.delta_symbols[v].name] = out[v.name] = shown
     return out
 
 
 def key_gradients(d: Derivation, values: Mapping[str, float], nodes: Mapping[str, float],
                   deltas: Mapping[str, float], round_shown: Callable[[float], float]
                   ) -> dict[str, float]:
-    """Each parameter's gradient from its δ form at the rounded numbers the key shows
+    """Each parameter's gradient from its named-δ form at the rounded numbers the key shows
     (``deltas``: every δ by node name, the named ones as :func:`key_deltas` gives them)."""
     by_symbol = {d.delta_symbols[d.graph.symbol(k)].name: x for k, x in deltas.items()}
     out = {}
     for p in d.graph.parameters:
-        form = d.gradient(p, form="delta")
+        form = d.gradient(p, form="named")  # over the named δs, as the notes print it
         known = {s: next((t[s.name] for t in (nodes, values, by_symbol) if s.name in t), math.nan)
                  for s in form.free_symbols}
         out[p.name] = round_shown(number(form, known)) if form != 0 else 0.0

@@ -84,6 +84,10 @@ class CheckReport:
     def __ge__(self, other: float) -> bool:
         return self.max_error >= other
 
+    def _repr_markdown_(self) -> str:
+        """Jupyter shows the report's table (subclasses show theirs richer)."""
+        return check_report_markdown(self)
+
 
 @dataclass(frozen=True)
 class GeneralCheckRow:
@@ -112,5 +116,3 @@ class GeneralCheck(CheckReport):
         lines.append(f"max error {self.max_error:.2e} at {sizes}: {verdict}")
         return "\n".join(lines)
 
-    def _repr_markdown_(self) -> str:
-        return check_report_markdown(self)

@@ -3,8 +3,9 @@
 Display rounding reads every number from the derivation's evaluator (its stable forms: p − y,
 log σ from logits), so a saturated output gives the same finite gradient ``check`` gives. By-hand
 rounding runs one compiled pass in which each node, δ and gradient is rounded before it is
-used, as a student does. The chain factors of every parameter are computed by one more compiled
-function of the node values: one evaluation per example, never one per printed number.
+used, as a student does. Every local derivative is computed by one more compiled function of
+the node values: one evaluation per example, never one per printed number. A parameter's chain
+paths are listed only when asked for (``factors[name]``): documents use the δ recursion.
 
 >>> import symbackprop as sb
 >>> d = sb.derive(sb.mlp([2, 2, 1]))
@@ -29,7 +30,7 @@ import sympy as sp
 from ..codegen.scalar import NUMPY_FUNCTIONS, compile_numeric, identifiers, subclassed_functions
 from ..codegen.stable import stable_forward
 from ..core.errors import ValuesError
-from ..core.graph import Graph
+from ..core.graph import Graph, Kind
 from ..derivation.reverse import MAX_CHAIN_PATHS, Derivation, derive
 from ..printing.display import worked_example_markdown
 from .digits import DIGITS, MANY_DIGITS, precise_number, precise_value
@@ -37,8 +38,8 @@ from .floats import real_float
 from .handkey import key_deltas, key_gradients, key_nodes
 from .verify import elementary
 
-__all__ = ["WorkedExample", "FactorValue", "worked_example", "round_half_up", "precise_nodes",
-           "precise_at", "non_finite_node", "require_finite"]
+__all__ = ["WorkedExample", "FactorValue", "ChainFactors", "LocalValues", "worked_example",
+           "round_half_up", "precise_nodes", "precise_at", "non_finite_node", "require_finite"]
 
 # Enough digits for any float64 (up to 1.8e308) and 15 decimals, so quantize never overflows.
 _DECIMALS = Context(prec=400)
@@ -83,7 +84,8 @@ class WorkedExample:
     ``"by_hand"`` (each intermediate rounded to ``digits`` decimals before it is used, so that
     a student's hand calculation matches line by line). ``deltas`` holds δ = ∂L/∂v of every
     node v but the loss, ``local_derivatives`` every local derivative ∂child/∂parent by (child, parent)
-    names; ``factors`` lists each parameter's chain paths (empty past ``MAX_CHAIN_PATHS``).
+    names; ``factors`` lists a parameter's chain paths when it is looked up (empty past
+    ``MAX_CHAIN_PATHS``), never on the way to the numbers.
     """
 
     derivation: Derivation
@@ -92,11 +94,11 @@ class WorkedExample:
     digits: int
     rounding: str
     nodes: dict[str, float] = field(default_factory=dict)
-    factors: dict[str, list[list[FactorValue]]] = field(default_factory=dict)
+    factors: Mapping[str, list[list[FactorValue]]] = field(default_factory=dict)
     gradients: dict[str, float] = field(default_factory=dict)
     updated: dict[str, float] = field(default_factory=dict)
     deltas: dict[str, float] = field(default_factory=dict)
-    local_derivatives: dict[tuple[str, str], float] = field(default_factory=dict)
+    local_derivatives: Mapping[tuple[str, str], float] = field(default_factory=dict)
 
     @property
     def loss(self) -> float:
@@ -163,19 +165,83 @@ def worked_example(
         key = key_gradients(d, ex.values, ex.nodes, ex.deltas, shown)
         grads = {p: key[p] if math.isfinite(key[p]) else float(x) for p, x in grads.items()}
     known = {s: ex.values[s.name] for s in g.leaves} | {v: ex.nodes[v.name] for v in g.nodes}
-    ex.local_derivatives = _local_values(d, known, digits if by_hand else None)
+    ex.local_derivatives = LocalValues(d, known, digits if by_hand else None)
 
     def keep(x: float) -> float:
         return round_half_up(x, digits) if by_hand else float(x)
 
+    # By hand, each gradient is its δ form (Σ δ_c ∂c/∂p) at the key's rounded numbers
+    # (handkey.py), as the notes print it: no chain path is listed on the way.
+    ex.factors = ChainFactors(d, ex.local_derivatives)
     for p in g.parameters:
-        paths = _paths(d, p, ex.local_derivatives)
-        ex.factors[p.name] = paths
-        ex.gradients[p.name] = gradient = float(grads[p.name])
+        gradient = float(grads[p.name])
+        ex.gradients[p.name] = gradient
         with np.errstate(all="ignore"):
             step = np.float64(ex.values[p.name]) - np.float64(ex.learning_rate) * gradient
         ex.updated[p.name] = keep(float(step))
     return ex
+
+
+class ChainFactors(Mapping):
+    """Each parameter's chain paths as :class:`FactorValue` rows, listed when looked up (once):
+    a document never asks, ``symbackprop example`` does. Empty past ``MAX_CHAIN_PATHS``.
+
+    >>> import symbackprop as sb
+    >>> d = sb.derive(sb.mlp([1, 1]))
+    >>> ex = sb.worked_example(d, dict(x1=1.0, w1=0.5, y=1.0))
+    >>> [f"d{f.of}/d{f.wrt}" for f in ex.factors["w1"][0]]
+    ['dL/dyhat', 'dyhat/dz1', 'dz1/dw1']
+    """
+
+    def __init__(self, derivation: Derivation,
+                 local: Mapping[tuple[str, str], float]) -> None:
+        self._d, self._local, self._listed = derivation, local, {}
+
+    def __getitem__(self, name: str) -> list[list[FactorValue]]:
+        if name not in self._listed:
+            p = self._d.graph.symbol(name)
+            if self._d.graph.kind(p) is not Kind.PARAMETER:
+                raise KeyError(name)
+            self._listed[name] = _paths(self._d, p, self._local)
+        return self._listed[name]
+
+    def __iter__(self):
+        return (p.name for p in self._d.graph.parameters)
+
+    def __len__(self) -> int:
+        return len(self._d.graph.parameters)
+
+
+class LocalValues(Mapping):
+    """Every local derivative ∂child/∂parent by (child, parent) names, computed by one
+    compiled function when first looked up: the gradients never need them (they come from the
+    δs), only a list of chain factors does, and compiling one per edge of an 8,000-weight net
+    costs seconds.
+
+    >>> import symbackprop as sb
+    >>> d = sb.derive(sb.mlp([1, 1]))
+    >>> ex = sb.worked_example(d, dict(x1=1.0, w1=0.5, y=1.0))
+    >>> round(ex.local_derivatives[("z1", "w1")], 3)
+    1.0
+    """
+
+    def __init__(self, derivation: Derivation, known: Mapping[sp.Symbol, float],
+                 digits: int | None) -> None:
+        self._args, self._values = (derivation, known, digits), None
+
+    def _all(self) -> dict[tuple[str, str], float]:
+        if self._values is None:
+            self._values = _local_values(*self._args)
+        return self._values
+
+    def __getitem__(self, key: tuple[str, str]) -> float:
+        return self._all()[key]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 def _paths(d: Derivation, p: sp.Symbol, local: Mapping[tuple[str, str], float]):
@@ -191,7 +257,7 @@ def _local_values(d: Derivation, known: Mapping[sp.Symbol, float],
                   digits: int | None) -> dict[tuple[str, str], float]:
     """Every local derivative ∂child/∂parent at ``known``, from one compiled function."""
     g = d.graph
-    pairs = [(c, v) for v in g.symbols for c in d._children[v] if c in d.deltas]
+    pairs = [(c, v) for v in g.symbols for c in d.children(v) if c in d.deltas]
     f = _cached(d, ("locals",), lambda: _compile_locals(d, pairs))
     with np.errstate(all="ignore"):
         out = f(*(np.float64(known[s]) for s in [*g.leaves, *g.nodes]))

@@ -183,6 +183,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="η for claimed updates (default: the spec's)")
     gr.add_argument("--lang", dest="language", type=_language, default="en",
                     help="the report's language (default en)")
+    gr.add_argument("--rounding", choices=["display", "by_hand"],
+                    help="by_hand: a number that rounds every intermediate, as the exercise "
+                    "sets' rule says, is right too (default: with --student, the quiz's: the "
+                    "spec's, else by_hand; without, display)")
     student(gr)
     gr.set_defaults(func=cmd_grade)
 

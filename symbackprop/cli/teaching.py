@@ -70,9 +70,13 @@ def cmd_grade(args) -> int:
     values = _student_values(args, graph, spec, values)
     need_values(graph, values, "grade")
     claims = load_claims(args.claims)
+    # a student's quiz is graded by the rule its sheets stated (exercises' default, by hand)
+    rule = DEFAULT_ROUNDING if getattr(args, "student", None) else "display"
     rows = grade(derive(graph), values, claims,
                  learning_rate=next(r for r in (args.learning_rate, spec.learning_rate, 0.1)
-                                    if r is not None))
+                                    if r is not None),
+                 rounding=getattr(args, "rounding", None) or (
+                     spec.rounding if args.student else None) or rule)
     write_output(grade_report(rows, language=args.language), args)
     return EXIT_OK if all(r.ok for r in rows) else EXIT_FAILED
 

@@ -29,6 +29,7 @@ import sympy as sp
 
 from ..core import ops
 from ..core.indexed import Quantity, as_basic
+from ..printing.display import batched_evaluator_markdown
 from .array_namespaces import backend_namespace, float64_context
 from .guard import assert_engine_made
 from .lowering import as_view, contraction, gathered_in_order, permuted, reshaped
@@ -107,6 +108,9 @@ class BatchedEvaluator:
         exec(code, self.namespace)  # noqa: S102 - code the engine wrote from its own equations
         self._run = self.namespace["evaluate"]
         self._compiled: dict[int, object] = {}  # jax: one jit-compiled program per batch size
+
+    def _repr_markdown_(self) -> str:
+        return batched_evaluator_markdown(self)
 
     def __call__(self, inputs: Mapping[str, object], parameters: Mapping[str, object]
                  ) -> BatchedResult:

@@ -20,7 +20,7 @@ import keyword
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,7 +29,7 @@ import sympy as sp
 from ..core import functions, ops
 from ..core.graph import product
 from ..core.polys import polys_can_take
-from ..printing.display import evaluation_markdown
+from ..printing.display import evaluation_markdown, tex_names
 from .stable import NUMPY_HELPERS, has_division, masked_steps, stable_forward, stable_ratios
 
 if TYPE_CHECKING:  # the evaluator reads a derivation; the derivation builds it
@@ -174,6 +174,8 @@ class Evaluation:
     gradients: dict[str, float | np.ndarray]
     deltas: dict[str, float | np.ndarray]
     loss: float | np.ndarray
+    #: name -> LaTeX as the documents spell it, for the tables Jupyter shows
+    names: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def _repr_markdown_(self) -> str:
         return evaluation_markdown(self)
@@ -301,6 +303,10 @@ class Evaluator:
         return sp.Add(recursion, *old, *new)
 
     @functools.cached_property
+    def _tex_names(self) -> dict[str, str]:
+        return tex_names(self.graph)
+
+    @functools.cached_property
     def _prime_users(self) -> dict[sp.Symbol, list[sp.Symbol]]:
         """symbol -> the nodes whose expressions apply an activation with a prime to it."""
         users: dict[sp.Symbol, list[sp.Symbol]] = {}
@@ -374,7 +380,8 @@ class Evaluator:
         nodes = dict(zip(self._node_names, out[:n], strict=True))
         deltas = dict(zip(self._delta_names, out[n : n + k], strict=True))
         grads = dict(zip(self._param_names, out[n + k :], strict=True))
-        return Evaluation(nodes, grads, deltas, nodes[self.graph.loss_symbol.name])
+        return Evaluation(nodes, grads, deltas, nodes[self.graph.loss_symbol.name],
+                          self._tex_names)
 
     def loss(self, values: Mapping) -> float | np.ndarray:
         """The loss alone (the forward pass)."""

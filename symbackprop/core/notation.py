@@ -28,6 +28,8 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..printing.display import notation_markdown
+
 __all__ = ["Notation", "NOTATIONS", "SEQUENTIAL", "LAYERED", "INDEXED", "MATRIX", "notation"]
 
 ROLES = (
@@ -122,6 +124,10 @@ class Notation:
     def key(self, role: str, **index: int) -> str:
         """The key (plain name) of a role at an index."""
         return self.keys[role].format(**self._fields(**index))
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter shows each role's spelling, with letters for its indices."""
+        return notation_markdown(self)
 
     def latex(self, role: str, **index: int) -> str:
         """The LaTeX spelling of a role at an index."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from ..printing.display import delta_latex
+from ..printing.display import delta_latex, factor_latex
 from ..printing.latex import chain_latex
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ class Factor:
     of: sp.Symbol
     wrt: sp.Symbol
     result: sp.Expr
+    _derivation: Derivation | None = field(default=None, repr=False, compare=False)
 
     @property
     def derivative(self) -> sp.Derivative:
@@ -39,6 +40,9 @@ class Factor:
 
     def __str__(self) -> str:
         return f"d{self.of}/d{self.wrt}"
+
+    def _repr_latex_(self) -> str:
+        return factor_latex(self)
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,7 @@ class Delta:
     recursion: sp.Expr
     value: sp.Expr
     assumes: tuple[str, ...] = ()
+    _derivation: Derivation | None = field(default=None, repr=False, compare=False)
 
     def _repr_latex_(self) -> str:
         return delta_latex(self)

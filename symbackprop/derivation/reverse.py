@@ -95,6 +95,15 @@ class Derivation:
                 delta[v] = sp.Add(*terms)
         return delta
 
+    def children(self, v: sp.Symbol | str) -> list[sp.Symbol]:
+        """The nodes whose expressions use ``v`` (in the graph's order).
+
+        >>> import symbackprop as sb
+        >>> sb.derive(sb.mlp([2, 2, 1])).children("h1")
+        [z3]
+        """
+        return list(self._children[self.graph.symbol(v)])
+
     # -- local derivatives ----------------------------------------------------------------------
     def local(self, child: sp.Symbol, parent: sp.Symbol) -> sp.Expr:
         """∂child/∂parent from child's own expression, in textbook form (node symbols).
@@ -170,13 +179,28 @@ class Derivation:
         return Delta(
             node,
             self.delta_symbols[node],
-            self._through(node, named),
+            self.recursion(node, named),
             value,
             self._assumptions(self.exact_value(node), value),
+            self,
         )
 
-    def _through(self, node: sp.Symbol, named: set[sp.Symbol]) -> sp.Expr:
-        """node's recursion with every δ that is not a named δ-node replaced by its own."""
+    def recursion(self, node: sp.Symbol | str,
+                  named: set[sp.Symbol] | None = None) -> sp.Expr:
+        """∂L/∂node (a node or a parameter) over the next *named* δs: δ_v = Σ_c δ_c ∂c/∂v
+        with every δ that is not one of ``named`` (default: the graph's named δ-nodes)
+        replaced by its own recursion, so that only the δs a text names appear. Linear in the
+        edges crossed; no chain-rule path is listed.
+
+        >>> import symbackprop as sb
+        >>> d = sb.derive(sb.rnn(1, 1, 1, steps=2))
+        >>> d.gradient("U", form="delta")  # δ of a_t: no text names it
+        x_1*delta_a_1 + x_2*delta_a_2
+        >>> d.recursion("U")  # through it, to δ_t = ∂L/∂h_t
+        x_1*delta_1*(1 - h_1**2) + x_2*delta_2*(1 - h_2**2)
+        """
+        node = self.graph.symbol(node)
+        named = set(self.graph.delta_nodes) if named is None else named
         if node not in self.deltas or node == self.loss:
             return sp.S.Zero if node != self.loss else sp.S.One
         expr = self.deltas[node]
@@ -263,8 +287,11 @@ class Derivation:
                             else reduced
         if one_hot and expr is start:
             return expr  # value() of an exact value Σy = 1 left alone: already cancelled once
-        if any(isinstance(p, sp.Pow) and p.exp.is_negative for p in sp.preorder_traversal(expr)) \
-                and is_small(expr, _CANCEL_NODES) and len(expr.free_symbols) <= _CANCEL_SYMBOLS \
+        # the bounds first: the walk for a division covers the whole tree (1.3 s of a deep
+        # net's δ section went to it, for trees too big to cancel anyway)
+        if is_small(expr, _CANCEL_NODES) and len(expr.free_symbols) <= _CANCEL_SYMBOLS \
+                and any(isinstance(p, sp.Pow) and p.exp.is_negative
+                        for p in sp.preorder_traversal(expr)) \
                 and polys_can_take(expr):
             cancelled = sp.cancel(expr)
             # A cancel that more than doubles the tree (43 → 389 nodes) has never factored
@@ -306,7 +333,7 @@ class Derivation:
             for c in reversed(self._children[v]):
                 if c not in self.deltas:
                     continue
-                path = (Factor(c, v, self.local(c, v)), *below)
+                path = (Factor(c, v, self.local(c, v), self), *below)
                 if c == self.loss:
                     paths.append(path)
                 else:
@@ -333,12 +360,53 @@ class Derivation:
             self._path_counts = counts
         return counts.get(p, 0)
 
+    def chain_edges(self, parameter: sp.Symbol | str) -> list[Factor]:
+        """The local factors of every chain-rule path from ``parameter`` to the loss, each once,
+        without listing the paths (linear in the edges, however many paths there are): an edge
+        v → c lies on such a path when v is ``parameter`` or reached from it. They come in the
+        order in which :meth:`chain`'s sorted paths first meet them.
+
+        >>> import symbackprop as sb
+        >>> d = sb.derive(sb.mlp([2, 2, 1]))
+        >>> [str(f) for f in d.chain_edges("w1")]
+        ['dL/dyhat', 'dyhat/dz3', 'dz3/dh1', 'dh1/dz1', 'dz1/dw1']
+        """
+        p = self.graph.symbol(parameter)
+        below = {p}  # p and every node it reaches
+        for v in self.graph.symbols[self._order()[p]:]:
+            if v in below:
+                below.update(c for c in self._children[v] if c in self.deltas)
+        if self.loss not in below:
+            return []
+        parents: dict[sp.Symbol, list[sp.Symbol]] = {}
+        for v in below:
+            for c in self._children[v]:
+                if c in below and c in self.deltas:
+                    parents.setdefault(c, []).append(v)
+        # Depth first from the loss, parents in the paths' sort order: the first path through
+        # an edge is met first; below a node met before, every edge is met already.
+        edges: list[Factor] = []
+        seen = {self.loss}
+        stack = [(self.loss, iter(sorted(parents.get(self.loss, ()), key=sp.default_sort_key)))]
+        while stack:
+            c, ups = stack[-1]
+            v = next(ups, None)
+            if v is None:
+                stack.pop()
+                continue
+            edges.append(Factor(c, v, self.local(c, v)))
+            if v not in seen:
+                seen.add(v)
+                stack.append((v, iter(sorted(parents.get(v, ()), key=sp.default_sort_key))))
+        return edges
+
     def gradient(self, parameter: sp.Symbol | str, form: str = "expanded") -> sp.Expr:
         """∂L/∂parameter.
 
         ``form`` is ``"expanded"`` (inputs, targets and parameters only: the default),
-        ``"intermediate"`` (in node symbols, as the chain's factors give it) or ``"delta"``
-        (Σ δ_c · ∂c/∂p with δ symbols: the δ_j·a_i form, cheap at any size).
+        ``"intermediate"`` (in node symbols, as the chain's factors give it), ``"delta"``
+        (Σ δ_c · ∂c/∂p with δ symbols: the δ_j·a_i form, cheap at any size) or ``"named"``
+        (the same over the graph's named δs only, see :meth:`recursion`).
 
         >>> import symbackprop as sb
         >>> net = sb.mlp([2, 2, 1]); d = sb.derive(net)
@@ -350,13 +418,16 @@ class Derivation:
             raise ValueError(f"{p} is a {self.graph.kind(p).value}, not a parameter")
         if form == "delta":
             return self.deltas.get(p, sp.S.Zero)
+        if form == "named":
+            return self.recursion(p)
         if form == "intermediate":
             return self.value(p)
         if form == "expanded":
             if p not in self._expanded:
                 self._expanded[p] = self.graph.expand(self.exact_value(p))
             return self._expanded[p]
-        raise ValueError(f"unknown form {form!r}; expected 'expanded', 'intermediate' or 'delta'")
+        raise ValueError(f"unknown form {form!r}; expected 'expanded', 'intermediate', 'delta' "
+                         "or 'named'")
 
     @cached_property
     def gradients(self) -> Mapping[sp.Symbol, sp.Expr]:

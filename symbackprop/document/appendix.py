@@ -1,4 +1,5 @@
-"""The appendix (derivatives of the activations) and the contrast without backprop."""
+"""The appendix (derivatives of the activations, a small model's scalar graph) and the contrast
+without backprop."""
 
 from __future__ import annotations
 
@@ -9,9 +10,16 @@ from ..core import ops
 from ..core.functions import softmax
 from ..printing.latex import Tex
 from .context import DocumentContext, weaker_check
-from .model import Equation, Equations, Paragraph, Section, Step
+from .drawings import model_scene
+from .model import Equation, Equations, Figure, Paragraph, Section, Step
+from .tikz import tikz_graph
 
-__all__ = ["contrast_section", "appendix_section"]
+__all__ = ["contrast_section", "appendix_section", "MAX_SCALAR_GRAPH"]
+
+#: A model drawn as its textbook figure also shows its scalar graph (one node per number) in
+#: the appendix when the graph has at most this many inputs and nodes: past that it is a
+#: tangle no one reads.
+MAX_SCALAR_GRAPH = 16
 
 
 def contrast_section(ctx: DocumentContext) -> Section:
@@ -65,6 +73,11 @@ def appendix_section(ctx: DocumentContext) -> Section:
         s.subsections.append(_derivation_appendix(ctx, op))
     if "softmax" in acts and g.one_hot_groups:
         s.subsections.append(_softmax_appendix(ctx))
+    if model_scene(g) is not None and len(g.inputs) + len(g.nodes) <= MAX_SCALAR_GRAPH:
+        scalar = Section("scalar_graph")
+        scalar.blocks.append(Figure(tikz_graph(ctx.derivation, ctx.tex)[0],
+                                    Paragraph("caption_graph")))
+        s.subsections.append(scalar)
     return s
 
 

@@ -98,6 +98,8 @@ class DocumentContext:
     methods: dict[str, int] = field(default_factory=dict)
     #: Numbers the worked example has computed beyond the nodes (the δs), by symbol name.
     known: dict[str, float] = field(default_factory=dict)
+    #: The symbols the worked example's lines have defined so far (the leaves are given).
+    defined: set[sp.Symbol] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         d, options = self.derivation, self.options
@@ -128,14 +130,22 @@ class DocumentContext:
         self.count(method)
         return Equation(label, lhs_tex or self.tex(lhs), steps, method)
 
-    def numbers(self, label: str, lhs: Tex, symbolic: sp.Expr, value: float) -> Equation:
-        """symbolic form = numbers substituted = result, checked against the carried values."""
+    def numbers(self, label: str, lhs: Tex, symbolic: sp.Expr, value: float,
+                defines: sp.Symbol | None = None) -> Equation:
+        """symbolic form = numbers substituted = result, checked against the carried values.
+
+        Every symbol of ``symbolic`` must be given (a leaf) or defined by an earlier line
+        (``defines``: the node or δ this line computes), else VerificationError names it: a
+        worked example prints no number that no line above it computes.
+        """
         ex = self.example
+        self.require_defined(symbolic, label)
         shown = {s: ex.show(self.value(s)) for s in symbolic.free_symbols}
-        printer = TexPrinter(self.derivation, mul_symbol="dot")
-        printer.names.update(
-            {s: (rf"\left({v}\right)" if v.startswith("-") else v) for s, v in shown.items()}
-        )
+        # One printer for every line, given this line's numbers as the names of its symbols
+        # (a printer per line spelled all of a deep net's symbols each time: quadratic).
+        printer = self._numbers_printer
+        printer.names = {s: (rf"\left({v}\right)" if v.startswith("-") else v)
+                         for s, v in shown.items()}
         full = number(symbolic, {s: self.value(s) for s in symbolic.free_symbols})
         if ex.rounding == "display" and not values_agree(full, value):
             # floats that disagree may only have lost the digits: 1 − ŷ of a saturated output
@@ -191,7 +201,26 @@ class DocumentContext:
             else:
                 steps.append(Step([Tex(substituted(printer(symbolic)))]))
         steps.append(Step([Tex(ex.show(value))], relation))
+        if defines is not None:
+            self.defined.add(defines)
         return Equation(label, lhs, steps, "numbers")
+
+    def require_defined(self, expr: sp.Expr, label: str) -> None:
+        """Refuse (VerificationError, naming it) a symbol of ``expr`` that is neither given nor
+        defined by an earlier line of the worked example."""
+        given = self.__dict__.get("_given")
+        if given is None:
+            given = self._given = frozenset(self.graph.leaves)
+        missing = sorted((s for s in expr.free_symbols
+                          if s not in given and s not in self.defined), key=sp.default_sort_key)
+        if missing:
+            raise VerificationError(
+                f"equation {label!r} uses {missing[0]}, which no earlier line of the worked "
+                f"example defines")
+
+    @cached_property
+    def _numbers_printer(self) -> TexPrinter:
+        return TexPrinter(self.derivation, mul_symbol="dot")
 
     @cached_property
     def _precise_cache(self) -> dict:
@@ -281,8 +310,9 @@ class DocumentContext:
 
     def backward_order(self, named: list[sp.Symbol]) -> list[sp.Symbol]:
         """Output layer first, as the sweep goes; within a layer the units in ascending order."""
-        if not self.mlp:
-            return list(reversed(named))
+        if not self.mlp:  # latest first: a δ comes after the δs its recursion uses
+            order = self._graph_order
+            return sorted(named, key=lambda v: order[v], reverse=True)
         net, wanted = self.mlp, set(named)
         return [net.pre(l, j) for l in range(net.depth, 0, -1)  # noqa: E741
                 for j in range(1, net.sizes[l] + 1) if net.pre(l, j) in wanted]
@@ -323,6 +353,8 @@ class DocumentContext:
             wrt, of = at.get(f.wrt.name), at.get(f.of.name)
             if isinstance(wrt, tuple):
                 edges.append(wrt)
+            elif isinstance(wrt, dict):  # a shared weight (RNN, kernel): this use's edges
+                edges.extend(wrt.get(f.of.name, ()))
             elif isinstance(wrt, str) and isinstance(of, str) and wrt != of:
                 edges.append((wrt, of))
         return list(dict.fromkeys(edges))

@@ -57,22 +57,25 @@ def deltas_section(ctx: DocumentContext) -> Section:
 
 
 def _delta_recursion_tex(ctx: DocumentContext, v: sp.Symbol, rec: sp.Expr) -> Tex:
-    # Print Σ_c δ_c ∂c/∂a · ∂a/∂v in the textbook's order when v feeds one activation.
+    # Print Σ_c δ_c ∂c/∂a · ∂a/∂v in the textbook's order when v feeds one activation; the
+    # δs printed are named ones only (an RNN's δᵒ_t, never δ of ŷ_t or of L_t, which no line
+    # defines).
     d, t = ctx.derivation, ctx.tex
-    children = [c for c in d._children[v] if c in d.deltas]
+    children = [c for c in d.children(v) if c in d.deltas]
     if len(children) == 1 and children[0] != d.loss:
         a = children[0]
-        inner = d.deltas[a]
         outer = d.local(a, v)
         named = set(ctx.graph.delta_nodes)
-        if any(c in named or c == d.loss for c in d._children[a]):
-            inner_expr = d._through(a, named)
-            if isinstance(inner_expr, sp.Add):
-                terms = [ctx.ordered_term(term) for term in inner_expr.args]
-                body = t.terms(terms)
-                return Tex(rf"\left({body}\right)" + _times(t, outer))
-            return Tex(ctx.ordered_term(inner_expr) + _times(t, outer))
-        return Tex(t.factor(inner) + _times(t, outer))
+        if a in named:
+            return Tex(t.factor(d.delta_symbols[a]) + _times(t, outer))
+        inner_expr = d.recursion(a, named)
+        if isinstance(inner_expr, sp.Add):
+            terms = [ctx.ordered_term(term) for term in inner_expr.args]
+            body = t.terms(terms)
+            if outer == 1:  # ŷ = o: nothing multiplies the sum, so no brackets around it
+                return Tex(body)
+            return Tex(rf"\left({body}\right)" + _times(t, outer))
+        return Tex(ctx.ordered_term(inner_expr) + _times(t, outer))
     return t(rec)
 
 

@@ -15,6 +15,7 @@ from ..check.verify import VerificationError
 from ..forms.models import general_form
 from ..printing.latex import Tex
 from .context import DocumentContext
+from .describe import intermediate_nodes
 from .formulas import MAX_LINE
 from .model import Equation, Equations, Paragraph, Section, Step
 
@@ -54,7 +55,7 @@ def model_form_section(ctx: DocumentContext) -> Section | None:
         ctx.count(checked, len(chosen))
     if ctx.focus is not None:
         s.blocks.append(Paragraph("focus_intro", {
-            "nodes": len(g.nodes), "parameters": len(g.parameters),
+            "nodes": intermediate_nodes(g), "parameters": len(g.parameters),
             "shown": [Tex(ctx.tex(x)) for x in ctx.focus.parameters]}))
     return s
 

@@ -11,6 +11,7 @@ from .context import DocumentContext
 from .formulas import MAX_LINE, broken, layer_letters
 from .layout import pack
 from .model import Equation, Equations, Paragraph, Section, Step
+from .network import MAX_DRAWN_NODES
 
 __all__ = ["gradients_section", "mlp_general_section", "matrix_section", "descent_section",
            "MAX_SHOWN_PATHS", "FOCUS_SHOWN_PATHS"]
@@ -76,14 +77,17 @@ def _gradient_equation(ctx: DocumentContext, p: sp.Symbol, whole_chain: bool = T
         results = [t.product([f.result for f in path]) for path in chain.paths]
         rhs.append((ctx.as_local(chain.symbolic()), _lines(symbolic)))
         rhs.append((chain.expr(), _lines(results)))
-    form = d.gradient(p, form="delta")
+    form = d.gradient(p, form="named")  # over the δs the notes name (δ_t, not δ of a_t)
     if ctx.focus is not None and isinstance(form, sp.Add):  # a model's sums run long
         rhs.append((form, broken([ctx.ordered_term(x) for x in ctx.in_order(form)], t)))
     else:
         rhs.append((form, Tex(_delta_form_tex(ctx, form))))
     eq = ctx.equation(f"dL/d{p}", lhs, *rhs)
-    if chain is not None:
+    if chain is not None:  # a few paths, listed: one overlay each
         eq.paths = [ctx.drawn_path(path) for path in chain.paths]
+    elif whole_chain and (ctx.focus is None or len(ctx.graph.nodes) <= MAX_DRAWN_NODES):
+        # too many to list: the union of their edges on the drawing, found without listing
+        eq.paths = [ctx.drawn_path(d.chain_edges(p))]
     return eq
 
 
@@ -174,7 +178,7 @@ def descent_section(ctx: DocumentContext) -> Section:
     eqs = []
     shown = ctx.shown_parameters[:24]
     for p in shown:
-        form = ctx.derivation.gradient(p, form="delta")
+        form = ctx.derivation.gradient(p, form="named")
         step = Tex(rf"{t(p)} - \eta \frac{{\partial {t(L)}}}{{\partial {t(p)}}}")
         delta_step = Tex(rf"{t(p)} - \eta \, {t.factor(form) if form != 0 else '0'}")
         if isinstance(form, sp.Mul) and form.could_extract_minus_sign():

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ..printing.display import document_markdown
 from ..printing.latex import Tex
 
 __all__ = ["Step", "Equation", "Paragraph", "Equations", "Figure", "Section", "Document",
@@ -98,7 +99,10 @@ class Figure:
     caption: Paragraph
     wide: bool = False  # wider than 2.2 times its height: fit to the width, else to the height
     #: TikZ node names by graph symbol name (a weight: its edge's two ends), for highlighting.
-    nodes: dict[str, str | tuple[str, str]] = field(default_factory=dict)
+    nodes: dict[str, str | tuple[str, str] | dict] = field(default_factory=dict)
+    #: For slides: the drawing with the backward pass stepping over it as overlays (an RNN's
+    #: BPTT step by step, a kernel window position by position), or None.
+    walked: Tex | None = None
     kind: ClassVar[str] = "figure"
 
 
@@ -148,6 +152,10 @@ class Document:
                     if isinstance(b, Equations):
                         out.extend(b.equations)
         return out
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter shows the title and the checked equations, as the notes print them."""
+        return document_markdown(self)
 
     def section(self, key: str) -> Section:
         """The first section (at any depth) with this key."""

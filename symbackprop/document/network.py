@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ..printing.latex import Tex
 from .context import DocumentContext
+from .describe import intermediate_nodes, model_outline
+from .drawings import model_caption, model_scene
 from .formulas import layer_letters
 from .model import Figure, Paragraph, Section
 
@@ -27,18 +29,28 @@ def network_section(ctx: DocumentContext) -> Section:
             "notation": net.notation.name,
             "definitions": _definitions(ctx),
         }))
+    elif model_outline(g) is not None:
+        # a builder's model is described by its own sizes, not by the nodes it unrolls into
+        s.blocks.append(Paragraph("network_model", {
+            "model": _model(g), "loss": g.loss_name,
+            "parameters": len(g.parameters)}))
     else:
         s.blocks.append(Paragraph("network_graph", {
             "inputs": len(g.inputs), "targets": len(g.targets),
-            "parameters": len(g.parameters), "nodes": len(g.nodes) - 1,
+            "parameters": len(g.parameters), "nodes": intermediate_nodes(g),
         }))
     wide = net is not None and (len(net.sizes) + 0.9) > 2.2 * max(net.sizes) * 0.5
-    # A long unrolled model (an RNN over 16 steps: 305 nodes) is no picture, and TeX's
-    # dimensions overflow on it; its general form, which comes next, is the picture.
-    if ctx.focus is None or len(g.nodes) <= MAX_DRAWN_NODES:
+    scene = model_scene(g)
+    # A long unrolled model drawn as its scalar graph (an RNN over 16 steps: 305 nodes) is no
+    # picture, and TeX's dimensions overflow on it; a model's own drawing stays small.
+    if scene is not None:
         tikz, nodes = ctx.drawing
-        s.blocks.append(Figure(tikz, Paragraph("caption_network", {"mlp": net is not None}),
-                               wide, nodes))
+        s.blocks.append(Figure(tikz, Paragraph("caption_model", model_caption(g)),
+                               scene.width > 2.2 * scene.height, nodes, scene.walked()))
+    elif ctx.focus is None or len(g.nodes) <= MAX_DRAWN_NODES:
+        tikz, nodes = ctx.drawing
+        caption = Paragraph("caption_network", {"mlp": net is not None, "model": _model(g)})
+        s.blocks.append(Figure(tikz, caption, wide, nodes))
     shown = {}
     for name, syms in (("inputs", g.inputs), ("targets", g.targets),
                        ("parameters", g.parameters)):
@@ -53,10 +65,19 @@ def abstract_paragraph(ctx: DocumentContext, sections: list[Section]) -> Paragra
     args = {"mlp": net is not None, "parameters": len(ctx.graph.parameters),
             "example": ctx.example is not None,
             "matrix": any(s.key == "matrix" for s in sections)}
+    args["model"] = _model(ctx.graph)
+    if args["model"]:
+        args["loss"] = ctx.graph.loss_name
     if net:
         args.update(widths=Tex(r"\text{-}".join(str(n) for n in net.sizes)),
                     activations=list(dict.fromkeys(net.activations)), loss=net.loss_name)
     return Paragraph("abstract", args)
+
+
+def _model(graph) -> dict | None:
+    """A builder's model as the ``model_phrase`` macro reads it (its kind among its sizes)."""
+    outline = model_outline(graph)
+    return None if outline is None else {"kind": outline[0], **outline[1]}
 
 
 def _definitions(ctx: DocumentContext) -> list[Tex]:

@@ -1,8 +1,11 @@
 """The drawing of the network in TikZ: an MLP's units in columns with each weight on its edge,
-any other graph's nodes in columns by depth with their parameters as labels.
+a model (RNN, convolution, attention, blocks) as textbooks draw it (:mod:`.drawings`), any
+other graph's nodes in columns by depth with their parameters as labels (:func:`tikz_graph`,
+which a model's appendix also shows where it is small enough to read).
 
 Beside the picture, :func:`tikz_network` gives each graph symbol's TikZ node (a weight: its
-edge's two ends), so that slides can draw a chain's path in red over the same picture.
+edge's two ends; a model's shared weight: for each node it feeds, the edges of that use), so
+that slides can draw a chain's path in red over the same picture.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from ..core.graph import Kind
 from ..derivation.reverse import Derivation
 from ..printing.latex import Tex, TexPrinter
 from .drawing import Box, label_size, place_labels
+from .drawings import model_scene
 
-__all__ = ["tikz_network", "MAX_DRAWING_WIDTH", "MAX_LABEL_WIDTH"]
+__all__ = ["tikz_network", "tikz_graph", "MAX_DRAWING_WIDTH", "MAX_LABEL_WIDTH"]
 
 #: A node's label of parameters wider than this (cm; the columns are 2.6 apart) is shortened to
 #: its first and last (w_{1,1,1}, …, b_{1}: a convolution with channels)
@@ -31,7 +35,13 @@ def tikz_network(d: Derivation, t: TexPrinter, with_nodes: bool = False):
     With ``with_nodes``, also the TikZ node name of each graph symbol (for highlighting paths).
     """
     g = d.graph
-    tikz, nodes = _tikz_mlp(g, t) if isinstance(g, MLP) else _tikz_graph(d, t)
+    scene = None if isinstance(g, MLP) else model_scene(g)
+    if isinstance(g, MLP):
+        tikz, nodes = _tikz_mlp(g, t)
+    elif scene is not None:
+        tikz, nodes = scene.tikz(), scene.symbols
+    else:
+        tikz, nodes = tikz_graph(d, t)
     return (tikz, nodes) if with_nodes else tikz
 
 
@@ -104,8 +114,9 @@ def _tikz_mlp(net: MLP, t: TexPrinter) -> tuple[Tex, dict]:
     return Tex("\n".join(lines)), nodes
 
 
-def _tikz_graph(d: Derivation, t: TexPrinter) -> tuple[Tex, dict]:
-    """Inputs, nodes and the loss in columns by depth; a node's parameters are its label."""
+def tikz_graph(d: Derivation, t: TexPrinter) -> tuple[Tex, dict]:
+    """The scalar graph: inputs, nodes and the loss in columns by depth; a node's parameters
+    are its label. With each symbol's TikZ node."""
     g = d.graph
     depth: dict[sp.Symbol, int] = {}
     for s in g.symbols:

@@ -33,6 +33,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import ClassVar
 
+from ..printing.display import form_latex
+
 __all__ = ["Form", "STAGES", "Equations"]
 
 #: What an equation does in backpropagation, in the order the equations are listed.
@@ -64,6 +66,10 @@ class Form(ABC):
     @abstractmethod
     def latex(self) -> list[str]:
         """Every equation as a line of LaTeX, checked first."""
+
+    def _repr_latex_(self) -> str:
+        """Jupyter shows every equation, one aligned line each, as the documents print it."""
+        return form_latex(self)
 
     @abstractmethod
     def check(self, sizes=None, *, seed: int = 0):

@@ -355,10 +355,6 @@ class GeneralForm(Form):
         self.require(sizes)
         return self._build(sizes)
 
-    def _repr_latex_(self) -> str:
-        return "$\\displaystyle \\begin{aligned}" + r" \\ ".join(
-            line.replace(" = ", " &= ", 1) for line in self.latex()) + r"\end{aligned}$"
-
     # -- the check against the scalar derivation ---------------------------------------------------
     def check(self, sizes: Mapping[str, int] | None = None, *, seed: int = 0) -> GeneralCheck:
         """Instantiate ``sizes`` (by default the form's first check sizes), evaluate every

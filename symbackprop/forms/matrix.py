@@ -343,10 +343,6 @@ class MatrixForm(Form):
         printer = MatrixLatexPrinter()
         return [eq.latex(printer) for eq in self.equations]
 
-    def _repr_latex_(self) -> str:
-        body = r" \\ ".join(line.replace(" = ", " &= ", 1) for line in self.latex())
-        return rf"$\displaystyle \begin{{aligned}} {body} \end{{aligned}}$"
-
     def evaluator(self, sizes: Sequence[int] | str | None = None,
                   backend: str = "auto") -> BatchEvaluator:
         """A function of a batch that returns the loss and every gradient (see BatchEvaluator).

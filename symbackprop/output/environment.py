@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 from ..core.errors import RenderError
 from ..printing.latex import Tex
-from .i18n import translations
+from .i18n import translations, with_particles
 
 __all__ = ["Delimiters", "LATEX_SAFE_DELIMITERS", "STANDARD_DELIMITERS", "template_dir",
            "template_environment"]
@@ -82,6 +82,8 @@ def template_environment(language: str = "en", *,
         extensions=["jinja2.ext.i18n", "jinja2.ext.do"],
     )
     env.install_gettext_translations(translations(language), newstyle=True)
+    for name in ("gettext", "ngettext"):  # 을(를) in a Korean message: 을 or 를 by the word before
+        env.globals[name] = with_particles(env.globals[name])
     env.globals["language"] = language
     if escape is not None:
         _install_math_filters(env, escape)

@@ -87,3 +87,22 @@ def test_a_gradient_float64_loses_with_every_node_finite_is_refused_naming_it():
     assert non_finite_node(ex) is None and not math.isfinite(ex.gradients["r"])
     with pytest.raises(ValuesError, match="float64 loses the gradient for r"):
         require_finite(ex)
+
+
+def test_chain_factors_are_listed_when_looked_up_and_multiply_to_the_gradient(monkeypatch):
+    # a worked example lists no path on the way (documents use the δs); `symbackprop example`
+    # still reads each parameter's paths, listed on first lookup from the same local numbers
+    d = sb.derive(sb.mlp([2, 2, 1]))
+    values = dict(x1=0.5, x2=0.3, y=1.0, w1=0.7, w2=0.3, w3=0.4, w4=0.6, w5=0.55, w6=0.45)
+    calls = []
+    real = sb.Derivation.chain
+    monkeypatch.setattr(sb.Derivation, "chain",
+                        lambda self, p: calls.append(p) or real(self, p))
+    ex = sb.worked_example(d, values)
+    assert calls == []
+    rows = ex.factors["w1"]
+    assert [str(p) for p in calls] == ["w1"] and [f"d{f.of}/d{f.wrt}" for f in rows[0]] == [
+        "dL/dyhat", "dyhat/dz3", "dz3/dh1", "dh1/dz1", "dz1/dw1"]
+    assert sum(math.prod(f.value for f in row) for row in rows) == pytest.approx(
+        ex.gradients["w1"], rel=1e-12)
+    assert sorted(ex.factors) == sorted(p.name for p in d.graph.parameters)

@@ -499,12 +499,12 @@ def test_an_untitled_model_spec_gets_its_default_title_in_the_documents_language
     spec.write_text('[network]\nkind = "rnn"\ninputs = 1\nhidden = 2\noutputs = 1\nsteps = 3\n',
                     encoding="utf-8")
     r = run("notes", str(spec), "--lang", "ko", cwd=tmp_path, check=True)
-    assert r"\title{3단계로 펼친 Elman RNN: 입력 1개, 은닉 유닛 2개, 출력 1개}" in r.stdout
+    assert r"\title{3단계로 펼친 엘만 RNN: 입력 1개, 은닉 유닛 2개, 출력 1개}" in r.stdout
 
 
 @pytest.mark.parametrize(("lang", "title"), [
     (None, r"\title{Exercises: An Elman RNN over 2 steps"),
-    ("ko", r"\title{연습 문제: 2단계로 펼친 Elman RNN")])
+    ("ko", r"\title{연습 문제: 2단계로 펼친 엘만 RNN")])
 def test_exercise_sheets_are_in_the_asked_language(tmp_path, lang, title):
     spec = tmp_path / "rnn.toml"
     spec.write_text('[network]\nkind = "rnn"\ninputs = 1\nhidden = 1\noutputs = 1\nsteps = 2\n',

@@ -183,7 +183,7 @@ def test_wrong_gradient_form_fails_the_build(monkeypatch):
 
     def wrong(self, p, form="expanded"):
         out = real(self, p, form)
-        return 2 * out if (str(p), form) == ("w6", "delta") else out
+        return 2 * out if (str(p), form) == ("w6", "named") else out  # the form printed
 
     monkeypatch.setattr(sb.Derivation, "gradient", wrong)
     with pytest.raises(VerificationError, match=r"dL/dw6"):
@@ -467,6 +467,7 @@ def test_an_equation_no_number_can_check_is_refused_not_failed():
     g.loss("L", a ** 2)
     ctx = DocumentContext(sb.derive(g), sb.worked_example(g, {"x": 1.0, "w": 2.0}),
                           DocumentOptions())
+    ctx.numbers("value of a", Tex("a"), w * x, 2.0, defines=a)  # a worked line defines a first
     ctx.numbers("value of L", Tex("L"), a ** 2, 4.0)  # holds
     with pytest.raises(VerificationError):
         ctx.numbers("value of L", Tex("L"), a ** 2, 5.0)

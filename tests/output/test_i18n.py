@@ -119,7 +119,7 @@ def test_cli_notes_in_korean_and_only(tmp_path):
 
 @pytest.mark.parametrize(("language", "expected"), [
     ("en", r"\title{An Elman RNN over 1 step: 2 inputs, 1 hidden unit and 1 output}"),
-    ("ko", r"\title{1단계로 펼친 Elman RNN: 입력 2개, 은닉 유닛 1개, 출력 1개}")])
+    ("ko", r"\title{1단계로 펼친 엘만 RNN: 입력 2개, 은닉 유닛 1개, 출력 1개}")])
 def test_a_models_default_title_is_translated_and_agrees_with_its_counts(language, expected):
     tex = sb.render(sb.derive(sb.rnn(2, 1, 1, steps=1)), kind="article", language=language)
     assert expected in tex

@@ -20,6 +20,7 @@ from symbackprop.io.spec import load_spec
 from symbackprop.printing.latex import TexPrinter
 from symbackprop.teaching import exercises
 from symbackprop.teaching.exercises import DEFAULT_ROUNDING, ROUNDINGS, exercise_sheets, rounding_rule
+from symbackprop.teaching.grade import grade
 from symbackprop.teaching.latexdocument import find_math, split_chain, statements
 from symbackprop.teaching.latexparse import parse_side
 from symbackprop.teaching.quiz import Student, make_quiz, moodle_xml, network_equations, quiz_key
@@ -246,3 +247,19 @@ def test_every_question_gives_every_number_and_equation_its_answer_needs(spec_na
                 assert float(given[tex(s)]) == variants[0].values[s.name]
         if q.key.endswith("'"):  # an update needs the learning rate
             assert float(given[r"\eta"]) == variants[0].learning_rate
+
+
+def test_grade_takes_an_answer_that_follows_the_by_hand_rule_as_right():
+    spec = load_spec(EXAMPLES / "model-rnn.toml")
+    d = sb.derive(spec.graph)
+    (v,) = make_quiz(spec.graph, [Student("s2")], seed=4, nice=True, derivation=d)
+    (q,) = (q for q in v.questions if q.kind == "numerical" and q.key == "dL/dU_11")
+    claim = {q.key: Decimal(q.shown)}
+    # by hand the RNN's four steps move the third decimal past one unit of the true value
+    (exact,) = grade(d, v.values, claim, learning_rate=0.1)
+    (by_rule,) = grade(d, v.values, claim, learning_rate=0.1, rounding="by_hand")
+    assert not exact.ok and exact.slip.name == "rounded_all"
+    assert by_rule.ok
+    (wrong,) = grade(d, v.values, {q.key: Decimal(q.shown) + Decimal("0.01")}, learning_rate=0.1,
+                     rounding="by_hand")
+    assert not wrong.ok

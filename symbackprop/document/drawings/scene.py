@@ -1,0 +1,262 @@
+"""A model's drawing as geometry: nodes (boxes in cm), edges (polylines between them), labels
+beside edges and frames around groups, then emitted as TikZ.
+
+The layout code of each model (rnn.py, conv.py, …) places everything; a :class:`Scene` keeps it
+all in one coordinate system, so that what is drawn is what :meth:`Scene.problems` checks: no two
+labels meet, no label touches a node or sits on an edge (its own included: a label stands
+beside its edge, never over it).
+
+>>> s = Scene()
+>>> a, b = s.node("a", 0, 0, "x"), s.node("b", 3, 0, "h")
+>>> e = s.connect("a", b.name)
+>>> _ = s.label_beside(e, "U", side=1)
+>>> s.problems()
+[]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ...printing.latex import Tex
+from ..drawing import MARGIN, Box, label_size
+
+__all__ = ["Scene", "Node", "Edge", "Label", "Frame", "Point"]
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Node:
+    """A drawn node: a circle, a rectangle, or ``plain`` text, with its box (cm)."""
+
+    name: str
+    box: Box
+    latex: str
+    shape: str = "circle"
+    style: str = ""
+
+    @property
+    def centre(self) -> Point:
+        return self.box.x, self.box.y
+
+    def boundary(self, towards: Point) -> Point:
+        """Where the ray from the centre towards ``towards`` leaves the node's shape."""
+        x, y = self.box.x, self.box.y
+        dx, dy = towards[0] - x, towards[1] - y
+        length = math.hypot(dx, dy)
+        if length < 1e-9:
+            return x, y
+        if self.shape == "circle":
+            r = self.box.w / 2
+            return x + dx / length * r, y + dy / length * r
+        scale = min(self.box.w / 2 / abs(dx) if abs(dx) > 1e-9 else math.inf,
+                    self.box.h / 2 / abs(dy) if abs(dy) > 1e-9 else math.inf)
+        return x + dx * scale, y + dy * scale
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A polyline; ``ends`` names the nodes it joins (drawn ``(a) -- (b)`` when straight)."""
+
+    points: tuple[Point, ...]
+    style: str = "->"
+    ends: tuple[str, str] | None = None
+    straight: bool = True
+
+    @property
+    def segments(self) -> list[tuple[Point, Point]]:
+        return list(zip(self.points, self.points[1:], strict=False))
+
+
+@dataclass(frozen=True)
+class Label:
+    box: Box
+    latex: str
+    font: str = r"\small"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A drawn rectangle around a group (a kernel window, the softmax), with its own style."""
+
+    box: Box
+    style: str
+
+
+@dataclass
+class Scene:
+    """Everything a model's drawing holds, and the graph symbols each node stands for."""
+
+    nodes: dict[str, Node] = field(default_factory=dict)
+    edges: list[Edge] = field(default_factory=list)
+    labels: list[Label] = field(default_factory=list)
+    frames: list[Frame] = field(default_factory=list)
+    #: Graph symbol name -> the TikZ node that draws it; a weight: {node it feeds: [edges]}.
+    symbols: dict = field(default_factory=dict)
+    #: Extra TikZ styles (name -> definition), e.g. one colour per kernel tap.
+    styles: dict[str, str] = field(default_factory=dict)
+    #: The backward pass on the drawing, one slide overlay each: where it is (math, as
+    #: ``t = 3``), the edges it runs along and frames to draw (a kernel window).
+    walk: list[tuple[str, list[tuple[str, str]], list[Box]]] = field(default_factory=list)
+
+    def node(self, name: str, x: float, y: float, latex: str, shape: str = "circle",
+             w: float | None = None, h: float | None = None, style: str = "") -> Node:
+        """Add a node; its size is its label's (at \\small) unless ``w``/``h`` are given."""
+        lw, lh = label_size(latex, script=False)
+        if shape == "circle":
+            w = h = w or max(0.8, lw + 0.16)
+        else:
+            w, h = w or lw + 0.2, h or max(0.62, lh + 0.12)
+        node = Node(name, Box(round(x, 3), round(y, 3), w, h), latex, shape, style)
+        self.nodes[name] = node
+        return node
+
+    def connect(self, a: str, b: str, style: str = "->", via: tuple[Point, ...] = (),
+                start: Point | None = None, end: Point | None = None) -> Edge:
+        """An edge from node ``a`` to node ``b`` through ``via`` (or from/to given points)."""
+        first = via[0] if via else self.nodes[b].centre
+        last = via[-1] if via else self.nodes[a].centre
+        p0 = start or self.nodes[a].boundary(first)
+        p1 = end or self.nodes[b].boundary(last)
+        edge = Edge((p0, *via, p1), style, (a, b), not via and start is None and end is None)
+        self.edges.append(edge)
+        return edge
+
+    def path(self, points: tuple[Point, ...], style: str = "->") -> Edge:
+        """A free polyline (a loop, the unfold arrow)."""
+        edge = Edge(tuple(points), style, None, False)
+        self.edges.append(edge)
+        return edge
+
+    def label(self, latex: str, x: float, y: float, font: str = r"\small") -> Label:
+        w, h = label_size(latex, script=font == r"\scriptsize")
+        out = Label(Box(round(x, 3), round(y, 3), w, h), latex, font)
+        self.labels.append(out)
+        return out
+
+    def label_beside(self, edge: Edge, latex: str, side: int = 1,
+                     at: float | tuple[float, ...] = 0.5, segment: int | None = None,
+                     font: str = r"\small") -> Label:
+        """A label beside ``edge`` (``side`` +1: left of its direction, −1: right), at ``at``
+        along its longest segment (or ``segment``), just far enough off that it meets no line.
+        Given several places, the first where it meets nothing drawn so far (else the first)."""
+        places = (at,) if isinstance(at, float | int) else at
+        for place in places:
+            label = self._beside(edge, latex, side, place, segment, font)
+            if len(places) == 1 or not self._blocked(label):
+                break
+            self.labels.pop()
+        else:
+            label = self._beside(edge, latex, side, places[0], segment, font)
+        return label
+
+    def _blocked(self, label: Label) -> bool:
+        return (any(label.box.meets(o.box) for o in self.labels if o is not label)
+                or any(label.box.meets(n.box) for n in self.nodes.values())
+                or any(label.box.crosses(p, q) for e in self.edges for p, q in e.segments))
+
+    def _beside(self, edge: Edge, latex: str, side: int, at: float, segment: int | None,
+                font: str) -> Label:
+        segs = edge.segments
+        k = segment if segment is not None else max(
+            range(len(segs)), key=lambda n: math.dist(*segs[n]))
+        (x0, y0), (x1, y1) = segs[k]
+        length = math.hypot(x1 - x0, y1 - y0)
+        nx, ny = -(y1 - y0) / length * side, (x1 - x0) / length * side
+        w, h = label_size(latex, script=font == r"\scriptsize")
+        away = w / 2 * abs(nx) + h / 2 * abs(ny) + 2.5 * MARGIN
+        return self.label(latex, x0 + at * (x1 - x0) + nx * away,
+                          y0 + at * (y1 - y0) + ny * away, font)
+
+    def frame(self, box: Box, style: str) -> Frame:
+        out = Frame(box, style)
+        self.frames.append(out)
+        return out
+
+    # -- checks -----------------------------------------------------------------------------------
+    def problems(self) -> list[str]:
+        """What would print one thing over another: labels meeting labels or nodes, labels on
+        edges, nodes overlapping. Empty for a good drawing."""
+        out = []
+        nodes = list(self.nodes.values())
+        for k, a in enumerate(self.labels):
+            out += [f"labels {a.latex!r} and {b.latex!r} meet" for b in self.labels[k + 1:]
+                    if a.box.meets(b.box)]
+            out += [f"label {a.latex!r} meets node {n.name}" for n in nodes if a.box.meets(n.box)]
+            out += [f"label {a.latex!r} sits on an edge {e.points[0]}→{e.points[-1]}"
+                    for e in self.edges if any(a.box.crosses(p, q) for p, q in e.segments)]
+        for k, a in enumerate(nodes):
+            out += [f"nodes {a.name} and {b.name} overlap" for b in nodes[k + 1:]
+                    if _overlap(a.box, b.box)]
+        return out
+
+    # -- TikZ -------------------------------------------------------------------------------------
+    def tikz(self) -> Tex:
+        """The drawing as one tikzpicture; nodes are named so slides can draw over them."""
+        styles = "".join(f", {k}/.style={{{v}}}" for k, v in sorted(self.styles.items()))
+        lines = [r"\begin{tikzpicture}[>=stealth, line join=round, "
+                 r"every node/.style={inner sep=1pt, outer sep=0pt, font=\small}" + styles + "]"]
+        for f in self.frames:
+            b = f.box
+            lines.append(rf"\draw[{f.style}] ({b.x - b.w / 2:.2f},{b.y - b.h / 2:.2f}) "
+                         rf"rectangle ({b.x + b.w / 2:.2f},{b.y + b.h / 2:.2f});")
+        for n in self.nodes.values():
+            shape = {"circle": "circle, draw", "rectangle": "rectangle, draw",
+                     "plain": "rectangle"}[n.shape]
+            size = (f"minimum size={n.box.w:.2f}cm" if n.shape == "circle" else
+                    f"minimum width={n.box.w:.2f}cm, minimum height={n.box.h:.2f}cm")
+            style = f"{shape}, {size}" + (f", {n.style}" if n.style else "")
+            lines.append(rf"\node[{style}] ({n.name}) at ({n.box.x:.2f},{n.box.y:.2f}) "
+                         rf"{{${n.latex}$}};")
+        for e in self.edges:
+            if e.straight and e.ends:
+                lines.append(rf"\draw[{e.style}] ({e.ends[0]}) -- ({e.ends[1]});")
+            else:
+                path = " -- ".join(f"({x:.2f},{y:.2f})" for x, y in e.points)
+                lines.append(rf"\draw[{e.style}] {path};")
+        for lab in self.labels:
+            lines.append(rf"\node[font={lab.font}] at ({lab.box.x:.2f},{lab.box.y:.2f}) "
+                         rf"{{${lab.latex}$}};")
+        lines.append(r"\end{tikzpicture}")
+        return Tex("\n".join(lines))
+
+    def walked(self) -> Tex | None:
+        """The drawing with the backward pass as beamer overlays (overlay 1: the drawing alone;
+        then one step each, in red, its place written in the top left), or None."""
+        if not self.walk:
+            return None
+        boxes = [n.box for n in self.nodes.values()] + [lab.box for lab in self.labels]
+        top = max([b.y + b.h / 2 for b in boxes] + [y for e in self.edges for _, y in e.points])
+        corner = (min(b.x - b.w / 2 for b in boxes), top + 0.6)
+        widest = max((w for w, _, _ in self.walk), key=len)
+        # The same room on every overlay, so the drawing does not jump as they change.
+        drawn = [rf"\path ({corner[0]:.2f},{corner[1]:.2f}) node[anchor=north west, font=\Large] "
+                 rf"{{\phantom{{${widest}$}}}};"]
+        for k, (where, edges, frames) in enumerate(self.walk, start=2):
+            parts = [rf"\draw[->, red!80!black, line width=1.6pt] ({a}) -- ({b});"
+                     for a, b in edges]
+            parts += [rf"\draw[red!80!black, very thick, rounded corners=3pt] "
+                      rf"({f.x - f.w / 2:.2f},{f.y - f.h / 2:.2f}) rectangle "
+                      rf"({f.x + f.w / 2:.2f},{f.y + f.h / 2:.2f});" for f in frames]
+            parts.append(rf"\node[anchor=north west, text=red!80!black, font=\Large] at "
+                         rf"({corner[0]:.2f},{corner[1]:.2f}) {{${where}$}};")
+            drawn.append(rf"\only<{k}>{{" + " ".join(parts) + "}")
+        return Tex(self.tikz().replace(r"\end{tikzpicture}",
+                                       "\n".join(drawn) + "\n" + r"\end{tikzpicture}"))
+
+    @property
+    def width(self) -> float:
+        """The drawing's width in cm (nodes and labels)."""
+        boxes = [n.box for n in self.nodes.values()] + [lab.box for lab in self.labels]
+        return max(b.x + b.w / 2 for b in boxes) - min(b.x - b.w / 2 for b in boxes)
+
+    @property
+    def height(self) -> float:
+        boxes = [n.box for n in self.nodes.values()] + [lab.box for lab in self.labels]
+        return max(b.y + b.h / 2 for b in boxes) - min(b.y - b.h / 2 for b in boxes)
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return abs(a.x - b.x) * 2 < a.w + b.w - 1e-6 and abs(a.y - b.y) * 2 < a.h + b.h - 1e-6
