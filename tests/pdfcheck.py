@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,8 +62,15 @@ def words(pdf: Path) -> list[Word]:
     return found
 
 
+#: Glyphs whose box reaches past the ink that neighbours it by design: a radical's box covers
+#: the rule over its argument, a big operator's its limits ("i=1" under a side-set ∑ in a
+#: numerator meets the √ of the denominator under the fraction bar).
+GROWN_GLYPHS = {"√", "∑", "∏", "∫"}
+
+
 def collisions(pdf: Path, share: float = 0.35) -> list[tuple[Word, Word]]:
-    """Pairs of words on a page whose boxes overlap by more than ``share`` of the smaller.
+    """Pairs of words on a page whose boxes overlap by more than ``share`` of the smaller
+    (a radical or big operator alone aside: see GROWN_GLYPHS).
 
     Sub- and superscripts touch their base a little; labels printed over each other
     overlap much more.
@@ -77,7 +85,7 @@ def collisions(pdf: Path, share: float = 0.35) -> list[tuple[Word, Word]]:
             for b in page[i + 1:]:
                 if b.x0 >= a.x1:
                     break
-                if a.overlap(b) > share:
+                if a.overlap(b) > share and not ({a.text, b.text} & GROWN_GLYPHS):
                     hits.append((a, b))
     return hits
 
@@ -93,9 +101,42 @@ MATH_WORDS = {"log", "exp", "tanh", "sin", "cos", "softmax", "max", "min", "sum"
 
 def english_runs(text: str, ignore: str = "") -> list[str]:
     """Runs of three or more English words of three letters or more (math names aside):
-    prose a Korean document left untranslated."""
+    prose a Korean document left untranslated. ``ignore``'s lines (the user's title) are
+    found wherever the page broke them, at a space or after a hyphen."""
     for phrase in filter(None, ignore.split("\n")):
-        text = text.replace(phrase, " ")
+        words = [re.escape(w).replace("-", r"-\s*") for w in phrase.split()]
+        text = re.sub(r"\s+".join(words), " ", text)
     runs = re.finditer(r"\b[A-Za-z]{3,}(?:[ ,.;:()]+[A-Za-z]{3,}){2,}\b", text)
     return [m.group(0) for m in runs
             if sum(w.lower() not in MATH_WORDS for w in re.findall("[A-Za-z]+", m.group(0))) >= 3]
+
+
+def frames(pdf: Path) -> int:
+    """A beamer deck's frames, the overlays of one frame counted once: beamer labels each
+    page with its frame's number, so the last page's label is the count (read from the
+    PDF's /PageLabels, which poppler does not list)."""
+    data = pdf.read_bytes()
+    streams = [data] + [_inflate(m.group(1)) for m in
+                        re.finditer(rb"stream\r?\n(.*?)endstream", data, flags=re.S)]
+    for text in streams:
+        start = text.find(b"/PageLabels")
+        if start < 0:
+            start = text.find(b"PageLabels<<")
+        if start >= 0:
+            nums = text[start:text.index(b"]", start)]
+            labels = [_pdf_string(m.group(1)) for m in re.finditer(rb"/P\((.*?)\)>>", nums)]
+            return max(int(label) for label in labels if label.isdigit())
+    raise ValueError(f"{pdf} has no page labels (not a beamer deck?)")
+
+
+def _inflate(raw: bytes) -> bytes:
+    try:
+        return zlib.decompress(raw)
+    except zlib.error:
+        return b""
+
+
+def _pdf_string(raw: bytes) -> str:
+    """A PDF literal string (octal escapes, UTF-16 with its byte-order mark) as text."""
+    data = re.sub(rb"\\([0-7]{1,3})", lambda m: bytes([int(m.group(1), 8)]), raw)
+    return data[2:].decode("utf-16-be") if data.startswith(b"\xfe\xff") else data.decode("latin-1")

@@ -6,14 +6,21 @@
 
 from __future__ import annotations
 
-from ..printing.latex import Tex, TexPrinter
+from collections.abc import Callable
 
-__all__ = ["MAX_LINE", "TERMS_PER_LINE", "broken", "layer_letters"]
+from ..printing.latex import Tex, TexPrinter
+from .layout import width
+
+__all__ = ["MAX_LINE", "TERMS_PER_LINE", "SUM_WIDTH", "broken", "broken_sum", "balanced",
+           "layer_letters"]
 
 #: A formula longer than this (in LaTeX characters) would run off the page: it is left out.
 MAX_LINE = 160
 #: Sums with more terms than this are broken across lines.
 TERMS_PER_LINE = 4
+#: A node's defining sum wider than this (in em) is broken across lines: with its left-hand
+#: side it then fits a slide's row as well as a page's.
+SUM_WIDTH = 30.0
 
 
 def broken(terms: list[str], tex: TexPrinter) -> list[Tex]:
@@ -26,12 +33,34 @@ def broken(terms: list[str], tex: TexPrinter) -> list[Tex]:
     whole = tex.terms(terms)
     if len(whole) <= MAX_LINE:
         return [whole]
-    chunks: list[list[str]] = [[]]
-    for term in terms:
-        if chunks[-1] and (len(chunks[-1]) == TERMS_PER_LINE
-                           or len(tex.terms([*chunks[-1], term])) > MAX_LINE):
-            chunks.append([])
-        chunks[-1].append(term)
+    return balanced(terms, tex, lambda chunk: len(chunk) <= TERMS_PER_LINE
+                    and len(tex.terms(chunk)) <= MAX_LINE)
+
+
+def broken_sum(terms: list[str], tex: TexPrinter, limit: float = SUM_WIDTH) -> list[Tex]:
+    """Printed terms on one line if it is at most ``limit`` em wide, else on as few balanced
+    lines as keep each within it.
+
+    >>> broken_sum(["a", "b", "c"], TexPrinter.__new__(TexPrinter), limit=3.0)
+    ['a + b', '+ c']
+    """
+    return balanced(terms, tex, lambda chunk: width(tex.terms(chunk)) <= limit)
+
+
+def balanced(terms: list[str], tex: TexPrinter, fits: Callable[[list[str]], bool]) -> list[Tex]:
+    """The terms on the fewest lines that each ``fits``, as even as can be (the longer lines
+    first), so that a sum never ends on a lone ``+ b`` under three full lines; every line after
+    the first opens with its sign.
+
+    >>> balanced(list("abcde"), TexPrinter.__new__(TexPrinter), lambda c: len(c) <= 4)
+    ['a + b + c', '+ d + e']
+    """
+    for count in range(1, len(terms) + 1):
+        size, extra = divmod(len(terms), count)
+        cuts = [k * size + min(k, extra) for k in range(count + 1)]
+        chunks = [terms[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+        if all(fits(chunk) for chunk in chunks):
+            break
     lines = [tex.terms(chunk) for chunk in chunks]
     return [Tex(x if not k or x.startswith("-") else "+ " + x) for k, x in enumerate(lines)]
 

@@ -6,7 +6,7 @@ import sympy as sp
 
 from ..printing.latex import Tex
 from .context import DocumentContext
-from .formulas import TERMS_PER_LINE
+from .formulas import broken_sum
 from .layout import pack
 from .model import Equations, Paragraph, Section
 
@@ -54,8 +54,4 @@ def _forward_rhs(ctx: DocumentContext, v: sp.Symbol):
 
 
 def _broken_sum(ctx: DocumentContext, terms) -> list[Tex]:
-    printed = [ctx.tex(a) for a in terms]
-    lines = [ctx.tex.terms(printed[k:k + TERMS_PER_LINE])
-             for k in range(0, len(printed), TERMS_PER_LINE)]
-    return [Tex(("+ " if k and not ln.startswith("-") else "") + ln)
-            for k, ln in enumerate(lines)]
+    return broken_sum([ctx.tex(a) for a in terms], ctx.tex)

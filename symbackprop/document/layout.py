@@ -15,8 +15,8 @@ import re
 from ..printing.latex import Tex
 from .model import Equation, Equations
 
-__all__ = ["width", "rows", "one_row", "pack", "TEXT_WIDTH", "ROW_LIMIT", "ROW_GAP",
-           "RELATION"]
+__all__ = ["width", "rows", "one_row", "pack", "grid_columns", "TEXT_WIDTH", "ROW_LIMIT",
+           "ROW_GAP", "RELATION"]
 
 #: The article's text width in em at 11 pt (16.6 cm).
 TEXT_WIDTH = 42.0
@@ -181,3 +181,17 @@ def pack(equations: list[Equation], limit: float = ROW_LIMIT, reorder: bool = Fa
             blocks.append(Equations([eq], compact=True))
     flush()
     return blocks
+
+
+def grid_columns(equations: list[Equation], limit: float = ROW_LIMIT, most: int = 3,
+                 gap: float = ROW_GAP) -> int:
+    """How many of ``equations`` (each ``lhs = its first step``) fit side by side in ``limit``
+    em, at most ``most``: a grid of local derivatives as wide as the page allows, no wider.
+
+    >>> from symbackprop.document.model import Step
+    >>> short = [Equation(str(k), Tex("a"), [Step([Tex("1")])]) for k in range(9)]
+    >>> grid_columns(short), grid_columns(short, limit=12.0)
+    (3, 2)
+    """
+    widest = max(width(eq.lhs) + RELATION + width(eq.steps[0].lines[0]) for eq in equations)
+    return max(1, min(most, len(equations), int((limit + gap) // (widest + gap))))

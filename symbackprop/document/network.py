@@ -54,7 +54,10 @@ def network_section(ctx: DocumentContext) -> Section:
     shown = {}
     for name, syms in (("inputs", g.inputs), ("targets", g.targets),
                        ("parameters", g.parameters)):
-        shown[name] = [Tex(t(x)) for x in syms[:12]] + ([Tex(r"\ldots")] if len(syms) > 12 else [])
+        # A long list ends on its last name, not on "…" that the sentence's period would
+        # double ("…, w₁₂, …."): the reader sees where the names run to.
+        listed = list(syms) if len(syms) <= 12 else [*syms[:10], None, syms[-1]]
+        shown[name] = [Tex(r"\ldots") if x is None else Tex(t(x)) for x in listed]
     s.blocks.append(Paragraph("symbols", shown))
     return s
 

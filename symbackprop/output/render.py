@@ -15,7 +15,6 @@ True
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -30,8 +29,9 @@ from ..core.errors import RenderError
 from ..core.graph import Graph
 from ..core.languages import check_language
 from ..derivation.reverse import Derivation, derive
-from ..document import Document, Equation, Equations, Step, build_document, layout
+from ..document import Document, build_document, layout
 from ..printing.latex import Tex, escape_latex, escape_markdown
+from . import deck
 from .environment import LATEX_SAFE_DELIMITERS, template_dir, template_environment
 
 __all__ = ["render", "compile_pdf", "environment", "template_dir", "have_tex", "RenderError",
@@ -62,117 +62,12 @@ def environment(markdown: bool = False, templates: str | Path | None = None,
     env.filters["relation"] = _relation
     env.filters["width"] = layout.width
     env.filters["rows"] = layout.rows
+    env.globals["row_limit"] = layout.ROW_LIMIT
     # an activation's name in a sentence: the registry's message, which the catalog translates
     env.filters["activation_prose"] = lambda k: ops.ACTIVATIONS[k].prose \
         if k in ops.ACTIVATIONS else k
     env.filters["loss_prose"] = lambda k: ops.LOSSES[k].prose if k in ops.LOSSES else k
     return env
-
-
-#: Lines of equations beside the drawing on one overlay frame, and the longest line that fits
-#: in the column beside it (in printed symbols, roughly: commands and braces do not count).
-OVERLAY_LINES = 6
-OVERLAY_WIDTH = 32
-_UNPRINTED = re.compile(r"\\[A-Za-z]+|[{}^_ ]")
-
-
-def _walkable(eq: Equation) -> bool:
-    """Whether a chain fits beside the drawing (a longer one stays in the section's frames)."""
-    lines = [line for step in eq.steps for line in step.lines]
-    return bool(eq.paths) and len(lines) <= OVERLAY_LINES and \
-        max(len(_UNPRINTED.sub("", line)) for line in lines) <= OVERLAY_WIDTH
-
-
-def _walkthrough(section, figure) -> list[dict]:
-    """Overlay frames for the chains of ``section``: the drawing beside the equations, and on
-    overlay k the path whose factors line k multiplies drawn in red on the network."""
-    frames: list[dict] = []
-    for sub in section.walk():
-        for b in sub.blocks:
-            if b.kind != "equations":
-                continue
-            for eq in b.equations:
-                if not _walkable(eq):
-                    continue
-                rows = sum(len(step.lines) for step in eq.steps)
-                if not frames or frames[-1]["rows"] + rows > OVERLAY_LINES or \
-                        frames[-1]["heading"] is not sub:
-                    frames.append({"section": section, "heading": sub if sub is not section
-                                   else None, "equations": [], "rows": 0, "highlights": [],
-                                   "figure": None, "walk": True, "body": []})
-                frame = frames[-1]
-                first = len(frame["highlights"]) + 1
-                steps = []
-                for n, step in enumerate(eq.steps):
-                    if n < 2 and len(step.lines) == len(eq.paths):
-                        lines = [Tex(rf"\alert<{first + k}>{{{line}}}")
-                                 for k, line in enumerate(step.lines)]
-                        step = Step(lines, step.relation, step.note)
-                    steps.append(step)
-                frame["equations"].append(Equation(eq.label, eq.lhs, steps, eq.check))
-                frame["highlights"] += eq.paths
-                frame["rows"] += rows
-    for frame in frames:
-        drawn = []
-        for k, edges in enumerate(frame["highlights"], start=1):
-            lines = "".join(rf"\draw[->, red!80!black, line width=1.6pt] ({a}) -- ({b}); "
-                            for a, b in edges)
-            drawn.append(rf"\only<{k}>{{{lines}}}")
-        frame["tikz"] = Tex(figure.tikz.replace(r"\end{tikzpicture}",
-                                                "\n".join(drawn) + "\n" + r"\end{tikzpicture}"))
-        frame["block"] = Equations(frame["equations"])
-    return frames
-
-
-def _frames(doc: Document) -> list[dict]:
-    """Slides: a frame per figure, then one frame per section that breaks where TeX finds it
-    full (``allowframebreaks``), so the fill is measured, not guessed. Subsections become
-    headings inside it; prose that stands alone (after a figure) leads the next frame. The
-    chains of the gradients step through on overlays beside the drawing."""
-    frames: list[dict] = []
-    pending: list[dict] = []
-    figure = next((b for s in doc.sections for b in s.blocks if b.kind == "figure"), None)
-
-    def items(section, depth: int) -> list[dict]:
-        out = [{"heading": section if depth else None, "block": None}] if depth else []
-        for b in section.blocks:
-            if b.kind == "figure":
-                frames.append({"section": section, "figure": b, "body": []})
-            elif b.kind == "equations" and figure is not None and any(map(_walkable, b.equations)):
-                rest = [e for e in b.equations if not _walkable(e)]
-                if rest:
-                    out.append({"heading": None, "block": Equations(rest, b.title, b.columns)})
-            else:
-                out.append({"heading": None, "block": b})
-        for sub in section.subsections:
-            out += items(sub, depth + 1)
-        return out
-
-    for section in doc.sections:
-        body = items(section, 0)
-        walk = _walkthrough(section, figure) if figure is not None else []
-        if walk:
-            # The words first, then the walk through the chains, then what is left.
-            words = [i for i in body if i["block"] is not None and i["block"].kind == "paragraph"]
-            rest = [i for i in body if i not in words]
-            walk[0]["body"] = pending + words  # said above the first chain, not alone
-            frames.extend(walk)
-            if any(i["block"] is not None for i in rest):
-                frames.append({"section": section, "figure": None, "body": rest})
-            pending = []
-            continue
-        if all(i["block"] is None or i["block"].kind == "paragraph" for i in body) and \
-                any(f["section"] is section for f in frames):
-            # The words about a figure go under it, on its frame (the drawing shrinks to
-            # leave them room), rather than crowd the next section's frame.
-            figure_frame = next(f for f in reversed(frames) if f["section"] is section)
-            figure_frame["body"] = figure_frame["body"] + body
-            continue
-        frames.append({"section": section, "figure": None, "body": pending + body})
-        pending = []
-    if pending:
-        frames.append({"section": doc.sections[-1], "figure": None, "body": pending})
-    return frames
 
 
 def render(
@@ -225,8 +120,11 @@ def render(
     if isinstance(obj, WorkedExample) and kind == "fragment":
         wanted = ["worked"]
     template = env.get_template(KINDS[kind])
-    return template.render(doc=doc, frames=_frames(doc) if kind == "slides" else [],
-                           wanted=wanted)
+    frames = []
+    if kind == "slides":
+        sentence = env.from_string('<% import "_prose.j2" as P %><< P[p.key](p.args) >>')
+        frames = deck.plan(doc, lambda p: " ".join(sentence.render(p=p).split()))
+    return template.render(doc=doc, frames=frames, wanted=wanted)
 
 
 def have_tex() -> bool:

@@ -3,9 +3,10 @@
 Each PDF is compiled once (cached per test worker) and then checked: TeX's log has no
 Overfull \\vbox and no Overfull \\hbox over 5 pt; no two words on a page overlap (figure labels);
 no ASCII notation (``^(``, ``^[``, ``_ij^``) or raw LaTeX leaks into the text; and a Korean
-document says nothing in English beyond the names the user gave it. Seed 000 and a 3-4-2
-tanh/softmax net with threshold biases run by default; the rest of the gallery is ``slow``
-(``make test`` runs it too).
+document says nothing in English beyond the names the user gave it. Every gallery spec, the
+MLPs' and the models', in every kind and both languages; seed 000 and a 3-4-2 tanh/softmax net
+with threshold biases run by default, the rest of the gallery is ``slow`` (CI runs it). A
+deck's frames are also counted from the PDF: at most 20, overlays of one frame counted once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pdfcheck
 import pytest
+from test_deck import OVER_20
 from texutil import REPO, TEX_MISSING
 
 import symbackprop as sb
@@ -28,10 +30,19 @@ from symbackprop.teaching.exercises import exercise_sheets
 
 pytestmark = pytest.mark.skipif(not have_tex(), reason=TEX_MISSING)
 
-GALLERY = ["seed000", "seed001", "seed002", "seed003", "seed004"]
+MODELS = ["model-rnn", "model-rnn-softmax", "model-conv1d", "model-conv1d-channels",
+          "model-conv2d", "model-attention", "model-blocks", "model-batchnorm"]
+GALLERY = ["seed000", "seed001", "seed002", "seed003", "seed004", *MODELS]
 KINDS = ["article", "slides", "fragment", "exercises", "answers"]
 FAST = {("seed000", "article"), ("seed000", "slides"), ("net342", "article"),
         ("net342", "slides"), ("seed000", "answers"), ("gelu_silu", "article")}
+#: Documents that still overflow, and why: a worked example's error signal in numbers, one
+#: product no line break can enter (document/context.py's numbers; the worked example is
+#: being rewritten for issue 22), in the notes, the deck, the fragment and the answer key.
+UNBROKEN = {(name, kind): f"{name}'s worked example: a δ in numbers (in the notes {width} pt "
+                         "too wide)"
+            for name, width in (("model-blocks", "1,992"), ("model-batchnorm", "1,053"))
+            for kind in ("article", "slides", "fragment", "answers")}
 WORK = Path(tempfile.mkdtemp(prefix="symbackprop-pdf-"))
 GALLERY_DIR = REPO / "docs" / "examples"
 
@@ -94,14 +105,13 @@ def compiled(name: str, kind: str, language: str) -> tuple[Path, str, str]:
 
 def _cases():
     for name in [*GALLERY, "net342", "gelu_silu"]:
-        # A fragment and a problem sheet differ little between specs: two specs check them.
-        # GELU and SiLU: their notes (the deck's fixed three-column rows of local derivatives
-        # are the model documents issue's, with every deck's layout)
-        kinds = KINDS if name in ("seed000", "net342") else ["article"] \
-            if name == "gelu_silu" else ["article", "slides", "answers"]
+        # GELU and SiLU: their notes (the registry's newest activations in a document)
+        kinds = ["article"] if name == "gelu_silu" else KINDS
         for kind in kinds:
             for language in LANGUAGES:
                 marks = [] if (name, kind) in FAST else [pytest.mark.slow]
+                if (name, kind) in UNBROKEN:
+                    marks.append(pytest.mark.xfail(reason=UNBROKEN[name, kind]))
                 yield pytest.param(name, kind, language, marks=marks,
                                    id=f"{name}-{kind}-{language}")
 
@@ -134,6 +144,13 @@ def test_collision_check_sees_labels_printed_over_each_other(tmp_path):
     assert pdfcheck.collisions(pdf)
 
 
+def test_frames_counts_a_frame_with_overlays_once(tmp_path):
+    tex = (r"\documentclass{beamer}\begin{document}\begin{frame}a\end{frame}"
+           r"\begin{frame}\only<1>{b}\only<2>{c}\only<3>{d}\end{frame}\end{document}")
+    pdf = compile_pdf(tex, tmp_path / "d.pdf")
+    assert pdfcheck.frames(pdf) == 2
+
+
 def test_overfull_reads_the_log():
     log = ("Overfull \\hbox (3.1pt too wide) in paragraph\n"
            "Overfull \\hbox (12.5pt too wide) in paragraph\nOverfull \\vbox (1.0pt too high)\n")
@@ -143,6 +160,13 @@ def test_overfull_reads_the_log():
 def test_english_runs_finds_untranslated_prose():
     assert pdfcheck.english_runs("역전파 the error signal 값") == ["the error signal"]
     assert pdfcheck.english_runs("입력: x1, y 값") == []
+
+
+def test_english_runs_knows_the_users_title_where_the_page_broke_it():
+    title = "Goodfellow's RNN: softmax and cross-entropy at every step"
+    page = "답안 Goodfellow's RNN: softmax and cross-\n    entropy at every\nstep 값"
+    assert pdfcheck.english_runs(page, ignore=title) == []
+    assert pdfcheck.english_runs(page) != []
 
 
 def test_a_korean_title_compiles_in_a_korean_document_and_is_refused_in_an_english_one(tmp_path):
@@ -174,3 +198,18 @@ def test_notes_of_a_20_20_20_1_net_with_every_chain_compile(tmp_path):
     compile_pdf(tex, pdf, language="en", log=tmp_path / "n20.log")
     assert pdf.stat().st_size > 0
     assert "TeX capacity exceeded" not in (tmp_path / "n20.log").read_text(errors="replace")
+
+
+def _decks():
+    for name in [*GALLERY, "net342"]:
+        for language in LANGUAGES:
+            marks = [] if (name, "slides") in FAST else [pytest.mark.slow]
+            if name in OVER_20:  # see tests/output/test_deck.py
+                marks.append(pytest.mark.xfail(reason=f"{OVER_20[name]} frames"))
+            yield pytest.param(name, language, marks=marks, id=f"{name}-{language}")
+
+
+@pytest.mark.parametrize("name, language", list(_decks()))
+def test_a_gallery_deck_has_at_most_20_frames_in_its_pdf(name, language):
+    pdf, _, _ = compiled(name, "slides", language)
+    assert pdfcheck.frames(pdf) <= 20
