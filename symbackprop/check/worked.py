@@ -35,6 +35,7 @@ from ..derivation.reverse import MAX_CHAIN_PATHS, Derivation, derive
 from ..printing.display import worked_example_markdown
 from .digits import DIGITS, MANY_DIGITS, precise_number, precise_value
 from .floats import real_float
+from .handkey import key_deltas, key_gradients, key_nodes
 from .verify import elementary
 
 __all__ = ["WorkedExample", "FactorValue", "ChainFactors", "LocalValues", "worked_example",
@@ -50,11 +51,19 @@ def round_half_up(x: float, digits: int) -> float:
 
     >>> round_half_up(0.0625, 3), round_half_up(-0.7087, 2), round_half_up(1e300, 3)
     (0.063, -0.71, 1e+300)
+    >>> round_half_up(0.29 + 0.1 * 0.525, 3)  # 0.3425 in decimals, whatever floats make of it
+    0.343
     """
-    if not math.isfinite(x):
+    if not math.isfinite(x) or x == 0:
         return x
+    exact = Decimal(repr(float(x)))
+    # Float noise first: 0.29 + 0.1 · 0.525 is 0.34249999999999997 in floats, 0.3425 by hand,
+    # and by hand it rounds up. Noise is below the 12th significant digit; the digits kept are
+    # never fewer than six past the asked ones (1.8e308 at 15 decimals keeps every digit).
+    quantum = min(exact.adjusted() - 11, -digits - 6)
+    exact = exact.quantize(Decimal(1).scaleb(quantum), context=_DECIMALS)
     q = Decimal(1).scaleb(-digits)
-    return float(Decimal(repr(float(x))).quantize(q, rounding=ROUND_HALF_UP, context=_DECIMALS))
+    return float(exact.quantize(q, rounding=ROUND_HALF_UP, context=_DECIMALS))
 
 
 @dataclass(frozen=True)
@@ -148,14 +157,21 @@ def worked_example(
         nodes, deltas, grads = result.nodes, result.deltas, result.gradients
     ex.nodes = {v.name: float(nodes[v.name]) for v in g.nodes}
     ex.deltas = {k: float(x) for k, x in deltas.items()}
+    if by_hand:  # the key's numbers: each product is the product of the factors it shows
+        def shown(x: float) -> float:
+            return round_half_up(x, digits)
+        ex.nodes = key_nodes(d, ex.values, ex.nodes, shown)
+        ex.deltas.update(key_deltas(d, ex.values, ex.nodes, ex.deltas, shown))
+        key = key_gradients(d, ex.values, ex.nodes, ex.deltas, shown)
+        grads = {p: key[p] if math.isfinite(key[p]) else float(x) for p, x in grads.items()}
     known = {s: ex.values[s.name] for s in g.leaves} | {v: ex.nodes[v.name] for v in g.nodes}
     ex.local_derivatives = LocalValues(d, known, digits if by_hand else None)
 
     def keep(x: float) -> float:
         return round_half_up(x, digits) if by_hand else float(x)
 
-    # The by-hand pass already rounds each δ and each gradient (Σ δ_c ∂c/∂p) as a student
-    # does, which is the δ form the notes print: no chain path is listed on the way.
+    # By hand, each gradient is its δ form (Σ δ_c ∂c/∂p) at the key's rounded numbers
+    # (handkey.py), as the notes print it: no chain path is listed on the way.
     ex.factors = ChainFactors(d, ex.local_derivatives)
     for p in g.parameters:
         gradient = float(grads[p.name])

@@ -35,7 +35,7 @@ from .common import (
     refuse_overwriting_inputs,
     refuse_untypesettable_title,
 )
-from .teaching import cmd_exercises, cmd_grade, cmd_lint, exercises_files
+from .teaching import cmd_exercises, cmd_grade, cmd_lint, exercises_files, exercises_rounding_help
 
 
 def _positive(text: str) -> float:
@@ -110,13 +110,12 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--notation", choices=["sequential", "layered", "indexed", "matrix"],
                         help="spell the network in another notation")
 
-    def numbers(sp):
+    def numbers(sp, rounding_help="round only for display, or every intermediate by hand "
+                "(default: the spec's, else display)"):
         sp.add_argument("--digits", type=_integer(0, 15),
                         help="decimals shown (default: the spec's, else 3)")
         sp.add_argument("--learning-rate", type=_positive, help="η (default: the spec's, else 0.1)")
-        sp.add_argument("--rounding", choices=["display", "by_hand"],
-                        help="round only for display, or every intermediate by hand "
-                        "(default: the spec's, else display)")
+        sp.add_argument("--rounding", choices=["display", "by_hand"], help=rounding_help)
 
     def student(sp):
         sp.add_argument("--student", metavar="ID", type=_nonempty,
@@ -184,6 +183,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="η for claimed updates (default: the spec's)")
     gr.add_argument("--lang", dest="language", type=_language, default="en",
                     help="the report's language (default en)")
+    gr.add_argument("--rounding", choices=["display", "by_hand"],
+                    help="by_hand: a number that rounds every intermediate, as the exercise "
+                    "sets' rule says, is right too (default: with --student, the quiz's: the "
+                    "spec's, else by_hand; without, display)")
     student(gr)
     gr.set_defaults(func=cmd_grade)
 
@@ -202,7 +205,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ex = sub.add_parser("exercises", help="a problem sheet and its answer key, with random values")
     common(ex, "folder for exercises.tex and answers.tex (default: exercises)")
-    numbers(ex)
+    numbers(ex, exercises_rounding_help())
     ex.add_argument("--count", type=_integer(1, MAX_EXERCISES), default=4,
                     help=f"how many exercises (default 4, at most {MAX_EXERCISES})")
     ex.add_argument("--seed", type=int, default=0, help="random seed: the same seed, the same sheets")

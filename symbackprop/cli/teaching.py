@@ -12,13 +12,19 @@ from pathlib import Path
 
 from ..derivation.reverse import derive
 from ..output.render import compile_pdf
-from ..printing.latex import TexPrinter
-from ..teaching.exercises import exercise_sheets
+from ..teaching.exercises import DEFAULT_ROUNDING, ROUNDINGS, exercise_sheets, rounding_rule
 from ..teaching.grade import grade, load_claims
 from ..teaching.grade import report as grade_report
 from ..teaching.lint import lint, read_lint_symbols, read_tex
 from ..teaching.lint import report as lint_report
-from ..teaching.quiz import Student, make_quiz, moodle_xml, quiz_key, read_roster
+from ..teaching.quiz import (
+    Student,
+    make_quiz,
+    moodle_xml,
+    network_equations,
+    quiz_key,
+    read_roster,
+)
 from .common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -64,9 +70,13 @@ def cmd_grade(args) -> int:
     values = _student_values(args, graph, spec, values)
     need_values(graph, values, "grade")
     claims = load_claims(args.claims)
+    # a student's quiz is graded by the rule its sheets stated (exercises' default, by hand)
+    rule = DEFAULT_ROUNDING if getattr(args, "student", None) else "display"
     rows = grade(derive(graph), values, claims,
                  learning_rate=next(r for r in (args.learning_rate, spec.learning_rate, 0.1)
-                                    if r is not None))
+                                    if r is not None),
+                 rounding=getattr(args, "rounding", None) or (
+                     spec.rounding if args.student else None) or rule)
     write_output(grade_report(rows, language=args.language), args)
     return EXIT_OK if all(r.ok for r in rows) else EXIT_FAILED
 
@@ -75,7 +85,7 @@ def cmd_exercises(args) -> int:
     progress = Progress(None if not args.quiet else False)
     graph, _values, spec = read_spec(args, notes_limit)
     progress(f"drawing {args.count} sets of values (seed {args.seed}) and working them out")
-    args.rounding = args.rounding or spec.rounding or "by_hand"  # a sheet is worked by hand
+    args.rounding = args.rounding or spec.rounding or DEFAULT_ROUNDING
     args.language = args.language or spec.language or "en"
     options = example_options(args, spec)
     variants, extra = _quiz(args, graph, spec, options)
@@ -104,6 +114,14 @@ def cmd_exercises(args) -> int:
     return EXIT_OK
 
 
+def exercises_rounding_help() -> str:
+    """exercises' --rounding help: each choice's rule in the words the sheets state it (N
+    standing for --digits), and the default cmd_exercises applies."""
+    rules = " ".join(f"{name}: {rounding_rule(name, 'N')}" for name in ROUNDINGS)
+    return (f"how the sheets, the key and the quiz round, in the words they state it (N is "
+            f"--digits). {rules} Default: the spec's [training] rounding, else {DEFAULT_ROUNDING}.")
+
+
 def exercises_files(args) -> list[str]:
     """The names exercises writes into its -o folder, with these arguments."""
     names = ["exercises.tex", "answers.tex"]
@@ -120,11 +138,10 @@ def _quiz(args, graph, spec, options) -> tuple[list, list]:
         Student(str(k)) for k in range(1, args.count + 1)]
     variants = make_quiz(graph, students, args.seed, nice=args.nice,
                          learning_rate=options["learning_rate"], digits=options["digits"],
-                         language=args.language)
+                         rounding=options["rounding"], language=args.language)
     title = args.title or spec.title or graph.title
     extra = [("quiz-key.tex", quiz_key(variants, title, language=args.language))]
     if args.format == "moodle":
-        tex = TexPrinter(derive(graph))
-        network = [f"{tex(lhs)} = {tex(rhs)}" for lhs, rhs in graph.forward_equations()[:16]]
+        network = network_equations(derive(graph))
         extra.append(("quiz.xml", moodle_xml(variants, title, network, language=args.language)))
     return variants, extra

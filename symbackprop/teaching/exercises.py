@@ -21,10 +21,29 @@ from ..check.worked import worked_example
 from ..core.graph import Graph, Kind
 from ..derivation.reverse import derive
 from ..document import build_document
+from ..document.model import Equations, Section
 from ..output.render import environment
+from ..output.reports import text
 from ..printing.latex import Tex, TexPrinter
 
-__all__ = ["draw_values", "exercise_sheets"]
+__all__ = ["ROUNDINGS", "DEFAULT_ROUNDING", "rounding_rule", "draw_values", "approximate_lines",
+           "exercise_sheets"]
+
+#: How an exercise set rounds: every intermediate as by hand, or only each answer.
+ROUNDINGS = ("by_hand", "display")
+#: A sheet is worked by hand, so its numbers are rounded as a hand calculation rounds them.
+DEFAULT_ROUNDING = "by_hand"
+
+
+def rounding_rule(rounding: str, digits: int | str, language: str = "en") -> str:
+    """The one sentence that states an exercise set's rounding, wherever the set says it.
+
+    >>> rounding_rule("by_hand", 3).split(", and")[0]
+    'Round every intermediate result to 3 decimals before you use it'
+    """
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"rounding must be one of {', '.join(ROUNDINGS)}, got {rounding!r}")
+    return text("_rules.txt.j2", language, macro="rounding_rule", args=(rounding, digits))
 
 
 def draw_values(graph: Graph, count: int, seed: int) -> list[dict[str, float]]:
@@ -71,6 +90,31 @@ def _draw(graph: Graph, rng, loss: str, one_hot: set) -> dict[str, float]:
     return values
 
 
+def approximate_lines(section: Section) -> list[str]:
+    """The equations of a worked section whose result does not follow from the numbers they
+    show (printed with ≈): by hand, there is none.
+
+    >>> from symbackprop.document.model import Equation, Equations, Step
+    >>> approx = Equation("gradient w1", Tex("g"), [Step([Tex("0.039")], r"\\approx")])
+    >>> approximate_lines(Section("worked", blocks=[Equations([approx])]))
+    ['gradient w1']
+    """
+    return [eq.label for sub in section.walk() for block in sub.blocks
+            if isinstance(block, Equations) for eq in block.equations
+            if any(step.relation != "=" for step in eq.steps)]
+
+
+def _refuse_approximate(worked: list[Section], digits: int) -> None:
+    # The rule the sheet states is applied as stated, or the sheet is not made.
+    for k, section in enumerate(worked, 1):
+        lines = approximate_lines(section)
+        if lines:
+            raise ValueError(f"exercise {k}: by hand at {digits} decimals, the key's line "
+                             f"'{lines[0]}' does not follow from the numbers it shows; use "
+                             "--rounding display (or rounding = \"display\" in the spec's "
+                             "[training]), or more --digits")
+
+
 def exercise_sheets(
     graph: Graph,
     count: int,
@@ -78,14 +122,14 @@ def exercise_sheets(
     *,
     learning_rate: float = 0.1,
     digits: int = 3,
-    rounding: str = "by_hand",
+    rounding: str = DEFAULT_ROUNDING,
     title: str = "",
     templates: str | Path | None = None,
     language: str = "en",
     value_sets: list[dict[str, float]] | None = None,
     labels: list[str] | None = None,
 ) -> tuple[str, str]:
-    """(problem sheet, answer key) as LaTeX documents.
+    """(problem sheet, answer key) as LaTeX documents, both stating :func:`rounding_rule`.
 
     ``value_sets`` (one per exercise, e.g. a quiz's per-student values) replaces the random draw;
     ``labels`` name each exercise (a student's id and name).
@@ -105,6 +149,8 @@ def exercise_sheets(
                          f"network's gradients ({err}); use --rounding display (or rounding = "
                          "\"display\" in the spec's [training]), or more --digits") from None
     worked = [doc.section("worked") for doc in docs]
+    if rounding == "by_hand":
+        _refuse_approximate(worked, digits)
     network = docs[0].sections[0]
     # A model's sheet gives its general form too (derived and checked), as its notes do.
     general = docs[0].section("model_form") if "model_form" in docs[0].keys else None
@@ -120,7 +166,8 @@ def exercise_sheets(
     context = dict(
         title=title, network=network, general=general,
         problems=problems,
-        worked=worked, learning_rate=f"{learning_rate:g}", digits=digits, params=params,
+        worked=worked, learning_rate=f"{learning_rate:g}", params=params,
+        rule=rounding_rule(rounding, digits, language),
         loss=tex(graph.loss_symbol), seed=seed, doc=t,
         layered=isinstance(graph, MLP),
     )

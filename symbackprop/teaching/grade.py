@@ -139,8 +139,11 @@ class Grader:
     """
 
     def __init__(self, derivation: Derivation, values: Mapping, learning_rate: float = 0.1,
-                 calculator=None):
+                 calculator=None, rounding: str = "display"):
         self.derivation, self.values, self.learning_rate = derivation, values, learning_rate
+        #: "by_hand": the rule of an exercise set that rounds every intermediate; a claim that
+        #: follows it (the number its answer key prints) is right too.
+        self.rounding = rounding
         self.calc = calculator or HandCalculator(derivation, values, learning_rate)
         self.truth = self.calc.truth
         self._hand: dict[int, dict[str, float]] = {}
@@ -199,6 +202,9 @@ class Grader:
         decimals = max(0, -claimed.as_tuple().exponent)
         tol = 10.0 ** (-decimals) * (1 + 1e-9)
         ok = math.isfinite(correct) and abs(float(claimed) - correct) <= tol
+        if not ok and self.rounding == "by_hand":
+            by_rule = self.by_hand(decimals).get(key, math.nan)
+            ok = math.isfinite(by_rule) and abs(float(claimed) - by_rule) <= tol
         slip = None if ok else self.diagnose(key, claimed, claims or {})
         return Claim(key, claimed, correct, ok, slip, written=str(written))
 
@@ -290,13 +296,15 @@ def grade(
     values: Mapping,
     claims: Mapping[str, Decimal | float | int],
     learning_rate: float = 0.1,
+    rounding: str = "display",
 ) -> list[Claim]:
     """Judge each claim against the engine's value at the claim's own precision.
 
     Keys may be written as the notes print them: ``delta_z3``, ``δ_z3``, ``\\delta_{z_3}``,
-    ``dL/dz3``, ``∂L/∂z_3``, ``\\hat{y}``.
+    ``dL/dz3``, ``∂L/∂z_3``, ``\\hat{y}``. With ``rounding="by_hand"`` (an exercise set's
+    rule), the number a hand calculation rounding every intermediate gets is right too.
     """
-    grader = Grader(derivation, values, learning_rate)
+    grader = Grader(derivation, values, learning_rate, rounding=rounding)
     by_key = {grader.key(k): _claimed(k, v) for k, v in claims.items()}
     return [grader.judge(k, v, by_key) for k, v in claims.items()]
 

@@ -36,12 +36,12 @@ from ..derivation.reverse import Derivation, derive
 from ..output.reports import latex_environment, render_text
 from ..output.reports import text as template_macro
 from ..printing.latex import TexPrinter, untypesettable
-from .exercises import draw_values
+from .exercises import DEFAULT_ROUNDING, draw_values, rounding_rule
 from .grade import Grader
 from .slips import HandCalculator, Slip
 
 __all__ = ["Student", "RosterError", "read_roster", "student_seed", "nice_values", "make_quiz",
-           "Variant", "Question", "Choice", "moodle_xml", "quiz_key"]
+           "Variant", "Question", "Choice", "network_equations", "moodle_xml", "quiz_key"]
 
 MAX_ROSTER_BYTES = 1_000_000
 MAX_STUDENTS = 2000
@@ -89,13 +89,16 @@ class Question:
 
 @dataclass
 class Variant:
-    """A student's values and questions."""
+    """A student's values and questions, and the rule its answers were rounded by."""
 
     student: Student
     seed: int
     values: dict[str, float]
     given: list[tuple[str, str]] = field(default_factory=list)
     questions: list[Question] = field(default_factory=list)
+    learning_rate: float = 0.1
+    rounding: str = DEFAULT_ROUNDING
+    digits: int = 3
 
 
 def read_roster(path: str | Path, language: str | None = None) -> list[Student]:
@@ -226,9 +229,14 @@ def _draw(graph: Graph, seed: int, nice: bool, d: Derivation) -> dict[str, float
 
 
 def make_quiz(graph: Graph, students: Sequence[Student], seed: int = 0, *, nice: bool = False,
-              learning_rate: float = 0.1, digits: int = 3, language: str = "en",
-              derivation: Derivation | None = None) -> list[Variant]:
-    """One variant per student: values, numeric questions and slip multiple choices."""
+              learning_rate: float = 0.1, digits: int = 3, rounding: str = DEFAULT_ROUNDING,
+              language: str = "en", derivation: Derivation | None = None) -> list[Variant]:
+    """One variant per student: values, numeric questions and slip multiple choices.
+
+    Each answer is rounded by ``rounding`` (see :func:`.exercises.rounding_rule`): by hand, it is
+    the number the answer key of the same values prints.
+    """
+    rounding_rule(rounding, digits)  # refused here, before any variant is drawn
     d = derivation or derive(graph)
     tex = TexPrinter(d)
     like = HandCalculator(d, {s.name: 0.5 for s in graph.leaves}, learning_rate)
@@ -236,8 +244,9 @@ def make_quiz(graph: Graph, students: Sequence[Student], seed: int = 0, *, nice:
     for student in students:
         s = student_seed(seed, student.id)
         values = _draw(graph, s, nice, d)
-        v = Variant(student, s, values, [(tex(x), f"{values[x.name]:g}") for x in graph.leaves])
-        v.questions = _questions(d, values, learning_rate, digits, tex, language, like)
+        v = Variant(student, s, values, [(tex(x), f"{values[x.name]:g}") for x in graph.leaves],
+                    learning_rate=learning_rate, rounding=rounding, digits=digits)
+        v.questions = _questions(d, values, learning_rate, digits, rounding, tex, language, like)
         variants.append(v)
     return variants
 
@@ -274,13 +283,14 @@ def _predictions(g: Graph) -> list[sp.Symbol]:
     return compared[::-1]
 
 
-def _questions(d, values, learning_rate, digits, tex, language, like) -> list[Question]:
+def _questions(d, values, learning_rate, digits, rounding, tex, language, like) -> list[Question]:
     grader = Grader(d, values, learning_rate,
                     calculator=HandCalculator(d, values, learning_rate, like=like))
     unit = 10.0 ** -digits
+    answers = grader.by_hand(digits) if rounding == "by_hand" else grader.truth
     out = []
     for kind, key, quantity in _asked(d):
-        answer = grader.truth[key]
+        answer = answers[key]
         shown = _fmt(answer, digits)
         latex = tex(quantity) + ("'" if key.endswith("'") else "")
         choices: tuple[Choice, ...] = ()
@@ -319,15 +329,37 @@ def _fmt(value: float, digits: int) -> str:
     return "0" + text[2:] if text.startswith("-0") and float(text) == 0 else text
 
 
+def network_equations(derivation: Derivation) -> list[str]:
+    """Every forward equation as LaTeX, for the questions to state: a question whose answer
+    needs an equation it does not give cannot be answered from it (a 4-step RNN has 29).
+
+    >>> import symbackprop as sb
+    >>> network_equations(sb.derive(sb.mlp([2, 2, 1])))[0]
+    'z_{1} = w_{1} x_{1} + w_{3} x_{2}'
+    """
+    tex = TexPrinter(derivation)
+    return [f"{tex(lhs)} = {tex(rhs)}" for lhs, rhs in derivation.graph.forward_equations()]
+
+
 def moodle_xml(variants: Sequence[Variant], title: str, network: list[str],
                category: str = "symbackprop", language: str = "en") -> str:
-    """The quiz in Moodle XML: a category per student, numerical and multichoice questions."""
+    """The quiz in Moodle XML: a category per student, numerical and multichoice questions.
+
+    Every question gives the network's equations, the student's values, η and the rounding rule.
+    """
     return render_text("moodle.xml.j2", language, variants=variants, title=title,
-                       network=network, category=category)
+                       network=network, category=category, rules=_rules(variants, language))
 
 
 def quiz_key(variants: Sequence[Variant], title: str, language: str = "en") -> str:
     """The answer key as LaTeX: every answer, and every wrong option with its slip."""
     env = latex_environment(language)
     return env.get_template("quiz-key.tex.j2").render(variants=variants, title=title,
-                                                      language=language)
+                                                      language=language,
+                                                      rules=_rules(variants, language))
+
+
+def _rules(variants: Sequence[Variant], language: str) -> dict[tuple[str, int], str]:
+    """Each variant's rounding rule sentence, by (rounding, digits)."""
+    return {(v.rounding, v.digits): rounding_rule(v.rounding, v.digits, language)
+            for v in variants}
