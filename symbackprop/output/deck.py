@@ -5,7 +5,8 @@ other section cut into as few frames as hold it (heights estimated by :mod:`.hei
 balanced so that none is nearly empty. An equation moves to the next frame whole, and one
 taller than a frame goes on under its own left-hand side; a table of one-symbol results
 (∂z/∂w = x) is set smaller, in as many columns as fit. A deck over MAX_FRAMES frames first
-lets a one-frame section share the frame before it, then sets its longest sections smaller.
+lets a one-frame section share the frame before it, then leaves to the notes what
+:mod:`.shorten` lists, step by step, and only then sets its longest sections smaller.
 
 >>> import symbackprop as sb
 >>> doc = sb.build_document(sb.derive(sb.mlp([2, 2, 1])))
@@ -18,11 +19,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from ..document import Document, Equation, Equations, Paragraph, Section, Step, layout
 from ..printing.latex import Tex
 from .heights import FRAME_HEIGHT, SIZES, Size, prose_height, row_height
+from .shorten import SHORTER
 
 __all__ = ["plan", "walkable", "slashed", "MAX_FRAMES", "DENSE_ROW_LIMIT", "DENSE_GAP", "MAX_DENSE_COLUMNS",
            "SHORT_RESULT", "OVERLAY_LINES", "OVERLAY_WIDTH"]
@@ -414,66 +416,6 @@ def _build(segments: list[dict], say: Callable[[Paragraph], str], sizes: dict[in
     return frames, counts
 
 
-#: What a deck over MAX_FRAMES leaves to the notes, one step at a time, before its type shrinks:
-#: the local derivatives (each reappears as a factor of a δ line), then the symbolic forward
-#: pass (the worked example gives the same lines with numbers), then, for a model whose general
-#: form the deck states, the unrolled instance's δs and gradients.
-_LEFT_TO_THE_NOTES = (("locals",), ("forward",), ("deltas", "gradients"))
-
-
-def _results_only(segments: list[dict], doc: Document) -> list[dict]:
-    """The worked example's lines as formula = value, the numbers substituted left to the
-    notes: every value is still shown, and computed from lines above it."""
-    def shorter(block):
-        if block is None or block.kind != "equations" or not any(
-                len(eq.steps) > 2 and eq.check == "numbers" for eq in block.equations):
-            return block
-        return replace(block, equations=[
-            replace(eq, steps=[eq.steps[0], eq.steps[-1]])
-            if len(eq.steps) > 2 and eq.check == "numbers" else eq for eq in block.equations])
-
-    out = []
-    for segment in segments:
-        if "section" in segment and segment["section"].key == "worked":
-            segment = {**segment, "body": [{**item, "block": shorter(item["block"])}
-                                           for item in segment["body"]]}
-        out.append(segment)
-    return out
-
-
-def _forward_values(segments: list[dict], doc: Document) -> list[dict]:
-    """The worked forward pass as a table of values (a model's: its general form, stated in the
-    deck, gives every formula), so each value is still shown before a δ uses it."""
-    if "model_form" not in doc.keys:
-        return segments
-    out, changed = [], False
-    for segment in segments:
-        if "section" in segment and segment["section"].key == "worked":
-            body, forward = [], False
-            for item in segment["body"]:
-                if item["heading"] is not None:
-                    forward = item["heading"].key == "worked_forward"
-                block = item["block"]
-                if forward and block is not None and block.kind == "equations":
-                    block = replace(block, equations=[replace(eq, steps=eq.steps[-1:])
-                                                      for eq in block.equations])
-                    changed = True
-                body.append({**item, "block": block})
-            segment = {**segment, "body": body}
-        out.append(segment)
-    return out if changed else segments
-
-
-def _without(keys: tuple[str, ...]) -> Callable[[list[dict], Document], list[dict]]:
-    def cut(segments: list[dict], doc: Document) -> list[dict]:
-        if "gradients" in keys and "model_form" not in doc.keys:
-            return segments  # an MLP's deck keeps its chains: they are what it teaches
-        kept = [s for s in segments
-                if s.get("section", s.get("frame", {}).get("section")).key not in keys]
-        return kept if len(kept) < len(segments) else segments
-    return cut
-
-
 def plan(doc: Document, say: Callable[[Paragraph], str]) -> list[dict]:
     """The deck's frames after its title, in order: each a dict the slides template reads
     (``figure``: a drawing's frame; ``walk``: chains beside the drawing; else ``body``, the
@@ -486,8 +428,7 @@ def plan(doc: Document, say: Callable[[Paragraph], str]) -> list[dict]:
     frames, counts = _build(segments, say, sizes, share=False)
     if len(frames) + 1 > MAX_FRAMES:
         frames, counts = _build(segments, say, sizes, share=True)
-    for shorter in (_results_only, *(_without(keys) for keys in _LEFT_TO_THE_NOTES),
-                    _forward_values):
+    for shorter in SHORTER:
         if len(frames) + 1 <= MAX_FRAMES:
             break
         cut = shorter(segments, doc)
