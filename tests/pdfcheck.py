@@ -103,6 +103,7 @@ def english_runs(text: str, ignore: str = "") -> list[str]:
     """Runs of three or more English words of three letters or more (math names aside):
     prose a Korean document left untranslated. ``ignore``'s lines (the user's title) are
     found wherever the page broke them, at a space or after a hyphen."""
+    text = text.replace("\u2019", "'")  # TeX sets the title's ' as a right quote
     for phrase in filter(None, ignore.split("\n")):
         words = [re.escape(w).replace("-", r"-\s*") for w in phrase.split()]
         text = re.sub(r"\s+".join(words), " ", text)

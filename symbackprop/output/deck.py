@@ -122,9 +122,9 @@ def _grid_units(block: Equations, size: Size) -> list[_Unit]:
         texts = [t for eq in row for t in (eq.lhs, *(s.lines[0] for s in eq.steps))]
         units.append(_Unit((row_height(texts) + _GRID_GAP) * scale, equations=list(row),
                            block=grid, dense=dense, glued=dense and bool(units)))
-    if sum(u.height for u in units) > FRAME_HEIGHT - _HEADING:
+    if sum(u.height for u in units) > _GLUED * FRAME_HEIGHT:
         for unit in units:
-            unit.glued = False  # a table taller than a frame goes on over two
+            unit.glued = False  # a tall table may go on over two frames, row by row
     return units
 
 

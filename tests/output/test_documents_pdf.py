@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pdfcheck
 import pytest
-from test_deck import OVER_20
 from texutil import REPO, TEX_MISSING
 
 import symbackprop as sb
@@ -39,10 +38,6 @@ FAST = {("seed000", "article"), ("seed000", "slides"), ("net342", "article"),
 #: Documents that still overflow, and why: a worked example's error signal in numbers, one
 #: product no line break can enter (document/context.py's numbers; the worked example is
 #: being rewritten for issue 22), in the notes, the deck, the fragment and the answer key.
-UNBROKEN = {(name, kind): f"{name}'s worked example: a δ in numbers (in the notes {width} pt "
-                         "too wide)"
-            for name, width in (("model-blocks", "1,992"), ("model-batchnorm", "1,053"))
-            for kind in ("article", "slides", "fragment", "answers")}
 WORK = Path(tempfile.mkdtemp(prefix="symbackprop-pdf-"))
 GALLERY_DIR = REPO / "docs" / "examples"
 
@@ -110,8 +105,6 @@ def _cases():
         for kind in kinds:
             for language in LANGUAGES:
                 marks = [] if (name, kind) in FAST else [pytest.mark.slow]
-                if (name, kind) in UNBROKEN:
-                    marks.append(pytest.mark.xfail(reason=UNBROKEN[name, kind]))
                 yield pytest.param(name, kind, language, marks=marks,
                                    id=f"{name}-{kind}-{language}")
 
@@ -204,8 +197,6 @@ def _decks():
     for name in [*GALLERY, "net342"]:
         for language in LANGUAGES:
             marks = [] if (name, "slides") in FAST else [pytest.mark.slow]
-            if name in OVER_20:  # see tests/output/test_deck.py
-                marks.append(pytest.mark.xfail(reason=f"{OVER_20[name]} frames"))
             yield pytest.param(name, language, marks=marks, id=f"{name}-{language}")
 
 
