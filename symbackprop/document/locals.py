@@ -41,7 +41,7 @@ def locals_section(ctx: DocumentContext) -> Section:
     rest = [eq for eq in eqs if not is_trivial(eq)]
     for group in (trivial, rest):
         if group:
-            columns = grid_columns(group) if len(group) > 8 else 1
+            columns = grid_columns(group) if len(group) > 3 else 1
             s.blocks.append(Equations(group, columns=columns))
     ctx.rest(s, left_out)
     return s
