@@ -14,6 +14,7 @@ backwards through it: o, the weights and values, the softmax, the scores.
 from __future__ import annotations
 
 from ...builders.attention import Attention
+from ...core import ops
 from ..drawing import Box
 from .scene import Scene
 
@@ -41,7 +42,7 @@ def attention_scene(net: Attention) -> Scene | None:
     height = (n - 1) * _DY + size + 0.3
     softmax = Box(2.6 * _DX, 0, size + 0.5, height)
     s.frame(softmax, "rounded corners=4pt, fill=gray!8")
-    s.label(r"\operatorname{softmax}", softmax.x, softmax.y + height / 2 + 0.3)
+    s.label(ops.activation_op("softmax").latex, softmax.x, softmax.y + height / 2 + 0.3)
     s.node("o", 3.7 * _DX, 0, "o", w=size)
     s.node("loss", 3.7 * _DX, top + 0.6, "L", w=size)
     for j in range(1, n + 1):
