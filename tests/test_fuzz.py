@@ -79,6 +79,7 @@ def specs(draw) -> tuple[str, set[str]]:
 @settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(case=specs())
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_every_spec_ends_in_an_answer_or_one_line(tmp_path_factory, capsys, case):
     text, _ = case
     capsys.readouterr()

@@ -287,6 +287,7 @@ def test_constants_are_bounded_before_sympy_evaluates_them(expr, fragment):
         parse_spec(one_graph(expr))
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_a_huge_constant_is_refused_alike_whatever_the_hash_seed():
     # tanh(exp(1e12)^2) was refused under some PYTHONHASHSEED values and crashed under others.
     for seed_text in ("1", "4"):
@@ -399,6 +400,7 @@ def test_exercises_write_both_sheets_or_neither(tmp_path, capsys):
 
 
 @pytest.mark.skipif(not have_tex(), reason="needs pdflatex")
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_a_pdf_is_written_through_a_fresh_name_never_a_planted_link(tmp_path, capsys):
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
@@ -543,6 +545,7 @@ def test_saturated_outputs_give_notes_and_examples_without_nan(tmp_path, capsys,
     assert "nan" not in (tmp_path / "n.tex").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_exercises_draw_values_where_the_loss_is_finite(tmp_path, capsys):
     # x/w: a drawn w = 0.00 would make the loss infinite; such a draw is drawn again.
     code, _, err = run_spec(tmp_path, capsys, DIVISION.replace("{w}", "0.5"), "exercises",

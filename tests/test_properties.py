@@ -141,6 +141,7 @@ def mlp_cases(draw, max_depth: int = 4, max_width: int = 6) -> MLPCase:
 
 @settings(max_examples=40)
 @given(case=mlp_cases())
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_mlp_gradients_match_finite_differences_and_symbolic(case: MLPCase):
     net = case.build()
     d = sb.derive(net)
@@ -153,6 +154,7 @@ def test_mlp_gradients_match_finite_differences_and_symbolic(case: MLPCase):
 
 @settings(max_examples=25)
 @given(case=mlp_cases(max_depth=3, max_width=3))
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_small_mlp_gradients_match_symbolic(case: MLPCase):
     # Small nets, so that the expanded symbolic gradient is compared in every example.
     net = case.build()
@@ -272,6 +274,7 @@ def graph_cases(draw) -> GraphCase:
 
 @settings(max_examples=60)
 @given(case=graph_cases())
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_general_graph_gradients(case: GraphCase):
     g = case.build()
     d = sb.derive(g)

@@ -140,6 +140,7 @@ def test_every_symbol_has_a_textbook_spelling(net):
     assert not [n for n in names if r"\mathit" in n or r"\_" in n]
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_rnn_notes_compile_with_readable_names(tmp_path):
     from texutil import have_tex
 

@@ -142,6 +142,7 @@ def test_no_command_is_a_usage_error(tmp_path):
 
 
 # -- demo -----------------------------------------------------------------------------------------
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_demo_without_pdf(tmp_path):
     result = run("demo", "-o", "out", "--no-pdf", cwd=tmp_path, check=True)
     out = tmp_path / "out"
@@ -207,6 +208,7 @@ def test_notes_to_stdout(tmp_path, spec):
     assert result.stderr == ""  # progress messages only on a terminal
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_notes_to_file(tmp_path, spec):
     result = run("notes", "seed000.toml", "-o", "notes/seed000.tex", cwd=tmp_path, check=True)
     assert result.stdout == ""
@@ -281,6 +283,7 @@ def test_notes_digits(tmp_path, spec):
     assert "4 decimals" in worked
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_notes_by_hand_rounding(tmp_path, spec):
     display = section(run("notes", str(spec), cwd=tmp_path, check=True).stdout, "A worked example")
     by_hand = section(run("notes", str(spec), "--rounding", "by_hand", cwd=tmp_path,
@@ -291,6 +294,7 @@ def test_notes_by_hand_rounding(tmp_path, spec):
     assert "-0.100" in by_hand and "0.560" in by_hand
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_notes_user_templates(tmp_path, spec):
     folder = tmp_path / "my-templates"
     folder.mkdir()
@@ -335,6 +339,7 @@ def test_grad_one_parameter(tmp_path, spec):
     assert sp.simplify(got - (-2 * (y - yhat) * yhat * (1 - yhat) * h1)) == 0
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_grad_all_parameters_and_forms(tmp_path, spec):
     out = run("grad", str(spec), cwd=tmp_path, check=True).stdout
     assert [ln.split(" = ")[0] for ln in out.splitlines()] == [f"dL/dw{k}" for k in range(1, 7)]
@@ -351,6 +356,7 @@ def test_grad_unknown_parameter(tmp_path, spec):
     assert not (tmp_path / "g.txt").exists()
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_grad_matrix_form_and_code(tmp_path, spec):
     text = run("grad", str(spec), "--matrix", cwd=tmp_path, check=True).stdout
     assert "delta2 = 2/n_2*((A2 - Y)*A2*(1 - A2))\ndelta1 = (W2.T @ delta2)*A1*(1 - A1)\n" in text
@@ -419,6 +425,7 @@ def test_example_prints_seed000s_rounded_numbers_and_the_w5_update(tmp_path, spe
     assert "-0.010" not in w5[0] and "0.551" not in w5[0]
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_example_latex_and_markdown(tmp_path, spec):
     tex = run("example", str(spec), "--latex", cwd=tmp_path, check=True).stdout
     assert r"\begin{align*}" in tex and "-0.100" in tex and "0.560" in tex
@@ -426,6 +433,7 @@ def test_example_latex_and_markdown(tmp_path, spec):
     assert "$$" in md and "-0.0998" in md and "0.5600" in md
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_example_takes_rounding_and_digits_from_the_spec_and_flags_override(tmp_path):
     spec = tmp_path / "by_hand.toml"
     spec.write_text(SEED000_SPEC.replace("digits = 3", 'digits = 0\nrounding = "by_hand"'),
@@ -472,6 +480,7 @@ def test_output_is_a_directory(tmp_path, spec):
     assert_one_line_error(run("grad", str(spec), "-o", "adir", cwd=tmp_path))
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_notation_for_a_graph_spec_is_refused(tmp_path):
     (tmp_path / "graph.toml").write_text(
         '[graph]\ninputs = ["x"]\ntargets = ["y"]\nparameters = ["w"]\n'
@@ -483,6 +492,7 @@ def test_notation_for_a_graph_spec_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("sub", ["notes", "exercises"])
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_notes_of_a_network_too_large_point_to_the_matrix_form(tmp_path, sub):
     spec = tmp_path / "big.toml"
     spec.write_text("[network]\nsizes = [64, 64, 1]\n", encoding="utf-8")
@@ -505,6 +515,7 @@ def test_an_untitled_model_spec_gets_its_default_title_in_the_documents_language
 @pytest.mark.parametrize(("lang", "title"), [
     (None, r"\title{Exercises: An Elman RNN over 2 steps"),
     ("ko", r"\title{연습 문제: 2단계로 펼친 엘만 RNN")])
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_exercise_sheets_are_in_the_asked_language(tmp_path, lang, title):
     spec = tmp_path / "rnn.toml"
     spec.write_text('[network]\nkind = "rnn"\ninputs = 1\nhidden = 1\noutputs = 1\nsteps = 2\n',

@@ -127,6 +127,7 @@ def test_an_output_that_is_an_input_is_refused_and_the_input_kept(folder, args, 
     assert listing(folder) == before
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_an_output_linked_to_the_latex_file_is_refused_through_either_link(folder):
     os.link(folder / "f.tex", folder / "hard.txt")
     (folder / "soft.txt").symlink_to(folder / "f.tex")
@@ -176,6 +177,7 @@ def test_an_output_through_a_link_to_a_file_writes_that_file_and_keeps_the_link(
 
 
 @pytest.mark.parametrize("command", [["exercises", "s.toml", "--count", "1"], ["demo", "--no-pdf"]])
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_a_fifo_where_a_folder_command_writes_is_refused_before_any_work(folder, command):
     os.mkfifo(folder / "out")
     assert_one_line_error(run(*command, "-o", "out", "-q", cwd=folder), "-o out is not a folder")
@@ -199,6 +201,7 @@ def test_a_folder_given_as_a_one_file_output_is_refused_before_any_work(folder, 
 
 
 # -- all or nothing -------------------------------------------------------------------------------
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_exercises_for_moodle_write_every_file_or_none_and_say_nothing_written(folder):
     (folder / "ex" / "quiz.xml").mkdir(parents=True)
     result = run("exercises", "s.toml", "--roster", "r.csv", "--format", "moodle", "-o", "ex",
@@ -259,6 +262,7 @@ def test_a_roster_field_over_the_csv_limit_is_refused_in_one_line(folder):
     assert not (folder / "ex").exists()
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_a_roster_name_the_english_sheet_cannot_typeset_is_refused_up_front(folder):
     (folder / "r.csv").write_text("id,name\n1,Ada\n2,김민준\n", encoding="utf-8")
     assert_one_line_error(run("exercises", "s.toml", "--roster", "r.csv", "-o", "ex", cwd=folder),

@@ -101,6 +101,7 @@ def _random_arrays(ev, batch, rng):
 @pytest.mark.parametrize("kind", list(_LOWERED))
 @settings(max_examples=2, deadline=None, derandomize=True)
 @given(dims=st.lists(st.integers(1, 4), min_size=4, max_size=4), batch=st.integers(1, 5))
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_lowered_code_matches_the_plain_sums(kind, dims, batch):
     """Matmuls, hoisted recursion terms and skipped copies change no number: the same form at
     random sizes without them (every Σ an outer product summed along its axes) agrees, and
@@ -465,6 +466,7 @@ def test_jax_rnn_matches_jax_autograd():
 
 
 @needs_jax
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_jax_multi_output_conv1d_matches_jax_autograd():
     n, K, n_y = 7, 3, 2
     rng = np.random.default_rng(1)
@@ -482,6 +484,7 @@ def test_jax_multi_output_conv1d_matches_jax_autograd():
 
 @needs_jax
 @pytest.mark.parametrize("projections", [False, True])
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_jax_attention_matches_jax_autograd(projections):
     n, d, d_in = 3, 2, 3
     rng = np.random.default_rng(2)
@@ -533,6 +536,7 @@ def test_jax_block_network_matches_jax_autograd():
 
 @needs_jax
 @pytest.mark.parametrize("scale", [1.0, 300.0], ids=["plain", "saturated"])
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_jax_softmax_rnn_matches_jax_autograd_of_log_softmax(scale):
     T, n_x, n_h, n_y = 3, 2, 3, 4
     rng = np.random.default_rng(2)

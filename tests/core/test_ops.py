@@ -366,6 +366,7 @@ def test_grade_judges_a_hand_calculation_through_the_new_activations(name):
     assert [c.ok for c in judged] == [True, False]
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_the_command_line_checks_notes_and_exports_a_gelu_silu_spec(tmp_path):
     spec = tmp_path / "gelu.toml"
     spec.write_text('[network]\nsizes = [2, 2, 2, 1]\nactivation = ["gelu", "silu", "sigmoid"]\n'

@@ -277,6 +277,7 @@ def test_display_and_by_hand_agree_on_w5():
 
 
 # -- other networks -------------------------------------------------------------------------------
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_tanh_softmax_cross_entropy_net():
     doc = tanh_softmax_doc()
     assert doc.checked == len(doc.equations) == sum(doc.methods.values())
@@ -309,6 +310,7 @@ def test_threshold_bias_general_form_has_a_minus_sign():
     assert doc.checked == len(doc.equations)
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_ordinary_bias_general_form_has_no_minus_sign():
     net = sb.mlp([2, 2, 1], activation="sigmoid", loss="mse", bias=True, notation="layered")
     doc = sb.build_document(sb.derive(net), appendix=False)
@@ -318,6 +320,7 @@ def test_ordinary_bias_general_form_has_no_minus_sign():
     assert not any("appendix" in title(s).lower() for s in doc.sections)
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_general_graph_with_shared_parameter_and_fan_out():
     g = shared_graph()
     d = sb.derive(g)
@@ -345,6 +348,7 @@ def test_general_graph_with_shared_parameter_and_fan_out():
 
 
 @pytest.mark.parametrize("kind", ["weight decay", "loss uses a node twice"])
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_loss_that_uses_a_node_directly_and_through_another(kind):
     # ∂L/∂v on the edge v -> L is L's own partial, not the total ∂L/∂v: with weight decay
     # (L = … + w²/10) or with L using a both directly and through b they differ.

@@ -109,6 +109,7 @@ def test_a_long_model_reads_its_indices_right_and_breaks_its_sums():
     assert lines[0].index(r"\delta_{1,1}") < lines[0].index(r"\delta_{2,1}")
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_softmax_rnn_notes_print_y_hat_minus_y_and_say_the_targets_are_one_hot():
     net = sb.rnn(1, 1, 3, steps=2, output_activation="softmax", loss="cross_entropy")
     d = sb.derive(net)

@@ -191,6 +191,7 @@ def _cases():
 
 @pytest.mark.skipif(not have_tex(), reason=TEX_MISSING)
 @pytest.mark.parametrize("name, kind, language", list(_cases()))
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_compiled_drawings_fit_and_print_no_word_over_another(name, kind, language):
     pdf, log = _compiled(name, kind, language)
     assert pdfcheck.overfull(log) == []

@@ -100,6 +100,7 @@ def gallery_notes(name: str):
 
 
 @pytest.mark.parametrize("name", SPECS)
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_every_gallery_worked_example_defines_each_symbol_and_number_before_use(name):
     doc, d = gallery_notes(name)
     assert used_before_defined(doc, d) == []

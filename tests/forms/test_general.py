@@ -110,6 +110,7 @@ def test_general_form_of_built_models_and_refusals():
         sb.general_form(Model("hand-built"))
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_general_forms_compile_in_latex(tmp_path):
     from texutil import compile_snippet, have_tex
 

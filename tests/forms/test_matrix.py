@@ -116,6 +116,7 @@ def test_matrix_equations_equal_the_scalar_derivation(activations, loss, bias):
        acts=st.lists(st.sampled_from(ACTIVATIONS[:-1]), min_size=3, max_size=3),
        output=st.sampled_from(["sigmoid", "softmax", "identity", "tanh"]),
        bias=st.sampled_from([False, True, "threshold", "shared"]), seed=st.integers(0, 99))
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_random_architectures_agree_with_the_scalar_derivation(depth, widths, acts, output, bias,
                                                                 seed):
     loss = {"sigmoid": "bce", "softmax": "cross_entropy"}.get(output, "mse")
@@ -139,6 +140,7 @@ def test_check_catches_a_wrong_equation():
     assert "WRONG" in str(report) and "SOME EQUATIONS DISAGREE" in str(report)
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_notes_in_matrix_notation_carry_the_matrix_form_and_say_it_was_checked():
     net = sb.mlp([2, 3, 2], ["sigmoid", "softmax"], "cross_entropy", bias=True, notation="matrix")
     doc = sb.build_document(sb.derive(net), appendix=False)

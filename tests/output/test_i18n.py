@@ -71,6 +71,7 @@ def test_compiled_catalog_matches_its_po(language):
             assert mo.gettext(msgid) == msgstr, msgid
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_a_document_in_korean_uses_the_seed_terms():
     d = sb.derive(sb.mlp([2, 2, 1]))
     ex = sb.worked_example(d, {"x1": 0.5, "x2": 0.1, "y": 1, **{f"w{k}": 0.1 for k in range(1, 7)}})
@@ -104,6 +105,7 @@ def test_spec_chooses_language_and_only(tmp_path):
         parse_spec('only = ["w9"]\n[network]\nsizes = [2, 2, 1]\n', "s.toml")
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_cli_notes_in_korean_and_only(tmp_path):
     spec = tmp_path / "s.toml"
     spec.write_text('title = "t"\n[network]\nsizes = [2, 3, 2]\n', encoding="utf-8")
@@ -120,6 +122,7 @@ def test_cli_notes_in_korean_and_only(tmp_path):
 @pytest.mark.parametrize(("language", "expected"), [
     ("en", r"\title{An Elman RNN over 1 step: 2 inputs, 1 hidden unit and 1 output}"),
     ("ko", r"\title{1단계로 펼친 엘만 RNN: 입력 2개, 은닉 유닛 1개, 출력 1개}")])
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_a_models_default_title_is_translated_and_agrees_with_its_counts(language, expected):
     tex = sb.render(sb.derive(sb.rnn(2, 1, 1, steps=1)), kind="article", language=language)
     assert expected in tex

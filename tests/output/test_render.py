@@ -42,6 +42,7 @@ def rendered() -> dict[tuple[str, str], str]:
 
 # -- the four kinds -------------------------------------------------------------------------------
 @pytest.mark.parametrize("net", list(NETWORK_DOCS))
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_article_is_a_whole_document_with_every_section_and_the_drawing(rendered, net):
     tex = rendered[(net, "article")]
     assert tex.startswith(r"\documentclass")
@@ -145,6 +146,7 @@ def test_templates_are_found():
 
 
 # -- determinism ----------------------------------------------------------------------------------
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_rendering_twice_is_byte_identical():
     first = {k: sb.render(seed000_example(), k) for k in KIND_NAMES}
     again = {k: sb.render(seed000_example(), k) for k in KIND_NAMES}
@@ -192,6 +194,7 @@ def _render_in_subprocess(hashseed: str, tmp_path: Path) -> dict:
     return json.loads(run.stdout)
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_rendering_is_identical_across_hash_seeds(tmp_path):
     # Notes of every kind and notation, and the generated code, byte for byte.
     a = _render_in_subprocess("0", tmp_path)

@@ -24,6 +24,7 @@ EXPECTED = [None, "text/html", "text/latex", "text/markdown", "text/markdown", "
             "text/latex", "text/markdown", "text/markdown"]
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_a_notebook_shows_every_object_richly():
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")

@@ -78,6 +78,7 @@ def _help(command: str) -> str:
     return " ".join(out.split())  # argparse wraps lines anywhere
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_exercises_help_states_each_rule_and_the_default_the_command_applies(tmp_path):
     text = _help("exercises")
     for rounding in ROUNDINGS:

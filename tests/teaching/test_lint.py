@@ -175,6 +175,7 @@ def test_seed004_its_output_delta_taken_against_the_activation():
     assert sum(line.unchecked for line in result.lines) >= 10
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_cli_lint_reports_and_exits_1(tmp_path):
     r = subprocess.run([sys.executable, "-m", "symbackprop", "lint", str(REF / "seed000.tex"),
                         "--spec", str(REF / "seed000.toml")], capture_output=True, text=True)
@@ -330,6 +331,7 @@ def test_reports_show_no_control_character_of_the_students(d, seed000_values):
     assert "\x1b" not in shown and "\x07" not in shown and "z1\ufffd[31m\ufffd" in shown
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_cli_lint_and_grade_read_an_empty_sum_as_not_checked(tmp_path):
     answer = tmp_path / "answer.tex"
     answer.write_text(r"$z_1 = \sum_{i=5}^{1} x_i$", encoding="utf-8")

@@ -111,6 +111,7 @@ CLAIMS = {
 
 
 @pytest.mark.parametrize("name", sorted(CLAIMS))
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_grade_reads_the_notes_names_and_names_each_slip(name, tmp_path):
     spec_path, written, slips = CLAIMS[name]
     spec = load_spec(spec_path)
@@ -181,6 +182,7 @@ def test_quiz_variants_on_every_model_kind_carry_the_engines_answers(model):
     assert len(root.findall("question")) == 1 + len(v.questions)
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_the_cli_makes_a_moodle_quiz_for_an_rnn_and_grades_a_students_answer(tmp_path):
     roster = tmp_path / "students.csv"
     roster.write_text("id,name\ns1,Ada\ns2,Alan\n", encoding="utf-8")
@@ -205,6 +207,7 @@ def test_the_cli_makes_a_moodle_quiz_for_an_rnn_and_grades_a_students_answer(tmp
     assert r.returncode == 0 and "1 of 1 right" in r.stdout, r.stdout + r.stderr
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_by_hand_sheets_of_a_norm_over_two_values_are_refused_with_the_way_out():
     # A layer norm over two features: each x̂ is ±1, so the first layer's gradients are nearly 0.
     graph = sb.network(2, [sb.dense(2, "tanh"), sb.layer_norm(), sb.dense(1)])

@@ -194,6 +194,7 @@ def test_the_key_labels_each_wrong_option_and_compiles(variants, tmp_path):
         assert (tmp_path / "key.pdf").stat().st_size > 1000
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_cli_exercises_with_a_roster_writes_sheets_key_and_moodle_xml(tmp_path):
     roster = tmp_path / "students.csv"
     roster.write_text("student_id,name\ns1,Ada\ns2,Alan\n", encoding="utf-8")
@@ -219,6 +220,7 @@ def test_cli_exercises_with_a_roster_writes_sheets_key_and_moodle_xml(tmp_path):
     assert not (tmp_path / "none").exists()
 
 
+@pytest.mark.slow  # over 2 s: make test keeps within its 4 minutes
 def test_a_students_answer_is_graded_against_their_own_variant(tmp_path, net):
     spec = REPO / "docs" / "examples" / "seed000.toml"
     from symbackprop.io.spec import load_spec
