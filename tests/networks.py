@@ -86,3 +86,21 @@ v_1 = -2.229880679366471e+40
 v_2 = -1.796759145870001e+119
 """
 
+
+
+def net342() -> tuple[sb.Graph, dict, str]:
+    """The 3-4-2 tanh/softmax net a new user writes from the docs: the graph, values, title."""
+    net = sb.mlp([3, 4, 2], ["tanh", "softmax"], "cross_entropy", bias="threshold",
+                 notation="layered")
+    values = {p.name: round(0.1 * ((k % 5) - 2), 2) for k, p in enumerate(net.parameters)}
+    values.update({"x_1^(0)": 0.5, "x_2^(0)": -0.2, "x_3^(0)": 0.1, "y_1": 1.0, "y_2": 0.0})
+    return net, values, "A 3-4-2 network"
+
+
+def square_of_a_product() -> tuple[sb.Graph, sb.WorkedExample]:
+    """L = a², a = w x, at x = 1, w = 2: the smallest graph with a node a worked line defines."""
+    g = sb.Graph("g")
+    x, w = g.input("x"), g.parameter("w")
+    g.node("a", w * x)
+    g.loss("L", g.symbol("a") ** 2)
+    return g, sb.worked_example(g, {"x": 1.0, "w": 2.0})

@@ -7,6 +7,7 @@ import re
 
 import pytest
 import sympy as sp
+from networks import square_of_a_product
 from texutil import (
     SEED000_VALUES,
     seed000_doc,
@@ -465,12 +466,9 @@ def test_an_equation_no_number_can_check_is_refused_not_failed():
     from symbackprop.document.context import DocumentContext
     from symbackprop.document.options import DocumentOptions
 
-    g = sb.Graph("g")
-    x, w = g.input("x"), g.parameter("w")
-    a = g.node("a", w * x)
-    g.loss("L", a ** 2)
-    ctx = DocumentContext(sb.derive(g), sb.worked_example(g, {"x": 1.0, "w": 2.0}),
-                          DocumentOptions())
+    g, example = square_of_a_product()
+    x, w, a = g.symbol("x"), g.symbol("w"), g.symbol("a")
+    ctx = DocumentContext(sb.derive(g), example, DocumentOptions())
     ctx.numbers("value of a", Tex("a"), w * x, 2.0, defines=a)  # a worked line defines a first
     ctx.numbers("value of L", Tex("L"), a ** 2, 4.0)  # holds
     with pytest.raises(VerificationError):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sympy as sp
+from networks import square_of_a_product
 
 import symbackprop as sb
 from symbackprop.check.verify import VerificationError
@@ -131,12 +132,9 @@ def test_the_model_worked_example_speaks_the_general_forms_names():
 
 
 def test_a_worked_line_using_a_symbol_no_earlier_line_defines_is_refused_by_name():
-    g = sb.Graph("g")
-    x, w = g.input("x"), g.parameter("w")
-    a = g.node("a", w * x)
-    g.loss("L", a ** 2)
-    ctx = DocumentContext(sb.derive(g), sb.worked_example(g, {"x": 1.0, "w": 2.0}),
-                          DocumentOptions())
+    g, example = square_of_a_product()
+    x, w, a = g.symbol("x"), g.symbol("w"), g.symbol("a")
+    ctx = DocumentContext(sb.derive(g), example, DocumentOptions())
     with pytest.raises(VerificationError, match="uses a, which no earlier line"):
         ctx.numbers("value of L", Tex("L"), a ** 2, 4.0)
     ctx.numbers("value of a", Tex("a"), w * x, 2.0, defines=a)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 
 import pytest
+from networks import net342
 from texutil import REPO
 
 import symbackprop as sb
@@ -27,18 +28,10 @@ SPECS = ["net342", "seed000", "seed001", "seed002", "seed003", "seed004", *MODEL
 FAST = {"net342", "seed000"}
 
 
-def _net342() -> tuple[sb.Graph, dict, str]:
-    net = sb.mlp([3, 4, 2], ["tanh", "softmax"], "cross_entropy", bias="threshold",
-                 notation="layered")
-    values = {p.name: round(0.1 * ((k % 5) - 2), 2) for k, p in enumerate(net.parameters)}
-    values.update({"x_1^(0)": 0.5, "x_2^(0)": -0.2, "x_3^(0)": 0.1, "y_1": 1.0, "y_2": 0.0})
-    return net, values, "A 3-4-2 network"
-
-
 @functools.cache
 def _document(name: str, language: str = "en") -> Document:
     if name == "net342":
-        graph, values, title = _net342()
+        graph, values, title = net342()
     else:
         spec = load_spec(REPO / "docs" / "examples" / f"{name}.toml")
         graph, values, title = spec.graph, spec.values, spec.title

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pdfcheck
 import pytest
+from networks import net342
 from texutil import REPO, TEX_MISSING
 
 import symbackprop as sb
@@ -39,14 +40,6 @@ WORK = Path(tempfile.mkdtemp(prefix="symbackprop-pdf-"))
 GALLERY_DIR = REPO / "docs" / "examples"
 
 
-def _net342() -> tuple[sb.Graph, dict, str]:
-    net = sb.mlp([3, 4, 2], ["tanh", "softmax"], "cross_entropy", bias="threshold",
-                 notation="layered")
-    values = {p.name: round(0.1 * ((k % 5) - 2), 2) for k, p in enumerate(net.parameters)}
-    values.update({"x_1^(0)": 0.5, "x_2^(0)": -0.2, "x_3^(0)": 0.1, "y_1": 1.0, "y_2": 0.0})
-    return net, values, "A 3-4-2 network"
-
-
 def _gelu_silu() -> tuple[sb.Graph, dict, str]:
     """The registry's newest activations, GELU and SiLU, in one net (sigmoid output, bce)."""
     net = sb.mlp([2, 2, 2, 1], ["gelu", "silu", "sigmoid"], "bce", bias=True, notation="layered")
@@ -57,7 +50,7 @@ def _gelu_silu() -> tuple[sb.Graph, dict, str]:
 
 def _case(name: str) -> tuple[sb.Graph, dict, str]:
     if name == "net342":
-        return _net342()
+        return net342()
     if name == "gelu_silu":
         return _gelu_silu()
     spec = load_spec(REPO / "docs" / "examples" / f"{name}.toml")
