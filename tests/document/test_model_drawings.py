@@ -16,6 +16,7 @@ import pytest
 from texutil import REPO, TEX_MISSING
 
 import symbackprop as sb
+from symbackprop.core import ops
 from symbackprop.core.languages import LANGUAGES
 from symbackprop.document.drawings import Scene, model_caption, model_scene
 from symbackprop.io.spec import load_spec
@@ -69,6 +70,8 @@ def test_attention_drawings_are_clean(keys):
     [sb.dense(3, "relu"), sb.residual(sb.dense(3, "tanh"), sb.layer_norm()), sb.dense(1)],
     [sb.layer_norm(affine=False), sb.residual(sb.dense(2)), sb.residual(sb.dense(2, "tanh"))],
     [sb.dense(2, "sigmoid"), sb.batch_norm(), sb.dense(2, "tanh"), sb.batch_norm(), sb.dense(1)],
+    # every activation the registry has, "linear" (no LaTeX of its own: fuzz seed 21) included
+    [sb.dense(2, name) for name in ops.ACTIVATIONS if name != "softmax"] + [sb.dense(1)],
 ])
 def test_block_network_drawings_are_clean(blocks):
     _clean(model_scene(sb.network(2, blocks, batch=2)))

@@ -88,8 +88,7 @@ def _row(s: Scene, blocks, before: str, before_tex: str, lane: float, state: dic
         state["layer"] += 1
         l = state["layer"]  # noqa: E741
         if isinstance(block, Dense):
-            f = ops.ACTIVATIONS[block.activation].latex if block.activation != "identity" \
-                else ""
+            f = ops.ACTIVATIONS[block.activation].latex or ""  # identity and linear: none
             bias = f" + {_sup('b', l)}" if block.bias else ""
             inside = f"{_sup('W', l)} {before_tex}{bias}"
             latex = f"{_sup('a', l)} = " + (rf"{f}\bigl({inside}\bigr)" if f else inside)
