@@ -11,8 +11,11 @@ import numpy as np
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    # The same stable form as the engine's (exp of a non-positive number only).
-    return np.exp(-np.logaddexp(0.0, -z))
+    # The plainest correct sigmoid, as a researcher writes it: exp(-z) overflows to inf past
+    # z < -709 and 1/(1+inf) is then 0, the right limit (numpy warns; the benchmarks' inputs
+    # stay far from it). A slower "stable" form here would flatter the engine.
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
 
 
 def forward_loss(X, Y, W, b) -> float:
