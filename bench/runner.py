@@ -170,7 +170,8 @@ def libraries() -> str:
     """numpy's, torch's and jax's versions and BLAS, as a pinned process of this python sees them."""
     probe = subprocess.run([sys.executable, "-c", BLAS_PROBE.format(here=str(HERE))],
                            capture_output=True, text=True, check=False, timeout=600)
-    return probe.stdout.strip() or f"not reported ({probe.stderr.strip().splitlines()[-1:]})"
+    last = (probe.stderr.strip().splitlines() or ["no message"])[-1]
+    return probe.stdout.strip() or f"not reported (the probe failed: {last})"
 
 
 def machine() -> str:
