@@ -1,10 +1,12 @@
 """Every command at every documented maximum (issue 21): a spec at each limit of
 docs/spec-format.md, run through each command as a fresh `python -m symbackprop` process.
 
-Each cell is the wall time of one run and how it ended: `ok` (exit 0), `refused` (exit 2, one
-line naming the command's limit and the way out) or `HANG` (killed by the guard). Nothing here
-may hang: a command answers at a limit or refuses it up front. tests/test_limits.py runs the
-same table in the slow set; `make bench` prints it.
+Each cell is one run: the CPU time of its process (user + system, from getrusage of the
+finished child, so the load of other processes does not count), its wall time beside, and how it
+ended: `ok` (exit 0), `refused` (exit 2, one line naming the command's limit and the way out) or
+`HANG` (killed by the guard). Nothing here may hang: a command answers at a limit or refuses it up
+front, which is this section's target. tests/test_limits.py runs the same table in the slow set;
+`make bench` prints it.
 """
 
 from __future__ import annotations
@@ -16,8 +18,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import harness  # noqa: E402
+
 GUARD = 600  # seconds: a hang guard, not a target
 
 _DENSE = '{{ type = "dense", units = {units}, activation = "tanh" }}'
@@ -87,25 +94,34 @@ QUICK = ("mlp-depth",)
 QUICK_COMMANDS = [("grad", "--form", "delta"), ("check",)]
 
 
+class Took(NamedTuple):
+    """One run's CPU seconds (its process, user + system) and wall seconds."""
+
+    cpu: float
+    wall: float
+
+
 def run(name: str, command: tuple[str, ...], folder: Path, guard: float = GUARD,
-        ) -> tuple[float, str, str]:
-    """(seconds, outcome, stderr) of one command on the spec ``name``."""
+        ) -> tuple[Took, str, str]:
+    """(time taken, outcome, stderr) of one command on the spec ``name``."""
     spec = folder / f"{name}.toml"
     if not spec.exists():
         spec.write_text(LIMITS[name][0], encoding="utf-8")
     args = [a.format(param=LIMITS[name][1]) for a in command]
     out = folder / f"{name}.out"
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
-    start = time.perf_counter()
+    cpu, start = harness.children_cpu(), time.perf_counter()
     try:
         done = subprocess.run([sys.executable, "-m", "symbackprop", args[0], str(spec), *args[1:],
                                "-o", str(out)], capture_output=True, text=True, timeout=guard,
                               env=env, check=False)
-    except subprocess.TimeoutExpired:
-        return time.perf_counter() - start, "HANG", ""
-    seconds = time.perf_counter() - start
+    except subprocess.TimeoutExpired:  # killed, and reaped: its CPU time counts as well
+        return Took(harness.children_cpu() - cpu, time.perf_counter() - start), "HANG", ""
+    took = Took(harness.children_cpu() - cpu, time.perf_counter() - start)
     outcome = {0: "ok", 2: "refused"}.get(done.returncode, f"exit {done.returncode}")
-    return seconds, outcome, done.stderr
+    if outcome == "refused" and done.stderr.count("\n") != 1:
+        outcome = "refused in more than one line"
+    return took, outcome, done.stderr
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,21 +130,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", choices=[[], *LIMITS], metavar="NAME",
                         help=f"only these specs: {', '.join(LIMITS)}")
     args = parser.parse_args(argv)
+    # This script imports no numpy; the commands it runs inherit one thread per library through
+    # the environment (tests/test_limits.py imports this module and runs unpinned, on purpose).
+    harness.pin_threads()
     names = args.names or (QUICK if args.quick else tuple(LIMITS))
     commands = QUICK_COMMANDS if args.quick else COMMANDS
     heads = [" ".join(c).replace("{param}", "P") for c in commands]
-    lines = ["| spec (limit) | " + " | ".join(heads) + " |",
-             "|---|" + "---|" * len(commands)]
+    lines = ["## Every command at each documented limit (bench/bench_limits.py)", "",
+             "One run of each command in a new `python -m symbackprop` process, threads pinned. "
+             "Each cell: the CPU time of that process (user + system), its wall time in "
+             "parentheses, and how it ended (ok; refused: exit 2 in one line; HANG: stopped at "
+             f"{GUARD} s wall).", "",
+             "| spec (limit) | " + " | ".join(heads) + " |", "|---|" + "---|" * len(commands)]
+    outcomes: list[tuple[str, Took, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             cells = []
             for command in commands:
-                seconds, outcome, _ = run(name, command, Path(tmp))
-                cells.append(f"{seconds:.1f} s {outcome}")
+                took, outcome, _ = run(name, command, Path(tmp))
+                cells.append(f"{took.cpu:.1f} s ({took.wall:.1f} s) {outcome}")
+                outcomes.append((f"{name} {' '.join(command)}", took, outcome))
                 print(f"[bench_limits] {name} {' '.join(command)}: {cells[-1]}", file=sys.stderr)
             lines.append(f"| {name} ({LIMITS[name][2]}) | " + " | ".join(cells) + " |")
-    print("\n".join(lines) + "\n")
+    print("\n".join([*lines, "", *targets(outcomes)]))
     return 0
+
+
+def targets(outcomes: list[tuple[str, Took, str]]) -> list[str]:
+    """Issue 21's target: every command answers at every limit or refuses it in one line."""
+    bad = [f"{what}: {outcome}" for what, _, outcome in outcomes if outcome not in ("ok", "refused")]
+    answered = sum(outcome == "ok" for _, _, outcome in outcomes)
+    slowest = max(outcomes, key=lambda o: o[1].cpu)
+    return [harness.target_line(not bad, f"every command at every documented limit answers or "
+                                         f"refuses in one line: {len(outcomes) - len(bad)} of "
+                                         f"{len(outcomes)} runs ({answered} answered)"
+                                         + (f"; not: {', '.join(bad)}" if bad else "")),
+            f"\nThe slowest run: {slowest[0]}, {slowest[1].cpu:.1f} s CPU ({slowest[1].wall:.1f} s "
+            "wall, one run)."]
 
 
 if __name__ == "__main__":

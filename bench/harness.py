@@ -77,14 +77,15 @@ class Timing:
         return statistics.median(self.samples)
 
 
-def calls_per_sample(fn: Callable[[], object], min_time: float = 0.05) -> int:
+def calls_per_sample(fn: Callable[[], object], min_time: float = 0.05,
+                     clock: Callable[[], float] = time.process_time) -> int:
     """How many calls make one sample last at least ``min_time`` CPU seconds (1, 2, 5, 10, …)."""
     number = 1
     while True:
-        start = time.process_time()
+        start = clock()
         for _ in range(number):
             fn()
-        if time.process_time() - start >= min_time or number >= 10**6:
+        if clock() - start >= min_time or number >= 10**6:
             return number
         number = _next_number(number)
 
@@ -130,6 +131,15 @@ def once(fn: Callable[[], object], clock: Callable[[], float] = time.process_tim
     start = clock()
     out = fn()
     return clock() - start, out
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every child process this one has waited for so far: the
+    difference around ``subprocess.run`` is the child's CPU time, whatever else ran meanwhile."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def same_answers(reference: Mapping[str, object], other: Mapping[str, object], *,
@@ -192,4 +202,19 @@ def blas_report() -> str:
     if "jax" in sys.modules:
         jax = sys.modules["jax"]
         parts.append(f"jax {jax.__version__}: XLA's own CPU kernels (Eigen)")
+    pools = _thread_pools()
+    if pools:
+        parts.append(f"threads in use (threadpoolctl): {pools}")
     return "; ".join(parts)
+
+
+def _thread_pools() -> str:
+    """Each native thread pool loaded in this process with its thread count, where threadpoolctl
+    is installed (make bench's environment has it): what pinning achieved, not what was asked."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return ""
+    return ", ".join(f"{pool.get('internal_api')} {pool.get('version') or ''} "
+                     f"{pool.get('num_threads')} thread(s)".replace("  ", " ")
+                     for pool in threadpool_info())
