@@ -54,6 +54,7 @@ class ModelCase:
     jax_loss: Callable
     torch_loss: Callable
     batch: int
+    note: str = ""  # what a reader of the bench table needs to know of the case
 
 
 def as_dtype(arrays: Mapping[str, np.ndarray], dtype) -> dict[str, np.ndarray]:
@@ -244,7 +245,8 @@ def block_network_case(batch: int, n_0: int = 4, n_1: int = 16, seed: int = 3) -
 
     return ModelCase(f"network dense-BN-residual(dense-LN)-dense, {n_1} wide", form,
                      {"m": batch, "n_0": n_0, "n_1": n_1, "n_6": 1}, data, params, jax_loss,
-                     torch_loss, batch)
+                     torch_loss, batch, "Its batch is the form's size m (batch norm runs over "
+                     "it): the evaluator takes one sample of m rows")
 
 
 MODEL_CASES: dict[str, Callable[..., ModelCase]] = {
