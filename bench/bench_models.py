@@ -34,6 +34,7 @@ import argparse
 import cProfile
 import pstats
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +51,8 @@ import handwritten_models as hm  # noqa: E402
 import numpy as np  # noqa: E402
 
 ENGINES = ("numpy", "jax", "torch")
-CONTENDERS = ("engine numpy", "engine jax", "engine torch", "hand jax.jit", "torch eager")
+CONTENDERS = ("engine numpy", "engine jax", "engine torch", "hand jax.jit", "hand numpy",
+              "torch eager")
 BASELINE = "hand jax.jit"
 DTYPES = ("float64", "float32")
 TOLERANCE = {"float64": 1e-10, "float32": 2e-4}  # relative: see check_answers
@@ -162,6 +164,12 @@ def contenders_of(case: hm.ModelCase, evaluators: dict, dtype: str, reference: d
     hand = hm.jax_value_and_grad(case)
     runs["hand jax.jit"] = (lambda: jax.block_until_ready(hand(jax_params, jax_inputs)),
                             lambda: answers(*hand(jax_params, jax_inputs)))
+    if case.numpy_value_and_grad is not None:  # the RNN: the floor of a numpy recurrence
+        np_params = to_library(case.parameters, "numpy", dtype)
+        np_inputs = to_library(case.inputs, "numpy", dtype)
+        by_hand = case.numpy_value_and_grad
+        runs["hand numpy"] = (lambda: by_hand(np_params, np_inputs),
+                              lambda: answers(*by_hand(np_params, np_inputs)))
     torch_params = to_library(case.parameters, "torch", dtype, requires_grad=True)
     torch_inputs = to_library(case.inputs, "torch", dtype)
     eager = hm.torch_value_and_grad(case)
@@ -170,12 +178,15 @@ def contenders_of(case: hm.ModelCase, evaluators: dict, dtype: str, reference: d
 
     contenders = {}
     for name in CONTENDERS:
+        if name not in runs:  # no such hand-written code for this model: "—" in the table
+            continue
         call, get = runs[name]
         try:
             check_answers(reference, get(), dtype, name)
         except Exception as err:  # noqa: BLE001 - a contender that cannot run is reported, not timed
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            if name in ("hand jax.jit", "torch eager") or dtype == "float64":
+            reason = reason.removeprefix(f"{name}: ")
+            if not name.startswith("engine") or dtype == "float64":
                 raise  # the baselines, and every float64 answer, must agree: never skip those
             cell.skipped[name] = reason[:120]
             continue
@@ -232,12 +243,12 @@ def _numpy_misses(cell: Cell) -> bool:
 
 
 # -- the floor: where the generated numpy function spends its time ---------------------------------
-def profile_numpy(ev, case: hm.ModelCase, min_time: float, top: int = 8) -> str:
-    """cProfile of the engine's numpy evaluator on ``case`` (float64): its top entries by own
-    time, per evaluation, as Markdown lines."""
+def profile_numpy(ev, case: hm.ModelCase, min_time: float, top: int = 6) -> str:
+    """Where the engine's numpy evaluator spends its time on ``case`` (float64), as Markdown:
+    cProfile's top entries by own time, then each line of the generated function timed."""
     calls = max(3, harness.calls_per_sample(lambda: ev(case.inputs, case.parameters),
                                             min_time * 4))
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.process_time)  # CPU time: wall time counts other processes
     profiler.enable()
     for _ in range(calls):
         ev(case.inputs, case.parameters)
@@ -246,17 +257,63 @@ def profile_numpy(ev, case: hm.ModelCase, min_time: float, top: int = 8) -> str:
     total = sum(tt for _, _, tt, _, _ in stats.values())
     rows = sorted(stats.items(), key=lambda kv: -kv[1][2])[:top]
     generated = sum(v[2] for k, v in stats.items() if k[0].startswith("<batched"))
-    lines = [f"*engine numpy, {case.name}, batch {case.batch}, float64: cProfile of {calls} "
-             f"evaluations, {total / calls * 1e6:.0f} µs each under the profiler; the generated "
-             f"function's own lines (Python between array calls) "
-             f"{generated / total:.0%} of it*", "",
+    lines = [f"*engine numpy, {case.name}, batch {case.batch}, float64: cProfile (CPU time) of "
+             f"{calls} evaluations, {total / calls * 1e6:.0f} µs each under the profiler. The "
+             "generated "
+             f"function's own time ({generated / total:.0%}) holds its arithmetic operators and "
+             "ufunc calls (matmul, +, ·: cProfile does not see them) and the Python between "
+             "them*", "",
              "| entry (top by own time) | calls per evaluation | own time per evaluation | share |",
              "|---|---|---|---|"]
     for (filename, line, function), (_, ncalls, tt, _, _) in rows:
         where = function if filename == "~" else f"{Path(filename).name}:{line} {function}"
         lines.append(f"| `{where}` | {ncalls / calls:.0f} | {tt / calls * 1e6:.1f} µs "
                      f"| {tt / total:.0%} |")
+    by_line = line_times(ev, case, calls)
+    if by_line:
+        lines += ["", summarise_lines(by_line, calls)]
     return "\n".join(lines)
+
+
+def line_times(ev, case: hm.ModelCase, evaluations: int) -> list[tuple[str, float]] | None:
+    """(line, CPU seconds summed over ``evaluations``) for each line of the evaluator's
+    generated function, each line timed on its own in an instrumented copy; None where the
+    function is not a flat list of statements (or the evaluator keeps it elsewhere)."""
+    body = ev.source.splitlines()[1:-1]  # between "def evaluate(A):" and "return A"
+    if not hasattr(ev, "_run") or any(not ln.startswith("    ") or ln.startswith("     ") or
+                                      ln.rstrip().endswith(":") for ln in body):
+        return None
+    timed = ["def evaluate(A):"]
+    for n, line in enumerate(body):
+        timed += ["    _start = _clock()", line, f"    _spent[{n}] += _clock() - _start"]
+    timed.append("    return A")
+    spent = [0.0] * len(body)
+    namespace = {**ev.namespace, "_clock": time.process_time, "_spent": spent}
+    exec(compile("\n".join(timed), "<timed lines>", "exec"), namespace)  # the engine's lines
+    plain, ev._run = ev._run, namespace["evaluate"]  # the evaluator's own call, lines timed
+    try:
+        for _ in range(evaluations):
+            ev(case.inputs, case.parameters)
+    finally:
+        ev._run = plain
+    return list(zip(body, spent, strict=True))
+
+
+def summarise_lines(by_line: list[tuple[str, float]], evaluations: int, top: int = 4) -> str:
+    """One sentence: the step-by-step lines (an entry of a recursion written one index at a
+    time: ``A['h'][:, 3:4, :] = …``) against the rest, and the costliest other lines."""
+    total = sum(t for _, t in by_line)
+    steps = [(ln, t) for ln, t in by_line if "][" in ln.split(" = ", 1)[0]]
+    others = sorted(((ln, t) for ln, t in by_line if "][" not in ln.split(" = ", 1)[0]),
+                    key=lambda lt: -lt[1])[:top]
+    per = 1e6 / evaluations
+    costly = ", ".join(f"`{ln.strip().split(' = ', 1)[0]}` {t * per:.0f} µs" for ln, t in others)
+    step_text = (f"the {len(steps)} step-by-step lines of the recursion take "
+                 f"{sum(t for _, t in steps) * per:.0f} µs ({sum(t for _, t in steps) / total:.0%}),"
+                 " ") if steps else ""
+    return (f"Each of the generated function's {len(by_line)} lines timed on its own (CPU time, "
+            f"{evaluations} evaluations): {total * per:.0f} µs per evaluation; {step_text}the "
+            f"costliest other lines: {costly}.")
 
 
 # -- printing -------------------------------------------------------------------------------------------
@@ -282,14 +339,20 @@ def table(run: ModelRun) -> str:
                     ratio = cell.ratio(name, statistic)
                     row.append(f"{human(getattr(cell.timings[name], statistic))} "
                                f"({ratio:.2f}×)")
-                else:
+                elif name in cell.skipped:
                     row.append("not timed" if statistic == "median" else "")
+                else:
+                    row.append("—")
             lines.append(f"| {cell.batch} | {cell.dtype} | {statistic} | " + " | ".join(row)
                          + " |")
     notes = {f"{name}, {cell.dtype}: {reason}" for cell in run.cells
              for name, reason in cell.skipped.items()}
     if notes:
         lines += ["", "Not timed: " + "; ".join(sorted(notes)) + "."]
+    if any("hand numpy" in c.timings for c in run.cells):
+        lines += ["", "hand numpy: the same model's forward pass and backprop written by hand "
+                      "in numpy (bench/handwritten_models.py): what numpy itself can reach; "
+                      "—: none written for this model."]
     if run.profiles:
         lines += ["", f"Where engine numpy misses {NUMPY_TARGET:g}× at batch ≥ "
                       f"{NUMPY_FROM_BATCH}, its floor:", ""]
@@ -316,9 +379,13 @@ def targets(run: ModelRun) -> list[str]:
             shown = ", ".join(f"{r:.2f}× at batch {c.batch}" for c, r in
                               zip(judged, ratios, strict=True))
             ok = all(r <= goal for r in ratios)
-            floor = "" if ok or contender != "engine numpy" else \
-                "; the floor's profile is under the table" if run.profiles and dtype == \
-                "float64" else ""
+            floor = ""
+            if not ok and contender == "engine numpy":
+                hand = [c.ratio("hand numpy", "median") for c in judged]
+                if all(r is not None for r in hand):
+                    floor = "; hand-written numpy itself " + ", ".join(f"{r:.2f}×" for r in hand)
+                if run.profiles and dtype == "float64":
+                    floor += "; the floor's profile is under the table"
             out.append(harness.target_line(ok, f"{what} = {shown} (target ≤ {goal:g}×{every})"
                                                f"{floor}"))
     return out

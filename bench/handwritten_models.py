@@ -7,7 +7,9 @@ parameters in the engine's own layout (a leading batch axis on the inputs; W_{j,
 - in jax, ``jax.jit(jax.value_and_grad(loss))`` (``lax.scan`` for the recurrence, XLA's own
   convolution), the peer issue 23 holds the engine's evaluators to;
 - in torch, eager autograd on torch's own modules (``nn.RNN``, ``conv1d``, ``batch_norm``,
-  ``layer_norm``, ``scaled_dot_product_attention``), the independent reference.
+  ``layer_norm``, ``scaled_dot_product_attention``), the independent reference;
+- for the RNN, also in numpy, forward and BPTT by hand (``numpy_rnn_bptt``): the floor numpy
+  itself sets for a recurrence of small products, step by step.
 
 Every loss is the engine's: the mean over the batch of each sample's loss, an mse the mean of
 its outputs' squared errors (an RNN's summed over its T steps); a block network's batch is its
@@ -17,7 +19,7 @@ size m, one sample of the evaluator. So the hand-written gradients are the engin
 >>> case = rnn_case(batch=2, steps=3, hidden=2)
 >>> errors = check_gradients(case)
 >>> sorted(errors), max(errors.values()) < 1e-10
-(['jax', 'torch'], True)
+(['jax', 'numpy', 'torch'], True)
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ class ModelCase:
     torch_loss: Callable
     batch: int
     note: str = ""  # what a reader of the bench table needs to know of the case
+    #: ``f(parameters, inputs) -> (loss, gradients)`` in plain numpy, forward and backprop by
+    #: hand, where one is written (the RNN: the floor numpy itself sets for a recurrence)
+    numpy_value_and_grad: Callable | None = None
 
 
 def as_dtype(arrays: Mapping[str, np.ndarray], dtype) -> dict[str, np.ndarray]:
@@ -105,7 +110,36 @@ def rnn_case(batch: int, steps: int = 16, inputs: int = 2, hidden: int = 8, outp
 
     return ModelCase(f"RNN T={steps}, {hidden} hidden", lambda: forms.rnn_form("identity", "mse"),
                      {"T": steps, "n_x": inputs, "n_h": hidden, "n_y": outputs}, data, params,
-                     jax_loss, torch_loss, batch)
+                     jax_loss, torch_loss, batch, numpy_value_and_grad=numpy_rnn_bptt)
+
+
+def numpy_rnn_bptt(p: Mapping[str, np.ndarray], d: Mapping[str, np.ndarray]):
+    """The RNN's loss and gradients in numpy, BPTT as a textbook writes it: one matrix product
+    per step forward and one back, every product that spans all steps done once outside the
+    loops. (loss, {U, W, V, b, c}) in the dtype of the arrays given."""
+    x, y = d["x"], d["y"]
+    batch, steps, _ = x.shape
+    U, W, V, b, c = (p[k] for k in ("U", "W", "V", "b", "c"))
+    drive = x @ U.T + b  # (batch, T, n_h)
+    h = np.empty_like(drive)
+    prev = np.zeros_like(drive[:, 0])
+    for t in range(steps):
+        prev = h[:, t] = np.tanh(drive[:, t] + prev @ W.T)
+    err = h @ V.T + c - y  # (batch, T, n_y)
+    loss = np.mean(np.sum(np.mean(err**2, axis=2), axis=1))
+    d_o = err * (2.0 / (y.shape[2] * batch))
+    d_h = d_o @ V  # ∂L/∂h_t from the step's own output
+    d_z = np.empty_like(h)
+    after = np.zeros_like(h[:, 0])  # ∂L/∂z_{t+1}
+    for t in range(steps - 1, -1, -1):
+        after = d_z[:, t] = (d_h[:, t] + after @ W) * (1.0 - h[:, t] ** 2)
+    n_h = h.shape[2]
+    flat_dz = d_z.reshape(-1, n_h)
+    grads = {"U": flat_dz.T @ x.reshape(-1, x.shape[2]),
+             "W": d_z[:, 1:].reshape(-1, n_h).T @ h[:, :-1].reshape(-1, n_h),
+             "V": d_o.reshape(-1, y.shape[2]).T @ h.reshape(-1, n_h),
+             "b": flat_dz.sum(axis=0), "c": d_o.sum(axis=(0, 1))}
+    return loss, grads
 
 
 _TORCH_RNNS: dict[tuple, object] = {}
@@ -313,9 +347,9 @@ def relative_errors(reference: Mapping[str, object], other: Mapping[str, object]
 
 
 def check_gradients(case: ModelCase, tolerance: float = 1e-10) -> dict[str, float]:
-    """Loss and gradients of the hand-written jax and torch models against the engine's
-    numpy BatchedEvaluator, in float64: {peer: largest relative error}; AssertionError past
-    ``tolerance``."""
+    """Loss and gradients of the hand-written jax and torch models (and numpy, where written)
+    against the engine's numpy BatchedEvaluator, in float64: {peer: largest relative error};
+    AssertionError past ``tolerance``."""
     import jax
 
     loss, grads = engine_value_and_grad(case)(case.parameters, case.inputs)
@@ -327,6 +361,9 @@ def check_gradients(case: ModelCase, tolerance: float = 1e-10) -> dict[str, floa
               "torch": relative_errors(reference, {"loss": t_loss.detach(),
                                                    **{k: g.detach() for k, g in
                                                       t_grads.items()}})}
+    if case.numpy_value_and_grad is not None:
+        n_loss, n_grads = case.numpy_value_and_grad(case.parameters, case.inputs)
+        errors["numpy"] = relative_errors(reference, {"loss": n_loss, **n_grads})
     for peer, err in errors.items():
         if not err <= tolerance:
             raise AssertionError(f"{case.name}: hand-written {peer} differs from the engine by "
