@@ -6,26 +6,29 @@
 For the RNN (T = 16, 8 hidden units), the channel convolution (length 64, 4 → 8 channels,
 kernel 5), attention with projections (16 keys, d = 8) and the block network (dense, batch
 norm, residual dense + layer norm, dense; 16 wide), at batch 1, 64 and 1024, in float64 and
-float32, five contenders compute the batch-mean loss and every parameter's gradient:
+float32, these contenders compute the batch-mean loss and every parameter's gradient:
 
 - engine numpy / jax / torch: ``form.evaluator(sizes, backend)``, the BatchedEvaluator
   generated from the model's general form (its jax backend one jitted function);
 - hand jax.jit: ``jax.jit(jax.value_and_grad(loss))`` of bench/handwritten_models.py
   (``lax.scan`` for the recurrence), the baseline every ratio is taken to;
+- hand numpy (the RNN only): forward pass and BPTT written by hand in numpy, what numpy itself
+  reaches on a recurrence of small products;
 - torch eager: autograd through torch's own modules (``nn.RNN``, ``conv1d``, …).
 
 Every contender's answers equal the engine's float64 numpy answers (1e-10 of each array's
 largest entry in float64; in float32, 2e-4 of the largest gradient entry) before anything is
-timed. Then ``harness.interleaved``: CPU
-time, threads pinned, 7 rounds, start rotated; each cell gives the median and the minimum over
-the rounds and its ratio to hand jax.jit by the same statistic. The jax contenders take jax
-arrays, torch's tensors, numpy's numpy arrays (no conversion inside the timed call but the
-engine's own). An engine backend that cannot compute in float32 (it raises, or returns float64)
-is not timed there: its cells say why, and its target reads NOT MEASURED.
+timed. Then ``harness.interleaved``: CPU time, threads pinned, 7 rounds, start rotated; each
+cell gives the median and the minimum over the rounds and its ratio to hand jax.jit by the same
+statistic. The jax contenders take jax arrays, torch's tensors, numpy's numpy arrays (no
+conversion inside the timed call but the engine's own). An engine backend that cannot compute
+in float32 (it raises, or returns float64) is not timed there: its cells say why, and its
+target reads NOT MEASURED.
 
 Targets: engine jax ≤ 1.2× hand jax.jit (median) at every batch and dtype; engine numpy ≤ 2× at
-batch ≥ 64, and where it misses, the floor it hits: a cProfile of the generated function, its
-top entries by own time, under the table.
+batch ≥ 64, and where it misses, the floor: hand numpy's ratio where one is written, and under
+the table a cProfile (CPU time) of the generated function, its top entries by own time, and
+each of its lines timed on its own.
 """
 
 from __future__ import annotations
