@@ -12,8 +12,8 @@ float32, these contenders compute the batch-mean loss and every parameter's grad
   generated from the model's general form (its jax backend one jitted function);
 - hand jax.jit: ``jax.jit(jax.value_and_grad(loss))`` of bench/handwritten_models.py
   (``lax.scan`` for the recurrence), the baseline every ratio is taken to;
-- hand numpy (the RNN only): forward pass and BPTT written by hand in numpy, what numpy itself
-  reaches on a recurrence of small products;
+- hand numpy (the RNN and the block network): forward pass and backprop written by hand in
+  numpy, what numpy itself reaches on them (the RNN: a recurrence of small products);
 - torch eager: autograd through torch's own modules (``nn.RNN``, ``conv1d``, …).
 
 Every contender's answers equal the engine's float64 numpy answers (1e-10 of each array's
@@ -167,7 +167,7 @@ def contenders_of(case: hm.ModelCase, evaluators: dict, dtype: str, reference: d
     hand = hm.jax_value_and_grad(case)
     runs["hand jax.jit"] = (lambda: jax.block_until_ready(hand(jax_params, jax_inputs)),
                             lambda: answers(*hand(jax_params, jax_inputs)))
-    if case.numpy_value_and_grad is not None:  # the RNN: the floor of a numpy recurrence
+    if case.numpy_value_and_grad is not None:  # what numpy itself reaches, where written
         np_params = to_library(case.parameters, "numpy", dtype)
         np_inputs = to_library(case.inputs, "numpy", dtype)
         by_hand = case.numpy_value_and_grad

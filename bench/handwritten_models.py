@@ -8,8 +8,8 @@ parameters in the engine's own layout (a leading batch axis on the inputs; W_{j,
   convolution), the peer issue 23 holds the engine's evaluators to;
 - in torch, eager autograd on torch's own modules (``nn.RNN``, ``conv1d``, ``batch_norm``,
   ``layer_norm``, ``scaled_dot_product_attention``), the independent reference;
-- for the RNN, also in numpy, forward and BPTT by hand (``numpy_rnn_bptt``): the floor numpy
-  itself sets for a recurrence of small products, step by step.
+- for the RNN and the block network, also in numpy, forward pass and backprop by hand
+  (``numpy_rnn_bptt``, ``numpy_block_network``): what numpy itself reaches on them.
 
 Every loss is the engine's: the mean over the batch of each sample's loss, an mse the mean of
 its outputs' squared errors (an RNN's summed over its T steps); a block network's batch is its
@@ -280,7 +280,45 @@ def block_network_case(batch: int, n_0: int = 4, n_1: int = 16, seed: int = 3) -
     return ModelCase(f"network dense-BN-residual(dense-LN)-dense, {n_1} wide", form,
                      {"m": batch, "n_0": n_0, "n_1": n_1, "n_6": 1}, data, params, jax_loss,
                      torch_loss, batch, "Its batch is the form's size m (batch norm runs over "
-                     "it): the evaluator takes one sample of m rows")
+                     "it): the evaluator takes one sample of m rows",
+                     numpy_value_and_grad=numpy_block_network)
+
+
+def numpy_block_network(p: Mapping[str, np.ndarray], d: Mapping[str, np.ndarray]):
+    """The block network's loss and gradients in numpy, backprop by hand: each norm's
+    backward pass in its three-term form, (1/σ)(g − mean g − x̂ mean(g x̂)), as Ioffe and
+    Szegedy write it. (loss, gradients) in the dtype of the arrays given."""
+    x, y = d["x"][0], d["y"][0]  # (m, n_0), (m, n_out)
+
+    def norm(a, axis, gamma, beta):
+        centred = a - a.mean(axis=axis, keepdims=True)
+        sigma = np.sqrt((centred**2).mean(axis=axis, keepdims=True) + EPSILON)
+        xhat = centred / sigma
+        return gamma * xhat + beta, xhat, sigma
+
+    def norm_back(g_out, axis, gamma, xhat, sigma):
+        g = g_out * gamma
+        return (g - g.mean(axis=axis, keepdims=True)
+                - xhat * (g * xhat).mean(axis=axis, keepdims=True)) / sigma
+
+    a1 = np.tanh(x @ p["W1"].T + p["b1"])
+    a2, xhat2, sigma2 = norm(a1, 0, p["gamma2"], p["beta2"])  # batch norm: over the samples
+    a3 = np.tanh(a2 @ p["W3"].T + p["b3"])
+    a4, xhat4, sigma4 = norm(a3, 1, p["gamma4"], p["beta4"])  # layer norm: over the features
+    r = a2 + a4
+    err = r @ p["W6"].T + p["b6"] - y
+    loss = np.mean(err**2)
+    d_out = err * (2.0 / err.size)
+    d_r = d_out @ p["W6"]
+    d_z3 = norm_back(d_r, 1, p["gamma4"], xhat4, sigma4) * (1.0 - a3**2)
+    d_a2 = d_r + d_z3 @ p["W3"]
+    d_z1 = norm_back(d_a2, 0, p["gamma2"], xhat2, sigma2) * (1.0 - a1**2)
+    grads = {"W1": d_z1.T @ x, "b1": d_z1.sum(axis=0),
+             "gamma2": (d_a2 * xhat2).sum(axis=0), "beta2": d_a2.sum(axis=0),
+             "W3": d_z3.T @ a2, "b3": d_z3.sum(axis=0),
+             "gamma4": (d_r * xhat4).sum(axis=0), "beta4": d_r.sum(axis=0),
+             "W6": d_out.T @ r, "b6": d_out.sum(axis=0)}
+    return loss, grads
 
 
 MODEL_CASES: dict[str, Callable[..., ModelCase]] = {
