@@ -1,310 +1,428 @@
-"""Benchmark rows for the models beyond the MLP (section e of bench.py).
+"""The models' evaluators against the same models written by hand in jax.jit (issue 23, item 1).
 
-For an RNN (T = 16, 8 hidden units; mse, and Goodfellow's softmax + cross-entropy over 4
-classes) and a 1-D convolution over 64 inputs: the scalar derivation and its notes. For those,
-attention with projections (16 keys) and a block network (dense, batch norm, residual dense +
-layer norm, dense; a mini-batch of 64): the general form (derive +
-check), then the batched evaluator generated from it (build, and one call at batch 64: loss and
-every gradient) on numpy, torch and jax (jit) against torch eager autograd on torch's own
-modules. Every backend's gradients are compared with torch's before anything is timed; then the
-methods are timed interleaved, one call of each per round, torch and XLA on one thread, and
-each cell reports the minimum over rounds and the spread (max − min)/min.
+    python bench/bench_models.py            # the section of `make bench` (a few minutes)
+    python bench/bench_models.py --quick    # tiny sizes, batch 64, 2 rounds: a smoke test
+
+For the RNN (T = 16, 8 hidden units), the channel convolution (length 64, 4 → 8 channels,
+kernel 5), attention with projections (16 keys, d = 8) and the block network (dense, batch
+norm, residual dense + layer norm, dense; 16 wide), at batch 1, 64 and 1024, in float64 and
+float32, these contenders compute the batch-mean loss and every parameter's gradient:
+
+- engine numpy / jax / torch: ``form.evaluator(sizes, backend)``, the BatchedEvaluator
+  generated from the model's general form (its jax backend one jitted function);
+- hand jax.jit: ``jax.jit(jax.value_and_grad(loss))`` of bench/handwritten_models.py
+  (``lax.scan`` for the recurrence), the baseline every ratio is taken to;
+- hand numpy (the RNN and the block network): forward pass and backprop written by hand in
+  numpy, what numpy itself reaches on them (the RNN: a recurrence of small products);
+- torch eager: autograd through torch's own modules (``nn.RNN``, ``conv1d``, …).
+
+Every contender's answers equal the engine's float64 numpy answers (1e-10 of each array's
+largest entry in float64; in float32, 2e-4 of the largest gradient entry) before anything is
+timed. Then ``harness.interleaved``: CPU time, threads pinned, 7 rounds, start rotated; each
+cell gives the median and the minimum over the rounds and its ratio to hand jax.jit by the same
+statistic. The jax contenders take jax arrays, torch's tensors, numpy's numpy arrays (no
+conversion inside the timed call but the engine's own). An engine backend that cannot compute
+in float32 (it raises, or returns float64) is not timed there: its cells say why, and its
+target reads NOT MEASURED.
+
+Targets: engine jax ≤ 1.2× hand jax.jit (median) at every batch and dtype; engine numpy ≤ 2× at
+batch ≥ 64, and where it misses, the floor: hand numpy's ratio where one is written, and under
+the table a cProfile (CPU time) of the generated function, its top entries by own time, and
+each of its lines timed on its own.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
+import argparse
+import cProfile
+import pstats
+import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
-import numpy as np
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
 
-import symbackprop as sb
-from symbackprop.forms import models as forms
+import harness  # noqa: E402
 
-BATCH = 64
+harness.pin_threads()  # before numpy, torch and jax read their thread counts
+
+import handwritten_models as hm  # noqa: E402
+import numpy as np  # noqa: E402
+
+ENGINES = ("numpy", "jax", "torch")
+CONTENDERS = ("engine numpy", "engine jax", "engine torch", "hand jax.jit", "hand numpy",
+              "torch eager")
+BASELINE = "hand jax.jit"
+DTYPES = ("float64", "float32")
+TOLERANCE = {"float64": 1e-10, "float32": 2e-4}  # relative: see check_answers
+JAX_TARGET, NUMPY_TARGET, NUMPY_FROM_BATCH = 1.2, 2.0, 64
+
+# (key, the full run's sizes, --quick's sizes): the factories of bench/handwritten_models.py
+MODELS = (
+    ("rnn", {"steps": 16, "inputs": 2, "hidden": 8}, {"steps": 3, "inputs": 2, "hidden": 3}),
+    ("conv", {"length": 64, "kernel": 5, "c_in": 4, "c_out": 8},
+     {"length": 8, "kernel": 3, "c_in": 2, "c_out": 2}),
+    ("attention", {"keys": 16, "d": 8, "d_in": 8}, {"keys": 3, "d": 2, "d_in": 2}),
+    ("network", {"n_0": 4, "n_1": 16}, {"n_0": 2, "n_1": 3}),
+)
 
 
-def _once(fn):
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
+@dataclass
+class Cell:
+    """One model at one batch and dtype: each contender's Timing, or why it was not timed."""
+
+    batch: int
+    dtype: str
+    timings: dict[str, harness.Timing] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def ratio(self, contender: str, statistic: str) -> float | None:
+        if contender not in self.timings or BASELINE not in self.timings:
+            return None
+        return (getattr(self.timings[contender], statistic)
+                / getattr(self.timings[BASELINE], statistic))
 
 
-def _rnn_case(T: int, n_x: int, n_h: int, n_y: int, softmax: bool = False):
-    """Goodfellow's RNN; ``softmax``: ŷ_t = softmax(o_t), cross-entropy, one-hot targets."""
-    rng = np.random.default_rng(0)
-    labels = rng.integers(n_y, size=(BATCH, T))
-    data = {"x": rng.normal(size=(BATCH, T, n_x)),
-            "y": np.eye(n_y)[labels] if softmax else rng.normal(size=(BATCH, T, n_y))}
-    params = {"U": rng.normal(size=(n_h, n_x)) * 0.3, "W": rng.normal(size=(n_h, n_h)) * 0.3,
-              "V": rng.normal(size=(n_y, n_h)), "b": rng.normal(size=n_h),
-              "c": rng.normal(size=n_y)}
+@dataclass
+class ModelRun:
+    name: str
+    derive_check: float  # CPU seconds, once: the general form derived and checked
+    note: str = ""
+    built: dict[str, float] = field(default_factory=dict)  # backend -> CPU s to build, largest
+    cells: list[Cell] = field(default_factory=list)
+    profiles: list[str] = field(default_factory=list)
 
-    def torch_step():
+
+# -- the libraries' arrays and answers ------------------------------------------------------------
+def to_library(arrays: dict, library: str, dtype: str, requires_grad: bool = False) -> dict:
+    """``arrays`` (numpy) as ``library``'s arrays of ``dtype``, made once, outside any timing."""
+    cast = {k: np.asarray(v, dtype=dtype) for k, v in arrays.items()}
+    if library == "jax":
+        import jax.numpy as jnp
+
+        return {k: jnp.asarray(v) for k, v in cast.items()}
+    if library == "torch":
         import torch
 
-        rnn = torch.nn.RNN(n_x, n_h, batch_first=True).double()
-        with torch.no_grad():
-            rnn.weight_ih_l0.copy_(torch.tensor(params["U"]))
-            rnn.weight_hh_l0.copy_(torch.tensor(params["W"]))
-            rnn.bias_ih_l0.copy_(torch.tensor(params["b"]))
-            rnn.bias_hh_l0.zero_()
-        V = torch.tensor(params["V"], requires_grad=True)
-        c = torch.tensor(params["c"], requires_grad=True)
-        x, y = torch.tensor(data["x"]), torch.tensor(data["y"])
-
-        def step():
-            rnn.zero_grad()
-            V.grad = c.grad = None
-            h, _ = rnn(x)
-            if softmax:
-                torch.nn.functional.cross_entropy(
-                    (h @ V.T + c).reshape(-1, n_y), target, reduction="sum").div(BATCH).backward()
-            else:
-                ((h @ V.T + c - y) ** 2).mean(dim=2).sum(dim=1).mean().backward()
-            return {"U": rnn.weight_ih_l0.grad, "W": rnn.weight_hh_l0.grad, "V": V.grad}
-        target = torch.tensor(labels).reshape(-1)
-        return step
-
-    out = ("softmax", "cross_entropy") if softmax else ("identity", "mse")
-    return (forms.rnn_form(*out), {"T": T, "n_x": n_x, "n_h": n_h, "n_y": n_y}, data, params,
-            torch_step, sb.rnn(n_x, n_h, n_y, T, *out))
+        return {k: torch.tensor(v, requires_grad=requires_grad) for k, v in cast.items()}
+    return cast
 
 
-def _conv_case(n: int, K: int):
-    rng = np.random.default_rng(1)
-    data = {"x": rng.normal(size=(BATCH, n)), "y": rng.normal(size=BATCH)}
-    params = {"w": rng.normal(size=K), "b": 0.1, "v": rng.normal(size=n - K + 1) * 0.2,
-              "c": 0.0}
-
-    def torch_step():
-        import torch
-        F = torch.nn.functional
-
-        w = torch.tensor(params["w"][None, None], requires_grad=True)
-        b = torch.tensor([params["b"]], dtype=torch.float64, requires_grad=True)
-        v = torch.tensor(params["v"], requires_grad=True)
-        x, y = torch.tensor(data["x"][:, None, :]), torch.tensor(data["y"])
-
-        def step():
-            w.grad = b.grad = v.grad = None
-            a = torch.tanh(F.conv1d(x, w, b))[:, 0]
-            ((a @ v + params["c"] - y) ** 2).mean().backward()
-            return {"w": w.grad[0, 0], "v": v.grad}
-        return step
-
-    return (forms.conv1d_form("tanh"), {"n": n, "K": K}, data, params, torch_step,
-            sb.conv1d(n, K, "tanh"))
+def as_numpy(value) -> np.ndarray:
+    if hasattr(value, "detach"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
 
 
-def _channel_conv_case(n: int, K: int, c_in: int, c_out: int):
-    rng = np.random.default_rng(4)
-    data = {"x": rng.normal(size=(BATCH, c_in, n)), "y": rng.normal(size=BATCH)}
-    params = {"w": rng.normal(size=(c_out, c_in, K)) / np.sqrt(c_in * K),
-              "b": rng.normal(size=c_out) * 0.1,
-              "v": rng.normal(size=(c_out, n - K + 1)) * 0.1, "c": 0.0}
-
-    def torch_step():
-        import torch
-        F = torch.nn.functional
-
-        w, b, v = (torch.tensor(params[k], requires_grad=True) for k in ("w", "b", "v"))
-        x, y = torch.tensor(data["x"]), torch.tensor(data["y"])
-
-        def step():
-            w.grad = b.grad = v.grad = None
-            a = torch.tanh(F.conv1d(x, w, b))
-            (((a * v).sum(dim=(1, 2)) + params["c"] - y) ** 2).mean().backward()
-            return {"w": w.grad, "b": b.grad, "v": v.grad}
-        return step
-
-    return (forms.conv1d_form("tanh", channels=True),
-            {"n": n, "K": K, "C_in": c_in, "C_out": c_out}, data, params, torch_step, None)
+def answers(loss, gradients: dict) -> dict[str, np.ndarray]:
+    return {"loss": as_numpy(loss), **{k: as_numpy(g) for k, g in gradients.items()}}
 
 
-def _attention_case(n: int, d: int, d_in: int):
-    rng = np.random.default_rng(2)
-    data = {"y": rng.normal(size=(BATCH, d)), "x": rng.normal(size=(BATCH, d_in)),
-            "xc": rng.normal(size=(BATCH, n, d_in))}
-    params = {w: rng.normal(size=(d, d_in)) / np.sqrt(d_in) for w in ("Q", "K", "V")}
-
-    def torch_step():
-        import torch
-        F = torch.nn.functional
-
-        W = {w: torch.tensor(params[w], requires_grad=True) for w in params}
-        y, x, c = (torch.tensor(data[k]) for k in ("y", "x", "xc"))
-
-        def step():
-            for t in W.values():
-                t.grad = None
-            o = F.scaled_dot_product_attention(F.linear(x, W["Q"])[:, None], F.linear(c, W["K"]),
-                                               F.linear(c, W["V"]))[:, 0]
-            ((o - y) ** 2).mean(dim=1).mean().backward()
-            return {w: t.grad for w, t in W.items()}
-        return step
-
-    return (forms.attention_form(projections=True), {"n": n, "d": d, "d_v": d, "d_in": d_in},
-            data, params, torch_step, None)
+def check_answers(reference: dict, got: dict, dtype: str, who: str) -> None:
+    """AssertionError unless every array of ``got`` is ``dtype`` and equals the float64
+    reference: in float64 within 1e-10 of each array's largest entry; in float32 within 2e-4
+    of the largest gradient entry of all (the loss: of itself), since a gradient that comes
+    out of a cancellation (a bias before a batch norm of 1024 samples) keeps only the absolute
+    accuracy of the terms that cancelled."""
+    wrong = [k for k, v in got.items() if v.dtype != np.dtype(dtype)]
+    if wrong:
+        raise AssertionError(f"{who}: returns {got[wrong[0]].dtype} for {wrong[0]}, "
+                             f"not {dtype}")
+    tol = TOLERANCE[dtype]
+    largest = max((float(np.max(np.abs(v))) for k, v in reference.items() if k != "loss"),
+                  default=0.0)
+    for name, want in reference.items():
+        scale = float(np.max(np.abs(want))) if dtype == "float64" or name == "loss" else largest
+        harness.same_answers({name: want}, got, rtol=tol, atol=tol * max(scale, 1e-300),
+                             who=who)
 
 
-def _network_case(n_0: int, n_1: int):
-    from symbackprop.forms.blocks import network_form
+# -- one cell ------------------------------------------------------------------------------------------
+def contenders_of(case: hm.ModelCase, evaluators: dict, dtype: str, reference: dict, cell: Cell
+                  ) -> dict[str, Callable[[], object]]:
+    """Every contender that computes ``case`` in ``dtype`` with the reference's answers, as a
+    call of no arguments; the others go to ``cell.skipped`` with the reason."""
+    import jax
 
-    rng = np.random.default_rng(3)
-    blocks = [sb.dense(n_1, "tanh"), sb.batch_norm(),
-              sb.residual(sb.dense(n_1, "tanh"), sb.layer_norm()), sb.dense(1)]
-    data = {"x": rng.normal(size=(1, BATCH, n_0)), "y": rng.normal(size=(1, BATCH, 1))}
-    params = {"W1": rng.normal(size=(n_1, n_0)) / np.sqrt(n_0), "b1": rng.normal(size=n_1),
-              "gamma2": rng.normal(size=n_1), "beta2": rng.normal(size=n_1),
-              "W3": rng.normal(size=(n_1, n_1)) / np.sqrt(n_1), "b3": rng.normal(size=n_1),
-              "gamma4": rng.normal(size=n_1), "beta4": rng.normal(size=n_1),
-              "W6": rng.normal(size=(1, n_1)), "b6": rng.normal(size=1)}
-
-    def torch_step():
-        import torch
-        F = torch.nn.functional
-
-        P = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
-        x, y = torch.tensor(data["x"][0]), torch.tensor(data["y"][0])
-
-        def step():
-            for t in P.values():
-                t.grad = None
-            a = F.batch_norm(torch.tanh(F.linear(x, P["W1"], P["b1"])), None, None, P["gamma2"],
-                             P["beta2"], training=True, eps=1e-5)
-            r = a + F.layer_norm(torch.tanh(F.linear(a, P["W3"], P["b3"])), (n_1,),
-                                 P["gamma4"], P["beta4"], eps=1e-5)
-            ((F.linear(r, P["W6"], P["b6"]) - y) ** 2).mean().backward()
-            return {k: t.grad for k, t in P.items()}
-        return step
-
-    return (network_form(blocks), {"m": BATCH, "n_0": n_0, "n_1": n_1, "n_6": 1}, data, params,
-            torch_step, None)
-
-
-def _interleaved(methods: dict, rounds: int, budget: float = 0.05) -> dict:
-    """{name: (min seconds per call, spread)}: every round times each method once in turn, so
-    that a burst of load on the shared machine hits all of them (as bench/compare.py does)."""
-    prepared = {}
-    for name, fn in methods.items():
-        fn()  # warm-up: jit compiles here
-        start = time.perf_counter()
-        fn()
-        prepared[name] = (fn, max(1, int(budget / max(time.perf_counter() - start, 1e-7))))
-    times: dict[str, list[float]] = {name: [] for name in prepared}
-    for _ in range(rounds):
-        for name, (fn, number) in prepared.items():
-            start = time.perf_counter()
-            for _ in range(number):
-                fn()
-            times[name].append((time.perf_counter() - start) / number)
-    return {name: (min(ts), (max(ts) - min(ts)) / min(ts)) for name, ts in times.items()}
-
-
-def _pin_threads() -> None:
-    """One thread for torch and XLA, as for every method of bench/compare.py."""
-    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
-                          "intra_op_parallelism_threads=1")  # read when jax is first imported
-    if importlib.util.find_spec("torch") is not None:
-        import torch
-
-        torch.set_num_threads(1)  # 2 shared cores: more threads only contend
-
-
-def bench_models(quick: bool, Row, repeat: int = 5, notes_limit: float = 120.0):
-    """Rows of section e and the facts its targets read."""
-    rows, facts = [], {"models": {}}
-    _pin_threads()
-    have_torch = importlib.util.find_spec("torch") is not None
-    backends = ["numpy"] + [b for b in ("torch", "jax") if importlib.util.find_spec(b)]
-    cases = [("RNN T=16, 8 hidden", _rnn_case(16, 2, 8, 1)), ("conv1d length 64", _conv_case(64, 3)),
-             ("conv1d length 64, 4 → 8 channels, kernel 5", _channel_conv_case(64, 5, 4, 8)),
-             ("softmax RNN T=16, 8 hidden, 4 classes", _rnn_case(16, 2, 8, 4, softmax=True)),
-             ("attention + projections, 16 keys, d = 8", _attention_case(16, 8, 8)),
-             ("network dense-BN-residual(dense-LN)-dense, 16 wide", _network_case(4, 16))]
-    if quick:
-        cases = [("RNN T=3, 2 hidden", _rnn_case(3, 1, 2, 1)), ("conv1d length 8", _conv_case(8, 3))]
-    rounds = max(2, repeat)
-    for case, (form, sizes, data, params, torch_step, net) in cases:
-        fact = facts["models"][case] = {}
-        if net is not None:
-            t_derive, d = _once(lambda net=net: sb.derive(net))
-            rows.append(Row("e", case, "engine: derive (scalar, unrolled)", t_derive,
-                            note=f"{len(net.nodes)} nodes"))
-            fact["derive"] = t_derive
-            values = {s.name: 0.1 for s in net.leaves}
-            for group in net.one_hot_groups:  # softmax + cross-entropy: one-hot targets
-                values.update({y.name: float(k == 0) for k, y in enumerate(group)})
-            try:
-                cpu = time.process_time()
-                t_notes, tex = _once(lambda d=d, values=values: sb.render(
-                    sb.worked_example(d, values), "article"))
-                cpu = time.process_time() - cpu  # on a shared machine, what the wall time hides
-                rows.append(Row("e", case, "notes (article LaTeX, verified)", t_notes,
-                                note=f"{len(tex) // 1000} kB of LaTeX, {cpu:.2f} s CPU"))
-                fact["notes"] = t_notes
-            except ValueError as err:
-                rows.append(Row("e", case, "notes (article LaTeX, verified)", None,
-                                note=f"refused: {str(err).split(';')[0]}"))
-        t_form, _ = _once(lambda form=form: form.verify())
-        rows.append(Row("e", case, "general form: derive + check", t_form))
-        methods, built = {}, {}
-        reference = torch_step()() if have_torch else None
-        for backend in backends:
-            t_build, ev = _once(lambda form=form, sizes=sizes, b=backend: form.evaluator(sizes, b))
-            t_first, out = _once(lambda ev=ev, a=data, p=params: ev(a, p))  # jax: jit here
-            built[backend] = (t_build, t_first)
-            if reference is None:  # no torch: the other backends are held to numpy's
-                reference = {k: np.asarray(v) for k, v in out.gradients.items()}
-            for name, g in reference.items():
-                np.testing.assert_allclose(np.asarray(out.gradients[name]), np.asarray(g),
-                                           rtol=1e-8, atol=1e-12)
-            if backend == "jax":
-                import jax
-
-                methods[backend] = lambda ev=ev, a=data, p=params: jax.block_until_ready(
-                    ev(a, p).gradients)
-            else:
-                methods[backend] = lambda ev=ev, a=data, p=params: ev(a, p)
-        if have_torch:
-            methods["torch eager"] = torch_step()
-        timed = _interleaved(methods, rounds)
-        base = timed["numpy"][0]
-        label = f"{case}, batch {BATCH}"
-        for backend in backends:
-            t_build, t_first = built[backend]
-            first = f", first call {t_first * 1000:.0f} ms (jit)" if backend == "jax" else ""
-            rows.append(Row("e", label, f"engine: batched evaluator ({backend})",
-                            timed[backend][0], timed[backend][0] / base,
-                            note=f"built in {t_build * 1000:.0f} ms{first}; "
-                                 f"spread {timed[backend][1]:.0%}"))
-        fact["build"] = built["numpy"][0]
-        if have_torch:
-            t_torch, spread = timed["torch eager"]
-            rows.append(Row("e", label, "torch eager autograd", t_torch, t_torch / base,
-                            note=f"spread {spread:.0%}"))
-            fact["vs_torch"] = base / t_torch
-            fact["best_vs_torch"] = min(timed[b][0] for b in backends) / t_torch
+    runs: dict[str, tuple[Callable[[], object], Callable[[], dict]]] = {}
+    for backend in ENGINES:
+        ev = evaluators[backend]
+        inputs = to_library(case.inputs, backend, dtype)
+        params = to_library(case.parameters, backend, dtype)
+        if backend == "jax":
+            def call(ev=ev, i=inputs, p=params):
+                out = ev(i, p)
+                return jax.block_until_ready((out.loss, out.gradients))
         else:
-            rows.append(Row("e", label, "torch eager autograd", None,
-                            note="torch is not installed"))
-    return rows, facts
+            def call(ev=ev, i=inputs, p=params):
+                return ev(i, p)
+        runs[f"engine {backend}"] = (call, _engine_answers(ev, inputs, params, case))
+
+    jax_params = to_library(case.parameters, "jax", dtype)
+    jax_inputs = to_library(case.inputs, "jax", dtype)
+    hand = hm.jax_value_and_grad(case)
+    runs["hand jax.jit"] = (lambda: jax.block_until_ready(hand(jax_params, jax_inputs)),
+                            lambda: answers(*hand(jax_params, jax_inputs)))
+    if case.numpy_value_and_grad is not None:  # what numpy itself reaches, where written
+        np_params = to_library(case.parameters, "numpy", dtype)
+        np_inputs = to_library(case.inputs, "numpy", dtype)
+        by_hand = case.numpy_value_and_grad
+        runs["hand numpy"] = (lambda: by_hand(np_params, np_inputs),
+                              lambda: answers(*by_hand(np_params, np_inputs)))
+    torch_params = to_library(case.parameters, "torch", dtype, requires_grad=True)
+    torch_inputs = to_library(case.inputs, "torch", dtype)
+    eager = hm.torch_value_and_grad(case)
+    runs["torch eager"] = (lambda: eager(torch_params, torch_inputs),
+                           lambda: answers(*eager(torch_params, torch_inputs)))
+
+    contenders = {}
+    for name in CONTENDERS:
+        if name not in runs:  # no such hand-written code for this model: "—" in the table
+            continue
+        call, get = runs[name]
+        try:
+            check_answers(reference, get(), dtype, name)
+        except Exception as err:  # noqa: BLE001 - a contender that cannot run is reported, not timed
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            reason = reason.removeprefix(f"{name}: ")
+            if not name.startswith("engine") or dtype == "float64":
+                raise  # the baselines, and every float64 answer, must agree: never skip those
+            cell.skipped[name] = reason[:120]
+            continue
+        contenders[name] = call
+    return contenders
 
 
-def model_targets(facts: dict, check, human_time) -> None:
-    """The issue's targets for section e: derive and notes < 5 s, evaluator ≤ 2× torch eager."""
-    for case, fact in facts.get("models", {}).items():
-        if "derive" in fact:  # the scalar rows (RNN and conv) of issue 12's derive/notes target
-            check(fact["derive"] < 5.0,
-                  f"{case}: derive {human_time(fact['derive'])} (target < 5 s)")
-            notes = fact.get("notes")
-            check(None if notes is None else notes < 5.0,
-                  f"{case}: notes {human_time(notes)} (target < 5 s)")
-        ratio = fact.get("vs_torch")
-        best = fact.get("best_vs_torch")
-        check(None if ratio is None else ratio <= 2.0,
-              f"{case}, batch {BATCH}: evaluator (numpy) / torch eager = "
-              f"{'—' if ratio is None else f'{ratio:.2f}'} (target ≤ 2)"
-              + ("" if best is None else f"; fastest backend {best:.2f}"))
+def _engine_answers(ev, inputs, params, case) -> Callable[[], dict]:
+    def get():
+        out = ev(inputs, params)
+        return answers(out.loss.mean(), {n: out.gradients[n] for n in case.parameters})
+    return get
+
+
+def run_model(key: str, sizes: dict, batches: tuple[int, ...], rounds: int, min_time: float,
+              log: Callable[[str], None]) -> ModelRun:
+    make = hm.MODEL_CASES[key]
+    first = make(batches[0], **sizes)
+    derive_check, form = harness.once(lambda: _verified(first.form()))
+    run = ModelRun(first.name, derive_check, f". {first.note}" if first.note else "")
+    evaluators: dict[tuple, dict] = {}
+    for batch in batches:
+        case = make(batch, **sizes)
+        size_key = tuple(sorted(case.sizes.items()))
+        if size_key not in evaluators:  # the block network's batch is its size m
+            evaluators[size_key] = {}
+            for backend in ENGINES:
+                took, ev = harness.once(lambda b=backend, s=case.sizes: form.evaluator(s, b))
+                evaluators[size_key][backend] = ev
+                run.built[backend] = took
+        engines = evaluators[size_key]
+        ref_loss, ref_grads = hm.engine_value_and_grad(case, evaluator=engines["numpy"])(
+            case.parameters, case.inputs)
+        reference = answers(ref_loss, ref_grads)
+        for dtype in DTYPES:
+            log(f"{run.name}: batch {batch}, {dtype}")
+            cell = Cell(batch, dtype)
+            contenders = contenders_of(case, engines, dtype, reference, cell)
+            cell.timings = harness.interleaved(contenders, rounds, min_time)
+            run.cells.append(cell)
+        if any(_numpy_misses(c) for c in run.cells if c.batch == batch and c.dtype == "float64"):
+            run.profiles.append(profile_numpy(engines["numpy"], case, min_time))
+    return run
+
+
+def _verified(form):
+    form.verify()
+    return form
+
+
+def _numpy_misses(cell: Cell) -> bool:
+    ratio = cell.ratio("engine numpy", "median")
+    return cell.batch >= NUMPY_FROM_BATCH and ratio is not None and ratio > NUMPY_TARGET
+
+
+# -- the floor: where the generated numpy function spends its time ---------------------------------
+def profile_numpy(ev, case: hm.ModelCase, min_time: float, top: int = 6) -> str:
+    """Where the engine's numpy evaluator spends its time on ``case`` (float64), as Markdown:
+    cProfile's top entries by own time, then each line of the generated function timed."""
+    calls = max(3, harness.calls_per_sample(lambda: ev(case.inputs, case.parameters),
+                                            min_time * 4))
+    profiler = cProfile.Profile(time.process_time)  # CPU time: wall time counts other processes
+    profiler.enable()
+    for _ in range(calls):
+        ev(case.inputs, case.parameters)
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # (file, line, function) -> (cc, nc, tt, ct, callers)
+    total = sum(tt for _, _, tt, _, _ in stats.values())
+    rows = sorted(stats.items(), key=lambda kv: -kv[1][2])[:top]
+    generated = sum(v[2] for k, v in stats.items() if k[0].startswith("<batched"))
+    lines = [f"*engine numpy, {case.name}, batch {case.batch}, float64: cProfile (CPU time) of "
+             f"{calls} evaluations, {total / calls * 1e6:.0f} µs each under the profiler. The "
+             "generated "
+             f"function's own time ({generated / total:.0%}) holds its arithmetic operators and "
+             "ufunc calls (matmul, +, ·: cProfile does not see them) and the Python between "
+             "them*", "",
+             "| entry (top by own time) | calls per evaluation | own time per evaluation | share |",
+             "|---|---|---|---|"]
+    for (filename, line, function), (_, ncalls, tt, _, _) in rows:
+        where = function if filename == "~" else f"{Path(filename).name}:{line} {function}"
+        lines.append(f"| `{where}` | {ncalls / calls:.0f} | {tt / calls * 1e6:.1f} µs "
+                     f"| {tt / total:.0%} |")
+    by_line = line_times(ev, case, calls)
+    if by_line:
+        lines += ["", summarise_lines(by_line, calls)]
+    return "\n".join(lines)
+
+
+def line_times(ev, case: hm.ModelCase, evaluations: int) -> list[tuple[str, float]] | None:
+    """(line, CPU seconds summed over ``evaluations``) for each line of the evaluator's
+    generated function, each line timed on its own in an instrumented copy; None where the
+    function is not a flat list of statements (or the evaluator keeps it elsewhere)."""
+    body = ev.source.splitlines()[1:-1]  # between "def evaluate(A):" and "return A"
+    if not hasattr(ev, "_run") or any(not ln.startswith("    ") or ln.startswith("     ") or
+                                      ln.rstrip().endswith(":") for ln in body):
+        return None
+    timed = ["def evaluate(A):"]
+    for n, line in enumerate(body):
+        timed += ["    _start = _clock()", line, f"    _spent[{n}] += _clock() - _start"]
+    timed.append("    return A")
+    spent = [0.0] * len(body)
+    namespace = {**ev.namespace, "_clock": time.process_time, "_spent": spent}
+    exec(compile("\n".join(timed), "<timed lines>", "exec"), namespace)  # the engine's lines
+    plain, ev._run = ev._run, namespace["evaluate"]  # the evaluator's own call, lines timed
+    try:
+        for _ in range(evaluations):
+            ev(case.inputs, case.parameters)
+    finally:
+        ev._run = plain
+    return list(zip(body, spent, strict=True))
+
+
+def summarise_lines(by_line: list[tuple[str, float]], evaluations: int, top: int = 4) -> str:
+    """One sentence: the step-by-step lines (an entry of a recursion written one index at a
+    time: ``A['h'][:, 3:4, :] = …``) against the rest, and the costliest other lines."""
+    total = sum(t for _, t in by_line)
+    steps = [(ln, t) for ln, t in by_line if "][" in ln.split(" = ", 1)[0]]
+    others = sorted(((ln, t) for ln, t in by_line if "][" not in ln.split(" = ", 1)[0]),
+                    key=lambda lt: -lt[1])[:top]
+    per = 1e6 / evaluations
+    costly = ", ".join(f"`{ln.strip().split(' = ', 1)[0]}` {t * per:.0f} µs" for ln, t in others)
+    step_text = (f"the {len(steps)} step-by-step lines of the recursion take "
+                 f"{sum(t for _, t in steps) * per:.0f} µs ({sum(t for _, t in steps) / total:.0%}),"
+                 " ") if steps else ""
+    return (f"Each of the generated function's {len(by_line)} lines timed on its own (CPU time, "
+            f"{evaluations} evaluations): {total * per:.0f} µs per evaluation; {step_text}the "
+            f"costliest other lines: {costly}.")
+
+
+# -- printing -------------------------------------------------------------------------------------------
+def human(seconds: float) -> str:
+    """Three significant digits in the unit that keeps them under 1000: 999.7 µs is 1 ms."""
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+        if seconds >= scale * 0.9995:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+def table(run: ModelRun) -> str:
+    built = ", ".join(f"{b} {human(t)}" for b, t in run.built.items())
+    lines = [f"**{run.name}** (general form derived and checked once: {human(run.derive_check)} "
+             f"CPU; evaluators built, largest size: {built}){run.note}", "",
+             "| batch | dtype | statistic | " + " | ".join(CONTENDERS) + " |",
+             "|---|---|---|" + "---|" * len(CONTENDERS)]
+    for cell in run.cells:
+        for statistic in ("median", "min"):
+            row = []
+            for name in CONTENDERS:
+                if name in cell.timings:
+                    ratio = cell.ratio(name, statistic)
+                    row.append(f"{human(getattr(cell.timings[name], statistic))} "
+                               f"({ratio:.2f}×)")
+                elif name in cell.skipped:
+                    row.append("not timed" if statistic == "median" else "")
+                else:
+                    row.append("—")
+            lines.append(f"| {cell.batch} | {cell.dtype} | {statistic} | " + " | ".join(row)
+                         + " |")
+    notes = {f"{name}, {cell.dtype}: {reason}" for cell in run.cells
+             for name, reason in cell.skipped.items()}
+    if notes:
+        lines += ["", "Not timed: " + "; ".join(sorted(notes)) + "."]
+    if any("hand numpy" in c.timings for c in run.cells):
+        lines += ["", "hand numpy: the same model's forward pass and backprop written by hand "
+                      "in numpy (bench/handwritten_models.py): what numpy itself can reach; "
+                      "—: none written for this model."]
+    if run.profiles:
+        lines += ["", f"Where engine numpy misses {NUMPY_TARGET:g}× at batch ≥ "
+                      f"{NUMPY_FROM_BATCH}, its floor:", ""]
+        lines += [p + "\n" for p in run.profiles]
+    return "\n".join(lines)
+
+
+def targets(run: ModelRun) -> list[str]:
+    out = []
+    for dtype in DTYPES:
+        cells = [c for c in run.cells if c.dtype == dtype]
+        for contender, goal, low in (("engine jax", JAX_TARGET, 0),
+                                     ("engine numpy", NUMPY_TARGET, NUMPY_FROM_BATCH)):
+            judged = [c for c in cells if c.batch >= low]
+            ratios = [c.ratio(contender, "median") for c in judged]
+            every = " at every batch" if not low else f" at batch ≥ {low}"
+            what = (f"{run.name}, {dtype}: {contender} / hand-written jax.jit (median)")
+            if any(r is None for r in ratios):
+                reason = next(c.skipped.get(contender, "not timed") for c in judged
+                              if c.ratio(contender, "median") is None)
+                out.append(harness.target_line(None, f"{what}: not timed ({reason}); target "
+                                                     f"≤ {goal:g}×{every}"))
+                continue
+            shown = ", ".join(f"{r:.2f}× at batch {c.batch}" for c, r in
+                              zip(judged, ratios, strict=True))
+            ok = all(r <= goal for r in ratios)
+            floor = ""
+            if not ok and contender == "engine numpy":
+                hand = [c.ratio("hand numpy", "median") for c in judged]
+                if all(r is not None for r in hand):
+                    floor = "; hand-written numpy itself " + ", ".join(f"{r:.2f}×" for r in hand)
+                if run.profiles and dtype == "float64":
+                    floor += "; the floor's profile is under the table"
+            out.append(harness.target_line(ok, f"{what} = {shown} (target ≤ {goal:g}×{every})"
+                                               f"{floor}"))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, batch 64 only, 2 rounds")
+    args = parser.parse_args(argv)
+    import jax
+    import torch  # noqa: F401 - imported here so that pin_threads sets its threads
+
+    harness.pin_threads()
+    jax.config.update("jax_enable_x64", True)  # float64 arrays stay float64; float32 stays 32
+    assert harness.threads_pinned(), "threads are not pinned"
+    batches = (64,) if args.quick else (1, 64, 1024)
+    rounds, min_time = (2, 0.002) if args.quick else (harness.ROUNDS, 0.05)
+
+    def log(text: str) -> None:
+        print(f"[bench_models] {text}", file=sys.stderr, flush=True)
+
+    runs = [run_model(key, quick if args.quick else full, batches, rounds, min_time, log)
+            for key, full, quick in MODELS]
+    print(f"### Models against hand-written jax.jit{' (quick)' if args.quick else ''}\n")
+    print(f"CPU time per call (time.process_time), threads pinned, {rounds} interleaved rounds "
+          "with the start rotated; each cell: the statistic, and in brackets its ratio to hand "
+          "jax.jit by the same statistic (targets read the median). "
+          f"{harness.blas_report()}.\n")
+    for run in runs:
+        print(table(run) + "\n")
+    for run in runs:
+        print("\n".join(targets(run)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
