@@ -385,11 +385,8 @@ def _symbolically_equal(lhs: sp.Expr, rhs: sp.Expr, meaning: Meaning | None) -> 
         if sp.count_ops(diff) > _SYMBOLIC_OPS or not polys_can_take(diff):
             break
         small = diff
-        try:
-            if sp.cancel(diff) == 0:  # the usual rational identities in exp(-z), cheaply
-                return "symbolic"
-        except (TypeError, ValueError, NotImplementedError, ArithmeticError):
-            pass
+        if _is_zero(diff, sp.cancel):  # the usual rational identities in exp(-z), cheaply
+            return "symbolic"
         nodes = [s for s in diff.free_symbols if meaning is not None and s in meaning._order]
         if not nodes:
             break
@@ -400,10 +397,30 @@ def _symbolically_equal(lhs: sp.Expr, rhs: sp.Expr, meaning: Meaning | None) -> 
     # for minutes (H(z) − H(z, 0) over a tanh did); the meaning's points decide those instead
     if small is None or small.has(*_CASEWISE):
         return None
-    try:
-        return "symbolic" if sp.simplify(small) == 0 else None
-    except (TypeError, ValueError, NotImplementedError, ArithmeticError):
-        return None
+    return "symbolic" if _is_zero(small, sp.simplify) else None
+
+
+_ZEROS: dict[tuple, bool] = {}
+
+
+def _is_zero(diff: sp.Expr, how) -> bool:
+    """Whether ``how`` (cancel or simplify) takes ``diff`` to 0, decided once per shape.
+
+    The truth of an identity does not depend on its symbols' names, only on their
+    assumptions: every σ′ of a deep net, h(1 − h) = e^(−z)/(1 + e^(−z))², is one shape, and
+    cancelling each was most of a 16-layer net's notes. So the symbols are renamed in a fixed
+    order (keeping their assumptions) and the verdict is kept by the renamed expression."""
+    syms = sorted(diff.free_symbols, key=sp.default_sort_key)
+    plain = {s: sp.Symbol(f"v{k}", **s.assumptions0) for k, s in enumerate(syms)}
+    key = (how.__name__, diff.xreplace(plain))
+    if key not in _ZEROS:
+        if len(_ZEROS) > 4096:
+            _ZEROS.clear()
+        try:
+            _ZEROS[key] = how(key[1]) == 0
+        except (TypeError, ValueError, NotImplementedError, ArithmeticError):
+            _ZEROS[key] = False
+    return _ZEROS[key]
 
 
 def verify(lhs: sp.Expr, rhs: sp.Expr, label: str, meaning: Meaning | None = None) -> Check:
