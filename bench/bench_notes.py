@@ -9,7 +9,8 @@ and given to the CLI's own entry point, ``symbackprop.cli.main.main(["notes", SP
 the spec read, the graph built, derived, the worked example computed, every equation verified,
 the article rendered and written (no pdflatex). Every call starts cold, as a new process would
 after import: SymPy's cache and the engine's own caches (the verifier's shapes, compiled
-numbers, the compiled templates) are emptied before it, so no round reuses another's work.
+numbers, the compiled templates, the formulas' widths) are emptied before it, so no round
+reuses another's work.
 
 Timing follows bench/harness.py: threads pinned, CPU time, one unmeasured round first, then
 rounds that time every case once each, the order rotated by one each round; min and median.
@@ -42,6 +43,7 @@ import symbackprop as sb  # noqa: E402
 from symbackprop.check.shapes import forget_shapes  # noqa: E402
 from symbackprop.cli.main import main as cli_main  # noqa: E402
 from symbackprop.codegen import scalar  # noqa: E402
+from symbackprop.document import layout  # noqa: E402
 from symbackprop.io.spec.reader import parse_spec  # noqa: E402
 from symbackprop.output import render  # noqa: E402
 
@@ -84,6 +86,7 @@ def forget() -> None:
     forget_shapes()
     scalar._compiled.cache_clear()
     render._our_environment.cache_clear()
+    layout.width.cache_clear()
 
 
 @dataclass
