@@ -26,7 +26,7 @@ from ..builders.base import Model
 from ..builders.mlp import MLP
 from ..check.verify import Meaning, VerificationError, elementary, verify
 from ..check.worked import WorkedExample, precise_at, require_finite
-from ..codegen.scalar import number
+from ..codegen.scalar import number as compiled_number
 from ..codegen.stable import stable_loss
 from ..core.errors import ValuesError
 from ..core.graph import Graph
@@ -39,7 +39,7 @@ from .model import Equation, Paragraph, Section, Step
 from .options import DocumentOptions
 from .tikz import tikz_network
 
-__all__ = ["DocumentContext", "SMALL_NET", "weaker_check", "values_agree"]
+__all__ = ["DocumentContext", "SMALL_NET", "weaker_check", "values_agree", "number"]
 
 #: Up to this many parameters (seed 000's net has 6) every chain is written out by default.
 SMALL_NET = 9
@@ -60,6 +60,29 @@ def weaker_check(a: str, b: str) -> str:
     'numeric'
     """
     return _STRENGTH[max(_STRENGTH.index(a), _STRENGTH.index(b))]
+
+
+def number(expr: sp.Expr, known: dict) -> float:
+    """``expr`` at ``known`` (symbol -> number), as codegen's ``number`` computes it, but
+    compiled once per shape: the symbols are renamed in their own order before compiling.
+
+    A worked example's lines repeat a few shapes (every step of an RNN computes a_t, h_t and
+    δ_t alike), and compiling each line on its own was most of a 64-step RNN's notes. The
+    renaming keeps the symbols' order (and classes), so SymPy orders every sum and product as before and the
+    compiled code does the same float operations: the same number, to the bit.
+
+    >>> x, y = sp.symbols("x y")
+    >>> number(x * y + 1, {x: 2.0, y: 3.0}), number(y * x + 1, {x: 0.5, y: 4.0})
+    (7.0, 3.0)
+    """
+    symbols = sorted(expr.free_symbols, key=sp.default_sort_key) if isinstance(
+        expr, sp.Basic) else []
+    if not symbols or any(isinstance(s, sp.Dummy | sp.Wild) for s in symbols):
+        return compiled_number(expr, known)
+    digits = len(str(len(symbols)))
+    # each symbol's own class (a δ's is its own) and assumptions: SymPy orders by both
+    plain = {s: type(s)(f"n{k:0{digits}d}", **s.assumptions0) for k, s in enumerate(symbols)}
+    return compiled_number(expr.xreplace(plain), {plain[s]: known[s] for s in symbols})
 
 
 def values_agree(a: float, b: float, digits: int | None = None, by_hand: bool = False) -> bool:

@@ -59,26 +59,39 @@ def _tikz_mlp(net: MLP, t: TexPrinter) -> tuple[Tex, dict]:
     # Wider gaps give the labels room; widen until every layer's labels fit, as long as the
     # drawing, shrunk to the page, keeps them legible. Else the layers that do not fit at the
     # narrowest (or all, if even that is too wide) carry their weight matrix's name instead.
-    layouts = []
-    for widen in (1.0, 1.15, 1.3, 1.45, 1.6):
+    def columns(widen: float) -> tuple[float, dict]:
         dx = (max(3.4, 2 * radius + 2.2) + 0.8 * max(0, tall - 2)) * widen
-        at = {(col, j): (col * dx, ((n + 1) / 2 - j) * dy)
-              for col, n in enumerate(net.sizes) for j in range(1, n + 1)}
+        return dx, {(col, j): (col * dx, ((n + 1) / 2 - j) * dy)
+                    for col, n in enumerate(net.sizes) for j in range(1, n + 1)}
+
+    def layers(at: dict, labelled: bool) -> dict:
         units = [Box(x, y, 2 * radius, 2 * radius) for x, y in at.values()]
         placed = {}
         for l in range(1, len(net.sizes)):  # noqa: E741
             pairs = [(i, j) for i in range(1, net.sizes[l - 1] + 1)
                      for j in range(1, net.sizes[l] + 1)]
             edges = [(at[l - 1, i], at[l, j], t(net.weight(l, i, j))) for i, j in pairs]
-            placed[l] = (pairs, edges, place_labels(edges, units))
-        legible = (len(net.sizes) - 0.1) * dx + radius <= MAX_DRAWING_WIDTH
-        layouts.append((dx, at, placed, legible))
-        if legible and all(centres is not None for _, _, centres in placed.values()):
+            placed[l] = (pairs, edges, place_labels(edges, units) if labelled else None)
+        return placed
+
+    chosen, first = None, None
+    for widen in (1.0, 1.15, 1.3, 1.45, 1.6):
+        dx, at = columns(widen)
+        if (len(net.sizes) - 0.1) * dx + radius > MAX_DRAWING_WIDTH:
+            # too wide to read once shrunk, and every wider gap is wider still: no label is
+            # placed at any (placing them cost a 16-layer net 1.3 s, to be thrown away)
             break
-    else:
-        dx, at, placed, legible = layouts[0]
-        if not legible:
-            placed = {l: (pairs, edges, None) for l, (pairs, edges, _) in placed.items()}  # noqa: E741
+        placed = layers(at, labelled=True)
+        first = first or (dx, at, placed)
+        if all(centres is not None for _, _, centres in placed.values()):
+            chosen = (dx, at, placed)
+            break
+    if chosen is None and first is not None:
+        chosen = first  # legible, but some layer's labels fit at no gap: it gets its name
+    if chosen is None:  # even the narrowest is too wide to read: every layer gets its name
+        dx, at = columns(1.0)
+        chosen = (dx, at, layers(at, labelled=False))
+    dx, at, placed = chosen
     lines = [r"\begin{tikzpicture}[>=stealth, unit/.style={circle, draw, "
              rf"minimum size={2 * radius:.2f}cm, inner sep=1pt, font=\small}}, "
              r"w/.style={font=\scriptsize, fill=white, inner sep=1pt}]"]

@@ -5,10 +5,9 @@ from __future__ import annotations
 import sympy as sp
 
 from ..check.verify import VerificationError
-from ..codegen.scalar import number
 from ..derivation.reverse import MAX_CHAIN_PATHS
 from ..printing.latex import Tex
-from .context import DocumentContext, values_agree
+from .context import DocumentContext, number, values_agree
 from .layout import pack
 from .model import Equation, Paragraph, Section, Step
 

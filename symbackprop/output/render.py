@@ -14,6 +14,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -70,6 +71,14 @@ def environment(markdown: bool = False, templates: str | Path | None = None,
     return env
 
 
+@functools.lru_cache(maxsize=8)
+def _our_environment(markdown: bool, language: str) -> jinja2.Environment:
+    # Our own templates' environment, made once per process: jinja2 compiles each template
+    # once per environment, and compiling the article's was 0.4 s of every render (its
+    # loader still reloads a template whose file changed).
+    return environment(markdown=markdown, language=language)
+
+
 def render(
     obj: Derivation | Graph | WorkedExample | Document,
     kind: str = "article",
@@ -115,7 +124,8 @@ def render(
                              contrast=contrast, matrix=matrix, only=only, full=full,
                              abstract=abstract, language=language)
     language = doc.language if isinstance(obj, Document) else language
-    env = environment(markdown=kind == "markdown", templates=templates, language=language)
+    env = (_our_environment(kind == "markdown", language) if templates is None else
+           environment(markdown=kind == "markdown", templates=templates, language=language))
     wanted = [s.key for s in doc.sections if s.key != "network"]
     if isinstance(obj, WorkedExample) and kind == "fragment":
         wanted = ["worked"]

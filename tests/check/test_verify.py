@@ -9,6 +9,7 @@ import sympy as sp
 
 import symbackprop as sb
 from symbackprop.check import verify as verify_module
+from symbackprop.check.shapes import forget_shapes
 from symbackprop.check.verify import Check, Meaning, VerificationError, elementary, verify
 from symbackprop.core import functions
 
@@ -364,3 +365,30 @@ def test_points_that_saturate_a_sigmoid_written_inline_are_not_chosen():
     n2 = g2.node("n", 1000 * w2)
     g2.loss("L", -x2 * sp.log(sb.sigmoid(n2)) - (1 - x2) * sp.log(1 - sb.sigmoid(n2)))
     assert len(Meaning(sb.derive(g2)).points) == 3
+
+
+def test_a_shape_is_cancelled_once_and_a_false_one_still_refused(monkeypatch):
+    net = sb.mlp([2, 3, 3, 1])
+    m = Meaning(sb.derive(net))
+    calls = []
+    real = sp.cancel
+    forget_shapes()
+    monkeypatch.setattr(sp, "cancel", lambda e, *a, **k: calls.append(e) or real(e, *a, **k))
+    for j in (1, 2, 3):
+        h, z = net.symbol(f"h{j}"), net.symbol(f"z{j}")
+        assert verify(sp.Derivative(h, z), h * (1 - h), f"dh{j}", m).method == "symbolic"
+    # σ′ of three units is one shape: its two cancels (h kept, then h unfolded) once, not thrice
+    assert len(calls) == 2
+    h, z = net.symbol("h2"), net.symbol("z2")
+    with pytest.raises(VerificationError):
+        verify(sp.Derivative(h, z), h * (1 + h), "wrong", m)
+
+
+def test_the_adjoints_sweep_equals_the_engines_gradients():
+    net = sb.mlp([2, 3, 2, 1])
+    d = sb.derive(net)
+    m = Meaning(d, values={s.name: 0.1 * (k + 1) for k, s in enumerate(net.leaves)})
+    values = {s.name: m.points[0][s] for s in net.leaves}
+    grads = d.evaluate(values).gradients
+    for p in net.parameters:
+        assert m.adjoint(p, 0) == pytest.approx(float(grads[p.name]), rel=1e-12, abs=1e-14)

@@ -74,3 +74,89 @@ def test_a_gradient_with_few_paths_keeps_one_overlay_per_path():
     doc = sb.build_document(d, full=True)
     eq = next(e for e in doc.equations if e.label == f"dL/d{w1}")
     assert d.path_count(w1) == len(eq.paths) == 3
+
+
+def test_a_deep_mlps_notes_list_no_path_of_a_deep_weight(listed):
+    g = sb.mlp([4] * 16 + [1])  # 4^15 paths from a first-layer weight
+    d = sb.derive(g)
+    sb.build_document(d, sb.worked_example(d, _values(g)))
+    assert all(d.path_count(p) <= MAX_SHOWN_PATHS for p in listed)
+    # the shown weights of the top three layers (1, 1 and 4 paths); of 16 layers, no other
+    assert len(listed) <= 3
+
+
+def test_a_drawing_too_wide_to_read_places_no_label(monkeypatch):
+    from symbackprop.document import tikz
+    from symbackprop.printing.latex import TexPrinter
+
+    placed = []
+    real = tikz.place_labels
+    monkeypatch.setattr(tikz, "place_labels", lambda *a: placed.append(1) or real(*a))
+    d = sb.derive(sb.mlp([4] * 16 + [1]))
+    drawing, _ = tikz.tikz_network(d, TexPrinter(d), with_nodes=True)
+    assert placed == []  # every layer carries its weight matrix's name instead
+    assert drawing.count(r"\node[font=\small]") == 16 and r"\node[w]" not in drawing
+    d = sb.derive(sb.mlp([2, 2, 1]))
+    assert r"\node[w]" in tikz.tikz_network(d, TexPrinter(d)) and placed
+
+
+def _rnn_values(steps):
+    return _values(sb.rnn(1, 2, 1, steps=steps))
+
+
+def test_the_verifiers_local_derivatives_grow_linearly_with_the_steps(monkeypatch):
+    """∂L/∂v for every node in one sweep per point: the forward tangents it replaced evaluated
+    every later node's local derivatives once per node (quadratic in the steps)."""
+    from symbackprop.check.verify import Meaning
+
+    counts = {}
+    for steps in (8, 16):
+        calls = []
+        real = Meaning.local
+        monkeypatch.setattr(Meaning, "local", lambda self, a, b, k, real=real, calls=calls:
+                            calls.append(1) or real(self, a, b, k))
+        g = sb.rnn(1, 2, 1, steps=steps)
+        m = Meaning(sb.derive(g))
+        for v in g.nodes:
+            m.adjoint(v, 0)
+        counts[steps] = len(calls)
+        monkeypatch.undo()
+    assert counts[16] <= 2.2 * counts[8]
+
+
+def test_a_worked_example_compiles_each_shape_of_line_once():
+    from symbackprop.codegen import scalar
+
+    g = sb.rnn(1, 2, 1, steps=8)
+    d = sb.derive(g)
+    scalar._compiled.cache_clear()
+    doc = sb.build_document(d, sb.worked_example(d, _rnn_values(8)))
+    lines = [e for e in doc.equations if e.check == "numbers"]
+    # dozens of lines in numbers, a few shapes: a_t, h_t, o_t, δ_t, the loss, the gradients
+    assert scalar._compiled.cache_info().misses < len(lines) / 3
+
+
+def test_a_number_by_shape_is_codegens_number_to_the_bit():
+    from symbackprop.codegen.scalar import number as compiled_number
+    from symbackprop.document.context import number
+
+    g = sb.rnn(1, 2, 1, steps=4)
+    d = sb.derive(g)
+    ex = sb.worked_example(d, _rnn_values(4))
+    known = {**{s: ex.values[s.name] for s in g.leaves}, **{s: ex.nodes[s.name] for s in g.nodes}}
+    known.update({s: ex.deltas[v.name] for v, s in d.delta_symbols.items() if v.name in ex.deltas})
+    for v in g.delta_nodes:
+        for expr in (d.recursion(v), g.expr(v)):
+            values = {s: known[s] for s in expr.free_symbols}
+            assert number(expr, values) == compiled_number(expr, values)
+
+
+def test_a_tall_block_is_split_as_before():
+    from symbackprop.document.model import MAX_ALIGN_ROWS, Equation, Equations, Step
+    from symbackprop.printing.latex import Tex
+
+    def block(rows):
+        return Equations([Equation(str(k), Tex("a"), [Step([Tex("b")])]) for k in range(rows)])
+
+    assert not block(MAX_ALIGN_ROWS).split and block(MAX_ALIGN_ROWS + 1).split
+    assert block(MAX_ALIGN_ROWS + 1).line_count == MAX_ALIGN_ROWS + 1
