@@ -100,21 +100,29 @@ class BatchedEvaluator(Recurrences):
         self._memo: dict[str, str] | None = {}
         self._fold: sp.Sum | None = None
         self._generate()
-        self.namespace = dict(backend_namespace(backend))
-        tensor = self.namespace["tensor"]
-        with float64_context(backend):
-            self.namespace.update({k: tensor(v) for k, v in self.consts.items()})
         self.source = "def evaluate(A):\n" + "".join(f"    {ln}\n" for ln in self.lines) + \
             "    return A\n"
-        ops.require(self.source, backend, self.namespace)
-        # C, X, Y and _step0 …: a scanned step's carry, slices, outputs and function (jax)
-        assert_engine_made(self.source, {"def", "return", "None", "evaluate", "A", "C", "X", "Y",
-                                         *self.namespace}, _STEP_FUNCTION,
-                           attributes=True, identifier_strings=True)
-        code = compile(self.source, f"<batched {form.title}>", "exec")
-        exec(code, self.namespace)  # noqa: S102 - code the engine wrote from its own equations
-        self._run = self.namespace["evaluate"]
-        self._compiled: dict[int, object] = {}  # jax: one jit-compiled program per batch size
+        self._code = compile(self.source, f"<batched {form.title}>", "exec")
+        self._programs: dict[type, tuple[dict, object]] = {}  # by dtype: namespace, function
+        self.namespace, self._run = self._program(np.float64)
+        self._compiled: dict[tuple, object] = {}  # jax: one jit-compiled program per batch, dtype
+
+    def _program(self, dtype: type) -> tuple[dict, object]:
+        """The generated function in a namespace whose arrays and constants are ``dtype``:
+        float32 inputs compute in float32 (a float64 mask would promote every product)."""
+        if dtype not in self._programs:
+            space = dict(backend_namespace(self.backend, dtype))
+            tensor = space["tensor"]
+            with float64_context(self.backend):
+                space.update({k: tensor(v) for k, v in self.consts.items()})
+            ops.require(self.source, self.backend, space)
+            # C, X, Y and _step0 …: a scanned step's carry, slices, outputs and function (jax)
+            assert_engine_made(self.source, {"def", "return", "None", "evaluate", "A", "C", "X",
+                                             "Y", *space}, _STEP_FUNCTION,
+                               attributes=True, identifier_strings=True)
+            exec(self._code, space)  # noqa: S102 - code the engine wrote from its own equations
+            self._programs[dtype] = space, space["evaluate"]
+        return self._programs[dtype]
 
     def _repr_markdown_(self) -> str:
         return batched_evaluator_markdown(self)
@@ -146,27 +154,32 @@ class BatchedEvaluator(Recurrences):
         return BatchedResult(loss, gradients, result.arrays)
 
     def _call(self, inputs, parameters) -> BatchedResult:
+        given = {name: (inputs if q.kind != "parameter" else parameters)[name]
+                 for name, q in self.qs.items() if q.kind in ("input", "target", "parameter")}
+        # float32 where every array given is float32 (numbers without a dtype do not count);
+        # float64 otherwise, the default
+        kinds = [g.dtype for g in given.values() if hasattr(g, "dtype")]
+        dtype = np.float32 if kinds and all(_is_float32(k) for k in kinds) else np.float64
+        space, run = self._program(dtype)
         # jit takes numpy arrays as they are (one transfer per call, no conversion op each)
-        tensor = (lambda a: a) if self.backend == "jax" else self.namespace["tensor"]
+        tensor = (lambda a: a) if self.backend == "jax" else space["tensor"]
         A: dict[str, object] = {}
-        for name, q in self.qs.items():
-            if q.kind in ("input", "target", "parameter"):
-                given = (inputs if q.kind != "parameter" else parameters)[name]
-                A[name] = tensor(np.asarray(given, dtype=float)) if not hasattr(
-                    given, "dtype") or isinstance(given, np.ndarray) else given
+        for name, g in given.items():
+            A[name] = tensor(np.asarray(g, dtype=dtype)) if not hasattr(
+                g, "dtype") or isinstance(g, np.ndarray) else g
         batch = next(int(A[q.name].shape[0]) for q in self.qs.values()
                      if q.kind in ("input", "target"))
         if self.backend == "jax":
-            A = dict(self._jitted(batch)(A))
+            A = dict(self._jitted(batch, dtype, run)(A))
         else:
             A["_batch"] = batch
-            A = self._run(A)
+            A = run(A)
         grads = {eq.name: A[f"grad_{eq.name}"] for eq in self.equations
                  if eq.kind == "gradient"}
         return BatchedResult(A[self.form.loss.name], grads, A)
 
-    def _jitted(self, batch: int):
-        if batch not in self._compiled:
+    def _jitted(self, batch: int, dtype: type, run):
+        if (batch, dtype) not in self._compiled:
             import jax
 
             # only the loss and the gradients leave the program: XLA need not keep (or copy
@@ -174,11 +187,11 @@ class BatchedEvaluator(Recurrences):
             keep = [self.form.loss.name] + [f"grad_{eq.name}" for eq in self.equations
                                             if eq.kind == "gradient"]
 
-            def run(arrays, run=self._run, batch=batch, keep=keep):
+            def program(arrays, run=run, batch=batch, keep=keep):
                 out = run({**arrays, "_batch": batch})
                 return {name: out[name] for name in keep}
-            self._compiled[batch] = jax.jit(run)
-        return self._compiled[batch]
+            self._compiled[batch, dtype] = jax.jit(program)
+        return self._compiled[batch, dtype]
 
     # -- expressions to code -------------------------------------------------------------------
     def _const(self, value) -> str:
@@ -243,8 +256,13 @@ class BatchedEvaluator(Recurrences):
             times = [a for a in expr.args if not (isinstance(a, sp.Pow) and a.exp == -1)]
             code = " * ".join(self._code(a, grid) for a in times) if times else "1.0"
             return "(" + code + "".join(f" / {self._code(a, grid)}" for a in over) + ")"
-        if isinstance(expr, sp.Pow):
-            return f"({self._code(expr.base, grid)} ** {float(expr.exp)!r})"
+        if isinstance(expr, sp.Pow):  # x², √x as such: XLA's pow(x, 2.0) is exp(2 log x)
+            base = self._code(expr.base, grid)
+            if expr.exp == sp.S.Half:
+                return f"xp.sqrt({base})"
+            if expr.exp.is_Integer:
+                return f"({base} ** {int(expr.exp)})"
+            return f"({base} ** {float(expr.exp)!r})"
         if isinstance(expr, sp.KroneckerDelta):
             a, b = (self._values(e, grid) for e in expr.args)
             return self._const((a == b).astype(float)[None])
@@ -456,3 +474,7 @@ class BatchedEvaluator(Recurrences):
                                   lambda e, t=target: sp.IndexedBase(t)[e.indices])
             self._store([(target, q, rhs, batched)])
 
+
+def _is_float32(dtype) -> bool:
+    # a numpy (or jax) dtype compares in C; str() of one costs microseconds, per array per call
+    return dtype == np.float32 if isinstance(dtype, np.dtype) else str(dtype).endswith("float32")

@@ -102,6 +102,10 @@ def contraction(left: str, left_dims: dict[int, int | None], right: str,
     axis is missing from a factor (no matrix product: the caller sums the plain product)."""
     if not summed or not summed <= set(left_dims) & set(right_dims):
         return None
+    if not set(left_dims) ^ set(right_dims):
+        # both factors on the same axes: a stack of dot products, which BLAS runs one by one
+        # (and numpy copies into place first); the product summed along the axes is one pass
+        return None
     # (AB) or (BᵀAᵀ)ᵀ: the one that moves fewer axes (each move a copy or a dispatch)
     return min((_product(left, left_dims, right, right_dims, summed, n),
                 _product(right, right_dims, left, left_dims, summed, n)),
