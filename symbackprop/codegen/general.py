@@ -154,29 +154,35 @@ class BatchedEvaluator(Recurrences):
         return BatchedResult(loss, gradients, result.arrays)
 
     def _call(self, inputs, parameters) -> BatchedResult:
-        given = {name: (inputs if q.kind != "parameter" else parameters)[name]
-                 for name, q in self.qs.items() if q.kind in ("input", "target", "parameter")}
+        # what a call reads and returns, listed once: at batch 1 a call's own Python (not the
+        # arrays' work) is what a jitted program is compared on
+        if not hasattr(self, "_leaves"):
+            self._leaves = [(name, q.kind == "parameter") for name, q in self.qs.items()
+                            if q.kind in ("input", "target", "parameter")]
+            self._batched = next(name for name, parameter in self._leaves if not parameter)
+            self._grads = [(eq.name, f"grad_{eq.name}") for eq in self.equations
+                           if eq.kind == "gradient"]
+        given = {name: (parameters if parameter else inputs)[name]
+                 for name, parameter in self._leaves}
         # float32 where every array given is float32 (numbers without a dtype do not count);
         # float64 otherwise, the default
         kinds = [g.dtype for g in given.values() if hasattr(g, "dtype")]
         dtype = np.float32 if kinds and all(_is_float32(k) for k in kinds) else np.float64
         space, run = self._program(dtype)
         # jit takes numpy arrays as they are (one transfer per call, no conversion op each)
-        tensor = (lambda a: a) if self.backend == "jax" else space["tensor"]
+        tensor = None if self.backend == "jax" else space["tensor"]
         A: dict[str, object] = {}
         for name, g in given.items():
-            A[name] = tensor(np.asarray(g, dtype=dtype)) if not hasattr(
-                g, "dtype") or isinstance(g, np.ndarray) else g
-        batch = next(int(A[q.name].shape[0]) for q in self.qs.values()
-                     if q.kind in ("input", "target"))
+            if not hasattr(g, "dtype") or (isinstance(g, np.ndarray) and g.dtype != dtype):
+                g = np.asarray(g, dtype=dtype)
+            A[name] = g if tensor is None or not isinstance(g, np.ndarray) else tensor(g)
+        batch = int(A[self._batched].shape[0])
         if self.backend == "jax":
-            A = dict(self._jitted(batch, dtype, run)(A))
+            A = self._jitted(batch, dtype, run)(A)
         else:
             A["_batch"] = batch
             A = run(A)
-        grads = {eq.name: A[f"grad_{eq.name}"] for eq in self.equations
-                 if eq.kind == "gradient"}
-        return BatchedResult(A[self.form.loss.name], grads, A)
+        return BatchedResult(A[self.form.loss.name], {n: A[g] for n, g in self._grads}, A)
 
     def _jitted(self, batch: int, dtype: type, run):
         if (batch, dtype) not in self._compiled:
