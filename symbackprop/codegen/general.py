@@ -5,8 +5,12 @@ one line of array code: each index (free or summed) owns an axis, an entry such 
 x[t, i+k−1] is a gather with constant index arrays (zero outside its range, as the general
 form assumes), and Σ_k is a sum over k's axis. A definition or δ that refers to itself at a
 shifted index (h[t−1] in the forward pass, δ[t+1] in BPTT) is evaluated step by step along
-that index, in the direction the shift demands; everything else is one vectorised line.
-Samples run along a leading batch axis; parameter gradients are averaged over the batch.
+that index, in the direction the shift demands (codegen/recurrence.py: unrolled on numpy and
+torch, one ``lax.scan`` on jax); everything else is one vectorised line. Each index's axis
+follows the stored arrays' own order, so that reading one is a reshape, not a transpose.
+Samples run along a leading batch axis; parameter gradients are averaged over the batch (a
+gradient's Σ_t and the batch mean are one matrix product). float32 arrays in compute in
+float32; float64 is the default.
 
 >>> import numpy as np
 >>> from symbackprop.forms.models import conv1d_form
@@ -46,7 +50,8 @@ __all__ = ["BatchedEvaluator", "BatchedResult"]
 
 @dataclass
 class BatchedResult:
-    """Per-sample losses, batch-mean parameter gradients, and every array computed."""
+    """Per-sample losses, batch-mean parameter gradients, and every array computed (on jax
+    only the loss and the gradients: the rest stay inside the compiled program)."""
 
     loss: object
     gradients: dict[str, object]
@@ -65,7 +70,8 @@ class BatchedEvaluator(Recurrences):
     Call it with ``inputs`` (inputs and targets: arrays with a leading batch axis, then the
     quantity's own index ranges) and ``parameters`` (arrays of their index ranges). Its Σs of
     products run as matrix products (``lower=False``: as outer products summed along their
-    axes, the plain reading of the equations that the lowered code is tested against).
+    axes, the plain reading of the equations that the lowered code is tested against). It
+    computes in float32 when every array given is float32, in float64 otherwise.
     """
 
     def __init__(self, form: GeneralForm, sizes: Mapping[str, int], backend: str = "numpy",
