@@ -23,6 +23,7 @@ compiles one loop instead of T copies of the step, as a hand-written ``lax.scan`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -145,6 +146,7 @@ class Recurrences:
         var, direction = step
         q0 = members[0][1]
         lo, hi = self.ranges[q0.name][q0.indices.index(var)]
+        start = len(self.lines)
         for value in (range(lo, hi + 1) if direction > 0 else range(hi, lo - 1, -1)):
             for target, q, rhs, batched in members:
                 fixed = {var: value}
@@ -166,6 +168,26 @@ class Recurrences:
                     self.lines.append(f"A[{target!r}] = A[{target!r}].at[{where}].set({code})")
                 else:
                     self.lines.append(f"A[{target!r}][{where}] = {code}")
+        self._hoist_parameters(start)
+
+    def _hoist_parameters(self, start: int) -> None:
+        """A parameter's matrix as every step reads it (W reshaped, transposed) computed once,
+        before the steps: T steps each paid its two or three dispatches."""
+        names = "|".join(re.escape(q.name) for q in self.qs.values() if q.kind == "parameter")
+        if not names:
+            return
+        read = re.compile(rf"(?:perm\(A\['(?:{names})'\], \([\d, ]+\)\)|A\['(?:{names})'\])"
+                          r"\.reshape\(\([\d, ]+\)\)(?:\.mT)?")
+        found: dict[str, str] = {}
+        for line in self.lines[start:]:
+            for code in (m.group(0) for m in read.finditer(line)):
+                if code not in found:
+                    found[code] = f"A[{f'_w{len(self._hoisted)}'!r}]"
+                    self._hoisted.append(found[code])
+        steps = self.lines[start:]
+        for code in sorted(found, key=len, reverse=True):
+            steps = [line.replace(code, found[code]) for line in steps]
+        self.lines[start:] = [f"{name} = {code}" for code, name in found.items()] + steps
 
     def _outside(self, atom: sp.Indexed, var: sp.Symbol, value: int) -> bool:
         """True if ``atom`` at ``var`` = ``value`` reads outside its array on some axis."""
