@@ -18,64 +18,93 @@ from ..core import ops
 __all__ = ["backend_namespace", "float64_context"]
 
 
-def backend_namespace(name: str) -> dict[str, object]:
-    """The names generated code calls on backend ``name``, the registry's kernels among them."""
-    return {**_array_functions(name), **ops.namespace(name)}
+def backend_namespace(name: str, dtype: type = np.float64) -> dict[str, object]:
+    """The names generated code calls on backend ``name``, the registry's kernels among them;
+    the arrays it makes (zeros, broadcasts, steps, constants through ``tensor``) are ``dtype``
+    (float64 or float32)."""
+    return {**_array_functions(name, np.dtype(dtype).name), **ops.namespace(name)}
 
 
-def _array_functions(name: str) -> dict[str, object]:
+def _array_functions(name: str, dtype: str) -> dict[str, object]:
     if name == "numpy":
+        real = np.dtype(dtype)
+
+        def tensor(a):
+            a = np.asarray(a)
+            return a if a.dtype.kind == "i" else a.astype(real, copy=False)
         return {
-            "xp": np, "tensor": np.asarray,
+            "xp": np, "tensor": tensor,
             "ksum": lambda a, axis: np.sum(a, axis=axis, keepdims=True),
             "kmax": lambda a, axis: np.max(a, axis=axis, keepdims=True),
-            "bcast": lambda x, s: np.broadcast_to(np.asarray(x, dtype=float), s),
+            "bcast": lambda x, s: np.broadcast_to(np.asarray(x, dtype=real), s),
             "perm": np.transpose, "bmean": lambda x: x.mean(axis=0), "matmul": np.matmul,
             "imul": lambda a, b: np.multiply(a, b, out=a),
             "take": lambda a, i: np.take(a.reshape(a.shape[0], -1), i, axis=1),
-            "heaviside": lambda z: (z > 0).astype(float),
-            "zeros": lambda shape: np.zeros(shape),
+            "heaviside": lambda z: (z > 0).astype(real),
+            "zeros": lambda shape: np.zeros(shape, dtype=real),
         }
     if name == "torch":
         import torch
 
+        real = getattr(torch, dtype)
+
         def tensor(a):
             a = np.asarray(a)
-            return torch.as_tensor(a, dtype=torch.int64 if a.dtype.kind == "i" else torch.float64)
+            return torch.as_tensor(a, dtype=torch.int64 if a.dtype.kind == "i" else real)
         return {
             "xp": torch, "tensor": tensor,
             "ksum": lambda a, axis: a.sum(dim=axis, keepdim=True),
             "kmax": lambda a, axis: torch.amax(a, dim=axis, keepdim=True),
-            "bcast": lambda x, s: torch.broadcast_to(torch.as_tensor(x, dtype=torch.float64), s),
+            "bcast": lambda x, s: torch.broadcast_to(torch.as_tensor(x, dtype=real), s),
             "perm": lambda x, p: x.permute(p), "bmean": lambda x: x.mean(dim=0),
             "matmul": torch.matmul, "imul": lambda a, b: a.mul_(b),
             "take": lambda a, i: a.reshape(a.shape[0], -1)[:, i],
-            "heaviside": lambda z: (z > 0).to(torch.float64),
-            "zeros": lambda shape: torch.zeros(shape, dtype=torch.float64),
+            "heaviside": lambda z: (z > 0).to(real),
+            "zeros": lambda shape: torch.zeros(shape, dtype=real),
         }
     if name == "jax":
+        import jax
         import jax.numpy as jnp
+
+        def scan(step, carry, xs, length, direction):
+            return jax.lax.scan(step, carry, xs, length=length, reverse=direction < 0)
+
+        def scan_in(a, axis, shift):
+            """a's slices along axis, step first (each keeping its length-1 axis), read
+            ``shift`` steps ahead: zero where that runs past either end."""
+            if shift:
+                n = a.shape[axis]
+                kept = jax.lax.slice_in_dim(a, max(shift, 0), n + min(shift, 0), axis=axis)
+                pad = [(0, 0)] * a.ndim
+                pad[axis] = (0, shift) if shift > 0 else (-shift, 0)
+                a = jnp.pad(kept, pad)
+            return jnp.expand_dims(jnp.moveaxis(a, axis, 0), axis + 1)
+
+        real = getattr(jnp, dtype)
 
         def jtensor(a):
             a = np.asarray(a)
-            return jnp.asarray(a, dtype=jnp.int64 if a.dtype.kind == "i" else jnp.float64)
+            return jnp.asarray(a, dtype=jnp.int64 if a.dtype.kind == "i" else real)
         return {
             "xp": jnp, "tensor": jtensor,
             "ksum": lambda a, axis: jnp.sum(a, axis=axis, keepdims=True),
             "kmax": lambda a, axis: jnp.max(a, axis=axis, keepdims=True),
-            "bcast": lambda x, s: jnp.broadcast_to(jnp.asarray(x, dtype=jnp.float64), s),
+            "bcast": lambda x, s: jnp.broadcast_to(jnp.asarray(x, dtype=real), s),
             "perm": jnp.transpose, "bmean": lambda x: x.mean(axis=0), "matmul": jnp.matmul,
             "imul": lambda a, b: a * b,
             "take": lambda a, i: jnp.take(a.reshape(a.shape[0], -1), i, axis=1),
-            "heaviside": lambda z: (z > 0).astype(jnp.float64),
-            "zeros": lambda shape: jnp.zeros(shape, dtype=jnp.float64),
+            "heaviside": lambda z: (z > 0).astype(real),
+            "zeros": lambda shape: jnp.zeros(shape, dtype=real),
+            "scan": scan, "scan_in": scan_in,
+            "scan_out": lambda y, axis: jnp.moveaxis(y.squeeze(axis + 1), 0, axis),
         }
     raise ValueError(f"unknown backend {name!r}; expected numpy, torch or jax")
 
 
 def float64_context(backend: str):
     """jax computes in float32 unless x64 is on: the evaluator turns it on for its own work
-    only (tracing, constants, calls), as numpy and torch compute in float64 here too."""
+    only (tracing, constants, calls), as numpy and torch compute in float64 here too. It only
+    allows float64: float32 arrays (and weakly typed Python numbers) stay float32."""
     if backend == "jax":
         import jax
 

@@ -5,8 +5,12 @@ one line of array code: each index (free or summed) owns an axis, an entry such 
 x[t, i+k−1] is a gather with constant index arrays (zero outside its range, as the general
 form assumes), and Σ_k is a sum over k's axis. A definition or δ that refers to itself at a
 shifted index (h[t−1] in the forward pass, δ[t+1] in BPTT) is evaluated step by step along
-that index, in the direction the shift demands; everything else is one vectorised line.
-Samples run along a leading batch axis; parameter gradients are averaged over the batch.
+that index, in the direction the shift demands (codegen/recurrence.py: unrolled on numpy and
+torch, one ``lax.scan`` on jax); everything else is one vectorised line. Each index's axis
+follows the stored arrays' own order, so that reading one is a reshape, not a transpose.
+Samples run along a leading batch axis; parameter gradients are averaged over the batch (a
+gradient's Σ_t and the batch mean are one matrix product). float32 arrays in compute in
+float32; float64 is the default.
 
 >>> import numpy as np
 >>> from symbackprop.forms.models import conv1d_form
@@ -20,6 +24,7 @@ Samples run along a leading batch axis; parameter gradients are averaged over th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -32,8 +37,9 @@ from ..core.indexed import Quantity, as_basic
 from ..printing.display import batched_evaluator_markdown
 from .array_namespaces import backend_namespace, float64_context
 from .guard import assert_engine_made
-from .lowering import as_view, contraction, gathered_in_order, permuted, reshaped
+from .lowering import as_view, axis_order, batch_summed, contraction, gathered_in_order, permuted, reshaped
 from .named import arrays_of, values_of
+from .recurrence import Recurrences
 from .softmax import ClassMax, stable_softmax
 
 if TYPE_CHECKING:  # the evaluator runs a general form; the form builds it
@@ -44,7 +50,8 @@ __all__ = ["BatchedEvaluator", "BatchedResult"]
 
 @dataclass
 class BatchedResult:
-    """Per-sample losses, batch-mean parameter gradients, and every array computed."""
+    """Per-sample losses, batch-mean parameter gradients, and every array computed (on jax
+    only the loss and the gradients: the rest stay inside the compiled program)."""
 
     loss: object
     gradients: dict[str, object]
@@ -53,16 +60,18 @@ class BatchedResult:
 
 # Elementary functions by their backend's name; an activation is called by its registry name
 # (its kernel's), with its further arguments (leaky ReLU's slope) as numbers.
+_STEP_FUNCTION = re.compile(r"_step\d+")
 _CALLS = {sp.exp: "xp.exp", sp.Heaviside: "heaviside", sp.log: "xp.log", sp.erf: "erf"}
 
 
-class BatchedEvaluator:
+class BatchedEvaluator(Recurrences):
     """Forward pass, named δs and gradients of ``form`` at ``sizes``, for a batch at once.
 
     Call it with ``inputs`` (inputs and targets: arrays with a leading batch axis, then the
     quantity's own index ranges) and ``parameters`` (arrays of their index ranges). Its Σs of
     products run as matrix products (``lower=False``: as outer products summed along their
-    axes, the plain reading of the equations that the lowered code is tested against).
+    axes, the plain reading of the equations that the lowered code is tested against). It
+    computes in float32 when every array given is float32, in float64 otherwise.
     """
 
     def __init__(self, form: GeneralForm, sizes: Mapping[str, int], backend: str = "numpy",
@@ -84,7 +93,8 @@ class BatchedEvaluator:
                 symbols += [v for v, *_ in sm.limits]
         for q in self.qs.values():
             symbols += list(q.indices)
-        self.axes = {v: k + 1 for k, v in enumerate(dict.fromkeys(symbols))}
+        self.axes = {v: k + 1 for k, v in enumerate(axis_order(list(dict.fromkeys(symbols)),
+                                                                 self.qs.values(), self.ranges))}
         self.n = len(self.axes)
         self.consts: dict[str, object] = {}
         self._const_names: dict[tuple, str] = {}
@@ -94,20 +104,31 @@ class BatchedEvaluator:
         # a Σ already computed (the same code) is reused: an unnamed δ substituted into several
         # equations (W^{[3]}δ^{[3]} in g^{[2]}, ∂L/∂γ^{[2]}, ∂L/∂β^{[2]}) is computed once
         self._memo: dict[str, str] | None = {}
+        self._fold: sp.Sum | None = None
         self._generate()
-        self.namespace = dict(backend_namespace(backend))
-        tensor = self.namespace["tensor"]
-        with float64_context(backend):
-            self.namespace.update({k: tensor(v) for k, v in self.consts.items()})
         self.source = "def evaluate(A):\n" + "".join(f"    {ln}\n" for ln in self.lines) + \
             "    return A\n"
-        ops.require(self.source, backend, self.namespace)
-        assert_engine_made(self.source, {"def", "return", "None", "evaluate", "A", *self.namespace},
-                           attributes=True, identifier_strings=True)
-        code = compile(self.source, f"<batched {form.title}>", "exec")
-        exec(code, self.namespace)  # noqa: S102 - code the engine wrote from its own equations
-        self._run = self.namespace["evaluate"]
-        self._compiled: dict[int, object] = {}  # jax: one jit-compiled program per batch size
+        self._code = compile(self.source, f"<batched {form.title}>", "exec")
+        self._programs: dict[type, tuple[dict, object]] = {}  # by dtype: namespace, function
+        self.namespace, self._run = self._program(np.float64)
+        self._compiled: dict[tuple, object] = {}  # jax: one jit-compiled program per batch, dtype
+
+    def _program(self, dtype: type) -> tuple[dict, object]:
+        """The generated function in a namespace whose arrays and constants are ``dtype``:
+        float32 inputs compute in float32 (a float64 mask would promote every product)."""
+        if dtype not in self._programs:
+            space = dict(backend_namespace(self.backend, dtype))
+            tensor = space["tensor"]
+            with float64_context(self.backend):
+                space.update({k: tensor(v) for k, v in self.consts.items()})
+            ops.require(self.source, self.backend, space)
+            # C, X, Y and _step0 …: a scanned step's carry, slices, outputs and function (jax)
+            assert_engine_made(self.source, {"def", "return", "None", "evaluate", "A", "C", "X",
+                                             "Y", *space}, _STEP_FUNCTION,
+                               attributes=True, identifier_strings=True)
+            exec(self._code, space)  # noqa: S102 - code the engine wrote from its own equations
+            self._programs[dtype] = space, space["evaluate"]
+        return self._programs[dtype]
 
     def _repr_markdown_(self) -> str:
         return batched_evaluator_markdown(self)
@@ -139,35 +160,50 @@ class BatchedEvaluator:
         return BatchedResult(loss, gradients, result.arrays)
 
     def _call(self, inputs, parameters) -> BatchedResult:
+        # what a call reads and returns, listed once: at batch 1 a call's own Python (not the
+        # arrays' work) is what a jitted program is compared on
+        if not hasattr(self, "_leaves"):
+            self._leaves = [(name, q.kind == "parameter") for name, q in self.qs.items()
+                            if q.kind in ("input", "target", "parameter")]
+            self._batched = next(name for name, parameter in self._leaves if not parameter)
+            self._grads = [(eq.name, f"grad_{eq.name}") for eq in self.equations
+                           if eq.kind == "gradient"]
+        given = {name: (parameters if parameter else inputs)[name]
+                 for name, parameter in self._leaves}
+        # float32 where every array given is float32 (numbers without a dtype do not count);
+        # float64 otherwise, the default
+        kinds = [g.dtype for g in given.values() if hasattr(g, "dtype")]
+        dtype = np.float32 if kinds and all(_is_float32(k) for k in kinds) else np.float64
+        space, run = self._program(dtype)
         # jit takes numpy arrays as they are (one transfer per call, no conversion op each)
-        tensor = (lambda a: a) if self.backend == "jax" else self.namespace["tensor"]
+        tensor = None if self.backend == "jax" else space["tensor"]
         A: dict[str, object] = {}
-        for name, q in self.qs.items():
-            if q.kind in ("input", "target", "parameter"):
-                given = (inputs if q.kind != "parameter" else parameters)[name]
-                A[name] = tensor(np.asarray(given, dtype=float)) if not hasattr(
-                    given, "dtype") or isinstance(given, np.ndarray) else given
-        batch = next(int(A[q.name].shape[0]) for q in self.qs.values()
-                     if q.kind in ("input", "target"))
+        for name, g in given.items():
+            if not hasattr(g, "dtype") or (isinstance(g, np.ndarray) and g.dtype != dtype):
+                g = np.asarray(g, dtype=dtype)
+            A[name] = g if tensor is None or not isinstance(g, np.ndarray) else tensor(g)
+        batch = int(A[self._batched].shape[0])
         if self.backend == "jax":
-            A = dict(self._jitted(batch)(A))
+            A = self._jitted(batch, dtype, run)(A)
         else:
             A["_batch"] = batch
-            A = self._run(A)
-        grads = {eq.name: A[f"grad_{eq.name}"] for eq in self.equations
-                 if eq.kind == "gradient"}
-        return BatchedResult(A[self.form.loss.name], grads, A)
+            A = run(A)
+        return BatchedResult(A[self.form.loss.name], {n: A[g] for n, g in self._grads}, A)
 
-    def _jitted(self, batch: int):
-        if batch not in self._compiled:
+    def _jitted(self, batch: int, dtype: type, run):
+        if (batch, dtype) not in self._compiled:
             import jax
 
-            def run(arrays, run=self._run, batch=batch):
+            # only the loss and the gradients leave the program: XLA need not keep (or copy
+            # out) an intermediate array that nobody reads
+            keep = [self.form.loss.name] + [f"grad_{eq.name}" for eq in self.equations
+                                            if eq.kind == "gradient"]
+
+            def program(arrays, run=run, batch=batch, keep=keep):
                 out = run({**arrays, "_batch": batch})
-                del out["_batch"]
-                return out
-            self._compiled[batch] = jax.jit(run)
-        return self._compiled[batch]
+                return {name: out[name] for name in keep}
+            self._compiled[batch, dtype] = jax.jit(program)
+        return self._compiled[batch, dtype]
 
     # -- expressions to code -------------------------------------------------------------------
     def _const(self, value) -> str:
@@ -208,6 +244,9 @@ class BatchedEvaluator:
                 inner[v] = np.arange(lo, hi + 1).reshape(shape)
                 if hi > lo or not self.lower:  # a Σ over one term is that term
                     axes.append(self.axes[v])
+            if expr == self._fold:  # summed over the batch too (see _fit)
+                axes.insert(0, 0)
+                self._fold = None
             if not axes:
                 return self._code(expr.function, inner)
             code = self._contracted(expr.function, inner, set(axes)) or \
@@ -229,8 +268,13 @@ class BatchedEvaluator:
             times = [a for a in expr.args if not (isinstance(a, sp.Pow) and a.exp == -1)]
             code = " * ".join(self._code(a, grid) for a in times) if times else "1.0"
             return "(" + code + "".join(f" / {self._code(a, grid)}" for a in over) + ")"
-        if isinstance(expr, sp.Pow):
-            return f"({self._code(expr.base, grid)} ** {float(expr.exp)!r})"
+        if isinstance(expr, sp.Pow):  # x², √x as such: XLA's pow(x, 2.0) is exp(2 log x)
+            base = self._code(expr.base, grid)
+            if expr.exp == sp.S.Half:
+                return f"xp.sqrt({base})"
+            if expr.exp.is_Integer:
+                return f"({base} ** {int(expr.exp)})"
+            return f"({base} ** {float(expr.exp)!r})"
         if isinstance(expr, sp.KroneckerDelta):
             a, b = (self._values(e, grid) for e in expr.args)
             return self._const((a == b).astype(float)[None])
@@ -380,7 +424,15 @@ class BatchedEvaluator:
     def _fit(self, rhs: sp.Expr, grid, q: Quantity, fixed: Mapping[sp.Symbol, int],
              batched: bool) -> str:
         """The (batch, axis…) result as an array of q's own shape (batch first if batched)."""
+        folded = None if batched or not self.lower else batch_summed(rhs.xreplace(self.subs))
+        if folded is not None and 0 not in self._dims(folded, grid):
+            folded = None
+        # a gradient Σ_t … averaged over the batch: the batch joins the Σ's axes, so one
+        # matrix product over (batch, t) replaces a stack of per-sample ones and a mean
+        self._fold = None if folded is None else folded.xreplace(self.subs)
         code = self._code(rhs, grid)
+        if self._fold is not None:  # not reached (a memo hit): the batch mean stays
+            folded = self._fold = None
         own = [self.axes[v] for v in q.indices]
         perm = [0, *own, *(a for a in range(1, self.n + 1) if a not in own)]
         dims = [1 if v in fixed else hi - lo + 1
@@ -390,7 +442,10 @@ class BatchedEvaluator:
             full[a] = d
         shape = "(A['_batch'], " + "".join(f"{d}, " for d in full[1:]) + ")"
         has = set(self._dims(rhs, grid)) if self.lower else set()
-        spans = bool(has) and {a for a, d in zip(own, dims, strict=True) if d > 1} <= has
+        if folded is not None:
+            has.discard(0)
+        spans = (bool(has) or folded is not None) and \
+            {a for a, d in zip(own, dims, strict=True) if d > 1} <= has
         # an array that already spans every axis it must (the batch too, unless averaged
         # away) needs no broadcast copy: a reshape (a view) gives it q's shape
         moved = code if spans and (0 in has or not batched) else f"bcast({code}, {shape})"
@@ -400,58 +455,8 @@ class BatchedEvaluator:
             moved = permuted(moved, tuple(perm)) if self.lower else f"perm({moved}, {tuple(perm)})"
         shape = f"(({lead}" + "".join(f"{d}, " for d in dims) + "))"
         out = reshaped(moved, shape[1:-1]) if self.lower else f"{moved}.reshape{shape}"
-        return out if batched or not lead else f"bmean({out})"
-
-    def _store(self, members: list[tuple[str, Quantity, sp.Expr, bool]]) -> None:
-        """Compute target = rhs for each member; a group that refers to itself at a shifted
-        index runs step by step along it."""
-        names = {m[0] for m in members}
-        step = None
-        for _target, q, rhs, _b in members:
-            step = step or _recursion(rhs, names, q)
-        if step is None:
-            for target, q, rhs, batched in members:
-                self.lines.append(f"A[{target!r}] = " +
-                                  self._fit(rhs, self._grid(q, {}), q, {}, batched))
-            return
-        hoisted = {}
-        for target, q, rhs, batched in members:  # terms free of the recursion: one line for all t
-            terms = sp.Add.make_args(rhs)
-            free = [t for t in terms if self.lower and not any(
-                a.base.name in names for a in t.atoms(sp.Indexed))]
-            if free and len(free) < len(terms):
-                hoisted[target] = name = f"_p{len(self._hoisted)}"
-                self._hoisted.append(name)
-                self.lines.append(f"A[{name!r}] = " +
-                                  self._fit(sp.Add(*free), self._grid(q, {}), q, {}, batched))
-        members = [(t, q, sp.Add(*(a for a in sp.Add.make_args(rhs) if any(
-            i.base.name in names for i in a.atoms(sp.Indexed)))) if t in hoisted else rhs, b)
-                   for t, q, rhs, b in members]
-        memo, self._memo = self._memo, None
-        self._step(members, step, hoisted)
-        self._memo = memo
-
-    def _step(self, members, step, hoisted: Mapping[str, str]) -> None:
-        for target, q, _rhs, batched in members:
-            dims = [hi - lo + 1 for lo, hi in self.ranges[q.name]]
-            lead = "A['_batch'], " if batched else ""
-            self.lines.append(f"A[{target!r}] = zeros(({lead}" +
-                              "".join(f"{d}, " for d in dims) + "))")
-        var, direction = step
-        q0 = members[0][1]
-        lo, hi = self.ranges[q0.name][q0.indices.index(var)]
-        for value in (range(lo, hi + 1) if direction > 0 else range(hi, lo - 1, -1)):
-            for target, q, rhs, batched in members:
-                fixed = {var: value}
-                where = ", ".join([":"] * batched + [f"{value - lo}:{value - lo + 1}"
-                                                     if v == var else ":" for v in q.indices])
-                code = self._fit(rhs, self._grid(q, fixed), q, fixed, batched)
-                if target in hoisted:
-                    code = f"({code} + A[{hoisted[target]!r}][{where}])"
-                if self.backend == "jax":  # immutable arrays: a functional update
-                    self.lines.append(f"A[{target!r}] = A[{target!r}].at[{where}].set({code})")
-                else:
-                    self.lines.append(f"A[{target!r}][{where}] = {code}")
+        out = out if batched or not lead else f"bmean({out})"
+        return out if folded is None else f"({out} / A['_batch'])"
 
     def _generate(self) -> None:
         nodes = [q for q in self.qs.values() if q.name in self.defs]
@@ -482,13 +487,6 @@ class BatchedEvaluator:
             self._store([(target, q, rhs, batched)])
 
 
-def _recursion(rhs: sp.Expr, names: set[str], q: Quantity):
-    """(index, +1 or −1) if rhs uses the group's entries at a shifted index, else None."""
-    for atom in rhs.atoms(sp.Indexed):
-        if atom.base.name not in names:
-            continue
-        for v, e in zip(q.indices, atom.indices, strict=True):
-            shift = as_basic(e - v)
-            if shift.is_number and shift != 0:
-                return v, (1 if shift < 0 else -1)
-    return None
+def _is_float32(dtype) -> bool:
+    # a numpy (or jax) dtype compares in C; str() of one costs microseconds, per array per call
+    return dtype == np.float32 if isinstance(dtype, np.dtype) else str(dtype).endswith("float32")

@@ -12,7 +12,7 @@ when called), written -1 in a reshape, so it may occur in at most one merged dim
 of the stored array rather than a gather.
 
 >>> print(contraction("W", {1: 3, 2: 4}, "a", {0: None, 2: 4}, {2}, n=2))
-perm(matmul(W.reshape((3, 4)), perm(a, (2, 0, 1)).reshape((4, -1))).reshape((3, -1, 1)), (1, 0, 2))
+matmul(a.reshape((-1, 4)), W.reshape((3, 4)).mT).reshape((-1, 3, 1))
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ import re
 from math import prod
 
 import numpy as np
+import sympy as sp
 
-__all__ = ["as_view", "contraction", "gathered_in_order", "permuted", "reshaped"]
+__all__ = ["as_view", "axis_order", "batch_summed", "contraction", "gathered_in_order", "permuted",
+           "reshaped"]
 
 _LAST_RESHAPE = re.compile(r"^(.*)\.reshape\(\([^()]*\)\)$", re.S)
 _OUTER_PERM = re.compile(r"^perm\((.*), \(([\d, ]+)\)\)$", re.S)
@@ -82,9 +84,15 @@ def _arranged(code: str, dims: dict[int, int | None], stack: list[int], first: l
     axis, then the matrix (first merged, second merged); an empty group has length 1."""
     order = stack + first + second
     rest = [a for a in range(n + 1) if a not in order]
+    shape = [_length(dims, [a]) for a in stack]
+    if order != sorted(order) and stack + second + first == sorted(order):
+        # the matrix stored the other way round: its transpose is a view, and matmul reads
+        # it as it stands (BLAS's transposed operand), where a permutation copied it
+        shape += [_length(dims, second), _length(dims, first)]
+        return reshaped(code, f"({', '.join(shape)})") + ".mT"
     if order != sorted(order):  # axes off dims have length 1: only the order of the others counts
         code = permuted(code, tuple(order + rest))
-    shape = [_length(dims, [a]) for a in stack] + [_length(dims, first), _length(dims, second)]
+    shape += [_length(dims, first), _length(dims, second)]
     return reshaped(code, f"({', '.join(shape)})")
 
 
@@ -94,6 +102,18 @@ def contraction(left: str, left_dims: dict[int, int | None], right: str,
     axis is missing from a factor (no matrix product: the caller sums the plain product)."""
     if not summed or not summed <= set(left_dims) & set(right_dims):
         return None
+    if not set(left_dims) ^ set(right_dims):
+        # both factors on the same axes: a stack of dot products, which BLAS runs one by one
+        # (and numpy copies into place first); the product summed along the axes is one pass
+        return None
+    # (AB) or (BᵀAᵀ)ᵀ: the one that moves fewer axes (each move a copy or a dispatch)
+    return min((_product(left, left_dims, right, right_dims, summed, n),
+                _product(right, right_dims, left, left_dims, summed, n)),
+               key=lambda code: code.count("perm("))
+
+
+def _product(left: str, left_dims: dict[int, int | None], right: str,
+             right_dims: dict[int, int | None], summed: set[int], n: int) -> str:
     stack = sorted(set(left_dims) & set(right_dims) - summed)
     rows = sorted(set(left_dims) - set(right_dims))
     cols = sorted(set(right_dims) - set(left_dims))
@@ -103,6 +123,9 @@ def contraction(left: str, left_dims: dict[int, int | None], right: str,
     dims = {**left_dims, **right_dims}
     order = stack + rows + cols
     rest = [a for a in range(n + 1) if a not in order]
+    if order == sorted(order):  # the other axes have length 1: the reshape puts them in place
+        shape = [_length(dims, [a]) if a in order else "1" for a in range(n + 1)]
+        return f"matmul({a}, {b}).reshape(({', '.join(shape)}))"
     shape = [_length(dims, [a]) for a in order] + ["1"] * len(rest)
     out = f"matmul({a}, {b}).reshape(({', '.join(shape)}))"
     full = order + rest
@@ -129,7 +152,7 @@ def as_view(pos: list[np.ndarray], n: int, ranges, slices: bool = False
         fixed = int(p.flat[0]) if p.size and (p == p.flat[0]).all() else None
         if (hi == lo and fixed == 0) or (slices and fixed is not None and 0 <= fixed <= hi - lo):
             # one entry: length 1 after the slice, so the reshape fits it anywhere
-            axes.append(n + len(axes))
+            axes.append(None)
             at.append(":" if hi == lo else f"{fixed}:{fixed + 1}")
             continue
         at.append(":")
@@ -140,7 +163,10 @@ def as_view(pos: list[np.ndarray], n: int, ranges, slices: bool = False
             return None
         shape[axis] = p.shape[axis]
         axes.append(axis)
-    order = sorted(range(len(axes)), key=axes.__getitem__)
+    moving = [a for a in axes if a is not None]
+    if moving == sorted(moving):  # length-1 dimensions may sit anywhere: no transpose
+        return shape, list(range(len(axes))), at
+    order = sorted(range(len(axes)), key=lambda d: n + d if axes[d] is None else axes[d])
     return shape, order, at
 
 
@@ -174,3 +200,42 @@ def gathered_in_order(code: str, consts: dict[str, np.ndarray], const) -> str:
         mask = const(np.ascontiguousarray(consts[found.group("mask")].transpose(order)))
         return f"imul({gather}, {mask})"
     return _PERMUTED_GATHER.sub(fused, code)
+
+
+def batch_summed(rhs: sp.Expr) -> sp.Sum | None:
+    """The Σ of a gradient written Σ … or c·Σ …, which the batch mean may join; else None."""
+    sums = [a for a in sp.Mul.make_args(rhs) if isinstance(a, sp.Sum)]
+    rest = [a for a in sp.Mul.make_args(rhs) if not isinstance(a, sp.Sum)]
+    return sums[0] if len(sums) == 1 and all(a.is_number for a in rest) else None
+
+
+def axis_order(symbols: list[sp.Symbol], quantities, ranges) -> list[sp.Symbol]:
+    """The index symbols in the order their axes take: where it can, each stored array's
+    indices in its own order, so that reading it is a reshape (a view) and not a transpose
+    (a copy); the largest arrays (batched first) are served first. Ties keep ``symbols``'
+    order (first use)."""
+    def size(q):
+        return (q.kind != "parameter", prod(hi - lo + 1 for lo, hi in ranges[q.name]))
+    after: dict[sp.Symbol, set[sp.Symbol]] = {v: set() for v in symbols}
+
+    def reaches(a, b) -> bool:  # b after a already, through the edges so far
+        seen, todo = set(), [a]
+        while todo:
+            v = todo.pop()
+            if v == b:
+                return True
+            if v not in seen:
+                seen.add(v)
+                todo.extend(after[v])
+        return False
+    for q in sorted(quantities, key=size, reverse=True):
+        for a, b in zip(q.indices, q.indices[1:], strict=False):
+            if a in after and b in after and not reaches(b, a):
+                after[a].add(b)
+    order, placed = [], set()
+    while len(order) < len(symbols):  # Kahn's order, ties by first use
+        free = next(v for v in symbols if v not in placed and not any(
+            v in after[u] for u in symbols if u not in placed))
+        order.append(free)
+        placed.add(free)
+    return order

@@ -1,0 +1,260 @@
+"""How the batched evaluator runs a group of definitions that refers to itself at a shifted index
+(h[t−1] in an RNN's forward pass, δ[t+1] in BPTT): the terms free of the recursion as one
+vectorised line for every step, then the rest step by step along the index.
+
+On numpy and torch the steps are unrolled, one line per step and quantity, each writing its
+slice of a preallocated array. On jax one step is written once, as the body of a
+``jax.lax.scan``: its carry is the previous step's slices of the group's quantities (zero before
+the first step, as the general form reads an entry outside its range), its ``xs`` the slices at
+the step of every other array the body reads along the index (shifted ones zero-padded); XLA
+compiles one loop instead of T copies of the step, as a hand-written ``lax.scan`` model does.
+
+>>> import sympy as sp
+>>> from symbackprop.core.indexed import Quantity
+>>> t, j = sp.symbols("t j")
+>>> h = Quantity("h", "h", "node", (t, j), ((1, 4), (1, 3)))
+>>> rhs = sp.tanh(sp.IndexedBase("x")[t, j] + sp.IndexedBase("h")[t - 1, j])
+>>> recursion(rhs, {"h"}, h)
+(t, 1)
+>>> plan = scan_plan([("h", h, rhs)], t, 1)
+>>> plan.rhs["h"], plan.carry, plan.xs
+(tanh(h__m1[t, j] + x[t, j]), {'h__m1': 'h'}, [('x', 'x', 0, 0)])
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from ..core.indexed import Quantity, as_basic
+
+__all__ = ["Recurrences", "ScanPlan", "recursion", "scan_plan"]
+
+
+def recursion(rhs: sp.Expr, names: set[str], q: Quantity):
+    """(index, +1 or −1) if rhs uses the group's entries at a shifted index, else None."""
+    for atom in rhs.atoms(sp.Indexed):
+        if atom.base.name not in names:
+            continue
+        for v, e in zip(q.indices, atom.indices, strict=True):
+            shift = as_basic(e - v)
+            if shift.is_number and shift != 0:
+                return v, (1 if shift < 0 else -1)
+    return None
+
+
+@dataclass
+class ScanPlan:
+    """One step of a recursion group written for a scan: each member's rhs with every entry read
+    along the index renamed to a step-local array; ``carry``: step-local name -> the member whose
+    previous step it is; ``xs``: (step-local name, array, position of the index, shift)."""
+
+    rhs: dict[str, sp.Expr]
+    carry: dict[str, str] = field(default_factory=dict)
+    xs: list[tuple[str, str, int, int]] = field(default_factory=list)
+
+
+def _local_name(name: str, shift: int) -> str:
+    return name if shift == 0 else f"{name}__{'p' if shift > 0 else 'm'}{abs(shift)}"
+
+
+def scan_plan(members: list[tuple[str, Quantity, sp.Expr]], var: sp.Symbol, direction: int
+              ) -> ScanPlan | None:
+    """The step of a group running along ``var`` (``direction`` +1: upwards), or None when its
+    equations read along ``var`` in a way a scan's carry cannot hold (a shift of two steps, an
+    index other than var + constant, var outside an index): those steps stay unrolled."""
+    names = {target for target, _, _ in members}
+    plan = ScanPlan({})
+    xs: dict[str, tuple[str, str, int, int]] = {}
+    for target, _, rhs in members:
+        renamed = {}
+        for atom in rhs.atoms(sp.Indexed):
+            along = [k for k, e in enumerate(atom.indices) if var in as_basic(e).free_symbols]
+            if not along:
+                continue
+            shift = as_basic(atom.indices[along[0]] - var)
+            if len(along) > 1 or not shift.is_Integer:
+                return None
+            shift, name = int(shift), atom.base.name
+            if name in names:
+                if shift not in (0, -direction):
+                    return None
+                if shift:
+                    plan.carry[_local_name(name, shift)] = name
+            else:
+                xs.setdefault(_local_name(name, shift),
+                              (_local_name(name, shift), name, along[0], shift))
+            index = list(atom.indices)
+            index[along[0]] = var
+            renamed[atom] = sp.IndexedBase(_local_name(name, shift))[tuple(index)]
+        rhs = rhs.xreplace(renamed)
+        if var in rhs.xreplace({a: sp.Dummy() for a in rhs.atoms(sp.Indexed)}).free_symbols:
+            return None  # var in a Σ's limits or a Kronecker δ: not one step's slices
+        plan.rhs[target] = rhs
+    plan.xs = list(xs.values())
+    return plan
+
+
+class Recurrences:
+    """The batched evaluator's recursion groups (a mixin: it writes into the evaluator's lines
+    with its ``_fit`` and ``_grid``)."""
+
+    def _store(self, members: list[tuple[str, Quantity, sp.Expr, bool]]) -> None:
+        """Compute target = rhs for each member; a group that refers to itself at a shifted
+        index runs step by step along it."""
+        names = {m[0] for m in members}
+        step = None
+        for _target, q, rhs, _b in members:
+            step = step or recursion(rhs, names, q)
+        if step is None:
+            for target, q, rhs, batched in members:
+                self.lines.append(f"A[{target!r}] = " +
+                                  self._fit(rhs, self._grid(q, {}), q, {}, batched))
+            return
+        hoisted = {}
+        for target, q, rhs, batched in members:  # terms free of the recursion: one line for all t
+            terms = sp.Add.make_args(rhs)
+            free = [t for t in terms if self.lower and not any(
+                a.base.name in names for a in t.atoms(sp.Indexed))]
+            if free and len(free) < len(terms):
+                hoisted[target] = name = f"_p{len(self._hoisted)}"
+                self._hoisted.append(name)
+                self.lines.append(f"A[{name!r}] = " +
+                                  self._fit(sp.Add(*free), self._grid(q, {}), q, {}, batched))
+        members = [(t, q, sp.Add(*(a for a in sp.Add.make_args(rhs) if any(
+            i.base.name in names for i in a.atoms(sp.Indexed)))) if t in hoisted else rhs, b)
+                   for t, q, rhs, b in members]
+        memo, self._memo = self._memo, None
+        plan = None
+        if self.backend == "jax" and self.lower:
+            plan = scan_plan([(t, q, rhs) for t, q, rhs, _ in members], *step)
+        if plan is None:
+            self._unrolled(members, step, hoisted)
+        else:
+            self._scan(members, step, hoisted, plan)
+        self._memo = memo
+
+    def _unrolled(self, members, step, hoisted: Mapping[str, str]) -> None:
+        for target, q, _rhs, batched in members:
+            dims = [hi - lo + 1 for lo, hi in self.ranges[q.name]]
+            lead = "A['_batch'], " if batched else ""
+            self.lines.append(f"A[{target!r}] = zeros(({lead}" +
+                              "".join(f"{d}, " for d in dims) + "))")
+        var, direction = step
+        q0 = members[0][1]
+        lo, hi = self.ranges[q0.name][q0.indices.index(var)]
+        start = len(self.lines)
+        for value in (range(lo, hi + 1) if direction > 0 else range(hi, lo - 1, -1)):
+            for target, q, rhs, batched in members:
+                fixed = {var: value}
+                where = ", ".join([":"] * batched + [f"{value - lo}:{value - lo + 1}"
+                                                     if v == var else ":" for v in q.indices])
+                # at the first step the previous one is outside the range: zero, and so is
+                # every product with it (no gather of a whole array to read zeros)
+                rhs = rhs.xreplace({a: sp.S.Zero for a in rhs.atoms(sp.Indexed)
+                                    if self._outside(a, var, value)}).replace(
+                    lambda e: isinstance(e, sp.Sum) and e.function == 0, lambda e: sp.S.Zero)
+                if rhs == 0 and target not in hoisted:
+                    continue  # the zeros it starts from
+                code = None if rhs == 0 else self._fit(rhs, self._grid(q, fixed), q, fixed,
+                                                       batched)
+                if target in hoisted:
+                    own = f"A[{hoisted[target]!r}][{where}]"
+                    code = own if code is None else f"({code} + {own})"
+                if self.backend == "jax":  # immutable arrays: a functional update
+                    self.lines.append(f"A[{target!r}] = A[{target!r}].at[{where}].set({code})")
+                else:
+                    self.lines.append(f"A[{target!r}][{where}] = {code}")
+        self._hoist_parameters(start)
+
+    def _hoist_parameters(self, start: int) -> None:
+        """A parameter's matrix as every step reads it (W reshaped, transposed) computed once,
+        before the steps: T steps each paid its two or three dispatches."""
+        names = "|".join(re.escape(q.name) for q in self.qs.values() if q.kind == "parameter")
+        if not names:
+            return
+        read = re.compile(rf"(?:perm\(A\['(?:{names})'\], \([\d, ]+\)\)|A\['(?:{names})'\])"
+                          r"\.reshape\(\([\d, ]+\)\)(?:\.mT)?")
+        found: dict[str, str] = {}
+        for line in self.lines[start:]:
+            for code in (m.group(0) for m in read.finditer(line)):
+                if code not in found:
+                    found[code] = f"A[{f'_w{len(self._hoisted)}'!r}]"
+                    self._hoisted.append(found[code])
+        steps = self.lines[start:]
+        for code in sorted(found, key=len, reverse=True):
+            steps = [line.replace(code, found[code]) for line in steps]
+        self.lines[start:] = [f"{name} = {code}" for code, name in found.items()] + steps
+
+    def _outside(self, atom: sp.Indexed, var: sp.Symbol, value: int) -> bool:
+        """True if ``atom`` at ``var`` = ``value`` reads outside its array on some axis."""
+        name = atom.base.name
+        ranges = self.ranges.get(name[6:] if name.startswith("delta_") else name)
+        if ranges is None:
+            return False
+        for e, (lo, hi) in zip(atom.indices, ranges, strict=True):
+            at = e if isinstance(e, int) else as_basic(e).xreplace(self.subs).xreplace({var: value})
+            if isinstance(at, int | sp.Integer) and not lo <= int(at) <= hi:
+                return True
+        return False
+
+    def _scan(self, members, step, hoisted: Mapping[str, str], plan: ScanPlan) -> None:
+        """One step as a function, run by the namespace's ``scan`` along ``var``: every array
+        the step reads along ``var`` is, inside it, that array's slice at the step (a length-1
+        axis), so the step's code is the unrolled code of one step, at its first index."""
+        var, direction = step
+        q0 = members[0][1]
+        lo, hi = self.ranges[q0.name][q0.indices.index(var)]
+        base = {t: t[6:] if t.startswith("delta_") else t for t, *_ in members}
+        saved_qs, saved_ranges = dict(self.qs), dict(self.ranges)
+
+        def local(name: str, of: str, position: int) -> int:
+            """Register step-local ``name`` (an array like ``of``, one entry along var) and
+            return the axis var runs along in ``of``'s stored array."""
+            key, of_key = (n[6:] if n.startswith("delta_") else n for n in (name, of))
+            ranges = list(saved_ranges[of_key])
+            ranges[position] = (lo, lo)
+            self.ranges[key] = ranges
+            self.qs.setdefault(key, saved_qs[of_key])
+            return position + self._is_batched(of)
+
+        carry_init = []
+        for name, member in plan.carry.items():
+            q = next(q for t, q, *_ in members if t == member)
+            local(name, member, q.indices.index(var))
+            dims = [1 if v == var else hi_ - lo_ + 1
+                    for v, (lo_, hi_) in zip(q.indices, saved_ranges[q.name], strict=True)]
+            lead = "A['_batch'], " if self._is_batched(member) else ""
+            carry_init.append(f"{name!r}: zeros(({lead}" + "".join(f"{d}, " for d in dims) + "))")
+        xs = [f"{name!r}: scan_in(A[{of!r}], {local(name, of, position)}, {shift})"
+              for name, of, position, shift in plan.xs]
+        for target, q, *_ in members:
+            local(target, target, q.indices.index(var))
+        for target, q, _rhs, batched in members:
+            if target in hoisted:  # stored as the member is
+                xs.append(f"{hoisted[target]!r}: scan_in(A[{hoisted[target]!r}], "
+                          f"{q.indices.index(var) + batched}, 0)")
+        number = sum(line.startswith("def _step") for line in self.lines)
+        fixed = {var: lo}
+        body = []
+        for target, q, _rhs, batched in members:
+            code = self._fit(plan.rhs[target], self._grid(q, fixed), q, fixed, batched)
+            if target in hoisted:
+                code = f"({code} + A[{hoisted[target]!r}])"
+            body.append(f"    A[{target!r}] = {code}")
+        self.qs.clear()
+        self.qs.update(saved_qs)
+        self.ranges.clear()
+        self.ranges.update(saved_ranges)
+        carried = ", ".join(f"{name!r}: A[{member!r}]" for name, member in plan.carry.items())
+        out = ", ".join(f"{t!r}: A[{t!r}]" for t in base)
+        self.lines += [f"def _step{number}(C, X, A=A):", "    A = {**A, **X, **C}", *body,
+                       f"    return {{{carried}}}, {{{out}}}",
+                       f"C, Y = scan(_step{number}, {{{', '.join(carry_init)}}}, "
+                       f"{{{', '.join(xs)}}}, {hi - lo + 1}, {direction})"]
+        for target, q, *_ in members:
+            self.lines.append(f"A[{target!r}] = scan_out(Y[{target!r}], "
+                              f"{q.indices.index(var) + self._is_batched(target)})")
