@@ -280,11 +280,12 @@ def profile_numpy(ev, case: hm.ModelCase, min_time: float, top: int = 6) -> str:
 
 def line_times(ev, case: hm.ModelCase, evaluations: int) -> list[tuple[str, float]] | None:
     """(line, CPU seconds summed over ``evaluations``) for each line of the evaluator's
-    generated function, each line timed on its own in an instrumented copy; None where the
-    function is not a flat list of statements (or the evaluator keeps it elsewhere)."""
+    generated function, each line timed on its own in an instrumented copy run in the
+    evaluator's own (public) float64 namespace on the case's arrays; None where the function is
+    not a flat list of statements. The evaluator itself is left untouched."""
     body = ev.source.splitlines()[1:-1]  # between "def evaluate(A):" and "return A"
-    if not hasattr(ev, "_run") or any(not ln.startswith("    ") or ln.startswith("     ") or
-                                      ln.rstrip().endswith(":") for ln in body):
+    if any(not ln.startswith("    ") or ln.startswith("     ") or ln.rstrip().endswith(":")
+           for ln in body):
         return None
     timed = ["def evaluate(A):"]
     for n, line in enumerate(body):
@@ -293,19 +294,18 @@ def line_times(ev, case: hm.ModelCase, evaluations: int) -> list[tuple[str, floa
     spent = [0.0] * len(body)
     namespace = {**ev.namespace, "_clock": time.process_time, "_spent": spent}
     exec(compile("\n".join(timed), "<timed lines>", "exec"), namespace)  # the engine's lines
-    plain, ev._run = ev._run, namespace["evaluate"]  # the evaluator's own call, lines timed
-    try:
-        for _ in range(evaluations):
-            ev(case.inputs, case.parameters)
-    finally:
-        ev._run = plain
+    arrays = {name: np.asarray(value, dtype=np.float64)
+              for name, value in {**case.inputs, **case.parameters}.items()}
+    batch = next(len(a) for name, a in arrays.items() if name in case.inputs)
+    for _ in range(evaluations):
+        namespace["evaluate"]({**arrays, "_batch": batch})
     return list(zip(body, spent, strict=True))
 
 
 def summarise_lines(by_line: list[tuple[str, float]], evaluations: int, top: int = 4) -> str:
     """One sentence: the step-by-step lines (an entry of a recursion written one index at a
     time: ``A['h'][:, 3:4, :] = …``) against the rest, and the costliest other lines."""
-    total = sum(t for _, t in by_line)
+    total = sum(t for _, t in by_line) or 1e-12  # a clock too coarse for tiny lines
     steps = [(ln, t) for ln, t in by_line if "][" in ln.split(" = ", 1)[0]]
     others = sorted(((ln, t) for ln, t in by_line if "][" not in ln.split(" = ", 1)[0]),
                     key=lambda lt: -lt[1])[:top]

@@ -70,6 +70,18 @@ def test_a_contender_with_wrong_gradients_is_never_timed():
         _contenders_checked_before_timing()
 
 
+class _Upcasting:
+    """An evaluator that computes float32 arrays in float64, as the engine's numpy backend did
+    before issue 23."""
+
+    def __init__(self, evaluator):
+        self.evaluator = evaluator
+
+    def __call__(self, inputs, parameters):
+        return self.evaluator(*({k: np.asarray(v, dtype=np.float64) for k, v in d.items()}
+                                for d in (inputs, parameters)))
+
+
 def _contenders_checked_before_timing():
     case = hm.attention_case(2, keys=2, d=2, d_in=2)
     form = case.form()
@@ -83,7 +95,12 @@ def _contenders_checked_before_timing():
     reference["Q"] = reference["Q"] + 1e-6  # every contender now disagrees with it
     with pytest.raises(AssertionError, match="Q differs"):
         bm.contenders_of(case, evaluators, "float64", reference, bm.Cell(2, "float64"))
-    # in float32 an engine backend that returns float64 is skipped with its reason
+    # every engine backend computes float32 in float32 ...
+    cell = bm.Cell(2, "float32")
+    contenders = bm.contenders_of(case, evaluators, "float32", bm.answers(loss, grads), cell)
+    assert {"engine numpy", "engine jax", "engine torch"} <= set(contenders) and not cell.skipped
+    # ... and one that returned float64 would be skipped with its reason, not timed
+    evaluators["numpy"] = _Upcasting(evaluators["numpy"])
     cell = bm.Cell(2, "float32")
     contenders = bm.contenders_of(case, evaluators, "float32", bm.answers(loss, grads), cell)
     assert "engine numpy" not in contenders
@@ -135,11 +152,11 @@ def test_quick_run_prints_every_models_table_and_targets():
 def test_the_floor_times_every_generated_line_and_leaves_the_evaluator_as_it_was():
     case = hm.rnn_case(2, steps=3, hidden=2)
     ev = case.form().evaluator(case.sizes, "numpy")
-    plain = ev._run
+    source = ev.source
     by_line = bm.line_times(ev, case, evaluations=3)
     assert [line for line, _ in by_line] == ev.source.splitlines()[1:-1]
-    assert all(seconds >= 0 for _, seconds in by_line)
-    assert ev._run is plain
+    assert all(seconds >= 0 for _, seconds in by_line) and sum(s for _, s in by_line) > 0
+    assert ev.source == source
     summary = bm.summarise_lines(by_line, 3)
     assert "the 9 step-by-step lines of the recursion" in summary  # a, h and δ_h at 3 steps
     profile = bm.profile_numpy(ev, case, min_time=0.001)
