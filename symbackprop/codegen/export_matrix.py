@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from ..core import ops
 from .export_scalar import TARGETS, helper_sources
-from .matrix_code import generate, split_passes
+from .matrix_code import generate, numpy_helper_sources, split_passes
 
 __all__ = ["matrix_module"]
 
@@ -110,6 +110,8 @@ def matrix_module(form, target: str = "numpy") -> str:
     names = ops.called_names(source)
     helpers = helper_sources(names, target) + [
         text for n, text in _MATRIX_HELPERS[target].items() if n in names]
+    if target == "numpy":
+        helpers += numpy_helper_sources(names)
     sizes = [int(s) for s in form.sizes]
     wrapper = {"numpy": _NUMPY_WRAPPER, "torch": _TORCH_WRAPPER, "jax": _JAX_WRAPPER}[target]
     return "\n".join([

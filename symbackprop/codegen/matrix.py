@@ -21,7 +21,7 @@ from ..printing.display import batch_evaluator_markdown
 from .backends import BACKENDS  # the array libraries, importable from here as before
 from .export_matrix import matrix_module
 from .guard import assert_engine_made
-from .matrix_code import MatrixCodePrinter, generate
+from .matrix_code import NUMPY_HELPERS, MatrixCodePrinter, generate
 
 if TYPE_CHECKING:
     from ..forms.matrix import MatrixForm
@@ -82,6 +82,8 @@ class BatchEvaluator:
                                   "installed") from None
             source = generate(self.form, backend)
             scope: dict[str, object] = dict(namespace)
+            if backend == "numpy":  # the numpy gradients' fused sigmoid and gemv sums
+                scope.update(NUMPY_HELPERS)
             assert_engine_made(source, {"def", "return", "None", "if", "else", "forward", "loss",
                                         "gradients", *scope}, _GENERATED_NAME)
             # The source is printed from the engine's own equations: fixed names (W1, delta1,
@@ -192,4 +194,4 @@ class BatchEvaluator:
         Path(path).write_text(matrix_module(self.form), encoding="utf-8")
 
 
-_GENERATED_NAME = re.compile(r"(?:[WbZA]|delta|dW|db|n_)[0-9]+|[XYLm]|float|sum|shape|T|axis|keepdims|True")
+_GENERATED_NAME = re.compile(r"(?:[WbZAP]|delta|dW|db|n_)[0-9]+|[XYLm]|float|sum|shape|T|axis|keepdims|True")
