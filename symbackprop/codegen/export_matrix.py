@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from ..core import ops
 from .export_scalar import TARGETS, helper_sources
-from .matrix_code import generate, numpy_helper_sources, split_passes
+from .matrix_code import generate, split_passes
+from .matrix_numpy import numpy_helper_sources
 
 __all__ = ["matrix_module"]
 

@@ -6,18 +6,16 @@ for ⊙, ``.T``); :func:`generate` prints a whole form as ``forward``, ``loss`` 
 forward and backward passes an exported torch or jax module wraps.
 
 >>> from symbackprop.forms.matrix import matrix_form
->>> "def gradients(X, Y, W1, W2)" in generate(matrix_form([2, 2, 1]))
+>>> "def gradients(X, Y, W1, W2, work=fresh)" in generate(matrix_form([2, 2, 1]))
 True
 """
 
 from __future__ import annotations
 
-import inspect
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.pycode import PythonCodePrinter
@@ -33,11 +31,12 @@ from ..core.matrices import (
     to_matrix,
 )
 from ..printing.matrix_latex import MatrixPrinting
+from .matrix_numpy import lean_gradients
 
 if TYPE_CHECKING:
     from ..forms.matrix import MatrixForm
 
-__all__ = ["MatrixCodePrinter", "generate", "split_passes", "NUMPY_HELPERS", "numpy_helper_sources"]
+__all__ = ["MatrixCodePrinter", "generate", "split_passes"]
 
 
 class MatrixCodePrinter(MatrixPrinting, PythonCodePrinter):
@@ -242,6 +241,8 @@ def generate(form: MatrixForm, backend: str = "numpy") -> str:
     # numpy runs the steps in place where the array is the function's own (a product's or a
     # sum's fresh result); the other backends get the equations line for line.
     body = _in_place if backend == "numpy" else _as_written
+    gradient_lines = body(p, code.sizes + code.forward + code.loss + code.backward,
+                          f"return L, {code.returns}")
     lines = [
         f"def forward({fsig}):",
         '    """The output A^[L] of a batch X (one sample per column)."""',
@@ -253,10 +254,10 @@ def generate(form: MatrixForm, backend: str = "numpy") -> str:
         *body(p, code.sizes + code.forward + code.loss, "return L"),
         "",
         "",
-        f"def gradients({signature}):",
+        f"def gradients({signature}{', work=fresh' if backend == 'numpy' else ''}):",
         '    """The batch loss and ∂L/∂W^[l], ∂L/∂b^[l] for every layer, by backpropagation."""',
-        *(_lean if backend == "numpy" else list)(
-            body(p, code.sizes + code.forward + code.loss + code.backward, f"return L, {code.returns}")),
+        *(lean_gradients(gradient_lines, ["X", "Y", *code.params]) if backend == "numpy"
+          else gradient_lines),
         "",
     ]
     return "\n".join(lines)
@@ -387,98 +388,3 @@ def _fused(p: MatrixCodePrinter, name: str, rhs: sp.Basic, used_later: set[str])
     if coeff != 1:
         lines.append(f"{name} *= {p.doprint(coeff)}")
     return lines
-
-
-# -- the numpy gradients, leaner: measured per line at 64-64-64-1, batch 4096 ----------------------
-def sigmoid_and_prime(z, bias=None):
-    """σ(z + b) and σ′(z + b) from one exp, the latter written over z's own array.
-
-    e = e^(−z−b), σ = 1/(1 + e) and σ′ = σ(z + b)σ(−z − b) = (e σ) σ: exact in both tails, where
-    σ(1 − σ) rounds to 0 once σ rounds to 1. −(z + b) is one pass (numpy's broadcast bias add
-    alone costs two and a half), and δ ⊙ σ′ is then one pass where the prime from z took seven.
-
-    >>> a, p = sigmoid_and_prime(numpy.array([[0.0, 40.0, -1000.0]]))
-    >>> a.tolist(), float(p[0, 0]), float(p[0, 2]), abs(p[0, 1] / numpy.exp(-40.0) - 1) < 1e-12
-    ([[0.5, 1.0, 0.0]], 0.25, 0.0, np.True_)
-    """
-    if bias is None:
-        numpy.negative(z, out=z)
-    else:
-        numpy.subtract(-bias, z, out=z)
-    overflowed = False
-    with numpy.errstate(over="raise"):
-        try:
-            numpy.exp(z, out=z)
-        except FloatingPointError:  # z + b < −709 (float32: −88): numpy has written inf there
-            overflowed = True
-    a = z + 1.0
-    numpy.reciprocal(a, out=a)  # 1/(1 + inf) = 0: σ's limit
-    if overflowed:
-        z[numpy.isinf(z)] = 0.0  # σ′ is 0 there too (below the smallest normal float), not inf·0
-    z *= a
-    z *= a
-    return a, z
-
-
-def sum_over_samples(d):
-    """δ 1, the sum of each row over the samples, as a matrix-vector product: BLAS's gemv is
-    1.3× (float64) to 2.5× (float32) faster than numpy's row sums at batch 4096.
-
-    >>> sum_over_samples(numpy.array([[1.0, 2.0], [3.0, 4.0]])).tolist()
-    [[3.0], [7.0]]
-    """
-    return d @ numpy.ones((d.shape[1], 1), d.dtype) if d.shape[1] > 1 else d.copy()
-
-
-#: The numpy gradients' own helpers, by the name the code calls (see :func:`_lean`).
-NUMPY_HELPERS = {"sigmoid_and_prime": sigmoid_and_prime, "sum_over_samples": sum_over_samples}
-
-
-def numpy_helper_sources(names) -> list[str]:
-    """The source of each helper in ``names`` that the numpy gradients call, for an exported
-    module (it imports numpy as ``numpy``, as these functions do)."""
-    return [inspect.getsource(fn).rstrip() for name, fn in NUMPY_HELPERS.items() if name in names]
-
-
-_SIGMOID = re.compile(r"    (A\d+) = sigmoid(?:_into)?\((Z\d+)\)(?:  #.*)?$")
-_BIAS = re.compile(r"    (Z\d+) ([+-])= (.+)$")
-_BACK_PRODUCT = re.compile(r"    (delta\d+) = (W\d+)\.T @ (delta\d+)$")
-_ROW_SUMS = re.compile(r"([A-Za-z_]\w*)\.sum\(axis=1, keepdims=True\)")
-
-
-def _lean(lines: list[str]) -> list[str]:
-    """The numpy gradients' lines with the passes that measured slow taken out.
-
-    - ``A = σ(Z)`` whose Z no later line reads but in σ′(Z) becomes ``A, P = sigmoid_and_prime(Z,
-      b)``, with the bias line before it folded in, and σ′(Z) is read as P;
-    - ``δ = Wᵀ @ δ'`` is a broadcast product where W has one row: a k = 1 GEMM is an outer product
-      BLAS does 10× slower (64-64-64-1 at batch 4096: 311 µs against 30);
-    - the sums over samples are ``sum_over_samples`` (gemv).
-    """
-    out = list(lines)
-    for i, line in enumerate(lines):
-        match = _SIGMOID.match(line)
-        if not match:
-            continue
-        a, z = match.groups()
-        prime, name = f"sigmoid_prime({z})", "P" + a[1:]
-        later = out[i + 1:]
-        if not any(prime in text for text in later) or any(
-                z in _names(text.replace(prime, "")) for text in later):
-            continue
-        bias = _BIAS.match(out[i - 1])
-        argument = z
-        if bias and bias.group(1) == z and out[i - 2].startswith(f"    {z} = "):
-            argument = f"{z}, {bias.group(3) if bias.group(2) == '+' else '-' + bias.group(3)}"
-            out[i - 1] = None
-        out[i] = f"    {a}, {name} = sigmoid_and_prime({argument})  # σ({z}) and σ′({z}), over {z}"
-        out[i + 1:] = [text.replace(prime, name) for text in later]
-    out = [line for line in out if line is not None]
-    for i, line in enumerate(out):
-        match = _BACK_PRODUCT.match(line)
-        if match:
-            delta, w, above = match.groups()
-            out[i] = (f"    {delta} = {w}.T @ {above} if {w}.shape[0] > 1 else {w}.T * {above}"
-                      "  # one unit above: an outer product")
-        out[i] = _ROW_SUMS.sub(r"sum_over_samples(\1)", out[i])
-    return out

@@ -137,7 +137,7 @@ def test_auto_backend_runs_the_code_of_the_arrays_own_library():
 def test_float32_stays_float32_through_the_fused_sigmoid_and_matches_float64(sizes, activations,
                                                                              loss):
     f = sb.matrix_form(sizes, activations, loss, bias=True, reduction="mean").evaluator()
-    assert "sigmoid_and_prime(Z1, b1)" in f.source and "sum_over_samples(delta1)" in f.source
+    assert "sigmoid_and_prime(Z1, b1, out=" in f.source and "sum_over_samples(delta1)" in f.source
     X, Y, W, B = _random_problem(sizes, True, batch=33)
     W = [w / np.sqrt(w.shape[1]) for w in W]
     if activations[-1] == "softmax":
@@ -166,7 +166,7 @@ def test_fused_sigmoid_is_exact_in_both_tails_without_warnings(dtype):
 
     form = sb.matrix_form([1, 4, 2], ["sigmoid", "sigmoid"], "mse", bias=True)
     f = form.evaluator()
-    assert "sigmoid_and_prime(Z1, b1)" in f.source and "sigmoid_prime" not in f.source.split(
+    assert "sigmoid_and_prime(Z1, b1, out=" in f.source and "sigmoid_prime" not in f.source.split(
         "def gradients")[1]
     written: dict = dict(BACKENDS["numpy"]())
     exec(compile(generate(form, "jax"), "as_written", "exec"), written)  # the engine's own code
@@ -187,3 +187,37 @@ def test_fused_sigmoid_is_exact_in_both_tails_without_warnings(dtype):
         assert a.dtype == dtype and np.isfinite(a).all()
         np.testing.assert_allclose(a, b, rtol=1e-12 if dtype == np.float64 else 1e-5, atol=tiny)
     assert got.weight_gradients[0][2, 0] != 0  # σ′(40) = 4e-18, not σ(1 − σ) = 0
+
+
+def test_the_workspace_is_the_evaluators_own_so_results_never_alias_between_calls():
+    # Z, A and δ are written into arrays kept between calls (fresh ones were page faults); what
+    # a call returns is new each time, and each thread has its own workspace.
+    import threading
+
+    sizes = [5, 7, 6, 3]
+    f = sb.matrix_form(sizes, ["sigmoid", "tanh", "softmax"], "cross_entropy", bias=True).evaluator()
+    problems = [_random_problem(sizes, True, batch=9, seed=s) for s in range(4)]
+    problems = [(X, np.eye(3)[:, np.arange(9) % 3], W, B) for X, _, W, B in problems]
+    first = f(*problems[0])
+    kept = [g.copy() for g in [*first.weight_gradients, *first.bias_gradients]]
+    second = f(*problems[1])
+    for a, b in zip([*first.weight_gradients, *first.bias_gradients], kept, strict=True):
+        np.testing.assert_array_equal(a, b)  # the second call wrote nothing the first returned
+    assert not np.allclose(second.weight_gradients[0], first.weight_gradients[0])
+    fresh = sb.matrix_form(sizes, ["sigmoid", "tanh", "softmax"], "cross_entropy",
+                           bias=True).evaluator()
+    want = [fresh(*p) for p in problems]
+    got: dict = {}
+
+    def run(k):
+        for _ in range(20):
+            got[k] = f(*problems[k])
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k in range(4):
+        for a, b in zip(got[k].weight_gradients, want[k].weight_gradients, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-13)
