@@ -45,11 +45,10 @@ def _log1m_softmax(xp: str) -> str:
 
 
 # The matrix form's own helpers' source per target (the activations' kernels are the op
-# registry's, the step's export.py's); a module carries only those its code calls.
+# registry's, the step's export.py's, numpy's lean gradients' matrix_numpy.py's); a module
+# carries only those its code calls.
 _MATRIX_HELPERS = {
     "numpy": {
-        "outer": ("def outer(d, a):\n    # d a^T of one sample: einsum's loop is 3x faster than "
-                  "BLAS's k = 1 GEMM\n    return numpy.einsum('ik,jk->ij', d, a)"),
         "exp": "exp = numpy.exp",
         "sqrt": "sqrt = numpy.sqrt",
         "log": "log = numpy.log",

@@ -50,6 +50,19 @@ def sigmoid_and_prime(z, bias=None, out=None):
     return a, z
 
 
+def outer(d, a):
+    """d aᵀ of one sample (one column each): einsum's loop where the product is large (3.4× BLAS's
+    k = 1 GEMM and 1.5× a broadcast at 256 × 784), the broadcast where it is small (einsum's
+    setup is most of a 64 × 64: 4.1 µs against 3.8).
+
+    >>> outer(numpy.array([[1.0], [2.0]]), numpy.array([[3.0], [4.0]])).tolist()
+    [[3.0, 4.0], [6.0, 8.0]]
+    """
+    if d.shape[0] * a.shape[0] > 8192:
+        return numpy.einsum("ik,jk->ij", d, a)
+    return d * a.T
+
+
 def sum_over_samples(d):
     """δ 1, the sum of each row over the samples, as a matrix-vector product: BLAS's gemv is
     1.3× (float64) to 2.5× (float32) faster than numpy's row sums at batch 4096.
@@ -81,6 +94,7 @@ def fresh(name, shape, dtype):
 
 #: The numpy gradients' own helpers, by the name the code calls (see :func:`lean_gradients`).
 NUMPY_HELPERS = {"sigmoid_and_prime": sigmoid_and_prime, "sum_over_samples": sum_over_samples,
+                 "outer": outer,
                  "transposed_product": transposed_product, "fresh": fresh,
                  "matmul": numpy.matmul, "result_type": numpy.result_type}
 _NUMPY_ALIASES = {"matmul": "matmul = numpy.matmul", "result_type": "result_type = numpy.result_type"}
