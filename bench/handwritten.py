@@ -41,3 +41,30 @@ def backprop(X, Y, W, b):
             a = acts[k]
             delta = (W[k].T @ delta) * a * (1.0 - a)
     return loss, dW[::-1], db[::-1]
+
+
+def _softmax_columns_log(z: np.ndarray) -> np.ndarray:
+    shifted = z - z.max(axis=0, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+
+
+def backprop_softmax(X, Y, W, b):
+    """(loss, [dL/dW_l], [dL/db_l]) of sigmoid hidden layers under a softmax output and the
+    cross-entropy, mean over samples: the plainest correct form (log-softmax from the logits,
+    δ^[L] = (P − Y)/m for one-hot Y, then the same recursion as :func:`backprop`)."""
+    acts = [X]
+    for w, c in zip(W[:-1], b[:-1], strict=True):
+        acts.append(_sigmoid(w @ acts[-1] + c[:, None]))
+    z = W[-1] @ acts[-1] + b[-1][:, None]
+    log_p = _softmax_columns_log(z)
+    m = X.shape[1]
+    loss = float(-(Y * log_p).sum() / m)
+    delta = (np.exp(log_p) - Y) / m
+    dW, db = [], []
+    for k in range(len(W) - 1, -1, -1):
+        dW.append(delta @ acts[k].T)
+        db.append(delta.sum(axis=1))
+        if k:
+            a = acts[k]
+            delta = (W[k].T @ delta) * a * (1.0 - a)
+    return loss, dW[::-1], db[::-1]

@@ -27,6 +27,7 @@ from __future__ import annotations
 from ..core import ops
 from .export_scalar import TARGETS, helper_sources
 from .matrix_code import generate, split_passes
+from .matrix_numpy import numpy_helper_sources
 
 __all__ = ["matrix_module"]
 
@@ -44,11 +45,10 @@ def _log1m_softmax(xp: str) -> str:
 
 
 # The matrix form's own helpers' source per target (the activations' kernels are the op
-# registry's, the step's export.py's); a module carries only those its code calls.
+# registry's, the step's export.py's, numpy's lean gradients' matrix_numpy.py's); a module
+# carries only those its code calls.
 _MATRIX_HELPERS = {
     "numpy": {
-        "outer": ("def outer(d, a):\n    # d a^T of one sample: einsum's loop is 3x faster than "
-                  "BLAS's k = 1 GEMM\n    return numpy.einsum('ik,jk->ij', d, a)"),
         "exp": "exp = numpy.exp",
         "sqrt": "sqrt = numpy.sqrt",
         "log": "log = numpy.log",
@@ -110,6 +110,8 @@ def matrix_module(form, target: str = "numpy") -> str:
     names = ops.called_names(source)
     helpers = helper_sources(names, target) + [
         text for n, text in _MATRIX_HELPERS[target].items() if n in names]
+    if target == "numpy":
+        helpers += numpy_helper_sources(names)
     sizes = [int(s) for s in form.sizes]
     wrapper = {"numpy": _NUMPY_WRAPPER, "torch": _TORCH_WRAPPER, "jax": _JAX_WRAPPER}[target]
     return "\n".join([

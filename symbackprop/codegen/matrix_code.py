@@ -6,7 +6,7 @@ for ⊙, ``.T``); :func:`generate` prints a whole form as ``forward``, ``loss`` 
 forward and backward passes an exported torch or jax module wraps.
 
 >>> from symbackprop.forms.matrix import matrix_form
->>> "def gradients(X, Y, W1, W2)" in generate(matrix_form([2, 2, 1]))
+>>> "def gradients(X, Y, W1, W2, work=fresh)" in generate(matrix_form([2, 2, 1]))
 True
 """
 
@@ -31,6 +31,7 @@ from ..core.matrices import (
     to_matrix,
 )
 from ..printing.matrix_latex import MatrixPrinting
+from .matrix_numpy import lean_gradients
 
 if TYPE_CHECKING:
     from ..forms.matrix import MatrixForm
@@ -240,6 +241,8 @@ def generate(form: MatrixForm, backend: str = "numpy") -> str:
     # numpy runs the steps in place where the array is the function's own (a product's or a
     # sum's fresh result); the other backends get the equations line for line.
     body = _in_place if backend == "numpy" else _as_written
+    gradient_lines = body(p, code.sizes + code.forward + code.loss + code.backward,
+                          f"return L, {code.returns}")
     lines = [
         f"def forward({fsig}):",
         '    """The output A^[L] of a batch X (one sample per column)."""',
@@ -251,9 +254,10 @@ def generate(form: MatrixForm, backend: str = "numpy") -> str:
         *body(p, code.sizes + code.forward + code.loss, "return L"),
         "",
         "",
-        f"def gradients({signature}):",
+        f"def gradients({signature}{', work=fresh' if backend == 'numpy' else ''}):",
         '    """The batch loss and ∂L/∂W^[l], ∂L/∂b^[l] for every layer, by backpropagation."""',
-        *body(p, code.sizes + code.forward + code.loss + code.backward, f"return L, {code.returns}"),
+        *(lean_gradients(gradient_lines, ["X", "Y", *code.params]) if backend == "numpy"
+          else gradient_lines),
         "",
     ]
     return "\n".join(lines)

@@ -365,7 +365,7 @@ def test_grad_matrix_form_and_code(tmp_path, spec):
     assert r"\delta^{[1]} = \left({W^{[2]}}^{\top} \delta^{[2]}\right) \odot" in tex
     code = run("grad", str(spec), "--code", "-o", "grad.py", cwd=tmp_path, check=True)
     assert code.stdout == ""
-    assert "def gradients(X, Y, W1, W2):" in (tmp_path / "grad.py").read_text(encoding="utf-8")
+    assert "def gradients(X, Y, W1, W2, work=fresh):" in (tmp_path / "grad.py").read_text(encoding="utf-8")
     for target, head in (("torch", "class Loss(torch.autograd.Function):"), ("jax", "@jax.custom_vjp")):
         module = run("grad", str(spec), "--code", "--target", target, cwd=tmp_path, check=True).stdout
         assert head in module and "def _backward_pass(X, Y, W1, W2, saved):" in module

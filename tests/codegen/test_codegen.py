@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import warnings
 
 import mpmath
 import numpy as np
@@ -128,3 +129,95 @@ def test_auto_backend_runs_the_code_of_the_arrays_own_library():
     for a, b in zip(got.weight_gradients, want.weight_gradients, strict=True):
         np.testing.assert_allclose(a.numpy(), b, rtol=1e-12)
     assert set(f._compiled) == {"numpy", "torch"}
+
+
+@pytest.mark.parametrize(("sizes", "activations", "loss"), [
+    ([64, 64, 64, 1], ["sigmoid"] * 3, "mse"),                    # bench/compare.py's nets
+    ([784, 256, 10], ["sigmoid", "softmax"], "cross_entropy")])
+def test_float32_stays_float32_through_the_fused_sigmoid_and_matches_float64(sizes, activations,
+                                                                             loss):
+    f = sb.matrix_form(sizes, activations, loss, bias=True, reduction="mean").evaluator()
+    assert "sigmoid_and_prime(Z1, b1, out=" in f.source and "sum_over_samples(delta1)" in f.source
+    X, Y, W, B = _random_problem(sizes, True, batch=33)
+    W = [w / np.sqrt(w.shape[1]) for w in W]
+    if activations[-1] == "softmax":
+        Y = np.eye(sizes[-1])[:, np.arange(33) % sizes[-1]]
+    wide = f(X, Y, W, B)
+
+    def narrow(a):
+        return a.astype(np.float32)
+
+    single = f(narrow(X), narrow(Y), [narrow(w) for w in W], [narrow(b) for b in B])
+    for got, want in zip([*single.weight_gradients, *single.bias_gradients],
+                         [*wide.weight_gradients, *wide.bias_gradients], strict=True):
+        assert got.dtype == np.float32  # no silent upcast anywhere on the way
+        scale = np.abs(want).max()
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * scale)
+    assert single.loss == pytest.approx(wide.loss, rel=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_sigmoid_is_exact_in_both_tails_without_warnings(dtype):
+    # Hidden Z at ±1000 (e^1000 overflows) and 40 or 17 (where 1 − σ rounds to 0): σ′ from the
+    # forward pass's own exp is 0 where it is below every normal float and e^−z σ² elsewhere,
+    # the same numbers as the prime computed from Z (the equations as written).
+    from symbackprop.codegen.matrix import BACKENDS
+    from symbackprop.codegen.matrix_code import generate
+
+    form = sb.matrix_form([1, 4, 2], ["sigmoid", "sigmoid"], "mse", bias=True)
+    f = form.evaluator()
+    assert "sigmoid_and_prime(Z1, b1, out=" in f.source and "sigmoid_prime" not in f.source.split(
+        "def gradients")[1]
+    written: dict = dict(BACKENDS["numpy"]())
+    exec(compile(generate(form, "jax"), "as_written", "exec"), written)  # the engine's own code
+    big = 40.0 if dtype == np.float64 else 17.0
+    X = np.array([[1.0, -1.0, 0.5]], dtype=dtype)
+    W = [np.array([[1000.0], [-1000.0], [big], [0.3]], dtype=dtype),
+         np.array([[0.5, -0.25, 1e3, 0.1], [0.2, 0.1, -1e3, 0.3]], dtype=dtype)]
+    B = [np.zeros(4, dtype=dtype), np.array([0.0, 1e3], dtype=dtype)]
+    Y = np.array([[0.0, 1.0, 0.5], [1.0, 0.0, 0.5]], dtype=dtype)
+    with warnings.catch_warnings(), np.errstate(divide="raise", invalid="raise"):
+        warnings.simplefilter("error")
+        got = f(X, Y, W, B)
+        with np.errstate(over="ignore"):
+            want = written["gradients"](*f._arguments(X, Y, W, B))
+    tiny = np.finfo(dtype).tiny
+    for a, b in zip([*got.weight_gradients, *got.bias_gradients],
+                    [*want[1], *(g.reshape(-1) for g in want[2])], strict=True):
+        assert a.dtype == dtype and np.isfinite(a).all()
+        np.testing.assert_allclose(a, b, rtol=1e-12 if dtype == np.float64 else 1e-5, atol=tiny)
+    assert got.weight_gradients[0][2, 0] != 0  # σ′(40) = 4e-18, not σ(1 − σ) = 0
+
+
+def test_the_workspace_is_the_evaluators_own_so_results_never_alias_between_calls():
+    # Z, A and δ are written into arrays kept between calls (fresh ones were page faults); what
+    # a call returns is new each time, and each thread has its own workspace.
+    import threading
+
+    sizes = [5, 7, 6, 3]
+    f = sb.matrix_form(sizes, ["sigmoid", "tanh", "softmax"], "cross_entropy", bias=True).evaluator()
+    problems = [_random_problem(sizes, True, batch=9, seed=s) for s in range(4)]
+    problems = [(X, np.eye(3)[:, np.arange(9) % 3], W, B) for X, _, W, B in problems]
+    first = f(*problems[0])
+    kept = [g.copy() for g in [*first.weight_gradients, *first.bias_gradients]]
+    second = f(*problems[1])
+    for a, b in zip([*first.weight_gradients, *first.bias_gradients], kept, strict=True):
+        np.testing.assert_array_equal(a, b)  # the second call wrote nothing the first returned
+    assert not np.allclose(second.weight_gradients[0], first.weight_gradients[0])
+    fresh = sb.matrix_form(sizes, ["sigmoid", "tanh", "softmax"], "cross_entropy",
+                           bias=True).evaluator()
+    want = [fresh(*p) for p in problems]
+    got: dict = {}
+
+    def run(k):
+        for _ in range(20):
+            got[k] = f(*problems[k])
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k in range(4):
+        for a, b in zip(got[k].weight_gradients, want[k].weight_gradients, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-13)

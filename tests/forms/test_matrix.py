@@ -266,8 +266,11 @@ def test_generated_source_is_readable_and_can_be_saved(tmp_path):
     # a few array operations per layer, no loop over weights
     assert not re.search(r"^\s*(for|while) ", f.source, re.M)
     # δ^[2] = (W^[3]ᵀ δ^[3]) ⊙ A^[2] ⊙ (1 − A^[2]), computed in place in the product's array,
-    # with σ′(Z^[2]) from the registry's prime (A ⊙ (1 − A) is 0 where σ rounds to 1)
-    assert "delta2 = W3.T @ delta3\n    delta2 *= sigmoid_prime(Z2)\n" in f.source
+    # with σ′(Z^[2]) = σ(Z^[2])σ(−Z^[2]), made with A^[2] from the same exp (A ⊙ (1 − A) is 0
+    # where σ rounds to 1)
+    assert "A2, P2 = sigmoid_and_prime(Z2, b2, out=" in f.source
+    assert "delta2 = transposed_product(W3, delta3, out=" in f.source
+    assert "\n    delta2 *= P2\n" in f.source
     path = tmp_path / "mlp_gradients.py"
     f.save(path)
     namespace: dict = {}
