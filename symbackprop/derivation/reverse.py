@@ -136,20 +136,23 @@ class Derivation:
         # that deriving a layer of width n costs O(n) per unit, not O(n^2).
         index = self._terms.get(child)
         if index is None:
-            index = {}
+            index, factors = {}, {}
             for term in expr.args:
-                # w·a (most terms) holds its two symbols as args: no free_symbols walk
-                plain = isinstance(term, sp.Mul) and len(term.args) == 2 and all(
-                    isinstance(a, sp.Symbol) for a in term.args)
-                for s in term.args if plain else term.free_symbols:
+                args = term.args if type(term) is sp.Mul else ()
+                if len(args) == 2 and isinstance(args[0], sp.Symbol) \
+                        and isinstance(args[1], sp.Symbol):
+                    # w·a (most terms) holds its two symbols as args: no free_symbols walk,
+                    # and each is the other's derivative, unless it is in another term too
+                    a, b = args
+                    for s, other in ((a, b), (b, a)):
+                        index.setdefault(s, []).append(term)
+                        factors[s] = other if s not in factors else None
+                    continue
+                for s in term.free_symbols:
                     index.setdefault(s, []).append(term)
+                    factors[s] = None
             self._terms[child] = index
-            # the other factor of every symbol in one plain product w·a (w ≠ a) and no other term
-            self._factors[child] = {
-                s: (t.args[1] if t.args[0] == s else t.args[0])
-                for s, (t, *more) in index.items()
-                if not more and isinstance(t, sp.Mul) and len(t.args) == 2
-                and all(isinstance(a, sp.Symbol) for a in t.args) and t.args[0] != t.args[1]}
+            self._factors[child] = {s: f for s, f in factors.items() if f is not None}
         terms = index.get(parent, ())
         if len(terms) == 1:  # the usual case: parent is in one term of the sum
             return diff_term(terms[0], parent)
