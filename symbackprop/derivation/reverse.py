@@ -138,19 +138,14 @@ class Derivation:
         if index is None:
             index, factors = {}, {}
             for term in expr.args:
-                args = term.args if type(term) is sp.Mul else ()
-                if len(args) == 2 and isinstance(args[0], sp.Symbol) \
-                        and isinstance(args[1], sp.Symbol):
-                    # w·a (most terms) holds its two symbols as args: no free_symbols walk,
-                    # and each is the other's derivative, unless it is in another term too
-                    a, b = args
-                    for s, other in ((a, b), (b, a)):
-                        index.setdefault(s, []).append(term)
-                        factors[s] = other if s not in factors else None
-                    continue
-                for s in term.free_symbols:
+                # w·a (most terms) holds its two symbols as args: no free_symbols walk, and
+                # each is the other's derivative, unless it is in another term too
+                a, b = term.args if type(term) is sp.Mul and len(term.args) == 2 else (0, 0)
+                plain = isinstance(a, sp.Symbol) and isinstance(b, sp.Symbol)
+                for s, other in ((a, b), (b, a)) if plain else ((s, None) for s in
+                                                                 term.free_symbols):
                     index.setdefault(s, []).append(term)
-                    factors[s] = None
+                    factors[s] = other if s not in factors else None
             self._terms[child] = index
             self._factors[child] = {s: f for s, f in factors.items() if f is not None}
         terms = index.get(parent, ())
