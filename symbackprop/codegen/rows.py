@@ -197,6 +197,18 @@ class Arguments:
         self.graph, self.leaves = graph, leaves
         self._positions = {s.name: k for k, s in enumerate(leaves)}
         self._names = [s.name for s in leaves]
+        self._arrays_at: list[int] = []
+
+    def with_shape(self, values: Mapping) -> tuple[list, tuple]:
+        """The arguments and the batch's shape (the arrays' broadcast shapes)."""
+        args = self(values)
+        at = self._arrays_at
+        if len(at) == sum(1 for k in at if type(args[k]) is np.ndarray) and \
+                len(at) == list(map(type, args)).count(np.ndarray):
+            arrays = {args[k].shape for k in at}
+        else:
+            arrays = {a.shape for a in args if type(a) is np.ndarray}
+        return args, np.broadcast_shapes(*arrays)
 
     def __call__(self, values: Mapping) -> list:
         position = self._positions
@@ -211,8 +223,13 @@ class Arguments:
                     out[position[key]] = v  # distinct names: every place filled once
             except (KeyError, TypeError):
                 return self._args_checked(values)
-        if set(map(type, out)) <= {np.float64, np.ndarray}:  # only the arrays need a look
-            for k in [k for k, v in enumerate(out) if type(v) is np.ndarray]:
+        types = list(map(type, out))
+        if set(types) <= {np.float64, np.ndarray}:  # only the arrays need a look
+            at = self._arrays_at  # where they were last time, checked at C speed
+            if types.count(np.ndarray) != len(at) or any(types[k] is not np.ndarray
+                                                         for k in at):
+                at = self._arrays_at = [k for k, t in enumerate(types) if t is np.ndarray]
+            for k in at:
                 out[k] = np.asarray(out[k], dtype=float)
             return out
         for k, v in enumerate(out):

@@ -399,8 +399,7 @@ class Evaluator:
         ...     d.evaluate(dict(x1=np.array([1.0, 2.0]), w1=0.5, y=1.0)).gradients["w1"])), 6)
         True
         """
-        args = self._args(values)
-        shape = np.broadcast_shapes(*{a.shape for a in args if type(a) is np.ndarray})
+        args, shape = self._args.with_shape(values)
         program = self._program
         if batch_mean:
             if self._mean_program is None:
