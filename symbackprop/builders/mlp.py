@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sympy as sp
 
 from ..core import functions
-from ..core.graph import Graph, GraphError, product
+from ..core.graph import Graph, GraphError, product, sum_of_products
 from ..core.notation import Notation, notation
 from .base import check_loss
 
@@ -94,12 +94,13 @@ class MLP(Graph):
                     )
             pres = []
             for j in range(1, sizes[l] + 1):
-                z = sp.Add(*[product(self._weights[(l, i, j)], self._act[(l - 1, i)])
-                             for i in range(1, sizes[l - 1] + 1)])
+                terms = [product(self._weights[(l, i, j)], self._act[(l - 1, i)])
+                         for i in range(1, sizes[l - 1] + 1)]
                 if self.bias_mode == "threshold":
-                    z = z - self._biases[(l, j)]  # S = Σ w x − b, i.e. w_0j = b with x_0 = −1
+                    terms.append(-self._biases[(l, j)])  # S = Σ w x − b: w_0j = b, x_0 = −1
                 elif self.bias_mode:
-                    z = z + self._biases[(l, j)]
+                    terms.append(self._biases[(l, j)])
+                z = sum_of_products(terms)
                 n = count("pre")
                 pres.append(self._declare_role(self.node, "pre", z, j=j, l=l, n=n))
                 self._pre[(l, j)] = pres[-1]

@@ -14,15 +14,17 @@ and gradients. Generated code calls ``log_softmax``, ``log_softmax_complement`` 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import sympy as sp
 
-from ..core import functions
+from ..core import functions, ops
 from ..core.graph import Graph
 from ..core.polys import polys_can_take
 
-__all__ = ["NUMPY_HELPERS", "has_division", "masked_steps", "stable_forward", "stable_logs",
-           "stable_loss", "stable_ratios"]
+__all__ = ["NUMPY_HELPERS", "has_division", "masked_steps", "stable_forward", "stable_local",
+           "stable_logs", "stable_loss", "stable_ratios"]
 
 
 def _numpy_log_softmax(k, *zs):
@@ -255,6 +257,33 @@ def has_division(expr: sp.Expr) -> bool:
         and not p.base.is_number
         for p in sp.preorder_traversal(expr)
     )
+
+
+def stable_local(expr: sp.Expr, v: sp.Symbol) -> sp.Expr:
+    """∂expr/∂v with each activation's derivative its entry's ``prime`` (σ′(z), not σ(1 − σ))."""
+    if isinstance(expr, sp.Function) and expr.args[:1] == (v,) and not any(
+            a.has(v) for a in expr.args[1:]):
+        op = ops.op_of(type(expr), subclasses=False)
+        if op is not None and op.prime is not None:  # a = f(z), a node: f′(z), as it is
+            return op.prime.function(*expr.args)
+    twins = {f: _twin(type(f))(*f.args) for f in expr.atoms(sp.Function)
+             if f.has(v) and _twin(type(f)) is not None}
+    return sp.diff(expr.xreplace(twins), v).xreplace({t: f for f, t in twins.items()})
+
+
+@functools.cache
+def _twin(function: type) -> type | None:
+    """``function`` differentiated to its prime (None: it has none): a class of the moment for
+    an activation written inside a node's expression, x·σ(w), which the result names again."""
+    op = ops.op_of(function, subclasses=False)
+    if op is None or op.prime is None:
+        return None
+    prime = op.prime.function
+
+    def fdiff(self, argindex=1):
+        return prime(*self.args) if argindex == 1 else function.fdiff(self, argindex)
+
+    return type(function.__name__, (function,), {"fdiff": fdiff})
 
 
 #: numpy for the functions above, by the name generated code calls.

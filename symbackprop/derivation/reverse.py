@@ -21,7 +21,7 @@ from functools import cached_property
 import sympy as sp
 
 from ..codegen.scalar import Evaluator
-from ..core.graph import Graph, Kind, product
+from ..core.graph import Graph, Kind, product, sum_of_products
 from ..core.polys import polys_can_take
 from ..printing.latex import derivation_latex
 from .chains import Chain, Delta, Factor
@@ -69,6 +69,7 @@ class Derivation:
         }
         self._terms: dict[sp.Symbol, dict[sp.Symbol, list[sp.Expr]]] = {}
         self._local: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
+        self._factors: dict[sp.Symbol, dict[sp.Symbol, sp.Symbol]] = {}
         self.delta_symbols = {v: self._make_delta_symbol(v) for v in graph.nodes}
         self._progress = progress
         self.deltas: dict[sp.Symbol, sp.Expr] = self._backward()
@@ -92,7 +93,7 @@ class Derivation:
                 self._progress(k, len(symbols))
             terms = [product(refs[c], local(c, v)) for c in children[v] if c in delta]
             if terms:
-                delta[v] = sp.Add(*terms)
+                delta[v] = sum_of_products(terms)
         return delta
 
     def children(self, v: sp.Symbol | str) -> list[sp.Symbol]:
@@ -113,6 +114,11 @@ class Derivation:
         >>> d.local(net.symbol("yhat"), net.symbol("z3"))
         yhat*(1 - yhat)
         """
+        factors = self._factors.get(child)  # w·a's ∂/∂a is w, found when the sum was indexed
+        if factors is not None:
+            found = factors.get(parent)
+            if found is not None:
+                return found
         key = (child, parent)
         found = self._local.get(key)
         if found is None:
@@ -130,14 +136,18 @@ class Derivation:
         # that deriving a layer of width n costs O(n) per unit, not O(n^2).
         index = self._terms.get(child)
         if index is None:
-            index = {}
+            index, factors = {}, {}
             for term in expr.args:
-                # w·a (most terms) holds its two symbols as args: no free_symbols walk
-                plain = isinstance(term, sp.Mul) and len(term.args) == 2 and all(
-                    isinstance(a, sp.Symbol) for a in term.args)
-                for s in term.args if plain else term.free_symbols:
+                # w·a (most terms) holds its two symbols as args: no free_symbols walk, and
+                # each is the other's derivative, unless it is in another term too
+                a, b = term.args if type(term) is sp.Mul and len(term.args) == 2 else (0, 0)
+                plain = isinstance(a, sp.Symbol) and isinstance(b, sp.Symbol)
+                for s, other in ((a, b), (b, a)) if plain else ((s, None) for s in
+                                                                 term.free_symbols):
                     index.setdefault(s, []).append(term)
+                    factors[s] = other if s not in factors else None
             self._terms[child] = index
+            self._factors[child] = {s: f for s, f in factors.items() if f is not None}
         terms = index.get(parent, ())
         if len(terms) == 1:  # the usual case: parent is in one term of the sum
             return diff_term(terms[0], parent)

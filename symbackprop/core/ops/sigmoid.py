@@ -118,9 +118,17 @@ def _scalar_prime(x: float) -> float:
 
 class NumpyPrime:
     def sigmoid_prime(z):
-        # sigma(z) sigma(-z): exp(-|z|) never overflows, and 0 only where the true value is
-        e = numpy.exp(-numpy.abs(z))
-        return e / ((1.0 + e) * (1.0 + e))
+        # sigma(z) sigma(-z): exp(-|z|) never overflows, and 0 only where the true value is;
+        # over two fresh arrays, in place (a wide layer's 64 x 4096 took 4.5 ms in six)
+        e = numpy.abs(z, dtype=numpy.result_type(z, 1.0))
+        if e.ndim == 0:  # a number, not an array to write over
+            e = numpy.exp(-e)
+            return e / ((1.0 + e) * (1.0 + e))
+        numpy.negative(e, out=e)
+        numpy.exp(e, out=e)
+        d = e + 1.0
+        d *= d
+        return numpy.divide(e, d, out=e)
 
 
 class TorchPrime:
