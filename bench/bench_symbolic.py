@@ -165,29 +165,29 @@ def problem(sizes: list[int], batch: int, seed: int = 0):
     return X, Y, weights, biases
 
 
-def named_values(net, X, Y, weights, biases) -> dict:
-    values = {x.name: X[i] for i, x in enumerate(net.inputs)}
-    values.update({t.name: Y[j] for j, t in enumerate(net.targets)})
+def by_name(net, weights, biases) -> dict:
+    """Per-layer weight matrices and bias vectors by the engine's parameter names."""
+    out = {}
     for l in range(1, net.depth + 1):  # noqa: E741
         for i in range(1, net.sizes[l - 1] + 1):
             for j in range(1, net.sizes[l] + 1):
-                values[net.weight(l, i, j).name] = weights[l - 1][j - 1, i - 1]
+                out[net.weight(l, i, j).name] = weights[l - 1][j - 1, i - 1]
         for j in range(1, net.sizes[l] + 1):
-            values[net.bias(l, j).name] = biases[l - 1][j - 1]
+            out[net.bias(l, j).name] = biases[l - 1][j - 1]
+    return out
+
+
+def named_values(net, X, Y, weights, biases) -> dict:
+    values = {x.name: X[i] for i, x in enumerate(net.inputs)}
+    values.update({t.name: Y[j] for j, t in enumerate(net.targets)})
+    values.update(by_name(net, weights, biases))
     return values
 
 
 def hand_by_name(net, hand) -> dict[str, float]:
     """The hand-written mean gradients by the engine's parameter names."""
     _, dW, db = hand
-    out = {}
-    for l in range(1, net.depth + 1):  # noqa: E741
-        for i in range(1, net.sizes[l - 1] + 1):
-            for j in range(1, net.sizes[l] + 1):
-                out[net.weight(l, i, j).name] = dW[l - 1][j - 1, i - 1]
-        for j in range(1, net.sizes[l] + 1):
-            out[net.bias(l, j).name] = db[l - 1][j - 1]
-    return out
+    return by_name(net, dW, db)
 
 
 def scalar_against_hand(quick: bool, rounds: int):

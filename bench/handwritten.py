@@ -33,6 +33,11 @@ def backprop(X, Y, W, b):
     out = acts[-1]
     loss = float(((Y - out) ** 2).mean())
     delta = (2.0 / Y.size) * (out - Y) * out * (1.0 - out)  # mean over units and samples
+    return (loss, *_backward(W, acts, delta))
+
+
+def _backward(W, acts, delta):
+    """([dL/dW_l], [dL/db_l]) from the output layer's δ, through sigmoid hidden layers."""
     dW, db = [], []
     for k in range(len(W) - 1, -1, -1):
         dW.append(delta @ acts[k].T)
@@ -40,7 +45,7 @@ def backprop(X, Y, W, b):
         if k:
             a = acts[k]
             delta = (W[k].T @ delta) * a * (1.0 - a)
-    return loss, dW[::-1], db[::-1]
+    return dW[::-1], db[::-1]
 
 
 def _softmax_columns_log(z: np.ndarray) -> np.ndarray:
@@ -60,11 +65,4 @@ def backprop_softmax(X, Y, W, b):
     m = X.shape[1]
     loss = float(-(Y * log_p).sum() / m)
     delta = (np.exp(log_p) - Y) / m
-    dW, db = [], []
-    for k in range(len(W) - 1, -1, -1):
-        dW.append(delta @ acts[k].T)
-        db.append(delta.sum(axis=1))
-        if k:
-            a = acts[k]
-            delta = (W[k].T @ delta) * a * (1.0 - a)
-    return loss, dW[::-1], db[::-1]
+    return (loss, *_backward(W, acts, delta))

@@ -97,18 +97,20 @@ def test_in_place_code_equals_the_equations_as_written_and_leaves_arguments_alon
     assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
 
 
+def _in_float64_and_float32(f, X, Y, W, B):
+    def narrow(a):
+        return a.astype(np.float32)
+
+    return f(X, Y, W, B), f(narrow(X), narrow(Y), [narrow(w) for w in W], [narrow(b) for b in B])
+
+
 @pytest.mark.parametrize("hidden", ["sigmoid", "relu", "leaky_relu", "softplus", "tanh", "gelu",
                                     "silu"])
 def test_float32_arrays_give_float32_gradients_close_to_float64(hidden):
     f = sb.matrix_form([3, 4, 3], [hidden, "softmax"], "cross_entropy", bias=True).evaluator()
     X, _, W, B = _random_problem([3, 4, 3], True, batch=6)
     Y = np.eye(3)[:, [0, 1, 2, 0, 1, 2]]
-    wide = f(X, Y, W, B)
-
-    def narrow(a):
-        return a.astype(np.float32)
-
-    single = f(narrow(X), narrow(Y), [narrow(w) for w in W], [narrow(b) for b in B])
+    wide, single = _in_float64_and_float32(f, X, Y, W, B)
     for got, want in zip([*single.weight_gradients, *single.bias_gradients],
                          [*wide.weight_gradients, *wide.bias_gradients], strict=True):
         assert got.dtype == np.float32
@@ -142,12 +144,7 @@ def test_float32_stays_float32_through_the_fused_sigmoid_and_matches_float64(siz
     W = [w / np.sqrt(w.shape[1]) for w in W]
     if activations[-1] == "softmax":
         Y = np.eye(sizes[-1])[:, np.arange(33) % sizes[-1]]
-    wide = f(X, Y, W, B)
-
-    def narrow(a):
-        return a.astype(np.float32)
-
-    single = f(narrow(X), narrow(Y), [narrow(w) for w in W], [narrow(b) for b in B])
+    wide, single = _in_float64_and_float32(f, X, Y, W, B)
     for got, want in zip([*single.weight_gradients, *single.bias_gradients],
                          [*wide.weight_gradients, *wide.bias_gradients], strict=True):
         assert got.dtype == np.float32  # no silent upcast anywhere on the way
