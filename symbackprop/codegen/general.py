@@ -35,7 +35,7 @@ import sympy as sp
 from ..core import ops
 from ..core.indexed import Quantity, as_basic
 from ..printing.display import batched_evaluator_markdown
-from .array_namespaces import backend_namespace, float64_context
+from .array_namespaces import backend_namespace, float64_context, jax_compiler_options
 from .guard import assert_engine_made
 from .lowering import as_view, axis_order, batch_summed, contraction, gathered_in_order, permuted, reshaped
 from .named import arrays_of, values_of
@@ -202,7 +202,9 @@ class BatchedEvaluator(Recurrences):
             def program(arrays, run=run, batch=batch, keep=keep):
                 out = run({**arrays, "_batch": batch})
                 return {name: out[name] for name in keep}
-            self._compiled[batch, dtype] = jax.jit(program)
+            # library fusions off: see array_namespaces.jax_compiler_options
+            self._compiled[batch, dtype] = jax.jit(program,
+                                                   compiler_options=jax_compiler_options())
         return self._compiled[batch, dtype]
 
     # -- expressions to code -------------------------------------------------------------------
