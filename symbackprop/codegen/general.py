@@ -256,7 +256,7 @@ class BatchedEvaluator(Recurrences):
             if not axes:
                 return self._code(expr.function, inner)
             code = self._contracted(expr.function, inner, set(axes)) or \
-                f"ksum({self._code(expr.function, inner)}, {tuple(axes)})"
+                f"ksum({self._product(self._code(expr.function, inner), False)}, {tuple(axes)})"
             if self._memo is None:  # inside a step-by-step group arrays change between lines
                 return code
             if code not in self._memo:
@@ -294,6 +294,15 @@ class BatchedEvaluator(Recurrences):
             return f"{op.name}({self._code(expr.args[0], grid)}{rest})"
         raise NotImplementedError(f"no batched code for {type(expr).__name__}: {expr}")
 
+    def _product(self, code: str, new: bool = True) -> str:
+        # a product that several Σs read ((1 − h²)·δ_h in BPTT's three gradients) is one line
+        if self._memo is None or (code not in self._memo and not new):
+            return code
+        if code not in self._memo:
+            self._memo[code] = f"A['_s{len(self._memo)}']"
+            self.lines.append(f"{self._memo[code]} = {code}")
+        return self._memo[code]
+
     def _contracted(self, function: sp.Expr, grid, summed: set[int]) -> str | None:
         """Σ of c·f·g·… (a number c, array factors) as one matrix product of two groups of
         factors, or None. Of the splits that keep every summed axis in both groups, the one
@@ -325,7 +334,7 @@ class BatchedEvaluator(Recurrences):
 
         def group(ks):
             codes = [self._code(factors[k], grid) for k in ks]
-            return codes[0] if len(codes) == 1 else "(" + " * ".join(codes) + ")"
+            return codes[0] if len(codes) == 1 else self._product("(" + " * ".join(codes) + ")")
         code = contraction(group(left), ld, group(right), rd, summed, self.n)
         if code is not None:
             code = gathered_in_order(code, self.consts, self._const)
@@ -416,17 +425,6 @@ class BatchedEvaluator(Recurrences):
         return got if ok.all() else f"imul({got}, {self._const(ok.astype(float)[None])})"
 
     # -- the program ---------------------------------------------------------------------------------
-    def _grid(self, q: Quantity, fixed: Mapping[sp.Symbol, int]):
-        grid: dict[sp.Symbol, object] = {}
-        for v, (lo, hi) in zip(q.indices, self.ranges[q.name], strict=True):
-            if v in fixed:
-                grid[v] = fixed[v]
-                continue
-            shape = [1] * self.n
-            shape[self.axes[v] - 1] = hi - lo + 1
-            grid[v] = np.arange(lo, hi + 1).reshape(shape)
-        return grid
-
     def _fit(self, rhs: sp.Expr, grid, q: Quantity, fixed: Mapping[sp.Symbol, int],
              batched: bool) -> str:
         """The (batch, axis…) result as an array of q's own shape (batch first if batched)."""
