@@ -206,9 +206,11 @@ class BatchedEvaluator(Recurrences):
                 out = run({**arrays, "_batch": batch})
                 out = out if last is None else last(out)
                 return {name: out[name] for name in keep}
-            # library fusions off: see array_namespaces.jax_compiler_options
+            # library fusions off (array_namespaces.jax_compiler_options), unless a recursion
+            # runs as a scan: its steps' small products are where they win
+            options = {} if " = scan(_step" in self.source else jax_compiler_options()
             self._compiled[batch, dtype, input_gradients] = jax.jit(
-                program, compiler_options=jax_compiler_options())
+                program, compiler_options=options)
         return self._compiled[batch, dtype, input_gradients]
 
     # -- expressions to code -------------------------------------------------------------------
