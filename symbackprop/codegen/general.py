@@ -39,7 +39,7 @@ from .guard import assert_engine_made
 from .lowering import as_view, axis_order, batch_summed, contraction, gathered_in_order, permuted, reshaped
 from .named import one_sample
 from .recurrence import Recurrences
-from .results import BatchedResult, Gradients
+from .results import BatchedResult, Gradients, register_with_jax
 from .softmax import ClassMax, stable_softmax
 
 if TYPE_CHECKING:  # the evaluator runs a general form; the form builds it
@@ -191,10 +191,10 @@ class BatchedEvaluator(Recurrences):
         return BatchedResult(A[self.form.loss.name], gradients, A)
 
     def _jitted(self, batch: int, dtype: type, input_gradients: bool):
-        """Jitted at this batch and dtype: loss and parameters' gradients, or inputs'."""
         if (batch, dtype, input_gradients) not in self._compiled:
             import jax
 
+            register_with_jax()
             space, run = self._program(dtype)
             last = space["evaluate_inputs"] if input_gradients else None
             # only what is asked for leaves the program: XLA need not keep (or copy out) an

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
-__all__ = ["BatchedResult", "Gradients"]
+__all__ = ["BatchedResult", "Gradients", "register_with_jax"]
 
 
 class Gradients(Mapping):
@@ -49,6 +49,23 @@ class Gradients(Mapping):
 
     def __repr__(self) -> str:
         return f"Gradients({sorted(self)})"
+
+
+_registered: list[bool] = []
+
+
+def register_with_jax() -> None:
+    """Gradients as a jax pytree of the gradients computed so far, once per process: so that
+    ``jax.block_until_ready(out.gradients)`` waits for them (a plain Mapping is one leaf, which
+    it would not wait for)."""
+    if not _registered:
+        import jax
+
+        jax.tree_util.register_pytree_node(
+            Gradients, lambda g: (list(g._now.values()), (tuple(g._now), g._later)),
+            lambda names, arrays: Gradients(dict(zip(names[0], arrays, strict=True)),
+                                            names[1], None))
+        _registered.append(True)
 
 
 @dataclass

@@ -58,3 +58,16 @@ def test_an_input_gradient_read_later_equals_the_plain_sums(backend):
     inputs2 = {"x": inputs["x"] * 2, "y": inputs["y"]}
     again = ev(inputs2, parameters)
     assert not np.allclose(np.asarray(again.gradients["x"]), np.asarray(out.gradients["x"]))
+
+
+@pytest.mark.skipif(not installed("jax"), reason="jax is not installed")
+def test_jax_waits_for_the_gradients_computed_with_the_call():
+    import jax
+
+    form, sizes, inputs, parameters = _case(2)
+    out = BatchedEvaluator(form, sizes, "jax")(inputs, parameters)
+    # a pytree of the parameters' gradients: block_until_ready waits for each, and the input's
+    # is not computed by flattening
+    assert len(jax.tree_util.tree_leaves(out.gradients)) == 4
+    jax.block_until_ready(out.gradients)
+    assert len(jax.tree_util.tree_leaves(out.gradients)) == 4
