@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,27 +34,18 @@ import sympy as sp
 from ..core import ops
 from ..core.indexed import Quantity, as_basic
 from ..printing.display import batched_evaluator_markdown
-from .array_namespaces import backend_namespace, float64_context
+from .array_namespaces import backend_namespace, float64_context, is_float32, jax_compiler_options
 from .guard import assert_engine_made
 from .lowering import as_view, axis_order, batch_summed, contraction, gathered_in_order, permuted, reshaped
-from .named import arrays_of, values_of
+from .named import one_sample
 from .recurrence import Recurrences
+from .results import BatchedResult, Gradients, register_with_jax
 from .softmax import ClassMax, stable_softmax
 
 if TYPE_CHECKING:  # the evaluator runs a general form; the form builds it
     from ..forms.general import GeneralForm
 
 __all__ = ["BatchedEvaluator", "BatchedResult"]
-
-
-@dataclass
-class BatchedResult:
-    """Per-sample losses, batch-mean parameter gradients, and every array computed (on jax
-    only the loss and the gradients: the rest stay inside the compiled program)."""
-
-    loss: object
-    gradients: dict[str, object]
-    arrays: dict[str, object]
 
 
 # Elementary functions by their backend's name; an activation is called by its registry name
@@ -71,15 +61,14 @@ class BatchedEvaluator(Recurrences):
     quantity's own index ranges) and ``parameters`` (arrays of their index ranges). Its Σs of
     products run as matrix products (``lower=False``: as outer products summed along their
     axes, the plain reading of the equations that the lowered code is tested against). It
-    computes in float32 when every array given is float32, in float64 otherwise.
+    computes in float32 when every array given is float32, in float64 otherwise. An input's
+    gradient is computed when first read (``out.gradients["x"]``).
     """
 
     def __init__(self, form: GeneralForm, sizes: Mapping[str, int], backend: str = "numpy",
                  *, lower: bool = True):
         form.require(sizes)
         self.sizes = dict(sizes)
-        # lower=False keeps every Σ an outer product summed along its axes (the reference the
-        # tests hold the matmul lowering to)
         self.form, self.backend, self.lower = form, backend, lower
         self.subs = {form.sizes[k]: int(v) for k, v in sizes.items()}
         self.qs, self.defs = stable_softmax(form)
@@ -105,9 +94,12 @@ class BatchedEvaluator(Recurrences):
         # equations (W^{[3]}δ^{[3]} in g^{[2]}, ∂L/∂γ^{[2]}, ∂L/∂β^{[2]}) is computed once
         self._memo: dict[str, str] | None = {}
         self._fold: sp.Sum | None = None
+        self._cut = 0  # lines[:cut]: loss and parameter gradients; the rest: inputs' gradients
         self._generate()
-        self.source = "def evaluate(A):\n" + "".join(f"    {ln}\n" for ln in self.lines) + \
-            "    return A\n"
+        self.source = "".join(
+            f"def {name}(A):\n" + "".join(f"    {ln}\n" for ln in lines) + "    return A\n"
+            for name, lines in (("evaluate", self.lines[:self._cut]),
+                                ("evaluate_inputs", self.lines[self._cut:])))
         self._code = compile(self.source, f"<batched {form.title}>", "exec")
         self._programs: dict[type, tuple[dict, object]] = {}  # by dtype: namespace, function
         self.namespace, self._run = self._program(np.float64)
@@ -123,7 +115,8 @@ class BatchedEvaluator(Recurrences):
                 space.update({k: tensor(v) for k, v in self.consts.items()})
             ops.require(self.source, self.backend, space)
             # C, X, Y and _step0 …: a scanned step's carry, slices, outputs and function (jax)
-            assert_engine_made(self.source, {"def", "return", "None", "evaluate", "A", "C", "X",
+            assert_engine_made(self.source, {"def", "return", "None", "evaluate",
+                                             "evaluate_inputs", "A", "C", "X",
                                              "Y", *space}, _STEP_FUNCTION,
                                attributes=True, identifier_strings=True)
             exec(self._code, space)  # noqa: S102 - code the engine wrote from its own equations
@@ -151,13 +144,7 @@ class BatchedEvaluator(Recurrences):
         >>> sorted(r.gradients) == sorted(p.name for p in graph.parameters)
         True
         """
-        _, symbol_of = self.form.instance(self.sizes)
-        inputs, parameters = arrays_of(values, self.qs, self.ranges, symbol_of)
-        result = self(inputs, parameters)
-        gradients = values_of({n: g for n, g in result.gradients.items()
-                               if self.qs[n].kind == "parameter"}, self.ranges, symbol_of)
-        loss = float(np.asarray(result.loss, dtype=float).reshape(-1)[0])
-        return BatchedResult(loss, gradients, result.arrays)
+        return one_sample(self, values)
 
     def _call(self, inputs, parameters) -> BatchedResult:
         # what a call reads and returns, listed once: at batch 1 a call's own Python (not the
@@ -166,14 +153,16 @@ class BatchedEvaluator(Recurrences):
             self._leaves = [(name, q.kind == "parameter") for name, q in self.qs.items()
                             if q.kind in ("input", "target", "parameter")]
             self._batched = next(name for name, parameter in self._leaves if not parameter)
-            self._grads = [(eq.name, f"grad_{eq.name}") for eq in self.equations
-                           if eq.kind == "gradient"]
+            grads = [(eq.name, f"grad_{eq.name}") for eq in self.equations
+                     if eq.kind == "gradient"]
+            self._grads = [g for g in grads if self.qs[g[0]].kind == "parameter"]
+            self._input_grads = [g for g in grads if self.qs[g[0]].kind != "parameter"]
         given = {name: (parameters if parameter else inputs)[name]
                  for name, parameter in self._leaves}
         # float32 where every array given is float32 (numbers without a dtype do not count);
         # float64 otherwise, the default
         kinds = [g.dtype for g in given.values() if hasattr(g, "dtype")]
-        dtype = np.float32 if kinds and all(_is_float32(k) for k in kinds) else np.float64
+        dtype = np.float32 if kinds and all(is_float32(k) for k in kinds) else np.float64
         space, run = self._program(dtype)
         # jit takes numpy arrays as they are (one transfer per call, no conversion op each)
         tensor = None if self.backend == "jax" else space["tensor"]
@@ -183,27 +172,46 @@ class BatchedEvaluator(Recurrences):
                 g = np.asarray(g, dtype=dtype)
             A[name] = g if tensor is None or not isinstance(g, np.ndarray) else tensor(g)
         batch = int(A[self._batched].shape[0])
+        # an input's gradient (∂L/∂x per sample) is computed when first read (results.py)
         if self.backend == "jax":
-            A = self._jitted(batch, dtype, run)(A)
+            given, A = A, self._jitted(batch, dtype, False)(A)
+
+            def inputs():
+                with float64_context(self.backend):  # read later, outside __call__'s
+                    return self._jitted(batch, dtype, True)(given)
         else:
             A["_batch"] = batch
             A = run(A)
-        return BatchedResult(A[self.form.loss.name], {n: A[g] for n, g in self._grads}, A)
 
-    def _jitted(self, batch: int, dtype: type, run):
-        if (batch, dtype) not in self._compiled:
+            def inputs():
+                return space["evaluate_inputs"](A)
+        later = {g: n for n, g in self._input_grads}
+        gradients = Gradients({n: A[g] for n, g in self._grads}, tuple(later.values()),
+                              lambda: {later[g]: a for g, a in inputs().items() if g in later})
+        return BatchedResult(A[self.form.loss.name], gradients, A)
+
+    def _jitted(self, batch: int, dtype: type, input_gradients: bool):
+        if (batch, dtype, input_gradients) not in self._compiled:
             import jax
 
-            # only the loss and the gradients leave the program: XLA need not keep (or copy
-            # out) an intermediate array that nobody reads
-            keep = [self.form.loss.name] + [f"grad_{eq.name}" for eq in self.equations
-                                            if eq.kind == "gradient"]
+            register_with_jax()
+            space, run = self._program(dtype)
+            last = space["evaluate_inputs"] if input_gradients else None
+            # only what is asked for leaves the program: XLA need not keep (or copy out) an
+            # intermediate array that nobody reads, nor compute a gradient nobody reads
+            keep = [g for _, g in self._input_grads] if input_gradients else \
+                [self.form.loss.name] + [g for _, g in self._grads]
 
-            def program(arrays, run=run, batch=batch, keep=keep):
+            def program(arrays, run=run, last=last, batch=batch, keep=keep):
                 out = run({**arrays, "_batch": batch})
+                out = out if last is None else last(out)
                 return {name: out[name] for name in keep}
-            self._compiled[batch, dtype] = jax.jit(program)
-        return self._compiled[batch, dtype]
+            # library fusions off (array_namespaces.jax_compiler_options), unless a recursion
+            # runs as a scan: its steps' small products are where they win
+            options = {} if " = scan(_step" in self.source else jax_compiler_options()
+            self._compiled[batch, dtype, input_gradients] = jax.jit(
+                program, compiler_options=options)
+        return self._compiled[batch, dtype, input_gradients]
 
     # -- expressions to code -------------------------------------------------------------------
     def _const(self, value) -> str:
@@ -250,7 +258,7 @@ class BatchedEvaluator(Recurrences):
             if not axes:
                 return self._code(expr.function, inner)
             code = self._contracted(expr.function, inner, set(axes)) or \
-                f"ksum({self._code(expr.function, inner)}, {tuple(axes)})"
+                f"ksum({self._product(self._code(expr.function, inner), False)}, {tuple(axes)})"
             if self._memo is None:  # inside a step-by-step group arrays change between lines
                 return code
             if code not in self._memo:
@@ -288,6 +296,15 @@ class BatchedEvaluator(Recurrences):
             return f"{op.name}({self._code(expr.args[0], grid)}{rest})"
         raise NotImplementedError(f"no batched code for {type(expr).__name__}: {expr}")
 
+    def _product(self, code: str, new: bool = True) -> str:
+        # a product that several Σs read ((1 − h²)·δ_h in BPTT's three gradients) is one line
+        if self._memo is None or (code not in self._memo and not new):
+            return code
+        if code not in self._memo:
+            self._memo[code] = f"A['_s{len(self._memo)}']"
+            self.lines.append(f"{self._memo[code]} = {code}")
+        return self._memo[code]
+
     def _contracted(self, function: sp.Expr, grid, summed: set[int]) -> str | None:
         """Σ of c·f·g·… (a number c, array factors) as one matrix product of two groups of
         factors, or None. Of the splits that keep every summed axis in both groups, the one
@@ -319,7 +336,7 @@ class BatchedEvaluator(Recurrences):
 
         def group(ks):
             codes = [self._code(factors[k], grid) for k in ks]
-            return codes[0] if len(codes) == 1 else "(" + " * ".join(codes) + ")"
+            return codes[0] if len(codes) == 1 else self._product("(" + " * ".join(codes) + ")")
         code = contraction(group(left), ld, group(right), rd, summed, self.n)
         if code is not None:
             code = gathered_in_order(code, self.consts, self._const)
@@ -410,17 +427,6 @@ class BatchedEvaluator(Recurrences):
         return got if ok.all() else f"imul({got}, {self._const(ok.astype(float)[None])})"
 
     # -- the program ---------------------------------------------------------------------------------
-    def _grid(self, q: Quantity, fixed: Mapping[sp.Symbol, int]):
-        grid: dict[sp.Symbol, object] = {}
-        for v, (lo, hi) in zip(q.indices, self.ranges[q.name], strict=True):
-            if v in fixed:
-                grid[v] = fixed[v]
-                continue
-            shape = [1] * self.n
-            shape[self.axes[v] - 1] = hi - lo + 1
-            grid[v] = np.arange(lo, hi + 1).reshape(shape)
-        return grid
-
     def _fit(self, rhs: sp.Expr, grid, q: Quantity, fixed: Mapping[sp.Symbol, int],
              batched: bool) -> str:
         """The (batch, axis…) result as an array of q's own shape (batch first if batched)."""
@@ -474,7 +480,14 @@ class BatchedEvaluator(Recurrences):
         position = {name: n for n, name in enumerate(self.qs)}
         deltas = sorted((eq for eq in self.equations if eq.kind == "delta"),
                         key=lambda eq: -position[eq.name])  # loss side first: δ^{[l]} needs δ^{[l+1]}
-        for eq in [*deltas, *(eq for eq in self.equations if eq.kind != "delta")]:
+        # the parameters' gradients first; the inputs' (computed when read) after the cut
+        rest = [eq for eq in self.equations if eq.kind != "delta"]
+        later = [eq for eq in rest if self.qs[eq.name].kind != "parameter"]
+        for eq in [*deltas, *(eq for eq in rest if self.qs[eq.name].kind == "parameter"), None,
+                   *later]:
+            if eq is None:
+                self._cut = len(self.lines)
+                continue
             q = self.qs[eq.name]
             target = f"delta_{eq.name}" if eq.kind == "delta" else f"grad_{eq.name}"
             batched = q.kind != "parameter"
@@ -485,8 +498,3 @@ class BatchedEvaluator(Recurrences):
                                   e.base.name == own,
                                   lambda e, t=target: sp.IndexedBase(t)[e.indices])
             self._store([(target, q, rhs, batched)])
-
-
-def _is_float32(dtype) -> bool:
-    # a numpy (or jax) dtype compares in C; str() of one costs microseconds, per array per call
-    return dtype == np.float32 if isinstance(dtype, np.dtype) else str(dtype).endswith("float32")

@@ -21,8 +21,9 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from ..core.indexed import Quantity
+from .results import BatchedResult
 
-__all__ = ["arrays_of", "values_of"]
+__all__ = ["arrays_of", "one_sample", "values_of"]
 
 SymbolOf = Callable[[str, tuple], object]
 
@@ -67,3 +68,15 @@ def values_of(arrays: Mapping[str, object], ranges: Mapping[str, list[tuple[int,
             if s is not None:
                 out[s.name] = float(array[ix])
     return out
+
+
+def one_sample(evaluator, values: Mapping[str, float]) -> BatchedResult:
+    """``evaluator`` (a BatchedEvaluator) at one sample named as the scalar model names it:
+    its loss, and the parameters' gradients by those names (the inputs' are not computed)."""
+    _, symbol_of = evaluator.form.instance(evaluator.sizes)
+    inputs, parameters = arrays_of(values, evaluator.qs, evaluator.ranges, symbol_of)
+    result = evaluator(inputs, parameters)
+    gradients = values_of({n: result.gradients[n] for n in result.gradients
+                           if evaluator.qs[n].kind == "parameter"}, evaluator.ranges, symbol_of)
+    loss = float(np.asarray(result.loss, dtype=float).reshape(-1)[0])
+    return BatchedResult(loss, gradients, result.arrays)

@@ -27,6 +27,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import sympy as sp
 
 from ..core.indexed import Quantity, as_basic
@@ -100,7 +101,19 @@ def scan_plan(members: list[tuple[str, Quantity, sp.Expr]], var: sp.Symbol, dire
 
 class Recurrences:
     """The batched evaluator's recursion groups (a mixin: it writes into the evaluator's lines
-    with its ``_fit`` and ``_grid``)."""
+    with the evaluator's ``_fit``)."""
+
+    def _grid(self, q: Quantity, fixed: Mapping[sp.Symbol, int]):
+        """q's index grid: each index an arange along its own axis, or its ``fixed`` value."""
+        grid: dict[sp.Symbol, object] = {}
+        for v, (lo, hi) in zip(q.indices, self.ranges[q.name], strict=True):
+            if v in fixed:
+                grid[v] = fixed[v]
+                continue
+            shape = [1] * self.n
+            shape[self.axes[v] - 1] = hi - lo + 1
+            grid[v] = np.arange(lo, hi + 1).reshape(shape)
+        return grid
 
     def _store(self, members: list[tuple[str, Quantity, sp.Expr, bool]]) -> None:
         """Compute target = rhs for each member; a group that refers to itself at a shifted
