@@ -283,7 +283,8 @@ def line_times(ev, case: hm.ModelCase, evaluations: int) -> list[tuple[str, floa
     generated function, each line timed on its own in an instrumented copy run in the
     evaluator's own (public) float64 namespace on the case's arrays; None where the function is
     not a flat list of statements. The evaluator itself is left untouched."""
-    body = ev.source.splitlines()[1:-1]  # between "def evaluate(A):" and "return A"
+    lines = ev.source.splitlines()  # "def evaluate(A):" … "return A" first, then the lazy parts
+    body = lines[1:lines.index("    return A")]
     if any(not ln.startswith("    ") or ln.startswith("     ") or ln.rstrip().endswith(":")
            for ln in body):
         return None
