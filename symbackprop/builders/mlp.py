@@ -57,10 +57,13 @@ class MLP(Graph):
     # -- construction -----------------------------------------------------------------------
     def _declare_role(self, kind, role: str, expr=None, **index: int) -> sp.Symbol:
         name = self.notation.key(role, **index)
-        latex = self.notation.latex(role, **index)
-        symbol = kind(name, expr, latex=latex) if expr is not None else kind(name, latex=latex)
+        symbol = kind(name, expr) if expr is not None else kind(name)  # spelled in _spelled
         self.roles[symbol] = (role, index)
         return symbol
+
+    def _spelled(self, symbol: sp.Symbol) -> str | None:
+        role, index = self.roles.get(symbol, (None, None))
+        return None if role is None else self.notation.latex(role, **index)
 
     def _build(self) -> None:
         sizes, depth = self.sizes, len(self.sizes) - 1
