@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sympy as sp
 
 from ..core import functions
-from ..core.graph import Graph, GraphError, product, sum_of_products
+from ..core.graph import Graph, GraphError, collector_paused, product, sum_of_products
 from ..core.notation import Notation, notation
 from .base import check_loss
 
@@ -52,7 +52,8 @@ class MLP(Graph):
         self._pre: dict[tuple[int, int], sp.Symbol] = {}
         self._act: dict[tuple[int, int], sp.Symbol] = {}
         self.roles: dict[sp.Symbol, tuple[str, dict[str, int]]] = {}
-        self._build()
+        with collector_paused():
+            self._build()
 
     # -- construction -----------------------------------------------------------------------
     def _declare_role(self, kind, role: str, expr=None, **index: int) -> sp.Symbol:

@@ -288,3 +288,31 @@ def test_a_nodes_parents_are_the_free_symbols_of_its_expression():
         assert set(g.parents(z)) == expr.free_symbols
     with pytest.raises(GraphError, match="undeclared symbols: u, v"):
         g.node("bad", w1 * sp.Symbol("v", real=True) + sp.Symbol("u", real=True) * x1 + b)
+
+
+def test_the_collector_is_paused_while_deriving_and_restored_after(monkeypatch):
+    import gc
+
+    from symbackprop.core.graph import collector_paused
+
+    seen = []
+    original = sb.sigmoid.fdiff
+
+    def spy(self, argindex=1):  # called while the derivation runs
+        seen.append(gc.isenabled())
+        return original(self, argindex)
+
+    assert gc.isenabled()
+    monkeypatch.setattr(sb.sigmoid, "fdiff", spy)
+    sb.derive(sb.mlp([2, 2, 1]))
+    assert seen and not any(seen) and gc.isenabled()
+    with pytest.raises(GraphError), collector_paused():
+        raise GraphError("inside")
+    assert gc.isenabled()  # on again after an error
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # left off when it was off
+    finally:
+        gc.enable()
