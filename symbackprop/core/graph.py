@@ -177,9 +177,15 @@ def _real_symbol(name: str) -> sp.Symbol:
     weight is a new name, so the cache only missed and evicted what it held. Its slots are
     copied from one real symbol: SymPy's uncached constructor canonicalised the same
     assumptions again for every weight (6 µs of the 10 it took to make one)."""
-    made = _new_symbol(sp.Symbol)
+    if _REAL_SLOTS is None:  # pragma: no cover - a SymPy whose symbols hold more than slots
+        return sp.Symbol(name, real=True)
+    return _copied_symbol(name, _REAL_SLOTS)
+
+
+def _copied_symbol(name: str, slots: tuple[tuple[str, object], ...]) -> sp.Symbol:
+    made = sp.Basic.__new__(sp.Symbol)  # an empty atom: no hash yet, no arguments
     made.name = name
-    for slot, value in _REAL_SLOTS:
+    for slot, value in slots:
         setattr(made, slot, value)
     return made
 
@@ -188,29 +194,17 @@ def _real_slots() -> tuple[tuple[str, object], ...] | None:
     """A real symbol's every slot but its name and hash, or None where a symbol copied from them
     would not be the one SymPy makes (then each is made by SymPy)."""
     template = sp.Symbol("_template_", real=True)
-    slots = [name for cls in type(template).__mro__ for name in cls.__dict__.get("__slots__", ())
-             if name not in ("name", "_mhash")]
-    if hasattr(template, "__dict__") or not hasattr(sp.Basic, "__new__"):
+    if hasattr(template, "__dict__"):
         return None
-    found = tuple((name, getattr(template, name)) for name in slots)
-    made = _new_symbol(sp.Symbol)
-    made.name = "_check_"
-    for slot, value in found:
-        setattr(made, slot, value)
-    made_by_sympy = sp.Symbol("_check_", real=True)
-    same = (made == made_by_sympy and hash(made) == hash(made_by_sympy)
-            and sp.srepr(made) == sp.srepr(made_by_sympy) and made.is_real is True)
+    found = tuple((slot, getattr(template, slot)) for cls in type(template).__mro__
+                  for slot in cls.__dict__.get("__slots__", ()) if slot not in ("name", "_mhash"))
+    made, want = _copied_symbol("_check_", found), sp.Symbol("_check_", real=True)
+    same = made == want and hash(made) == hash(want) and sp.srepr(made) == sp.srepr(want) \
+        and made.is_real is True and made.assumptions0 == want.assumptions0
     return found if same else None
 
 
-def _new_symbol(cls: type) -> sp.Symbol:
-    return sp.Basic.__new__(cls)  # an empty atom: no hash yet, no arguments
-
-
 _REAL_SLOTS = _real_slots()
-if _REAL_SLOTS is None:  # pragma: no cover - a SymPy whose symbols carry more than their slots
-    def _real_symbol(name: str) -> sp.Symbol:  # noqa: F811
-        return sp.Symbol(name, real=True)
 _REAL_ASSUMPTIONS = _real_symbol("_template_")._assumptions  # real, hence commutative
 
 
