@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sympy as sp
 
 from ..core import functions
-from ..core.graph import Graph, GraphError, product, sum_of_products
+from ..core.graph import Graph, GraphError, collector_paused, product, sum_of_products
 from ..core.notation import Notation, notation
 from .base import check_loss
 
@@ -52,15 +52,19 @@ class MLP(Graph):
         self._pre: dict[tuple[int, int], sp.Symbol] = {}
         self._act: dict[tuple[int, int], sp.Symbol] = {}
         self.roles: dict[sp.Symbol, tuple[str, dict[str, int]]] = {}
-        self._build()
+        with collector_paused():
+            self._build()
 
     # -- construction -----------------------------------------------------------------------
     def _declare_role(self, kind, role: str, expr=None, **index: int) -> sp.Symbol:
         name = self.notation.key(role, **index)
-        latex = self.notation.latex(role, **index)
-        symbol = kind(name, expr, latex=latex) if expr is not None else kind(name, latex=latex)
+        symbol = kind(name, expr) if expr is not None else kind(name)  # spelled in _spelled
         self.roles[symbol] = (role, index)
         return symbol
+
+    def _spelled(self, symbol: sp.Symbol) -> str | None:
+        role, index = self.roles.get(symbol, (None, None))
+        return None if role is None else self.notation.latex(role, **index)
 
     def _build(self) -> None:
         sizes, depth = self.sizes, len(self.sizes) - 1

@@ -17,9 +17,11 @@ built. One node is the scalar loss.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
+import gc
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -36,7 +38,33 @@ except ImportError:  # pragma: no cover - older SymPy
         return 0
 _args_sortkey = functools.cmp_to_key(sp.Basic.compare)
 
-__all__ = ["Graph", "Kind", "GraphError", "product", "sum_of_products"]
+__all__ = ["Graph", "Kind", "GraphError", "product", "sum_of_products", "collector_paused"]
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector held off while a network is built or derived.
+
+    Building and deriving a wide net allocate a few hundred thousand SymPy objects that all
+    stay alive and form no cycles, so each of the collector's passes finds nothing; but the
+    oldest generation's passes walk every object alive, and they come more often as the heap
+    grows: a third of building and deriving a 128-128-128-1 net (six full passes) went to them.
+    Reference counting still frees everything as usual; the collector runs again on leaving
+    (it is left off if it was off already).
+
+    >>> import gc
+    >>> with collector_paused():
+    ...     gc.isenabled()
+    False
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def product(a: sp.Expr, b: sp.Expr) -> sp.Expr:
@@ -56,7 +84,7 @@ def product(a: sp.Expr, b: sp.Expr) -> sp.Expr:
         a, b = b, a
     if isinstance(b, sp.Symbol):
         if isinstance(a, sp.Symbol) and (a.name != b.name or a != b) \
-                and a.is_commutative and b.is_commutative:
+                and _commutes(a) and _commutes(b):
             return sp.Mul._from_args((a, b) if _before(a, b) else (b, a), True)
         if isinstance(a, sp.Mul) and _sorts_in(a, b):
             coeff, factors = (a.args[:1], a.args[1:]) if a.args[0].is_Number else ((), a.args)
@@ -81,22 +109,26 @@ def sum_of_products(terms: list[sp.Expr]) -> sp.Expr:
     """
     if len(terms) < 3:  # nothing to sort worth the look
         return terms[0] if len(terms) == 1 and isinstance(terms[0], sp.Expr) else sp.Add(*terms)
-    shapes, pairs, others = set(), [], []
+    shape, pairs, others = None, [], []
+    symbol = sp.Symbol
     for t in terms:
         args = t.args if type(t) is sp.Mul else ()
-        if len(args) == 2 and isinstance(args[0], sp.Symbol) and isinstance(args[1], sp.Symbol) \
-                and args[0].is_commutative and args[1].is_commutative:
-            a, b = args
-            shapes.add((type(a), type(b), a._assumptions0, b._assumptions0))
+        a, b = args if len(args) == 2 else (None, None)
+        if isinstance(a, symbol) and isinstance(b, symbol) and _commutes(a) and _commutes(b):
+            # one shape for all: compared, not hashed (the declared symbols share their
+            # assumptions, so this is four identity tests)
+            this = (type(a), type(b), a._assumptions0, b._assumptions0)
+            if shape is None:
+                shape = this
+            elif this != shape:
+                return sp.Add(*terms)
             pairs.append(((a.name, b.name), t))
-        elif isinstance(t, sp.Symbol) or (type(t) is sp.Mul and len(t.args) == 2
-                                          and t.args[0] is sp.S.NegativeOne
-                                          and isinstance(t.args[1], sp.Symbol)):
+        elif isinstance(t, symbol) or (a is sp.S.NegativeOne and isinstance(b, symbol)):
             others.append(t)  # a bias, b or −b: sorted in below
         else:
             return sp.Add(*terms)
     pairs.sort(key=lambda kt: kt[0])
-    if len(shapes) != 1 or len(pairs) < 2 or len(others) > 2 or not global_parameters.evaluate \
+    if len(pairs) < 2 or len(others) > 2 or not global_parameters.evaluate \
             or any(k1 == k2 for (k1, _), (k2, _) in zip(pairs, pairs[1:], strict=False)) \
             or len({(o.args[1] if o.is_Mul else o) for o in others}) < len(others):
         return sp.Add(*terms)
@@ -129,7 +161,7 @@ def _sorts_in(m: sp.Mul, s: sp.Symbol) -> bool:
     # Mul's flattening would only sort s in: everything commutes, the coefficient (if any) is a
     # plain rational (oo·s depends on s's sign), no other factor is a number (I, zoo, π: kept
     # to Mul) and none is s or a power of s.
-    if not (m.is_commutative and s.is_commutative):
+    if not (m.is_commutative and _commutes(s)):
         return False
     first = m.args[0]
     if first.is_Number and not first.is_Rational:
@@ -142,12 +174,65 @@ def _sorts_in(m: sp.Mul, s: sp.Symbol) -> bool:
 
 def _real_symbol(name: str) -> sp.Symbol:
     """``sp.Symbol(name, real=True)``, equal to it, made without SymPy's cache: a net's every
-    weight is a new name, so the cache only missed and evicted what it held (half the cost of
-    declaring a weight)."""
-    return _XNEW(sp.Symbol, name, real=True) if _XNEW else sp.Symbol(name, real=True)
+    weight is a new name, so the cache only missed and evicted what it held. Its slots are
+    copied from one real symbol: SymPy's uncached constructor canonicalised the same
+    assumptions again for every weight (6 µs of the 10 it took to make one)."""
+    if _REAL_SLOTS is None:  # pragma: no cover - a SymPy whose symbols hold more than slots
+        return sp.Symbol(name, real=True)
+    return _copied_symbol(name, _REAL_SLOTS)
 
 
-_XNEW = getattr(sp.Symbol, "__xnew__", None)  # SymPy's uncached constructor (Dummy's)
+def _copied_symbol(name: str, slots: tuple[tuple[str, object], ...]) -> sp.Symbol:
+    made = sp.Basic.__new__(sp.Symbol)  # an empty atom: no hash yet, no arguments
+    made.name = name
+    for slot, value in slots:
+        setattr(made, slot, value)
+    return made
+
+
+def _real_slots() -> tuple[tuple[str, object], ...] | None:
+    """A real symbol's every slot but its name and hash, or None where a symbol copied from them
+    would not be the one SymPy makes (then each is made by SymPy)."""
+    template = sp.Symbol("_template_", real=True)
+    if hasattr(template, "__dict__"):
+        return None
+    found = tuple((slot, getattr(template, slot)) for cls in type(template).__mro__
+                  for slot in cls.__dict__.get("__slots__", ()) if slot not in ("name", "_mhash"))
+    made, want = _copied_symbol("_check_", found), sp.Symbol("_check_", real=True)
+    same = made == want and hash(made) == hash(want) and sp.srepr(made) == sp.srepr(want) \
+        and made.is_real is True and made.assumptions0 == want.assumptions0
+    return found if same else None
+
+
+_REAL_SLOTS = _real_slots()
+_REAL_ASSUMPTIONS = _real_symbol("_template_")._assumptions  # real, hence commutative
+
+
+def _commutes(s: sp.Symbol) -> bool:
+    """``s.is_commutative`` for a symbol; every symbol a graph declares shares one assumptions
+    table, known to commute, so the question is an identity test (a SymPy property per edge)."""
+    return s._assumptions is _REAL_ASSUMPTIONS or bool(s.is_commutative)
+
+
+def _symbols_of(expr: sp.Expr) -> frozenset:
+    """``frozenset(expr.free_symbols)``. A sum's and a product's free symbols are their
+    arguments' (SymPy's own rule for both), so a weighted sum Σ w·a is read two levels deep
+    without SymPy's recursive walk and its set per term (a tenth of building a wide net).
+
+    >>> a, b, c = sp.symbols("a b c")
+    >>> _symbols_of(a * b + sp.sin(c)) == {a, b, c}
+    True
+    """
+    if type(expr) is not sp.Add and type(expr) is not sp.Mul:
+        return frozenset(expr.free_symbols)
+    found: list[sp.Basic] = []
+    for term in expr.args:
+        for factor in term.args if type(term) is sp.Mul else (term,):
+            if isinstance(factor, sp.Symbol):
+                found.append(factor)
+            elif not factor.is_Number:
+                found.extend(factor.free_symbols)
+    return frozenset(found)
 
 
 # Names are keys (in specs, value mappings, generated code), so they are kept to a small,
@@ -216,8 +301,8 @@ class Graph:
         uses = frozenset()
         if kind in (Kind.NODE, Kind.LOSS):  # None is not an expression either
             expr = _as_expr(name, expr)
-            uses = frozenset(expr.free_symbols)
-            unknown = sorted((s for s in uses if s not in self._entries), key=lambda s: s.name)
+            uses = _symbols_of(expr)
+            unknown = sorted(uses.difference(self._entries), key=lambda s: s.name)
             if unknown:
                 names = ", ".join(s.name for s in unknown)
                 raise GraphError(f"the expression of {name!r} uses undeclared symbols: {names}")
@@ -324,7 +409,13 @@ class Graph:
         return entry.expr
 
     def latex_name(self, symbol: sp.Symbol) -> str | None:
-        return self._entries[self.symbol(symbol)].latex
+        entry = self._entries[self.symbol(symbol)]
+        return entry.latex if entry.latex is not None else self._spelled(entry.symbol)
+
+    def _spelled(self, symbol: sp.Symbol) -> str | None:
+        """A builder's spelling of a symbol declared without one, made when it is asked for:
+        a wide net's 33 000 weights are spelled only if something prints them."""
+        return None
 
     def set_latex(self, symbol: sp.Symbol, latex: str) -> None:
         self._entries[self.symbol(symbol)].latex = latex

@@ -24,6 +24,7 @@ n      running number of this role through the whole net (seed 000's w1…w6, z1
 
 from __future__ import annotations
 
+import functools
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -70,6 +71,29 @@ def _pair(a: int, b: int) -> str:
     return f"{a}{b}" if max(a, b) < 10 else f"{a},{b}"
 
 
+@functools.lru_cache(maxsize=256)
+def _fields_used(pattern: str) -> tuple[str, ...]:
+    return tuple({name for _text, name, _spec, _conv in string.Formatter().parse(pattern)
+                  if name is not None})
+
+
+def _spell(pattern: str, index: Mapping[str, int]) -> str:
+    # Only the fields the pattern uses are computed: a net's every weight is spelled, and
+    # "w{n}" needs neither pair (ij, ji) of the eight.
+    if not _INDICES.issuperset(index):
+        unknown = ", ".join(sorted(set(index) - _INDICES))
+        raise TypeError(f"unknown index {unknown}; a notation is indexed by i, j, l and n")
+    used = _fields_used(pattern)
+    if _INDICES.issuperset(used):
+        return pattern.format(**{name: index.get(name, 0) for name in used})
+    i, j, l, n = (index.get(name, 0) for name in "ijln")  # noqa: E741
+    return pattern.format(i=i, j=j, l=l, n=n, ij=_pair(i, j), ji=_pair(j, i), lp1=l + 1,
+                          lm1=l - 1)
+
+
+_INDICES = frozenset("ijln")
+
+
 @dataclass(frozen=True)
 class Notation:
     """Key and LaTeX patterns for every role of an MLP.
@@ -96,19 +120,6 @@ class Notation:
                     raise ValueError(f"notation {self.name!r}: pattern for {role!r} is not text")
                 _check_pattern(role, pattern)
 
-    @staticmethod
-    def _fields(i: int = 0, j: int = 0, l: int = 0, n: int = 0) -> dict[str, object]:  # noqa: E741
-        return {
-            "i": i,
-            "j": j,
-            "ij": _pair(i, j),
-            "ji": _pair(j, i),
-            "l": l,
-            "lp1": l + 1,
-            "lm1": l - 1,
-            "n": n,
-        }
-
     def latex_general(self, role: str, i: str = "i", j: str = "j", l: str = "l") -> str:  # noqa: E741
         """The LaTeX spelling with letters for indices, for general formulas (δ_j^(l) = …).
 
@@ -123,7 +134,7 @@ class Notation:
 
     def key(self, role: str, **index: int) -> str:
         """The key (plain name) of a role at an index."""
-        return self.keys[role].format(**self._fields(**index))
+        return _spell(self.keys[role], index)
 
     def _repr_markdown_(self) -> str:
         """Jupyter shows each role's spelling, with letters for its indices."""
@@ -131,7 +142,7 @@ class Notation:
 
     def latex(self, role: str, **index: int) -> str:
         """The LaTeX spelling of a role at an index."""
-        return self.latexes[role].format(**self._fields(**index))
+        return _spell(self.latexes[role], index)
 
     @classmethod
     def from_mapping(cls, name: str, data: Mapping[str, object], base: Notation | None = None):

@@ -21,7 +21,7 @@ from functools import cached_property
 import sympy as sp
 
 from ..codegen.scalar import Evaluator
-from ..core.graph import Graph, Kind, product, sum_of_products
+from ..core.graph import Graph, Kind, collector_paused, product, sum_of_products
 from ..core.polys import polys_can_take
 from ..printing.latex import derivation_latex
 from .chains import Chain, Delta, Factor
@@ -61,18 +61,17 @@ class Derivation:
         graph.validate()
         self.graph = graph
         self.loss = graph.loss_symbol
-        self._children = graph._children()
-        self._exprs = {s: graph.expr(s) for s in graph.nodes}
-        # Textbook form: a local derivative written in node symbols, e.g. sigmoid(z3) -> yhat.
-        self._named = {
-            e: s for s, e in self._exprs.items() if isinstance(e, sp.Function)
-        }
-        self._terms: dict[sp.Symbol, dict[sp.Symbol, list[sp.Expr]]] = {}
-        self._local: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
-        self._factors: dict[sp.Symbol, dict[sp.Symbol, sp.Symbol]] = {}
-        self.delta_symbols = {v: self._make_delta_symbol(v) for v in graph.nodes}
-        self._progress = progress
-        self.deltas: dict[sp.Symbol, sp.Expr] = self._backward()
+        with collector_paused():  # hundreds of thousands of objects, no cycle among them
+            self._children = graph._children()
+            self._exprs = {s: graph.expr(s) for s in graph.nodes}
+            # Textbook form: a local derivative in node symbols, e.g. sigmoid(z3) -> yhat.
+            self._named = {e: s for s, e in self._exprs.items() if isinstance(e, sp.Function)}
+            self._terms: dict[sp.Symbol, dict[sp.Symbol, list[sp.Expr]]] = {}
+            self._local: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
+            self._factors: dict[sp.Symbol, dict[sp.Symbol, sp.Symbol]] = {}
+            self.delta_symbols = {v: self._make_delta_symbol(v) for v in graph.nodes}
+            self._progress = progress
+            self.deltas: dict[sp.Symbol, sp.Expr] = self._backward()
         self._values: dict[sp.Symbol, sp.Expr] = {}
         self._exact_values: dict[sp.Symbol, sp.Expr] = {}
         self._expanded: dict[sp.Symbol, sp.Expr] = {}

@@ -130,6 +130,20 @@ def test_user_notation():
     assert names(net.parameters) == ["theta1"]
 
 
+@pytest.mark.parametrize("which", ["sequential", "layered", "indexed", "matrix"])
+def test_every_symbol_is_spelled_by_its_notation_when_asked(which):
+    net = sb.mlp([3, 11, 2], bias=True, notation=which, activation="softmax",
+                 loss="cross_entropy")
+    n = net.notation
+    for symbol in net.symbols:
+        role, index = net.roles[symbol]
+        assert symbol.name == n.key(role, **index)
+        assert net.latex_name(symbol) == n.latex(role, **index)
+    assert net.latex_name(net.weight(2, 10, 2)) == n.latex("weight", i=10, j=2, l=2, n=53)
+    net.set_latex(net.weight(1, 1, 1), r"\omega")  # a spelling set later wins
+    assert net.latex_name(net.weight(1, 1, 1)) == r"\omega"
+
+
 def test_unknown_notation():
     with pytest.raises(ValueError, match="unknown notation"):
         sb.mlp([2, 1], notation="greek")

@@ -233,3 +233,86 @@ def test_product_is_exactly_mul_for_every_pair_of_a_product_and_a_symbol():
             for x, y in ((m, s), (s, m)):
                 got, want = product(x, y), x * y
                 assert got == want and sp.srepr(got) == sp.srepr(want), (x, y)
+
+
+def test_sum_of_products_is_exactly_add_for_sums_of_every_shape():
+    # Exactly as Add builds it: same args, same order (the fast path sorts by names only when
+    # every term is a product of two commuting symbols of one shape, plus up to two biases).
+    import random
+
+    from symbackprop.core.graph import product, sum_of_products
+    from symbackprop.derivation.reverse import _DeltaSymbol
+
+    real = [sp.Symbol(f"w{k}", real=True) for k in range(12)]
+    plain = sp.symbols("a0:6")
+    positive = sp.symbols("p0:3", positive=True)
+    deltas = [_DeltaSymbol(f"delta_z{k}", real=True) for k in range(4)]
+    n = sp.Symbol("n", commutative=False)
+    rng = random.Random(7)
+    pools = [real, real + list(plain), real + list(positive), real + deltas]
+    for trial in range(300):
+        pool = pools[trial % len(pools)]
+        terms = [product(*rng.sample(pool, 2)) for _ in range(rng.randrange(3, 9))]
+        extra = rng.randrange(6)
+        if extra == 1:
+            terms.append(rng.choice(pool))  # a bias
+        elif extra == 2:
+            terms += [-rng.choice(pool), rng.choice(pool)]  # −b and b (maybe the same symbol)
+        elif extra == 3:
+            terms.append(terms[0])  # a repeated term combines
+        elif extra == 4:
+            terms.append(rng.choice([sp.Integer(2), n * real[0], real[1] ** 2, 3 * real[2]]))
+        rng.shuffle(terms)
+        got, want = sum_of_products(terms), sp.Add(*terms)
+        assert got == want and sp.srepr(got) == sp.srepr(want), terms
+
+
+def test_declared_symbols_are_sympys_own_real_symbols():
+    _, s = small_graph()
+    for name, symbol in s.items():
+        made = sp.Symbol(name, real=True)
+        assert symbol == made and hash(symbol) == hash(made) and sp.srepr(symbol) == sp.srepr(made)
+        assert symbol.assumptions0 == made.assumptions0 and symbol.is_commutative
+        assert symbol.is_positive is None and (symbol**2).is_nonnegative
+    assert small_graph()[1]["w"] is not s["w"]  # each declaration a new symbol
+
+
+def test_a_nodes_parents_are_the_free_symbols_of_its_expression():
+    g = Graph()
+    x1, x2 = g.input("x1"), g.input("x2")
+    w1, w2, b = g.parameter("w1"), g.parameter("w2"), g.parameter("b")
+    sums = [w1 * x1 + w2 * x2 - b, 2 * w1 * x1 + sp.sin(w2) * x2, w1 * x1 * sp.exp(b) + 3,
+            sp.Mul(w1, x1 + w2, evaluate=False), sb.sigmoid(w1 * x1)]
+    for k, expr in enumerate(sums):
+        z = g.node(f"z{k}", expr)
+        assert set(g.parents(z)) == expr.free_symbols
+    with pytest.raises(GraphError, match="undeclared symbols: u, v"):
+        g.node("bad", w1 * sp.Symbol("v", real=True) + sp.Symbol("u", real=True) * x1 + b)
+
+
+def test_the_collector_is_paused_while_deriving_and_restored_after(monkeypatch):
+    import gc
+
+    from symbackprop.core.graph import collector_paused
+
+    seen = []
+    original = sb.sigmoid.fdiff
+
+    def spy(self, argindex=1):  # called while the derivation runs
+        seen.append(gc.isenabled())
+        return original(self, argindex)
+
+    assert gc.isenabled()
+    monkeypatch.setattr(sb.sigmoid, "fdiff", spy)
+    sb.derive(sb.mlp([2, 2, 1]))
+    assert seen and not any(seen) and gc.isenabled()
+    with pytest.raises(GraphError), collector_paused():
+        raise GraphError("inside")
+    assert gc.isenabled()  # on again after an error
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # left off when it was off
+    finally:
+        gc.enable()

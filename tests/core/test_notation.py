@@ -129,3 +129,10 @@ def test_missing_roles_refused():
 
 def test_fields_documented_set():
     assert FIELDS == {"i", "j", "ij", "ji", "l", "lp1", "lm1", "n"}
+
+
+def test_an_index_outside_i_j_l_n_is_refused():
+    with pytest.raises(TypeError, match="unknown index k"):
+        SEQUENTIAL.key("weight", k=1, n=2)
+    with pytest.raises(TypeError, match="unknown index k"):
+        LAYERED.latex("loss", k=1)
