@@ -30,9 +30,89 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from ..core import ops
 from ..core.indexed import Quantity, as_basic
 
-__all__ = ["Recurrences", "ScanPlan", "recursion", "scan_plan"]
+__all__ = ["Recurrences", "ScanPlan", "recursion", "scan_plan", "on_step_views"]
+
+# a step's slice of a (batch, T, n) array, as the unrolled lines read it
+_SLICE = re.compile(r"A\['(\w+)'\]\[:, (\d+):\d+, :\]")
+_SLICE_RESHAPED = re.compile(_SLICE.pattern + r"\.reshape\((\([^()]*\))\)")
+_TO_ROWS = re.compile(r"\.reshape\(\(-1, (\d+)\)\)")
+_TO_STEP = re.compile(r"\.reshape\(\(A\['_batch'\], 1, (\d+), \)\)$")
+# what may stand between the slices of an elementwise expression: numbers, arithmetic, and
+# the elementwise activations' kernels (tanh(…), sigmoid(…))
+_ELEMENTWISE = re.compile(r"(?:[\s\d.e()+\-*/]|\b(?:" + "|".join(
+    re.escape(n) for n in sorted(ops.ELEMENTWISE, key=len, reverse=True)) + r")\()*")
+
+
+def _opening(code: str, end: int) -> int:
+    """Where the parenthesised expression ending just before ``end`` starts (or the name of the
+    slice ending there): the start of what ``.reshape`` at ``end`` is applied to."""
+    if code[end - 1] == "]":  # a slice: its array's A['name']
+        return code.rfind("A[", 0, code.rfind("[", 0, end - 1) + 1)
+    depth = 0
+    for k in range(end - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(code[k], 0)
+        if depth == 0:
+            while k and (code[k - 1].isalnum() or code[k - 1] == "_"):
+                k -= 1  # a function's name belongs to the call
+            return k
+    return -1
+
+
+def _as_views(expression: str, width: dict[str, int], n: int) -> str | None:
+    """``expression`` (elementwise in step slices of one reshaped shape) on the slices' 2-D
+    (batch, n) views, or None when it is not that."""
+    reads = list(_SLICE_RESHAPED.finditer(expression))
+    if not reads or len({m.group(3) for m in reads}) != 1 or any(
+            width.get(m.group(1)) != n for m in reads):
+        return None
+    rest = _SLICE_RESHAPED.sub("", expression)
+    if "A[" in rest or not _ELEMENTWISE.fullmatch(rest):
+        return None
+    return _SLICE_RESHAPED.sub(lambda m: f"A[{m.group(1)!r}][:, {m.group(2)}, :]", expression)
+
+
+def on_step_views(line: str, width: dict[str, int]) -> str:
+    """One unrolled step's line with its elementwise work done on 2-D (batch, n) views of the
+    step's slices: a (batch, 1, n) slice reshaped to 5 axes, worked on, then reshaped to
+    (batch·1, n) rows or back to (batch, 1, n), is the same numbers as its [:, t, :] view, with
+    no reshape. ``width``: each (batch, T, n) array's n.
+
+    >>> on_step_views("A['h'][:, 1:2, :] = tanh(A['a'][:, 1:2, :].reshape((-1, 1, 2, 1, ))"
+    ...               ").reshape((A['_batch'], 1, 2, ))", {"a": 2, "h": 2})
+    "A['h'][:, 1, :] = tanh(A['a'][:, 1, :])"
+    """
+    target, _, code = line.partition(" = ")
+    whole = _SLICE.fullmatch(target)
+    if whole is None or width.get(whole.group(1)) is None:
+        return line
+    for m in reversed(list(_TO_ROWS.finditer(code))):  # (…).reshape((-1, n)): a matmul's rows
+        n, start = int(m.group(1)), _opening(code, m.start())
+        inner = code[start:m.start()]
+        single = _SLICE.fullmatch(inner)
+        if single and width.get(single.group(1)) == n:
+            code = code[:start] + f"A[{single.group(1)!r}][:, {single.group(2)}, :]" + \
+                code[m.end():]
+            continue
+        views = _as_views(inner, width, n) if start >= 0 else None
+        if views is not None:
+            code = code[:start] + views + code[m.end():]
+    n = width[whole.group(1)]
+    step = _TO_STEP.search(code)
+    if step and int(step.group(1)) == n and _opening(code, step.start()) == 0:
+        views = _as_views(code[:step.start()], width, n)  # the whole line, elementwise
+        if views is not None:
+            return f"A[{whole.group(1)!r}][:, {whole.group(2)}, :] = {views}"
+    # (matmul(rows, M).reshape((batch, 1, n)) + own slice): the (batch, n) sum, on views
+    matmul = re.fullmatch(r"\(matmul\((.*), (A\['_w\d+'\])\)\.reshape\(\(A\['_batch'\], 1, "
+                          rf"{n}, \)\) \+ A\['(\w+)'\]\[:, {whole.group(2)}:\d+, :\]\)", code)
+    if matmul and ".reshape" not in matmul.group(1) and not _SLICE.search(matmul.group(1)) \
+            and width.get(matmul.group(3)) == n:
+        return (f"A[{whole.group(1)!r}][:, {whole.group(2)}, :] = (matmul({matmul.group(1)}, "
+                f"{matmul.group(2)}) + A[{matmul.group(3)!r}][:, {whole.group(2)}, :])")
+    return f"{target} = {code}"
 
 
 def recursion(rhs: sp.Expr, names: set[str], q: Quantity):
@@ -182,6 +262,12 @@ class Recurrences:
                 else:
                     self.lines.append(f"A[{target!r}][{where}] = {code}")
         self._hoist_parameters(start)
+        if self.backend == "numpy":
+            width = {name: hi - lo + 1 for name in (*self.ranges, *(t for t, *_ in members))
+                     if len(r := self.ranges[name[6:] if name.startswith("delta_") else name])
+                     == 2 and self._is_batched(name) for lo, hi in r[1:]}
+            width.update({p: width[t] for t, p in hoisted.items() if t in width})
+            self.lines[start:] = [on_step_views(line, width) for line in self.lines[start:]]
 
     def _hoist_parameters(self, start: int) -> None:
         """A parameter's matrix as every step reads it (W reshaped, transposed) computed once,
