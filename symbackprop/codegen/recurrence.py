@@ -33,7 +33,8 @@ import sympy as sp
 from ..core import ops
 from ..core.indexed import Quantity, as_basic
 
-__all__ = ["Recurrences", "ScanPlan", "recursion", "scan_plan", "on_step_views"]
+__all__ = ["Recurrences", "ScanPlan", "recursion", "scan_plan", "on_step_views",
+           "hoist_step_factors"]
 
 # a step's slice of a (batch, T, n) array, as the unrolled lines read it
 _SLICE = re.compile(r"A\['(\w+)'\]\[:, (\d+):\d+, :\]")
@@ -179,6 +180,57 @@ def scan_plan(members: list[tuple[str, Quantity, sp.Expr]], var: sp.Symbol, dire
     return plan
 
 
+_VIEW = re.compile(r"A\['(\w+)'\]\[:, (\d+), :\]")
+
+
+def _closing(code: str, start: int) -> int:
+    """The index just after the parenthesis matching the one at ``start``."""
+    depth = 0
+    for k in range(start, len(code)):
+        depth += {"(": 1, ")": -1}.get(code[k], 0)
+        if depth == 0:
+            return k + 1
+    return len(code)
+
+
+def hoist_step_factors(lines: list[str], members: set[str], name_of) -> tuple[list[str], list[str]]:
+    """The steps' elementwise factors that read one array outside the recursion, at the step
+    (1 − h_{t+1}² in BPTT), each computed once for every step before the loop: the loop keeps
+    only the work that waits on the previous step. ``name_of()`` names a new array. Returns
+    (lines before the steps, the steps).
+
+    >>> hoist_step_factors(["A['d'][:, 0, :] = ((1.0 - A['h'][:, 1, :] ** 2) * A['d'][:, 1, :])"],
+    ...                    {"d"}, lambda: "_g0")
+    (["A['_g0'] = (1.0 - A['h'] ** 2)"], ["A['d'][:, 0, :] = (A['_g0'][:, 1, :] * A['d'][:, 1, :])"])
+    """
+    before: list[str] = []
+    hoisted: dict[str, str] = {}
+    out = []
+    for line in lines:
+        target, _, code = line.partition(" = ")
+        k = 0
+        while (k := code.find("(", k)) >= 0:
+            end = _closing(code, k)
+            group = code[k:end]
+            views = _VIEW.findall(group)
+            rest = _VIEW.sub("", group)
+            if (k and (code[k - 1].isalnum() or code[k - 1] == "_")) or len(set(views)) != 1 \
+                    or views[0][0] in members or not _ELEMENTWISE.fullmatch(rest) \
+                    or not re.search(r"[-+*/]|\w\(", rest):
+                k += 1
+                continue
+            array, step = views[0]
+            whole = _VIEW.sub(lambda m: f"A[{m.group(1)!r}]", group)
+            if whole not in hoisted:
+                hoisted[whole] = name_of()
+                before.append(f"A[{hoisted[whole]!r}] = {whole}")
+            view = f"A[{hoisted[whole]!r}][:, {step}, :]"
+            code = code[:k] + view + code[end:]
+            k += len(view)
+        out.append(f"{target} = {code}")
+    return before, out
+
+
 class Recurrences:
     """The batched evaluator's recursion groups (a mixin: it writes into the evaluator's lines
     with the evaluator's ``_fit``)."""
@@ -268,6 +320,14 @@ class Recurrences:
                      == 2 and self._is_batched(name) for lo, hi in r[1:]}
             width.update({p: width[t] for t, p in hoisted.items() if t in width})
             self.lines[start:] = [on_step_views(line, width) for line in self.lines[start:]]
+            before, steps = hoist_step_factors(self.lines[start:], {t for t, *_ in members},
+                                               self._new_array)
+            self.lines[start:] = before + steps
+
+    def _new_array(self) -> str:
+        name = f"_g{len(self._hoisted)}"
+        self._hoisted.append(name)
+        return name
 
     def _hoist_parameters(self, start: int) -> None:
         """A parameter's matrix as every step reads it (W reshaped, transposed) computed once,
