@@ -30,9 +30,90 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from ..core import ops
 from ..core.indexed import Quantity, as_basic
 
-__all__ = ["Recurrences", "ScanPlan", "recursion", "scan_plan"]
+__all__ = ["Recurrences", "ScanPlan", "recursion", "scan_plan", "on_step_views",
+           "hoist_step_factors"]
+
+# a step's slice of a (batch, T, n) array, as the unrolled lines read it
+_SLICE = re.compile(r"A\['(\w+)'\]\[:, (\d+):\d+, :\]")
+_SLICE_RESHAPED = re.compile(_SLICE.pattern + r"\.reshape\((\([^()]*\))\)")
+_TO_ROWS = re.compile(r"\.reshape\(\(-1, (\d+)\)\)")
+_TO_STEP = re.compile(r"\.reshape\(\(A\['_batch'\], 1, (\d+), \)\)$")
+# what may stand between the slices of an elementwise expression: numbers, arithmetic, and
+# the elementwise activations' kernels (tanh(…), sigmoid(…))
+_ELEMENTWISE = re.compile(r"(?:[\s\d.e()+\-*/]|\b(?:" + "|".join(
+    re.escape(n) for n in sorted(ops.ELEMENTWISE, key=len, reverse=True)) + r")\()*")
+
+
+def _opening(code: str, end: int) -> int:
+    """Where the parenthesised expression ending just before ``end`` starts (or the name of the
+    slice ending there): the start of what ``.reshape`` at ``end`` is applied to."""
+    if code[end - 1] == "]":  # a slice: its array's A['name']
+        return code.rfind("A[", 0, code.rfind("[", 0, end - 1) + 1)
+    depth = 0
+    for k in range(end - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(code[k], 0)
+        if depth == 0:
+            while k and (code[k - 1].isalnum() or code[k - 1] == "_"):
+                k -= 1  # a function's name belongs to the call
+            return k
+    return -1
+
+
+def _as_views(expression: str, width: dict[str, int], n: int) -> str | None:
+    """``expression`` (elementwise in step slices of one reshaped shape) on the slices' 2-D
+    (batch, n) views, or None when it is not that."""
+    reads = list(_SLICE_RESHAPED.finditer(expression))
+    if not reads or len({m.group(3) for m in reads}) != 1 or any(
+            width.get(m.group(1)) != n for m in reads):
+        return None
+    rest = _SLICE_RESHAPED.sub("", expression)
+    if "A[" in rest or not _ELEMENTWISE.fullmatch(rest):
+        return None
+    return _SLICE_RESHAPED.sub(lambda m: f"A[{m.group(1)!r}][:, {m.group(2)}, :]", expression)
+
+
+def on_step_views(line: str, width: dict[str, int]) -> str:
+    """One unrolled step's line with its elementwise work done on 2-D (batch, n) views of the
+    step's slices: a (batch, 1, n) slice reshaped to 5 axes, worked on, then reshaped to
+    (batch·1, n) rows or back to (batch, 1, n), is the same numbers as its [:, t, :] view, with
+    no reshape. ``width``: each (batch, T, n) array's n.
+
+    >>> on_step_views("A['h'][:, 1:2, :] = tanh(A['a'][:, 1:2, :].reshape((-1, 1, 2, 1, ))"
+    ...               ").reshape((A['_batch'], 1, 2, ))", {"a": 2, "h": 2})
+    "A['h'][:, 1, :] = tanh(A['a'][:, 1, :])"
+    """
+    target, _, code = line.partition(" = ")
+    whole = _SLICE.fullmatch(target)
+    if whole is None or width.get(whole.group(1)) is None:
+        return line
+    for m in reversed(list(_TO_ROWS.finditer(code))):  # (…).reshape((-1, n)): a matmul's rows
+        n, start = int(m.group(1)), _opening(code, m.start())
+        inner = code[start:m.start()]
+        single = _SLICE.fullmatch(inner)
+        if single and width.get(single.group(1)) == n:
+            code = code[:start] + f"A[{single.group(1)!r}][:, {single.group(2)}, :]" + \
+                code[m.end():]
+            continue
+        views = _as_views(inner, width, n) if start >= 0 else None
+        if views is not None:
+            code = code[:start] + views + code[m.end():]
+    n = width[whole.group(1)]
+    step = _TO_STEP.search(code)
+    if step and int(step.group(1)) == n and _opening(code, step.start()) == 0:
+        views = _as_views(code[:step.start()], width, n)  # the whole line, elementwise
+        if views is not None:
+            return f"A[{whole.group(1)!r}][:, {whole.group(2)}, :] = {views}"
+    # (matmul(rows, M).reshape((batch, 1, n)) + own slice): the (batch, n) sum, on views
+    matmul = re.fullmatch(r"\(matmul\((.*), (A\['_w\d+'\])\)\.reshape\(\(A\['_batch'\], 1, "
+                          rf"{n}, \)\) \+ A\['(\w+)'\]\[:, {whole.group(2)}:\d+, :\]\)", code)
+    if matmul and ".reshape" not in matmul.group(1) and not _SLICE.search(matmul.group(1)) \
+            and width.get(matmul.group(3)) == n:
+        return (f"A[{whole.group(1)!r}][:, {whole.group(2)}, :] = (matmul({matmul.group(1)}, "
+                f"{matmul.group(2)}) + A[{matmul.group(3)!r}][:, {whole.group(2)}, :])")
+    return f"{target} = {code}"
 
 
 def recursion(rhs: sp.Expr, names: set[str], q: Quantity):
@@ -97,6 +178,57 @@ def scan_plan(members: list[tuple[str, Quantity, sp.Expr]], var: sp.Symbol, dire
         plan.rhs[target] = rhs
     plan.xs = list(xs.values())
     return plan
+
+
+_VIEW = re.compile(r"A\['(\w+)'\]\[:, (\d+), :\]")
+
+
+def _closing(code: str, start: int) -> int:
+    """The index just after the parenthesis matching the one at ``start``."""
+    depth = 0
+    for k in range(start, len(code)):
+        depth += {"(": 1, ")": -1}.get(code[k], 0)
+        if depth == 0:
+            return k + 1
+    return len(code)
+
+
+def hoist_step_factors(lines: list[str], members: set[str], name_of) -> tuple[list[str], list[str]]:
+    """The steps' elementwise factors that read one array outside the recursion, at the step
+    (1 − h_{t+1}² in BPTT), each computed once for every step before the loop: the loop keeps
+    only the work that waits on the previous step. ``name_of()`` names a new array. Returns
+    (lines before the steps, the steps).
+
+    >>> hoist_step_factors(["A['d'][:, 0, :] = ((1.0 - A['h'][:, 1, :] ** 2) * A['d'][:, 1, :])"],
+    ...                    {"d"}, lambda: "_g0")
+    (["A['_g0'] = (1.0 - A['h'] ** 2)"], ["A['d'][:, 0, :] = (A['_g0'][:, 1, :] * A['d'][:, 1, :])"])
+    """
+    before: list[str] = []
+    hoisted: dict[str, str] = {}
+    out = []
+    for line in lines:
+        target, _, code = line.partition(" = ")
+        k = 0
+        while (k := code.find("(", k)) >= 0:
+            end = _closing(code, k)
+            group = code[k:end]
+            views = _VIEW.findall(group)
+            rest = _VIEW.sub("", group)
+            if (k and (code[k - 1].isalnum() or code[k - 1] == "_")) or len(set(views)) != 1 \
+                    or views[0][0] in members or not _ELEMENTWISE.fullmatch(rest) \
+                    or not re.search(r"[-+*/]|\w\(", rest):
+                k += 1
+                continue
+            array, step = views[0]
+            whole = _VIEW.sub(lambda m: f"A[{m.group(1)!r}]", group)
+            if whole not in hoisted:
+                hoisted[whole] = name_of()
+                before.append(f"A[{hoisted[whole]!r}] = {whole}")
+            view = f"A[{hoisted[whole]!r}][:, {step}, :]"
+            code = code[:k] + view + code[end:]
+            k += len(view)
+        out.append(f"{target} = {code}")
+    return before, out
 
 
 class Recurrences:
@@ -182,6 +314,20 @@ class Recurrences:
                 else:
                     self.lines.append(f"A[{target!r}][{where}] = {code}")
         self._hoist_parameters(start)
+        if self.backend == "numpy":
+            width = {name: hi - lo + 1 for name in (*self.ranges, *(t for t, *_ in members))
+                     if len(r := self.ranges[name[6:] if name.startswith("delta_") else name])
+                     == 2 and self._is_batched(name) for lo, hi in r[1:]}
+            width.update({p: width[t] for t, p in hoisted.items() if t in width})
+            self.lines[start:] = [on_step_views(line, width) for line in self.lines[start:]]
+            before, steps = hoist_step_factors(self.lines[start:], {t for t, *_ in members},
+                                               self._new_array)
+            self.lines[start:] = before + steps
+
+    def _new_array(self) -> str:
+        name = f"_g{len(self._hoisted)}"
+        self._hoisted.append(name)
+        return name
 
     def _hoist_parameters(self, start: int) -> None:
         """A parameter's matrix as every step reads it (W reshaped, transposed) computed once,

@@ -9,8 +9,9 @@ import numpy as np
 import sympy as sp
 from backends import needs_jax
 
+from symbackprop.codegen.general import BatchedEvaluator
 from symbackprop.codegen.lowering import axis_order
-from symbackprop.codegen.recurrence import scan_plan
+from symbackprop.codegen.recurrence import on_step_views, scan_plan
 from symbackprop.core.indexed import Quantity
 from symbackprop.forms import models as forms
 
@@ -65,3 +66,34 @@ def test_axes_follow_the_stored_arrays_of_the_batch():
     U = Quantity("U", "U", "parameter", (j, i), ((1, 3), (1, 2)))
     order = axis_order([i, j, t], [U, x, h], {"x": x.ranges, "h": h.ranges, "U": U.ranges})
     assert order == [t, j, i]  # x (t, i), h (t, j) and U (j, i) each read without a transpose
+
+
+def test_numpy_steps_work_on_2d_views_with_the_unlowered_code_s_answers():
+    """Each unrolled step reads and writes its (batch, n) view [:, t, :]: no reshape in the
+    loop, the same numbers as the plain reading of the equations (lower=False)."""
+    form = forms.rnn_form()
+    ev = form.evaluator(SIZES, "numpy")
+    steps = [line.strip() for line in ev.source.splitlines()
+             if re.match(r"A\['(a|h|delta_h)'\]\[", line.strip())]
+    assert len(steps) == 3 * 4 and not any(".reshape" in line for line in steps)
+    assert "A['h'][:, 1, :] = tanh(A['a'][:, 1, :])" in steps
+    data, params = _data()
+    want = BatchedEvaluator(form, SIZES, "numpy", lower=False)(data, params)
+    got = ev(data, params)
+    np.testing.assert_allclose(got.loss, want.loss, rtol=1e-12)
+    for name, g in want.gradients.items():
+        np.testing.assert_allclose(got.gradients[name], g, rtol=1e-11, atol=1e-14)
+
+
+def test_step_views_leave_what_is_not_elementwise_in_its_slices():
+    width = {"a": 2, "h": 2, "x": 2}
+    outer = ("A['h'][:, 1:2, :] = (A['a'][:, 1:2, :].reshape((-1, 1, 2, 1, )) * "
+             "A['x'][:, 1:2, :].reshape((-1, 1, 1, 2, ))).reshape((A['_batch'], 1, 2, ))")
+    summed = ("A['h'][:, 1:2, :] = ksum(A['a'][:, 1:2, :].reshape((-1, 1, 2, 1, )), (2,))"
+              ".reshape((A['_batch'], 1, 2, ))")
+    wider = ("A['h'][:, 1:2, :] = tanh(A['a'][:, 1:2, :].reshape((-1, 1, 2, 1, )))"
+             ".reshape((A['_batch'], 1, 2, ))")
+    assert on_step_views(outer, width) == outer  # an outer product: two shapes
+    assert on_step_views(summed, width) == summed  # a Σ is not elementwise
+    assert on_step_views(wider, {**width, "a": 3}) == wider  # a's n is not h's
+    assert on_step_views(wider, width) == "A['h'][:, 1, :] = tanh(A['a'][:, 1, :])"
