@@ -262,6 +262,25 @@ def blas_only(sizes, batch, dtype, rounds):
     return {name: t.median for name, t in timings.items()}
 
 
+def openblas_kernel() -> str:
+    """The kernel set numpy's OpenBLAS chose for this CPU, as threadpoolctl reports it ('' where
+    it cannot tell): OpenBLAS picks it once, at load, unless OPENBLAS_CORETYPE names one, and
+    it decides how fast the products are (on this project's AMD EPYC, Zen 4, it picks SkylakeX,
+    whose float32 GEMM measured 1.3x its own Haswell or Zen kernel's at 64 x 64 x 4096)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return ""
+    numpy_blas = [pool for pool in threadpool_info() if pool.get("internal_api") == "openblas"
+                  and "numpy" in str(pool.get("filepath", ""))]
+    if not numpy_blas:
+        return ""
+    chosen = numpy_blas[0].get("architecture") or "?"
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    return f"numpy's OpenBLAS kernel: {chosen}" + (f" (OPENBLAS_CORETYPE={forced})" if forced
+                                                   else " (its own choice)")
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3f}" if seconds < 0.01 else f"{seconds * 1e3:.1f}"
 
@@ -300,7 +319,9 @@ def main(argv=None) -> int:
     names = [ENGINE, *[p for p in PEERS if p in cells[keys[0]].medians]]
     print(f"### The MLP evaluator against its peers ({'quick' if args.quick else 'full'} run)")
     print()
-    print(f"CPU time per call in ms, one thread; {harness.blas_report()}. {runs} run(s) of "
+    kernel = openblas_kernel()
+    print(f"CPU time per call in ms, one thread; {harness.blas_report()}"
+          f"{'; ' + kernel if kernel else ''}. {runs} run(s) of "
           f"{rounds} interleaved rounds (start rotated); each entry is min / median of the runs' "
           f"medians (mom). Ratio: engine mom / fastest peer mom (target ≤ {TARGET}). Products: the "
           f"engine's matrix products alone, timed in the same rounds (mom), and their ratio to the "
