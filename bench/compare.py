@@ -42,6 +42,7 @@ import argparse  # noqa: E402
 import importlib.util  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -281,6 +282,35 @@ def openblas_kernel() -> str:
                                                    else " (its own choice)")
 
 
+#: OpenBLAS's AVX-512 kernel sets: a CPU that runs them runs its Haswell (AVX2 + FMA) set too
+AVX512_KERNELS = ("SkylakeX", "Cooperlake", "SapphireRapids")
+OTHER_KERNEL = "Haswell"
+
+
+def other_kernel_products(sizes, batch, dtype, rounds) -> float | None:
+    """Median CPU seconds of the same products in a process whose numpy runs OpenBLAS's Haswell
+    kernel (OPENBLAS_CORETYPE, read when OpenBLAS loads), where numpy's OpenBLAS chose an
+    AVX-512 one; None elsewhere (forcing an AVX2 kernel on an older CPU would crash it) or if
+    the run fails. It says how much of a miss is OpenBLAS's choice of kernel for this CPU."""
+    if not any(name in openblas_kernel() for name in AVX512_KERNELS):
+        return None
+    command = [sys.executable, str(Path(__file__).resolve()), "--products-only",
+               ",".join(map(str, sizes)), str(batch), dtype, "--rounds", str(rounds)]
+    run = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600,
+                         env={**os.environ, "OPENBLAS_CORETYPE": OTHER_KERNEL})
+    if run.returncode != 0 or OTHER_KERNEL not in run.stdout:
+        return None
+    return float(run.stdout.split()[0])
+
+
+def _products_only(sizes: str, batch: int, dtype: str, rounds: int) -> int:
+    """Print the median CPU seconds of the engine's products alone, then the OpenBLAS kernel."""
+    products = engine_products([int(n) for n in sizes.split(",")], batch, dtype)
+    timing = harness.interleaved({PRODUCTS: products}, rounds=rounds)[PRODUCTS]
+    print(timing.median, openblas_kernel())
+    return 0
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3f}" if seconds < 0.01 else f"{seconds * 1e3:.1f}"
 
@@ -292,7 +322,12 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--batches", type=int, nargs="*", default=list(BATCHES))
     ap.add_argument("--nets", nargs="*", choices=list(NETS), default=list(NETS))
+    ap.add_argument("--products-only", nargs=3, metavar=("SIZES", "BATCH", "DTYPE"),
+                    help="time only the engine's matrix products (e.g. 64,64,64,1 4096 float32)")
     args = ap.parse_args(argv)
+    if args.products_only:
+        sizes, batch, dtype = args.products_only
+        return _products_only(sizes, int(batch), dtype, args.rounds)
     for net in set(NETS) - set(args.nets):
         del NETS[net]
     if args.quick:
@@ -346,17 +381,22 @@ def main(argv=None) -> int:
     if missed:
         print()
         print("Where the engine misses: its matrix products alone (median CPU ms, the same shapes; "
-              "W A, Wᵀ δ and δ Aᵀ per layer) against its whole gradient call.")
+              "W A, Wᵀ δ and δ Aᵀ per layer) against its whole gradient call; the last column "
+              f"times numpy's in a process where OpenBLAS runs its {OTHER_KERNEL} kernel "
+              "(OPENBLAS_CORETYPE), measured only where it chose an AVX-512 one.")
         print()
-        print("| net | dtype | batch | engine | numpy BLAS | torch BLAS | engine − numpy BLAS |")
-        print("|---|---|---|---|---|---|---|")
+        print("| net | dtype | batch | engine | numpy BLAS | torch BLAS | engine − numpy BLAS | "
+              f"numpy BLAS, {OTHER_KERNEL} kernel |")
+        print("|---|---|---|---|---|---|---|---|")
         for key in missed:
             net, batch, dtype = key
             blas = blas_only(NETS[net][0], batch, dtype, rounds)
+            other = other_kernel_products(NETS[net][0], batch, dtype, rounds)
             engine = cells[key].mom(ENGINE)
             torch_blas = _ms(blas["torch"]) if "torch" in blas else "–"
             print(f"| {net} | {dtype} | {batch} | {_ms(engine)} | {_ms(blas['numpy'])} | "
-                  f"{torch_blas} | {_ms(engine - blas['numpy'])} |")
+                  f"{torch_blas} | {_ms(engine - blas['numpy'])} | "
+                  f"{'–' if other is None else _ms(other)} |")
     print()
     for net in NETS:
         for dtype in DTYPES:

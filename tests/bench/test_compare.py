@@ -101,3 +101,21 @@ def test_a_contender_with_a_wrong_gradient_is_refused_before_timing():
         "compare.prepare('64-64-64-1', 4, 'float64')\n")
     assert run.returncode != 0
     assert "engine at 64-64-64-1, 4, float64: dW1 differs from the reference" in run.stderr
+
+
+def test_the_products_alone_run_by_themselves_and_another_kernel_only_over_an_avx512_one():
+    # --products-only prints the median CPU seconds of the engine's products and the kernel;
+    # OPENBLAS_CORETYPE=Haswell is forced only where OpenBLAS chose an AVX-512 kernel (a CPU
+    # without AVX2 would crash on it), so elsewhere there is no figure rather than a wrong one
+    run = subprocess.run([sys.executable, str(COMPARE), "--products-only", "8,8,1", "16",
+                          "float32", "--rounds", "2"], capture_output=True, text=True,
+                         timeout=300, check=False)
+    assert run.returncode == 0, run.stderr
+    assert float(run.stdout.split()[0]) > 0
+    run = _python(
+        "import compare\n"
+        "compare.openblas_kernel = lambda: \"numpy's OpenBLAS kernel: Zen (its own choice)\"\n"
+        "print(compare.other_kernel_products([8, 8, 1], 16, 'float32', 2))\n"
+        "compare.openblas_kernel = lambda: ''\n"
+        "print(compare.other_kernel_products([8, 8, 1], 16, 'float32', 2))\n")
+    assert run.returncode == 0 and run.stdout.split() == ["None", "None"], run.stderr
