@@ -171,14 +171,50 @@ def fitted_exponent(sizes: Sequence[float], seconds: Sequence[float]) -> float:
             / sum((x - mx) ** 2 for x in xs))
 
 
-def verdict(ok: bool | None) -> str:
-    """PASS, MISS, or NOT MEASURED (None: the contender is not installed)."""
+#: A target missed where a library the engine calls takes, by itself, more than the target
+#: allows the engine's whole call: a measured limit, counted apart from PASS and MISS.
+LIMIT = "LIMIT"
+
+
+def verdict(ok: bool | str | None) -> str:
+    """PASS, MISS, NOT MEASURED (None: the contender is not installed), or LIMIT (``ok`` is
+    :data:`LIMIT`, as :func:`against_limit` returns it)."""
+    if ok == LIMIT:
+        return LIMIT
     return "NOT MEASURED" if ok is None else "PASS" if ok else "MISS"
 
 
-def target_line(ok: bool | None, text: str) -> str:
+def target_line(ok: bool | str | None, text: str) -> str:
     """One line of `make bench`'s targets list."""
     return f"- {verdict(ok)}: {text}"
+
+
+def against_limit(ratio: float, floor_ratio: float, target: float) -> bool | str:
+    """A ratio to the fastest peer judged against a measured floor: True (PASS) within
+    ``target``; :data:`LIMIT` over it where the floor alone (the same library calls the engine
+    makes, timed in the same rounds, as a ratio to the same peer) is at least ``target``, so no
+    code around those calls could pass; False (MISS) where the floor leaves room.
+
+    >>> against_limit(1.05, 0.8, 1.1), against_limit(1.2, 1.12, 1.1), against_limit(1.2, 0.9, 1.1)
+    (True, 'LIMIT', False)
+    """
+    if ratio <= target:
+        return True
+    return LIMIT if floor_ratio >= target else False
+
+
+def worst_verdict(oks: Sequence[bool | str | None]) -> bool | str | None:
+    """One verdict for several cells: MISS if any missed, else NOT MEASURED if any was not
+    measured, else LIMIT if any is at a limit, else PASS.
+
+    >>> worst_verdict([True, LIMIT, True]), worst_verdict([LIMIT, False]), worst_verdict([True])
+    ('LIMIT', False, True)
+    """
+    verdicts = [verdict(ok) for ok in oks]
+    for name, ok in (("MISS", False), ("NOT MEASURED", None), (LIMIT, LIMIT)):
+        if name in verdicts:
+            return ok
+    return True
 
 
 def blas_report() -> str:

@@ -63,7 +63,7 @@ def test_every_target_line_of_every_section_reaches_the_summary_and_a_crash_exit
         assert _targets(block), name  # every section says something, even one that printed none
         for line in _targets(block):
             assert line in summary.splitlines(), line
-    assert "## Summary: 6 targets, 2 PASS, 1 MISS, 3 NOT MEASURED" in summary
+    assert "## Summary: 6 targets, 2 PASS, 0 LIMIT, 1 MISS, 3 NOT MEASURED" in summary
     assert "- MISS: section boom crashed (exit 1): RuntimeError: the section broke" in summary
     assert "quiet.py printed no target lines" in summary and "absent.py does not exist" in summary
     assert "Traceback" in blocks["boom"]  # the crash's stderr is kept in the results
@@ -72,6 +72,16 @@ def test_every_target_line_of_every_section_reaches_the_summary_and_a_crash_exit
         assert needle in text, needle
     printed = capsys.readouterr().out
     assert printed.rstrip().endswith(_targets(summary)[-1])  # the summary is printed last
+
+
+def test_the_summary_counts_a_limit_apart_from_pass_and_miss():
+    blocks = {"compare": "| table |\n- LIMIT: 784-256-10 float32: at numpy's BLAS limit\n"
+                         "- PASS: 64-64-64-1 float64\n- MISS: 64-64-64-1 float32\n",
+              "models": "- LIMIT: another floor\n- LIMITED: not a target line\n"}
+    text = runner.summary(blocks)
+    assert text.splitlines()[0] == "## Summary: 4 targets, 1 PASS, 2 LIMIT, 1 MISS, 0 NOT MEASURED"
+    assert "- LIMIT: 784-256-10 float32: at numpy's BLAS limit" in text.splitlines()
+    assert "LIMITED" not in text
 
 
 def test_one_section_re_measured_is_spliced_in_place_and_the_summary_rebuilt(tmp_path,

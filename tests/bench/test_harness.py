@@ -164,6 +164,26 @@ def test_target_lines_say_pass_miss_or_not_measured():
     assert harness.target_line(False, "x") == "- MISS: x"
     assert harness.target_line(None, "x") == "- NOT MEASURED: x"
     assert [harness.verdict(v) for v in (True, False, None)] == ["PASS", "MISS", "NOT MEASURED"]
+    assert harness.target_line(harness.LIMIT, "x") == "- LIMIT: x"
+
+
+def test_a_miss_is_a_limit_only_where_the_floor_alone_is_over_the_target():
+    # the engine 1.2x its peer: a LIMIT when its BLAS calls alone take 1.15x the peer's whole
+    # call, a MISS when they take 0.8x (the time lost is then the engine's own)
+    assert harness.against_limit(1.2, 1.15, 1.1) == harness.LIMIT
+    assert harness.against_limit(1.2, 0.8, 1.1) is False
+    assert harness.against_limit(1.2, 1.0999, 1.1) is False
+    assert harness.against_limit(1.09, 1.5, 1.1) is True  # within the target it is a PASS
+    assert harness.against_limit(1.1, 0.2, 1.1) is True
+
+
+def test_several_cells_take_the_worst_verdict():
+    limit = harness.LIMIT
+    assert harness.worst_verdict([True, True]) is True
+    assert harness.worst_verdict([True, limit, True]) == limit
+    assert harness.worst_verdict([limit, False, True]) is False  # a LIMIT never hides a MISS
+    assert harness.worst_verdict([limit, None]) is None
+    assert harness.worst_verdict([None, False]) is False
 
 
 def test_children_cpu_counts_a_finished_child_whatever_the_wall_time():
