@@ -7,7 +7,7 @@ few macros it lacks or gets wrong before it reads them (``_REWRITES``), repairs 
 (``_repair``), and serialises the tree as XML itself. Every ``<math>`` keeps its LaTeX as its
 text alternative (``alttext``), which screen readers and copy-paste fall back on.
 
->>> print(tex_to_mathml(r"\\hat{y}")[50:])
+>>> print(tex_to_mathml(r"\\hat{y}")[49:])
 display="inline" alttext="\\hat{y}"><mover accent="true"><mi>y</mi><mo>^</mo></mover></math>
 """
 
@@ -115,7 +115,7 @@ def _append(parent: Element, row: Element) -> None:
 def tex_to_mathml(tex: str, *, display: bool = False) -> str:
     """One ``<math>`` element for the LaTeX ``tex``, the LaTeX kept as its ``alttext``.
 
-    >>> tex_to_mathml("x_{1}", display=True)[50:]
+    >>> tex_to_mathml("x_{1}", display=True)[49:]
     'display="block" alttext="x_{1}"><msub><mi>x</mi><mn>1</mn></msub></math>'
     """
     math = _math(display, str(tex))
