@@ -16,6 +16,7 @@ display="inline" alttext="\\hat{y}"><mover accent="true"><mi>y</mi><mo>^</mo></m
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from xml.etree.ElementTree import Element, SubElement, tostring
 
@@ -75,6 +76,46 @@ _SCRIPTS = frozenset(("msub", "msup", "msubsup"))
 _LIMITS = frozenset(("munder", "mover", "munderover"))
 
 
+#: MathML Core (what Chromium draws) reads mathvariant only as "normal" on a single letter: a
+#: bold, double-struck or bold-italic token is written in the Unicode mathematical alphabets
+#: instead (\\mathbb{1} -> 𝟙, \\boldsymbol{\\delta} -> 𝜹), which every engine draws.
+_ALPHABETS = {
+    "bold": "BOLD", "italic": "ITALIC", "bold-italic": "BOLD ITALIC",
+    "double-struck": "DOUBLE-STRUCK", "script": "SCRIPT", "bold-script": "BOLD SCRIPT",
+    "fraktur": "FRAKTUR", "bold-fraktur": "BOLD FRAKTUR", "sans-serif": "SANS-SERIF",
+    "bold-sans-serif": "SANS-SERIF BOLD", "sans-serif-italic": "SANS-SERIF ITALIC",
+    "monospace": "MONOSPACE",
+}
+#: The letters Unicode had before the mathematical alphabets (their places there are holes).
+_LETTERLIKE = {("ITALIC", "h"): "ℎ",
+               **{("DOUBLE-STRUCK", c): v for c, v in zip("CHNPQRZ", "ℂℍℕℙℚℝℤ", strict=True)}}
+_LETTER_NAME = re.compile(r"(?:LATIN|GREEK) (CAPITAL|SMALL) LETTER (\w+)|DIGIT (\w+)")
+
+
+def _in_alphabet(ch: str, alphabet: str) -> str | None:
+    """``ch`` in a mathematical alphabet (``BOLD``), or None where Unicode has none."""
+    if (alphabet, ch) in _LETTERLIKE:
+        return _LETTERLIKE[alphabet, ch]
+    m = _LETTER_NAME.fullmatch(unicodedata.name(ch, ""))
+    if not m:
+        return None
+    name = f"{m.group(1)} {m.group(2)}" if m.group(1) else f"DIGIT {m.group(3)}"
+    try:
+        return unicodedata.lookup(f"MATHEMATICAL {alphabet} {name}")
+    except KeyError:
+        return None
+
+
+def _styled(element: Element) -> None:
+    """A token's mathvariant written into its characters (signs and the digits an alphabet
+    lacks stay as they are)."""
+    alphabet = _ALPHABETS.get(element.get("mathvariant", ""))
+    if alphabet is None or not element.text:
+        return
+    element.text = "".join(_in_alphabet(ch, alphabet) or ch for ch in element.text)
+    del element.attrib["mathvariant"]
+
+
 def _top_level_alignment(tex: str) -> bool:
     depth = 0
     for m in _ALIGN_TOKEN.finditer(tex):
@@ -123,6 +164,7 @@ def _name(kind: str, text: str) -> Element:
     # one letter is italic in MathML unless told; several are upright unless told
     if kind == "mathit" and len(text) > 1:
         mi.set("mathvariant", "italic")
+        _styled(mi)  # its letters in math italic; digits and signs have no italic and stay
     elif kind != "mathit" and len(text) == 1:
         mi.set("mathvariant", "normal")
     if kind == "operatorname":
@@ -135,6 +177,9 @@ def _repair(element: Element, held: list[tuple[str, str]]) -> None:
     make names that latex2mathml made operators identifiers."""
     element.text = _decode(element.text)
     element.tail = _decode(element.tail)
+    _styled(element)
+    for child in [c for c in element if c.tag == "mo" and not c.text and c.get("fence") == "true"]:
+        element.remove(child)  # \left. and \right. draw nothing and are nothing to read
     for k, child in enumerate(list(element)):
         _repair(child, held)
         if child.tag == "mtext" and child.text and _HELD.fullmatch(child.text):
