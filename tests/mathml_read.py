@@ -108,18 +108,20 @@ class _Sum:
 def read(mathml: str | ET.Element, names: Names) -> sp.Expr:
     """The expression a MathML string (or element) writes."""
     row = content(mathml) if isinstance(mathml, str) else mathml
-    return _Row(_items(row), names).whole()
+    return _Row(_items(row, names), names).whole()
 
 
-def _items(e: ET.Element) -> list[ET.Element]:
-    """The elements of a row, rows and styles opened, spaces dropped."""
+def _items(e: ET.Element, names: Names | None = None) -> list[ET.Element]:
+    """The elements of a row, rows and styles opened (but a row that is a name, σ′), spaces
+    dropped."""
     out: list[ET.Element] = []
     for child in e:
         tag = _tag(child)
         if tag in _SKIP:
             continue
-        if tag in ("mrow", "mstyle") and not _fenced(child):
-            out.extend(_items(child))
+        named = names is not None and (key(child) in names.symbols or key(child) in names.functions)
+        if tag in ("mrow", "mstyle") and not _fenced(child) and not named:
+            out.extend(_items(child, names))
         else:
             out.append(child)
     return out
@@ -202,7 +204,7 @@ class _Row:
         nxt = self.peek()
         if nxt is not None and _fenced(nxt):
             self.take()
-            items = _items(nxt)[1:-1]
+            items = _items(nxt, self.names)[1:-1]
         elif _mo(nxt, tuple(_OPEN)):
             start, depth = self.k + 1, 0
             while True:
@@ -244,7 +246,7 @@ def _element(e: ET.Element, names: Names):
     if tag == "mi" and text == "e":
         return sp.E
     if tag == "mrow":
-        items = _items(e)
+        items = _items(e, names)
         if _fenced(e):
             items = items[1:-1]
         return _Row(items, names).whole()
@@ -284,7 +286,7 @@ def _partial(e: ET.Element) -> bool:
 
 def _row(e: ET.Element, names: Names, skip: int = 0, sum_index: bool = False):
     # msqrt and mtd hold an inferred row, as mrow does
-    items = _items(e) if _tag(e) in ("mrow", "msqrt", "mtd", "mstyle") else [e]
+    items = _items(e, names) if _tag(e) in ("mrow", "msqrt", "mtd", "mstyle") else [e]
     items = items[skip:]
     if sum_index:  # i = 1 below a sum: the index and its lower bound
         if len(items) < 3 or not _mo(items[1], "="):

@@ -74,6 +74,9 @@ _ACCENTS = frozenset("~¯→˙¨ˇ˘´`^˜")
 _FUNCTION_NAMES = frozenset(f[1:] for f in FUNCTIONS)
 _SCRIPTS = frozenset(("msub", "msup", "msubsup"))
 _LIMITS = frozenset(("munder", "mover", "munderover"))
+_PRIMES = frozenset("′″‴")
+#: What makes a bracketed group taller than a line, so that TeX's \left( grows around it.
+_TALL = frozenset(("mfrac", "msqrt", "mroot", "mtable", "munder", "munderover", "msup", "msubsup"))
 
 
 #: MathML Core (what Chromium draws) reads mathvariant only as "normal" on a single letter: a
@@ -194,6 +197,13 @@ def _repair(element: Element, held: list[tuple[str, str]]) -> None:
             inner.tail = child.tail
             element.remove(child)
             element.insert(k, inner)
+    if element.tag in ("msup", "msubsup") and _primes(element[-1]):
+        _prime_beside(element)
+    if element.tag == "mrow" and len(element) >= 2 and element[0].get("fence") == "true" \
+            and element[-1].get("fence") == "true" and not _tall(element):
+        # \left( around one line's height is TeX's plain (, which Chromium sets closer unstretched
+        element[0].set("stretchy", "false")
+        element[-1].set("stretchy", "false")
     if element.tag == "mover" and len(element) == 2 and element[1].tag == "mo" \
             and element[1].text in _ACCENTS:
         element.set("accent", "true")
@@ -206,6 +216,30 @@ def _repair(element: Element, held: list[tuple[str, str]]) -> None:
     _apply(element)
 
 
+def _primes(element: Element) -> bool:
+    return element.tag in ("mi", "mo") and bool(element.text) and set(element.text) <= _PRIMES
+
+
+def _prime_beside(script: Element) -> None:
+    """σ′ as σ followed by ′, not ′ as a superscript: the prime character is a raised glyph
+    already, which a superscript shrinks to a speck where no math font is installed."""
+    prime = script[-1]
+    script.remove(prime)
+    prime.tag = "mo"
+    if script.tag == "msubsup":  # h_t' : the prime after the subscript
+        base = Element("msub")
+        base.extend(list(script))
+        for child in list(script):
+            script.remove(child)
+        script.append(base)
+    script.tag = "mrow"
+    script.append(prime)
+
+
+def _tall(row: Element) -> bool:
+    return any(e.tag in _TALL or (e.tag == "mover" and e.get("accent") != "true") for e in row.iter())
+
+
 def _apply(row: Element) -> None:
     """Insert function application after each function name that an argument follows."""
     if row.tag in _SCRIPTS or row.tag in _LIMITS:
@@ -213,7 +247,8 @@ def _apply(row: Element) -> None:
     k = 0
     while k < len(row):
         child = row[k]
-        name = child[0] if child.tag in _SCRIPTS and len(child) else child
+        name = child[0] if child.tag in _SCRIPTS | {"mrow"} and len(child) else child
+        name = name[0] if name.tag in _SCRIPTS and len(name) else name  # h_t' : msub in a row
         function = name.tag == "mi" and ("data-function" in name.attrib or name.text in _FUNCTION_NAMES)
         nxt = row[k + 1] if k + 1 < len(row) else None
         if function and nxt is not None and _argument(nxt):
@@ -290,9 +325,16 @@ def _step(step: Sequence) -> tuple[str, list[str], str | None]:
     return str(relation), [str(line) for line in lines], (str(rest[0]) if rest and rest[0] else None)
 
 
-def _cell(tr: Element, tex: str | None, align: str) -> None:
-    # MathML Core (Chromium) ignores columnalign: each cell says its alignment in CSS too
-    td = SubElement(tr, "mtd", {"style": f"text-align:{align}"} if align != "center" else {})
+#: Each column's CSS. MathML Core (Chromium) ignores columnalign, so a cell says its alignment
+#: in CSS. An operator alone in a cell gets no spacing of its own, and cells' padding is wider
+#: than TeX's: the relation's cell has TeX's thick space (5/18 em) each side, its neighbours none
+#: on that side. An empty cell needs neither.
+_COLUMNS = ("text-align:right;padding-right:0", "padding-left:.2778em;padding-right:.2778em",
+            "text-align:left;padding-left:0")
+
+
+def _cell(tr: Element, tex: str | None, column: int) -> None:
+    td = SubElement(tr, "mtd", {"style": _COLUMNS[column]} if tex is not None else {})
     if tex is not None:
         td.extend(list(_converted(tex, display=True)))
 
@@ -315,8 +357,8 @@ def equation_mathml(lhs: str, steps: Sequence[Sequence]) -> str:
         for k, line in enumerate(lines):
             tex = line if not (note and k == len(lines) - 1) else f"{line} \\qquad {note}"
             tr = SubElement(table, "mtr")
-            _cell(tr, lhs if first else None, "right")
-            _cell(tr, relation if k == 0 else None, "center")
-            _cell(tr, tex if k == 0 else f"\\qquad {tex}", "left")
+            _cell(tr, lhs if first else None, 0)
+            _cell(tr, relation if k == 0 else None, 1)
+            _cell(tr, tex if k == 0 else f"\\qquad {tex}", 2)
             first = False
     return _serialise(math)
