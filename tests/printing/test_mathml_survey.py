@@ -193,3 +193,22 @@ def test_every_gallery_spec_converts_completely(name):
     count, bad = survey(documents(name))
     assert count > 100
     assert not bad, "\n".join(f"{tex[:120]!r}: {p}" for tex, p in list(bad.items())[:10])
+
+
+def spellings() -> list[str]:
+    """Names spelt with every command a spec's LaTeX spelling may use (io/spec/spelling.py)."""
+    from symbackprop.io.spec.spelling import LATEX_COMMANDS, latex_problem
+
+    out = []
+    for command in sorted(LATEX_COMMANDS):
+        forms = [rf"\{command}{{x}}_{{1}}", rf"\{command}{{ab}}^{{(2)}}", rf"y_{{\{command}{{k}}}}"]
+        if latex_problem(forms[0]) is not None:  # a symbol, not a command taking an argument
+            forms = [rf"\{command}_{{1}}", rf"x^{{\{command}}}", rf"\{command}^{{[2]}}_{{t}}"]
+        assert all(latex_problem(f) is None for f in forms), forms
+        out += forms
+    return out
+
+
+def test_every_latex_spelling_a_spec_may_use_converts_completely():
+    bad = {tex: p for tex in spellings() for display in (False, True) if (p := problems(tex, display))}
+    assert len(spellings()) > 200 and not bad, bad
