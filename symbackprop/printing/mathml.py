@@ -199,11 +199,9 @@ def _repair(element: Element, held: list[tuple[str, str]]) -> None:
             element.insert(k, inner)
     if element.tag in ("msup", "msubsup") and _primes(element[-1]):
         _prime_beside(element)
-    if element.tag == "mrow" and len(element) >= 2 and element[0].get("fence") == "true" \
-            and element[-1].get("fence") == "true" and not _tall(element):
-        # \left( around one line's height is TeX's plain (, which Chromium sets closer unstretched
-        element[0].set("stretchy", "false")
-        element[-1].set("stretchy", "false")
+    if element.tag == "mrow" and len(element) >= 2 and element[0].get("form") == "prefix" \
+            and element[-1].get("form") == "postfix":
+        _fences(element)
     if element.tag == "mover" and len(element) == 2 and element[1].tag == "mo" \
             and element[1].text in _ACCENTS:
         element.set("accent", "true")
@@ -213,7 +211,34 @@ def _repair(element: Element, held: list[tuple[str, str]]) -> None:
     if element.tag == "mtd" and element.get("columnalign") in ("left", "right"):
         # MathML Core (Chromium) ignores columnalign: the cell says it in CSS too
         element.set("style", f"text-align:{element.get('columnalign')}")
+    _signs(element)
     _apply(element)
+
+
+#: After these a sign is a sign, not a subtraction: "(−0.4", "= −2", "· −1".
+_BEFORE_PREFIX = frozenset("([{|=≈<>≤≥≠,+−·⋅×⊙:")
+
+
+def _signs(row: Element) -> None:
+    """Mark a minus (or plus) that opens a group or follows an operator as prefix: TeX sets
+    it close to its operand, and MathML Core would set it as a binary operator (a row's first
+    element needs no mark, Core infers it)."""
+    for prev, mo in zip(row, row[1:], strict=False):
+        if mo.tag == "mo" and mo.text in ("−", "+") and prev.tag == "mo" \
+                and (prev.text or "") in _BEFORE_PREFIX and "form" not in mo.attrib:
+            mo.set("form", "prefix")
+
+
+def _fences(row: Element) -> None:
+    """A \\left( … \\right) row's brackets as MathML Core reads them, in fewer bytes."""
+    for mo in (row[0], row[-1]):
+        # Core has no fence attribute, and a row's first and last operator are its prefix and
+        # postfix without being told
+        del mo.attrib["fence"], mo.attrib["form"]
+        if not _tall(row):
+            # around one line's height \left( is TeX's plain (, which Chromium sets closer
+            # unstretched
+            mo.set("stretchy", "false")
 
 
 def _primes(element: Element) -> bool:
@@ -247,8 +272,9 @@ def _apply(row: Element) -> None:
     k = 0
     while k < len(row):
         child = row[k]
-        name = child[0] if child.tag in _SCRIPTS | {"mrow"} and len(child) else child
-        name = name[0] if name.tag in _SCRIPTS and len(name) else name  # h_t' : msub in a row
+        primed = child.tag == "mrow" and len(child) == 2 and _primes(child[-1])  # σ′, h_t′
+        name = child[0] if (child.tag in _SCRIPTS or primed) and len(child) else child
+        name = name[0] if name.tag in _SCRIPTS and len(name) else name
         function = name.tag == "mi" and ("data-function" in name.attrib or name.text in _FUNCTION_NAMES)
         nxt = row[k + 1] if k + 1 < len(row) else None
         if function and nxt is not None and _argument(nxt):
@@ -256,6 +282,10 @@ def _apply(row: Element) -> None:
             mo.text = FUNCTION_APPLICATION
             mo.tail, child.tail = child.tail, None
             row.insert(k + 1, mo)
+            if k and row[k - 1].tag not in ("mo", "mspace"):
+                # TeX's thin space between a factor and a function's name: y \log p
+                row.insert(k, Element("mspace", {"width": "0.1667em"}))
+                k += 1
             k += 1
         k += 1
 

@@ -87,8 +87,8 @@ CONSTRUCTS = [
     (r"W^{\top}", "<msup><mi>W</mi><mo>⊤</mo></msup>"),
     (r"\underbrace{a + b}_{c}", "<mo>⏟</mo></munder><mi>c</mi></munder>"),
     (r"\bigl(a\bigr)", 'minsize="1.2em" maxsize="1.2em">(</mo><mi>a</mi>'),
-    (r"\left(a\right)", '<mrow><mo stretchy="false" fence="true" form="prefix">(</mo><mi>a</mi>'),
-    (r"\left(\frac{a}{b}\right)", '<mrow><mo stretchy="true" fence="true" form="prefix">(</mo><mfrac>'),
+    (r"\left(a\right)", '<mrow><mo stretchy="false">(</mo><mi>a</mi><mo stretchy="false">)</mo></mrow>'),
+    (r"\left(\frac{a}{b}\right)", '<mrow><mo stretchy="true">(</mo><mfrac>'),
     (r"\left. a \right|", '<mrow><mi>a</mi><mo stretchy="true" fence="true" form="postfix">|</mo>'),
     (r"\text{for } t", "<mtext>for\xa0</mtext><mi>t</mi>"),
     (r"\text{입력 } x", "<mtext>입력\xa0</mtext><mi>x</mi>"),
@@ -132,3 +132,10 @@ def test_a_sum_in_a_line_of_text_has_its_limits_beside_it():
 
 def test_a_function_name_gets_no_application_without_an_argument():
     assert FA not in tex_to_mathml(r"\tanh") and FA not in tex_to_mathml(r"\log = 1")
+
+
+@pytest.mark.parametrize("tex, prefix", [
+    (r"\left(-0.4\right)", True), (r"a = -b", True), (r"2 \cdot -1", True), (r"a - b", False),
+    (r"\left(a\right) - b", False)])
+def test_a_sign_after_an_opening_or_an_operator_is_prefix(tex, prefix):
+    assert ('<mo form="prefix">−</mo>' in tex_to_mathml(tex)) is prefix
