@@ -6,8 +6,9 @@ the PDF carry the same equations. The conversion is latex2mathml's. This module 
 it reads them, the few constructs it gets wrong (``_prepare``: a name in ``\\mathrm``,
 ``\\mathit`` or ``\\operatorname`` becomes one identifier, alignment outside an environment, the
 text-mode escapes of user names), repairs its tree after (``_repair``: characters, accents,
-function application, cell alignment MathML Core reads) and serialises the tree as XML itself.
-Every ``<math>`` keeps its LaTeX as its text alternative (``alttext``).
+function application, fonts, primes, brackets and signs as MathML Core sets them, which is what
+Chromium draws) and serialises the tree as XML itself. Every ``<math>`` keeps its LaTeX as its
+text alternative (``alttext``).
 
 >>> print(tex_to_mathml(r"\\hat{y}")[49:])
 display="inline" alttext="\\hat{y}"><mover accent="true"><mi>y</mi><mo>^</mo></mover></math>
@@ -176,8 +177,8 @@ def _name(kind: str, text: str) -> Element:
 
 
 def _repair(element: Element, held: list[tuple[str, str]]) -> None:
-    """Decode characters, put held names back, mark accents, drop one-child ``<mrow>`` wrappers,
-    make names that latex2mathml made operators identifiers."""
+    """Decode characters, put held names back, drop one-child ``<mrow>`` wrappers, then set
+    fonts, primes, brackets, accents, function names, cells and signs as TeX sets them."""
     element.text = _decode(element.text)
     element.tail = _decode(element.tail)
     _styled(element)
@@ -216,7 +217,7 @@ def _repair(element: Element, held: list[tuple[str, str]]) -> None:
 
 
 #: After these a sign is a sign, not a subtraction: "(−0.4", "= −2", "· −1".
-_BEFORE_PREFIX = frozenset("([{|=≈<>≤≥≠,+−·⋅×⊙:")
+_BEFORE_PREFIX = frozenset("([{=≈<>≤≥≠≔,+−·⋅×⊙:")
 
 
 def _signs(row: Element) -> None:
@@ -234,7 +235,8 @@ def _fences(row: Element) -> None:
     for mo in (row[0], row[-1]):
         # Core has no fence attribute, and a row's first and last operator are its prefix and
         # postfix without being told
-        del mo.attrib["fence"], mo.attrib["form"]
+        mo.attrib.pop("fence", None)
+        mo.attrib.pop("form", None)
         if not _tall(row):
             # around one line's height \left( is TeX's plain (, which Chromium sets closer
             # unstretched
