@@ -23,6 +23,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 
 from latex2mathml.commands import FUNCTIONS
 from latex2mathml.converter import convert_to_element
+from latex2mathml.symbols_parser import convert_symbol
 
 __all__ = ["tex_to_mathml", "equation_mathml", "aligned_latex", "MATHML_NS", "FUNCTION_APPLICATION"]
 
@@ -39,6 +40,9 @@ _TEXT_ESCAPES: dict[str, str] = {
     r"\_": "_", r"\{": "{", r"\}": "}", r"\$": "$", r"\&": "&", r"\#": "#", r"\%": "%",
 }
 _TEXT_ESCAPE_RE = re.compile("|".join(re.escape(k) for k in sorted(_TEXT_ESCAPES, key=len, reverse=True)))
+#: escape_latex writes a math character of a user's name as ``\\ensuremath{\\sigma}``.
+_ENSUREMATH = re.compile(r"\\ensuremath\{(\\[A-Za-z]+|[^{}\\]|\^\{T\})\}")
+_MATH_CHARACTERS = {"-": "−", "'": "′", "^{T}": "ᵀ"}
 
 #: Macros latex2mathml misreads, each as a spelling it reads as TeX does. ``aligned`` it does not
 #: know (its & would become an identifier): ``split`` is the same two-column alignment.
@@ -46,6 +50,7 @@ _REWRITES: dict[str, str] = {
     r"\begin{aligned}": r"\begin{split}",
     r"\end{aligned}": r"\end{split}",
     r"\ldots{}": r"\ldots ",
+    r"\ensuremath": "",  # in math already: \ensuremath{x} is the group {x}
     **{k: rf"\text{{{v}}}" for k, v in _TEXT_ESCAPES.items() if k.startswith(r"\text")},
 }
 _REWRITE_RE = re.compile("|".join(re.escape(k) for k in sorted(_REWRITES, key=len, reverse=True)))
@@ -54,7 +59,7 @@ _REWRITE_RE = re.compile("|".join(re.escape(k) for k in sorted(_REWRITES, key=le
 #: identifier and ``\\mathit{w\\_11}`` one italic one, where latex2mathml would make a row of
 #: letters (and lose \\mathrm's upright on a single letter, and make an operator of the name).
 _NAMED = re.compile(r"\\(mathrm|mathit|operatorname)\{((?:[^{}\\]|\\[_{}$&#%]|\\text[a-z]+\{\}"
-                    r"|\\ldots\{\})*)\}")
+                    r"|\\ldots\{\}|\\ensuremath\{(?:\\[A-Za-z]+|[^{}\\]|\^\{T\})\})*)\}")
 #: Private-use characters that hold a name's place through latex2mathml (``\\text{⟨n⟩}``): no
 #: document contains them (escape_latex drops what is not printable).
 _HOLD, _HOLD_END = "\ue000", "\ue001"
@@ -143,7 +148,10 @@ def _prepare(tex: str, held: list[tuple[str, str]]) -> str:
     tex = _NAMED_SUBSCRIPT.sub(r"\\operatorname{\1}_{\\mathrm{\2}}", tex)
     if _HOLD not in tex and _HOLD_END not in tex:
         def hold(m: re.Match) -> str:
-            held.append((m.group(1), _TEXT_ESCAPE_RE.sub(lambda e: _TEXT_ESCAPES[e.group()], m.group(2))))
+            text = _ENSUREMATH.sub(_math_character, m.group(2))
+            if "\\ensuremath" in text:
+                return m.group()  # a command of no one character: latex2mathml reads it
+            held.append((m.group(1), _TEXT_ESCAPE_RE.sub(lambda e: _TEXT_ESCAPES[e.group()], text)))
             return rf"\text{{{_HOLD}{len(held) - 1}{_HOLD_END}}}"
 
         tex = _NAMED.sub(hold, tex)
@@ -153,6 +161,14 @@ def _prepare(tex: str, held: list[tuple[str, str]]) -> str:
     if _top_level_alignment(tex):
         tex = f"\\begin{{split}}{tex}\\end{{split}}"
     return tex
+
+
+def _math_character(m: re.Match) -> str:
+    """The character of ``\\ensuremath{\\sigma}`` (σ); the match itself if it has none."""
+    if not m.group(1).startswith("\\"):
+        return _MATH_CHARACTERS.get(m.group(1), m.group(1))
+    code = convert_symbol(m.group(1))
+    return chr(int(code, 16)) if code else m.group()
 
 
 def _decode(text: str | None) -> str | None:

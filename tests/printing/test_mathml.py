@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import collections
+import unicodedata
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from symbackprop.printing.latex import symbol_latex
 from symbackprop.printing.mathml import MATHML_NS, aligned_latex, equation_mathml, tex_to_mathml
 
 M = "{" + MATHML_NS + "}"
@@ -139,3 +144,17 @@ def test_a_function_name_gets_no_application_without_an_argument():
     (r"\left(a\right) - b", False)])
 def test_a_sign_after_an_opening_or_an_operator_is_prefix(tex, prefix):
     assert ('<mo form="prefix">−</mo>' in tex_to_mathml(tex)) is prefix
+
+
+@given(st.text(st.characters(blacklist_categories=("Cc", "Cs", "Co", "Cn")), min_size=1, max_size=12))
+def test_any_user_name_converts_to_wellformed_mathml_showing_its_letters(name):
+    # a graph spec may name a node anything: printing.latex.symbol_latex escapes it into LaTeX
+    tex = symbol_latex(name)
+    root = parse(tex_to_mathml(tex))
+    assert root.get("alttext") == tex and "merror" not in tags(root)
+    if not (name.isascii() and name.isalnum()):  # not spelt as a textbook name (yhat -> ŷ)
+        def letters(text):
+            text = unicodedata.normalize("NFKD", text)  # ŷ is y and a hat
+            return collections.Counter(c for c in text if c.isascii() and c.isalnum())
+
+        assert letters("".join(root.itertext())) == letters(name), (name, tex)
