@@ -315,6 +315,8 @@ def _argument(element: Element) -> bool:
 
 def _converted(tex: str, display: bool = False) -> Element:
     """The repaired MathML of ``tex`` as the children of one ``<mrow>``."""
+    if not tex.strip():
+        return Element("mrow")  # latex2mathml refuses nothing to read; an empty cell is empty
     held: list[tuple[str, str]] = []
     math = convert_to_element(_prepare(tex, held), display="block" if display else "inline")
     row = math[0]

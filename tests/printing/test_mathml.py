@@ -158,3 +158,11 @@ def test_any_user_name_converts_to_wellformed_mathml_showing_its_letters(name):
             return collections.Counter(c for c in text if c.isascii() and c.isalnum())
 
         assert letters("".join(root.itertext())) == letters(name), (name, tex)
+
+
+def test_an_equation_without_a_left_hand_side_has_an_empty_first_cell():
+    # a long equation continued on a slide goes on under its own left-hand side, left blank
+    root = parse(equation_mathml("", [("=", ["a"])]))
+    lhs, relation, rhs = root.find(f"{M}mtable/{M}mtr")
+    assert list(lhs) == [] and "".join(rhs.itertext()) == "a"
+    assert root.get("alttext") == "\\begin{aligned}\n &= a\n\\end{aligned}"
