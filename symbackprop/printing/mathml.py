@@ -345,6 +345,7 @@ def tex_to_mathml(tex: str, *, display: bool = False) -> str:
     """
     math = _math(display, str(tex))
     math.extend(list(_converted(str(tex), display)))
+    _no_space_before(math)
     return _serialise(math)
 
 
@@ -387,6 +388,20 @@ def _cell(tr: Element, tex: str | None, column: int) -> None:
     td = SubElement(tr, "mtd", {"style": _COLUMNS[column]} if tex is not None else {})
     if tex is not None:
         td.extend(list(_converted(tex, display=True)))
+        _no_space_before(td)
+
+
+_LARGE = frozenset("∑∏∐⋂⋃∫")
+
+
+def _no_space_before(row: Element) -> None:
+    """A large operator that opens a formula or a cell gets no space before it, as in TeX (Core
+    gives ∑ a thin space each side wherever it stands)."""
+    core = row[0] if len(row) else None
+    while core is not None and (core.tag in _SCRIPTS or core.tag in _LIMITS) and len(core):
+        core = core[0]
+    if core is not None and core.tag == "mo" and core.text in _LARGE:
+        core.set("lspace", "0")
 
 
 def equation_mathml(lhs: str, steps: Sequence[Sequence]) -> str:

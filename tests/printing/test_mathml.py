@@ -111,9 +111,11 @@ CONSTRUCTS = [
     (r"a \quad b \qquad c \, d", '<mspace width="1em" /><mi>b</mi><mspace width="2em" /><mi>c</mi>'
                                  '<mspace width="0.167em" />'),
     (r"\textcolor{red}{x}", '<mstyle mathcolor="red"><mi>x</mi></mstyle>'),
-    (r"\sum_{\substack{i \\ j}} a", "<munder><mo>∑</mo><mstyle scriptlevel=\"1\"><mtable><mtr>"),
-    (r"\sum_{i=1}^{n} x_{i}", "<munderover><mo>∑</mo><mrow><mi>i</mi><mo>=</mo><mn>1</mn></mrow><mi>n</mi>"),
-    (r"\prod_{i} x_{i}", "<munder><mo>∏</mo><mi>i</mi></munder>"),
+    (r"\sum_{\substack{i \\ j}} a", '<munder><mo lspace="0">∑</mo><mstyle scriptlevel="1"><mtable><mtr>'),
+    (r"\sum_{i=1}^{n} x_{i}",
+     '<munderover><mo lspace="0">∑</mo><mrow><mi>i</mi><mo>=</mo><mn>1</mn></mrow><mi>n</mi>'),
+    (r"b + \sum_{i} x_{i}", "<mo>+</mo><munder><mo>∑</mo>"),  # spaced as a binary's operand
+    (r"\prod_{i} x_{i}", '<munder><mo lspace="0">∏</mo><mi>i</mi></munder>'),
     (r"\frac{\partial L}{\partial w}", "<mfrac><mrow><mo>∂</mo><mi>L</mi></mrow><mrow><mo>∂</mo><mi>w</mi>"),
     (r"\sigma'\left(z\right)", "<mrow><mi>σ</mi><mo>′</mo></mrow>"),
     (r"h_{t}^{\prime}", "<mrow><msub><mi>h</mi><mi>t</mi></msub><mo>′</mo></mrow>"),
@@ -132,7 +134,7 @@ def test_each_construct_converts_as_tex_sets_it(tex, holds):
 
 
 def test_a_sum_in_a_line_of_text_has_its_limits_beside_it():
-    assert "<msubsup><mo>∑</mo>" in tex_to_mathml(r"\sum_{i=1}^{n} x_{i}")
+    assert '<msubsup><mo lspace="0">∑</mo>' in tex_to_mathml(r"\sum_{i=1}^{n} x_{i}")
 
 
 def test_a_function_name_gets_no_application_without_an_argument():
