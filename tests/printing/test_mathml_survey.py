@@ -121,11 +121,13 @@ def shown(root: ET.Element, tex: str) -> collections.Counter:
 
 def problems(tex: str, display: bool = False) -> list[str]:
     """What is wrong with the MathML of ``tex``: an empty list when nothing is."""
-    mathml = tex_to_mathml(tex, display=display)
-    root = ET.fromstring(mathml)  # well-formed XML, or the test errors here
+    root = ET.fromstring(tex_to_mathml(tex, display=display))  # well-formed XML, or an error
+    return (["alttext is not the LaTeX"] if root.get("alttext") != tex else []) + flaws(root, tex)
+
+
+def flaws(root: ET.Element, tex: str) -> list[str]:
+    """What is wrong with ``root``, the MathML converted from ``tex``."""
     out = []
-    if root.get("alttext") != tex:
-        out.append("alttext is not the LaTeX")
     for e in root.iter():
         tag, text = e.tag.removeprefix(M), e.text or ""
         if tag == "merror":
@@ -144,27 +146,46 @@ def problems(tex: str, display: bool = False) -> list[str]:
     return out
 
 
+def equation_flaws(eq) -> list[str]:
+    """What is wrong with an equation's MathML table: its rows, its alttext, each cell."""
+    aligned = aligned_latex(eq.lhs, steps_of(eq))
+    root = ET.fromstring(equation_mathml(eq.lhs, steps_of(eq)))
+    if root.get("alttext") != aligned:
+        return ["its alttext is not its aligned LaTeX"]
+    rows = root.findall(f"{M}mtable/{M}mtr")
+    wanted = [(eq.lhs if not r and not k else None, s.relation if not k else None,
+               line if k < len(s.lines) - 1 or not s.note else f"{line} {s.note}")
+              for r, s in enumerate(eq.steps) for k, line in enumerate(s.lines)]
+    if len(rows) != len(wanted):
+        return [f"{len(rows)} rows for {len(wanted)} lines"]
+    out = []
+    for row, texts in zip(rows, wanted, strict=True):
+        for cell, tex in zip(row.findall(f"{M}mtd"), texts, strict=True):
+            out += flaws(cell, tex) if tex is not None else ["a filled cell"] * bool(len(cell))
+    return out
+
+
 def survey(docs) -> tuple[int, dict[str, list[str]]]:
-    """(how many distinct strings, {string: its problems}) over the documents."""
-    seen: set[tuple[str, bool]] = set()
+    """(how many distinct strings, {string: its problems}) over the documents: every Tex,
+    every equation as its table, the math of the rendered Markdown."""
+    seen: set[str] = set()
     bad: dict[str, list[str]] = {}
     for doc in docs:
         markdown = sb.render(doc, "markdown")
         blocks = {m.group(1).strip() for m in _MATH.finditer(markdown) if m.group(1)}
         for eq in equations(doc):
             aligned = aligned_latex(eq.lhs, steps_of(eq))
-            if aligned not in blocks:
-                bad[aligned] = ["not the Markdown notes' aligned LaTeX"]
-            root = ET.fromstring(equation_mathml(eq.lhs, steps_of(eq)))
-            rows = root.findall(f"{M}mtable/{M}mtr")
-            if len(rows) != sum(len(s.lines) for s in eq.steps) or root.get("alttext") != aligned:
-                bad[aligned] = ["its table is not one row per line"]
+            if aligned not in seen:
+                seen.add(aligned)
+                found = equation_flaws(eq) + (["not the Markdown notes' aligned LaTeX"]
+                                              if aligned not in blocks else [])
+                if found:
+                    bad[aligned] = found
         inline = [m.group(2) for m in _MATH.finditer(markdown) if m.group(2)]
-        for tex, display in [*((t, False) for t in tex_strings(doc, []) + inline),
-                             *((t, True) for t in blocks)]:
-            if (tex, display) not in seen:
-                seen.add((tex, display))
-                found = problems(tex, display)
+        for tex in tex_strings(doc, []) + inline:
+            if tex not in seen:
+                seen.add(tex)
+                found = problems(tex)
                 if found:
                     bad[tex] = found
     return len(seen), bad
