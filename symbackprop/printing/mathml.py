@@ -349,10 +349,11 @@ def tex_to_mathml(tex: str, *, display: bool = False) -> str:
     return _serialise(math)
 
 
-def aligned_latex(lhs: str, steps: Sequence[Sequence]) -> str:
+def aligned_latex(lhs: str, steps: Sequence) -> str:
     """The aligned LaTeX of an equation, as the Markdown notes print it between ``$$``.
 
-    ``steps``: per step ``(relation, lines)`` or ``(relation, lines, note)``.
+    ``steps``: per step ``(relation, lines)``, ``(relation, lines, note)`` or a Document's
+    ``Step`` (read by its attributes).
 
     >>> print(aligned_latex("y", [("=", ["a", "b"]), ("=", ["c"], r"\\text{ok}")]))
     \\begin{aligned}
@@ -371,7 +372,10 @@ def aligned_latex(lhs: str, steps: Sequence[Sequence]) -> str:
     return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
 
-def _step(step: Sequence) -> tuple[str, list[str], str | None]:
+def _step(step) -> tuple[str, list[str], str | None]:
+    # a Document's Step is read by its attributes, as printers read our objects
+    if hasattr(step, "lines"):
+        step = (step.relation, step.lines, step.note)
     relation, lines, *rest = step
     return str(relation), [str(line) for line in lines], (str(rest[0]) if rest and rest[0] else None)
 
@@ -404,7 +408,7 @@ def _no_space_before(row: Element) -> None:
         core.set("lspace", "0")
 
 
-def equation_mathml(lhs: str, steps: Sequence[Sequence]) -> str:
+def equation_mathml(lhs: str, steps: Sequence) -> str:
     """One display ``<math>`` holding an equation as an aligned ``<mtable>``.
 
     Rows are lhs | relation | first line of a step, then a row per continued line (indented as

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from symbackprop.printing.latex import symbol_latex
+from symbackprop.document.model import Step
+from symbackprop.printing.latex import Tex, symbol_latex
 from symbackprop.printing.mathml import MATHML_NS, aligned_latex, equation_mathml, tex_to_mathml
 
 M = "{" + MATHML_NS + "}"
@@ -168,3 +169,10 @@ def test_an_equation_without_a_left_hand_side_has_an_empty_first_cell():
     lhs, relation, rhs = root.find(f"{M}mtable/{M}mtr")
     assert list(lhs) == [] and "".join(rhs.itertext()) == "a"
     assert root.get("alttext") == "\\begin{aligned}\n &= a\n\\end{aligned}"
+
+
+def test_a_documents_steps_serve_as_they_are():
+    steps = [Step([Tex("a"), Tex("b")]), Step([Tex("c")], relation=r"\approx", note=Tex(r"\text{ok}"))]
+    tuples = [("=", ["a", "b"]), (r"\approx", ["c"], r"\text{ok}")]
+    assert equation_mathml("y", steps) == equation_mathml("y", tuples)
+    assert aligned_latex("y", steps) == aligned_latex("y", tuples)
