@@ -21,9 +21,12 @@ import pytest
 
 import symbackprop as sb
 from symbackprop.check.worked import worked_example
+from symbackprop.core import ops
+from symbackprop.core.notation import NOTATIONS
 from symbackprop.document import build_document
 from symbackprop.document.model import Equations, Figure
 from symbackprop.io.spec import load_spec
+from symbackprop.io.spec.spelling import LATEX_COMMANDS, latex_problem
 from symbackprop.printing.latex import Tex
 from symbackprop.printing.mathml import MATHML_NS, aligned_latex, equation_mathml, tex_to_mathml
 
@@ -218,8 +221,6 @@ def test_every_gallery_spec_converts_completely(name):
 
 def spellings() -> list[str]:
     """Names spelt with every command a spec's LaTeX spelling may use (io/spec/spelling.py)."""
-    from symbackprop.io.spec.spelling import LATEX_COMMANDS, latex_problem
-
     out = []
     for command in sorted(LATEX_COMMANDS):
         forms = [rf"\{command}{{x}}_{{1}}", rf"\{command}{{ab}}^{{(2)}}", rf"y_{{\{command}{{k}}}}"]
@@ -233,3 +234,35 @@ def spellings() -> list[str]:
 def test_every_latex_spelling_a_spec_may_use_converts_completely():
     bad = {tex: p for tex in spellings() for display in (False, True) if (p := problems(tex, display))}
     assert len(spellings()) > 200 and not bad, bad
+
+
+#: Beyond the gallery: every activation (the registry's LaTeX: \operatorname{GELU_{erf}}, ReLU's
+#: indicator \mathbb{1}), every loss, every notation with every kind of bias.
+def _registry_networks() -> dict[str, dict]:
+    out = {f"act-{a}": dict(sizes=[2, 2, 1], activation=[a, "sigmoid"], loss="bce")
+           for a in ops.ACTIVATIONS if a not in ("softmax", "linear")}
+    for loss, output in (("mse", "identity"), ("sse", "tanh"), ("half_sse", "sigmoid"),
+                         ("cross_entropy", "softmax")):
+        out[f"loss-{loss}"] = dict(sizes=[2, 2, 2], activation=["relu", output], loss=loss)
+    for notation in NOTATIONS:
+        for bias in (False, True, "threshold", "shared"):
+            out[f"{notation}-{bias}"] = dict(sizes=[2, 2, 1], bias=bias, notation=notation)
+    return out
+
+
+REGISTRY_NETWORKS = _registry_networks()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(REGISTRY_NETWORKS))
+def test_every_activation_loss_and_notation_converts_completely(name):
+    net = sb.mlp(**REGISTRY_NETWORKS[name])
+    d = sb.derive(net)
+    values = {s.name: 0.1 * (k % 7 + 1) for k, s in enumerate(net.leaves)}
+    for k, target in enumerate(net.targets):  # a one-hot target suits every loss
+        values[target.name] = float(k == 0)
+    example = worked_example(d, values)
+    docs = [build_document(d, example, language="ko"), build_document(d, None, matrix=True)]
+    count, bad = survey(docs)
+    assert count > 100
+    assert not bad, "\n".join(f"{tex[:120]!r}: {p}" for tex, p in list(bad.items())[:10])
