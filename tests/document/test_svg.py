@@ -140,12 +140,14 @@ def test_the_same_network_gives_the_same_svg_bytes():
     assert first == again and 'class="label on-edge"' in first
 
 
-def test_user_text_in_labels_title_and_ident_is_escaped():
+def test_user_text_in_labels_and_title_is_escaped_and_a_bad_ident_refused():
     s = Scene()
     s.node("a", 0, 0, "a<b")
     s.node("b", 3, 0, "c & d")
     s.label_beside(s.connect("a", "b"), r"x_{<}\&", side=1)
-    text = scene_svg(s, ident='n"1', title="</title><script>", description="&amp;")
+    with pytest.raises(ValueError, match="ident"):
+        scene_svg(s, ident='n"1', title="t", description="d")
+    text = scene_svg(s, ident="n-1", title="</title><script>", description="&amp;")
     root = ET.fromstring(text)  # well-formed whatever the text
     assert "<script>" not in text
     shown = ["".join(f.itertext()) for f in root.iter(f"{{{SVG_NS}}}foreignObject")]
