@@ -59,6 +59,9 @@ _CSS = """\
 :where(#{id}) .muted {{ stroke-opacity: 0.5; }}
 :where(#{id}) .ghost {{ visibility: hidden; }}
 :where(#{id}) .shaded {{ fill: currentColor; fill-opacity: 0.08; }}
+/* The layout's boxes are its estimate of TeX's: a browser's math font may run a pixel past
+   one, into the margin the layout keeps clear, not clipped. */
+:where(#{id}) foreignObject {{ overflow: visible; }}
 :where(#{id}) .tex {{ display: flex; align-items: center; justify-content: center;
   width: 100%; height: 100%; line-height: 1; white-space: nowrap; }}
 :where(#{id}) .on-edge .tex {{ background: var(--drawing-background, Canvas); }}
