@@ -115,7 +115,8 @@ def test_the_svg_is_well_formed_and_named_for_screen_readers(name):
                      description="x feeds h & y")
     root = ET.fromstring(text)
     assert root.tag == f"{{{SVG_NS}}}svg" and root.get("role") == "img"
-    assert root.get("aria-labelledby") == "net-title net-desc"
+    assert root.get("aria-labelledby") == "net-title net-desc" and root.get("id") == "net-svg"
+    assert ":where(#net-svg) .edge.lit" in text  # its styles reach no other drawing
     assert root.find("s:title", NS).get("id") == "net-title"
     assert root.find("s:title", NS).text == "The network <1>"
     assert root.find("s:desc", NS).text == "x feeds h & y"

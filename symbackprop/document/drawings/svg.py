@@ -107,13 +107,14 @@ def scene_svg(scene: Scene, *, ident: str, title: str, description: str,
     left, bottom, right, top = _bounds(scene)
     at = _Frame(left - _PAD, top + _PAD)
     width, height = (right - left + 2 * _PAD) * PX_PER_CM, (top - bottom + 2 * _PAD) * PX_PER_CM
-    out = [f'<svg xmlns="{SVG_NS}" id="{ident}" class="network" role="img" '
+    # The svg's own id is ident-svg: the page may give ident to the figure around it.
+    out = [f'<svg xmlns="{SVG_NS}" id="{ident}-svg" class="network" role="img" '
            f'aria-labelledby="{ident}-title {ident}-desc" viewBox="0 0 {width:.2f} {height:.2f}" '
            f'width="{width:.2f}" height="{height:.2f}" '
            f'style="width: 100%; max-width: {width:.2f}px; height: auto">',
            f'<title id="{ident}-title">{html.escape(title)}</title>',
            f'<desc id="{ident}-desc">{html.escape(description)}</desc>',
-           f"<defs><style>{_style(ident)}</style>"
+           f"<defs><style>{_style(ident + '-svg')}</style>"
            f'<marker id="{ident}-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
            'markerHeight="7" markerUnits="userSpaceOnUse" orient="auto-start-reverse">'
            '<path class="arrowhead" d="M0,0 L10,5 L0,10 L3,5 z"/></marker></defs>']
