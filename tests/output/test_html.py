@@ -6,6 +6,7 @@ same bytes for the same input, Korean particles attached after MathML.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -195,12 +196,35 @@ def test_a_slides_equation_is_packed_on_as_few_rows_as_beamers():
     assert [s.lines for s in wide.steps] == [["a"], ["2"]]
 
 
-def test_the_drawing_is_described_in_words_for_a_screen_reader(rnn_doc):
-    page = read_page(sb.render(rnn_doc, "html"))
-    figure = next(b for b in rnn_doc.sections[0].blocks if b.kind == "figure")
-    if getattr(figure, "scene", None) is None:
-        assert not page.descriptions  # no scene: no drawing
-        return
-    assert page.descriptions and "Elman RNN" in page.descriptions[0]
-    assert set(page.svg_nodes) and {a for e in page.equations for a, _ in e["edges"]} <= \
-        {a for a, _ in page.svg_edges} | set(page.svg_nodes)
+@pytest.mark.parametrize("which", ["mlp", "rnn"])
+def test_the_drawing_is_svg_described_in_words_and_holds_every_lit_edge(which, rnn_doc):
+    doc = seed000_doc() if which == "mlp" else rnn_doc
+    page = read_page(sb.render(doc, "html"))
+    assert len(page.descriptions) >= 1
+    said = page.descriptions[0]
+    if which == "mlp":
+        assert said.startswith("The network has 2 inputs, a hidden layer of 2 units and 1 output.")
+    else:
+        assert said.startswith("The drawing shows an Elman RNN unrolled over 4 steps")
+    assert re.search(r"It has \d+ nodes and \d+ edges\.$", said)
+    drawn = set(page.svg_edges)
+    for e in page.equations:
+        assert {tuple(edge) for edge in e["edges"]} <= drawn
+        assert e["node"] is None or e["node"] in page.svg_nodes
+
+
+def test_a_figure_without_a_scene_prints_no_drawing():
+    doc = seed000_doc()
+    figure = next(b for b in doc.sections[0].blocks if b.kind == "figure")
+    bare = dataclasses.replace(figure, scene=None)
+    sections = [dataclasses.replace(doc.sections[0], blocks=[bare if b is figure else b
+                                                            for b in doc.sections[0].blocks]),
+                *doc.sections[1:]]
+    page = read_page(sb.render(dataclasses.replace(doc, sections=sections), "html"))
+    assert not page.descriptions and not page.svg_edges
+    assert page.equations  # the rest of the notes are there
+
+
+def test_the_korean_drawing_is_described_in_korean(korean_doc):
+    said = read_page(sb.render(korean_doc, "html")).descriptions[0]
+    assert said.startswith("신경망에는 입력 2개, 유닛이 2개인 은닉층 하나, 출력 1개가 있다.")
