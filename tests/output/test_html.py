@@ -15,7 +15,7 @@ from htmlpage import markdown_equations, markdown_headings, read_page
 from texutil import REPO, seed000_doc, seed000_example
 
 import symbackprop as sb
-from symbackprop.document import Equation, Equations, Step
+from symbackprop.document import MAX_NOTES_PARAMETERS, Equation, Equations, Step
 from symbackprop.io.spec import load_spec
 from symbackprop.output.html import edges_attribute, packed, plain_text
 from symbackprop.output.i18n import PARTICLES, final_sound
@@ -228,3 +228,21 @@ def test_a_figure_without_a_scene_prints_no_drawing():
 def test_the_korean_drawing_is_described_in_korean(korean_doc):
     said = read_page(sb.render(korean_doc, "html")).descriptions[0]
     assert said.startswith("신경망에는 입력 2개, 유닛이 2개인 은닉층 하나, 출력 1개가 있다.")
+
+
+#: The largest page the notes make: a network at MAX_NOTES_PARAMETERS with a worked example
+#: stays under these (docs/html.md states them; 1-332-1, 997 parameters, measured 4.1 MB and
+#: 2.1 MB, the largest of the shapes tried at that count).
+MAX_NOTES_BYTES = 8_000_000
+MAX_DECK_BYTES = 4_000_000
+
+
+@pytest.mark.slow
+def test_the_largest_network_the_notes_accept_makes_a_page_under_the_stated_size():
+    net = sb.mlp([1, 332, 1], activation="sigmoid", loss="mse", bias=True)
+    assert len(net.parameters) <= MAX_NOTES_PARAMETERS < len(net.parameters) + 10
+    values = {s.name: round(0.5 - (k % 7) / 7, 2) for k, s in enumerate(net.leaves)}
+    example = sb.worked_example(sb.derive(net), values)
+    notes, deck = sb.render(example, "html"), sb.render(example, "html-slides")
+    assert len(notes.encode()) < MAX_NOTES_BYTES and len(deck.encode()) < MAX_DECK_BYTES
+    assert len(read_page(notes).equations) > 1000
