@@ -17,7 +17,7 @@ from texutil import REPO, seed000_doc, seed000_example
 import symbackprop as sb
 from symbackprop.document import MAX_NOTES_PARAMETERS, Equation, Equations, Step
 from symbackprop.io.spec import load_spec
-from symbackprop.output.html import edges_attribute, packed, plain_text
+from symbackprop.output.html import edges_attribute, html_environment, packed, plain_text
 from symbackprop.output.i18n import PARTICLES, final_sound
 from symbackprop.output.render import section_title
 from symbackprop.printing.latex import Tex
@@ -246,3 +246,29 @@ def test_the_largest_network_the_notes_accept_makes_a_page_under_the_stated_size
     notes, deck = sb.render(example, "html"), sb.render(example, "html-slides")
     assert len(notes.encode()) < MAX_NOTES_BYTES and len(deck.encode()) < MAX_DECK_BYTES
     assert len(read_page(notes).equations) > 1000
+
+
+def test_math_and_text_from_user_names_reach_the_page_escaped():
+    env = html_environment("en")
+    page = env.from_string("<< name >> << math|m >> << [math]|mlist >> << tex >>").render(
+        name="<script>&", math=Tex(r"a_{<script>}"), tex=Tex("b<i>"))
+    assert "<script>" not in page and "<i>" not in page
+    assert "&lt;script&gt;&amp;" in page and 'alttext="a_{&lt;script&gt;}"' in page
+
+
+#: Every gallery spec's Korean page and deck, scanned for a particle left in its dictionary form
+#: (the particle after MathML is read from its alttext); seed 000 and the RNN run by default.
+_GALLERY = sorted(p.stem for p in (REPO / "docs" / "examples").glob("*.toml")
+                  if p.stem.startswith(("seed", "model-")) and not p.stem.endswith("claims"))
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=[] if n in ("seed000", "model-rnn") else [pytest.mark.slow])
+    for n in _GALLERY])
+def test_every_gallery_specs_korean_page_attaches_its_particles(name):
+    spec = load_spec(REPO / "docs" / "examples" / f"{name}.toml")
+    d = sb.derive(spec.graph)
+    example = sb.worked_example(d, spec.values) if spec.values else None
+    for kind in ("html", "html-slides"):
+        html = sb.render(example or d, kind, title=spec.title, language="ko")
+        assert not [k for k in PARTICLES if k in html], kind
