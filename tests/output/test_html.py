@@ -185,6 +185,10 @@ def test_the_decks_chains_beside_the_drawing_keep_their_paths():
         equations = read_page(chunk).equations
         assert equations and all(e["edges"] for e in equations)
         assert not any("alert" in e["alttext"] for e in equations)
+    others = html.split("</main>")[0].split('class="slide')
+    for chunk in others[1:]:
+        if not chunk.startswith(" walk"):  # no drawing beside them: nothing to light
+            assert "data-edges" not in chunk and "data-node" not in chunk
 
 
 def test_a_slides_equation_is_packed_on_as_few_rows_as_beamers():
@@ -223,6 +227,7 @@ def test_a_figure_without_a_scene_prints_no_drawing():
     page = read_page(sb.render(dataclasses.replace(doc, sections=sections), "html"))
     assert not page.descriptions and not page.svg_edges
     assert page.equations  # the rest of the notes are there
+    assert not any(e["edges"] or e["node"] for e in page.equations)  # nothing to light
 
 
 def test_the_korean_drawing_is_described_in_korean(korean_doc):
