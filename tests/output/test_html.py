@@ -188,7 +188,7 @@ def test_the_decks_chains_beside_the_drawing_keep_their_paths():
     others = html.split("</main>")[0].split('class="slide')
     for chunk in others[1:]:
         if not chunk.startswith(" walk"):  # no drawing beside them: nothing to light
-            assert "data-edges" not in chunk and "data-node" not in chunk
+            assert not any(e["edges"] or e["node"] for e in read_page(chunk).equations)
 
 
 def test_a_slides_equation_is_packed_on_as_few_rows_as_beamers():
