@@ -118,7 +118,13 @@ def plain_text(markup: str) -> str:
 
 def drawing_svg(figure: Figure, ident: str, title: str, description: str) -> Markup:
     """The figure's drawing as inline SVG (labels in MathML), or nothing when the figure has
-    no scene (a drawing too large to lay out)."""
+    no scene (a drawing too large to lay out).
+
+    >>> import symbackprop as sb
+    >>> fig = sb.build_document(sb.derive(sb.mlp([1, 1]))).sections[0].blocks[1]
+    >>> str(drawing_svg(fig, "net", "The network", "One input, one output."))[:4]
+    '<svg'
+    """
     scene = figure.scene
     if scene is None:
         return Markup("")
@@ -155,7 +161,11 @@ def html_frames(doc: Document, frames: list[dict]) -> list[dict]:
     """The deck's planned frames (:func:`.deck.plan`, the beamer deck's) for HTML: a chain
     beside the drawing is the Document's own equation, with its paths (beamer's copy marks
     its lines for overlays and drops them), so that focusing it lights its edges, on the
-    drawing (``drawing``: the deck's first figure, as beamer's) beside it."""
+    drawing (``drawing``: the deck's first figure, as beamer's) beside it.
+
+    >>> html_frames(Document("t", "", "", [], 0, {}), [{"figure": None, "body": []}])
+    [{'figure': None, 'body': []}]
+    """
     originals = _originals(doc)
     figure = next((b for s in doc.sections for b in s.blocks if b.kind == "figure"), None)
     out = []
@@ -169,7 +179,11 @@ def html_frames(doc: Document, frames: list[dict]) -> list[dict]:
 
 @functools.cache
 def static_text(name: str) -> Markup:
-    """One of STATIC_FILES, to inline into the page (ours: no user text reaches it)."""
+    """One of STATIC_FILES, to inline into the page (ours: no user text reaches it).
+
+    >>> "prefers-color-scheme: dark" in static_text("page.css")
+    True
+    """
     if name not in STATIC_FILES:
         raise KeyError(name)
     return Markup((Path(__file__).resolve().parent / "static" / name).read_text(encoding="utf-8"))
@@ -179,7 +193,11 @@ def html_environment(language: str = "en",
                      templates: str | Path | None = None) -> jinja2.Environment:
     """The documents' environment for HTML: values escaped for HTML, math (the ``m``,
     ``mlist``, ``mathtext`` filters and any Tex printed as it stands) as inline MathML, and
-    the filters and globals the HTML templates use."""
+    the filters and globals the HTML templates use.
+
+    >>> html_environment("ko").from_string("<< _('Next slide') >>").render()
+    '다음 슬라이드'
+    """
     env = template_environment(language, delimiters=LATEX_SAFE_DELIMITERS, escape=_escape_html,
                                templates=templates, math=inline_math)
     env.filters["equation_math"] = equation_math
