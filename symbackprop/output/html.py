@@ -31,8 +31,8 @@ from .environment import LATEX_SAFE_DELIMITERS, template_environment
 from .heights import SIZES
 
 __all__ = ["html_environment", "inline_math", "equation_math", "edges_attribute",
-           "plain_text", "drawing_svg", "drawing_facts", "html_frames", "packed", "static_text",
-           "STATIC_FILES", "SIZE_CLASSES"]
+           "plain_text", "drawing_svg", "drawing_facts", "draws_network", "html_frames", "packed",
+           "static_text", "STATIC_FILES", "SIZE_CLASSES"]
 
 #: The page's own resources, inlined into every page (output/static/).
 STATIC_FILES = ("page.css", "notes.js", "deck.js")
@@ -141,16 +141,33 @@ def drawing_facts(doc: Document, figure: Figure) -> dict:
     >>> drawing_facts(doc, doc.sections[0].blocks[1])["widths"]
     [2, 2, 1]
     """
-    network = next(b for b in doc.sections[0].blocks if b.kind == "paragraph")
-    facts: dict = {"kind": "graph", "network": network.args, "nodes": 0, "edges": 0}
-    if network.key == "network_mlp":
+    network = next((b for s in doc.sections[:1] for b in s.blocks if b.kind == "paragraph"
+                    and b.key.startswith("network_")), None)
+    facts: dict = {"kind": "other", "nodes": 0, "edges": 0}  # a Document made by hand
+    if network is not None and network.key == "network_mlp":
         facts.update(kind="mlp", widths=[int(w) for w in re.findall(r"\d+", network.args["widths"])])
-    elif network.key == "network_model":
+    elif network is not None and network.key == "network_model":
         facts.update(kind="model", model=network.args["model"])
+    elif network is not None:
+        facts.update(kind="graph", network=network.args)
     scene = figure.scene
     if scene is not None:
         facts.update(nodes=len(scene.nodes), edges=sum(e.ends is not None for e in scene.edges))
     return facts
+
+
+def draws_network(doc: Document) -> bool:
+    """Whether the page draws the network (its first section's figure has a scene), which
+    its equations' highlighting lights.
+
+    >>> import symbackprop as sb
+    >>> draws_network(sb.build_document(sb.derive(sb.mlp([1, 1]))))
+    True
+    >>> draws_network(Document("t", "", "", [], 0, {}))
+    False
+    """
+    return any(b.kind == "figure" and b.scene is not None
+               for s in doc.sections[:1] for b in s.blocks)
 
 
 def _originals(doc: Document) -> dict[tuple[str, str], Equation]:
@@ -207,5 +224,6 @@ def html_environment(language: str = "en",
     env.filters["size_class"] = lambda size: SIZE_CLASSES.get(size.command, "normal")
     env.globals["drawing_svg"] = drawing_svg
     env.globals["drawing_facts"] = drawing_facts
+    env.globals["draws_network"] = draws_network
     env.globals["static"] = static_text
     return env

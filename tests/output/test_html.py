@@ -15,7 +15,7 @@ from htmlpage import markdown_equations, markdown_headings, read_page
 from texutil import REPO, seed000_doc, seed000_example
 
 import symbackprop as sb
-from symbackprop.document import MAX_NOTES_PARAMETERS, Equation, Equations, Step
+from symbackprop.document import MAX_NOTES_PARAMETERS, Document, Equation, Equations, Section, Step
 from symbackprop.io.spec import load_spec
 from symbackprop.output.html import edges_attribute, html_environment, packed, plain_text
 from symbackprop.output.i18n import PARTICLES, final_sound
@@ -277,3 +277,14 @@ def test_every_gallery_specs_korean_page_attaches_its_particles(name):
     for kind in ("html", "html-slides"):
         html = sb.render(example or d, kind, title=spec.title, language="ko")
         assert not [k for k in PARTICLES if k in html], kind
+
+
+def test_a_document_made_by_hand_makes_a_page_too():
+    figure = next(b for b in seed000_doc().sections[0].blocks if b.kind == "figure")
+    for doc in (Document("Empty", "", "", [], 0, {}),
+                Document("Only <a> drawing", "", "", [Section("network", blocks=[figure])], 0, {})):
+        for kind in ("html", "html-slides"):
+            page = read_page(sb.render(doc, kind))
+            assert page.headings[0] == (1, doc.title)
+    said = read_page(sb.render(doc, "html")).descriptions[0]
+    assert re.fullmatch(r"It has \d+ nodes and \d+ edges\.", said)
