@@ -345,13 +345,15 @@ def tex_to_mathml(tex: str, *, display: bool = False) -> str:
     """
     math = _math(display, str(tex))
     math.extend(list(_converted(str(tex), display)))
+    _no_space_before(math)
     return _serialise(math)
 
 
-def aligned_latex(lhs: str, steps: Sequence[Sequence]) -> str:
+def aligned_latex(lhs: str, steps: Sequence) -> str:
     """The aligned LaTeX of an equation, as the Markdown notes print it between ``$$``.
 
-    ``steps``: per step ``(relation, lines)`` or ``(relation, lines, note)``.
+    ``steps``: per step ``(relation, lines)``, ``(relation, lines, note)`` or a Document's
+    ``Step`` (read by its attributes).
 
     >>> print(aligned_latex("y", [("=", ["a", "b"]), ("=", ["c"], r"\\text{ok}")]))
     \\begin{aligned}
@@ -370,7 +372,10 @@ def aligned_latex(lhs: str, steps: Sequence[Sequence]) -> str:
     return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
 
-def _step(step: Sequence) -> tuple[str, list[str], str | None]:
+def _step(step) -> tuple[str, list[str], str | None]:
+    # a Document's Step is read by its attributes, as printers read our objects
+    if hasattr(step, "lines"):
+        step = (step.relation, step.lines, step.note)
     relation, lines, *rest = step
     return str(relation), [str(line) for line in lines], (str(rest[0]) if rest and rest[0] else None)
 
@@ -387,9 +392,23 @@ def _cell(tr: Element, tex: str | None, column: int) -> None:
     td = SubElement(tr, "mtd", {"style": _COLUMNS[column]} if tex is not None else {})
     if tex is not None:
         td.extend(list(_converted(tex, display=True)))
+        _no_space_before(td)
 
 
-def equation_mathml(lhs: str, steps: Sequence[Sequence]) -> str:
+_LARGE = frozenset("∑∏∐⋂⋃∫")
+
+
+def _no_space_before(row: Element) -> None:
+    """A large operator that opens a formula or a cell gets no space before it, as in TeX (Core
+    gives ∑ a thin space each side wherever it stands)."""
+    core = row[0] if len(row) else None
+    while core is not None and (core.tag in _SCRIPTS or core.tag in _LIMITS) and len(core):
+        core = core[0]
+    if core is not None and core.tag == "mo" and core.text in _LARGE:
+        core.set("lspace", "0")
+
+
+def equation_mathml(lhs: str, steps: Sequence) -> str:
     """One display ``<math>`` holding an equation as an aligned ``<mtable>``.
 
     Rows are lhs | relation | first line of a step, then a row per continued line (indented as
