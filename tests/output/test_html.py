@@ -288,3 +288,10 @@ def test_a_document_made_by_hand_makes_a_page_too():
             assert page.headings[0] == (1, doc.title)
     said = read_page(sb.render(doc, "html")).descriptions[0]
     assert re.fullmatch(r"It has \d+ nodes and \d+ edges\.", said)
+
+
+@pytest.mark.parametrize("kind", ["html", "html-slides"])
+def test_every_id_on_the_page_is_unique(kind, rnn_doc):
+    for doc in (seed000_doc(), rnn_doc):
+        ids = re.findall(r' id="([^"]+)"', sb.render(doc, kind))
+        assert ids and len(ids) == len(set(ids)), [i for i in set(ids) if ids.count(i) > 1]
