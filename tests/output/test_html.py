@@ -18,7 +18,7 @@ import symbackprop as sb
 from symbackprop.document import MAX_NOTES_PARAMETERS, Document, Equation, Equations, Section, Step
 from symbackprop.io.spec import load_spec
 from symbackprop.output.html import edges_attribute, html_environment, packed, plain_text
-from symbackprop.output.i18n import PARTICLES, final_sound
+from symbackprop.output.i18n import PARTICLES, attach_particles, final_sound
 from symbackprop.output.render import section_title
 from symbackprop.printing.latex import Tex
 
@@ -110,6 +110,10 @@ def test_a_particle_after_mathml_is_read_from_its_alttext():
     assert final_sound('<math alttext="h_{1}"><msub><mi>h</mi><mn>1</mn></msub></math>') == "l"
     assert final_sound('<math alttext="y_{2}"><mi>y</mi></math>') == "v"
     assert final_sound('<math alttext="\\hat{y}"><mi>y</mi></math>') == "c"
+    # a group in brackets goes with the word before it; brackets inside MathML do not count
+    group = '헤드(키 3개, <math alttext="d = 2"><mo>(</mo><mi>d</mi></math>)'
+    assert final_sound(group) == "v" and attach_particles(group + "을(를)").endswith(")를")
+    assert final_sound('(<math alttext="h_{1}"><mi>h</mi></math>)') == "l"
 
 
 def test_gradient_equations_carry_the_union_of_their_paths_edges(rnn_doc):
