@@ -21,6 +21,7 @@ import gettext
 import re
 from collections.abc import Callable
 from functools import cache
+from html import unescape
 from pathlib import Path
 
 import jinja2
@@ -79,6 +80,8 @@ _TYPED = {"′": "'", "²": "^2", "³": "^3", "σ": r"\sigma", "δ": r"\delta", 
           "ε": r"\epsilon", "ŷ": r"\hat{y}"}
 _WRAPPERS = ("mathbf", "mathrm", "mathit", "mathcal", "boldsymbol", "text", "operatorname",
              "mathsf", "left", "bigl", "bigr", "Bigl", "Bigr")
+#: The LaTeX an HTML page's ``<math>`` element keeps as its text alternative.
+_ALTTEXT = re.compile(r'^<math\b[^>]*\balttext="([^"]*)"')
 _CLOSERS = re.compile(r"(\s+|\\[,;!:]|\\quad|\\right[.)\]|]?|\\[bB]ig+[rl]?[)\]|]?|[)\].,|]|\\\})$")
 
 
@@ -89,13 +92,27 @@ def final_sound(text: str) -> str | None:
 
     >>> final_sound("$h_{1}$"), final_sound("$0.703$"), final_sound("$y_{2}$"), final_sound("신경망")
     ('l', 'c', 'v', 'c')
+
+    MathML (the HTML pages') is read by its LaTeX, its ``alttext``:
+
+    >>> final_sound('<math alttext="h_{1}"><msub><mi>h</mi><mn>1</mn></msub></math>')
+    'l'
     """
     text = text.rstrip()
+    if text.endswith("</math>"):
+        alt = _ALTTEXT.search(text[text.rfind("<math"):])
+        return _tex_sound(unescape(alt.group(1))) if alt else None
+    if text.endswith(")") and "</math>" in text:
+        before = _before_brackets(text)
+        if before:  # 헤드(키 3개, d = 2)를: the particle goes with the word before the brackets
+            return final_sound(before)
     if text.endswith("$") and text.count("$") >= 2:
         return _tex_sound(text[text.rstrip("$").rfind("$") + 1:].rstrip("$"))
     text = _CLOSERS.sub("", text) if text.endswith((")", "]")) else text
     if not text:
         return None
+    if text.endswith("</math>"):  # (d = 2): the math in the brackets, read
+        return final_sound(text)
     last = text[-1]
     if "가" <= last <= "힣":
         jong = (ord(last) - ord("가")) % 28
@@ -109,6 +126,22 @@ def final_sound(text: str) -> str | None:
         for typed, tex in _TYPED.items():
             math = math.replace(typed, tex)
         return _tex_sound(math)
+    return None
+
+
+#: An HTML page's inline math, as one element (its MathML may hold brackets of its own).
+_MATHML = re.compile(r"<math\b.*?</math>", re.S)
+
+
+def _before_brackets(text: str) -> str | None:
+    """The text before the bracketed group ``text`` ends with, MathML read as one word (None
+    if the brackets do not match)."""
+    flat = _MATHML.sub(lambda m: "\0" * len(m.group()), text)  # same length, no brackets
+    depth = 0
+    for k in range(len(flat) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(flat[k], 0)
+        if depth == 0:
+            return text[:k].rstrip() or None
     return None
 
 
