@@ -17,7 +17,7 @@ import pytest
 import symbackprop as sb
 from symbackprop.cli.main import main
 from symbackprop.document.drawings.scene import Scene
-from symbackprop.document.drawings.svg import SVG_NS, plain_label, scene_svg
+from symbackprop.document.drawings.svg import SCREEN_SCALE, SVG_NS, plain_label, scene_svg
 from symbackprop.document.model import Figure
 from symbackprop.document.tikz import graph_scene, network_scene
 from symbackprop.output import render as render_module
@@ -130,7 +130,8 @@ def test_the_svg_is_well_formed_and_named_for_screen_readers(name):
     assert [g.get("data-node") for g in root.iter(f"{{{SVG_NS}}}g")
             if g.get("class", "").startswith("node")] == list(figure.scene.nodes)
     _, _, width, height = map(float, root.get("viewBox").split())
-    assert f"max-width: {width:.2f}px" in root.get("style") and width > 0 and height > 0
+    shown = float(root.get("style").split("max-width:")[1].split("px")[0])
+    assert shown == pytest.approx(width * SCREEN_SCALE, abs=0.02) and width > 0 and height > 0
 
 
 def test_the_same_network_gives_the_same_svg_bytes():

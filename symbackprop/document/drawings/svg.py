@@ -27,10 +27,13 @@ from collections.abc import Callable
 from ..drawing import Box
 from .scene import Edge, Label, Node, Scene, bend_controls
 
-__all__ = ["scene_svg", "plain_label", "PX_PER_CM", "SVG_NS"]
+__all__ = ["scene_svg", "plain_label", "PX_PER_CM", "SCREEN_SCALE", "SVG_NS"]
 
 #: The drawing's natural size: a centimetre of the layout at the CSS pixel's 96 per inch.
 PX_PER_CM = 96 / 2.54
+#: How much larger than on paper a drawing may grow on a screen: a screen is read from further
+#: away than a page, and TeX's scriptsize labels are 9 px at the page's own size.
+SCREEN_SCALE = 1.5
 #: Points (TeX's) per centimetre: a label's font size in the layout's units.
 _PT_PER_CM = 72.27 / 2.54
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -111,7 +114,7 @@ def scene_svg(scene: Scene, *, ident: str, title: str, description: str,
     out = [f'<svg xmlns="{SVG_NS}" id="{ident}-svg" class="network" role="img" '
            f'aria-labelledby="{ident}-title {ident}-desc" viewBox="0 0 {width:.2f} {height:.2f}" '
            f'width="{width:.2f}" height="{height:.2f}" '
-           f'style="width: 100%; max-width: {width:.2f}px; height: auto">',
+           f'style="width: 100%; max-width: {width * SCREEN_SCALE:.2f}px; height: auto">',
            f'<title id="{ident}-title">{html.escape(title)}</title>',
            f'<desc id="{ident}-desc">{html.escape(description)}</desc>',
            f"<defs><style>{_style(ident + '-svg')}</style>"
