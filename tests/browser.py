@@ -1,0 +1,409 @@
+"""The real-browser harness of the HTML tests: Debian's chromium driven by Playwright, and checks.
+
+One `Chromium` is launched per test session (tests/conftest.py's ``chromium`` fixture); each page
+opens in a fresh context at a viewport (``NOTES_VIEWPORTS``, ``DECK_VIEWPORT``), light or dark,
+with every console error, page error and request that leaves ``file://`` recorded. Each check
+takes the open `View` and returns a list of problems (an empty list passes), so a test can
+gather them all before it asserts and say everything that is wrong at once::
+
+    with chromium.open(path, width=375) as view:
+        assert horizontal_overflow(view) == []
+
+Playwright's Python package drives the executable SYMBACKPROP_CHROMIUM names, else ``chromium``
+on PATH (.ci/install-browser.sh installs Debian's); nothing downloads a browser. Screenshots go
+to SYMBACKPROP_ARTEFACTS, else tests/artefacts/ (gitignored), made when first written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CHROMIUM_ENV = "SYMBACKPROP_CHROMIUM"
+ARTEFACTS_ENV = "SYMBACKPROP_ARTEFACTS"
+#: The notes are read on a laptop and on a phone; a deck is shown on a 16:9 projector.
+NOTES_VIEWPORTS = {"1024": (1024, 768), "375": (375, 812)}
+DECK_VIEWPORT = (1280, 720)
+#: Schemes a self-contained page may load: itself, and what it carries inline.
+LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
+#: How long (ms) the page's script may take to answer a key before it counts as a miss: the
+#: handlers are synchronous, so this only absorbs a busy machine.
+SETTLE_MS = 1500
+
+
+def chromium_executable() -> str | None:
+    """The chromium to drive: SYMBACKPROP_CHROMIUM, else ``chromium`` on PATH; None if neither.
+
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {CHROMIUM_ENV: "/nowhere/chromium"}):
+    ...     chromium_executable() is None
+    True
+    """
+    named = os.environ.get(CHROMIUM_ENV)
+    if named:
+        return named if Path(named).is_file() else None
+    return shutil.which("chromium")
+
+
+def missing() -> str | None:
+    """One line naming what the browser tests lack (a skip reason), or None when all is there.
+
+    Each reason says "not installed", which tests/conftest.py turns into a failure under CI=true.
+
+    >>> missing() is None or "not installed" in missing()
+    True
+    """
+    if chromium_executable() is None:
+        return (f"chromium is not installed (.ci/install-browser.sh installs it; or set {CHROMIUM_ENV})")
+    for module, package in (("playwright", "playwright"), ("axe_playwright_python", "axe-playwright-python")):
+        try:
+            __import__(module)
+        except ImportError:
+            return f"{package} is not installed (pip install -e '.[test]')"
+    return None
+
+
+def artefacts_dir() -> Path:
+    """Where screenshots are kept: SYMBACKPROP_ARTEFACTS, else tests/artefacts/; made if missing.
+
+    >>> artefacts_dir().is_dir()
+    True
+    """
+    folder = Path(os.environ.get(ARTEFACTS_ENV) or Path(__file__).parent / "artefacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@dataclass
+class View:
+    """One page open in its own browser context, with what it logged and tried to load."""
+
+    page: object
+    context: object
+    url: str
+    console: list[str] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)
+
+    def screenshot(self, name: str, *, full_page: bool = True) -> Path:
+        """Save a PNG named `name` among the artefacts and return its path."""
+        path = artefacts_dir() / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', name)}.png"
+        self.page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    def close(self) -> None:
+        self.context.close()
+
+    def __enter__(self) -> View:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Chromium:
+    """Debian's chromium under Playwright, launched once and closed with `close`."""
+
+    def __init__(self, executable: str | None = None):
+        from playwright.sync_api import sync_playwright
+
+        self._playwright = sync_playwright().start()
+        # --no-sandbox: CI runs as root in a container, where chromium's sandbox cannot start.
+        self.browser = self._playwright.chromium.launch(
+            executable_path=executable or chromium_executable(), args=["--no-sandbox"])
+
+    def open(self, path: Path, *, width: int = 1024, height: int = 768, dark: bool = False,
+             fragment: str = "") -> View:
+        """Open the file at `path` (``#fragment`` appended when given) at a viewport and scheme."""
+        context = self.browser.new_context(viewport={"width": width, "height": height},
+                                           color_scheme="dark" if dark else "light")
+        url = Path(path).resolve().as_uri()
+        view = View(page=None, context=context, url=url)
+
+        def route(request_route) -> None:
+            target = request_route.request.url
+            if target.startswith(LOCAL_SCHEMES):
+                request_route.continue_()
+            else:
+                # Recorded and refused: a page that needs the network must fail offline here too.
+                view.external.append(target)
+                request_route.abort()
+
+        context.route("**/*", route)
+        page = context.new_page()
+        page.on("console", lambda m: view.console.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: view.console.append(f"page error: {e}"))
+        view.page = page
+        page.goto(url + (f"#{fragment}" if fragment else ""), wait_until="load")
+        return view
+
+    def close(self) -> None:
+        self.browser.close()
+        self._playwright.stop()
+
+    def __enter__(self) -> Chromium:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# -- checks: each returns a list of problems, one sentence each ----------------------------------
+
+def console_errors(view: View) -> list[str]:
+    """Every console error and uncaught page error the page has logged so far."""
+    return [f"console: {text}" for text in view.console]
+
+
+def external_urls(view: View) -> list[str]:
+    """Every request that left file:// (each was refused, so the page was seen offline)."""
+    return [f"loads {url}" for url in view.external]
+
+
+_EMPTY_MATH = """scope => [...document.querySelectorAll(scope + ' math')].flatMap(m => {
+  const r = m.getBoundingClientRect(), what = (m.getAttribute('alttext') || m.textContent).slice(0, 60);
+  const out = [];
+  if (r.width < 1 || r.height < 1) out.push(`<math> has an empty box (${r.width}x${r.height}): ${what}`);
+  if (m.querySelector('merror')) out.push(`<math> holds an <merror>: ${what}`);
+  if (!m.textContent.trim()) out.push(`<math> has no content: ${what}`);
+  return out;
+})"""
+
+
+def empty_math(view: View, scope: str = ":root") -> list[str]:
+    """Each ``<math>`` under `scope` without a box, without content, or holding an ``<merror>``."""
+    return view.page.evaluate(_EMPTY_MATH, scope)
+
+
+# A label's box is what it shows: a foreignObject is sized by its width and height attributes,
+# which may be generous, so its content's box (clipped to the foreignObject) stands for it.
+_LABEL_BOXES = """scope => [...document.querySelectorAll(scope + ' svg g.label')].map((g, i) => {
+  let r = g.getBoundingClientRect();
+  const fo = g.querySelector('foreignObject'), inner = fo && fo.firstElementChild;
+  if (inner) {
+    const f = fo.getBoundingClientRect();
+    const parts = [...inner.querySelectorAll('*')].map(e => e.getBoundingClientRect())
+      .filter(b => b.width > 0 && b.height > 0);
+    const c = parts.length ? parts : [inner.getBoundingClientRect()];
+    r = {left: Math.max(f.left, Math.min(...c.map(b => b.left))),
+         right: Math.min(f.right, Math.max(...c.map(b => b.right))),
+         top: Math.max(f.top, Math.min(...c.map(b => b.top))),
+         bottom: Math.min(f.bottom, Math.max(...c.map(b => b.bottom)))};
+  }
+  return {i, svg: [...document.querySelectorAll('svg')].indexOf(g.closest('svg')),
+          text: (g.textContent || '').trim().slice(0, 30),
+          left: r.left, right: r.right, top: r.top, bottom: r.bottom};
+})"""
+
+
+def label_overlaps(view: View, scope: str = ":root", tolerance: float = 0.5) -> list[str]:
+    """Each pair of ``svg g.label`` in one drawing whose boxes overlap by more than `tolerance` px."""
+    boxes = [b for b in view.page.evaluate(_LABEL_BOXES, scope)
+             if b["right"] - b["left"] > 0 and b["bottom"] - b["top"] > 0]
+    problems = []
+    for n, a in enumerate(boxes):
+        for b in boxes[n + 1:]:
+            wide = min(a["right"], b["right"]) - max(a["left"], b["left"])
+            high = min(a["bottom"], b["bottom"]) - max(a["top"], b["top"])
+            if a["svg"] == b["svg"] and wide > tolerance and high > tolerance:
+                problems.append(f"labels {a['text']!r} and {b['text']!r} overlap by "
+                                f"{wide:.1f}x{high:.1f} px")
+    return problems
+
+
+# Names the outermost elements past the window's right edge (not those inside a box that
+# scrolls or clips them, which is where a wide equation belongs), so the failure says what to fix.
+_OVERFLOW = """() => {
+  const d = document.documentElement, width = d.clientWidth;
+  if (d.scrollWidth <= width) return [];
+  const clipped = e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement)
+    if (getComputedStyle(a).overflowX !== 'visible') return true; return false; };
+  const past = e => e.getBoundingClientRect().right > width + 1;
+  const wide = [...document.body.querySelectorAll('*')]
+    .filter(e => past(e) && !clipped(e) && (e.parentElement === document.body || !past(e.parentElement)))
+    .slice(0, 5).map(e => `<${e.tagName.toLowerCase()}${e.id ? ' id=' + e.id : ''}` +
+      `${typeof e.className === 'string' && e.className ? ' class=' + e.className : ''}>` +
+      ` reaches ${Math.round(e.getBoundingClientRect().right)} px`);
+  return [`the page is ${d.scrollWidth} px wide in a ${width} px window` +
+          (wide.length ? ': ' + wide.join('; ') : '')];
+}"""
+
+
+def horizontal_overflow(view: View) -> list[str]:
+    """The page scrolling sideways (document scrollWidth over clientWidth), naming the widest."""
+    return view.page.evaluate(_OVERFLOW)
+
+
+def axe_serious(view: View, scope: str | None = None) -> list[str]:
+    """axe-core's violations of impact serious or critical (under `scope`, a CSS selector)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(view.page, context=scope) if scope else Axe().run(view.page)
+    return [f"axe {v['id']} ({v['impact']}): {v['help']} at "
+            + ", ".join(" ".join(node["target"]) for node in v["nodes"][:3])
+            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
+_LIT = """scope => ({
+  edges: [...new Set([...document.querySelectorAll(scope + ' svg .edge.lit')]
+    .map(e => JSON.stringify([e.dataset.from, e.dataset.to])))].map(s => JSON.parse(s)),
+  nodes: [...new Set([...document.querySelectorAll(scope + ' svg .node.lit')].map(n => n.dataset.node))]})"""
+
+
+def _lit(view: View, scope: str) -> tuple[set, set]:
+    state = view.page.evaluate(_LIT, scope)
+    return {tuple(e) for e in state["edges"]}, set(state["nodes"])
+
+
+def hover_lights(view: View, scope: str = ":root") -> list[str]:
+    """Each linked equation that, focused or hovered, does not light exactly its own edges.
+
+    An equation's ``data-edges`` must light the same set of ``svg .edge.lit`` (by data-from,
+    data-to), its ``data-node`` that node, something must light, and leaving it (blur) must
+    restore what was lit before.
+    """
+    page = view.page
+    equations = page.locator(f"{scope} .equation[data-edges], {scope} .equation[data-node]")
+    problems = []
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    baseline = _lit(view, scope)
+    for n in range(equations.count()):
+        equation = equations.nth(n)
+        edges = {tuple(e) for e in json.loads(equation.get_attribute("data-edges") or "[]")}
+        node = equation.get_attribute("data-node")
+        name = (equation.locator("math").first.get_attribute("alttext") or f"equation {n}")[:50]
+        if not edges and not node:
+            problems.append(f"{name}: data-edges names no edge and no data-node")
+            continue
+        for how in ("focus", "hover"):
+            if how == "focus":
+                equation.focus()
+            else:
+                equation.hover()
+            lit_edges, lit_nodes = _lit(view, scope)
+            if not lit_edges and not lit_nodes:
+                problems.append(f"{name}: {how} lights nothing")
+            elif lit_edges != edges:
+                problems.append(f"{name}: {how} lights edges {sorted(lit_edges)}, "
+                                f"data-edges says {sorted(edges)}")
+            if node and node not in lit_nodes:
+                problems.append(f"{name}: {how} leaves node {node} unlit")
+            if how == "focus":
+                page.evaluate("() => document.activeElement && document.activeElement.blur()")
+                if _lit(view, scope) != baseline:
+                    problems.append(f"{name}: blur leaves the drawing lit")
+    return problems
+
+
+_DECK_STATE = """() => {
+  const slides = [...document.querySelectorAll('.slide')], w = innerWidth, h = innerHeight;
+  const shown = slides.filter(s => { const r = s.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && r.right > 0 && r.bottom > 0 && r.left < w && r.top < h; });
+  return {current: [...document.querySelectorAll('.slide.current')].map(s => s.id),
+          shown: shown.map(s => s.id), hash: location.hash};
+}"""
+
+
+def slide_ids(view: View) -> list[str]:
+    """The deck's slides' ids in document order."""
+    return view.page.evaluate("() => [...document.querySelectorAll('.slide')].map(s => s.id)")
+
+
+def _press_to(view: View, key: str, want: str, settle_ms: int = SETTLE_MS) -> str | None:
+    """Press `key`, wait for slide `want` to be current; a problem sentence if it never is."""
+    view.page.keyboard.press(key)
+    try:
+        view.page.wait_for_function(
+            "id => { const c = document.querySelectorAll('.slide.current');"
+            " return c.length === 1 && c[0].id === id && location.hash === '#' + id; }",
+            arg=want, timeout=settle_ms)
+    except Exception:  # playwright's TimeoutError: what the page shows instead is the problem
+        state = view.page.evaluate(_DECK_STATE)
+        return (f"{key}: expected {want} current and #{want}, found current {state['current']}, "
+                f"hash {state['hash']!r}")
+    state = view.page.evaluate(_DECK_STATE)
+    if state["shown"] != [want]:
+        return f"{key}: {want} is current but the window shows {state['shown']}"
+    return None
+
+
+def deck_walk(view: View, settle_ms: int = SETTLE_MS) -> list[str]:
+    """The keyboard walks the deck: Home, ArrowRight, PageDown, ArrowLeft, PageUp, space, End.
+
+    After each key exactly one slide is ``.current``, it is the only one on screen and
+    location.hash names it; the ends hold; a fresh load of ``#slide-…`` opens that slide.
+    """
+    ids = slide_ids(view)
+    if not ids:
+        return ["the deck has no .slide"]
+    last = len(ids) - 1
+
+    def at(k: int) -> str:
+        return ids[max(0, min(k, last))]
+
+    steps = [("Home", 0), ("ArrowRight", 1), ("PageDown", 2), ("ArrowLeft", 1), ("PageUp", 0),
+             ("Space", 1), ("End", last), ("ArrowRight", last), ("Home", 0), ("ArrowLeft", 0)]
+    problems = [p for key, k in steps if (p := _press_to(view, key, at(k), settle_ms))]
+    target = at(1)
+    view.page.goto("about:blank")
+    view.page.goto(f"{view.url}#{target}", wait_until="load")
+    current = view.page.evaluate(_DECK_STATE)["current"]
+    if current != [target]:
+        problems.append(f"opening #{target} shows {current}")
+    return problems
+
+
+def each_slide(view: View) -> Iterator[tuple[str, str | None]]:
+    """Walk the deck with the keyboard from Home: (slide id, problem reaching it or None)."""
+    ids = slide_ids(view)
+    for n, ident in enumerate(ids):
+        yield ident, _press_to(view, "Home" if n == 0 else "ArrowRight", ident)
+
+
+_FITS = """id => {
+  const s = document.getElementById(id), r = s.getBoundingClientRect(), out = [];
+  if (r.left < -1 || r.top < -1 || r.right > innerWidth + 1 || r.bottom > innerHeight + 1)
+    out.push(`${id} spans ${Math.round(r.width)}x${Math.round(r.height)} px` +
+             ` at ${Math.round(r.left)},${Math.round(r.top)}`);
+  if (s.scrollHeight > s.clientHeight + 1 || s.scrollWidth > s.clientWidth + 1)
+    out.push(`${id}'s content is ${s.scrollWidth}x${s.scrollHeight} px` +
+             ` in ${s.clientWidth}x${s.clientHeight}`);
+  for (const e of s.querySelectorAll('.equation'))
+    if (e.scrollWidth > e.clientWidth + 1)
+      out.push(`${id}: an equation needs ${e.scrollWidth} px in ${e.clientWidth}: ` +
+               (e.querySelector('math')?.getAttribute('alttext') || '').slice(0, 50));
+  const d = document.documentElement;
+  if (d.scrollHeight > innerHeight + 1 || d.scrollWidth > innerWidth + 1)
+    out.push(`${id}: the deck's page scrolls (${d.scrollWidth}x${d.scrollHeight})`);
+  return out;
+}"""
+
+
+def slide_fits(view: View) -> list[str]:
+    """Each slide whose content does not fit the window (1280x720): no scrolling, none cut off."""
+    problems = []
+    for ident, missed in each_slide(view):
+        if missed:
+            return problems + [f"cannot reach {ident}: {missed}"]
+        problems += view.page.evaluate(_FITS, ident)
+    return problems
+
+
+def per_slide(view: View, check) -> list[str]:
+    """`check(view, scope)` on each slide in turn (current, so laid out), problems prefixed."""
+    problems = []
+    for ident, missed in each_slide(view):
+        if missed:
+            return problems + [f"cannot reach {ident}: {missed}"]
+        problems += [f"{ident}: {p}" for p in check(view, f"#{ident}")]
+    return problems
+
+
+def shoot_slides(view: View, prefix: str) -> list[Path]:
+    """A screenshot of every slide, walked with the keyboard, named ``prefix-slide-N``."""
+    return [view.screenshot(f"{prefix}-{ident}", full_page=False)
+            for ident, missed in each_slide(view) if not missed]
