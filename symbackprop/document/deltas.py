@@ -48,6 +48,8 @@ def deltas_section(ctx: DocumentContext) -> Section:
         eq = ctx.equation(f"delta {v}", delta.symbol, *rhs)
         for k, note in notes.items():
             eq.steps[k].note = note
+        drawn = ctx.drawing[1].get(v.name)  # the drawing the gradients' paths run along
+        eq.node = drawn if isinstance(drawn, str) else None
         eqs.append(eq)
     s.blocks.extend(pack(eqs))
     ctx.rest(s, every - len(named))

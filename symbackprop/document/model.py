@@ -39,6 +39,9 @@ class Equation:
     #: For a chain: per path, the edges of the network drawing (pairs of TikZ node names) whose
     #: local derivatives the path multiplies (slides highlight them one overlay at a time).
     paths: list[list[tuple[str, str]]] = field(default_factory=list)
+    #: For a δ: the drawing's node (TikZ name) whose error signal it is, which the HTML page
+    #: lights while the equation is hovered or focused; None when it has none.
+    node: str | None = None
 
 
 @dataclass

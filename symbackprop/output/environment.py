@@ -57,13 +57,16 @@ def template_dir() -> Path:
 def template_environment(language: str = "en", *,
                          delimiters: Delimiters = STANDARD_DELIMITERS,
                          escape: Callable[[str], str] | None = None,
-                         templates: str | Path | None = None) -> jinja2.Environment:
+                         templates: str | Path | None = None,
+                         math: Callable[[str], str] | None = None) -> jinja2.Environment:
     """A sandboxed environment over our templates (a user's ``templates`` folder searched
     first), speaking ``language``'s catalog, with the template family's ``delimiters``.
 
-    ``escape`` (for LaTeX or Markdown) is applied to every printed value but Tex and macro
-    output, and makes the filters ``m``, ``mlist`` and ``mathtext`` that put values into a
-    translated sentence; without it values print as given.
+    ``escape`` (for LaTeX, Markdown or HTML) is applied to every printed value but Tex and
+    macro output, and makes the filters ``m``, ``mlist`` and ``mathtext`` that put values into
+    a translated sentence; without it values print as given. ``math`` prints inline math
+    (default ``$…$``; HTML gives MathML), and with it a Tex printed as it stands is printed so
+    too (LaTeX prints Tex as it is, inside its own displays).
     """
     folders = [str(template_dir())]
     if templates is not None:
@@ -78,7 +81,7 @@ def template_environment(language: str = "en", *,
         comment_start_string=delimiters.comment[0], comment_end_string=delimiters.comment[1],
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined, autoescape=escape is not None,
-        finalize=None if escape is None else _finalizer(escape),
+        finalize=None if escape is None else _finalizer(escape, math),
         extensions=["jinja2.ext.i18n", "jinja2.ext.do"],
     )
     env.install_gettext_translations(translations(language), newstyle=True)
@@ -86,32 +89,39 @@ def template_environment(language: str = "en", *,
         env.globals[name] = with_particles(env.globals[name])
     env.globals["language"] = language
     if escape is not None:
-        _install_math_filters(env, escape)
+        _install_math_filters(env, escape, math or _dollars)
     return env
 
 
-def _finalizer(escape: Callable[[str], str]) -> Callable[[object], Markup]:
+def _dollars(tex: str) -> str:
+    return f"${tex}$"
+
+
+def _finalizer(escape: Callable[[str], str],
+               math: Callable[[str], str] | None) -> Callable[[object], Markup]:
     # Autoescape is on so that macro output comes back as Markup; finalize then escapes every
-    # other value for LaTeX (or Markdown), never for HTML, by returning Markup itself.
+    # other value for the output format itself (LaTeX's or Markdown's escaping, not HTML's,
+    # unless the format is HTML) by returning Markup.
     def finalize(value: object) -> Markup:
         if isinstance(value, Markup):
             return value
         if isinstance(value, Tex):
-            return Markup(value)
+            return Markup(value if math is None else math(value))
         return Markup(escape("" if value is None else str(value)))
 
     return finalize
 
 
-def _install_math_filters(env: jinja2.Environment, escape: Callable[[str], str]) -> None:
+def _install_math_filters(env: jinja2.Environment, escape: Callable[[str], str],
+                          inline: Callable[[str], str]) -> None:
     # Values entering a translated sentence must already be Markup (gettext's % would escape
     # them for HTML): math becomes inline math, text is escaped for the output format.
     def math(value) -> Markup:
-        return Markup(f"${value}$") if isinstance(value, Tex) else Markup(escape(str(value)))
+        return Markup(inline(value)) if isinstance(value, Tex) else Markup(escape(str(value)))
 
     def math_list(values) -> Markup:
         return Markup(", ").join(math(v) for v in values)
 
     env.filters["m"] = math
     env.filters["mlist"] = math_list
-    env.filters["mathtext"] = lambda v: Markup(f"${v}$")
+    env.filters["mathtext"] = lambda v: Markup(inline(str(v)))

@@ -21,6 +21,7 @@ import gettext
 import re
 from collections.abc import Callable
 from functools import cache
+from html import unescape
 from pathlib import Path
 
 import jinja2
@@ -79,6 +80,8 @@ _TYPED = {"′": "'", "²": "^2", "³": "^3", "σ": r"\sigma", "δ": r"\delta", 
           "ε": r"\epsilon", "ŷ": r"\hat{y}"}
 _WRAPPERS = ("mathbf", "mathrm", "mathit", "mathcal", "boldsymbol", "text", "operatorname",
              "mathsf", "left", "bigl", "bigr", "Bigl", "Bigr")
+#: The LaTeX an HTML page's ``<math>`` element keeps as its text alternative.
+_ALTTEXT = re.compile(r'^<math\b[^>]*\balttext="([^"]*)"')
 _CLOSERS = re.compile(r"(\s+|\\[,;!:]|\\quad|\\right[.)\]|]?|\\[bB]ig+[rl]?[)\]|]?|[)\].,|]|\\\})$")
 
 
@@ -89,8 +92,16 @@ def final_sound(text: str) -> str | None:
 
     >>> final_sound("$h_{1}$"), final_sound("$0.703$"), final_sound("$y_{2}$"), final_sound("신경망")
     ('l', 'c', 'v', 'c')
+
+    MathML (the HTML pages') is read by its LaTeX, its ``alttext``:
+
+    >>> final_sound('<math alttext="h_{1}"><msub><mi>h</mi><mn>1</mn></msub></math>')
+    'l'
     """
     text = text.rstrip()
+    if text.endswith("</math>"):
+        alt = _ALTTEXT.search(text[text.rfind("<math"):])
+        return _tex_sound(unescape(alt.group(1))) if alt else None
     if text.endswith("$") and text.count("$") >= 2:
         return _tex_sound(text[text.rstrip("$").rfind("$") + 1:].rstrip("$"))
     text = _CLOSERS.sub("", text) if text.endswith((")", "]")) else text

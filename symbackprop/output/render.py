@@ -34,17 +34,22 @@ from ..document import Document, build_document, layout
 from ..printing.latex import Tex, escape_latex, escape_markdown
 from . import deck
 from .environment import LATEX_SAFE_DELIMITERS, template_dir, template_environment
+from .html import html_environment, html_frames
 
 __all__ = ["render", "compile_pdf", "environment", "template_dir", "have_tex", "RenderError",
            "section_title", "paragraph_text", "tex_engine",
-           "KINDS"]
+           "KINDS", "HTML_KINDS"]
 
 KINDS = {
     "article": "article.tex.j2",
     "slides": "slides.tex.j2",
     "fragment": "fragment.tex.j2",
     "markdown": "notes.md.j2",
+    "html": "notes.html.j2",
+    "html-slides": "slides.html.j2",
 }
+#: The kinds that are one self-contained HTML page (output/html.py).
+HTML_KINDS = ("html", "html-slides")
 
 
 def _relation(r: str) -> str:
@@ -52,13 +57,17 @@ def _relation(r: str) -> str:
 
 
 def environment(markdown: bool = False, templates: str | Path | None = None,
-                language: str = "en") -> jinja2.Environment:
+                language: str = "en", html: bool = False) -> jinja2.Environment:
     """The documents' jinja2 environment (:func:`.environment.template_environment` with
-    LaTeX-safe delimiters, escaping for LaTeX or Markdown, user folder first, ``language``'s
-    catalog) and the filters the document templates use."""
-    env = template_environment(language, delimiters=LATEX_SAFE_DELIMITERS,
-                               escape=escape_markdown if markdown else escape_latex,
-                               templates=templates)
+    LaTeX-safe delimiters, escaping for LaTeX, Markdown or, with ``html``, HTML with MathML
+    (:func:`.html.html_environment`), user folder first, ``language``'s catalog) and the
+    filters the document templates use."""
+    if html:
+        env = html_environment(language, templates)
+    else:
+        env = template_environment(language, delimiters=LATEX_SAFE_DELIMITERS,
+                                   escape=escape_markdown if markdown else escape_latex,
+                                   templates=templates)
     env.tests["tex"] = lambda v: isinstance(v, Tex)
     env.filters["relation"] = _relation
     env.filters["width"] = layout.width
@@ -72,11 +81,11 @@ def environment(markdown: bool = False, templates: str | Path | None = None,
 
 
 @functools.lru_cache(maxsize=8)
-def _our_environment(markdown: bool, language: str) -> jinja2.Environment:
+def _our_environment(markdown: bool, language: str, html: bool = False) -> jinja2.Environment:
     # Our own templates' environment, made once per process: jinja2 compiles each template
     # once per environment, and compiling the article's was 0.4 s of every render (its
     # loader still reloads a template whose file changed).
-    return environment(markdown=markdown, language=language)
+    return environment(markdown=markdown, language=language, html=html)
 
 
 def render(
@@ -98,7 +107,8 @@ def render(
     abstract: bool = True,
     language: str = "en",
 ) -> str:
-    """Render notes as LaTeX (``article``, ``slides``, ``fragment``) or ``markdown``.
+    """Render notes as LaTeX (``article``, ``slides``, ``fragment``), ``markdown``, or one
+    self-contained HTML page: ``html`` (the notes), ``html-slides`` (the deck).
 
     ``obj`` is a graph, a derivation, a worked example (its numbers are included) or a built
     Document. With ``values`` a worked example is added. ``language`` is ``"en"`` or ``"ko"``
@@ -124,16 +134,24 @@ def render(
                              contrast=contrast, matrix=matrix, only=only, full=full,
                              abstract=abstract, language=language)
     language = doc.language if isinstance(obj, Document) else language
-    env = (_our_environment(kind == "markdown", language) if templates is None else
-           environment(markdown=kind == "markdown", templates=templates, language=language))
+    html = kind in HTML_KINDS
+    env = (_our_environment(kind == "markdown", language, html) if templates is None else
+           environment(markdown=kind == "markdown", templates=templates, language=language,
+                       html=html))
     wanted = [s.key for s in doc.sections if s.key != "network"]
     if isinstance(obj, WorkedExample) and kind == "fragment":
         wanted = ["worked"]
     template = env.get_template(KINDS[kind])
     frames = []
-    if kind == "slides":
-        sentence = env.from_string('<% import "_prose.j2" as P %><< P[p.key](p.args) >>')
+    if kind in ("slides", "html-slides"):
+        # The HTML deck is planned from the LaTeX sentences, as beamer's: one slide per frame.
+        latex = env if kind == "slides" else (
+            _our_environment(False, language) if templates is None
+            else environment(templates=templates, language=language))
+        sentence = latex.from_string('<% import "_prose.j2" as P %><< P[p.key](p.args) >>')
         frames = deck.plan(doc, lambda p: " ".join(sentence.render(p=p).split()))
+    if html:
+        frames = html_frames(doc, frames)
     return template.render(doc=doc, frames=frames, wanted=wanted)
 
 

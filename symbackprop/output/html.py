@@ -1,0 +1,167 @@
+"""HTML pages: the environment that prints a Document as one self-contained HTML page.
+
+The notes' and the deck's templates (``notes.html.j2``, ``slides.html.j2``, macros in
+``_html.j2``) say the same sentences as the LaTeX, from the same ``_prose.j2`` and catalogs;
+this module gives them what HTML needs: escaping (markupsafe's), every formula as MathML
+(:mod:`symbackprop.printing.mathml`, the LaTeX kept as its ``alttext``), each displayed
+equation with the drawing's edges its chain multiplies, the drawing as inline SVG, and the
+page's CSS and JavaScript (``static/``) inlined, so that the page loads nothing at view time.
+
+>>> env = html_environment("en")
+>>> env.from_string("<< t >> << x >>").render(t="<b>", x=Tex("x_{1}"))[:15]
+'&lt;b&gt; <math'
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from html import unescape
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup, escape
+
+from ..document import Document, Equation, Equations, Figure
+from ..document.drawings.svg import scene_svg
+from ..printing.latex import Tex
+from ..printing.mathml import equation_mathml, tex_to_mathml
+from .environment import LATEX_SAFE_DELIMITERS, template_environment
+from .heights import SIZES
+
+__all__ = ["html_environment", "inline_math", "equation_math", "edges_attribute",
+           "plain_text", "drawing_svg", "drawing_facts", "html_frames", "static_text",
+           "STATIC_FILES", "SIZE_CLASSES"]
+
+#: The page's own resources, inlined into every page (output/static/).
+STATIC_FILES = ("page.css", "notes.js", "deck.js")
+#: A frame's type size (output/heights.py) as the deck's CSS class.
+SIZE_CLASSES = dict(zip((s.command for s in SIZES), ("normal", "small", "smaller"), strict=True))
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _escape_html(text: str) -> str:
+    return str(escape(text))
+
+
+@functools.lru_cache(maxsize=8192)
+def inline_math(tex: str) -> str:
+    """Inline MathML for ``tex`` (a page repeats its symbols, so each is converted once).
+
+    >>> inline_math("x")[-20:]
+    'x"><mi>x</mi></math>'
+    """
+    return tex_to_mathml(str(tex))
+
+
+def equation_math(eq: Equation) -> Markup:
+    """An equation as one display ``<math>`` (an aligned table; alttext its aligned LaTeX, as
+    the Markdown notes print it), its steps' notes after their lines.
+
+    >>> from symbackprop.document import Step
+    >>> equation_math(Equation("y", Tex("y"), [Step([Tex("a")])])).count("<mtr>")
+    1
+    """
+    return Markup(equation_mathml(eq.lhs, [(s.relation, list(s.lines), s.note)
+                                          for s in eq.steps]))
+
+
+def edges_attribute(eq: Equation) -> Markup:
+    """The ``data-edges`` value: the union of the drawing's edges the equation's paths
+    multiply, as JSON, escaped for a single-quoted attribute (its double quotes kept).
+
+    >>> print(edges_attribute(Equation("g", Tex("g"), [], paths=[[("a", "b")], [("a", "b")]])))
+    [["a","b"]]
+    """
+    edges = list(dict.fromkeys(tuple(edge) for path in eq.paths for edge in path))
+    text = json.dumps([list(e) for e in edges], ensure_ascii=False, separators=(",", ":"))
+    return Markup(text.replace("&", "&amp;").replace("'", "&#39;").replace("<", "&lt;")
+                  .replace(">", "&gt;"))
+
+
+def plain_text(markup: str) -> str:
+    """Printed HTML as plain text (an SVG ``<title>``, the page's ``<title>``): tags dropped,
+    MathML read as its characters, entities decoded, white space collapsed.
+
+    >>> plain_text('A <math alttext="x_{1}"><msub><mi>x</mi><mn>1</mn></msub></math> &amp; b')
+    'A x1 & b'
+    """
+    return " ".join(unescape(_TAG.sub("", str(markup))).split())
+
+
+def drawing_svg(figure: Figure, ident: str, title: str, description: str) -> Markup:
+    """The figure's drawing as inline SVG (labels in MathML), or nothing when the figure has
+    no scene (a drawing too large to lay out)."""
+    scene = getattr(figure, "scene", None)
+    if scene is None:
+        return Markup("")
+    return Markup(scene_svg(scene, ident=ident, title=plain_text(title),
+                            description=plain_text(description), label=inline_math))
+
+
+def drawing_facts(doc: Document, figure: Figure) -> dict:
+    """What the drawing's text description says: the network (an MLP's widths, a model's
+    outline, a graph's counts) and how many nodes and edges the drawing shows.
+
+    >>> import symbackprop as sb
+    >>> doc = sb.build_document(sb.derive(sb.mlp([2, 2, 1])))
+    >>> drawing_facts(doc, doc.sections[0].blocks[1])["widths"]
+    [2, 2, 1]
+    """
+    network = next(b for b in doc.sections[0].blocks if b.kind == "paragraph")
+    facts: dict = {"kind": "graph", "network": network.args, "nodes": 0, "edges": 0}
+    if network.key == "network_mlp":
+        facts.update(kind="mlp", widths=[int(w) for w in re.findall(r"\d+", network.args["widths"])])
+    elif network.key == "network_model":
+        facts.update(kind="model", model=network.args["model"])
+    scene = getattr(figure, "scene", None)
+    if scene is not None:
+        facts.update(nodes=len(scene.nodes), edges=sum(e.ends is not None for e in scene.edges))
+    return facts
+
+
+def _originals(doc: Document) -> dict[tuple[str, str], Equation]:
+    return {(eq.label, str(eq.lhs)): eq for eq in doc.equations if eq.paths}
+
+
+def html_frames(doc: Document, frames: list[dict]) -> list[dict]:
+    """The deck's planned frames (:func:`.deck.plan`, the beamer deck's) for HTML: a chain
+    beside the drawing is the Document's own equation, with its paths (beamer's copy marks
+    its lines for overlays and drops them), so that focusing it lights its edges, on the
+    drawing (``drawing``: the deck's first figure, as beamer's) beside it."""
+    originals = _originals(doc)
+    figure = next((b for s in doc.sections for b in s.blocks if b.kind == "figure"), None)
+    out = []
+    for frame in frames:
+        if frame.get("walk"):
+            eqs = [originals.get((eq.label, str(eq.lhs)), eq) for eq in frame["block"].equations]
+            frame = {**frame, "block": Equations(eqs), "drawing": figure}
+        out.append(frame)
+    return out
+
+
+@functools.cache
+def static_text(name: str) -> Markup:
+    """One of STATIC_FILES, to inline into the page (ours: no user text reaches it)."""
+    if name not in STATIC_FILES:
+        raise KeyError(name)
+    return Markup((Path(__file__).resolve().parent / "static" / name).read_text(encoding="utf-8"))
+
+
+def html_environment(language: str = "en",
+                     templates: str | Path | None = None) -> jinja2.Environment:
+    """The documents' environment for HTML: values escaped for HTML, math (the ``m``,
+    ``mlist``, ``mathtext`` filters and any Tex printed as it stands) as inline MathML, and
+    the filters and globals the HTML templates use."""
+    env = template_environment(language, delimiters=LATEX_SAFE_DELIMITERS, escape=_escape_html,
+                               templates=templates, math=inline_math)
+    env.filters["equation_math"] = equation_math
+    env.filters["edges"] = edges_attribute
+    env.filters["plain"] = plain_text
+    env.filters["size_class"] = lambda size: SIZE_CLASSES.get(size.command, "normal")
+    env.globals["drawing_svg"] = drawing_svg
+    env.globals["drawing_facts"] = drawing_facts
+    env.globals["static"] = static_text
+    return env
