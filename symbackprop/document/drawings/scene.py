@@ -1,5 +1,6 @@
 """A model's drawing as geometry: nodes (boxes in cm), edges (polylines between them), labels
-beside edges and frames around groups, then emitted as TikZ.
+beside edges and frames around groups, then emitted as TikZ (:meth:`Scene.tikz`) or as SVG
+(:func:`.svg.scene_svg`): one layout, two emitters.
 
 The layout code of each model (rnn.py, conv.py, …) places everything; a :class:`Scene` keeps it
 all in one coordinate system, so that what is drawn is what :meth:`Scene.problems` checks: no two
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from ...printing.latex import Tex
 from ..drawing import MARGIN, Box, label_size
 
-__all__ = ["Scene", "Node", "Edge", "Label", "Frame", "Point"]
+__all__ = ["Scene", "Node", "Edge", "Label", "Frame", "Point", "bend_controls"]
 
 Point = tuple[float, float]
 
@@ -36,6 +37,8 @@ class Node:
     latex: str
     shape: str = "circle"
     style: str = ""
+    #: The node's whole TikZ option list, where a picture-wide style draws it (``unit``).
+    tikz: str = ""
 
     @property
     def centre(self) -> Point:
@@ -64,6 +67,9 @@ class Edge:
     style: str = "->"
     ends: tuple[str, str] | None = None
     straight: bool = True
+    #: A curve, TikZ's ``to[bend left=bend]`` between its ends (``points`` then sample it).
+    bend: float = 0.0
+    order: int = field(default=0, compare=False)
 
     @property
     def segments(self) -> list[tuple[Point, Point]]:
@@ -72,9 +78,22 @@ class Edge:
 
 @dataclass(frozen=True)
 class Label:
+    """Math at a box (cm); ``on``: the edge it names, sitting on it over a background fill
+    (other edges may pass its rim, none its core)."""
+
     box: Box
     latex: str
     font: str = r"\small"
+    on: Edge | None = None
+    #: The label's whole TikZ option list, where a picture-wide style sets it (``w``).
+    tikz: str = ""
+    order: int = field(default=0, compare=False)
+
+    @property
+    def core(self) -> Box:
+        """The middle of an on-edge label, which no other edge may cross."""
+        b = self.box
+        return Box(b.x, b.y, b.w / 2 - 2 * MARGIN, b.h / 2 - 2 * MARGIN)
 
 
 @dataclass(frozen=True)
@@ -100,16 +119,24 @@ class Scene:
     #: The backward pass on the drawing, one slide overlay each: where it is (math, as
     #: ``t = 3``), the edges it runs along and frames to draw (a kernel window).
     walk: list[tuple[str, list[tuple[str, str]], list[Box]]] = field(default_factory=list)
+    #: The tikzpicture's whole option list, where the picture defines its own styles.
+    options: str = ""
+
+    def _next(self) -> int:
+        # Edges and labels are emitted in the order they were added: a label drawn after its
+        # layer's edges (over them, on its fill) and before the next layer's.
+        return len(self.edges) + len(self.labels)
 
     def node(self, name: str, x: float, y: float, latex: str, shape: str = "circle",
-             w: float | None = None, h: float | None = None, style: str = "") -> Node:
+             w: float | None = None, h: float | None = None, style: str = "",
+             tikz: str = "") -> Node:
         """Add a node; its size is its label's (at \\small) unless ``w``/``h`` are given."""
         lw, lh = label_size(latex, script=False)
         if shape == "circle":
             w = h = w or max(0.8, lw + 0.16)
         else:
             w, h = w or lw + 0.2, h or max(0.62, lh + 0.12)
-        node = Node(name, Box(round(x, 3), round(y, 3), w, h), latex, shape, style)
+        node = Node(name, Box(round(x, 3), round(y, 3), w, h), latex, shape, style, tikz)
         self.nodes[name] = node
         return node
 
@@ -120,19 +147,31 @@ class Scene:
         last = via[-1] if via else self.nodes[a].centre
         p0 = start or self.nodes[a].boundary(first)
         p1 = end or self.nodes[b].boundary(last)
-        edge = Edge((p0, *via, p1), style, (a, b), not via and start is None and end is None)
+        edge = Edge((p0, *via, p1), style, (a, b), not via and start is None and end is None,
+                    order=self._next())
+        self.edges.append(edge)
+        return edge
+
+    def bend(self, a: str, b: str, angle: float, style: str = "->") -> Edge:
+        """An edge from ``a`` to ``b`` arcing left of the straight line by ``angle`` degrees,
+        as TikZ's ``bend left`` draws it (a skip edge over the nodes between)."""
+        p0, c0, c1, p1 = bend_controls(self.nodes[a], self.nodes[b], angle)
+        samples = tuple(_cubic(p0, c0, c1, p1, k / 16) for k in range(17))
+        edge = Edge(samples, style, (a, b), False, angle, order=self._next())
         self.edges.append(edge)
         return edge
 
     def path(self, points: tuple[Point, ...], style: str = "->") -> Edge:
         """A free polyline (a loop, the unfold arrow)."""
-        edge = Edge(tuple(points), style, None, False)
+        edge = Edge(tuple(points), style, None, False, order=self._next())
         self.edges.append(edge)
         return edge
 
-    def label(self, latex: str, x: float, y: float, font: str = r"\small") -> Label:
+    def label(self, latex: str, x: float, y: float, font: str = r"\small",
+              on: Edge | None = None, tikz: str = "") -> Label:
+        """Math centred at (x, y); ``on``: the edge it names, drawn over it (see Label)."""
         w, h = label_size(latex, script=font == r"\scriptsize")
-        out = Label(Box(round(x, 3), round(y, 3), w, h), latex, font)
+        out = Label(Box(round(x, 3), round(y, 3), w, h), latex, font, on, tikz, self._next())
         self.labels.append(out)
         return out
 
@@ -185,8 +224,12 @@ class Scene:
             out += [f"labels {a.latex!r} and {b.latex!r} meet" for b in self.labels[k + 1:]
                     if a.box.meets(b.box)]
             out += [f"label {a.latex!r} meets node {n.name}" for n in nodes if a.box.meets(n.box)]
+            # A label on its own edge hides, on its fill, what crosses its rim: only its
+            # core must be clear of every other edge.
+            core = a.core if a.on is not None else a.box
             out += [f"label {a.latex!r} sits on an edge {e.points[0]}→{e.points[-1]}"
-                    for e in self.edges if any(a.box.crosses(p, q) for p, q in e.segments)]
+                    for e in self.edges if e is not a.on
+                    and any(core.crosses(p, q) for p, q in e.segments)]
         for k, a in enumerate(nodes):
             out += [f"nodes {a.name} and {b.name} overlap" for b in nodes[k + 1:]
                     if _overlap(a.box, b.box)]
@@ -196,8 +239,9 @@ class Scene:
     def tikz(self) -> Tex:
         """The drawing as one tikzpicture; nodes are named so slides can draw over them."""
         styles = "".join(f", {k}/.style={{{v}}}" for k, v in sorted(self.styles.items()))
-        lines = [r"\begin{tikzpicture}[>=stealth, line join=round, "
-                 r"every node/.style={inner sep=1pt, outer sep=0pt, font=\small}" + styles + "]"]
+        lines = [r"\begin{tikzpicture}[" + (self.options or (
+            r">=stealth, line join=round, "
+            r"every node/.style={inner sep=1pt, outer sep=0pt, font=\small}" + styles)) + "]"]
         for f in self.frames:
             b = f.box
             lines.append(rf"\draw[{f.style}] ({b.x - b.w / 2:.2f},{b.y - b.h / 2:.2f}) "
@@ -207,20 +251,26 @@ class Scene:
                      "plain": "rectangle"}[n.shape]
             size = (f"minimum size={n.box.w:.2f}cm" if n.shape == "circle" else
                     f"minimum width={n.box.w:.2f}cm, minimum height={n.box.h:.2f}cm")
-            style = f"{shape}, {size}" + (f", {n.style}" if n.style else "")
+            style = n.tikz or f"{shape}, {size}" + (f", {n.style}" if n.style else "")
             lines.append(rf"\node[{style}] ({n.name}) at ({n.box.x:.2f},{n.box.y:.2f}) "
                          rf"{{${n.latex}$}};")
-        for e in self.edges:
-            if e.straight and e.ends:
-                lines.append(rf"\draw[{e.style}] ({e.ends[0]}) -- ({e.ends[1]});")
+        for item in self.drawn():
+            if isinstance(item, Label):
+                style = item.tikz or f"font={item.font}"
+                lines.append(rf"\node[{style}] at ({item.box.x:.2f},{item.box.y:.2f}) "
+                             rf"{{${item.latex}$}};")
+            elif item.ends and (item.straight or item.bend):
+                how = "--" if item.straight else f"to[bend left={item.bend:g}]"
+                lines.append(rf"\draw[{item.style}] ({item.ends[0]}) {how} ({item.ends[1]});")
             else:
-                path = " -- ".join(f"({x:.2f},{y:.2f})" for x, y in e.points)
-                lines.append(rf"\draw[{e.style}] {path};")
-        for lab in self.labels:
-            lines.append(rf"\node[font={lab.font}] at ({lab.box.x:.2f},{lab.box.y:.2f}) "
-                         rf"{{${lab.latex}$}};")
+                path = " -- ".join(f"({x:.2f},{y:.2f})" for x, y in item.points)
+                lines.append(rf"\draw[{item.style}] {path};")
         lines.append(r"\end{tikzpicture}")
         return Tex("\n".join(lines))
+
+    def drawn(self) -> list[Edge | Label]:
+        """Edges and labels in the order they were added (which is drawn over which)."""
+        return sorted([*self.edges, *self.labels], key=lambda item: item.order)
 
     def walked(self) -> Tex | None:
         """The drawing with the backward pass as beamer overlays (overlay 1: the drawing alone;
@@ -256,6 +306,31 @@ class Scene:
     def height(self) -> float:
         boxes = [n.box for n in self.nodes.values()] + [lab.box for lab in self.labels]
         return max(b.y + b.h / 2 for b in boxes) - min(b.y - b.h / 2 for b in boxes)
+
+
+def bend_controls(a: Node, b: Node, angle: float) -> tuple[Point, Point, Point, Point]:
+    """The cubic Bézier TikZ draws for ``(a) to[bend left=angle] (b)``: it leaves ``a`` at
+    ``angle`` degrees left of the line to ``b`` and enters ``b`` as far to the other side,
+    its control points 0.3915 of the ends' distance out (TikZ's default looseness).
+
+    >>> s = Scene(); a, b = s.node("a", 0, 0, "a"), s.node("b", 4, 0, "b")
+    >>> [tuple(round(v, 2) for v in p) for p in bend_controls(a, b, 90)]
+    [(0.0, 0.4), (0.0, 1.97), (4.0, 1.97), (4.0, 0.4)]
+    """
+    (ax, ay), (bx, by) = a.centre, b.centre
+    line = math.atan2(by - ay, bx - ax)
+    out, back = line + math.radians(angle), line + math.pi - math.radians(angle)
+    p0 = a.boundary((ax + math.cos(out), ay + math.sin(out)))
+    p1 = b.boundary((bx + math.cos(back), by + math.sin(back)))
+    reach = 0.3915 * math.dist(p0, p1)
+    return (p0, (p0[0] + reach * math.cos(out), p0[1] + reach * math.sin(out)),
+            (p1[0] + reach * math.cos(back), p1[1] + reach * math.sin(back)), p1)
+
+
+def _cubic(p0: Point, c0: Point, c1: Point, p1: Point, u: float) -> Point:
+    v = 1 - u
+    return tuple(v ** 3 * a + 3 * v * v * u * b + 3 * v * u * u * c + u ** 3 * d
+                 for a, b, c, d in zip(p0, c0, c1, p1, strict=True))  # type: ignore[return-value]
 
 
 def _overlap(a: Box, b: Box) -> bool:
