@@ -268,6 +268,8 @@ def hover_lights(view: View, scope: str = ":root") -> list[str]:
     """
     page = view.page
     equations = page.locator(f"{scope} .equation[data-edges], {scope} .equation[data-node]")
+    if equations.count() and not page.locator(f"{scope} figure.drawing svg").count():
+        return [f"{equations.count()} linked equations and no figure.drawing svg to light"]
     problems = []
     page.evaluate("() => document.activeElement && document.activeElement.blur()")
     baseline = _lit(view, scope)
@@ -275,7 +277,8 @@ def hover_lights(view: View, scope: str = ":root") -> list[str]:
         equation = equations.nth(n)
         edges = {tuple(e) for e in json.loads(equation.get_attribute("data-edges") or "[]")}
         node = equation.get_attribute("data-node")
-        name = (equation.locator("math").first.get_attribute("alttext") or f"equation {n}")[:50]
+        alttext = equation.locator("math").first.get_attribute("alttext") or f"equation {n}"
+        name = " ".join(alttext.split())[:60]
         if not edges and not node:
             problems.append(f"{name}: data-edges names no edge and no data-node")
             continue
@@ -364,46 +367,82 @@ def each_slide(view: View) -> Iterator[tuple[str, str | None]]:
         yield ident, _press_to(view, "Home" if n == 0 else "ArrowRight", ident)
 
 
-_FITS = """id => {
-  const s = document.getElementById(id), r = s.getBoundingClientRect(), out = [];
+_FITS = """scope => {
+  const s = document.querySelector(scope), r = s.getBoundingClientRect(), out = [];
   if (r.left < -1 || r.top < -1 || r.right > innerWidth + 1 || r.bottom > innerHeight + 1)
-    out.push(`${id} spans ${Math.round(r.width)}x${Math.round(r.height)} px` +
+    out.push(`the slide spans ${Math.round(r.width)}x${Math.round(r.height)} px` +
              ` at ${Math.round(r.left)},${Math.round(r.top)}`);
   if (s.scrollHeight > s.clientHeight + 1 || s.scrollWidth > s.clientWidth + 1)
-    out.push(`${id}'s content is ${s.scrollWidth}x${s.scrollHeight} px` +
-             ` in ${s.clientWidth}x${s.clientHeight}`);
+    out.push(`its content is ${s.scrollWidth}x${s.scrollHeight} px in ${s.clientWidth}x${s.clientHeight}`);
   for (const e of s.querySelectorAll('.equation'))
     if (e.scrollWidth > e.clientWidth + 1)
-      out.push(`${id}: an equation needs ${e.scrollWidth} px in ${e.clientWidth}: ` +
-               (e.querySelector('math')?.getAttribute('alttext') || '').slice(0, 50));
+      out.push(`an equation needs ${e.scrollWidth} px in ${e.clientWidth}: ` +
+               (e.querySelector('math')?.getAttribute('alttext') || '').replace(/\\s+/g, ' ').slice(0, 50));
   const d = document.documentElement;
   if (d.scrollHeight > innerHeight + 1 || d.scrollWidth > innerWidth + 1)
-    out.push(`${id}: the deck's page scrolls (${d.scrollWidth}x${d.scrollHeight})`);
+    out.push(`the deck's page scrolls (${d.scrollWidth}x${d.scrollHeight})`);
   return out;
 }"""
 
 
+def fits_window(view: View, scope: str) -> list[str]:
+    """The slide `scope` (shown) sticking out of the window, scrolling, or scrolling an equation."""
+    return view.page.evaluate(_FITS, scope)
+
+
+def per_slide(view: View, *checks, shoot: str = "") -> list[str]:
+    """Each `check(view, scope)` on each slide in turn, while it is the one shown (so laid out).
+
+    Problems are prefixed with the slide's id; with `shoot`, each slide is also kept as a
+    screenshot named ``shoot-slide-N``.
+    """
+    problems = []
+    for ident, missed in each_slide(view):
+        if missed:
+            return problems + [f"cannot reach {ident}: {missed}"]
+        problems += [f"{ident}: {p}" for check in checks for p in check(view, f"#{ident}")]
+        if shoot:
+            view.screenshot(f"{shoot}-{ident}", full_page=False)
+    return problems
+
+
 def slide_fits(view: View) -> list[str]:
     """Each slide whose content does not fit the window (1280x720): no scrolling, none cut off."""
-    problems = []
-    for ident, missed in each_slide(view):
-        if missed:
-            return problems + [f"cannot reach {ident}: {missed}"]
-        problems += view.page.evaluate(_FITS, ident)
-    return problems
+    return per_slide(view, fits_window)
 
 
-def per_slide(view: View, check) -> list[str]:
-    """`check(view, scope)` on each slide in turn (current, so laid out), problems prefixed."""
-    problems = []
-    for ident, missed in each_slide(view):
-        if missed:
-            return problems + [f"cannot reach {ident}: {missed}"]
-        problems += [f"{ident}: {p}" for p in check(view, f"#{ident}")]
-    return problems
+_PRINTED = """() => [...document.querySelectorAll('.slide')].flatMap((s, n, all) => {
+  const r = s.getBoundingClientRect(), style = getComputedStyle(s), out = [];
+  if (r.width < 1 || r.height < 1) out.push(`${s.id} is not printed`);
+  if (n < all.length - 1 && !['page', 'always'].includes(style.breakAfter) &&
+      !['page', 'always'].includes(getComputedStyle(all[n + 1]).breakBefore))
+    out.push(`${s.id} does not end its printed page (break-after ${style.breakAfter})`);
+  return out;
+})"""
 
 
-def shoot_slides(view: View, prefix: str) -> list[Path]:
-    """A screenshot of every slide, walked with the keyboard, named ``prefix-slide-N``."""
-    return [view.screenshot(f"{prefix}-{ident}", full_page=False)
-            for ident, missed in each_slide(view) if not missed]
+def deck_prints(view: View) -> list[str]:
+    """Printed (print media emulated), every slide shows, each on a page of its own."""
+    view.page.emulate_media(media="print")
+    try:
+        return view.page.evaluate(_PRINTED)
+    finally:
+        view.page.emulate_media(media="screen")
+
+
+_HEADINGS = """() => {
+  const levels = [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')]
+    .filter(h => !h.closest('[hidden], [aria-hidden="true"]'))
+    .map(h => [Number(h.tagName[1]), h.textContent.trim()]);
+  const out = [], ones = levels.filter(([l]) => l === 1).length;
+  if (ones !== 1) out.push(`${ones} <h1> elements, not one`);
+  levels.forEach(([l, text], n) => { if (n && l > levels[n - 1][0] + 1)
+    out.push(`<h${l}> ${text.slice(0, 40)} follows an <h${levels[n - 1][0]}>`); });
+  if (levels.length && levels[0][0] !== 1) out.push(`the first heading is an <h${levels[0][0]}>`);
+  return out;
+}"""
+
+
+def heading_order(view: View) -> list[str]:
+    """Headings out of order: not exactly one h1, the first not h1, or a level skipped going down."""
+    return view.page.evaluate(_HEADINGS)

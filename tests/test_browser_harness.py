@@ -159,6 +159,11 @@ def test_hover_lights_reports_a_drawing_that_never_lights(open_page):
     assert sum("lights nothing" in p for p in problems) == 4  # two equations, focus and hover
 
 
+def test_hover_lights_reports_linked_equations_with_no_drawing_beside_them(open_page):
+    view = open_page(GOOD_NOTES.replace(drawing(), ""))
+    assert browser.hover_lights(view) == ["2 linked equations and no figure.drawing svg to light"]
+
+
 def test_dark_mode_emulation_reaches_the_page(open_page):
     view = open_page(GOOD_NOTES, dark=True)
     assert view.page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
@@ -199,7 +204,8 @@ show(Math.max(0, slides.findIndex(s => '#' + s.id === location.hash)));
 </script>"""
 
 DECK_STYLE = ("<style>.slide { display: none; box-sizing: border-box; width: 100vw; height: 100vh;"
-              " overflow: hidden; padding: 2rem; } .slide.current { display: block; }</style>")
+              " overflow: hidden; padding: 2rem; } .slide.current { display: block; }"
+              " @media print { .slide { display: block; break-after: page; } }</style>")
 
 
 def deck(*contents: str, page_keys: bool = True) -> str:
@@ -233,12 +239,35 @@ def test_slide_fits_reports_a_slide_taller_than_the_window(open_page):
     view = open_page(deck("short", '<div style="height: 2000px">tall</div>', "short"),
                      width=1280, height=720)
     problems = browser.slide_fits(view)
-    assert len(problems) == 1 and problems[0].startswith("slide-2's content is")
+    assert len(problems) == 1 and problems[0].startswith("slide-2: its content is")
 
 
-def test_per_slide_checks_each_slide_as_it_is_shown(open_page):
+def test_per_slide_checks_and_shoots_each_slide_as_it_is_shown(open_page, tmp_path, monkeypatch):
+    monkeypatch.setenv(browser.ARTEFACTS_ENV, str(tmp_path / "shots"))
     view = open_page(deck(MATH, '<math alttext="empty"></math>', MATH), width=1280, height=720)
-    problems = browser.per_slide(view, browser.empty_math)
+    problems = browser.per_slide(view, browser.empty_math, shoot="deck")
+    assert sorted(p.name for p in (tmp_path / "shots").iterdir()) == [
+        "deck-slide-1.png", "deck-slide-2.png", "deck-slide-3.png"]
     assert "slide-2: <math> has no content: empty" in problems
     assert all(p.startswith("slide-2: ") for p in problems)
     assert browser.slide_fits(view) == []
+
+
+def test_deck_prints_passes_a_deck_printing_a_slide_a_page(open_page):
+    view = open_page(deck("one", "two", "three"), width=1280, height=720)
+    assert browser.deck_prints(view) == []
+    assert view.page.evaluate("matchMedia('print').matches") is False  # screen again after
+
+
+def test_deck_prints_reports_a_deck_that_prints_only_its_current_slide(open_page):
+    unprinted = deck("one", "two", "three").replace(" @media print { .slide { display: block; "
+                                                    "break-after: page; } }", "")
+    problems = browser.deck_prints(open_page(unprinted, width=1280, height=720))
+    assert "slide-2 is not printed" in problems and "slide-3 is not printed" in problems
+    assert "slide-1 does not end its printed page (break-after auto)" in problems
+
+
+def test_heading_order_passes_the_fixture_and_reports_a_skipped_level_and_two_h1(open_page):
+    assert browser.heading_order(open_page(GOOD_NOTES)) == []
+    problems = browser.heading_order(open_page(page("<h3>Deep</h3><h1>Again</h1>")))
+    assert problems == ["2 <h1> elements, not one", "<h3> Deep follows an <h1>"]
