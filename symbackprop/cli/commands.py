@@ -63,6 +63,11 @@ def cmd_notes(args) -> int:
     refuse_untypesettable_title(args, args.lang or spec.language)
     kind = "slides" if args.slides else "markdown" if args.markdown else \
         "fragment" if args.fragment else "article"
+    if args.html:
+        if kind in ("markdown", "fragment") or args.pdf:
+            raise UserError(f"--html makes a page of the notes or --slides, not of "
+                            f"--{'pdf' if args.pdf else kind}")
+        kind = "html-slides" if args.slides else "html"
     progress(f"deriving {graph.title}")
     d = derive(graph, lambda k, n: progress(f"backward sweep: {k} of {n} symbols") if n > 2000
                else None)

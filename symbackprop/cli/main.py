@@ -130,6 +130,9 @@ def _parser() -> argparse.ArgumentParser:
     kind.add_argument("--slides", action="store_true", help="a beamer deck, a step per slide")
     kind.add_argument("--markdown", action="store_true", help="Markdown with $$ math")
     kind.add_argument("--fragment", action="store_true", help="align blocks to paste")
+    n.add_argument("--html", action="store_true",
+                   help="one self-contained HTML page (MathML, the drawing as SVG); with "
+                   "--slides an HTML deck")
     n.add_argument("--pdf", action="store_true", help="compile to PDF (needs latexmk/pdflatex)")
     n.add_argument("--templates", metavar="DIR", help="a folder of templates overriding ours")
     n.add_argument("--title", help="the document's title (default: the spec's)")

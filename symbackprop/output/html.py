@@ -23,7 +23,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup, escape
 
-from ..document import Document, Equation, Equations, Figure
+from ..document import Document, Equation, Equations, Figure, Step, layout
 from ..document.drawings.svg import scene_svg
 from ..printing.latex import Tex
 from ..printing.mathml import equation_mathml, tex_to_mathml
@@ -31,7 +31,7 @@ from .environment import LATEX_SAFE_DELIMITERS, template_environment
 from .heights import SIZES
 
 __all__ = ["html_environment", "inline_math", "equation_math", "edges_attribute",
-           "plain_text", "drawing_svg", "drawing_facts", "html_frames", "static_text",
+           "plain_text", "drawing_svg", "drawing_facts", "html_frames", "packed", "static_text",
            "STATIC_FILES", "SIZE_CLASSES"]
 
 #: The page's own resources, inlined into every page (output/static/).
@@ -79,6 +79,31 @@ def edges_attribute(eq: Equation) -> Markup:
     text = json.dumps([list(e) for e in edges], ensure_ascii=False, separators=(",", ":"))
     return Markup(text.replace("&", "&amp;").replace("'", "&#39;").replace("<", "&lt;")
                   .replace(">", "&gt;"))
+
+
+def packed(block: Equations, limit: float) -> list[Equation]:
+    """The block's equations each on as few rows as fit ``limit`` em, as the beamer deck sets
+    a slide's (``lhs = formula = numbers = value`` on one row where it fits): each row one
+    step, a broken sum's continuation a line of the step above, paths and node kept.
+
+    >>> eq = Equation("y", Tex("y"), [Step([Tex("a")]), Step([Tex("2")])])
+    >>> [s.lines for s in packed(Equations([eq]), 36.0)[0].steps]
+    [['a = 2']]
+    """
+    lhs_width = max(layout.width(eq.lhs) for eq in block.equations)
+    out = []
+    for eq in block.equations:
+        steps: list[Step] = []
+        for row in layout.rows(eq, limit=limit, lhs_width=lhs_width):
+            (relation, first), rest = row[0], row[1:]
+            text = Tex(" ".join([first, *((r"\qquad " if r is None else f"{r} ") + line
+                                          for r, line in rest)]))
+            if relation is None and steps:
+                steps[-1].lines.append(text)
+            else:
+                steps.append(Step([text], relation or "="))
+        out.append(Equation(eq.label, eq.lhs, steps, eq.check, eq.paths, eq.node))
+    return out
 
 
 def plain_text(markup: str) -> str:
@@ -160,6 +185,7 @@ def html_environment(language: str = "en",
     env.filters["equation_math"] = equation_math
     env.filters["edges"] = edges_attribute
     env.filters["plain"] = plain_text
+    env.filters["packed"] = packed
     env.filters["size_class"] = lambda size: SIZE_CLASSES.get(size.command, "normal")
     env.globals["drawing_svg"] = drawing_svg
     env.globals["drawing_facts"] = drawing_facts
