@@ -146,6 +146,16 @@ def test_axe_serious_finds_an_image_without_alt(open_page):
     assert any(p.startswith("axe image-alt (critical)") for p in browser.axe_serious(view))
 
 
+def test_math_contrast_reports_a_faint_token_in_light_and_dark(open_page):
+    faint = page(MATH.replace("<mi>b</mi>", '<mi style="color: #ccc">b</mi>'))
+    assert browser.math_contrast(open_page(GOOD_NOTES)) == []
+    assert browser.math_contrast(open_page(GOOD_NOTES, dark=True)) == []
+    [light] = browser.math_contrast(open_page(faint))
+    assert light.startswith("contrast 1.6") and "rgb(204, 204, 204) on rgb(255,255,255)" in light
+    dark_page = GOOD_NOTES.replace("body { color: #eee;", "body { color: #333;")
+    assert browser.math_contrast(open_page(dark_page, dark=True)) != []
+
+
 def test_hover_lights_reports_an_equation_that_lights_the_whole_drawing(open_page):
     view = open_page(GOOD_NOTES.replace(LINK_SCRIPT % "false", LINK_SCRIPT % "true"))
     problems = browser.hover_lights(view)
