@@ -103,7 +103,6 @@ def test_deck_passes_every_browser_check(chromium, spec, language, tmp_path):
         gather(problems, where, browser.external_urls, view)
     with chromium.open(page, width=width, height=height, dark=True) as view:
         gather(problems, "dark", browser.axe_serious, view)
-        gather(problems, "dark", browser.per_slide, view, browser.math_contrast)
-        view.screenshot(f"{name}-dark", full_page=False)
+        gather(problems, "dark", browser.per_slide, view, browser.math_contrast, shoot=f"{name}-dark")
         gather(problems, "dark", browser.console_errors, view)
     assert not problems, "\n".join(problems)
