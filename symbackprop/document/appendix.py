@@ -12,7 +12,7 @@ from ..printing.latex import Tex
 from .context import DocumentContext, weaker_check
 from .drawings import model_scene
 from .model import Equation, Equations, Figure, Paragraph, Section, Step
-from .tikz import tikz_graph
+from .tikz import graph_scene
 
 __all__ = ["contrast_section", "appendix_section", "MAX_SCALAR_GRAPH"]
 
@@ -75,8 +75,8 @@ def appendix_section(ctx: DocumentContext) -> Section:
         s.subsections.append(_softmax_appendix(ctx))
     if model_scene(g) is not None and len(g.inputs) + len(g.nodes) <= MAX_SCALAR_GRAPH:
         scalar = Section("scalar_graph")
-        scalar.blocks.append(Figure(tikz_graph(ctx.derivation, ctx.tex)[0],
-                                    Paragraph("caption_graph")))
+        scene = graph_scene(ctx.derivation, ctx.tex)
+        scalar.blocks.append(Figure(scene.tikz(), Paragraph("caption_graph"), scene=scene))
         s.subsections.append(scalar)
     return s
 

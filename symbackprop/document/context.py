@@ -32,12 +32,13 @@ from ..core.errors import ValuesError
 from ..core.graph import Graph
 from ..derivation.reverse import Derivation
 from ..printing.latex import Tex, TexPrinter
+from .drawings import Scene
 from .focus import Focus
 from .formulas import MAX_LINE, broken
 from .layout import RELATION, ROW_LIMIT, width
 from .model import Equation, Paragraph, Section, Step
 from .options import DocumentOptions
-from .tikz import tikz_network
+from .tikz import network_scene
 
 __all__ = ["DocumentContext", "SMALL_NET", "weaker_check", "values_agree", "number"]
 
@@ -370,9 +371,14 @@ class DocumentContext:
         return tuple(net.weight(l, 1, 1) for l in range(net.depth, 0, -1))  # noqa: E741
 
     @cached_property
+    def scene(self) -> Scene:
+        """The network's drawing as geometry, laid out once (see network_scene)."""
+        return network_scene(self.derivation, self.tex)
+
+    @cached_property
     def drawing(self) -> tuple[Tex, dict]:
         """The network's TikZ drawing and each symbol's node in it (see tikz_network)."""
-        return tikz_network(self.derivation, self.tex, with_nodes=True)
+        return self.scene.tikz(), self.scene.symbols
 
     def drawn_path(self, factors) -> list[tuple[str, str]]:
         """The drawing's edges that a chain's factors run along (∂c/∂v: from v's node to c's;

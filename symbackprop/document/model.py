@@ -9,10 +9,13 @@ the templates and the message catalogs, so the engine holds no sentence.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..printing.display import document_markdown
 from ..printing.latex import Tex
+
+if TYPE_CHECKING:
+    from .drawings.scene import Scene
 
 __all__ = ["Step", "Equation", "Paragraph", "Equations", "Figure", "Section", "Document",
            "METHODS", "MAX_ALIGN_ROWS"]
@@ -114,6 +117,9 @@ class Figure:
     #: For slides: the drawing with the backward pass stepping over it as overlays (an RNN's
     #: BPTT step by step, a kernel window position by position), or None.
     walked: Tex | None = None
+    #: The drawing's geometry, which the TikZ was emitted from and the HTML page emits as SVG
+    #: (``drawings.svg.scene_svg``); None where a Figure is made by hand.
+    scene: Scene | None = None
     kind: ClassVar[str] = "figure"
 
 

@@ -40,17 +40,17 @@ def network_section(ctx: DocumentContext) -> Section:
             "parameters": len(g.parameters), "nodes": intermediate_nodes(g),
         }))
     wide = net is not None and (len(net.sizes) + 0.9) > 2.2 * max(net.sizes) * 0.5
-    scene = model_scene(g)
     # A long unrolled model drawn as its scalar graph (an RNN over 16 steps: 305 nodes) is no
     # picture, and TeX's dimensions overflow on it; a model's own drawing stays small.
-    if scene is not None:
+    if model_scene(g) is not None:
+        scene = ctx.scene
         tikz, nodes = ctx.drawing
         s.blocks.append(Figure(tikz, Paragraph("caption_model", model_caption(g)),
-                               scene.width > 2.2 * scene.height, nodes, scene.walked()))
+                               scene.width > 2.2 * scene.height, nodes, scene.walked(), scene))
     elif ctx.focus is None or len(g.nodes) <= MAX_DRAWN_NODES:
         tikz, nodes = ctx.drawing
         caption = Paragraph("caption_network", {"mlp": net is not None, "model": _model(g)})
-        s.blocks.append(Figure(tikz, caption, wide, nodes))
+        s.blocks.append(Figure(tikz, caption, wide, nodes, scene=ctx.scene))
     shown = {}
     for name, syms in (("inputs", g.inputs), ("targets", g.targets),
                        ("parameters", g.parameters)):

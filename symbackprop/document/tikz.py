@@ -1,7 +1,8 @@
-"""The drawing of the network in TikZ: an MLP's units in columns with each weight on its edge,
-a model (RNN, convolution, attention, blocks) as textbooks draw it (:mod:`.drawings`), any
-other graph's nodes in columns by depth with their parameters as labels (:func:`tikz_graph`,
-which a model's appendix also shows where it is small enough to read).
+"""The drawing of the network: an MLP's units in columns with each weight on its edge, a model
+(RNN, convolution, attention, blocks) as textbooks draw it (:mod:`.drawings`), any other graph's
+nodes in columns by depth with their parameters as labels (:func:`graph_scene`, which a model's
+appendix also shows where it is small enough to read). Each is laid out once as a
+:class:`~.drawings.scene.Scene`, which emits the TikZ (and the HTML page's SVG).
 
 Beside the picture, :func:`tikz_network` gives each graph symbol's TikZ node (a weight: its
 edge's two ends; a model's shared weight: for each node it feeds, the edges of that use), so
@@ -13,13 +14,14 @@ from __future__ import annotations
 import sympy as sp
 
 from ..builders.mlp import MLP
-from ..core.graph import Kind
+from ..core.graph import Graph, Kind
 from ..derivation.reverse import Derivation
 from ..printing.latex import Tex, TexPrinter
 from .drawing import Box, label_size, place_labels
-from .drawings import model_scene
+from .drawings import Scene, model_scene
 
-__all__ = ["tikz_network", "tikz_graph", "MAX_DRAWING_WIDTH", "MAX_LABEL_WIDTH"]
+__all__ = ["tikz_network", "tikz_graph", "network_scene", "mlp_scene", "graph_scene", "chain_links",
+           "MAX_DRAWING_WIDTH", "MAX_LABEL_WIDTH"]
 
 #: A node's label of parameters wider than this (cm; the columns are 2.6 apart) is shortened to
 #: its first and last (w_{1,1,1}, …, b_{1}: a convolution with channels)
@@ -34,18 +36,46 @@ def tikz_network(d: Derivation, t: TexPrinter, with_nodes: bool = False):
 
     With ``with_nodes``, also the TikZ node name of each graph symbol (for highlighting paths).
     """
+    scene = network_scene(d, t)
+    return (scene.tikz(), scene.symbols) if with_nodes else scene.tikz()
+
+
+def network_scene(d: Derivation, t: TexPrinter) -> Scene:
+    """The network's drawing as geometry: an MLP's units, a model's own drawing, else the
+    scalar graph; its ``symbols`` give each graph symbol's node.
+
+    >>> import symbackprop as sb
+    >>> from symbackprop.printing.latex import TexPrinter
+    >>> d = sb.derive(sb.mlp([1, 1])); sorted(network_scene(d, TexPrinter(d)).nodes)
+    ['loss', 'n0-1', 'n1-1']
+    """
     g = d.graph
-    scene = None if isinstance(g, MLP) else model_scene(g)
-    if isinstance(g, MLP):
-        tikz, nodes = _tikz_mlp(g, t)
-    elif scene is not None:
-        tikz, nodes = scene.tikz(), scene.symbols
-    else:
-        tikz, nodes = tikz_graph(d, t)
-    return (tikz, nodes) if with_nodes else tikz
+    scene = mlp_scene(g, t) if isinstance(g, MLP) else model_scene(g) or graph_scene(d, t)
+    scene.links = chain_links(g, scene.symbols)
+    return scene
 
 
-def _tikz_mlp(net: MLP, t: TexPrinter) -> tuple[Tex, dict]:
+def chain_links(g: Graph, at: dict) -> list[tuple[str, str]]:
+    """Each graph edge between two drawn nodes as (its parent's node, its child's node): what a
+    chain's factor ∂child/∂parent runs along on the drawing (``at``: a scene's symbols).
+
+    >>> import symbackprop as sb
+    >>> g = sb.mlp([1, 1]); chain_links(g, {"x1": "a", "z1": "b", "yhat": "b", "L": "c"})
+    [('a', 'b'), ('b', 'c')]
+    """
+    out: dict[tuple[str, str], None] = {}
+    for child in dict.fromkeys([*g.nodes, g.loss_symbol]):
+        of = at.get(child.name)
+        if not isinstance(of, str):
+            continue
+        for parent in g.parents(child):
+            wrt = at.get(parent.name)
+            if isinstance(wrt, str) and wrt != of:
+                out[wrt, of] = None
+    return list(out)
+
+
+def mlp_scene(net: MLP, t: TexPrinter) -> Scene:
     """Units in columns; each weight labels its edge where the label meets nothing else."""
     tall = max(net.sizes)
     labels = {}
@@ -92,76 +122,94 @@ def _tikz_mlp(net: MLP, t: TexPrinter) -> tuple[Tex, dict]:
         dx, at = columns(1.0)
         chosen = (dx, at, layers(at, labelled=False))
     dx, at, placed = chosen
-    lines = [r"\begin{tikzpicture}[>=stealth, unit/.style={circle, draw, "
-             rf"minimum size={2 * radius:.2f}cm, inner sep=1pt, font=\small}}, "
-             r"w/.style={font=\scriptsize, fill=white, inner sep=1pt}]"]
+    s = Scene(options=r">=stealth, unit/.style={circle, draw, "
+              rf"minimum size={2 * radius:.2f}cm, inner sep=1pt, font=\small}}, "
+              r"w/.style={font=\scriptsize, fill=white, inner sep=1pt}")
     for (col, j), (x, y) in at.items():
-        lines.append(rf"\node[unit] (n{col}-{j}) at ({x:.2f},{y:.2f}) {{${labels[col, j]}$}};")
+        s.node(f"n{col}-{j}", x, y, labels[col, j], w=2 * radius, tikz="unit")
+    last = len(net.sizes) - 1
+    s.node("loss", (last + 0.9) * dx, 0, t(net.loss_symbol), w=2 * radius, tikz="unit")
     for l, (pairs, edges, centres) in placed.items():  # noqa: E741
-        for i, j in pairs:
-            lines.append(rf"\draw[->] (n{l - 1}-{i}) -- (n{l}-{j});")
+        drawn = [s.connect(f"n{l - 1}-{i}", f"n{l}-{j}") for i, j in pairs]
         if centres is not None:
-            for (_, _, w), (x, y) in zip(edges, centres, strict=True):
-                lines.append(rf"\node[w] at ({x:.2f},{y:.2f}) {{${w}$}};")
+            for edge, (_, _, w), (x, y) in zip(drawn, edges, centres, strict=True):
+                s.label(w, x, y, font=r"\scriptsize", on=edge, tikz="w")
         else:
             # Too many to label one by one: the bundle carries the layer's weight in general.
             name = net.notation.latex_general("weight", l=str(l))
             top = (max(net.sizes[l - 1], net.sizes[l]) - 1) / 2 * dy + radius + 0.35
-            lines.append(rf"\node[font=\small] at ({(l - 0.5) * dx:.2f},{top:.2f}) {{${name}$}};")
-    last = len(net.sizes) - 1
-    lines.append(rf"\node[unit] (loss) at ({(last + 0.9) * dx:.2f},0) "
-                 rf"{{${t(net.loss_symbol)}$}};")
+            s.label(name, (l - 0.5) * dx, top, tikz=r"font=\small")
     for j in range(1, net.sizes[-1] + 1):
-        lines.append(rf"\draw[->, dashed] (n{last}-{j}) -- (loss);")
-    lines.append(r"\end{tikzpicture}")
-    nodes = {net.loss_symbol.name: "loss"}
+        s.connect(f"n{last}-{j}", "loss", style="->, dashed")
+    s.symbols[net.loss_symbol.name] = "loss"
     for l, n in enumerate(net.sizes):  # noqa: E741
         for j in range(1, n + 1):
-            nodes[net.act(l, j).name] = f"n{l}-{j}"
+            s.symbols[net.act(l, j).name] = f"n{l}-{j}"
             if l:
-                nodes[net.pre(l, j).name] = f"n{l}-{j}"
+                s.symbols[net.pre(l, j).name] = f"n{l}-{j}"
     for l in range(1, len(net.sizes)):  # noqa: E741
         for i in range(1, net.sizes[l - 1] + 1):
             for j in range(1, net.sizes[l] + 1):
-                nodes[net.weight(l, i, j).name] = (f"n{l - 1}-{i}", f"n{l}-{j}")
-    return Tex("\n".join(lines)), nodes
+                s.symbols[net.weight(l, i, j).name] = (f"n{l - 1}-{i}", f"n{l}-{j}")
+    return s
 
 
 def tikz_graph(d: Derivation, t: TexPrinter) -> tuple[Tex, dict]:
+    """The scalar graph (:func:`graph_scene`) in TikZ, with each symbol's TikZ node."""
+    scene = graph_scene(d, t)
+    return scene.tikz(), scene.symbols
+
+
+def graph_scene(d: Derivation, t: TexPrinter) -> Scene:
     """The scalar graph: inputs, nodes and the loss in columns by depth; a node's parameters
-    are its label. With each symbol's TikZ node."""
+    are its label, above it where no edge runs through it. Its ``symbols``: each symbol's node.
+
+    >>> import symbackprop as sb
+    >>> from symbackprop.printing.latex import TexPrinter
+    >>> d = sb.derive(sb.mlp([1, 1])); graph_scene(d, TexPrinter(d)).problems()
+    []
+    """
     g = d.graph
     depth: dict[sp.Symbol, int] = {}
-    for s in g.symbols:
-        parents = [p for p in g.parents(s) if g.kind(p) is not Kind.PARAMETER]
-        depth[s] = 1 + max((depth[p] for p in parents), default=-1)
+    for v in g.symbols:
+        parents = [p for p in g.parents(v) if g.kind(p) is not Kind.PARAMETER]
+        depth[v] = 1 + max((depth[p] for p in parents), default=-1)
     columns: dict[int, list[sp.Symbol]] = {}
-    for s in g.symbols:
-        if g.kind(s) in (Kind.TARGET, Kind.PARAMETER):
+    for v in g.symbols:
+        if g.kind(v) in (Kind.TARGET, Kind.PARAMETER):
             continue
-        columns.setdefault(depth[s], []).append(s)
-    lines = [r"\begin{tikzpicture}[>=stealth, unit/.style={circle, draw, minimum size=9mm, "
-             r"inner sep=1pt, font=\small}]"]
-    ids = {}
+        columns.setdefault(depth[v], []).append(v)
+    s = Scene(options=r">=stealth, unit/.style={circle, draw, minimum size=9mm, "
+              r"inner sep=1pt, font=\small}")
+    labels = []
+    # TikZ grows a circle around a wide name: every circle is the widest one's size.
+    size = max(0.9, *(label_size(t(v), script=False)[0] for vs in columns.values() for v in vs))
     for c, syms in sorted(columns.items()):
-        for k, s in enumerate(syms):
-            ids[s] = f"v{len(ids)}"
-            y = (len(syms) - 1) / 2 - k
-            style = "unit" if g.kind(s) in (Kind.NODE, Kind.LOSS) else "unit, dashed"
-            params = [p for p in g.parents(s) if g.kind(p) is Kind.PARAMETER]
+        for k, v in enumerate(syms):
+            name, latex = f"v{len(s.nodes)}", t(v)
+            style = "unit" if g.kind(v) in (Kind.NODE, Kind.LOSS) else "unit, dashed"
+            if size > 0.9:
+                style += f", minimum size={size:.2f}cm"
+            node = s.node(name, c * 2.6, ((len(syms) - 1) / 2 - k) * 1.6, latex, w=size,
+                          tikz=style, style="dashed" if "dashed" in style else "")
+            s.symbols[v.name] = name
+            params = [p for p in g.parents(v) if g.kind(p) is Kind.PARAMETER]
             if params:
                 names = ", ".join(t(p) for p in params)
                 if label_size(names)[0] > MAX_LABEL_WIDTH:  # would run into its neighbours'
                     names = rf"{t(params[0])}, \ldots, {t(params[-1])}"
-                style += rf", label={{[font=\scriptsize]above:${names}$}}"
-            lines.append(rf"\node[{style}] ({ids[s]}) at ({c * 2.6:.2f},{y * 1.6:.2f}) "
-                         rf"{{${t(s)}$}};")
-    for s in g.nodes:
-        for p in g.parents(s):
-            if p in ids:
+                labels.append((node, names))
+    for v in g.nodes:
+        for p in g.parents(v):
+            if p.name in s.symbols and g.kind(p) is not Kind.PARAMETER:
                 # A skip edge would cross the nodes between: it arcs over them instead.
-                span = depth[s] - depth[p]
-                how = "--" if span <= 1 else f"to[bend left={min(20 + 10 * span, 60)}]"
-                lines.append(rf"\draw[->] ({ids[p]}) {how} ({ids[s]});")
-    lines.append(r"\end{tikzpicture}")
-    return Tex("\n".join(lines)), {s.name: i for s, i in ids.items()}
+                span = depth[v] - depth[p]
+                a, b = s.symbols[p.name], s.symbols[v.name]
+                if span <= 1:
+                    s.connect(a, b)
+                else:
+                    s.bend(a, b, min(20 + 10 * span, 60))
+    # A node's parameters above it, else on the first side where no edge runs through them.
+    for node, names in labels:
+        s.label_near(node, names, tikz=r"font=\scriptsize")
+    return s

@@ -119,7 +119,7 @@ def plain_text(markup: str) -> str:
 def drawing_svg(figure: Figure, ident: str, title: str, description: str) -> Markup:
     """The figure's drawing as inline SVG (labels in MathML), or nothing when the figure has
     no scene (a drawing too large to lay out)."""
-    scene = getattr(figure, "scene", None)
+    scene = figure.scene
     if scene is None:
         return Markup("")
     return Markup(scene_svg(scene, ident=ident, title=plain_text(title),
@@ -141,7 +141,7 @@ def drawing_facts(doc: Document, figure: Figure) -> dict:
         facts.update(kind="mlp", widths=[int(w) for w in re.findall(r"\d+", network.args["widths"])])
     elif network.key == "network_model":
         facts.update(kind="model", model=network.args["model"])
-    scene = getattr(figure, "scene", None)
+    scene = figure.scene
     if scene is not None:
         facts.update(nodes=len(scene.nodes), edges=sum(e.ends is not None for e in scene.edges))
     return facts

@@ -121,6 +121,11 @@ class Scene:
     walk: list[tuple[str, list[tuple[str, str]], list[Box]]] = field(default_factory=list)
     #: The tikzpicture's whole option list, where the picture defines its own styles.
     options: str = ""
+    #: Every (node, node) a chain's factor may run along (a graph edge between two drawn
+    #: nodes), drawn or not: a softmax's outputs on one another, a window's cells into the
+    #: entry it makes. The slides draw such an edge in red when a path lights it; the SVG
+    #: holds the undrawn ones hidden until lit.
+    links: list[tuple[str, str]] = field(default_factory=list)
 
     def _next(self) -> int:
         # Edges and labels are emitted in the order they were added: a label drawn after its
@@ -190,6 +195,29 @@ class Scene:
         else:
             label = self._beside(edge, latex, side, places[0], segment, font)
         return label
+
+    def label_near(self, node: Node, latex: str, font: str = r"\scriptsize",
+                   sides: tuple[str, ...] = ("above", "left", "below", "right"),
+                   tikz: str = "") -> Label:
+        """A label just clear of ``node`` on the first of ``sides`` where it meets nothing
+        drawn so far (else on the first side): add the edges first.
+
+        >>> s = Scene(); a = s.node("a", 0, 0, "x"); _ = s.node("b", 0, 1.2, "y")
+        >>> _ = s.connect("a", "b"); s.label_near(a, "w").box.x < 0
+        True
+        """
+        w, h = label_size(latex, script=font == r"\scriptsize")
+        b = node.box
+        gap = MARGIN + 0.01  # just clear of the node, as TikZ's label sits on its rim
+        away = {"above": (0, (b.h + h) / 2 + gap), "below": (0, -(b.h + h) / 2 - gap),
+                "left": (-(b.w + w) / 2 - gap, 0), "right": ((b.w + w) / 2 + gap, 0)}
+        for side in sides:
+            label = self.label(latex, b.x + away[side][0], b.y + away[side][1], font, tikz=tikz)
+            if not self._blocked(label):
+                return label
+            self.labels.pop()
+        first = away[sides[0]]
+        return self.label(latex, b.x + first[0], b.y + first[1], font, tikz=tikz)
 
     def _blocked(self, label: Label) -> bool:
         return (any(label.box.meets(o.box) for o in self.labels if o is not label)

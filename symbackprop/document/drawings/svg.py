@@ -234,9 +234,10 @@ def _arrow(style: str, ident: str) -> str:
 
 
 def _undrawn(scene: Scene) -> list[tuple[str, str]]:
-    """Edges between drawn nodes that a symbol's use or the walk names but no edge draws."""
+    """Edges between drawn nodes that a chain may light (the scene's links, a weight's use,
+    the walk) but no edge draws."""
     drawn = {e.ends for e in scene.edges if e.ends}
-    named: list[tuple[str, str]] = []
+    named: list[tuple[str, str]] = list(scene.links)
     for where in scene.symbols.values():
         if isinstance(where, tuple):
             named.append(where)
