@@ -2,10 +2,13 @@
 
 The Document holds every equation as prepared LaTeX (:class:`~symbackprop.printing.latex.Tex`),
 the strings the LaTeX notes print; converting exactly those strings is what makes the HTML and
-the PDF carry the same equations. The conversion is latex2mathml's; this module rewrites the
-few macros it lacks or gets wrong before it reads them (``_REWRITES``), repairs its tree after
-(``_repair``), and serialises the tree as XML itself. Every ``<math>`` keeps its LaTeX as its
-text alternative (``alttext``), which screen readers and copy-paste fall back on.
+the PDF carry the same equations. The conversion is latex2mathml's. This module rewrites, before
+it reads them, the few constructs it gets wrong (``_prepare``: a name in ``\\mathrm``,
+``\\mathit`` or ``\\operatorname`` becomes one identifier, alignment outside an environment, the
+text-mode escapes of user names), repairs its tree after (``_repair``: characters, accents,
+function application, fonts, primes, brackets and signs as MathML Core sets them, which is what
+Chromium draws) and serialises the tree as XML itself. Every ``<math>`` keeps its LaTeX as its
+text alternative (``alttext``).
 
 >>> print(tex_to_mathml(r"\\hat{y}")[49:])
 display="inline" alttext="\\hat{y}"><mover accent="true"><mi>y</mi><mo>^</mo></mover></math>
@@ -14,52 +17,136 @@ display="inline" alttext="\\hat{y}"><mover accent="true"><mi>y</mi><mo>^</mo></m
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from xml.etree.ElementTree import Element, SubElement, tostring
 
+from latex2mathml.commands import FUNCTIONS
 from latex2mathml.converter import convert_to_element
 
-__all__ = ["tex_to_mathml", "equation_mathml", "aligned_latex", "MATHML_NS"]
+__all__ = ["tex_to_mathml", "equation_mathml", "aligned_latex", "MATHML_NS", "FUNCTION_APPLICATION"]
 
 MATHML_NS = "http://www.w3.org/1998/Math/MathML"
+#: The invisible operator between a function's name and its argument (MathML's ⁡): screen
+#: readers say "sigma of z" rather than "sigma times z".
+FUNCTION_APPLICATION = "\u2061"
 
-#: Macros latex2mathml does not know (or misreads), each as a spelling it reads the same way.
-#: Text-mode escapes come from user names escaped for LaTeX (printing.latex.escape_latex).
+#: Text-mode escapes (printing.latex.escape_latex writes them into user names, such as a
+#: ``\\mathit{w\\_1}``) and the characters they stand for.
+_TEXT_ESCAPES: dict[str, str] = {
+    r"\textbackslash{}": "\\", r"\textasciicircum{}": "^", r"\textasciitilde{}": "~",
+    r"\textless{}": "<", r"\textgreater{}": ">", r"\textbar{}": "|", r"\ldots{}": "…",
+    r"\_": "_", r"\{": "{", r"\}": "}", r"\$": "$", r"\&": "&", r"\#": "#", r"\%": "%",
+}
+_TEXT_ESCAPE_RE = re.compile("|".join(re.escape(k) for k in sorted(_TEXT_ESCAPES, key=len, reverse=True)))
+
+#: Macros latex2mathml misreads, each as a spelling it reads as TeX does. ``aligned`` it does not
+#: know (its & would become an identifier): ``split`` is the same two-column alignment.
 _REWRITES: dict[str, str] = {
-    r"\textbackslash{}": r"\backslash ",
-    r"\textasciicircum{}": r"\text{^}",
-    r"\textasciitilde{}": r"\text{~}",
-    r"\textless{}": "<",
-    r"\textgreater{}": ">",
-    r"\textbar{}": "|",
+    r"\begin{aligned}": r"\begin{split}",
+    r"\end{aligned}": r"\end{split}",
     r"\ldots{}": r"\ldots ",
+    **{k: rf"\text{{{v}}}" for k, v in _TEXT_ESCAPES.items() if k.startswith(r"\text")},
 }
 _REWRITE_RE = re.compile("|".join(re.escape(k) for k in sorted(_REWRITES, key=len, reverse=True)))
+
+#: A name set in one font: ``\\mathrm{out}`` and ``\\operatorname{softmax}`` are one upright
+#: identifier and ``\\mathit{w\\_11}`` one italic one, where latex2mathml would make a row of
+#: letters (and lose \\mathrm's upright on a single letter, and make an operator of the name).
+_NAMED = re.compile(r"\\(mathrm|mathit|operatorname)\{((?:[^{}\\]|\\[_{}$&#%]|\\text[a-z]+\{\}"
+                    r"|\\ldots\{\})*)\}")
+#: Private-use characters that hold a name's place through latex2mathml (``\\text{⟨n⟩}``): no
+#: document contains them (escape_latex drops what is not printable).
+_HOLD, _HOLD_END = "\ue000", "\ue001"
+_HELD = re.compile(f"{_HOLD}(\\d+){_HOLD_END}")
+
+#: What decides whether a string has alignment marks of its own: groups and environments open
+#: and close, ``\\\\`` and ``&`` mark rows and columns, an escaped ``\\&`` or other command is skipped.
+_ALIGN_TOKEN = re.compile(r"\\(begin|end)\{[^}]*\}|\\\\|\\.|[{}&]")
 
 #: latex2mathml writes characters as numeric references inside element text and unescapes the
 #: whole serialised string, which would turn a user's ``<`` into markup: we decode them here and
 #: let ElementTree escape what needs it.
 _CHARREF = re.compile(r"&#x([0-9A-Fa-f]+);")
 
+#: Marks over a letter that TeX sets as accents (close to the letter), which latex2mathml leaves
+#: without mover's accent="true" (MathML Core then sets them as far as a limit).
+_ACCENTS = frozenset("~¯→˙¨ˇ˘´`^˜")
+_FUNCTION_NAMES = frozenset(f[1:] for f in FUNCTIONS)
+_SCRIPTS = frozenset(("msub", "msup", "msubsup"))
+_LIMITS = frozenset(("munder", "mover", "munderover"))
+_PRIMES = frozenset("′″‴")
+#: What makes a bracketed group taller than a line, so that TeX's \left( grows around it.
+_TALL = frozenset(("mfrac", "msqrt", "mroot", "mtable", "munder", "munderover", "msup", "msubsup"))
 
-#: What decides whether a string has alignment marks of its own: environments open and close,
-#: ``\\`` and ``&`` mark rows and columns, and an escaped ``\&`` or any other command is skipped.
-_ALIGN_TOKEN = re.compile(r"\\(begin|end)\{[^}]*\}|\\\\|\\.|&")
+
+#: MathML Core (what Chromium draws) reads mathvariant only as "normal" on a single letter: a
+#: bold, double-struck or bold-italic token is written in the Unicode mathematical alphabets
+#: instead (\\mathbb{1} -> 𝟙, \\boldsymbol{\\delta} -> 𝜹), which every engine draws.
+_ALPHABETS = {
+    "bold": "BOLD", "italic": "ITALIC", "bold-italic": "BOLD ITALIC",
+    "double-struck": "DOUBLE-STRUCK", "script": "SCRIPT", "bold-script": "BOLD SCRIPT",
+    "fraktur": "FRAKTUR", "bold-fraktur": "BOLD FRAKTUR", "sans-serif": "SANS-SERIF",
+    "bold-sans-serif": "SANS-SERIF BOLD", "sans-serif-italic": "SANS-SERIF ITALIC",
+    "monospace": "MONOSPACE",
+}
+#: The letters Unicode had before the mathematical alphabets (their places there are holes).
+_LETTERLIKE = {("ITALIC", "h"): "ℎ",
+               **{("DOUBLE-STRUCK", c): v for c, v in zip("CHNPQRZ", "ℂℍℕℙℚℝℤ", strict=True)}}
+_LETTER_NAME = re.compile(r"(?:LATIN|GREEK) (CAPITAL|SMALL) LETTER (\w+)|DIGIT (\w+)")
+
+
+def _in_alphabet(ch: str, alphabet: str) -> str | None:
+    """``ch`` in a mathematical alphabet (``BOLD``), or None where Unicode has none."""
+    if (alphabet, ch) in _LETTERLIKE:
+        return _LETTERLIKE[alphabet, ch]
+    m = _LETTER_NAME.fullmatch(unicodedata.name(ch, ""))
+    if not m:
+        return None
+    name = f"{m.group(1)} {m.group(2)}" if m.group(1) else f"DIGIT {m.group(3)}"
+    try:
+        return unicodedata.lookup(f"MATHEMATICAL {alphabet} {name}")
+    except KeyError:
+        return None
+
+
+def _styled(element: Element) -> None:
+    """A token's mathvariant written into its characters (signs and the digits an alphabet
+    lacks stay as they are)."""
+    alphabet = _ALPHABETS.get(element.get("mathvariant", ""))
+    if alphabet is None or not element.text:
+        return
+    element.text = "".join(_in_alphabet(ch, alphabet) or ch for ch in element.text)
+    del element.attrib["mathvariant"]
 
 
 def _top_level_alignment(tex: str) -> bool:
     depth = 0
     for m in _ALIGN_TOKEN.finditer(tex):
-        if m.group(1) == "begin":
+        token = m.group()
+        if m.group(1) == "begin" or token == "{":
             depth += 1
-        elif m.group(1) == "end":
+        elif m.group(1) == "end" or token == "}":
             depth -= 1
-        elif depth == 0 and m.group() in ("&", "\\\\"):
+        elif depth == 0 and token in ("&", "\\\\"):
             return True
     return False
 
 
-def _prepare(tex: str) -> str:
+#: An operator name with a subscript inside its argument (``\\operatorname{GELU_{erf}}``, the
+#: registry's exact GELU), which latex2mathml drops: the subscript goes outside, upright.
+_NAMED_SUBSCRIPT = re.compile(r"\\operatorname\{([A-Za-z]+)_\{([A-Za-z0-9]+)\}\}")
+
+
+def _prepare(tex: str, held: list[tuple[str, str]]) -> str:
+    """``tex`` as latex2mathml should read it; the names it holds back go into ``held``."""
+    tex = _NAMED_SUBSCRIPT.sub(r"\\operatorname{\1}_{\\mathrm{\2}}", tex)
+    if _HOLD not in tex and _HOLD_END not in tex:
+        def hold(m: re.Match) -> str:
+            held.append((m.group(1), _TEXT_ESCAPE_RE.sub(lambda e: _TEXT_ESCAPES[e.group()], m.group(2))))
+            return rf"\text{{{_HOLD}{len(held) - 1}{_HOLD_END}}}"
+
+        tex = _NAMED.sub(hold, tex)
     tex = _REWRITE_RE.sub(lambda m: _REWRITES[m.group()], tex)
     # latex2mathml reads & and \\ only inside an environment (outside, & becomes an identifier):
     # rows of our own become an alignment as TeX's aligned would set them
@@ -74,26 +161,150 @@ def _decode(text: str | None) -> str | None:
     return _CHARREF.sub(lambda m: chr(int(m.group(1), 16)), text)
 
 
-def _repair(element: Element) -> None:
-    """Decode character references and drop the redundant one-child ``<mrow>`` wrappers."""
+def _name(kind: str, text: str) -> Element:
+    """The identifier a held-back name stands for."""
+    mi = Element("mi")
+    mi.text = text
+    # one letter is italic in MathML unless told; several are upright unless told
+    if kind == "mathit" and len(text) > 1:
+        mi.set("mathvariant", "italic")
+        _styled(mi)  # its letters in math italic; digits and signs have no italic and stay
+    elif kind != "mathit" and len(text) == 1:
+        mi.set("mathvariant", "normal")
+    if kind == "operatorname":
+        mi.set("data-function", "")  # a marker for _apply, removed there
+    return mi
+
+
+def _repair(element: Element, held: list[tuple[str, str]]) -> None:
+    """Decode characters, put held names back, drop one-child ``<mrow>`` wrappers, then set
+    fonts, primes, brackets, accents, function names, cells and signs as TeX sets them."""
     element.text = _decode(element.text)
     element.tail = _decode(element.tail)
-    for child in element:
-        _repair(child)
-    # an mrow that is the only child of an mrow, or of a script's slot, groups nothing
+    _styled(element)
+    for child in [c for c in element if c.tag == "mo" and not c.text and c.get("fence") == "true"]:
+        element.remove(child)  # \left. and \right. draw nothing and are nothing to read
     for k, child in enumerate(list(element)):
-        if child.tag == "mrow" and not child.attrib and len(child) == 1 and not (child.text or "").strip():
+        _repair(child, held)
+        if child.tag == "mtext" and child.text and _HELD.fullmatch(child.text):
+            kind, text = held[int(_HELD.fullmatch(child.text).group(1))]
+            name = _name(kind, text)
+            name.tail = child.tail
+            element.remove(child)
+            element.insert(k, name)
+        elif child.tag == "mrow" and not child.attrib and len(child) == 1 and not (child.text or "").strip():
+            # an mrow around one element groups nothing
             inner = child[0]
             inner.tail = child.tail
             element.remove(child)
             element.insert(k, inner)
+    if element.tag in ("msup", "msubsup") and _primes(element[-1]):
+        _prime_beside(element)
+    if element.tag == "mrow" and len(element) >= 2 and element[0].get("form") == "prefix" \
+            and element[-1].get("form") == "postfix":
+        _fences(element)
+    if element.tag == "mover" and len(element) == 2 and element[1].tag == "mo" \
+            and element[1].text in _ACCENTS:
+        element.set("accent", "true")
+    if element.tag == "mo" and element.text and element.text.isalpha() and len(element.text) > 1:
+        element.tag = "mi"  # \max, \min: names of functions, upright as multi-letter identifiers
+        element.set("data-function", "")
+    if element.tag == "mtd" and element.get("columnalign") in ("left", "right"):
+        # MathML Core (Chromium) ignores columnalign: the cell says it in CSS too
+        element.set("style", f"text-align:{element.get('columnalign')}")
+    _signs(element)
+    _apply(element)
 
 
-def _converted(tex: str) -> Element:
+#: After these a sign is a sign, not a subtraction: "(−0.4", "= −2", "· −1".
+_BEFORE_PREFIX = frozenset("([{=≈<>≤≥≠≔,+−·⋅×⊙:")
+
+
+def _signs(row: Element) -> None:
+    """Mark a minus (or plus) that opens a group or follows an operator as prefix: TeX sets
+    it close to its operand, and MathML Core would set it as a binary operator (a row's first
+    element needs no mark, Core infers it)."""
+    for prev, mo in zip(row, row[1:], strict=False):
+        if mo.tag == "mo" and mo.text in ("−", "+") and prev.tag == "mo" \
+                and (prev.text or "") in _BEFORE_PREFIX and "form" not in mo.attrib:
+            mo.set("form", "prefix")
+
+
+def _fences(row: Element) -> None:
+    """A \\left( … \\right) row's brackets as MathML Core reads them, in fewer bytes."""
+    for mo in (row[0], row[-1]):
+        # Core has no fence attribute, and a row's first and last operator are its prefix and
+        # postfix without being told
+        mo.attrib.pop("fence", None)
+        mo.attrib.pop("form", None)
+        if not _tall(row):
+            # around one line's height \left( is TeX's plain (, which Chromium sets closer
+            # unstretched
+            mo.set("stretchy", "false")
+
+
+def _primes(element: Element) -> bool:
+    return element.tag in ("mi", "mo") and bool(element.text) and set(element.text) <= _PRIMES
+
+
+def _prime_beside(script: Element) -> None:
+    """σ′ as σ followed by ′, not ′ as a superscript: the prime character is a raised glyph
+    already, which a superscript shrinks to a speck where no math font is installed."""
+    prime = script[-1]
+    script.remove(prime)
+    prime.tag = "mo"
+    if script.tag == "msubsup":  # h_t' : the prime after the subscript
+        base = Element("msub")
+        base.extend(list(script))
+        for child in list(script):
+            script.remove(child)
+        script.append(base)
+    script.tag = "mrow"
+    script.append(prime)
+
+
+def _tall(row: Element) -> bool:
+    return any(e.tag in _TALL or (e.tag == "mover" and e.get("accent") != "true") for e in row.iter())
+
+
+def _apply(row: Element) -> None:
+    """Insert function application after each function name that an argument follows."""
+    if row.tag in _SCRIPTS or row.tag in _LIMITS:
+        return  # a name in a script applies to nothing there; its script's row decides
+    k = 0
+    while k < len(row):
+        child = row[k]
+        primed = child.tag == "mrow" and len(child) == 2 and _primes(child[-1])  # σ′, h_t′
+        name = child[0] if (child.tag in _SCRIPTS or primed) and len(child) else child
+        name = name[0] if name.tag in _SCRIPTS and len(name) else name
+        function = name.tag == "mi" and ("data-function" in name.attrib or name.text in _FUNCTION_NAMES)
+        nxt = row[k + 1] if k + 1 < len(row) else None
+        if function and nxt is not None and _argument(nxt):
+            mo = Element("mo")
+            mo.text = FUNCTION_APPLICATION
+            mo.tail, child.tail = child.tail, None
+            row.insert(k + 1, mo)
+            if k and row[k - 1].tag not in ("mo", "mspace"):
+                # TeX's thin space between a factor and a function's name: y \log p
+                row.insert(k, Element("mspace", {"width": "0.1667em"}))
+                k += 1
+            k += 1
+        k += 1
+
+
+def _argument(element: Element) -> bool:
+    # what a function name applies to: an operand or an opening bracket, not an operator
+    return element.tag != "mo" or (element.text or "") in "([{|"
+
+
+def _converted(tex: str, display: bool = False) -> Element:
     """The repaired MathML of ``tex`` as the children of one ``<mrow>``."""
-    math = convert_to_element(_prepare(tex))
+    held: list[tuple[str, str]] = []
+    math = convert_to_element(_prepare(tex, held), display="block" if display else "inline")
     row = math[0]
-    _repair(row)
+    _repair(row, held)
+    for element in row.iter():
+        element.attrib.pop("data-function", None)
     return row
 
 
@@ -103,13 +314,9 @@ def _math(display: bool, alttext: str) -> Element:
 
 
 def _serialise(math: Element) -> str:
-    # short_empty_elements keeps <mspace/> compact; ElementTree escapes &, <, > and quotes
+    # ElementTree escapes &, <, > and quotes; empty elements print as <mspace />, which HTML's
+    # parser reads as closed inside <math>
     return tostring(math, encoding="unicode", short_empty_elements=True)
-
-
-def _append(parent: Element, row: Element) -> None:
-    """Put ``row``'s content into ``parent``: its children, or itself if it holds several."""
-    parent.extend(list(row))
 
 
 def tex_to_mathml(tex: str, *, display: bool = False) -> str:
@@ -119,13 +326,8 @@ def tex_to_mathml(tex: str, *, display: bool = False) -> str:
     'display="block" alttext="x_{1}"><msub><mi>x</mi><mn>1</mn></msub></math>'
     """
     math = _math(display, str(tex))
-    _append(math, _converted(str(tex)))
+    math.extend(list(_converted(str(tex), display)))
     return _serialise(math)
-
-
-def _relation(relation: str) -> str:
-    # the Markdown template's ``relation`` filter: the engine's relations are LaTeX already
-    return relation
 
 
 def aligned_latex(lhs: str, steps: Sequence[Sequence]) -> str:
@@ -144,7 +346,7 @@ def aligned_latex(lhs: str, steps: Sequence[Sequence]) -> str:
     for relation, lines, note in (_step(s) for s in steps):
         for k, line in enumerate(lines):
             lead = f"{lhs} " if not rows else " "
-            rows.append(f"{lead}&{_relation(relation)} {line}" if k == 0 else f" &\\qquad {line}")
+            rows.append(f"{lead}&{relation} {line}" if k == 0 else f" &\\qquad {line}")
         if note:
             rows[-1] += f" \\qquad {note}"
     return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
@@ -155,11 +357,18 @@ def _step(step: Sequence) -> tuple[str, list[str], str | None]:
     return str(relation), [str(line) for line in lines], (str(rest[0]) if rest and rest[0] else None)
 
 
-def _cell(tr: Element, tex: str | None, align: str) -> None:
-    # MathML Core (Chromium) ignores columnalign: each cell says its alignment in CSS too
-    td = SubElement(tr, "mtd", {"style": f"text-align:{align}"} if align != "center" else {})
+#: Each column's CSS. MathML Core (Chromium) ignores columnalign, so a cell says its alignment
+#: in CSS. An operator alone in a cell gets no spacing of its own, and cells' padding is wider
+#: than TeX's: the relation's cell has TeX's thick space (5/18 em) each side, its neighbours none
+#: on that side. An empty cell needs neither.
+_COLUMNS = ("text-align:right;padding-right:0", "padding-left:.2778em;padding-right:.2778em",
+            "text-align:left;padding-left:0")
+
+
+def _cell(tr: Element, tex: str | None, column: int) -> None:
+    td = SubElement(tr, "mtd", {"style": _COLUMNS[column]} if tex is not None else {})
     if tex is not None:
-        _append(td, _converted(tex))
+        td.extend(list(_converted(tex, display=True)))
 
 
 def equation_mathml(lhs: str, steps: Sequence[Sequence]) -> str:
@@ -180,8 +389,8 @@ def equation_mathml(lhs: str, steps: Sequence[Sequence]) -> str:
         for k, line in enumerate(lines):
             tex = line if not (note and k == len(lines) - 1) else f"{line} \\qquad {note}"
             tr = SubElement(table, "mtr")
-            _cell(tr, lhs if first else None, "right")
-            _cell(tr, relation if k == 0 else None, "center")
-            _cell(tr, tex if k == 0 else f"\\qquad {tex}", "left")
+            _cell(tr, lhs if first else None, 0)
+            _cell(tr, relation if k == 0 else None, 1)
+            _cell(tr, tex if k == 0 else f"\\qquad {tex}", 2)
             first = False
     return _serialise(math)

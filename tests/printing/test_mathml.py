@@ -70,3 +70,72 @@ def test_equation_alttext_is_the_markdown_notes_aligned_latex():
 @pytest.mark.parametrize("tex", [r"a \\ b", r"a & b"])
 def test_alignment_marks_never_become_identifiers(tex):
     assert "<mi>&amp;</mi>" not in tex_to_mathml(tex)
+
+
+FA = "\u2061"  # function application
+#: Each construct the documents (or a spec's LaTeX spelling) use, and what its MathML must hold.
+CONSTRUCTS = [
+    (r"\operatorname{softmax}_{1}\left(z\right)", f"<msub><mi>softmax</mi><mn>1</mn></msub><mo>{FA}</mo>"),
+    (r"\operatorname{GELU_{erf}}'(z)",
+     f"<mrow><msub><mi>GELU</mi><mi>erf</mi></msub><mo>′</mo></mrow><mo>{FA}</mo>"),
+    (r"\tanh{\left(a_{1} \right)}", f"<mi>tanh</mi><mo>{FA}</mo><mrow>"),
+    (r"\mathrm{d}x", '<mi mathvariant="normal">d</mi><mi>x</mi>'),
+    (r"C_{\mathrm{in}}", "<msub><mi>C</mi><mi>in</mi></msub>"),
+    (r"\mathit{w\_11\textasciicircum{}(2)}", "<mi>𝑤_11^(2)</mi>"),
+    (r"a \coloneqq b", "<mo>≔</mo>"),
+    (r"A \odot B", "<mo>⊙</mo>"),
+    (r"W^{\top}", "<msup><mi>W</mi><mo>⊤</mo></msup>"),
+    (r"\underbrace{a + b}_{c}", "<mo>⏟</mo></munder><mi>c</mi></munder>"),
+    (r"\bigl(a\bigr)", 'minsize="1.2em" maxsize="1.2em">(</mo><mi>a</mi>'),
+    (r"\left(a\right)", '<mrow><mo stretchy="false">(</mo><mi>a</mi><mo stretchy="false">)</mo></mrow>'),
+    (r"\left(\frac{a}{b}\right)", '<mrow><mo stretchy="true">(</mo><mfrac>'),
+    (r"\left. a \right|", '<mrow><mi>a</mi><mo stretchy="true" fence="true" form="postfix">|</mo>'),
+    (r"\text{for } t", "<mtext>for\xa0</mtext><mi>t</mi>"),
+    (r"\text{입력 } x", "<mtext>입력\xa0</mtext><mi>x</mi>"),
+    (r"\mathbf{W} \mathbf{1}", "<mi>𝐖</mi><mn>𝟏</mn>"),
+    (r"\boldsymbol{\delta}", "<mi>𝜹</mi>"),
+    (r"\mathbb{1}\left[z > 0\right]", "<mn>𝟙</mn>"),
+    (r"\mathsf{T}", "<mi>𝖳</mi>"),
+    (r"\hat{y}", '<mover accent="true"><mi>y</mi><mo>^</mo></mover>'),
+    (r"\tilde{x}", '<mover accent="true"><mi>x</mi>'),
+    (r"\overline{x}", "<mover><mi>x</mi>"),
+    (r"\tfrac{1}{2}", '<mstyle displaystyle="false" scriptlevel="0"><mfrac><mn>1</mn><mn>2</mn></mfrac>'),
+    (r"\dfrac{a}{b}", '<mstyle displaystyle="true" scriptlevel="0"><mfrac>'),
+    (r"x_{1}, \ldots, x_{n} \cdots", "<mi>…</mi>"),
+    (r"x_{1} \cdots x_{n}", "<mo>⋯</mo>"),
+    (r"a \quad b \qquad c \, d", '<mspace width="1em" /><mi>b</mi><mspace width="2em" /><mi>c</mi>'
+                                 '<mspace width="0.167em" />'),
+    (r"\textcolor{red}{x}", '<mstyle mathcolor="red"><mi>x</mi></mstyle>'),
+    (r"\sum_{\substack{i \\ j}} a", "<munder><mo>∑</mo><mstyle scriptlevel=\"1\"><mtable><mtr>"),
+    (r"\sum_{i=1}^{n} x_{i}", "<munderover><mo>∑</mo><mrow><mi>i</mi><mo>=</mo><mn>1</mn></mrow><mi>n</mi>"),
+    (r"\prod_{i} x_{i}", "<munder><mo>∏</mo><mi>i</mi></munder>"),
+    (r"\frac{\partial L}{\partial w}", "<mfrac><mrow><mo>∂</mo><mi>L</mi></mrow><mrow><mo>∂</mo><mi>w</mi>"),
+    (r"\sigma'\left(z\right)", "<mrow><mi>σ</mi><mo>′</mo></mrow>"),
+    (r"h_{t}^{\prime}", "<mrow><msub><mi>h</mi><mi>t</mi></msub><mo>′</mo></mrow>"),
+    (r"\phantom{x} y", "<mphantom><mi>x</mi></mphantom><mi>y</mi>"),
+    (r"a &= b \\ &= c", '<mtable displaystyle="true"'),
+    (r"\begin{aligned}a &= b\end{aligned}", '<mtd columnalign="right" style="text-align:right"><mi>a</mi>'),
+]
+
+
+@pytest.mark.parametrize("tex, holds", CONSTRUCTS, ids=[c[0] for c in CONSTRUCTS])
+def test_each_construct_converts_as_tex_sets_it(tex, holds):
+    mathml = tex_to_mathml(tex, display=True)
+    parse(mathml)
+    assert holds in mathml
+    assert "merror" not in mathml and "\\" not in mathml.split(">", 1)[1]  # no command left as text
+
+
+def test_a_sum_in_a_line_of_text_has_its_limits_beside_it():
+    assert "<msubsup><mo>∑</mo>" in tex_to_mathml(r"\sum_{i=1}^{n} x_{i}")
+
+
+def test_a_function_name_gets_no_application_without_an_argument():
+    assert FA not in tex_to_mathml(r"\tanh") and FA not in tex_to_mathml(r"\log = 1")
+
+
+@pytest.mark.parametrize("tex, prefix", [
+    (r"\left(-0.4\right)", True), (r"a = -b", True), (r"2 \cdot -1", True), (r"a - b", False),
+    (r"\left(a\right) - b", False)])
+def test_a_sign_after_an_opening_or_an_operator_is_prefix(tex, prefix):
+    assert ('<mo form="prefix">−</mo>' in tex_to_mathml(tex)) is prefix

@@ -1,0 +1,130 @@
+"""The MathML itself says what the equations say: read back into SymPy, it equals the engine's
+expressions (issue 24's check that empty or wrong MathML behind a correct alttext fails)."""
+
+from __future__ import annotations
+
+import random
+import xml.etree.ElementTree as ET
+
+import pytest
+import sympy as sp
+from mathml_read import Names, ReadError, content, read
+
+import symbackprop as sb
+from symbackprop.core import ops
+from symbackprop.printing.latex import TexPrinter
+from symbackprop.printing.mathml import MATHML_NS, equation_mathml, tex_to_mathml
+
+M = "{" + MATHML_NS + "}"
+
+NETWORKS = {
+    "mlp": lambda: sb.mlp([2, 2, 1], activation="sigmoid", loss="mse", bias=True),
+    "mlp-gelu-softmax": lambda: sb.mlp([2, 2, 2], activation=["gelu", "softmax"],
+                                       loss="cross_entropy", bias=True),
+    "rnn": lambda: sb.rnn(1, 1, 1, steps=2),
+}
+
+
+def names_of(derivation) -> Names:
+    """The derivation's symbols by the LaTeX the documents print, the registry's functions."""
+    return Names(TexPrinter(derivation).names, {op.latex: op.function for op in ops.FUNCTIONS})
+
+
+def same(got: sp.Expr, want: sp.Expr) -> bool:
+    """Equal symbolically, or (where simplify gives up) at three random points."""
+    if sp.simplify(got - want) == 0:
+        return True
+    rng = random.Random(0)
+    symbols = sorted(got.free_symbols | want.free_symbols, key=str)
+    for _ in range(3):
+        point = {s: sp.Rational(rng.randint(1, 99), 100) for s in symbols}
+        a, b = complex(got.subs(point).evalf(30)), complex(want.subs(point).evalf(30))
+        if abs(a - b) > 1e-12 * max(1.0, abs(b)):
+            return False
+    return True
+
+
+@pytest.fixture(scope="module", params=sorted(NETWORKS))
+def printed(request):
+    """(names, [(expression, its LaTeX as the documents print it)]) of a scalar form."""
+    net = NETWORKS[request.param]()
+    d = sb.derive(net)
+    tex = TexPrinter(d)
+    sides = [side for eq in sb.scalar_form(d).equations() for side in (eq.lhs, eq.rhs)]
+    return names_of(d), [(side, tex(side)) for side in sides]
+
+
+def test_every_scalar_equation_reads_back_from_its_mathml(printed):
+    names, sides = printed
+    assert len(sides) > 30
+    for expr, tex in sides:
+        assert same(read(tex_to_mathml(tex), names), expr), tex
+
+
+def test_an_aligned_equation_reads_back_cell_by_cell(printed):
+    # the HTML's display equations are equation_mathml's table: lhs | = | rhs in each row
+    names, sides = printed
+    for (lhs, lhs_tex), (rhs, rhs_tex) in zip(sides[::2], sides[1::2], strict=True):
+        table = ET.fromstring(equation_mathml(lhs_tex, [("=", [rhs_tex])])).find(f"{M}mtable")
+        (row,) = table.findall(f"{M}mtr")
+        left, relation, right = row.findall(f"{M}mtd")
+        assert "".join(relation.itertext()) == "="
+        assert same(read(left, names), lhs) and same(read(right, names), rhs), rhs_tex
+
+
+def drop_last_term(mathml: str) -> str:
+    """The MathML with its last ``+ term`` cut out of its top row (what a lost term looks like)."""
+    root = ET.fromstring(mathml)
+    row = list(root)
+    plus = max(k for k, e in enumerate(row) if e.tag == f"{M}mo" and e.text == "+")
+    for e in row[plus:]:
+        root.remove(e)
+    return ET.tostring(root, encoding="unicode")
+
+
+def test_a_dropped_term_fails_the_comparison():
+    net = sb.rnn(1, 1, 1, steps=2)
+    d = sb.derive(net)
+    names, tex = names_of(d), TexPrinter(d)
+    gradient = sb.scalar_form(d).equation("gradient", "V").rhs  # h1 δo1 + h2 δo2
+    whole = tex_to_mathml(tex(gradient))
+    assert same(read(whole, names), gradient)
+    assert not same(read(drop_last_term(whole), names), gradient)
+
+
+def test_a_changed_number_fails_the_comparison():
+    net = sb.mlp([1, 1], activation="sigmoid", loss="mse")
+    d = sb.derive(net)
+    names, tex = names_of(d), TexPrinter(d)
+    expr = sb.scalar_form(d).equation("delta", "yhat").rhs  # 2 ŷ − 2 y
+    wrong = tex_to_mathml(tex(expr)).replace("<mn>2</mn>", "<mn>3</mn>", 1)
+    assert not same(read(wrong, names), expr)
+
+
+def test_empty_mathml_behind_a_correct_alttext_is_refused():
+    net = sb.mlp([1, 1])
+    names = names_of(sb.derive(net))
+    empty = f'<math xmlns="{MATHML_NS}" alttext="w_{{1}} x_{{1}}"></math>'
+    with pytest.raises(ReadError):
+        read(empty, names)
+
+
+def test_an_unknown_identifier_is_refused_not_guessed():
+    names = names_of(sb.derive(sb.mlp([1, 1])))
+    with pytest.raises(ReadError):
+        read(tex_to_mathml(r"w_{1} q_{7}"), names)
+
+
+def test_sums_fractions_roots_and_derivatives_read_back():
+    i, n, w, x, L = sp.Symbol("i", integer=True), *sp.symbols("n w x L")
+    names = Names({n: "n", w: "w_{i}", x: "x", L: "L"})
+    cases = {
+        r"\sum_{i=1}^{n} w_{i}": sp.Sum(w, (i, 1, n)),
+        r"\frac{\partial L}{\partial x}": sp.Derivative(L, x),
+        r"\sqrt{\frac{x}{n + 1}} - e^{- x}": sp.sqrt(x / (n + 1)) - sp.exp(-x),
+        r"\tanh{\left(x \right)} \cdot \left(1 - x\right)^{2}": sp.tanh(x) * (1 - x) ** 2,
+    }
+    for tex, want in cases.items():
+        for display in (False, True):  # a display sum is munderover, an inline one msubsup
+            got = read(content(tex_to_mathml(tex, display=display)), names)
+            assert got == want, (tex, display)
