@@ -291,10 +291,23 @@ def math_contrast(view: View, scope: str = ":root") -> list[str]:
     return view.page.evaluate(_MATH_CONTRAST, scope)
 
 
-_LIT = """scope => ({
-  edges: [...new Set([...document.querySelectorAll(scope + ' svg .edge.lit')]
-    .map(e => JSON.stringify([e.dataset.from, e.dataset.to])))].map(s => JSON.parse(s)),
-  nodes: [...new Set([...document.querySelectorAll(scope + ' svg .node.lit')].map(n => n.dataset.node))]})"""
+# Read after the next animation frame, so a page that updates the drawing in one still counts.
+_LIT = """async scope => {
+  await new Promise(done => requestAnimationFrame(done));
+  return {edges: [...new Set([...document.querySelectorAll(scope + ' svg .edge.lit')]
+            .map(e => JSON.stringify([e.dataset.from, e.dataset.to])))].map(s => JSON.parse(s)),
+          nodes: [...new Set([...document.querySelectorAll(scope + ' svg .node.lit')]
+            .map(n => n.dataset.node))]};
+}"""
+
+# A point of the window over no equation (the mouse rests there between hovers), or null.
+_PARKING = """() => {
+  for (const y of [0, innerHeight - 1, innerHeight >> 1]) for (const x of [0, innerWidth - 1]) {
+    const e = document.elementFromPoint(x, y);
+    if (!e || !e.closest('.equation')) return [x, y];
+  }
+  return null;
+}"""
 
 
 def _lit(view: View, scope: str) -> tuple[set, set]:
@@ -302,19 +315,28 @@ def _lit(view: View, scope: str) -> tuple[set, set]:
     return {tuple(e) for e in state["edges"]}, set(state["nodes"])
 
 
+def _leave(view: View) -> None:
+    """Blur the focused element and move the mouse off every equation."""
+    view.page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    spot = view.page.evaluate(_PARKING)
+    if spot:
+        view.page.mouse.move(*spot)
+
+
 def hover_lights(view: View, scope: str = ":root") -> list[str]:
     """Each linked equation that, focused or hovered, does not light exactly its own edges.
 
     An equation's ``data-edges`` must light the same set of ``svg .edge.lit`` (by data-from,
-    data-to), its ``data-node`` that node, something must light, and leaving it (blur) must
-    restore what was lit before.
+    data-to), its ``data-node`` that node, something must light, and leaving it (blur, or the
+    mouse moving off) must restore what was lit before. Between the two the mouse rests off
+    every equation, as a keyboard user's does.
     """
     page = view.page
     equations = page.locator(f"{scope} .equation[data-edges], {scope} .equation[data-node]")
     if equations.count() and not page.locator(f"{scope} figure.drawing svg").count():
         return [f"{equations.count()} linked equations and no figure.drawing svg to light"]
     problems = []
-    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    _leave(view)
     baseline = _lit(view, scope)
     for n in range(equations.count()):
         equation = equations.nth(n)
@@ -338,10 +360,9 @@ def hover_lights(view: View, scope: str = ":root") -> list[str]:
                                 f"data-edges says {sorted(edges)}")
             if node and node not in lit_nodes:
                 problems.append(f"{name}: {how} leaves node {node} unlit")
-            if how == "focus":
-                page.evaluate("() => document.activeElement && document.activeElement.blur()")
-                if _lit(view, scope) != baseline:
-                    problems.append(f"{name}: blur leaves the drawing lit")
+            _leave(view)
+            if _lit(view, scope) != baseline:
+                problems.append(f"{name}: leaving its {how} leaves the drawing lit")
     return problems
 
 

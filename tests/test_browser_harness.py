@@ -169,6 +169,37 @@ def test_hover_lights_reports_a_drawing_that_never_lights(open_page):
     assert sum("lights nothing" in p for p in problems) == 4  # two equations, focus and hover
 
 
+# The notes' own rule: the equation under the mouse wins over the focused one.
+HOVER_WINS = """<script>
+let hovered = null, focused = null;
+const update = () => {
+  document.querySelectorAll('.lit').forEach(e => e.classList.remove('lit'));
+  const eq = hovered || focused;
+  if (!eq) return;
+  for (const [a, b] of JSON.parse(eq.dataset.edges || '[]'))
+    document.querySelector(`.edge[data-from="${a}"][data-to="${b}"]`).classList.add('lit');
+};
+for (const eq of document.querySelectorAll('.equation')) {
+  eq.addEventListener('mouseenter', () => { hovered = eq; update(); });
+  eq.addEventListener('mouseleave', () => { hovered = null; update(); });
+  eq.addEventListener('focus', () => { focused = eq; update(); });
+  eq.addEventListener('blur', () => { focused = null; requestAnimationFrame(update); });
+}
+</script>"""
+
+
+def test_hover_lights_passes_a_page_where_hover_wins_and_blur_waits_a_frame(open_page):
+    view = open_page(GOOD_NOTES.replace(LINK_SCRIPT % "false", HOVER_WINS).replace(
+        equation('[["y","L"]]', node="y"), equation('[["y","L"]]')))
+    assert browser.hover_lights(view) == []
+
+
+def test_hover_lights_reports_a_drawing_left_lit_after_blur(open_page):
+    sticky = GOOD_NOTES.replace("eq.addEventListener('blur', off);", "")
+    problems = browser.hover_lights(open_page(sticky))
+    assert problems and all(p.endswith("leaving its focus leaves the drawing lit") for p in problems)
+
+
 def test_hover_lights_reports_linked_equations_with_no_drawing_beside_them(open_page):
     view = open_page(GOOD_NOTES.replace(drawing(), ""))
     assert browser.hover_lights(view) == ["2 linked equations and no figure.drawing svg to light"]
