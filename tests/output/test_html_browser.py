@@ -62,20 +62,24 @@ def test_notes_page_passes_every_browser_check(chromium, spec, language, tmp_pat
     for width_name, (width, height) in browser.NOTES_VIEWPORTS.items():
         with chromium.open(page, width=width, height=height) as view:
             where = f"{width_name} px"
+            view.screenshot(f"{name}-{width_name}")  # before any check scrolls or lights it
+            view.screenshot(f"{name}-{width_name}-top", full_page=False)
             for check in (browser.empty_math, browser.label_overlaps, browser.horizontal_overflow,
                           browser.axe_serious, browser.math_contrast, browser.hover_lights):
                 gather(problems, where, check, view)
             if width_name == "1024":  # the same at every width
                 gather(problems, where, browser.heading_order, view)
                 gather(problems, where, lang_matches, view, language)
-            view.screenshot(f"{name}-{width_name}")
-            view.screenshot(f"{name}-{width_name}-top", full_page=False)
+                linked = view.page.locator(".equation[data-edges]")
+                if linked.count():  # the last gradient, focused: its paths lit on the drawing
+                    linked.last.focus()
+                    view.screenshot(f"{name}-{width_name}-lit", full_page=False)
             gather(problems, where, browser.console_errors, view)
             gather(problems, where, browser.external_urls, view)
     with chromium.open(page, dark=True) as view:
+        view.screenshot(f"{name}-dark-top", full_page=False)
         gather(problems, "dark", browser.axe_serious, view)  # colour contrast in dark mode too
         gather(problems, "dark", browser.math_contrast, view)
-        view.screenshot(f"{name}-dark-top", full_page=False)
         gather(problems, "dark", browser.console_errors, view)
     assert not problems, "\n".join(problems)
 
