@@ -31,8 +31,8 @@ from .environment import LATEX_SAFE_DELIMITERS, template_environment
 from .heights import SIZES
 
 __all__ = ["html_environment", "inline_math", "equation_math", "edges_attribute",
-           "plain_text", "drawing_svg", "drawing_facts", "html_frames", "packed", "static_text",
-           "STATIC_FILES", "SIZE_CLASSES"]
+           "plain_text", "drawing_svg", "drawing_facts", "draws_network", "html_frames", "packed",
+           "static_text", "STATIC_FILES", "SIZE_CLASSES"]
 
 #: The page's own resources, inlined into every page (output/static/).
 STATIC_FILES = ("page.css", "notes.js", "deck.js")
@@ -118,7 +118,13 @@ def plain_text(markup: str) -> str:
 
 def drawing_svg(figure: Figure, ident: str, title: str, description: str) -> Markup:
     """The figure's drawing as inline SVG (labels in MathML), or nothing when the figure has
-    no scene (a drawing too large to lay out)."""
+    no scene (a drawing too large to lay out).
+
+    >>> import symbackprop as sb
+    >>> fig = sb.build_document(sb.derive(sb.mlp([1, 1]))).sections[0].blocks[1]
+    >>> str(drawing_svg(fig, "net", "The network", "One input, one output."))[:4]
+    '<svg'
+    """
     scene = figure.scene
     if scene is None:
         return Markup("")
@@ -135,16 +141,33 @@ def drawing_facts(doc: Document, figure: Figure) -> dict:
     >>> drawing_facts(doc, doc.sections[0].blocks[1])["widths"]
     [2, 2, 1]
     """
-    network = next(b for b in doc.sections[0].blocks if b.kind == "paragraph")
-    facts: dict = {"kind": "graph", "network": network.args, "nodes": 0, "edges": 0}
-    if network.key == "network_mlp":
+    network = next((b for s in doc.sections[:1] for b in s.blocks if b.kind == "paragraph"
+                    and b.key.startswith("network_")), None)
+    facts: dict = {"kind": "other", "nodes": 0, "edges": 0}  # a Document made by hand
+    if network is not None and network.key == "network_mlp":
         facts.update(kind="mlp", widths=[int(w) for w in re.findall(r"\d+", network.args["widths"])])
-    elif network.key == "network_model":
+    elif network is not None and network.key == "network_model":
         facts.update(kind="model", model=network.args["model"])
+    elif network is not None:
+        facts.update(kind="graph", network=network.args)
     scene = figure.scene
     if scene is not None:
         facts.update(nodes=len(scene.nodes), edges=sum(e.ends is not None for e in scene.edges))
     return facts
+
+
+def draws_network(doc: Document) -> bool:
+    """Whether the page draws the network (its first section's figure has a scene), which
+    its equations' highlighting lights.
+
+    >>> import symbackprop as sb
+    >>> draws_network(sb.build_document(sb.derive(sb.mlp([1, 1]))))
+    True
+    >>> draws_network(Document("t", "", "", [], 0, {}))
+    False
+    """
+    return any(b.kind == "figure" and b.scene is not None
+               for s in doc.sections[:1] for b in s.blocks)
 
 
 def _originals(doc: Document) -> dict[tuple[str, str], Equation]:
@@ -155,7 +178,11 @@ def html_frames(doc: Document, frames: list[dict]) -> list[dict]:
     """The deck's planned frames (:func:`.deck.plan`, the beamer deck's) for HTML: a chain
     beside the drawing is the Document's own equation, with its paths (beamer's copy marks
     its lines for overlays and drops them), so that focusing it lights its edges, on the
-    drawing (``drawing``: the deck's first figure, as beamer's) beside it."""
+    drawing (``drawing``: the deck's first figure, as beamer's) beside it.
+
+    >>> html_frames(Document("t", "", "", [], 0, {}), [{"figure": None, "body": []}])
+    [{'figure': None, 'body': []}]
+    """
     originals = _originals(doc)
     figure = next((b for s in doc.sections for b in s.blocks if b.kind == "figure"), None)
     out = []
@@ -169,7 +196,11 @@ def html_frames(doc: Document, frames: list[dict]) -> list[dict]:
 
 @functools.cache
 def static_text(name: str) -> Markup:
-    """One of STATIC_FILES, to inline into the page (ours: no user text reaches it)."""
+    """One of STATIC_FILES, to inline into the page (ours: no user text reaches it).
+
+    >>> "prefers-color-scheme: dark" in static_text("page.css")
+    True
+    """
     if name not in STATIC_FILES:
         raise KeyError(name)
     return Markup((Path(__file__).resolve().parent / "static" / name).read_text(encoding="utf-8"))
@@ -179,7 +210,11 @@ def html_environment(language: str = "en",
                      templates: str | Path | None = None) -> jinja2.Environment:
     """The documents' environment for HTML: values escaped for HTML, math (the ``m``,
     ``mlist``, ``mathtext`` filters and any Tex printed as it stands) as inline MathML, and
-    the filters and globals the HTML templates use."""
+    the filters and globals the HTML templates use.
+
+    >>> html_environment("ko").from_string("<< _('Next slide') >>").render()
+    '다음 슬라이드'
+    """
     env = template_environment(language, delimiters=LATEX_SAFE_DELIMITERS, escape=_escape_html,
                                templates=templates, math=inline_math)
     env.filters["equation_math"] = equation_math
@@ -189,5 +224,6 @@ def html_environment(language: str = "en",
     env.filters["size_class"] = lambda size: SIZE_CLASSES.get(size.command, "normal")
     env.globals["drawing_svg"] = drawing_svg
     env.globals["drawing_facts"] = drawing_facts
+    env.globals["draws_network"] = draws_network
     env.globals["static"] = static_text
     return env

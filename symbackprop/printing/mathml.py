@@ -23,6 +23,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 
 from latex2mathml.commands import FUNCTIONS
 from latex2mathml.converter import convert_to_element
+from latex2mathml.symbols_parser import convert_symbol
 
 __all__ = ["tex_to_mathml", "equation_mathml", "aligned_latex", "MATHML_NS", "FUNCTION_APPLICATION"]
 
@@ -39,6 +40,9 @@ _TEXT_ESCAPES: dict[str, str] = {
     r"\_": "_", r"\{": "{", r"\}": "}", r"\$": "$", r"\&": "&", r"\#": "#", r"\%": "%",
 }
 _TEXT_ESCAPE_RE = re.compile("|".join(re.escape(k) for k in sorted(_TEXT_ESCAPES, key=len, reverse=True)))
+#: escape_latex writes a math character of a user's name as ``\\ensuremath{\\sigma}``.
+_ENSUREMATH = re.compile(r"\\ensuremath\{(\\[A-Za-z]+|[^{}\\]|\^\{T\})\}")
+_MATH_CHARACTERS = {"-": "−", "'": "′", "^{T}": "ᵀ"}
 
 #: Macros latex2mathml misreads, each as a spelling it reads as TeX does. ``aligned`` it does not
 #: know (its & would become an identifier): ``split`` is the same two-column alignment.
@@ -46,6 +50,7 @@ _REWRITES: dict[str, str] = {
     r"\begin{aligned}": r"\begin{split}",
     r"\end{aligned}": r"\end{split}",
     r"\ldots{}": r"\ldots ",
+    r"\ensuremath": "",  # in math already: \ensuremath{x} is the group {x}
     **{k: rf"\text{{{v}}}" for k, v in _TEXT_ESCAPES.items() if k.startswith(r"\text")},
 }
 _REWRITE_RE = re.compile("|".join(re.escape(k) for k in sorted(_REWRITES, key=len, reverse=True)))
@@ -54,7 +59,7 @@ _REWRITE_RE = re.compile("|".join(re.escape(k) for k in sorted(_REWRITES, key=le
 #: identifier and ``\\mathit{w\\_11}`` one italic one, where latex2mathml would make a row of
 #: letters (and lose \\mathrm's upright on a single letter, and make an operator of the name).
 _NAMED = re.compile(r"\\(mathrm|mathit|operatorname)\{((?:[^{}\\]|\\[_{}$&#%]|\\text[a-z]+\{\}"
-                    r"|\\ldots\{\})*)\}")
+                    r"|\\ldots\{\}|\\ensuremath\{(?:\\[A-Za-z]+|[^{}\\]|\^\{T\})\})*)\}")
 #: Private-use characters that hold a name's place through latex2mathml (``\\text{⟨n⟩}``): no
 #: document contains them (escape_latex drops what is not printable).
 _HOLD, _HOLD_END = "\ue000", "\ue001"
@@ -143,7 +148,10 @@ def _prepare(tex: str, held: list[tuple[str, str]]) -> str:
     tex = _NAMED_SUBSCRIPT.sub(r"\\operatorname{\1}_{\\mathrm{\2}}", tex)
     if _HOLD not in tex and _HOLD_END not in tex:
         def hold(m: re.Match) -> str:
-            held.append((m.group(1), _TEXT_ESCAPE_RE.sub(lambda e: _TEXT_ESCAPES[e.group()], m.group(2))))
+            text = _ENSUREMATH.sub(_math_character, m.group(2))
+            if "\\ensuremath" in text:
+                return m.group()  # a command of no one character: latex2mathml reads it
+            held.append((m.group(1), _TEXT_ESCAPE_RE.sub(lambda e: _TEXT_ESCAPES[e.group()], text)))
             return rf"\text{{{_HOLD}{len(held) - 1}{_HOLD_END}}}"
 
         tex = _NAMED.sub(hold, tex)
@@ -153,6 +161,14 @@ def _prepare(tex: str, held: list[tuple[str, str]]) -> str:
     if _top_level_alignment(tex):
         tex = f"\\begin{{split}}{tex}\\end{{split}}"
     return tex
+
+
+def _math_character(m: re.Match) -> str:
+    """The character of ``\\ensuremath{\\sigma}`` (σ); the match itself if it has none."""
+    if not m.group(1).startswith("\\"):
+        return _MATH_CHARACTERS.get(m.group(1), m.group(1))
+    code = convert_symbol(m.group(1))
+    return chr(int(code, 16)) if code else m.group()
 
 
 def _decode(text: str | None) -> str | None:
@@ -299,6 +315,8 @@ def _argument(element: Element) -> bool:
 
 def _converted(tex: str, display: bool = False) -> Element:
     """The repaired MathML of ``tex`` as the children of one ``<mrow>``."""
+    if not tex.strip():
+        return Element("mrow")  # latex2mathml refuses nothing to read; an empty cell is empty
     held: list[tuple[str, str]] = []
     math = convert_to_element(_prepare(tex, held), display="block" if display else "inline")
     row = math[0]
@@ -327,13 +345,15 @@ def tex_to_mathml(tex: str, *, display: bool = False) -> str:
     """
     math = _math(display, str(tex))
     math.extend(list(_converted(str(tex), display)))
+    _no_space_before(math)
     return _serialise(math)
 
 
-def aligned_latex(lhs: str, steps: Sequence[Sequence]) -> str:
+def aligned_latex(lhs: str, steps: Sequence) -> str:
     """The aligned LaTeX of an equation, as the Markdown notes print it between ``$$``.
 
-    ``steps``: per step ``(relation, lines)`` or ``(relation, lines, note)``.
+    ``steps``: per step ``(relation, lines)``, ``(relation, lines, note)`` or a Document's
+    ``Step`` (read by its attributes).
 
     >>> print(aligned_latex("y", [("=", ["a", "b"]), ("=", ["c"], r"\\text{ok}")]))
     \\begin{aligned}
@@ -352,7 +372,10 @@ def aligned_latex(lhs: str, steps: Sequence[Sequence]) -> str:
     return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
 
-def _step(step: Sequence) -> tuple[str, list[str], str | None]:
+def _step(step) -> tuple[str, list[str], str | None]:
+    # a Document's Step is read by its attributes, as printers read our objects
+    if hasattr(step, "lines"):
+        step = (step.relation, step.lines, step.note)
     relation, lines, *rest = step
     return str(relation), [str(line) for line in lines], (str(rest[0]) if rest and rest[0] else None)
 
@@ -369,9 +392,23 @@ def _cell(tr: Element, tex: str | None, column: int) -> None:
     td = SubElement(tr, "mtd", {"style": _COLUMNS[column]} if tex is not None else {})
     if tex is not None:
         td.extend(list(_converted(tex, display=True)))
+        _no_space_before(td)
 
 
-def equation_mathml(lhs: str, steps: Sequence[Sequence]) -> str:
+_LARGE = frozenset("∑∏∐⋂⋃∫")
+
+
+def _no_space_before(row: Element) -> None:
+    """A large operator that opens a formula or a cell gets no space before it, as in TeX (Core
+    gives ∑ a thin space each side wherever it stands)."""
+    core = row[0] if len(row) else None
+    while core is not None and (core.tag in _SCRIPTS or core.tag in _LIMITS) and len(core):
+        core = core[0]
+    if core is not None and core.tag == "mo" and core.text in _LARGE:
+        core.set("lspace", "0")
+
+
+def equation_mathml(lhs: str, steps: Sequence) -> str:
     """One display ``<math>`` holding an equation as an aligned ``<mtable>``.
 
     Rows are lhs | relation | first line of a step, then a row per continued line (indented as

@@ -115,7 +115,8 @@ def test_the_svg_is_well_formed_and_named_for_screen_readers(name):
                      description="x feeds h & y")
     root = ET.fromstring(text)
     assert root.tag == f"{{{SVG_NS}}}svg" and root.get("role") == "img"
-    assert root.get("aria-labelledby") == "net-title net-desc"
+    assert root.get("aria-labelledby") == "net-title net-desc" and root.get("id") == "net-svg"
+    assert ":where(#net-svg) .edge.lit" in text  # its styles reach no other drawing
     assert root.find("s:title", NS).get("id") == "net-title"
     assert root.find("s:title", NS).text == "The network <1>"
     assert root.find("s:desc", NS).text == "x feeds h & y"
@@ -140,12 +141,14 @@ def test_the_same_network_gives_the_same_svg_bytes():
     assert first == again and 'class="label on-edge"' in first
 
 
-def test_user_text_in_labels_title_and_ident_is_escaped():
+def test_user_text_in_labels_and_title_is_escaped_and_a_bad_ident_refused():
     s = Scene()
     s.node("a", 0, 0, "a<b")
     s.node("b", 3, 0, "c & d")
     s.label_beside(s.connect("a", "b"), r"x_{<}\&", side=1)
-    text = scene_svg(s, ident='n"1', title="</title><script>", description="&amp;")
+    with pytest.raises(ValueError, match="ident"):
+        scene_svg(s, ident='n"1', title="t", description="d")
+    text = scene_svg(s, ident="n-1", title="</title><script>", description="&amp;")
     root = ET.fromstring(text)  # well-formed whatever the text
     assert "<script>" not in text
     shown = ["".join(f.itertext()) for f in root.iter(f"{{{SVG_NS}}}foreignObject")]

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import collections
+import unicodedata
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from symbackprop.document.model import Step
+from symbackprop.printing.latex import Tex, symbol_latex
 from symbackprop.printing.mathml import MATHML_NS, aligned_latex, equation_mathml, tex_to_mathml
 
 M = "{" + MATHML_NS + "}"
@@ -106,9 +112,11 @@ CONSTRUCTS = [
     (r"a \quad b \qquad c \, d", '<mspace width="1em" /><mi>b</mi><mspace width="2em" /><mi>c</mi>'
                                  '<mspace width="0.167em" />'),
     (r"\textcolor{red}{x}", '<mstyle mathcolor="red"><mi>x</mi></mstyle>'),
-    (r"\sum_{\substack{i \\ j}} a", "<munder><mo>∑</mo><mstyle scriptlevel=\"1\"><mtable><mtr>"),
-    (r"\sum_{i=1}^{n} x_{i}", "<munderover><mo>∑</mo><mrow><mi>i</mi><mo>=</mo><mn>1</mn></mrow><mi>n</mi>"),
-    (r"\prod_{i} x_{i}", "<munder><mo>∏</mo><mi>i</mi></munder>"),
+    (r"\sum_{\substack{i \\ j}} a", '<munder><mo lspace="0">∑</mo><mstyle scriptlevel="1"><mtable><mtr>'),
+    (r"\sum_{i=1}^{n} x_{i}",
+     '<munderover><mo lspace="0">∑</mo><mrow><mi>i</mi><mo>=</mo><mn>1</mn></mrow><mi>n</mi>'),
+    (r"b + \sum_{i} x_{i}", "<mo>+</mo><munder><mo>∑</mo>"),  # spaced as a binary's operand
+    (r"\prod_{i} x_{i}", '<munder><mo lspace="0">∏</mo><mi>i</mi></munder>'),
     (r"\frac{\partial L}{\partial w}", "<mfrac><mrow><mo>∂</mo><mi>L</mi></mrow><mrow><mo>∂</mo><mi>w</mi>"),
     (r"\sigma'\left(z\right)", "<mrow><mi>σ</mi><mo>′</mo></mrow>"),
     (r"h_{t}^{\prime}", "<mrow><msub><mi>h</mi><mi>t</mi></msub><mo>′</mo></mrow>"),
@@ -127,7 +135,7 @@ def test_each_construct_converts_as_tex_sets_it(tex, holds):
 
 
 def test_a_sum_in_a_line_of_text_has_its_limits_beside_it():
-    assert "<msubsup><mo>∑</mo>" in tex_to_mathml(r"\sum_{i=1}^{n} x_{i}")
+    assert '<msubsup><mo lspace="0">∑</mo>' in tex_to_mathml(r"\sum_{i=1}^{n} x_{i}")
 
 
 def test_a_function_name_gets_no_application_without_an_argument():
@@ -139,3 +147,32 @@ def test_a_function_name_gets_no_application_without_an_argument():
     (r"\left(a\right) - b", False)])
 def test_a_sign_after_an_opening_or_an_operator_is_prefix(tex, prefix):
     assert ('<mo form="prefix">−</mo>' in tex_to_mathml(tex)) is prefix
+
+
+@given(st.text(st.characters(blacklist_categories=("Cc", "Cs", "Co", "Cn")), min_size=1, max_size=12))
+def test_any_user_name_converts_to_wellformed_mathml_showing_its_letters(name):
+    # a graph spec may name a node anything: printing.latex.symbol_latex escapes it into LaTeX
+    tex = symbol_latex(name)
+    root = parse(tex_to_mathml(tex))
+    assert root.get("alttext") == tex and "merror" not in tags(root)
+    if not (name.isascii() and name.isalnum()):  # not spelt as a textbook name (yhat -> ŷ)
+        def letters(text):
+            text = unicodedata.normalize("NFKD", text)  # ŷ is y and a hat
+            return collections.Counter(c for c in text if c.isascii() and c.isalnum())
+
+        assert letters("".join(root.itertext())) == letters(name), (name, tex)
+
+
+def test_an_equation_without_a_left_hand_side_has_an_empty_first_cell():
+    # a long equation continued on a slide goes on under its own left-hand side, left blank
+    root = parse(equation_mathml("", [("=", ["a"])]))
+    lhs, relation, rhs = root.find(f"{M}mtable/{M}mtr")
+    assert list(lhs) == [] and "".join(rhs.itertext()) == "a"
+    assert root.get("alttext") == "\\begin{aligned}\n &= a\n\\end{aligned}"
+
+
+def test_a_documents_steps_serve_as_they_are():
+    steps = [Step([Tex("a"), Tex("b")]), Step([Tex("c")], relation=r"\approx", note=Tex(r"\text{ok}"))]
+    tuples = [("=", ["a", "b"]), (r"\approx", ["c"], r"\text{ok}")]
+    assert equation_mathml("y", steps) == equation_mathml("y", tuples)
+    assert aligned_latex("y", steps) == aligned_latex("y", tuples)

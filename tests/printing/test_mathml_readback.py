@@ -128,3 +128,64 @@ def test_sums_fractions_roots_and_derivatives_read_back():
         for display in (False, True):  # a display sum is munderover, an inline one msubsup
             got = read(content(tex_to_mathml(tex, display=display)), names)
             assert got == want, (tex, display)
+
+
+def at_example(derivation, example):
+    """The value of an expression the notes write, at a worked example's numbers: leaves,
+    nodes and δs by their symbols, ∂L/∂v and ∂a/∂b by the example's own derivatives."""
+    graph = derivation.graph
+    numbers = {graph.symbol(k): sp.Float(v) for k, v in {**example.values, **example.nodes}.items()}
+    numbers.update({s: sp.Float(example.deltas[v.name]) for v, s in derivation.delta_symbols.items()
+                    if v.name in example.deltas})
+
+    def value(expr) -> complex:
+        derivatives = {}
+        for der in expr.atoms(sp.Derivative):
+            (var, _), = der.variable_count
+            top, var = der.expr.name, var.name
+            if top == graph.loss_symbol.name:
+                known = example.gradients if var in example.gradients else example.deltas
+                derivatives[der] = sp.Float(known[var])
+            else:
+                derivatives[der] = sp.Float(example.local_derivatives[(top, var)])
+        return complex(expr.xreplace(derivatives).xreplace(numbers).evalf(30))
+
+    return value
+
+
+#: The notes' sections whose every line is an expression of the network's quantities.
+READ_SECTIONS = ("forward", "loss", "locals", "deltas", "gradients")
+
+
+@pytest.mark.parametrize("network", ["mlp", "rnn"])
+def test_every_line_the_notes_show_reads_back_equal_to_its_left_hand_side(network):
+    # the Document's own equations, as the HTML shows them: each line's MathML, read back and
+    # evaluated at a worked example, is the value of the equation's left-hand side
+    net = NETWORKS[network]()
+    d = sb.derive(net)
+    example = sb.worked_example(d, {s.name: 0.1 * (k + 3) for k, s in enumerate(net.leaves)})
+    value, names = at_example(d, example), names_of(d)
+    doc = sb.build_document(d)
+    lines = 0
+    for section in (s for s in doc.sections if s.key in READ_SECTIONS):
+        for eq in (e for sub in section.walk() for b in sub.blocks
+                   if hasattr(b, "equations") for e in b.equations):
+            rows = [r.findall(f"{M}mtd") for r in
+                    ET.fromstring(equation_mathml(eq.lhs, eq.steps)).findall(f"{M}mtable/{M}mtr")]
+            lhs = value(read(rows[0][0], names))
+            for step in steps_in(rows):
+                rhs = value(read(step, names))
+                assert abs(rhs - lhs) <= 1e-9 * max(1.0, abs(lhs)), (eq.label, lhs, rhs)
+                lines += 1
+    assert lines > 40
+
+
+def steps_in(rows: list[list[ET.Element]]) -> list[ET.Element]:
+    """Each step's right-hand side as one row: a step begins where a relation stands, and its
+    continued lines (the rows after, indented) go on with its expression."""
+    steps: list[ET.Element] = []
+    for _, relation, rhs in rows:
+        if len(relation):
+            steps.append(ET.Element(f"{M}mrow"))
+        steps[-1].extend(list(rhs))
+    return steps

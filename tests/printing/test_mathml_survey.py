@@ -21,9 +21,12 @@ import pytest
 
 import symbackprop as sb
 from symbackprop.check.worked import worked_example
+from symbackprop.core import ops
+from symbackprop.core.notation import NOTATIONS
 from symbackprop.document import build_document
 from symbackprop.document.model import Equations, Figure
 from symbackprop.io.spec import load_spec
+from symbackprop.io.spec.spelling import LATEX_COMMANDS, latex_problem
 from symbackprop.printing.latex import Tex
 from symbackprop.printing.mathml import MATHML_NS, aligned_latex, equation_mathml, tex_to_mathml
 
@@ -121,11 +124,13 @@ def shown(root: ET.Element, tex: str) -> collections.Counter:
 
 def problems(tex: str, display: bool = False) -> list[str]:
     """What is wrong with the MathML of ``tex``: an empty list when nothing is."""
-    mathml = tex_to_mathml(tex, display=display)
-    root = ET.fromstring(mathml)  # well-formed XML, or the test errors here
+    root = ET.fromstring(tex_to_mathml(tex, display=display))  # well-formed XML, or an error
+    return (["alttext is not the LaTeX"] if root.get("alttext") != tex else []) + flaws(root, tex)
+
+
+def flaws(root: ET.Element, tex: str) -> list[str]:
+    """What is wrong with ``root``, the MathML converted from ``tex``."""
     out = []
-    if root.get("alttext") != tex:
-        out.append("alttext is not the LaTeX")
     for e in root.iter():
         tag, text = e.tag.removeprefix(M), e.text or ""
         if tag == "merror":
@@ -144,27 +149,46 @@ def problems(tex: str, display: bool = False) -> list[str]:
     return out
 
 
+def equation_flaws(eq) -> list[str]:
+    """What is wrong with an equation's MathML table: its rows, its alttext, each cell."""
+    aligned = aligned_latex(eq.lhs, steps_of(eq))
+    root = ET.fromstring(equation_mathml(eq.lhs, steps_of(eq)))
+    if root.get("alttext") != aligned:
+        return ["its alttext is not its aligned LaTeX"]
+    rows = root.findall(f"{M}mtable/{M}mtr")
+    wanted = [(eq.lhs if not r and not k else None, s.relation if not k else None,
+               line if k < len(s.lines) - 1 or not s.note else f"{line} {s.note}")
+              for r, s in enumerate(eq.steps) for k, line in enumerate(s.lines)]
+    if len(rows) != len(wanted):
+        return [f"{len(rows)} rows for {len(wanted)} lines"]
+    out = []
+    for row, texts in zip(rows, wanted, strict=True):
+        for cell, tex in zip(row.findall(f"{M}mtd"), texts, strict=True):
+            out += flaws(cell, tex) if tex is not None else ["a filled cell"] * bool(len(cell))
+    return out
+
+
 def survey(docs) -> tuple[int, dict[str, list[str]]]:
-    """(how many distinct strings, {string: its problems}) over the documents."""
-    seen: set[tuple[str, bool]] = set()
+    """(how many distinct strings, {string: its problems}) over the documents: every Tex,
+    every equation as its table, the math of the rendered Markdown."""
+    seen: set[str] = set()
     bad: dict[str, list[str]] = {}
     for doc in docs:
         markdown = sb.render(doc, "markdown")
         blocks = {m.group(1).strip() for m in _MATH.finditer(markdown) if m.group(1)}
         for eq in equations(doc):
             aligned = aligned_latex(eq.lhs, steps_of(eq))
-            if aligned not in blocks:
-                bad[aligned] = ["not the Markdown notes' aligned LaTeX"]
-            root = ET.fromstring(equation_mathml(eq.lhs, steps_of(eq)))
-            rows = root.findall(f"{M}mtable/{M}mtr")
-            if len(rows) != sum(len(s.lines) for s in eq.steps) or root.get("alttext") != aligned:
-                bad[aligned] = ["its table is not one row per line"]
+            if aligned not in seen:
+                seen.add(aligned)
+                found = equation_flaws(eq) + (["not the Markdown notes' aligned LaTeX"]
+                                              if aligned not in blocks else [])
+                if found:
+                    bad[aligned] = found
         inline = [m.group(2) for m in _MATH.finditer(markdown) if m.group(2)]
-        for tex, display in [*((t, False) for t in tex_strings(doc, []) + inline),
-                             *((t, True) for t in blocks)]:
-            if (tex, display) not in seen:
-                seen.add((tex, display))
-                found = problems(tex, display)
+        for tex in tex_strings(doc, []) + inline:
+            if tex not in seen:
+                seen.add(tex)
+                found = problems(tex)
                 if found:
                     bad[tex] = found
     return len(seen), bad
@@ -197,8 +221,6 @@ def test_every_gallery_spec_converts_completely(name):
 
 def spellings() -> list[str]:
     """Names spelt with every command a spec's LaTeX spelling may use (io/spec/spelling.py)."""
-    from symbackprop.io.spec.spelling import LATEX_COMMANDS, latex_problem
-
     out = []
     for command in sorted(LATEX_COMMANDS):
         forms = [rf"\{command}{{x}}_{{1}}", rf"\{command}{{ab}}^{{(2)}}", rf"y_{{\{command}{{k}}}}"]
@@ -212,3 +234,35 @@ def spellings() -> list[str]:
 def test_every_latex_spelling_a_spec_may_use_converts_completely():
     bad = {tex: p for tex in spellings() for display in (False, True) if (p := problems(tex, display))}
     assert len(spellings()) > 200 and not bad, bad
+
+
+#: Beyond the gallery: every activation (the registry's LaTeX: \operatorname{GELU_{erf}}, ReLU's
+#: indicator \mathbb{1}), every loss, every notation with every kind of bias.
+def _registry_networks() -> dict[str, dict]:
+    out = {f"act-{a}": dict(sizes=[2, 2, 1], activation=[a, "sigmoid"], loss="bce")
+           for a in ops.ACTIVATIONS if a not in ("softmax", "linear")}
+    for loss, output in (("mse", "identity"), ("sse", "tanh"), ("half_sse", "sigmoid"),
+                         ("cross_entropy", "softmax")):
+        out[f"loss-{loss}"] = dict(sizes=[2, 2, 2], activation=["relu", output], loss=loss)
+    for notation in NOTATIONS:
+        for bias in (False, True, "threshold", "shared"):
+            out[f"{notation}-{bias}"] = dict(sizes=[2, 2, 1], bias=bias, notation=notation)
+    return out
+
+
+REGISTRY_NETWORKS = _registry_networks()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(REGISTRY_NETWORKS))
+def test_every_activation_loss_and_notation_converts_completely(name):
+    net = sb.mlp(**REGISTRY_NETWORKS[name])
+    d = sb.derive(net)
+    values = {s.name: 0.1 * (k % 7 + 1) for k, s in enumerate(net.leaves)}
+    for k, target in enumerate(net.targets):  # a one-hot target suits every loss
+        values[target.name] = float(k == 0)
+    example = worked_example(d, values)
+    docs = [build_document(d, example, language="ko"), build_document(d, None, matrix=True)]
+    count, bad = survey(docs)
+    assert count > 100
+    assert not bad, "\n".join(f"{tex[:120]!r}: {p}" for tex, p in list(bad.items())[:10])

@@ -200,7 +200,8 @@ class Scene:
                    sides: tuple[str, ...] = ("above", "left", "below", "right"),
                    tikz: str = "") -> Label:
         """A label just clear of ``node`` on the first of ``sides`` where it meets nothing
-        drawn so far (else on the first side): add the edges first.
+        drawn so far; else where it meets the fewest labels and nodes, then edges (a line
+        through a label still reads; a name over a name does not). Add the edges first.
 
         >>> s = Scene(); a = s.node("a", 0, 0, "x"); _ = s.node("b", 0, 1.2, "y")
         >>> _ = s.connect("a", "b"); s.label_near(a, "w").box.x < 0
@@ -211,13 +212,23 @@ class Scene:
         gap = MARGIN + 0.01  # just clear of the node, as TikZ's label sits on its rim
         away = {"above": (0, (b.h + h) / 2 + gap), "below": (0, -(b.h + h) / 2 - gap),
                 "left": (-(b.w + w) / 2 - gap, 0), "right": ((b.w + w) / 2 + gap, 0)}
+        scores = []
         for side in sides:
             label = self.label(latex, b.x + away[side][0], b.y + away[side][1], font, tikz=tikz)
-            if not self._blocked(label):
-                return label
             self.labels.pop()
-        first = away[sides[0]]
-        return self.label(latex, b.x + first[0], b.y + first[1], font, tikz=tikz)
+            score = self._meets(label)
+            if score == (0, 0):
+                break
+            scores.append((score, len(scores), side))
+        else:
+            side = min(scores)[2]
+        return self.label(latex, b.x + away[side][0], b.y + away[side][1], font, tikz=tikz)
+
+    def _meets(self, label: Label) -> tuple[int, int]:
+        """How many labels and nodes, and how many edges, ``label`` (not yet added) meets."""
+        boxes = [o.box for o in self.labels] + [n.box for n in self.nodes.values()]
+        return (sum(label.box.meets(o) for o in boxes),
+                sum(any(label.box.crosses(p, q) for p, q in e.segments) for e in self.edges))
 
     def _blocked(self, label: Label) -> bool:
         return (any(label.box.meets(o.box) for o in self.labels if o is not label)

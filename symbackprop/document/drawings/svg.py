@@ -21,6 +21,7 @@ bytes.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable
 
 from ..drawing import Box
@@ -40,6 +41,7 @@ _PAD = 0.15
 _FONT_PT = {r"\small": 10.0, r"\scriptsize": 8.0, r"\footnotesize": 9.0}
 #: TikZ's colour names the drawings use, by the CSS class that paints them.
 _SMALL = r"\small"
+_IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 _COLOURS = ("blue", "orange", "green", "purple", "teal", "brown", "red")
 
 # The base rules weigh nothing (:where), so that a class (a tap's colour, thick) overrides
@@ -57,6 +59,9 @@ _CSS = """\
 :where(#{id}) .muted {{ stroke-opacity: 0.5; }}
 :where(#{id}) .ghost {{ visibility: hidden; }}
 :where(#{id}) .shaded {{ fill: currentColor; fill-opacity: 0.08; }}
+/* The layout's boxes are its estimate of TeX's: a browser's math font may run a pixel past
+   one, into the margin the layout keeps clear, not clipped. */
+:where(#{id}) foreignObject {{ overflow: visible; }}
 :where(#{id}) .tex {{ display: flex; align-items: center; justify-content: center;
   width: 100%; height: 100%; line-height: 1; white-space: nowrap; }}
 :where(#{id}) .on-edge .tex {{ background: var(--drawing-background, Canvas); }}
@@ -97,17 +102,19 @@ def scene_svg(scene: Scene, *, ident: str, title: str, description: str,
     >>> 'aria-labelledby="d-title d-desc"' in scene_svg(s, ident="d", title="t", description="d")
     True
     """
+    if not _IDENT.fullmatch(ident):  # it names ids and CSS selectors: the caller's, not a user's
+        raise ValueError(f"scene_svg: ident {ident!r} is not a letter then letters, digits, - or _")
     left, bottom, right, top = _bounds(scene)
     at = _Frame(left - _PAD, top + _PAD)
     width, height = (right - left + 2 * _PAD) * PX_PER_CM, (top - bottom + 2 * _PAD) * PX_PER_CM
-    ident = _attr(ident)
-    out = [f'<svg xmlns="{SVG_NS}" id="{ident}" class="network" role="img" '
+    # The svg's own id is ident-svg: the page may give ident to the figure around it.
+    out = [f'<svg xmlns="{SVG_NS}" id="{ident}-svg" class="network" role="img" '
            f'aria-labelledby="{ident}-title {ident}-desc" viewBox="0 0 {width:.2f} {height:.2f}" '
            f'width="{width:.2f}" height="{height:.2f}" '
            f'style="width: 100%; max-width: {width:.2f}px; height: auto">',
            f'<title id="{ident}-title">{html.escape(title)}</title>',
            f'<desc id="{ident}-desc">{html.escape(description)}</desc>',
-           f"<defs><style>{_style(ident)}</style>"
+           f"<defs><style>{_style(ident + '-svg')}</style>"
            f'<marker id="{ident}-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
            'markerHeight="7" markerUnits="userSpaceOnUse" orient="auto-start-reverse">'
            '<path class="arrowhead" d="M0,0 L10,5 L0,10 L3,5 z"/></marker></defs>']

@@ -71,11 +71,14 @@
     return box.bottom > 0 && box.top < window.innerHeight;
   }
 
+  // The equation hovered and the one with the keyboard's focus: the one touched last lights
+  // the drawing, and when it is left the other one (if any) lights it again.
   var hovered = null;
   var focused = null;
+  var latest = "hover";
 
   function update() {
-    var eq = hovered || focused;
+    var eq = latest === "focus" ? (focused || hovered) : (hovered || focused);
     document.querySelectorAll("figure.drawing svg").forEach(clear);
     document.querySelectorAll(".equation.lit").forEach(function (e) { e.classList.remove("lit"); });
     if (minimap) { clear(minimap); minimap.hidden = true; }
@@ -95,9 +98,9 @@
   }
 
   document.querySelectorAll(".equation[data-edges], .equation[data-node]").forEach(function (eq) {
-    eq.addEventListener("mouseenter", function () { hovered = eq; update(); });
+    eq.addEventListener("mouseenter", function () { hovered = eq; latest = "hover"; update(); });
     eq.addEventListener("mouseleave", function () { if (hovered === eq) { hovered = null; update(); } });
-    eq.addEventListener("focus", function () { focused = eq; update(); });
+    eq.addEventListener("focus", function () { focused = eq; latest = "focus"; update(); });
     eq.addEventListener("blur", function () { if (focused === eq) { focused = null; update(); } });
   });
   document.addEventListener("keydown", function (event) {
