@@ -4,6 +4,7 @@ built to the HTML contract and reports the page built to break it, so no check c
 from __future__ import annotations
 
 import browser
+import browser_deck
 import pytest
 
 pytestmark = pytest.mark.usefixtures("chromium")
@@ -260,50 +261,50 @@ def deck(*contents: str, page_keys: bool = True) -> str:
 
 def test_deck_walk_passes_a_deck_the_keyboard_walks(open_page):
     view = open_page(deck("one", "two", "three", "four"), width=1280, height=720)
-    assert browser.deck_walk(view) == []
+    assert browser_deck.deck_walk(view) == []
 
 
 def test_deck_walk_reports_keys_the_deck_ignores(open_page):
     view = open_page(deck("one", "two", "three", "four", page_keys=False), width=1280, height=720)
-    problems = browser.deck_walk(view, settle_ms=300)  # each miss waits this long
+    problems = browser_deck.deck_walk(view, settle_ms=300)  # each miss waits this long
     assert any(p.startswith("PageDown: expected slide-3 current") for p in problems)
     assert not any(p.startswith(("Home", "End")) for p in problems)
 
 
 def test_deck_walk_reports_slides_all_shown_at_once(open_page):
     shown = deck("one", "two").replace("display: none;", "").replace("100vh", "40vh")
-    problems = browser.deck_walk(open_page(shown, width=1280, height=720), settle_ms=300)
+    problems = browser_deck.deck_walk(open_page(shown, width=1280, height=720), settle_ms=300)
     assert any("the window shows ['slide-1', 'slide-2']" in p for p in problems)
 
 
 def test_slide_fits_reports_a_slide_taller_than_the_window(open_page):
     view = open_page(deck("short", '<div style="height: 2000px">tall</div>', "short"),
                      width=1280, height=720)
-    problems = browser.slide_fits(view)
+    problems = browser_deck.slide_fits(view)
     assert len(problems) == 1 and problems[0].startswith("slide-2: its content is")
 
 
 def test_per_slide_checks_and_shoots_each_slide_as_it_is_shown(open_page, tmp_path, monkeypatch):
     monkeypatch.setenv(browser.ARTEFACTS_ENV, str(tmp_path / "shots"))
     view = open_page(deck(MATH, '<math alttext="empty"></math>', MATH), width=1280, height=720)
-    problems = browser.per_slide(view, browser.empty_math, shoot="deck")
+    problems = browser_deck.per_slide(view, browser.empty_math, shoot="deck")
     assert sorted(p.name for p in (tmp_path / "shots").iterdir()) == [
         "deck-slide-1.png", "deck-slide-2.png", "deck-slide-3.png"]
     assert "slide-2: <math> has no content: empty" in problems
     assert all(p.startswith("slide-2: ") for p in problems)
-    assert browser.slide_fits(view) == []
+    assert browser_deck.slide_fits(view) == []
 
 
 def test_deck_prints_passes_a_deck_printing_a_slide_a_page(open_page):
     view = open_page(deck("one", "two", "three"), width=1280, height=720)
-    assert browser.deck_prints(view) == []
+    assert browser_deck.deck_prints(view) == []
     assert view.page.evaluate("matchMedia('print').matches") is False  # screen again after
 
 
 def test_deck_prints_reports_a_deck_that_prints_only_its_current_slide(open_page):
     unprinted = deck("one", "two", "three").replace(" @media print { .slide { display: block; "
                                                     "break-after: page; } }", "")
-    problems = browser.deck_prints(open_page(unprinted, width=1280, height=720))
+    problems = browser_deck.deck_prints(open_page(unprinted, width=1280, height=720))
     assert "slide-2 is not printed" in problems and "slide-3 is not printed" in problems
     assert "slide-1 does not end its printed page (break-after auto)" in problems
 

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import browser
+import browser_deck
 import pytest
 
 GALLERY = Path(__file__).resolve().parents[2] / "docs" / "examples"
@@ -94,10 +95,10 @@ def test_deck_passes_every_browser_check(chromium, spec, language, tmp_path):
         where = f"{width}x{height}"
         gather(problems, where, lang_matches, view, language)
         gather(problems, where, browser.axe_serious, view)  # the first slide and the controls
-        gather(problems, where, browser.deck_walk, view)
-        gather(problems, where, browser.per_slide, view, browser.empty_math, browser.label_overlaps,
-               browser.hover_lights, browser.math_contrast, browser.fits_window, shoot=name)
-        gather(problems, where, browser.deck_prints, view)
+        gather(problems, where, browser_deck.deck_walk, view)
+        gather(problems, where, browser_deck.per_slide, view, browser.empty_math, browser.label_overlaps,
+               browser.hover_lights, browser.math_contrast, browser_deck.fits_window, shoot=name)
+        gather(problems, where, browser_deck.deck_prints, view)
         view.page.emulate_media(media="print")
         gather(problems, "printed", browser.axe_serious, view)  # every slide at once
         view.page.emulate_media(media="screen")
@@ -105,6 +106,6 @@ def test_deck_passes_every_browser_check(chromium, spec, language, tmp_path):
         gather(problems, where, browser.external_urls, view)
     with chromium.open(page, width=width, height=height, dark=True) as view:
         gather(problems, "dark", browser.axe_serious, view)
-        gather(problems, "dark", browser.per_slide, view, browser.math_contrast, shoot=f"{name}-dark")
+        gather(problems, "dark", browser_deck.per_slide, view, browser.math_contrast, shoot=f"{name}-dark")
         gather(problems, "dark", browser.console_errors, view)
     assert not problems, "\n".join(problems)
