@@ -42,6 +42,21 @@ def seed000_derivation(seed000_net) -> sb.Derivation:
     return sb.derive(seed000_net)
 
 
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's chromium under Playwright, launched once per session (tests/browser.py).
+
+    Skipped, in one line saying what is not installed, when the browser or its driver is missing.
+    """
+    import browser
+
+    why = browser.missing()
+    if why:
+        pytest.skip(why)
+    with browser.Chromium() as launched:
+        yield launched
+
+
 # Under CI=true a test skipped because a tool is missing (torch, jax, scipy, TeX, …) fails the
 # run: CI installs every tool the tests use (.ci/run), so such a skip means an install step is
 # missing. cupy is the exception: it needs a GPU, which no machine of this project has.
