@@ -114,7 +114,8 @@ def scene_svg(scene: Scene, *, ident: str, title: str, description: str,
     out = [f'<svg xmlns="{SVG_NS}" id="{ident}-svg" class="network" role="img" '
            f'aria-labelledby="{ident}-title {ident}-desc" viewBox="0 0 {width:.2f} {height:.2f}" '
            f'width="{width:.2f}" height="{height:.2f}" '
-           f'style="width: 100%; max-width: {width * SCREEN_SCALE:.2f}px; height: auto">',
+           f'style="width: 100%; max-width: {width * SCREEN_SCALE:.2f}px; height: auto; '
+           f'--natural-width: {width:.2f}px">',
            f'<title id="{ident}-title">{html.escape(title)}</title>',
            f'<desc id="{ident}-desc">{html.escape(description)}</desc>',
            f"<defs><style>{_style(ident + '-svg')}</style>"
