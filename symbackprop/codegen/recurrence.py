@@ -410,10 +410,12 @@ class Recurrences:
         self.ranges.update(saved_ranges)
         carried = ", ".join(f"{name!r}: A[{member!r}]" for name, member in plan.carry.items())
         out = ", ".join(f"{t!r}: A[{t!r}]" for t in base)
+        # each output is written along var's axis of its own stored array (jax_scan.py)
+        axes = ", ".join(f"{t!r}: {q.indices.index(var) + self._is_batched(t)}"
+                         for t, q, *_ in members)
         self.lines += [f"def _step{number}(C, X, A=A):", "    A = {**A, **X, **C}", *body,
                        f"    return {{{carried}}}, {{{out}}}",
                        f"C, Y = scan(_step{number}, {{{', '.join(carry_init)}}}, "
-                       f"{{{', '.join(xs)}}}, {hi - lo + 1}, {direction})"]
-        for target, q, *_ in members:
-            self.lines.append(f"A[{target!r}] = scan_out(Y[{target!r}], "
-                              f"{q.indices.index(var) + self._is_batched(target)})")
+                       f"{{{', '.join(xs)}}}, {hi - lo + 1}, {direction}, {{{axes}}})"]
+        for target, *_ in members:
+            self.lines.append(f"A[{target!r}] = Y[{target!r}]")
