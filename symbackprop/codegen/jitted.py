@@ -64,7 +64,7 @@ class JaxCall:
         self._inputs = jax.jit(self._traced(list(later), True), compiler_options=options)
         # types jit takes as they are: a jax array, a numpy array or scalar, a Python number
         self._direct = {np.ndarray, float, int, np.float32, np.float64}
-        self._jax_array = jax.Array
+        self._jax_array, self._config = jax.Array, jax.config
 
     def _traced(self, keep: list[str], input_gradients: bool) -> Callable:
         """The function jit traces: dtype and batch from the traced arrays, then the generated
@@ -86,33 +86,43 @@ class JaxCall:
 
     def _arrays(self, inputs: Mapping[str, object], parameters: Mapping[str, object]
                 ) -> dict[str, object]:
-        given = {name: (parameters if parameter else inputs)[name]
-                 for name, parameter in self._leaves}
-        for g in given.values():
-            kind = type(g)
-            if kind in self._direct:
-                continue
-            if isinstance(g, self._jax_array):  # jax's array type, learnt on first sight
-                self._direct.add(kind)
-                continue
-            # anything else (a list, a torch tensor) becomes a numpy array first, in the dtype
-            # the arrays with one choose
-            kinds = [(np.asarray(v).dtype, not hasattr(v, "dtype")) for v in given.values()]
-            dtype = dtype_of(kinds)
-            return {n: v if isinstance(v, np.ndarray | self._jax_array)
-                    else np.asarray(v, dtype=dtype) for n, v in given.items()}
+        given = {}
+        for name, parameter in self._leaves:
+            g = parameters[name] if parameter else inputs[name]
+            if type(g) not in self._direct:
+                if not isinstance(g, self._jax_array):
+                    return self._converted(inputs, parameters)
+                self._direct.add(type(g))  # jax's array type, learnt on first sight
+            given[name] = g
         return given
+
+    def _converted(self, inputs: Mapping[str, object], parameters: Mapping[str, object]
+                   ) -> dict[str, object]:
+        """Arrays jit does not take as they are (a list, a torch tensor) as numpy arrays, in
+        the dtype the arrays with one choose."""
+        given = {name: parameters[name] if parameter else inputs[name]
+                 for name, parameter in self._leaves}
+        dtype = dtype_of([(np.asarray(v).dtype, not hasattr(v, "dtype"))
+                          for v in given.values()])
+        return {n: v if isinstance(v, np.ndarray | self._jax_array) else np.asarray(v, dtype=dtype)
+                for n, v in given.items()}
+
+    def _run(self, program, given: dict[str, object]) -> dict[str, object]:
+        # float64 needs jax's x64; where it is on already (it is in the benchmarks), entering
+        # its context again is Python work for nothing
+        if self._config.x64_enabled:
+            return program(given)
+        with float64_context("jax"):
+            return program(given)
 
     def __call__(self, inputs: Mapping[str, object], parameters: Mapping[str, object]
                  ) -> BatchedResult:
         """The loss and parameter gradients now; the inputs' gradients when first read."""
         given = self._arrays(inputs, parameters)
-        with float64_context("jax"):
-            out = self._main(given)
+        out = self._run(self._main, given)
 
         def later() -> dict[str, object]:
-            with float64_context("jax"):  # read later, outside the call's
-                done = self._inputs(given)
+            done = self._run(self._inputs, given)
             out.update(done)
             return {self._later[k]: a for k, a in done.items()}
         gradients = Gradients({n: out[g] for n, g in self._grads},
