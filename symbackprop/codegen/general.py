@@ -6,7 +6,7 @@ x[t, i+k−1] is a gather with constant index arrays (zero outside its range, as
 form assumes), and Σ_k is a sum over k's axis. A definition or δ that refers to itself at a
 shifted index (h[t−1] in the forward pass, δ[t+1] in BPTT) is evaluated step by step along
 that index, in the direction the shift demands (codegen/recurrence.py: unrolled on numpy and
-torch, one ``lax.scan`` on jax); everything else is one vectorised line. Each index's axis
+torch, one loop on jax); everything else is one vectorised line. Each index's axis
 follows the stored arrays' own order, so that reading one is a reshape, not a transpose.
 Samples run along a leading batch axis; parameter gradients are averaged over the batch (a
 gradient's Σ_t and the batch mean are one matrix product). float32 arrays in compute in
@@ -416,7 +416,14 @@ class BatchedEvaluator(Recurrences):
         # a gradient Σ_t … averaged over the batch: the batch joins the Σ's axes, so one
         # matrix product over (batch, t) replaces a stack of per-sample ones and a mean
         self._fold = None if folded is None else folded.xreplace(self.subs)
-        code = self._code(rhs, grid)
+        # a gradient x_k·Σ_j … (attention's ∂L/∂W^K) averaged over the batch: one matrix
+        # product over the batch of its factors, not a stack of outer products and a mean
+        code = None if batched or not self.lower or folded is not None else \
+            self._contracted(rhs.xreplace(self.subs), grid, {0})
+        if code is not None:
+            folded = rhs
+        else:
+            code = self._code(rhs, grid)
         if self._fold is not None:  # not reached (a memo hit): the batch mean stays
             folded = self._fold = None
         own = [self.axes[v] for v in q.indices]
