@@ -14,6 +14,7 @@ import contextlib
 import numpy as np
 
 from ..core import ops
+from .jax_scan import scan_functions
 
 __all__ = ["backend_namespace", "float64_context", "is_float32", "jax_compiler_options"]
 
@@ -63,22 +64,7 @@ def _array_functions(name: str, dtype: str) -> dict[str, object]:
             "zeros": lambda shape: torch.zeros(shape, dtype=real),
         }
     if name == "jax":
-        import jax
         import jax.numpy as jnp
-
-        def scan(step, carry, xs, length, direction):
-            return jax.lax.scan(step, carry, xs, length=length, reverse=direction < 0)
-
-        def scan_in(a, axis, shift):
-            """a's slices along axis, step first (each keeping its length-1 axis), read
-            ``shift`` steps ahead: zero where that runs past either end."""
-            if shift:
-                n = a.shape[axis]
-                kept = jax.lax.slice_in_dim(a, max(shift, 0), n + min(shift, 0), axis=axis)
-                pad = [(0, 0)] * a.ndim
-                pad[axis] = (0, shift) if shift > 0 else (-shift, 0)
-                a = jnp.pad(kept, pad)
-            return jnp.expand_dims(jnp.moveaxis(a, axis, 0), axis + 1)
 
         real = getattr(jnp, dtype)
 
@@ -95,8 +81,7 @@ def _array_functions(name: str, dtype: str) -> dict[str, object]:
             "take": lambda a, i: jnp.take(a.reshape(a.shape[0], -1), i, axis=1),
             "heaviside": lambda z: (z > 0).astype(real),
             "zeros": lambda shape: jnp.zeros(shape, dtype=real),
-            "scan": scan, "scan_in": scan_in,
-            "scan_out": lambda y, axis: jnp.moveaxis(y.squeeze(axis + 1), 0, axis),
+            **scan_functions(),
         }
     raise ValueError(f"unknown backend {name!r}; expected numpy, torch or jax")
 

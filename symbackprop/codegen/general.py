@@ -6,7 +6,7 @@ x[t, i+k−1] is a gather with constant index arrays (zero outside its range, as
 form assumes), and Σ_k is a sum over k's axis. A definition or δ that refers to itself at a
 shifted index (h[t−1] in the forward pass, δ[t+1] in BPTT) is evaluated step by step along
 that index, in the direction the shift demands (codegen/recurrence.py: unrolled on numpy and
-torch, one ``lax.scan`` on jax); everything else is one vectorised line. Each index's axis
+torch, one loop on jax); everything else is one vectorised line. Each index's axis
 follows the stored arrays' own order, so that reading one is a reshape, not a transpose.
 Samples run along a leading batch axis; parameter gradients are averaged over the batch (a
 gradient's Σ_t and the batch mean are one matrix product). float32 arrays in compute in
@@ -34,12 +34,13 @@ import sympy as sp
 from ..core import ops
 from ..core.indexed import Quantity, as_basic
 from ..printing.display import batched_evaluator_markdown
-from .array_namespaces import backend_namespace, float64_context, is_float32, jax_compiler_options
+from .array_namespaces import backend_namespace, float64_context, is_float32
 from .guard import assert_engine_made
+from .jitted import JaxCall
 from .lowering import as_view, axis_order, batch_summed, contraction, gathered_in_order, permuted, reshaped
 from .named import one_sample
 from .recurrence import Recurrences
-from .results import BatchedResult, Gradients, register_with_jax
+from .results import BatchedResult, Gradients
 from .softmax import ClassMax, stable_softmax
 
 if TYPE_CHECKING:  # the evaluator runs a general form; the form builds it
@@ -103,7 +104,6 @@ class BatchedEvaluator(Recurrences):
         self._code = compile(self.source, f"<batched {form.title}>", "exec")
         self._programs: dict[type, tuple[dict, object]] = {}  # by dtype: namespace, function
         self.namespace, self._run = self._program(np.float64)
-        self._compiled: dict[tuple, object] = {}  # jax: one jit-compiled program per batch, dtype
 
     def _program(self, dtype: type) -> tuple[dict, object]:
         """The generated function in a namespace whose arrays and constants are ``dtype``:
@@ -128,6 +128,8 @@ class BatchedEvaluator(Recurrences):
 
     def __call__(self, inputs: Mapping[str, object], parameters: Mapping[str, object]
                  ) -> BatchedResult:
+        if self.backend == "jax":
+            return self._on_jax(inputs, parameters)
         with float64_context(self.backend):
             return self._call(inputs, parameters)
 
@@ -146,7 +148,7 @@ class BatchedEvaluator(Recurrences):
         """
         return one_sample(self, values)
 
-    def _call(self, inputs, parameters) -> BatchedResult:
+    def _listing(self) -> None:
         # what a call reads and returns, listed once: at batch 1 a call's own Python (not the
         # arrays' work) is what a jitted program is compared on
         if not hasattr(self, "_leaves"):
@@ -157,6 +159,18 @@ class BatchedEvaluator(Recurrences):
                      if eq.kind == "gradient"]
             self._grads = [g for g in grads if self.qs[g[0]].kind == "parameter"]
             self._input_grads = [g for g in grads if self.qs[g[0]].kind != "parameter"]
+
+    def _on_jax(self, inputs, parameters) -> BatchedResult:
+        if not hasattr(self, "_jax_call"):  # jit's own cache tells batches and dtypes apart
+            self._listing()
+            self._jax_call = JaxCall(self._program, self._leaves, self._batched,
+                                     self.form.loss.name, self._grads,
+                                     {g: n for n, g in self._input_grads},
+                                     fusions=" = scan(_step" in self.source)
+        return self._jax_call(inputs, parameters)
+
+    def _call(self, inputs, parameters) -> BatchedResult:
+        self._listing()
         given = {name: (parameters if parameter else inputs)[name]
                  for name, parameter in self._leaves}
         # float32 where every array given is float32 (numbers without a dtype do not count);
@@ -164,54 +178,20 @@ class BatchedEvaluator(Recurrences):
         kinds = [g.dtype for g in given.values() if hasattr(g, "dtype")]
         dtype = np.float32 if kinds and all(is_float32(k) for k in kinds) else np.float64
         space, run = self._program(dtype)
-        # jit takes numpy arrays as they are (one transfer per call, no conversion op each)
-        tensor = None if self.backend == "jax" else space["tensor"]
+        tensor = space["tensor"]
         A: dict[str, object] = {}
         for name, g in given.items():
             if not hasattr(g, "dtype") or (isinstance(g, np.ndarray) and g.dtype != dtype):
                 g = np.asarray(g, dtype=dtype)
-            A[name] = g if tensor is None or not isinstance(g, np.ndarray) else tensor(g)
-        batch = int(A[self._batched].shape[0])
+            A[name] = tensor(g) if isinstance(g, np.ndarray) else g
+        A["_batch"] = int(A[self._batched].shape[0])
+        A = run(A)
         # an input's gradient (∂L/∂x per sample) is computed when first read (results.py)
-        if self.backend == "jax":
-            given, A = A, self._jitted(batch, dtype, False)(A)
-
-            def inputs():
-                with float64_context(self.backend):  # read later, outside __call__'s
-                    return self._jitted(batch, dtype, True)(given)
-        else:
-            A["_batch"] = batch
-            A = run(A)
-
-            def inputs():
-                return space["evaluate_inputs"](A)
         later = {g: n for n, g in self._input_grads}
         gradients = Gradients({n: A[g] for n, g in self._grads}, tuple(later.values()),
-                              lambda: {later[g]: a for g, a in inputs().items() if g in later})
+                              lambda: {later[g]: a for g, a in
+                                       space["evaluate_inputs"](A).items() if g in later})
         return BatchedResult(A[self.form.loss.name], gradients, A)
-
-    def _jitted(self, batch: int, dtype: type, input_gradients: bool):
-        if (batch, dtype, input_gradients) not in self._compiled:
-            import jax
-
-            register_with_jax()
-            space, run = self._program(dtype)
-            last = space["evaluate_inputs"] if input_gradients else None
-            # only what is asked for leaves the program: XLA need not keep (or copy out) an
-            # intermediate array that nobody reads, nor compute a gradient nobody reads
-            keep = [g for _, g in self._input_grads] if input_gradients else \
-                [self.form.loss.name] + [g for _, g in self._grads]
-
-            def program(arrays, run=run, last=last, batch=batch, keep=keep):
-                out = run({**arrays, "_batch": batch})
-                out = out if last is None else last(out)
-                return {name: out[name] for name in keep}
-            # library fusions off (array_namespaces.jax_compiler_options), unless a recursion
-            # runs as a scan: its steps' small products are where they win
-            options = {} if " = scan(_step" in self.source else jax_compiler_options()
-            self._compiled[batch, dtype, input_gradients] = jax.jit(
-                program, compiler_options=options)
-        return self._compiled[batch, dtype, input_gradients]
 
     # -- expressions to code -------------------------------------------------------------------
     def _const(self, value) -> str:
@@ -436,7 +416,14 @@ class BatchedEvaluator(Recurrences):
         # a gradient Σ_t … averaged over the batch: the batch joins the Σ's axes, so one
         # matrix product over (batch, t) replaces a stack of per-sample ones and a mean
         self._fold = None if folded is None else folded.xreplace(self.subs)
-        code = self._code(rhs, grid)
+        # a gradient x_k·Σ_j … (attention's ∂L/∂W^K) averaged over the batch: one matrix
+        # product over the batch of its factors, not a stack of outer products and a mean
+        code = None if batched or not self.lower or folded is not None else \
+            self._contracted(rhs.xreplace(self.subs), grid, {0})
+        if code is not None:
+            folded = rhs
+        else:
+            code = self._code(rhs, grid)
         if self._fold is not None:  # not reached (a memo hit): the batch mean stays
             folded = self._fold = None
         own = [self.axes[v] for v in q.indices]

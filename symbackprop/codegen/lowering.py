@@ -106,10 +106,12 @@ def contraction(left: str, left_dims: dict[int, int | None], right: str,
         # both factors on the same axes: a stack of dot products, which BLAS runs one by one
         # (and numpy copies into place first); the product summed along the axes is one pass
         return None
-    # (AB) or (BᵀAᵀ)ᵀ: the one that moves fewer axes (each move a copy or a dispatch)
+    # (AB) or (BᵀAᵀ)ᵀ: the one that moves fewer axes (each move a copy or a dispatch), then
+    # the one that reads fewer operands transposed: BLAS reads a transposed view as it stands,
+    # but XLA copied r·w's batch of rows (16×1024) to read it as (wᵀ)(rᵀ)
     return min((_product(left, left_dims, right, right_dims, summed, n),
                 _product(right, right_dims, left, left_dims, summed, n)),
-               key=lambda code: code.count("perm("))
+               key=lambda code: (code.count("perm("), code.count(".mT")))
 
 
 def _product(left: str, left_dims: dict[int, int | None], right: str,

@@ -3,11 +3,13 @@
 vectorised line for every step, then the rest step by step along the index.
 
 On numpy and torch the steps are unrolled, one line per step and quantity, each writing its
-slice of a preallocated array. On jax one step is written once, as the body of a
-``jax.lax.scan``: its carry is the previous step's slices of the group's quantities (zero before
-the first step, as the general form reads an entry outside its range), its ``xs`` the slices at
-the step of every other array the body reads along the index (shifted ones zero-padded); XLA
-compiles one loop instead of T copies of the step, as a hand-written ``lax.scan`` model does.
+slice of a preallocated array. On jax one step is written once, as the body of one loop
+(codegen/jax_scan.py, a scan over the arrays in their own layout): its carry is the previous
+step's slices of the group's quantities (zero before the first step, as the general form reads
+an entry outside its range), its inputs the slices at the step of every other array the body
+reads along the index (zero past either end), its outputs written along the index of their own
+arrays; XLA compiles one loop instead of T copies of the step, as a hand-written ``lax.scan``
+model does.
 
 >>> import sympy as sp
 >>> from symbackprop.core.indexed import Quantity
@@ -410,10 +412,12 @@ class Recurrences:
         self.ranges.update(saved_ranges)
         carried = ", ".join(f"{name!r}: A[{member!r}]" for name, member in plan.carry.items())
         out = ", ".join(f"{t!r}: A[{t!r}]" for t in base)
+        # each output is written along var's axis of its own stored array (jax_scan.py)
+        axes = ", ".join(f"{t!r}: {q.indices.index(var) + self._is_batched(t)}"
+                         for t, q, *_ in members)
         self.lines += [f"def _step{number}(C, X, A=A):", "    A = {**A, **X, **C}", *body,
                        f"    return {{{carried}}}, {{{out}}}",
                        f"C, Y = scan(_step{number}, {{{', '.join(carry_init)}}}, "
-                       f"{{{', '.join(xs)}}}, {hi - lo + 1}, {direction})"]
-        for target, q, *_ in members:
-            self.lines.append(f"A[{target!r}] = scan_out(Y[{target!r}], "
-                              f"{q.indices.index(var) + self._is_batched(target)})")
+                       f"{{{', '.join(xs)}}}, {hi - lo + 1}, {direction}, {{{axes}}})"]
+        for target, *_ in members:
+            self.lines.append(f"A[{target!r}] = Y[{target!r}]")
