@@ -55,7 +55,7 @@ _REWRITES: dict[str, str] = {
 }
 _REWRITE_RE = re.compile("|".join(re.escape(k) for k in sorted(_REWRITES, key=len, reverse=True)))
 
-#: A name set in one font: ``\\mathrm{out}`` and ``\\operatorname{softmax}`` are one upright
+#: A name set in one font: ``\\mathrm{out}`` and ``\\operatorname{name}`` are one upright
 #: identifier and ``\\mathit{w\\_11}`` one italic one, where latex2mathml would make a row of
 #: letters (and lose \\mathrm's upright on a single letter, and make an operator of the name).
 _NAMED = re.compile(r"\\(mathrm|mathit|operatorname)\{((?:[^{}\\]|\\[_{}$&#%]|\\text[a-z]+\{\}"
@@ -138,7 +138,7 @@ def _top_level_alignment(tex: str) -> bool:
     return False
 
 
-#: An operator name with a subscript inside its argument (``\\operatorname{GELU_{erf}}``, the
+#: An operator name with a subscript inside its argument (``\\operatorname{NAME_{sub}}``, as the
 #: registry's exact GELU), which latex2mathml drops: the subscript goes outside, upright.
 _NAMED_SUBSCRIPT = re.compile(r"\\operatorname\{([A-Za-z]+)_\{([A-Za-z0-9]+)\}\}")
 

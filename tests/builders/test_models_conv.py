@@ -269,7 +269,7 @@ def test_channel_notes_open_with_the_general_form_and_keep_labels_and_numbers_na
     # a 2-D convolution with channels is drawn as its graph, where a node using many
     # parameters is labelled with its first and last
     graph = sb.derive(sb.conv2d((3, 3), (2, 2), in_channels=2))
-    assert r"above:$w_{1,1,1,1}, \ldots, b_{1}$}" in sb.render(graph, "article", appendix=False)
+    assert r"{$w_{1,1,1,1}, \ldots, b_{1}$}" in sb.render(graph, "article", appendix=False)
     # the head's eight products in numbers are broken over lines (unbroken: 73 em)
     numbers = [ln for ln in tex.splitlines() if ln.startswith(r" &= \left(")]
     assert numbers and max(width(ln[4:].removesuffix(r" \\*")) for ln in numbers) < TEXT_WIDTH
