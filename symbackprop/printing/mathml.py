@@ -81,8 +81,9 @@ _FUNCTION_NAMES = frozenset(f[1:] for f in FUNCTIONS)
 _SCRIPTS = frozenset(("msub", "msup", "msubsup"))
 _LIMITS = frozenset(("munder", "mover", "munderover"))
 _PRIMES = frozenset("′″‴")
-#: What makes a bracketed group taller than a line, so that TeX's \left( grows around it.
-_TALL = frozenset(("mfrac", "msqrt", "mroot", "mtable", "munder", "munderover", "msup", "msubsup"))
+#: What makes a bracketed group taller than a line, so that TeX's \left( grows around it. A
+#: script does not: TeX's bracket grows barely, and Chromium sets a stretched one apart from it.
+_TALL = frozenset(("mfrac", "msqrt", "mroot", "mtable", "munder", "munderover"))
 
 
 #: MathML Core (what Chromium draws) reads mathvariant only as "normal" on a single letter: a
