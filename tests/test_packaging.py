@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 import venv
 import zipfile
 from pathlib import Path
@@ -15,7 +16,9 @@ from texutil import REPO
 pytestmark = pytest.mark.slow
 
 TEMPLATES = ["article.tex.j2", "slides.tex.j2", "fragment.tex.j2", "notes.md.j2", "_macros.tex.j2",
-             "_prose.j2"]
+             "_prose.j2", "notes.html.j2", "slides.html.j2", "_html.j2"]
+#: What an HTML page inlines: without them an installed package's page has no style or script.
+STATIC = ["page.css", "notes.js", "deck.js"]
 OFFLINE_HINTS = ("No matching distribution found", "Could not find a version", "NewConnectionError",
                  "Temporary failure in name resolution", "Network is unreachable")
 
@@ -55,6 +58,9 @@ def test_wheel_carries_the_templates(wheel):
             packaged = z.read(f"symbackprop/output/templates/{t}")
             assert packaged == (REPO / "symbackprop/output/templates" / t).read_bytes()
         assert "symbackprop/__init__.py" in names and "symbackprop/cli/main.py" in names
+        for name in STATIC:
+            assert z.read(f"symbackprop/output/static/{name}") == \
+                (REPO / "symbackprop/output/static" / name).read_bytes()
         # and the compiled catalogs, so that an installed package speaks Korean
         assert "symbackprop/output/locales/ko/LC_MESSAGES/symbackprop.mo" in names
         assert not any(n.startswith("tests/") for n in names)
@@ -83,6 +89,11 @@ def installed(wheel, tmp_path_factory) -> Path:
         cwd=root, env=clean_env(), capture_output=True, text=True, timeout=600, check=False,
     )
     assert install.returncode == 0, install.stdout + install.stderr
+    # The run-time dependencies (sympy, numpy, jinja2, latex2mathml) from the test's own
+    # environment, whatever the base Python has: a path in a .pth file is not itself scanned
+    # for .pth files, so the checkout's editable install there cannot shadow the wheel.
+    site = next((env_dir / "lib").glob("python*/site-packages"))
+    (site / "test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return env_dir
 
 
@@ -115,3 +126,17 @@ def test_installed_console_script_runs_the_demo(installed, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["seed000-slides.tex", "seed000.md",
                                                      "seed000.tex"]
     assert (out / "seed000.tex").read_text(encoding="utf-8").startswith(r"\documentclass")
+
+
+def test_installed_console_script_writes_a_self_contained_html_page(installed, tmp_path):
+    script = installed / "bin" / "symbackprop"
+    spec = REPO / "docs/examples/seed000.toml"
+    result = subprocess.run(
+        [str(script), "notes", str(spec), "--html", "-o", "notes.html"],
+        cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "notes.html").read_text(encoding="utf-8")
+    # the installed package's style sheet and scripts are inlined, as the repository's are
+    css = (REPO / "symbackprop/output/static/page.css").read_text(encoding="utf-8")
+    assert "<math" in page and "<svg" in page and css.splitlines()[-1] in page
