@@ -16,6 +16,11 @@ Timing follows bench/harness.py: threads pinned, CPU time, one unmeasured round 
 rounds that time every case once each, the order rotated by one each round; min and median.
 The fitted exponents are least-squares slopes of log(median) against log(parameters) (MLP) and
 log(T) (RNN).
+
+Deep chains, mlp([1]*n) for n = 51 … 1001 (50 to 1000 weights, the notes' limit), are timed in
+the same rounds but through the API (a spec's sizes stop at 101 layers): derived, the worked
+example computed, the Document built and rendered as the article; the longest also as slides
+and as the HTML page. Their exponent is fitted against n.
 """
 
 from __future__ import annotations
@@ -53,6 +58,11 @@ MLP_DEEP_LIMIT_S = 2.0  # width 4, depth 16
 MLP_WIDE_LIMIT_S = 3.0  # depth 3, width 64 (or its refusal)
 RNN_EXPONENT_LIMIT = 1.15
 RNN_STEP_LIMIT = 2.6  # no time ratio between consecutive doublings of T above this
+#: A chain of width 1 (mlp([1]*n), n − 1 weights): notes linear in n, and at the notes' limit of
+#: 1000 parameters (n = 1001) the article, the slides and the HTML page each within this.
+CHAIN_EXPONENT_LIMIT = 1.15
+CHAIN_LIMIT_S = 10.0
+CHAIN_KINDS = {"notes": "article", "slides": "slides", "HTML": "html"}
 
 
 def _leaf_values(graph) -> str:
@@ -115,6 +125,27 @@ def notes_call(spec: str, folder: Path, name: str) -> Callable[[], Outcome]:
     return run
 
 
+def chain_call(n: int, kind: str = "article") -> Callable[[], Outcome]:
+    """A chain mlp([1]*n)'s notes of ``kind`` in-process and cold: derived, its worked example
+    computed, the Document built (every equation verified) and rendered. (A spec's
+    ``network.sizes`` holds at most 101 layers, so a chain of 1000 weights is not a CLI case.)"""
+    def run() -> Outcome:
+        forget()
+        net = sb.mlp([1] * n)
+        d = sb.derive(net)
+        values = {s.name: round(0.37 * ((7 * k) % 11) / 11 - 0.15, 3)
+                  for k, s in enumerate(net.leaves)}
+        text = sb.render(sb.build_document(d, sb.worked_example(d, values)), kind)
+        return Outcome(0 if text else 1)
+
+    return run
+
+
+def chain_sizes(quick: bool) -> tuple[int, ...]:
+    """The chains' n (layers + 1): 50 to 1000 weights; --quick: two tiny ones."""
+    return (11, 21) if quick else (51, 101, 201, 401, 1001)
+
+
 def cases(quick: bool) -> list[tuple[str, str, str]]:
     """(series, case, spec): the MLP by depth (width 4), by width (depth 3), the RNN by T."""
     depths = (2, 4) if quick else (2, 4, 8, 16, 32)
@@ -148,8 +179,14 @@ def report(quick: bool) -> str:
         folder = Path(tmp)
         calls = {case: notes_call(spec, folder, f"case{k}")
                  for k, (_, case, spec) in enumerate(table)}
-        timings, outcomes = measure(calls, rounds)
+        chains = chain_sizes(quick)
+        chain_cases = {f"chain mlp([1]*{n}) notes": chain_call(n) for n in chains}
+        longest = chains[-1]
+        extra = {f"chain mlp([1]*{longest}) {label}": chain_call(longest, kind)
+                 for label, kind in CHAIN_KINDS.items() if label != "notes"}
+        timings, outcomes = measure({**calls, **chain_cases, **extra}, rounds)
     sizes = {case: parameter_count(spec) for _, case, spec in table}
+    chain_lines, chain_targets = chain_report(chains, timings)
     lines = [f"Notes (`symbackprop notes SPEC`, article with worked example, in-process, each "
              f"call cold) against size: CPU seconds, min and median of {rounds} rotated rounds",
              "", "| case | parameters | min (s) | median (s) | outcome |", "|---|---|---|---|---|"]
@@ -157,7 +194,7 @@ def report(quick: bool) -> str:
         t, o = timings[case], outcomes[case]
         outcome = "written" if o.code == 0 else f"refused: {o.reason}"
         lines.append(f"| {case} | {sizes[case]} | {t.min:.3f} | {t.median:.3f} | {outcome} |")
-    lines.append("")
+    lines += ["", *chain_lines, ""]
 
     def series(name: str) -> list[str]:
         return [case for s, case, _ in table if s == name and outcomes[case].code == 0]
@@ -200,7 +237,38 @@ def report(quick: bool) -> str:
                                              f"{max(ratios):.2f} ≤ {RNN_STEP_LIMIT:g}"))
     else:
         lines.append(harness.target_line(None, "RNN notes linear in T: --quick has two T only"))
+    lines += chain_targets
     return "\n".join(lines)
+
+
+def chain_report(chains: tuple[int, ...], timings: dict[str, harness.Timing]
+                 ) -> tuple[list[str], list[str]]:
+    """The chains' table (n, weights, article, and the slides and HTML of the longest) and
+    their target lines: exponent against n, and the longest's three outputs within the limit."""
+    longest = chains[-1]
+    rows = ["Deep chains (`sb.render(sb.build_document(...), kind)` of mlp([1]*n) with a worked "
+            "example, in-process, each call cold): CPU seconds", "",
+            "| chain | weights | output | min (s) | median (s) |", "|---|---|---|---|---|"]
+    for n in chains:
+        t = timings[f"chain mlp([1]*{n}) notes"]
+        rows.append(f"| mlp([1]*{n}) | {n - 1} | article | {t.min:.3f} | {t.median:.3f} |")
+    for label, kind in CHAIN_KINDS.items():
+        if label != "notes":
+            t = timings[f"chain mlp([1]*{longest}) {label}"]
+            rows.append(f"| mlp([1]*{longest}) | {longest - 1} | {kind} | {t.min:.3f} | "
+                        f"{t.median:.3f} |")
+    medians = [timings[f"chain mlp([1]*{n}) notes"].median for n in chains]
+    k = harness.fitted_exponent(list(chains), medians)
+    targets = [harness.target_line(
+        k <= CHAIN_EXPONENT_LIMIT if len(chains) >= 3 else None,
+        f"chain notes linear in n = {chains[0]}…{longest}: exponent {k:.2f} ≤ "
+        f"{CHAIN_EXPONENT_LIMIT:g}")]
+    for label in CHAIN_KINDS:
+        t = timings[f"chain mlp([1]*{longest}) {label}"].median
+        targets.append(harness.target_line(
+            t < CHAIN_LIMIT_S if longest > 1000 else None,
+            f"chain of {longest - 1} weights, {label} < {CHAIN_LIMIT_S:g} s: {t:.2f} s median"))
+    return rows, targets
 
 
 def main(argv: list[str] | None = None) -> int:

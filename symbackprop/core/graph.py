@@ -266,6 +266,8 @@ class _Entry:
     role: str | None = None
     #: the symbols ``expr`` uses, found once: SymPy walks the whole tree on every access
     uses: frozenset = frozenset()
+    #: its place in declaration order, so that a node's parents sort without a scan
+    order: int = 0
 
 
 @dataclass
@@ -307,7 +309,7 @@ class Graph:
                 names = ", ".join(s.name for s in unknown)
                 raise GraphError(f"the expression of {name!r} uses undeclared symbols: {names}")
         symbol = _real_symbol(name)
-        self._entries[symbol] = _Entry(symbol, kind, expr, latex, role, uses)
+        self._entries[symbol] = _Entry(symbol, kind, expr, latex, role, uses, len(self._entries))
         self._by_name[name] = symbol
         if kind is Kind.LOSS:
             self._loss = symbol
@@ -425,8 +427,10 @@ class Graph:
         entry = self._entries[self.symbol(symbol)]
         if entry.expr is None:
             return []
-        used = entry.uses
-        return [s for s in self._entries if s in used]
+        # sorted by declaration order, not by a scan of every symbol: a deep net's notes ask
+        # for every node's parents, which the scan made quadratic in its size
+        entries = self._entries
+        return sorted(entry.uses, key=lambda s: entries[s].order)
 
     def children(self, symbol: sp.Symbol) -> list[sp.Symbol]:
         """Nodes whose expressions use ``symbol``, in declaration order."""

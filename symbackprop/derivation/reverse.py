@@ -209,7 +209,9 @@ class Derivation:
         x_1*delta_1*(1 - h_1**2) + x_2*delta_2*(1 - h_2**2)
         """
         node = self.graph.symbol(node)
-        named = set(self.graph.delta_nodes) if named is None else named
+        if named is None:  # made once: made per call, a deep net's notes were quadratic
+            named = self.__dict__.get("_named_deltas") or self.__dict__.setdefault(
+                "_named_deltas", frozenset(self.graph.delta_nodes))
         if node not in self.deltas or node == self.loss:
             return sp.S.Zero if node != self.loss else sp.S.One
         expr = self.deltas[node]

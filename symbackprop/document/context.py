@@ -40,10 +40,16 @@ from .model import Equation, Paragraph, Section, Step
 from .options import DocumentOptions
 from .tikz import network_scene
 
-__all__ = ["DocumentContext", "SMALL_NET", "weaker_check", "values_agree", "number"]
+__all__ = ["DocumentContext", "SMALL_NET", "MAX_SHOWN_FACTORS", "weaker_check", "values_agree",
+           "number"]
 
 #: Up to this many parameters (seed 000's net has 6) every chain is written out by default.
 SMALL_NET = 9
+#: A chain with a path of more factors than this is shown in δ form only, and a δ with one
+#: is not written in node symbols: a five-layer MLP's first weight has 11 (the gallery's
+#: longest, a network of blocks, 7). Writing every layer's chain out made a deep net's notes
+#: quadratic in its depth, and no one reads a product of 100 factors.
+MAX_SHOWN_FACTORS = 12
 
 # A negative number alone as a function's argument needs no brackets of its own: σ(−0.13),
 # softmax(−0.16, 0.23), not σ((−0.13)); within a product or a power it keeps them.
@@ -250,6 +256,12 @@ class DocumentContext:
                 f"example defines")
 
     @cached_property
+    def evaluated(self):
+        """The evaluator's nodes, δs and gradients at the worked example's values, computed
+        once (once per parameter was quadratic in a deep net's size)."""
+        return self.derivation.evaluate(self.example.values)
+
+    @cached_property
     def _numbers_printer(self) -> TexPrinter:
         return TexPrinter(self.derivation, mul_symbol="dot")
 
@@ -328,7 +340,7 @@ class DocumentContext:
 
     def ordered_term(self, term: sp.Expr) -> str:
         """δ first, then the rest: δ_k w_jk as the textbooks write it."""
-        deltas = set(self.derivation.delta_symbols.values())
+        deltas = self.delta_symbols
         factors = sp.Mul.make_args(term)
         first = [f for f in factors if f in deltas]
         rest = [f for f in factors if f not in deltas]
@@ -338,6 +350,16 @@ class DocumentContext:
         if coeff and coeff[0] == -1:
             sign, coeff = "-", []
         return sign + self.tex.product([*coeff, *first, *rest], sep=" ")
+
+    @cached_property
+    def delta_symbols(self) -> frozenset[sp.Symbol]:
+        """Every δ symbol of the derivation, as a set made once (per term, it was quadratic)."""
+        return frozenset(self.derivation.delta_symbols.values())
+
+    @cached_property
+    def named_nodes(self) -> frozenset[sp.Symbol]:
+        """The nodes whose δ the text names (the graph's ``delta_nodes``), as a set made once."""
+        return frozenset(self.graph.delta_nodes)
 
     def backward_order(self, named: list[sp.Symbol]) -> list[sp.Symbol]:
         """Output layer first, as the sweep goes; within a layer the units in ascending order."""
@@ -369,6 +391,27 @@ class DocumentContext:
             return tuple(g.parameters)
         net = self.mlp
         return tuple(net.weight(l, 1, 1) for l in range(net.depth, 0, -1))  # noqa: E741
+
+    def chain_factors(self, p: sp.Symbol) -> int:
+        """The most factors on one chain-rule path from ``p`` to the loss (0: none reaches
+        it), counted for every symbol at once, latest first, without listing a path.
+
+        >>> import symbackprop as sb
+        >>> ctx = DocumentContext(sb.derive(sb.mlp([1, 1, 1])), None, DocumentOptions())
+        >>> ctx.chain_factors(ctx.graph.parameters[0])  # ∂L/∂ŷ ∂ŷ/∂z₂ ∂z₂/∂h₁ ∂h₁/∂z₁ ∂z₁/∂w₁
+        5
+        """
+        return self._chain_factors.get(p, 0)
+
+    @cached_property
+    def _chain_factors(self) -> dict[sp.Symbol, int]:
+        d = self.derivation
+        most = {d.loss: 0}
+        for v in reversed(self.graph.symbols):
+            below = [most[c] for c in d.children(v) if c in d.deltas and c in most]
+            if below and v != d.loss:
+                most[v] = 1 + max(below)
+        return most
 
     @cached_property
     def scene(self) -> Scene:

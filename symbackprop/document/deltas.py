@@ -6,7 +6,7 @@ import sympy as sp
 
 from ..derivation.walk import is_small
 from ..printing.latex import Tex
-from .context import DocumentContext
+from .context import MAX_SHOWN_FACTORS, DocumentContext
 from .formulas import MAX_LINE, broken
 from .layout import pack
 from .model import Paragraph, Section
@@ -26,11 +26,14 @@ def deltas_section(ctx: DocumentContext) -> Section:
         "definition": Tex(r"\delta_v = \frac{\partial " + t(g.loss_symbol) + r"}{\partial v}"),
         "recursion": Tex(r"\delta_v = \sum_c \delta_c \, \frac{\partial c}{\partial v}"),
     }))
-    eqs = []
+    eqs, assumes = [], False
     for v in ctx.backward_order(named):
-        delta = d.delta(v)
+        # A δ far from the loss is a product of as many factors in node symbols, each built
+        # from the one after it: quadratic in the depth, and too long to print. Its
+        # recursion alone is written; the value only for a δ whose chains are short.
+        delta = d.delta(v) if ctx.chain_factors(v) <= MAX_SHOWN_FACTORS else None
         rhs = [sp.Derivative(g.loss_symbol, v)]
-        rec = delta.recursion
+        rec = delta.recursion if delta is not None else d.recursion(v, ctx.named_nodes)
         printed = _delta_recursion_tex(ctx, v, rec)
         if focus is not None and len(printed) > MAX_LINE and isinstance(rec, sp.Add):
             printed = broken([ctx.ordered_term(x) for x in ctx.in_order(rec)], t)
@@ -38,22 +41,23 @@ def deltas_section(ctx: DocumentContext) -> Section:
         notes = {}
         # is_small first: count_ops walks the whole tree, which for an RNN's δ in node
         # symbols grows exponentially with the number of steps.
-        if delta.value != rec and is_small(delta.value, 200) and sp.count_ops(delta.value) <= 40 \
-                and len(t(delta.value)) <= MAX_LINE:
+        if delta is not None and delta.value != rec and is_small(delta.value, 200) \
+                and sp.count_ops(delta.value) <= 40 and len(t(delta.value)) <= MAX_LINE:
             if delta.assumes:
                 group = next(gr for gr in g.one_hot_groups
                              if set(gr) <= d.exact_value(v).free_symbols)
                 notes[len(rhs)] = Tex(r"\bigl(" + t(sp.Add(*group)) + r" = 1\bigr)")
             rhs.append(delta.value)
-        eq = ctx.equation(f"delta {v}", delta.symbol, *rhs)
+        eq = ctx.equation(f"delta {v}", d.delta_symbols[v], *rhs)
         for k, note in notes.items():
             eq.steps[k].note = note
         drawn = ctx.drawing[1].get(v.name)  # the drawing the gradients' paths run along
         eq.node = drawn if isinstance(drawn, str) else None
         eqs.append(eq)
+        assumes = assumes or delta is not None and bool(delta.assumes)
     s.blocks.extend(pack(eqs))
     ctx.rest(s, every - len(named))
-    if any(d.delta(v).assumes for v in named):
+    if assumes:
         s.blocks.append(Paragraph("one_hot"))
     return s
 
@@ -67,7 +71,7 @@ def _delta_recursion_tex(ctx: DocumentContext, v: sp.Symbol, rec: sp.Expr) -> Te
     if len(children) == 1 and children[0] != d.loss:
         a = children[0]
         outer = d.local(a, v)
-        named = set(ctx.graph.delta_nodes)
+        named = ctx.named_nodes
         if a in named:
             return Tex(t.factor(d.delta_symbols[a]) + _times(t, outer))
         inner_expr = d.recursion(a, named)

@@ -5,16 +5,17 @@ from __future__ import annotations
 import sympy as sp
 
 from ..check.verify import VerificationError, verify
+from ..derivation.chains import Factor
 from ..forms.matrix import MatrixLatexPrinter, matrix_form
 from ..printing.latex import Tex
-from .context import DocumentContext
+from .context import MAX_SHOWN_FACTORS, DocumentContext
 from .formulas import MAX_LINE, broken, layer_letters
 from .layout import pack
 from .model import Equation, Equations, Paragraph, Section, Step
 from .network import MAX_DRAWN_NODES
 
 __all__ = ["gradients_section", "mlp_general_section", "matrix_section", "descent_section",
-           "MAX_SHOWN_PATHS", "FOCUS_SHOWN_PATHS"]
+           "MAX_SHOWN_PATHS", "FOCUS_SHOWN_PATHS", "MAX_SHOWN_FACTORS"]
 
 #: A chain with more paths than this is shown in δ form only (it would not fit a page).
 MAX_SHOWN_PATHS = 4
@@ -28,16 +29,23 @@ def gradients_section(ctx: DocumentContext) -> Section:
     s = Section("gradients")
     s.blocks.append(Paragraph("gradients_intro"))
     shown = ctx.shown_parameters
-    if len(shown) < len(g.parameters) and focus is None:
+    long = [p for p in shown if ctx.chain_factors(p) > MAX_SHOWN_FACTORS]
+    written = [p for p in shown if ctx.chain_factors(p) <= MAX_SHOWN_FACTORS]
+    if len(shown) < len(g.parameters) and focus is None and written:
         s.blocks.append(Paragraph("gradients_selection", {
-            "shown": [Tex(ctx.tex(p)) for p in shown], "full": not ctx.options.only,
+            "shown": [Tex(ctx.tex(p)) for p in written],
+            "full": not ctx.options.only and not long,
         }))
+    if long and focus is None:
+        s.blocks.append(Paragraph("gradients_long", {"count": len(long),
+                                                      "factors": MAX_SHOWN_FACTORS}))
     groups = _parameter_groups(ctx)
+    shown_set = set(shown)  # a tuple's `in` per parameter was quadratic in a deep net
     for key, args, params in groups:
         sub = Section(key, args) if len(groups) > 1 else s
-        chains = [p for p in params if p in shown]
+        chains = [p for p in params if p in shown_set]
         # With a focus, the general form gives the rest (said once, below).
-        short = [p for p in params if p not in shown] if focus is None else []
+        short = [p for p in params if p not in shown_set] if focus is None else []
         if chains:
             sub.blocks.append(Equations([_gradient_equation(ctx, p, True) for p in chains]))
         if short:
@@ -71,7 +79,9 @@ def _gradient_equation(ctx: DocumentContext, p: sp.Symbol, whole_chain: bool = T
     # Count the paths before listing them: a deep net has exponentially many (2^15 in a
     # [2]*16 MLP), and only the δ form is printed then.
     most = MAX_SHOWN_PATHS if ctx.focus is None else FOCUS_SHOWN_PATHS
-    chain = d.chain(p) if whole_chain and d.path_count(p) <= most else None
+    # A long chain, too, is its δ form only: its factors would make the notes quadratic.
+    long = ctx.chain_factors(p) > MAX_SHOWN_FACTORS
+    chain = d.chain(p) if whole_chain and not long and d.path_count(p) <= most else None
     if chain is not None:
         symbolic = [t.product([f.derivative for f in path], sep=" ") for path in chain.paths]
         results = [t.product([f.result for f in path]) for path in chain.paths]
@@ -85,6 +95,11 @@ def _gradient_equation(ctx: DocumentContext, p: sp.Symbol, whole_chain: bool = T
     eq = ctx.equation(f"dL/d{p}", lhs, *rhs)
     if chain is not None:  # a few paths, listed: one overlay each
         eq.paths = [ctx.drawn_path(path) for path in chain.paths]
+    elif whole_chain and long:
+        # the δ form multiplies p's own local derivatives by the δs after them: their edges
+        # light it (the whole chain's would make the page's edges quadratic in the depth)
+        eq.paths = [ctx.drawn_path([Factor(c, p, sp.S.One) for c in d.children(p)
+                                    if c in d.deltas])]
     elif whole_chain and (ctx.focus is None or len(ctx.graph.nodes) <= MAX_DRAWN_NODES):
         # too many to list: the union of their edges on the drawing, found without listing
         eq.paths = [ctx.drawn_path(d.chain_edges(p))]

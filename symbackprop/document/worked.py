@@ -7,7 +7,7 @@ import sympy as sp
 from ..check.verify import VerificationError
 from ..derivation.reverse import MAX_CHAIN_PATHS
 from ..printing.latex import Tex
-from .context import DocumentContext, number, values_agree
+from .context import MAX_SHOWN_FACTORS, DocumentContext, number, values_agree
 from .layout import pack
 from .model import Equation, Paragraph, Section, Step
 
@@ -72,12 +72,12 @@ def _delta_expr(ctx: DocumentContext, v: sp.Symbol) -> sp.Expr:
     value in node symbols can be huge), or ŷ − y where the targets are one-hot."""
     d = ctx.derivation
     rec = d.recursion(v)
-    if rec.free_symbols & set(d.delta_symbols.values()) or not d.graph.one_hot_groups:
+    if rec.free_symbols & ctx.delta_symbols or not d.graph.one_hot_groups:
         return rec
     delta = d.delta(v)
     if delta.assumes and values_agree(
             number(delta.value, {s: ctx.value(s) for s in delta.value.free_symbols}),
-            d.evaluate(ctx.example.values).deltas[v.name]):
+            ctx.evaluated.deltas[v.name]):
         return delta.value  # the targets are one-hot: ŷ − y, as the δ section says
     return rec
 
@@ -91,8 +91,11 @@ def _backward(ctx: DocumentContext, named: list[sp.Symbol]) -> Section:
     # A model's notes give these inside the δ numbers below (its general form comes first).
     # The chains' factors, each once, found without listing a path (a deep net has 4^15).
     for p in shown if ctx.focus is None else []:
-        if ctx.derivation.path_count(p) > MAX_CHAIN_PATHS:
-            continue  # too many to be a list a reader follows: the δs below carry them
+        if ctx.derivation.path_count(p) > MAX_CHAIN_PATHS \
+                or ctx.chain_factors(p) > MAX_SHOWN_FACTORS:
+            # too many or too long to be a list a reader follows (and each chain's edges,
+            # walked per parameter, were quadratic in a deep net): the δs below carry them
+            continue
         for f in ctx.derivation.chain_edges(p):
             key = (f.of.name, f.wrt.name)
             if key in seen:
@@ -145,7 +148,7 @@ def _delta_numbers(ctx: DocumentContext, named: list[sp.Symbol]) -> list[Equatio
     """Each error signal in ``named`` in numbers, once, from the ones after it; each is added
     to the context's known numbers, for the δs and gradients that reuse it."""
     ex, d, t = ctx.example, ctx.derivation, ctx.tex
-    engine = d.evaluate(ex.values).deltas
+    engine = ctx.evaluated.deltas
     eqs = []
     for v in named:
         sym = d.delta_symbols[v]
@@ -167,7 +170,7 @@ def _gradient_numbers(ctx: DocumentContext, p: sp.Symbol) -> Equation:
     lhs = ctx.tex(sp.Derivative(ctx.graph.loss_symbol, p))
     form = d.gradient(p, form="named")  # over the δs computed above, as the general form names them
     value = ex.gradients[p.name]
-    engine = float(d.evaluate(ex.values).gradients[p.name])
+    engine = float(ctx.evaluated.gradients[p.name])
     if not values_agree(value, engine, digits=ex.digits, by_hand=ex.rounding == "by_hand"):
         raise VerificationError(f"equation 'gradient {p}' disagrees with the evaluator")
     if form == 0:

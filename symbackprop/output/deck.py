@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,10 @@ SHORT_RESULT = 3.5
 #: in the column beside it (in printed symbols, roughly: commands and braces do not count).
 OVERLAY_LINES = 6
 OVERLAY_WIDTH = 32
+#: The most chains walked through beside the drawing (the gallery's decks walk up to 6): each
+#: overlay frame repeats the drawing, so walking every layer's chain of a deep net made its
+#: deck quadratic in the depth. The chains after these stay in their section's frames.
+MAX_WALKED = 12
 
 _UNPRINTED = re.compile(r"\\[A-Za-z]+|[{}^_ ]")
 _DENSE_SCALE = 0.88   # a short table's fraction rows at \footnotesize
@@ -274,16 +279,25 @@ def walkable(eq: Equation) -> bool:
         max(len(_UNPRINTED.sub("", line)) for line in lines) <= OVERLAY_WIDTH
 
 
-def _walkthrough(section: Section, figure) -> list[dict]:
-    """Overlay frames for the chains of ``section``: the drawing beside the equations, and on
-    overlay k the path whose factors line k multiplies drawn in red on the network."""
+def _walked(doc: Document) -> set[int]:
+    """The equations (by id) walked through beside the drawing: the first MAX_WALKED
+    walkable ones, in the deck's order."""
+    found = (eq for section in doc.sections for sub in section.walk() for b in sub.blocks
+             if b.kind == "equations" for eq in b.equations if walkable(eq))
+    return {id(eq) for eq in itertools.islice(found, MAX_WALKED)}
+
+
+def _walkthrough(section: Section, figure, walked: set[int]) -> list[dict]:
+    """Overlay frames for the chains of ``section`` in ``walked``: the drawing beside the
+    equations, and on overlay k the path whose factors line k multiplies drawn in red on the
+    network."""
     frames: list[dict] = []
     for sub in section.walk():
         for b in sub.blocks:
             if b.kind != "equations":
                 continue
             for eq in b.equations:
-                if not walkable(eq):
+                if id(eq) not in walked:
                     continue
                 rows = sum(len(step.lines) for step in eq.steps)
                 if not frames or frames[-1]["rows"] + rows > OVERLAY_LINES or \
@@ -351,14 +365,15 @@ def _segments(doc: Document) -> list[dict]:
     segments: list[dict] = []
     pending: list[dict] = []
     figure = next((b for s in doc.sections for b in s.blocks if b.kind == "figure"), None)
+    walked = _walked(doc) if figure is not None else set()
 
     def items(section, depth: int) -> list[dict]:
         out = [{"heading": section, "block": None}] if depth else []
         for b in section.blocks:
             if b.kind == "figure":
                 segments.append({"frame": {"section": section, "figure": b, "body": []}})
-            elif b.kind == "equations" and figure is not None and any(map(walkable, b.equations)):
-                rest = [e for e in b.equations if not walkable(e)]
+            elif b.kind == "equations" and any(id(e) in walked for e in b.equations):
+                rest = [e for e in b.equations if id(e) not in walked]
                 if rest:
                     out.append({"heading": None, "block": Equations(rest, b.title, b.columns)})
             else:
@@ -369,7 +384,7 @@ def _segments(doc: Document) -> list[dict]:
 
     for section in doc.sections:
         body = items(section, 0)
-        walk = _walkthrough(section, figure) if figure is not None else []
+        walk = _walkthrough(section, figure, walked) if figure is not None else []
         if walk:
             # The words first, then the walk through the chains, then what is left.
             words = [i for i in body if i["block"] is not None and i["block"].kind == "paragraph"]
@@ -392,18 +407,26 @@ def _segments(doc: Document) -> list[dict]:
 
 
 def _build(segments: list[dict], say: Callable[[Paragraph], str], sizes: dict[int, int],
-           share: bool) -> tuple[list[dict], dict[int, int]]:
+           share: bool, made_before: dict | None = None) -> tuple[list[dict], dict[int, int]]:
     """The frames of ``segments`` (segment k in ``SIZES[sizes[k]]``, else the deck's size),
     and how many each took. ``share``: a section of one frame joins the frame before it,
-    under its title as a heading, where it fits."""
+    under its title as a heading, where it fits. ``made_before`` keeps a section's frames at
+    a size across the plan's rebuilds (a deep net's deck is rebuilt a dozen times while its
+    sections shrink, and cutting each anew was most of its time)."""
     frames: list[dict] = []
     counts: dict[int, int] = {}
+    made_before = {} if made_before is None else made_before
     for k, segment in enumerate(segments):
         if "frame" in segment:
             frames.append(segment["frame"])
             continue
         size = SIZES[sizes.get(k, 0)]
-        made = _section_frames(segment["section"], segment["body"], say, size)
+        # by identity: the segments (and their blocks) live as long as the plan
+        key = (id(segment["section"]), tuple((id(i["block"]), id(i["heading"]))
+                                             for i in segment["body"]), sizes.get(k, 0))
+        if key not in made_before:
+            made_before[key] = _section_frames(segment["section"], segment["body"], say, size)
+        made = [dict(frame) for frame in made_before[key]]  # sharing below edits a frame
         before = frames[-1] if frames else None
         if share and len(made) == 1 and before is not None and before.get("size") is size \
                 and before["height"] + _HEADING + made[0]["height"] <= FRAME_HEIGHT:
@@ -425,21 +448,24 @@ def plan(doc: Document, say: Callable[[Paragraph], str]) -> list[dict]:
     share, then the section with the most frames is set a size smaller, until it fits."""
     segments = _segments(doc)
     sizes: dict[int, int] = {}
-    frames, counts = _build(segments, say, sizes, share=False)
+    made: dict = {}
+    frames, counts = _build(segments, say, sizes, share=False, made_before=made)
     if len(frames) + 1 > MAX_FRAMES:
-        frames, counts = _build(segments, say, sizes, share=True)
+        frames, counts = _build(segments, say, sizes, share=True, made_before=made)
+    kept = [segments]  # every list of segments the cache's keys name stays alive
     for shorter in SHORTER:
         if len(frames) + 1 <= MAX_FRAMES:
             break
         cut = shorter(segments, doc)
         if cut is not segments:
             segments = cut
-            frames, counts = _build(segments, say, sizes, share=True)
+            kept.append(cut)
+            frames, counts = _build(segments, say, sizes, share=True, made_before=made)
     while len(frames) + 1 > MAX_FRAMES:
         longest = [(n, k) for k, n in counts.items() if n > 1 and sizes.get(k, 0) + 1 < len(SIZES)]
         if not longest:
             break
         k = max(longest)[1]
         sizes[k] = sizes.get(k, 0) + 1
-        frames, counts = _build(segments, say, sizes, share=True)
+        frames, counts = _build(segments, say, sizes, share=True, made_before=made)
     return frames

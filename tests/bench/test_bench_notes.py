@@ -57,6 +57,9 @@ def test_quick_run_prints_its_table_and_targets():
     assert "| case | parameters | min (s) | median (s) | outcome |" in lines
     assert any("MLP depth 3, width 64" in x and "refused: the network has" in x for x in lines)
     assert any(x.startswith("Fitted exponent") for x in lines)
+    assert "| chain | weights | output | min (s) | median (s) |" in lines
+    assert any(x.startswith("| mlp([1]*21) | 20 | html |") for x in lines)
     targets = [x for x in lines if x.startswith("- ")]
-    assert len(targets) == 3
+    assert len(targets) == 7  # 3 for the specs, 4 for the deep chains
+    assert any("chain notes linear in n" in t for t in targets)
     assert all(t.startswith(("- PASS", "- MISS", "- NOT MEASURED")) for t in targets)
