@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from htmlpage import read_page
-from texutil import REPO
+from texutil import REPO, SEED000_VALUES
 
 SPEC = """\
 title = "Nets <script>alert('x')</script> & \\"quotes\\""
@@ -26,16 +26,7 @@ bias = false
 notation = "sequential"
 
 [values]
-x1 = 0.5
-x2 = 0.3
-y = 1.0
-w1 = 0.7
-w2 = 0.3
-w3 = 0.4
-w4 = 0.6
-w5 = 0.55
-w6 = 0.45
-"""
+""" + "".join(f"{name} = {value}\n" for name, value in SEED000_VALUES.items())
 
 _NAMESPACE = re.compile(r'xmlns(?::\w+)?="[^"]*"')
 
