@@ -24,8 +24,9 @@ import numpy as np
 import sympy as sp
 
 __all__ = ["as_view", "axis_order", "batch_summed", "contraction", "gathered_in_order", "permuted",
-           "reshaped"]
+           "reshaped", "summed_by_ones"]
 
+BATCH = "A['_batch']"  # the batch's length, known when the generated function is called
 _LAST_RESHAPE = re.compile(r"^(.*)\.reshape\(\([^()]*\)\)$", re.S)
 _OUTER_PERM = re.compile(r"^perm\((.*), \(([\d, ]+)\)\)$", re.S)
 # perm of a gather take(x, _c0), or of a masked one imul(take(x, _c0), _c1), the zeros
@@ -134,6 +135,45 @@ def _product(left: str, left_dims: dict[int, int | None], right: str,
     if full != sorted(full):  # back to the evaluator's axis order: a view, no copy
         out = permuted(out, tuple(sorted(range(n + 1), key=full.__getitem__)))
     return out
+
+
+def summed_by_ones(code: str, dims: dict[int, int | None], axes: set[int], n: int, ones
+                   ) -> str | None:
+    """Σ of ``code`` over ``axes`` (keeping them at length 1) as a matrix product with a vector
+    of ones, or None where the summed axes and the kept ones interleave. numpy's own reduction
+    of these arrays (one axis per index, most of length 1) ran 4-10x slower than BLAS's gemv:
+    18 µs against 3.5 µs for a (1024, 16) sum at float64. ``ones(length)`` names a vector of
+    ones of a length known now; ``ones(code)`` one of a length known when called (the batch's).
+
+    >>> print(summed_by_ones("x", {0: None, 1: 4, 2: 3}, {2}, 2, lambda k: f"ones({k})"))
+    matmul(x.reshape((-1, 3)), ones(3)).reshape((-1, 4, 1))
+    >>> print(summed_by_ones("x", {0: None, 1: 4, 2: 3}, {0, 1}, 2, lambda k: f"ones({k})"))
+    matmul(ones(A['_batch'] * 4), x.reshape((-1, 3))).reshape((1, 1, 3))
+    """
+    batch = 0 in dims
+    fold = batch and 0 in axes  # the batch joins the Σ (a gradient's batch mean)
+    over = sorted(a for a in axes if a in dims and a != 0)
+    kept = sorted(a for a in dims if a not in axes and a != 0)
+    if not over:
+        return None
+    s = prod(dims[a] for a in over)
+    k = prod(dims[a] for a in kept)
+    if not kept or max(kept) < min(over):  # the summed axes last: each row's sum
+        out = f"matmul({reshaped(code, f'(-1, {s})')}, {ones(s)})"
+        if fold:  # then each column's sum over the batch
+            out = f"matmul({ones(BATCH)}, {out}.reshape((-1, {k})))"
+    elif max(over) < min(kept):  # the summed axes first: each column's sum
+        if fold:
+            out = f"matmul({ones(f'{BATCH} * {s}')}, {reshaped(code, f'(-1, {k})')})"
+        elif batch:  # a stack of them, one per sample
+            out = f"matmul({ones(s)}, {reshaped(code, f'(-1, {s}, {k})')})"
+        else:
+            out = f"matmul({ones(s)}, {reshaped(code, f'({s}, {k})')})"
+    else:
+        return None
+    shape = ["-1" if a == 0 and batch and not fold else str(dims[a]) if a in kept else "1"
+             for a in range(n + 1)]
+    return f"{out}.reshape(({', '.join(shape)}))"
 
 
 def as_view(pos: list[np.ndarray], n: int, ranges, slices: bool = False
