@@ -10,6 +10,7 @@ Each maps the few names the generated lines call (``xp``, ``perm``, ``matmul``, 
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import numpy as np
 
@@ -42,7 +43,7 @@ def _array_functions(name: str, dtype: str) -> dict[str, object]:
             "imul": lambda a, b: np.multiply(a, b, out=a),
             "take": lambda a, i: np.take(a.reshape(a.shape[0], -1), i, axis=1),
             "heaviside": lambda z: (z > 0).astype(real),
-            "zeros": lambda shape: np.zeros(shape, dtype=real),
+            "zeros": lambda shape: np.zeros(shape, dtype=real), "ones": _ones_of(real),
         }
     if name == "torch":
         import torch
@@ -84,6 +85,17 @@ def _array_functions(name: str, dtype: str) -> dict[str, object]:
             **scan_functions(),
         }
     raise ValueError(f"unknown backend {name!r}; expected numpy, torch or jax")
+
+
+def _ones_of(dtype: np.dtype):
+    """``ones(n)``: a read-only vector of n ones in ``dtype``, made once per length (the batch
+    evaluator sums over the batch as a product with it: BLAS's gemv, not numpy's reduction)."""
+    @functools.lru_cache(maxsize=16)
+    def ones(n: int) -> np.ndarray:
+        out = np.ones(n, dtype=dtype)
+        out.flags.writeable = False
+        return out
+    return ones
 
 
 # XLA's CPU backend hands reductions (and products) to YNNPACK library fusions by default.

@@ -24,7 +24,6 @@ float32; float64 is the default.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -35,19 +34,11 @@ import sympy as sp
 from ..core import ops
 from ..core.indexed import Quantity, as_basic
 from ..printing.display import batched_evaluator_markdown
+from . import lowering
 from .array_namespaces import backend_namespace, float64_context, is_float32
 from .guard import assert_engine_made
 from .jitted import JaxCall
-from .lowering import (
-    as_view,
-    axis_order,
-    batch_summed,
-    contraction,
-    gathered_in_order,
-    permuted,
-    reshaped,
-    summed_by_ones,
-)
+from .lowering import as_view, axis_order, batch_summed, contraction, gathered_in_order, permuted, reshaped
 from .named import one_sample
 from .recurrence import Recurrences
 from .results import BatchedResult, Gradients
@@ -63,16 +54,6 @@ __all__ = ["BatchedEvaluator", "BatchedResult"]
 # (its kernel's), with its further arguments (leaky ReLU's slope) as numbers.
 _STEP_FUNCTION = re.compile(r"_step\d+")
 _CALLS = {sp.exp: "xp.exp", sp.Heaviside: "heaviside", sp.log: "xp.log", sp.erf: "erf"}
-
-
-def _ones_of(dtype: type):
-    """``ones(n)``: a read-only vector of n ones in ``dtype``, made once per length."""
-    @functools.lru_cache(maxsize=16)
-    def ones(n: int) -> np.ndarray:
-        out = np.ones(n, dtype=dtype)
-        out.flags.writeable = False
-        return out
-    return ones
 
 
 class BatchedEvaluator(Recurrences):
@@ -130,8 +111,6 @@ class BatchedEvaluator(Recurrences):
         float32 inputs compute in float32 (a float64 mask would promote every product)."""
         if dtype not in self._programs:
             space = dict(backend_namespace(self.backend, dtype))
-            if self.backend == "numpy":  # the Σs over the batch (see _summed)
-                space["ones"] = _ones_of(dtype)
             tensor = space["tensor"]
             with float64_context(self.backend):
                 space.update({k: tensor(v) for k, v in self.consts.items()})
@@ -300,17 +279,14 @@ class BatchedEvaluator(Recurrences):
 
     def _summed(self, function: sp.Expr, grid, axes: list[int]) -> str:
         """Σ of ``function`` over ``axes``: on numpy a product with a vector of ones where the
-        axes allow it (BLAS's gemv, where numpy's reduction of these arrays was 4-10x slower)."""
+        axes allow it (``lowering.summed_by_ones``), else ``ksum``."""
         code = self._product(self._code(function, grid), False)
-        if self.backend == "numpy" and self.lower:
-            by_ones = summed_by_ones(code, self._dims(function, grid), set(axes), self.n,
-                                     self._ones)
-            if by_ones is not None:
-                return by_ones
-        return f"ksum({code}, {tuple(axes)})"
+        by_ones = None if self.backend != "numpy" or not self.lower else lowering.summed_by_ones(
+            code, self._dims(function, grid), set(axes), self.n, self._ones)
+        return by_ones or f"ksum({code}, {tuple(axes)})"
 
     def _ones(self, length: int | str) -> str:
-        # a length known now is a constant; the batch's is known when called (cached there)
+        # a length known now is a constant; the batch's is known when called
         return self._const(np.ones(length)) if isinstance(length, int) else f"ones({length})"
 
     def _product(self, code: str, new: bool = True) -> str:
