@@ -10,6 +10,9 @@ Each maps the few names the generated lines call (``xp``, ``perm``, ``matmul``, 
 from __future__ import annotations
 
 import contextlib
+import functools
+import math
+import sys
 
 import numpy as np
 
@@ -42,7 +45,8 @@ def _array_functions(name: str, dtype: str) -> dict[str, object]:
             "imul": lambda a, b: np.multiply(a, b, out=a),
             "take": lambda a, i: np.take(a.reshape(a.shape[0], -1), i, axis=1),
             "heaviside": lambda z: (z > 0).astype(real),
-            "zeros": lambda shape: np.zeros(shape, dtype=real),
+            "zeros": lambda shape: np.zeros(shape, dtype=real), "ones": _ones_of(real),
+            "work": _workspace(real),
         }
     if name == "torch":
         import torch
@@ -84,6 +88,41 @@ def _array_functions(name: str, dtype: str) -> dict[str, object]:
             **scan_functions(),
         }
     raise ValueError(f"unknown backend {name!r}; expected numpy, torch or jax")
+
+
+def _ones_of(dtype: np.dtype):
+    """``ones(n)``: a read-only vector of n ones in ``dtype``, made once per length (the batch
+    evaluator sums over the batch as a product with it: BLAS's gemv, not numpy's reduction)."""
+    @functools.lru_cache(maxsize=16)
+    def ones(n: int) -> np.ndarray:
+        out = np.ones(n, dtype=dtype)
+        out.flags.writeable = False
+        return out
+    return ones
+
+
+def _workspace(dtype: np.dtype):
+    """``work(key, shape)``: an array of ``dtype`` the generated code writes a result into,
+    kept from one call to the next (fresh arrays of 128 KiB cost page faults that the kernel
+    zeroes, once glibc has handed the freed heap back). It is used again only when nothing
+    else holds it: a result still alive (its arrays, an input gradient yet to be computed)
+    keeps its arrays, and the call makes new ones. None (a fresh array) below 128 KiB, which
+    glibc serves from memory freed a moment before, warm in the cache."""
+    pool: dict[int, np.ndarray] = {}
+    least = 131072 // np.dtype(dtype).itemsize
+
+    def work(key: int, shape: tuple) -> np.ndarray | None:
+        if math.prod(shape) < least:
+            return None
+        array = pool.pop(key, None)  # atomic: another thread finds no array, or a held one
+        if array is None or array.shape != shape or sys.getrefcount(array) > free:
+            array = np.empty(shape, dtype)
+        pool[key] = array
+        return array
+
+    probe = np.empty(0)
+    free = sys.getrefcount(probe)  # the count of an array nothing else holds, here
+    return work
 
 
 # XLA's CPU backend hands reductions (and products) to YNNPACK library fusions by default.

@@ -34,10 +34,11 @@ import sympy as sp
 from ..core import ops
 from ..core.indexed import Quantity, as_basic
 from ..printing.display import batched_evaluator_markdown
+from . import lowering
 from .array_namespaces import backend_namespace, float64_context, is_float32
 from .guard import assert_engine_made
 from .jitted import JaxCall
-from .lowering import as_view, axis_order, batch_summed, contraction, gathered_in_order, permuted, reshaped
+from .lowering import as_view, axis_order, batch_summed, contraction, gathered_in_order, joined, permuted
 from .named import one_sample
 from .recurrence import Recurrences
 from .results import BatchedResult, Gradients
@@ -213,8 +214,9 @@ class BatchedEvaluator(Recurrences):
                 if out.ndim < self.n else out
         return self._index_values[key]
 
-    def _code(self, expr: sp.Expr, grid: dict[sp.Symbol, object]) -> str:
-        """Code for ``expr`` over the index grid (index symbol -> int array or int)."""
+    def _code(self, expr: sp.Expr, grid: dict[sp.Symbol, object], into: str | None = None) -> str:
+        """Code for ``expr`` over the index grid (index symbol -> int array or int); a sum or
+        product written ``into`` a workspace array (its last operation's ``out``)."""
         if expr.free_symbols & set(self.subs):
             expr = expr.xreplace(self.subs)
         if isinstance(expr, sp.Indexed):
@@ -238,7 +240,7 @@ class BatchedEvaluator(Recurrences):
             if not axes:
                 return self._code(expr.function, inner)
             code = self._contracted(expr.function, inner, set(axes)) or \
-                f"ksum({self._product(self._code(expr.function, inner), False)}, {tuple(axes)})"
+                self._summed(expr.function, inner, axes)
             if self._memo is None:  # inside a step-by-step group arrays change between lines
                 return code
             if code not in self._memo:
@@ -248,14 +250,13 @@ class BatchedEvaluator(Recurrences):
         if isinstance(expr, sp.Add):  # −1·x printed as a subtraction: one array operation less
             plus = [a for a in expr.args if not a.could_extract_minus_sign()]
             minus = [-a for a in expr.args if a.could_extract_minus_sign()]
-            code = " + ".join(self._code(a, grid) for a in plus) if plus else \
-                f"-{self._code(minus.pop(0), grid)}"
-            return "(" + code + "".join(f" - {self._code(a, grid)}" for a in minus) + ")"
+            parts = [("+", self._code(a, grid)) for a in plus] + [("-", self._code(a, grid)) for a in minus]
+            return joined(parts, into)
         if isinstance(expr, sp.Mul):  # x·y^−1 printed as a division
             over = [a.base for a in expr.args if isinstance(a, sp.Pow) and a.exp == -1]
             times = [a for a in expr.args if not (isinstance(a, sp.Pow) and a.exp == -1)]
-            code = " * ".join(self._code(a, grid) for a in times) if times else "1.0"
-            return "(" + code + "".join(f" / {self._code(a, grid)}" for a in over) + ")"
+            parts = [("*", self._code(a, grid)) for a in times] or [("*", "1.0")]
+            return joined(parts + [("/", self._code(a, grid)) for a in over], into)
         if isinstance(expr, sp.Pow):  # x², √x as such: XLA's pow(x, 2.0) is exp(2 log x)
             base = self._code(expr.base, grid)
             if expr.exp == sp.S.Half:
@@ -275,6 +276,13 @@ class BatchedEvaluator(Recurrences):
             rest = "".join(f", {float(a)!r}" for a in expr.args[1:])
             return f"{op.name}({self._code(expr.args[0], grid)}{rest})"
         raise NotImplementedError(f"no batched code for {type(expr).__name__}: {expr}")
+
+    def _summed(self, function: sp.Expr, grid, axes: list[int]) -> str:
+        """Σ of ``function`` over ``axes``: on numpy by a vector of ones where the axes allow."""
+        code = self._product(self._code(function, grid), False)
+        by_ones = None if self.backend != "numpy" or not self.lower else lowering.summed_by_ones(
+            code, self._dims(function, grid), set(axes), self.n, self._const)
+        return by_ones or f"ksum({code}, {tuple(axes)})"
 
     def _product(self, code: str, new: bool = True) -> str:
         # a product that several Σs read ((1 − h²)·δ_h in BPTT's three gradients) is one line
@@ -420,10 +428,15 @@ class BatchedEvaluator(Recurrences):
         # product over the batch of its factors, not a stack of outer products and a mean
         code = None if batched or not self.lower or folded is not None else \
             self._contracted(rhs.xreplace(self.subs), grid, {0})
+        has = self._dims(rhs, grid) if self.lower else {}
         if code is not None:
             folded = rhs
-        else:
-            code = self._code(rhs, grid)
+        else:  # a fresh array each call cost page faults (numpy: written into a workspace)
+            code = self._code(rhs, grid, lowering.workspace(
+                has, [self.axes[v] for v, (lo, hi) in zip(q.indices, self.ranges[q.name],
+                                                          strict=True) if hi > lo],
+                self.n, len(self.lines)) if batched and not fixed and self.backend == "numpy"
+                and self._memo is not None else None)
         if self._fold is not None:  # not reached (a memo hit): the batch mean stays
             folded = self._fold = None
         own = [self.axes[v] for v in q.indices]
@@ -434,7 +447,7 @@ class BatchedEvaluator(Recurrences):
         for a, d in zip(own, dims, strict=True):
             full[a] = d
         shape = "(A['_batch'], " + "".join(f"{d}, " for d in full[1:]) + ")"
-        has = set(self._dims(rhs, grid)) if self.lower else set()
+        has = set(has)
         if folded is not None:
             has.discard(0)
         spans = (bool(has) or folded is not None) and \
@@ -447,7 +460,7 @@ class BatchedEvaluator(Recurrences):
         if moving != sorted(moving):  # only the order of axes longer than 1 matters
             moved = permuted(moved, tuple(perm)) if self.lower else f"perm({moved}, {tuple(perm)})"
         shape = f"(({lead}" + "".join(f"{d}, " for d in dims) + "))"
-        out = reshaped(moved, shape[1:-1]) if self.lower else f"{moved}.reshape{shape}"
+        out = lowering.reshaped(moved, shape[1:-1]) if self.lower else f"{moved}.reshape{shape}"
         out = out if batched or not lead else f"bmean({out})"
         return out if folded is None else f"({out} / A['_batch'])"
 
