@@ -68,7 +68,7 @@ def register_with_jax() -> None:
         import jax
 
         jax.tree_util.register_pytree_node(
-            Gradients, lambda g: (list(g.computed().values()), (tuple(g.computed()), g._later)),
+            Gradients, lambda g: (list(g._now.values()), (tuple(g._now), g._later)),
             lambda names, arrays: Gradients(dict(zip(names[0], arrays, strict=True)),
                                             names[1], None))
         _registered.append(True)
