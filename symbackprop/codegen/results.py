@@ -19,26 +19,28 @@ about 80% of it). Parameter gradients are computed with the call, as before.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 
 __all__ = ["BatchedResult", "Gradients", "register_with_jax"]
 
 
 class Gradients(Mapping):
     """Gradients by name: ``now`` as given, and ``later`` (names) computed together by
-    ``compute()`` (a dict by name) the first time any of them is read."""
+    ``compute()`` (a dict by name) the first time any of them is read.
 
-    def __init__(self, now: Mapping[str, object], later: tuple[str, ...],
+    ``now`` is kept, not copied: a call hands over the dict it made (on jax, the one its
+    program returned), and at batch 1 a copy per call is part of what is measured."""
+
+    __slots__ = ("_now", "_later", "_compute")
+
+    def __init__(self, now: dict[str, object], later: tuple[str, ...],
                  compute: Callable[[], Mapping[str, object]] | None):
-        self._now = dict(now)
-        self._later = tuple(n for n in later if n not in self._now)
-        self._compute = compute
+        self._now, self._later, self._compute = now, later, compute
 
     def __getitem__(self, name: str) -> object:
         if name not in self._now and name in self._later and self._compute is not None:
             done = self._compute()
             self._compute = None
-            self._now.update({n: done[n] for n in self._later})
+            self._now.update({n: done[n] for n in self._later if n not in self._now})
         return self._now[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -49,6 +51,10 @@ class Gradients(Mapping):
 
     def __repr__(self) -> str:
         return f"Gradients({sorted(self)})"
+
+    def computed(self) -> dict[str, object]:
+        """The gradients computed so far, by name (nothing is computed by asking)."""
+        return self._now
 
 
 _registered: list[bool] = []
@@ -68,12 +74,26 @@ def register_with_jax() -> None:
         _registered.append(True)
 
 
-@dataclass
 class BatchedResult:
     """Per-sample losses, batch-mean parameter gradients (and per-sample input gradients, once
-    read), and every array computed (on jax only the loss and the gradients: the rest stay
-    inside the compiled program)."""
+    read), and every array computed by its name in the generated code (on jax only the loss
+    and the gradients computed so far: the rest stay inside the compiled program).
 
-    loss: object
-    gradients: Mapping[str, object]
-    arrays: dict[str, object]
+    ``arrays`` is given as a dict, or as a function of the result that names them, called
+    each time they are read: on jax they are named only then, since a dict built with every
+    call was part of what a call costs at batch 1, where few read it."""
+
+    __slots__ = ("loss", "gradients", "_arrays")
+
+    def __init__(self, loss: object, gradients: Mapping[str, object],
+                 arrays: dict[str, object] | Callable[[BatchedResult], dict[str, object]]):
+        self.loss, self.gradients, self._arrays = loss, gradients, arrays
+
+    @property
+    def arrays(self) -> dict[str, object]:
+        """Every array computed, by its name in the generated code."""
+        arrays = self._arrays
+        return arrays if isinstance(arrays, dict) else arrays(self)
+
+    def __repr__(self) -> str:
+        return f"BatchedResult(loss={self.loss!r}, gradients={self.gradients!r})"
