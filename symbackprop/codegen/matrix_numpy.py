@@ -17,7 +17,7 @@ AMD Zen 4 CPU (64 x 64 x 4096: 0.53 ms, 0.35 under OPENBLAS_CORETYPE=Zen), and k
 kept column-major, as the transpose of an (m, n_l) workspace array (W A 0.36-0.40 ms, δ Aᵀ 0.40
 against 0.50; the whole call 0.89x at 64-64-64-1, batch 4096, 0.99x at 784-256-10) — but the same
 layout is 1.11x slower at 64-64-64-1 under the Zen kernel (its W A into a column-major array from
-a row-major X: 0.39 ms against 0.35), and 1.07-1.12x slower in float64 under either: it tunes the
+a row-major X: 0.39 ms against 0.35), and 1.01-1.12x slower in float64 (batch 1024-4096): it tunes the
 code to one misjudged kernel. At 784-256-10 no layout beats 16.6 ms for the 256 x 784 x 4096
 products (Zen kernel 15.5).
 
