@@ -269,6 +269,16 @@ def _cells_only(cells: list[str], rounds: int, min_time: float) -> int:
     return 0
 
 
+def _x(ratio: float) -> str:
+    """A ratio in two decimals, three where two would round it onto the target (1.104 → 1.10
+    would read as within 1.1).
+
+    >>> _x(1.104), _x(1.2), _x(1.1)
+    ('1.104', '1.20', '1.10')
+    """
+    return f"{ratio:.3f}" if round(ratio, 2) == TARGET and ratio != TARGET else f"{ratio:.2f}"
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3f}" if seconds < 0.01 else f"{seconds * 1e3:.1f}"
 
@@ -339,7 +349,7 @@ def main(argv=None) -> int:
         swapped = cell.swapped_ratio()
         grad_fwd = cell.mom(ENGINE) / statistics.median(cell.forward)
         print(f"| {cell.net} | {cell.dtype} | {cell.batch} | " + " | ".join(entries)
-              + f" | {peer or '–'} | {'–' if ratio is None else f'{ratio:.2f}'}"
+              + f" | {peer or '–'} | {'–' if ratio is None else _x(ratio)}"
               + f" | {_ms(cell.products_mom('numpy'))}"
               + f" | {'–' if library is None else f'{_ms(cell.products_mom(library))} ({library})'}"
               + f" | {'–' if swapped is None else f'{swapped:.2f}'} | {harness.verdict(cell.verdict())}"
@@ -365,8 +375,9 @@ def main(argv=None) -> int:
             kernel = report.partition("OPENBLAS_CORETYPE=")[2].rstrip(")")
             print()
             print(f"Note (evidence, not a verdict): the cells over {TARGET} measured once more, "
-                  f"engine and peers in {rounds} interleaved rounds (medians), in a process where "
-                  f"{report}: " + "; ".join(
+                  f"engine and peers in {rounds} interleaved rounds (medians), in a process "
+                  f"started with OPENBLAS_CORETYPE={kernel} (numpy's OpenBLAS then runs its "
+                  f"{report.partition(': ')[2].split()[0]} kernel set): " + "; ".join(
                       f"with OpenBLAS's {kernel} kernel the engine is {engine / peer:.2f}× the "
                       f"fastest peer at {net} {dtype}, batch {batch}"
                       for (net, batch, dtype), engine, peer in again) + ".")
@@ -379,14 +390,14 @@ def main(argv=None) -> int:
                 print(harness.target_line(None, f"{net} {dtype}: no peer installed"))
                 continue
             worst = max(group, key=Cell.ratio)
-            misses = [f"{c.batch} ({c.ratio():.2f})" for c in group if c.verdict() is False]
-            limits = [f"{c.batch} ({c.ratio():.2f}; numpy's products {_ms(c.products_mom('numpy'))}"
+            misses = [f"{c.batch} ({_x(c.ratio())})" for c in group if c.verdict() is False]
+            limits = [f"{c.batch} ({_x(c.ratio())}; numpy's products {_ms(c.products_mom('numpy'))}"
                       f" ms on {blas['numpy']}, {c.peer_library()}'s "
                       f"{_ms(c.products_mom(c.peer_library()))} ms on {blas[c.peer_library()]}: "
-                      f"{c.swapped_ratio():.2f} with those)"
+                      f"{_x(c.swapped_ratio())} with those)"
                       for c in group if c.verdict() == harness.LIMIT]
             text = (f"{net} {dtype}: engine within {TARGET}× of the fastest peer at every batch "
-                    f"(median of {runs} runs' medians; worst {worst.ratio():.2f} at {worst.batch})"
+                    f"(median of {runs} runs' medians; worst {_x(worst.ratio())} at {worst.batch})"
                     + (f"; over at {', '.join(misses)}" if misses else "")
                     + (f"; numpy's BLAS is the limit at {', '.join(limits)}" if limits else ""))
             print(harness.target_line(harness.worst_verdict([c.verdict() for c in group]), text))
