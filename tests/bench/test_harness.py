@@ -182,6 +182,17 @@ def test_a_miss_is_a_limit_only_where_the_peer_librarys_products_would_close_it(
     assert harness.against_limit(11.0, 10.0, 0.0, 50.0, 1.1) is True
 
 
+def test_against_limit_counts_a_miss_that_passes_on_its_blas_right_kernel_as_a_limit():
+    # the swap says MISS (12 − 6 + 5.5 = 11.5 > 11); the same cell with numpy's OpenBLAS on the
+    # kernel made for this CPU is 1.04x: the kernel is the whole miss
+    assert harness.against_limit(12.0, 10.0, 6.0, 5.5, 1.1, tuned=1.04) == harness.LIMIT
+    assert harness.against_limit(12.0, 10.0, 6.0, 5.5, 1.1, tuned=1.1) == harness.LIMIT
+    # still over the target on the right kernel: the engine's own code, a MISS
+    assert harness.against_limit(12.0, 10.0, 6.0, 5.5, 1.1, tuned=1.11) is False
+    # a tuned ratio never turns a PASS into anything else
+    assert harness.against_limit(10.5, 10.0, 6.0, 5.5, 1.1, tuned=1.5) is True
+
+
 def test_several_cells_take_the_worst_verdict():
     limit = harness.LIMIT
     assert harness.worst_verdict([True, True]) is True
