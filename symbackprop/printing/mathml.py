@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from xml.etree.ElementTree import Element, SubElement, tostring
+from xml.etree.ElementTree import Element, tostring
 
 from latex2mathml.commands import FUNCTIONS
 from latex2mathml.converter import convert_to_element
@@ -374,14 +374,18 @@ def _converted_text(tex: str, display: bool) -> str:
 _FRAGMENTS = NumberShapes(_converted_text, _SHAPE_SAFE)
 
 
-def _spliced(element: Element, fragments: list[str]) -> str:
-    """``element`` serialised, each _SPLICE in its text replaced by the next fragment."""
-    text = _serialise(element)
-    head = text.index(">") + 1  # the start tag: an attribute's > is escaped, its alttext too
-    parts = text[head:].split(_SPLICE)
-    if len(parts) != len(fragments) + 1:
-        raise AssertionError("a fragment's place was lost")
-    return text[:head] + "".join(p + f for p, f in zip(parts, [*fragments, ""], strict=True))
+def _tags(element: Element) -> tuple[str, str, str]:
+    """``element``'s start tag, end tag and empty form as ElementTree writes them (a table
+    is written as strings around its cells' fragments, each converted once)."""
+    element.text = _SPLICE
+    start, end = _serialise(element).rsplit(_SPLICE, 1)  # an alttext's own comes before
+    element.text = None
+    return start, end, _serialise(element)
+
+
+def _element(tags: tuple[str, str, str], inner: str) -> str:
+    start, end, empty = tags
+    return start + inner + end if inner else empty
 
 
 def tex_to_mathml(tex: str, *, display: bool = False, by_shape: bool = True) -> str:
@@ -392,11 +396,8 @@ def tex_to_mathml(tex: str, *, display: bool = False, by_shape: bool = True) -> 
     >>> tex_to_mathml("x_{1}", display=True)[49:]
     'display="block" alttext="x_{1}"><msub><mi>x</mi><mn>1</mn></msub></math>'
     """
-    math = _math(display, str(tex))
     fragment = _fragment(str(tex), display) if by_shape else _converted_text(str(tex), display)
-    if fragment:
-        math.text = _SPLICE
-    return _spliced(math, [fragment] if fragment else [])
+    return _element(_tags(_math(display, str(tex))), fragment)
 
 
 def aligned_latex(lhs: str, steps: Sequence) -> str:
@@ -436,14 +437,15 @@ def _step(step) -> tuple[str, list[str], str | None]:
 #: on that side. An empty cell needs neither.
 _COLUMNS = ("text-align:right;padding-right:0", "padding-left:.2778em;padding-right:.2778em",
             "text-align:left;padding-left:0")
+_CELLS = tuple(_tags(Element("mtd", {"style": style})) for style in _COLUMNS)
+_TABLE = _tags(Element("mtable", {"displaystyle": "true", "columnalign": "right center left"}))
+_NO_CELL = _serialise(Element("mtd"))
 
 
-def _cell(tr: Element, tex: str | None, column: int, fragments: list[str]) -> None:
-    td = SubElement(tr, "mtd", {"style": _COLUMNS[column]} if tex is not None else {})
-    fragment = _fragment(tex, True) if tex is not None else ""
-    if fragment:
-        td.text = _SPLICE  # where the fragment goes in the serialised table
-        fragments.append(fragment)
+def _cell(tex: str | None, column: int) -> str:
+    if tex is None:
+        return _NO_CELL
+    return _element(_CELLS[column], _fragment(tex, True))
 
 
 _LARGE = frozenset("∑∏∐⋂⋃∫")
@@ -470,16 +472,14 @@ def equation_mathml(lhs: str, steps: Sequence) -> str:
     >>> m.count("<mtr>"), 'alttext="\\\\begin{aligned}' in m
     (1, True)
     """
-    math = _math(True, aligned_latex(lhs, steps))
-    table = SubElement(math, "mtable", {"displaystyle": "true", "columnalign": "right center left"})
-    fragments: list[str] = []
+    rows = []
     first = True
     for relation, lines, note in (_step(s) for s in steps):
         for k, line in enumerate(lines):
             tex = line if not (note and k == len(lines) - 1) else f"{line} \\qquad {note}"
-            tr = SubElement(table, "mtr")
-            _cell(tr, lhs if first else None, 0, fragments)
-            _cell(tr, relation if k == 0 else None, 1, fragments)
-            _cell(tr, tex if k == 0 else f"\\qquad {tex}", 2, fragments)
+            rows.append("<mtr>" + _cell(lhs if first else None, 0)
+                        + _cell(relation if k == 0 else None, 1)
+                        + _cell(tex if k == 0 else f"\\qquad {tex}", 2) + "</mtr>")
             first = False
-    return _spliced(math, fragments)
+    table = _element(_TABLE, "".join(rows))
+    return _element(_tags(_math(True, aligned_latex(lhs, steps))), table)
