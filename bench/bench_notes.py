@@ -51,6 +51,7 @@ from symbackprop.codegen import scalar  # noqa: E402
 from symbackprop.document import layout  # noqa: E402
 from symbackprop.io.spec.reader import parse_spec  # noqa: E402
 from symbackprop.output import render  # noqa: E402
+from symbackprop.printing.mathml import forget_mathml  # noqa: E402
 
 RNN_HIDDEN = 8
 #: The issue's targets.
@@ -97,6 +98,7 @@ def forget() -> None:
     scalar._compiled.cache_clear()
     render._our_environment.cache_clear()
     layout.width.cache_clear()
+    forget_mathml()
 
 
 @dataclass

@@ -46,7 +46,7 @@ from .floats import (
     logit_value,
     nowhere,
 )
-from .shapes import is_zero, shaped_diff
+from .shapes import is_zero, neighbourhood_key, plain, shaped_diff
 
 __all__ = ["Meaning", "verify", "Check", "VerificationError", "elementary"]
 
@@ -55,6 +55,8 @@ _RTOL = 1e-9
 _SYMBOLIC_OPS = 60
 # How many nodes a symbolic comparison may unfold before it is left to the numbers.
 _UNFOLD_STEPS = 4
+# The most symbols a symbolic comparison's neighbourhood may hold to be decided once per shape.
+_SHAPE_SYMBOLS = 48
 _CASEWISE = (sp.Heaviside, sp.Piecewise, sp.Abs, sp.sign, sp.Max, sp.Min)
 
 
@@ -103,6 +105,7 @@ class Meaning:
         self._by_delta = {s: v for v, s in derivation.delta_symbols.items()}
         self._local_fn: dict[tuple[sp.Symbol, sp.Symbol], tuple] = {}
         self._node_fn: dict[sp.Symbol, tuple] = {}
+        self._shapes: dict = {}  # compiled per shape of expression: a node's, a derivative's
         self._parents = {v: g.parents(v) for v in g.nodes}
         self._children: dict[sp.Symbol, list[sp.Symbol]] = {v: [] for v in g.symbols}
         for v, parents in self._parents.items():
@@ -116,6 +119,8 @@ class Meaning:
         self._spare: list[int] | None = None
         self._precise: dict[int, dict] = {}
         self._n = points
+        #: What a symbolic comparison decided, by the shape of its neighbourhood (see verify).
+        self._decided: dict[tuple, str | None] = {}
 
     # -- points in the domain ---------------------------------------------------------------
     def _choose_points(self, n: int, values: Mapping[str, float] | None) -> list[dict]:
@@ -197,11 +202,13 @@ class Meaning:
 
     def _forward(self, point: dict[sp.Symbol, float]) -> dict[sp.Symbol, float]:
         for v, expr in self.graph.forward_equations():
-            if v not in self._node_fn:
-                args = sorted(expr.free_symbols, key=sp.default_sort_key)
-                body = elementary(expr)
-                self._node_fn[v] = (args, compiled_plain(args, body) if not body.has(*UNDEFINED)
-                                    else nowhere)
+            if v not in self._node_fn:  # compiled once per shape (1,000 σ(z_k) are one)
+                shape, renamed = plain(expr)
+                if shape not in self._shapes:
+                    body = elementary(shape)
+                    self._shapes[shape] = nowhere if body.has(*UNDEFINED) else \
+                        compiled_plain(list(renamed.values()), body)
+                self._node_fn[v] = (list(renamed), self._shapes[shape])
             args, f = self._node_fn[v]
             point[v] = float_of(f, [point[a] for a in args])
         return point
@@ -210,19 +217,18 @@ class Meaning:
     def local(self, a: sp.Symbol, b: sp.Symbol, k: int) -> float:
         """∂a/∂b at point k, from a's expression in elementary functions."""
         if (a, b) not in self._local_fn:
-            raw = self.local_expr(a, b)
-            if raw.has(*UNDEFINED):  # e.g. 1/relu(w) differentiated: nowhere a number
-                self._local_fn[(a, b)] = ((), math.nan)
-            elif not raw.free_symbols:  # a number, or a constant such as e
-                try:
-                    self._local_fn[(a, b)] = ((), float(raw))
-                except TypeError:  # complex or undefined
-                    self._local_fn[(a, b)] = ((), math.nan)
-            elif raw.is_Symbol:
-                self._local_fn[(a, b)] = ((), raw)
-            else:
-                args = sorted(raw.free_symbols, key=sp.default_sort_key)
-                self._local_fn[(a, b)] = (args, compiled_plain(args, raw))
+            # once per shape of a's expression (and b's place in it), in its plain symbols
+            expr = self.graph.expr(a)
+            if isinstance(expr, sp.Add):  # a wide sum: only the terms in b (linear in size)
+                expr = sp.Add(*(t for t in expr.args if t.has(b)))
+            shape, renamed = plain(expr)
+            key = (shape, renamed.get(b, b))
+            if key not in self._shapes:
+                self._shapes[key] = _compiled_local(shaped_diff(elementary(shape), key[1]))
+            args, f = self._shapes[key]
+            back = {v: s for s, v in renamed.items()}
+            self._local_fn[(a, b)] = (tuple(back[v] for v in args),
+                                      back.get(f, f) if isinstance(f, sp.Symbol) else f)
         args, f = self._local_fn[(a, b)]
         point = self.points[k]
         if not args:
@@ -346,6 +352,21 @@ class Meaning:
         return elementary(g.expand(expr))
 
 
+def _compiled_local(raw: sp.Expr) -> tuple[tuple, object]:
+    """(args, f) for a local derivative: f compiled of args; else a float, or the symbol."""
+    if raw.has(*UNDEFINED):  # e.g. 1/relu(w) differentiated: nowhere a number
+        return (), math.nan
+    if not raw.free_symbols:  # a number, or a constant such as e
+        try:
+            return (), float(raw)
+        except TypeError:  # complex or undefined
+            return (), math.nan
+    if raw.is_Symbol:
+        return (), raw
+    args = tuple(sorted(raw.free_symbols, key=sp.default_sort_key))
+    return args, compiled_plain(list(args), raw)
+
+
 def _symbolically_equal(lhs: sp.Expr, rhs: sp.Expr, meaning: Meaning | None) -> str | None:
     """"identical" or "symbolic" if lhs = rhs is shown without expanding into leaves, else None.
 
@@ -395,7 +416,16 @@ def verify(lhs: sp.Expr, rhs: sp.Expr, label: str, meaning: Meaning | None = Non
     if meaning is not None and lhs in meaning._order and meaning.graph.expr(lhs) == rhs:
         return Check(label, "identical")  # a node's own definition (cancel() took 20 ms each)
     if meaning is None or (meaning.is_local(lhs) and meaning.is_local(rhs)):
-        method = _symbolically_equal(lhs, rhs, meaning)
+        # A deep net's local derivatives repeat a few shapes (every ∂h_k/∂z_k = h_k(1 − h_k)):
+        # each is decided once, by what the comparison can read (the nodes it may unfold).
+        key = None if meaning is None else neighbourhood_key(
+            (lhs, rhs), meaning.graph.expr, meaning._parents, meaning._order, _UNFOLD_STEPS + 1,
+            _SHAPE_SYMBOLS)
+        if key is None or key not in meaning._decided:
+            method = _symbolically_equal(lhs, rhs, meaning)
+            if key is not None:
+                meaning._decided[key] = method
+        method = meaning._decided[key] if key is not None else method
         if method:
             return Check(label, method)
         if meaning is None:

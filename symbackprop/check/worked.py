@@ -3,8 +3,9 @@
 Display rounding reads every number from the derivation's evaluator (its stable forms: p − y,
 log σ from logits), so a saturated output gives the same finite gradient ``check`` gives. By-hand
 rounding runs one compiled pass in which each node, δ and gradient is rounded before it is
-used, as a student does. Every local derivative is computed by one more compiled function of
-the node values: one evaluation per example, never one per printed number. A parameter's chain
+used, as a student does. A local derivative is computed when it is looked up, from the node
+values, by a function compiled once per shape of derivative (a deep chain's thousand
+∂h_k/∂z_k = h_k(1 − h_k) are one), never one compile per printed number. A parameter's chain
 paths are listed only when asked for (``factors[name]``): documents use the δ recursion.
 
 >>> import symbackprop as sb
@@ -36,6 +37,7 @@ from ..printing.display import worked_example_markdown
 from .digits import DIGITS, MANY_DIGITS, precise_number, precise_value
 from .floats import real_float
 from .handkey import key_deltas, key_gradients, key_nodes
+from .shapes import plain
 from .verify import elementary
 
 __all__ = ["WorkedExample", "FactorValue", "ChainFactors", "LocalValues", "worked_example",
@@ -213,10 +215,11 @@ class ChainFactors(Mapping):
 
 
 class LocalValues(Mapping):
-    """Every local derivative ∂child/∂parent by (child, parent) names, computed by one
-    compiled function when first looked up: the gradients never need them (they come from the
-    δs), only a list of chain factors does, and compiling one per edge of an 8,000-weight net
-    costs seconds.
+    """Every local derivative ∂child/∂parent by (child, parent) names, each computed when first
+    looked up by a function compiled once per shape of derivative: the gradients never need
+    them (they come from the δs), a document looks up a few, and compiling all of a deep
+    net's at once (one function of 3,000 derivatives for a 1000-weight chain) cost more than
+    its whole worked section.
 
     >>> import symbackprop as sb
     >>> d = sb.derive(sb.mlp([1, 1]))
@@ -227,15 +230,24 @@ class LocalValues(Mapping):
 
     def __init__(self, derivation: Derivation, known: Mapping[sp.Symbol, float],
                  digits: int | None) -> None:
-        self._args, self._values = (derivation, known, digits), None
+        self._d, self._known, self._digits = derivation, known, digits
+        self._pairs: dict[tuple[str, str], tuple[sp.Symbol, sp.Symbol]] | None = None
+        self._values: dict[tuple[str, str], float] = {}
+        self._precise: dict = {}  # the nodes in digits, for every value floats lose
 
-    def _all(self) -> dict[tuple[str, str], float]:
-        if self._values is None:
-            self._values = _local_values(*self._args)
-        return self._values
+    def _all(self) -> dict[tuple[str, str], tuple[sp.Symbol, sp.Symbol]]:
+        if self._pairs is None:
+            d = self._d
+            self._pairs = {(c.name, v.name): (c, v) for v in d.graph.symbols
+                           for c in d.children(v) if c in d.deltas}
+        return self._pairs
 
     def __getitem__(self, key: tuple[str, str]) -> float:
-        return self._all()[key]
+        if key not in self._values:
+            c, v = self._all()[key]
+            self._values[key] = _local_value(self._d, self._known, c, v, self._digits,
+                                             self._precise)
+        return self._values[key]
 
     def __iter__(self):
         return iter(self._all())
@@ -253,39 +265,30 @@ def _paths(d: Derivation, p: sp.Symbol, local: Mapping[tuple[str, str], float]):
              for f in path] for path in d.chain(p).paths]
 
 
-def _local_values(d: Derivation, known: Mapping[sp.Symbol, float],
-                  digits: int | None) -> dict[tuple[str, str], float]:
-    """Every local derivative ∂child/∂parent at ``known``, from one compiled function."""
-    g = d.graph
-    pairs = [(c, v) for v in g.symbols for c in d.children(v) if c in d.deltas]
-    f = _cached(d, ("locals",), lambda: _compile_locals(d, pairs))
+def _local_value(d: Derivation, known: Mapping[sp.Symbol, float], c: sp.Symbol, v: sp.Symbol,
+                 digits: int | None, cache: dict) -> float:
+    """∂c/∂v at ``known``, compiled once per shape; in 50 digits where floats lose it."""
+    expr = d.local(c, v)
+    shape, renamed = plain(expr)
+    f = _cached(d, ("local", shape), lambda: compile_numeric(list(renamed.values()), [shape]))
     with np.errstate(all="ignore"):
-        out = f(*(np.float64(known[s]) for s in [*g.leaves, *g.nodes]))
-    values = [real_float(x) for x in out]
-    if not all(math.isfinite(x) for x in values):
-        values = _precise_where_floats_fail(d, known, pairs, values)
-    if digits is not None:
-        values = [round_half_up(x, digits) for x in values]
-    return {(c.name, v.name): x for (c, v), x in zip(pairs, values, strict=True)}
+        x = real_float(f(*(np.float64(known[s]) for s in renamed))[0])
+    if not math.isfinite(x):
+        x = _precise_where_floats_fail(d, known, expr, x, cache)
+    return round_half_up(x, digits) if digits is not None else x
 
 
-def _precise_where_floats_fail(d: Derivation, known: Mapping[sp.Symbol, float], pairs,
-                               values: list[float]) -> list[float]:
-    """Local derivatives that are nan or inf in floats, recomputed with every node in 50 digits.
+def _precise_where_floats_fail(d: Derivation, known: Mapping[sp.Symbol, float], expr: sp.Expr,
+                               x: float, cache: dict) -> float:
+    """A local derivative that is nan or inf in floats, recomputed with every node in 50 digits.
 
     Floats round a saturated σ to exactly 1, so ∂L/∂ŷ = (ŷ − y)/(ŷ(ŷ − 1)) becomes 0/0; from
     the leaves in 50 digits it is the finite number the evaluator's stable forms agree with.
     Where 50 digits cannot be had cheaply (an argument past the bounds of .digits) or the number is not real,
     the float stays as it was.
     """
-    out, cache = [], {}
-    for (c, v), x in zip(pairs, values, strict=True):
-        if not math.isfinite(x):
-            z = precise_at(d.graph, known, d.local(c, v), cache=cache)
-            if z is not None and z.imag == 0:
-                x = z.real
-        out.append(x)
-    return out
+    z = precise_at(d.graph, known, expr, cache=cache)
+    return z.real if z is not None and z.imag == 0 else x
 
 
 def precise_nodes(g: Graph, known: Mapping[sp.Symbol, float],
@@ -351,11 +354,6 @@ def require_finite(ex: WorkedExample) -> None:
                            "on the way)"}[why]
     raise ValuesError(f"at these values the node {name} {reason}; the worked example cannot "
                       "show it: give values where every node is a finite number")
-
-
-def _compile_locals(d: Derivation, pairs):
-    g = d.graph
-    return compile_numeric([*g.leaves, *g.nodes], [d.local(c, v) for c, v in pairs] or [sp.S.Zero])
 
 
 def _cached(d: Derivation, key, make):

@@ -19,13 +19,16 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from xml.etree.ElementTree import Element, SubElement, tostring
+from xml.etree.ElementTree import Element, tostring
 
 from latex2mathml.commands import FUNCTIONS
 from latex2mathml.converter import convert_to_element
 from latex2mathml.symbols_parser import convert_symbol
 
-__all__ = ["tex_to_mathml", "equation_mathml", "aligned_latex", "MATHML_NS", "FUNCTION_APPLICATION"]
+from .numbered import NumberShapes
+
+__all__ = ["tex_to_mathml", "equation_mathml", "aligned_latex", "forget_mathml", "MATHML_NS",
+           "FUNCTION_APPLICATION"]
 
 MATHML_NS = "http://www.w3.org/1998/Math/MathML"
 #: The invisible operator between a function's name and its argument (MathML's ⁡): screen
@@ -338,16 +341,63 @@ def _serialise(math: Element) -> str:
     return tostring(math, encoding="unicode", short_empty_elements=True)
 
 
-def tex_to_mathml(tex: str, *, display: bool = False) -> str:
+#: A private-use character (no document holds one, see _HOLD) that marks, in a serialised
+#: element, where a converted fragment goes.
+_SPLICE = "\ue002"
+#: Commands whose MathML owes nothing to the numbers beside them (a name in a font, whose
+#: length decides its style, or \\sqrt[n] is converted as it stands).
+_SHAPE_SAFE = frozenset((
+    "partial frac left right cdot cdots qquad quad approx sum prod log exp tanh odot top times "
+    "leq geq neq infty hat tilde bar to bigl bigr alpha beta gamma delta epsilon eta theta "
+    "lambda mu nu pi rho sigma tau phi chi psi omega ell").split())
+
+
+def forget_mathml() -> None:
+    """Empty the converted fragments (a benchmark's cold start)."""
+    _FRAGMENTS.forget()
+
+
+def _fragment(tex: str, display: bool) -> str:
+    """``tex``'s MathML elements serialised, as a formula or a cell holds them (a large
+    operator first set without its space): converted once per formula, and once per shape of
+    its numbers where they allow (w_{1} … w_{1000} are one conversion, where converting each
+    was most of a deep net's HTML)."""
+    return _FRAGMENTS(tex, display)
+
+
+def _converted_text(tex: str, display: bool) -> str:
+    row = _converted(tex, display)
+    _no_space_before(row)
+    return "".join(_serialise(element) for element in row)
+
+
+_FRAGMENTS = NumberShapes(_converted_text, _SHAPE_SAFE)
+
+
+def _tags(element: Element) -> tuple[str, str, str]:
+    """``element``'s start tag, end tag and empty form as ElementTree writes them (a table
+    is written as strings around its cells' fragments, each converted once)."""
+    element.text = _SPLICE
+    start, end = _serialise(element).rsplit(_SPLICE, 1)  # an alttext's own comes before
+    element.text = None
+    return start, end, _serialise(element)
+
+
+def _element(tags: tuple[str, str, str], inner: str) -> str:
+    start, end, empty = tags
+    return start + inner + end if inner else empty
+
+
+def tex_to_mathml(tex: str, *, display: bool = False, by_shape: bool = True) -> str:
     """One ``<math>`` element for the LaTeX ``tex``, the LaTeX kept as its ``alttext``.
+    ``by_shape=False``: converted as it stands, kept nowhere (what the shapes are checked
+    against).
 
     >>> tex_to_mathml("x_{1}", display=True)[49:]
     'display="block" alttext="x_{1}"><msub><mi>x</mi><mn>1</mn></msub></math>'
     """
-    math = _math(display, str(tex))
-    math.extend(list(_converted(str(tex), display)))
-    _no_space_before(math)
-    return _serialise(math)
+    fragment = _fragment(str(tex), display) if by_shape else _converted_text(str(tex), display)
+    return _element(_tags(_math(display, str(tex))), fragment)
 
 
 def aligned_latex(lhs: str, steps: Sequence) -> str:
@@ -387,13 +437,15 @@ def _step(step) -> tuple[str, list[str], str | None]:
 #: on that side. An empty cell needs neither.
 _COLUMNS = ("text-align:right;padding-right:0", "padding-left:.2778em;padding-right:.2778em",
             "text-align:left;padding-left:0")
+_CELLS = tuple(_tags(Element("mtd", {"style": style})) for style in _COLUMNS)
+_TABLE = _tags(Element("mtable", {"displaystyle": "true", "columnalign": "right center left"}))
+_NO_CELL = _serialise(Element("mtd"))
 
 
-def _cell(tr: Element, tex: str | None, column: int) -> None:
-    td = SubElement(tr, "mtd", {"style": _COLUMNS[column]} if tex is not None else {})
-    if tex is not None:
-        td.extend(list(_converted(tex, display=True)))
-        _no_space_before(td)
+def _cell(tex: str | None, column: int) -> str:
+    if tex is None:
+        return _NO_CELL
+    return _element(_CELLS[column], _fragment(tex, True))
 
 
 _LARGE = frozenset("∑∏∐⋂⋃∫")
@@ -420,15 +472,14 @@ def equation_mathml(lhs: str, steps: Sequence) -> str:
     >>> m.count("<mtr>"), 'alttext="\\\\begin{aligned}' in m
     (1, True)
     """
-    math = _math(True, aligned_latex(lhs, steps))
-    table = SubElement(math, "mtable", {"displaystyle": "true", "columnalign": "right center left"})
+    rows = []
     first = True
     for relation, lines, note in (_step(s) for s in steps):
         for k, line in enumerate(lines):
             tex = line if not (note and k == len(lines) - 1) else f"{line} \\qquad {note}"
-            tr = SubElement(table, "mtr")
-            _cell(tr, lhs if first else None, 0)
-            _cell(tr, relation if k == 0 else None, 1)
-            _cell(tr, tex if k == 0 else f"\\qquad {tex}", 2)
+            rows.append("<mtr>" + _cell(lhs if first else None, 0)
+                        + _cell(relation if k == 0 else None, 1)
+                        + _cell(tex if k == 0 else f"\\qquad {tex}", 2) + "</mtr>")
             first = False
-    return _serialise(math)
+    table = _element(_TABLE, "".join(rows))
+    return _element(_tags(_math(True, aligned_latex(lhs, steps))), table)
