@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..printing.latex import Tex
+from ..printing.latex import Tex, widths_latex
 from .context import DocumentContext
 from .describe import intermediate_nodes, model_outline
 from .drawings import model_caption, model_scene
@@ -21,7 +21,7 @@ def network_section(ctx: DocumentContext) -> Section:
     s = Section("network")
     if net:
         s.blocks.append(Paragraph("network_mlp", {
-            "widths": Tex(", ".join(str(n) for n in net.sizes)),
+            "widths": Tex(widths_latex(net.sizes, ", ")),
             "activations": list(dict.fromkeys(net.activations)),
             "bias": {False: "none", True: "unit", "threshold": "threshold",
                      "shared": "shared"}[net.bias_mode],
@@ -72,7 +72,7 @@ def abstract_paragraph(ctx: DocumentContext, sections: list[Section]) -> Paragra
     if args["model"]:
         args["loss"] = ctx.graph.loss_name
     if net:
-        args.update(widths=Tex(r"\text{-}".join(str(n) for n in net.sizes)),
+        args.update(widths=Tex(widths_latex(net.sizes, r"\text{-}")),
                     activations=list(dict.fromkeys(net.activations)), loss=net.loss_name)
     return Paragraph("abstract", args)
 

@@ -24,7 +24,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from ..core.errors import RenderError
-from ..printing.latex import Tex
+from ..printing.latex import Tex, widths_latex
 from .i18n import translations, with_particles
 
 __all__ = ["Delimiters", "LATEX_SAFE_DELIMITERS", "STANDARD_DELIMITERS", "template_dir",
@@ -125,3 +125,4 @@ def _install_math_filters(env: jinja2.Environment, escape: Callable[[str], str],
     env.filters["m"] = math
     env.filters["mlist"] = math_list
     env.filters["mathtext"] = lambda v: Markup(inline(str(v)))
+    env.filters["widths"] = widths_latex  # a list of layer widths, long runs braced

@@ -23,8 +23,8 @@ from sympy.printing.latex import LatexPrinter
 if TYPE_CHECKING:  # printers read a derivation; they sit below it and never import it at run time
     from ..derivation.reverse import Derivation
 
-__all__ = ["TexPrinter", "Tex", "escape_latex", "escape_markdown", "symbol_latex", "typesettable",
-           "untypesettable"]
+__all__ = ["TexPrinter", "Tex", "widths_latex", "escape_latex", "escape_markdown", "symbol_latex",
+           "typesettable", "untypesettable"]
 
 
 class Tex(str):
@@ -67,6 +67,34 @@ _TYPESET_EXTRA = frozenset(
     [chr(c) for c in range(0xC0, 0x180) if chr(c) not in "×÷ĦħĸĿŀŉŦŧſ"]  # t1enc.dfu's
     + list("“”‘’–—«»¿¡§©°\u00a0…") + list(_UNICODE_MATH)
 )
+
+
+#: Equal widths in a row from which a list of layer widths is written as one braced run.
+LONGEST_WRITTEN_RUN = 4
+
+
+def widths_latex(sizes, separator: str) -> str:
+    r"""Layer widths joined by ``separator``, a run of more than ``LONGEST_WRITTEN_RUN`` equal
+    ones written as its first and last under a brace that counts them: a 202-layer chain's
+    title stays one line.
+
+    >>> print(widths_latex([2, 2, 1], r"\text{-}"))
+    2\text{-}2\text{-}1
+    >>> print(widths_latex([3] + [1] * 6 + [2], ", "))
+    3, \underbrace{1, \ldots, 1}_{6}, 2
+    """
+    dots = r"\cdots" if separator.strip() in ("", "-", r"\text{-}") else r"\ldots"
+    parts, i = [], 0
+    while i < len(sizes):
+        j = i
+        while j < len(sizes) and sizes[j] == sizes[i]:
+            j += 1
+        if j - i > LONGEST_WRITTEN_RUN:
+            parts.append(rf"\underbrace{{{sizes[i]}{separator}{dots}{separator}{sizes[i]}}}_{{{j - i}}}")
+        else:
+            parts.extend(str(n) for n in sizes[i:j])
+        i = j
+    return separator.join(parts)
 
 
 def typesettable(ch: str, language: str = "en") -> bool:
