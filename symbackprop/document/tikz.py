@@ -21,7 +21,7 @@ from .drawing import Box, label_size, place_labels
 from .drawings import Scene, model_scene
 
 __all__ = ["tikz_network", "tikz_graph", "network_scene", "mlp_scene", "graph_scene", "chain_links",
-           "MAX_DRAWING_WIDTH", "MAX_LABEL_WIDTH"]
+           "MAX_DRAWING_WIDTH", "MAX_DRAWN_COLUMNS", "MAX_LABEL_WIDTH"]
 
 #: A node's label of parameters wider than this (cm; the columns are 2.6 apart) is shortened to
 #: its first and last (w_{1,1,1}, …, b_{1}: a convolution with channels)
@@ -29,6 +29,12 @@ MAX_LABEL_WIDTH = 3.0
 #: The widest drawing (cm) whose \scriptsize labels stay legible once it is shrunk to the text
 #: width (16.6 cm): about 70 % of their size.
 MAX_DRAWING_WIDTH = 23.5
+#: A network with more layers of units than this is drawn as its first and last ones with ⋯
+#: between: 200 columns would be 8 m of picture, past the largest dimension TeX can hold
+#: (16,384 pt) and no picture once shrunk to the page.
+MAX_DRAWN_COLUMNS = 16
+#: The columns such a drawing keeps at its start and at its end.
+KEPT_COLUMNS = (4, 3)
 
 
 def tikz_network(d: Derivation, t: TexPrinter, with_nodes: bool = False):
@@ -76,10 +82,19 @@ def chain_links(g: Graph, at: dict) -> list[tuple[str, str]]:
 
 
 def mlp_scene(net: MLP, t: TexPrinter) -> Scene:
-    """Units in columns; each weight labels its edge where the label meets nothing else."""
+    """Units in columns; each weight labels its edge where the label meets nothing else. A
+    network deeper than ``MAX_DRAWN_COLUMNS`` keeps its first and last columns, ⋯ between."""
     tall = max(net.sizes)
+    count = len(net.sizes)
+    shown = list(range(count)) if count <= MAX_DRAWN_COLUMNS else \
+        [*range(KEPT_COLUMNS[0]), *range(count - KEPT_COLUMNS[1], count)]
+    # where each kept column stands: the elided ones leave one column's gap for the ⋯
+    place = {col: k + (k >= KEPT_COLUMNS[0] and count > MAX_DRAWN_COLUMNS)
+             for k, col in enumerate(shown)}
     labels = {}
     for l, n in enumerate(net.sizes):  # noqa: E741
+        if l not in place:
+            continue
         for j in range(1, n + 1):
             labels[l, j] = (t(net.act(0, j)) if l == 0 else
                             rf"{t(net.pre(l, j))}\,|\,{t(net.act(l, j))}")
@@ -91,13 +106,16 @@ def mlp_scene(net: MLP, t: TexPrinter) -> Scene:
     # narrowest (or all, if even that is too wide) carry their weight matrix's name instead.
     def columns(widen: float) -> tuple[float, dict]:
         dx = (max(3.4, 2 * radius + 2.2) + 0.8 * max(0, tall - 2)) * widen
-        return dx, {(col, j): (col * dx, ((n + 1) / 2 - j) * dy)
-                    for col, n in enumerate(net.sizes) for j in range(1, n + 1)}
+        return dx, {(col, j): (place[col] * dx, ((n + 1) / 2 - j) * dy)
+                    for col, n in enumerate(net.sizes) if col in place
+                    for j in range(1, n + 1)}
 
     def layers(at: dict, labelled: bool) -> dict:
         units = [Box(x, y, 2 * radius, 2 * radius) for x, y in at.values()]
         placed = {}
         for l in range(1, len(net.sizes)):  # noqa: E741
+            if l not in place or l - 1 not in place:
+                continue
             pairs = [(i, j) for i in range(1, net.sizes[l - 1] + 1)
                      for j in range(1, net.sizes[l] + 1)]
             edges = [(at[l - 1, i], at[l, j], t(net.weight(l, i, j))) for i, j in pairs]
@@ -107,7 +125,7 @@ def mlp_scene(net: MLP, t: TexPrinter) -> Scene:
     chosen, first = None, None
     for widen in (1.0, 1.15, 1.3, 1.45, 1.6):
         dx, at = columns(widen)
-        if (len(net.sizes) - 0.1) * dx + radius > MAX_DRAWING_WIDTH:
+        if (place[count - 1] + 0.9) * dx + radius > MAX_DRAWING_WIDTH:
             # too wide to read once shrunk, and every wider gap is wider still: no label is
             # placed at any (placing them cost a 16-layer net 1.3 s, to be thrown away)
             break
@@ -127,8 +145,10 @@ def mlp_scene(net: MLP, t: TexPrinter) -> Scene:
               r"w/.style={font=\scriptsize, fill=white, inner sep=1pt}")
     for (col, j), (x, y) in at.items():
         s.node(f"n{col}-{j}", x, y, labels[col, j], w=2 * radius, tikz="unit")
-    last = len(net.sizes) - 1
-    s.node("loss", (last + 0.9) * dx, 0, t(net.loss_symbol), w=2 * radius, tikz="unit")
+    last = count - 1
+    s.node("loss", (place[last] + 0.9) * dx, 0, t(net.loss_symbol), w=2 * radius, tikz="unit")
+    if count > MAX_DRAWN_COLUMNS:
+        s.label(r"\cdots", KEPT_COLUMNS[0] * dx, 0, tikz=r"font=\small")
     for l, (pairs, edges, centres) in placed.items():  # noqa: E741
         drawn = [s.connect(f"n{l - 1}-{i}", f"n{l}-{j}") for i, j in pairs]
         if centres is not None:
@@ -138,16 +158,20 @@ def mlp_scene(net: MLP, t: TexPrinter) -> Scene:
             # Too many to label one by one: the bundle carries the layer's weight in general.
             name = net.notation.latex_general("weight", l=str(l))
             top = (max(net.sizes[l - 1], net.sizes[l]) - 1) / 2 * dy + radius + 0.35
-            s.label(name, (l - 0.5) * dx, top, tikz=r"font=\small")
+            s.label(name, (place[l] - 0.5) * dx, top, tikz=r"font=\small")
     for j in range(1, net.sizes[-1] + 1):
         s.connect(f"n{last}-{j}", "loss", style="->, dashed")
     s.symbols[net.loss_symbol.name] = "loss"
     for l, n in enumerate(net.sizes):  # noqa: E741
+        if l not in place:
+            continue
         for j in range(1, n + 1):
             s.symbols[net.act(l, j).name] = f"n{l}-{j}"
             if l:
                 s.symbols[net.pre(l, j).name] = f"n{l}-{j}"
     for l in range(1, len(net.sizes)):  # noqa: E741
+        if l not in place or l - 1 not in place:
+            continue
         for i in range(1, net.sizes[l - 1] + 1):
             for j in range(1, net.sizes[l] + 1):
                 s.symbols[net.weight(l, i, j).name] = (f"n{l - 1}-{i}", f"n{l}-{j}")

@@ -113,3 +113,36 @@ def test_notes_answer_for_a_chain_of_a_thousand_parameters(tmp_path):
     assert cli(["notes", str(spec), "-o", str(out), "-q"]) == 0
     text = out.read_text(encoding="utf-8")
     assert r"\end{document}" in text and "too long to read as one product" in text
+
+
+def test_a_deep_networks_drawing_keeps_its_first_and_last_columns_and_fits_in_tex():
+    # 201 columns would be 8 m of picture, past TeX's largest dimension (16,384 pt = 575 cm):
+    # its PDF did not compile. Now the first 4 and last 3 columns stand with ⋯ between.
+    from symbackprop.document.tikz import KEPT_COLUMNS, MAX_DRAWN_COLUMNS, mlp_scene
+    from symbackprop.printing.latex import TexPrinter
+
+    g = sb.mlp([1] * 201)
+    scene = mlp_scene(g, TexPrinter(sb.derive(g)))
+    assert scene.problems() == []
+    xs = [float(x) for x in re.findall(r"at \((-?[\d.]+),", scene.tikz())]
+    assert max(xs) - min(xs) < 60  # cm, and TeX holds 575
+    assert r"\cdots" in scene.tikz()
+    kept = {*range(KEPT_COLUMNS[0]), *range(201 - KEPT_COLUMNS[1], 201)}
+    assert {name for name in scene.symbols if name.startswith("w")} == \
+        {f"w{col}" for col in kept if col - 1 in kept}  # each edge between kept columns
+    shallow = sb.mlp([1] * MAX_DRAWN_COLUMNS)  # at the limit every column is drawn
+    assert len(mlp_scene(shallow, TexPrinter(sb.derive(shallow))).symbols) > 3 * (
+        MAX_DRAWN_COLUMNS - 1)
+
+
+def test_a_deep_networks_widths_are_one_braced_run_in_every_language():
+    # "A 1-1-1-…(201 times) multilayer perceptron" ran off the page as a title
+    g = sb.mlp([2] + [1] * 200)
+    for language in ("en", "ko"):
+        tex = sb.render(g, "article", language=language)
+        assert r"\underbrace{1\text{-}\cdots\text{-}1}_{200}" in tex
+        assert r"\underbrace{1, \ldots, 1}_{200}" in tex
+        assert "1, 1, 1, 1, 1" not in tex and r"1\text{-}1\text{-}1\text{-}1\text{-}1" not in tex
+    tex = sb.render(sb.mlp([3, 3, 3, 3, 1]), "article")  # four equal widths are written out
+    assert r"A $3\text{-}3\text{-}3\text{-}3\text{-}1$ multilayer perceptron" in tex
+    assert "underbrace" not in tex.split(r"\section")[0]

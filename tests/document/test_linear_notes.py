@@ -92,10 +92,10 @@ def test_a_drawing_too_wide_to_read_places_no_label(monkeypatch):
     placed = []
     real = tikz.place_labels
     monkeypatch.setattr(tikz, "place_labels", lambda *a: placed.append(1) or real(*a))
-    d = sb.derive(sb.mlp([4] * 16 + [1]))
+    d = sb.derive(sb.mlp([4] * 15 + [1]))  # 16 columns: the deepest drawn whole
     drawing, _ = tikz.tikz_network(d, TexPrinter(d), with_nodes=True)
     assert placed == []  # every layer carries its weight matrix's name instead
-    assert drawing.count(r"\node[font=\small]") == 16 and r"\node[w]" not in drawing
+    assert drawing.count(r"\node[font=\small]") == 15 and r"\node[w]" not in drawing
     d = sb.derive(sb.mlp([2, 2, 1]))
     assert r"\node[w]" in tikz.tikz_network(d, TexPrinter(d)) and placed
 
