@@ -9,22 +9,12 @@ import importlib
 import numpy as np
 import pytest
 from backends import installed, needs_jax, needs_torch
+from conv_case import CONV, conv_data
 
 from symbackprop.codegen.jitted import JaxCall
 from symbackprop.codegen.results import BatchedResult, Gradients
-from symbackprop.forms import models as forms
 
 jax = importlib.import_module("jax") if installed("jax") else None
-
-CONV = (forms.conv1d_form("tanh", channels=True), {"n": 7, "K": 3, "C_in": 2, "C_out": 3})
-
-
-def _conv_data(batch: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    inputs = {"x": rng.normal(size=(batch, 2, 7)), "y": rng.normal(size=batch)}
-    parameters = {"w": rng.normal(size=(3, 2, 3)), "b": rng.normal(size=3),
-                  "v": rng.normal(size=(3, 5)), "c": 0.2}
-    return inputs, parameters
 
 
 def _square_program(dtype):
@@ -55,7 +45,7 @@ def test_one_input_and_one_parameter_are_each_taken_by_name():
 def test_a_missing_value_is_a_key_error_naming_it():
     form, sizes = CONV
     ev = form.evaluator(sizes, "jax")
-    inputs, parameters = _conv_data(2)
+    inputs, parameters = conv_data(2)
     with pytest.raises(KeyError, match="'y'"):
         ev({"x": inputs["x"]}, parameters)
     with pytest.raises(KeyError, match="'v'"):
@@ -66,7 +56,7 @@ def test_a_missing_value_is_a_key_error_naming_it():
 def test_the_arrays_are_named_when_read_and_the_gradients_are_jit_s_dict():
     form, sizes = CONV
     ev = form.evaluator(sizes, "jax")
-    out = ev(*_conv_data(3))
+    out = ev(*conv_data(3))
     assert isinstance(out, BatchedResult) and isinstance(out.gradients, Gradients)
     assert sorted(out.gradients.computed()) == ["b", "c", "v", "w"]
     arrays = out.arrays
@@ -79,7 +69,7 @@ def test_the_arrays_are_named_when_read_and_the_gradients_are_jit_s_dict():
 def test_an_input_gradient_read_later_is_the_call_s_own_when_the_dict_changed_since():
     form, sizes = CONV
     ev, reference = form.evaluator(sizes, "jax"), form.evaluator(sizes, "numpy")
-    inputs, parameters = _conv_data(4, seed=2)
+    inputs, parameters = conv_data(4, seed=2)
     want = reference(inputs, parameters).gradients["x"]
     out = ev(inputs, parameters)
     inputs["x"] = inputs["x"] * 3  # the caller's dict, changed after the call
@@ -91,7 +81,7 @@ def test_an_input_gradient_read_later_is_the_call_s_own_when_the_dict_changed_si
 def test_jax_arrays_pass_straight_through_once_their_type_is_known(monkeypatch):
     form, sizes = CONV
     ev = form.evaluator(sizes, "jax")
-    inputs, parameters = _conv_data(2)
+    inputs, parameters = conv_data(2)
     with jax.enable_x64(True):
         as_jax = ({k: jax.numpy.asarray(v) for k, v in inputs.items()},
                   {k: jax.numpy.asarray(v) for k, v in parameters.items()})
@@ -115,7 +105,7 @@ def test_torch_tensors_are_converted_in_their_dtype():
 
     form, sizes = CONV
     ev, reference = form.evaluator(sizes, "jax"), form.evaluator(sizes, "numpy")
-    inputs, parameters = _conv_data(3, seed=5)
+    inputs, parameters = conv_data(3, seed=5)
     tensors = {k: torch.tensor(v, dtype=torch.float32) for k, v in inputs.items()}
     out = ev(tensors, {k: np.asarray(v, dtype=np.float32) for k, v in parameters.items()})
     assert out.loss.dtype == np.float32 and out.gradients["v"].dtype == np.float32

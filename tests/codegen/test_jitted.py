@@ -8,22 +8,14 @@ import importlib
 
 import numpy as np
 from backends import installed, needs_jax
+from conv_case import CONV, conv_data
 
 from symbackprop.codegen.jitted import dtype_of
 from symbackprop.forms import models as forms
 
 jax = importlib.import_module("jax") if installed("jax") else None
 
-CONV = (forms.conv1d_form("tanh", channels=True), {"n": 7, "K": 3, "C_in": 2, "C_out": 3})
 RNN = (forms.rnn_form(), {"T": 4, "n_x": 2, "n_h": 3, "n_y": 2})
-
-
-def _conv_data(batch: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    inputs = {"x": rng.normal(size=(batch, 2, 7)), "y": rng.normal(size=batch)}
-    parameters = {"w": rng.normal(size=(3, 2, 3)), "b": rng.normal(size=3),
-                  "v": rng.normal(size=(3, 5)), "c": 0.2}
-    return inputs, parameters
 
 
 def _as(arrays, dtype):
@@ -52,7 +44,7 @@ def test_dtype_of_counts_only_strongly_typed_arrays():
 def test_one_program_serves_float32_and_float64_with_numpy_s_answers_each_time():
     form, sizes = CONV
     ev, reference = form.evaluator(sizes, "jax"), form.evaluator(sizes, "numpy")
-    inputs, parameters = _conv_data(5)
+    inputs, parameters = conv_data(5)
     for dtype, rtol in ((np.float32, 2e-4), (np.float64, 1e-11), (np.float32, 2e-4)):
         given = (_as(inputs, dtype), _as(parameters, dtype))
         out = ev(*given)
@@ -68,7 +60,7 @@ def test_a_new_batch_is_a_new_trace_of_the_same_program():
     form, sizes = CONV
     ev, reference = form.evaluator(sizes, "jax"), form.evaluator(sizes, "numpy")
     for batch in (1, 4, 1):
-        inputs, parameters = _conv_data(batch, seed=batch)
+        inputs, parameters = conv_data(batch, seed=batch)
         _same(ev(inputs, parameters), reference(inputs, parameters), 1e-11)
     assert ev._jax_call._main._cache_size() == 2
 
@@ -77,7 +69,7 @@ def test_a_new_batch_is_a_new_trace_of_the_same_program():
 def test_lists_and_python_numbers_are_converted_in_the_arrays_dtype():
     form, sizes = CONV
     ev = form.evaluator(sizes, "jax")
-    inputs, parameters = _conv_data(3)
+    inputs, parameters = conv_data(3)
     single = _as(inputs, np.float32), _as(parameters, np.float32)
     as_lists = ({k: v.tolist() for k, v in single[0].items()}, single[1])
     out, want = ev(*as_lists), ev(*single)
@@ -89,7 +81,7 @@ def test_lists_and_python_numbers_are_converted_in_the_arrays_dtype():
 def test_input_gradients_are_computed_only_when_read_and_equal_numpy_s():
     form, sizes = CONV
     ev, reference = form.evaluator(sizes, "jax"), form.evaluator(sizes, "numpy")
-    inputs, parameters = _conv_data(4, seed=3)
+    inputs, parameters = conv_data(4, seed=3)
     out = ev(inputs, parameters)
     assert ev._jax_call._inputs._cache_size() == 0  # nothing read yet: nothing compiled
     want = reference(inputs, parameters)
