@@ -155,8 +155,10 @@ def mlp_scene(net: MLP, t: TexPrinter) -> Scene:
             for edge, (_, _, w), (x, y) in zip(drawn, edges, centres, strict=True):
                 s.label(w, x, y, font=r"\scriptsize", on=edge, tikz="w")
         else:
-            # Too many to label one by one: the bundle carries the layer's weight in general.
-            name = net.notation.latex_general("weight", l=str(l))
+            # Too many to label one by one: the bundle carries the layer's weight in general
+            # (a layer of one edge, a chain's, its own weight: w_j on every edge named none).
+            name = edges[0][2] if len(edges) == 1 else \
+                net.notation.latex_general("weight", l=str(l))
             top = (max(net.sizes[l - 1], net.sizes[l]) - 1) / 2 * dy + radius + 0.35
             s.label(name, (place[l] - 0.5) * dx, top, tikz=r"font=\small")
     for j in range(1, net.sizes[-1] + 1):

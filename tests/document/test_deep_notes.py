@@ -127,6 +127,9 @@ def test_a_deep_networks_drawing_keeps_its_first_and_last_columns_and_fits_in_te
     xs = [float(x) for x in re.findall(r"at \((-?[\d.]+),", scene.tikz())]
     assert max(xs) - min(xs) < 60  # cm, and TeX holds 575
     assert r"\cdots" in scene.tikz()
+    # a layer of one edge too wide to label edge by edge carries its own weight, not w_j
+    assert "{$w_{1}$}" in scene.tikz() and "{$w_{200}$}" in scene.tikz()
+    assert "w_{j}" not in scene.tikz()
     kept = {*range(KEPT_COLUMNS[0]), *range(201 - KEPT_COLUMNS[1], 201)}
     assert {name for name in scene.symbols if name.startswith("w")} == \
         {f"w{col}" for col in kept if col - 1 in kept}  # each edge between kept columns
