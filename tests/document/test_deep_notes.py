@@ -96,22 +96,22 @@ def _graph_chain(n: int) -> str:
             f"[values]\nx = 0.5\ny = 0.3\n{values}\n")
 
 
-def test_notes_of_a_graph_chain_write_its_long_gradients_in_delta_form(tmp_path):
+def _graph_chain_notes(tmp_path, n: int) -> str:
+    """The notes of an n-parameter chain written as a graph spec, through the CLI."""
     spec = tmp_path / "chain.toml"
-    spec.write_text(_graph_chain(20), encoding="utf-8")
+    spec.write_text(_graph_chain(n), encoding="utf-8")
     out = tmp_path / "notes.tex"
     assert cli(["notes", str(spec), "-o", str(out), "-q"]) == 0
-    text = out.read_text(encoding="utf-8")
-    assert "too long to read as one product" in text
+    return out.read_text(encoding="utf-8")
+
+
+def test_notes_of_a_graph_chain_write_its_long_gradients_in_delta_form(tmp_path):
+    assert "too long to read as one product" in _graph_chain_notes(tmp_path, 20)
 
 
 @pytest.mark.slow  # a 1000-weight chain's notes, every equation verified: several seconds
 def test_notes_answer_for_a_chain_of_a_thousand_parameters(tmp_path):
-    spec = tmp_path / "chain.toml"
-    spec.write_text(_graph_chain(1000), encoding="utf-8")
-    out = tmp_path / "notes.tex"
-    assert cli(["notes", str(spec), "-o", str(out), "-q"]) == 0
-    text = out.read_text(encoding="utf-8")
+    text = _graph_chain_notes(tmp_path, 1000)
     assert r"\end{document}" in text and "too long to read as one product" in text
 
 
