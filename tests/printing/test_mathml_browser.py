@@ -3,15 +3,11 @@ relations and right-hand sides line up as TeX's aligned sets them."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
+from browser import console_errors
 from test_mathml_survey import documents, equations, steps_of
 
 from symbackprop.printing.mathml import equation_mathml, tex_to_mathml
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 #: Per table, where each cell's content starts or ends (a cell's own box lines up whatever its
 #: content does): the relations' and right-hand sides' left edges, which must line up down their
@@ -46,26 +42,18 @@ def page() -> str:
 
 
 @pytest.mark.slow
-def test_chromium_draws_every_formula_with_its_relations_aligned(tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed")
+def test_chromium_draws_every_formula_with_its_relations_aligned(tmp_path, chromium):
+    # The session's one browser (conftest's `chromium`): a second sync Playwright in the same
+    # worker refuses to start while the first one's event loop runs.
     html = tmp_path / "mathml.html"
     html.write_text(page(), encoding="utf-8")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            tab = browser.new_page(viewport={"width": 1024, "height": 768})
-            errors: list[str] = []
-            tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            tab.goto(html.as_uri())
-            boxes = tab.evaluate("() => Array.from(document.querySelectorAll('math'))"
-                                 ".map(m => { const r = m.getBoundingClientRect(); "
-                                 "return [r.width, r.height]; })")
-            tables = tab.evaluate(ALIGNMENT)
-            tab.screenshot(path=str(tmp_path / "mathml.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium.open(html) as view:
+        errors = console_errors(view)
+        boxes = view.page.evaluate("() => Array.from(document.querySelectorAll('math'))"
+                                   ".map(m => { const r = m.getBoundingClientRect(); "
+                                   "return [r.width, r.height]; })")
+        tables = view.page.evaluate(ALIGNMENT)
+        view.screenshot("mathml-alignment")
     assert not errors
     assert len(boxes) > 100 and all(w > 0 and h > 0 for w, h in boxes)
     assert len(tables) > 100
