@@ -6,11 +6,11 @@ x[t, i+k−1] is a gather with constant index arrays (zero outside its range, as
 form assumes), and Σ_k is a sum over k's axis. A definition or δ that refers to itself at a
 shifted index (h[t−1] in the forward pass, δ[t+1] in BPTT) is evaluated step by step along
 that index, in the direction the shift demands (codegen/recurrence.py: unrolled on numpy and
-torch, one loop on jax); everything else is one vectorised line. Each index's axis
-follows the stored arrays' own order, so that reading one is a reshape, not a transpose.
-Samples run along a leading batch axis; parameter gradients are averaged over the batch (a
-gradient's Σ_t and the batch mean are one matrix product). float32 arrays in compute in
-float32; float64 is the default.
+torch, one loop on jax); everything else is one vectorised line. Each index's axis follows
+the stored arrays' own order (in the same order whatever the hash seed), so that reading one
+is a reshape, not a transpose. Samples run along a leading batch axis; parameter gradients
+are averaged over the batch (a gradient's Σ_t and the batch mean are one matrix product).
+float32 arrays in compute in float32; float64 is the default.
 
 >>> import numpy as np
 >>> from symbackprop.forms.models import conv1d_form
@@ -80,8 +80,8 @@ class BatchedEvaluator(Recurrences):
         self.equations = [eq for eq in form.equations() if eq.kind != "forward"]
         symbols: list[sp.Symbol] = []
         for expr in [*self.defs.values(), *(eq.rhs for eq in self.equations)]:
-            for sm in expr.atoms(sp.Sum):
-                symbols += [v for v, *_ in sm.limits]
+            symbols += [v for sm in sp.preorder_traversal(expr) if isinstance(sm, sp.Sum)
+                        for v, *_ in sm.limits]  # not atoms(): a set, ordered by hash seed
         for q in self.qs.values():
             symbols += list(q.indices)
         self.axes = {v: k + 1 for k, v in enumerate(axis_order(list(dict.fromkeys(symbols)),
