@@ -17,6 +17,7 @@ import sys
 import numpy as np
 
 from ..core import ops
+from .heap import keep_freed_arrays
 from .jax_scan import scan_functions
 
 __all__ = ["backend_namespace", "float64_context", "is_float32", "jax_compiler_options"]
@@ -32,6 +33,7 @@ def backend_namespace(name: str, dtype: type = np.float64) -> dict[str, object]:
 def _array_functions(name: str, dtype: str) -> dict[str, object]:
     if name == "numpy":
         real = np.dtype(dtype)
+        keep_freed_arrays()  # a call's arrays stay in the heap for the next (codegen/heap.py)
 
         def tensor(a):
             a = np.asarray(a)
