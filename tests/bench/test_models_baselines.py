@@ -134,6 +134,16 @@ def test_targets_read_the_median_ratio_and_say_what_was_not_timed():
                for line in lines[2:])
 
 
+def test_a_plain_scripts_numpy_call_slower_than_this_processs_is_a_miss():
+    run = _run([_cell(64, "float64", **{"engine jax": 1.0, "engine numpy": 1.5})])
+    run.fresh = _cell(64, "float64", **{"engine numpy": 1.5 * 1.3})
+    assert run.fresh_ratio() == pytest.approx(1.3)
+    assert bm.targets(run)[-1].startswith("- MISS: model, float64, batch 64: engine numpy in a "
+                                          "plain script / in this process (median) = 1.30×")
+    run.fresh = _cell(64, "float64", **{"engine numpy": 1.5 * 1.2})
+    assert bm.targets(run)[-1].startswith("- PASS: ")
+
+
 @pytest.mark.slow  # about 30 s of CPU: make test-slow (CI runs it too)
 def test_quick_run_prints_every_models_table_and_targets():
     run = subprocess.run([sys.executable, str(REPO / "bench" / "bench_models.py"), "--quick"],
@@ -145,7 +155,9 @@ def test_quick_run_prints_every_models_table_and_targets():
         assert f"**{name}" in out
     assert out.count("| batch | dtype | statistic | " + " | ".join(bm.CONTENDERS)) == 4
     targets = [line for line in out.splitlines() if line.startswith("- ")]
-    assert len(targets) == 4 * 2 * 2  # per model and dtype: engine jax and engine numpy
+    # per model and dtype: engine jax and engine numpy; per model: the plain script's numpy
+    assert len(targets) == 4 * 2 * 2 + 4
+    assert out.count("engine numpy in a plain script (a fresh process") == 4
     assert all(t.startswith(("- PASS: ", "- MISS: ", "- NOT MEASURED: ")) for t in targets)
 
 
