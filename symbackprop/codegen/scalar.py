@@ -30,6 +30,7 @@ from ..core import functions, ops
 from ..core.graph import product
 from ..core.polys import polys_can_take
 from ..printing.display import evaluation_markdown, tex_names
+from .heap import keep_freed_arrays
 from .rows import Arguments, Results, as_float_or_array, places
 from .stable import (
     NUMPY_HELPERS,
@@ -222,6 +223,7 @@ class Evaluator:
     """
 
     def __init__(self, derivation: Derivation) -> None:
+        keep_freed_arrays()  # a batch's arrays stay in the heap for the next call (heap.py)
         self.derivation = derivation
         g = derivation.graph
         self.graph = g
