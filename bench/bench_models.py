@@ -61,6 +61,8 @@ harness.pin_threads()  # before numpy, torch and jax read their thread counts
 import handwritten_models as hm  # noqa: E402
 import numpy as np  # noqa: E402
 
+from symbackprop.codegen.heap import user_tunes_malloc  # noqa: E402
+
 ENGINES = ("numpy", "jax", "torch")
 CONTENDERS = ("engine numpy", "engine jax", "engine torch", "hand jax.jit", "hand numpy",
               "torch eager")
@@ -277,7 +279,7 @@ def plain_script(key: str, sizes: dict, batch: int, rounds: int, min_time: float
     symbackprop only (FRESH_SCRIPT): the heap a user's script starts with, not this one's."""
     code = FRESH_SCRIPT.format(bench=str(Path(__file__).resolve().parent), key=key, batch=batch,
                                sizes=sizes, rounds=rounds, min_time=min_time)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env = {k: v for k, v in os.environ.items() if not user_tunes_malloc({k: v})}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=env).stdout
     cell = Cell(batch, "float64")

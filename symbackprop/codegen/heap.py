@@ -28,6 +28,7 @@ import ctypes
 import functools
 import os
 import platform
+from collections.abc import Mapping
 
 __all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "keep_freed_arrays", "user_tunes_malloc"]
 
@@ -40,7 +41,7 @@ _USER_SETTINGS = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TO
                   "MALLOC_MMAP_MAX_", "MALLOC_ARENA_MAX")
 
 
-def user_tunes_malloc(environ: os._Environ | dict[str, str] = os.environ) -> bool:
+def user_tunes_malloc(environ: Mapping[str, str] = os.environ) -> bool:
     """Whether the environment sets glibc's malloc itself (then the evaluator leaves it).
 
     >>> user_tunes_malloc({"MALLOC_TRIM_THRESHOLD_": "131072"}), user_tunes_malloc({})
